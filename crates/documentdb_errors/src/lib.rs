@@ -1,0 +1,342 @@
+//! The error catalogue shared by `documentdb_core`, `documentdb` and the gateway.
+//!
+//! Every error we raise carries a MongoDB error code. Inside PostgreSQL the code travels
+//! as a SQLSTATE of class `M`: `'M'` followed by the code in base 36 (four digits, so
+//! codes up to 1,632,959 map directly; larger "Location" codes are registered in
+//! [`LARGE_CODES`] and travel as `MZ` + their index). The mapping is reversible, so the
+//! gateway can turn any SQLSTATE it receives back into `{code, codeName}` without a
+//! table lookup for codes it has never heard of.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A MongoDB error code. Named codes have associated constants; any other number is a
+/// "Location" code (codeName `Location<n>`), as MongoDB reports its assertion codes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ErrorCode(i32);
+
+macro_rules! catalogue {
+    ($($name:ident = $code:expr,)*) => {
+        #[allow(non_upper_case_globals)]
+        impl ErrorCode {
+            $(pub const $name: ErrorCode = ErrorCode($code);)*
+        }
+
+        /// Every named code, in code order.
+        pub const NAMED_CODES: &[(i32, &str)] = &[$(($code, stringify!($name)),)*];
+    };
+}
+
+catalogue! {
+    OK = 0,
+    InternalError = 1,
+    BadValue = 2,
+    NoSuchKey = 4,
+    UnknownError = 8,
+    FailedToParse = 9,
+    CannotMutateObject = 10,
+    UserNotFound = 11,
+    UnsupportedFormat = 12,
+    Unauthorized = 13,
+    TypeMismatch = 14,
+    Overflow = 15,
+    InvalidLength = 16,
+    ProtocolError = 17,
+    AuthenticationFailed = 18,
+    IllegalOperation = 20,
+    EmptyArrayOperation = 21,
+    InvalidBSON = 22,
+    LockTimeout = 24,
+    NamespaceNotFound = 26,
+    IndexNotFound = 27,
+    PathNotViable = 28,
+    NonExistentPath = 29,
+    InvalidPath = 30,
+    RoleNotFound = 31,
+    CannotBackfillArray = 34,
+    ConflictingUpdateOperators = 40,
+    CursorNotFound = 43,
+    NoMatchingDocument = 47,
+    NamespaceExists = 48,
+    MaxTimeMSExpired = 50,
+    DollarPrefixedFieldName = 52,
+    InvalidIdField = 53,
+    NotSingleValueField = 54,
+    InvalidDBRef = 55,
+    EmptyFieldName = 56,
+    DottedFieldName = 57,
+    CommandNotFound = 59,
+    ShardKeyNotFound = 61,
+    WriteConcernFailed = 64,
+    MultipleErrorsOccurred = 65,
+    ImmutableField = 66,
+    CannotCreateIndex = 67,
+    IndexAlreadyExists = 68,
+    InvalidOptions = 72,
+    InvalidNamespace = 73,
+    IndexOptionsConflict = 85,
+    IndexKeySpecsConflict = 86,
+    NetworkTimeout = 89,
+    ShutdownInProgress = 91,
+    OperationFailed = 96,
+    NoProjectionFound = 97,
+    NotExactValueField = 111,
+    WriteConflict = 112,
+    CommandNotSupported = 115,
+    ConflictingOperationInProgress = 117,
+    NamespaceNotSharded = 118,
+    DocumentValidationFailure = 121,
+    CommandFailed = 125,
+    CursorInUse = 143,
+    ExceededMemoryLimit = 146,
+    ZLibError = 147,
+    DurationOverflow = 159,
+    ViewDepthLimitExceeded = 165,
+    CommandNotSupportedOnView = 166,
+    OptionNotSupportedOnView = 167,
+    InvalidPipelineOperator = 168,
+    CannotIndexParallelArrays = 171,
+    QueryPlanKilled = 175,
+    InvalidViewDefinition = 182,
+    ClientMetadataMissingField = 183,
+    ClientMetadataAppNameTooLarge = 184,
+    ClientMetadataDocumentTooLarge = 185,
+    ClientMetadataCannotBeMutated = 186,
+    InvalidIndexSpecificationOption = 197,
+    CannotBuildIndexKeys = 201,
+    NoSuchSession = 206,
+    InvalidUUID = 207,
+    DatabaseDropPending = 215,
+    IllegalOpMsgFlag = 223,
+    QueryFeatureNotAllowed = 224,
+    TransactionTooOld = 225,
+    CannotImplicitlyCreateCollection = 227,
+    MaxSubPipelineDepthExceeded = 232,
+    TooManyDocumentSequences = 233,
+    CursorKilled = 237,
+    NotImplemented = 238,
+    ConversionFailure = 241,
+    CannotCreateCollection = 242,
+    NoSuchTransaction = 251,
+    TransactionCommitted = 256,
+    TransactionTooLarge = 257,
+    InvalidResumeToken = 260,
+    TooManyLogicalSessions = 261,
+    ExceededTimeLimit = 262,
+    OperationNotSupportedInTransaction = 263,
+    TooManyFilesOpen = 264,
+    ClientDisconnect = 279,
+    ChecksumMismatch = 288,
+    QueryExceededMemoryLimitNoDiskUseAllowed = 292,
+    APIVersionError = 322,
+    APIStrictError = 323,
+    APIDeprecationError = 324,
+    MechanismUnavailable = 334,
+    NotWritablePrimary = 10107,
+    BSONObjectTooLarge = 10334,
+    DuplicateKey = 11000,
+    InterruptedAtShutdown = 11600,
+    Interrupted = 11601,
+    OutOfDiskSpace = 14031,
+    KeyTooLong = 17280,
+    ClientMarkedKilled = 46841,
+    NotARetryableWriteCommand = 50768,
+}
+
+/// "Location" codes too large for the direct base-36 encoding. Each travels as `MZ` plus
+/// its index in this list (three base-36 digits). Append only: the index is the wire form.
+pub const LARGE_CODES: &[i32] = &[];
+
+const DIRECT_LIMIT: i32 = 35 * 36 * 36 * 36; // codes whose base-36 form doesn't start with 'Z'
+const B36: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+impl ErrorCode {
+    /// Any MongoDB code; named or not.
+    pub const fn new(code: i32) -> ErrorCode {
+        ErrorCode(code)
+    }
+
+    pub const fn code(self) -> i32 {
+        self.0
+    }
+
+    /// MongoDB's `codeName`: the catalogue name, or `Location<n>` for unnamed codes.
+    pub fn name(self) -> Cow<'static, str> {
+        match NAMED_CODES.binary_search_by_key(&self.0, |(c, _)| *c) {
+            Ok(i) => Cow::Borrowed(NAMED_CODES[i].1),
+            Err(_) => Cow::Owned(format!("Location{}", self.0)),
+        }
+    }
+
+    /// Looks a code up by its `codeName`.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        if let Some((code, _)) = NAMED_CODES.iter().find(|(_, n)| *n == name) {
+            return Some(ErrorCode(*code));
+        }
+        name.strip_prefix("Location")
+            .and_then(|digits| digits.parse().ok())
+            .map(ErrorCode)
+    }
+
+    /// The five-character SQLSTATE (class `M`) this code travels as inside PostgreSQL.
+    pub fn sqlstate(self) -> [u8; 5] {
+        let (prefix_len, mut value) = if (0..DIRECT_LIMIT).contains(&self.0) {
+            (1, self.0)
+        } else if let Some(index) = LARGE_CODES.iter().position(|c| *c == self.0) {
+            (2, index as i32)
+        } else {
+            // Unregistered out-of-range codes are reported as InternalError rather than
+            // being silently mangled into some other code.
+            (1, ErrorCode::InternalError.0)
+        };
+        let mut out = *b"MZ000";
+        for slot in out[prefix_len..].iter_mut().rev() {
+            *slot = B36[(value % 36) as usize];
+            value /= 36;
+        }
+        out
+    }
+
+    /// The SQLSTATE as a string, e.g. `"M0002"` for BadValue.
+    pub fn sqlstate_str(self) -> String {
+        String::from_utf8_lossy(&self.sqlstate()).into_owned()
+    }
+
+    /// The SQLSTATE packed the way PostgreSQL's `MAKE_SQLSTATE` macro packs it, for `errcode()`.
+    pub fn sqlstate_packed(self) -> i32 {
+        self.sqlstate()
+            .iter()
+            .enumerate()
+            .fold(0i32, |acc, (i, ch)| acc | ((((*ch as i32) - ('0' as i32)) & 0x3F) << (6 * i)))
+    }
+
+    /// Decodes a class-`M` SQLSTATE back into the MongoDB code; `None` for other classes.
+    pub fn from_sqlstate(sqlstate: &str) -> Option<ErrorCode> {
+        let bytes = sqlstate.as_bytes();
+        if bytes.len() != 5 || bytes[0] != b'M' {
+            return None;
+        }
+        let digit = |b: u8| B36.iter().position(|d| *d == b).map(|p| p as i32);
+        if bytes[1] == b'Z' {
+            let mut index = 0;
+            for b in &bytes[2..] {
+                index = index * 36 + digit(*b)?;
+            }
+            return LARGE_CODES.get(index as usize).map(|c| ErrorCode(*c));
+        }
+        let mut code = 0;
+        for b in &bytes[1..] {
+            code = code * 36 + digit(*b)?;
+        }
+        Some(ErrorCode(code))
+    }
+}
+
+impl fmt::Debug for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// An error with a MongoDB code and a message a user can act on.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DocDbError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl DocDbError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> DocDbError {
+        DocDbError { code, message: message.into() }
+    }
+}
+
+impl fmt::Debug for DocDbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl fmt::Display for DocDbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DocDbError {}
+
+pub type DocDbResult<T> = Result<T, DocDbError>;
+
+/// `docdb_error!(BadValue, "unknown operator: {}", op)` builds a [`DocDbError`].
+#[macro_export]
+macro_rules! docdb_error {
+    ($code:ident, $($arg:tt)+) => {
+        $crate::DocDbError::new($crate::ErrorCode::$code, format!($($arg)+))
+    };
+}
+
+/// `bail!(BadValue, "...")` returns early with a [`DocDbError`].
+#[macro_export]
+macro_rules! bail {
+    ($code:ident, $($arg:tt)+) => {
+        return Err($crate::docdb_error!($code, $($arg)+))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_codes_are_sorted_and_unique() {
+        for pair in NAMED_CODES.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{:?} must come before {:?}", pair[0], pair[1]);
+        }
+    }
+
+    #[test]
+    fn sqlstate_round_trips_for_every_named_code() {
+        for (code, name) in NAMED_CODES {
+            let ec = ErrorCode::new(*code);
+            assert_eq!(ec.name(), *name);
+            let state = ec.sqlstate_str();
+            assert!(state.starts_with('M'));
+            assert!(state.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+            assert_eq!(ErrorCode::from_sqlstate(&state), Some(ec), "{state}");
+        }
+    }
+
+    #[test]
+    fn sqlstate_examples() {
+        assert_eq!(ErrorCode::BadValue.sqlstate_str(), "M0002");
+        assert_eq!(ErrorCode::DuplicateKey.sqlstate_str(), "M08HK");
+        assert_eq!(ErrorCode::from_sqlstate("23505"), None);
+    }
+
+    #[test]
+    fn location_codes_round_trip() {
+        for code in [51024, 40352, 1_632_959] {
+            let ec = ErrorCode::new(code);
+            assert_eq!(ec.name(), format!("Location{code}"));
+            assert_eq!(ErrorCode::from_sqlstate(&ec.sqlstate_str()), Some(ec));
+            assert_eq!(ErrorCode::from_name(&ec.name()), Some(ec));
+        }
+    }
+
+    #[test]
+    fn packed_sqlstate_matches_postgres_macro() {
+        // MAKE_SQLSTATE('2','3','5','0','5') is unique_violation; check our packing formula
+        // against PostgreSQL's value for it (23505 -> 0x0500C82 ... computed independently).
+        let pack = |s: &[u8; 5]| {
+            s.iter().enumerate().fold(0i32, |acc, (i, c)| acc | (((*c as i32 - 48) & 0x3F) << (6 * i)))
+        };
+        assert_eq!(pack(b"23505"), 83_906_754);
+        assert_eq!(ErrorCode::BadValue.sqlstate_packed(), pack(b"M0002"));
+    }
+}

@@ -1,0 +1,49 @@
+//! Extension `documentdb_core`: the `bson`, `bsonquery` and `bsonsequence` types, MongoDB's
+//! comparison order as operators with btree and hash opclasses, dotted-path access, and
+//! conversions. The logic lives in the `documentdb_bson` crate; this crate is thin glue.
+
+use pgrx::prelude::*;
+
+mod access;
+mod compare;
+mod construct;
+mod io;
+mod pg_value;
+
+::pgrx::pg_module_magic!(name, version);
+
+// The types themselves: shell types, their I/O functions (declared `sql = false` in
+// `io.rs` and created here by hand) and the full CREATE TYPE statements. Everything else
+// that mentions the types is ordered after this block by the `creates` list.
+extension_sql_file!(
+    "../../sql/documentdb_core_types.sql",
+    name = "documentdb_core_types",
+    bootstrap,
+    creates = [
+        Type(documentdb_pgbson::Bson),
+        Type(documentdb_pgbson::BsonQuery),
+        Type(documentdb_pgbson::BsonSequence)
+    ]
+);
+
+// Operators, opclasses, casts and aggregates over the functions pgrx generates.
+extension_sql_file!(
+    "../../sql/documentdb_core_operators.sql",
+    name = "documentdb_core_operators",
+    finalize
+);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

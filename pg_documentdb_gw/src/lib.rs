@@ -1,0 +1,1 @@
+//! The MongoDB wire gateway (issue: gateway).
