@@ -124,8 +124,11 @@ psql_dev() {
 }
 
 create_extensions() {
-    psql_dev -q -c "CREATE EXTENSION IF NOT EXISTS documentdb CASCADE;" \
-        -c "ALTER EXTENSION documentdb_core UPDATE;" -c "ALTER EXTENSION documentdb UPDATE;" \
+    # The operators live in schema documentdb_core (as in DocumentDB); the dev database puts
+    # it and documentdb_api on the default search_path so psql sessions can use them unqualified.
+    PGOPTIONS="-c client_min_messages=warning" psql_dev -q \
+        -c "CREATE EXTENSION IF NOT EXISTS documentdb CASCADE;" \
+        -c "ALTER DATABASE postgres SET search_path TO \"\$user\", public, documentdb_core, documentdb_api;" \
         >/dev/null
 }
 

@@ -12,30 +12,38 @@ mod pg_value;
 
 ::pgrx::pg_module_magic!(name, version);
 
-// The types themselves: shell types, their I/O functions (declared `sql = false` in
-// `io.rs` and created here by hand) and the full CREATE TYPE statements. Everything else
-// that mentions the types is ordered after this block by the `creates` list.
-extension_sql_file!(
-    "../../sql/documentdb_core_types.sql",
-    name = "documentdb_core_types",
-    bootstrap,
-    creates = [
-        Type(documentdb_pgbson::Bson),
-        Type(documentdb_pgbson::BsonQuery),
-        Type(documentdb_pgbson::BsonSequence)
-    ]
-);
+/// Hand-written SQL. (Not `bootstrap`: a bootstrap block becomes a graph neighbour of every
+/// schema, and pgrx would then schema-qualify our types as `tests.documentdb_core.bson` in
+/// test builds. The `creates` list orders it before every user of the types.)
+mod sql {
+    use pgrx::prelude::*;
 
-// Operators, opclasses, casts and aggregates over the functions pgrx generates.
-extension_sql_file!(
-    "../../sql/documentdb_core_operators.sql",
-    name = "documentdb_core_operators",
-    finalize
-);
+    // The types themselves: shell types, their I/O functions (declared `sql = false` in
+    // `io.rs` and created here by hand) and the full CREATE TYPE statements. Everything else
+    // that mentions the types is ordered after this block by the `creates` list.
+    extension_sql_file!(
+        "../../sql/documentdb_core_types.sql",
+        name = "documentdb_core_types",
+        creates = [
+            Type(documentdb_pgbson::Bson),
+            Type(documentdb_pgbson::BsonQuery),
+            Type(documentdb_pgbson::BsonSequence)
+        ]
+    );
+
+    // Operators, opclasses, casts and aggregates over the functions pgrx generates.
+    extension_sql_file!(
+        "../../sql/documentdb_core_operators.sql",
+        name = "documentdb_core_operators",
+        finalize
+    );
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
-mod tests;
+mod tests {
+    include!("tests.rs");
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]
@@ -44,6 +52,6 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        vec!["search_path = '\"$user\", public, documentdb_core'"]
     }
 }

@@ -1,0 +1,16 @@
+//! Everything about one BSON value that does not need PostgreSQL: parsing and printing
+//! Extended JSON, structural validation, MongoDB's cross-type comparison order, a hash
+//! consistent with that order, and dotted-path access. All functions work on borrowed
+//! raw bytes (`bson::RawDocument` / `bson::RawBsonRef`) and never decode a whole document
+//! into `bson::Document` on a hot path.
+
+pub mod compare;
+pub mod extjson;
+pub mod hash;
+pub mod number;
+pub mod path;
+pub mod validate;
+
+pub use bson;
+pub use compare::{compare_documents, compare_values};
+pub use validate::{validate_document, MAX_BSON_SIZE, MAX_NESTING_DEPTH};
