@@ -22,13 +22,18 @@ if (($#)); then tests=("$@"); else
     for f in "$HERE"/sql/*.sql; do tests+=("$(basename "$f" .sql)"); done
 fi
 
+# A fresh database per run, with the extensions.
+export PGDATABASE=postgres
+psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS documentdb_regress" -c "CREATE DATABASE documentdb_regress" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d documentdb_regress \
+    -c "CREATE EXTENSION documentdb CASCADE" >/dev/null
+
 out="$HERE/results"
 rm -rf "$out"; mkdir -p "$out"
 status=0
 /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
     --use-existing --dbname=documentdb_regress \
     --inputdir="$HERE" --outputdir="$out" \
-    --load-extension=documentdb_core --load-extension=documentdb \
     "${tests[@]}" || status=$?
 
 if [[ "${REGRESS_ACCEPT:-0}" == 1 ]]; then
