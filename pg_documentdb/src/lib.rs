@@ -3,9 +3,28 @@
 
 use pgrx::prelude::*;
 
+mod aggregates;
+mod api;
+mod catalog;
+mod commands;
+mod functions;
+mod record;
+mod spi;
+mod subxact;
+mod users;
+
 ::pgrx::pg_module_magic!(name, version);
 
-extension_sql_file!("../../sql/documentdb_schemas.sql", name = "documentdb_schemas", bootstrap);
+/// Hand-written SQL, in a submodule so pgrx doesn't attach it to a crate-root schema.
+mod sql {
+    use pgrx::prelude::*;
+
+    extension_sql_file!("../../sql/documentdb_schemas.sql", name = "documentdb_schemas", bootstrap);
+    extension_sql_file!("../../sql/documentdb_catalog.sql", name = "documentdb_catalog", requires = ["documentdb_schemas"]);
+    // Declarations of the command functions (OUT parameters and defaults as in API_SURFACE.md)
+    // and of the aggregates; emitted after everything pgrx generates.
+    extension_sql_file!("../../sql/documentdb_api.sql", name = "documentdb_api", finalize);
+}
 
 #[pg_schema]
 mod documentdb_api {

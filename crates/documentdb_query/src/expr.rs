@@ -1,0 +1,577 @@
+//! Aggregation expressions (`$add`, `$cond`, field paths `"$a.b"`, `$$ROOT`, ...).
+//!
+//! An expression is parsed once into a tree of [`Node`]s and evaluated per document. Field
+//! paths are resolved directly on the borrowed root document (aggregation semantics: a
+//! path through an array of documents maps over the elements, numeric components are
+//! field names, not array indexes); results are owned `bson::Bson` values, `None` meaning
+//! "missing".
+//!
+//! Operators live in a table (see `ops::OPERATORS`) mapping each name to a parse function;
+//! a parse function validates the arguments and returns a [`Node::Call`] carrying its
+//! evaluation function, so adding an operator is one table row plus two functions.
+//!
+//! Variables: `$$ROOT`, `$$CURRENT` (rebindable by `$let`), `$$REMOVE` (missing),
+//! `$$NOW` (fixed when the expression is parsed, or `NOW` from [`ExprContext`]), user
+//! variables from [`ExprContext::variables`] (constants, e.g. `let` of `aggregate`), and
+//! the bindings of `$let`, `$map`, `$filter`, `$reduce` — resolved to slots at parse time.
+use bson::{Bson, RawBsonRef, RawDocument};
+use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
+
+use crate::Value;
+
+pub(crate) mod date;
+pub(crate) mod ops;
+pub(crate) mod ops_array;
+pub(crate) mod ops_date;
+pub(crate) mod ops_object;
+pub(crate) mod ops_string;
+pub(crate) mod value;
+
+/// Parse-time context: user variables defined by `let` (names usable as `$$name`).
+#[derive(Debug, Clone, Default)]
+pub struct ExprContext {
+    pub variables: bson::Document,
+}
+
+/// A parsed aggregation expression.
+#[derive(Debug, Clone)]
+pub struct Expression {
+    node: Node,
+    num_vars: usize,
+}
+
+/// Slot of `$$CURRENT` before any `$let` rebinding.
+pub(crate) const CURRENT_VAR: usize = 0;
+/// Slot of `$$ROOT`.
+pub(crate) const ROOT_VAR: usize = 1;
+
+/// Evaluation function of an operator.
+pub(crate) type EvalFn = fn(&Call, &mut Env<'_>) -> DocDbResult<Value>;
+
+/// One node of a parsed expression.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    /// A constant (`None` for `$$REMOVE`).
+    Const(Value),
+    /// A field path on a variable: `"$a.b"` is `CURRENT` + `[a, b]`.
+    Path {
+        var: usize,
+        fields: Vec<String>,
+    },
+    Array(Vec<Node>),
+    Object(Vec<(String, Node)>),
+    Call(Box<Call>),
+    /// An optional named argument that was not given.
+    Absent,
+}
+
+/// An operator application.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub name: &'static str,
+    pub eval: EvalFn,
+    pub args: Vec<Node>,
+    pub data: ops::OpData,
+}
+
+impl Node {
+    pub(crate) fn is_constant(&self) -> bool {
+        match self {
+            Node::Const(_) | Node::Absent => true,
+            Node::Path { .. } => false,
+            Node::Array(items) => items.iter().all(Node::is_constant),
+            Node::Object(fields) => fields.iter().all(|(_, n)| n.is_constant()),
+            Node::Call(call) => !call.data.is_volatile() && call.args.iter().all(Node::is_constant),
+        }
+    }
+
+    pub(crate) fn is_absent(&self) -> bool {
+        matches!(self, Node::Absent)
+    }
+}
+
+/// Parse state: variable scopes and the user's constant variables.
+pub(crate) struct ParseCtx<'c> {
+    scopes: Vec<(String, usize)>,
+    next_var: usize,
+    user: &'c bson::Document,
+    now: Bson,
+}
+
+impl<'c> ParseCtx<'c> {
+    fn new(ctx: &'c ExprContext) -> ParseCtx<'c> {
+        let now = match ctx.variables.get("NOW") {
+            Some(v @ Bson::DateTime(_)) => v.clone(),
+            _ => Bson::DateTime(bson::DateTime::now()),
+        };
+        ParseCtx {
+            scopes: Vec::new(),
+            next_var: 2,
+            user: &ctx.variables,
+            now,
+        }
+    }
+
+    /// Defines a variable visible to expressions parsed until [`ParseCtx::pop_scope`].
+    pub(crate) fn define(&mut self, name: &str) -> usize {
+        let id = self.next_var;
+        self.next_var += 1;
+        self.scopes.push((name.to_string(), id));
+        id
+    }
+
+    pub(crate) fn scope_len(&self) -> usize {
+        self.scopes.len()
+    }
+
+    pub(crate) fn pop_scope(&mut self, len: usize) {
+        self.scopes.truncate(len);
+    }
+
+    fn lookup(&self, name: &str) -> Option<usize> {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+    }
+
+    fn current(&self) -> usize {
+        self.lookup("CURRENT").unwrap_or(CURRENT_VAR)
+    }
+}
+
+/// A variable's runtime value.
+#[derive(Debug, Clone)]
+pub(crate) enum Slot {
+    /// The root document being evaluated (not yet copied).
+    Root,
+    Value(Value),
+}
+
+/// Evaluation environment: the root document and the variable slots.
+pub(crate) struct Env<'a> {
+    pub root: &'a RawDocument,
+    pub vars: Vec<Slot>,
+}
+
+impl<'a> Env<'a> {
+    fn new(root: &'a RawDocument, num_vars: usize) -> Env<'a> {
+        let mut vars = vec![Slot::Value(None); num_vars.max(2)];
+        vars[CURRENT_VAR] = Slot::Root;
+        vars[ROOT_VAR] = Slot::Root;
+        Env { root, vars }
+    }
+
+    pub(crate) fn set(&mut self, var: usize, value: Value) {
+        if let Some(slot) = self.vars.get_mut(var) {
+            *slot = Slot::Value(value);
+        }
+    }
+
+    /// Evaluates a node.
+    pub(crate) fn eval(&mut self, node: &Node) -> DocDbResult<Value> {
+        match node {
+            Node::Const(v) => Ok(v.clone()),
+            Node::Absent => Ok(None),
+            Node::Path { var, fields } => Ok(self.eval_path(*var, fields)),
+            Node::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.eval(item)?.unwrap_or(Bson::Null));
+                }
+                Ok(Some(Bson::Array(out)))
+            }
+            Node::Object(fields) => {
+                let mut doc = bson::Document::new();
+                for (name, node) in fields {
+                    if let Some(v) = self.eval(node)? {
+                        doc.insert(name.clone(), v);
+                    }
+                }
+                Ok(Some(Bson::Document(doc)))
+            }
+            Node::Call(call) => (call.eval)(call, self),
+        }
+    }
+
+    fn eval_path(&self, var: usize, fields: &[String]) -> Value {
+        match self.vars.get(var) {
+            Some(Slot::Root) => {
+                if fields.is_empty() {
+                    root_document(self.root)
+                } else {
+                    raw_path(self.root, fields)
+                }
+            }
+            Some(Slot::Value(v)) => {
+                if fields.is_empty() {
+                    return v.clone();
+                }
+                match v {
+                    Some(Bson::Document(d)) => doc_path(d, fields),
+                    Some(Bson::Array(a)) => Some(array_path(a, fields)),
+                    _ => None,
+                }
+            }
+            None => None,
+        }
+    }
+}
+
+fn root_document(root: &RawDocument) -> Value {
+    bson::Document::try_from(root).ok().map(Bson::Document)
+}
+
+/// Aggregation field path on a raw document.
+pub(crate) fn raw_path(doc: &RawDocument, fields: &[String]) -> Value {
+    let Some((first, rest)) = fields.split_first() else {
+        return root_document(doc);
+    };
+    let v = doc.get(first).ok().flatten()?;
+    if rest.is_empty() {
+        return value::raw_to_bson(v);
+    }
+    match v {
+        RawBsonRef::Document(d) => raw_path(d, rest),
+        RawBsonRef::Array(a) => {
+            let mut out = Vec::new();
+            for elem in a.into_iter().flatten() {
+                if let RawBsonRef::Document(d) = elem {
+                    if let Some(found) = raw_path(d, rest) {
+                        out.push(found);
+                    }
+                }
+            }
+            Some(Bson::Array(out))
+        }
+        _ => None,
+    }
+}
+
+/// Aggregation field path on an owned document.
+pub(crate) fn doc_path(doc: &bson::Document, fields: &[String]) -> Value {
+    let (first, rest) = fields.split_first()?;
+    let v = doc.get(first)?;
+    if rest.is_empty() {
+        return Some(v.clone());
+    }
+    match v {
+        Bson::Document(d) => doc_path(d, rest),
+        Bson::Array(a) => Some(array_path(a, rest)),
+        _ => None,
+    }
+}
+
+fn array_path(a: &[Bson], fields: &[String]) -> Bson {
+    let mut out = Vec::new();
+    for elem in a {
+        if let Bson::Document(d) = elem {
+            if let Some(found) = doc_path(d, fields) {
+                out.push(found);
+            }
+        }
+    }
+    Bson::Array(out)
+}
+
+fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
+    DocDbError::new(ErrorCode::new(code), msg)
+}
+
+/// Validates one field name of an expression object (`FieldPath::uassertValidFieldName`).
+pub(crate) fn validate_field_name(name: &str) -> DocDbResult<()> {
+    if name.is_empty() {
+        return Err(loc(
+            15998,
+            "FieldPath field names may not be empty strings.",
+        ));
+    }
+    if name.starts_with('$') && !matches!(name, "$id" | "$ref" | "$db") {
+        return Err(loc(
+            16410,
+            "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
+        ));
+    }
+    if name.contains('\0') {
+        return Err(loc(16411, "FieldPath field names may not contain '\\0'."));
+    }
+    if name.contains('.') {
+        return Err(loc(
+            16412,
+            "FieldPath field names may not contain '.'. Consider using $getField or $setField.",
+        ));
+    }
+    Ok(())
+}
+
+/// Splits and validates a dotted field path ("a.b.c").
+pub(crate) fn split_path(path: &str) -> DocDbResult<Vec<String>> {
+    if path.is_empty() {
+        return Err(loc(
+            40352,
+            "FieldPath cannot be constructed with empty string",
+        ));
+    }
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        if part.is_empty() {
+            return Err(loc(
+                15998,
+                "FieldPath field names may not be empty strings.",
+            ));
+        }
+        if part.starts_with('$') {
+            return Err(loc(
+                16410,
+                "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
+            ));
+        }
+        if part.contains('\0') {
+            return Err(loc(16411, "FieldPath field names may not contain '\\0'."));
+        }
+        out.push(part.to_string());
+    }
+    Ok(out)
+}
+
+fn validate_var_name_for_read(name: &str) -> DocDbResult<()> {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return Err(loc(16869, "empty variable names are not allowed"));
+    };
+    if !(first.is_ascii_alphabetic() || !first.is_ascii()) {
+        return Err(loc(
+            16870,
+            format!("'{name}' starts with an invalid character for a user variable name"),
+        ));
+    }
+    for c in chars {
+        if !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()) {
+            return Err(loc(
+                16871,
+                format!("'{name}' contains an invalid character for a variable name: '{c}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Validates a name bound by `$let`/`$map`/`$filter` `as` (lower-case start).
+pub(crate) fn validate_var_name_for_write(name: &str) -> DocDbResult<()> {
+    if name == "CURRENT" {
+        return Ok(());
+    }
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return Err(loc(16866, "empty variable names are not allowed"));
+    };
+    if !(first.is_ascii_lowercase() || !first.is_ascii()) {
+        return Err(loc(
+            16867,
+            format!("'{name}' starts with an invalid character for a user variable name"),
+        ));
+    }
+    for c in chars {
+        if !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()) {
+            return Err(loc(
+                16868,
+                format!("'{name}' contains an invalid character for a variable name: '{c}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a string operand that starts with `$`: a field path or a variable reference.
+fn parse_field_path(raw: &str, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    if raw.len() < 2 {
+        return Err(loc(16872, "'$' by itself is not a valid FieldPath"));
+    }
+    if let Some(var_path) = raw.strip_prefix("$$") {
+        let (name, tail) = match var_path.split_once('.') {
+            Some((n, t)) => (n, Some(t)),
+            None => (var_path, None),
+        };
+        validate_var_name_for_read(name)?;
+        let fields = match tail {
+            Some(t) => split_path(t)?,
+            None => Vec::new(),
+        };
+        if let Some(id) = ctx.lookup(name) {
+            return Ok(Node::Path { var: id, fields });
+        }
+        let constant = |v: &Bson| -> Node {
+            if fields.is_empty() {
+                return Node::Const(Some(v.clone()));
+            }
+            Node::Const(match v {
+                Bson::Document(d) => doc_path(d, &fields),
+                Bson::Array(a) => Some(array_path(a, &fields)),
+                _ => None,
+            })
+        };
+        return match name {
+            "CURRENT" => Ok(Node::Path {
+                var: ctx.current(),
+                fields,
+            }),
+            "ROOT" => Ok(Node::Path {
+                var: ROOT_VAR,
+                fields,
+            }),
+            "REMOVE" => Ok(Node::Const(None)),
+            "NOW" => Ok(constant(&ctx.now.clone())),
+            "CLUSTER_TIME" => {
+                let v = match ctx.user.get("CLUSTER_TIME") {
+                    Some(v) => v.clone(),
+                    None => {
+                        let secs = match &ctx.now {
+                            Bson::DateTime(d) => {
+                                u32::try_from(d.timestamp_millis() / 1000).unwrap_or(0)
+                            }
+                            _ => 0,
+                        };
+                        Bson::Timestamp(bson::Timestamp {
+                            time: secs,
+                            increment: 1,
+                        })
+                    }
+                };
+                Ok(constant(&v))
+            }
+            _ => match ctx.user.get(name) {
+                Some(v) => {
+                    let v = v.clone();
+                    Ok(constant(&v))
+                }
+                None => Err(loc(17276, format!("Use of undefined variable: {name}"))),
+            },
+        };
+    }
+    let fields = split_path(&raw[1..])?;
+    Ok(Node::Path {
+        var: ctx.current(),
+        fields,
+    })
+}
+
+/// Parses any operand (`Expression::parseOperand`).
+pub(crate) fn parse_operand(value: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    match value {
+        Bson::String(s) if s.starts_with('$') => parse_field_path(s, ctx),
+        Bson::Document(d) => parse_object(d, ctx),
+        Bson::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(parse_operand(item, ctx)?);
+            }
+            Ok(Node::Array(out))
+        }
+        other => Ok(Node::Const(Some(other.clone()))),
+    }
+}
+
+/// Parses a document operand: an operator `{$op: args}` or an object of expressions.
+pub(crate) fn parse_object(doc: &bson::Document, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    let Some((first, _)) = doc.iter().next() else {
+        return Ok(Node::Const(Some(Bson::Document(bson::Document::new()))));
+    };
+    if first.starts_with('$') {
+        if doc.len() != 1 {
+            return Err(loc(
+                15983,
+                format!(
+                    "An object representing an expression must have exactly one field: {}",
+                    value::display(&Some(Bson::Document(doc.clone())))
+                ),
+            ));
+        }
+        let (name, arg) = match doc.iter().next() {
+            Some(pair) => pair,
+            None => return Ok(Node::Const(None)),
+        };
+        return ops::parse_operator(name, arg, ctx);
+    }
+    let mut fields = Vec::with_capacity(doc.len());
+    for (name, v) in doc {
+        validate_field_name(name)?;
+        fields.push((name.clone(), parse_operand(v, ctx)?));
+    }
+    Ok(Node::Object(fields))
+}
+
+impl Expression {
+    /// Parses an expression value: a literal, a `"$path"` string, `"$$var"`, an operator
+    /// document `{ $op: args }`, or a document/array of expressions.
+    pub fn parse(value: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Expression> {
+        let owned = Bson::try_from(value).map_err(|e| {
+            DocDbError::new(
+                ErrorCode::InvalidBSON,
+                format!("Invalid BSON in expression: {e}"),
+            )
+        })?;
+        Expression::parse_bson(&owned, ctx)
+    }
+
+    /// Like [`Expression::parse`] for an owned value.
+    pub fn parse_bson(value: &Bson, ctx: &ExprContext) -> DocDbResult<Expression> {
+        let mut pctx = ParseCtx::new(ctx);
+        let node = parse_operand(value, &mut pctx)?;
+        Ok(Expression {
+            node,
+            num_vars: pctx.next_var,
+        })
+    }
+
+    /// Parses the *operand* of an operator whose argument is an object of expressions
+    /// (`{a: "$x"}` is an object expression, `{$add: [...]}` an operator). Same as
+    /// [`Expression::parse_bson`]; kept for callers that hold a document.
+    pub fn parse_document(doc: &bson::Document, ctx: &ExprContext) -> DocDbResult<Expression> {
+        Expression::parse_bson(&Bson::Document(doc.clone()), ctx)
+    }
+
+    /// Evaluates against `root` (`$$ROOT`/`$$CURRENT`). `None` = missing.
+    pub fn evaluate(&self, root: &RawDocument) -> DocDbResult<Value> {
+        if let Node::Const(v) = &self.node {
+            return Ok(v.clone());
+        }
+        let mut env = Env::new(root, self.num_vars);
+        env.eval(&self.node)
+    }
+
+    /// Evaluates against an owned document (converted to raw BSON first).
+    pub fn evaluate_document(&self, root: &bson::Document) -> DocDbResult<Value> {
+        let raw = bson::RawDocumentBuf::try_from(root).map_err(|e| {
+            DocDbError::new(
+                ErrorCode::InternalError,
+                format!("cannot serialize document: {e}"),
+            )
+        })?;
+        self.evaluate(&raw)
+    }
+
+    /// A constant expression (no field paths / variables) is foldable.
+    pub fn is_constant(&self) -> bool {
+        self.node.is_constant()
+    }
+
+    /// The value of a constant literal expression (`None` when not a plain constant).
+    pub fn constant_value(&self) -> Option<&Value> {
+        match &self.node {
+            Node::Const(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Is this a bare field path on `$$CURRENT` (`"$a.b"`)? Returns the dotted path.
+    pub fn as_field_path(&self) -> Option<String> {
+        match &self.node {
+            Node::Path {
+                var: CURRENT_VAR,
+                fields,
+            } if !fields.is_empty() => Some(fields.join(".")),
+            _ => None,
+        }
+    }
+}

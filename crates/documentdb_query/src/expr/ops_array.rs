@@ -1,0 +1,1067 @@
+//! Array and set operators, `$sortArray`, `$zip`, the `n` operators (`$firstN`, ...) and
+//! the expression forms of the accumulators (`$sum`, `$avg`, `$min`, `$max`, ...).
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use bson::Bson;
+use documentdb_errors::DocDbResult;
+
+use super::ops::{call, display, fixed, loc, parse_args, ranged, variadic, OpData};
+use super::value::{self as v, is_nullish, num, type_name};
+use super::{parse_operand, Call, Env, Node, ParseCtx};
+use crate::accumulators::Accumulator;
+use crate::arith::{self, Num};
+use crate::Value;
+
+fn arr(val: Vec<Bson>) -> Value {
+    Some(Bson::Array(val))
+}
+
+pub(crate) fn p_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_size)
+}
+
+fn e_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    match env.eval(&c.args[0])? {
+        Some(Bson::Array(a)) => Ok(Some(
+            Num::int_or_long(i64::try_from(a.len()).unwrap_or(i64::MAX)).to_bson(),
+        )),
+        other => Err(loc(
+            17124,
+            format!(
+                "The argument to $size must be an array, but was of type: {}",
+                type_name(&other)
+            ),
+        )),
+    }
+}
+
+/// Shared by `$arrayElemAt`, `$first`, `$last`.
+fn array_elem_at(op: &str, arity: usize, array: Value, index: Value) -> DocDbResult<Value> {
+    if is_nullish(&array) || is_nullish(&index) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::Array(items)) = array else {
+        return Err(loc(
+            28689,
+            format!(
+                "{op}'s {} must be an array, but is {}",
+                if arity == 1 {
+                    "argument"
+                } else {
+                    "first argument"
+                },
+                type_name(&array)
+            ),
+        ));
+    };
+    let n = num(&index).ok_or_else(|| {
+        loc(
+            28690,
+            format!(
+                "{op}'s second argument must be a numeric value, but is {}",
+                type_name(&index)
+            ),
+        )
+    })?;
+    let i = arith::as_i32_exact(n).ok_or_else(|| {
+        loc(
+            28691,
+            format!(
+                "{op}'s second argument must be representable as a 32-bit integer: {}",
+                v::format_double_g(arith::to_f64(n))
+            ),
+        )
+    })?;
+    let len = items.len() as i64;
+    let i = i64::from(i);
+    let idx = if i < 0 { len + i } else { i };
+    if idx < 0 || idx >= len {
+        return Ok(None);
+    }
+    Ok(items
+        .into_iter()
+        .nth(usize::try_from(idx).unwrap_or(usize::MAX)))
+}
+
+pub(crate) fn p_array_elem_at(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, e_array_elem_at)
+}
+
+fn e_array_elem_at(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let a = env.eval(&c.args[0])?;
+    let i = env.eval(&c.args[1])?;
+    array_elem_at(c.name, 2, a, i)
+}
+
+pub(crate) fn p_first(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_first_last)
+}
+
+pub(crate) fn p_last(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_first_last)
+}
+
+fn e_first_last(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let a = env.eval(&c.args[0])?;
+    let idx = if c.name == "$first" { 0 } else { -1 };
+    array_elem_at(c.name, 1, a, Some(Bson::Int32(idx)))
+}
+
+pub(crate) fn p_in(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, e_in)
+}
+
+fn e_in(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let needle = env.eval(&c.args[0])?;
+    let hay = env.eval(&c.args[1])?;
+    let Some(Bson::Array(items)) = hay else {
+        return Err(loc(
+            40081,
+            format!(
+                "$in requires an array as a second argument, found: {}",
+                type_name(&hay)
+            ),
+        ));
+    };
+    let found = items
+        .into_iter()
+        .any(|i| v::values_equal(&Some(i), &needle));
+    Ok(Some(Bson::Boolean(found)))
+}
+
+pub(crate) fn p_concat_arrays(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, e_concat_arrays)
+}
+
+fn e_concat_arrays(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut out = Vec::new();
+    for a in &c.args {
+        let val = env.eval(a)?;
+        if is_nullish(&val) {
+            return Ok(Some(Bson::Null));
+        }
+        match val {
+            Some(Bson::Array(items)) => out.extend(items),
+            other => {
+                return Err(loc(
+                    28664,
+                    format!(
+                        "$concatArrays only supports arrays, not {}",
+                        type_name(&other)
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(arr(out))
+}
+
+pub(crate) fn p_slice(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 3, e_slice)
+}
+
+fn e_slice(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let a = env.eval(&c.args[0])?;
+    let second = env.eval(&c.args[1])?;
+    if is_nullish(&a) || is_nullish(&second) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::Array(items)) = a else {
+        return Err(loc(
+            28724,
+            format!(
+                "First argument to $slice must be an array, but is of type: {}",
+                type_name(&a)
+            ),
+        ));
+    };
+    let n2 = num(&second).ok_or_else(|| {
+        loc(
+            28725,
+            format!(
+                "Second argument to $slice must be a numeric value, but is of type: {}",
+                type_name(&second)
+            ),
+        )
+    })?;
+    let k = arith::as_i32_exact(n2).ok_or_else(|| {
+        loc(
+            28726,
+            format!(
+                "Second argument to $slice can't be represented as a 32-bit integer: {}",
+                v::format_double_g(arith::to_f64(n2))
+            ),
+        )
+    })?;
+    let len = items.len() as i64;
+    let k = i64::from(k);
+    let (start, end) = if c.args.len() == 2 {
+        if k >= 0 {
+            (0, k.min(len))
+        } else {
+            ((len + k).max(0), len)
+        }
+    } else {
+        let start = if k < 0 { (len + k).max(0) } else { k.min(len) };
+        let cv = env.eval(&c.args[2])?;
+        if is_nullish(&cv) {
+            return Ok(Some(Bson::Null));
+        }
+        let cn = num(&cv).ok_or_else(|| {
+            loc(
+                28727,
+                format!(
+                    "Third argument to $slice must be numeric, but is of type: {}",
+                    type_name(&cv)
+                ),
+            )
+        })?;
+        let count = arith::as_i32_exact(cn).ok_or_else(|| {
+            loc(
+                28728,
+                format!(
+                    "Third argument to $slice can't be represented as a 32-bit integer: {}",
+                    v::format_double_g(arith::to_f64(cn))
+                ),
+            )
+        })?;
+        if count <= 0 {
+            return Err(loc(
+                28729,
+                format!("Third argument to $slice must be positive: {count}"),
+            ));
+        }
+        (start, (start + i64::from(count)).min(len))
+    };
+    let (s, e) = (
+        usize::try_from(start).unwrap_or(0),
+        usize::try_from(end).unwrap_or(0),
+    );
+    Ok(arr(items.get(s..e.max(s)).unwrap_or_default().to_vec()))
+}
+
+pub(crate) fn p_reverse_array(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_reverse_array)
+}
+
+fn e_reverse_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let a = env.eval(&c.args[0])?;
+    if is_nullish(&a) {
+        return Ok(Some(Bson::Null));
+    }
+    match a {
+        Some(Bson::Array(mut items)) => {
+            items.reverse();
+            Ok(arr(items))
+        }
+        other => Err(loc(
+            34435,
+            format!(
+                "The argument to $reverseArray must be an array, but was of type: {}",
+                type_name(&other)
+            ),
+        )),
+    }
+}
+
+fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
+    let n = num(val).and_then(arith::as_i32_exact).ok_or_else(|| {
+        loc(
+            40096,
+            format!(
+                "{op}requires an integral {what}, found a value of type: {}, with value: {}",
+                type_name(val),
+                display(val)
+            ),
+        )
+    })?;
+    usize::try_from(n).map_err(|_| {
+        loc(
+            40097,
+            format!(
+                "{op} requires a nonnegative {what}, found: {}",
+                display(val)
+            ),
+        )
+    })
+}
+
+pub(crate) fn p_index_of_array(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 4, e_index_of_array)
+}
+
+fn e_index_of_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let a = env.eval(&c.args[0])?;
+    if is_nullish(&a) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::Array(items)) = a else {
+        return Err(loc(
+            40090,
+            format!(
+                "$indexOfArray requires an array as a first argument, found: {}",
+                type_name(&a)
+            ),
+        ));
+    };
+    let mut start = 0usize;
+    if let Some(s) = c.args.get(2) {
+        start = index_arg(&env.eval(s)?, c.name, "starting index")?;
+    }
+    let mut end = items.len();
+    if let Some(e) = c.args.get(3) {
+        end = end.min(index_arg(&env.eval(e)?, c.name, "ending index")?);
+    }
+    let target = env.eval(&c.args[1])?;
+    for (i, item) in items.into_iter().enumerate().take(end).skip(start) {
+        if v::values_equal(&Some(item), &target) {
+            return Ok(Some(Bson::Int32(i32::try_from(i).unwrap_or(-1))));
+        }
+    }
+    Ok(Some(Bson::Int32(-1)))
+}
+
+pub(crate) fn p_is_array(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_is_array)
+}
+
+fn e_is_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    Ok(Some(Bson::Boolean(matches!(
+        env.eval(&c.args[0])?,
+        Some(Bson::Array(_))
+    ))))
+}
+
+pub(crate) fn p_range(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 3, e_range)
+}
+
+fn e_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let sv = env.eval(&c.args[0])?;
+    let ev = env.eval(&c.args[1])?;
+    let sn = num(&sv).ok_or_else(|| {
+        loc(
+            34443,
+            format!(
+                "$range requires a numeric starting value, found value of type: {}",
+                type_name(&sv)
+            ),
+        )
+    })?;
+    let start = arith::as_i32_exact(sn).ok_or_else(|| {
+        loc(
+            34444,
+            format!(
+                "$range requires a starting value that can be represented as a 32-bit integer, found value: {}",
+                display(&sv)
+            ),
+        )
+    })?;
+    let en = num(&ev).ok_or_else(|| {
+        loc(
+            34445,
+            format!(
+                "$range requires a numeric ending value, found value of type: {}",
+                type_name(&ev)
+            ),
+        )
+    })?;
+    let end = arith::as_i32_exact(en).ok_or_else(|| {
+        loc(
+            34446,
+            format!(
+                "$range requires an ending value that can be represented as a 32-bit integer, found value: {}",
+                display(&ev)
+            ),
+        )
+    })?;
+    let mut step = 1i64;
+    if let Some(s) = c.args.get(2) {
+        let stv = env.eval(s)?;
+        let stn = num(&stv).ok_or_else(|| {
+            loc(
+                34447,
+                format!(
+                    "$range requires a numeric step value, found value of type:{}",
+                    type_name(&stv)
+                ),
+            )
+        })?;
+        step = i64::from(arith::as_i32_exact(stn).ok_or_else(|| {
+            loc(
+                34448,
+                format!(
+                    "$range requires a step value that can be represented as a 32-bit integer, found value: {}",
+                    display(&stv)
+                ),
+            )
+        })?);
+        if step == 0 {
+            return Err(loc(34449, "$range requires a non-zero step value"));
+        }
+    }
+    let (mut cur, end) = (i64::from(start), i64::from(end));
+    let steps = (end - cur) / step;
+    let length = if steps >= 0 { 1 + steps } else { 0 };
+    const MEM_LIMIT: i64 = 64 * 1024 * 1024;
+    let needed = 24 + length * 16;
+    if needed >= MEM_LIMIT {
+        return Err(documentdb_errors::DocDbError::new(
+            documentdb_errors::ErrorCode::ExceededMemoryLimit,
+            format!(
+                "$range would use too much memory ({needed} bytes) and cannot spill to disk. Memory limit: {MEM_LIMIT} bytes"
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    while if step > 0 { cur < end } else { cur > end } {
+        out.push(Bson::Int32(i32::try_from(cur).unwrap_or(0)));
+        cur += step;
+    }
+    Ok(arr(out))
+}
+
+// ---- $zip ----
+
+pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    let Bson::Document(d) = arg else {
+        return Err(loc(
+            34460,
+            format!(
+                "$zip only supports an object as an argument, found {}",
+                v::bson_type_name(arg)
+            ),
+        ));
+    };
+    let mut inputs = Vec::new();
+    let mut defaults = Vec::new();
+    let mut longest = false;
+    for (k, val) in d {
+        match k.as_str() {
+            "inputs" => {
+                let Bson::Array(items) = val else {
+                    return Err(loc(
+                        34461,
+                        format!(
+                            "inputs must be an array of expressions, found {}",
+                            v::bson_type_name(val)
+                        ),
+                    ));
+                };
+                for i in items {
+                    inputs.push(parse_operand(i, ctx)?);
+                }
+            }
+            "defaults" => {
+                let Bson::Array(items) = val else {
+                    return Err(loc(
+                        34462,
+                        format!(
+                            "defaults must be an array of expressions, found {}",
+                            v::bson_type_name(val)
+                        ),
+                    ));
+                };
+                for i in items {
+                    defaults.push(parse_operand(i, ctx)?);
+                }
+            }
+            "useLongestLength" => match val {
+                Bson::Boolean(b) => longest = *b,
+                _ => {
+                    return Err(loc(
+                        34463,
+                        format!(
+                            "useLongestLength must be a bool, found {}",
+                            v::bson_type_name(arg)
+                        ),
+                    ))
+                }
+            },
+            other => {
+                return Err(loc(
+                    34464,
+                    format!("$zip found an unknown argument: {other}"),
+                ))
+            }
+        }
+    }
+    if inputs.is_empty() {
+        return Err(loc(34465, "$zip requires at least one input array"));
+    }
+    if !longest && !defaults.is_empty() {
+        return Err(loc(
+            34466,
+            "cannot specify defaults unless useLongestLength is true",
+        ));
+    }
+    if !defaults.is_empty() && defaults.len() != inputs.len() {
+        return Err(loc(34467, "defaults and inputs must have the same length"));
+    }
+    let n = inputs.len();
+    inputs.extend(defaults);
+    Ok(call(
+        name,
+        e_zip,
+        inputs,
+        OpData::Zip { inputs: n, longest },
+    ))
+}
+
+fn e_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let OpData::Zip { inputs, longest } = c.data else {
+        return Ok(None);
+    };
+    let mut arrays = Vec::with_capacity(inputs);
+    for a in &c.args[..inputs] {
+        let val = env.eval(a)?;
+        if is_nullish(&val) {
+            return Ok(Some(Bson::Null));
+        }
+        match val {
+            Some(Bson::Array(items)) => arrays.push(items),
+            other => {
+                return Err(loc(
+                    34468,
+                    format!(
+                        "$zip found a non-array expression in input: {}",
+                        display(&other)
+                    ),
+                ))
+            }
+        }
+    }
+    let min = arrays.iter().map(Vec::len).min().unwrap_or(0);
+    let max = arrays.iter().map(Vec::len).max().unwrap_or(0);
+    let mut defaults = vec![Bson::Null; inputs];
+    if min != max {
+        for (i, d) in c.args[inputs..].iter().enumerate() {
+            if let Some(slot) = defaults.get_mut(i) {
+                *slot = env.eval(d)?.unwrap_or(Bson::Null);
+            }
+        }
+    }
+    let len = if longest { max } else { min };
+    let mut out = Vec::with_capacity(len);
+    for row in 0..len {
+        let mut r = Vec::with_capacity(inputs);
+        for (col, a) in arrays.iter().enumerate() {
+            r.push(a.get(row).cloned().unwrap_or_else(|| defaults[col].clone()));
+        }
+        out.push(Bson::Array(r));
+    }
+    Ok(arr(out))
+}
+
+// ---- $sortArray ----
+
+/// A `$sortArray` / `$push $sort`-style specification.
+#[derive(Debug, Clone)]
+pub(crate) enum SortBy {
+    /// Sort whole elements (1 ascending, -1 descending).
+    Whole(bool),
+    /// Sort by fields of document elements: (dotted path, ascending).
+    Fields(Vec<(Vec<String>, bool)>),
+}
+
+fn sort_direction(v: &Bson) -> Option<bool> {
+    let n = Num::from_bson(v)?;
+    let f = arith::to_f64(n);
+    if f == 1.0 {
+        Some(true)
+    } else if f == -1.0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Parses a `sortBy` value (errors 2942505 / 2942506 / 2942507).
+pub(crate) fn parse_sort_by(spec: &Bson) -> DocDbResult<SortBy> {
+    match spec {
+        Bson::Document(d) => {
+            if d.is_empty() {
+                return Err(loc(2942505, "$sort stage must have at least one sort key"));
+            }
+            let mut fields = Vec::with_capacity(d.len());
+            for (k, val) in d {
+                if let Bson::Document(m) = val {
+                    if m.contains_key("$meta") {
+                        return Err(loc(2942505, "$meta sort is not supported: text search is not supported"));
+                    }
+                }
+                let dir = sort_direction(val).ok_or_else(|| {
+                    loc(2942505, "$sort key ordering must be 1 (for ascending) or -1 (for descending)")
+                })?;
+                fields.push((k.split('.').map(str::to_string).collect(), dir));
+            }
+            Ok(SortBy::Fields(fields))
+        }
+        other if Num::from_bson(other).is_some() => sort_direction(other)
+            .map(SortBy::Whole)
+            .ok_or_else(|| loc(2942506, "The $sort element value must be either 1 or -1")),
+        _ => Err(loc(
+            2942507,
+            "The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields",
+        )),
+    }
+}
+
+/// `getFieldDotted`: documents by name, arrays by numeric index; no array traversal.
+fn dotted(val: &Bson, path: &[String]) -> Option<Bson> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(val.clone());
+    };
+    let next = match val {
+        Bson::Document(d) => d.get(first)?,
+        Bson::Array(a) => a.get(first.parse::<usize>().ok()?)?,
+        _ => return None,
+    };
+    dotted(next, rest)
+}
+
+impl SortBy {
+    pub(crate) fn compare(&self, a: &Bson, b: &Bson) -> Ordering {
+        match self {
+            SortBy::Whole(asc) => {
+                let o = v::compare(a, b);
+                if *asc {
+                    o
+                } else {
+                    o.reverse()
+                }
+            }
+            SortBy::Fields(fields) => {
+                for (path, asc) in fields {
+                    let ka = if matches!(a, Bson::Document(_)) {
+                        dotted(a, path)
+                    } else {
+                        None
+                    };
+                    let kb = if matches!(b, Bson::Document(_)) {
+                        dotted(b, path)
+                    } else {
+                        None
+                    };
+                    let o = v::compare(&ka.unwrap_or(Bson::Null), &kb.unwrap_or(Bson::Null));
+                    let o = if *asc { o } else { o.reverse() };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            }
+        }
+    }
+}
+
+pub(crate) fn p_sort_array(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    let Bson::Document(d) = arg else {
+        return Err(loc(
+            2942500,
+            format!(
+                "$sortArray requires an object as an argument, found: {}",
+                v::bson_type_name(arg)
+            ),
+        ));
+    };
+    let mut input = None;
+    let mut sort_by = None;
+    for (k, val) in d {
+        match k.as_str() {
+            "input" => input = Some(parse_operand(val, ctx)?),
+            "sortBy" => sort_by = Some(parse_sort_by(val)?),
+            other => {
+                return Err(loc(
+                    2942501,
+                    format!("$sortArray found an unknown argument: {other}"),
+                ))
+            }
+        }
+    }
+    let input = input.ok_or_else(|| loc(2942502, "$sortArray requires 'input' to be specified"))?;
+    let sort_by =
+        sort_by.ok_or_else(|| loc(2942503, "$sortArray requires 'sortBy' to be specified"))?;
+    Ok(call(
+        name,
+        e_sort_array,
+        vec![input],
+        OpData::Sort(Arc::new(sort_by)),
+    ))
+}
+
+fn e_sort_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let OpData::Sort(sort_by) = &c.data else {
+        return Ok(None);
+    };
+    let input = env.eval(&c.args[0])?;
+    if is_nullish(&input) {
+        return Ok(Some(Bson::Null));
+    }
+    match input {
+        Some(Bson::Array(mut items)) => {
+            items.sort_by(|a, b| sort_by.compare(a, b));
+            Ok(arr(items))
+        }
+        other => Err(loc(
+            2942504,
+            format!(
+                "The input argument to $sortArray must be an array, but was of type: {}",
+                type_name(&other)
+            ),
+        )),
+    }
+}
+
+// ---- sets ----
+
+pub(crate) fn p_set_union(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, e_set_union)
+}
+
+fn e_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut all = Vec::new();
+    for a in &c.args {
+        let val = env.eval(a)?;
+        if is_nullish(&val) {
+            return Ok(Some(Bson::Null));
+        }
+        match val {
+            Some(Bson::Array(items)) => all.extend(items),
+            other => {
+                return Err(loc(
+                    17043,
+                    format!(
+                        "All operands of $setUnion must be arrays. One argument is of type: {}",
+                        type_name(&other)
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(arr(v::sorted_set(all)))
+}
+
+pub(crate) fn p_set_intersection(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, e_set_intersection)
+}
+
+fn e_set_intersection(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut current: Option<Vec<Bson>> = None;
+    for a in &c.args {
+        let val = env.eval(a)?;
+        if is_nullish(&val) {
+            return Ok(Some(Bson::Null));
+        }
+        let items = match val {
+            Some(Bson::Array(items)) => items,
+            other => return Err(loc(
+                17047,
+                format!(
+                    "All operands of $setIntersection must be arrays. One argument is of type: {}",
+                    type_name(&other)
+                ),
+            )),
+        };
+        current = Some(match current {
+            None => v::sorted_set(items),
+            Some(cur) => cur.into_iter().filter(|x| v::contains(&items, x)).collect(),
+        });
+    }
+    Ok(arr(current.unwrap_or_default()))
+}
+
+pub(crate) fn p_set_difference(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, e_set_difference)
+}
+
+fn e_set_difference(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let l = env.eval(&c.args[0])?;
+    let r = env.eval(&c.args[1])?;
+    if is_nullish(&l) || is_nullish(&r) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::Array(left)) = l else {
+        return Err(loc(
+            17048,
+            format!(
+                "both operands of $setDifference must be arrays. First argument is of type: {}",
+                type_name(&l)
+            ),
+        ));
+    };
+    let Some(Bson::Array(mut seen)) = r else {
+        return Err(loc(
+            17049,
+            format!(
+                "both operands of $setDifference must be arrays. Second argument is of type: {}",
+                type_name(&r)
+            ),
+        ));
+    };
+    let mut out = Vec::new();
+    for item in left {
+        if !v::contains(&seen, &item) {
+            seen.push(item.clone());
+            out.push(item);
+        }
+    }
+    Ok(arr(out))
+}
+
+pub(crate) fn p_set_equals(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    let args = parse_args(arg, ctx)?;
+    if args.len() < 2 {
+        return Err(loc(
+            17045,
+            format!(
+                "$setEquals needs at least two arguments had: {}",
+                args.len()
+            ),
+        ));
+    }
+    Ok(call(name, e_set_equals, args, OpData::None))
+}
+
+fn e_set_equals(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut first: Option<Vec<Bson>> = None;
+    let mut equal = true;
+    for (i, a) in c.args.iter().enumerate() {
+        let val = env.eval(a)?;
+        let items = match val {
+            Some(Bson::Array(items)) => v::sorted_set(items),
+            other => {
+                return Err(loc(
+                    17044,
+                    format!(
+                        "All operands of $setEquals must be arrays. {}-th argument is of type: {}",
+                        i + 1,
+                        type_name(&other)
+                    ),
+                ))
+            }
+        };
+        match &first {
+            None => first = Some(items),
+            Some(f) => {
+                if v::compare_arrays(f, &items) != Ordering::Equal {
+                    equal = false;
+                }
+            }
+        }
+    }
+    Ok(Some(Bson::Boolean(equal)))
+}
+
+pub(crate) fn p_set_is_subset(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, e_set_is_subset)
+}
+
+fn e_set_is_subset(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let l = env.eval(&c.args[0])?;
+    let r = env.eval(&c.args[1])?;
+    let Some(Bson::Array(left)) = l else {
+        return Err(loc(
+            17046,
+            format!(
+                "both operands of $setIsSubset must be arrays. First argument is of type: {}",
+                type_name(&l)
+            ),
+        ));
+    };
+    let Some(Bson::Array(right)) = r else {
+        return Err(loc(
+            17042,
+            format!(
+                "both operands of $setIsSubset must be arrays. Second argument is of type: {}",
+                type_name(&r)
+            ),
+        ));
+    };
+    Ok(Some(Bson::Boolean(
+        left.iter().all(|x| v::contains(&right, x)),
+    )))
+}
+
+pub(crate) fn p_any_element_true(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_any_all)
+}
+
+pub(crate) fn p_all_elements_true(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_any_all)
+}
+
+fn e_any_all(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let any = c.name == "$anyElementTrue";
+    let val = env.eval(&c.args[0])?;
+    let Some(Bson::Array(items)) = val else {
+        return Err(loc(
+            if any { 17041 } else { 17040 },
+            format!(
+                "{}'s argument must be an array, but is {}",
+                c.name,
+                type_name(&val)
+            ),
+        ));
+    };
+    let result = if any {
+        items.into_iter().any(|i| v::truthy(&Some(i)))
+    } else {
+        items.into_iter().all(|i| v::truthy(&Some(i)))
+    };
+    Ok(Some(Bson::Boolean(result)))
+}
+
+// ---- accumulator expression forms ----
+
+pub(crate) fn p_acc_expr(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, e_acc_expr)
+}
+
+fn e_acc_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut acc = Accumulator::for_expression(c.name)?;
+    if c.args.len() == 1 {
+        match env.eval(&c.args[0])? {
+            Some(Bson::Array(items)) => {
+                for i in items {
+                    acc.accumulate(Some(i))?;
+                }
+            }
+            other => acc.accumulate(other)?,
+        }
+    } else {
+        for a in &c.args {
+            let val = env.eval(a)?;
+            acc.accumulate(val)?;
+        }
+    }
+    Ok(Some(acc.finish()))
+}
+
+// ---- $firstN / $lastN / $maxN / $minN (array forms) ----
+
+pub(crate) fn p_n_expr(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    let Bson::Document(d) = arg else {
+        return Err(loc(
+            5787900,
+            format!(
+                "specification must be an object; found {}",
+                display(&Some(arg.clone()))
+            ),
+        ));
+    };
+    let mut n = None;
+    let mut input = None;
+    for (k, val) in d {
+        match k.as_str() {
+            "n" => n = Some(parse_operand(val, ctx)?),
+            "input" => input = Some(parse_operand(val, ctx)?),
+            other => {
+                return Err(loc(
+                    5787901,
+                    format!("Unknown argument for 'n' operator: {other}"),
+                ))
+            }
+        }
+    }
+    let n = n.ok_or_else(|| loc(5787906, "Missing value for 'n'"))?;
+    let input = input.ok_or_else(|| loc(5787907, "Missing value for 'input'"))?;
+    Ok(call(name, e_n_expr, vec![n, input], OpData::None))
+}
+
+/// Validates an `n` value (errors 5787902 / 5787903 / 5787908).
+pub(crate) fn validate_n(nv: &Value) -> DocDbResult<usize> {
+    let msg = || {
+        format!(
+            "Value for 'n' must be of integral type, but found {}",
+            display(nv)
+        )
+    };
+    let n = num(nv).ok_or_else(|| loc(5787902, msg()))?;
+    let l = arith::to_i64(n);
+    if (l as f64) != arith::to_f64(n) {
+        return Err(loc(5787903, msg()));
+    }
+    if l <= 0 {
+        return Err(loc(
+            5787908,
+            format!("'n' must be greater than 0, found {l}"),
+        ));
+    }
+    Ok(usize::try_from(l).unwrap_or(usize::MAX))
+}
+
+fn e_n_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let nv = env.eval(&c.args[0])?;
+    let input = env.eval(&c.args[1])?;
+    let n = validate_n(&nv)?;
+    let Some(Bson::Array(items)) = input else {
+        return Err(loc(5788200, "Input must be an array"));
+    };
+    let mut acc = Accumulator::for_n_expression(c.name, n)?;
+    for i in items {
+        acc.accumulate(Some(i))?;
+    }
+    Ok(Some(acc.finish()))
+}

@@ -1,0 +1,872 @@
+//! String operators, including the PCRE-based `$regexMatch`/`$regexFind`/`$regexFindAll`.
+use std::sync::Arc;
+
+use bson::Bson;
+use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
+
+use super::ops::{call, display, fixed, fixed_named, loc, named_args, ranged, variadic, OpData};
+use super::value::{self as v, coerce_to_string, is_nullish, num, type_name};
+use super::{Call, Env, Node, ParseCtx};
+use crate::arith;
+use crate::Value;
+
+fn s(v: String) -> Value {
+    Some(Bson::String(v))
+}
+
+pub(crate) fn p_concat(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, e_concat)
+}
+
+fn e_concat(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut out = String::new();
+    for a in &c.args {
+        let val = env.eval(a)?;
+        if is_nullish(&val) {
+            return Ok(Some(Bson::Null));
+        }
+        match &val {
+            Some(Bson::String(st)) => out.push_str(st),
+            other => {
+                return Err(loc(
+                    16702,
+                    format!("$concat only supports strings, not {}", type_name(other)),
+                ))
+            }
+        }
+    }
+    Ok(s(out))
+}
+
+pub(crate) fn p_substr_bytes(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed_named(name, "$substrBytes", arg, ctx, 3, e_substr_bytes)
+}
+
+fn e_substr_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let op = "$substrBytes";
+    let sv = env.eval(&c.args[0])?;
+    let lv = env.eval(&c.args[1])?;
+    let nv = env.eval(&c.args[2])?;
+    let st = coerce_to_string(&sv)?;
+    let lower = num(&lv).ok_or_else(|| {
+        loc(
+            16034,
+            format!(
+                "{op}:  starting index must be a numeric type (is BSON type {})",
+                type_name(&lv)
+            ),
+        )
+    })?;
+    let length = num(&nv).ok_or_else(|| {
+        loc(
+            16035,
+            format!(
+                "{op}:  length must be a numeric type (is BSON type {})",
+                type_name(&nv)
+            ),
+        )
+    })?;
+    let lower = arith::to_i64(lower);
+    if lower < 0 {
+        return Err(loc(
+            50752,
+            format!("{op}:  starting index must be non-negative (got: {lower})"),
+        ));
+    }
+    let lower = usize::try_from(lower).unwrap_or(usize::MAX);
+    let length = arith::to_i64(length);
+    let length = if length < 0 {
+        st.len()
+    } else {
+        usize::try_from(length).unwrap_or(usize::MAX)
+    };
+    let bytes = st.as_bytes();
+    if lower < bytes.len() && !st.is_char_boundary(lower) {
+        return Err(loc(
+            28656,
+            format!("{op}:  Invalid range, starting index is a UTF-8 continuation byte."),
+        ));
+    }
+    let end = lower.saturating_add(length);
+    if end < bytes.len() && !st.is_char_boundary(end) {
+        return Err(loc(
+            28657,
+            format!("{op}:  Invalid range, ending index is in the middle of a UTF-8 character."),
+        ));
+    }
+    if lower >= bytes.len() {
+        return Ok(s(String::new()));
+    }
+    Ok(s(st[lower..end.min(bytes.len())].to_string()))
+}
+
+pub(crate) fn p_substr_cp(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 3, e_substr_cp)
+}
+
+fn e_substr_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let op = c.name;
+    let sv = env.eval(&c.args[0])?;
+    let lv = env.eval(&c.args[1])?;
+    let nv = env.eval(&c.args[2])?;
+    let st = coerce_to_string(&sv)?;
+    let lower = num(&lv).ok_or_else(|| {
+        loc(
+            34450,
+            format!(
+                "{op}: starting index must be a numeric type (is BSON type {})",
+                type_name(&lv)
+            ),
+        )
+    })?;
+    let start = arith::as_i32_exact(lower).ok_or_else(|| {
+        loc(
+            34451,
+            format!(
+                "{op}: starting index cannot be represented as a 32-bit integral value: {}",
+                display(&lv)
+            ),
+        )
+    })?;
+    let length = num(&nv).ok_or_else(|| {
+        loc(
+            34452,
+            format!(
+                "{op}: length must be a numeric type (is BSON type {})",
+                type_name(&nv)
+            ),
+        )
+    })?;
+    let length = arith::as_i32_exact(length).ok_or_else(|| {
+        loc(
+            34453,
+            format!(
+                "{op}: length cannot be represented as a 32-bit integral value: {}",
+                display(&nv)
+            ),
+        )
+    })?;
+    if length < 0 {
+        return Err(loc(
+            34454,
+            format!("{op}: length must be a nonnegative integer."),
+        ));
+    }
+    if start < 0 {
+        return Err(loc(
+            34455,
+            format!("{op}: the starting index must be nonnegative integer."),
+        ));
+    }
+    let out: String = st
+        .chars()
+        .skip(usize::try_from(start).unwrap_or(0))
+        .take(usize::try_from(length).unwrap_or(0))
+        .collect();
+    Ok(s(out))
+}
+
+pub(crate) fn p_to_lower(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_to_lower)
+}
+
+fn e_to_lower(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    Ok(s(
+        coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_lowercase()
+    ))
+}
+
+pub(crate) fn p_to_upper(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_to_upper)
+}
+
+fn e_to_upper(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    Ok(s(
+        coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_uppercase()
+    ))
+}
+
+pub(crate) fn p_str_len_bytes(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_str_len_bytes)
+}
+
+fn e_str_len_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    match env.eval(&c.args[0])? {
+        Some(Bson::String(st)) => Ok(Some(Bson::Int32(
+            i32::try_from(st.len()).unwrap_or(i32::MAX),
+        ))),
+        other => Err(loc(
+            34473,
+            format!(
+                "$strLenBytes requires a string argument, found: {}",
+                type_name(&other)
+            ),
+        )),
+    }
+}
+
+pub(crate) fn p_str_len_cp(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_str_len_cp)
+}
+
+fn e_str_len_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    match env.eval(&c.args[0])? {
+        Some(Bson::String(st)) => Ok(Some(Bson::Int32(
+            i32::try_from(st.chars().count()).unwrap_or(i32::MAX),
+        ))),
+        other => Err(loc(
+            34471,
+            format!(
+                "$strLenCP requires a string argument, found: {}",
+                type_name(&other)
+            ),
+        )),
+    }
+}
+
+pub(crate) fn p_binary_size(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, e_binary_size)
+}
+
+fn e_binary_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let val = env.eval(&c.args[0])?;
+    if is_nullish(&val) {
+        return Ok(Some(Bson::Null));
+    }
+    match &val {
+        Some(Bson::String(st)) => Ok(Some(Bson::Int32(
+            i32::try_from(st.len()).unwrap_or(i32::MAX),
+        ))),
+        Some(Bson::Binary(b)) => Ok(Some(Bson::Int32(
+            i32::try_from(b.bytes.len()).unwrap_or(i32::MAX),
+        ))),
+        other => Err(loc(
+            51276,
+            format!(
+                "$binarySize requires a string or BinData argument, found: {}",
+                type_name(other)
+            ),
+        )),
+    }
+}
+
+pub(crate) fn p_split(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, e_split)
+}
+
+fn e_split(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let input = env.eval(&c.args[0])?;
+    let sep = env.eval(&c.args[1])?;
+    if is_nullish(&input) || is_nullish(&sep) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::String(input)) = input else {
+        return Err(loc(
+            40085,
+            format!(
+                "$split requires an expression that evaluates to a string as a first argument, found: {}",
+                type_name(&input)
+            ),
+        ));
+    };
+    let Some(Bson::String(sep)) = sep else {
+        return Err(loc(
+            40086,
+            format!(
+                "$split requires an expression that evaluates to a string as a second argument, found: {}",
+                type_name(&sep)
+            ),
+        ));
+    };
+    if sep.is_empty() {
+        return Err(loc(40087, "$split requires a non-empty separator"));
+    }
+    Ok(Some(Bson::Array(
+        input
+            .split(sep.as_str())
+            .map(|p| Bson::String(p.to_string()))
+            .collect(),
+    )))
+}
+
+pub(crate) fn p_strcasecmp(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, e_strcasecmp)
+}
+
+fn e_strcasecmp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let a = coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_uppercase();
+    let b = coerce_to_string(&env.eval(&c.args[1])?)?.to_ascii_uppercase();
+    Ok(Some(Bson::Int32(match a.as_bytes().cmp(b.as_bytes()) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
+    })))
+}
+
+// ---- $indexOfBytes / $indexOfCP ----
+
+/// Validates a start/end index argument (errors 40096 / 40097).
+fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
+    let n = num(val).and_then(arith::as_i32_exact).ok_or_else(|| {
+        loc(
+            40096,
+            format!(
+                "{op}requires an integral {what}, found a value of type: {}, with value: {}",
+                type_name(val),
+                display(val)
+            ),
+        )
+    })?;
+    usize::try_from(n).map_err(|_| {
+        loc(
+            40097,
+            format!(
+                "{op} requires a nonnegative {what}, found: {}",
+                display(val)
+            ),
+        )
+    })
+}
+
+pub(crate) fn p_index_of_bytes(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 4, e_index_of_bytes)
+}
+
+fn e_index_of_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let sv = env.eval(&c.args[0])?;
+    if is_nullish(&sv) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::String(input)) = sv else {
+        return Err(loc(
+            40091,
+            format!(
+                "$indexOfBytes requires a string as the first argument, found: {}",
+                type_name(&sv)
+            ),
+        ));
+    };
+    let tv = env.eval(&c.args[1])?;
+    let Some(Bson::String(token)) = tv else {
+        return Err(loc(
+            40092,
+            format!(
+                "$indexOfBytes requires a string as the second argument, found: {}",
+                type_name(&tv)
+            ),
+        ));
+    };
+    let mut start = 0usize;
+    if let Some(a) = c.args.get(2) {
+        start = index_arg(&env.eval(a)?, c.name, "starting index")?;
+    }
+    let mut end = input.len();
+    if let Some(a) = c.args.get(3) {
+        end = end.min(index_arg(&env.eval(a)?, c.name, "ending index")?);
+    }
+    if start > input.len() || end < start {
+        return Ok(Some(Bson::Int32(-1)));
+    }
+    let hay = &input.as_bytes()[..end];
+    let needle = token.as_bytes();
+    let found = (start..=hay.len().saturating_sub(needle.len()))
+        .find(|&i| i + needle.len() <= hay.len() && &hay[i..i + needle.len()] == needle);
+    Ok(Some(Bson::Int32(
+        found.map(|i| i32::try_from(i).unwrap_or(-1)).unwrap_or(-1),
+    )))
+}
+
+pub(crate) fn p_index_of_cp(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 4, e_index_of_cp)
+}
+
+fn e_index_of_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let sv = env.eval(&c.args[0])?;
+    if is_nullish(&sv) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::String(input)) = sv else {
+        return Err(loc(
+            40093,
+            format!(
+                "$indexOfCP requires a string as the first argument, found: {}",
+                type_name(&sv)
+            ),
+        ));
+    };
+    let tv = env.eval(&c.args[1])?;
+    let Some(Bson::String(token)) = tv else {
+        return Err(loc(
+            40094,
+            format!(
+                "$indexOfCP requires a string as the second argument, found: {}",
+                type_name(&tv)
+            ),
+        ));
+    };
+    let cps: Vec<usize> = input.char_indices().map(|(i, _)| i).collect();
+    let mut start = 0usize;
+    if let Some(a) = c.args.get(2) {
+        start = index_arg(&env.eval(a)?, c.name, "starting index")?;
+    }
+    let mut end = cps.len();
+    if let Some(a) = c.args.get(3) {
+        end = end.min(index_arg(&env.eval(a)?, c.name, "ending index")?);
+    }
+    if end < start {
+        return Ok(Some(Bson::Int32(-1)));
+    }
+    if start == 0 && input.is_empty() && token.is_empty() {
+        return Ok(Some(Bson::Int32(0)));
+    }
+    for (cp, &byte) in cps.iter().enumerate().take(end).skip(start) {
+        if input.as_bytes()[byte..].starts_with(token.as_bytes()) {
+            return Ok(Some(Bson::Int32(i32::try_from(cp).unwrap_or(-1))));
+        }
+    }
+    Ok(Some(Bson::Int32(-1)))
+}
+
+// ---- $trim / $ltrim / $rtrim ----
+
+const DEFAULT_TRIM: &[char] = &[
+    '\0', ' ', '\t', '\n', '\u{0B}', '\u{0C}', '\r', '\u{A0}', '\u{1680}', '\u{2000}', '\u{2001}',
+    '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}',
+    '\u{200A}',
+];
+
+pub(crate) fn p_trim(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    let Bson::Document(d) = arg else {
+        return Err(loc(
+            50696,
+            format!(
+                "{name} only supports an object as an argument, found {}",
+                v::bson_type_name(arg)
+            ),
+        ));
+    };
+    let args = named_args(d, &["input", "chars"], ctx, |k| {
+        loc(50694, format!("{name} found an unknown argument: {k}"))
+    })?;
+    if args[0].is_absent() {
+        return Err(loc(50695, format!("{name} requires an 'input' field")));
+    }
+    Ok(call(name, e_trim, args, OpData::None))
+}
+
+fn e_trim(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let input = env.eval(&c.args[0])?;
+    if is_nullish(&input) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(Bson::String(input)) = input else {
+        return Err(loc(
+            50699,
+            format!(
+                "{} requires its input to be a string, got {} (of type {}) instead.",
+                c.name,
+                display(&input),
+                type_name(&input)
+            ),
+        ));
+    };
+    let chars: Vec<char> = if c.args[1].is_absent() {
+        DEFAULT_TRIM.to_vec()
+    } else {
+        let cv = env.eval(&c.args[1])?;
+        if is_nullish(&cv) {
+            return Ok(Some(Bson::Null));
+        }
+        match cv {
+            Some(Bson::String(cs)) => cs.chars().collect(),
+            other => {
+                return Err(loc(
+                    50700,
+                    format!(
+                        "{} requires 'chars' to be a string, got {} (of type {}) instead.",
+                        c.name,
+                        display(&other),
+                        type_name(&other)
+                    ),
+                ))
+            }
+        }
+    };
+    let out = match c.name {
+        "$ltrim" => input.trim_start_matches(chars.as_slice()),
+        "$rtrim" => input.trim_end_matches(chars.as_slice()),
+        _ => input.trim_matches(chars.as_slice()),
+    };
+    Ok(s(out.to_string()))
+}
+
+// ---- $replaceOne / $replaceAll ----
+
+pub(crate) fn p_replace(
+    name: &'static str,
+    arg: &Bson,
+    ctx: &mut ParseCtx<'_>,
+) -> DocDbResult<Node> {
+    let Bson::Document(d) = arg else {
+        return Err(loc(
+            51751,
+            format!(
+                "{name} requires an object as an argument, found: {}",
+                v::bson_type_name(arg)
+            ),
+        ));
+    };
+    let args = named_args(d, &["input", "find", "replacement"], ctx, |k| {
+        loc(51750, format!("{name} found an unknown argument: {k}"))
+    })?;
+    if args[0].is_absent() {
+        return Err(loc(
+            51749,
+            format!("{name} requires 'input' to be specified"),
+        ));
+    }
+    if args[1].is_absent() {
+        return Err(loc(
+            51748,
+            format!("{name} requires 'find' to be specified"),
+        ));
+    }
+    if args[2].is_absent() {
+        return Err(loc(
+            51747,
+            format!("{name} requires 'replacement' to be specified"),
+        ));
+    }
+    Ok(call(name, e_replace, args, OpData::None))
+}
+
+fn e_replace(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let input = env.eval(&c.args[0])?;
+    let find = env.eval(&c.args[1])?;
+    let repl = env.eval(&c.args[2])?;
+    let check = |val: &Value, code: i32, what: &str| -> DocDbResult<()> {
+        if is_nullish(val) || matches!(val, Some(Bson::String(_))) {
+            Ok(())
+        } else {
+            Err(loc(
+                code,
+                format!(
+                    "{} requires that '{what}' be a string, found: {}",
+                    c.name,
+                    display(val)
+                ),
+            ))
+        }
+    };
+    check(&input, 51746, "input")?;
+    check(&find, 51745, "find")?;
+    check(&repl, 51744, "replacement")?;
+    match (input, find, repl) {
+        (Some(Bson::String(i)), Some(Bson::String(f)), Some(Bson::String(r))) => {
+            Ok(s(if c.name == "$replaceOne" {
+                i.replacen(f.as_str(), &r, 1)
+            } else if f.is_empty() {
+                // An empty 'find' matches at every byte position.
+                let mut out = String::with_capacity(i.len() * (r.len() + 1) + r.len());
+                for ch in i.chars() {
+                    out.push_str(&r);
+                    out.push(ch);
+                }
+                out.push_str(&r);
+                out
+            } else {
+                i.replace(f.as_str(), &r)
+            }))
+        }
+        _ => Ok(Some(Bson::Null)),
+    }
+}
+
+// ---- regular expressions ----
+
+/// A compiled PCRE pattern.
+#[derive(Debug)]
+pub(crate) struct CompiledRegex {
+    pub regex: pcre2::bytes::Regex,
+}
+
+/// Builds a PCRE regex with MongoDB's option letters (`i`, `m`, `s`, `x`, `u`).
+pub(crate) fn compile_regex(pattern: &str, options: &str, op: &str) -> DocDbResult<CompiledRegex> {
+    let mut b = pcre2::bytes::RegexBuilder::new();
+    b.utf(true).jit_if_available(true);
+    for f in options.chars() {
+        match f {
+            'i' => {
+                b.caseless(true);
+            }
+            'm' => {
+                b.multi_line(true);
+            }
+            's' => {
+                b.dotall(true);
+            }
+            'x' => {
+                b.extended(true);
+            }
+            'u' => {}
+            other => {
+                return Err(loc(
+                    51108,
+                    format!("{op} invalid flag in regex options: {other}"),
+                ))
+            }
+        }
+    }
+    b.build(pattern)
+        .map(|regex| CompiledRegex { regex })
+        .map_err(|e| loc(51111, format!("Invalid Regex in {op}: {e}")))
+}
+
+pub(crate) fn p_regex(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    let Bson::Document(d) = arg else {
+        return Err(loc(
+            51103,
+            format!(
+                "{name} expects an object of named arguments but found: {}",
+                v::bson_type_name(arg)
+            ),
+        ));
+    };
+    let args = named_args(d, &["input", "regex", "options"], ctx, |k| {
+        loc(31024, format!("{name} found an unknown argument: {k}"))
+    })?;
+    if args[0].is_absent() {
+        return Err(loc(31022, format!("{name} requires 'input' parameter")));
+    }
+    if args[1].is_absent() {
+        return Err(loc(31023, format!("{name} requires 'regex' parameter")));
+    }
+    let mut data = OpData::Regex(None);
+    if let (Node::Const(pattern), options) = (&args[1], &args[2]) {
+        let options = match options {
+            Node::Absent => Some(None),
+            Node::Const(o) => Some(o.clone()),
+            _ => None,
+        };
+        if let Some(options) = options {
+            if let Some((p, o)) = regex_pattern_and_options(name, pattern, &options)? {
+                data = OpData::Regex(Some(Arc::new(compile_regex(&p, &o, name)?)));
+            }
+        }
+    }
+    Ok(call(name, e_regex, args, data))
+}
+
+/// Validates and extracts (pattern, options); `None` when the pattern is nullish.
+fn regex_pattern_and_options(
+    op: &str,
+    pattern: &Value,
+    options: &Value,
+) -> DocDbResult<Option<(String, String)>> {
+    if !(is_nullish(options) || matches!(options, Some(Bson::String(_)))) {
+        return Err(loc(
+            51106,
+            format!("{op} needs 'options' to be of type string"),
+        ));
+    }
+    let opts = match options {
+        Some(Bson::String(o)) => Some(o.clone()),
+        _ => None,
+    };
+    let (pat, flags) = match pattern {
+        Some(Bson::RegularExpression(r)) => {
+            let flags = r.options.as_str().to_string();
+            if opts.is_some() && !flags.is_empty() {
+                return Err(loc(
+                    51107,
+                    format!(
+                        "{op}: found regex option(s) specified in both 'regex' and 'option' fields"
+                    ),
+                ));
+            }
+            (Some(r.pattern.as_str().to_string()), flags)
+        }
+        Some(Bson::String(p)) => (Some(p.clone()), String::new()),
+        v if is_nullish(v) => (None, String::new()),
+        _ => {
+            return Err(loc(
+                51105,
+                format!("{op} needs 'regex' to be of type string or regex"),
+            ))
+        }
+    };
+    let options = opts.unwrap_or(flags);
+    if pat.as_deref().is_some_and(|p| p.contains('\0')) {
+        return Err(loc(
+            51109,
+            format!("{op}: regular expression cannot contain an embedded null byte"),
+        ));
+    }
+    if options.contains('\0') {
+        return Err(loc(
+            51110,
+            format!("{op}: regular expression options cannot contain an embedded null byte"),
+        ));
+    }
+    Ok(pat.map(|p| (p, options)))
+}
+
+fn match_doc(
+    input: &str,
+    start: usize,
+    end: usize,
+    caps: &[Option<(usize, usize)>],
+    cp_index: usize,
+) -> Bson {
+    let captures: Vec<Bson> = caps
+        .iter()
+        .map(|c| match c {
+            Some((a, b)) => Bson::String(input.get(*a..*b).unwrap_or_default().to_string()),
+            None => Bson::Null,
+        })
+        .collect();
+    Bson::Document(bson::doc! {
+        "match": input.get(start..end).unwrap_or_default(),
+        "idx": i32::try_from(cp_index).unwrap_or(i32::MAX),
+        "captures": captures,
+    })
+}
+
+fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let input = env.eval(&c.args[0])?;
+    let pattern = env.eval(&c.args[1])?;
+    let options = env.eval(&c.args[2])?;
+    if !(is_nullish(&input) || matches!(input, Some(Bson::String(_)))) {
+        return Err(loc(
+            51104,
+            format!("{} needs 'input' to be of type string", c.name),
+        ));
+    }
+    let compiled: Option<Arc<CompiledRegex>> = match &c.data {
+        OpData::Regex(Some(r)) => Some(r.clone()),
+        _ => match regex_pattern_and_options(c.name, &pattern, &options)? {
+            Some((p, o)) => Some(Arc::new(compile_regex(&p, &o, c.name)?)),
+            None => None,
+        },
+    };
+    let nullish_result = || -> Value {
+        match c.name {
+            "$regexMatch" => Some(Bson::Boolean(false)),
+            "$regexFindAll" => Some(Bson::Array(Vec::new())),
+            _ => Some(Bson::Null),
+        }
+    };
+    let (Some(Bson::String(text)), Some(re)) = (input, compiled) else {
+        return Ok(nullish_result());
+    };
+    let re = &re.regex;
+    let exec_err = |e: pcre2::Error| {
+        DocDbError::new(
+            ErrorCode::new(51156),
+            format!(
+                "Error occurred while executing the regular expression in {}. Result code: {e}",
+                c.name
+            ),
+        )
+    };
+    let mut locs = re.capture_locations();
+    let groups = re.captures_len().saturating_sub(1);
+    let bytes = text.as_bytes();
+    match c.name {
+        "$regexMatch" => Ok(Some(Bson::Boolean(re.is_match(bytes).map_err(exec_err)?))),
+        "$regexFind" => match re.captures_read_at(&mut locs, bytes, 0).map_err(exec_err)? {
+            None => Ok(Some(Bson::Null)),
+            Some(m) => {
+                let caps: Vec<_> = (1..=groups).map(|i| locs.get(i)).collect();
+                let cp = text[..m.start()].chars().count();
+                Ok(Some(match_doc(&text, m.start(), m.end(), &caps, cp)))
+            }
+        },
+        _ => {
+            let mut out = Vec::new();
+            let mut pos = 0usize;
+            let mut total = 0usize;
+            loop {
+                let Some(m) = re
+                    .captures_read_at(&mut locs, bytes, pos)
+                    .map_err(exec_err)?
+                else {
+                    break;
+                };
+                let caps: Vec<_> = (1..=groups).map(|i| locs.get(i)).collect();
+                let cp = text[..m.start()].chars().count();
+                let doc = match_doc(&text, m.start(), m.end(), &caps, cp);
+                total += v::approximate_size(&doc);
+                if total > 64 * 1024 * 1024 {
+                    return Err(loc(
+                        51151,
+                        format!(
+                            "{}: the size of buffer to store output exceeded the 64MB limit",
+                            c.name
+                        ),
+                    ));
+                }
+                out.push(doc);
+                if m.end() == m.start() {
+                    // Empty match: advance one code point.
+                    let step = text[m.start()..]
+                        .chars()
+                        .next()
+                        .map(char::len_utf8)
+                        .unwrap_or(1);
+                    pos = m.start() + step;
+                } else {
+                    pos = m.end();
+                }
+                if pos >= bytes.len() {
+                    break;
+                }
+            }
+            Ok(Some(Bson::Array(out)))
+        }
+    }
+}

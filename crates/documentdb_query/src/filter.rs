@@ -1,0 +1,304 @@
+//! Query filters: parse once, match many documents on borrowed bytes.
+//!
+//! Semantics are MongoDB 7.0's `MatchExpression` (classic matcher): paths traverse
+//! embedded documents and arrays exactly as MongoDB's element iterator does, comparisons
+//! use type bracketing and MongoDB's cross-type order (`documentdb_bson::compare_values`),
+//! regexes are PCRE2 (UTF mode, JIT when available) compiled once at parse time and
+//! `$in` equalities are pre-sorted for binary search. Matching never decodes the document
+//! and allocates nothing in the common cases.
+//!
+//! Unsupported: geospatial operators, `$text` and `$where` (errors, code NotImplemented).
+
+mod node;
+mod parse;
+mod path;
+pub(crate) mod raw;
+pub(crate) mod util;
+
+use bson::{RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_bson::compare_values;
+use documentdb_errors::{docdb_error, DocDbResult};
+
+use node::{CmpOp, Node, Pred};
+use parse::Parser;
+use path::Root;
+
+pub(crate) use node::{Cmp, CmpOp as CompareOp, RegexPred};
+pub(crate) use parse::compile_regex;
+
+/// A parsed query filter.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// The AND-ed top-level predicates (`$comment` removed).
+    children: Vec<Node>,
+}
+
+/// Result of matching with positional tracking (for the positional `$` projection/update).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOutcome {
+    NoMatch,
+    /// Matched; `Some(i)` is the index of the first array element that satisfied the
+    /// predicate on an array field, as MongoDB records it for `$`.
+    Matched(Option<usize>),
+}
+
+/// Comparison kinds that SQL pushdown (and later indexes) can serve for one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushdownOp {
+    Eq,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Exists,
+}
+
+/// One AND-ed, index-servable predicate of a filter: `path <op> value` with MongoDB
+/// semantics (array elements match, `{a: null}` matches missing, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushdownPredicate {
+    pub path: String,
+    pub op: PushdownOp,
+    pub value: RawBson,
+}
+
+impl Filter {
+    /// Parses a filter document. Unknown `$` operators, bad operands -> BadValue(2) etc.
+    pub fn parse(query: &RawDocument) -> DocDbResult<Filter> {
+        let children = Parser { variables: None }.parse_top(query)?;
+        Ok(Filter { children })
+    }
+
+    /// Parses with `let` variables available to `$expr` (aggregate/find `let`).
+    pub fn parse_with_variables(
+        query: &RawDocument,
+        variables: &bson::Document,
+    ) -> DocDbResult<Filter> {
+        let children = Parser {
+            variables: Some(variables),
+        }
+        .parse_top(query)?;
+        Ok(Filter { children })
+    }
+
+    fn eval(&self, root: Root<'_>, key: &mut Option<usize>) -> DocDbResult<bool> {
+        for child in &self.children {
+            if !child.eval(root, key)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Does `doc` match? Errors only from `$expr` evaluation (e.g. `$divide` by zero).
+    pub fn matches(&self, doc: &RawDocument) -> DocDbResult<bool> {
+        let mut key = None;
+        self.eval(Root::Doc(doc), &mut key)
+    }
+
+    /// Like [`Filter::matches`], also reporting the positional array index.
+    ///
+    /// The index is MongoDB's `elemMatchKey`: for the predicate that matched through an
+    /// array, the index of the element of the *outermost* array on its path (for
+    /// `$elemMatch` on a leaf array, the matching element's index). With several such
+    /// predicates AND-ed, the last one evaluated wins, as in MongoDB; negations (`$ne`,
+    /// `$nin`, `$not`, `$nor`) never record one.
+    pub fn matches_positional(&self, doc: &RawDocument) -> DocDbResult<MatchOutcome> {
+        let mut key = None;
+        Ok(if self.eval(Root::Doc(doc), &mut key)? {
+            MatchOutcome::Matched(key)
+        } else {
+            MatchOutcome::NoMatch
+        })
+    }
+
+    /// Matches the filter against the document `{field: value}` without building it
+    /// (arrayFilters: `field` is the identifier; `$pull` conditions use `""`).
+    pub fn matches_wrapped(&self, field: &str, value: RawBsonRef<'_>) -> DocDbResult<bool> {
+        let mut key = None;
+        self.eval(Root::Field(field, value), &mut key)
+    }
+
+    /// Matches everything (`{}`)?
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// Whether matching can fail (the filter evaluates `$expr`).
+    pub fn has_expr(&self) -> bool {
+        self.children.iter().any(Node::has_expr)
+    }
+
+    /// `(path, value)` pairs an upsert seeds the new document with: top-level equality
+    /// (`{a: 1}`, `{a: {$eq: 1}}`, a one-value `$in`), also inside top-level `$and`;
+    /// `_id` included. In filter order; conflicting paths are left to the caller.
+    pub fn equality_fields(&self) -> Vec<(String, RawBson)> {
+        fn collect(nodes: &[Node], out: &mut Vec<(String, RawBson)>) {
+            for node in nodes {
+                match node {
+                    Node::And(children) => collect(children, out),
+                    Node::Leaf(leaf) => match &leaf.pred {
+                        Pred::Cmp(c) if c.op == CmpOp::Eq => {
+                            out.push((leaf.path.dotted.to_string(), c.rhs.clone()))
+                        }
+                        Pred::In(list) if list.regexes.is_empty() && list.values.len() == 1 => {
+                            if let Some(v) = list.values.first() {
+                                out.push((leaf.path.dotted.to_string(), v.clone()));
+                            }
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.children, &mut out);
+        out
+    }
+
+    /// The AND-ed top-level predicates that can be pushed into SQL (a subset: the full
+    /// filter must still be evaluated as recheck). `In` carries an array of the (sorted,
+    /// distinct) values; `Exists` carries `true`.
+    pub fn pushdown_predicates(&self) -> Vec<PushdownPredicate> {
+        fn collect(nodes: &[Node], out: &mut Vec<PushdownPredicate>) {
+            for node in nodes {
+                match node {
+                    Node::And(children) => collect(children, out),
+                    Node::Leaf(leaf) => {
+                        let path = leaf.path.dotted.to_string();
+                        match &leaf.pred {
+                            Pred::Cmp(c) => {
+                                let op = match c.op {
+                                    CmpOp::Eq => PushdownOp::Eq,
+                                    CmpOp::Lt => PushdownOp::Lt,
+                                    CmpOp::Lte => PushdownOp::Lte,
+                                    CmpOp::Gt => PushdownOp::Gt,
+                                    CmpOp::Gte => PushdownOp::Gte,
+                                };
+                                out.push(PushdownPredicate {
+                                    path,
+                                    op,
+                                    value: c.rhs.clone(),
+                                });
+                            }
+                            Pred::In(list) if list.regexes.is_empty() => {
+                                let mut arr = bson::RawArrayBuf::new();
+                                for v in &list.values {
+                                    arr.push(v.clone());
+                                }
+                                out.push(PushdownPredicate {
+                                    path,
+                                    op: PushdownOp::In,
+                                    value: RawBson::Array(arr),
+                                });
+                            }
+                            Pred::Exists => out.push(PushdownPredicate {
+                                path,
+                                op: PushdownOp::Exists,
+                                value: RawBson::Boolean(true),
+                            }),
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.children, &mut out);
+        out
+    }
+}
+
+/// A condition on single values, with `$pull` semantics (MongoDB's `PullNode`):
+///
+/// * a document whose first field is a query operator (`{$gte: 6}`, `{$in: [...]}`) or a
+///   regex: the conditions apply to the value as if it were the field of a document
+///   (`{"": value}`), so array values are traversed as in a query;
+/// * any other document (`{x: 1}`, `{$and: [...]}`, `{}`): a query on the value, which
+///   must then be a document;
+/// * anything else: equality with the value (MongoDB's order: `1` equals `NumberLong(1)`;
+///   documents compare field-order-sensitively).
+#[derive(Debug, Clone)]
+pub struct ElementFilter {
+    kind: ElementKind,
+}
+
+#[derive(Debug, Clone)]
+enum ElementKind {
+    Query(Vec<Node>),
+    Conditions(Vec<Node>),
+    Equal(RawBson),
+}
+
+/// Parses a `$pull`-style condition; see [`ElementFilter`].
+pub fn parse_element_filter(cond: RawBsonRef<'_>) -> DocDbResult<ElementFilter> {
+    let parser = Parser { variables: None };
+    let kind = match cond {
+        RawBsonRef::Document(doc) => {
+            let first = doc
+                .iter()
+                .next()
+                .and_then(Result::ok)
+                .map(|(k, _)| k.as_str());
+            if first.is_some_and(parse::is_path_keyword) {
+                ElementKind::Conditions(parser.parse_conditions("", doc)?)
+            } else {
+                ElementKind::Query(parser.parse_sub_document(doc)?)
+            }
+        }
+        RawBsonRef::RegularExpression(r) => {
+            let re = compile_regex(r.pattern.as_str(), r.options.as_str())?;
+            ElementKind::Conditions(vec![Node::Leaf(Box::new(node::Leaf {
+                path: path::Path::new(""),
+                pred: Pred::Regex(re),
+            }))])
+        }
+        RawBsonRef::Undefined => return Err(docdb_error!(BadValue, "cannot compare to undefined")),
+        other => ElementKind::Equal(other.into()),
+    };
+    Ok(ElementFilter { kind })
+}
+
+impl ElementFilter {
+    /// Does `value` (an array element) satisfy the condition?
+    pub fn matches_value(&self, value: RawBsonRef<'_>) -> DocDbResult<bool> {
+        let mut key = None;
+        match &self.kind {
+            ElementKind::Equal(expected) => {
+                Ok(compare_values(value, expected.as_raw_bson_ref()) == std::cmp::Ordering::Equal)
+            }
+            ElementKind::Query(nodes) => {
+                let RawBsonRef::Document(doc) = value else {
+                    return Ok(false);
+                };
+                for n in nodes {
+                    if !n.eval(Root::Doc(doc), &mut key)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            ElementKind::Conditions(nodes) => {
+                for n in nodes {
+                    if !n.eval(Root::Field("", value), &mut key)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Builds `{field: value}` (helper for callers that need the wrapper document itself).
+pub fn wrap_value(field: &str, value: RawBsonRef<'_>) -> DocDbResult<RawDocumentBuf> {
+    let mut doc = RawDocumentBuf::new();
+    let key: &bson::raw::CStr = field
+        .try_into()
+        .map_err(|_| docdb_error!(BadValue, "invalid field name: {field}"))?;
+    doc.append(key, value);
+    Ok(doc)
+}

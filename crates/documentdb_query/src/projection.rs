@@ -1,0 +1,743 @@
+//! `find` projections and `$project`/`$addFields`/`$unset` stage specifications.
+//!
+//! A specification parses into a tree of path components (`{"a.b": 1, c: {d: 0}}` is
+//! `a -> b`, `c -> d`) whose leaves are inclusions, exclusions, computed expressions or
+//! the find-only operators (`$slice`, `$elemMatch`, positional `a.$`). MongoDB's rules:
+//! inclusion and exclusion cannot be mixed except for `_id` (31253 / 31254), expressions
+//! are inclusion-type (31310 in an exclusion projection), `_id` is included by default
+//! and comes first in inclusion output, paths through arrays of documents project every
+//! element (inclusion drops non-document elements), computed dotted paths set the field
+//! in every document of an array (and replace scalars by a new document).
+use bson::{Bson, Document, RawDocument, RawDocumentBuf};
+use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
+
+use crate::expr::{ExprContext, Expression};
+use crate::filter::{Filter, MatchOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Inclusion,
+    Exclusion,
+    AddFields,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Find,
+    Project,
+    AddFields,
+}
+
+#[derive(Debug, Clone)]
+enum Child {
+    Include,
+    Exclude,
+    Expr(Box<Expression>),
+    Sub(PNode),
+    Slice { skip: Option<i64>, limit: i64 },
+    ElemMatch(Box<Filter>),
+    Positional,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PNode {
+    children: Vec<(String, Child)>,
+}
+
+impl PNode {
+    fn get(&self, name: &str) -> Option<&Child> {
+        self.children
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c)
+    }
+
+    fn has_computed(&self) -> bool {
+        self.children.iter().any(|(_, c)| match c {
+            Child::Expr(_) => true,
+            Child::Sub(s) => s.has_computed(),
+            _ => false,
+        })
+    }
+}
+
+/// A parsed projection.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    kind: Kind,
+    root: PNode,
+    query: Option<Filter>,
+}
+
+fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
+    DocDbError::new(ErrorCode::new(code), msg)
+}
+
+struct ParseState {
+    mode: Mode,
+    kind: Option<Kind>,
+    id_included: bool,
+    positional: bool,
+    elem_match: bool,
+    has_query: bool,
+}
+
+fn split_projection_path(path: &str) -> DocDbResult<Vec<String>> {
+    if path.is_empty() {
+        return Err(loc(
+            40352,
+            "FieldPath cannot be constructed with empty string",
+        ));
+    }
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        if part.is_empty() {
+            return Err(loc(
+                15998,
+                "FieldPath field names may not be empty strings.",
+            ));
+        }
+        if part.starts_with('$') {
+            return Err(loc(
+                16410,
+                "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
+            ));
+        }
+        out.push(part.to_string());
+    }
+    Ok(out)
+}
+
+fn insert(node: &mut PNode, path: &[String], child: Child, full: &str) -> DocDbResult<()> {
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(());
+    };
+    let pos = node.children.iter().position(|(n, _)| n == first);
+    if rest.is_empty() {
+        if pos.is_some() {
+            return Err(loc(31250, format!("Path collision at {full}")));
+        }
+        node.children.push((first.clone(), child));
+        return Ok(());
+    }
+    match pos {
+        Some(i) => match &mut node.children[i].1 {
+            Child::Sub(sub) => insert(sub, rest, child, full),
+            _ => Err(loc(
+                31249,
+                format!(
+                    "Path collision at {full} remaining portion {}",
+                    rest.join(".")
+                ),
+            )),
+        },
+        None => {
+            let mut sub = PNode::default();
+            insert(&mut sub, rest, child, full)?;
+            node.children.push((first.clone(), Child::Sub(sub)));
+            Ok(())
+        }
+    }
+}
+
+fn set_kind(st: &mut ParseState, want: Kind, field: &str, top_level_id: bool) -> DocDbResult<()> {
+    if st.mode == Mode::AddFields || top_level_id {
+        return Ok(());
+    }
+    match (st.kind, want) {
+        (Some(Kind::Exclusion), Kind::Inclusion) => Err(loc(
+            31253,
+            format!("Cannot do inclusion on field {field} in exclusion projection"),
+        )),
+        (Some(Kind::Inclusion), Kind::Exclusion) => Err(loc(
+            31254,
+            format!("Cannot do exclusion on field {field} in inclusion projection"),
+        )),
+        _ => {
+            st.kind = Some(want);
+            Ok(())
+        }
+    }
+}
+
+fn is_number_or_bool(v: &Bson) -> bool {
+    matches!(
+        v,
+        Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
+    )
+}
+
+fn truthy(v: &Bson) -> bool {
+    crate::expr::value::truthy(&Some(v.clone()))
+}
+
+fn meta_error() -> DocDbError {
+    DocDbError::new(
+        ErrorCode::NotImplemented,
+        "$meta projections are not supported: text search and search metadata are not supported",
+    )
+}
+
+fn parse_level(
+    spec: &Document,
+    prefix: &[String],
+    node: &mut PNode,
+    st: &mut ParseState,
+    ctx: &ExprContext,
+) -> DocDbResult<()> {
+    for (key, value) in spec {
+        let mut key_str = key.as_str();
+        let mut positional = false;
+        if st.mode == Mode::Find && key_str.ends_with(".$") {
+            key_str = &key_str[..key_str.len() - 2];
+            positional = true;
+        } else if key_str.contains(".$") || key_str == "$" {
+            if st.mode == Mode::Find {
+                return Err(loc(31394, format!("As of 4.4, it's illegal to specify positional operator in the middle of a path. Positional projection may only be used at the end, for example: a.b.$. If the query previously used a form like a.b.$.d, remove the parts following the '$' and the results will be equivalent. Field: {key}")));
+            }
+            if key_str.ends_with(".$") {
+                return Err(loc(
+                    31324,
+                    "Cannot use positional projection in aggregation projection",
+                ));
+            }
+        }
+        let mut path: Vec<String> = prefix.to_vec();
+        path.extend(split_projection_path(key_str)?);
+        let full = path.join(".");
+        let top_level_id = path.len() == 1 && path[0] == "_id";
+        if positional {
+            if !is_number_or_bool(value) || !truthy(value) {
+                return Err(loc(
+                    31308,
+                    "positional projection cannot be used with exclusion or a literal value",
+                ));
+            }
+            if st.positional {
+                return Err(loc(
+                    31276,
+                    "Cannot specify more than one positional projection per query.",
+                ));
+            }
+            if st.elem_match {
+                return Err(loc(
+                    31256,
+                    "Cannot specify positional operator and $elemMatch.",
+                ));
+            }
+            if !st.has_query {
+                return Err(loc(
+                    51050,
+                    "Projections with a positional operator require a matcher",
+                ));
+            }
+            st.positional = true;
+            insert(node, &path, Child::Positional, &full)?;
+            set_kind(st, Kind::Inclusion, &full, false)?;
+            continue;
+        }
+        match value {
+            Bson::Document(sub) if sub.is_empty() => {
+                if st.mode == Mode::AddFields {
+                    let e = Expression::parse_bson(value, ctx)?;
+                    insert(node, &path, Child::Expr(Box::new(e)), &full)?;
+                } else {
+                    return Err(loc(
+                        51270,
+                        format!("An empty sub-projection is not a valid value. Found empty object at path {full}"),
+                    ));
+                }
+            }
+            Bson::Document(sub) if sub.keys().next().is_some_and(|k| k.starts_with('$')) => {
+                let op = sub.keys().next().map(String::as_str).unwrap_or_default();
+                if op == "$meta" {
+                    return Err(meta_error());
+                }
+                if st.mode == Mode::Find && sub.len() == 1 && op == "$slice" {
+                    let child = parse_find_slice(sub.get("$slice").unwrap_or(&Bson::Null))?;
+                    insert(node, &path, child, &full)?;
+                    continue;
+                }
+                if st.mode == Mode::Find && sub.len() == 1 && op == "$elemMatch" {
+                    if path.len() > 1 {
+                        return Err(loc(
+                            31275,
+                            "Cannot use $elemMatch projection on a nested field.",
+                        ));
+                    }
+                    if st.positional {
+                        return Err(loc(
+                            31256,
+                            "Cannot specify positional operator and $elemMatch.",
+                        ));
+                    }
+                    let cond = sub.get("$elemMatch").unwrap_or(&Bson::Null);
+                    if !matches!(cond, Bson::Document(_)) {
+                        return Err(loc(31274, "elemMatch: Invalid argument, object required."));
+                    }
+                    let filter_doc = bson::doc! { full.clone(): { "$elemMatch": cond.clone() } };
+                    let raw =
+                        RawDocumentBuf::try_from(&filter_doc).map_err(|e| loc(2, e.to_string()))?;
+                    let filter = Filter::parse(&raw)?;
+                    st.elem_match = true;
+                    insert(node, &path, Child::ElemMatch(Box::new(filter)), &full)?;
+                    set_kind(st, Kind::Inclusion, &full, false)?;
+                    continue;
+                }
+                let e = Expression::parse_bson(value, ctx)?;
+                insert(node, &path, Child::Expr(Box::new(e)), &full)?;
+                if st.kind == Some(Kind::Exclusion) && st.mode != Mode::AddFields {
+                    return Err(loc(
+                        31310,
+                        format!("Cannot use an expression {full} in an exclusion projection"),
+                    ));
+                }
+                set_kind(st, Kind::Inclusion, &full, false)?;
+            }
+            Bson::Document(sub) => {
+                parse_level(sub, &path, node, st, ctx)?;
+            }
+            v if is_number_or_bool(v) && st.mode != Mode::AddFields => {
+                if truthy(v) {
+                    insert(node, &path, Child::Include, &full)?;
+                    if top_level_id {
+                        st.id_included = true;
+                    }
+                    set_kind(st, Kind::Inclusion, &full, top_level_id)?;
+                } else {
+                    insert(node, &path, Child::Exclude, &full)?;
+                    set_kind(st, Kind::Exclusion, &full, top_level_id)?;
+                }
+            }
+            other => {
+                let e = Expression::parse_bson(other, ctx)?;
+                insert(node, &path, Child::Expr(Box::new(e)), &full)?;
+                if st.mode != Mode::AddFields {
+                    if st.kind == Some(Kind::Exclusion) {
+                        return Err(loc(
+                            31310,
+                            format!("Cannot use an expression {full} in an exclusion projection"),
+                        ));
+                    }
+                    st.kind = Some(Kind::Inclusion);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn as_int(v: &Bson) -> Option<i64> {
+    match v {
+        Bson::Int32(i) => Some(i64::from(*i)),
+        Bson::Int64(i) => Some(*i),
+        Bson::Double(d) => Some(*d as i64),
+        Bson::Decimal128(_) => crate::arith::Num::from_bson(v).map(crate::arith::to_i64),
+        _ => None,
+    }
+}
+
+fn parse_find_slice(arg: &Bson) -> DocDbResult<Child> {
+    match arg {
+        Bson::Array(items) => {
+            if items.len() != 2 {
+                return Err(loc(
+                    31272,
+                    "$slice array argument should be of form [skip, limit]",
+                ));
+            }
+            let skip =
+                as_int(&items[0]).ok_or_else(|| loc(31257, "$slice skip must be a number"))?;
+            let limit =
+                as_int(&items[1]).ok_or_else(|| loc(31258, "$slice limit must be a number"))?;
+            if limit <= 0 {
+                return Err(loc(
+                    31259,
+                    format!("$slice limit must be positive, got {limit}"),
+                ));
+            }
+            Ok(Child::Slice {
+                skip: Some(skip),
+                limit,
+            })
+        }
+        other => match as_int(other) {
+            Some(n) => Ok(Child::Slice {
+                skip: None,
+                limit: n,
+            }),
+            None => Err(loc(
+                31273,
+                "$slice only supports numbers and [skip, limit] arrays",
+            )),
+        },
+    }
+}
+
+fn parse_spec(spec: &RawDocument, mode: Mode, query: Option<&Filter>) -> DocDbResult<Projection> {
+    let doc = Document::try_from(spec)
+        .map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+    parse_doc(&doc, mode, query)
+}
+
+fn parse_doc(doc: &Document, mode: Mode, query: Option<&Filter>) -> DocDbResult<Projection> {
+    let mut st = ParseState {
+        mode,
+        kind: None,
+        id_included: false,
+        positional: false,
+        elem_match: false,
+        has_query: query.is_some(),
+    };
+    let mut root = PNode::default();
+    parse_level(doc, &[], &mut root, &mut st, &ExprContext::default())?;
+    let kind = match mode {
+        Mode::AddFields => Kind::AddFields,
+        _ => st.kind.unwrap_or(if st.id_included {
+            Kind::Inclusion
+        } else {
+            Kind::Exclusion
+        }),
+    };
+    if kind == Kind::Inclusion && root.get("_id").is_none() {
+        root.children.insert(0, ("_id".to_string(), Child::Include));
+    }
+    Ok(Projection {
+        kind,
+        root,
+        query: query.cloned(),
+    })
+}
+
+impl Projection {
+    /// Parses a `find` projection (`{a: 1, "b.c": 0, d: {$slice: 2}, e: {$elemMatch: ..},
+    /// "f.$": 1, g: <expression>}`); `query` is the find filter, needed by positional `$`.
+    pub fn parse_find(spec: &RawDocument, query: Option<&Filter>) -> DocDbResult<Projection> {
+        parse_spec(spec, Mode::Find, query)
+    }
+
+    /// Parses a `$project` stage (inclusion/exclusion/expressions, no find-only operators).
+    pub fn parse_project_stage(spec: &RawDocument) -> DocDbResult<Projection> {
+        if spec.is_empty() {
+            return Err(loc(
+                51272,
+                "projection specification must have at least one field",
+            ));
+        }
+        parse_spec(spec, Mode::Project, None)
+    }
+
+    /// Parses an `$addFields`/`$set` stage.
+    pub fn parse_add_fields(spec: &RawDocument) -> DocDbResult<Projection> {
+        if spec.is_empty() {
+            return Err(DocDbError::new(
+                ErrorCode::new(40177),
+                "specification must have at least one field",
+            ));
+        }
+        parse_spec(spec, Mode::AddFields, None)
+    }
+
+    /// Parses an `$unset` stage (string or array of strings).
+    pub fn parse_unset(spec: bson::RawBsonRef<'_>) -> DocDbResult<Projection> {
+        let not_strings = || {
+            loc(
+                31120,
+                "$unset specification must be a string or an array containing only string values",
+            )
+        };
+        let paths: Vec<String> = match spec {
+            bson::RawBsonRef::String(s) => vec![s.to_string()],
+            bson::RawBsonRef::Array(a) => {
+                let mut out = Vec::new();
+                for item in a {
+                    match item.map_err(|e| loc(2, e.to_string()))? {
+                        bson::RawBsonRef::String(s) => out.push(s.to_string()),
+                        _ => return Err(not_strings()),
+                    }
+                }
+                if out.is_empty() {
+                    return Err(loc(
+                        31119,
+                        "$unset specification must be a string or an array with at least one field",
+                    ));
+                }
+                out
+            }
+            _ => return Err(not_strings()),
+        };
+        let mut doc = Document::new();
+        for p in paths {
+            if doc.contains_key(&p) {
+                return Err(loc(31250, format!("Path collision at {p}")));
+            }
+            doc.insert(p, 0);
+        }
+        let mut proj = parse_doc(&doc, Mode::Project, None)?;
+        proj.kind = Kind::Exclusion;
+        Ok(proj)
+    }
+
+    /// Is this an inclusion projection (only listed fields survive)?
+    pub fn is_inclusion(&self) -> bool {
+        self.kind == Kind::Inclusion
+    }
+
+    /// Applies the projection to one document.
+    pub fn apply(&self, doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+        let input = Document::try_from(doc)
+            .map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+        let out = self.apply_document(&input, doc)?;
+        RawDocumentBuf::try_from(&out).map_err(|e| {
+            DocDbError::new(
+                ErrorCode::InternalError,
+                format!("cannot serialize projection result: {e}"),
+            )
+        })
+    }
+
+    /// Applies the projection to an owned document; `root` is the raw form of the same
+    /// document (what expressions see as `$$ROOT`).
+    pub fn apply_document(&self, input: &Document, root: &RawDocument) -> DocDbResult<Document> {
+        let positional = match (&self.query, self.has_positional()) {
+            (Some(q), true) => match q.matches_positional(root)? {
+                MatchOutcome::Matched(i) => i,
+                MatchOutcome::NoMatch => None,
+            },
+            _ => None,
+        };
+        let ctx = Apply { root, positional };
+        match self.kind {
+            Kind::Inclusion => {
+                let mut out = ctx.include_doc(&self.root, input, true)?;
+                ctx.apply_expressions(&self.root, &mut out)?;
+                Ok(out)
+            }
+            Kind::Exclusion => ctx.exclude_doc(&self.root, input),
+            Kind::AddFields => {
+                let mut out = input.clone();
+                ctx.apply_expressions(&self.root, &mut out)?;
+                Ok(out)
+            }
+        }
+    }
+
+    fn has_positional(&self) -> bool {
+        fn walk(n: &PNode) -> bool {
+            n.children.iter().any(|(_, c)| match c {
+                Child::Positional => true,
+                Child::Sub(s) => walk(s),
+                _ => false,
+            })
+        }
+        walk(&self.root)
+    }
+}
+
+struct Apply<'a> {
+    root: &'a RawDocument,
+    positional: Option<usize>,
+}
+
+fn slice_array(items: &[Bson], skip: Option<i64>, limit: i64) -> Vec<Bson> {
+    let len = items.len() as i64;
+    let (start, end) = match skip {
+        None => {
+            if limit >= 0 {
+                (0, limit.min(len))
+            } else {
+                ((len + limit).max(0), len)
+            }
+        }
+        Some(s) => {
+            let start = if s < 0 { (len + s).max(0) } else { s.min(len) };
+            (start, start.saturating_add(limit).min(len))
+        }
+    };
+    let (s, e) = (
+        usize::try_from(start).unwrap_or(0),
+        usize::try_from(end).unwrap_or(0),
+    );
+    items.get(s..e.max(s)).unwrap_or_default().to_vec()
+}
+
+impl Apply<'_> {
+    fn special(&self, child: &Child, name: &str, value: &Bson) -> DocDbResult<Option<Bson>> {
+        Ok(match child {
+            Child::Slice { skip, limit } => Some(match value {
+                Bson::Array(items) => Bson::Array(slice_array(items, *skip, *limit)),
+                other => other.clone(),
+            }),
+            Child::ElemMatch(filter) => match value {
+                Bson::Array(items) => {
+                    let mut found = None;
+                    for item in items {
+                        let probe = bson::doc! { name: [item.clone()] };
+                        let raw = RawDocumentBuf::try_from(&probe).map_err(|e| loc(2, e.to_string()))?;
+                        if filter.matches(&raw)? {
+                            found = Some(item.clone());
+                            break;
+                        }
+                    }
+                    found.map(|f| Bson::Array(vec![f]))
+                }
+                _ => None,
+            },
+            Child::Positional => match value {
+                Bson::Array(items) => match self.positional {
+                    Some(i) => match items.get(i) {
+                        Some(v) => Some(Bson::Array(vec![v.clone()])),
+                        None => {
+                            return Err(loc(
+                                51246,
+                                "positional operator '.$' element mismatch: the matched element is out of range",
+                            ))
+                        }
+                    },
+                    None => {
+                        return Err(loc(
+                            51246,
+                            "Executor error during find command :: caused by :: positional operator '.$' couldn't find a matching element in the array",
+                        ))
+                    }
+                },
+                other => Some(other.clone()),
+            },
+            _ => None,
+        })
+    }
+
+    /// Inclusion: keeps included fields (document order; `_id` first at the root).
+    fn include_doc(&self, node: &PNode, input: &Document, is_root: bool) -> DocDbResult<Document> {
+        let mut out = Document::new();
+        if is_root {
+            if let (Some(Child::Include), Some(id)) = (node.get("_id"), input.get("_id")) {
+                out.insert("_id", id.clone());
+            }
+        }
+        for (k, v) in input {
+            if is_root && k == "_id" && out.contains_key("_id") {
+                continue;
+            }
+            let Some(child) = node.get(k) else { continue };
+            match child {
+                Child::Include => {
+                    out.insert(k.clone(), v.clone());
+                }
+                Child::Sub(sub) => match v {
+                    Bson::Document(d) => {
+                        out.insert(k.clone(), Bson::Document(self.include_doc(sub, d, false)?));
+                    }
+                    Bson::Array(a) => {
+                        out.insert(k.clone(), Bson::Array(self.include_array(sub, a)?));
+                    }
+                    _ => {}
+                },
+                Child::Slice { .. } | Child::ElemMatch(_) | Child::Positional => {
+                    if let Some(val) = self.special(child, k, v)? {
+                        out.insert(k.clone(), val);
+                    }
+                }
+                Child::Exclude | Child::Expr(_) => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn include_array(&self, node: &PNode, items: &[Bson]) -> DocDbResult<Vec<Bson>> {
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                Bson::Document(d) => out.push(Bson::Document(self.include_doc(node, d, false)?)),
+                Bson::Array(a) => out.push(Bson::Array(self.include_array(node, a)?)),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Exclusion: removes excluded fields, everything else stays in place.
+    fn exclude_doc(&self, node: &PNode, input: &Document) -> DocDbResult<Document> {
+        let mut out = Document::new();
+        for (k, v) in input {
+            match node.get(k) {
+                None | Some(Child::Include) | Some(Child::Expr(_)) => {
+                    out.insert(k.clone(), v.clone());
+                }
+                Some(Child::Exclude) => {}
+                Some(Child::Sub(sub)) => {
+                    let val = match v {
+                        Bson::Document(d) => Bson::Document(self.exclude_doc(sub, d)?),
+                        Bson::Array(a) => Bson::Array(self.exclude_array(sub, a)?),
+                        other => other.clone(),
+                    };
+                    out.insert(k.clone(), val);
+                }
+                Some(child) => {
+                    if let Some(val) = self.special(child, k, v)? {
+                        out.insert(k.clone(), val);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn exclude_array(&self, node: &PNode, items: &[Bson]) -> DocDbResult<Vec<Bson>> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(match item {
+                Bson::Document(d) => Bson::Document(self.exclude_doc(node, d)?),
+                Bson::Array(a) => Bson::Array(self.exclude_array(node, a)?),
+                other => other.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Computed fields, in specification order: set (or remove when missing) in the
+    /// document; nested computed paths descend into documents and arrays, replacing
+    /// non-document values with new documents.
+    fn apply_expressions(&self, node: &PNode, doc: &mut Document) -> DocDbResult<()> {
+        for (name, child) in &node.children {
+            match child {
+                Child::Expr(e) => match e.evaluate(self.root)? {
+                    Some(v) => {
+                        doc.insert(name.clone(), v);
+                    }
+                    None => {
+                        doc.remove(name);
+                    }
+                },
+                Child::Sub(sub) if sub.has_computed() => {
+                    let current = doc.get(name).cloned();
+                    let updated = self.expressions_on_value(sub, current)?;
+                    doc.insert(name.clone(), updated);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn expressions_on_value(&self, node: &PNode, value: Option<Bson>) -> DocDbResult<Bson> {
+        Ok(match value {
+            Some(Bson::Document(mut d)) => {
+                self.apply_expressions(node, &mut d)?;
+                Bson::Document(d)
+            }
+            Some(Bson::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.expressions_on_value(node, Some(item))?);
+                }
+                Bson::Array(out)
+            }
+            _ => {
+                let mut d = Document::new();
+                self.apply_expressions(node, &mut d)?;
+                Bson::Document(d)
+            }
+        })
+    }
+}

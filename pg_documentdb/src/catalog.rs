@@ -1,0 +1,317 @@
+//! Collection metadata: names, ids, per-collection tables, validators.
+
+use bson::{rawdoc, RawDocumentBuf};
+use documentdb_errors::{bail, docdb_error, DocDbResult};
+
+use crate::spi::{self, Param, Value};
+
+/// MongoDB's maximum namespace ("db.collection") length.
+const MAX_NAMESPACE_LEN: usize = 255;
+/// MongoDB's maximum database name length.
+const MAX_DATABASE_NAME_LEN: usize = 64;
+
+/// One row of `documentdb_api_catalog.collections`.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub id: i64,
+    pub database: String,
+    pub name: String,
+    pub uuid: String,
+    pub validator: Option<RawDocumentBuf>,
+    pub validation_level: String,
+    pub validation_action: String,
+    pub view_definition: Option<RawDocumentBuf>,
+    pub options: Option<RawDocumentBuf>,
+}
+
+impl Collection {
+    /// The data table, schema-qualified.
+    pub fn table(&self) -> String {
+        table_name(self.id)
+    }
+
+    pub fn namespace(&self) -> String {
+        format!("{}.{}", self.database, self.name)
+    }
+
+    pub fn is_view(&self) -> bool {
+        self.view_definition.is_some()
+    }
+}
+
+pub fn table_name(collection_id: i64) -> String {
+    format!("documentdb_data.documents_{collection_id}")
+}
+
+/// MongoDB's database name rules.
+pub fn validate_database_name(db: &str) -> DocDbResult<()> {
+    if db.is_empty() {
+        bail!(InvalidNamespace, "Invalid empty database name");
+    }
+    if db.len() >= MAX_DATABASE_NAME_LEN {
+        bail!(InvalidNamespace, "Invalid database name '{db}': database names must be shorter than 64 bytes");
+    }
+    if let Some(c) = db.chars().find(|c| matches!(c, '/' | '\\' | '.' | ' ' | '"' | '$' | '*' | '<' | '>' | ':' | '|' | '?' | '\0')) {
+        bail!(InvalidNamespace, "Invalid database name '{db}': database names cannot contain the character '{c}'");
+    }
+    Ok(())
+}
+
+/// MongoDB's collection name rules (for names a user may create or write).
+pub fn validate_collection_name(db: &str, coll: &str) -> DocDbResult<()> {
+    if coll.is_empty() {
+        bail!(InvalidNamespace, "Invalid namespace specified '{db}.': collection names cannot be empty");
+    }
+    if coll.contains('\0') {
+        bail!(InvalidNamespace, "Invalid collection name: collection names cannot contain the null character");
+    }
+    if coll.starts_with('.') {
+        bail!(InvalidNamespace, "Invalid collection name '{coll}': collection names cannot start with '.'");
+    }
+    if coll.contains('$') {
+        bail!(InvalidNamespace, "Invalid collection name: '{db}.{coll}'");
+    }
+    if coll.starts_with("system.") && !matches!(coll, "system.js" | "system.views" | "system.profile") {
+        bail!(InvalidNamespace, "Invalid system namespace: {db}.{coll}");
+    }
+    if db.len() + 1 + coll.len() > MAX_NAMESPACE_LEN {
+        bail!(InvalidNamespace, "Fully qualified namespace is too long. Namespace: {db}.{coll} Max: {MAX_NAMESPACE_LEN}");
+    }
+    Ok(())
+}
+
+const SELECT_COLUMNS: &str = "collection_id, database_name, collection_name, collection_uuid::text, validator, \
+     coalesce(validation_level, 'strict'), coalesce(validation_action, 'error'), view_definition, options";
+
+fn doc_of(value: Value) -> Option<RawDocumentBuf> {
+    value.into_bson().and_then(|bytes| RawDocumentBuf::from_bytes(bytes).ok())
+}
+
+fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Value::Null);
+    let id = next().as_i64().ok_or_else(|| docdb_error!(InternalError, "catalog row without id"))?;
+    let database = next().as_text().unwrap_or_default().to_owned();
+    let name = next().as_text().unwrap_or_default().to_owned();
+    let uuid = next().as_text().unwrap_or_default().to_owned();
+    let validator = doc_of(next());
+    let validation_level = next().as_text().unwrap_or("strict").to_owned();
+    let validation_action = next().as_text().unwrap_or("error").to_owned();
+    let view_definition = doc_of(next());
+    let options = doc_of(next());
+    Ok(Collection { id, database, name, uuid, validator, validation_level, validation_action, view_definition, options })
+}
+
+/// Looks a collection (or view) up; `None` when it doesn't exist.
+pub fn lookup(db: &str, coll: &str) -> DocDbResult<Option<Collection>> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections \
+         WHERE database_name = $1 AND collection_name = $2"
+    );
+    let rows = spi::execute(&sql, &[Param::Text(db), Param::Text(coll)], true, 1)?;
+    rows.into_iter().next().map(collection_from_row).transpose()
+}
+
+/// All collections and views of a database, by name.
+pub fn list(db: &str) -> DocDbResult<Vec<Collection>> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections \
+         WHERE database_name = $1 ORDER BY collection_name"
+    );
+    spi::execute(&sql, &[Param::Text(db)], true, 0)?.into_iter().map(collection_from_row).collect()
+}
+
+/// Names of all databases that have at least one collection.
+pub fn databases() -> DocDbResult<Vec<String>> {
+    let rows = spi::execute(
+        "SELECT DISTINCT database_name FROM documentdb_api_catalog.collections ORDER BY 1",
+        &[],
+        true,
+        0,
+    )?;
+    Ok(rows.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)).collect())
+}
+
+/// Options of a collection creation (the `create` command's optional fields we keep).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub validator: Option<RawDocumentBuf>,
+    pub validation_level: Option<String>,
+    pub validation_action: Option<String>,
+    pub view_definition: Option<RawDocumentBuf>,
+    /// The options document listCollections reports.
+    pub options: Option<RawDocumentBuf>,
+}
+
+/// The `_id` index every collection has.
+pub fn id_index_spec() -> RawDocumentBuf {
+    rawdoc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" }
+}
+
+/// Creates a collection (or view). Returns `Ok(None)` when the name is already taken.
+pub fn create(db: &str, coll: &str, opts: &CreateOptions) -> DocDbResult<Option<Collection>> {
+    validate_database_name(db)?;
+    validate_collection_name(db, coll)?;
+    fn bson_param(d: &Option<RawDocumentBuf>) -> Param<'_> {
+        match d {
+            Some(doc) => Param::Bson(doc.as_bytes()),
+            None => Param::Null(spi::ParamType::Bson),
+        }
+    }
+    fn text_param(t: &Option<String>) -> Param<'_> {
+        match t {
+            Some(s) => Param::Text(s.as_str()),
+            None => Param::Null(spi::ParamType::Text),
+        }
+    }
+    let sql = format!(
+        "INSERT INTO documentdb_api_catalog.collections \
+           (database_name, collection_name, validator, validation_level, validation_action, view_definition, options) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING {SELECT_COLUMNS}"
+    );
+    let rows = spi::execute(
+        &sql,
+        &[
+            Param::Text(db),
+            Param::Text(coll),
+            bson_param(&opts.validator),
+            text_param(&opts.validation_level),
+            text_param(&opts.validation_action),
+            bson_param(&opts.view_definition),
+            bson_param(&opts.options),
+        ],
+        false,
+        0,
+    )?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let collection = collection_from_row(row)?;
+    if !collection.is_view() {
+        create_data_table(collection.id)?;
+        let spec = id_index_spec();
+        spi::execute(
+            "INSERT INTO documentdb_api_catalog.collection_indexes (collection_id, index_name, index_spec) \
+             VALUES ($1, '_id_', $2)",
+            &[Param::Int8(collection.id), Param::Bson(spec.as_bytes())],
+            false,
+            0,
+        )?;
+    }
+    Ok(Some(collection))
+}
+
+fn create_data_table(id: i64) -> DocDbResult<()> {
+    let table = table_name(id);
+    spi::execute_once(&format!(
+        "CREATE TABLE {table} (
+            shard_key_value bigint NOT NULL,
+            object_id documentdb_core.bson NOT NULL,
+            document documentdb_core.bson NOT NULL,
+            creation_time timestamptz NOT NULL DEFAULT now(),
+            CONSTRAINT collection_pk_{id} PRIMARY KEY (shard_key_value, object_id)
+        )"
+    ))?;
+    // Documents are mostly read whole: keep them inline up to the TOAST threshold and
+    // compressed beyond it.
+    spi::execute_once(&format!("ALTER TABLE {table} ALTER COLUMN document SET STORAGE EXTENDED"))?;
+    spi::execute_once(&format!("GRANT SELECT ON {table} TO documentdb_readonly_role"))?;
+    spi::execute_once(&format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO documentdb_admin_role"))?;
+    Ok(())
+}
+
+/// Looks a collection up, creating it when missing (MongoDB creates collections
+/// implicitly on first write). Views can't be written to.
+pub fn get_or_create(db: &str, coll: &str) -> DocDbResult<Collection> {
+    if let Some(existing) = lookup(db, coll)? {
+        if existing.is_view() {
+            bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
+        }
+        return Ok(existing);
+    }
+    if let Some(created) = create(db, coll, &CreateOptions::default())? {
+        return Ok(created);
+    }
+    // Someone else created it concurrently; their row is visible now.
+    lookup(db, coll)?.ok_or_else(|| docdb_error!(InternalError, "collection {db}.{coll} vanished while being created"))
+}
+
+/// Drops a collection or view; returns false when it didn't exist.
+pub fn drop_collection(db: &str, coll: &str) -> DocDbResult<bool> {
+    let rows = spi::execute(
+        "DELETE FROM documentdb_api_catalog.collections WHERE database_name = $1 AND collection_name = $2 \
+         RETURNING collection_id, view_definition IS NOT NULL",
+        &[Param::Text(db), Param::Text(coll)],
+        false,
+        0,
+    )?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(false);
+    };
+    let id = row.first().and_then(Value::as_i64).unwrap_or_default();
+    let is_view = row.get(1).and_then(Value::as_bool).unwrap_or(false);
+    if !is_view {
+        spi::execute_once(&format!("DROP TABLE IF EXISTS {}", table_name(id)))?;
+    }
+    Ok(true)
+}
+
+/// Renames a collection within its database (the table keeps its id-based name).
+pub fn rename(db: &str, from: &str, to: &str) -> DocDbResult<()> {
+    spi::execute(
+        "UPDATE documentdb_api_catalog.collections SET collection_name = $3 \
+         WHERE database_name = $1 AND collection_name = $2",
+        &[Param::Text(db), Param::Text(from), Param::Text(to)],
+        false,
+        0,
+    )?;
+    Ok(())
+}
+
+/// Index specifications of a collection, `_id_` first.
+pub fn indexes(collection_id: i64) -> DocDbResult<Vec<RawDocumentBuf>> {
+    let rows = spi::execute(
+        "SELECT index_spec FROM documentdb_api_catalog.collection_indexes WHERE collection_id = $1 \
+         ORDER BY index_id",
+        &[Param::Int8(collection_id)],
+        true,
+        0,
+    )?;
+    Ok(rows.into_iter().filter_map(|r| doc_of(r.into_iter().next()?)).collect())
+}
+
+/// Updates validator settings (collMod).
+pub fn set_validation(
+    collection_id: i64,
+    validator: Option<&RawDocumentBuf>,
+    level: Option<&str>,
+    action: Option<&str>,
+) -> DocDbResult<()> {
+    if let Some(v) = validator {
+        // An empty validator removes validation.
+        let param = if v.is_empty() { Param::Null(spi::ParamType::Bson) } else { Param::Bson(v.as_bytes()) };
+        spi::execute(
+            "UPDATE documentdb_api_catalog.collections SET validator = $2 WHERE collection_id = $1",
+            &[Param::Int8(collection_id), param],
+            false,
+            0,
+        )?;
+    }
+    if let Some(level) = level {
+        spi::execute(
+            "UPDATE documentdb_api_catalog.collections SET validation_level = $2 WHERE collection_id = $1",
+            &[Param::Int8(collection_id), Param::Text(level)],
+            false,
+            0,
+        )?;
+    }
+    if let Some(action) = action {
+        spi::execute(
+            "UPDATE documentdb_api_catalog.collections SET validation_action = $2 WHERE collection_id = $1",
+            &[Param::Int8(collection_id), Param::Text(action)],
+            false,
+            0,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,579 @@
+//! The aggregation pipeline translated into one SQL query.
+//!
+//! The query is built as a stack of levels. A level is
+//! `SELECT <expr(document)> FROM <source> WHERE ... ORDER BY ... OFFSET ... LIMIT ...`;
+//! a stage either folds into the current level (a leading `$match` becomes the table's
+//! WHERE clause, `$sort` its ORDER BY, `$skip`/`$limit` its OFFSET/LIMIT, projections
+//! compose into its select expression) or wraps the level as a subquery of a new one
+//! (`$group` becomes GROUP BY with aggregate functions, `$count` an aggregate, `$unwind` a
+//! lateral set-returning function). PostgreSQL then plans, streams and spills the whole
+//! pipeline; new stages slot in as another case of [`Pipeline::add_stage`].
+
+use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
+use documentdb_query::filter::Filter;
+use documentdb_query::projection::Projection;
+use documentdb_query::sort::SortSpec;
+
+use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
+use super::find::{order_by, QuerySpec, SqlBuilder};
+use super::spec::{self, read_fields};
+use super::write_result::cstr;
+use crate::catalog::{self, Collection};
+use crate::spi::{self, Value};
+
+/// Maximum nesting of views on views.
+const MAX_VIEW_DEPTH: usize = 20;
+
+struct Level {
+    /// Source: a table name or a parenthesised subquery with alias.
+    from: String,
+    /// Expression computing this level's output document from the source's `document`.
+    select: String,
+    /// Is `select` just `document`?
+    identity: bool,
+    where_: Vec<String>,
+    order: Option<String>,
+    /// Sort-key expressions of `order`, for order-sensitive accumulators downstream.
+    order_keys: Vec<String>,
+    offset: i64,
+    limit: Option<i64>,
+    /// Output already grouped/aggregated: no more folding of WHERE into the source.
+    aggregated: bool,
+    group_by: Option<String>,
+    having: Option<String>,
+}
+
+impl Level {
+    fn over(from: String) -> Level {
+        Level {
+            from,
+            select: "document".into(),
+            identity: true,
+            where_: Vec::new(),
+            order: None,
+            order_keys: Vec::new(),
+            offset: 0,
+            limit: None,
+            aggregated: false,
+            group_by: None,
+            having: None,
+        }
+    }
+
+    fn sql(&self, extra_columns: &[String]) -> String {
+        let mut sql = format!("SELECT {} AS document", self.select);
+        for (i, c) in extra_columns.iter().enumerate() {
+            sql.push_str(&format!(", {c} AS sk{i}"));
+        }
+        sql.push_str(&format!(" FROM {}", self.from));
+        if !self.where_.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&self.where_.join(" AND "));
+        }
+        if let Some(g) = &self.group_by {
+            sql.push_str(" GROUP BY ");
+            sql.push_str(g);
+        }
+        if let Some(h) = &self.having {
+            sql.push_str(" HAVING ");
+            sql.push_str(h);
+        }
+        if let Some(o) = &self.order {
+            sql.push_str(" ORDER BY ");
+            sql.push_str(o);
+        }
+        if self.offset > 0 {
+            sql.push_str(&format!(" OFFSET {}", self.offset));
+        }
+        if let Some(l) = self.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        sql
+    }
+
+    fn has_row_limits(&self) -> bool {
+        self.offset > 0 || self.limit.is_some()
+    }
+}
+
+pub struct Pipeline {
+    b: SqlBuilder,
+    level: Level,
+    depth: usize,
+    collection: Collection,
+}
+
+fn stage_of(stage: &RawDocument) -> DocDbResult<(&str, RawBsonRef<'_>)> {
+    let mut iter = stage.iter();
+    match (iter.next(), iter.next()) {
+        (Some(Ok((name, value))), None) => Ok((name.as_str(), value)),
+        _ => Err(DocDbError::new(
+            ErrorCode::new(40323),
+            "A pipeline stage specification object must contain exactly one field.",
+        )),
+    }
+}
+
+fn doc_arg<'a>(stage: &str, value: RawBsonRef<'a>) -> DocDbResult<&'a RawDocument> {
+    match value {
+        RawBsonRef::Document(d) => Ok(d),
+        _ => bail!(FailedToParse, "the {stage} stage specification must be an object"),
+    }
+}
+
+fn integral_arg(stage: &str, value: RawBsonRef<'_>, code: i32) -> DocDbResult<i64> {
+    let n = match value {
+        RawBsonRef::Int32(i) => Some(i64::from(i)),
+        RawBsonRef::Int64(i) => Some(i),
+        RawBsonRef::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => Some(d as i64),
+        RawBsonRef::Decimal128(d) => d.to_string().parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| f as i64),
+        _ => None,
+    };
+    n.ok_or_else(|| DocDbError::new(ErrorCode::new(code), format!("invalid argument to {stage} stage: Expected an integer")))
+}
+
+fn wrap_value_doc(value: RawBsonRef<'_>) -> Vec<u8> {
+    let mut d = RawDocumentBuf::new();
+    d.append(cstr(""), value);
+    d.into_bytes()
+}
+
+impl Pipeline {
+    /// A pipeline over a collection (views resolve to their base collection's pipeline).
+    pub fn over_collection(collection: &Collection) -> DocDbResult<Pipeline> {
+        let mut depth = 0;
+        let mut current = collection.clone();
+        let mut view_stages: Vec<RawDocumentBuf> = Vec::new();
+        while let Some(def) = current.view_definition.clone() {
+            depth += 1;
+            if depth > MAX_VIEW_DEPTH {
+                bail!(ViewDepthLimitExceeded, "View depth too deep or view cycle detected. Maximum depth is {MAX_VIEW_DEPTH}");
+            }
+            let on = def.get_str("viewOn").map_err(|_| docdb_error!(InvalidViewDefinition, "view definition lacks viewOn"))?;
+            let mut stages: Vec<RawDocumentBuf> = Vec::new();
+            if let Ok(pipeline) = def.get_array("pipeline") {
+                for s in pipeline.into_iter().flatten() {
+                    if let RawBsonRef::Document(d) = s {
+                        stages.push(d.to_owned());
+                    }
+                }
+            }
+            stages.extend(view_stages);
+            view_stages = stages;
+            current = match catalog::lookup(&current.database, on)? {
+                Some(c) => c,
+                None => {
+                    // A view on a missing collection behaves as a view on an empty one.
+                    return Self::over_missing(collection, view_stages);
+                }
+            };
+        }
+        let mut b = SqlBuilder::new();
+        let shard = b.param(OwnedParam::Int8(current.id));
+        let mut level = Level::over(current.table());
+        level.where_.push(format!("shard_key_value = {shard}"));
+        let mut pipeline = Pipeline { b, level, depth: 0, collection: current };
+        for stage in &view_stages {
+            pipeline.add_stage(stage)?;
+        }
+        Ok(pipeline)
+    }
+
+    fn over_missing(collection: &Collection, stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
+        let mut pipeline = Pipeline {
+            b: SqlBuilder::new(),
+            level: Level::over("(SELECT NULL::documentdb_core.bson AS document WHERE false) empty".into()),
+            depth: 0,
+            collection: collection.clone(),
+        };
+        for stage in &stages {
+            pipeline.add_stage(stage)?;
+        }
+        Ok(pipeline)
+    }
+
+    /// Closes the current level as a subquery of a fresh one.
+    fn wrap(&mut self, keep_order: bool) {
+        self.depth += 1;
+        let alias = format!("s{}", self.depth);
+        let keys = if keep_order { self.level.order_keys.clone() } else { Vec::new() };
+        let inner = self.level.sql(&keys);
+        let mut level = Level::over(format!("({inner}) {alias}"));
+        if keep_order && !keys.is_empty() {
+            // The subquery's sort survives (a sorted subquery isn't flattened); expose its
+            // keys for order-sensitive accumulators.
+            level.order_keys = (0..keys.len()).map(|i| format!("{alias}.sk{i}")).collect();
+        }
+        self.level = level;
+    }
+
+    fn bson_param(&mut self, bytes: Vec<u8>) -> String {
+        let p = self.b.param(OwnedParam::Bson(bytes));
+        format!("{p}::documentdb_core.bson")
+    }
+
+    /// Applies a per-document transformation `func(document, spec)`.
+    fn transform(&mut self, func: &str, spec: Vec<u8>) {
+        let p = self.bson_param(spec);
+        self.level.select = format!("documentdb_api_internal.{func}({}, {p})", self.level.select);
+        self.level.identity = false;
+    }
+
+    pub fn add_stage(&mut self, stage: &RawDocument) -> DocDbResult<()> {
+        let (name, value) = stage_of(stage)?;
+        match name {
+            "$match" => {
+                let filter = doc_arg(name, value)?;
+                if let Some((key, _)) = filter.iter().flatten().find(|(k, _)| matches!(k.as_str(), "$text" | "$where" | "$near" | "$nearSphere")) {
+                    bail!(BadValue, "{} is not allowed inside of a $match aggregation expression", key.as_str());
+                }
+                Filter::parse(filter)?;
+                if filter.is_empty() {
+                    return Ok(());
+                }
+                if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
+                    self.wrap(true);
+                }
+                let p = self.bson_param(filter.as_bytes().to_vec());
+                self.level.where_.push(format!("documentdb_api_internal.bson_query_match(document, {p})"));
+            }
+            "$sort" => {
+                let spec = doc_arg(name, value)?;
+                let parsed = SortSpec::parse(spec)?;
+                if parsed.is_empty() {
+                    return Err(DocDbError::new(ErrorCode::new(15976), "$sort stage must have at least one sort key"));
+                }
+                if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
+                    self.wrap(false);
+                }
+                let keys = order_by(&mut self.b, spec, "document")?;
+                self.level.order = Some(
+                    keys.iter().map(|(expr, asc)| format!("{expr} {}", if *asc { "ASC" } else { "DESC" })).collect::<Vec<_>>().join(", "),
+                );
+                self.level.order_keys =
+                    keys.into_iter().map(|(expr, asc)| format!("{expr} {}", if asc { "ASC" } else { "DESC" })).collect();
+            }
+            "$skip" => {
+                let n = integral_arg(name, value, 15956)?;
+                if n < 0 {
+                    return Err(DocDbError::new(ErrorCode::new(5107200), "invalid argument to $skip stage: Expected a non-negative number"));
+                }
+                if self.level.limit.is_some() {
+                    self.wrap(true);
+                }
+                self.level.offset += n;
+            }
+            "$limit" => {
+                let n = integral_arg(name, value, 15957)?;
+                if n <= 0 {
+                    return Err(DocDbError::new(ErrorCode::new(15958), "the limit must be positive"));
+                }
+                self.level.limit = Some(self.level.limit.map_or(n, |l| l.min(n)));
+            }
+            "$project" => {
+                let spec = doc_arg(name, value)?;
+                Projection::parse_project_stage(spec)?;
+                self.transform("bson_dollar_project", spec.as_bytes().to_vec());
+            }
+            "$addFields" | "$set" => {
+                let spec = doc_arg(name, value)?;
+                Projection::parse_add_fields(spec)?;
+                self.transform("bson_dollar_add_fields", spec.as_bytes().to_vec());
+            }
+            "$unset" => {
+                Projection::parse_unset(value)?;
+                self.transform("bson_dollar_unset", wrap_value_doc(value));
+            }
+            "$replaceRoot" | "$replaceWith" => {
+                let expr = if name == "$replaceRoot" {
+                    let spec = doc_arg(name, value)?;
+                    spec.get("newRoot")
+                        .ok()
+                        .flatten()
+                        .ok_or_else(|| DocDbError::new(ErrorCode::new(40231), "no newRoot specified for the $replaceRoot stage"))?
+                } else {
+                    value
+                };
+                documentdb_query::expr::Expression::parse(expr, &Default::default())?;
+                self.transform("bson_dollar_replace_root", wrap_value_doc(expr));
+            }
+            "$count" => {
+                let RawBsonRef::String(field) = value else {
+                    return Err(DocDbError::new(ErrorCode::new(40156), "the count field must be a non-empty string"));
+                };
+                if field.is_empty() || field.starts_with('$') || field.contains('.') || field.contains('\0') {
+                    return Err(DocDbError::new(ErrorCode::new(40158), "the count field must be a non-empty string, not start with '$', and not contain '.'"));
+                }
+                self.wrap(false);
+                let key = self.b.param(OwnedParam::Text(field.to_owned()));
+                self.level.select = format!("documentdb_core.bson_build_document({key}::text, count(*)::int4)");
+                self.level.identity = false;
+                self.level.having = Some("count(*) > 0".into());
+                self.level.aggregated = true;
+            }
+            "$group" => self.add_group(doc_arg(name, value)?)?,
+            "$unwind" => self.add_unwind(value)?,
+            "$sortByCount" => {
+                let group = rawdoc! { "$group": { "_id": bson::RawBson::from(value), "count": { "$sum": 1 } } };
+                self.add_stage(&group)?;
+                self.add_stage(&rawdoc! { "$sort": { "count": -1 } })?;
+            }
+            "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket" | "$bucketAuto" | "$geoNear" | "$unionWith"
+            | "$densify" | "$fill" | "$setWindowFields" | "$sample" | "$redact" | "$collStats" | "$indexStats" | "$currentOp"
+            | "$listSessions" | "$changeStream" | "$documents" | "$search" | "$searchMeta" | "$planCacheStats" => {
+                bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
+            }
+            _ => {
+                return Err(DocDbError::new(ErrorCode::new(40324), format!("Unrecognized pipeline stage name: '{name}'")));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_group(&mut self, spec: &RawDocument) -> DocDbResult<()> {
+        let mut id_expr: Option<RawBsonRef<'_>> = None;
+        let mut accumulators: Vec<(String, RawDocumentBuf)> = Vec::new();
+        for element in spec {
+            let (field, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+            let field = field.as_str();
+            if field == "_id" {
+                id_expr = Some(value);
+                continue;
+            }
+            if field.contains('.') {
+                return Err(DocDbError::new(ErrorCode::new(40235), format!("The field name '{field}' cannot contain '.'")));
+            }
+            if field.starts_with('$') {
+                return Err(DocDbError::new(ErrorCode::new(40236), format!("The field name '{field}' cannot be an operator name")));
+            }
+            let RawBsonRef::Document(acc) = value else {
+                return Err(DocDbError::new(ErrorCode::new(40234), format!("The field '{field}' must be an accumulator object")));
+            };
+            let mut iter = acc.iter();
+            let (Some(Ok((op, arg))), None) = (iter.next(), iter.next()) else {
+                return Err(DocDbError::new(ErrorCode::new(40238), format!("The field '{field}' must specify one accumulator")));
+            };
+            documentdb_query::accumulators::Accumulator::parse(op.as_str(), arg)?;
+            accumulators.push((field.to_owned(), acc.to_owned()));
+        }
+        let Some(id_expr) = id_expr else {
+            return Err(DocDbError::new(ErrorCode::new(15955), "a group specification must include an _id"));
+        };
+        documentdb_query::expr::Expression::parse(id_expr, &Default::default())?;
+
+        self.wrap(true);
+        let order_keys = self.level.order_keys.clone();
+        let id_param = self.bson_param(wrap_value_doc(id_expr));
+        let key = format!(
+            "coalesce(documentdb_api_internal.bson_expression_get(document, {id_param}), '{{ \"\" : null }}'::documentdb_core.bson)"
+        );
+        let order_suffix = if order_keys.is_empty() { String::new() } else { format!(" ORDER BY {}", order_keys.join(", ")) };
+        let mut build_args = vec![format!("'_id'::text, {key}")];
+        for (field, acc) in accumulators {
+            let p = self.bson_param(acc.into_bytes());
+            let name = self.b.param(OwnedParam::Text(field));
+            build_args.push(format!(
+                "{name}::text, documentdb_api_internal.bson_group_accumulate(document, {p}{order_suffix})"
+            ));
+        }
+        self.level.select = format!("documentdb_core.bson_build_document({})", build_args.join(", "));
+        self.level.identity = false;
+        self.level.group_by = Some(key);
+        self.level.order_keys.clear();
+        self.level.aggregated = true;
+        Ok(())
+    }
+
+    fn add_unwind(&mut self, value: RawBsonRef<'_>) -> DocDbResult<()> {
+        let spec = match value {
+            RawBsonRef::String(path) => rawdoc! { "path": path },
+            RawBsonRef::Document(d) => d.to_owned(),
+            _ => return Err(DocDbError::new(ErrorCode::new(15981), "expected either a string or an object as specification for $unwind stage")),
+        };
+        let path = spec.get_str("path").map_err(|_| DocDbError::new(ErrorCode::new(28812), "no path specified to $unwind stage"))?;
+        if !path.starts_with('$') || path.len() < 2 {
+            return Err(DocDbError::new(ErrorCode::new(28818), format!("path option to $unwind stage should be prefixed with a '$': {path}")));
+        }
+        for element in &spec {
+            let (k, _) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+            if !matches!(k.as_str(), "path" | "includeArrayIndex" | "preserveNullAndEmptyArrays") {
+                return Err(DocDbError::new(ErrorCode::new(28811), format!("unrecognized option to $unwind stage: {}", k.as_str())));
+            }
+        }
+        self.wrap(true);
+        let p = self.bson_param(spec.into_bytes());
+        let alias = format!("u{}", self.depth);
+        let from = std::mem::take(&mut self.level.from);
+        self.level.from = format!("{from} CROSS JOIN LATERAL documentdb_api_internal.bson_dollar_unwind(document, {p}) {alias}(unwound)");
+        self.level.select = format!("{alias}.unwound");
+        self.level.identity = false;
+        Ok(())
+    }
+
+    /// The final query.
+    pub fn into_query(self) -> PageQuery {
+        let keys: Vec<String> = Vec::new();
+        PageQuery { sql: self.level.sql(&keys), params: self.b.params, resumable_scan: false }
+    }
+
+    pub fn collection(&self) -> &Collection {
+        &self.collection
+    }
+}
+
+/// `aggregate_cursor_first_page`.
+pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
+    let target = spec::command_target(spec_doc, "aggregate")?;
+    let coll = match target {
+        RawBsonRef::String(s) => s,
+        RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0) => {
+            bail!(NotImplemented, "collection-less aggregations ({{aggregate: 1}}) are not supported yet")
+        }
+        _ => bail!(FailedToParse, "Invalid {{aggregate: ...}} value: must be a collection name string or 1"),
+    };
+    let mut pipeline_arr = None;
+    let mut cursor_doc: Option<&RawDocument> = None;
+    let mut explain = false;
+    read_fields(spec_doc, "aggregate", |field| {
+        match field.name {
+            "pipeline" => pipeline_arr = Some(field.array()?),
+            "cursor" => cursor_doc = Some(field.document()?),
+            "explain" => explain = field.bool()?,
+            "allowDiskUse" | "bypassDocumentValidation" | "hint" | "let" => {}
+            "collation" => {
+                let doc = field.document()?;
+                if !doc.is_empty() && doc.get_str("locale").ok() != Some("simple") {
+                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let Some(pipeline_arr) = pipeline_arr else { return Err(spec::missing("aggregate", "pipeline")) };
+    if explain {
+        bail!(CommandNotSupported, "aggregate with explain is answered by the explain command");
+    }
+    let Some(cursor_doc) = cursor_doc else {
+        bail!(FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument");
+    };
+    let mut batch_size = None;
+    for element in cursor_doc {
+        let (k, v) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        match k.as_str() {
+            "batchSize" => {
+                let field = spec::Field { command: "aggregate.cursor", name: "batchSize", value: v };
+                batch_size = Some(field.non_negative()?);
+            }
+            other => return Err(DocDbError::new(spec::UNKNOWN_FIELD, format!("BSON field 'aggregate.cursor.{other}' is an unknown field."))),
+        }
+    }
+    let mut stages = Vec::new();
+    for (i, item) in pipeline_arr.into_iter().enumerate() {
+        match item {
+            Ok(RawBsonRef::Document(d)) => stages.push(d),
+            _ => bail!(TypeMismatch, "Each element of the 'pipeline' array must be an object (element {i})"),
+        }
+    }
+    catalog::validate_database_name(db)?;
+    let ns = format!("{db}.{coll}");
+    let opts = CursorOptions { batch_size, limit: 0, single_batch: false };
+    let Some(collection) = catalog::lookup(db, coll)? else {
+        // Validate the stages against an empty source and return nothing.
+        let placeholder = Collection {
+            id: 0,
+            database: db.into(),
+            name: coll.into(),
+            uuid: String::new(),
+            validator: None,
+            validation_level: "off".into(),
+            validation_action: "error".into(),
+            view_definition: None,
+            options: None,
+        };
+        let mut pipeline = Pipeline::over_missing(&placeholder, Vec::new())?;
+        for s in &stages {
+            pipeline.add_stage(s)?;
+        }
+        return cursor::first_page(pipeline.into_query(), &ns, opts, cursor_id);
+    };
+    let mut pipeline = Pipeline::over_collection(&collection)?;
+    for s in &stages {
+        pipeline.add_stage(s)?;
+    }
+    cursor::first_page(pipeline.into_query(), &ns, opts, cursor_id)
+}
+
+/// `find` on a view: the view's pipeline, then the find's filter, sort, skip, limit and
+/// projection.
+pub fn find_on_view(collection: &Collection, q: &QuerySpec<'_>, mut opts: CursorOptions, cursor_id: i64) -> DocDbResult<FirstPage> {
+    let mut pipeline = Pipeline::over_collection(collection)?;
+    if let Some(f) = q.filter.filter(|f| !f.is_empty()) {
+        pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;
+    }
+    if let Some(s) = q.sort.filter(|s| !s.is_empty()) {
+        pipeline.add_stage(&rawdoc! { "$sort": s.to_owned() })?;
+    }
+    if q.skip > 0 {
+        pipeline.add_stage(&rawdoc! { "$skip": q.skip })?;
+    }
+    if q.limit > 0 {
+        pipeline.add_stage(&rawdoc! { "$limit": q.limit })?;
+    }
+    if let Some(p) = q.projection.filter(|p| !p.is_empty()) {
+        let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
+        let pp = pipeline.bson_param(p.as_bytes().to_vec());
+        let fp = pipeline.bson_param(filter.into_bytes());
+        pipeline.level.select = format!("documentdb_api_internal.bson_project_find({}, {pp}, {fp})", pipeline.level.select);
+        pipeline.level.identity = false;
+    }
+    opts.limit = 0;
+    let ns = collection.namespace();
+    cursor::first_page(pipeline.into_query(), &ns, opts, cursor_id)
+}
+
+fn single_value(query: PageQuery) -> DocDbResult<Option<Value>> {
+    let params: Vec<_> = query.params.iter().map(OwnedParam::as_param).collect();
+    let rows = spi::execute(&query.sql, &params, true, 1)?;
+    Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()))
+}
+
+pub fn count_on_view(collection: &Collection, filter: Option<&RawDocument>, skip: i64, limit: i64) -> DocDbResult<i64> {
+    let mut pipeline = Pipeline::over_collection(collection)?;
+    if let Some(f) = filter.filter(|f| !f.is_empty()) {
+        pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;
+    }
+    if skip > 0 {
+        pipeline.add_stage(&rawdoc! { "$skip": skip })?;
+    }
+    if limit > 0 {
+        pipeline.add_stage(&rawdoc! { "$limit": limit })?;
+    }
+    let inner = pipeline.into_query();
+    let query = PageQuery { sql: format!("SELECT count(*) FROM ({}) c", inner.sql), params: inner.params, resumable_scan: false };
+    Ok(single_value(query)?.and_then(|v| v.as_i64()).unwrap_or(0))
+}
+
+pub fn distinct_on_view(collection: &Collection, key: &str, filter: Option<&RawDocument>) -> DocDbResult<RawDocumentBuf> {
+    let mut pipeline = Pipeline::over_collection(collection)?;
+    if let Some(f) = filter.filter(|f| !f.is_empty()) {
+        pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;
+    }
+    let mut inner = pipeline.into_query();
+    inner.params.push(OwnedParam::Text(key.to_owned()));
+    let k = inner.params.len();
+    let query = PageQuery {
+        sql: format!(
+            "SELECT documentdb_core.bson_array_agg(v, 'values') FROM (SELECT DISTINCT v FROM ({}) t, \
+             documentdb_api_internal.bson_distinct_unwind(t.document, ${k}::text) v ORDER BY v) d",
+            inner.sql
+        ),
+        params: inner.params,
+        resumable_scan: false,
+    };
+    Ok(single_value(query)?
+        .and_then(Value::into_bson)
+        .and_then(|b| RawDocumentBuf::from_bytes(b).ok())
+        .unwrap_or_else(|| rawdoc! { "values": [] }))
+}

@@ -1,0 +1,12 @@
+//! MongoDB commands, one module per family. Each returns `DocDbResult`; the
+//! `documentdb_api` wrappers in `api.rs` raise errors.
+
+pub mod aggregate;
+pub mod collection;
+pub mod cursor;
+pub mod find;
+pub mod insert;
+pub mod spec;
+pub mod update_delete;
+pub mod validation;
+pub mod write_result;

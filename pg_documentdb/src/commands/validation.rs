@@ -1,0 +1,75 @@
+//! Collection validators (`validator`, `validationLevel`, `validationAction`).
+
+use bson::RawDocument;
+use documentdb_errors::{bail, DocDbResult};
+use documentdb_query::filter::Filter;
+
+use crate::catalog::Collection;
+
+/// A collection's active validator.
+pub struct Validator {
+    filter: Filter,
+    /// `moderate`: updates to documents that already fail validation are not checked.
+    moderate: bool,
+    /// `warn`: violations are logged, not rejected.
+    warn_only: bool,
+    namespace: String,
+}
+
+impl Validator {
+    /// Parses and checks a validator document (for `create`/`collMod`).
+    pub fn parse(validator: &RawDocument) -> DocDbResult<Filter> {
+        for element in validator {
+            let (key, _) = element.map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?;
+            if matches!(key.as_str(), "$where" | "$text" | "$near" | "$nearSphere") {
+                bail!(QueryFeatureNotAllowed, "{} is not allowed in this context", key.as_str());
+            }
+        }
+        Filter::parse(validator)
+    }
+
+    /// The validator in force for writes to `collection`, if any.
+    pub fn for_collection(collection: &Collection) -> DocDbResult<Option<Validator>> {
+        let Some(doc) = &collection.validator else { return Ok(None) };
+        if collection.validation_level == "off" || doc.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Validator {
+            filter: Self::parse(doc)?,
+            moderate: collection.validation_level == "moderate",
+            warn_only: collection.validation_action == "warn",
+            namespace: collection.namespace(),
+        }))
+    }
+
+    fn violation(&self, doc: &RawDocument) -> DocDbResult<()> {
+        if self.warn_only {
+            pgrx::warning!(
+                "Document would fail validation collection: {} document: {}",
+                self.namespace,
+                documentdb_bson::extjson::to_canonical_string(doc)
+            );
+            return Ok(());
+        }
+        bail!(DocumentValidationFailure, "Document failed validation")
+    }
+
+    pub fn check_insert(&self, doc: &RawDocument) -> DocDbResult<()> {
+        if self.filter.matches(doc)? {
+            Ok(())
+        } else {
+            self.violation(doc)
+        }
+    }
+
+    /// Updates: with `moderate`, a document that was already invalid may stay invalid.
+    pub fn check_update(&self, old: &RawDocument, new: &RawDocument) -> DocDbResult<()> {
+        if self.filter.matches(new)? {
+            return Ok(());
+        }
+        if self.moderate && !self.filter.matches(old)? {
+            return Ok(());
+        }
+        self.violation(new)
+    }
+}

@@ -1,0 +1,378 @@
+//! The one module that talks to SPI directly. Statements are prepared once per backend and
+//! kept (`SPI_keepplan`) in a cache keyed by their SQL text; PostgreSQL's plan cache
+//! revalidates them when the tables they use change. Results are copied out of SPI memory
+//! into Rust values before the connection is released.
+//!
+//! All functions here must be called inside [`with_spi`].
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+
+use documentdb_errors::{docdb_error, DocDbResult};
+use documentdb_pgbson::Bson;
+use pgrx::pg_sys;
+use pgrx::{FromDatum, IntoDatum};
+
+/// A statement parameter.
+#[derive(Debug, Clone)]
+pub enum Param<'a> {
+    Bson(&'a [u8]),
+    Text(&'a str),
+    Int8(i64),
+    Int4(i32),
+    Bool(bool),
+    /// `tid`, as (block, offset).
+    Tid(u32, u16),
+    /// `bson[]`.
+    BsonArray(&'a [Vec<u8>]),
+    Null(ParamType),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamType {
+    Bson,
+    BsonSequence,
+    Text,
+    Int8,
+    Int4,
+    Bool,
+    Tid,
+    BsonArray,
+}
+
+impl ParamType {
+    fn oid(self) -> pg_sys::Oid {
+        match self {
+            ParamType::Bson => Bson::type_oid(),
+            ParamType::BsonSequence => documentdb_pgbson::BsonSequence::type_oid(),
+            ParamType::Text => pg_sys::TEXTOID,
+            ParamType::Int8 => pg_sys::INT8OID,
+            ParamType::Int4 => pg_sys::INT4OID,
+            ParamType::Bool => pg_sys::BOOLOID,
+            ParamType::Tid => pg_sys::TIDOID,
+            // SAFETY: catalog lookup of the array type of our bson type.
+            ParamType::BsonArray => unsafe { pg_sys::get_array_type(Bson::type_oid()) },
+        }
+    }
+}
+
+impl Param<'_> {
+    fn param_type(&self) -> ParamType {
+        match self {
+            Param::Bson(_) => ParamType::Bson,
+            Param::Text(_) => ParamType::Text,
+            Param::Int8(_) => ParamType::Int8,
+            Param::Int4(_) => ParamType::Int4,
+            Param::Bool(_) => ParamType::Bool,
+            Param::Tid(..) => ParamType::Tid,
+            Param::BsonArray(_) => ParamType::BsonArray,
+            Param::Null(t) => *t,
+        }
+    }
+
+    fn datum(&self) -> (pg_sys::Datum, u8) {
+        let datum = match self {
+            Param::Bson(bytes) => documentdb_pgbson::datum::bytes_to_varlena_datum(bytes),
+            Param::Text(text) => text.into_datum().unwrap_or(pg_sys::Datum::from(0)),
+            Param::Int8(v) => pg_sys::Datum::from(*v),
+            Param::Int4(v) => pg_sys::Datum::from(*v),
+            Param::Bool(v) => pg_sys::Datum::from(*v),
+            Param::Tid(block, offset) => {
+                // SAFETY: palloc'd ItemPointerData filled field by field.
+                unsafe {
+                    let ptr = pg_sys::palloc0(std::mem::size_of::<pg_sys::ItemPointerData>())
+                        as *mut pg_sys::ItemPointerData;
+                    pgrx::itemptr::item_pointer_set_all(&mut *ptr, *block, *offset);
+                    pg_sys::Datum::from(ptr)
+                }
+            }
+            Param::BsonArray(items) => {
+                let mut datums: Vec<pg_sys::Datum> =
+                    items.iter().map(|b| documentdb_pgbson::datum::bytes_to_varlena_datum(b)).collect();
+                // SAFETY: a one-dimensional array of varlena (typlen -1, by reference, int4
+                // alignment) elements of the bson type.
+                unsafe {
+                    let array = pg_sys::construct_array(
+                        datums.as_mut_ptr(),
+                        datums.len() as i32,
+                        Bson::type_oid(),
+                        -1,
+                        false,
+                        pg_sys::TYPALIGN_INT as std::ffi::c_char,
+                    );
+                    pg_sys::Datum::from(array)
+                }
+            }
+            Param::Null(_) => return (pg_sys::Datum::from(0), b'n'),
+        };
+        (datum, b' ')
+    }
+}
+
+/// One column value copied out of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bson(Vec<u8>),
+    Text(String),
+    Int8(i64),
+    Int4(i32),
+    Bool(bool),
+    Float8(f64),
+    Tid(u32, u16),
+}
+
+impl Value {
+    pub fn into_bson(self) -> Option<Vec<u8>> {
+        match self {
+            Value::Bson(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int8(v) => Some(*v),
+            Value::Int4(v) => Some(i64::from(*v)),
+            _ => None,
+        }
+    }
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float8(v) => Some(*v),
+            Value::Int8(v) => Some(*v as f64),
+            Value::Int4(v) => Some(f64::from(*v)),
+            _ => None,
+        }
+    }
+}
+
+pub type Row = Vec<Value>;
+
+type PlanKey = (String, Vec<ParamType>, i32);
+
+thread_local! {
+    static PLANS: RefCell<HashMap<PlanKey, usize>> = RefCell::new(HashMap::new());
+}
+
+/// Cap on kept plans per backend; when exceeded the cache is dropped wholesale (plans for
+/// dropped collections would otherwise accumulate forever).
+const MAX_CACHED_PLANS: usize = 512;
+
+/// Runs `f` with an SPI connection, finishing it afterwards (on error, PostgreSQL's
+/// transaction abort cleans the connection up).
+pub fn with_spi<T>(f: impl FnOnce() -> DocDbResult<T>) -> DocDbResult<T> {
+    // SAFETY: balanced SPI_connect/SPI_finish around `f` on the normal path.
+    unsafe {
+        pg_sys::SPI_connect();
+    }
+    let result = f();
+    // SAFETY: matches the SPI_connect above.
+    unsafe {
+        pg_sys::SPI_finish();
+    }
+    result
+}
+
+fn prepare(sql: &str, types: &[ParamType], cursor_options: i32) -> DocDbResult<pg_sys::SPIPlanPtr> {
+    let key: PlanKey = (sql.to_owned(), types.to_vec(), cursor_options);
+    if let Some(plan) = PLANS.with(|p| p.borrow().get(&key).copied()) {
+        return Ok(plan as pg_sys::SPIPlanPtr);
+    }
+    let csql = CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
+    let mut oids: Vec<pg_sys::Oid> = types.iter().map(|t| t.oid()).collect();
+    // SAFETY: valid C string and argument type array; the plan is kept in
+    // TopMemoryContext by SPI_keepplan so it outlives this SPI connection.
+    let plan = unsafe {
+        let plan = pg_sys::SPI_prepare_cursor(csql.as_ptr(), oids.len() as i32, oids.as_mut_ptr(), cursor_options);
+        if plan.is_null() {
+            return Err(docdb_error!(InternalError, "SPI_prepare failed for: {sql}"));
+        }
+        pg_sys::SPI_keepplan(plan);
+        plan
+    };
+    PLANS.with(|p| {
+        let mut plans = p.borrow_mut();
+        if plans.len() >= MAX_CACHED_PLANS {
+            for (_, old) in plans.drain() {
+                // SAFETY: plans in the cache were kept by us and are not in use.
+                unsafe {
+                    pg_sys::SPI_freeplan(old as pg_sys::SPIPlanPtr);
+                }
+            }
+        }
+        plans.insert(key, plan as usize);
+    });
+    Ok(plan)
+}
+
+fn param_arrays(params: &[Param<'_>]) -> (Vec<ParamType>, Vec<pg_sys::Datum>, Vec<u8>) {
+    let types = params.iter().map(Param::param_type).collect();
+    let (datums, nulls): (Vec<_>, Vec<_>) = params.iter().map(Param::datum).unzip();
+    (types, datums, nulls)
+}
+
+/// Copies one column of the current SPI tuple table row.
+///
+/// # Safety
+/// `tuple`/`tupdesc` from the live SPI_tuptable; `column` is 1-based and in range.
+unsafe fn read_column(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc, column: i32) -> Value {
+    unsafe {
+        let mut is_null = false;
+        let datum = pg_sys::SPI_getbinval(tuple, tupdesc, column, &mut is_null);
+        if is_null {
+            return Value::Null;
+        }
+        let typoid = pg_sys::SPI_gettypeid(tupdesc, column);
+        match typoid {
+            pg_sys::INT8OID => Value::Int8(datum.value() as i64),
+            pg_sys::INT4OID => Value::Int4(datum.value() as i32),
+            pg_sys::BOOLOID => Value::Bool(datum.value() != 0),
+            pg_sys::FLOAT8OID => Value::Float8(f64::from_datum(datum, false).unwrap_or_default()),
+            pg_sys::TEXTOID | pg_sys::NAMEOID | pg_sys::VARCHAROID => {
+                Value::Text(String::from_datum(datum, false).unwrap_or_default())
+            }
+            pg_sys::TIDOID => {
+                let ptr = datum.cast_mut_ptr::<pg_sys::ItemPointerData>();
+                let (block, offset) = pgrx::itemptr::item_pointer_get_both(*ptr);
+                Value::Tid(block, offset)
+            }
+            _ => {
+                // Every other type we select is a bson-family varlena.
+                let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+                Value::Bson(pgrx::varlena::varlena_to_byte_slice(varlena).to_vec())
+            }
+        }
+    }
+}
+
+/// # Safety
+/// Called right after a successful SPI execution or fetch.
+unsafe fn collect_rows() -> Vec<Row> {
+    unsafe {
+        let table = pg_sys::SPI_tuptable;
+        if table.is_null() {
+            return Vec::new();
+        }
+        let count = pg_sys::SPI_processed as usize;
+        let tupdesc = (*table).tupdesc;
+        let natts = (*tupdesc).natts;
+        let mut rows = Vec::with_capacity(count);
+        for i in 0..count {
+            let tuple = *(*table).vals.add(i);
+            rows.push((1..=natts).map(|c| read_column(tuple, tupdesc, c)).collect());
+        }
+        pg_sys::SPI_freetuptable(table);
+        rows
+    }
+}
+
+/// Executes a (cached) statement with parameters; returns the rows it produced (for
+/// INSERT/UPDATE/DELETE, the RETURNING rows). `limit` 0 = all rows.
+pub fn execute(sql: &str, params: &[Param<'_>], read_only: bool, limit: i64) -> DocDbResult<Vec<Row>> {
+    let (types, mut datums, nulls) = param_arrays(params);
+    let plan = prepare(sql, &types, 0)?;
+    // SAFETY: plan matches the parameter arrays' length and types.
+    unsafe {
+        let rc = pg_sys::SPI_execute_plan(plan, datums.as_mut_ptr(), nulls.as_ptr() as *const std::ffi::c_char, read_only, limit as std::ffi::c_long);
+        if rc < 0 {
+            return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
+        }
+        Ok(collect_rows())
+    }
+}
+
+/// Number of rows the last statement processed.
+pub fn processed() -> u64 {
+    // SAFETY: reading an SPI global.
+    unsafe { pg_sys::SPI_processed }
+}
+
+/// Executes a statement that is not worth caching (DDL with generated names).
+pub fn execute_once(sql: &str) -> DocDbResult<()> {
+    let csql = CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
+    // SAFETY: plain SPI_execute of a valid C string.
+    let rc = unsafe { pg_sys::SPI_execute(csql.as_ptr(), false, 0) };
+    if rc < 0 {
+        return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
+    }
+    Ok(())
+}
+
+/// Opens a named cursor (portal) for a query. With `hold`, the portal survives the end of
+/// the transaction (PostgreSQL materialises the remaining rows at commit); without, it
+/// lives until the transaction ends — callers choose `hold` when they are not inside a
+/// transaction block.
+pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool) -> DocDbResult<()> {
+    let (types, mut datums, nulls) = param_arrays(params);
+    let options = if hold { pg_sys::CURSOR_OPT_HOLD as i32 } else { 0 } | pg_sys::CURSOR_OPT_NO_SCROLL as i32;
+    let plan = prepare(sql, &types, options)?;
+    let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
+    // SAFETY: plan/params consistent; the portal name is copied by PostgreSQL.
+    unsafe {
+        let portal = pg_sys::SPI_cursor_open(cname.as_ptr(), plan, datums.as_mut_ptr(), nulls.as_ptr() as *const std::ffi::c_char, true);
+        if portal.is_null() {
+            return Err(docdb_error!(InternalError, "could not open cursor {name}"));
+        }
+    }
+    Ok(())
+}
+
+/// Fetches up to `count` rows from a named cursor; `None` when no such cursor exists.
+pub fn fetch_cursor(name: &str, count: i64) -> DocDbResult<Option<Vec<Row>>> {
+    let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
+    // SAFETY: portal looked up by name; fetch into SPI_tuptable.
+    unsafe {
+        let portal = pg_sys::SPI_cursor_find(cname.as_ptr());
+        if portal.is_null() {
+            return Ok(None);
+        }
+        pg_sys::SPI_cursor_fetch(portal, true, count as std::ffi::c_long);
+        Ok(Some(collect_rows()))
+    }
+}
+
+/// Closes a named cursor if it exists; returns whether it did.
+pub fn close_cursor(name: &str) -> bool {
+    let Ok(cname) = CString::new(name) else { return false };
+    // SAFETY: portal looked up by name.
+    unsafe {
+        let portal = pg_sys::SPI_cursor_find(cname.as_ptr());
+        if portal.is_null() {
+            return false;
+        }
+        pg_sys::SPI_cursor_close(portal);
+        true
+    }
+}
+
+/// Are we inside an explicit transaction block (BEGIN ... COMMIT)?
+pub fn in_transaction_block() -> bool {
+    // SAFETY: reads transaction state.
+    unsafe { pg_sys::IsTransactionBlock() }
+}
+
+/// Name of the current user, for messages.
+pub fn current_user() -> String {
+    // SAFETY: GetUserNameFromId returns a palloc'd C string for a valid role.
+    unsafe {
+        let ptr = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true);
+        if ptr.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(ptr).to_string_lossy().into_owned()
+        }
+    }
+}

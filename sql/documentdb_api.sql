@@ -1,0 +1,153 @@
+-- The public command functions of documentdb_api, declared to match API_SURFACE.md.
+-- Implementations are Rust functions (pg_documentdb/src/api.rs), symbols `<name>_wrapper`.
+
+CREATE FUNCTION documentdb_api.insert(
+    p_database_name text, p_insert documentdb_core.bson,
+    p_insert_documents documentdb_core.bsonsequence DEFAULT NULL, p_transaction_id text DEFAULT NULL,
+    OUT p_result documentdb_core.bson, OUT p_success boolean)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'insert_wrapper';
+
+CREATE FUNCTION documentdb_api.insert_one(
+    p_database_name text, p_collection_name text, p_document documentdb_core.bson,
+    p_transaction_id text DEFAULT NULL)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'insert_one_wrapper';
+
+CREATE PROCEDURE documentdb_api.insert_bulk(
+    IN p_database_name text, IN p_insert documentdb_core.bson,
+    IN p_insert_documents documentdb_core.bsonsequence DEFAULT NULL, IN p_transaction_id text DEFAULT NULL,
+    INOUT p_result documentdb_core.bson DEFAULT NULL, INOUT p_success boolean DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT r.p_result, r.p_success INTO p_result, p_success
+    FROM documentdb_api.insert(p_database_name, p_insert, p_insert_documents, p_transaction_id) r;
+END
+$$;
+
+CREATE FUNCTION documentdb_api.update(
+    p_database_name text, p_update documentdb_core.bson,
+    p_insert_documents documentdb_core.bsonsequence DEFAULT NULL, p_transaction_id text DEFAULT NULL,
+    OUT p_result documentdb_core.bson, OUT p_success boolean)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'update_wrapper';
+
+CREATE PROCEDURE documentdb_api.update_bulk(
+    IN p_database_name text, IN p_update documentdb_core.bson,
+    IN p_insert_documents documentdb_core.bsonsequence DEFAULT NULL, IN p_transaction_id text DEFAULT NULL,
+    INOUT p_result documentdb_core.bson DEFAULT NULL, INOUT p_success boolean DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT r.p_result, r.p_success INTO p_result, p_success
+    FROM documentdb_api.update(p_database_name, p_update, p_insert_documents, p_transaction_id) r;
+END
+$$;
+
+CREATE FUNCTION documentdb_api.delete(
+    p_database_name text, p_delete documentdb_core.bson,
+    p_insert_documents documentdb_core.bsonsequence DEFAULT NULL, p_transaction_id text DEFAULT NULL,
+    OUT p_result documentdb_core.bson, OUT p_success boolean)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'delete_wrapper';
+
+CREATE FUNCTION documentdb_api.find_and_modify(
+    p_database_name text, p_message documentdb_core.bson, p_transaction_id text DEFAULT NULL,
+    OUT p_result documentdb_core.bson, OUT p_success boolean)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'find_and_modify_wrapper';
+
+CREATE FUNCTION documentdb_api.find_cursor_first_page(
+    database text, commandspec documentdb_core.bson, cursorid bigint DEFAULT 0,
+    OUT cursorpage documentdb_core.bson, OUT continuation documentdb_core.bson,
+    OUT persistconnection boolean, OUT cursorid bigint)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'find_cursor_first_page_wrapper';
+
+CREATE FUNCTION documentdb_api.aggregate_cursor_first_page(
+    database text, commandspec documentdb_core.bson, cursorid bigint DEFAULT 0,
+    OUT cursorpage documentdb_core.bson, OUT continuation documentdb_core.bson,
+    OUT persistconnection boolean, OUT cursorid bigint)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'aggregate_cursor_first_page_wrapper';
+
+CREATE FUNCTION documentdb_api.list_collections_cursor_first_page(
+    database text, commandspec documentdb_core.bson, cursorid bigint DEFAULT 0,
+    OUT cursorpage documentdb_core.bson, OUT continuation documentdb_core.bson,
+    OUT persistconnection boolean, OUT cursorid bigint)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'list_collections_cursor_first_page_wrapper';
+
+CREATE FUNCTION documentdb_api.list_indexes_cursor_first_page(
+    database text, commandspec documentdb_core.bson, cursorid bigint DEFAULT 0,
+    OUT cursorpage documentdb_core.bson, OUT continuation documentdb_core.bson,
+    OUT persistconnection boolean, OUT cursorid bigint)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'list_indexes_cursor_first_page_wrapper';
+
+CREATE FUNCTION documentdb_api.cursor_get_more(
+    database text, getmorespec documentdb_core.bson, continuationspec documentdb_core.bson,
+    OUT cursorpage documentdb_core.bson, OUT continuation documentdb_core.bson)
+RETURNS record LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'cursor_get_more_wrapper';
+
+CREATE FUNCTION documentdb_api.count_query(
+    database text, countspec documentdb_core.bson, OUT document documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'count_query_wrapper';
+
+CREATE FUNCTION documentdb_api.distinct_query(
+    database text, distinctspec documentdb_core.bson, OUT document documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'distinct_query_wrapper';
+
+CREATE FUNCTION documentdb_api.create_collection(p_database_name text, p_collection_name text)
+RETURNS boolean LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'create_collection_wrapper';
+
+CREATE FUNCTION documentdb_api.create_collection_view(dbname text, createspec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'create_collection_view_wrapper';
+
+CREATE FUNCTION documentdb_api.drop_collection(
+    p_database_name text, p_collection_name text, p_write_concern documentdb_core.bson DEFAULT NULL,
+    p_collection_uuid uuid DEFAULT NULL, p_track_changes boolean DEFAULT true)
+RETURNS boolean LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'drop_collection_wrapper';
+
+CREATE FUNCTION documentdb_api.drop_database(p_database_name text, p_write_concern documentdb_core.bson DEFAULT NULL)
+RETURNS void LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'drop_database_wrapper';
+
+CREATE FUNCTION documentdb_api.rename_collection(
+    p_database_name text, p_collection_name text, p_target_name text, p_drop_target boolean DEFAULT false)
+RETURNS void LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'rename_collection_wrapper';
+
+CREATE FUNCTION documentdb_api.coll_mod(p_database_name text, p_collection_name text, p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'coll_mod_wrapper';
+
+CREATE FUNCTION documentdb_api.list_databases(p_list_databases_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'list_databases_wrapper';
+
+CREATE FUNCTION documentdb_api.coll_stats(p_database_name text, p_collection_name text, p_scale double precision DEFAULT 1)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'coll_stats_wrapper';
+
+CREATE FUNCTION documentdb_api.db_stats(p_database_name text, p_scale double precision DEFAULT 1, p_freestorage boolean DEFAULT false)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'db_stats_wrapper';
+
+CREATE FUNCTION documentdb_api_internal.delete_cursors(cursor_ids bigint[])
+RETURNS bigint[] LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'delete_cursors_wrapper';
+
+CREATE FUNCTION documentdb_api_internal.collection_table(p_database_name text, p_collection_name text)
+RETURNS text LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'collection_table_wrapper';
+
+-- The documents of a collection as rows (empty when it doesn't exist).
+CREATE FUNCTION documentdb_api.collection(
+    p_database_name text, p_collection_name text,
+    OUT shard_key_value bigint, OUT object_id documentdb_core.bson, OUT document documentdb_core.bson)
+RETURNS SETOF record LANGUAGE plpgsql STABLE STRICT AS $$
+DECLARE
+    v_table text := documentdb_api_internal.collection_table(p_database_name, p_collection_name);
+BEGIN
+    IF v_table IS NOT NULL THEN
+        RETURN QUERY EXECUTE format('SELECT shard_key_value, object_id, document FROM %s', v_table);
+    END IF;
+END
+$$;
+
+-- $group accumulators
+CREATE FUNCTION documentdb_api_internal.bson_group_accumulate_transition(internal, documentdb_core.bson, documentdb_core.bson)
+RETURNS internal LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'bson_group_accumulate_transition_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_group_accumulate_final(internal)
+RETURNS documentdb_core.bson LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'bson_group_accumulate_final_wrapper';
+CREATE AGGREGATE documentdb_api_internal.bson_group_accumulate(documentdb_core.bson, documentdb_core.bson) (
+    SFUNC = documentdb_api_internal.bson_group_accumulate_transition,
+    STYPE = internal,
+    SSPACE = 256,
+    FINALFUNC = documentdb_api_internal.bson_group_accumulate_final
+);
+
+GRANT USAGE ON SCHEMA documentdb_api TO PUBLIC;
