@@ -49,10 +49,21 @@ pub fn validate_database_name(db: &str) -> DocDbResult<()> {
         bail!(InvalidNamespace, "Invalid empty database name");
     }
     if db.len() >= MAX_DATABASE_NAME_LEN {
-        bail!(InvalidNamespace, "Invalid database name '{db}': database names must be shorter than 64 bytes");
+        bail!(
+            InvalidNamespace,
+            "Invalid database name '{db}': database names must be shorter than 64 bytes"
+        );
     }
-    if let Some(c) = db.chars().find(|c| matches!(c, '/' | '\\' | '.' | ' ' | '"' | '$' | '*' | '<' | '>' | ':' | '|' | '?' | '\0')) {
-        bail!(InvalidNamespace, "Invalid database name '{db}': database names cannot contain the character '{c}'");
+    if let Some(c) = db.chars().find(|c| {
+        matches!(
+            c,
+            '/' | '\\' | '.' | ' ' | '"' | '$' | '*' | '<' | '>' | ':' | '|' | '?' | '\0'
+        )
+    }) {
+        bail!(
+            InvalidNamespace,
+            "Invalid database name '{db}': database names cannot contain the character '{c}'"
+        );
     }
     Ok(())
 }
@@ -60,18 +71,29 @@ pub fn validate_database_name(db: &str) -> DocDbResult<()> {
 /// MongoDB's collection name rules (for names a user may create or write).
 pub fn validate_collection_name(db: &str, coll: &str) -> DocDbResult<()> {
     if coll.is_empty() {
-        bail!(InvalidNamespace, "Invalid namespace specified '{db}.': collection names cannot be empty");
+        bail!(
+            InvalidNamespace,
+            "Invalid namespace specified '{db}.': collection names cannot be empty"
+        );
     }
     if coll.contains('\0') {
-        bail!(InvalidNamespace, "Invalid collection name: collection names cannot contain the null character");
+        bail!(
+            InvalidNamespace,
+            "Invalid collection name: collection names cannot contain the null character"
+        );
     }
     if coll.starts_with('.') {
-        bail!(InvalidNamespace, "Invalid collection name '{coll}': collection names cannot start with '.'");
+        bail!(
+            InvalidNamespace,
+            "Invalid collection name '{coll}': collection names cannot start with '.'"
+        );
     }
     if coll.contains('$') {
         bail!(InvalidNamespace, "Invalid collection name: '{db}.{coll}'");
     }
-    if coll.starts_with("system.") && !matches!(coll, "system.js" | "system.views" | "system.profile") {
+    if coll.starts_with("system.")
+        && !matches!(coll, "system.js" | "system.views" | "system.profile")
+    {
         bail!(InvalidNamespace, "Invalid system namespace: {db}.{coll}");
     }
     if db.len() + 1 + coll.len() > MAX_NAMESPACE_LEN {
@@ -84,13 +106,17 @@ const SELECT_COLUMNS: &str = "collection_id, database_name, collection_name, col
      coalesce(validation_level, 'strict'), coalesce(validation_action, 'error'), view_definition, options";
 
 fn doc_of(value: Value) -> Option<RawDocumentBuf> {
-    value.into_bson().and_then(|bytes| RawDocumentBuf::from_bytes(bytes).ok())
+    value
+        .into_bson()
+        .and_then(|bytes| RawDocumentBuf::from_bytes(bytes).ok())
 }
 
 fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
     let mut it = row.into_iter();
     let mut next = || it.next().unwrap_or(Value::Null);
-    let id = next().as_i64().ok_or_else(|| docdb_error!(InternalError, "catalog row without id"))?;
+    let id = next()
+        .as_i64()
+        .ok_or_else(|| docdb_error!(InternalError, "catalog row without id"))?;
     let database = next().as_text().unwrap_or_default().to_owned();
     let name = next().as_text().unwrap_or_default().to_owned();
     let uuid = next().as_text().unwrap_or_default().to_owned();
@@ -99,7 +125,17 @@ fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
     let validation_action = next().as_text().unwrap_or("error").to_owned();
     let view_definition = doc_of(next());
     let options = doc_of(next());
-    Ok(Collection { id, database, name, uuid, validator, validation_level, validation_action, view_definition, options })
+    Ok(Collection {
+        id,
+        database,
+        name,
+        uuid,
+        validator,
+        validation_level,
+        validation_action,
+        view_definition,
+        options,
+    })
 }
 
 /// Looks a collection (or view) up; `None` when it doesn't exist.
@@ -118,7 +154,10 @@ pub fn list(db: &str) -> DocDbResult<Vec<Collection>> {
         "SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections \
          WHERE database_name = $1 ORDER BY collection_name"
     );
-    spi::execute(&sql, &[Param::Text(db)], true, 0)?.into_iter().map(collection_from_row).collect()
+    spi::execute(&sql, &[Param::Text(db)], true, 0)?
+        .into_iter()
+        .map(collection_from_row)
+        .collect()
 }
 
 /// Names of all databases that have at least one collection.
@@ -129,7 +168,10 @@ pub fn databases() -> DocDbResult<Vec<String>> {
         true,
         0,
     )?;
-    Ok(rows.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned))
+        .collect())
 }
 
 /// Options of a collection creation (the `create` command's optional fields we keep).
@@ -214,9 +256,15 @@ fn create_data_table(id: i64) -> DocDbResult<()> {
     ))?;
     // Documents are mostly read whole: keep them inline up to the TOAST threshold and
     // compressed beyond it.
-    spi::execute_once(&format!("ALTER TABLE {table} ALTER COLUMN document SET STORAGE EXTENDED"))?;
-    spi::execute_once(&format!("GRANT SELECT ON {table} TO documentdb_readonly_role"))?;
-    spi::execute_once(&format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO documentdb_admin_role"))?;
+    spi::execute_once(&format!(
+        "ALTER TABLE {table} ALTER COLUMN document SET STORAGE EXTENDED"
+    ))?;
+    spi::execute_once(&format!(
+        "GRANT SELECT ON {table} TO documentdb_readonly_role"
+    ))?;
+    spi::execute_once(&format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO documentdb_admin_role"
+    ))?;
     Ok(())
 }
 
@@ -225,7 +273,10 @@ fn create_data_table(id: i64) -> DocDbResult<()> {
 pub fn get_or_create(db: &str, coll: &str) -> DocDbResult<Collection> {
     if let Some(existing) = lookup(db, coll)? {
         if existing.is_view() {
-            bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
+            bail!(
+                CommandNotSupportedOnView,
+                "Namespace {db}.{coll} is a view, not a collection"
+            );
         }
         return Ok(existing);
     }
@@ -233,7 +284,12 @@ pub fn get_or_create(db: &str, coll: &str) -> DocDbResult<Collection> {
         return Ok(created);
     }
     // Someone else created it concurrently; their row is visible now.
-    lookup(db, coll)?.ok_or_else(|| docdb_error!(InternalError, "collection {db}.{coll} vanished while being created"))
+    lookup(db, coll)?.ok_or_else(|| {
+        docdb_error!(
+            InternalError,
+            "collection {db}.{coll} vanished while being created"
+        )
+    })
 }
 
 /// Drops a collection or view; returns false when it didn't exist.
@@ -277,7 +333,10 @@ pub fn indexes(collection_id: i64) -> DocDbResult<Vec<RawDocumentBuf>> {
         true,
         0,
     )?;
-    Ok(rows.into_iter().filter_map(|r| doc_of(r.into_iter().next()?)).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| doc_of(r.into_iter().next()?))
+        .collect())
 }
 
 /// Updates validator settings (collMod).
@@ -289,7 +348,11 @@ pub fn set_validation(
 ) -> DocDbResult<()> {
     if let Some(v) = validator {
         // An empty validator removes validation.
-        let param = if v.is_empty() { Param::Null(spi::ParamType::Bson) } else { Param::Bson(v.as_bytes()) };
+        let param = if v.is_empty() {
+            Param::Null(spi::ParamType::Bson)
+        } else {
+            Param::Bson(v.as_bytes())
+        };
         spi::execute(
             "UPDATE documentdb_api_catalog.collections SET validator = $2 WHERE collection_id = $1",
             &[Param::Int8(collection_id), param],

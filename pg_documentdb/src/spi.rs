@@ -88,8 +88,10 @@ impl Param<'_> {
                 }
             }
             Param::BsonArray(items) => {
-                let mut datums: Vec<pg_sys::Datum> =
-                    items.iter().map(|b| documentdb_pgbson::datum::bytes_to_varlena_datum(b)).collect();
+                let mut datums: Vec<pg_sys::Datum> = items
+                    .iter()
+                    .map(|b| documentdb_pgbson::datum::bytes_to_varlena_datum(b))
+                    .collect();
                 // SAFETY: a one-dimensional array of varlena (typlen -1, by reference, int4
                 // alignment) elements of the bson type.
                 unsafe {
@@ -187,16 +189,26 @@ pub fn with_spi<T>(f: impl FnOnce() -> DocDbResult<T>) -> DocDbResult<T> {
 }
 
 fn prepare(sql: &str, types: &[ParamType], cursor_options: i32) -> DocDbResult<pg_sys::SPIPlanPtr> {
+    // Generic plans: our parameters are documents (filters, batches of documents) whose
+    // values don't change the plan shape, and custom plans would re-plan (and deep-copy
+    // multi-megabyte parameter arrays into the plan) on every early execution.
+    let cursor_options = cursor_options | pg_sys::CURSOR_OPT_GENERIC_PLAN as i32;
     let key: PlanKey = (sql.to_owned(), types.to_vec(), cursor_options);
     if let Some(plan) = PLANS.with(|p| p.borrow().get(&key).copied()) {
         return Ok(plan as pg_sys::SPIPlanPtr);
     }
-    let csql = CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
+    let csql =
+        CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
     let mut oids: Vec<pg_sys::Oid> = types.iter().map(|t| t.oid()).collect();
     // SAFETY: valid C string and argument type array; the plan is kept in
     // TopMemoryContext by SPI_keepplan so it outlives this SPI connection.
     let plan = unsafe {
-        let plan = pg_sys::SPI_prepare_cursor(csql.as_ptr(), oids.len() as i32, oids.as_mut_ptr(), cursor_options);
+        let plan = pg_sys::SPI_prepare_cursor(
+            csql.as_ptr(),
+            oids.len() as i32,
+            oids.as_mut_ptr(),
+            cursor_options,
+        );
         if plan.is_null() {
             return Err(docdb_error!(InternalError, "SPI_prepare failed for: {sql}"));
         }
@@ -272,7 +284,11 @@ unsafe fn collect_rows() -> Vec<Row> {
         let mut rows = Vec::with_capacity(count);
         for i in 0..count {
             let tuple = *(*table).vals.add(i);
-            rows.push((1..=natts).map(|c| read_column(tuple, tupdesc, c)).collect());
+            rows.push(
+                (1..=natts)
+                    .map(|c| read_column(tuple, tupdesc, c))
+                    .collect(),
+            );
         }
         pg_sys::SPI_freetuptable(table);
         rows
@@ -281,14 +297,28 @@ unsafe fn collect_rows() -> Vec<Row> {
 
 /// Executes a (cached) statement with parameters; returns the rows it produced (for
 /// INSERT/UPDATE/DELETE, the RETURNING rows). `limit` 0 = all rows.
-pub fn execute(sql: &str, params: &[Param<'_>], read_only: bool, limit: i64) -> DocDbResult<Vec<Row>> {
+pub fn execute(
+    sql: &str,
+    params: &[Param<'_>],
+    read_only: bool,
+    limit: i64,
+) -> DocDbResult<Vec<Row>> {
     let (types, mut datums, nulls) = param_arrays(params);
     let plan = prepare(sql, &types, 0)?;
     // SAFETY: plan matches the parameter arrays' length and types.
     unsafe {
-        let rc = pg_sys::SPI_execute_plan(plan, datums.as_mut_ptr(), nulls.as_ptr() as *const std::ffi::c_char, read_only, limit as std::ffi::c_long);
+        let rc = pg_sys::SPI_execute_plan(
+            plan,
+            datums.as_mut_ptr(),
+            nulls.as_ptr() as *const std::ffi::c_char,
+            read_only,
+            limit as std::ffi::c_long,
+        );
         if rc < 0 {
-            return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
+            return Err(docdb_error!(
+                InternalError,
+                "SPI execution failed ({rc}) for: {sql}"
+            ));
         }
         Ok(collect_rows())
     }
@@ -302,11 +332,15 @@ pub fn processed() -> u64 {
 
 /// Executes a statement that is not worth caching (DDL with generated names).
 pub fn execute_once(sql: &str) -> DocDbResult<()> {
-    let csql = CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
+    let csql =
+        CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
     // SAFETY: plain SPI_execute of a valid C string.
     let rc = unsafe { pg_sys::SPI_execute(csql.as_ptr(), false, 0) };
     if rc < 0 {
-        return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
+        return Err(docdb_error!(
+            InternalError,
+            "SPI execution failed ({rc}) for: {sql}"
+        ));
     }
     Ok(())
 }
@@ -317,12 +351,23 @@ pub fn execute_once(sql: &str) -> DocDbResult<()> {
 /// transaction block.
 pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool) -> DocDbResult<()> {
     let (types, mut datums, nulls) = param_arrays(params);
-    let options = if hold { pg_sys::CURSOR_OPT_HOLD as i32 } else { 0 } | pg_sys::CURSOR_OPT_NO_SCROLL as i32;
+    let options = if hold {
+        pg_sys::CURSOR_OPT_HOLD as i32
+    } else {
+        0
+    } | pg_sys::CURSOR_OPT_NO_SCROLL as i32;
     let plan = prepare(sql, &types, options)?;
-    let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
+    let cname =
+        CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
     // SAFETY: plan/params consistent; the portal name is copied by PostgreSQL.
     unsafe {
-        let portal = pg_sys::SPI_cursor_open(cname.as_ptr(), plan, datums.as_mut_ptr(), nulls.as_ptr() as *const std::ffi::c_char, true);
+        let portal = pg_sys::SPI_cursor_open(
+            cname.as_ptr(),
+            plan,
+            datums.as_mut_ptr(),
+            nulls.as_ptr() as *const std::ffi::c_char,
+            true,
+        );
         if portal.is_null() {
             return Err(docdb_error!(InternalError, "could not open cursor {name}"));
         }
@@ -332,7 +377,8 @@ pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool) -> D
 
 /// Fetches up to `count` rows from a named cursor; `None` when no such cursor exists.
 pub fn fetch_cursor(name: &str, count: i64) -> DocDbResult<Option<Vec<Row>>> {
-    let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
+    let cname =
+        CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
     // SAFETY: portal looked up by name; fetch into SPI_tuptable.
     unsafe {
         let portal = pg_sys::SPI_cursor_find(cname.as_ptr());
@@ -346,7 +392,9 @@ pub fn fetch_cursor(name: &str, count: i64) -> DocDbResult<Option<Vec<Row>>> {
 
 /// Closes a named cursor if it exists; returns whether it did.
 pub fn close_cursor(name: &str) -> bool {
-    let Ok(cname) = CString::new(name) else { return false };
+    let Ok(cname) = CString::new(name) else {
+        return false;
+    };
     // SAFETY: portal looked up by name.
     unsafe {
         let portal = pg_sys::SPI_cursor_find(cname.as_ptr());

@@ -9,7 +9,7 @@
 //! Everything works on borrowed bytes: documents and arrays are walked with a small
 //! internal reader that neither allocates nor re-validates UTF-8.
 
-mod value;
+pub mod value;
 
 pub(crate) use value::{with_val, Elements, Val};
 

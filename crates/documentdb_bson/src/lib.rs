@@ -14,3 +14,9 @@ pub mod validate;
 pub use bson;
 pub use compare::{compare_documents, compare_values};
 pub use validate::{validate_document, MAX_BSON_SIZE, MAX_NESTING_DEPTH};
+
+/// Byte spans of a document's top-level elements: `(key, start, end)` with
+/// `doc[start..end]` the whole element. For splicing documents without decoding them.
+pub fn element_spans(doc: &[u8]) -> compare::value::ElementSpans<'_> {
+    compare::value::ElementSpans::new(doc)
+}

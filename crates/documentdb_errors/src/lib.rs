@@ -207,7 +207,9 @@ impl ErrorCode {
         self.sqlstate()
             .iter()
             .enumerate()
-            .fold(0i32, |acc, (i, ch)| acc | ((((*ch as i32) - ('0' as i32)) & 0x3F) << (6 * i)))
+            .fold(0i32, |acc, (i, ch)| {
+                acc | ((((*ch as i32) - ('0' as i32)) & 0x3F) << (6 * i))
+            })
     }
 
     /// Decodes a class-`M` SQLSTATE back into the MongoDB code; `None` for other classes.
@@ -253,7 +255,10 @@ pub struct DocDbError {
 
 impl DocDbError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> DocDbError {
-        DocDbError { code, message: message.into() }
+        DocDbError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -296,7 +301,12 @@ mod tests {
     #[test]
     fn named_codes_are_sorted_and_unique() {
         for pair in NAMED_CODES.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "{:?} must come before {:?}", pair[0], pair[1]);
+            assert!(
+                pair[0].0 < pair[1].0,
+                "{:?} must come before {:?}",
+                pair[0],
+                pair[1]
+            );
         }
     }
 
@@ -307,7 +317,9 @@ mod tests {
             assert_eq!(ec.name(), *name);
             let state = ec.sqlstate_str();
             assert!(state.starts_with('M'));
-            assert!(state.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+            assert!(state
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
             assert_eq!(ErrorCode::from_sqlstate(&state), Some(ec), "{state}");
         }
     }
@@ -334,7 +346,9 @@ mod tests {
         // MAKE_SQLSTATE('2','3','5','0','5') is unique_violation; check our packing formula
         // against PostgreSQL's value for it (23505 -> 0x0500C82 ... computed independently).
         let pack = |s: &[u8; 5]| {
-            s.iter().enumerate().fold(0i32, |acc, (i, c)| acc | (((*c as i32 - 48) & 0x3F) << (6 * i)))
+            s.iter().enumerate().fold(0i32, |acc, (i, c)| {
+                acc | (((*c as i32 - 48) & 0x3F) << (6 * i))
+            })
         };
         assert_eq!(pack(b"23505"), 83_906_754);
         assert_eq!(ErrorCode::BadValue.sqlstate_packed(), pack(b"M0002"));

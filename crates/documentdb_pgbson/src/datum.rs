@@ -232,8 +232,20 @@ macro_rules! varlena_type {
     };
 }
 
-varlena_type!(Bson, BsonRef, 0, "documentdb_core.bson", "documentdb_pgbson::Bson");
-varlena_type!(BsonQuery, BsonQueryRef, 1, "documentdb_core.bsonquery", "documentdb_pgbson::BsonQuery");
+varlena_type!(
+    Bson,
+    BsonRef,
+    0,
+    "documentdb_core.bson",
+    "documentdb_pgbson::Bson"
+);
+varlena_type!(
+    BsonQuery,
+    BsonQueryRef,
+    1,
+    "documentdb_core.bsonquery",
+    "documentdb_pgbson::BsonQuery"
+);
 varlena_type!(
     BsonSequence,
     BsonSequenceRef,
@@ -246,7 +258,10 @@ fn document_of(bytes: &[u8]) -> &RawDocument {
     // Every bson datum was validated when it was created (input functions, recv, casts),
     // so this only re-checks the length header; a failure means on-disk corruption.
     RawDocument::from_bytes(bytes).unwrap_or_else(|e| {
-        throw(DocDbError::new(ErrorCode::InvalidBSON, format!("corrupt bson datum: {e}")))
+        throw(DocDbError::new(
+            ErrorCode::InvalidBSON,
+            format!("corrupt bson datum: {e}"),
+        ))
     })
 }
 
@@ -295,7 +310,9 @@ impl<'a> Iterator for SequenceIter<'a> {
             return None;
         }
         let len = i32::from_le_bytes([self.rest[0], self.rest[1], self.rest[2], self.rest[3]]);
-        let len = usize::try_from(len).ok().filter(|l| *l >= 5 && *l <= self.rest.len())?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| *l >= 5 && *l <= self.rest.len())?;
         let (doc, rest) = self.rest.split_at(len);
         self.rest = rest;
         Some(document_of(doc))

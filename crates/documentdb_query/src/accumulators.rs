@@ -506,11 +506,7 @@ impl Accumulator {
                         }
                     }
                 }
-                FirstN => {
-                    if items.len() < n {
-                        items.push(value.unwrap_or(Bson::Null));
-                    }
-                }
+                FirstN if items.len() < n => items.push(value.unwrap_or(Bson::Null)),
                 LastN => {
                     items.push(value.unwrap_or(Bson::Null));
                     if items.len() > n {
@@ -518,11 +514,9 @@ impl Accumulator {
                         items.drain(..excess);
                     }
                 }
-                MaxN | MinN => {
-                    if !v::is_nullish(&value) {
-                        if let Some(val) = value {
-                            insert_sorted(items, val, op == MaxN, n);
-                        }
+                MaxN | MinN if !v::is_nullish(&value) => {
+                    if let Some(val) = value {
+                        insert_sorted(items, val, op == MaxN, n);
                     }
                 }
                 _ => {}
@@ -535,14 +529,16 @@ impl Accumulator {
                                 doc.insert(k, val);
                             }
                         }
-                        other => return Err(loc(
-                            40400,
-                            format!(
+                        other => {
+                            return Err(loc(
+                                40400,
+                                format!(
                                 "$mergeObjects requires object inputs, but input {} is of type {}",
                                 v::display(&other),
                                 v::type_name(&other)
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
             }

@@ -253,8 +253,7 @@ pub fn as_i64_exact(n: Num) -> Option<i64> {
         Num::Int64(v) => Some(v),
         Num::Double(v) => {
             if v.trunc() == v
-                && v >= -9_223_372_036_854_775_808.0
-                && v < 9_223_372_036_854_775_808.0
+                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v)
             {
                 Some(v as i64)
             } else {
@@ -415,7 +414,7 @@ impl Adder {
             NumKind::Int32 | NumKind::Int64 => Some(self.long_total),
             NumKind::Double => {
                 let t = self.double_total;
-                if t >= -9_223_372_036_854_775_808.0 && t < 9_223_372_036_854_775_807.0 {
+                if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_807.0).contains(&t) {
                     Some(t.round() as i64)
                 } else {
                     None

@@ -14,7 +14,9 @@ pub const MAX_DOCUMENT_SIZE: usize = 16 * 1024 * 1024;
 pub fn validate_id(value: RawBsonRef<'_>) -> DocDbResult<()> {
     match value.element_type() {
         ElementType::Array => bail!(BadValue, "The '_id' value cannot be of type array"),
-        ElementType::RegularExpression => bail!(BadValue, "The '_id' value cannot be of type regex"),
+        ElementType::RegularExpression => {
+            bail!(BadValue, "The '_id' value cannot be of type regex")
+        }
         ElementType::Undefined => bail!(BadValue, "The '_id' value cannot be of type undefined"),
         _ => {}
     }
@@ -35,48 +37,67 @@ pub fn validate_id(value: RawBsonRef<'_>) -> DocDbResult<()> {
 
 /// Returns the document as it is stored: `_id` first (generated as a new ObjectId when
 /// absent), every other field in its original order. Errors for an invalid `_id` or a
-/// document over 16 MiB.
+/// document over 16 MiB. Works by splicing element bytes, without decoding the document.
 pub fn prepare_for_insert(doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let mut id: Option<RawBsonRef<'_>> = None;
-    let mut id_first = false;
-    for (position, element) in doc.iter().enumerate() {
-        let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-        if key.as_str() == "_id" {
-            if id.is_some() {
+    let bytes = doc.as_bytes();
+    let mut id_span: Option<(usize, usize)> = None;
+    let mut consumed = 4;
+    for (key, start, end) in documentdb_bson::element_spans(bytes) {
+        if key == b"_id" {
+            if id_span.is_some() {
                 bail!(BadValue, "can't have multiple _id fields in one document");
             }
-            validate_id(value)?;
-            id = Some(value);
-            id_first = position == 0;
+            id_span = Some((start, end));
         }
+        consumed = end;
     }
-    let out = if id_first {
-        doc.to_owned()
-    } else {
-        let mut out = RawDocumentBuf::new();
-        let id_key: &bson::raw::CStr = "_id".try_into().map_err(|_| docdb_error!(InternalError, "bad key"))?;
-        match id {
-            Some(value) => out.append(id_key, value),
-            None => out.append(id_key, ObjectId::new()),
+    if consumed + 1 != bytes.len() {
+        bail!(InvalidBSON, "document has malformed elements");
+    }
+    if let Some(id) = document_id_value(doc, id_span) {
+        validate_id(id)?;
+    }
+    let out = match id_span {
+        Some((4, _)) => doc.to_owned(),
+        Some((start, end)) => {
+            // Move the _id element to the front.
+            let mut out = Vec::with_capacity(bytes.len());
+            out.extend_from_slice(&bytes[..4]);
+            out.extend_from_slice(&bytes[start..end]);
+            out.extend_from_slice(&bytes[4..start]);
+            out.extend_from_slice(&bytes[end..]);
+            RawDocumentBuf::from_bytes(out).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?
         }
-        for element in doc.iter_elements() {
-            let element = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-            if element.key().as_str() != "_id" {
-                let value = element.value().map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-                out.append(element.key(), value);
-            }
+        None => {
+            // type 0x07 (ObjectId), key "_id\0", 12 bytes.
+            let oid = ObjectId::new().bytes();
+            let total = bytes.len() + 1 + 4 + 12;
+            let mut out = Vec::with_capacity(total);
+            out.extend_from_slice(&(total as i32).to_le_bytes());
+            out.push(0x07);
+            out.extend_from_slice(b"_id\0");
+            out.extend_from_slice(&oid);
+            out.extend_from_slice(&bytes[4..]);
+            RawDocumentBuf::from_bytes(out).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?
         }
-        out
     };
     check_size(&out)?;
     Ok(out)
+}
+
+fn document_id_value(doc: &RawDocument, span: Option<(usize, usize)>) -> Option<RawBsonRef<'_>> {
+    span?;
+    doc.get("_id").ok().flatten()
 }
 
 /// MongoDB's 16 MiB limit on stored documents.
 pub fn check_size(doc: &RawDocument) -> DocDbResult<()> {
     let size = doc.as_bytes().len();
     if size > MAX_DOCUMENT_SIZE {
-        bail!(BSONObjectTooLarge, "object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}");
+        bail!(
+            BSONObjectTooLarge,
+            "object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}"
+        );
     }
     Ok(())
 }
@@ -106,7 +127,10 @@ mod tests {
     #[test]
     fn existing_id_moves_to_front_keeping_other_order() {
         let out = prepare_for_insert(&rawdoc! { "a": 1, "_id": "x", "b": 2 }).unwrap();
-        let keys: Vec<_> = out.iter().map(|e| e.unwrap().0.as_str().to_owned()).collect();
+        let keys: Vec<_> = out
+            .iter()
+            .map(|e| e.unwrap().0.as_str().to_owned())
+            .collect();
         assert_eq!(keys, ["_id", "a", "b"]);
     }
 
@@ -131,7 +155,10 @@ mod tests {
     #[test]
     fn id_document_may_not_hold_dollar_fields() {
         let err = prepare_for_insert(&rawdoc! { "_id": { "$a": 1 } }).unwrap_err();
-        assert_eq!(err.code, documentdb_errors::ErrorCode::DollarPrefixedFieldName);
+        assert_eq!(
+            err.code,
+            documentdb_errors::ErrorCode::DollarPrefixedFieldName
+        );
     }
 
     // "Field Names with Periods and Dollar Signs": $-prefixed fields are allowed on insert.

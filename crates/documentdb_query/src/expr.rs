@@ -340,7 +340,7 @@ fn validate_var_name_for_read(name: &str) -> DocDbResult<()> {
     let Some(first) = chars.next() else {
         return Err(loc(16869, "empty variable names are not allowed"));
     };
-    if !(first.is_ascii_alphabetic() || !first.is_ascii()) {
+    if first.is_ascii() && !first.is_ascii_alphabetic() {
         return Err(loc(
             16870,
             format!("'{name}' starts with an invalid character for a user variable name"),
@@ -366,7 +366,7 @@ pub(crate) fn validate_var_name_for_write(name: &str) -> DocDbResult<()> {
     let Some(first) = chars.next() else {
         return Err(loc(16866, "empty variable names are not allowed"));
     };
-    if !(first.is_ascii_lowercase() || !first.is_ascii()) {
+    if first.is_ascii() && !first.is_ascii_lowercase() {
         return Err(loc(
             16867,
             format!("'{name}' starts with an invalid character for a user variable name"),

@@ -89,6 +89,9 @@ struct Schema {
     enumeration: Option<Vec<RawBson>>,
 }
 
+/// Bound on nested schemas (BSON nesting is bounded far below this in practice).
+const MAX_SCHEMA_DEPTH: usize = 150;
+
 const KEYWORDS: &[&str] = &[
     "additionalItems",
     "additionalProperties",
@@ -270,7 +273,7 @@ fn bound(
     )?))
 }
 
-fn schema_list(name: &str, value: RawBsonRef<'_>) -> DocDbResult<Vec<Schema>> {
+fn schema_list(name: &str, value: RawBsonRef<'_>, depth: usize) -> DocDbResult<Vec<Schema>> {
     let RawBsonRef::Array(arr) = value else {
         return Err(docdb_error!(
             TypeMismatch,
@@ -286,7 +289,7 @@ fn schema_list(name: &str, value: RawBsonRef<'_>) -> DocDbResult<Vec<Schema>> {
                 type_of(v)
             ));
         };
-        out.push(parse_schema(d)?);
+        out.push(parse_schema(d, depth + 1)?);
     }
     if out.is_empty() {
         return Err(docdb_error!(
@@ -297,7 +300,31 @@ fn schema_list(name: &str, value: RawBsonRef<'_>) -> DocDbResult<Vec<Schema>> {
     Ok(out)
 }
 
-fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
+fn parse_schema(doc: &RawDocument, depth: usize) -> DocDbResult<Schema> {
+    if depth > MAX_SCHEMA_DEPTH {
+        return Err(docdb_error!(
+            BadValue,
+            "$jsonSchema is nested more than {MAX_SCHEMA_DEPTH} levels deep"
+        ));
+    }
+    let keywords = collect_keywords(doc)?;
+    let mut s = Schema::default();
+    parse_types(&keywords, &mut s)?;
+    parse_scalar_keywords(&keywords, &mut s)?;
+    parse_array_keywords(&keywords, &mut s, depth)?;
+    parse_required(&keywords, &mut s)?;
+    parse_properties(&keywords, &mut s, depth)?;
+    parse_allowed_properties(&keywords, &mut s, depth)?;
+    parse_dependencies(&keywords, &mut s, depth)?;
+    parse_logical_keywords(&keywords, &mut s, depth)?;
+    Ok(s)
+}
+
+// The keyword groups are separate, non-inlined functions so that each level of nested
+// schemas only holds one small frame on the stack.
+
+#[inline(never)]
+fn collect_keywords(doc: &RawDocument) -> DocDbResult<Keywords<'_>> {
     let mut keywords = Keywords { values: Vec::new() };
     for field in doc.iter() {
         let (key, value) =
@@ -334,7 +361,11 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
             ));
         }
     }
-    let mut s = Schema::default();
+    Ok(keywords)
+}
+
+#[inline(never)]
+fn parse_types(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult<()> {
     match (keywords.get("type"), keywords.get("bsonType")) {
         (Some(_), Some(_)) => {
             return Err(docdb_error!(
@@ -346,7 +377,11 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         (None, Some(t)) => s.types = Some(("bsonType", parse_type_keyword("bsonType", t)?)),
         (None, None) => {}
     }
+    Ok(())
+}
 
+#[inline(never)]
+fn parse_scalar_keywords(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult<()> {
     // Scalar keywords.
     if let Some(p) = keywords.get("pattern") {
         let RawBsonRef::String(p) = p else {
@@ -357,8 +392,8 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         };
         s.pattern = Some(compile_regex(p, "")?);
     }
-    s.max_length = length_keyword(&keywords, "maxLength")?;
-    s.min_length = length_keyword(&keywords, "minLength")?;
+    s.max_length = length_keyword(keywords, "maxLength")?;
+    s.min_length = length_keyword(keywords, "minLength")?;
     if let Some(m) = keywords.get("multipleOf") {
         if !crate::filter::util::is_number(m) {
             return Err(docdb_error!(
@@ -385,23 +420,28 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         s.multiple_of = Some((dec, m.into()));
     }
     s.maximum = bound(
-        &keywords,
+        keywords,
         "maximum",
         "exclusiveMaximum",
         CompareOp::Lte,
         CompareOp::Lt,
     )?;
     s.minimum = bound(
-        &keywords,
+        keywords,
         "minimum",
         "exclusiveMinimum",
         CompareOp::Gte,
         CompareOp::Gt,
     )?;
 
+    Ok(())
+}
+
+#[inline(never)]
+fn parse_array_keywords(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> DocDbResult<()> {
     // Array keywords.
-    s.min_items = length_keyword(&keywords, "minItems")?;
-    s.max_items = length_keyword(&keywords, "maxItems")?;
+    s.min_items = length_keyword(keywords, "minItems")?;
+    s.max_items = length_keyword(keywords, "maxItems")?;
     if let Some(u) = keywords.get("uniqueItems") {
         let RawBsonRef::Boolean(u) = u else {
             return Err(docdb_error!(
@@ -423,11 +463,11 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
                             type_of(v)
                         ));
                     };
-                    tuple.push(parse_schema(d)?);
+                    tuple.push(parse_schema(d, depth + 1)?);
                 }
                 Items::Tuple(tuple)
             }
-            RawBsonRef::Document(d) => Items::Single(Box::new(parse_schema(d)?)),
+            RawBsonRef::Document(d) => Items::Single(Box::new(parse_schema(d, depth + 1)?)),
             other => {
                 return Err(docdb_error!(
                     TypeMismatch,
@@ -441,7 +481,7 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         let parsed = match additional {
             RawBsonRef::Boolean(true) => Additional::Allow,
             RawBsonRef::Boolean(false) => Additional::Deny,
-            RawBsonRef::Document(d) => Additional::Schema(Box::new(parse_schema(d)?)),
+            RawBsonRef::Document(d) => Additional::Schema(Box::new(parse_schema(d, depth + 1)?)),
             other => {
                 return Err(docdb_error!(
                     TypeMismatch,
@@ -455,6 +495,11 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         }
     }
 
+    Ok(())
+}
+
+#[inline(never)]
+fn parse_required(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult<()> {
     // Object keywords.
     if let Some(required) = keywords.get("required") {
         let RawBsonRef::Array(arr) = required else {
@@ -488,6 +533,11 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         }
         s.required.sort();
     }
+    Ok(())
+}
+
+#[inline(never)]
+fn parse_properties(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> DocDbResult<()> {
     if let Some(props) = keywords.get("properties") {
         let RawBsonRef::Document(props) = props else {
             return Err(docdb_error!(
@@ -506,9 +556,18 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
                 ));
             };
             s.properties
-                .push((name.as_str().to_string(), parse_schema(sub)?));
+                .push((name.as_str().to_string(), parse_schema(sub, depth + 1)?));
         }
     }
+    Ok(())
+}
+
+#[inline(never)]
+fn parse_allowed_properties(
+    keywords: &Keywords<'_>,
+    s: &mut Schema,
+    depth: usize,
+) -> DocDbResult<()> {
     let pattern_props = keywords.get("patternProperties");
     let additional_props = keywords.get("additionalProperties");
     if pattern_props.is_some() || additional_props.is_some() {
@@ -530,14 +589,16 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
                         regex.as_str()
                     ));
                 };
-                let sub = parse_schema(sub)?;
+                let sub = parse_schema(sub, depth + 1)?;
                 patterns.push((compile_regex(regex.as_str(), "")?, sub));
             }
         }
         let additional = match additional_props {
             None | Some(RawBsonRef::Boolean(true)) => Additional::Allow,
             Some(RawBsonRef::Boolean(false)) => Additional::Deny,
-            Some(RawBsonRef::Document(d)) => Additional::Schema(Box::new(parse_schema(d)?)),
+            Some(RawBsonRef::Document(d)) => {
+                Additional::Schema(Box::new(parse_schema(d, depth + 1)?))
+            }
             Some(_) => {
                 return Err(docdb_error!(
                     TypeMismatch,
@@ -547,8 +608,13 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         };
         s.allowed = Some((patterns, additional));
     }
-    s.min_properties = length_keyword(&keywords, "minProperties")?;
-    s.max_properties = length_keyword(&keywords, "maxProperties")?;
+    s.min_properties = length_keyword(keywords, "minProperties")?;
+    s.max_properties = length_keyword(keywords, "maxProperties")?;
+    Ok(())
+}
+
+#[inline(never)]
+fn parse_dependencies(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> DocDbResult<()> {
     if let Some(deps) = keywords.get("dependencies") {
         let RawBsonRef::Document(deps) = deps else {
             return Err(docdb_error!(
@@ -561,7 +627,7 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
                 field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
             let name = name.as_str();
             let parsed = match dep {
-                RawBsonRef::Document(d) => Dependency::Schema(Box::new(parse_schema(d)?)),
+                RawBsonRef::Document(d) => Dependency::Schema(Box::new(parse_schema(d, depth + 1)?)),
                 RawBsonRef::Array(arr) => {
                     let mut names: Vec<String> = Vec::new();
                     for v in arr.into_iter().map_while(Result::ok) {
@@ -600,15 +666,24 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         }
     }
 
+    Ok(())
+}
+
+#[inline(never)]
+fn parse_logical_keywords(
+    keywords: &Keywords<'_>,
+    s: &mut Schema,
+    depth: usize,
+) -> DocDbResult<()> {
     // Logical keywords.
     if let Some(v) = keywords.get("allOf") {
-        s.all_of = schema_list("allOf", v)?;
+        s.all_of = schema_list("allOf", v, depth)?;
     }
     if let Some(v) = keywords.get("anyOf") {
-        s.any_of = Some(schema_list("anyOf", v)?);
+        s.any_of = Some(schema_list("anyOf", v, depth)?);
     }
     if let Some(v) = keywords.get("oneOf") {
-        s.one_of = Some(schema_list("oneOf", v)?);
+        s.one_of = Some(schema_list("oneOf", v, depth)?);
     }
     if let Some(v) = keywords.get("not") {
         let RawBsonRef::Document(d) = v else {
@@ -618,7 +693,7 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
                 type_of(v)
             ));
         };
-        s.not = Some(Box::new(parse_schema(d)?));
+        s.not = Some(Box::new(parse_schema(d, depth + 1)?));
     }
     if let Some(v) = keywords.get("enum") {
         let RawBsonRef::Array(arr) = v else {
@@ -649,7 +724,7 @@ fn parse_schema(doc: &RawDocument) -> DocDbResult<Schema> {
         }
         s.enumeration = Some(values);
     }
-    Ok(s)
+    Ok(())
 }
 
 fn number_is_negative(v: RawBsonRef<'_>) -> bool {
@@ -1099,7 +1174,7 @@ impl JsonSchema {
     /// values of the wrong type with TypeMismatch/FailedToParse/BadValue as MongoDB does.
     pub fn parse(schema: &RawDocument) -> DocDbResult<JsonSchema> {
         Ok(JsonSchema {
-            root: parse_schema(schema)?,
+            root: parse_schema(schema, 0)?,
         })
     }
 

@@ -11,11 +11,13 @@
 
 use std::cmp::Ordering;
 
-use bson::{RawArray, RawBson, RawBsonRef, RawDocument};
-use documentdb_bson::compare_values;
+use bson::{RawArrayBuf, RawBson, RawBsonRef, RawDocument};
+use documentdb_bson::compare::canonical_type_rank;
+use documentdb_bson::{compare_documents, compare_values};
 use documentdb_errors::{docdb_error, DocDbError, DocDbResult, ErrorCode};
 
-use crate::filter::util::{doc_get, element_string};
+use crate::filter::raw::{array_document, decode, get_item, ArrayRef, Elements, Item};
+use crate::filter::util::element_string;
 
 #[derive(Debug, Clone)]
 struct SortKeySpec {
@@ -150,7 +152,7 @@ impl SortSpec {
         for key in &self.keys {
             let ka = key_ref(a, &key.parts, key.ascending);
             let kb = key_ref(b, &key.parts, key.ascending);
-            let ord = compare_values(ka, kb);
+            let ord = cmp_keys(ka, kb);
             let ord = if key.ascending { ord } else { ord.reverse() };
             if ord != Ordering::Equal {
                 return ord;
@@ -166,7 +168,43 @@ impl SortSpec {
 /// documents traversed through the path. Returned as a plain value; comparing two keys
 /// with `documentdb_bson::compare_values` gives the sort order for that direction.
 pub fn sort_key(doc: &RawDocument, path: &str, ascending: bool) -> RawBson {
-    RawBson::from(key_ref(doc, &split_path(path), ascending))
+    match key_ref(doc, &split_path(path), ascending) {
+        Key::Value(v) => RawBson::from(v),
+        Key::Array(arr) => {
+            let mut out = RawArrayBuf::new();
+            for e in Elements::new(arr) {
+                if let Some(v) = decode(arr, e) {
+                    out.push(v);
+                }
+            }
+            RawBson::Array(out)
+        }
+    }
+}
+
+/// A candidate sort key: a value, or an array (an element of an array at the end of the
+/// path) as the document its bytes form.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Value(RawBsonRef<'a>),
+    Array(&'a RawDocument),
+}
+
+/// MongoDB's canonical type rank of arrays.
+const ARRAY_RANK: i32 = 25;
+
+/// MongoDB's order of two candidate keys; arrays compare element by element, exactly as
+/// their documents do (the keys "0", "1", ... coincide position by position).
+fn cmp_keys(a: Key<'_>, b: Key<'_>) -> Ordering {
+    match (a, b) {
+        (Key::Value(x), Key::Value(y)) => compare_values(x, y),
+        (Key::Array(x), Key::Array(y)) => compare_documents(x, y),
+        (Key::Array(x), Key::Value(y)) => match y {
+            RawBsonRef::Array(y) => compare_documents(x, array_document(y)),
+            y => ARRAY_RANK.cmp(&canonical_type_rank(y.element_type())),
+        },
+        (Key::Value(_), Key::Array(_)) => cmp_keys(b, a).reverse(),
+    }
 }
 
 /// The sort key, borrowed from `doc` (or a constant null/undefined).
@@ -174,13 +212,13 @@ fn key_ref<'a>(
     doc: &'a RawDocument,
     parts: &[(String, Option<usize>)],
     ascending: bool,
-) -> RawBsonRef<'a> {
-    let mut best: Option<RawBsonRef<'a>> = None;
-    let mut consider = |candidate: RawBsonRef<'a>| {
+) -> Key<'a> {
+    let mut best: Option<Key<'a>> = None;
+    let mut consider = |candidate: Key<'a>| {
         let better = match best {
             None => true,
             Some(current) => {
-                let ord = compare_values(candidate, current);
+                let ord = cmp_keys(candidate, current);
                 if ascending {
                     ord == Ordering::Less
                 } else {
@@ -193,80 +231,75 @@ fn key_ref<'a>(
         }
     };
     keys_in_doc(doc, parts, 0, &mut consider);
-    best.unwrap_or(RawBsonRef::Null)
+    best.unwrap_or(Key::Value(RawBsonRef::Null))
 }
 
+type Parts = [(String, Option<usize>)];
+
 /// Candidate keys of `parts[i..]` inside `doc` (MongoDB's key generation).
-fn keys_in_doc<'a, F: FnMut(RawBsonRef<'a>)>(
-    doc: &'a RawDocument,
-    parts: &[(String, Option<usize>)],
-    i: usize,
-    f: &mut F,
-) {
+fn keys_in_doc<'a, F: FnMut(Key<'a>)>(doc: &'a RawDocument, parts: &Parts, i: usize, f: &mut F) {
     let Some((name, _)) = parts.get(i) else {
-        f(RawBsonRef::Document(doc));
+        f(Key::Value(RawBsonRef::Document(doc)));
         return;
     };
-    match doc_get(doc, name) {
-        None => f(RawBsonRef::Null),
-        Some(v) => keys_from_value(v, parts, i + 1, f),
+    match get_item(doc, name) {
+        None => f(Key::Value(RawBsonRef::Null)),
+        Some(item) => keys_from_item(item, parts, i + 1, f),
     }
 }
 
-/// Candidate keys for `value`, reached with `parts[rest..]` still to walk.
-fn keys_from_value<'a, F: FnMut(RawBsonRef<'a>)>(
-    value: RawBsonRef<'a>,
-    parts: &[(String, Option<usize>)],
-    rest: usize,
-    f: &mut F,
-) {
+/// Candidate keys for `item`, reached with `parts[rest..]` still to walk.
+fn keys_from_item<'a, F: FnMut(Key<'a>)>(item: Item<'a>, parts: &Parts, rest: usize, f: &mut F) {
     let Some((_, next_index)) = parts.get(rest) else {
         // End of the path: arrays contribute their elements (one level), [] is undefined.
-        match value {
-            RawBsonRef::Array(arr) => {
+        match item {
+            Item::Array(arr) => {
                 let mut any = false;
-                for element in crate::filter::raw::values(arr) {
+                for element in arr.items() {
                     any = true;
-                    f(element);
+                    f(match element {
+                        Item::Value(v) => Key::Value(v),
+                        Item::Array(inner) => Key::Array(inner.doc),
+                    });
                 }
                 if !any {
-                    f(RawBsonRef::Undefined);
+                    f(Key::Value(RawBsonRef::Undefined));
                 }
             }
-            other => f(other),
+            Item::Value(v) => f(Key::Value(v)),
         }
         return;
     };
-    match value {
-        RawBsonRef::Document(d) => keys_in_doc(d, parts, rest, f),
-        RawBsonRef::Array(arr) => keys_in_array(arr, parts, rest, *next_index, f),
-        _ => f(RawBsonRef::Null),
+    match item {
+        Item::Value(RawBsonRef::Document(d)) => keys_in_doc(d, parts, rest, f),
+        Item::Array(arr) => keys_in_array(arr, parts, rest, *next_index, f),
+        _ => f(Key::Value(RawBsonRef::Null)),
     }
 }
 
-fn keys_in_array<'a, F: FnMut(RawBsonRef<'a>)>(
-    arr: &'a RawArray,
-    parts: &[(String, Option<usize>)],
+fn keys_in_array<'a, F: FnMut(Key<'a>)>(
+    arr: ArrayRef<'a>,
+    parts: &Parts,
     rest: usize,
     next_index: Option<usize>,
     f: &mut F,
 ) {
     // A positional component selects one element instead of expanding the array.
     if let Some(index) = next_index {
-        if let Some(element) = crate::filter::raw::values(arr).nth(index) {
-            keys_from_value(element, parts, rest + 1, f);
+        if let Some(element) = arr.items().nth(index) {
+            keys_from_item(element, parts, rest + 1, f);
             return;
         }
     }
     let mut any = false;
-    for element in crate::filter::raw::values(arr) {
+    for element in arr.items() {
         any = true;
         match element {
-            RawBsonRef::Document(d) => keys_in_doc(d, parts, rest, f),
-            _ => f(RawBsonRef::Null),
+            Item::Value(RawBsonRef::Document(d)) => keys_in_doc(d, parts, rest, f),
+            _ => f(Key::Value(RawBsonRef::Null)),
         }
     }
     if !any {
-        f(RawBsonRef::Null);
+        f(Key::Value(RawBsonRef::Null));
     }
 }

@@ -48,7 +48,7 @@ fn sum_result_types() {
             bson!("$x"),
             &some(&[Bson::Int64(i64::MAX), Bson::Int64(1)])
         ),
-        bson!(9.223372036854775808e18)
+        bson!(9.223_372_036_854_776e18)
     );
     assert_eq!(
         run("$sum", bson!("$x"), &some(&[bson!(1), bson!(0.5)])),
@@ -329,7 +329,9 @@ fn value_strategy() -> impl Strategy<Value = Option<Bson>> {
     ]
 }
 
-const OPS: &[(&str, fn() -> Bson)] = &[
+type SpecFn = fn() -> Bson;
+
+const OPS: &[(&str, SpecFn)] = &[
     ("$sum", || bson!("$x")),
     ("$avg", || bson!("$x")),
     ("$min", || bson!("$x")),

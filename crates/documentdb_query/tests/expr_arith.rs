@@ -160,7 +160,7 @@ fn aggregation_int_overflow_promotes() {
     assert_eq!(arith::add(Num::Int64(1), Num::Int32(2)), Num::Int64(3));
     assert_eq!(
         arith::add(Num::Int64(i64::MAX), Num::Int32(1)),
-        Num::Double(9.223372036854775807e18)
+        Num::Double(9.223_372_036_854_776e18)
     );
     assert_eq!(
         arith::subtract(Num::Int32(i32::MIN), Num::Int32(1)),
@@ -168,7 +168,7 @@ fn aggregation_int_overflow_promotes() {
     );
     assert_eq!(
         arith::subtract(Num::Int64(i64::MIN), Num::Int32(1)),
-        Num::Double(-9.223372036854775808e18)
+        Num::Double(-9.223_372_036_854_776e18)
     );
     assert_eq!(
         arith::multiply(Num::Int32(65536), Num::Int32(65536)),
@@ -371,11 +371,11 @@ fn compare_across_numeric_types() {
         Ordering::Equal
     );
     assert_eq!(
-        arith::compare(Num::Int64(i64::MAX), Num::Double(9.223372036854775807e18)),
+        arith::compare(Num::Int64(i64::MAX), Num::Double(9.223_372_036_854_776e18)),
         Ordering::Less
     );
     assert_eq!(
-        arith::compare(Num::Int64(i64::MIN), Num::Double(-9.223372036854775808e18)),
+        arith::compare(Num::Int64(i64::MIN), Num::Double(-9.223_372_036_854_776e18)),
         Ordering::Equal
     );
     assert_eq!(

@@ -541,3 +541,45 @@ fn undefined_values_match_null_but_not_each_other_per_mongodb_7_eq_null() {
         doc! {"a": Bson::Undefined}
     ));
 }
+
+#[test]
+fn arrays_of_arrays_match_elements_and_whole_arrays_per_manual_query_arrays() {
+    let d = doc! {"a": [[1, 2], [3]]};
+    assert!(m(doc! {"a": [3]}, d.clone()));
+    assert!(m(doc! {"a": [[1, 2], [3]]}, d.clone()));
+    assert!(!m(doc! {"a": 3}, d.clone()));
+    assert!(m(doc! {"a": {"$in": [[3], 7]}}, d.clone()));
+    assert!(m(doc! {"a": {"$gt": [2]}}, d.clone()));
+    assert!(m(doc! {"a": {"$lt": [1, 3]}}, d.clone()));
+    assert!(!m(doc! {"a": {"$lt": [1]}}, d.clone()));
+    assert!(m(doc! {"a": {"$lte": [1, 2]}}, d.clone()));
+    assert!(m(doc! {"a": {"$size": 2}}, d.clone()));
+    assert!(m(doc! {"a.1": [3]}, d.clone()));
+    assert!(m(doc! {"a": {"$elemMatch": {"$size": 1}}}, d.clone()));
+    assert!(m(doc! {"a": {"$type": "array"}}, d));
+    // Found by the $in/$nin property test.
+    assert!(m(doc! {"a": {"$in": [[]]}}, doc! {"a": []}));
+    assert!(m(doc! {"a": {"$nin": [[]]}}, doc! {"a": [1]}));
+}
+
+#[test]
+fn matching_large_arrays_of_arrays_stays_linear() {
+    let inner: Vec<Bson> = (0..20_000)
+        .map(|i| Bson::Array(vec![Bson::Int32(i)]))
+        .collect();
+    let d = raw(&doc! {"a": inner});
+    let start = std::time::Instant::now();
+    let f = filter(doc! {"a": [19_999]});
+    let g = filter(doc! {"a": {"$in": [[-1], [19_999]]}});
+    let h = filter(doc! {"a": {"$elemMatch": {"$eq": [19_999]}}});
+    for _ in 0..3 {
+        assert!(f.matches(&d).unwrap());
+        assert!(g.matches(&d).unwrap());
+        assert!(h.matches(&d).unwrap());
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+}

@@ -417,3 +417,17 @@ fn bad_keyword_values_are_errors_per_json_schema_parser() {
     let (code, message) = parse_err(doc! {"pattern": "("});
     assert_eq!(code, ErrorCode::new(51091), "{message}");
 }
+
+#[test]
+fn deeply_nested_schemas_are_rejected_not_overflowing_the_stack() {
+    let mut s = doc! {"bsonType": "int"};
+    for _ in 0..200 {
+        s = doc! {"not": s};
+    }
+    assert_eq!(parse_err(s).0, ErrorCode::BadValue);
+    let mut ok = doc! {"bsonType": "int"};
+    for _ in 0..20 {
+        ok = doc! {"properties": {"x": ok}};
+    }
+    assert!(valid(ok, doc! {"x": {"x": 1}}));
+}

@@ -118,7 +118,10 @@ fn stage_of(stage: &RawDocument) -> DocDbResult<(&str, RawBsonRef<'_>)> {
 fn doc_arg<'a>(stage: &str, value: RawBsonRef<'a>) -> DocDbResult<&'a RawDocument> {
     match value {
         RawBsonRef::Document(d) => Ok(d),
-        _ => bail!(FailedToParse, "the {stage} stage specification must be an object"),
+        _ => bail!(
+            FailedToParse,
+            "the {stage} stage specification must be an object"
+        ),
     }
 }
 
@@ -127,10 +130,20 @@ fn integral_arg(stage: &str, value: RawBsonRef<'_>, code: i32) -> DocDbResult<i6
         RawBsonRef::Int32(i) => Some(i64::from(i)),
         RawBsonRef::Int64(i) => Some(i),
         RawBsonRef::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => Some(d as i64),
-        RawBsonRef::Decimal128(d) => d.to_string().parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| f as i64),
+        RawBsonRef::Decimal128(d) => d
+            .to_string()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.fract() == 0.0)
+            .map(|f| f as i64),
         _ => None,
     };
-    n.ok_or_else(|| DocDbError::new(ErrorCode::new(code), format!("invalid argument to {stage} stage: Expected an integer")))
+    n.ok_or_else(|| {
+        DocDbError::new(
+            ErrorCode::new(code),
+            format!("invalid argument to {stage} stage: Expected an integer"),
+        )
+    })
 }
 
 fn wrap_value_doc(value: RawBsonRef<'_>) -> Vec<u8> {
@@ -148,9 +161,14 @@ impl Pipeline {
         while let Some(def) = current.view_definition.clone() {
             depth += 1;
             if depth > MAX_VIEW_DEPTH {
-                bail!(ViewDepthLimitExceeded, "View depth too deep or view cycle detected. Maximum depth is {MAX_VIEW_DEPTH}");
+                bail!(
+                    ViewDepthLimitExceeded,
+                    "View depth too deep or view cycle detected. Maximum depth is {MAX_VIEW_DEPTH}"
+                );
             }
-            let on = def.get_str("viewOn").map_err(|_| docdb_error!(InvalidViewDefinition, "view definition lacks viewOn"))?;
+            let on = def
+                .get_str("viewOn")
+                .map_err(|_| docdb_error!(InvalidViewDefinition, "view definition lacks viewOn"))?;
             let mut stages: Vec<RawDocumentBuf> = Vec::new();
             if let Ok(pipeline) = def.get_array("pipeline") {
                 for s in pipeline.into_iter().flatten() {
@@ -173,7 +191,12 @@ impl Pipeline {
         let shard = b.param(OwnedParam::Int8(current.id));
         let mut level = Level::over(current.table());
         level.where_.push(format!("shard_key_value = {shard}"));
-        let mut pipeline = Pipeline { b, level, depth: 0, collection: current };
+        let mut pipeline = Pipeline {
+            b,
+            level,
+            depth: 0,
+            collection: current,
+        };
         for stage in &view_stages {
             pipeline.add_stage(stage)?;
         }
@@ -183,7 +206,9 @@ impl Pipeline {
     fn over_missing(collection: &Collection, stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
         let mut pipeline = Pipeline {
             b: SqlBuilder::new(),
-            level: Level::over("(SELECT NULL::documentdb_core.bson AS document WHERE false) empty".into()),
+            level: Level::over(
+                "(SELECT NULL::documentdb_core.bson AS document WHERE false) empty".into(),
+            ),
             depth: 0,
             collection: collection.clone(),
         };
@@ -197,7 +222,11 @@ impl Pipeline {
     fn wrap(&mut self, keep_order: bool) {
         self.depth += 1;
         let alias = format!("s{}", self.depth);
-        let keys = if keep_order { self.level.order_keys.clone() } else { Vec::new() };
+        let keys = if keep_order {
+            self.level.order_keys.clone()
+        } else {
+            Vec::new()
+        };
         let inner = self.level.sql(&keys);
         let mut level = Level::over(format!("({inner}) {alias}"));
         if keep_order && !keys.is_empty() {
@@ -225,8 +254,14 @@ impl Pipeline {
         match name {
             "$match" => {
                 let filter = doc_arg(name, value)?;
-                if let Some((key, _)) = filter.iter().flatten().find(|(k, _)| matches!(k.as_str(), "$text" | "$where" | "$near" | "$nearSphere")) {
-                    bail!(BadValue, "{} is not allowed inside of a $match aggregation expression", key.as_str());
+                if let Some((key, _)) = filter.iter().flatten().find(|(k, _)| {
+                    matches!(k.as_str(), "$text" | "$where" | "$near" | "$nearSphere")
+                }) {
+                    bail!(
+                        BadValue,
+                        "{} is not allowed inside of a $match aggregation expression",
+                        key.as_str()
+                    );
                 }
                 Filter::parse(filter)?;
                 if filter.is_empty() {
@@ -236,28 +271,41 @@ impl Pipeline {
                     self.wrap(true);
                 }
                 let p = self.bson_param(filter.as_bytes().to_vec());
-                self.level.where_.push(format!("documentdb_api_internal.bson_query_match(document, {p})"));
+                self.level.where_.push(format!(
+                    "documentdb_api_internal.bson_query_match(document, {p})"
+                ));
             }
             "$sort" => {
                 let spec = doc_arg(name, value)?;
                 let parsed = SortSpec::parse(spec)?;
                 if parsed.is_empty() {
-                    return Err(DocDbError::new(ErrorCode::new(15976), "$sort stage must have at least one sort key"));
+                    return Err(DocDbError::new(
+                        ErrorCode::new(15976),
+                        "$sort stage must have at least one sort key",
+                    ));
                 }
                 if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
                     self.wrap(false);
                 }
                 let keys = order_by(&mut self.b, spec, "document")?;
                 self.level.order = Some(
-                    keys.iter().map(|(expr, asc)| format!("{expr} {}", if *asc { "ASC" } else { "DESC" })).collect::<Vec<_>>().join(", "),
+                    keys.iter()
+                        .map(|(expr, asc)| format!("{expr} {}", if *asc { "ASC" } else { "DESC" }))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 );
-                self.level.order_keys =
-                    keys.into_iter().map(|(expr, asc)| format!("{expr} {}", if asc { "ASC" } else { "DESC" })).collect();
+                self.level.order_keys = keys
+                    .into_iter()
+                    .map(|(expr, asc)| format!("{expr} {}", if asc { "ASC" } else { "DESC" }))
+                    .collect();
             }
             "$skip" => {
                 let n = integral_arg(name, value, 15956)?;
                 if n < 0 {
-                    return Err(DocDbError::new(ErrorCode::new(5107200), "invalid argument to $skip stage: Expected a non-negative number"));
+                    return Err(DocDbError::new(
+                        ErrorCode::new(5107200),
+                        "invalid argument to $skip stage: Expected a non-negative number",
+                    ));
                 }
                 if self.level.limit.is_some() {
                     self.wrap(true);
@@ -267,7 +315,10 @@ impl Pipeline {
             "$limit" => {
                 let n = integral_arg(name, value, 15957)?;
                 if n <= 0 {
-                    return Err(DocDbError::new(ErrorCode::new(15958), "the limit must be positive"));
+                    return Err(DocDbError::new(
+                        ErrorCode::new(15958),
+                        "the limit must be positive",
+                    ));
                 }
                 self.level.limit = Some(self.level.limit.map_or(n, |l| l.min(n)));
             }
@@ -288,10 +339,12 @@ impl Pipeline {
             "$replaceRoot" | "$replaceWith" => {
                 let expr = if name == "$replaceRoot" {
                     let spec = doc_arg(name, value)?;
-                    spec.get("newRoot")
-                        .ok()
-                        .flatten()
-                        .ok_or_else(|| DocDbError::new(ErrorCode::new(40231), "no newRoot specified for the $replaceRoot stage"))?
+                    spec.get("newRoot").ok().flatten().ok_or_else(|| {
+                        DocDbError::new(
+                            ErrorCode::new(40231),
+                            "no newRoot specified for the $replaceRoot stage",
+                        )
+                    })?
                 } else {
                     value
                 };
@@ -300,14 +353,22 @@ impl Pipeline {
             }
             "$count" => {
                 let RawBsonRef::String(field) = value else {
-                    return Err(DocDbError::new(ErrorCode::new(40156), "the count field must be a non-empty string"));
+                    return Err(DocDbError::new(
+                        ErrorCode::new(40156),
+                        "the count field must be a non-empty string",
+                    ));
                 };
-                if field.is_empty() || field.starts_with('$') || field.contains('.') || field.contains('\0') {
+                if field.is_empty()
+                    || field.starts_with('$')
+                    || field.contains('.')
+                    || field.contains('\0')
+                {
                     return Err(DocDbError::new(ErrorCode::new(40158), "the count field must be a non-empty string, not start with '$', and not contain '.'"));
                 }
                 self.wrap(false);
                 let key = self.b.param(OwnedParam::Text(field.to_owned()));
-                self.level.select = format!("documentdb_core.bson_build_document({key}::text, count(*)::int4)");
+                self.level.select =
+                    format!("documentdb_core.bson_build_document({key}::text, count(*)::int4)");
                 self.level.identity = false;
                 self.level.having = Some("count(*) > 0".into());
                 self.level.aggregated = true;
@@ -319,13 +380,21 @@ impl Pipeline {
                 self.add_stage(&group)?;
                 self.add_stage(&rawdoc! { "$sort": { "count": -1 } })?;
             }
-            "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket" | "$bucketAuto" | "$geoNear" | "$unionWith"
-            | "$densify" | "$fill" | "$setWindowFields" | "$sample" | "$redact" | "$collStats" | "$indexStats" | "$currentOp"
-            | "$listSessions" | "$changeStream" | "$documents" | "$search" | "$searchMeta" | "$planCacheStats" => {
-                bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
+            "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket"
+            | "$bucketAuto" | "$geoNear" | "$unionWith" | "$densify" | "$fill"
+            | "$setWindowFields" | "$sample" | "$redact" | "$collStats" | "$indexStats"
+            | "$currentOp" | "$listSessions" | "$changeStream" | "$documents" | "$search"
+            | "$searchMeta" | "$planCacheStats" => {
+                bail!(
+                    NotImplemented,
+                    "the {name} aggregation stage is not supported yet"
+                );
             }
             _ => {
-                return Err(DocDbError::new(ErrorCode::new(40324), format!("Unrecognized pipeline stage name: '{name}'")));
+                return Err(DocDbError::new(
+                    ErrorCode::new(40324),
+                    format!("Unrecognized pipeline stage name: '{name}'"),
+                ));
             }
         }
         Ok(())
@@ -342,23 +411,38 @@ impl Pipeline {
                 continue;
             }
             if field.contains('.') {
-                return Err(DocDbError::new(ErrorCode::new(40235), format!("The field name '{field}' cannot contain '.'")));
+                return Err(DocDbError::new(
+                    ErrorCode::new(40235),
+                    format!("The field name '{field}' cannot contain '.'"),
+                ));
             }
             if field.starts_with('$') {
-                return Err(DocDbError::new(ErrorCode::new(40236), format!("The field name '{field}' cannot be an operator name")));
+                return Err(DocDbError::new(
+                    ErrorCode::new(40236),
+                    format!("The field name '{field}' cannot be an operator name"),
+                ));
             }
             let RawBsonRef::Document(acc) = value else {
-                return Err(DocDbError::new(ErrorCode::new(40234), format!("The field '{field}' must be an accumulator object")));
+                return Err(DocDbError::new(
+                    ErrorCode::new(40234),
+                    format!("The field '{field}' must be an accumulator object"),
+                ));
             };
             let mut iter = acc.iter();
             let (Some(Ok((op, arg))), None) = (iter.next(), iter.next()) else {
-                return Err(DocDbError::new(ErrorCode::new(40238), format!("The field '{field}' must specify one accumulator")));
+                return Err(DocDbError::new(
+                    ErrorCode::new(40238),
+                    format!("The field '{field}' must specify one accumulator"),
+                ));
             };
             documentdb_query::accumulators::Accumulator::parse(op.as_str(), arg)?;
             accumulators.push((field.to_owned(), acc.to_owned()));
         }
         let Some(id_expr) = id_expr else {
-            return Err(DocDbError::new(ErrorCode::new(15955), "a group specification must include an _id"));
+            return Err(DocDbError::new(
+                ErrorCode::new(15955),
+                "a group specification must include an _id",
+            ));
         };
         documentdb_query::expr::Expression::parse(id_expr, &Default::default())?;
 
@@ -368,7 +452,11 @@ impl Pipeline {
         let key = format!(
             "coalesce(documentdb_api_internal.bson_expression_get(document, {id_param}), '{{ \"\" : null }}'::documentdb_core.bson)"
         );
-        let order_suffix = if order_keys.is_empty() { String::new() } else { format!(" ORDER BY {}", order_keys.join(", ")) };
+        let order_suffix = if order_keys.is_empty() {
+            String::new()
+        } else {
+            format!(" ORDER BY {}", order_keys.join(", "))
+        };
         let mut build_args = vec![format!("'_id'::text, {key}")];
         for (field, acc) in accumulators {
             let p = self.bson_param(acc.into_bytes());
@@ -377,7 +465,10 @@ impl Pipeline {
                 "{name}::text, documentdb_api_internal.bson_group_accumulate(document, {p}{order_suffix})"
             ));
         }
-        self.level.select = format!("documentdb_core.bson_build_document({})", build_args.join(", "));
+        self.level.select = format!(
+            "documentdb_core.bson_build_document({})",
+            build_args.join(", ")
+        );
         self.level.identity = false;
         self.level.group_by = Some(key);
         self.level.order_keys.clear();
@@ -389,16 +480,32 @@ impl Pipeline {
         let spec = match value {
             RawBsonRef::String(path) => rawdoc! { "path": path },
             RawBsonRef::Document(d) => d.to_owned(),
-            _ => return Err(DocDbError::new(ErrorCode::new(15981), "expected either a string or an object as specification for $unwind stage")),
+            _ => {
+                return Err(DocDbError::new(
+                    ErrorCode::new(15981),
+                    "expected either a string or an object as specification for $unwind stage",
+                ))
+            }
         };
-        let path = spec.get_str("path").map_err(|_| DocDbError::new(ErrorCode::new(28812), "no path specified to $unwind stage"))?;
+        let path = spec.get_str("path").map_err(|_| {
+            DocDbError::new(ErrorCode::new(28812), "no path specified to $unwind stage")
+        })?;
         if !path.starts_with('$') || path.len() < 2 {
-            return Err(DocDbError::new(ErrorCode::new(28818), format!("path option to $unwind stage should be prefixed with a '$': {path}")));
+            return Err(DocDbError::new(
+                ErrorCode::new(28818),
+                format!("path option to $unwind stage should be prefixed with a '$': {path}"),
+            ));
         }
         for element in &spec {
             let (k, _) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-            if !matches!(k.as_str(), "path" | "includeArrayIndex" | "preserveNullAndEmptyArrays") {
-                return Err(DocDbError::new(ErrorCode::new(28811), format!("unrecognized option to $unwind stage: {}", k.as_str())));
+            if !matches!(
+                k.as_str(),
+                "path" | "includeArrayIndex" | "preserveNullAndEmptyArrays"
+            ) {
+                return Err(DocDbError::new(
+                    ErrorCode::new(28811),
+                    format!("unrecognized option to $unwind stage: {}", k.as_str()),
+                ));
             }
         }
         self.wrap(true);
@@ -414,7 +521,11 @@ impl Pipeline {
     /// The final query.
     pub fn into_query(self) -> PageQuery {
         let keys: Vec<String> = Vec::new();
-        PageQuery { sql: self.level.sql(&keys), params: self.b.params, resumable_scan: false }
+        PageQuery {
+            sql: self.level.sql(&keys),
+            params: self.b.params,
+            resumable_scan: false,
+        }
     }
 
     pub fn collection(&self) -> &Collection {
@@ -423,14 +534,24 @@ impl Pipeline {
 }
 
 /// `aggregate_cursor_first_page`.
-pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
+pub fn aggregate_first_page(
+    db: &str,
+    spec_doc: &RawDocument,
+    cursor_id: i64,
+) -> DocDbResult<FirstPage> {
     let target = spec::command_target(spec_doc, "aggregate")?;
     let coll = match target {
         RawBsonRef::String(s) => s,
         RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0) => {
-            bail!(NotImplemented, "collection-less aggregations ({{aggregate: 1}}) are not supported yet")
+            bail!(
+                NotImplemented,
+                "collection-less aggregations ({{aggregate: 1}}) are not supported yet"
+            )
         }
-        _ => bail!(FailedToParse, "Invalid {{aggregate: ...}} value: must be a collection name string or 1"),
+        _ => bail!(
+            FailedToParse,
+            "Invalid {{aggregate: ...}} value: must be a collection name string or 1"
+        ),
     };
     let mut pipeline_arr = None;
     let mut cursor_doc: Option<&RawDocument> = None;
@@ -444,41 +565,68 @@ pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) ->
             "collation" => {
                 let doc = field.document()?;
                 if !doc.is_empty() && doc.get_str("locale").ok() != Some("simple") {
-                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
+                    bail!(
+                        CommandNotSupported,
+                        "collation other than 'simple' is not supported"
+                    );
                 }
             }
             _ => return Ok(false),
         }
         Ok(true)
     })?;
-    let Some(pipeline_arr) = pipeline_arr else { return Err(spec::missing("aggregate", "pipeline")) };
+    let Some(pipeline_arr) = pipeline_arr else {
+        return Err(spec::missing("aggregate", "pipeline"));
+    };
     if explain {
-        bail!(CommandNotSupported, "aggregate with explain is answered by the explain command");
+        bail!(
+            CommandNotSupported,
+            "aggregate with explain is answered by the explain command"
+        );
     }
     let Some(cursor_doc) = cursor_doc else {
-        bail!(FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument");
+        bail!(
+            FailedToParse,
+            "The 'cursor' option is required, except for aggregate with the explain argument"
+        );
     };
     let mut batch_size = None;
     for element in cursor_doc {
         let (k, v) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
         match k.as_str() {
             "batchSize" => {
-                let field = spec::Field { command: "aggregate.cursor", name: "batchSize", value: v };
+                let field = spec::Field {
+                    command: "aggregate.cursor",
+                    name: "batchSize",
+                    value: v,
+                };
                 batch_size = Some(field.non_negative()?);
             }
-            other => return Err(DocDbError::new(spec::UNKNOWN_FIELD, format!("BSON field 'aggregate.cursor.{other}' is an unknown field."))),
+            other => {
+                return Err(DocDbError::new(
+                    spec::UNKNOWN_FIELD,
+                    format!("BSON field 'aggregate.cursor.{other}' is an unknown field."),
+                ))
+            }
         }
     }
     let mut stages = Vec::new();
     for (i, item) in pipeline_arr.into_iter().enumerate() {
         match item {
             Ok(RawBsonRef::Document(d)) => stages.push(d),
-            _ => bail!(TypeMismatch, "Each element of the 'pipeline' array must be an object (element {i})"),
+            _ => bail!(
+                TypeMismatch,
+                "Each element of the 'pipeline' array must be an object (element {i})"
+            ),
         }
     }
     catalog::validate_database_name(db)?;
     let ns = format!("{db}.{coll}");
-    let opts = CursorOptions { batch_size, limit: 0, single_batch: false };
+    let opts = CursorOptions {
+        batch_size,
+        limit: 0,
+        single_batch: false,
+    };
     let Some(collection) = catalog::lookup(db, coll)? else {
         // Validate the stages against an empty source and return nothing.
         let placeholder = Collection {
@@ -507,7 +655,12 @@ pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) ->
 
 /// `find` on a view: the view's pipeline, then the find's filter, sort, skip, limit and
 /// projection.
-pub fn find_on_view(collection: &Collection, q: &QuerySpec<'_>, mut opts: CursorOptions, cursor_id: i64) -> DocDbResult<FirstPage> {
+pub fn find_on_view(
+    collection: &Collection,
+    q: &QuerySpec<'_>,
+    mut opts: CursorOptions,
+    cursor_id: i64,
+) -> DocDbResult<FirstPage> {
     let mut pipeline = Pipeline::over_collection(collection)?;
     if let Some(f) = q.filter.filter(|f| !f.is_empty()) {
         pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;
@@ -525,7 +678,10 @@ pub fn find_on_view(collection: &Collection, q: &QuerySpec<'_>, mut opts: Cursor
         let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
         let pp = pipeline.bson_param(p.as_bytes().to_vec());
         let fp = pipeline.bson_param(filter.into_bytes());
-        pipeline.level.select = format!("documentdb_api_internal.bson_project_find({}, {pp}, {fp})", pipeline.level.select);
+        pipeline.level.select = format!(
+            "documentdb_api_internal.bson_project_find({}, {pp}, {fp})",
+            pipeline.level.select
+        );
         pipeline.level.identity = false;
     }
     opts.limit = 0;
@@ -539,7 +695,12 @@ fn single_value(query: PageQuery) -> DocDbResult<Option<Value>> {
     Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()))
 }
 
-pub fn count_on_view(collection: &Collection, filter: Option<&RawDocument>, skip: i64, limit: i64) -> DocDbResult<i64> {
+pub fn count_on_view(
+    collection: &Collection,
+    filter: Option<&RawDocument>,
+    skip: i64,
+    limit: i64,
+) -> DocDbResult<i64> {
     let mut pipeline = Pipeline::over_collection(collection)?;
     if let Some(f) = filter.filter(|f| !f.is_empty()) {
         pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;
@@ -551,11 +712,19 @@ pub fn count_on_view(collection: &Collection, filter: Option<&RawDocument>, skip
         pipeline.add_stage(&rawdoc! { "$limit": limit })?;
     }
     let inner = pipeline.into_query();
-    let query = PageQuery { sql: format!("SELECT count(*) FROM ({}) c", inner.sql), params: inner.params, resumable_scan: false };
+    let query = PageQuery {
+        sql: format!("SELECT count(*) FROM ({}) c", inner.sql),
+        params: inner.params,
+        resumable_scan: false,
+    };
     Ok(single_value(query)?.and_then(|v| v.as_i64()).unwrap_or(0))
 }
 
-pub fn distinct_on_view(collection: &Collection, key: &str, filter: Option<&RawDocument>) -> DocDbResult<RawDocumentBuf> {
+pub fn distinct_on_view(
+    collection: &Collection,
+    key: &str,
+    filter: Option<&RawDocument>,
+) -> DocDbResult<RawDocumentBuf> {
     let mut pipeline = Pipeline::over_collection(collection)?;
     if let Some(f) = filter.filter(|f| !f.is_empty()) {
         pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;

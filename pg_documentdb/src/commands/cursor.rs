@@ -82,7 +82,11 @@ fn new_cursor_id(requested: i64) -> i64 {
     let mut bytes = [0u8; 8];
     // SAFETY: pg_strong_random fills the buffer.
     let ok = unsafe { pgrx::pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) };
-    let id = if ok { i64::from_le_bytes(bytes) & i64::MAX } else { 0 };
+    let id = if ok {
+        i64::from_le_bytes(bytes) & i64::MAX
+    } else {
+        0
+    };
     if id == 0 {
         std::process::id() as i64 + 1
     } else {
@@ -102,7 +106,10 @@ struct Batch {
 
 impl Batch {
     fn new() -> Batch {
-        Batch { docs: Vec::new(), bytes: 0 }
+        Batch {
+            docs: Vec::new(),
+            bytes: 0,
+        }
     }
     /// Whether `doc` fits (the first document always fits).
     fn fits(&self, doc: &[u8]) -> bool {
@@ -115,7 +122,8 @@ impl Batch {
     fn to_array(&self) -> DocDbResult<RawArrayBuf> {
         let mut array = RawArrayBuf::new();
         for doc in &self.docs {
-            let doc = RawDocument::from_bytes(doc).map_err(|e| docdb_error!(InternalError, "{e}"))?;
+            let doc =
+                RawDocument::from_bytes(doc).map_err(|e| docdb_error!(InternalError, "{e}"))?;
             array.push(doc);
         }
         Ok(array)
@@ -123,9 +131,17 @@ impl Batch {
 }
 
 /// `{ cursor: { firstBatch|nextBatch: [...], id, ns }, ok: 1 }`.
-fn cursor_reply(batch: &Batch, cursor_id: i64, ns: &str, first: bool) -> DocDbResult<RawDocumentBuf> {
+fn cursor_reply(
+    batch: &Batch,
+    cursor_id: i64,
+    ns: &str,
+    first: bool,
+) -> DocDbResult<RawDocumentBuf> {
     let mut cursor = RawDocumentBuf::new();
-    cursor.append(cstr(if first { "firstBatch" } else { "nextBatch" }), batch.to_array()?);
+    cursor.append(
+        cstr(if first { "firstBatch" } else { "nextBatch" }),
+        batch.to_array()?,
+    );
     cursor.append(cstr("id"), cursor_id);
     cursor.append(cstr("ns"), ns);
     let mut reply = RawDocumentBuf::new();
@@ -147,8 +163,13 @@ struct Continuation {
 
 #[derive(Debug, Clone)]
 enum ContinuationKind {
-    Scan { query: PageQuery, last: (u32, u16) },
-    Portal { name: String },
+    Scan {
+        query: PageQuery,
+        last: (u32, u16),
+    },
+    Portal {
+        name: String,
+    },
     /// All remaining documents travel in `pending` (small listings built in memory).
     Buffered,
 }
@@ -164,7 +185,8 @@ impl Continuation {
                 for p in &query.params {
                     match p {
                         OwnedParam::Bson(b) => {
-                            let d = RawDocument::from_bytes(b).map_err(|e| docdb_error!(InternalError, "{e}"))?;
+                            let d = RawDocument::from_bytes(b)
+                                .map_err(|e| docdb_error!(InternalError, "{e}"))?;
                             params.push(rawdoc! { "bson": d.to_owned() });
                         }
                         OwnedParam::Text(t) => params.push(rawdoc! { "text": t.as_str() }),
@@ -185,7 +207,9 @@ impl Continuation {
         if !self.pending.is_empty() {
             let mut pending = RawArrayBuf::new();
             for p in &self.pending {
-                pending.push(RawDocument::from_bytes(p).map_err(|e| docdb_error!(InternalError, "{e}"))?);
+                pending.push(
+                    RawDocument::from_bytes(p).map_err(|e| docdb_error!(InternalError, "{e}"))?,
+                );
             }
             doc.append(cstr("pending"), pending);
         }
@@ -214,7 +238,9 @@ impl Continuation {
                 }
                 let mut params = Vec::new();
                 for item in doc.get_array("params").map_err(|_| bad())? {
-                    let Ok(RawBsonRef::Document(p)) = item else { return Err(bad()) };
+                    let Ok(RawBsonRef::Document(p)) = item else {
+                        return Err(bad());
+                    };
                     let param = if let Ok(b) = p.get_document("bson") {
                         OwnedParam::Bson(b.as_bytes().to_vec())
                     } else if let Ok(t) = p.get_str("text") {
@@ -229,21 +255,39 @@ impl Continuation {
                 let block = doc.get_i64("block").map_err(|_| bad())?;
                 let offset = doc.get_i32("offset").map_err(|_| bad())?;
                 ContinuationKind::Scan {
-                    query: PageQuery { sql, params, resumable_scan: true },
-                    last: (u32::try_from(block).map_err(|_| bad())?, u16::try_from(offset).map_err(|_| bad())?),
+                    query: PageQuery {
+                        sql,
+                        params,
+                        resumable_scan: true,
+                    },
+                    last: (
+                        u32::try_from(block).map_err(|_| bad())?,
+                        u16::try_from(offset).map_err(|_| bad())?,
+                    ),
                 }
             }
-            "portal" => ContinuationKind::Portal { name: doc.get_str("portal").map_err(|_| bad())?.to_owned() },
+            "portal" => ContinuationKind::Portal {
+                name: doc.get_str("portal").map_err(|_| bad())?.to_owned(),
+            },
             "buffered" => ContinuationKind::Buffered,
             _ => return Err(bad()),
         };
-        Ok(Continuation { ns, remaining, kind, pending })
+        Ok(Continuation {
+            ns,
+            remaining,
+            kind,
+            pending,
+        })
     }
 }
 
 /// Runs a scan page: rows after `after`, at most `want` documents within the byte cap.
 /// Returns the batch, the last row position, and whether the scan may have more.
-fn scan_page(query: &PageQuery, after: (u32, u16), want: i64) -> DocDbResult<(Batch, (u32, u16), bool)> {
+fn scan_page(
+    query: &PageQuery,
+    after: (u32, u16),
+    want: i64,
+) -> DocDbResult<(Batch, (u32, u16), bool)> {
     let mut params: Vec<Param<'_>> = query.params.iter().map(OwnedParam::as_param).collect();
     params.push(Param::Tid(after.0, after.1));
     let sql = format!("{} LIMIT {}", query.sql, want.max(1));
@@ -267,7 +311,12 @@ fn scan_page(query: &PageQuery, after: (u32, u16), want: i64) -> DocDbResult<(Ba
 
 /// Fetches from a portal into a batch of at most `want` documents; documents fetched past
 /// the byte cap are returned as `pending`. Returns (batch, pending, exhausted).
-fn portal_page(name: &str, mut pending: Vec<Vec<u8>>, want: i64, cursor_id: i64) -> DocDbResult<(Batch, Vec<Vec<u8>>, bool)> {
+fn portal_page(
+    name: &str,
+    mut pending: Vec<Vec<u8>>,
+    want: i64,
+    cursor_id: i64,
+) -> DocDbResult<(Batch, Vec<Vec<u8>>, bool)> {
     let mut batch = Batch::new();
     let mut queue: std::collections::VecDeque<Vec<u8>> = pending.drain(..).collect();
     let mut exhausted = false;
@@ -280,7 +329,10 @@ fn portal_page(name: &str, mut pending: Vec<Vec<u8>>, want: i64, cursor_id: i64)
             if (rows.len() as i64) < chunk {
                 exhausted = true;
             }
-            queue.extend(rows.into_iter().filter_map(|r| r.into_iter().next()?.into_bson()));
+            queue.extend(
+                rows.into_iter()
+                    .filter_map(|r| r.into_iter().next()?.into_bson()),
+            );
             if queue.is_empty() {
                 break;
             }
@@ -298,26 +350,61 @@ fn portal_page(name: &str, mut pending: Vec<Vec<u8>>, want: i64, cursor_id: i64)
 }
 
 /// Produces the first page of a cursor over `query`.
-pub fn first_page(query: PageQuery, ns: &str, opts: CursorOptions, requested_id: i64) -> DocDbResult<FirstPage> {
+pub fn first_page(
+    query: PageQuery,
+    ns: &str,
+    opts: CursorOptions,
+    requested_id: i64,
+) -> DocDbResult<FirstPage> {
     let batch_size = opts.batch_size.unwrap_or(DEFAULT_FIRST_BATCH);
     let remaining = if opts.limit > 0 { opts.limit } else { -1 };
-    let want = if remaining > 0 { batch_size.min(remaining) } else { batch_size };
+    let want = if remaining > 0 {
+        batch_size.min(remaining)
+    } else {
+        batch_size
+    };
     let unlimited_batch = opts.batch_size.is_none() && opts.single_batch;
-    let want = if unlimited_batch { if remaining > 0 { remaining } else { i64::MAX } } else { want };
+    let want = if unlimited_batch {
+        if remaining > 0 {
+            remaining
+        } else {
+            i64::MAX
+        }
+    } else {
+        want
+    };
 
     if query.resumable_scan {
         let (batch, last, more) = scan_page(&query, (0, 0), want.max(0))?;
         let returned = batch.docs.len() as i64;
-        let remaining = if remaining > 0 { remaining - returned } else { -1 };
-        let more = more && remaining != 0 && !opts.single_batch && want > 0 || (want == 0 && !opts.single_batch);
+        let remaining = if remaining > 0 {
+            remaining - returned
+        } else {
+            -1
+        };
+        let more = more && remaining != 0 && !opts.single_batch && want > 0
+            || (want == 0 && !opts.single_batch);
         let cursor_id = if more { new_cursor_id(requested_id) } else { 0 };
         let reply = cursor_reply(&batch, cursor_id, ns, true)?;
         let continuation = if more {
-            Some(Continuation { ns: ns.to_owned(), remaining, kind: ContinuationKind::Scan { query, last }, pending: Vec::new() }.to_document()?)
+            Some(
+                Continuation {
+                    ns: ns.to_owned(),
+                    remaining,
+                    kind: ContinuationKind::Scan { query, last },
+                    pending: Vec::new(),
+                }
+                .to_document()?,
+            )
         } else {
             None
         };
-        return Ok(FirstPage { reply, continuation, persist_connection: false, cursor_id });
+        return Ok(FirstPage {
+            reply,
+            continuation,
+            persist_connection: false,
+            cursor_id,
+        });
     }
 
     // Everything fits in one batch: run it directly, no cursor needed.
@@ -327,13 +414,22 @@ pub fn first_page(query: PageQuery, ns: &str, opts: CursorOptions, requested_id:
         let rows = spi::execute(&query.sql, &params, true, limit)?;
         let mut batch = Batch::new();
         for row in rows {
-            let doc = row.into_iter().next().and_then(Value::into_bson).unwrap_or_default();
+            let doc = row
+                .into_iter()
+                .next()
+                .and_then(Value::into_bson)
+                .unwrap_or_default();
             if !batch.fits(&doc) {
                 break;
             }
             batch.push(doc);
         }
-        return Ok(FirstPage { reply: cursor_reply(&batch, 0, ns, true)?, continuation: None, persist_connection: false, cursor_id: 0 });
+        return Ok(FirstPage {
+            reply: cursor_reply(&batch, 0, ns, true)?,
+            continuation: None,
+            persist_connection: false,
+            cursor_id: 0,
+        });
     }
 
     let cursor_id = new_cursor_id(requested_id);
@@ -343,12 +439,26 @@ pub fn first_page(query: PageQuery, ns: &str, opts: CursorOptions, requested_id:
     spi::open_cursor(&name, &query.sql, &params, !spi::in_transaction_block())?;
     let (batch, pending, exhausted) = portal_page(&name, Vec::new(), want, cursor_id)?;
     let returned = batch.docs.len() as i64;
-    let remaining = if remaining > 0 { remaining - returned } else { -1 };
+    let remaining = if remaining > 0 {
+        remaining - returned
+    } else {
+        -1
+    };
     if exhausted || remaining == 0 {
         spi::close_cursor(&name);
-        return Ok(FirstPage { reply: cursor_reply(&batch, 0, ns, true)?, continuation: None, persist_connection: false, cursor_id: 0 });
+        return Ok(FirstPage {
+            reply: cursor_reply(&batch, 0, ns, true)?,
+            continuation: None,
+            persist_connection: false,
+            cursor_id: 0,
+        });
     }
-    let continuation = Continuation { ns: ns.to_owned(), remaining, kind: ContinuationKind::Portal { name }, pending };
+    let continuation = Continuation {
+        ns: ns.to_owned(),
+        remaining,
+        kind: ContinuationKind::Portal { name },
+        pending,
+    };
     Ok(FirstPage {
         reply: cursor_reply(&batch, cursor_id, ns, true)?,
         continuation: Some(continuation.to_document()?),
@@ -358,11 +468,17 @@ pub fn first_page(query: PageQuery, ns: &str, opts: CursorOptions, requested_id:
 }
 
 /// `getMore`: the next page of a cursor, given its continuation.
-pub fn get_more(spec: &RawDocument, continuation: &RawDocument) -> DocDbResult<(RawDocumentBuf, Option<RawDocumentBuf>)> {
+pub fn get_more(
+    spec: &RawDocument,
+    continuation: &RawDocument,
+) -> DocDbResult<(RawDocumentBuf, Option<RawDocumentBuf>)> {
     let cursor_id = match spec::command_target(spec, "getMore")? {
         RawBsonRef::Int64(id) => id,
         RawBsonRef::Int32(id) => i64::from(id),
-        _ => bail!(TypeMismatch, "BSON field 'getMore.getMore' is the wrong type, expected type 'long'"),
+        _ => bail!(
+            TypeMismatch,
+            "BSON field 'getMore.getMore' is the wrong type, expected type 'long'"
+        ),
     };
     let mut batch_size: Option<i64> = None;
     let mut collection: Option<&str> = None;
@@ -387,14 +503,16 @@ pub fn get_more(spec: &RawDocument, continuation: &RawDocument) -> DocDbResult<(
     };
     let (batch, next) = match &mut state.kind {
         ContinuationKind::Scan { query, last } => {
-            let (batch, new_last, more) = scan_page(query, *last, if want == i64::MAX { 10_000 } else { want })?;
+            let (batch, new_last, more) =
+                scan_page(query, *last, if want == i64::MAX { 10_000 } else { want })?;
             *last = new_last;
             let more = more || (want == i64::MAX && batch.docs.len() as i64 >= 10_000);
             (batch, more)
         }
         ContinuationKind::Portal { name } => {
             let name = name.clone();
-            let (batch, pending, exhausted) = portal_page(&name, std::mem::take(&mut state.pending), want, cursor_id)?;
+            let (batch, pending, exhausted) =
+                portal_page(&name, std::mem::take(&mut state.pending), want, cursor_id)?;
             state.pending = pending;
             if exhausted {
                 spi::close_cursor(&name);
@@ -419,7 +537,11 @@ pub fn get_more(spec: &RawDocument, continuation: &RawDocument) -> DocDbResult<(
     }
     let id = if more { cursor_id } else { 0 };
     let reply = cursor_reply(&batch, id, &state.ns, false)?;
-    let continuation = if more { Some(state.to_document()?) } else { None };
+    let continuation = if more {
+        Some(state.to_document()?)
+    } else {
+        None
+    };
     Ok((reply, continuation))
 }
 
@@ -437,14 +559,29 @@ fn buffered_page(docs: Vec<Vec<u8>>, want: i64) -> (Batch, Vec<Vec<u8>>) {
 }
 
 /// A cursor over documents already in memory (listCollections, listIndexes).
-pub fn first_page_from_documents(docs: Vec<Vec<u8>>, ns: &str, batch_size: Option<i64>, requested_id: i64) -> DocDbResult<FirstPage> {
+pub fn first_page_from_documents(
+    docs: Vec<Vec<u8>>,
+    ns: &str,
+    batch_size: Option<i64>,
+    requested_id: i64,
+) -> DocDbResult<FirstPage> {
     let want = batch_size.unwrap_or(i64::MAX);
     let (batch, rest) = buffered_page(docs, want);
     if rest.is_empty() {
-        return Ok(FirstPage { reply: cursor_reply(&batch, 0, ns, true)?, continuation: None, persist_connection: false, cursor_id: 0 });
+        return Ok(FirstPage {
+            reply: cursor_reply(&batch, 0, ns, true)?,
+            continuation: None,
+            persist_connection: false,
+            cursor_id: 0,
+        });
     }
     let cursor_id = new_cursor_id(requested_id);
-    let continuation = Continuation { ns: ns.to_owned(), remaining: -1, kind: ContinuationKind::Buffered, pending: rest };
+    let continuation = Continuation {
+        ns: ns.to_owned(),
+        remaining: -1,
+        kind: ContinuationKind::Buffered,
+        pending: rest,
+    };
     Ok(FirstPage {
         reply: cursor_reply(&batch, cursor_id, ns, true)?,
         continuation: Some(continuation.to_document()?),
@@ -455,5 +592,8 @@ pub fn first_page_from_documents(docs: Vec<Vec<u8>>, ns: &str, batch_size: Optio
 
 /// Closes the portals of the given cursors (killCursors of pinned cursors).
 pub fn close_cursors(ids: &[i64]) -> Vec<i64> {
-    ids.iter().copied().filter(|id| spi::close_cursor(&portal_name(*id))).collect()
+    ids.iter()
+        .copied()
+        .filter(|id| spi::close_cursor(&portal_name(*id)))
+        .collect()
 }

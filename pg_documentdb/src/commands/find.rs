@@ -41,7 +41,11 @@ impl SqlBuilder {
 
     /// WHERE conditions for a filter: shard key, `_id` pushdown to the primary key, and the
     /// full match as recheck (skipped when the pushdown alone is exact).
-    pub fn where_clause(&mut self, collection: &Collection, filter: Option<&RawDocument>) -> DocDbResult<String> {
+    pub fn where_clause(
+        &mut self,
+        collection: &Collection,
+        filter: Option<&RawDocument>,
+    ) -> DocDbResult<String> {
         let shard = self.param(OwnedParam::Int8(collection.id));
         let mut conditions = vec![format!("shard_key_value = {shard}")];
         let Some(filter_doc) = filter.filter(|f| !f.is_empty()) else {
@@ -64,7 +68,9 @@ impl SqlBuilder {
         }
         if !exact_by_pushdown {
             let f = self.param(OwnedParam::Bson(filter_doc.as_bytes().to_vec()));
-            conditions.push(format!("documentdb_api_internal.bson_query_match(document, {f}::documentdb_core.bson)"));
+            conditions.push(format!(
+                "documentdb_api_internal.bson_query_match(document, {f}::documentdb_core.bson)"
+            ));
         }
         Ok(conditions.join(" AND "))
     }
@@ -81,14 +87,19 @@ impl Default for SqlBuilder {
 fn is_exact_id_value(value: RawBsonRef<'_>) -> bool {
     !matches!(
         value,
-        RawBsonRef::RegularExpression(_) | RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::Array(_)
+        RawBsonRef::RegularExpression(_)
+            | RawBsonRef::Null
+            | RawBsonRef::Undefined
+            | RawBsonRef::Array(_)
     )
 }
 
 /// `{ _id: <value> }` or `{ _id: { $eq: <value> } }` and nothing else.
 fn is_single_id_equality(filter: &RawDocument) -> bool {
     let mut iter = filter.iter();
-    let (Some(Ok((key, value))), None) = (iter.next(), iter.next()) else { return false };
+    let (Some(Ok((key, value))), None) = (iter.next(), iter.next()) else {
+        return false;
+    };
     if key.as_str() != "_id" {
         return false;
     }
@@ -107,7 +118,11 @@ fn is_single_id_equality(filter: &RawDocument) -> bool {
 }
 
 /// ORDER BY keys for a sort spec: one (sort-key expression, ascending) per key.
-pub fn order_by(builder: &mut SqlBuilder, sort: &RawDocument, document_column: &str) -> DocDbResult<Vec<(String, bool)>> {
+pub fn order_by(
+    builder: &mut SqlBuilder,
+    sort: &RawDocument,
+    document_column: &str,
+) -> DocDbResult<Vec<(String, bool)>> {
     let spec = SortSpec::parse(sort)?;
     let mut keys = Vec::with_capacity(spec.len());
     for i in 0..spec.len() {
@@ -121,13 +136,18 @@ pub fn order_by(builder: &mut SqlBuilder, sort: &RawDocument, document_column: &
 }
 
 fn cstr_key(key: &str) -> DocDbResult<&bson::raw::CStr> {
-    key.try_into().map_err(|_| documentdb_errors::docdb_error!(BadValue, "field names cannot contain NUL"))
+    key.try_into()
+        .map_err(|_| documentdb_errors::docdb_error!(BadValue, "field names cannot contain NUL"))
 }
 
 /// The SELECT over one collection for a query spec; `with_ctid` adds the row position
 /// column and a `ctid > $n` condition for resumable scans (parameter appended by the
 /// cursor code at execution).
-pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -> DocDbResult<PageQuery> {
+pub fn select_sql(
+    collection: &Collection,
+    q: &QuerySpec<'_>,
+    with_ctid: bool,
+) -> DocDbResult<PageQuery> {
     let mut b = SqlBuilder::new();
     let where_clause = b.where_clause(collection, q.filter)?;
     let select = match q.projection.filter(|p| !p.is_empty()) {
@@ -136,7 +156,11 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
             let filter = q.filter.map(Filter::parse).transpose()?;
             Projection::parse_find(projection, filter.as_ref())?;
             let p = b.param(OwnedParam::Bson(projection.as_bytes().to_vec()));
-            let f = b.param(OwnedParam::Bson(q.filter.map(|f| f.as_bytes().to_vec()).unwrap_or_else(|| rawdoc! {}.into_bytes())));
+            let f = b.param(OwnedParam::Bson(
+                q.filter
+                    .map(|f| f.as_bytes().to_vec())
+                    .unwrap_or_else(|| rawdoc! {}.into_bytes()),
+            ));
             format!("documentdb_api_internal.bson_project_find(document, {p}::documentdb_core.bson, {f}::documentdb_core.bson)")
         }
         None => "document".to_owned(),
@@ -145,16 +169,26 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if with_ctid {
         sql.push_str(", ctid");
     }
-    sql.push_str(&format!(" FROM {} WHERE {where_clause}", collection.table()));
+    sql.push_str(&format!(
+        " FROM {} WHERE {where_clause}",
+        collection.table()
+    ));
     if with_ctid {
         // The tid parameter is appended last by the cursor code.
         sql.push_str(&format!(" AND ctid > ${}", b.params.len() + 1));
-        return Ok(PageQuery { sql, params: b.params, resumable_scan: true });
+        return Ok(PageQuery {
+            sql,
+            params: b.params,
+            resumable_scan: true,
+        });
     }
     if let Some(sort) = q.sort.filter(|s| !s.is_empty()) {
         sql.push_str(" ORDER BY ");
         let keys = order_by(&mut b, sort, "document")?;
-        let keys: Vec<String> = keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
+        let keys: Vec<String> = keys
+            .into_iter()
+            .map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" }))
+            .collect();
         sql.push_str(&keys.join(", "));
     }
     if q.skip > 0 {
@@ -163,12 +197,21 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if q.limit > 0 {
         sql.push_str(&format!(" LIMIT {}", q.limit));
     }
-    Ok(PageQuery { sql, params: b.params, resumable_scan: false })
+    Ok(PageQuery {
+        sql,
+        params: b.params,
+        resumable_scan: false,
+    })
 }
 
 fn empty_page(ns: &str) -> FirstPage {
     let reply = rawdoc! { "cursor": { "firstBatch": [], "id": 0i64, "ns": ns }, "ok": 1.0 };
-    FirstPage { reply, continuation: None, persist_connection: false, cursor_id: 0 }
+    FirstPage {
+        reply,
+        continuation: None,
+        persist_connection: false,
+        cursor_id: 0,
+    }
 }
 
 /// Options of `find` that we accept but which have no effect on a standalone server or
@@ -177,7 +220,11 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
     match field.name {
         "tailable" | "awaitData" | "oplogReplay" | "returnKey" | "showRecordId" | "min" | "max" => {
             if field.bool().unwrap_or(true) {
-                bail!(CommandNotSupported, "find option '{}' is not supported", field.name);
+                bail!(
+                    CommandNotSupported,
+                    "find option '{}' is not supported",
+                    field.name
+                );
             }
             Ok(true)
         }
@@ -186,11 +233,23 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
             match doc.get_str("locale") {
                 Ok("simple") => Ok(true),
                 _ if doc.is_empty() => Ok(true),
-                _ => bail!(CommandNotSupported, "collation other than 'simple' is not supported"),
+                _ => bail!(
+                    CommandNotSupported,
+                    "collation other than 'simple' is not supported"
+                ),
             }
         }
         // Hints name an index; plans are chosen by PostgreSQL, so a hint is advisory.
-        "hint" | "allowDiskUse" | "noCursorTimeout" | "allowPartialResults" | "readOnce" | "$_requestResumeToken" | "$_resumeAfter" | "maxScan" | "snapshot" | "let" => Ok(true),
+        "hint"
+        | "allowDiskUse"
+        | "noCursorTimeout"
+        | "allowPartialResults"
+        | "readOnce"
+        | "$_requestResumeToken"
+        | "$_resumeAfter"
+        | "maxScan"
+        | "snapshot"
+        | "let" => Ok(true),
         _ => Ok(false),
     }
 }
@@ -198,8 +257,18 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
 /// `find_cursor_first_page`.
 pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
     let coll = spec::collection_name(spec_doc, "find")?;
-    let mut q = QuerySpec { filter: None, sort: None, projection: None, skip: 0, limit: 0 };
-    let mut opts = CursorOptions { batch_size: None, limit: 0, single_batch: false };
+    let mut q = QuerySpec {
+        filter: None,
+        sort: None,
+        projection: None,
+        skip: 0,
+        limit: 0,
+    };
+    let mut opts = CursorOptions {
+        batch_size: None,
+        limit: 0,
+        single_batch: false,
+    };
     read_fields(spec_doc, "find", |field| {
         match field.name {
             "filter" => q.filter = field.optional_document()?,
@@ -209,7 +278,10 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
             "limit" => {
                 let limit = field.i64()?;
                 if limit < 0 {
-                    bail!(BadValue, "Limit value must be non-negative, but received: {limit}");
+                    bail!(
+                        BadValue,
+                        "Limit value must be non-negative, but received: {limit}"
+                    );
                 }
                 q.limit = limit;
             }
@@ -283,13 +355,19 @@ pub fn count(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
                 inner.push_str(&format!(" LIMIT {limit}"));
             }
             let sql = if skip == 0 && limit == 0 {
-                format!("SELECT count(*) FROM {} WHERE {where_clause}", collection.table())
+                format!(
+                    "SELECT count(*) FROM {} WHERE {where_clause}",
+                    collection.table()
+                )
             } else {
                 format!("SELECT count(*) FROM ({inner}) s")
             };
             let params: Vec<Param<'_>> = b.params.iter().map(OwnedParam::as_param).collect();
             let rows = spi::execute(&sql, &params, true, 1)?;
-            rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0)
+            rows.first()
+                .and_then(|r| r.first())
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
         }
     };
     let mut reply = RawDocumentBuf::new();
@@ -315,16 +393,23 @@ pub fn distinct(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
         }
         Ok(true)
     })?;
-    let Some(key) = key else { return Err(spec::missing("distinct", "key")) };
+    let Some(key) = key else {
+        return Err(spec::missing("distinct", "key"));
+    };
     if key.is_empty() {
-        bail!(BadValue, "FieldPath cannot be constructed with empty string");
+        bail!(
+            BadValue,
+            "FieldPath cannot be constructed with empty string"
+        );
     }
     if let Some(f) = filter {
         Filter::parse(f)?;
     }
     let values = match catalog::lookup(db, coll)? {
         None => rawdoc! { "values": [] },
-        Some(collection) if collection.is_view() => super::aggregate::distinct_on_view(&collection, key, filter)?,
+        Some(collection) if collection.is_view() => {
+            super::aggregate::distinct_on_view(&collection, key, filter)?
+        }
         Some(collection) => {
             let mut b = SqlBuilder::new();
             let where_clause = b.where_clause(&collection, filter)?;

@@ -30,7 +30,10 @@ struct InsertSpec<'a> {
     bypass_validation: bool,
 }
 
-fn parse_spec<'a>(spec: &'a RawDocument, sequence: Option<BsonSequenceRef<'a>>) -> DocDbResult<InsertSpec<'a>> {
+fn parse_spec<'a>(
+    spec: &'a RawDocument,
+    sequence: Option<BsonSequenceRef<'a>>,
+) -> DocDbResult<InsertSpec<'a>> {
     let collection = spec::collection_name(spec, "insert")?;
     let mut documents = Vec::new();
     let mut has_inline = false;
@@ -55,7 +58,10 @@ fn parse_spec<'a>(spec: &'a RawDocument, sequence: Option<BsonSequenceRef<'a>>) 
     })?;
     if let Some(seq) = sequence {
         if has_inline {
-            bail!(BadValue, "insert documents were given both in the command and as a document sequence");
+            bail!(
+                BadValue,
+                "insert documents were given both in the command and as a document sequence"
+            );
         }
         documents.extend(seq.documents());
     } else if !has_inline {
@@ -68,16 +74,29 @@ fn parse_spec<'a>(spec: &'a RawDocument, sequence: Option<BsonSequenceRef<'a>>) 
             documents.len()
         );
     }
-    Ok(InsertSpec { collection, documents, ordered, bypass_validation })
+    Ok(InsertSpec {
+        collection,
+        documents,
+        ordered,
+        bypass_validation,
+    })
 }
 
 /// Runs an insert command; returns the reply and whether every document was inserted.
-pub fn insert(db: &str, spec: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
+pub fn insert(
+    db: &str,
+    spec: &RawDocument,
+    sequence: Option<BsonSequenceRef<'_>>,
+) -> DocDbResult<WriteResult> {
     let spec = parse_spec(spec, sequence)?;
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, spec.collection)?;
     let collection = catalog::get_or_create(db, spec.collection)?;
-    let validator = if spec.bypass_validation { None } else { Validator::for_collection(&collection)? };
+    let validator = if spec.bypass_validation {
+        None
+    } else {
+        Validator::for_collection(&collection)?
+    };
 
     let mut result = WriteResult::default();
     // Documents ready to insert, with their index in the command.
@@ -110,12 +129,19 @@ pub fn insert(db: &str, spec: &RawDocument, sequence: Option<BsonSequenceRef<'_>
 
 /// Inserts prepared documents set-wise. Duplicates of `_id` are reported per document;
 /// with `ordered`, documents after the first failure are not inserted.
+///
+/// The common case (no duplicates) is one plain INSERT that streams the arrays through a
+/// set-returning select list. Only when it hits a unique violation does the batch rerun
+/// with ON CONFLICT DO NOTHING to find which documents failed; that path's speculative
+/// insertions cost an extra index probe per row, which the fast path avoids.
 pub fn insert_batch(
     collection: &Collection,
     mut batch: Vec<(usize, RawDocumentBuf)>,
     ordered: bool,
     result: &mut WriteResult,
 ) -> DocDbResult<()> {
+    let table = collection.table();
+    let mut fast_path = true;
     loop {
         if batch.is_empty() {
             return Ok(());
@@ -125,26 +151,48 @@ pub fn insert_batch(
             .map(|(_, d)| object_id_key(document_id(d).unwrap_or(RawBsonRef::Null)))
             .collect();
         let docs: Vec<Vec<u8>> = batch.iter().map(|(_, d)| d.as_bytes().to_vec()).collect();
+        let params = [
+            Param::Int8(collection.id),
+            Param::BsonArray(&ids),
+            Param::BsonArray(&docs),
+        ];
+        if fast_path {
+            let sql = format!(
+                "INSERT INTO {table} (shard_key_value, object_id, document) \
+                 SELECT $1, unnest($2::documentdb_core.bson[]), unnest($3::documentdb_core.bson[])"
+            );
+            match subxact::run(|| spi::execute(&sql, &params, false, 0).map(|_| ())) {
+                Ok(()) => {
+                    result.n += batch.len() as i64;
+                    return Ok(());
+                }
+                Err(subxact::Failure::UniqueViolation { .. }) => {
+                    fast_path = false;
+                    continue;
+                }
+                Err(failure) => return Err(failure.into_error()),
+            }
+        }
         let sql = format!(
-            "INSERT INTO {} (shard_key_value, object_id, document) \
-             SELECT $1, o, d FROM unnest($2::documentdb_core.bson[], $3::documentdb_core.bson[]) AS u(o, d) \
-             ON CONFLICT DO NOTHING RETURNING object_id",
-            collection.table()
+            "INSERT INTO {table} (shard_key_value, object_id, document) \
+             SELECT $1, unnest($2::documentdb_core.bson[]), unnest($3::documentdb_core.bson[]) \
+             ON CONFLICT DO NOTHING RETURNING object_id"
         );
         let first_failure = std::cell::Cell::new(None);
         let outcome = subxact::run(|| {
-            let rows = spi::execute(
-                &sql,
-                &[Param::Int8(collection.id), Param::BsonArray(&ids), Param::BsonArray(&docs)],
-                false,
-                0,
-            )?;
-            let inserted: Vec<Vec<u8>> = rows.into_iter().filter_map(|r| r.into_iter().next()?.into_bson()).collect();
+            let rows = spi::execute(&sql, &params, false, 0)?;
+            let inserted: Vec<Vec<u8>> = rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next()?.into_bson())
+                .collect();
             let failed = failed_positions(&ids, inserted);
             if ordered && !failed.is_empty() {
                 // Undo this attempt; the prefix before the first failure is redone below.
                 first_failure.set(failed.first().copied());
-                return Err(documentdb_errors::docdb_error!(DuplicateKey, "ordered batch retry"));
+                return Err(documentdb_errors::docdb_error!(
+                    DuplicateKey,
+                    "ordered batch retry"
+                ));
             }
             Ok(failed)
         });
@@ -154,15 +202,21 @@ pub fn insert_batch(
                 for position in failed {
                     let (index, doc) = &batch[position];
                     let id = document_id(doc).unwrap_or(RawBsonRef::Null);
-                    result.write_errors.push(WriteError::duplicate_id(*index, collection, id));
+                    result
+                        .write_errors
+                        .push(WriteError::duplicate_id(*index, collection, id));
                 }
                 return Ok(());
             }
             (Err(_), Some(position)) => {
                 let (index, doc) = &batch[position];
                 let id = document_id(doc).unwrap_or(RawBsonRef::Null);
-                result.write_errors.push(WriteError::duplicate_id(*index, collection, id));
+                result
+                    .write_errors
+                    .push(WriteError::duplicate_id(*index, collection, id));
                 batch.truncate(position);
+                // The prefix has no duplicates among itself or with the table.
+                fast_path = true;
             }
             (Err(failure), None) => return Err(failure.into_error()),
         }

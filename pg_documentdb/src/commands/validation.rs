@@ -20,9 +20,14 @@ impl Validator {
     /// Parses and checks a validator document (for `create`/`collMod`).
     pub fn parse(validator: &RawDocument) -> DocDbResult<Filter> {
         for element in validator {
-            let (key, _) = element.map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?;
+            let (key, _) =
+                element.map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?;
             if matches!(key.as_str(), "$where" | "$text" | "$near" | "$nearSphere") {
-                bail!(QueryFeatureNotAllowed, "{} is not allowed in this context", key.as_str());
+                bail!(
+                    QueryFeatureNotAllowed,
+                    "{} is not allowed in this context",
+                    key.as_str()
+                );
             }
         }
         Filter::parse(validator)
@@ -30,7 +35,9 @@ impl Validator {
 
     /// The validator in force for writes to `collection`, if any.
     pub fn for_collection(collection: &Collection) -> DocDbResult<Option<Validator>> {
-        let Some(doc) = &collection.validator else { return Ok(None) };
+        let Some(doc) = &collection.validator else {
+            return Ok(None);
+        };
         if collection.validation_level == "off" || doc.is_empty() {
             return Ok(None);
         }

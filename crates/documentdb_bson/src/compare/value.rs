@@ -416,3 +416,31 @@ mod tests {
         assert_eq!(find_nul(&buf), Some(5));
     }
 }
+
+/// Iterator over `(key, start, end)` byte spans of a document's elements, where
+/// `doc[start..end]` is the whole element (type byte, key, value). Stops at the first
+/// malformed element.
+pub struct ElementSpans<'a> {
+    inner: Elements<'a>,
+}
+
+impl<'a> ElementSpans<'a> {
+    pub(crate) fn new(doc: &'a [u8]) -> Self {
+        ElementSpans {
+            inner: Elements::new(doc),
+        }
+    }
+}
+
+impl<'a> Iterator for ElementSpans<'a> {
+    type Item = (&'a [u8], usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.inner.pos;
+        let (key, val) = self.inner.next()?;
+        if matches!(val, Val::Invalid) {
+            return None;
+        }
+        Some((key, start, self.inner.pos))
+    }
+}

@@ -788,13 +788,15 @@ fn e_set_intersection(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
         let items = match val {
             Some(Bson::Array(items)) => items,
-            other => return Err(loc(
-                17047,
-                format!(
+            other => {
+                return Err(loc(
+                    17047,
+                    format!(
                     "All operands of $setIntersection must be arrays. One argument is of type: {}",
                     type_name(&other)
                 ),
-            )),
+                ))
+            }
         };
         current = Some(match current {
             None => v::sorted_set(items),

@@ -187,14 +187,16 @@ fn e_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                     date::validate_format(&f, date::TO_STRING_SPECIFIERS)?;
                     format = Some(f);
                 }
-                other => return Err(loc(
-                    18533,
-                    format!(
+                other => {
+                    return Err(loc(
+                        18533,
+                        format!(
                         "$dateToString requires that 'format' be a string, found: {} with value {}",
                         type_name(&other),
                         display(&other)
                     ),
-                )),
+                    ))
+                }
             }
         }
     }

@@ -533,7 +533,7 @@ fn double_to_long(d: f64) -> DocDbResult<i64> {
             "Attempt to convert infinity value to integer type in $convert with no onError value",
         ));
     }
-    if d >= -9_223_372_036_854_775_808.0 && d < 9_223_372_036_854_775_808.0 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
         Ok(d as i64)
     } else {
         Err(overflow(&v::format_double_g(d)))
@@ -770,11 +770,8 @@ fn int_parse_reason(s: &str, e: &std::num::ParseIntError) -> String {
         PosOverflow | NegOverflow => "Overflow".to_string(),
         Empty => "No digits".to_string(),
         _ => {
-            if s.trim() != s {
-                "Did not consume whole string.".to_string()
-            } else {
-                "Did not consume whole string.".to_string()
-            }
+            let _ = s;
+            "Did not consume whole string.".to_string()
         }
     }
 }

@@ -830,13 +830,10 @@ fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             let mut out = Vec::new();
             let mut pos = 0usize;
             let mut total = 0usize;
-            loop {
-                let Some(m) = re
-                    .captures_read_at(&mut locs, bytes, pos)
-                    .map_err(exec_err)?
-                else {
-                    break;
-                };
+            while let Some(m) = re
+                .captures_read_at(&mut locs, bytes, pos)
+                .map_err(exec_err)?
+            {
                 let caps: Vec<_> = (1..=groups).map(|i| locs.get(i)).collect();
                 let cp = text[..m.start()].chars().count();
                 let doc = match_doc(&text, m.start(), m.end(), &caps, cp);

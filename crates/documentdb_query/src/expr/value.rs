@@ -293,7 +293,7 @@ pub(crate) fn format_double_g(x: f64) -> String {
         Some((m, e)) => (m.to_string(), e.parse::<i32>().unwrap_or(0)),
         None => (sci.clone(), 0),
     };
-    if exp < -4 || exp >= P {
+    if !(-4..P).contains(&exp) {
         let m = trim_fraction_zeros(&mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{m}e{sign}{:02}", exp.abs())
@@ -414,7 +414,7 @@ pub(crate) fn coerce_to_date_millis(v: &Bson) -> Option<i64> {
     match v {
         Bson::DateTime(d) => Some(d.timestamp_millis()),
         Bson::Timestamp(t) => Some(i64::from(t.time) * 1000),
-        Bson::ObjectId(o) => Some(i64::from(o.timestamp().timestamp_millis() / 1000) * 1000),
+        Bson::ObjectId(o) => Some(o.timestamp().timestamp_millis()),
         _ => None,
     }
 }

@@ -12,13 +12,14 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use bson::spec::ElementType;
-use bson::{Bson, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{Bson, RawBson, RawBsonRef, RawDocumentBuf};
 use documentdb_bson::compare::canonical_type_rank;
-use documentdb_bson::compare_values;
 use documentdb_bson::number::{decimal_parts, Number};
+use documentdb_bson::{compare_documents, compare_values};
 use documentdb_errors::{docdb_error, DocDbResult};
 
-use super::path::{array_elements, walk, Path, Root};
+use super::path::{walk, Path, Root};
+use super::raw::{ArrayRef, Item};
 use super::util::{is_nan, truncate_decimal, truncate_f64, TypeSet};
 use crate::expr::Expression;
 use crate::schema::JsonSchema;
@@ -68,6 +69,8 @@ pub(crate) struct Cmp {
 #[derive(Debug, Clone)]
 pub(crate) struct InList {
     pub(crate) has_null: bool,
+    /// Whether some equality is an array (only then are array values materialized).
+    pub(crate) has_arrays: bool,
     pub(crate) values: Vec<RawBson>,
     pub(crate) regexes: Vec<RegexPred>,
 }
@@ -125,25 +128,31 @@ impl Cmp {
         })
     }
 
+    /// The result for a value whose canonical type rank differs from the operand's:
+    /// different types never compare, except that null matches undefined and missing for
+    /// $eq/$lte/$gte, and MinKey/MaxKey bound everything.
+    #[inline]
+    fn cross_type(&self, rank: i32) -> bool {
+        if rank + self.rank == 5 {
+            return matches!(self.op, CmpOp::Eq | CmpOp::Lte | CmpOp::Gte);
+        }
+        match self.rhs {
+            RawBson::MaxKey => matches!(self.op, CmpOp::Lt | CmpOp::Lte),
+            RawBson::MinKey => matches!(self.op, CmpOp::Gt | CmpOp::Gte),
+            _ => false,
+        }
+    }
+
     /// MongoDB's `ComparisonMatchExpression::matchesSingleElement`.
     pub(crate) fn matches(&self, value: Option<RawBsonRef<'_>>) -> bool {
-        let rank = match value {
-            None => 0,
-            Some(v) => canonical_type_rank(v.element_type()),
+        let Some(value) = value else {
+            return self.cross_type(0);
         };
+        let rank = canonical_type_rank(value.element_type());
+        if rank != self.rank {
+            return self.cross_type(rank);
+        }
         let op = self.op;
-        let Some(value) = value.filter(|_| rank == self.rank) else {
-            // Different canonical types never compare, except: null matches undefined and
-            // missing for $eq/$lte/$gte, and MinKey/MaxKey bound everything.
-            if rank + self.rank == 5 {
-                return matches!(op, CmpOp::Eq | CmpOp::Lte | CmpOp::Gte);
-            }
-            return match self.rhs {
-                RawBson::MaxKey => matches!(op, CmpOp::Lt | CmpOp::Lte),
-                RawBson::MinKey => matches!(op, CmpOp::Gt | CmpOp::Gte),
-                _ => false,
-            };
-        };
         if op != CmpOp::Eq {
             let lhs_nan = is_nan(value);
             if lhs_nan || self.rhs_nan {
@@ -162,6 +171,41 @@ impl Cmp {
             CmpOp::Gte => ord != Ordering::Less,
         }
     }
+
+    /// [`Cmp::matches`] on a matcher item: an array is only materialized when the operand
+    /// is an array too.
+    #[inline]
+    fn matches_item(&self, item: Option<Item<'_>>) -> bool {
+        match item {
+            None => self.cross_type(0),
+            Some(Item::Value(v)) => self.matches(Some(v)),
+            Some(Item::Array(arr)) => {
+                if self.rank != ARRAY_RANK {
+                    return self.cross_type(ARRAY_RANK);
+                }
+                let ord = cmp_with_array(&self.rhs, arr.doc);
+                match self.op {
+                    CmpOp::Eq => ord == Ordering::Equal,
+                    CmpOp::Lt => ord == Ordering::Greater,
+                    CmpOp::Lte => ord != Ordering::Less,
+                    CmpOp::Gt => ord == Ordering::Less,
+                    CmpOp::Gte => ord != Ordering::Greater,
+                }
+            }
+        }
+    }
+}
+
+/// MongoDB's canonical type rank of arrays.
+const ARRAY_RANK: i32 = 25;
+
+/// MongoDB's order of the constant `probe` relative to an array given by its document
+/// view: arrays compare element by element exactly as their documents do.
+fn cmp_with_array(probe: &RawBson, arr: &bson::RawDocument) -> Ordering {
+    match probe {
+        RawBson::Array(p) => compare_documents(super::raw::array_document(p), arr),
+        other => canonical_type_rank(other.element_type()).cmp(&ARRAY_RANK),
+    }
 }
 
 impl InList {
@@ -172,6 +216,7 @@ impl InList {
         self.values.dedup_by(|a, b| {
             compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()) == Ordering::Equal
         });
+        self.has_arrays = self.values.iter().any(|v| matches!(v, RawBson::Array(_)));
     }
 
     pub(crate) fn contains(&self, value: RawBsonRef<'_>) -> bool {
@@ -181,11 +226,20 @@ impl InList {
     }
 
     /// MongoDB's `InMatchExpression::matchesSingleElement`.
-    pub(crate) fn matches(&self, value: Option<RawBsonRef<'_>>) -> bool {
-        match value {
-            None | Some(RawBsonRef::Undefined) if self.has_null => true,
+    fn matches_item(&self, item: Option<Item<'_>>) -> bool {
+        match item {
+            None | Some(Item::Value(RawBsonRef::Undefined)) if self.has_null => true,
             None => false,
-            Some(v) => self.contains(v) || self.regexes.iter().any(|r| r.matches(Some(v))),
+            Some(Item::Value(v)) => {
+                self.contains(v) || self.regexes.iter().any(|r| r.matches(Some(v)))
+            }
+            Some(Item::Array(arr)) => {
+                self.has_arrays
+                    && self
+                        .values
+                        .binary_search_by(|probe| cmp_with_array(probe, arr.doc))
+                        .is_ok()
+            }
         }
     }
 }
@@ -281,29 +335,38 @@ impl Pred {
 
     /// Does one value (`None` = missing) satisfy the predicate? `key` receives the array
     /// index an `$elemMatch` matched at.
-    pub(crate) fn matches(&self, value: Option<RawBsonRef<'_>>, key: &mut Option<usize>) -> bool {
+    pub(crate) fn matches(&self, item: Option<Item<'_>>, key: &mut Option<usize>) -> bool {
+        let plain = match item {
+            Some(Item::Value(v)) => Some(v),
+            _ => None,
+        };
         match self {
-            Pred::Cmp(c) => c.matches(value),
-            Pred::In(list) => list.matches(value),
-            Pred::Regex(r) => r.matches(value),
-            Pred::Exists => value.is_some(),
-            Pred::Type(t) => t.matches(value),
-            Pred::Mod { divisor, remainder } => mod_matches(value, *divisor, *remainder),
-            Pred::Bits(b) => b.matches(value),
-            Pred::Size(n) => match value {
-                Some(RawBsonRef::Array(arr)) => {
-                    super::raw::Elements::new(super::raw::array_document(arr)).count() as i64 == *n
+            Pred::Cmp(c) => c.matches_item(item),
+            Pred::In(list) => list.matches_item(item),
+            Pred::Regex(r) => r.matches(plain),
+            Pred::Exists => item.is_some(),
+            Pred::Type(t) => match item {
+                None => false,
+                Some(Item::Array(_)) => t.contains(ElementType::Array),
+                Some(Item::Value(v)) => t.contains(v.element_type()),
+            },
+            Pred::Mod { divisor, remainder } => mod_matches(plain, *divisor, *remainder),
+            Pred::Bits(b) => b.matches(plain),
+            Pred::Size(n) => match item {
+                Some(Item::Array(arr)) => arr.len() as i64 == *n,
+                Some(Item::Value(RawBsonRef::Array(arr))) => {
+                    ArrayRef::from_raw(arr).len() as i64 == *n
                 }
                 _ => false,
             },
             Pred::ElemMatchObject(sub) => {
-                let Some(RawBsonRef::Array(arr)) = value else {
+                let Some(arr) = as_array(item) else {
                     return false;
                 };
-                for (idx, element) in array_elements(arr) {
+                for (idx, element) in arr.items().enumerate() {
                     let doc = match element {
-                        RawBsonRef::Document(d) => d,
-                        RawBsonRef::Array(a) => super::raw::array_document(a),
+                        Item::Value(RawBsonRef::Document(d)) => d,
+                        Item::Array(a) => a.doc,
                         _ => continue,
                     };
                     let mut ignored = None;
@@ -315,10 +378,10 @@ impl Pred {
                 false
             }
             Pred::ElemMatchValue(subs) => {
-                let Some(RawBsonRef::Array(arr)) = value else {
+                let Some(arr) = as_array(item) else {
                     return false;
                 };
-                for (idx, element) in array_elements(arr) {
+                for (idx, element) in arr.items().enumerate() {
                     let mut ignored = None;
                     if subs
                         .iter()
@@ -331,6 +394,15 @@ impl Pred {
                 false
             }
         }
+    }
+}
+
+#[inline]
+fn as_array(item: Option<Item<'_>>) -> Option<ArrayRef<'_>> {
+    match item {
+        Some(Item::Array(arr)) => Some(arr),
+        Some(Item::Value(RawBsonRef::Array(arr))) => Some(ArrayRef::from_raw(arr)),
+        _ => None,
     }
 }
 
@@ -467,11 +539,7 @@ impl Node {
 
     /// MongoDB's `matchesSingleElement` for the children of an `$elemMatch` value
     /// predicate: the predicate applies to the element itself, without path traversal.
-    pub(crate) fn matches_single(
-        &self,
-        value: Option<RawBsonRef<'_>>,
-        key: &mut Option<usize>,
-    ) -> bool {
+    pub(crate) fn matches_single(&self, value: Option<Item<'_>>, key: &mut Option<usize>) -> bool {
         match self {
             Node::Leaf(leaf) => leaf.pred.matches(value, key),
             Node::And(children) => children.iter().all(|c| c.matches_single(value, key)),

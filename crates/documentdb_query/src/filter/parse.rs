@@ -651,6 +651,7 @@ impl Parser<'_> {
 pub(crate) fn parse_in_list(arr: &RawArray) -> DocDbResult<InList> {
     let mut list = InList {
         has_null: false,
+        has_arrays: false,
         values: Vec::new(),
         regexes: Vec::new(),
     };

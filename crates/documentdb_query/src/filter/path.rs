@@ -11,7 +11,7 @@
 
 use bson::{RawArray, RawBsonRef, RawDocument};
 
-use super::util::doc_get;
+use super::raw::{get_item, ArrayRef, Item};
 
 /// One component of a dotted path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,15 +67,16 @@ pub(crate) enum Root<'a> {
 
 impl<'a> Root<'a> {
     #[inline]
-    fn lookup(self, name: &str) -> Option<RawBsonRef<'a>> {
+    fn lookup(self, name: &str) -> Option<Item<'a>> {
         match self {
-            Root::Doc(doc) => doc_get(doc, name),
-            Root::Field(field, value) => (field == name).then_some(value),
+            Root::Doc(doc) => get_item(doc, name),
+            Root::Field(field, value) => (field == name).then(|| Item::from_ref(value)),
         }
     }
 }
 
-/// Iterates array elements with their indexes, stopping at malformed bytes.
+/// Iterates array elements (materialized as `RawBsonRef`) with their indexes, stopping at
+/// malformed bytes.
 #[inline]
 pub(crate) fn array_elements(arr: &RawArray) -> impl Iterator<Item = (usize, RawBsonRef<'_>)> {
     super::raw::values(arr).enumerate()
@@ -86,7 +87,7 @@ pub(crate) fn array_elements(arr: &RawArray) -> impl Iterator<Item = (usize, Raw
 #[inline]
 pub(crate) fn walk<'a, F>(root: Root<'a>, path: &Path, leaf_traversal: bool, f: &mut F) -> bool
 where
-    F: FnMut(Option<RawBsonRef<'a>>, Option<usize>) -> bool,
+    F: FnMut(Option<Item<'a>>, Option<usize>) -> bool,
 {
     let Some(first) = path.parts.first() else {
         return f(None, None);
@@ -97,7 +98,7 @@ where
 
 /// Continues a walk from `value`, the value component `i` reached.
 fn walk_from<'a, F>(
-    mut value: Option<RawBsonRef<'a>>,
+    mut value: Option<Item<'a>>,
     parts: &[Part],
     mut i: usize,
     leaf_traversal: bool,
@@ -105,7 +106,7 @@ fn walk_from<'a, F>(
     f: &mut F,
 ) -> bool
 where
-    F: FnMut(Option<RawBsonRef<'a>>, Option<usize>) -> bool,
+    F: FnMut(Option<Item<'a>>, Option<usize>) -> bool,
 {
     loop {
         let Some(v) = value else {
@@ -113,12 +114,20 @@ where
         };
         let is_leaf = i + 1 >= parts.len();
         match v {
-            RawBsonRef::Array(arr) => {
-                return traverse_array(arr, parts, i + 1, leaf_traversal, outer, f)
+            Item::Array(arr) => return traverse_array(arr, parts, i + 1, leaf_traversal, outer, f),
+            Item::Value(RawBsonRef::Array(arr)) => {
+                return traverse_array(
+                    ArrayRef::from_raw(arr),
+                    parts,
+                    i + 1,
+                    leaf_traversal,
+                    outer,
+                    f,
+                )
             }
-            RawBsonRef::Document(doc) if !is_leaf => {
+            Item::Value(RawBsonRef::Document(doc)) if !is_leaf => {
                 i += 1;
-                value = parts.get(i).and_then(|p| doc_get(doc, &p.name));
+                value = parts.get(i).and_then(|p| get_item(doc, &p.name));
             }
             _ if is_leaf => return f(Some(v), outer),
             // A scalar in the middle of the path: the path reaches nothing.
@@ -138,15 +147,15 @@ fn walk_doc<'a, F>(
     f: &mut F,
 ) -> bool
 where
-    F: FnMut(Option<RawBsonRef<'a>>, Option<usize>) -> bool,
+    F: FnMut(Option<Item<'a>>, Option<usize>) -> bool,
 {
-    let value = parts.get(start).and_then(|p| doc_get(doc, &p.name));
+    let value = parts.get(start).and_then(|p| get_item(doc, &p.name));
     walk_from(value, parts, start, leaf_traversal, outer, f)
 }
 
 /// An array was reached with `parts[rest..]` still to walk.
 fn traverse_array<'a, F>(
-    arr: &'a RawArray,
+    arr: ArrayRef<'a>,
     parts: &[Part],
     rest: usize,
     leaf_traversal: bool,
@@ -154,24 +163,24 @@ fn traverse_array<'a, F>(
     f: &mut F,
 ) -> bool
 where
-    F: FnMut(Option<RawBsonRef<'a>>, Option<usize>) -> bool,
+    F: FnMut(Option<Item<'a>>, Option<usize>) -> bool,
 {
     let Some(next) = parts.get(rest) else {
         // The path ends at this array: its elements, then the array itself.
         if leaf_traversal {
-            for (idx, element) in array_elements(arr) {
+            for (idx, element) in arr.items().enumerate() {
                 if f(Some(element), outer.or(Some(idx))) {
                     return true;
                 }
             }
         }
-        return f(Some(RawBsonRef::Array(arr)), outer);
+        return f(Some(Item::Array(arr)), outer);
     };
     let next_is_last = rest + 1 >= parts.len();
-    for (idx, element) in array_elements(arr) {
+    for (idx, element) in arr.items().enumerate() {
         let offset_match = next.index == Some(idx);
         match element {
-            RawBsonRef::Document(doc) => {
+            Item::Value(RawBsonRef::Document(doc)) => {
                 if walk_doc(doc, parts, rest, leaf_traversal, outer.or(Some(idx)), f) {
                     return true;
                 }
@@ -189,7 +198,7 @@ where
             _ if offset_match => {
                 let stop = if next_is_last {
                     f(Some(element), outer)
-                } else if let RawBsonRef::Array(inner) = element {
+                } else if let Item::Array(inner) = element {
                     traverse_array(inner, parts, rest + 1, leaf_traversal, outer, f)
                 } else {
                     false

@@ -192,6 +192,86 @@ pub(crate) fn decode<'a>(parent: &'a RawDocument, e: Element<'a>) -> Option<RawB
     })
 }
 
+/// An array reached while matching, kept as a view over its bytes (`{"0": ..., "1": ...}`).
+/// Two arrays compare like these documents (their keys coincide position by position),
+/// so the matcher never needs the bson crate's `&RawArray`, which only its slow reader can
+/// produce.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ArrayRef<'a> {
+    pub(crate) doc: &'a RawDocument,
+}
+
+impl<'a> ArrayRef<'a> {
+    pub(crate) fn from_raw(arr: &'a bson::RawArray) -> ArrayRef<'a> {
+        ArrayRef {
+            doc: array_document(arr),
+        }
+    }
+
+    /// The elements, arrays among them kept lazy.
+    #[inline]
+    pub(crate) fn items(self) -> Items<'a> {
+        Items {
+            doc: self.doc,
+            fast: Elements::new(self.doc),
+        }
+    }
+
+    pub(crate) fn len(self) -> usize {
+        Elements::new(self.doc).count()
+    }
+}
+
+/// A value reached while matching.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Item<'a> {
+    Value(RawBsonRef<'a>),
+    Array(ArrayRef<'a>),
+}
+
+impl<'a> Item<'a> {
+    #[inline]
+    pub(crate) fn from_ref(value: RawBsonRef<'a>) -> Item<'a> {
+        match value {
+            RawBsonRef::Array(a) => Item::Array(ArrayRef::from_raw(a)),
+            v => Item::Value(v),
+        }
+    }
+}
+
+#[inline]
+fn decode_item<'a>(parent: &'a RawDocument, e: Element<'a>) -> Option<Item<'a>> {
+    if e.kind == 0x04 {
+        let doc = RawDocument::from_bytes(e.value).ok()?;
+        return Some(Item::Array(ArrayRef { doc }));
+    }
+    decode(parent, e).map(Item::Value)
+}
+
+/// A field of a document as an [`Item`], decoding only that field.
+#[inline]
+pub(crate) fn get_item<'a>(doc: &'a RawDocument, key: &str) -> Option<Item<'a>> {
+    let key = key.as_bytes();
+    let e = Elements::new(doc).find(|e| e.key == key)?;
+    decode_item(doc, e)
+}
+
+/// Iterator of [`ArrayRef::items`].
+pub(crate) struct Items<'a> {
+    doc: &'a RawDocument,
+    fast: Elements<'a>,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Item<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Item<'a>> {
+        let e = self.fast.next()?;
+        decode_item(self.doc, e)
+    }
+}
+
 /// A field of a document, decoding only that field.
 #[inline]
 pub(crate) fn get<'a>(doc: &'a RawDocument, key: &str) -> Option<RawBsonRef<'a>> {

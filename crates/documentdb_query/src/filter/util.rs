@@ -348,10 +348,6 @@ impl TypeSet {
         }
         self.bits & type_bit(t) != 0
     }
-
-    pub(crate) fn matches(&self, value: Option<RawBsonRef<'_>>) -> bool {
-        value.is_some_and(|v| self.contains(v.element_type()))
-    }
 }
 
 /// `$type` alias → BSON type (`None` for "number", handled by the caller).
