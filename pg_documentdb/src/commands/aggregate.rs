@@ -34,8 +34,9 @@ struct Level {
     identity: bool,
     where_: Vec<String>,
     order: Option<String>,
-    /// Sort-key expressions of `order`, for order-sensitive accumulators downstream.
-    order_keys: Vec<String>,
+    /// Sort-key expressions of `order` with their direction, for order-sensitive
+    /// accumulators downstream.
+    order_keys: Vec<(String, bool)>,
     offset: i64,
     limit: Option<i64>,
     /// Output already grouped/aggregated: no more folding of WHERE into the source.
@@ -61,9 +62,9 @@ impl Level {
         }
     }
 
-    fn sql(&self, extra_columns: &[String]) -> String {
+    fn sql(&self, extra_columns: &[(String, bool)]) -> String {
         let mut sql = format!("SELECT {} AS document", self.select);
-        for (i, c) in extra_columns.iter().enumerate() {
+        for (i, (c, _)) in extra_columns.iter().enumerate() {
             sql.push_str(&format!(", {c} AS sk{i}"));
         }
         sql.push_str(&format!(" FROM {}", self.from));
@@ -232,7 +233,7 @@ impl Pipeline {
         if keep_order && !keys.is_empty() {
             // The subquery's sort survives (a sorted subquery isn't flattened); expose its
             // keys for order-sensitive accumulators.
-            level.order_keys = (0..keys.len()).map(|i| format!("{alias}.sk{i}")).collect();
+            level.order_keys = keys.iter().enumerate().map(|(i, (_, asc))| (format!("{alias}.sk{i}"), *asc)).collect();
         }
         self.level = level;
     }
@@ -294,10 +295,7 @@ impl Pipeline {
                         .collect::<Vec<_>>()
                         .join(", "),
                 );
-                self.level.order_keys = keys
-                    .into_iter()
-                    .map(|(expr, asc)| format!("{expr} {}", if asc { "ASC" } else { "DESC" }))
-                    .collect();
+                self.level.order_keys = keys;
             }
             "$skip" => {
                 let n = integral_arg(name, value, 15956)?;
@@ -455,7 +453,9 @@ impl Pipeline {
         let order_suffix = if order_keys.is_empty() {
             String::new()
         } else {
-            format!(" ORDER BY {}", order_keys.join(", "))
+            let keys: Vec<String> =
+                order_keys.iter().map(|(k, asc)| format!("{k} {}", if *asc { "ASC" } else { "DESC" })).collect();
+            format!(" ORDER BY {}", keys.join(", "))
         };
         let mut build_args = vec![format!("'_id'::text, {key}")];
         for (field, acc) in accumulators {
@@ -520,9 +520,8 @@ impl Pipeline {
 
     /// The final query.
     pub fn into_query(self) -> PageQuery {
-        let keys: Vec<String> = Vec::new();
         PageQuery {
-            sql: self.level.sql(&keys),
+            sql: self.level.sql(&[]),
             params: self.b.params,
             resumable_scan: false,
         }

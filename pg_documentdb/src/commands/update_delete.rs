@@ -403,47 +403,43 @@ pub fn delete(
             "Namespace {db}.{coll} is a view, not a collection"
         );
     }
-    let mut result = WriteResult::default();
-    for (index, doc) in docs.iter().enumerate() {
-        let outcome = subxact::run(|| {
-            let mut q = None;
-            let mut limit = None;
-            for element in doc.iter() {
-                let (name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-                let field = Field {
-                    command: "delete.deletes",
-                    name: name.as_str(),
-                    value,
-                };
-                match field.name {
-                    "q" => q = Some(field.document()?),
-                    "limit" => limit = Some(field.i64()?),
-                    "hint" | "sampleId" => {}
-                    "collation" => {
-                        let d = field.document()?;
-                        if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
-                            bail!(
-                                CommandNotSupported,
-                                "collation other than 'simple' is not supported"
-                            );
-                        }
-                    }
-                    other => {
-                        return Err(DocDbError::new(
-                            spec::UNKNOWN_FIELD,
-                            format!("BSON field 'delete.deletes.{other}' is an unknown field."),
-                        ))
+    // Statement shapes (fields, limit) are command-level errors, as MongoDB's IDL reports
+    // them; filter errors become per-statement write errors.
+    let mut parsed = Vec::with_capacity(docs.len());
+    for doc in &docs {
+        let mut q = None;
+        let mut limit = None;
+        for element in doc.iter() {
+            let (name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+            let field = Field { command: "delete.deletes", name: name.as_str(), value };
+            match field.name {
+                "q" => q = Some(field.document()?),
+                "limit" => limit = Some(field.i64()?),
+                "hint" | "sampleId" => {}
+                "collation" => {
+                    let d = field.document()?;
+                    if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
+                        bail!(CommandNotSupported, "collation other than 'simple' is not supported");
                     }
                 }
+                other => {
+                    return Err(DocDbError::new(
+                        spec::UNKNOWN_FIELD,
+                        format!("BSON field 'delete.deletes.{other}' is an unknown field."),
+                    ))
+                }
             }
-            let q = q.ok_or_else(|| spec::missing("delete.deletes", "q"))?;
-            let limit = limit.ok_or_else(|| spec::missing("delete.deletes", "limit"))?;
-            if limit != 0 && limit != 1 {
-                bail!(
-                    FailedToParse,
-                    "The limit field in delete objects must be 0 or 1. Got {limit}"
-                );
-            }
+        }
+        let q = q.ok_or_else(|| spec::missing("delete.deletes", "q"))?;
+        let limit = limit.ok_or_else(|| spec::missing("delete.deletes", "limit"))?;
+        if limit != 0 && limit != 1 {
+            bail!(FailedToParse, "The limit field in delete objects must be 0 or 1. Got {limit}");
+        }
+        parsed.push((q, limit));
+    }
+    let mut result = WriteResult::default();
+    for (index, (q, limit)) in parsed.into_iter().enumerate() {
+        let outcome = subxact::run(|| {
             Filter::parse(q)?;
             let Some(target) = collection.as_ref() else {
                 return Ok(0);

@@ -72,10 +72,8 @@ pub fn relaxed_inline(doc: &RawDocument) -> String {
                 out.push_str(s);
                 out.push('"');
             }
-            RawBsonRef::Int32(v) => out.push_str(&v.to_string()),
-            RawBsonRef::Int64(v) => out.push_str(&v.to_string()),
             RawBsonRef::ObjectId(o) => out.push_str(&format!("ObjectId('{}')", o.to_hex())),
-            other => documentdb_bson::extjson::write_canonical_value(other, &mut out),
+            other => documentdb_bson::extjson::write_relaxed_value(other, &mut out),
         }
     }
     out.push_str(" }");

@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the MongoDB wire gateway with real drivers (pymongo, and mongosh when
+installed).
+
+Run:   python3 tests/gateway/test_gateway.py --uri 'mongodb://user:pw@127.0.0.1:10260/?directConnection=true'
+  or:  GATEWAY_URI=... pytest tests/gateway/test_gateway.py
+Options: --mongosh PATH (or MONGOSH=PATH) also runs the mongosh smoke test.
+The user in the URI must be able to create databases and users (e.g. the admin user).
+Prints 'N passed, N failed, N skipped' and exits non-zero on any failure.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+
+import pymongo
+from bson import ObjectId
+from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+
+URI = os.environ.get("GATEWAY_URI", "")
+MONGOSH = os.environ.get("MONGOSH", "")
+DB = "gw_e2e_" + uuid.uuid4().hex[:8]
+
+
+try:  # under pytest, Skip is pytest's own skip
+    import pytest
+
+    Skip = pytest.skip.Exception
+except ImportError:
+
+    class Skip(Exception):
+        pass
+
+
+def with_options(uri, **opts):
+    parts = urllib.parse.urlsplit(uri)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query.update({k: str(v) for k, v in opts.items()})
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def with_credentials(uri, user, password):
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    cred = "" if user is None else f"{urllib.parse.quote(user)}:{urllib.parse.quote(password)}@"
+    return urllib.parse.urlunsplit(parts._replace(netloc=cred + host))
+
+
+def client(uri=None, **opts):
+    opts.setdefault("serverSelectionTimeoutMS", 5000)
+    return pymongo.MongoClient(uri or URI, **opts)
+
+
+def host_port():
+    parts = urllib.parse.urlsplit(URI)
+    host = parts.netloc.rsplit("@", 1)[-1].split(",")[0]
+    name, _, port = host.rpartition(":")
+    return name or "127.0.0.1", int(port or 27017)
+
+
+def expect_error(code, fn):
+    try:
+        fn()
+    except OperationFailure as e:
+        assert e.code == code, f"expected code {code}, got {e.code}: {e.details}"
+        return e
+    raise AssertionError(f"expected error {code}, got success")
+
+
+# ---------------------------------------------------------------- handshake and admin
+
+
+def test_hello_shape():
+    c = client()
+    for name in ["hello", "isMaster", "ismaster"]:
+        r = c.admin.command(name)
+        key = "isWritablePrimary" if name == "hello" else "ismaster"
+        assert r[key] is True, r
+        assert r["maxBsonObjectSize"] == 16777216
+        assert r["maxMessageSizeBytes"] == 48000000
+        assert r["maxWriteBatchSize"] == 100000
+        assert r["logicalSessionTimeoutMinutes"] == 30
+        assert r["minWireVersion"] == 0 and r["maxWireVersion"] == 21
+        assert r["readOnly"] is False
+        assert "localTime" in r and "connectionId" in r
+        assert r["ok"] == 1.0
+
+
+def test_build_info_and_ping():
+    c = client()
+    info = c.admin.command("buildInfo")
+    assert info["version"] == "7.0.0"
+    assert list(info["versionArray"]) == [7, 0, 0, 0]
+    assert "gitVersion" in info
+    assert c.admin.command("ping")["ok"] == 1.0
+    assert c.admin.command("getLastError")["ok"] == 1.0
+    assert c.admin.command("whatsmyuri")["you"].startswith("127.0.0.1:")
+
+
+def test_pre_auth_commands():
+    anon = client(with_credentials(URI, None, None))
+    assert anon.admin.command("ping")["ok"] == 1.0
+    assert anon.admin.command("buildInfo")["version"] == "7.0.0"
+    assert anon.admin.command("hello")["isWritablePrimary"] is True
+    status = anon.admin.command("connectionStatus")
+    assert status["authInfo"]["authenticatedUsers"] == []
+    e = expect_error(13, lambda: anon[DB].c.find_one())
+    assert "requires authentication" in e.details["errmsg"], e.details
+    expect_error(13, lambda: anon.admin.command("listDatabases"))
+    expect_error(13, lambda: anon.admin.command("serverStatus"))
+
+
+def test_bad_password():
+    user = urllib.parse.unquote(urllib.parse.urlsplit(URI).username or "nobody")
+    bad = client(with_credentials(URI, user, "definitely-not-the-password"))
+    e = expect_error(18, lambda: bad.admin.command("ping"))
+    assert e.details["errmsg"] == "Authentication failed.", e.details
+    nouser = client(with_credentials(URI, "no_such_user_" + uuid.uuid4().hex[:6], "x"))
+    expect_error(18, lambda: nouser.admin.command("ping"))
+
+
+def test_unknown_command():
+    e = expect_error(59, lambda: client()[DB].command("noSuchCommandXyz"))
+    assert e.details["errmsg"] == "no such command: 'noSuchCommandXyz'"
+    assert e.details["codeName"] == "CommandNotFound"
+
+
+def test_list_commands_and_parameters():
+    c = client()
+    commands = c.admin.command("listCommands")["commands"]
+    for name in ["find", "insert", "getMore", "killCursors", "saslStart", "hello", "listCommands", "createUser"]:
+        assert name in commands, name
+        assert "help" in commands[name]
+    assert commands["find"]["requiresAuth"] is True
+    assert commands["hello"]["requiresAuth"] is False
+    fcv = c.admin.command("getParameter", 1, featureCompatibilityVersion=1)
+    assert fcv["featureCompatibilityVersion"]["version"] == "7.0"
+    assert "featureCompatibilityVersion" in c.admin.command("getParameter", "*")
+    expect_error(72, lambda: c.admin.command("getParameter", 1, noSuchParameter=1))
+    expect_error(13, lambda: c[DB].command("getParameter", "*"))  # admin only
+    assert "parsed" in c.admin.command("getCmdLineOpts")
+
+
+def test_server_status_host_info_sessions():
+    c = client()
+    s = c.admin.command("serverStatus")
+    for key in ["host", "version", "process", "pid", "uptime", "localTime"]:
+        assert key in s, key
+    assert s["connections"]["current"] >= 1
+    assert s["connections"]["totalCreated"] >= s["connections"]["current"]
+    assert "available" in s["connections"]
+    assert c.admin.command("hostInfo")["system"]["numCores"] >= 1
+    sid = c.admin.command("startSession")["id"]["id"]
+    assert isinstance(sid, uuid.UUID) or len(sid) == 16
+    assert c.admin.command("endSessions", [])["ok"] == 1.0
+    status = c.admin.command("connectionStatus")["authInfo"]
+    assert len(status["authenticatedUsers"]) == 1
+
+
+def test_transactions_rejected_on_standalone():
+    c = client()
+    with c.start_session() as s:
+        try:
+            with s.start_transaction():
+                c[DB].t.insert_one({"a": 1}, session=s)
+        except OperationFailure as e:
+            assert e.code == 20, e.details
+        except pymongo.errors.ConfigurationError:
+            pass  # the driver itself knows a standalone has no transactions
+        else:
+            raise AssertionError("transactions should be refused by a standalone")
+    # A raw txnNumber is refused the way a standalone mongod refuses it.
+    expect_error(20, lambda: c[DB].command("find", "t", txnNumber=1))
+
+
+# ---------------------------------------------------------------- transport
+
+
+def test_tls_and_plain_on_one_port():
+    plain = client(with_options(URI, tls="false"))
+    assert plain.admin.command("ping")["ok"] == 1.0
+    tls = client(with_options(URI, tls="true", tlsAllowInvalidCertificates="true"))
+    assert tls.admin.command("ping")["ok"] == 1.0
+    assert tls[DB].tls.insert_one({"x": 1}).acknowledged
+    assert tls[DB].tls.count_documents({}) == 1
+
+
+def test_compression():
+    ran = 0
+    for name, module in [("zlib", "zlib"), ("snappy", "snappy"), ("zstd", "zstandard")]:
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        c = client(with_options(URI, compressors=name))
+        coll = c[DB]["comp_" + name]
+        coll.insert_many([{"_id": i, "s": "x" * 200} for i in range(300)])
+        assert len(list(coll.find({}, batch_size=50))) == 300
+        ran += 1
+    if not ran:
+        raise Skip("no compression module")
+
+
+def test_malformed_frame_closes_only_that_connection():
+    host, port = host_port()
+    c = client()
+    assert c.admin.command("ping")["ok"] == 1.0
+    for payload in [b"\xff\xff\xff\x7f" + b"\x00" * 12, b"\x20\x00\x00\x00" + b"\x01" * 28]:
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(payload)
+        try:
+            data = s.recv(100)
+        except (ConnectionResetError, socket.timeout):
+            data = b""
+        assert data == b"", "the server should close a connection that sends a malformed frame"
+        s.close()
+    assert c.admin.command("ping")["ok"] == 1.0
+
+
+# ---------------------------------------------------------------- data commands
+
+
+def test_crud_round_trip():
+    c = client()
+    coll = c[DB].crud
+    assert coll.insert_many([{"_id": i, "g": i % 3, "s": "v%d" % i} for i in range(20)]).acknowledged
+    assert coll.count_documents({}) == 20
+    assert coll.count_documents({"g": 1}) == 7
+    assert sorted(coll.distinct("g")) == [0, 1, 2]
+    assert coll.find_one({"_id": 3})["s"] == "v3"
+    r = coll.update_many({"g": 2}, {"$set": {"u": True}})
+    assert r.matched_count == 6 and r.modified_count == 6
+    assert coll.count_documents({"u": True}) == 6
+    oid = coll.insert_one({"n": ObjectId()}).inserted_id
+    assert coll.find_one({"_id": oid}) is not None
+    assert DB in c.list_database_names()
+    assert "crud" in c[DB].list_collection_names()
+
+
+def test_duplicate_key_is_a_write_error():
+    coll = client()[DB].dup
+    coll.insert_one({"_id": 1})
+    try:
+        coll.insert_one({"_id": 1})
+    except OperationFailure as e:
+        assert e.code == 11000, e.details
+    else:
+        raise AssertionError("duplicate _id accepted")
+
+
+def test_unacknowledged_write():
+    c = client()
+    coll = c[DB].get_collection("w0", write_concern=pymongo.WriteConcern(w=0))
+    coll.insert_one({"_id": "w0"})
+    for _ in range(50):
+        if c[DB].w0.count_documents({"_id": "w0"}) == 1:
+            return
+        time.sleep(0.1)
+    raise AssertionError("w:0 insert never became visible")
+
+
+def test_cursors_get_more_and_kill():
+    c = client()
+    coll = c[DB].cur
+    coll.insert_many([{"_id": i, "k": -i} for i in range(120)])
+    assert len(list(coll.find({}, batch_size=7))) == 120
+    assert [d["_id"] for d in coll.find({}).sort("k", 1).batch_size(10)][:3] == [119, 118, 117]
+    first = c[DB].command("find", "cur", batchSize=5, sort={"k": 1})
+    cid = first["cursor"]["id"]
+    assert cid != 0 and len(first["cursor"]["firstBatch"]) == 5
+    more = c[DB].command("getMore", cid, collection="cur", batchSize=5)
+    assert len(more["cursor"]["nextBatch"]) == 5
+    killed = c[DB].command("killCursors", "cur", cursors=[cid, 123456789])
+    assert list(killed["cursorsKilled"]) == [cid], killed
+    assert list(killed["cursorsNotFound"]) == [123456789], killed
+    assert "cursorsAlive" in killed and "cursorsUnknown" in killed
+    expect_error(43, lambda: c[DB].command("getMore", cid, collection="cur"))
+    # An abandoned cursor closed by the driver.
+    cur = coll.find({}).sort("k", 1).batch_size(3)
+    next(cur)
+    cur.close()
+    opened = c.admin.command("serverStatus")["metrics"]["cursor"]["open"]
+    assert opened["total"] >= 0
+
+
+def test_max_time_ms():
+    c = client()
+    coll = c[DB].slow
+    for _ in range(4):
+        coll.insert_many([{"a": i, "b": "x" * 40} for i in range(50000)])
+    pipeline = [{"$group": {"_id": "$a", "n": {"$sum": 1}}}, {"$sort": {"n": -1}}]
+    expect_error(50, lambda: list(coll.aggregate(pipeline, maxTimeMS=1)))
+    expect_error(2, lambda: list(coll.find({}).max_time_ms(-1)))
+    assert coll.count_documents({"a": 7}) == 4  # the connection is usable afterwards
+
+
+def test_rename_and_drop():
+    c = client()
+    c[DB].r1.insert_one({"x": 1})
+    c[DB].r1.rename("r2")
+    assert "r2" in c[DB].list_collection_names()
+    e = expect_error(20, lambda: c.admin.command("renameCollection", f"{DB}.r2", to="other_db_x.r3"))
+    assert "between databases" in e.details["errmsg"]
+    expect_error(13, lambda: c[DB].command("renameCollection", f"{DB}.r2", to=f"{DB}.r3"))  # admin only
+    r = c[DB].command("drop", "r2")
+    assert r["ok"] == 1.0 and r["ns"] == f"{DB}.r2"
+    assert "r2" not in c[DB].list_collection_names()
+    expect_error(73, lambda: c[DB].command("find", 1))
+
+
+def test_stats():
+    c = client()
+    c[DB].st.insert_many([{"i": i} for i in range(10)])
+    assert c[DB].command("collStats", "st")["count"] == 10
+    assert c[DB].command("dbStats")["ok"] == 1.0
+    assert c[DB].command("dbStats", scale=1024)["ok"] == 1.0
+
+
+def test_users_and_cursor_ownership():
+    c = client()
+    name = "gw_e2e_user_" + uuid.uuid4().hex[:6]
+    try:
+        c.admin.command("createUser", name, pwd="Secret-pw1", roles=[{"role": "readWriteAnyDatabase", "db": "admin"}])
+    except OperationFailure as e:
+        raise Skip(f"createUser not available: {e}")
+    try:
+        for mech in ["SCRAM-SHA-256", "SCRAM-SHA-1"]:
+            u = client(with_options(with_credentials(URI, name, "Secret-pw1"), authMechanism=mech))
+            info = u.admin.command("connectionStatus")["authInfo"]
+            assert info["authenticatedUsers"][0]["user"] == name, info
+        mechs = c.admin.command("hello", saslSupportedMechs=f"admin.{name}")["saslSupportedMechs"]
+        assert "SCRAM-SHA-256" in mechs, mechs
+        assert c.admin.command("usersInfo", name)["users"][0]["user"] == name
+        # A cursor belongs to the user that opened it.
+        c[DB].own.insert_many([{"i": i} for i in range(30)])
+        cid = c[DB].command("find", "own", batchSize=2, sort={"i": 1})["cursor"]["id"]
+        other = client(with_credentials(URI, name, "Secret-pw1"))
+        expect_error(13, lambda: other[DB].command("getMore", cid, collection="own"))
+        assert c[DB].command("getMore", cid, collection="own")["ok"] == 1.0
+        c[DB].command("killCursors", "own", cursors=[cid])
+    finally:
+        c.admin.command("dropUser", name)
+    expect_error(18, lambda: client(with_credentials(URI, name, "Secret-pw1")).admin.command("ping"))
+
+
+def test_mongosh_smoke():
+    sh = MONGOSH or shutil.which("mongosh") or ""
+    if not sh or not os.path.exists(sh):
+        raise Skip("mongosh not installed (pass --mongosh PATH)")
+    script = (
+        f"const d = db.getSiblingDB('{DB}'); d.sh.insertOne({{a: 1}}); "
+        "print('COUNT=' + d.sh.countDocuments({})); print('VERSION=' + db.version());"
+    )
+    for uri in [URI, with_options(URI, tls="true", tlsAllowInvalidCertificates="true")]:
+        out = subprocess.run([sh, uri, "--quiet", "--eval", script], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "VERSION=7.0.0" in out.stdout, out.stdout
+        assert "COUNT=" in out.stdout, out.stdout
+
+
+# ---------------------------------------------------------------- runner
+
+
+def teardown_module():
+    cleanup()
+
+
+def cleanup():
+    try:
+        client().drop_database(DB)
+    except PyMongoError:
+        pass
+
+
+def main(argv):
+    global URI, MONGOSH
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--uri" and args:
+            URI = args.pop(0)
+        elif a == "--mongosh" and args:
+            MONGOSH = args.pop(0)
+        elif a.startswith("--uri="):
+            URI = a.split("=", 1)[1]
+        else:
+            print(__doc__)
+            return 2
+    if not URI:
+        print("--uri (or GATEWAY_URI) is required", file=sys.stderr)
+        return 2
+    try:
+        client().admin.command("ping")
+    except ServerSelectionTimeoutError as e:
+        print(f"gateway not reachable: {e}", file=sys.stderr)
+        return 1
+    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+    passed = failed = skipped = 0
+    try:
+        for name, fn in tests:
+            started = time.time()
+            try:
+                fn()
+                passed += 1
+                print(f"PASS {name} ({time.time() - started:.2f}s)")
+            except Skip as e:
+                skipped += 1
+                print(f"SKIP {name}: {e}")
+            except Exception as e:  # noqa: BLE001 - report every failure and go on
+                failed += 1
+                print(f"FAIL {name}: {type(e).__name__}: {e}")
+    finally:
+        cleanup()
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

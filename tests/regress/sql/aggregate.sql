@@ -1,0 +1,61 @@
+-- aggregate: the core stages translated to SQL.
+SET search_path TO documentdb_api, documentdb_core, public;
+\set SHOW_CONTEXT never
+SELECT p_success FROM insert('regress_agg', '{"insert": "sales", "documents": [
+  {"_id": 1, "item": "abc", "price": {"$numberDecimal": "10"}, "quantity": 2, "date": {"$date": "2014-03-01T08:00:00Z"}},
+  {"_id": 2, "item": "jkl", "price": {"$numberDecimal": "20"}, "quantity": 1, "date": {"$date": "2014-03-01T09:00:00Z"}},
+  {"_id": 3, "item": "xyz", "price": {"$numberDecimal": "5"}, "quantity": 10, "date": {"$date": "2014-03-15T09:00:00Z"}},
+  {"_id": 4, "item": "xyz", "price": {"$numberDecimal": "5"}, "quantity": 20, "date": {"$date": "2014-04-04T11:21:39.736Z"}},
+  {"_id": 5, "item": "abc", "price": {"$numberDecimal": "10"}, "quantity": 10, "date": {"$date": "2014-04-04T21:23:13.331Z"}},
+  {"_id": 6, "item": "def", "price": {"$numberDecimal": "7.5"}, "quantity": 5, "date": {"$date": "2015-06-04T05:08:13Z"}},
+  {"_id": 7, "item": "def", "price": {"$numberDecimal": "7.5"}, "quantity": 10, "date": {"$date": "2015-09-10T08:43:00Z"}},
+  {"_id": 8, "item": "abc", "price": {"$numberDecimal": "10"}, "quantity": 5, "date": {"$date": "2016-02-06T20:20:13Z"}}]}');
+CREATE FUNCTION agg(p text) RETURNS text LANGUAGE sql AS $$
+  SELECT (bson_get_value(cursorpage, 'cursor.firstBatch')::json -> '')::text
+    FROM documentdb_api.aggregate_cursor_first_page('regress_agg', ('{"aggregate": "sales", "pipeline": ' || p || ', "cursor": {}}')::bson)
+$$;
+
+-- $group with accumulators (manual's "Group by Item Having" and "Calculate Count, Sum, and Average").
+SELECT agg('[{"$group": {"_id": "$item", "totalSaleAmount": {"$sum": {"$multiply": ["$price", "$quantity"]}}}},
+             {"$match": {"totalSaleAmount": {"$gte": 100}}}, {"$sort": {"_id": 1}}]');
+SELECT agg('[{"$match": {"date": {"$gte": {"$date": "2014-01-01T00:00:00Z"}, "$lt": {"$date": "2015-01-01T00:00:00Z"}}}},
+             {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$date"}},
+                         "totalSaleAmount": {"$sum": {"$multiply": ["$price", "$quantity"]}},
+                         "averageQuantity": {"$avg": "$quantity"}, "count": {"$sum": 1}}},
+             {"$sort": {"totalSaleAmount": -1}}]');
+SELECT agg('[{"$group": {"_id": null, "n": {"$count": {}}, "avgQty": {"$avg": "$quantity"}, "maxQty": {"$max": "$quantity"},
+             "minPrice": {"$min": "$price"}, "items": {"$addToSet": "$item"}}}, {"$project": {"_id": 0, "n": 1, "avgQty": 1, "maxQty": 1, "minPrice": 1, "nItems": {"$size": "$items"}}}]');
+-- $first/$last follow the preceding $sort.
+SELECT agg('[{"$sort": {"date": 1}}, {"$group": {"_id": "$item", "first": {"$first": "$_id"}, "last": {"$last": "$_id"}, "qtys": {"$push": "$quantity"}}}, {"$sort": {"_id": 1}}]');
+
+-- $match/$sort/$skip/$limit/$project/$addFields/$set/$unset/$count/$unwind/$replaceWith.
+SELECT agg('[{"$match": {"item": "abc"}}, {"$sort": {"quantity": -1}}, {"$skip": 1}, {"$limit": 1}, {"$project": {"quantity": 1}}]');
+SELECT agg('[{"$match": {"_id": {"$lte": 2}}}, {"$addFields": {"total": {"$multiply": ["$price", "$quantity"]}}}, {"$unset": ["date", "price"]}]');
+SELECT agg('[{"$match": {"quantity": {"$gt": 5}}}, {"$count": "bigOrders"}]');
+SELECT agg('[{"$match": {"quantity": {"$gt": 500}}}, {"$count": "none"}]');
+SELECT agg('[{"$match": {"_id": 1}}, {"$set": {"parts": ["a", "b"]}}, {"$unwind": {"path": "$parts", "includeArrayIndex": "i"}}, {"$project": {"parts": 1, "i": 1}}]');
+SELECT agg('[{"$match": {"_id": 2}}, {"$replaceWith": {"name": "$item", "q": "$quantity"}}]');
+SELECT agg('[{"$sortByCount": "$item"}]');
+
+-- Errors.
+SELECT agg('[{"$bogus": 1}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT agg('[{"$group": {"total": {"$sum": 1}}}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT agg('[{"$limit": 0}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT agg('[{"$project": {"a": {"$unknownOp": 1}}}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": "sales", "pipeline": []}');
+\echo :LAST_ERROR_SQLSTATE
+-- Evaluation errors surface with their code (here through the SQL executor).
+SELECT agg('[{"$project": {"x": {"$divide": ["$quantity", 0]}}}]');
+\echo :LAST_ERROR_SQLSTATE
+
+-- Cursors over aggregations (a portal inside a transaction block).
+BEGIN;
+SELECT cursorid = 4242 AS cursor_open, persistconnection
+  FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": "sales", "pipeline": [{"$sort": {"_id": 1}}], "cursor": {"batchSize": 3}}', 4242);
+COMMIT;
+DROP FUNCTION agg(text);
+SELECT drop_database('regress_agg');
