@@ -123,13 +123,30 @@ psql_dev() {
     "$PG_BIN/psql" "$(cat "$DATA/postgres.uri")" -X -v ON_ERROR_STOP=1 "$@"
 }
 
+# Fingerprint of the installed extension scripts; when it changes the dev database's
+# extensions are recreated (pre-1.0 there are no upgrade scripts; this drops dev data).
+extension_scripts_fingerprint() {
+    cat "$("$PGC" --sharedir)"/extension/documentdb*.sql 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
 create_extensions() {
+    local fp
+    fp="$(extension_scripts_fingerprint)"
+    if [[ -f "$DATA/extensions.fingerprint" && "$(cat "$DATA/extensions.fingerprint")" != "$fp" ]]; then
+        log "extension SQL changed: recreating the extensions in the dev database (dev data is dropped)"
+        PGOPTIONS="-c client_min_messages=warning" psql_dev -q \
+            -c "DROP EXTENSION IF EXISTS documentdb CASCADE;" \
+            -c "DROP SCHEMA IF EXISTS documentdb_api_internal CASCADE;" \
+            -c "DROP EXTENSION IF EXISTS documentdb_core CASCADE;" >/dev/null
+        rm -f "$DATA/mongodb.uri"
+    fi
     # The operators live in schema documentdb_core (as in DocumentDB); the dev database puts
     # it and documentdb_api on the default search_path so psql sessions can use them unqualified.
     PGOPTIONS="-c client_min_messages=warning" psql_dev -q \
         -c "CREATE EXTENSION IF NOT EXISTS documentdb CASCADE;" \
         -c "ALTER DATABASE postgres SET search_path TO \"\$user\", public, documentdb_core, documentdb_api;" \
         >/dev/null
+    echo "$fp" > "$DATA/extensions.fingerprint"
 }
 
 cmd_run() {

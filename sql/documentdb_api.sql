@@ -151,3 +151,27 @@ CREATE AGGREGATE documentdb_api_internal.bson_group_accumulate(documentdb_core.b
 );
 
 GRANT USAGE ON SCHEMA documentdb_api TO PUBLIC;
+
+-- Indexes.
+CREATE FUNCTION documentdb_api.create_indexes_background(
+    p_database_name text, p_index_spec documentdb_core.bson,
+    OUT retval documentdb_core.bson, OUT ok boolean, OUT requests documentdb_core.bson)
+RETURNS record LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'create_indexes_background_wrapper';
+
+CREATE FUNCTION documentdb_api_internal.drop_indexes_internal(p_database_name text, p_arg documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'drop_indexes_internal_wrapper';
+
+CREATE PROCEDURE documentdb_api.drop_indexes(
+    IN p_database_name text, IN p_arg documentdb_core.bson, INOUT retval documentdb_core.bson DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+BEGIN
+    retval := documentdb_api_internal.drop_indexes_internal(p_database_name, p_arg);
+END
+$$;
+
+-- Index builds are synchronous: any request is complete.
+CREATE FUNCTION documentdb_api_internal.check_build_index_status(
+    p_index_build_context documentdb_core.bson, OUT retval documentdb_core.bson, OUT ok boolean, OUT complete boolean)
+RETURNS record LANGUAGE sql STABLE AS $$
+    SELECT '{ "ok" : 1 }'::documentdb_core.bson, true, true
+$$;

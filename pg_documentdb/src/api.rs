@@ -288,3 +288,21 @@ fn collection_table(p_database_name: &str, p_collection_name: &str) -> Option<St
         })
     })
 }
+
+/// `createIndexes`. Indexes are built synchronously, so `requests` is always NULL and the
+/// gateway never needs to poll `check_build_index_status`.
+#[pg_extern(sql = false)]
+fn create_indexes_background(
+    p_database_name: &str,
+    p_index_spec: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Record {
+    let reply = docdb_guard(|| with_spi(|| crate::commands::indexes::create_indexes(p_database_name, p_index_spec.document())));
+    Record::build(fcinfo, vec![Column::Bson(reply.into_bytes()), Column::Bool(true), Column::Null])
+}
+
+/// `dropIndexes` (the body of the `drop_indexes` procedure).
+#[pg_extern(sql = false)]
+fn drop_indexes_internal(p_database_name: &str, p_arg: BsonRef<'_>) -> Bson {
+    docdb_guard(|| with_spi(|| crate::commands::indexes::drop_indexes(p_database_name, p_arg.document())).map(Bson::from))
+}

@@ -378,3 +378,14 @@ pub fn set_validation(
     }
     Ok(())
 }
+
+/// The MongoDB name of an index by id.
+pub fn index_name(index_id: i64) -> DocDbResult<Option<String>> {
+    let rows = spi::execute(
+        "SELECT index_name FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",
+        &[Param::Int8(index_id)],
+        true,
+        1,
+    )?;
+    Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()?.as_text().map(str::to_owned)))
+}

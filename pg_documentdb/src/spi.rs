@@ -307,11 +307,14 @@ pub fn execute(
     let plan = prepare(sql, &types, 0)?;
     // SAFETY: plan matches the parameter arrays' length and types.
     unsafe {
+        // Never SPI's read-only mode: it reuses the caller's snapshot, so a command that
+        // wrote (e.g. created a collection) and then reads would not see its own writes.
+        let _ = read_only;
         let rc = pg_sys::SPI_execute_plan(
             plan,
             datums.as_mut_ptr(),
             nulls.as_ptr() as *const std::ffi::c_char,
-            read_only,
+            false,
             limit as std::ffi::c_long,
         );
         if rc < 0 {

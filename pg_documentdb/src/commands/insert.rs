@@ -201,19 +201,13 @@ pub fn insert_batch(
                 result.n += (batch.len() - failed.len()) as i64;
                 for position in failed {
                     let (index, doc) = &batch[position];
-                    let id = document_id(doc).unwrap_or(RawBsonRef::Null);
-                    result
-                        .write_errors
-                        .push(WriteError::duplicate_id(*index, collection, id));
+                    result.write_errors.push(duplicate_error(collection, *index, doc)?);
                 }
                 return Ok(());
             }
             (Err(_), Some(position)) => {
                 let (index, doc) = &batch[position];
-                let id = document_id(doc).unwrap_or(RawBsonRef::Null);
-                result
-                    .write_errors
-                    .push(WriteError::duplicate_id(*index, collection, id));
+                result.write_errors.push(duplicate_error(collection, *index, doc)?);
                 batch.truncate(position);
                 // The prefix has no duplicates among itself or with the table.
                 fast_path = true;
@@ -221,6 +215,16 @@ pub fn insert_batch(
             (Err(failure), None) => return Err(failure.into_error()),
         }
     }
+}
+
+/// Describes why `doc` was not inserted: a secondary unique index it collides with, or
+/// (otherwise) its `_id`.
+fn duplicate_error(collection: &Collection, index: usize, doc: &RawDocument) -> DocDbResult<WriteError> {
+    if let Some((name, key, value)) = super::indexes::conflicting_unique_index(collection, doc)? {
+        return Ok(WriteError::duplicate_key(index, collection, &name, key, value));
+    }
+    let id = document_id(doc).unwrap_or(RawBsonRef::Null);
+    Ok(WriteError::duplicate_id(index, collection, id))
 }
 
 /// Positions (into `ids`) of documents that were not inserted: each returned object_id

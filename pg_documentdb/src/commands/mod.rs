@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod collection;
 pub mod cursor;
 pub mod find;
+pub mod indexes;
 pub mod insert;
 pub mod spec;
 pub mod update_delete;

@@ -240,10 +240,25 @@ fn write_error(
     collection: Option<&Collection>,
 ) -> WriteError {
     match failure {
-        subxact::Failure::UniqueViolation { .. } => match collection {
-            Some(c) => WriteError::duplicate_id(index, c, RawBsonRef::Null),
-            None => WriteError::from_error(index, failure.into_error()),
-        },
+        subxact::Failure::UniqueViolation { constraint_message } => {
+            // An update made a document collide in a unique index; name the index.
+            let index_name = collection.and_then(|c| {
+                let prefix = format!("documents_{}_idx_", c.id);
+                let id: i64 = constraint_message.split(&prefix).nth(1)?.split('"').next()?.parse().ok()?;
+                catalog::index_name(id).ok().flatten()
+            });
+            let ns = collection.map(Collection::namespace).unwrap_or_default();
+            WriteError::from_error(
+                index,
+                DocDbError::new(
+                    documentdb_errors::ErrorCode::DuplicateKey,
+                    format!(
+                        "E11000 duplicate key error collection: {ns} index: {}",
+                        index_name.as_deref().unwrap_or("_id_")
+                    ),
+                ),
+            )
+        }
         subxact::Failure::DocDb(e) => WriteError::from_error(index, e),
     }
 }

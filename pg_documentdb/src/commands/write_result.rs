@@ -42,6 +42,27 @@ impl WriteError {
         }
     }
 
+    /// A duplicate key in a secondary unique index.
+    pub fn duplicate_key(
+        index: usize,
+        collection: &Collection,
+        index_name: &str,
+        key_pattern: RawDocumentBuf,
+        key_value: RawDocumentBuf,
+    ) -> WriteError {
+        let shown = relaxed_inline(&key_value);
+        let extra = rawdoc! { "keyPattern": key_pattern, "keyValue": key_value };
+        WriteError {
+            index,
+            code: ErrorCode::DuplicateKey,
+            message: format!(
+                "E11000 duplicate key error collection: {} index: {index_name} dup key: {shown}",
+                collection.namespace()
+            ),
+            extra: Some(extra),
+        }
+    }
+
     fn to_document(&self) -> RawDocumentBuf {
         let mut doc = rawdoc! {
             "index": self.index as i32,

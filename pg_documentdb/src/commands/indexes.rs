@@ -1,0 +1,416 @@
+//! `createIndexes` / `dropIndexes`. Each MongoDB index is a catalog row plus a PostgreSQL
+//! btree index over the document's sort keys (`bson_orderby(document, '{"path": ±1}')`, one
+//! expression per key), partial when the index is sparse or has a partialFilterExpression.
+//! A `unique` index is a unique PostgreSQL index on those keys, so PostgreSQL enforces it
+//! (an array field contributes its sort key — smallest element ascending — not every
+//! element as MongoDB's multikey unique indexes do).
+
+use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
+
+use super::spec::{self, read_fields, Field};
+use super::write_result::{append_count, cstr};
+use crate::catalog::{self, Collection};
+use crate::spi::{self, Param, Value};
+
+/// MongoDB's limit of indexes per collection.
+const MAX_INDEXES: usize = 64;
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A validated index specification.
+struct IndexSpec {
+    name: String,
+    key: RawDocumentBuf,
+    unique: bool,
+    sparse: bool,
+    partial: Option<RawDocumentBuf>,
+    /// The spec as listIndexes reports it.
+    stored: RawDocumentBuf,
+}
+
+fn key_direction(path: &str, value: RawBsonRef<'_>) -> DocDbResult<String> {
+    match value {
+        RawBsonRef::Int32(v) if v != 0 => Ok(if v > 0 { "1" } else { "-1" }.to_owned()),
+        RawBsonRef::Int64(v) if v != 0 => Ok(if v > 0 { "1" } else { "-1" }.to_owned()),
+        RawBsonRef::Double(v) if v != 0.0 && v.is_finite() => Ok(if v > 0.0 { "1" } else { "-1" }.to_owned()),
+        RawBsonRef::String(kind) => match kind {
+            "text" | "2dsphere" | "2d" | "geoHaystack" | "hashed" | "wildcard" => bail!(
+                CannotCreateIndex,
+                "{kind} indexes are not supported yet (index key '{path}')"
+            ),
+            _ => bail!(CannotCreateIndex, "Unknown index plugin '{kind}'"),
+        },
+        _ => bail!(
+            CannotCreateIndex,
+            "Values in the index key pattern can't be 0 or non-numeric: {path}"
+        ),
+    }
+}
+
+fn default_name(key: &RawDocument) -> DocDbResult<String> {
+    let mut parts = Vec::new();
+    for element in key {
+        let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        parts.push(format!("{}_{}", path.as_str(), key_direction(path.as_str(), value)?));
+    }
+    Ok(parts.join("_"))
+}
+
+fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
+    let mut key: Option<&RawDocument> = None;
+    let mut name: Option<&str> = None;
+    let mut unique = false;
+    let mut sparse = false;
+    let mut partial: Option<&RawDocument> = None;
+    let mut stored = RawDocumentBuf::new();
+    stored.append(cstr("v"), 2);
+    for element in doc {
+        let (field_name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        let field = Field { command: "createIndexes.indexes", name: field_name.as_str(), value };
+        match field.name {
+            "key" => key = Some(field.document()?),
+            "name" => name = Some(field.str()?),
+            "unique" => unique = field.bool()?,
+            "sparse" => sparse = field.bool()?,
+            "partialFilterExpression" => partial = Some(field.document()?),
+            "v" | "background" | "ns" | "comment" | "hidden" | "collation" | "storageEngine" => {
+                if field.name == "collation" {
+                    let c = field.document()?;
+                    if !c.is_empty() && c.get_str("locale").ok() != Some("simple") {
+                        bail!(CannotCreateIndex, "collation other than 'simple' is not supported");
+                    }
+                }
+                continue;
+            }
+            "expireAfterSeconds" => bail!(CannotCreateIndex, "TTL indexes (expireAfterSeconds) are not supported yet"),
+            "weights" | "default_language" | "language_override" | "textIndexVersion" | "2dsphereIndexVersion"
+            | "bits" | "min" | "max" | "bucketSize" | "wildcardProjection" => {
+                bail!(CannotCreateIndex, "index option '{}' is not supported yet", field.name)
+            }
+            other => bail!(InvalidIndexSpecificationOption, "The field '{other}' is not valid for an index specification. Specification: {}", documentdb_bson::extjson::to_relaxed_string(doc)),
+        }
+    }
+    let key = key.ok_or_else(|| docdb_error!(FailedToParse, "The 'key' field is a required property of an index specification"))?;
+    if key.is_empty() {
+        bail!(CannotCreateIndex, "Index keys cannot be empty.");
+    }
+    for element in key {
+        let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        if path.as_str().is_empty() || path.as_str().split('.').any(str::is_empty) {
+            bail!(CannotCreateIndex, "Index key contains an illegal field name: '{}'", path.as_str());
+        }
+        if path.as_str().starts_with('$') {
+            bail!(CannotCreateIndex, "Index key contains an illegal field name: field name starts with '$'.");
+        }
+        key_direction(path.as_str(), value)?;
+    }
+    let name = match name {
+        Some(n) if n.is_empty() => bail!(CannotCreateIndex, "The index name cannot be empty"),
+        Some(n) => n.to_owned(),
+        None => return Err(docdb_error!(FailedToParse, "The 'name' field is a required property of an index specification")),
+    };
+    if let Some(p) = partial {
+        documentdb_query::filter::Filter::parse(p)?;
+    }
+    stored.append(cstr("key"), key.to_owned());
+    stored.append(cstr("name"), name.as_str());
+    if unique {
+        stored.append(cstr("unique"), true);
+    }
+    if sparse {
+        stored.append(cstr("sparse"), true);
+    }
+    if let Some(p) = partial {
+        stored.append(cstr("partialFilterExpression"), p.to_owned());
+    }
+    Ok(IndexSpec { name, key: key.to_owned(), unique, sparse, partial: partial.map(|p| p.to_owned()), stored })
+}
+
+/// The comparable part of a spec (key and options, not the name or version).
+fn fingerprint(spec: &RawDocument) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = spec
+        .iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "v" | "name"))
+        .map(|(k, v)| {
+            let mut s = String::new();
+            documentdb_bson::extjson::write_canonical_value(v, &mut s);
+            (k.as_str().to_owned(), s)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> DocDbResult<()> {
+    let mut exprs = Vec::new();
+    for element in &spec.key {
+        let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        let direction = key_direction(path.as_str(), value)?;
+        let one = format!("{{ \"{}\" : {direction} }}", path.as_str().replace('\\', "\\\\").replace('"', "\\\""));
+        exprs.push(format!(
+            "documentdb_api_internal.bson_orderby(document, {}::documentdb_core.bson){}",
+            quote_literal(&one),
+            if direction == "-1" { " DESC" } else { "" }
+        ));
+    }
+    let mut predicates = Vec::new();
+    if spec.sparse {
+        let mut exists = RawDocumentBuf::new();
+        for element in &spec.key {
+            let (path, _) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+            exists.append(path, rawdoc! { "$exists": true });
+        }
+        predicates.push(format!(
+            "documentdb_api_internal.bson_query_match(document, {}::documentdb_core.bson)",
+            quote_literal(&documentdb_bson::extjson::to_canonical_string(&exists))
+        ));
+    }
+    if let Some(p) = &spec.partial {
+        predicates.push(format!(
+            "documentdb_api_internal.bson_query_match(document, {}::documentdb_core.bson)",
+            quote_literal(&documentdb_bson::extjson::to_canonical_string(p))
+        ));
+    }
+    let mut sql = format!(
+        "CREATE {}INDEX documents_{}_idx_{index_id} ON {} (shard_key_value, {})",
+        if spec.unique { "UNIQUE " } else { "" },
+        collection.id,
+        collection.table(),
+        exprs.join(", ")
+    );
+    if !predicates.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&predicates.join(" AND "));
+    }
+    spi::execute_once(&sql)
+}
+
+/// `createIndexes` (built synchronously); returns MongoDB's reply.
+pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let coll = spec::collection_name(spec_doc, "createIndexes")?;
+    let mut indexes = None;
+    read_fields(spec_doc, "createIndexes", |field| {
+        match field.name {
+            "indexes" => indexes = Some(field.array()?),
+            "commitQuorum" | "ignoreUnknownIndexOptions" | "isTimeseriesNamespace" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let indexes = indexes.ok_or_else(|| spec::missing("createIndexes", "indexes"))?;
+    let mut specs = Vec::new();
+    for item in indexes {
+        match item.map_err(|e| docdb_error!(InvalidBSON, "{e}"))? {
+            RawBsonRef::Document(d) => specs.push(parse_index(d)?),
+            _ => bail!(TypeMismatch, "BSON field 'createIndexes.indexes' must be an array of objects"),
+        }
+    }
+    if specs.is_empty() {
+        bail!(BadValue, "Must specify at least one index to create");
+    }
+    catalog::validate_database_name(db)?;
+    catalog::validate_collection_name(db, coll)?;
+    let existed = catalog::lookup(db, coll)?;
+    if existed.as_ref().is_some_and(Collection::is_view) {
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
+    }
+    let collection = match existed.clone() {
+        Some(c) => c,
+        None => catalog::get_or_create(db, coll)?,
+    };
+    let current = catalog::indexes(collection.id)?;
+    let before = current.len();
+    let mut created = 0;
+    for spec in &specs {
+        if spec.name == "_id_" || spec.key.as_bytes() == rawdoc! { "_id": 1 }.as_bytes() {
+            if spec.name != "_id_" || spec.unique || spec.sparse {
+                bail!(IndexOptionsConflict, "Index with name: {} already exists with a different key spec or options", spec.name);
+            }
+            continue;
+        }
+        let same_name = current.iter().find(|s| s.get_str("name").ok() == Some(spec.name.as_str()));
+        if let Some(existing) = same_name {
+            if fingerprint(existing) == fingerprint(&spec.stored) {
+                continue;
+            }
+            return Err(DocDbError::new(
+                ErrorCode::IndexKeySpecsConflict,
+                format!("An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: {}, existing index: {}",
+                    documentdb_bson::extjson::to_relaxed_string(&spec.stored), documentdb_bson::extjson::to_relaxed_string(existing)),
+            ));
+        }
+        let same_key = current.iter().find(|s| {
+            s.get_document("key").map(|k| k.as_bytes() == spec.key.as_bytes()).unwrap_or(false)
+        });
+        if let Some(existing) = same_key {
+            bail!(
+                IndexOptionsConflict,
+                "An equivalent index already exists with a different name and options. Requested index: {}, existing index: {}",
+                documentdb_bson::extjson::to_relaxed_string(&spec.stored),
+                documentdb_bson::extjson::to_relaxed_string(existing)
+            );
+        }
+        if before + created >= MAX_INDEXES {
+            bail!(CannotCreateIndex, "add index fails, too many indexes for {db}.{coll} key:{}", documentdb_bson::extjson::to_relaxed_string(&spec.key));
+        }
+        let rows = spi::execute(
+            "INSERT INTO documentdb_api_catalog.collection_indexes (collection_id, index_name, index_spec) \
+             VALUES ($1, $2, $3) RETURNING index_id",
+            &[Param::Int8(collection.id), Param::Text(&spec.name), Param::Bson(spec.stored.as_bytes())],
+            false,
+            0,
+        )?;
+        let index_id = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or_default();
+        create_pg_index(&collection, index_id, spec)?;
+        created += 1;
+    }
+    let mut reply = RawDocumentBuf::new();
+    append_count(&mut reply, "numIndexesBefore", before as i64);
+    append_count(&mut reply, "numIndexesAfter", (before + created) as i64);
+    reply.append(cstr("createdCollectionAutomatically"), existed.is_none());
+    if created == 0 {
+        reply.append(cstr("note"), "all indexes already exist");
+    }
+    reply.append(cstr("ok"), 1.0);
+    Ok(reply)
+}
+
+/// `dropIndexes`.
+pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let coll = spec::collection_name(spec_doc, "dropIndexes")?;
+    let mut target: Option<RawBsonRef<'_>> = None;
+    read_fields(spec_doc, "dropIndexes", |field| {
+        match field.name {
+            "index" => target = Some(field.value),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let target = target.ok_or_else(|| spec::missing("dropIndexes", "index"))?;
+    let Some(collection) = catalog::lookup(db, coll)? else {
+        bail!(NamespaceNotFound, "ns not found {db}.{coll}");
+    };
+    if collection.is_view() {
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
+    }
+    let rows = spi::execute(
+        "SELECT index_id, index_name, index_spec FROM documentdb_api_catalog.collection_indexes WHERE collection_id = $1 ORDER BY index_id",
+        &[Param::Int8(collection.id)],
+        true,
+        0,
+    )?;
+    let existing: Vec<(i64, String, RawDocumentBuf)> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let mut c = r.into_iter();
+            let id = c.next()?.as_i64()?;
+            let name = c.next()?.as_text()?.to_owned();
+            let spec = RawDocumentBuf::from_bytes(c.next()?.into_bson()?).ok()?;
+            Some((id, name, spec))
+        })
+        .collect();
+    let mut to_drop: Vec<(i64, String)> = Vec::new();
+    let mut find_by_name = |name: &str| -> DocDbResult<()> {
+        if name == "_id_" {
+            bail!(InvalidOptions, "cannot drop _id index");
+        }
+        match existing.iter().find(|(_, n, _)| n == name) {
+            Some((id, n, _)) => {
+                to_drop.push((*id, n.clone()));
+                Ok(())
+            }
+            None => bail!(IndexNotFound, "index not found with name [{name}]"),
+        }
+    };
+    match target {
+        RawBsonRef::String("*") => {
+            for (id, name, _) in &existing {
+                if name != "_id_" {
+                    to_drop.push((*id, name.clone()));
+                }
+            }
+        }
+        RawBsonRef::String(name) => find_by_name(name)?,
+        RawBsonRef::Array(names) => {
+            for n in names {
+                match n {
+                    Ok(RawBsonRef::String(name)) => find_by_name(name)?,
+                    _ => bail!(TypeMismatch, "dropIndexes 'index' array must contain only strings"),
+                }
+            }
+        }
+        RawBsonRef::Document(key) => {
+            if key.as_bytes() == rawdoc! { "_id": 1 }.as_bytes() {
+                bail!(InvalidOptions, "cannot drop _id index");
+            }
+            match existing.iter().find(|(_, _, s)| s.get_document("key").map(|k| k.as_bytes() == key.as_bytes()).unwrap_or(false)) {
+                Some((id, n, _)) => to_drop.push((*id, n.clone())),
+                None => bail!(IndexNotFound, "can't find index with key: {}", documentdb_bson::extjson::to_relaxed_string(key)),
+            }
+        }
+        _ => bail!(TypeMismatch, "BSON field 'dropIndexes.index' is the wrong type, expected types '[string, object, array]'"),
+    }
+    for (id, _) in &to_drop {
+        spi::execute_once(&format!("DROP INDEX IF EXISTS documentdb_data.documents_{}_idx_{id}", collection.id))?;
+        spi::execute("DELETE FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1", &[Param::Int8(*id)], false, 0)?;
+    }
+    let mut reply = RawDocumentBuf::new();
+    append_count(&mut reply, "nIndexesWas", existing.len() as i64);
+    reply.append(cstr("ok"), 1.0);
+    Ok(reply)
+}
+
+/// The unique indexes of a collection besides `_id_`: (name, key pattern).
+pub fn unique_indexes(collection: &Collection) -> DocDbResult<Vec<(String, RawDocumentBuf)>> {
+    Ok(catalog::indexes(collection.id)?
+        .into_iter()
+        .filter(|s| s.get_bool("unique").unwrap_or(false))
+        .filter_map(|s| Some((s.get_str("name").ok()?.to_owned(), s.get_document("key").ok()?.to_owned())))
+        .collect())
+}
+
+/// The key values a document has for a key pattern (its sort keys), as `{ path: value }`.
+pub fn key_value(doc: &RawDocument, key: &RawDocument) -> RawDocumentBuf {
+    let mut out = RawDocumentBuf::new();
+    for (path, direction) in key.iter().flatten() {
+        let ascending = !matches!(direction, RawBsonRef::Int32(v) if v < 0)
+            && !matches!(direction, RawBsonRef::Int64(v) if v < 0)
+            && !matches!(direction, RawBsonRef::Double(v) if v < 0.0);
+        let value = documentdb_query::sort::sort_key(doc, path.as_str(), ascending);
+        out.append(path, value);
+    }
+    out
+}
+
+/// Which unique index (other than `_id_`) `doc` collides with in the table, if any.
+pub fn conflicting_unique_index(
+    collection: &Collection,
+    doc: &RawDocument,
+) -> DocDbResult<Option<(String, RawDocumentBuf, RawDocumentBuf)>> {
+    for (name, key) in unique_indexes(collection)? {
+        let mut conditions = Vec::new();
+        for (path, direction) in key.iter().flatten() {
+            let mut one = RawDocumentBuf::new();
+            one.append(path, direction);
+            let literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&one));
+            conditions.push(format!(
+                "documentdb_api_internal.bson_orderby(document, {literal}::documentdb_core.bson) = \
+                 documentdb_api_internal.bson_orderby($2::documentdb_core.bson, {literal}::documentdb_core.bson)"
+            ));
+        }
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE shard_key_value = $1 AND {} LIMIT 1",
+            collection.table(),
+            conditions.join(" AND ")
+        );
+        if !spi::execute(&sql, &[Param::Int8(collection.id), Param::Bson(doc.as_bytes())], true, 1)?.is_empty() {
+            let value = key_value(doc, &key);
+            return Ok(Some((name, key, value)));
+        }
+    }
+    Ok(None)
+}
