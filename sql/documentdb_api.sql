@@ -175,3 +175,6 @@ CREATE FUNCTION documentdb_api_internal.check_build_index_status(
 RETURNS record LANGUAGE sql STABLE AS $$
     SELECT '{ "ok" : 1 }'::documentdb_core.bson, true, true
 $$;
+
+CREATE FUNCTION documentdb_api_internal.explain(database text, explainspec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'explain_wrapper';

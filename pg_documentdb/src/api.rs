@@ -306,3 +306,9 @@ fn create_indexes_background(
 fn drop_indexes_internal(p_database_name: &str, p_arg: BsonRef<'_>) -> Bson {
     docdb_guard(|| with_spi(|| crate::commands::indexes::drop_indexes(p_database_name, p_arg.document())).map(Bson::from))
 }
+
+/// `explain`: the MongoDB-shaped explain of a find/aggregate/count/distinct.
+#[pg_extern(sql = false)]
+fn explain(database: &str, spec: BsonRef<'_>) -> Bson {
+    docdb_guard(|| with_spi(|| crate::commands::explain::explain(database, spec.document())).map(Bson::from))
+}

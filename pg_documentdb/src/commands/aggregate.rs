@@ -532,12 +532,13 @@ impl Pipeline {
     }
 }
 
-/// `aggregate_cursor_first_page`.
-pub fn aggregate_first_page(
+/// Reads an `aggregate` command and builds its query: (namespace, query, cursor options).
+/// With `explaining`, the `cursor` option is not required.
+pub fn aggregate_query(
     db: &str,
     spec_doc: &RawDocument,
-    cursor_id: i64,
-) -> DocDbResult<FirstPage> {
+    explaining: bool,
+) -> DocDbResult<(String, PageQuery, CursorOptions)> {
     let target = spec::command_target(spec_doc, "aggregate")?;
     let coll = match target {
         RawBsonRef::String(s) => s,
@@ -583,14 +584,13 @@ pub fn aggregate_first_page(
             "aggregate with explain is answered by the explain command"
         );
     }
-    let Some(cursor_doc) = cursor_doc else {
-        bail!(
-            FailedToParse,
-            "The 'cursor' option is required, except for aggregate with the explain argument"
-        );
+    let cursor_doc = match cursor_doc {
+        Some(c) => c.to_owned(),
+        None if explaining || explain => RawDocumentBuf::new(),
+        None => bail!(FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument"),
     };
     let mut batch_size = None;
-    for element in cursor_doc {
+    for element in &cursor_doc {
         let (k, v) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
         match k.as_str() {
             "batchSize" => {
@@ -643,13 +643,19 @@ pub fn aggregate_first_page(
         for s in &stages {
             pipeline.add_stage(s)?;
         }
-        return cursor::first_page(pipeline.into_query(), &ns, opts, cursor_id);
+        return Ok((ns, pipeline.into_query(), opts));
     };
     let mut pipeline = Pipeline::over_collection(&collection)?;
     for s in &stages {
         pipeline.add_stage(s)?;
     }
-    cursor::first_page(pipeline.into_query(), &ns, opts, cursor_id)
+    Ok((ns, pipeline.into_query(), opts))
+}
+
+/// `aggregate_cursor_first_page`.
+pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
+    let (ns, query, opts) = aggregate_query(db, spec_doc, false)?;
+    cursor::first_page(query, &ns, opts, cursor_id)
 }
 
 /// `find` on a view: the view's pipeline, then the find's filter, sort, skip, limit and

@@ -117,9 +117,11 @@ fn is_single_id_equality(filter: &RawDocument) -> bool {
     }
 }
 
-/// ORDER BY keys for a sort spec: one (sort-key expression, ascending) per key.
+/// ORDER BY keys for a sort spec: one (sort-key expression, ascending) per key. The
+/// one-key spec is inlined as a constant (not a parameter) so the expression matches the
+/// expression indexes `createIndexes` builds, letting PostgreSQL sort by index order.
 pub fn order_by(
-    builder: &mut SqlBuilder,
+    _builder: &mut SqlBuilder,
     sort: &RawDocument,
     document_column: &str,
 ) -> DocDbResult<Vec<(String, bool)>> {
@@ -129,8 +131,11 @@ pub fn order_by(
         let (path, ascending) = spec.key(i);
         let mut one = RawDocumentBuf::new();
         one.append(cstr_key(path)?, if ascending { 1 } else { -1 });
-        let p = builder.param(OwnedParam::Bson(one.into_bytes()));
-        keys.push((format!("documentdb_api_internal.bson_orderby({document_column}, {p}::documentdb_core.bson)"), ascending));
+        let literal = documentdb_bson::extjson::to_canonical_string(&one).replace('\'', "''");
+        keys.push((
+            format!("documentdb_api_internal.bson_orderby({document_column}, '{literal}'::documentdb_core.bson)"),
+            ascending,
+        ));
     }
     Ok(keys)
 }
@@ -254,21 +259,11 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
     }
 }
 
-/// `find_cursor_first_page`.
-pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
+/// Reads a `find` command: (collection, query parts, cursor options).
+pub fn parse_find(spec_doc: &RawDocument) -> DocDbResult<(&str, QuerySpec<'_>, CursorOptions)> {
     let coll = spec::collection_name(spec_doc, "find")?;
-    let mut q = QuerySpec {
-        filter: None,
-        sort: None,
-        projection: None,
-        skip: 0,
-        limit: 0,
-    };
-    let mut opts = CursorOptions {
-        batch_size: None,
-        limit: 0,
-        single_batch: false,
-    };
+    let mut q = QuerySpec { filter: None, sort: None, projection: None, skip: 0, limit: 0 };
+    let mut opts = CursorOptions { batch_size: None, limit: 0, single_batch: false };
     read_fields(spec_doc, "find", |field| {
         match field.name {
             "filter" => q.filter = field.optional_document()?,
@@ -278,10 +273,7 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
             "limit" => {
                 let limit = field.i64()?;
                 if limit < 0 {
-                    bail!(
-                        BadValue,
-                        "Limit value must be non-negative, but received: {limit}"
-                    );
+                    bail!(BadValue, "Limit value must be non-negative, but received: {limit}");
                 }
                 q.limit = limit;
             }
@@ -291,6 +283,12 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
         }
         Ok(true)
     })?;
+    Ok((coll, q, opts))
+}
+
+/// `find_cursor_first_page`.
+pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
+    let (coll, q, mut opts) = parse_find(spec_doc)?;
     catalog::validate_database_name(db)?;
     let ns = format!("{db}.{coll}");
     // Validate the query parts even when there is no collection, as MongoDB does.

@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod collection;
 pub mod cursor;
+pub mod explain;
 pub mod find;
 pub mod indexes;
 pub mod insert;
