@@ -8,12 +8,18 @@ mod api;
 mod catalog;
 mod commands;
 mod functions;
+mod gucs;
 mod record;
 mod spi;
 mod subxact;
 mod users;
 
 ::pgrx::pg_module_magic!(name, version);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::define();
+}
 
 /// Hand-written SQL, in a submodule so pgrx doesn't attach it to a crate-root schema.
 mod sql {
@@ -61,13 +67,7 @@ mod documentdb_api {
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
-    use pgrx::prelude::*;
-
-    #[pg_test]
-    fn binary_version_is_the_crate_version() {
-        let v = Spi::get_one::<String>("SELECT documentdb_api.binary_version()").unwrap();
-        assert_eq!(v.as_deref(), Some(env!("CARGO_PKG_VERSION")));
-    }
+    include!("tests.rs");
 }
 
 /// Required by `cargo pgrx test`.

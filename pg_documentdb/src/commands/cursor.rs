@@ -94,6 +94,40 @@ fn new_cursor_id(requested: i64) -> i64 {
     }
 }
 
+/// Portals this backend opened for cursors, with when they were last used. Idle ones are
+/// closed (their cursors expire, as MongoDB's do after cursorTimeoutMillis) whenever a
+/// cursor function runs.
+thread_local! {
+    static OPEN_PORTALS: std::cell::RefCell<std::collections::HashMap<String, std::time::Instant>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn touch_portal(name: &str) {
+    OPEN_PORTALS.with(|p| p.borrow_mut().insert(name.to_owned(), std::time::Instant::now()));
+}
+
+fn forget_portal(name: &str) {
+    OPEN_PORTALS.with(|p| p.borrow_mut().remove(name));
+}
+
+/// Closes portals idle for longer than `documentdb.cursor_timeout_ms`.
+pub fn expire_idle_cursors() {
+    let timeout = std::time::Duration::from_millis(crate::gucs::cursor_timeout_ms());
+    let expired: Vec<String> = OPEN_PORTALS.with(|p| {
+        let mut portals = p.borrow_mut();
+        let now = std::time::Instant::now();
+        let expired: Vec<String> =
+            portals.iter().filter(|(_, used)| now.duration_since(**used) > timeout).map(|(n, _)| n.clone()).collect();
+        for name in &expired {
+            portals.remove(name);
+        }
+        expired
+    });
+    for name in expired {
+        spi::close_cursor(&name);
+    }
+}
+
 pub fn portal_name(cursor_id: i64) -> String {
     format!("documentdb_cursor_{cursor_id}")
 }
@@ -436,7 +470,9 @@ pub fn first_page(
     let name = portal_name(cursor_id);
     spi::close_cursor(&name);
     let params: Vec<Param<'_>> = query.params.iter().map(OwnedParam::as_param).collect();
+    expire_idle_cursors();
     spi::open_cursor(&name, &query.sql, &params, !spi::in_transaction_block())?;
+    touch_portal(&name);
     let (batch, pending, exhausted) = portal_page(&name, Vec::new(), want, cursor_id)?;
     let returned = batch.docs.len() as i64;
     let remaining = if remaining > 0 {
@@ -511,6 +547,7 @@ pub fn get_more(
         }
         ContinuationKind::Portal { name } => {
             let name = name.clone();
+            touch_portal(&name);
             let (batch, pending, exhausted) =
                 portal_page(&name, std::mem::take(&mut state.pending), want, cursor_id)?;
             state.pending = pending;
@@ -594,6 +631,10 @@ pub fn first_page_from_documents(
 pub fn close_cursors(ids: &[i64]) -> Vec<i64> {
     ids.iter()
         .copied()
-        .filter(|id| spi::close_cursor(&portal_name(*id)))
+        .filter(|id| {
+            let name = portal_name(*id);
+            forget_portal(&name);
+            spi::close_cursor(&name)
+        })
         .collect()
 }

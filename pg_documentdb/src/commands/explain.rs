@@ -17,7 +17,10 @@ fn winning_stage(plan: &RawDocument, collection_id: Option<i64>) -> RawDocumentB
     let node_type = plan.get_str("Node Type").unwrap_or("");
     if let Ok(index) = plan.get_str("Index Name") {
         if index.starts_with("collection_pk_") {
-            return rawdoc! { "stage": "IDHACK" };
+            // The primary key is (shard_key_value, object_id): it is an _id lookup only when
+            // the condition reaches object_id; otherwise it's a full scan in _id order.
+            let by_id = plan.get_str("Index Cond").map(|c| c.contains("object_id")).unwrap_or(false);
+            return rawdoc! { "stage": if by_id { "IDHACK" } else { "COLLSCAN" } };
         }
         let name = collection_id
             .and_then(|_| index.rsplit("_idx_").next()?.parse::<i64>().ok())
@@ -38,8 +41,7 @@ fn winning_stage(plan: &RawDocument, collection_id: Option<i64>) -> RawDocumentB
                         "Sort" | "Incremental Sort" => "SORT",
                         "Limit" => "LIMIT",
                         "Aggregate" | "HashAggregate" | "GroupAggregate" => "GROUP",
-                        "Subquery Scan" | "Result" => return inner,
-                        _ => "PROJECTION_DEFAULT",
+                        _ => return inner,
                     };
                     outer.append(cstr("stage"), stage);
                     outer.append(cstr("inputStage"), inner);

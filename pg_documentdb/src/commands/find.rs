@@ -60,7 +60,7 @@ impl SqlBuilder {
             match (predicate.op, predicate.value.as_raw_bson_ref()) {
                 (PushdownOp::Eq, value) if is_exact_id_value(value) => {
                     let key = self.param(OwnedParam::Bson(object_id_key(value)));
-                    conditions.push(format!("object_id = {key}::documentdb_core.bson"));
+                    conditions.push(format!("object_id OPERATOR(documentdb_core.=) {key}::documentdb_core.bson"));
                     exact_by_pushdown = is_single_id_equality(filter_doc);
                 }
                 _ => {}

@@ -398,7 +398,7 @@ pub fn conflicting_unique_index(
             one.append(path, direction);
             let literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&one));
             conditions.push(format!(
-                "documentdb_api_internal.bson_orderby(document, {literal}::documentdb_core.bson) = \
+                "documentdb_api_internal.bson_orderby(document, {literal}::documentdb_core.bson) OPERATOR(documentdb_core.=) \
                  documentdb_api_internal.bson_orderby($2::documentdb_core.bson, {literal}::documentdb_core.bson)"
             ));
         }
