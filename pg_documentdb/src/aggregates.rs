@@ -25,19 +25,11 @@ fn bson_group_accumulate_transition(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::I
     unsafe {
         let mut agg_context: pg_sys::MemoryContext = std::ptr::null_mut();
         if pg_sys::AggCheckCallContext(fcinfo, &mut agg_context) == 0 {
-            throw(docdb_error!(
-                InternalError,
-                "bson_group_accumulate called outside an aggregate"
-            ));
+            throw(docdb_error!(InternalError, "bson_group_accumulate called outside an aggregate"));
         }
         let state = if pg_arg_is_null(fcinfo, 0) {
-            let Some(spec) =
-                BsonRef::from_datum(pg_getarg_datum_raw(fcinfo, 2), pg_arg_is_null(fcinfo, 2))
-            else {
-                throw(docdb_error!(
-                    InternalError,
-                    "bson_group_accumulate needs an accumulator spec"
-                ));
+            let Some(spec) = BsonRef::from_datum(pg_getarg_datum_raw(fcinfo, 2), pg_arg_is_null(fcinfo, 2)) else {
+                throw(docdb_error!(InternalError, "bson_group_accumulate needs an accumulator spec"));
             };
             let parsed = match spec.document().iter().next() {
                 Some(Ok((op, arg))) => Accumulator::parse(op.as_str(), arg),
@@ -49,10 +41,9 @@ fn bson_group_accumulate_transition(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::I
             pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr::<GroupState>()
         };
         if !pg_arg_is_null(fcinfo, 1) {
-            if let (Some(state), Some(doc)) = (
-                state.as_mut(),
-                BsonRef::from_datum(pg_getarg_datum_raw(fcinfo, 1), false),
-            ) {
+            if let (Some(state), Some(doc)) =
+                (state.as_mut(), BsonRef::from_datum(pg_getarg_datum_raw(fcinfo, 1), false))
+            {
                 let result = state.accumulator.accumulate_document(doc.document());
                 ok_or_throw(result);
             }
@@ -69,13 +60,9 @@ fn bson_group_accumulate_final(fcinfo: pg_sys::FunctionCallInfo) -> Option<Bson>
         if pg_arg_is_null(fcinfo, 0) {
             return Some(wrap(RawBsonRef::Null));
         }
-        let state = pg_getarg_datum_raw(fcinfo, 0)
-            .cast_mut_ptr::<GroupState>()
-            .as_ref()?;
+        let state = pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr::<GroupState>().as_ref()?;
         let value = state.accumulator.finish();
-        let raw = ok_or_throw(
-            bson::RawBson::try_from(value).map_err(|e| docdb_error!(InternalError, "{e}")),
-        );
+        let raw = ok_or_throw(bson::RawBson::try_from(value).map_err(|e| docdb_error!(InternalError, "{e}")));
         Some(wrap(raw.as_raw_bson_ref()))
     }
 }

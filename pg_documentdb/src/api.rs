@@ -10,18 +10,9 @@ use crate::commands::{aggregate, collection, cursor, find, insert, update_delete
 use crate::record::{Column, Record};
 use crate::spi::with_spi;
 
-fn write_record(
-    fcinfo: pg_sys::FunctionCallInfo,
-    result: crate::commands::write_result::WriteResult,
-) -> Record {
+fn write_record(fcinfo: pg_sys::FunctionCallInfo, result: crate::commands::write_result::WriteResult) -> Record {
     let success = result.success();
-    Record::build(
-        fcinfo,
-        vec![
-            Column::Bson(result.to_reply().into_bytes()),
-            Column::Bool(success),
-        ],
-    )
+    Record::build(fcinfo, vec![Column::Bson(result.to_reply().into_bytes()), Column::Bool(success)])
 }
 
 fn page_record(fcinfo: pg_sys::FunctionCallInfo, page: cursor::FirstPage) -> Record {
@@ -29,8 +20,7 @@ fn page_record(fcinfo: pg_sys::FunctionCallInfo, page: cursor::FirstPage) -> Rec
         fcinfo,
         vec![
             Column::Bson(page.reply.into_bytes()),
-            page.continuation
-                .map_or(Column::Null, |c| Column::Bson(c.into_bytes())),
+            page.continuation.map_or(Column::Null, |c| Column::Bson(c.into_bytes())),
             Column::Bool(page.persist_connection),
             Column::Int8(page.cursor_id),
         ],
@@ -45,9 +35,7 @@ fn insert(
     _p_transaction_id: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let result = docdb_guard(|| {
-        with_spi(|| insert::insert(p_database_name, p_insert.document(), p_insert_documents))
-    });
+    let result = docdb_guard(|| with_spi(|| insert::insert(p_database_name, p_insert.document(), p_insert_documents)));
     write_record(fcinfo, result)
 }
 
@@ -72,9 +60,8 @@ fn update(
     _p_transaction_id: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let result = docdb_guard(|| {
-        with_spi(|| update_delete::update(p_database_name, p_update.document(), p_insert_documents))
-    });
+    let result =
+        docdb_guard(|| with_spi(|| update_delete::update(p_database_name, p_update.document(), p_insert_documents)));
     write_record(fcinfo, result)
 }
 
@@ -86,9 +73,8 @@ fn delete(
     _p_transaction_id: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let result = docdb_guard(|| {
-        with_spi(|| update_delete::delete(p_database_name, p_delete.document(), p_insert_documents))
-    });
+    let result =
+        docdb_guard(|| with_spi(|| update_delete::delete(p_database_name, p_delete.document(), p_insert_documents)));
     write_record(fcinfo, result)
 }
 
@@ -99,13 +85,8 @@ fn find_and_modify(
     _p_transaction_id: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let reply = docdb_guard(|| {
-        with_spi(|| update_delete::find_and_modify(p_database_name, p_message.document()))
-    });
-    Record::build(
-        fcinfo,
-        vec![Column::Bson(reply.into_bytes()), Column::Bool(true)],
-    )
+    let reply = docdb_guard(|| with_spi(|| update_delete::find_and_modify(p_database_name, p_message.document())));
+    Record::build(fcinfo, vec![Column::Bson(reply.into_bytes()), Column::Bool(true)])
 }
 
 #[pg_extern(sql = false)]
@@ -115,9 +96,7 @@ fn find_cursor_first_page(
     cursorid: i64,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let page = docdb_guard(|| {
-        with_spi(|| find::find_first_page(database, commandspec.document(), cursorid))
-    });
+    let page = docdb_guard(|| with_spi(|| find::find_first_page(database, commandspec.document(), cursorid)));
     page_record(fcinfo, page)
 }
 
@@ -128,9 +107,7 @@ fn aggregate_cursor_first_page(
     cursorid: i64,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let page = docdb_guard(|| {
-        with_spi(|| aggregate::aggregate_first_page(database, commandspec.document(), cursorid))
-    });
+    let page = docdb_guard(|| with_spi(|| aggregate::aggregate_first_page(database, commandspec.document(), cursorid)));
     page_record(fcinfo, page)
 }
 
@@ -141,9 +118,7 @@ fn list_collections_cursor_first_page(
     cursorid: i64,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let page = docdb_guard(|| {
-        with_spi(|| collection::list_collections(database, commandspec.document(), cursorid))
-    });
+    let page = docdb_guard(|| with_spi(|| collection::list_collections(database, commandspec.document(), cursorid)));
     page_record(fcinfo, page)
 }
 
@@ -154,9 +129,7 @@ fn list_indexes_cursor_first_page(
     cursorid: i64,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let page = docdb_guard(|| {
-        with_spi(|| collection::list_indexes(database, commandspec.document(), cursorid))
-    });
+    let page = docdb_guard(|| with_spi(|| collection::list_indexes(database, commandspec.document(), cursorid)));
     page_record(fcinfo, page)
 }
 
@@ -170,10 +143,7 @@ fn cursor_get_more(
     let (reply, continuation) = docdb_guard(|| {
         with_spi(|| {
             let Some(continuation) = continuationspec else {
-                let id = getmorespec
-                    .document()
-                    .get_i64("getMore")
-                    .unwrap_or_default();
+                let id = getmorespec.document().get_i64("getMore").unwrap_or_default();
                 documentdb_errors::bail!(CursorNotFound, "cursor id {id} not found");
             };
             cursor::get_more(getmorespec.document(), continuation.document())
@@ -181,10 +151,7 @@ fn cursor_get_more(
     });
     Record::build(
         fcinfo,
-        vec![
-            Column::Bson(reply.into_bytes()),
-            continuation.map_or(Column::Null, |c| Column::Bson(c.into_bytes())),
-        ],
+        vec![Column::Bson(reply.into_bytes()), continuation.map_or(Column::Null, |c| Column::Bson(c.into_bytes()))],
     )
 }
 
@@ -225,45 +192,27 @@ fn drop_database(p_database_name: &str, _p_write_concern: Option<BsonRef<'_>>) {
 }
 
 #[pg_extern(sql = false)]
-fn rename_collection(
-    p_database_name: &str,
-    p_collection_name: &str,
-    p_target_name: &str,
-    p_drop_target: bool,
-) {
+fn rename_collection(p_database_name: &str, p_collection_name: &str, p_target_name: &str, p_drop_target: bool) {
     docdb_guard(|| {
-        with_spi(|| {
-            collection::rename_collection(
-                p_database_name,
-                p_collection_name,
-                p_target_name,
-                p_drop_target,
-            )
-        })
+        with_spi(|| collection::rename_collection(p_database_name, p_collection_name, p_target_name, p_drop_target))
     })
 }
 
 #[pg_extern(sql = false)]
 fn coll_mod(p_database_name: &str, p_collection_name: &str, p_spec: BsonRef<'_>) -> Bson {
     docdb_guard(|| {
-        with_spi(|| collection::coll_mod(p_database_name, p_collection_name, p_spec.document()))
-            .map(Bson::from)
+        with_spi(|| collection::coll_mod(p_database_name, p_collection_name, p_spec.document())).map(Bson::from)
     })
 }
 
 #[pg_extern(sql = false)]
 fn list_databases(p_list_databases_spec: BsonRef<'_>) -> Bson {
-    docdb_guard(|| {
-        with_spi(|| collection::list_databases(p_list_databases_spec.document())).map(Bson::from)
-    })
+    docdb_guard(|| with_spi(|| collection::list_databases(p_list_databases_spec.document())).map(Bson::from))
 }
 
 #[pg_extern(sql = false)]
 fn coll_stats(p_database_name: &str, p_collection_name: &str, p_scale: f64) -> Bson {
-    docdb_guard(|| {
-        with_spi(|| collection::coll_stats(p_database_name, p_collection_name, p_scale))
-            .map(Bson::from)
-    })
+    docdb_guard(|| with_spi(|| collection::coll_stats(p_database_name, p_collection_name, p_scale)).map(Bson::from))
 }
 
 #[pg_extern(sql = false)]
@@ -282,9 +231,7 @@ fn delete_cursors(cursor_ids: Vec<i64>) -> Vec<i64> {
 fn collection_table(p_database_name: &str, p_collection_name: &str) -> Option<String> {
     docdb_guard(|| {
         with_spi(|| {
-            Ok(crate::catalog::lookup(p_database_name, p_collection_name)?
-                .filter(|c| !c.is_view())
-                .map(|c| c.table()))
+            Ok(crate::catalog::lookup(p_database_name, p_collection_name)?.filter(|c| !c.is_view()).map(|c| c.table()))
         })
     })
 }
@@ -297,14 +244,17 @@ fn create_indexes_background(
     p_index_spec: BsonRef<'_>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let reply = docdb_guard(|| with_spi(|| crate::commands::indexes::create_indexes(p_database_name, p_index_spec.document())));
+    let reply =
+        docdb_guard(|| with_spi(|| crate::commands::indexes::create_indexes(p_database_name, p_index_spec.document())));
     Record::build(fcinfo, vec![Column::Bson(reply.into_bytes()), Column::Bool(true), Column::Null])
 }
 
 /// `dropIndexes` (the body of the `drop_indexes` procedure).
 #[pg_extern(sql = false)]
 fn drop_indexes_internal(p_database_name: &str, p_arg: BsonRef<'_>) -> Bson {
-    docdb_guard(|| with_spi(|| crate::commands::indexes::drop_indexes(p_database_name, p_arg.document())).map(Bson::from))
+    docdb_guard(|| {
+        with_spi(|| crate::commands::indexes::drop_indexes(p_database_name, p_arg.document())).map(Bson::from)
+    })
 }
 
 /// `explain`: the MongoDB-shaped explain of a find/aggregate/count/distinct.

@@ -49,21 +49,12 @@ pub fn validate_database_name(db: &str) -> DocDbResult<()> {
         bail!(InvalidNamespace, "Invalid empty database name");
     }
     if db.len() >= MAX_DATABASE_NAME_LEN {
-        bail!(
-            InvalidNamespace,
-            "Invalid database name '{db}': database names must be shorter than 64 bytes"
-        );
+        bail!(InvalidNamespace, "Invalid database name '{db}': database names must be shorter than 64 bytes");
     }
-    if let Some(c) = db.chars().find(|c| {
-        matches!(
-            c,
-            '/' | '\\' | '.' | ' ' | '"' | '$' | '*' | '<' | '>' | ':' | '|' | '?' | '\0'
-        )
-    }) {
-        bail!(
-            InvalidNamespace,
-            "Invalid database name '{db}': database names cannot contain the character '{c}'"
-        );
+    if let Some(c) =
+        db.chars().find(|c| matches!(c, '/' | '\\' | '.' | ' ' | '"' | '$' | '*' | '<' | '>' | ':' | '|' | '?' | '\0'))
+    {
+        bail!(InvalidNamespace, "Invalid database name '{db}': database names cannot contain the character '{c}'");
     }
     Ok(())
 }
@@ -71,33 +62,25 @@ pub fn validate_database_name(db: &str) -> DocDbResult<()> {
 /// MongoDB's collection name rules (for names a user may create or write).
 pub fn validate_collection_name(db: &str, coll: &str) -> DocDbResult<()> {
     if coll.is_empty() {
-        bail!(
-            InvalidNamespace,
-            "Invalid namespace specified '{db}.': collection names cannot be empty"
-        );
+        bail!(InvalidNamespace, "Invalid namespace specified '{db}.': collection names cannot be empty");
     }
     if coll.contains('\0') {
-        bail!(
-            InvalidNamespace,
-            "Invalid collection name: collection names cannot contain the null character"
-        );
+        bail!(InvalidNamespace, "Invalid collection name: collection names cannot contain the null character");
     }
     if coll.starts_with('.') {
-        bail!(
-            InvalidNamespace,
-            "Invalid collection name '{coll}': collection names cannot start with '.'"
-        );
+        bail!(InvalidNamespace, "Invalid collection name '{coll}': collection names cannot start with '.'");
     }
     if coll.contains('$') {
         bail!(InvalidNamespace, "Invalid collection name: '{db}.{coll}'");
     }
-    if coll.starts_with("system.")
-        && !matches!(coll, "system.js" | "system.views" | "system.profile")
-    {
+    if coll.starts_with("system.") && !matches!(coll, "system.js" | "system.views" | "system.profile") {
         bail!(InvalidNamespace, "Invalid system namespace: {db}.{coll}");
     }
     if db.len() + 1 + coll.len() > MAX_NAMESPACE_LEN {
-        bail!(InvalidNamespace, "Fully qualified namespace is too long. Namespace: {db}.{coll} Max: {MAX_NAMESPACE_LEN}");
+        bail!(
+            InvalidNamespace,
+            "Fully qualified namespace is too long. Namespace: {db}.{coll} Max: {MAX_NAMESPACE_LEN}"
+        );
     }
     Ok(())
 }
@@ -106,17 +89,13 @@ const SELECT_COLUMNS: &str = "collection_id, database_name, collection_name, col
      coalesce(validation_level, 'strict'), coalesce(validation_action, 'error'), view_definition, options";
 
 fn doc_of(value: Value) -> Option<RawDocumentBuf> {
-    value
-        .into_bson()
-        .and_then(|bytes| RawDocumentBuf::from_bytes(bytes).ok())
+    value.into_bson().and_then(|bytes| RawDocumentBuf::from_bytes(bytes).ok())
 }
 
 fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
     let mut it = row.into_iter();
     let mut next = || it.next().unwrap_or(Value::Null);
-    let id = next()
-        .as_i64()
-        .ok_or_else(|| docdb_error!(InternalError, "catalog row without id"))?;
+    let id = next().as_i64().ok_or_else(|| docdb_error!(InternalError, "catalog row without id"))?;
     let database = next().as_text().unwrap_or_default().to_owned();
     let name = next().as_text().unwrap_or_default().to_owned();
     let uuid = next().as_text().unwrap_or_default().to_owned();
@@ -154,24 +133,14 @@ pub fn list(db: &str) -> DocDbResult<Vec<Collection>> {
         "SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections \
          WHERE database_name = $1 ORDER BY collection_name"
     );
-    spi::execute(&sql, &[Param::Text(db)], true, 0)?
-        .into_iter()
-        .map(collection_from_row)
-        .collect()
+    spi::execute(&sql, &[Param::Text(db)], true, 0)?.into_iter().map(collection_from_row).collect()
 }
 
 /// Names of all databases that have at least one collection.
 pub fn databases() -> DocDbResult<Vec<String>> {
-    let rows = spi::execute(
-        "SELECT DISTINCT database_name FROM documentdb_api_catalog.collections ORDER BY 1",
-        &[],
-        true,
-        0,
-    )?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned))
-        .collect())
+    let rows =
+        spi::execute("SELECT DISTINCT database_name FROM documentdb_api_catalog.collections ORDER BY 1", &[], true, 0)?;
+    Ok(rows.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)).collect())
 }
 
 /// Options of a collection creation (the `create` command's optional fields we keep).
@@ -256,15 +225,9 @@ fn create_data_table(id: i64) -> DocDbResult<()> {
     ))?;
     // Documents are mostly read whole: keep them inline up to the TOAST threshold and
     // compressed beyond it.
-    spi::execute_once(&format!(
-        "ALTER TABLE {table} ALTER COLUMN document SET STORAGE EXTENDED"
-    ))?;
-    spi::execute_once(&format!(
-        "GRANT SELECT ON {table} TO documentdb_readonly_role"
-    ))?;
-    spi::execute_once(&format!(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO documentdb_admin_role"
-    ))?;
+    spi::execute_once(&format!("ALTER TABLE {table} ALTER COLUMN document SET STORAGE EXTENDED"))?;
+    spi::execute_once(&format!("GRANT SELECT ON {table} TO documentdb_readonly_role"))?;
+    spi::execute_once(&format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO documentdb_admin_role"))?;
     Ok(())
 }
 
@@ -273,10 +236,7 @@ fn create_data_table(id: i64) -> DocDbResult<()> {
 pub fn get_or_create(db: &str, coll: &str) -> DocDbResult<Collection> {
     if let Some(existing) = lookup(db, coll)? {
         if existing.is_view() {
-            bail!(
-                CommandNotSupportedOnView,
-                "Namespace {db}.{coll} is a view, not a collection"
-            );
+            bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
         }
         return Ok(existing);
     }
@@ -284,12 +244,7 @@ pub fn get_or_create(db: &str, coll: &str) -> DocDbResult<Collection> {
         return Ok(created);
     }
     // Someone else created it concurrently; their row is visible now.
-    lookup(db, coll)?.ok_or_else(|| {
-        docdb_error!(
-            InternalError,
-            "collection {db}.{coll} vanished while being created"
-        )
-    })
+    lookup(db, coll)?.ok_or_else(|| docdb_error!(InternalError, "collection {db}.{coll} vanished while being created"))
 }
 
 /// Drops a collection or view; returns false when it didn't exist.
@@ -333,10 +288,7 @@ pub fn indexes(collection_id: i64) -> DocDbResult<Vec<RawDocumentBuf>> {
         true,
         0,
     )?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| doc_of(r.into_iter().next()?))
-        .collect())
+    Ok(rows.into_iter().filter_map(|r| doc_of(r.into_iter().next()?)).collect())
 }
 
 /// Updates validator settings (collMod).
@@ -348,11 +300,7 @@ pub fn set_validation(
 ) -> DocDbResult<()> {
     if let Some(v) = validator {
         // An empty validator removes validation.
-        let param = if v.is_empty() {
-            Param::Null(spi::ParamType::Bson)
-        } else {
-            Param::Bson(v.as_bytes())
-        };
+        let param = if v.is_empty() { Param::Null(spi::ParamType::Bson) } else { Param::Bson(v.as_bytes()) };
         spi::execute(
             "UPDATE documentdb_api_catalog.collections SET validator = $2 WHERE collection_id = $1",
             &[Param::Int8(collection_id), param],

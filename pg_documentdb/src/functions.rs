@@ -33,10 +33,8 @@ pub fn cached<T: 'static>(
     let slot: &CacheSlot<T> = unsafe {
         let flinfo = (*fcinfo).flinfo;
         if (*flinfo).fn_extra.is_null() {
-            let slot =
-                PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(CacheSlot::<T> {
-                    entry: RefCell::new(None),
-                });
+            let slot = PgMemoryContexts::For((*flinfo).fn_mcxt)
+                .leak_and_drop_on_delete(CacheSlot::<T> { entry: RefCell::new(None) });
             (*flinfo).fn_extra = slot.cast();
         }
         &*((*flinfo).fn_extra as *const CacheSlot<T>)
@@ -67,10 +65,7 @@ fn wrap_owned(value: &bson::Bson) -> DocDbResult<Bson> {
 pub fn unwrap_value(doc: &RawDocument) -> DocDbResult<RawBsonRef<'_>> {
     match doc.iter().next() {
         Some(Ok((_, value))) => Ok(value),
-        _ => Err(docdb_error!(
-            InternalError,
-            "expected a single-value document"
-        )),
+        _ => Err(docdb_error!(InternalError, "expected a single-value document")),
     }
 }
 
@@ -80,11 +75,7 @@ mod sql_functions {
 
     /// Does `document` match the MongoDB query `query`?
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn bson_query_match(
-        document: BsonRef<'_>,
-        query: BsonRef<'_>,
-        fcinfo: pg_sys::FunctionCallInfo,
-    ) -> bool {
+    fn bson_query_match(document: BsonRef<'_>, query: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
         ok_or_throw(
             cached(fcinfo, query.as_bytes(), || Filter::parse(query.document()))
                 .and_then(|filter| filter.matches(document.document())),
@@ -113,49 +104,31 @@ mod sql_functions {
 
     /// Applies a `$project` stage.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn bson_dollar_project(
-        document: BsonRef<'_>,
-        spec: BsonRef<'_>,
-        fcinfo: pg_sys::FunctionCallInfo,
-    ) -> Bson {
+    fn bson_dollar_project(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
         ok_or_throw(
-            cached(fcinfo, spec.as_bytes(), || {
-                Projection::parse_project_stage(spec.document())
-            })
-            .and_then(|p| p.apply(document.document()))
-            .map(Bson::from),
+            cached(fcinfo, spec.as_bytes(), || Projection::parse_project_stage(spec.document()))
+                .and_then(|p| p.apply(document.document()))
+                .map(Bson::from),
         )
     }
 
     /// Applies an `$addFields`/`$set` stage.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn bson_dollar_add_fields(
-        document: BsonRef<'_>,
-        spec: BsonRef<'_>,
-        fcinfo: pg_sys::FunctionCallInfo,
-    ) -> Bson {
+    fn bson_dollar_add_fields(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
         ok_or_throw(
-            cached(fcinfo, spec.as_bytes(), || {
-                Projection::parse_add_fields(spec.document())
-            })
-            .and_then(|p| p.apply(document.document()))
-            .map(Bson::from),
+            cached(fcinfo, spec.as_bytes(), || Projection::parse_add_fields(spec.document()))
+                .and_then(|p| p.apply(document.document()))
+                .map(Bson::from),
         )
     }
 
     /// Applies an `$unset` stage; `spec` is `{ "" : "field" | ["f1", ...] }`.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn bson_dollar_unset(
-        document: BsonRef<'_>,
-        spec: BsonRef<'_>,
-        fcinfo: pg_sys::FunctionCallInfo,
-    ) -> Bson {
+    fn bson_dollar_unset(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
         ok_or_throw(
-            cached(fcinfo, spec.as_bytes(), || {
-                Projection::parse_unset(unwrap_value(spec.document())?)
-            })
-            .and_then(|p| p.apply(document.document()))
-            .map(Bson::from),
+            cached(fcinfo, spec.as_bytes(), || Projection::parse_unset(unwrap_value(spec.document())?))
+                .and_then(|p| p.apply(document.document()))
+                .map(Bson::from),
         )
     }
 
@@ -166,12 +139,7 @@ mod sql_functions {
         ok_or_throw((|| {
             let (path, direction) = match spec.document().iter().next() {
                 Some(Ok((path, direction))) => (path.as_str(), direction),
-                _ => {
-                    return Err(docdb_error!(
-                        InternalError,
-                        "bson_orderby needs a one-key spec"
-                    ))
-                }
+                _ => return Err(docdb_error!(InternalError, "bson_orderby needs a one-key spec")),
             };
             let ascending = !matches!(direction, RawBsonRef::Int32(-1) | RawBsonRef::Int64(-1))
                 && !matches!(direction, RawBsonRef::Double(d) if d < 0.0);
@@ -190,10 +158,7 @@ mod sql_functions {
     ) -> Option<Bson> {
         ok_or_throw((|| {
             let expr = cached(fcinfo, expression.as_bytes(), || {
-                Expression::parse(
-                    unwrap_value(expression.document())?,
-                    &ExprContext::default(),
-                )
+                Expression::parse(unwrap_value(expression.document())?, &ExprContext::default())
             })?;
             match expr.evaluate(document.document())? {
                 Some(value) => wrap_owned(&value).map(Some),
@@ -266,14 +231,8 @@ struct UpdatePlan {
 }
 
 fn parse_update_plan(spec: &RawDocument) -> DocDbResult<UpdatePlan> {
-    let q = spec
-        .get_document("q")
-        .map_err(|_| docdb_error!(InternalError, "update plan without q"))?;
-    let u = spec
-        .get("u")
-        .ok()
-        .flatten()
-        .ok_or_else(|| docdb_error!(InternalError, "update plan without u"))?;
+    let q = spec.get_document("q").map_err(|_| docdb_error!(InternalError, "update plan without q"))?;
+    let u = spec.get("u").ok().flatten().ok_or_else(|| docdb_error!(InternalError, "update plan without u"))?;
     let array_filters = spec.get_array("arrayFilters").ok();
     let update = documentdb_query::update::Update::parse(u, array_filters)?;
     let uses_positional = match u {
@@ -288,21 +247,15 @@ fn parse_update_plan(spec: &RawDocument) -> DocDbResult<UpdatePlan> {
         )),
         Err(_) => None,
     };
-    Ok(UpdatePlan {
-        filter: Filter::parse(q)?,
-        update,
-        uses_positional,
-        validator,
-    })
+    Ok(UpdatePlan { filter: Filter::parse(q)?, update, uses_positional, validator })
 }
 
 /// Does an operator update use the positional `$` in any path (`{$set: {"a.$.b": 1}}`)?
 fn has_positional_path(update: &RawDocument) -> bool {
     update.iter().flatten().any(|(_, fields)| match fields {
-        RawBsonRef::Document(fields) => fields
-            .iter()
-            .flatten()
-            .any(|(path, _)| path.as_str().split('.').any(|part| part == "$")),
+        RawBsonRef::Document(fields) => {
+            fields.iter().flatten().any(|(path, _)| path.as_str().split('.').any(|part| part == "$"))
+        }
         _ => false,
     })
 }
@@ -313,15 +266,9 @@ mod update_functions {
 
     /// The document after applying a multi-update statement (equal bytes when unchanged).
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn bson_update_document(
-        document: BsonRef<'_>,
-        spec: BsonRef<'_>,
-        fcinfo: pg_sys::FunctionCallInfo,
-    ) -> Bson {
+    fn bson_update_document(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
         ok_or_throw((|| {
-            let plan = cached(fcinfo, spec.as_bytes(), || {
-                parse_update_plan(spec.document())
-            })?;
+            let plan = cached(fcinfo, spec.as_bytes(), || parse_update_plan(spec.document()))?;
             let old = document.document();
             let positional = if plan.uses_positional {
                 match plan.filter.matches_positional(old)? {
@@ -337,16 +284,12 @@ mod update_functions {
             }
             documentdb_query::document::check_size(&outcome.document)?;
             if let Some((validator, moderate, warn)) = &plan.validator {
-                if !validator.matches(&outcome.document)?
-                    && !(*moderate && !validator.matches(old)?)
-                {
+                let was_invalid = *moderate && !validator.matches(old)?;
+                if !validator.matches(&outcome.document)? && !was_invalid {
                     if *warn {
                         pgrx::warning!("Document would fail validation");
                     } else {
-                        documentdb_errors::bail!(
-                            DocumentValidationFailure,
-                            "Document failed validation"
-                        );
+                        documentdb_errors::bail!(DocumentValidationFailure, "Document failed validation");
                     }
                 }
             }
@@ -362,11 +305,7 @@ mod update_functions {
 
     /// `$replaceRoot`/`$replaceWith`: `spec` is `{ "" : <expression> }`.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn bson_dollar_replace_root(
-        document: BsonRef<'_>,
-        spec: BsonRef<'_>,
-        fcinfo: pg_sys::FunctionCallInfo,
-    ) -> Bson {
+    fn bson_dollar_replace_root(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
         ok_or_throw((|| {
             let expr = cached(fcinfo, spec.as_bytes(), || {
                 Expression::parse(unwrap_value(spec.document())?, &ExprContext::default())
@@ -388,34 +327,21 @@ mod update_functions {
 
     /// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn bson_dollar_unwind(
-        document: BsonRef<'_>,
-        spec: BsonRef<'_>,
-    ) -> SetOfIterator<'static, Bson> {
-        SetOfIterator::new(ok_or_throw(super::unwind(
-            document.document(),
-            spec.document(),
-        )))
+    fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator<'static, Bson> {
+        SetOfIterator::new(ok_or_throw(super::unwind(document.document(), spec.document())))
     }
 }
 
 /// MongoDB's `$unwind` for one input document.
 fn unwind(doc: &RawDocument, spec: &RawDocument) -> DocDbResult<Vec<Bson>> {
-    let path = spec
-        .get_str("path")
-        .map_err(|_| docdb_error!(InternalError, "unwind without path"))?;
+    let path = spec.get_str("path").map_err(|_| docdb_error!(InternalError, "unwind without path"))?;
     let path = path.trim_start_matches('$');
     let index_field = spec.get_str("includeArrayIndex").ok();
-    let preserve = matches!(
-        spec.get("preserveNullAndEmptyArrays"),
-        Ok(Some(RawBsonRef::Boolean(true)))
-    );
+    let preserve = matches!(spec.get("preserveNullAndEmptyArrays"), Ok(Some(RawBsonRef::Boolean(true))));
     let mut owned = bson::Document::try_from(doc).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
     let value = lookup_path(&owned, path).cloned();
     let emit = |owned: &bson::Document| -> DocDbResult<Bson> {
-        RawDocumentBuf::try_from(owned)
-            .map(Bson::from)
-            .map_err(|e| docdb_error!(InternalError, "{e}"))
+        RawDocumentBuf::try_from(owned).map(Bson::from).map_err(|e| docdb_error!(InternalError, "{e}"))
     };
     let mut out = Vec::new();
     match value {

@@ -25,11 +25,7 @@ pub extern "C-unwind" fn _PG_init() {
 mod sql {
     use pgrx::prelude::*;
 
-    extension_sql_file!(
-        "../../sql/documentdb_schemas.sql",
-        name = "documentdb_schemas",
-        bootstrap
-    );
+    extension_sql_file!("../../sql/documentdb_schemas.sql", name = "documentdb_schemas", bootstrap);
     extension_sql_file!(
         "../../sql/documentdb_catalog.sql",
         name = "documentdb_catalog",
@@ -37,11 +33,7 @@ mod sql {
     );
     // Declarations of the command functions (OUT parameters and defaults as in API_SURFACE.md)
     // and of the aggregates; emitted after everything pgrx generates.
-    extension_sql_file!(
-        "../../sql/documentdb_api.sql",
-        name = "documentdb_api",
-        finalize
-    );
+    extension_sql_file!("../../sql/documentdb_api.sql", name = "documentdb_api", finalize);
 }
 
 #[pg_schema]
@@ -57,10 +49,7 @@ mod documentdb_api {
     /// Version with build details.
     #[pg_extern(immutable, parallel_safe)]
     fn binary_extended_version() -> String {
-        format!(
-            "documentdb-rs {} (MongoDB wire version 21, compatible with 7.0)",
-            env!("CARGO_PKG_VERSION")
-        )
+        format!("documentdb-rs {} (MongoDB wire version 21, compatible with 7.0)", env!("CARGO_PKG_VERSION"))
     }
 }
 

@@ -28,9 +28,7 @@ impl Record {
             let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
             let kind = pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut tupdesc);
             if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || tupdesc.is_null() {
-                pgrx::error!(
-                    "function returning a record called in a context that cannot accept it"
-                );
+                pgrx::error!("function returning a record called in a context that cannot accept it");
             }
             let tupdesc = pg_sys::BlessTupleDesc(tupdesc);
             let natts = (*tupdesc).natts as usize;
@@ -41,10 +39,7 @@ impl Record {
             let mut nulls = Vec::with_capacity(natts);
             for column in &columns {
                 let (value, null) = match column {
-                    Column::Bson(bytes) => (
-                        documentdb_pgbson::datum::bytes_to_varlena_datum(bytes),
-                        false,
-                    ),
+                    Column::Bson(bytes) => (documentdb_pgbson::datum::bytes_to_varlena_datum(bytes), false),
                     Column::Bool(b) => (pg_sys::Datum::from(*b), false),
                     Column::Int8(i) => (pg_sys::Datum::from(*i), false),
                     Column::Null => (pg_sys::Datum::from(0), true),
@@ -67,8 +62,6 @@ unsafe impl BoxRet for Record {
 unsafe impl SqlTranslatable for Record {
     const TYPE_IDENT: &'static str = "documentdb::record::Record";
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-        Err(ArgumentError::NotValidAsArgument("record"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("record")));
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Err(ArgumentError::NotValidAsArgument("record"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("record")));
 }

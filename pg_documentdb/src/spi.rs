@@ -21,7 +21,6 @@ pub enum Param<'a> {
     Text(&'a str),
     Int8(i64),
     Int4(i32),
-    Bool(bool),
     /// `tid`, as (block, offset).
     Tid(u32, u16),
     /// `bson[]`.
@@ -32,11 +31,9 @@ pub enum Param<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParamType {
     Bson,
-    BsonSequence,
     Text,
     Int8,
     Int4,
-    Bool,
     Tid,
     BsonArray,
 }
@@ -45,11 +42,9 @@ impl ParamType {
     fn oid(self) -> pg_sys::Oid {
         match self {
             ParamType::Bson => Bson::type_oid(),
-            ParamType::BsonSequence => documentdb_pgbson::BsonSequence::type_oid(),
             ParamType::Text => pg_sys::TEXTOID,
             ParamType::Int8 => pg_sys::INT8OID,
             ParamType::Int4 => pg_sys::INT4OID,
-            ParamType::Bool => pg_sys::BOOLOID,
             ParamType::Tid => pg_sys::TIDOID,
             // SAFETY: catalog lookup of the array type of our bson type.
             ParamType::BsonArray => unsafe { pg_sys::get_array_type(Bson::type_oid()) },
@@ -64,7 +59,6 @@ impl Param<'_> {
             Param::Text(_) => ParamType::Text,
             Param::Int8(_) => ParamType::Int8,
             Param::Int4(_) => ParamType::Int4,
-            Param::Bool(_) => ParamType::Bool,
             Param::Tid(..) => ParamType::Tid,
             Param::BsonArray(_) => ParamType::BsonArray,
             Param::Null(t) => *t,
@@ -77,21 +71,18 @@ impl Param<'_> {
             Param::Text(text) => text.into_datum().unwrap_or(pg_sys::Datum::from(0)),
             Param::Int8(v) => pg_sys::Datum::from(*v),
             Param::Int4(v) => pg_sys::Datum::from(*v),
-            Param::Bool(v) => pg_sys::Datum::from(*v),
             Param::Tid(block, offset) => {
                 // SAFETY: palloc'd ItemPointerData filled field by field.
                 unsafe {
-                    let ptr = pg_sys::palloc0(std::mem::size_of::<pg_sys::ItemPointerData>())
-                        as *mut pg_sys::ItemPointerData;
+                    let ptr =
+                        pg_sys::palloc0(std::mem::size_of::<pg_sys::ItemPointerData>()) as *mut pg_sys::ItemPointerData;
                     pgrx::itemptr::item_pointer_set_all(&mut *ptr, *block, *offset);
                     pg_sys::Datum::from(ptr)
                 }
             }
             Param::BsonArray(items) => {
-                let mut datums: Vec<pg_sys::Datum> = items
-                    .iter()
-                    .map(|b| documentdb_pgbson::datum::bytes_to_varlena_datum(b))
-                    .collect();
+                let mut datums: Vec<pg_sys::Datum> =
+                    items.iter().map(|b| documentdb_pgbson::datum::bytes_to_varlena_datum(b)).collect();
                 // SAFETY: a one-dimensional array of varlena (typlen -1, by reference, int4
                 // alignment) elements of the bson type.
                 unsafe {
@@ -151,14 +142,6 @@ impl Value {
             _ => None,
         }
     }
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Float8(v) => Some(*v),
-            Value::Int8(v) => Some(*v as f64),
-            Value::Int4(v) => Some(f64::from(*v)),
-            _ => None,
-        }
-    }
 }
 
 pub type Row = Vec<Value>;
@@ -197,18 +180,12 @@ fn prepare(sql: &str, types: &[ParamType], cursor_options: i32) -> DocDbResult<p
     if let Some(plan) = PLANS.with(|p| p.borrow().get(&key).copied()) {
         return Ok(plan as pg_sys::SPIPlanPtr);
     }
-    let csql =
-        CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
+    let csql = CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
     let mut oids: Vec<pg_sys::Oid> = types.iter().map(|t| t.oid()).collect();
     // SAFETY: valid C string and argument type array; the plan is kept in
     // TopMemoryContext by SPI_keepplan so it outlives this SPI connection.
     let plan = unsafe {
-        let plan = pg_sys::SPI_prepare_cursor(
-            csql.as_ptr(),
-            oids.len() as i32,
-            oids.as_mut_ptr(),
-            cursor_options,
-        );
+        let plan = pg_sys::SPI_prepare_cursor(csql.as_ptr(), oids.len() as i32, oids.as_mut_ptr(), cursor_options);
         if plan.is_null() {
             return Err(docdb_error!(InternalError, "SPI_prepare failed for: {sql}"));
         }
@@ -284,11 +261,7 @@ unsafe fn collect_rows() -> Vec<Row> {
         let mut rows = Vec::with_capacity(count);
         for i in 0..count {
             let tuple = *(*table).vals.add(i);
-            rows.push(
-                (1..=natts)
-                    .map(|c| read_column(tuple, tupdesc, c))
-                    .collect(),
-            );
+            rows.push((1..=natts).map(|c| read_column(tuple, tupdesc, c)).collect());
         }
         pg_sys::SPI_freetuptable(table);
         rows
@@ -297,12 +270,7 @@ unsafe fn collect_rows() -> Vec<Row> {
 
 /// Executes a (cached) statement with parameters; returns the rows it produced (for
 /// INSERT/UPDATE/DELETE, the RETURNING rows). `limit` 0 = all rows.
-pub fn execute(
-    sql: &str,
-    params: &[Param<'_>],
-    read_only: bool,
-    limit: i64,
-) -> DocDbResult<Vec<Row>> {
+pub fn execute(sql: &str, params: &[Param<'_>], read_only: bool, limit: i64) -> DocDbResult<Vec<Row>> {
     let (types, mut datums, nulls) = param_arrays(params);
     let plan = prepare(sql, &types, 0)?;
     // SAFETY: plan matches the parameter arrays' length and types.
@@ -318,32 +286,19 @@ pub fn execute(
             limit as std::ffi::c_long,
         );
         if rc < 0 {
-            return Err(docdb_error!(
-                InternalError,
-                "SPI execution failed ({rc}) for: {sql}"
-            ));
+            return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
         }
         Ok(collect_rows())
     }
 }
 
-/// Number of rows the last statement processed.
-pub fn processed() -> u64 {
-    // SAFETY: reading an SPI global.
-    unsafe { pg_sys::SPI_processed }
-}
-
 /// Executes a statement that is not worth caching (DDL with generated names).
 pub fn execute_once(sql: &str) -> DocDbResult<()> {
-    let csql =
-        CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
+    let csql = CString::new(sql).map_err(|_| docdb_error!(InternalError, "SQL text contains NUL"))?;
     // SAFETY: plain SPI_execute of a valid C string.
     let rc = unsafe { pg_sys::SPI_execute(csql.as_ptr(), false, 0) };
     if rc < 0 {
-        return Err(docdb_error!(
-            InternalError,
-            "SPI execution failed ({rc}) for: {sql}"
-        ));
+        return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
     }
     Ok(())
 }
@@ -354,14 +309,9 @@ pub fn execute_once(sql: &str) -> DocDbResult<()> {
 /// transaction block.
 pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool) -> DocDbResult<()> {
     let (types, mut datums, nulls) = param_arrays(params);
-    let options = if hold {
-        pg_sys::CURSOR_OPT_HOLD as i32
-    } else {
-        0
-    } | pg_sys::CURSOR_OPT_NO_SCROLL as i32;
+    let options = if hold { pg_sys::CURSOR_OPT_HOLD as i32 } else { 0 } | pg_sys::CURSOR_OPT_NO_SCROLL as i32;
     let plan = prepare(sql, &types, options)?;
-    let cname =
-        CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
+    let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
     // SAFETY: plan/params consistent; the portal name is copied by PostgreSQL.
     unsafe {
         let portal = pg_sys::SPI_cursor_open(
@@ -380,8 +330,7 @@ pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool) -> D
 
 /// Fetches up to `count` rows from a named cursor; `None` when no such cursor exists.
 pub fn fetch_cursor(name: &str, count: i64) -> DocDbResult<Option<Vec<Row>>> {
-    let cname =
-        CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
+    let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
     // SAFETY: portal looked up by name; fetch into SPI_tuptable.
     unsafe {
         let portal = pg_sys::SPI_cursor_find(cname.as_ptr());

@@ -82,9 +82,7 @@ pub fn run<T>(f: impl FnOnce() -> Result<T, DocDbError>) -> Result<T, Failure> {
                     if !must_propagate(report.sql_error_code()) =>
                 {
                     if report.sql_error_code() == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION {
-                        Some(Failure::UniqueViolation {
-                            constraint_message: report.message().to_owned(),
-                        })
+                        Some(Failure::UniqueViolation { constraint_message: report.message().to_owned() })
                     } else {
                         documentdb_pgbson::error::caught_to_docdb(&caught).map(Failure::DocDb)
                     }

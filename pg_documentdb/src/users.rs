@@ -41,10 +41,7 @@ struct RoleGrant {
 
 fn map_role(role: &str) -> DocDbResult<RoleGrant> {
     Ok(match role {
-        "read" | "readAnyDatabase" => RoleGrant {
-            pg_role: "documentdb_readonly_role",
-            create_role: false,
-        },
+        "read" | "readAnyDatabase" => RoleGrant { pg_role: "documentdb_readonly_role", create_role: false },
         "readWrite"
         | "readWriteAnyDatabase"
         | "dbAdmin"
@@ -55,14 +52,10 @@ fn map_role(role: &str) -> DocDbResult<RoleGrant> {
         | "clusterMonitor"
         | "hostManager"
         | "backup"
-        | "restore" => RoleGrant {
-            pg_role: "documentdb_admin_role",
-            create_role: false,
-        },
-        "root" | "userAdmin" | "userAdminAnyDatabase" | "__system" => RoleGrant {
-            pg_role: "documentdb_admin_role",
-            create_role: true,
-        },
+        | "restore" => RoleGrant { pg_role: "documentdb_admin_role", create_role: false },
+        "root" | "userAdmin" | "userAdminAnyDatabase" | "__system" => {
+            RoleGrant { pg_role: "documentdb_admin_role", create_role: true }
+        }
         other => bail!(RoleNotFound, "Could not find role: {other}"),
     })
 }
@@ -75,9 +68,7 @@ fn parse_roles(db: &str, roles: &bson::RawArray) -> DocDbResult<(RawArrayBuf, Ve
         let (role, role_db) = match item.map_err(|e| docdb_error!(InvalidBSON, "{e}"))? {
             RawBsonRef::String(r) => (r.to_owned(), db.to_owned()),
             RawBsonRef::Document(d) => (
-                d.get_str("role")
-                    .map_err(|_| docdb_error!(BadValue, "role names must be strings"))?
-                    .to_owned(),
+                d.get_str("role").map_err(|_| docdb_error!(BadValue, "role names must be strings"))?.to_owned(),
                 d.get_str("db").unwrap_or(db).to_owned(),
             ),
             _ => bail!(BadValue, "Role names must be either strings or objects"),
@@ -89,23 +80,12 @@ fn parse_roles(db: &str, roles: &bson::RawArray) -> DocDbResult<(RawArrayBuf, Ve
 }
 
 fn role_exists(name: &str) -> DocDbResult<bool> {
-    Ok(!spi::execute(
-        "SELECT 1 FROM pg_roles WHERE rolname = $1",
-        &[Param::Text(name)],
-        true,
-        1,
-    )?
-    .is_empty())
+    Ok(!spi::execute("SELECT 1 FROM pg_roles WHERE rolname = $1", &[Param::Text(name)], true, 1)?.is_empty())
 }
 
 fn is_documentdb_user(name: &str) -> DocDbResult<bool> {
-    Ok(!spi::execute(
-        "SELECT 1 FROM documentdb_api_catalog.users WHERE role_name = $1",
-        &[Param::Text(name)],
-        true,
-        1,
-    )?
-    .is_empty())
+    Ok(!spi::execute("SELECT 1 FROM documentdb_api_catalog.users WHERE role_name = $1", &[Param::Text(name)], true, 1)?
+        .is_empty())
 }
 
 fn set_password(user: &str, password: &str) -> DocDbResult<()> {
@@ -114,11 +94,7 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
     }
     let salt = random_bytes(16);
     let keys = documentdb_scram::keys_sha256(
-        &documentdb_scram::salted_password_sha256(
-            password,
-            &salt,
-            documentdb_scram::SHA256_ITERATIONS,
-        ),
+        &documentdb_scram::salted_password_sha256(password, &salt, documentdb_scram::SHA256_ITERATIONS),
         &salt,
         documentdb_scram::SHA256_ITERATIONS,
     );
@@ -130,12 +106,7 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
     ))?;
     let salt1 = random_bytes(16);
     let keys1 = documentdb_scram::keys_sha1(
-        &documentdb_scram::salted_password_sha1(
-            user,
-            password,
-            &salt1,
-            documentdb_scram::SHA1_ITERATIONS,
-        ),
+        &documentdb_scram::salted_password_sha1(user, password, &salt1, documentdb_scram::SHA1_ITERATIONS),
         &salt1,
         documentdb_scram::SHA1_ITERATIONS,
     );
@@ -160,21 +131,12 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
 
 fn apply_grants(user: &str, grants: &[RoleGrant]) -> DocDbResult<()> {
     let q = quote_ident(user);
-    spi::execute_once(&format!(
-        "REVOKE documentdb_admin_role, documentdb_readonly_role FROM {q}"
-    ))?;
+    spi::execute_once(&format!("REVOKE documentdb_admin_role, documentdb_readonly_role FROM {q}"))?;
     for grant in grants {
         spi::execute_once(&format!("GRANT {} TO {q}", grant.pg_role))?;
     }
     let create_role = grants.iter().any(|g| g.create_role);
-    spi::execute_once(&format!(
-        "ALTER ROLE {q} {}",
-        if create_role {
-            "CREATEROLE"
-        } else {
-            "NOCREATEROLE"
-        }
-    ))?;
+    spi::execute_once(&format!("ALTER ROLE {q} {}", if create_role { "CREATEROLE" } else { "NOCREATEROLE" }))?;
     Ok(())
 }
 
@@ -205,31 +167,29 @@ pub fn create_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
                 for m in field.array()? {
                     match m {
                         Ok(RawBsonRef::String("SCRAM-SHA-1" | "SCRAM-SHA-256")) => {}
-                        _ => bail!(BadValue, "Unsupported authentication mechanism; only SCRAM-SHA-1 and SCRAM-SHA-256"),
+                        _ => {
+                            bail!(BadValue, "Unsupported authentication mechanism; only SCRAM-SHA-1 and SCRAM-SHA-256")
+                        }
                     }
                 }
             }
-            "authenticationRestrictions" => bail!(
-                CommandNotSupported,
-                "authenticationRestrictions are not supported"
-            ),
+            "authenticationRestrictions" => bail!(CommandNotSupported, "authenticationRestrictions are not supported"),
             _ => return Ok(false),
         }
         Ok(true)
     })?;
-    let pwd = pwd.ok_or_else(|| docdb_error!(BadValue, "Must provide a 'pwd' field for all user documents, except those with '$external' as the user's source db"))?;
+    let pwd = pwd.ok_or_else(|| {
+        docdb_error!(
+            BadValue,
+            "Must provide a 'pwd' field for all user documents, except those with '$external' as the user's source db"
+        )
+    })?;
     let roles = roles.ok_or_else(|| spec::missing("createUser", "roles"))?;
     if name.starts_with("pg_") || name.starts_with("documentdb_") {
-        bail!(
-            BadValue,
-            "User names starting with 'pg_' or 'documentdb_' are reserved"
-        );
+        bail!(BadValue, "User names starting with 'pg_' or 'documentdb_' are reserved");
     }
     if role_exists(name)? {
-        return Err(DocDbError::new(
-            USER_EXISTS,
-            format!("User \"{name}@{db}\" already exists"),
-        ));
+        return Err(DocDbError::new(USER_EXISTS, format!("User \"{name}@{db}\" already exists")));
     }
     let (normalized, grants) = parse_roles(&db, roles)?;
     spi::execute_once(&format!("CREATE ROLE {} LOGIN", quote_ident(name)))?;
@@ -261,11 +221,7 @@ pub fn drop_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     };
     read_fields(spec_doc, "dropUser", |_| Ok(false))?;
     if !is_documentdb_user(name)? {
-        bail!(
-            UserNotFound,
-            "User '{name}@{}' not found",
-            user_db(spec_doc)
-        );
+        bail!(UserNotFound, "User '{name}@{}' not found", user_db(spec_doc));
     }
     spi::execute_once(&format!("DROP ROLE {}", quote_ident(name)))?;
     spi::execute(
@@ -274,12 +230,7 @@ pub fn drop_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         false,
         0,
     )?;
-    spi::execute(
-        "DELETE FROM documentdb_api_catalog.users WHERE role_name = $1",
-        &[Param::Text(name)],
-        false,
-        0,
-    )?;
+    spi::execute("DELETE FROM documentdb_api_catalog.users WHERE role_name = $1", &[Param::Text(name)], false, 0)?;
     Ok(rawdoc! { "ok": 1.0 })
 }
 
@@ -306,10 +257,7 @@ pub fn update_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         bail!(UserNotFound, "User '{name}@{db}' not found");
     }
     if pwd.is_none() && roles.is_none() && custom_data.is_none() {
-        bail!(
-            BadValue,
-            "Must specify at least one field to update in updateUser"
-        );
+        bail!(BadValue, "Must specify at least one field to update in updateUser");
     }
     if let Some(p) = pwd {
         set_password(name, p)?;
@@ -336,12 +284,7 @@ pub fn update_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     Ok(rawdoc! { "ok": 1.0 })
 }
 
-fn user_document(
-    name: &str,
-    db: &str,
-    roles: Option<Vec<u8>>,
-    custom: Option<Vec<u8>>,
-) -> RawDocumentBuf {
+fn user_document(name: &str, db: &str, roles: Option<Vec<u8>>, custom: Option<Vec<u8>>) -> RawDocumentBuf {
     let mut doc = rawdoc! { "_id": format!("{db}.{name}"), "user": name, "db": db };
     let roles = roles
         .and_then(|r| RawDocumentBuf::from_bytes(r).ok())
@@ -365,20 +308,15 @@ pub fn users_info(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     read_fields(spec_doc, "usersInfo", |field| {
         Ok(matches!(
             field.name,
-            "showCredentials"
-                | "showPrivileges"
-                | "showAuthenticationRestrictions"
-                | "showCustomData"
-                | "filter"
+            "showCredentials" | "showPrivileges" | "showAuthenticationRestrictions" | "showCustomData" | "filter"
         ))
     })?;
     let mut names: Option<Vec<String>> = match target {
         RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(_) => None,
         RawBsonRef::String(s) => Some(vec![s.to_owned()]),
-        RawBsonRef::Document(d) => Some(vec![d
-            .get_str("user")
-            .map_err(|_| docdb_error!(BadValue, "usersInfo needs a user name"))?
-            .to_owned()]),
+        RawBsonRef::Document(d) => {
+            Some(vec![d.get_str("user").map_err(|_| docdb_error!(BadValue, "usersInfo needs a user name"))?.to_owned()])
+        }
         RawBsonRef::Array(items) => Some(
             items
                 .into_iter()
@@ -389,10 +327,7 @@ pub fn users_info(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
                 })
                 .collect(),
         ),
-        _ => bail!(
-            BadValue,
-            "User and role names must be either strings or objects"
-        ),
+        _ => bail!(BadValue, "User and role names must be either strings or objects"),
     };
     let rows = spi::execute(
         "SELECT role_name, database_name, roles, custom_data FROM documentdb_api_catalog.users ORDER BY role_name",
@@ -403,14 +338,8 @@ pub fn users_info(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let mut users = RawArrayBuf::new();
     for row in rows {
         let mut cols = row.into_iter();
-        let name = cols
-            .next()
-            .and_then(|v| v.as_text().map(str::to_owned))
-            .unwrap_or_default();
-        let db = cols
-            .next()
-            .and_then(|v| v.as_text().map(str::to_owned))
-            .unwrap_or_default();
+        let name = cols.next().and_then(|v| v.as_text().map(str::to_owned)).unwrap_or_default();
+        let db = cols.next().and_then(|v| v.as_text().map(str::to_owned)).unwrap_or_default();
         if let Some(wanted) = names.as_mut() {
             if !wanted.contains(&name) {
                 continue;
@@ -438,16 +367,9 @@ pub fn connection_status(_spec: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let mut roles = RawArrayBuf::new();
     if let Some(row) = rows.into_iter().next() {
         let mut cols = row.into_iter();
-        let db = cols
-            .next()
-            .and_then(|v| v.as_text().map(str::to_owned))
-            .unwrap_or_else(|| "admin".into());
+        let db = cols.next().and_then(|v| v.as_text().map(str::to_owned)).unwrap_or_else(|| "admin".into());
         users.push(rawdoc! { "user": user.as_str(), "db": db.as_str() });
-        if let Some(r) = cols
-            .next()
-            .and_then(Value::into_bson)
-            .and_then(|b| RawDocumentBuf::from_bytes(b).ok())
-        {
+        if let Some(r) = cols.next().and_then(Value::into_bson).and_then(|b| RawDocumentBuf::from_bytes(b).ok()) {
             if let Ok(list) = r.get_array("roles") {
                 for item in list.into_iter().flatten() {
                     roles.push(item);
@@ -455,9 +377,7 @@ pub fn connection_status(_spec: &RawDocument) -> DocDbResult<RawDocumentBuf> {
             }
         }
     }
-    Ok(
-        rawdoc! { "authInfo": { "authenticatedUsers": users, "authenticatedUserRoles": roles }, "ok": 1.0 },
-    )
+    Ok(rawdoc! { "authInfo": { "authenticatedUsers": users, "authenticatedUserRoles": roles }, "ok": 1.0 })
 }
 
 #[pg_schema]

@@ -54,9 +54,7 @@ pub(crate) fn value_as_text(value: RawBsonRef<'_>) -> Option<String> {
         }
         RawBsonRef::Decimal128(d) => d.to_string(),
         RawBsonRef::ObjectId(oid) => oid.to_hex(),
-        RawBsonRef::DateTime(dt) => dt
-            .try_to_rfc3339_string()
-            .unwrap_or_else(|_| dt.timestamp_millis().to_string()),
+        RawBsonRef::DateTime(dt) => dt.try_to_rfc3339_string().unwrap_or_else(|_| dt.timestamp_millis().to_string()),
         other => {
             let mut text = String::new();
             extjson::write_canonical_value(other, &mut text);
@@ -88,8 +86,6 @@ fn bson_get_value_text_json(doc: BsonRef<'_>, path: &str, as_extended_json: bool
 #[pg_extern(immutable, parallel_safe, strict)]
 fn bson_object_keys(doc: BsonRef<'_>) -> SetOfIterator<'_, String> {
     SetOfIterator::new(
-        doc.document()
-            .iter_elements()
-            .filter_map(|element| element.ok().map(|e| e.key().as_str().to_owned())),
+        doc.document().iter_elements().filter_map(|element| element.ok().map(|e| e.key().as_str().to_owned())),
     )
 }

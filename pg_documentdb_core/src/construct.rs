@@ -107,8 +107,7 @@ fn bson_array_agg_transition(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::Internal
                 drop(key);
                 documentdb_pgbson::throw(err);
             }
-            PgMemoryContexts::For(agg_context)
-                .leak_and_drop_on_delete(ArrayAggState { key, items: RawArrayBuf::new() })
+            PgMemoryContexts::For(agg_context).leak_and_drop_on_delete(ArrayAggState { key, items: RawArrayBuf::new() })
         } else {
             pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr::<ArrayAggState>()
         };

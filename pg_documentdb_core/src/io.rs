@@ -26,9 +26,7 @@ fn cstring_from(text: String) -> CString {
 }
 
 fn input_text(input: &CStr) -> DocDbResult<&str> {
-    input
-        .to_str()
-        .map_err(|_| docdb_error!(FailedToParse, "bson text input is not valid UTF-8"))
+    input.to_str().map_err(|_| docdb_error!(FailedToParse, "bson text input is not valid UTF-8"))
 }
 
 pub(crate) fn parse_bson_text(text: &str) -> DocDbResult<Bson> {
@@ -119,16 +117,13 @@ pub(crate) fn validate_sequence(bytes: &[u8]) -> DocDbResult<()> {
             bail!(InvalidBSON, "Invalid bsonsequence: {} trailing bytes at offset {offset}", rest.len());
         }
         let declared = i32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-        let len = usize::try_from(declared)
-            .ok()
-            .filter(|l| *l >= 5 && *l <= rest.len())
-            .ok_or_else(|| {
-                docdb_error!(
-                    InvalidBSON,
-                    "Invalid bsonsequence: document at offset {offset} declares length {declared} but {} bytes remain",
-                    rest.len()
-                )
-            })?;
+        let len = usize::try_from(declared).ok().filter(|l| *l >= 5 && *l <= rest.len()).ok_or_else(|| {
+            docdb_error!(
+                InvalidBSON,
+                "Invalid bsonsequence: document at offset {offset} declares length {declared} but {} bytes remain",
+                rest.len()
+            )
+        })?;
         validate_document(&rest[..len], MAX_BSON_VALUE_SIZE)?;
         offset += len;
     }
@@ -252,8 +247,7 @@ fn bson_hex_to_bson(input: &CStr) -> Bson {
     ok_or_throw(input_text(input).and_then(|text| {
         let text = text.trim();
         let digits = text.strip_prefix("BSONHEX").unwrap_or(text);
-        let bytes = hex::decode(digits)
-            .map_err(|e| docdb_error!(FailedToParse, "Invalid BSONHEX input: {e}"))?;
+        let bytes = hex::decode(digits).map_err(|e| docdb_error!(FailedToParse, "Invalid BSONHEX input: {e}"))?;
         validated_bson(&bytes)
     }))
 }

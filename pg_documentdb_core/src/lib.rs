@@ -2,8 +2,6 @@
 //! comparison order as operators with btree and hash opclasses, dotted-path access, and
 //! conversions. The logic lives in the `documentdb_bson` crate; this crate is thin glue.
 
-use pgrx::prelude::*;
-
 mod access;
 mod compare;
 mod construct;
@@ -24,23 +22,16 @@ mod sql {
     extension_sql_file!(
         "../../sql/documentdb_core_types.sql",
         name = "documentdb_core_types",
-        creates = [
-            Type(documentdb_pgbson::Bson),
-            Type(documentdb_pgbson::BsonQuery),
-            Type(documentdb_pgbson::BsonSequence)
-        ]
+        creates =
+            [Type(documentdb_pgbson::Bson), Type(documentdb_pgbson::BsonQuery), Type(documentdb_pgbson::BsonSequence)]
     );
 
     // Operators, opclasses, casts and aggregates over the functions pgrx generates.
-    extension_sql_file!(
-        "../../sql/documentdb_core_operators.sql",
-        name = "documentdb_core_operators",
-        finalize
-    );
+    extension_sql_file!("../../sql/documentdb_core_operators.sql", name = "documentdb_core_operators", finalize);
 }
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
+#[pgrx::pg_schema]
 mod tests {
     include!("tests.rs");
 }

@@ -13,8 +13,7 @@ use pgrx::{AnyNumeric, FromDatum, IntoDatum};
 const POSTGRES_EPOCH_UNIX_MS: i64 = 946_684_800_000;
 
 pub(crate) fn bson_key(key: &str) -> DocDbResult<&BsonKey> {
-    key.try_into()
-        .map_err(|_| docdb_error!(BadValue, "field names cannot contain NUL characters: {key:?}"))
+    key.try_into().map_err(|_| docdb_error!(BadValue, "field names cannot contain NUL characters: {key:?}"))
 }
 
 /// A bson argument contributes its value: `{ "" : v }` (what `->` returns) unwraps to `v`,
@@ -82,19 +81,15 @@ unsafe fn output_text(datum: pg_sys::Datum, typoid: pg_sys::Oid) -> String {
 ///
 /// # Safety
 /// `datum` must be a valid value of type `typoid` (ignored when `is_null`).
-pub(crate) unsafe fn datum_to_bson(
-    datum: pg_sys::Datum,
-    is_null: bool,
-    typoid: pg_sys::Oid,
-) -> DocDbResult<RawBson> {
+pub(crate) unsafe fn datum_to_bson(datum: pg_sys::Datum, is_null: bool, typoid: pg_sys::Oid) -> DocDbResult<RawBson> {
     if is_null {
         return Ok(RawBson::Null);
     }
     if typoid == Bson::type_oid() {
         // SAFETY: typoid says this is our varlena.
         let bytes = unsafe { Bson::from_datum(datum, false) }.map(|b| b.0).unwrap_or_default();
-        let doc = RawDocument::from_bytes(&bytes)
-            .map_err(|e| docdb_error!(InvalidBSON, "corrupt bson argument: {e}"))?;
+        let doc =
+            RawDocument::from_bytes(&bytes).map_err(|e| docdb_error!(InvalidBSON, "corrupt bson argument: {e}"))?;
         return Ok(bson_argument_value(doc));
     }
     // SAFETY (all arms): each arm reads the datum as the representation of the type its OID
@@ -106,9 +101,7 @@ pub(crate) unsafe fn datum_to_bson(
             pg_sys::INT4OID => RawBson::Int32(datum.value() as i32),
             pg_sys::INT8OID => RawBson::Int64(datum.value() as i64),
             pg_sys::OIDOID => RawBson::Int64(i64::from(datum.value() as u32)),
-            pg_sys::FLOAT4OID => {
-                RawBson::Double(f64::from(f32::from_datum(datum, false).unwrap_or_default()))
-            }
+            pg_sys::FLOAT4OID => RawBson::Double(f64::from(f32::from_datum(datum, false).unwrap_or_default())),
             pg_sys::FLOAT8OID => RawBson::Double(f64::from_datum(datum, false).unwrap_or_default()),
             pg_sys::NUMERICOID => {
                 let numeric = AnyNumeric::from_datum(datum, false)
@@ -125,31 +118,22 @@ pub(crate) unsafe fn datum_to_bson(
             }
             pg_sys::BYTEAOID => {
                 let bytes = <&[u8]>::from_datum(datum, false).unwrap_or_default();
-                RawBson::Binary(Binary {
-                    subtype: bson::spec::BinarySubtype::Generic,
-                    bytes: bytes.to_vec(),
-                })
+                RawBson::Binary(Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: bytes.to_vec() })
             }
             pg_sys::UUIDOID => {
                 let uuid = pgrx::Uuid::from_datum(datum, false)
                     .ok_or_else(|| docdb_error!(InternalError, "null uuid datum"))?;
-                RawBson::Binary(Binary {
-                    subtype: bson::spec::BinarySubtype::Uuid,
-                    bytes: uuid.as_bytes().to_vec(),
-                })
+                RawBson::Binary(Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: uuid.as_bytes().to_vec() })
             }
             pg_sys::JSONOID | pg_sys::JSONBOID => {
                 let text = output_text(datum, typoid);
-                let wrapper =
-                    documentdb_bson::extjson::parse_document(&format!("{{ \"v\" : {text} }}"))?;
+                let wrapper = documentdb_bson::extjson::parse_document(&format!("{{ \"v\" : {text} }}"))?;
                 match wrapper.get("v") {
                     Ok(Some(value)) => RawBson::from(value),
                     _ => RawBson::Null,
                 }
             }
-            _ if pg_sys::type_is_rowtype(typoid) => {
-                RawBson::Document(record_to_document(datum)?)
-            }
+            _ if pg_sys::type_is_rowtype(typoid) => RawBson::Document(record_to_document(datum)?),
             _ => {
                 let element_type = pg_sys::get_element_type(typoid);
                 if element_type != pg_sys::InvalidOid {
@@ -223,9 +207,7 @@ pub(crate) unsafe fn record_to_document(datum: pg_sys::Datum) -> DocDbResult<Raw
             let name = std::ffi::CStr::from_ptr(attr.attname.data.as_ptr()).to_string_lossy();
             let mut is_null = false;
             let value = pg_sys::heap_getattr(&mut tuple, attno + 1, tupdesc, &mut is_null);
-            match datum_to_bson(value, is_null, attr.atttypid)
-                .and_then(|v| bson_key(&name).map(|k| (k, v)))
-            {
+            match datum_to_bson(value, is_null, attr.atttypid).and_then(|v| bson_key(&name).map(|k| (k, v))) {
                 Ok((key, value)) => doc.append(key, value),
                 Err(e) => {
                     result = Err(e);
@@ -243,8 +225,6 @@ pub(crate) unsafe fn record_to_document(datum: pg_sys::Datum) -> DocDbResult<Raw
 
 /// The OID of the text type, for callers that need to check a key argument's type.
 pub(crate) fn is_text_like(typoid: pg_sys::Oid) -> bool {
-    matches!(
-        typoid,
-        pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID | pg_sys::NAMEOID | pg_sys::UNKNOWNOID
-    ) || typoid == String::type_oid()
+    matches!(typoid, pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID | pg_sys::NAMEOID | pg_sys::UNKNOWNOID)
+        || typoid == String::type_oid()
 }

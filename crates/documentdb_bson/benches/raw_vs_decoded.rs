@@ -5,9 +5,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use documentdb_bson::bson::oid::ObjectId;
-use documentdb_bson::bson::{
-    rawdoc, Bson, DateTime, Decimal128, Document, RawDocument, RawDocumentBuf,
-};
+use documentdb_bson::bson::{rawdoc, Bson, DateTime, Decimal128, Document, RawDocument, RawDocumentBuf};
 use documentdb_bson::compare::compare_documents;
 use documentdb_bson::path::get_path;
 use std::cmp::Ordering;
@@ -107,10 +105,7 @@ fn cmp_bson(a: &Bson, b: &Bson) -> Ordering {
 
 fn cmp_docs(a: &Document, b: &Document) -> Ordering {
     for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
-        let o = rank(va)
-            .cmp(&rank(vb))
-            .then_with(|| ka.as_bytes().cmp(kb.as_bytes()))
-            .then_with(|| cmp_bson(va, vb));
+        let o = rank(va).cmp(&rank(vb)).then_with(|| ka.as_bytes().cmp(kb.as_bytes())).then_with(|| cmp_bson(va, vb));
         if o != Ordering::Equal {
             return o;
         }
@@ -158,9 +153,7 @@ fn bench(c: &mut Criterion) {
     assert_eq!(cmp_docs(&decode(&a), &decode(&b)), Ordering::Less);
 
     let mut g = c.benchmark_group("compare_15_fields");
-    g.bench_function("raw", |bench| {
-        bench.iter(|| compare_documents(black_box(&a), black_box(&b)))
-    });
+    g.bench_function("raw", |bench| bench.iter(|| compare_documents(black_box(&a), black_box(&b))));
     g.bench_function("decode_then_compare", |bench| {
         bench.iter(|| {
             let (da, db) = (decode(black_box(&a)), decode(black_box(&b)));
@@ -168,15 +161,11 @@ fn bench(c: &mut Criterion) {
         })
     });
     let (da, db) = (decode(&a), decode(&b));
-    g.bench_function("predecoded_compare_only", |bench| {
-        bench.iter(|| cmp_docs(black_box(&da), black_box(&db)))
-    });
+    g.bench_function("predecoded_compare_only", |bench| bench.iter(|| cmp_docs(black_box(&da), black_box(&db))));
     g.finish();
 
     let mut g = c.benchmark_group("path_nested");
-    g.bench_function("raw", |bench| {
-        bench.iter(|| get_path(black_box(&a), black_box("address.geo.lng")))
-    });
+    g.bench_function("raw", |bench| bench.iter(|| get_path(black_box(&a), black_box("address.geo.lng"))));
     g.bench_function("decode_then_walk", |bench| {
         bench.iter(|| walk(&decode(black_box(&a)), black_box("address.geo.lng")))
     });
@@ -184,12 +173,8 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("path_gather_array");
     assert!(get_path(&a, "items.sku").is_some());
-    g.bench_function("raw", |bench| {
-        bench.iter(|| get_path(black_box(&a), black_box("items.sku")))
-    });
-    g.bench_function("decode_then_walk", |bench| {
-        bench.iter(|| walk(&decode(black_box(&a)), black_box("items.sku")))
-    });
+    g.bench_function("raw", |bench| bench.iter(|| get_path(black_box(&a), black_box("items.sku"))));
+    g.bench_function("decode_then_walk", |bench| bench.iter(|| walk(&decode(black_box(&a)), black_box("items.sku"))));
     g.finish();
 }
 

@@ -29,9 +29,7 @@ pub fn canonical_type_rank(t: ElementType) -> i32 {
         ElementType::MinKey => -1,
         ElementType::Undefined => 0,
         ElementType::Null => 5,
-        ElementType::Int32 | ElementType::Int64 | ElementType::Double | ElementType::Decimal128 => {
-            10
-        }
+        ElementType::Int32 | ElementType::Int64 | ElementType::Double | ElementType::Decimal128 => 10,
         ElementType::String | ElementType::Symbol => 15,
         ElementType::EmbeddedDocument => 20,
         ElementType::Array => 25,
@@ -93,61 +91,24 @@ fn cmp_same_rank(a: &Val<'_>, b: &Val<'_>, depth: usize) -> Ordering {
         (Val::String(x) | Val::Symbol(x), Val::String(y) | Val::Symbol(y)) => x.cmp(y),
         (Val::Document(x), Val::Document(y)) => cmp_elements(x, y, true, depth + 1),
         (Val::Array(x), Val::Array(y)) => cmp_elements(x, y, false, depth + 1),
-        (
-            Val::Binary {
-                len: la,
-                subtype: sa,
-                data: da,
-            },
-            Val::Binary {
-                len: lb,
-                subtype: sb,
-                data: db,
-            },
-        ) => la.cmp(lb).then(sa.cmp(sb)).then_with(|| da.cmp(db)),
+        (Val::Binary { len: la, subtype: sa, data: da }, Val::Binary { len: lb, subtype: sb, data: db }) => {
+            la.cmp(lb).then(sa.cmp(sb)).then_with(|| da.cmp(db))
+        }
         (Val::ObjectId(x), Val::ObjectId(y)) => x.cmp(y),
         (Val::Boolean(x), Val::Boolean(y)) => x.cmp(y),
         (Val::DateTime(x), Val::DateTime(y)) => x.cmp(y),
         (Val::Timestamp(x), Val::Timestamp(y)) => x.cmp(y),
-        (
-            Val::Regex {
-                pattern: pa,
-                options: oa,
-            },
-            Val::Regex {
-                pattern: pb,
-                options: ob,
-            },
-        ) => pa.cmp(pb).then_with(|| oa.cmp(ob)),
-        (
-            Val::DbPointer {
-                namespace: na,
-                oid: ia,
-            },
-            Val::DbPointer {
-                namespace: nb,
-                oid: ib,
-            },
-        ) => {
+        (Val::Regex { pattern: pa, options: oa }, Val::Regex { pattern: pb, options: ob }) => {
+            pa.cmp(pb).then_with(|| oa.cmp(ob))
+        }
+        (Val::DbPointer { namespace: na, oid: ia }, Val::DbPointer { namespace: nb, oid: ib }) => {
             // MongoDB: value size first (i.e. namespace length), then the raw bytes.
-            na.len()
-                .cmp(&nb.len())
-                .then_with(|| na.cmp(nb))
-                .then_with(|| ia.cmp(ib))
+            na.len().cmp(&nb.len()).then_with(|| na.cmp(nb)).then_with(|| ia.cmp(ib))
         }
         (Val::Code(x), Val::Code(y)) => x.cmp(y),
-        (
-            Val::CodeWithScope {
-                code: ca,
-                scope: sa,
-            },
-            Val::CodeWithScope {
-                code: cb,
-                scope: sb,
-            },
-        ) => ca
-            .cmp(cb)
-            .then_with(|| cmp_elements(sa, sb, true, depth + 1)),
+        (Val::CodeWithScope { code: ca, scope: sa }, Val::CodeWithScope { code: cb, scope: sb }) => {
+            ca.cmp(cb).then_with(|| cmp_elements(sa, sb, true, depth + 1))
+        }
         // MinKey, Undefined, Null, MaxKey, Invalid: a single value per rank.
         _ => Ordering::Equal,
     }
@@ -295,17 +256,11 @@ mod tests {
             RawBson::String(String::new()),
             doc_value(rawdoc! {}),
             RawBson::Array(bson::RawArrayBuf::new()),
-            RawBson::Binary(Binary {
-                subtype: BinarySubtype::Generic,
-                bytes: vec![],
-            }),
+            RawBson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: vec![] }),
             RawBson::ObjectId(oid),
             RawBson::Boolean(false),
             RawBson::DateTime(DateTime::from_millis(i64::MIN)),
-            RawBson::Timestamp(Timestamp {
-                time: 0,
-                increment: 0,
-            }),
+            RawBson::Timestamp(Timestamp { time: 0, increment: 0 }),
             regex("", ""),
             dbpointer("", [0; 12]),
             RawBson::JavaScriptCode(String::new()),
@@ -326,14 +281,8 @@ mod tests {
 
     #[test]
     fn numbers_compare_by_value_across_types() {
-        let ones = [
-            RawBson::Int32(1),
-            RawBson::Int64(1),
-            RawBson::Double(1.0),
-            dec("1.00"),
-            dec("1E+0"),
-            dec("0.1E+1"),
-        ];
+        let ones =
+            [RawBson::Int32(1), RawBson::Int64(1), RawBson::Double(1.0), dec("1.00"), dec("1E+0"), dec("0.1E+1")];
         for a in &ones {
             for b in &ones {
                 assert_eq!(cmp(a, b), Ordering::Equal, "{a:?} vs {b:?}");
@@ -354,12 +303,7 @@ mod tests {
 
     #[test]
     fn nan_sorts_below_all_numbers() {
-        let nans = [
-            RawBson::Double(f64::NAN),
-            RawBson::Double(-f64::NAN),
-            dec("NaN"),
-            dec("-NaN"),
-        ];
+        let nans = [RawBson::Double(f64::NAN), RawBson::Double(-f64::NAN), dec("NaN"), dec("-NaN")];
         for a in &nans {
             for b in &nans {
                 assert_eq!(cmp(a, b), Ordering::Equal);
@@ -379,12 +323,7 @@ mod tests {
 
     #[test]
     fn negative_zero_equals_zero() {
-        for z in [
-            RawBson::Int32(0),
-            RawBson::Double(0.0),
-            dec("0"),
-            dec("-0E+5"),
-        ] {
+        for z in [RawBson::Int32(0), RawBson::Double(0.0), dec("0"), dec("-0E+5")] {
             assert_eq!(cmp(&RawBson::Double(-0.0), &z), Ordering::Equal);
         }
     }
@@ -397,64 +336,31 @@ mod tests {
             RawBson::Double(f64::MAX),
             RawBson::Double(f64::INFINITY),
         ]);
-        assert_eq!(
-            cmp(&RawBson::Double(f64::INFINITY), &dec("Infinity")),
-            Ordering::Equal
-        );
-        assert_eq!(
-            cmp(&dec("9.9E+6144"), &RawBson::Double(f64::INFINITY)),
-            Ordering::Less
-        );
+        assert_eq!(cmp(&RawBson::Double(f64::INFINITY), &dec("Infinity")), Ordering::Equal);
+        assert_eq!(cmp(&dec("9.9E+6144"), &RawBson::Double(f64::INFINITY)), Ordering::Less);
     }
 
     #[test]
     fn int64_beyond_2_53_vs_double_exact() {
         let two53 = 1i64 << 53;
-        assert_eq!(
-            cmp(&RawBson::Int64(two53 + 1), &RawBson::Double(two53 as f64)),
-            Ordering::Greater
-        );
-        assert_eq!(
-            cmp(&RawBson::Int64(two53), &RawBson::Double(two53 as f64)),
-            Ordering::Equal
-        );
-        assert_eq!(
-            cmp(&RawBson::Int64(i64::MAX), &RawBson::Double(i64::MAX as f64)),
-            Ordering::Less
-        );
-        assert_eq!(
-            cmp(&RawBson::Int64(i64::MIN), &RawBson::Double(i64::MIN as f64)),
-            Ordering::Equal
-        );
+        assert_eq!(cmp(&RawBson::Int64(two53 + 1), &RawBson::Double(two53 as f64)), Ordering::Greater);
+        assert_eq!(cmp(&RawBson::Int64(two53), &RawBson::Double(two53 as f64)), Ordering::Equal);
+        assert_eq!(cmp(&RawBson::Int64(i64::MAX), &RawBson::Double(i64::MAX as f64)), Ordering::Less);
+        assert_eq!(cmp(&RawBson::Int64(i64::MIN), &RawBson::Double(i64::MIN as f64)), Ordering::Equal);
     }
 
     #[test]
     fn decimal_vs_decimal_exact() {
         assert_eq!(cmp(&dec("1.0"), &dec("1.000")), Ordering::Equal);
-        assert_eq!(
-            cmp(&dec("1.000000000000000000000000000000001"), &dec("1")),
-            Ordering::Greater
-        );
+        assert_eq!(cmp(&dec("1.000000000000000000000000000000001"), &dec("1")), Ordering::Greater);
         assert_eq!(cmp(&dec("-1E+6111"), &dec("-Infinity")), Ordering::Greater);
     }
 
     #[test]
     fn decimal_vs_int_exact() {
-        assert_eq!(
-            cmp(&dec("9223372036854775807"), &RawBson::Int64(i64::MAX)),
-            Ordering::Equal
-        );
-        assert_eq!(
-            cmp(
-                &dec("9223372036854775807.0000000000001"),
-                &RawBson::Int64(i64::MAX)
-            ),
-            Ordering::Greater
-        );
-        assert_eq!(
-            cmp(&dec("-2147483648.5"), &RawBson::Int32(i32::MIN)),
-            Ordering::Less
-        );
+        assert_eq!(cmp(&dec("9223372036854775807"), &RawBson::Int64(i64::MAX)), Ordering::Equal);
+        assert_eq!(cmp(&dec("9223372036854775807.0000000000001"), &RawBson::Int64(i64::MAX)), Ordering::Greater);
+        assert_eq!(cmp(&dec("-2147483648.5"), &RawBson::Int32(i32::MIN)), Ordering::Less);
     }
 
     #[test]
@@ -463,32 +369,14 @@ mod tests {
         // 0.1 → 0.1000000000000000055511151231257827 (exact value ...827021181...).
         let d = RawBson::Double(0.1);
         assert_eq!(cmp(&dec("0.1"), &d), Ordering::Less);
-        assert_eq!(
-            cmp(&dec("0.1000000000000000055511151231257827"), &d),
-            Ordering::Equal
-        );
+        assert_eq!(cmp(&dec("0.1000000000000000055511151231257827"), &d), Ordering::Equal);
         // Digits beyond the 34th of the double do not count…
-        assert_eq!(
-            cmp(&dec("0.1000000000000000055511151231257826"), &d),
-            Ordering::Less
-        );
-        assert_eq!(
-            cmp(&dec("0.1000000000000000055511151231257828"), &d),
-            Ordering::Greater
-        );
+        assert_eq!(cmp(&dec("0.1000000000000000055511151231257826"), &d), Ordering::Less);
+        assert_eq!(cmp(&dec("0.1000000000000000055511151231257828"), &d), Ordering::Greater);
         // …and exactly representable doubles compare exactly.
         assert_eq!(cmp(&dec("0.5"), &RawBson::Double(0.5)), Ordering::Equal);
-        assert_eq!(
-            cmp(
-                &dec("9007199254740993"),
-                &RawBson::Double(9007199254740992.0)
-            ),
-            Ordering::Greater
-        );
-        assert_eq!(
-            cmp(&dec("NaN"), &RawBson::Double(f64::NAN)),
-            Ordering::Equal
-        );
+        assert_eq!(cmp(&dec("9007199254740993"), &RawBson::Double(9007199254740992.0)), Ordering::Greater);
+        assert_eq!(cmp(&dec("NaN"), &RawBson::Double(f64::NAN)), Ordering::Equal);
     }
 
     #[test]
@@ -509,35 +397,20 @@ mod tests {
         let sym = RawBson::Symbol("abc".to_owned());
         assert_eq!(cmp(&sym, &RawBson::String("abc".into())), Ordering::Equal);
         assert_eq!(cmp(&sym, &RawBson::String("abd".into())), Ordering::Less);
-        assert_eq!(
-            cmp(&RawBson::Symbol("b".into()), &RawBson::String("abc".into())),
-            Ordering::Greater
-        );
+        assert_eq!(cmp(&RawBson::Symbol("b".into()), &RawBson::String("abc".into())), Ordering::Greater);
     }
 
     #[test]
     fn document_compares_type_before_field_name() {
         // {b: 1} < {a: "x"}: number rank (10) < string rank (15) decides first.
-        assert_eq!(
-            cmp(&doc_value(rawdoc! {"b": 1}), &doc_value(rawdoc! {"a": "x"})),
-            Ordering::Less
-        );
+        assert_eq!(cmp(&doc_value(rawdoc! {"b": 1}), &doc_value(rawdoc! {"a": "x"})), Ordering::Less);
     }
 
     #[test]
     fn document_compares_field_name_before_value() {
-        assert_eq!(
-            cmp(&doc_value(rawdoc! {"a": 5}), &doc_value(rawdoc! {"b": 1})),
-            Ordering::Less
-        );
+        assert_eq!(cmp(&doc_value(rawdoc! {"a": 5}), &doc_value(rawdoc! {"b": 1})), Ordering::Less);
         // Same-rank types: field name first, then the value across numeric types.
-        assert_eq!(
-            cmp(
-                &doc_value(rawdoc! {"a": 1i64}),
-                &doc_value(rawdoc! {"a": 1.0})
-            ),
-            Ordering::Equal
-        );
+        assert_eq!(cmp(&doc_value(rawdoc! {"a": 1i64}), &doc_value(rawdoc! {"a": 1.0})), Ordering::Equal);
     }
 
     #[test]
@@ -560,10 +433,7 @@ mod tests {
             Ordering::Equal
         );
         assert_eq!(
-            cmp(
-                &doc_value(rawdoc! {"a": {"x": [1, {"y": 2.0}]}}),
-                &doc_value(rawdoc! {"a": {"x": [1, {"y": 2.5}]}})
-            ),
+            cmp(&doc_value(rawdoc! {"a": {"x": [1, {"y": 2.0}]}}), &doc_value(rawdoc! {"a": {"x": [1, {"y": 2.5}]}})),
             Ordering::Less
         );
     }
@@ -587,23 +457,14 @@ mod tests {
         // Index keys that are not "0", "1", ... (not valid in practice) do not matter.
         let a = rawdoc! {"0": 1, "1": 2};
         let b = rawdoc! {"x": 1, "y": 2};
-        assert_eq!(
-            cmp_elements(a.as_bytes(), b.as_bytes(), false, 0),
-            Ordering::Equal
-        );
-        assert_ne!(
-            cmp_elements(a.as_bytes(), b.as_bytes(), true, 0),
-            Ordering::Equal
-        );
+        assert_eq!(cmp_elements(a.as_bytes(), b.as_bytes(), false, 0), Ordering::Equal);
+        assert_ne!(cmp_elements(a.as_bytes(), b.as_bytes(), true, 0), Ordering::Equal);
     }
 
     #[test]
     fn binary_compares_length_then_subtype_then_bytes() {
         let bin = |subtype: u8, bytes: &[u8]| {
-            RawBson::Binary(Binary {
-                subtype: BinarySubtype::from(subtype),
-                bytes: bytes.to_vec(),
-            })
+            RawBson::Binary(Binary { subtype: BinarySubtype::from(subtype), bytes: bytes.to_vec() })
         };
         assert_ascending(&[
             bin(0x80, &[9]),
@@ -613,24 +474,14 @@ mod tests {
             bin(0x00, &[0, 0, 0]),
         ]);
         // Old binary (subtype 2): its BSON length counts the inner length prefix.
-        assert_eq!(
-            cmp(&bin(2, &[1]), &bin(0, &[1, 2, 3, 4])),
-            Ordering::Greater
-        );
-        assert_eq!(
-            cmp(&bin(2, &[1]), &bin(0, &[1, 2, 3, 4, 5])),
-            Ordering::Greater
-        );
-        assert_eq!(
-            cmp(&bin(2, &[1]), &bin(0, &[1, 2, 3, 4, 5, 6])),
-            Ordering::Less
-        );
+        assert_eq!(cmp(&bin(2, &[1]), &bin(0, &[1, 2, 3, 4])), Ordering::Greater);
+        assert_eq!(cmp(&bin(2, &[1]), &bin(0, &[1, 2, 3, 4, 5])), Ordering::Greater);
+        assert_eq!(cmp(&bin(2, &[1]), &bin(0, &[1, 2, 3, 4, 5, 6])), Ordering::Less);
     }
 
     #[test]
     fn object_id_compares_bytes() {
-        let o =
-            |b: u8| RawBson::ObjectId(ObjectId::from_bytes([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b]));
+        let o = |b: u8| RawBson::ObjectId(ObjectId::from_bytes([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b]));
         assert_ascending(&[o(0), o(1), o(255)]);
     }
 
@@ -648,23 +499,12 @@ mod tests {
     #[test]
     fn timestamp_compares_unsigned_time_then_increment() {
         let t = |time: u32, increment: u32| RawBson::Timestamp(Timestamp { time, increment });
-        assert_ascending(&[
-            t(0, 0),
-            t(0, u32::MAX),
-            t(1, 0),
-            t(1 << 31, 0),
-            t(u32::MAX, 5),
-        ]);
+        assert_ascending(&[t(0, 0), t(0, u32::MAX), t(1, 0), t(1 << 31, 0), t(u32::MAX, 5)]);
     }
 
     #[test]
     fn regex_compares_pattern_then_options() {
-        assert_ascending(&[
-            regex("a", "x"),
-            regex("ab", ""),
-            regex("ab", "i"),
-            regex("b", ""),
-        ]);
+        assert_ascending(&[regex("a", "x"), regex("ab", ""), regex("ab", "i"), regex("b", "")]);
     }
 
     #[test]
@@ -683,19 +523,13 @@ mod tests {
         let c = |s: &str| RawBson::JavaScriptCode(s.to_owned());
         assert_ascending(&[c(""), c("a"), c("b")]);
         // Code is its own type, above DBPointer and below code-with-scope.
-        assert_eq!(
-            cmp(&c("a"), &RawBson::String("a".into())),
-            Ordering::Greater
-        );
+        assert_eq!(cmp(&c("a"), &RawBson::String("a".into())), Ordering::Greater);
     }
 
     #[test]
     fn code_with_scope_compares_code_then_scope() {
         let c = |code: &str, scope: RawDocumentBuf| {
-            RawBson::JavaScriptCodeWithScope(bson::RawJavaScriptCodeWithScope {
-                code: code.to_owned(),
-                scope,
-            })
+            RawBson::JavaScriptCodeWithScope(bson::RawJavaScriptCodeWithScope { code: code.to_owned(), scope })
         };
         assert_ascending(&[
             c("a", rawdoc! {"z": 1}),
@@ -710,24 +544,19 @@ mod tests {
         let a = rawdoc! {"a": 1, "b": [1, 2]};
         let b = rawdoc! {"a": 1, "b": [1, 3]};
         assert_eq!(compare_documents(&a, &b), Ordering::Less);
-        assert_eq!(
-            compare_values(RawBsonRef::Document(&a), RawBsonRef::Document(&b)),
-            Ordering::Less
-        );
+        assert_eq!(compare_values(RawBsonRef::Document(&a), RawBsonRef::Document(&b)), Ordering::Less);
     }
 
     #[test]
     fn undecodable_element_sorts_above_max_key_without_panic() {
         // {a: <element with unknown type 0x20>} — not valid BSON.
-        let bad = RawDocument::from_bytes(b"\x0c\0\0\0\x20a\0\x01\x02\x03\x04\0")
-            .expect("frame is well-formed");
+        let bad = RawDocument::from_bytes(b"\x0c\0\0\0\x20a\0\x01\x02\x03\x04\0").expect("frame is well-formed");
         let max = rawdoc! {"a": bson::RawBson::MaxKey};
         assert_eq!(compare_documents(bad, &max), Ordering::Greater);
         assert_eq!(compare_documents(&max, bad), Ordering::Less);
         assert_eq!(compare_documents(bad, bad), Ordering::Equal);
         // Truncated string length inside a well-framed document.
-        let bad2 = RawDocument::from_bytes(b"\x0e\0\0\0\x02a\0\xff\0\0\0b\0\0")
-            .expect("frame is well-formed");
+        let bad2 = RawDocument::from_bytes(b"\x0e\0\0\0\x02a\0\xff\0\0\0b\0\0").expect("frame is well-formed");
         assert_eq!(compare_documents(bad2, &max), Ordering::Greater);
         assert_eq!(compare_documents(bad, bad2), Ordering::Equal);
     }

@@ -57,17 +57,13 @@ pub fn parse_document(text: &str) -> DocDbResult<RawDocumentBuf> {
         return parse_bson_hex(hex_text);
     }
     parser.parse_top_level()?;
-    RawDocumentBuf::from_bytes(parser.out).map_err(|e| {
-        docdb_error!(
-            InternalError,
-            "Extended JSON parser produced malformed BSON: {e}"
-        )
-    })
+    RawDocumentBuf::from_bytes(parser.out)
+        .map_err(|e| docdb_error!(InternalError, "Extended JSON parser produced malformed BSON: {e}"))
 }
 
 fn parse_bson_hex(hex_text: &str) -> DocDbResult<RawDocumentBuf> {
-    let bytes = hex::decode(hex_text.trim_end())
-        .map_err(|e| docdb_error!(FailedToParse, "Invalid BSONHEX input: {e}"))?;
+    let bytes =
+        hex::decode(hex_text.trim_end()).map_err(|e| docdb_error!(FailedToParse, "Invalid BSONHEX input: {e}"))?;
     validate_document(&bytes, MAX_BSON_SIZE)?;
     RawDocumentBuf::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "Invalid BSON: {e}"))
 }

@@ -16,9 +16,7 @@
 //! * the other types: exactly the parts the comparison looks at.
 
 use crate::compare::{with_val, Elements, Val, MAX_STRUCTURAL_DEPTH};
-use crate::number::{
-    cmp_decimal, decimal_parts, decimal_to_f64, f64_to_decimal, DecimalKind, Number,
-};
+use crate::number::{cmp_decimal, decimal_parts, decimal_to_f64, f64_to_decimal, DecimalKind, Number};
 use bson::{RawBsonRef, RawDocument};
 use std::cmp::Ordering;
 
@@ -52,9 +50,7 @@ pub struct BsonHasher {
 
 impl BsonHasher {
     pub fn new(seed: u64) -> Self {
-        BsonHasher {
-            state: folded_multiply(seed ^ P0, P1),
-        }
+        BsonHasher { state: folded_multiply(seed ^ P0, P1) }
     }
 
     #[inline]
@@ -226,11 +222,7 @@ mod tests {
     fn assert_same(group: &[RawBson]) {
         for a in group {
             for b in group {
-                assert_eq!(
-                    compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()),
-                    Ordering::Equal,
-                    "{a:?} vs {b:?}"
-                );
+                assert_eq!(compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()), Ordering::Equal, "{a:?} vs {b:?}");
                 assert_eq!(h(a), h(b), "{a:?} vs {b:?}");
             }
         }
@@ -246,18 +238,8 @@ mod tests {
             dec("1E+0"),
             dec("0.001E+3"),
         ]);
-        assert_same(&[
-            RawBson::Int32(0),
-            RawBson::Double(-0.0),
-            dec("-0"),
-            dec("0E-6176"),
-        ]);
-        assert_same(&[
-            RawBson::Double(f64::NAN),
-            RawBson::Double(-f64::NAN),
-            dec("NaN"),
-            dec("-NaN"),
-        ]);
+        assert_same(&[RawBson::Int32(0), RawBson::Double(-0.0), dec("-0"), dec("0E-6176")]);
+        assert_same(&[RawBson::Double(f64::NAN), RawBson::Double(-f64::NAN), dec("NaN"), dec("-NaN")]);
         assert_same(&[RawBson::Double(f64::INFINITY), dec("Infinity")]);
         assert_same(&[RawBson::Double(f64::NEG_INFINITY), dec("-Infinity")]);
         assert_same(&[RawBson::Double(0.5), dec("0.50")]);
@@ -272,10 +254,7 @@ mod tests {
             RawBson::Double(-9_223_372_036_854_775_808.0),
             dec("-9223372036854775808"),
         ]);
-        assert_same(&[
-            RawBson::Double(1e300),
-            dec("1.000000000000000052504760255204420E+300"),
-        ]);
+        assert_same(&[RawBson::Double(1e300), dec("1.000000000000000052504760255204420E+300")]);
         assert_same(&[dec("1E+40"), dec("10E+39")]);
     }
 
@@ -289,10 +268,7 @@ mod tests {
     #[test]
     fn string_and_symbol_hash_alike() {
         assert_same(&[RawBson::String("abc".into()), RawBson::Symbol("abc".into())]);
-        assert_ne!(
-            h(&RawBson::String("abc".into())),
-            h(&RawBson::JavaScriptCode("abc".into()))
-        );
+        assert_ne!(h(&RawBson::String("abc".into())), h(&RawBson::JavaScriptCode("abc".into())));
     }
 
     #[test]
@@ -300,10 +276,7 @@ mod tests {
         let a = rawdoc! {"a": 1, "b": [1.0, {"c": "x"}]};
         let b = rawdoc! {"a": 1i64, "b": [1i32, {"c": "x"}]};
         assert_eq!(hash_document(&a, 7), hash_document(&b, 7));
-        assert_eq!(
-            hash_document(&a, 7),
-            hash_value(RawBsonRef::Document(&a), 7)
-        );
+        assert_eq!(hash_document(&a, 7), hash_value(RawBsonRef::Document(&a), 7));
         assert_ne!(hash_document(&a, 7), hash_document(&a, 8));
         let c = rawdoc! {"a": 1, "c": [1.0, {"c": "x"}]};
         assert_ne!(hash_document(&a, 7), hash_document(&c, 7));
@@ -316,10 +289,7 @@ mod tests {
     #[test]
     fn hash_is_stable_across_builds() {
         // Pinned values: changing them breaks persisted hash indexes.
-        assert_eq!(
-            hash_value(RawBsonRef::Int32(1), 0),
-            hash_value(RawBsonRef::Int64(1), 0)
-        );
+        assert_eq!(hash_value(RawBsonRef::Int32(1), 0), hash_value(RawBsonRef::Int64(1), 0));
         let doc = rawdoc! {"_id": 1, "name": "x"};
         assert_eq!(hash_document(&doc, 0), PINNED_DOC_HASH);
         assert_eq!(hash_value(RawBsonRef::Int32(1), 0), PINNED_ONE_HASH);
@@ -348,10 +318,7 @@ mod tests {
                 assert_eq!(hash_value(va, 0), hash_value(vb, 0), "depth {depth}");
                 assert_eq!(hash_document(&a, 0), hash_document(&b, 0), "depth {depth}");
             }
-            assert_eq!(
-                crate::compare::compare_documents(&a, &b),
-                compare_values(va, vb)
-            );
+            assert_eq!(crate::compare::compare_documents(&a, &b), compare_values(va, vb));
         }
     }
 
@@ -368,10 +335,7 @@ mod tests {
         }
         assert_eq!(seen.len(), 40_000);
         // 20000 / 64 ≈ 312 per bucket; allow generous slack.
-        assert!(
-            buckets.iter().all(|&b| (200..450).contains(&b)),
-            "{buckets:?}"
-        );
+        assert!(buckets.iter().all(|&b| (200..450).contains(&b)), "{buckets:?}");
     }
 
     const PINNED_DOC_HASH: u64 = 7411832954407504989;

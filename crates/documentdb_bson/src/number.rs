@@ -57,30 +57,16 @@ pub struct Decimal128Parts {
 impl Decimal128Parts {
     /// A finite value `(-1)^negative * coefficient * 10^exponent` (not range-checked).
     pub const fn finite(negative: bool, coefficient: u128, exponent: i32) -> Self {
-        Decimal128Parts {
-            negative,
-            coefficient,
-            exponent,
-            kind: DecimalKind::Finite,
-        }
+        Decimal128Parts { negative, coefficient, exponent, kind: DecimalKind::Finite }
     }
 
     /// Quiet NaN.
-    pub const NAN: Decimal128Parts = Decimal128Parts {
-        negative: false,
-        coefficient: 0,
-        exponent: 0,
-        kind: DecimalKind::NaN { signaling: false },
-    };
+    pub const NAN: Decimal128Parts =
+        Decimal128Parts { negative: false, coefficient: 0, exponent: 0, kind: DecimalKind::NaN { signaling: false } };
 
     /// Positive (`negative == false`) or negative infinity.
     pub const fn infinity(negative: bool) -> Self {
-        Decimal128Parts {
-            negative,
-            coefficient: 0,
-            exponent: 0,
-            kind: DecimalKind::Infinity,
-        }
+        Decimal128Parts { negative, coefficient: 0, exponent: 0, kind: DecimalKind::Infinity }
     }
 
     pub fn is_nan(&self) -> bool {
@@ -135,8 +121,7 @@ impl Decimal128Parts {
             if self.exponent > 19 {
                 return None;
             }
-            self.coefficient
-                .checked_mul(pow10(self.exponent.unsigned_abs())?)?
+            self.coefficient.checked_mul(pow10(self.exponent.unsigned_abs())?)?
         } else {
             let p = pow10(self.exponent.unsigned_abs())?;
             if !self.coefficient.is_multiple_of(p) {
@@ -197,9 +182,7 @@ pub fn decode_decimal128(bytes: [u8; 16]) -> Decimal128Parts {
             negative,
             coefficient: 0,
             exponent: 0,
-            kind: DecimalKind::NaN {
-                signaling: (high >> 57) & 1 == 1,
-            },
+            kind: DecimalKind::NaN { signaling: (high >> 57) & 1 == 1 },
         };
     }
     if combination == 0x1e {
@@ -214,11 +197,7 @@ pub fn decode_decimal128(bytes: [u8; 16]) -> Decimal128Parts {
         let c = if c > DECIMAL_MAX_COEFFICIENT { 0 } else { c };
         (((high >> 49) & 0x3fff) as i32, c)
     };
-    Decimal128Parts::finite(
-        negative,
-        coefficient,
-        biased_exponent - DECIMAL_EXPONENT_BIAS,
-    )
+    Decimal128Parts::finite(negative, coefficient, biased_exponent - DECIMAL_EXPONENT_BIAS)
 }
 
 /// Encodes parts into the BID decimal128 byte layout. `None` for a finite value whose
@@ -227,9 +206,7 @@ pub fn decode_decimal128(bytes: [u8; 16]) -> Decimal128Parts {
 pub fn encode_decimal128(parts: &Decimal128Parts) -> Option<[u8; 16]> {
     let sign = if parts.negative { 1u128 << 127 } else { 0 };
     let v = match parts.kind {
-        DecimalKind::NaN { signaling } => {
-            sign | (0x1fu128 << 122) | if signaling { 1u128 << 121 } else { 0 }
-        }
+        DecimalKind::NaN { signaling } => sign | (0x1fu128 << 122) | if signaling { 1u128 << 121 } else { 0 },
         DecimalKind::Infinity => sign | (0x1eu128 << 122),
         DecimalKind::Finite => {
             if parts.coefficient > DECIMAL_MAX_COEFFICIENT
@@ -376,10 +353,7 @@ struct StackBuf {
 
 impl StackBuf {
     fn new() -> Self {
-        StackBuf {
-            buf: [0; 64],
-            len: 0,
-        }
+        StackBuf { buf: [0; 64], len: 0 }
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -440,8 +414,8 @@ pub fn decimal_to_f64(p: &Decimal128Parts) -> f64 {
 }
 
 const POW10_F64: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
 ];
 
 /// Converts a double to decimal128 as MongoDB's `Decimal128(double, kRoundTo34Digits)`:
@@ -481,15 +455,8 @@ pub fn f64_to_decimal(d: f64) -> Decimal128Parts {
             _ => return Decimal128Parts::NAN,
         }
     }
-    let exp10: i32 = exp_part
-        .and_then(|e| std::str::from_utf8(e).ok())
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    Decimal128Parts::finite(
-        negative,
-        coefficient,
-        exp10 - (DECIMAL_PRECISION as i32 - 1),
-    )
+    let exp10: i32 = exp_part.and_then(|e| std::str::from_utf8(e).ok()).and_then(|e| e.parse().ok()).unwrap_or(0);
+    Decimal128Parts::finite(negative, coefficient, exp10 - (DECIMAL_PRECISION as i32 - 1))
 }
 
 /// Compares a decimal with a double as MongoDB does: the double is converted to decimal128
@@ -499,11 +466,7 @@ pub fn cmp_decimal_f64(p: &Decimal128Parts, d: f64) -> Ordering {
     if p.is_finite() && d.is_finite() && p.coefficient != 0 && d != 0.0 {
         let (pneg, dneg) = (p.negative, d < 0.0);
         if pneg != dneg {
-            return if pneg {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            };
+            return if pneg { Ordering::Less } else { Ordering::Greater };
         }
         // Decimal in [10^a, 10^(a+1)); the double's estimate may be off by one.
         let a = i64::from(p.exponent) + i64::from(decimal_digits(p.coefficient)) - 1;
@@ -641,9 +604,8 @@ pub fn parts_to_decimal128(parts: &Decimal128Parts) -> Option<Decimal128> {
 pub fn f64_to_decimal128(d: f64) -> Decimal128 {
     let parts = f64_to_decimal(d);
     // Every finite double has at most 34 digits here and an exponent well within range.
-    parts_to_decimal128(&parts).unwrap_or_else(|| {
-        Decimal128::from_bytes(encode_decimal128(&Decimal128Parts::NAN).unwrap_or([0; 16]))
-    })
+    parts_to_decimal128(&parts)
+        .unwrap_or_else(|| Decimal128::from_bytes(encode_decimal128(&Decimal128Parts::NAN).unwrap_or([0; 16])))
 }
 
 #[cfg(test)]
@@ -679,10 +641,7 @@ mod tests {
         // sNaN: 0x7e00...
         let mut b = [0u8; 16];
         b[15] = 0x7e;
-        assert_eq!(
-            decode_decimal128(b).kind,
-            DecimalKind::NaN { signaling: true }
-        );
+        assert_eq!(decode_decimal128(b).kind, DecimalKind::NaN { signaling: true });
     }
 
     #[test]
@@ -722,10 +681,7 @@ mod tests {
             let p = decimal_parts(&d);
             assert_eq!(encode_decimal128(&p), Some(d.bytes()), "{s}");
         }
-        assert_eq!(
-            encode_decimal128(&Decimal128Parts::finite(false, 1, 6112)),
-            None
-        );
+        assert_eq!(encode_decimal128(&Decimal128Parts::finite(false, 1, 6112)), None);
     }
 
     #[test]
@@ -734,10 +690,7 @@ mod tests {
         assert_eq!(cmp_i64_f64(two53 + 1, two53 as f64), Ordering::Greater);
         assert_eq!(cmp_i64_f64(two53, two53 as f64), Ordering::Equal);
         assert_eq!(cmp_i64_f64(i64::MAX, i64::MAX as f64), Ordering::Less);
-        assert_eq!(
-            cmp_i64_f64(i64::MIN, -9_223_372_036_854_775_808.0),
-            Ordering::Equal
-        );
+        assert_eq!(cmp_i64_f64(i64::MIN, -9_223_372_036_854_775_808.0), Ordering::Equal);
         assert_eq!(cmp_i64_f64(i64::MIN, -9.3e18), Ordering::Greater);
         assert_eq!(cmp_i64_f64(1, 1.5), Ordering::Less);
         assert_eq!(cmp_i64_f64(-1, -1.5), Ordering::Greater);
@@ -762,10 +715,7 @@ mod tests {
         assert_eq!(c("1.0", "1.00"), Ordering::Equal);
         assert_eq!(c("1E+0", "1"), Ordering::Equal);
         assert_eq!(c("-0", "0E+10"), Ordering::Equal);
-        assert_eq!(
-            c("0.1", "0.10000000000000000000000000000001"),
-            Ordering::Less
-        );
+        assert_eq!(c("0.1", "0.10000000000000000000000000000001"), Ordering::Less);
         assert_eq!(c("1E+6111", "Infinity"), Ordering::Less);
         assert_eq!(c("-Infinity", "-1E+6111"), Ordering::Less);
         assert_eq!(c("NaN", "-Infinity"), Ordering::Less);
@@ -773,20 +723,14 @@ mod tests {
         assert_eq!(c("-2", "-10"), Ordering::Greater);
         assert_eq!(c("123E-2", "1.23"), Ordering::Equal);
         assert_eq!(c("123E-2", "1.2300001"), Ordering::Less);
-        assert_eq!(
-            c("9999999999999999999999999999999999", "1E+34"),
-            Ordering::Less
-        );
+        assert_eq!(c("9999999999999999999999999999999999", "1E+34"), Ordering::Less);
         assert_eq!(c("1E-6176", "0"), Ordering::Greater);
     }
 
     #[test]
     fn cmp_magnitude_handles_wide_coefficients() {
         // Coefficients beyond 34 digits (parts built by hand) must not overflow.
-        assert_eq!(
-            cmp_magnitude(u128::MAX, 0, 1, 38),
-            u128::MAX.cmp(&10u128.pow(38))
-        );
+        assert_eq!(cmp_magnitude(u128::MAX, 0, 1, 38), u128::MAX.cmp(&10u128.pow(38)));
         assert_eq!(cmp_magnitude(1, 38, u128::MAX, 0), Ordering::Less);
     }
 
@@ -841,11 +785,7 @@ mod tests {
         for ds in decimals {
             let p = parts(ds);
             for &d in &doubles {
-                assert_eq!(
-                    cmp_decimal_f64(&p, d),
-                    cmp_decimal(&p, &f64_to_decimal(d)),
-                    "{ds} vs {d:e}"
-                );
+                assert_eq!(cmp_decimal_f64(&p, d), cmp_decimal(&p, &f64_to_decimal(d)), "{ds} vs {d:e}");
             }
         }
     }
@@ -864,53 +804,35 @@ mod tests {
         assert_eq!(f("4.9E-324"), 5e-324);
         assert!(f("NaN").is_nan());
         assert_eq!(f("-Infinity"), f64::NEG_INFINITY);
-        assert_eq!(
-            f("123456789012345678901234567890E-10"),
-            12345678901234567890.123456789
-        );
+        assert_eq!(f("123456789012345678901234567890E-10"), 12345678901234567890.123456789);
     }
 
     #[test]
     fn f64_to_decimal_rounds_to_34_digits() {
         let p = f64_to_decimal(0.1);
         // 0.1 = 0.1000000000000000055511151231257827021181583404541015625
-        assert_eq!(
-            p,
-            Decimal128Parts::finite(false, 1_000_000_000_000_000_055_511_151_231_257_827, -34)
-        );
+        assert_eq!(p, Decimal128Parts::finite(false, 1_000_000_000_000_000_055_511_151_231_257_827, -34));
         assert_eq!(f64_to_decimal(-3.0), Decimal128Parts::finite(true, 3, 0));
-        assert_eq!(
-            f64_to_decimal(0.5).normalized(),
-            Decimal128Parts::finite(false, 5, -1)
-        );
+        assert_eq!(f64_to_decimal(0.5).normalized(), Decimal128Parts::finite(false, 5, -1));
         // Exact ties round half to even (as the Intel BID library MongoDB uses):
         // 2^-49 = 1.7763568394002504646778106689453125e-15 (35 digits).
         assert_eq!(
             f64_to_decimal(2f64.powi(-49)),
             Decimal128Parts::finite(false, 1_776_356_839_400_250_464_677_810_668_945_312, -48)
         );
-        assert_eq!(
-            f64_to_decimal(3.0 * 2f64.powi(-49)).coefficient,
-            5_329_070_518_200_751_394_033_432_006_835_938
-        );
+        assert_eq!(f64_to_decimal(3.0 * 2f64.powi(-49)).coefficient, 5_329_070_518_200_751_394_033_432_006_835_938);
         let m = f64_to_decimal(f64::MAX);
         assert_eq!(decimal_digits(m.coefficient), 34);
         assert_eq!(m.exponent, 308 - 33);
         let tiny = f64_to_decimal(5e-324);
         assert_eq!(tiny.exponent, -324 - 33);
         assert!(f64_to_decimal(f64::NAN).is_nan());
-        assert_eq!(
-            f64_to_decimal(f64::NEG_INFINITY),
-            Decimal128Parts::infinity(true)
-        );
+        assert_eq!(f64_to_decimal(f64::NEG_INFINITY), Decimal128Parts::infinity(true));
         assert!(f64_to_decimal(-0.0).negative && f64_to_decimal(-0.0).is_zero());
         // Round trip through encoding.
         assert!(parts_to_decimal128(&f64_to_decimal(1e300)).is_some());
         // MongoDB keeps all 34 digits: Decimal128(2.5, kRoundTo34Digits).
-        assert_eq!(
-            f64_to_decimal128(2.5).to_string(),
-            "2.500000000000000000000000000000000"
-        );
+        assert_eq!(f64_to_decimal128(2.5).to_string(), "2.500000000000000000000000000000000");
     }
 
     #[test]
@@ -919,15 +841,9 @@ mod tests {
         assert_eq!(parts("-9223372036854775808").to_i64_exact(), Some(i64::MIN));
         assert_eq!(parts("9223372036854775808").to_i64_exact(), None);
         assert_eq!(parts("9223372036854775807").to_i64_exact(), Some(i64::MAX));
-        assert_eq!(
-            parts("92233720368547758.07E+2").to_i64_exact(),
-            Some(i64::MAX)
-        );
+        assert_eq!(parts("92233720368547758.07E+2").to_i64_exact(), Some(i64::MAX));
         assert_eq!(parts("1E+19").to_i64_exact(), None);
-        assert_eq!(
-            parts("1E+18").to_i64_exact(),
-            Some(1_000_000_000_000_000_000)
-        );
+        assert_eq!(parts("1E+18").to_i64_exact(), Some(1_000_000_000_000_000_000));
         assert_eq!(parts("0E+6000").to_i64_exact(), Some(0));
         assert_eq!(parts("1.5").to_i64_exact(), None);
         assert_eq!(parts("1E-40").to_i64_exact(), None);
@@ -939,14 +855,8 @@ mod tests {
     #[test]
     fn normalized_strips_trailing_zeros() {
         assert_eq!(parts("1.00").normalized(), parts("1").normalized());
-        assert_eq!(
-            parts("100").normalized(),
-            Decimal128Parts::finite(false, 1, 2)
-        );
-        assert_eq!(
-            parts("-0.00").normalized(),
-            Decimal128Parts::finite(false, 0, 0)
-        );
+        assert_eq!(parts("100").normalized(), Decimal128Parts::finite(false, 1, 2));
+        assert_eq!(parts("-0.00").normalized(), Decimal128Parts::finite(false, 0, 0));
     }
 
     #[test]
@@ -963,53 +873,28 @@ mod tests {
                 assert_eq!(a.compare(b), Ordering::Equal, "{a:?} {b:?}");
             }
         }
+        assert_eq!(Number::Int64((1 << 53) + 1).compare(&Number::Double(9007199254740992.0)), Ordering::Greater);
+        assert_eq!(Number::Decimal(dec("0.1")).compare(&Number::Double(0.1)), Ordering::Less);
         assert_eq!(
-            Number::Int64((1 << 53) + 1).compare(&Number::Double(9007199254740992.0)),
-            Ordering::Greater
-        );
-        assert_eq!(
-            Number::Decimal(dec("0.1")).compare(&Number::Double(0.1)),
-            Ordering::Less
-        );
-        assert_eq!(
-            Number::Decimal(dec("0.1000000000000000055511151231257827"))
-                .compare(&Number::Double(0.1)),
+            Number::Decimal(dec("0.1000000000000000055511151231257827")).compare(&Number::Double(0.1)),
             Ordering::Equal
         );
-        assert_eq!(
-            Number::Decimal(dec("NaN")).compare(&Number::Double(f64::NAN)),
-            Ordering::Equal
-        );
-        assert_eq!(
-            Number::Decimal(dec("NaN")).compare(&Number::Int32(i32::MIN)),
-            Ordering::Less
-        );
-        assert_eq!(
-            Number::Decimal(dec("-Infinity")).compare(&Number::Double(f64::NEG_INFINITY)),
-            Ordering::Equal
-        );
-        assert_eq!(
-            Number::Decimal(dec("9223372036854775808")).compare(&Number::Int64(i64::MAX)),
-            Ordering::Greater
-        );
+        assert_eq!(Number::Decimal(dec("NaN")).compare(&Number::Double(f64::NAN)), Ordering::Equal);
+        assert_eq!(Number::Decimal(dec("NaN")).compare(&Number::Int32(i32::MIN)), Ordering::Less);
+        assert_eq!(Number::Decimal(dec("-Infinity")).compare(&Number::Double(f64::NEG_INFINITY)), Ordering::Equal);
+        assert_eq!(Number::Decimal(dec("9223372036854775808")).compare(&Number::Int64(i64::MAX)), Ordering::Greater);
     }
 
     #[test]
     fn number_accessors() {
         assert_eq!(Number::Double(-0.0).as_i64_exact(), Some(0));
         assert_eq!(Number::Double(2.5).as_i64_exact(), None);
-        assert_eq!(
-            Number::Double(9_223_372_036_854_775_808.0).as_i64_exact(),
-            None
-        );
+        assert_eq!(Number::Double(9_223_372_036_854_775_808.0).as_i64_exact(), None);
         assert_eq!(Number::Decimal(dec("42.0")).as_i64_exact(), Some(42));
         assert_eq!(Number::Decimal(dec("0.5")).as_f64(), 0.5);
         assert_eq!(Number::Int64(i64::MAX).as_f64(), i64::MAX as f64);
         assert!(Number::Decimal(dec("NaN")).is_nan());
-        assert_eq!(
-            Number::from_raw(RawBsonRef::Int32(3)),
-            Some(Number::Int32(3))
-        );
+        assert_eq!(Number::from_raw(RawBsonRef::Int32(3)), Some(Number::Int32(3)));
         assert_eq!(Number::from_raw(RawBsonRef::Null), None);
         assert_eq!(Number::Int64(5).to_raw(), RawBsonRef::Int64(5));
     }

@@ -80,10 +80,7 @@ pub fn lookup_strict<'a>(doc: &'a RawDocument, path: &str) -> Option<RawBsonRef<
 /// `Some(i)` when `component` is a canonical array index.
 pub fn array_index(component: &str) -> Option<usize> {
     let b = component.as_bytes();
-    if b.is_empty()
-        || !b.iter().all(u8::is_ascii_digit)
-        || (b.len() > 1 && b.first() == Some(&b'0'))
-    {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b.first() == Some(&b'0')) {
         return None;
     }
     component.parse().ok()
@@ -103,13 +100,7 @@ impl<'a> Found<'a> {
         match self.val.to_raw_ref() {
             Some(v) => Some(v),
             // Arrays and DBPointers can only be obtained through bson's own iterator.
-            None => RawDocument::from_bytes(self.parent)
-                .ok()?
-                .iter_elements()
-                .nth(self.index)?
-                .ok()?
-                .value()
-                .ok(),
+            None => RawDocument::from_bytes(self.parent).ok()?.iter_elements().nth(self.index)?.ok()?.value().ok(),
         }
     }
 }
@@ -117,23 +108,16 @@ impl<'a> Found<'a> {
 /// First field named `key` of the document `doc` (duplicates: the first wins).
 fn field<'a>(doc: &'a [u8], key: &str) -> Option<Found<'a>> {
     let key = key.as_bytes();
-    Elements::new(doc)
-        .enumerate()
-        .find(|(_, (k, _))| *k == key)
-        .map(|(index, (_, val))| Found {
-            val,
-            parent: doc,
-            index,
-        })
+    Elements::new(doc).enumerate().find(|(_, (k, _))| *k == key).map(|(index, (_, val))| Found {
+        val,
+        parent: doc,
+        index,
+    })
 }
 
 fn element(array: &[u8], index: usize) -> Option<Found<'_>> {
     let (_, val) = Elements::new(array).nth(index)?;
-    Some(Found {
-        val,
-        parent: array,
-        index,
-    })
+    Some(Found { val, parent: array, index })
 }
 
 fn resolve<'a>(mut found: Found<'a>, mut rest: Split<'_, char>) -> Option<PathValue<'a>> {
@@ -186,20 +170,11 @@ mod tests {
     #[test]
     fn plain_fields_and_nested_documents() {
         let d = rawdoc! {"a": {"b": {"c": 5}}, "x": 1};
-        assert_eq!(
-            get_path(&d, "a.b.c"),
-            Some(PathValue::Borrowed(RawBsonRef::Int32(5)))
-        );
-        assert_eq!(
-            get_path(&d, "x"),
-            Some(PathValue::Borrowed(RawBsonRef::Int32(1)))
-        );
+        assert_eq!(get_path(&d, "a.b.c"), Some(PathValue::Borrowed(RawBsonRef::Int32(5))));
+        assert_eq!(get_path(&d, "x"), Some(PathValue::Borrowed(RawBsonRef::Int32(1))));
         assert_eq!(get_path(&d, "a.b.d"), None);
         assert_eq!(get_path(&d, "y"), None);
-        assert!(matches!(
-            get_path(&d, "a.b"),
-            Some(PathValue::Borrowed(RawBsonRef::Document(_)))
-        ));
+        assert!(matches!(get_path(&d, "a.b"), Some(PathValue::Borrowed(RawBsonRef::Document(_)))));
     }
 
     #[test]
@@ -222,18 +197,9 @@ mod tests {
     #[test]
     fn numeric_component_indexes_arrays() {
         let d = rawdoc! {"a": [10, {"c": 7}, [1, 2]]};
-        assert_eq!(
-            get_path(&d, "a.0"),
-            Some(PathValue::Borrowed(RawBsonRef::Int32(10)))
-        );
-        assert_eq!(
-            get_path(&d, "a.1.c"),
-            Some(PathValue::Borrowed(RawBsonRef::Int32(7)))
-        );
-        assert_eq!(
-            get_path(&d, "a.2.1"),
-            Some(PathValue::Borrowed(RawBsonRef::Int32(2)))
-        );
+        assert_eq!(get_path(&d, "a.0"), Some(PathValue::Borrowed(RawBsonRef::Int32(10))));
+        assert_eq!(get_path(&d, "a.1.c"), Some(PathValue::Borrowed(RawBsonRef::Int32(7))));
+        assert_eq!(get_path(&d, "a.2.1"), Some(PathValue::Borrowed(RawBsonRef::Int32(2))));
         assert_eq!(get_path(&d, "a.3"), None);
         assert_eq!(lookup_strict(&d, "a.1.c"), Some(RawBsonRef::Int32(7)));
         assert_eq!(lookup_strict(&d, "a.3"), None);
@@ -242,10 +208,7 @@ mod tests {
     #[test]
     fn numeric_component_on_document_is_field_name() {
         let d = rawdoc! {"a": {"0": "zero", "01": "lead"}};
-        assert_eq!(
-            get_path(&d, "a.0"),
-            Some(PathValue::Borrowed(RawBsonRef::String("zero")))
-        );
+        assert_eq!(get_path(&d, "a.0"), Some(PathValue::Borrowed(RawBsonRef::String("zero"))));
         assert_eq!(lookup_strict(&d, "a.01"), Some(RawBsonRef::String("lead")));
         assert_eq!(array_index("01"), None);
         assert_eq!(array_index("+1"), None);
@@ -283,10 +246,7 @@ mod tests {
     #[test]
     fn nested_arrays_are_traversed_like_mongodb() {
         let d = rawdoc! {"a": [[{"b": 1}], {"b": 2}, [[{"b": 3}], 4], [5]]};
-        assert_eq!(
-            get_path(&d, "a.b"),
-            gathered(rawdoc! {"v": [[1], 2, [[3]], []]})
-        );
+        assert_eq!(get_path(&d, "a.b"), gathered(rawdoc! {"v": [[1], 2, [[3]], []]}));
     }
 
     #[test]
@@ -320,11 +280,7 @@ mod tests {
         for element in inner.iter() {
             let (key, value) = element.expect("decodes");
             let path = format!("a.{}", key.as_str());
-            assert_eq!(
-                get_path(&d, &path),
-                Some(PathValue::Borrowed(value)),
-                "{path}"
-            );
+            assert_eq!(get_path(&d, &path), Some(PathValue::Borrowed(value)), "{path}");
             assert_eq!(lookup_strict(&d, &path), Some(value), "{path}");
         }
         let arr = inner.get_array("arr").expect("array");

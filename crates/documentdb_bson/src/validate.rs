@@ -39,19 +39,10 @@ pub(crate) const DEPTH_MESSAGE: &str = "BSON nesting depth exceeds the maximum o
 /// [`MAX_NESTING_DEPTH`].
 pub fn validate_document(bytes: &[u8], max_size: usize) -> DocDbResult<&RawDocument> {
     if bytes.len() > max_size {
-        bail!(
-            BSONObjectTooLarge,
-            "BSON document size {} exceeds the maximum of {} bytes",
-            bytes.len(),
-            max_size
-        );
+        bail!(BSONObjectTooLarge, "BSON document size {} exceeds the maximum of {} bytes", bytes.len(), max_size);
     }
     if bytes.len() < 5 {
-        bail!(
-            InvalidBSON,
-            "Invalid BSON: document of {} bytes is shorter than the minimum of 5",
-            bytes.len()
-        );
+        bail!(InvalidBSON, "Invalid BSON: document of {} bytes is shorter than the minimum of 5", bytes.len());
     }
     let declared = read_i32(bytes, 0).unwrap_or(-1);
     if usize::try_from(declared) != Ok(bytes.len()) {
@@ -79,18 +70,11 @@ fn read_i32(bytes: &[u8], at: usize) -> Option<i32> {
 #[inline]
 fn read_len(bytes: &[u8], at: usize, limit: usize, what: &str) -> DocDbResult<usize> {
     if at.saturating_add(4) > limit {
-        return Err(docdb_error!(
-            InvalidBSON,
-            "Invalid BSON: {what} length at offset {at} exceeds document"
-        ));
+        return Err(docdb_error!(InvalidBSON, "Invalid BSON: {what} length at offset {at} exceeds document"));
     }
     let value = read_i32(bytes, at).ok_or_else(|| invalid("truncated length", at))?;
-    usize::try_from(value).map_err(|_| {
-        docdb_error!(
-            InvalidBSON,
-            "Invalid BSON: negative {what} length {value} at offset {at}"
-        )
-    })
+    usize::try_from(value)
+        .map_err(|_| docdb_error!(InvalidBSON, "Invalid BSON: negative {what} length {value} at offset {at}"))
 }
 
 /// Checks a NUL-terminated UTF-8 C string starting at `start`, which must end before
@@ -105,10 +89,7 @@ fn cstring(bytes: &[u8], start: usize, limit: usize, what: &str) -> DocDbResult<
         ));
     };
     if std::str::from_utf8(&region[..nul]).is_err() {
-        return Err(docdb_error!(
-            InvalidBSON,
-            "Invalid BSON: {what} at offset {start} is not valid UTF-8"
-        ));
+        return Err(docdb_error!(InvalidBSON, "Invalid BSON: {what} at offset {start} is not valid UTF-8"));
     }
     Ok(start + nul + 1)
 }
@@ -128,23 +109,12 @@ fn string(bytes: &[u8], at: usize, limit: usize, what: &str) -> DocDbResult<usiz
     let end = start
         .checked_add(len)
         .filter(|e| *e <= limit)
-        .ok_or_else(|| {
-            docdb_error!(
-                InvalidBSON,
-                "Invalid BSON: {what} length at offset {at} exceeds document"
-            )
-        })?;
+        .ok_or_else(|| docdb_error!(InvalidBSON, "Invalid BSON: {what} length at offset {at} exceeds document"))?;
     if bytes.get(end - 1) != Some(&0) {
-        return Err(docdb_error!(
-            InvalidBSON,
-            "Invalid BSON: {what} at offset {at} is not NUL-terminated"
-        ));
+        return Err(docdb_error!(InvalidBSON, "Invalid BSON: {what} at offset {at} is not NUL-terminated"));
     }
     if std::str::from_utf8(bytes.get(start..end - 1).unwrap_or(&[])).is_err() {
-        return Err(docdb_error!(
-            InvalidBSON,
-            "Invalid BSON: {what} at offset {at} is not valid UTF-8"
-        ));
+        return Err(docdb_error!(InvalidBSON, "Invalid BSON: {what} at offset {at} is not valid UTF-8"));
     }
     Ok(end)
 }
@@ -154,10 +124,7 @@ fn string(bytes: &[u8], at: usize, limit: usize, what: &str) -> DocDbResult<usiz
 fn fixed(at: usize, size: usize, limit: usize, what: &str) -> DocDbResult<usize> {
     let end = at + size;
     if end > limit {
-        return Err(docdb_error!(
-            InvalidBSON,
-            "Invalid BSON: {what} value at offset {at} exceeds document"
-        ));
+        return Err(docdb_error!(InvalidBSON, "Invalid BSON: {what} value at offset {at} exceeds document"));
     }
     Ok(end)
 }
@@ -220,24 +187,15 @@ fn walk(bytes: &[u8]) -> DocDbResult<()> {
             0x05 => {
                 let len = read_len(bytes, value, limit, "binary")?;
                 let data = value + 5;
-                let next = data
-                    .checked_add(len)
-                    .filter(|e| *e <= limit)
-                    .ok_or_else(|| {
-                        docdb_error!(
-                            InvalidBSON,
-                            "Invalid BSON: binary length at offset {value} exceeds document"
-                        )
-                    })?;
+                let next = data.checked_add(len).filter(|e| *e <= limit).ok_or_else(|| {
+                    docdb_error!(InvalidBSON, "Invalid BSON: binary length at offset {value} exceeds document")
+                })?;
                 if bytes.get(value + 4) == Some(&2) {
                     // The deprecated "old binary" subtype wraps its payload in a second
                     // length prefix, which must account for the rest of the payload.
                     let inner = read_i32(bytes, data).filter(|_| len >= 4);
                     if inner.and_then(|i| usize::try_from(i).ok()) != Some(len.wrapping_sub(4)) {
-                        return Err(invalid(
-                            "binary subtype 2 inner length is inconsistent",
-                            data,
-                        ));
+                        return Err(invalid("binary subtype 2 inner length is inconsistent", data));
                     }
                 }
                 next
@@ -248,7 +206,10 @@ fn walk(bytes: &[u8]) -> DocDbResult<()> {
                     return Err(invalid("embedded document length is less than 5", value));
                 }
                 let child_end = value.checked_add(len).filter(|e| *e <= limit).ok_or_else(|| {
-                    docdb_error!(InvalidBSON, "Invalid BSON: embedded document length at offset {value} exceeds document")
+                    docdb_error!(
+                        InvalidBSON,
+                        "Invalid BSON: embedded document length at offset {value} exceeds document"
+                    )
                 })?;
                 depth = push(&mut ends, depth, child_end)?;
                 value + 4
@@ -264,10 +225,7 @@ fn walk(bytes: &[u8]) -> DocDbResult<()> {
                 let scope = string(bytes, value + 4, cws_end, "code with scope code")?;
                 let scope_len = read_len(bytes, scope, cws_end, "code with scope scope")?;
                 if scope.checked_add(scope_len) != Some(cws_end) || scope_len < 5 {
-                    return Err(invalid(
-                        "code with scope total length does not match its code and scope",
-                        value,
-                    ));
+                    return Err(invalid("code with scope total length does not match its code and scope", value));
                 }
                 depth = push(&mut ends, depth, cws_end)?;
                 scope + 4
@@ -283,11 +241,7 @@ fn walk(bytes: &[u8]) -> DocDbResult<()> {
 }
 
 #[inline]
-fn push(
-    ends: &mut [usize; MAX_NESTING_DEPTH + 1],
-    depth: usize,
-    child_end: usize,
-) -> DocDbResult<usize> {
+fn push(ends: &mut [usize; MAX_NESTING_DEPTH + 1], depth: usize, child_end: usize) -> DocDbResult<usize> {
     let next = depth + 1;
     match ends.get_mut(next) {
         Some(slot) => {
@@ -332,17 +286,10 @@ mod tests {
     fn accepts_minimal_and_simple() {
         assert_eq!(code(&doc(b"")), ErrorCode::OK);
         assert_eq!(code(&doc(b"\x10a\0\x01\0\0\0")), ErrorCode::OK);
-        assert_eq!(
-            code(&doc(b"\x02s\0\x03\0\0\0a\0\0")),
-            ErrorCode::OK,
-            "interior NUL in string"
-        );
+        assert_eq!(code(&doc(b"\x02s\0\x03\0\0\0a\0\0")), ErrorCode::OK, "interior NUL in string");
         assert_eq!(code(&doc(b"\x08b\0\x01")), ErrorCode::OK);
         assert_eq!(code(&doc(b"\x0Br\0a\0ix\0")), ErrorCode::OK);
-        assert_eq!(
-            code(&doc(b"\x05b\0\x06\0\0\0\x02\x02\0\0\0\xff\xff")),
-            ErrorCode::OK
-        );
+        assert_eq!(code(&doc(b"\x05b\0\x06\0\0\0\x02\x02\0\0\0\xff\xff")), ErrorCode::OK);
         assert_eq!(code(&doc(b"\x7Fk\0\xFFm\0\x06u\0\x0An\0")), ErrorCode::OK);
     }
 
@@ -361,14 +308,7 @@ mod tests {
         let d = doc(b"\x10a\0\x01\0\0\0");
         let err = validate_document(&d, d.len() - 1).unwrap_err();
         assert_eq!(err.code, ErrorCode::BSONObjectTooLarge);
-        assert_eq!(
-            err.message,
-            format!(
-                "BSON document size {} exceeds the maximum of {} bytes",
-                d.len(),
-                d.len() - 1
-            )
-        );
+        assert_eq!(err.message, format!("BSON document size {} exceeds the maximum of {} bytes", d.len(), d.len() - 1));
         assert!(validate_document(&d, d.len()).is_ok());
     }
 
@@ -381,18 +321,12 @@ mod tests {
             (vec![5, 0, 0, 0, 1], "not NUL-terminated"),
             (doc(b"\x10a\0\x01\0\0"), "exceeds"),
             (doc(b"\x20a\0"), "unknown element type 0x20"),
-            (
-                doc(b"\x02s\0\x10\0\0\0ab\0"),
-                "string length at offset 7 exceeds document",
-            ),
+            (doc(b"\x02s\0\x10\0\0\0ab\0"), "string length at offset 7 exceeds document"),
             (doc(b"\x02s\0\x00\0\0\0"), "length 0"),
             (doc(b"\x02s\0\x02\0\0\0ab"), "not NUL-terminated"),
             (doc(b"\x02s\0\x02\0\0\0\xff\0"), "not valid UTF-8"),
             (doc(b"\x02s\0\xff\xff\xff\xff\0"), "negative"),
-            (
-                doc(b"\x10\xffa\0\x01\0\0\0"),
-                "key at offset 5 is not valid UTF-8",
-            ),
+            (doc(b"\x10\xffa\0\x01\0\0\0"), "key at offset 5 is not valid UTF-8"),
             (doc(b"\x10abc"), "not NUL-terminated"),
             (doc(b"\x08b\0\x02"), "boolean"),
             (doc(b"\x0Br\0a\0ix"), "options"),
@@ -402,25 +336,13 @@ mod tests {
             (doc(b"\x03d\0\x04\0\0\0"), "less than 5"),
             (doc(b"\x03d\0\x06\0\0\0\0"), "exceeds"),
             (doc(b"\x03d\0\x05\0\0\0\x01"), "not NUL-terminated"),
-            (
-                doc(b"\x0Cp\0\x02\0\0\0a\0abcdefghijk"),
-                "DBPointer ObjectId",
-            ),
+            (doc(b"\x0Cp\0\x02\0\0\0a\0abcdefghijk"), "DBPointer ObjectId"),
             (doc(b"\0\0\0"), "end-of-document marker"),
         ];
         for (bytes, expect) in bad {
             let err = validate_document(&bytes, MAX_BSON_SIZE).unwrap_err();
-            assert_eq!(
-                err.code,
-                ErrorCode::InvalidBSON,
-                "{bytes:?}: {}",
-                err.message
-            );
-            assert!(
-                err.message.contains(expect),
-                "{bytes:?}: {} (expected {expect})",
-                err.message
-            );
+            assert_eq!(err.code, ErrorCode::InvalidBSON, "{bytes:?}: {}", err.message);
+            assert!(err.message.contains(expect), "{bytes:?}: {} (expected {expect})", err.message);
             assert!(err.message.starts_with("Invalid BSON"));
         }
     }
@@ -441,7 +363,9 @@ mod tests {
 
     #[test]
     fn every_truncation_is_rejected_without_panic() {
-        let d = doc(b"\x02s\0\x02\0\0\0a\0\x03d\0\x0C\0\0\0\x10x\0\x01\0\0\0\0\x0F\x63\0\x0F\0\0\0\x02\0\0\0x\0\x05\0\0\0\0");
+        let d = doc(
+            b"\x02s\0\x02\0\0\0a\0\x03d\0\x0C\0\0\0\x10x\0\x01\0\0\0\0\x0F\x63\0\x0F\0\0\0\x02\0\0\0x\0\x05\0\0\0\0",
+        );
         assert_eq!(code(&d), ErrorCode::OK);
         for cut in 0..d.len() {
             let mut t = d[..cut].to_vec();

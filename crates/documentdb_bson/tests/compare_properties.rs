@@ -8,15 +8,13 @@
 use documentdb_bson::bson::oid::ObjectId;
 use documentdb_bson::bson::spec::BinarySubtype;
 use documentdb_bson::bson::{
-    Binary, DateTime, Decimal128, RawArrayBuf, RawBson, RawDocumentBuf, RawJavaScriptCodeWithScope,
-    Regex, Timestamp,
+    Binary, DateTime, Decimal128, RawArrayBuf, RawBson, RawDocumentBuf, RawJavaScriptCodeWithScope, Regex, Timestamp,
 };
 use documentdb_bson::compare::{compare_documents, compare_values};
 use documentdb_bson::hash::hash_value;
 use documentdb_bson::number::{
-    decimal_parts, decimal_to_f64, encode_decimal128, f64_to_decimal, f64_to_decimal128,
-    Decimal128Parts, DecimalKind, DECIMAL_MAX_COEFFICIENT, DECIMAL_MAX_EXPONENT,
-    DECIMAL_MIN_EXPONENT,
+    decimal_parts, decimal_to_f64, encode_decimal128, f64_to_decimal, f64_to_decimal128, Decimal128Parts, DecimalKind,
+    DECIMAL_MAX_COEFFICIENT, DECIMAL_MAX_EXPONENT, DECIMAL_MIN_EXPONENT,
 };
 use proptest::prelude::*;
 use std::cmp::Ordering;
@@ -129,9 +127,7 @@ fn random_decimal() -> impl Strategy<Value = RawBson> {
         prop_oneof![0u128..1000, 0u128..=DECIMAL_MAX_COEFFICIENT],
         prop_oneof![-40i32..40, DECIMAL_MIN_EXPONENT..=DECIMAL_MAX_EXPONENT],
     )
-        .prop_filter_map("encodable", |(neg, c, e)| {
-            dec_parts(&Decimal128Parts::finite(neg, c, e))
-        })
+        .prop_filter_map("encodable", |(neg, c, e)| dec_parts(&Decimal128Parts::finite(neg, c, e)))
 }
 
 fn number() -> impl Strategy<Value = RawBson> {
@@ -189,12 +185,7 @@ fn leaf() -> impl Strategy<Value = RawBson> {
 }
 
 fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("a".to_owned()),
-        Just("b".to_owned()),
-        Just("".to_owned()),
-        "[a-c]{2}"
-    ]
+    prop_oneof![Just("a".to_owned()), Just("b".to_owned()), Just("".to_owned()), "[a-c]{2}"]
 }
 
 fn build_doc(fields: Vec<(String, RawBson)>) -> RawDocumentBuf {
@@ -230,10 +221,7 @@ struct Choices(u64);
 
 impl Choices {
     fn pick(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -244,9 +232,7 @@ fn equal_number(v: &RawBson, ch: &mut Choices) -> RawBson {
         RawBson::Int32(i) => Some(i64::from(*i)),
         RawBson::Int64(i) => Some(*i),
         RawBson::Double(d)
-            if d.fract() == 0.0
-                && *d >= -9_223_372_036_854_775_808.0
-                && *d < 9_223_372_036_854_775_808.0 =>
+            if d.fract() == 0.0 && *d >= -9_223_372_036_854_775_808.0 && *d < 9_223_372_036_854_775_808.0 =>
         {
             Some(*d as i64)
         }
@@ -288,9 +274,7 @@ fn equal_number(v: &RawBson, ch: &mut Choices) -> RawBson {
                     let n = p.normalized();
                     let nearest = decimal_to_f64(&p);
                     match ch.pick(3) {
-                        0 if cmp(&RawBson::Double(nearest), v) == Ordering::Equal => {
-                            RawBson::Double(nearest)
-                        }
+                        0 if cmp(&RawBson::Double(nearest), v) == Ordering::Equal => RawBson::Double(nearest),
                         1 => dec_parts(&n).unwrap_or_else(|| v.clone()),
                         _ => {
                             // Pad with trailing zeros where the encoding allows.
@@ -319,9 +303,7 @@ fn equal_number(v: &RawBson, ch: &mut Choices) -> RawBson {
 /// A value equal to `v` under MongoDB's comparison but (usually) encoded differently.
 fn equal_variant(v: &RawBson, ch: &mut Choices) -> RawBson {
     match v {
-        RawBson::Int32(_) | RawBson::Int64(_) | RawBson::Double(_) | RawBson::Decimal128(_) => {
-            equal_number(v, ch)
-        }
+        RawBson::Int32(_) | RawBson::Int64(_) | RawBson::Double(_) | RawBson::Decimal128(_) => equal_number(v, ch),
         RawBson::String(s) if ch.pick(2) == 0 => RawBson::Symbol(s.clone()),
         RawBson::Symbol(s) if ch.pick(2) == 0 => RawBson::String(s.clone()),
         RawBson::Document(d) => {
@@ -335,9 +317,7 @@ fn equal_variant(v: &RawBson, ch: &mut Choices) -> RawBson {
             RawBson::Document(build_doc(fields))
         }
         RawBson::Array(a) => RawBson::Array(
-            a.into_iter()
-                .map(|r| equal_variant(&RawBson::from(r.expect("decodes")), ch))
-                .collect::<RawArrayBuf>(),
+            a.into_iter().map(|r| equal_variant(&RawBson::from(r.expect("decodes")), ch)).collect::<RawArrayBuf>(),
         ),
         other => other.clone(),
     }
@@ -460,22 +440,12 @@ proptest! {
 fn check_transitive(a: &RawBson, b: &RawBson, c: &RawBson) -> Result<(), TestCaseError> {
     // Every ordering of the triple: x <= y <= z implies x <= z, strict if either step is.
     let all = [a, b, c];
-    for (i, j, k) in [
-        (0, 1, 2),
-        (0, 2, 1),
-        (1, 0, 2),
-        (1, 2, 0),
-        (2, 0, 1),
-        (2, 1, 0),
-    ] {
+    for (i, j, k) in [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)] {
         let (x, y, z) = (all[i], all[j], all[k]);
         let (xy, yz, xz) = (cmp(x, y), cmp(y, z), cmp(x, z));
         if xy != Ordering::Greater && yz != Ordering::Greater {
-            let expected = if xy == Ordering::Equal && yz == Ordering::Equal {
-                Ordering::Equal
-            } else {
-                Ordering::Less
-            };
+            let expected =
+                if xy == Ordering::Equal && yz == Ordering::Equal { Ordering::Equal } else { Ordering::Less };
             prop_assert_eq!(xz, expected, "{:?} {:?} {:?}", x, y, z);
         }
     }

@@ -40,10 +40,7 @@ fn documents_equal(a: &RawDocument, b: &RawDocument) -> bool {
 }
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases, ..ProptestConfig::default() }
 }
 
 proptest! {

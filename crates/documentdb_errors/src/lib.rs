@@ -173,9 +173,7 @@ impl ErrorCode {
         if let Some((code, _)) = NAMED_CODES.iter().find(|(_, n)| *n == name) {
             return Some(ErrorCode(*code));
         }
-        name.strip_prefix("Location")
-            .and_then(|digits| digits.parse().ok())
-            .map(ErrorCode)
+        name.strip_prefix("Location").and_then(|digits| digits.parse().ok()).map(ErrorCode)
     }
 
     /// The five-character SQLSTATE (class `M`) this code travels as inside PostgreSQL.
@@ -207,9 +205,7 @@ impl ErrorCode {
         self.sqlstate()
             .iter()
             .enumerate()
-            .fold(0i32, |acc, (i, ch)| {
-                acc | ((((*ch as i32) - ('0' as i32)) & 0x3F) << (6 * i))
-            })
+            .fold(0i32, |acc, (i, ch)| acc | ((((*ch as i32) - ('0' as i32)) & 0x3F) << (6 * i)))
     }
 
     /// Decodes a class-`M` SQLSTATE back into the MongoDB code; `None` for other classes.
@@ -255,10 +251,7 @@ pub struct DocDbError {
 
 impl DocDbError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> DocDbError {
-        DocDbError {
-            code,
-            message: message.into(),
-        }
+        DocDbError { code, message: message.into() }
     }
 }
 
@@ -301,12 +294,7 @@ mod tests {
     #[test]
     fn named_codes_are_sorted_and_unique() {
         for pair in NAMED_CODES.windows(2) {
-            assert!(
-                pair[0].0 < pair[1].0,
-                "{:?} must come before {:?}",
-                pair[0],
-                pair[1]
-            );
+            assert!(pair[0].0 < pair[1].0, "{:?} must come before {:?}", pair[0], pair[1]);
         }
     }
 
@@ -317,9 +305,7 @@ mod tests {
             assert_eq!(ec.name(), *name);
             let state = ec.sqlstate_str();
             assert!(state.starts_with('M'));
-            assert!(state
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+            assert!(state.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
             assert_eq!(ErrorCode::from_sqlstate(&state), Some(ec), "{state}");
         }
     }
@@ -345,11 +331,8 @@ mod tests {
     fn packed_sqlstate_matches_postgres_macro() {
         // MAKE_SQLSTATE('2','3','5','0','5') is unique_violation; check our packing formula
         // against PostgreSQL's value for it (23505 -> 0x0500C82 ... computed independently).
-        let pack = |s: &[u8; 5]| {
-            s.iter().enumerate().fold(0i32, |acc, (i, c)| {
-                acc | (((*c as i32 - 48) & 0x3F) << (6 * i))
-            })
-        };
+        let pack =
+            |s: &[u8; 5]| s.iter().enumerate().fold(0i32, |acc, (i, c)| acc | (((*c as i32 - 48) & 0x3F) << (6 * i)));
         assert_eq!(pack(b"23505"), 83_906_754);
         assert_eq!(ErrorCode::BadValue.sqlstate_packed(), pack(b"M0002"));
     }

@@ -65,11 +65,7 @@ thread_local! {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn invalidate_type_oids(
-    _arg: pg_sys::Datum,
-    _cache_id: i32,
-    _hash_value: u32,
-) {
+unsafe extern "C-unwind" fn invalidate_type_oids(_arg: pg_sys::Datum, _cache_id: i32, _hash_value: u32) {
     TYPE_OIDS.with(|cache| cache.oids.iter().for_each(|c| c.set(pg_sys::InvalidOid)));
 }
 
@@ -215,54 +211,28 @@ macro_rules! varlena_type {
         unsafe impl<'a> SqlTranslatable for $borrowed<'a> {
             const TYPE_IDENT: &'static str = $ident;
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-                Ok(SqlMappingRef::literal($sql));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-                Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($sql));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
         }
 
         unsafe impl SqlTranslatable for $owned {
             const TYPE_IDENT: &'static str = $ident;
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-                Ok(SqlMappingRef::literal($sql));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-                Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($sql));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
         }
     };
 }
 
-varlena_type!(
-    Bson,
-    BsonRef,
-    0,
-    "documentdb_core.bson",
-    "documentdb_pgbson::Bson"
-);
-varlena_type!(
-    BsonQuery,
-    BsonQueryRef,
-    1,
-    "documentdb_core.bsonquery",
-    "documentdb_pgbson::BsonQuery"
-);
-varlena_type!(
-    BsonSequence,
-    BsonSequenceRef,
-    2,
-    "documentdb_core.bsonsequence",
-    "documentdb_pgbson::BsonSequence"
-);
+varlena_type!(Bson, BsonRef, 0, "documentdb_core.bson", "documentdb_pgbson::Bson");
+varlena_type!(BsonQuery, BsonQueryRef, 1, "documentdb_core.bsonquery", "documentdb_pgbson::BsonQuery");
+varlena_type!(BsonSequence, BsonSequenceRef, 2, "documentdb_core.bsonsequence", "documentdb_pgbson::BsonSequence");
 
 fn document_of(bytes: &[u8]) -> &RawDocument {
     // Every bson datum was validated when it was created (input functions, recv, casts),
     // so this only re-checks the length header; a failure means on-disk corruption.
-    RawDocument::from_bytes(bytes).unwrap_or_else(|e| {
-        throw(DocDbError::new(
-            ErrorCode::InvalidBSON,
-            format!("corrupt bson datum: {e}"),
-        ))
-    })
+    RawDocument::from_bytes(bytes)
+        .unwrap_or_else(|e| throw(DocDbError::new(ErrorCode::InvalidBSON, format!("corrupt bson datum: {e}"))))
 }
 
 impl<'a> BsonRef<'a> {
@@ -310,9 +280,7 @@ impl<'a> Iterator for SequenceIter<'a> {
             return None;
         }
         let len = i32::from_le_bytes([self.rest[0], self.rest[1], self.rest[2], self.rest[3]]);
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|l| *l >= 5 && *l <= self.rest.len())?;
+        let len = usize::try_from(len).ok().filter(|l| *l >= 5 && *l <= self.rest.len())?;
         let (doc, rest) = self.rest.split_at(len);
         self.rest = rest;
         Some(document_of(doc))

@@ -145,10 +145,7 @@ impl SumState {
     }
 
     fn total_decimal(&self) -> bson::Decimal128 {
-        let r = arith::add(
-            Num::Decimal(self.decimal),
-            Num::Decimal(self.non_decimal.get_decimal()),
-        );
+        let r = arith::add(Num::Decimal(self.decimal), Num::Decimal(self.non_decimal.get_decimal()));
         arith::to_decimal(r)
     }
 
@@ -216,26 +213,13 @@ fn initial_state(op: AccumulatorOp) -> State {
     use AccumulatorOp::*;
     match op {
         Sum | Count => State::Sum(SumState::default()),
-        Avg => State::Avg {
-            sum: SumState::default(),
-            decimal: false,
-        },
+        Avg => State::Avg { sum: SumState::default(), decimal: false },
         Min | Max => State::MinMax(None),
-        First | Last => State::FirstLast {
-            seen: false,
-            value: None,
-        },
+        First | Last => State::FirstLast { seen: false, value: None },
         Push | AddToSet | FirstN | LastN | MaxN | MinN => State::List(Vec::new()),
         MergeObjects => State::Merge(Document::new()),
-        StdDevPop | StdDevSamp => State::StdDev {
-            count: 0,
-            mean: 0.0,
-            m2: 0.0,
-        },
-        Top | Bottom | TopN | BottomN => State::Ranked {
-            items: Vec::new(),
-            seq: 0,
-        },
+        StdDevPop | StdDevSamp => State::StdDev { count: 0, mean: 0.0, m2: 0.0 },
+        Top | Bottom | TopN | BottomN => State::Ranked { items: Vec::new(), seq: 0 },
     }
 }
 
@@ -247,24 +231,16 @@ impl Accumulator {
     }
 
     /// Like [`Accumulator::parse`] with `let` variables.
-    pub fn parse_with_context(
-        name: &str,
-        arg: RawBsonRef<'_>,
-        ctx: &ExprContext,
-    ) -> DocDbResult<Accumulator> {
-        let spec = Bson::try_from(arg).map_err(|e| {
-            DocDbError::new(
-                ErrorCode::InvalidBSON,
-                format!("Invalid BSON in accumulator: {e}"),
-            )
-        })?;
+    pub fn parse_with_context(name: &str, arg: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Accumulator> {
+        let spec = Bson::try_from(arg)
+            .map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, format!("Invalid BSON in accumulator: {e}")))?;
         Accumulator::parse_bson(name, &spec, ctx)
     }
 
     /// Like [`Accumulator::parse`] for an owned argument.
     pub fn parse_bson(name: &str, spec: &Bson, ctx: &ExprContext) -> DocDbResult<Accumulator> {
-        let op = AccumulatorOp::from_name(name)
-            .ok_or_else(|| loc(15952, format!("unknown group operator '{name}'")))?;
+        let op =
+            AccumulatorOp::from_name(name).ok_or_else(|| loc(15952, format!("unknown group operator '{name}'")))?;
         let mut acc = Accumulator {
             op,
             spec: spec.clone(),
@@ -278,10 +254,7 @@ impl Accumulator {
         match op {
             Count => {
                 if !matches!(spec, Bson::Document(d) if d.is_empty()) {
-                    return Err(DocDbError::new(
-                        ErrorCode::TypeMismatch,
-                        "$count takes no arguments, i.e. $count:{}",
-                    ));
+                    return Err(DocDbError::new(ErrorCode::TypeMismatch, "$count takes no arguments, i.e. $count:{}"));
                 }
                 acc.argument = Some(Expression::parse_bson(&Bson::Int32(1), ctx)?);
             }
@@ -289,10 +262,7 @@ impl Accumulator {
                 let Bson::Document(d) = spec else {
                     return Err(loc(
                         5787900,
-                        format!(
-                            "specification must be an object; found {}",
-                            v::display(&Some(spec.clone()))
-                        ),
+                        format!("specification must be an object; found {}", v::display(&Some(spec.clone()))),
                     ));
                 };
                 let mut input = None;
@@ -301,12 +271,7 @@ impl Accumulator {
                     match k.as_str() {
                         "input" => input = Some(val),
                         "n" => n = Some(val),
-                        other => {
-                            return Err(loc(
-                                5787901,
-                                format!("Unknown argument for 'n' operator: {other}"),
-                            ))
-                        }
+                        other => return Err(loc(5787901, format!("Unknown argument for 'n' operator: {other}"))),
                     }
                 }
                 let n = n.ok_or_else(|| loc(5787906, "Missing value for 'n'"))?;
@@ -318,10 +283,7 @@ impl Accumulator {
                 let Bson::Document(d) = spec else {
                     return Err(loc(
                         5788001,
-                        format!(
-                            "specification must be an object; found {}",
-                            v::display(&Some(spec.clone()))
-                        ),
+                        format!("specification must be an object; found {}", v::display(&Some(spec.clone()))),
                     ));
                 };
                 let single = matches!(op, Top | Bottom);
@@ -331,20 +293,12 @@ impl Accumulator {
                         "output" => output = Some(val),
                         "sortBy" => sort_by = Some(val),
                         "n" if !single => n = Some(val),
-                        other => {
-                            return Err(loc(
-                                5788002,
-                                format!("Unknown argument to {name} '{other}'"),
-                            ))
-                        }
+                        other => return Err(loc(5788002, format!("Unknown argument to {name} '{other}'"))),
                     }
                 }
-                let output = output.ok_or_else(|| {
-                    loc(5788004, format!("{name} needs to have an 'output' field"))
-                })?;
-                let sort_spec = sort_by.ok_or_else(|| {
-                    loc(5788005, format!("{name} needs to have a 'sortBy' field"))
-                })?;
+                let output = output.ok_or_else(|| loc(5788004, format!("{name} needs to have an 'output' field")))?;
+                let sort_spec =
+                    sort_by.ok_or_else(|| loc(5788005, format!("{name} needs to have a 'sortBy' field")))?;
                 if !matches!(sort_spec, Bson::Document(_)) {
                     return Err(loc(5788005, format!("{name} 'sortBy' must be an object")));
                 }
@@ -352,28 +306,20 @@ impl Accumulator {
                 let SortBy::Fields(fields) = &sort else {
                     return Err(loc(5788005, format!("{name} 'sortBy' must be an object")));
                 };
-                let keys: Vec<Bson> = fields
-                    .iter()
-                    .map(|(p, _)| Bson::String(format!("${}", p.join("."))))
-                    .collect();
+                let keys: Vec<Bson> = fields.iter().map(|(p, _)| Bson::String(format!("${}", p.join(".")))).collect();
                 let arg = bson::doc! { "output": output.clone(), "sortKey": keys };
                 acc.argument = Some(Expression::parse_bson(&Bson::Document(arg), ctx)?);
                 acc.sort_by = Some(sort);
                 if single {
                     acc.n = Some(1);
                 } else {
-                    let n = n.ok_or_else(|| {
-                        loc(5788003, format!("{name} needs to have an 'n' field"))
-                    })?;
+                    let n = n.ok_or_else(|| loc(5788003, format!("{name} needs to have an 'n' field")))?;
                     acc.set_n_expression(n, ctx)?;
                 }
             }
             _ => {
                 if matches!(spec, Bson::Array(_)) {
-                    return Err(loc(
-                        40237,
-                        format!("The {name} accumulator is a unary operator"),
-                    ));
+                    return Err(loc(40237, format!("The {name} accumulator is a unary operator")));
                 }
                 acc.argument = Some(Expression::parse_bson(spec, ctx)?);
             }
@@ -393,8 +339,8 @@ impl Accumulator {
 
     /// An accumulator used by the expression forms (`{$sum: [...]}` in `$project`).
     pub(crate) fn for_expression(name: &str) -> DocDbResult<Accumulator> {
-        let op = AccumulatorOp::from_name(name)
-            .ok_or_else(|| loc(15952, format!("unknown group operator '{name}'")))?;
+        let op =
+            AccumulatorOp::from_name(name).ok_or_else(|| loc(15952, format!("unknown group operator '{name}'")))?;
         Ok(Accumulator {
             op,
             spec: Bson::Null,
@@ -533,10 +479,10 @@ impl Accumulator {
                             return Err(loc(
                                 40400,
                                 format!(
-                                "$mergeObjects requires object inputs, but input {} is of type {}",
-                                v::display(&other),
-                                v::type_name(&other)
-                            ),
+                                    "$mergeObjects requires object inputs, but input {} is of type {}",
+                                    v::display(&other),
+                                    v::type_name(&other)
+                                ),
                             ))
                         }
                     }
@@ -557,13 +503,7 @@ impl Accumulator {
                 let (key, output) = split_ranked(value);
                 *seq += 1;
                 let sort = sort_by.unwrap_or(SortBy::Whole(true));
-                insert_ranked(
-                    items,
-                    (key, output, *seq),
-                    &sort,
-                    matches!(op, Top | TopN),
-                    n,
-                );
+                insert_ranked(items, (key, output, *seq), &sort, matches!(op, Top | TopN), n);
             }
         }
         Ok(())
@@ -574,11 +514,7 @@ impl Accumulator {
         if self.op != other.op {
             return Err(DocDbError::new(
                 ErrorCode::InternalError,
-                format!(
-                    "cannot merge {} state into {}",
-                    other.op.name(),
-                    self.op.name()
-                ),
+                format!("cannot merge {} state into {}", other.op.name(), self.op.name()),
             ));
         }
         use AccumulatorOp::*;
@@ -590,16 +526,7 @@ impl Accumulator {
         let sort = self.sort_by.clone().unwrap_or(SortBy::Whole(true));
         match (&mut self.state, &other.state) {
             (State::Sum(a), State::Sum(b)) => a.merge(b),
-            (
-                State::Avg {
-                    sum: a,
-                    decimal: da,
-                },
-                State::Avg {
-                    sum: b,
-                    decimal: db,
-                },
-            ) => {
+            (State::Avg { sum: a, decimal: da }, State::Avg { sum: b, decimal: db }) => {
                 a.merge(b);
                 *da |= *db;
             }
@@ -608,16 +535,7 @@ impl Accumulator {
                     minmax_update(a, val, op == Max);
                 }
             }
-            (
-                State::FirstLast {
-                    seen: sa,
-                    value: va,
-                },
-                State::FirstLast {
-                    seen: sb,
-                    value: vb,
-                },
-            ) => {
+            (State::FirstLast { seen: sa, value: va }, State::FirstLast { seen: sb, value: vb }) => {
                 if (op == First && !*sa && *sb) || (op == Last && *sb) {
                     *sa = true;
                     *va = vb.clone();
@@ -658,18 +576,7 @@ impl Accumulator {
                     a.insert(k.clone(), val.clone());
                 }
             }
-            (
-                State::StdDev {
-                    count: ca,
-                    mean: ma,
-                    m2: qa,
-                },
-                State::StdDev {
-                    count: cb,
-                    mean: mb,
-                    m2: qb,
-                },
-            ) => {
+            (State::StdDev { count: ca, mean: ma, m2: qa }, State::StdDev { count: cb, mean: mb, m2: qb }) => {
                 if *cb > 0 {
                     let total = *ca + *cb;
                     let delta = *mb - *ma;
@@ -681,21 +588,12 @@ impl Accumulator {
             (State::Ranked { items: a, seq: sa }, State::Ranked { items: b, .. }) => {
                 let base = *sa;
                 for (key, out, s) in b {
-                    insert_ranked(
-                        a,
-                        (key.clone(), out.clone(), base + s),
-                        &sort,
-                        matches!(op, Top | TopN),
-                        n,
-                    );
+                    insert_ranked(a, (key.clone(), out.clone(), base + s), &sort, matches!(op, Top | TopN), n);
                     *sa = (*sa).max(base + s);
                 }
             }
             _ => {
-                return Err(DocDbError::new(
-                    ErrorCode::InternalError,
-                    "mismatched accumulator states",
-                ));
+                return Err(DocDbError::new(ErrorCode::InternalError, "mismatched accumulator states"));
             }
         }
         Ok(())
@@ -725,11 +623,7 @@ impl Accumulator {
             State::List(items) => Bson::Array(items.clone()),
             State::Merge(doc) => Bson::Document(doc.clone()),
             State::StdDev { count, m2, .. } => {
-                let adjusted = if self.op == StdDevSamp {
-                    count - 1
-                } else {
-                    *count
-                };
+                let adjusted = if self.op == StdDevSamp { count - 1 } else { *count };
                 if adjusted <= 0 {
                     Bson::Null
                 } else {
@@ -774,9 +668,7 @@ impl Accumulator {
             State::Ranked { items, seq } => {
                 let list: Vec<Bson> = items
                     .iter()
-                    .map(|(k, o, s)| {
-                        Bson::Array(vec![Bson::Array(k.clone()), o.clone(), Bson::Int64(*s)])
-                    })
+                    .map(|(k, o, s)| Bson::Array(vec![Bson::Array(k.clone()), o.clone(), Bson::Int64(*s)]))
                     .collect();
                 bson::doc! { "items": list, "seq": *seq }
             }
@@ -787,12 +679,7 @@ impl Accumulator {
 
     /// Rebuilds an accumulator from [`Accumulator::serialize_state`] bytes.
     pub fn deserialize_state(bytes: &[u8]) -> DocDbResult<Accumulator> {
-        let bad = |what: &str| {
-            DocDbError::new(
-                ErrorCode::InternalError,
-                format!("corrupt accumulator state: {what}"),
-            )
-        };
+        let bad = |what: &str| DocDbError::new(ErrorCode::InternalError, format!("corrupt accumulator state: {what}"));
         let doc = bson::Document::from_reader(bytes).map_err(|e| bad(&e.to_string()))?;
         let name = doc.get_str("op").map_err(|_| bad("op"))?;
         let op = AccumulatorOp::from_name(name).ok_or_else(|| bad("op"))?;
@@ -813,14 +700,11 @@ impl Accumulator {
                 decimal: st.get_bool("dec").unwrap_or(false),
             },
             State::MinMax(_) => State::MinMax(st.get("val").cloned()),
-            State::FirstLast { .. } => State::FirstLast {
-                seen: st.get_bool("seen").unwrap_or(false),
-                value: st.get("val").cloned(),
-            },
-            State::List(_) => State::List(st.get_array("vals").map_err(|_| bad("vals"))?.clone()),
-            State::Merge(_) => {
-                State::Merge(st.get_document("doc").map_err(|_| bad("doc"))?.clone())
+            State::FirstLast { .. } => {
+                State::FirstLast { seen: st.get_bool("seen").unwrap_or(false), value: st.get("val").cloned() }
             }
+            State::List(_) => State::List(st.get_array("vals").map_err(|_| bad("vals"))?.clone()),
+            State::Merge(_) => State::Merge(st.get_document("doc").map_err(|_| bad("doc"))?.clone()),
             State::StdDev { .. } => State::StdDev {
                 count: st.get_i64("c").map_err(|_| bad("c"))?,
                 mean: st.get_f64("m").map_err(|_| bad("m"))?,
@@ -833,16 +717,11 @@ impl Accumulator {
                         return Err(bad("item"));
                     };
                     match parts.as_slice() {
-                        [Bson::Array(k), o, Bson::Int64(s)] => {
-                            items.push((k.clone(), o.clone(), *s))
-                        }
+                        [Bson::Array(k), o, Bson::Int64(s)] => items.push((k.clone(), o.clone(), *s)),
                         _ => return Err(bad("item")),
                     }
                 }
-                State::Ranked {
-                    items,
-                    seq: st.get_i64("seq").unwrap_or(0),
-                }
+                State::Ranked { items, seq: st.get_i64("seq").unwrap_or(0) }
             }
         };
         Ok(acc)
@@ -896,11 +775,7 @@ fn sum_from_doc(d: &Document) -> Option<SumState> {
     };
     Some(SumState {
         kind,
-        non_decimal: DoubleDouble::from_parts(
-            d.get_f64("s").ok()?,
-            d.get_f64("a").ok()?,
-            d.get_f64("sp").ok()?,
-        ),
+        non_decimal: DoubleDouble::from_parts(d.get_f64("s").ok()?, d.get_f64("a").ok()?, d.get_f64("sp").ok()?),
         decimal: *d.get_decimal128("d").ok()?,
         count: d.get_i64("c").ok()?,
     })
@@ -969,14 +844,8 @@ fn compare_keys(a: &[Bson], b: &[Bson], sort: &SortBy) -> Ordering {
         SortBy::Whole(asc) => vec![*asc],
     };
     for (i, asc) in dirs.iter().enumerate() {
-        let ka = a
-            .get(i)
-            .map(|x| key_component(x, *asc))
-            .unwrap_or(Bson::Null);
-        let kb = b
-            .get(i)
-            .map(|x| key_component(x, *asc))
-            .unwrap_or(Bson::Null);
+        let ka = a.get(i).map(|x| key_component(x, *asc)).unwrap_or(Bson::Null);
+        let kb = b.get(i).map(|x| key_component(x, *asc)).unwrap_or(Bson::Null);
         let o = v::compare(&ka, &kb);
         let o = if *asc { o } else { o.reverse() };
         if o != Ordering::Equal {

@@ -178,9 +178,7 @@ pub fn to_i64(n: Num) -> i64 {
         Num::Int32(v) => i64::from(v),
         Num::Int64(v) => v,
         Num::Double(v) => v as i64,
-        Num::Decimal(v) => {
-            d128::to_i64(d128::from_bson(&v), Rounding::HalfEven).unwrap_or(i64::MIN)
-        }
+        Num::Decimal(v) => d128::to_i64(d128::from_bson(&v), Rounding::HalfEven).unwrap_or(i64::MIN),
     }
 }
 
@@ -252,9 +250,7 @@ pub fn as_i64_exact(n: Num) -> Option<i64> {
         Num::Int32(v) => Some(i64::from(v)),
         Num::Int64(v) => Some(v),
         Num::Double(v) => {
-            if v.trunc() == v
-                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v)
-            {
+            if v.trunc() == v && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
                 Some(v as i64)
             } else {
                 None
@@ -346,12 +342,7 @@ impl Default for Adder {
 
 impl Adder {
     pub fn new() -> Adder {
-        Adder {
-            long_total: 0,
-            double_total: 0.0,
-            decimal_total: D128::ZERO,
-            widest: NumKind::Int32,
-        }
+        Adder { long_total: 0, double_total: 0.0, decimal_total: D128::ZERO, widest: NumKind::Int32 }
     }
 
     /// Adds a number, widening the result type as needed.
@@ -420,9 +411,7 @@ impl Adder {
                     None
                 }
             }
-            NumKind::Decimal => {
-                Some(d128::to_i64(self.decimal_total, Rounding::HalfEven).unwrap_or(i64::MIN))
-            }
+            NumKind::Decimal => Some(d128::to_i64(self.decimal_total, Rounding::HalfEven).unwrap_or(i64::MIN)),
         }
     }
 }
@@ -444,12 +433,7 @@ impl Default for Multiplier {
 
 impl Multiplier {
     pub fn new() -> Multiplier {
-        Multiplier {
-            double_product: 1.0,
-            long_product: 1,
-            decimal_product: D128::ONE,
-            kind: NumKind::Int32,
-        }
+        Multiplier { double_product: 1.0, long_product: 1, decimal_product: D128::ONE, kind: NumKind::Int32 }
     }
 
     pub fn multiply(&mut self, n: Num) {
@@ -631,10 +615,7 @@ pub fn abs(n: Num) -> Option<Num> {
 pub fn negate(n: Num) -> Num {
     match n {
         Num::Int32(v) => Num::int_or_long(-i64::from(v)),
-        Num::Int64(v) => v
-            .checked_neg()
-            .map(Num::Int64)
-            .unwrap_or(Num::Double(-(v as f64))),
+        Num::Int64(v) => v.checked_neg().map(Num::Int64).unwrap_or(Num::Double(-(v as f64))),
         Num::Double(v) => Num::Double(-v),
         Num::Decimal(v) => Num::from_dec(d128::ctx().minus(d128::from_bson(&v))),
     }
@@ -644,11 +625,7 @@ pub fn negate(n: Num) -> Num {
 pub fn ceil(n: Num) -> Num {
     match n {
         Num::Double(v) => Num::Double(v.ceil()),
-        Num::Decimal(v) => Num::from_dec(d128::quantize_like_mongo(
-            d128::from_bson(&v),
-            D128::ZERO,
-            Rounding::Ceiling,
-        )),
+        Num::Decimal(v) => Num::from_dec(d128::quantize_like_mongo(d128::from_bson(&v), D128::ZERO, Rounding::Ceiling)),
         other => other,
     }
 }
@@ -657,11 +634,7 @@ pub fn ceil(n: Num) -> Num {
 pub fn floor(n: Num) -> Num {
     match n {
         Num::Double(v) => Num::Double(v.floor()),
-        Num::Decimal(v) => Num::from_dec(d128::quantize_like_mongo(
-            d128::from_bson(&v),
-            D128::ZERO,
-            Rounding::Floor,
-        )),
+        Num::Decimal(v) => Num::from_dec(d128::quantize_like_mongo(d128::from_bson(&v), D128::ZERO, Rounding::Floor)),
         other => other,
     }
 }
@@ -684,18 +657,14 @@ pub fn round_to_place(n: Num, place: i64, mode: RoundMode) -> Option<Num> {
             if d.is_infinite() {
                 return Some(n);
             }
-            Some(Num::from_dec(d128::quantize_like_mongo(
-                d, quantum, rounding,
-            )))
+            Some(Num::from_dec(d128::quantize_like_mongo(d, quantum, rounding)))
         }
         Num::Double(v) => {
             let d = d128::from_f64_34(v);
             if d.is_infinite() {
                 return Some(n);
             }
-            Some(Num::Double(d128::to_f64(d128::quantize_like_mongo(
-                d, quantum, rounding,
-            ))))
+            Some(Num::Double(d128::to_f64(d128::quantize_like_mongo(d, quantum, rounding))))
         }
         Num::Int32(_) | Num::Int64(_) => {
             if place >= 0 {
@@ -732,11 +701,7 @@ impl DoubleDouble {
 
     /// Rebuilds a summation from its parts (see [`DoubleDouble::parts`]).
     pub fn from_parts(sum: f64, addend: f64, special: f64) -> DoubleDouble {
-        DoubleDouble {
-            sum,
-            addend,
-            special,
-        }
+        DoubleDouble { sum, addend, special }
     }
 
     /// `(sum, addend, special)`, for serialization.
@@ -921,12 +886,7 @@ pub fn decimal_pow(base: bson::Decimal128, exponent: bson::Decimal128) -> bson::
 /// raw `bson::Decimal128` values.)
 pub fn decimal_info(v: &bson::Decimal128) -> DecimalInfo {
     let d = d128::from_bson(v);
-    DecimalInfo {
-        zero: d.is_zero(),
-        negative: d.is_negative(),
-        nan: d.is_nan(),
-        infinite: d.is_infinite(),
-    }
+    DecimalInfo { zero: d.is_zero(), negative: d.is_negative(), nan: d.is_nan(), infinite: d.is_infinite() }
 }
 
 /// Classification of a decimal value.
@@ -940,10 +900,6 @@ pub struct DecimalInfo {
 
 /// Round a decimal to an integer with the given mode; `None` for NaN/Inf/out of range.
 pub(crate) fn decimal_to_i64(v: &bson::Decimal128, toward_zero: bool) -> Option<i64> {
-    let mode = if toward_zero {
-        Rounding::Down
-    } else {
-        Rounding::HalfEven
-    };
+    let mode = if toward_zero { Rounding::Down } else { Rounding::HalfEven };
     d128::to_i64(d128::from_bson(v), mode)
 }

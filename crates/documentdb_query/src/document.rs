@@ -94,10 +94,7 @@ fn document_id_value(doc: &RawDocument, span: Option<(usize, usize)>) -> Option<
 pub fn check_size(doc: &RawDocument) -> DocDbResult<()> {
     let size = doc.as_bytes().len();
     if size > MAX_DOCUMENT_SIZE {
-        bail!(
-            BSONObjectTooLarge,
-            "object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}"
-        );
+        bail!(BSONObjectTooLarge, "object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}");
     }
     Ok(())
 }
@@ -127,10 +124,7 @@ mod tests {
     #[test]
     fn existing_id_moves_to_front_keeping_other_order() {
         let out = prepare_for_insert(&rawdoc! { "a": 1, "_id": "x", "b": 2 }).unwrap();
-        let keys: Vec<_> = out
-            .iter()
-            .map(|e| e.unwrap().0.as_str().to_owned())
-            .collect();
+        let keys: Vec<_> = out.iter().map(|e| e.unwrap().0.as_str().to_owned()).collect();
         assert_eq!(keys, ["_id", "a", "b"]);
     }
 
@@ -155,10 +149,7 @@ mod tests {
     #[test]
     fn id_document_may_not_hold_dollar_fields() {
         let err = prepare_for_insert(&rawdoc! { "_id": { "$a": 1 } }).unwrap_err();
-        assert_eq!(
-            err.code,
-            documentdb_errors::ErrorCode::DollarPrefixedFieldName
-        );
+        assert_eq!(err.code, documentdb_errors::ErrorCode::DollarPrefixedFieldName);
     }
 
     // "Field Names with Periods and Dollar Signs": $-prefixed fields are allowed on insert.

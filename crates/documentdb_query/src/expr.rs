@@ -104,12 +104,7 @@ impl<'c> ParseCtx<'c> {
             Some(v @ Bson::DateTime(_)) => v.clone(),
             _ => Bson::DateTime(bson::DateTime::now()),
         };
-        ParseCtx {
-            scopes: Vec::new(),
-            next_var: 2,
-            user: &ctx.variables,
-            now,
-        }
+        ParseCtx { scopes: Vec::new(), next_var: 2, user: &ctx.variables, now }
     }
 
     /// Defines a variable visible to expressions parsed until [`ParseCtx::pop_scope`].
@@ -129,11 +124,7 @@ impl<'c> ParseCtx<'c> {
     }
 
     fn lookup(&self, name: &str) -> Option<usize> {
-        self.scopes
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, id)| *id)
+        self.scopes.iter().rev().find(|(n, _)| n == name).map(|(_, id)| *id)
     }
 
     fn current(&self) -> usize {
@@ -282,25 +273,16 @@ fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
 /// Validates one field name of an expression object (`FieldPath::uassertValidFieldName`).
 pub(crate) fn validate_field_name(name: &str) -> DocDbResult<()> {
     if name.is_empty() {
-        return Err(loc(
-            15998,
-            "FieldPath field names may not be empty strings.",
-        ));
+        return Err(loc(15998, "FieldPath field names may not be empty strings."));
     }
     if name.starts_with('$') && !matches!(name, "$id" | "$ref" | "$db") {
-        return Err(loc(
-            16410,
-            "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
-        ));
+        return Err(loc(16410, "FieldPath field names may not start with '$'. Consider using $getField or $setField."));
     }
     if name.contains('\0') {
         return Err(loc(16411, "FieldPath field names may not contain '\\0'."));
     }
     if name.contains('.') {
-        return Err(loc(
-            16412,
-            "FieldPath field names may not contain '.'. Consider using $getField or $setField.",
-        ));
+        return Err(loc(16412, "FieldPath field names may not contain '.'. Consider using $getField or $setField."));
     }
     Ok(())
 }
@@ -308,18 +290,12 @@ pub(crate) fn validate_field_name(name: &str) -> DocDbResult<()> {
 /// Splits and validates a dotted field path ("a.b.c").
 pub(crate) fn split_path(path: &str) -> DocDbResult<Vec<String>> {
     if path.is_empty() {
-        return Err(loc(
-            40352,
-            "FieldPath cannot be constructed with empty string",
-        ));
+        return Err(loc(40352, "FieldPath cannot be constructed with empty string"));
     }
     let mut out = Vec::new();
     for part in path.split('.') {
         if part.is_empty() {
-            return Err(loc(
-                15998,
-                "FieldPath field names may not be empty strings.",
-            ));
+            return Err(loc(15998, "FieldPath field names may not be empty strings."));
         }
         if part.starts_with('$') {
             return Err(loc(
@@ -341,17 +317,11 @@ fn validate_var_name_for_read(name: &str) -> DocDbResult<()> {
         return Err(loc(16869, "empty variable names are not allowed"));
     };
     if first.is_ascii() && !first.is_ascii_alphabetic() {
-        return Err(loc(
-            16870,
-            format!("'{name}' starts with an invalid character for a user variable name"),
-        ));
+        return Err(loc(16870, format!("'{name}' starts with an invalid character for a user variable name")));
     }
     for c in chars {
         if !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()) {
-            return Err(loc(
-                16871,
-                format!("'{name}' contains an invalid character for a variable name: '{c}'"),
-            ));
+            return Err(loc(16871, format!("'{name}' contains an invalid character for a variable name: '{c}'")));
         }
     }
     Ok(())
@@ -367,17 +337,11 @@ pub(crate) fn validate_var_name_for_write(name: &str) -> DocDbResult<()> {
         return Err(loc(16866, "empty variable names are not allowed"));
     };
     if first.is_ascii() && !first.is_ascii_lowercase() {
-        return Err(loc(
-            16867,
-            format!("'{name}' starts with an invalid character for a user variable name"),
-        ));
+        return Err(loc(16867, format!("'{name}' starts with an invalid character for a user variable name")));
     }
     for c in chars {
         if !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()) {
-            return Err(loc(
-                16868,
-                format!("'{name}' contains an invalid character for a variable name: '{c}'"),
-            ));
+            return Err(loc(16868, format!("'{name}' contains an invalid character for a variable name: '{c}'")));
         }
     }
     Ok(())
@@ -412,14 +376,8 @@ fn parse_field_path(raw: &str, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
             })
         };
         return match name {
-            "CURRENT" => Ok(Node::Path {
-                var: ctx.current(),
-                fields,
-            }),
-            "ROOT" => Ok(Node::Path {
-                var: ROOT_VAR,
-                fields,
-            }),
+            "CURRENT" => Ok(Node::Path { var: ctx.current(), fields }),
+            "ROOT" => Ok(Node::Path { var: ROOT_VAR, fields }),
             "REMOVE" => Ok(Node::Const(None)),
             "NOW" => Ok(constant(&ctx.now.clone())),
             "CLUSTER_TIME" => {
@@ -427,15 +385,10 @@ fn parse_field_path(raw: &str, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
                     Some(v) => v.clone(),
                     None => {
                         let secs = match &ctx.now {
-                            Bson::DateTime(d) => {
-                                u32::try_from(d.timestamp_millis() / 1000).unwrap_or(0)
-                            }
+                            Bson::DateTime(d) => u32::try_from(d.timestamp_millis() / 1000).unwrap_or(0),
                             _ => 0,
                         };
-                        Bson::Timestamp(bson::Timestamp {
-                            time: secs,
-                            increment: 1,
-                        })
+                        Bson::Timestamp(bson::Timestamp { time: secs, increment: 1 })
                     }
                 };
                 Ok(constant(&v))
@@ -450,10 +403,7 @@ fn parse_field_path(raw: &str, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
         };
     }
     let fields = split_path(&raw[1..])?;
-    Ok(Node::Path {
-        var: ctx.current(),
-        fields,
-    })
+    Ok(Node::Path { var: ctx.current(), fields })
 }
 
 /// Parses any operand (`Expression::parseOperand`).
@@ -505,12 +455,8 @@ impl Expression {
     /// Parses an expression value: a literal, a `"$path"` string, `"$$var"`, an operator
     /// document `{ $op: args }`, or a document/array of expressions.
     pub fn parse(value: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Expression> {
-        let owned = Bson::try_from(value).map_err(|e| {
-            DocDbError::new(
-                ErrorCode::InvalidBSON,
-                format!("Invalid BSON in expression: {e}"),
-            )
-        })?;
+        let owned = Bson::try_from(value)
+            .map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, format!("Invalid BSON in expression: {e}")))?;
         Expression::parse_bson(&owned, ctx)
     }
 
@@ -518,10 +464,7 @@ impl Expression {
     pub fn parse_bson(value: &Bson, ctx: &ExprContext) -> DocDbResult<Expression> {
         let mut pctx = ParseCtx::new(ctx);
         let node = parse_operand(value, &mut pctx)?;
-        Ok(Expression {
-            node,
-            num_vars: pctx.next_var,
-        })
+        Ok(Expression { node, num_vars: pctx.next_var })
     }
 
     /// Parses the *operand* of an operator whose argument is an object of expressions
@@ -542,12 +485,8 @@ impl Expression {
 
     /// Evaluates against an owned document (converted to raw BSON first).
     pub fn evaluate_document(&self, root: &bson::Document) -> DocDbResult<Value> {
-        let raw = bson::RawDocumentBuf::try_from(root).map_err(|e| {
-            DocDbError::new(
-                ErrorCode::InternalError,
-                format!("cannot serialize document: {e}"),
-            )
-        })?;
+        let raw = bson::RawDocumentBuf::try_from(root)
+            .map_err(|e| DocDbError::new(ErrorCode::InternalError, format!("cannot serialize document: {e}")))?;
         self.evaluate(&raw)
     }
 
@@ -567,10 +506,7 @@ impl Expression {
     /// Is this a bare field path on `$$CURRENT` (`"$a.b"`)? Returns the dotted path.
     pub fn as_field_path(&self) -> Option<String> {
         match &self.node {
-            Node::Path {
-                var: CURRENT_VAR,
-                fields,
-            } if !fields.is_empty() => Some(fields.join(".")),
+            Node::Path { var: CURRENT_VAR, fields } if !fields.is_empty() => Some(fields.join(".")),
             _ => None,
         }
     }

@@ -71,14 +71,8 @@ impl Filter {
     }
 
     /// Parses with `let` variables available to `$expr` (aggregate/find `let`).
-    pub fn parse_with_variables(
-        query: &RawDocument,
-        variables: &bson::Document,
-    ) -> DocDbResult<Filter> {
-        let children = Parser {
-            variables: Some(variables),
-        }
-        .parse_top(query)?;
+    pub fn parse_with_variables(query: &RawDocument, variables: &bson::Document) -> DocDbResult<Filter> {
+        let children = Parser { variables: Some(variables) }.parse_top(query)?;
         Ok(Filter { children })
     }
 
@@ -106,11 +100,7 @@ impl Filter {
     /// `$nin`, `$not`, `$nor`) never record one.
     pub fn matches_positional(&self, doc: &RawDocument) -> DocDbResult<MatchOutcome> {
         let mut key = None;
-        Ok(if self.eval(Root::Doc(doc), &mut key)? {
-            MatchOutcome::Matched(key)
-        } else {
-            MatchOutcome::NoMatch
-        })
+        Ok(if self.eval(Root::Doc(doc), &mut key)? { MatchOutcome::Matched(key) } else { MatchOutcome::NoMatch })
     }
 
     /// Matches the filter against the document `{field: value}` without building it
@@ -139,9 +129,7 @@ impl Filter {
                 match node {
                     Node::And(children) => collect(children, out),
                     Node::Leaf(leaf) => match &leaf.pred {
-                        Pred::Cmp(c) if c.op == CmpOp::Eq => {
-                            out.push((leaf.path.dotted.to_string(), c.rhs.clone()))
-                        }
+                        Pred::Cmp(c) if c.op == CmpOp::Eq => out.push((leaf.path.dotted.to_string(), c.rhs.clone())),
                         Pred::In(list) if list.regexes.is_empty() && list.values.len() == 1 => {
                             if let Some(v) = list.values.first() {
                                 out.push((leaf.path.dotted.to_string(), v.clone()));
@@ -177,22 +165,14 @@ impl Filter {
                                     CmpOp::Gt => PushdownOp::Gt,
                                     CmpOp::Gte => PushdownOp::Gte,
                                 };
-                                out.push(PushdownPredicate {
-                                    path,
-                                    op,
-                                    value: c.rhs.clone(),
-                                });
+                                out.push(PushdownPredicate { path, op, value: c.rhs.clone() });
                             }
                             Pred::In(list) if list.regexes.is_empty() => {
                                 let mut arr = bson::RawArrayBuf::new();
                                 for v in &list.values {
                                     arr.push(v.clone());
                                 }
-                                out.push(PushdownPredicate {
-                                    path,
-                                    op: PushdownOp::In,
-                                    value: RawBson::Array(arr),
-                                });
+                                out.push(PushdownPredicate { path, op: PushdownOp::In, value: RawBson::Array(arr) });
                             }
                             Pred::Exists => out.push(PushdownPredicate {
                                 path,
@@ -238,11 +218,7 @@ pub fn parse_element_filter(cond: RawBsonRef<'_>) -> DocDbResult<ElementFilter> 
     let parser = Parser { variables: None };
     let kind = match cond {
         RawBsonRef::Document(doc) => {
-            let first = doc
-                .iter()
-                .next()
-                .and_then(Result::ok)
-                .map(|(k, _)| k.as_str());
+            let first = doc.iter().next().and_then(Result::ok).map(|(k, _)| k.as_str());
             if first.is_some_and(parse::is_path_keyword) {
                 ElementKind::Conditions(parser.parse_conditions("", doc)?)
             } else {
@@ -296,9 +272,7 @@ impl ElementFilter {
 /// Builds `{field: value}` (helper for callers that need the wrapper document itself).
 pub fn wrap_value(field: &str, value: RawBsonRef<'_>) -> DocDbResult<RawDocumentBuf> {
     let mut doc = RawDocumentBuf::new();
-    let key: &bson::raw::CStr = field
-        .try_into()
-        .map_err(|_| docdb_error!(BadValue, "invalid field name: {field}"))?;
+    let key: &bson::raw::CStr = field.try_into().map_err(|_| docdb_error!(BadValue, "invalid field name: {field}"))?;
     doc.append(key, value);
     Ok(doc)
 }

@@ -46,10 +46,7 @@ struct PNode {
 
 impl PNode {
     fn get(&self, name: &str) -> Option<&Child> {
-        self.children
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, c)| c)
+        self.children.iter().find(|(n, _)| n == name).map(|(_, c)| c)
     }
 
     fn has_computed(&self) -> bool {
@@ -84,18 +81,12 @@ struct ParseState {
 
 fn split_projection_path(path: &str) -> DocDbResult<Vec<String>> {
     if path.is_empty() {
-        return Err(loc(
-            40352,
-            "FieldPath cannot be constructed with empty string",
-        ));
+        return Err(loc(40352, "FieldPath cannot be constructed with empty string"));
     }
     let mut out = Vec::new();
     for part in path.split('.') {
         if part.is_empty() {
-            return Err(loc(
-                15998,
-                "FieldPath field names may not be empty strings.",
-            ));
+            return Err(loc(15998, "FieldPath field names may not be empty strings."));
         }
         if part.starts_with('$') {
             return Err(loc(
@@ -123,13 +114,7 @@ fn insert(node: &mut PNode, path: &[String], child: Child, full: &str) -> DocDbR
     match pos {
         Some(i) => match &mut node.children[i].1 {
             Child::Sub(sub) => insert(sub, rest, child, full),
-            _ => Err(loc(
-                31249,
-                format!(
-                    "Path collision at {full} remaining portion {}",
-                    rest.join(".")
-                ),
-            )),
+            _ => Err(loc(31249, format!("Path collision at {full} remaining portion {}", rest.join(".")))),
         },
         None => {
             let mut sub = PNode::default();
@@ -145,14 +130,12 @@ fn set_kind(st: &mut ParseState, want: Kind, field: &str, top_level_id: bool) ->
         return Ok(());
     }
     match (st.kind, want) {
-        (Some(Kind::Exclusion), Kind::Inclusion) => Err(loc(
-            31253,
-            format!("Cannot do inclusion on field {field} in exclusion projection"),
-        )),
-        (Some(Kind::Inclusion), Kind::Exclusion) => Err(loc(
-            31254,
-            format!("Cannot do exclusion on field {field} in inclusion projection"),
-        )),
+        (Some(Kind::Exclusion), Kind::Inclusion) => {
+            Err(loc(31253, format!("Cannot do inclusion on field {field} in exclusion projection")))
+        }
+        (Some(Kind::Inclusion), Kind::Exclusion) => {
+            Err(loc(31254, format!("Cannot do exclusion on field {field} in inclusion projection")))
+        }
         _ => {
             st.kind = Some(want);
             Ok(())
@@ -161,10 +144,7 @@ fn set_kind(st: &mut ParseState, want: Kind, field: &str, top_level_id: bool) ->
 }
 
 fn is_number_or_bool(v: &Bson) -> bool {
-    matches!(
-        v,
-        Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
-    )
+    matches!(v, Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_))
 }
 
 fn truthy(v: &Bson) -> bool {
@@ -196,10 +176,7 @@ fn parse_level(
                 return Err(loc(31394, format!("As of 4.4, it's illegal to specify positional operator in the middle of a path. Positional projection may only be used at the end, for example: a.b.$. If the query previously used a form like a.b.$.d, remove the parts following the '$' and the results will be equivalent. Field: {key}")));
             }
             if key_str.ends_with(".$") {
-                return Err(loc(
-                    31324,
-                    "Cannot use positional projection in aggregation projection",
-                ));
+                return Err(loc(31324, "Cannot use positional projection in aggregation projection"));
             }
         }
         let mut path: Vec<String> = prefix.to_vec();
@@ -208,28 +185,16 @@ fn parse_level(
         let top_level_id = path.len() == 1 && path[0] == "_id";
         if positional {
             if !is_number_or_bool(value) || !truthy(value) {
-                return Err(loc(
-                    31308,
-                    "positional projection cannot be used with exclusion or a literal value",
-                ));
+                return Err(loc(31308, "positional projection cannot be used with exclusion or a literal value"));
             }
             if st.positional {
-                return Err(loc(
-                    31276,
-                    "Cannot specify more than one positional projection per query.",
-                ));
+                return Err(loc(31276, "Cannot specify more than one positional projection per query."));
             }
             if st.elem_match {
-                return Err(loc(
-                    31256,
-                    "Cannot specify positional operator and $elemMatch.",
-                ));
+                return Err(loc(31256, "Cannot specify positional operator and $elemMatch."));
             }
             if !st.has_query {
-                return Err(loc(
-                    51050,
-                    "Projections with a positional operator require a matcher",
-                ));
+                return Err(loc(51050, "Projections with a positional operator require a matcher"));
             }
             st.positional = true;
             insert(node, &path, Child::Positional, &full)?;
@@ -260,24 +225,17 @@ fn parse_level(
                 }
                 if st.mode == Mode::Find && sub.len() == 1 && op == "$elemMatch" {
                     if path.len() > 1 {
-                        return Err(loc(
-                            31275,
-                            "Cannot use $elemMatch projection on a nested field.",
-                        ));
+                        return Err(loc(31275, "Cannot use $elemMatch projection on a nested field."));
                     }
                     if st.positional {
-                        return Err(loc(
-                            31256,
-                            "Cannot specify positional operator and $elemMatch.",
-                        ));
+                        return Err(loc(31256, "Cannot specify positional operator and $elemMatch."));
                     }
                     let cond = sub.get("$elemMatch").unwrap_or(&Bson::Null);
                     if !matches!(cond, Bson::Document(_)) {
                         return Err(loc(31274, "elemMatch: Invalid argument, object required."));
                     }
                     let filter_doc = bson::doc! { full.clone(): { "$elemMatch": cond.clone() } };
-                    let raw =
-                        RawDocumentBuf::try_from(&filter_doc).map_err(|e| loc(2, e.to_string()))?;
+                    let raw = RawDocumentBuf::try_from(&filter_doc).map_err(|e| loc(2, e.to_string()))?;
                     let filter = Filter::parse(&raw)?;
                     st.elem_match = true;
                     insert(node, &path, Child::ElemMatch(Box::new(filter)), &full)?;
@@ -287,10 +245,7 @@ fn parse_level(
                 let e = Expression::parse_bson(value, ctx)?;
                 insert(node, &path, Child::Expr(Box::new(e)), &full)?;
                 if st.kind == Some(Kind::Exclusion) && st.mode != Mode::AddFields {
-                    return Err(loc(
-                        31310,
-                        format!("Cannot use an expression {full} in an exclusion projection"),
-                    ));
+                    return Err(loc(31310, format!("Cannot use an expression {full} in an exclusion projection")));
                 }
                 set_kind(st, Kind::Inclusion, &full, false)?;
             }
@@ -314,10 +269,7 @@ fn parse_level(
                 insert(node, &path, Child::Expr(Box::new(e)), &full)?;
                 if st.mode != Mode::AddFields {
                     if st.kind == Some(Kind::Exclusion) {
-                        return Err(loc(
-                            31310,
-                            format!("Cannot use an expression {full} in an exclusion projection"),
-                        ));
+                        return Err(loc(31310, format!("Cannot use an expression {full} in an exclusion projection")));
                     }
                     st.kind = Some(Kind::Inclusion);
                 }
@@ -341,42 +293,24 @@ fn parse_find_slice(arg: &Bson) -> DocDbResult<Child> {
     match arg {
         Bson::Array(items) => {
             if items.len() != 2 {
-                return Err(loc(
-                    31272,
-                    "$slice array argument should be of form [skip, limit]",
-                ));
+                return Err(loc(31272, "$slice array argument should be of form [skip, limit]"));
             }
-            let skip =
-                as_int(&items[0]).ok_or_else(|| loc(31257, "$slice skip must be a number"))?;
-            let limit =
-                as_int(&items[1]).ok_or_else(|| loc(31258, "$slice limit must be a number"))?;
+            let skip = as_int(&items[0]).ok_or_else(|| loc(31257, "$slice skip must be a number"))?;
+            let limit = as_int(&items[1]).ok_or_else(|| loc(31258, "$slice limit must be a number"))?;
             if limit <= 0 {
-                return Err(loc(
-                    31259,
-                    format!("$slice limit must be positive, got {limit}"),
-                ));
+                return Err(loc(31259, format!("$slice limit must be positive, got {limit}")));
             }
-            Ok(Child::Slice {
-                skip: Some(skip),
-                limit,
-            })
+            Ok(Child::Slice { skip: Some(skip), limit })
         }
         other => match as_int(other) {
-            Some(n) => Ok(Child::Slice {
-                skip: None,
-                limit: n,
-            }),
-            None => Err(loc(
-                31273,
-                "$slice only supports numbers and [skip, limit] arrays",
-            )),
+            Some(n) => Ok(Child::Slice { skip: None, limit: n }),
+            None => Err(loc(31273, "$slice only supports numbers and [skip, limit] arrays")),
         },
     }
 }
 
 fn parse_spec(spec: &RawDocument, mode: Mode, query: Option<&Filter>) -> DocDbResult<Projection> {
-    let doc = Document::try_from(spec)
-        .map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+    let doc = Document::try_from(spec).map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
     parse_doc(&doc, mode, query)
 }
 
@@ -393,20 +327,12 @@ fn parse_doc(doc: &Document, mode: Mode, query: Option<&Filter>) -> DocDbResult<
     parse_level(doc, &[], &mut root, &mut st, &ExprContext::default())?;
     let kind = match mode {
         Mode::AddFields => Kind::AddFields,
-        _ => st.kind.unwrap_or(if st.id_included {
-            Kind::Inclusion
-        } else {
-            Kind::Exclusion
-        }),
+        _ => st.kind.unwrap_or(if st.id_included { Kind::Inclusion } else { Kind::Exclusion }),
     };
     if kind == Kind::Inclusion && root.get("_id").is_none() {
         root.children.insert(0, ("_id".to_string(), Child::Include));
     }
-    Ok(Projection {
-        kind,
-        root,
-        query: query.cloned(),
-    })
+    Ok(Projection { kind, root, query: query.cloned() })
 }
 
 impl Projection {
@@ -419,10 +345,7 @@ impl Projection {
     /// Parses a `$project` stage (inclusion/exclusion/expressions, no find-only operators).
     pub fn parse_project_stage(spec: &RawDocument) -> DocDbResult<Projection> {
         if spec.is_empty() {
-            return Err(loc(
-                51272,
-                "projection specification must have at least one field",
-            ));
+            return Err(loc(51272, "projection specification must have at least one field"));
         }
         parse_spec(spec, Mode::Project, None)
     }
@@ -430,22 +353,15 @@ impl Projection {
     /// Parses an `$addFields`/`$set` stage.
     pub fn parse_add_fields(spec: &RawDocument) -> DocDbResult<Projection> {
         if spec.is_empty() {
-            return Err(DocDbError::new(
-                ErrorCode::new(40177),
-                "specification must have at least one field",
-            ));
+            return Err(DocDbError::new(ErrorCode::new(40177), "specification must have at least one field"));
         }
         parse_spec(spec, Mode::AddFields, None)
     }
 
     /// Parses an `$unset` stage (string or array of strings).
     pub fn parse_unset(spec: bson::RawBsonRef<'_>) -> DocDbResult<Projection> {
-        let not_strings = || {
-            loc(
-                31120,
-                "$unset specification must be a string or an array containing only string values",
-            )
-        };
+        let not_strings =
+            || loc(31120, "$unset specification must be a string or an array containing only string values");
         let paths: Vec<String> = match spec {
             bson::RawBsonRef::String(s) => vec![s.to_string()],
             bson::RawBsonRef::Array(a) => {
@@ -485,15 +401,10 @@ impl Projection {
 
     /// Applies the projection to one document.
     pub fn apply(&self, doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-        let input = Document::try_from(doc)
-            .map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+        let input = Document::try_from(doc).map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
         let out = self.apply_document(&input, doc)?;
-        RawDocumentBuf::try_from(&out).map_err(|e| {
-            DocDbError::new(
-                ErrorCode::InternalError,
-                format!("cannot serialize projection result: {e}"),
-            )
-        })
+        RawDocumentBuf::try_from(&out)
+            .map_err(|e| DocDbError::new(ErrorCode::InternalError, format!("cannot serialize projection result: {e}")))
     }
 
     /// Applies the projection to an owned document; `root` is the raw form of the same
@@ -554,10 +465,7 @@ fn slice_array(items: &[Bson], skip: Option<i64>, limit: i64) -> Vec<Bson> {
             (start, start.saturating_add(limit).min(len))
         }
     };
-    let (s, e) = (
-        usize::try_from(start).unwrap_or(0),
-        usize::try_from(end).unwrap_or(0),
-    );
+    let (s, e) = (usize::try_from(start).unwrap_or(0), usize::try_from(end).unwrap_or(0));
     items.get(s..e.max(s)).unwrap_or_default().to_vec()
 }
 

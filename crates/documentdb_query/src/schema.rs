@@ -17,8 +17,7 @@ use documentdb_bson::number::{decimal_parts, DecimalKind};
 use documentdb_errors::{docdb_error, DocDbResult};
 
 use crate::filter::util::{
-    bson_type_alias, json_type_alias, parse_integer_to_non_negative_long, type_name, value_string,
-    TypeSet,
+    bson_type_alias, json_type_alias, parse_integer_to_non_negative_long, type_name, value_string, TypeSet,
 };
 use crate::filter::{compile_regex, Cmp, CompareOp, RegexPred};
 
@@ -50,11 +49,7 @@ enum Dependency {
 /// A decimal `(-1)^negative * coefficient * 10^exponent`, or a non-finite marker.
 #[derive(Debug, Clone, Copy)]
 enum Dec {
-    Finite {
-        negative: bool,
-        coefficient: u128,
-        exponent: i32,
-    },
+    Finite { negative: bool, coefficient: u128, exponent: i32 },
     Infinite,
     NaN,
 }
@@ -124,16 +119,8 @@ const KEYWORDS: &[&str] = &[
     "uniqueItems",
 ];
 
-const UNSUPPORTED: &[&str] = &[
-    "$ref",
-    "$schema",
-    "default",
-    "definitions",
-    "format",
-    "id",
-    "encrypt",
-    "encryptMetadata",
-];
+const UNSUPPORTED: &[&str] =
+    &["$ref", "$schema", "default", "definitions", "format", "id", "encrypt", "encryptMetadata"];
 
 /// The keywords of one schema object, by name.
 struct Keywords<'a> {
@@ -142,10 +129,7 @@ struct Keywords<'a> {
 
 impl<'a> Keywords<'a> {
     fn get(&self, name: &str) -> Option<RawBsonRef<'a>> {
-        self.values
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
+        self.values.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
 }
 
@@ -156,21 +140,13 @@ fn type_of(v: RawBsonRef<'_>) -> &'static str {
 fn parse_type_keyword(keyword: &'static str, value: RawBsonRef<'_>) -> DocDbResult<TypeSet> {
     let lookup = |alias: &str| -> DocDbResult<Option<ElementType>> {
         if alias == "integer" {
-            return Err(docdb_error!(
-                FailedToParse,
-                "$jsonSchema type 'integer' is not currently supported."
-            ));
+            return Err(docdb_error!(FailedToParse, "$jsonSchema type 'integer' is not currently supported."));
         }
         if alias == "number" {
             return Ok(None);
         }
-        let t = if keyword == "type" {
-            json_type_alias(alias)
-        } else {
-            bson_type_alias(alias)
-        };
-        t.map(Some)
-            .ok_or_else(|| docdb_error!(BadValue, "Unknown type name alias: {alias}"))
+        let t = if keyword == "type" { json_type_alias(alias) } else { bson_type_alias(alias) };
+        t.map(Some).ok_or_else(|| docdb_error!(BadValue, "Unknown type name alias: {alias}"))
     };
     let mut set = TypeSet::default();
     let add = |alias: &str, set: &mut TypeSet| -> DocDbResult<()> {
@@ -192,10 +168,7 @@ fn parse_type_keyword(keyword: &'static str, value: RawBsonRef<'_>) -> DocDbResu
                     ));
                 };
                 if alias == "integer" {
-                    return Err(docdb_error!(
-                        FailedToParse,
-                        "$jsonSchema type 'integer' is not currently supported."
-                    ));
+                    return Err(docdb_error!(FailedToParse, "$jsonSchema type 'integer' is not currently supported."));
                 }
                 if seen.contains(&alias) {
                     return Err(docdb_error!(
@@ -217,10 +190,7 @@ fn parse_type_keyword(keyword: &'static str, value: RawBsonRef<'_>) -> DocDbResu
         }
     }
     if set.is_empty() {
-        return Err(docdb_error!(
-            FailedToParse,
-            "$jsonSchema keyword '{keyword}' must name at least one type"
-        ));
+        return Err(docdb_error!(FailedToParse, "$jsonSchema keyword '{keyword}' must name at least one type"));
     }
     Ok(set)
 }
@@ -228,10 +198,7 @@ fn parse_type_keyword(keyword: &'static str, value: RawBsonRef<'_>) -> DocDbResu
 fn length_keyword(keywords: &Keywords<'_>, name: &str) -> DocDbResult<Option<i64>> {
     keywords
         .get(name)
-        .map(|v| {
-            parse_integer_to_non_negative_long(name, v)
-                .map_err(|m| docdb_error!(FailedToParse, "{m}"))
-        })
+        .map(|v| parse_integer_to_non_negative_long(name, v).map_err(|m| docdb_error!(FailedToParse, "{m}")))
         .transpose()
 }
 
@@ -254,31 +221,17 @@ fn bound(
     let is_exclusive = match keywords.get(exclusive_name) {
         None => false,
         Some(RawBsonRef::Boolean(b)) => b,
-        Some(_) => {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "$jsonSchema keyword '{exclusive_name}' must be a boolean"
-            ))
-        }
+        Some(_) => return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword '{exclusive_name}' must be a boolean")),
     };
     if !crate::filter::util::is_number(value) {
-        return Err(docdb_error!(
-            TypeMismatch,
-            "$jsonSchema keyword '{name}' must be a number"
-        ));
+        return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword '{name}' must be a number"));
     }
-    Ok(Some(Cmp::new(
-        if is_exclusive { exclusive } else { inclusive },
-        value,
-    )?))
+    Ok(Some(Cmp::new(if is_exclusive { exclusive } else { inclusive }, value)?))
 }
 
 fn schema_list(name: &str, value: RawBsonRef<'_>, depth: usize) -> DocDbResult<Vec<Schema>> {
     let RawBsonRef::Array(arr) = value else {
-        return Err(docdb_error!(
-            TypeMismatch,
-            "$jsonSchema keyword '{name}' must be an array"
-        ));
+        return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword '{name}' must be an array"));
     };
     let mut out = Vec::new();
     for v in arr.into_iter().map_while(Result::ok) {
@@ -292,20 +245,14 @@ fn schema_list(name: &str, value: RawBsonRef<'_>, depth: usize) -> DocDbResult<V
         out.push(parse_schema(d, depth + 1)?);
     }
     if out.is_empty() {
-        return Err(docdb_error!(
-            BadValue,
-            "$jsonSchema keyword '{name}' must be a non-empty array"
-        ));
+        return Err(docdb_error!(BadValue, "$jsonSchema keyword '{name}' must be a non-empty array"));
     }
     Ok(out)
 }
 
 fn parse_schema(doc: &RawDocument, depth: usize) -> DocDbResult<Schema> {
     if depth > MAX_SCHEMA_DEPTH {
-        return Err(docdb_error!(
-            BadValue,
-            "$jsonSchema is nested more than {MAX_SCHEMA_DEPTH} levels deep"
-        ));
+        return Err(docdb_error!(BadValue, "$jsonSchema is nested more than {MAX_SCHEMA_DEPTH} levels deep"));
     }
     let keywords = collect_keywords(doc)?;
     let mut s = Schema::default();
@@ -327,38 +274,22 @@ fn parse_schema(doc: &RawDocument, depth: usize) -> DocDbResult<Schema> {
 fn collect_keywords(doc: &RawDocument) -> DocDbResult<Keywords<'_>> {
     let mut keywords = Keywords { values: Vec::new() };
     for field in doc.iter() {
-        let (key, value) =
-            field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
+        let (key, value) = field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
         let key = key.as_str();
         if !KEYWORDS.contains(&key) {
             if UNSUPPORTED.contains(&key) {
-                return Err(docdb_error!(
-                    FailedToParse,
-                    "$jsonSchema keyword '{key}' is not currently supported"
-                ));
+                return Err(docdb_error!(FailedToParse, "$jsonSchema keyword '{key}' is not currently supported"));
             }
-            return Err(docdb_error!(
-                FailedToParse,
-                "Unknown $jsonSchema keyword: {key}"
-            ));
+            return Err(docdb_error!(FailedToParse, "Unknown $jsonSchema keyword: {key}"));
         }
         if keywords.get(key).is_some() {
-            return Err(docdb_error!(
-                FailedToParse,
-                "Duplicate $jsonSchema keyword: {key}"
-            ));
+            return Err(docdb_error!(FailedToParse, "Duplicate $jsonSchema keyword: {key}"));
         }
         keywords.values.push((key, value));
     }
     for meta in ["description", "title"] {
-        if keywords
-            .get(meta)
-            .is_some_and(|v| !matches!(v, RawBsonRef::String(_)))
-        {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "$jsonSchema keyword '{meta}' must be of type string"
-            ));
+        if keywords.get(meta).is_some_and(|v| !matches!(v, RawBsonRef::String(_))) {
+            return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword '{meta}' must be of type string"));
         }
     }
     Ok(keywords)
@@ -368,10 +299,7 @@ fn collect_keywords(doc: &RawDocument) -> DocDbResult<Keywords<'_>> {
 fn parse_types(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult<()> {
     match (keywords.get("type"), keywords.get("bsonType")) {
         (Some(_), Some(_)) => {
-            return Err(docdb_error!(
-                FailedToParse,
-                "Cannot specify both $jsonSchema keywords 'type' and 'bsonType'"
-            ))
+            return Err(docdb_error!(FailedToParse, "Cannot specify both $jsonSchema keywords 'type' and 'bsonType'"))
         }
         (Some(t), None) => s.types = Some(("type", parse_type_keyword("type", t)?)),
         (None, Some(t)) => s.types = Some(("bsonType", parse_type_keyword("bsonType", t)?)),
@@ -385,10 +313,7 @@ fn parse_scalar_keywords(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult
     // Scalar keywords.
     if let Some(p) = keywords.get("pattern") {
         let RawBsonRef::String(p) = p else {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "$jsonSchema keyword 'pattern' must be a string"
-            ));
+            return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword 'pattern' must be a string"));
         };
         s.pattern = Some(compile_regex(p, "")?);
     }
@@ -396,43 +321,21 @@ fn parse_scalar_keywords(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult
     s.min_length = length_keyword(keywords, "minLength")?;
     if let Some(m) = keywords.get("multipleOf") {
         if !crate::filter::util::is_number(m) {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "$jsonSchema keyword 'multipleOf' must be a number"
-            ));
+            return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword 'multipleOf' must be a number"));
         }
         let dec = to_dec(m);
         let positive = match dec {
-            Dec::Finite {
-                negative,
-                coefficient,
-                ..
-            } => !negative && coefficient != 0,
+            Dec::Finite { negative, coefficient, .. } => !negative && coefficient != 0,
             Dec::Infinite => !number_is_negative(m),
             Dec::NaN => true,
         };
         if !positive {
-            return Err(docdb_error!(
-                FailedToParse,
-                "$jsonSchema keyword 'multipleOf' must have a positive value"
-            ));
+            return Err(docdb_error!(FailedToParse, "$jsonSchema keyword 'multipleOf' must have a positive value"));
         }
         s.multiple_of = Some((dec, m.into()));
     }
-    s.maximum = bound(
-        keywords,
-        "maximum",
-        "exclusiveMaximum",
-        CompareOp::Lte,
-        CompareOp::Lt,
-    )?;
-    s.minimum = bound(
-        keywords,
-        "minimum",
-        "exclusiveMinimum",
-        CompareOp::Gte,
-        CompareOp::Gt,
-    )?;
+    s.maximum = bound(keywords, "maximum", "exclusiveMaximum", CompareOp::Lte, CompareOp::Lt)?;
+    s.minimum = bound(keywords, "minimum", "exclusiveMinimum", CompareOp::Gte, CompareOp::Gt)?;
 
     Ok(())
 }
@@ -444,10 +347,7 @@ fn parse_array_keywords(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -
     s.max_items = length_keyword(keywords, "maxItems")?;
     if let Some(u) = keywords.get("uniqueItems") {
         let RawBsonRef::Boolean(u) = u else {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "$jsonSchema keyword 'uniqueItems' must be a boolean"
-            ));
+            return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword 'uniqueItems' must be a boolean"));
         };
         s.unique_items = u;
     }
@@ -526,10 +426,7 @@ fn parse_required(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult<()> {
             s.required.push(name.to_string());
         }
         if s.required.is_empty() {
-            return Err(docdb_error!(
-                FailedToParse,
-                "$jsonSchema keyword 'required' cannot be an empty array"
-            ));
+            return Err(docdb_error!(FailedToParse, "$jsonSchema keyword 'required' cannot be an empty array"));
         }
         s.required.sort();
     }
@@ -540,14 +437,10 @@ fn parse_required(keywords: &Keywords<'_>, s: &mut Schema) -> DocDbResult<()> {
 fn parse_properties(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> DocDbResult<()> {
     if let Some(props) = keywords.get("properties") {
         let RawBsonRef::Document(props) = props else {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "$jsonSchema keyword 'properties' must be an object"
-            ));
+            return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword 'properties' must be an object"));
         };
         for field in props.iter() {
-            let (name, sub) =
-                field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
+            let (name, sub) = field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
             let RawBsonRef::Document(sub) = sub else {
                 return Err(docdb_error!(
                     TypeMismatch,
@@ -555,33 +448,24 @@ fn parse_properties(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> Do
                     name.as_str()
                 ));
             };
-            s.properties
-                .push((name.as_str().to_string(), parse_schema(sub, depth + 1)?));
+            s.properties.push((name.as_str().to_string(), parse_schema(sub, depth + 1)?));
         }
     }
     Ok(())
 }
 
 #[inline(never)]
-fn parse_allowed_properties(
-    keywords: &Keywords<'_>,
-    s: &mut Schema,
-    depth: usize,
-) -> DocDbResult<()> {
+fn parse_allowed_properties(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> DocDbResult<()> {
     let pattern_props = keywords.get("patternProperties");
     let additional_props = keywords.get("additionalProperties");
     if pattern_props.is_some() || additional_props.is_some() {
         let mut patterns = Vec::new();
         if let Some(pp) = pattern_props {
             let RawBsonRef::Document(pp) = pp else {
-                return Err(docdb_error!(
-                    TypeMismatch,
-                    "$jsonSchema keyword 'patternProperties' must be an object"
-                ));
+                return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword 'patternProperties' must be an object"));
             };
             for field in pp.iter() {
-                let (regex, sub) = field
-                    .map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
+                let (regex, sub) = field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
                 let RawBsonRef::Document(sub) = sub else {
                     return Err(docdb_error!(
                         TypeMismatch,
@@ -596,9 +480,7 @@ fn parse_allowed_properties(
         let additional = match additional_props {
             None | Some(RawBsonRef::Boolean(true)) => Additional::Allow,
             Some(RawBsonRef::Boolean(false)) => Additional::Deny,
-            Some(RawBsonRef::Document(d)) => {
-                Additional::Schema(Box::new(parse_schema(d, depth + 1)?))
-            }
+            Some(RawBsonRef::Document(d)) => Additional::Schema(Box::new(parse_schema(d, depth + 1)?)),
             Some(_) => {
                 return Err(docdb_error!(
                     TypeMismatch,
@@ -617,14 +499,10 @@ fn parse_allowed_properties(
 fn parse_dependencies(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> DocDbResult<()> {
     if let Some(deps) = keywords.get("dependencies") {
         let RawBsonRef::Document(deps) = deps else {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "$jsonSchema keyword 'dependencies' must be an object"
-            ));
+            return Err(docdb_error!(TypeMismatch, "$jsonSchema keyword 'dependencies' must be an object"));
         };
         for field in deps.iter() {
-            let (name, dep) =
-                field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
+            let (name, dep) = field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in $jsonSchema: {e}"))?;
             let name = name.as_str();
             let parsed = match dep {
                 RawBsonRef::Document(d) => Dependency::Schema(Box::new(parse_schema(d, depth + 1)?)),
@@ -670,11 +548,7 @@ fn parse_dependencies(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> 
 }
 
 #[inline(never)]
-fn parse_logical_keywords(
-    keywords: &Keywords<'_>,
-    s: &mut Schema,
-    depth: usize,
-) -> DocDbResult<()> {
+fn parse_logical_keywords(keywords: &Keywords<'_>, s: &mut Schema, depth: usize) -> DocDbResult<()> {
     // Logical keywords.
     if let Some(v) = keywords.get("allOf") {
         s.all_of = schema_list("allOf", v, depth)?;
@@ -705,10 +579,7 @@ fn parse_logical_keywords(
         };
         let mut values: Vec<RawBson> = Vec::new();
         for e in arr.into_iter().map_while(Result::ok) {
-            if values
-                .iter()
-                .any(|x| unordered_equal(x.as_raw_bson_ref(), e))
-            {
+            if values.iter().any(|x| unordered_equal(x.as_raw_bson_ref(), e)) {
                 return Err(docdb_error!(
                     FailedToParse,
                     "$jsonSchema keyword 'enum' array cannot contain duplicate values."
@@ -717,10 +588,7 @@ fn parse_logical_keywords(
             values.push(e.into());
         }
         if values.is_empty() {
-            return Err(docdb_error!(
-                FailedToParse,
-                "$jsonSchema keyword 'enum' cannot be an empty array"
-            ));
+            return Err(docdb_error!(FailedToParse, "$jsonSchema keyword 'enum' cannot be an empty array"));
         }
         s.enumeration = Some(values);
     }
@@ -740,16 +608,8 @@ fn number_is_negative(v: RawBsonRef<'_>) -> bool {
 /// A number as MongoDB's `numberDecimal()` sees it (doubles rounded to 15 digits).
 fn to_dec(v: RawBsonRef<'_>) -> Dec {
     match v {
-        RawBsonRef::Int32(i) => Dec::Finite {
-            negative: i < 0,
-            coefficient: u128::from(i.unsigned_abs()),
-            exponent: 0,
-        },
-        RawBsonRef::Int64(i) => Dec::Finite {
-            negative: i < 0,
-            coefficient: u128::from(i.unsigned_abs()),
-            exponent: 0,
-        },
+        RawBsonRef::Int32(i) => Dec::Finite { negative: i < 0, coefficient: u128::from(i.unsigned_abs()), exponent: 0 },
+        RawBsonRef::Int64(i) => Dec::Finite { negative: i < 0, coefficient: u128::from(i.unsigned_abs()), exponent: 0 },
         RawBsonRef::Double(d) => {
             if d.is_nan() {
                 return Dec::NaN;
@@ -763,20 +623,14 @@ fn to_dec(v: RawBsonRef<'_>) -> Dec {
             let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
             let coefficient = digits.parse::<u128>().unwrap_or(0);
             let exponent = exp.parse::<i32>().unwrap_or(0) - 14;
-            Dec::Finite {
-                negative: d < 0.0,
-                coefficient,
-                exponent,
-            }
+            Dec::Finite { negative: d < 0.0, coefficient, exponent }
         }
         RawBsonRef::Decimal128(d) => {
             let p = decimal_parts(&d);
             match p.kind {
-                DecimalKind::Finite => Dec::Finite {
-                    negative: p.negative,
-                    coefficient: p.coefficient,
-                    exponent: p.exponent,
-                },
+                DecimalKind::Finite => {
+                    Dec::Finite { negative: p.negative, coefficient: p.coefficient, exponent: p.exponent }
+                }
                 DecimalKind::Infinity => Dec::Infinite,
                 DecimalKind::NaN { .. } => Dec::NaN,
             }
@@ -798,18 +652,7 @@ fn is_multiple_of(value: Dec, divisor: Dec) -> bool {
     match (value, divisor) {
         (Dec::Finite { coefficient: 0, .. }, Dec::Finite { .. } | Dec::Infinite) => true,
         (Dec::Finite { .. }, Dec::Infinite) => false,
-        (
-            Dec::Finite {
-                coefficient: c1,
-                exponent: e1,
-                ..
-            },
-            Dec::Finite {
-                coefficient: c2,
-                exponent: e2,
-                ..
-            },
-        ) => {
+        (Dec::Finite { coefficient: c1, exponent: e1, .. }, Dec::Finite { coefficient: c2, exponent: e2, .. }) => {
             if c2 == 0 {
                 return false;
             }
@@ -838,10 +681,9 @@ fn unordered_equal(a: RawBsonRef<'_>, b: RawBsonRef<'_>) -> bool {
             let xs: Vec<_> = x.iter().map_while(Result::ok).collect();
             let ys: Vec<_> = y.iter().map_while(Result::ok).collect();
             xs.len() == ys.len()
-                && xs.iter().all(|(k, v)| {
-                    ys.iter()
-                        .any(|(k2, v2)| k.as_str() == k2.as_str() && unordered_equal(*v, *v2))
-                })
+                && xs
+                    .iter()
+                    .all(|(k, v)| ys.iter().any(|(k2, v2)| k.as_str() == k2.as_str() && unordered_equal(*v, *v2)))
         }
         (RawBsonRef::Array(x), RawBsonRef::Array(y)) => {
             let mut xi = x.into_iter().map_while(Result::ok);
@@ -871,21 +713,14 @@ struct Ctx {
 impl Ctx {
     fn fail(&mut self, what: impl FnOnce() -> String) -> bool {
         if self.want_reason && self.reason.is_none() {
-            let at = if self.path.is_empty() {
-                "document".to_string()
-            } else {
-                format!("field '{}'", self.path.join("."))
-            };
+            let at =
+                if self.path.is_empty() { "document".to_string() } else { format!("field '{}'", self.path.join(".")) };
             self.reason = Some(format!("{at} {}", what()));
         }
         false
     }
 
-    fn nested(
-        &mut self,
-        segment: impl FnOnce() -> String,
-        f: impl FnOnce(&mut Ctx) -> bool,
-    ) -> bool {
+    fn nested(&mut self, segment: impl FnOnce() -> String, f: impl FnOnce(&mut Ctx) -> bool) -> bool {
         if !self.want_reason {
             return f(self);
         }
@@ -934,38 +769,22 @@ impl Schema {
                     }
                 }
             }
-            RawBsonRef::Int32(_)
-            | RawBsonRef::Int64(_)
-            | RawBsonRef::Double(_)
-            | RawBsonRef::Decimal128(_) => {
+            RawBsonRef::Int32(_) | RawBsonRef::Int64(_) | RawBsonRef::Double(_) | RawBsonRef::Decimal128(_) => {
                 if let Some((divisor, shown)) = &self.multiple_of {
                     if !is_multiple_of(to_dec(v), *divisor) {
-                        return ctx.fail(|| {
-                            format!(
-                                "is not a 'multipleOf' {}",
-                                value_string(shown.as_raw_bson_ref())
-                            )
-                        });
+                        return ctx.fail(|| format!("is not a 'multipleOf' {}", value_string(shown.as_raw_bson_ref())));
                     }
                 }
                 if let Some(max) = &self.maximum {
                     if !max.matches(Some(v)) {
-                        return ctx.fail(|| {
-                            format!(
-                                "is greater than 'maximum' {}",
-                                value_string(max.rhs.as_raw_bson_ref())
-                            )
-                        });
+                        return ctx
+                            .fail(|| format!("is greater than 'maximum' {}", value_string(max.rhs.as_raw_bson_ref())));
                     }
                 }
                 if let Some(min) = &self.minimum {
                     if !min.matches(Some(v)) {
-                        return ctx.fail(|| {
-                            format!(
-                                "is less than 'minimum' {}",
-                                value_string(min.rhs.as_raw_bson_ref())
-                            )
-                        });
+                        return ctx
+                            .fail(|| format!("is less than 'minimum' {}", value_string(min.rhs.as_raw_bson_ref())));
                     }
                 }
             }
@@ -992,9 +811,7 @@ impl Schema {
         if self.unique_items {
             for (i, a) in elements.iter().enumerate() {
                 if elements.iter().skip(i + 1).any(|b| unordered_equal(*a, *b)) {
-                    return ctx.fail(|| {
-                        format!("violates 'uniqueItems' (duplicate {})", value_string(*a))
-                    });
+                    return ctx.fail(|| format!("violates 'uniqueItems' (duplicate {})", value_string(*a)));
                 }
             }
         }
@@ -1014,12 +831,8 @@ impl Schema {
                 }
                 match &self.additional_items {
                     Some(Additional::Deny) if elements.len() > schemas.len() => {
-                        return ctx.fail(|| {
-                            format!(
-                                "has more than the {} items 'additionalItems' allows",
-                                schemas.len()
-                            )
-                        });
+                        return ctx
+                            .fail(|| format!("has more than the {} items 'additionalItems' allows", schemas.len()));
                     }
                     Some(Additional::Schema(schema)) => {
                         for (i, e) in elements.iter().enumerate().skip(schemas.len()) {
@@ -1049,9 +862,7 @@ impl Schema {
                 }
             }
         }
-        let needs_fields = self.allowed.is_some()
-            || self.min_properties.is_some()
-            || self.max_properties.is_some();
+        let needs_fields = self.allowed.is_some() || self.min_properties.is_some() || self.max_properties.is_some();
         if needs_fields {
             let mut count = 0i64;
             for (key, value) in doc.iter().map_while(Result::ok) {
@@ -1076,11 +887,7 @@ impl Schema {
                     match additional {
                         Additional::Allow => {}
                         Additional::Deny => {
-                            return ctx.fail(|| {
-                                format!(
-                                    "has property '{key}' not allowed by 'additionalProperties'"
-                                )
-                            });
+                            return ctx.fail(|| format!("has property '{key}' not allowed by 'additionalProperties'"));
                         }
                         Additional::Schema(schema) => {
                             if !ctx.nested(|| key.to_string(), |ctx| schema.check(value, ctx)) {
@@ -1107,13 +914,8 @@ impl Schema {
             }
             match dependency {
                 Dependency::Properties(names) => {
-                    if let Some(missing) = names
-                        .iter()
-                        .find(|n| crate::filter::util::doc_get(doc, n).is_none())
-                    {
-                        return ctx.fail(|| {
-                            format!("has '{name}' but is missing its dependency '{missing}'")
-                        });
+                    if let Some(missing) = names.iter().find(|n| crate::filter::util::doc_get(doc, n).is_none()) {
+                        return ctx.fail(|| format!("has '{name}' but is missing its dependency '{missing}'"));
                     }
                 }
                 Dependency::Schema(schema) => {
@@ -1157,10 +959,7 @@ impl Schema {
             }
         }
         if let Some(values) = &self.enumeration {
-            if !values
-                .iter()
-                .any(|e| unordered_equal(e.as_raw_bson_ref(), v))
-            {
+            if !values.iter().any(|e| unordered_equal(e.as_raw_bson_ref(), v)) {
                 return ctx.fail(|| "is not one of the 'enum' values".to_string());
             }
         }
@@ -1173,35 +972,23 @@ impl JsonSchema {
     /// `definitions`, `format`, `id`) and unknown ones fail with FailedToParse; keyword
     /// values of the wrong type with TypeMismatch/FailedToParse/BadValue as MongoDB does.
     pub fn parse(schema: &RawDocument) -> DocDbResult<JsonSchema> {
-        Ok(JsonSchema {
-            root: parse_schema(schema, 0)?,
-        })
+        Ok(JsonSchema { root: parse_schema(schema, 0)? })
     }
 
     /// Does the document satisfy the schema?
     pub fn validate(&self, doc: &RawDocument) -> bool {
-        let mut ctx = Ctx {
-            want_reason: false,
-            path: Vec::new(),
-            reason: None,
-        };
+        let mut ctx = Ctx { want_reason: false, path: Vec::new(), reason: None };
         self.root.check(RawBsonRef::Document(doc), &mut ctx)
     }
 
     /// Like [`JsonSchema::validate`], with a short human-readable reason on failure
     /// (e.g. `field 'age' is less than 'minimum' 0`).
     pub fn validate_with_reason(&self, doc: &RawDocument) -> Result<(), String> {
-        let mut ctx = Ctx {
-            want_reason: true,
-            path: Vec::new(),
-            reason: None,
-        };
+        let mut ctx = Ctx { want_reason: true, path: Vec::new(), reason: None };
         if self.root.check(RawBsonRef::Document(doc), &mut ctx) {
             Ok(())
         } else {
-            Err(ctx
-                .reason
-                .unwrap_or_else(|| "document failed $jsonSchema validation".to_string()))
+            Err(ctx.reason.unwrap_or_else(|| "document failed $jsonSchema validation".to_string()))
         }
     }
 }

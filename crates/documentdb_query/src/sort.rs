@@ -33,19 +33,14 @@ pub struct SortSpec {
 
 fn array_index(component: &str) -> Option<usize> {
     let b = component.as_bytes();
-    if b.is_empty()
-        || !b.iter().all(u8::is_ascii_digit)
-        || (b.len() > 1 && b.first() == Some(&b'0'))
-    {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b.first() == Some(&b'0')) {
         return None;
     }
     component.parse().ok()
 }
 
 fn split_path(path: &str) -> Vec<(String, Option<usize>)> {
-    path.split('.')
-        .map(|p| (p.to_string(), array_index(p)))
-        .collect()
+    path.split('.').map(|p| (p.to_string(), array_index(p))).collect()
 }
 
 impl SortSpec {
@@ -54,8 +49,7 @@ impl SortSpec {
     pub fn parse(spec: &RawDocument) -> DocDbResult<SortSpec> {
         let mut keys: Vec<SortKeySpec> = Vec::new();
         for field in spec.iter() {
-            let (name, value) =
-                field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in sort: {e}"))?;
+            let (name, value) = field.map_err(|e| docdb_error!(InvalidBSON, "invalid BSON in sort: {e}"))?;
             let name = name.as_str();
             if let RawBsonRef::Document(meta) = value {
                 let mut it = meta.iter().map_while(Result::ok);
@@ -72,10 +66,9 @@ impl SortSpec {
                                 NotImplemented,
                                 "$meta sort by 'textScore' is not supported: text search is unavailable"
                             ),
-                            RawBsonRef::String(other) => docdb_error!(
-                                NotImplemented,
-                                "$meta sort by '{other}' is not supported"
-                            ),
+                            RawBsonRef::String(other) => {
+                                docdb_error!(NotImplemented, "$meta sort by '{other}' is not supported")
+                            }
                             _ => DocDbError::new(ErrorCode::new(17308), "Unsupported argument to $meta"),
                         });
                     }
@@ -90,10 +83,7 @@ impl SortSpec {
             let Some(n) = documentdb_bson::number::Number::from_raw(value) else {
                 return Err(DocDbError::new(
                     ErrorCode::new(15974),
-                    format!(
-                        "Illegal key in $sort specification: {}",
-                        element_string(name, value)
-                    ),
+                    format!("Illegal key in $sort specification: {}", element_string(name, value)),
                 ));
             };
             let order = n.as_f64();
@@ -110,10 +100,7 @@ impl SortSpec {
                 ));
             }
             if name.split('.').any(str::is_empty) {
-                return Err(DocDbError::new(
-                    ErrorCode::new(15998),
-                    "FieldPath field names may not be empty strings.",
-                ));
+                return Err(DocDbError::new(ErrorCode::new(15998), "FieldPath field names may not be empty strings."));
             }
             if name.split('.').any(|c| c.starts_with('$')) {
                 return Err(DocDbError::new(
@@ -121,11 +108,7 @@ impl SortSpec {
                     "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
                 ));
             }
-            keys.push(SortKeySpec {
-                path: name.to_string(),
-                parts: split_path(name),
-                ascending: order > 0.0,
-            });
+            keys.push(SortKeySpec { path: name.to_string(), parts: split_path(name), ascending: order > 0.0 });
         }
         Ok(SortSpec { keys })
     }
@@ -141,9 +124,7 @@ impl SortSpec {
 
     /// (path, ascending) of key `i` (`("", true)` when out of range).
     pub fn key(&self, i: usize) -> (&str, bool) {
-        self.keys
-            .get(i)
-            .map_or(("", true), |k| (k.path.as_str(), k.ascending))
+        self.keys.get(i).map_or(("", true), |k| (k.path.as_str(), k.ascending))
     }
 
     /// Compares two documents by the whole spec (MongoDB semantics, incl. arrays).
@@ -208,11 +189,7 @@ fn cmp_keys(a: Key<'_>, b: Key<'_>) -> Ordering {
 }
 
 /// The sort key, borrowed from `doc` (or a constant null/undefined).
-fn key_ref<'a>(
-    doc: &'a RawDocument,
-    parts: &[(String, Option<usize>)],
-    ascending: bool,
-) -> Key<'a> {
+fn key_ref<'a>(doc: &'a RawDocument, parts: &[(String, Option<usize>)], ascending: bool) -> Key<'a> {
     let mut best: Option<Key<'a>> = None;
     let mut consider = |candidate: Key<'a>| {
         let better = match best {

@@ -52,22 +52,13 @@ fn bson_err(e: impl std::fmt::Display) -> DocDbError {
 impl Update {
     /// Parses the `u` of an update statement (document or pipeline array) with its
     /// `arrayFilters`. Errors: FailedToParse(9), BadValue(2), ConflictingUpdateOperators(40)...
-    pub fn parse(
-        spec: bson::RawBsonRef<'_>,
-        array_filters: Option<&bson::RawArray>,
-    ) -> DocDbResult<Update> {
+    pub fn parse(spec: bson::RawBsonRef<'_>, array_filters: Option<&bson::RawArray>) -> DocDbResult<Update> {
         match spec {
             RawBsonRef::Array(stages) => {
                 if array_filters.is_some_and(|a| !a.is_empty()) {
-                    bail!(
-                        FailedToParse,
-                        "arrayFilters may not be specified for pipeline-style updates"
-                    );
+                    bail!(FailedToParse, "arrayFilters may not be specified for pipeline-style updates");
                 }
-                Ok(Update {
-                    kind: Kind::Pipeline(pipeline::parse_pipeline(stages)?),
-                    filters: BTreeMap::new(),
-                })
+                Ok(Update { kind: Kind::Pipeline(pipeline::parse_pipeline(stages)?), filters: BTreeMap::new() })
             }
             RawBsonRef::Document(doc) => {
                 let filters = parse_array_filters(array_filters)?;
@@ -80,10 +71,7 @@ impl Update {
                 };
                 Ok(Update { kind, filters })
             }
-            _ => bail!(
-                FailedToParse,
-                "Update argument must be either an object or an array"
-            ),
+            _ => bail!(FailedToParse, "Update argument must be either an object or an array"),
         }
     }
 
@@ -99,16 +87,10 @@ impl Update {
 
     /// Applies to an existing document. `positional` is the index recorded by the query
     /// match (for `$`). Errors: ImmutableField(66) when `_id` would change, etc.
-    pub fn apply(
-        &self,
-        doc: &RawDocument,
-        positional: Option<usize>,
-    ) -> DocDbResult<UpdateOutcome> {
+    pub fn apply(&self, doc: &RawDocument, positional: Option<usize>) -> DocDbResult<UpdateOutcome> {
         let mut updated = Document::try_from(doc).map_err(bson_err)?;
         match &self.kind {
-            Kind::Operators(u) => {
-                apply::apply_operators(u, &self.filters, &mut updated, positional, false)?
-            }
+            Kind::Operators(u) => apply::apply_operators(u, &self.filters, &mut updated, positional, false)?,
             Kind::Replacement(r) => {
                 updated = replace_document(&updated, stamp_timestamps(r), false, true)?;
             }
@@ -119,20 +101,14 @@ impl Update {
         }
         let mut out = ops::to_raw_document(&updated)?;
         if out.as_bytes() == doc.as_bytes() {
-            return Ok(UpdateOutcome {
-                document: doc.to_owned(),
-                modified: false,
-            });
+            return Ok(UpdateOutcome { document: doc.to_owned(), modified: false });
         }
         if updated.keys().next().is_some_and(|k| k != "_id") && updated.contains_key("_id") {
             ensure_id_first(&mut updated);
             out = ops::to_raw_document(&updated)?;
         }
         if out.as_bytes() == doc.as_bytes() {
-            return Ok(UpdateOutcome {
-                document: doc.to_owned(),
-                modified: false,
-            });
+            return Ok(UpdateOutcome { document: doc.to_owned(), modified: false });
         }
         if out.as_bytes().len() > MAX_DOCUMENT_SIZE {
             return Err(DocDbError::new(
@@ -140,10 +116,7 @@ impl Update {
                 format!("Resulting document after update is larger than {MAX_DOCUMENT_SIZE}"),
             ));
         }
-        Ok(UpdateOutcome {
-            document: out,
-            modified: true,
-        })
+        Ok(UpdateOutcome { document: out, modified: true })
     }
 
     /// Builds the document an upsert inserts: `seed` holds the query's equality fields
@@ -181,12 +154,8 @@ fn parse_array_filters(filters: Option<&RawArray>) -> DocDbResult<BTreeMap<Strin
     let Some(filters) = filters else {
         return Ok(out);
     };
-    let caused_by = |e: DocDbError| {
-        DocDbError::new(
-            e.code,
-            format!("Error parsing array filter :: caused by :: {}", e.message),
-        )
-    };
+    let caused_by =
+        |e: DocDbError| DocDbError::new(e.code, format!("Error parsing array filter :: caused by :: {}", e.message));
     for (i, element) in filters.into_iter().enumerate() {
         let element = element.map_err(bson_err)?;
         let RawBsonRef::Document(doc) = element else {
@@ -205,15 +174,9 @@ fn parse_array_filters(filters: Option<&RawArray>) -> DocDbResult<BTreeMap<Strin
         }
         let filter = Filter::parse(doc).map_err(caused_by)?;
         let Some(identifier) = placeholder(doc).map_err(caused_by)? else {
-            bail!(
-                FailedToParse,
-                "Cannot use an expression without a top-level field name in arrayFilters"
-            );
+            bail!(FailedToParse, "Cannot use an expression without a top-level field name in arrayFilters");
         };
-        let valid = identifier
-            .as_bytes()
-            .first()
-            .is_some_and(u8::is_ascii_lowercase)
+        let valid = identifier.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
             && identifier.bytes().all(|b| b.is_ascii_alphanumeric());
         if !valid {
             return Err(caused_by(docdb_error!(
@@ -222,10 +185,7 @@ fn parse_array_filters(filters: Option<&RawArray>) -> DocDbResult<BTreeMap<Strin
             )));
         }
         if out.contains_key(&identifier) {
-            bail!(
-                FailedToParse,
-                "Found multiple array filters with the same top-level field name {identifier}"
-            );
+            bail!(FailedToParse, "Found multiple array filters with the same top-level field name {identifier}");
         }
         out.insert(identifier, filter);
     }
@@ -280,10 +240,9 @@ fn placeholder(doc: &RawDocument) -> DocDbResult<Option<String>> {
         for name in names {
             match (&found, name) {
                 (None, name) => found = name,
-                (Some(current), Some(name)) if *current != name => bail!(
-                    FailedToParse,
-                    "Expected a single top-level field name, found '{current}' and '{name}'"
-                ),
+                (Some(current), Some(name)) if *current != name => {
+                    bail!(FailedToParse, "Expected a single top-level field name, found '{current}' and '{name}'")
+                }
                 _ => {}
             }
         }
@@ -365,11 +324,9 @@ fn replace_document(
 /// `storage_validation::storageValidIdField`.
 fn validate_id(id: &Bson) -> DocDbResult<()> {
     match id {
-        Bson::Array(_) | Bson::RegularExpression(_) | Bson::Undefined => bail!(
-            InvalidIdField,
-            "The '_id' value cannot be of type {}",
-            fmt::type_name(id)
-        ),
+        Bson::Array(_) | Bson::RegularExpression(_) | Bson::Undefined => {
+            bail!(InvalidIdField, "The '_id' value cannot be of type {}", fmt::type_name(id))
+        }
         Bson::Document(d) => {
             if let Some(name) = first_dollar_field(d) {
                 bail!(

@@ -8,8 +8,7 @@ use documentdb_query::expr::ExprContext;
 use proptest::prelude::*;
 
 fn acc(name: &str, arg: Bson) -> Accumulator {
-    Accumulator::parse_bson(name, &arg, &ExprContext::default())
-        .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    Accumulator::parse_bson(name, &arg, &ExprContext::default()).unwrap_or_else(|e| panic!("{name}: {e:?}"))
 }
 
 fn run(name: &str, arg: Bson, values: &[Option<Bson>]) -> Bson {
@@ -30,60 +29,24 @@ fn some(vals: &[Bson]) -> Vec<Option<Bson>> {
 
 #[test]
 fn sum_result_types() {
+    assert_eq!(run("$sum", bson!("$x"), &some(&[bson!(1), bson!(2)])), bson!(3));
+    assert_eq!(run("$sum", bson!("$x"), &some(&[bson!(i32::MAX), bson!(1)])), Bson::Int64(2_147_483_648));
+    assert_eq!(run("$sum", bson!("$x"), &some(&[Bson::Int64(1), bson!(2)])), Bson::Int64(3));
     assert_eq!(
-        run("$sum", bson!("$x"), &some(&[bson!(1), bson!(2)])),
-        bson!(3)
-    );
-    assert_eq!(
-        run("$sum", bson!("$x"), &some(&[bson!(i32::MAX), bson!(1)])),
-        Bson::Int64(2_147_483_648)
-    );
-    assert_eq!(
-        run("$sum", bson!("$x"), &some(&[Bson::Int64(1), bson!(2)])),
-        Bson::Int64(3)
-    );
-    assert_eq!(
-        run(
-            "$sum",
-            bson!("$x"),
-            &some(&[Bson::Int64(i64::MAX), Bson::Int64(1)])
-        ),
+        run("$sum", bson!("$x"), &some(&[Bson::Int64(i64::MAX), Bson::Int64(1)])),
         bson!(9.223_372_036_854_776e18)
     );
-    assert_eq!(
-        run("$sum", bson!("$x"), &some(&[bson!(1), bson!(0.5)])),
-        bson!(1.5)
-    );
-    assert_eq!(
-        run("$sum", bson!("$x"), &some(&[dec("0.1"), dec("0.2")])),
-        dec("0.3")
-    );
-    assert_eq!(
-        run("$sum", bson!("$x"), &some(&[dec("1"), bson!(2)])),
-        dec("3")
-    );
+    assert_eq!(run("$sum", bson!("$x"), &some(&[bson!(1), bson!(0.5)])), bson!(1.5));
+    assert_eq!(run("$sum", bson!("$x"), &some(&[dec("0.1"), dec("0.2")])), dec("0.3"));
+    assert_eq!(run("$sum", bson!("$x"), &some(&[dec("1"), bson!(2)])), dec("3"));
     // Non-numeric values and missing are ignored; empty sum is int 0.
-    assert_eq!(
-        run(
-            "$sum",
-            bson!("$x"),
-            &[Some(bson!("a")), None, Some(Bson::Null), Some(bson!(4))]
-        ),
-        bson!(4)
-    );
+    assert_eq!(run("$sum", bson!("$x"), &[Some(bson!("a")), None, Some(Bson::Null), Some(bson!(4))]), bson!(4));
     assert_eq!(run("$sum", bson!("$x"), &[]), bson!(0));
     // Compensated: ten 0.1s sum to exactly 1.0.
-    assert_eq!(
-        run("$sum", bson!("$x"), &vec![Some(bson!(0.1)); 10]),
-        bson!(1.0)
-    );
+    assert_eq!(run("$sum", bson!("$x"), &vec![Some(bson!(0.1)); 10]), bson!(1.0));
     // $count is $sum: 1.
     let mut c = acc("$count", bson!({}));
-    let one = c
-        .argument()
-        .unwrap()
-        .evaluate(&RawDocumentBuf::new())
-        .unwrap();
+    let one = c.argument().unwrap().evaluate(&RawDocumentBuf::new()).unwrap();
     for _ in 0..3 {
         c.accumulate(one.clone()).unwrap();
     }
@@ -92,81 +55,29 @@ fn sum_result_types() {
 
 #[test]
 fn avg_types() {
-    assert_eq!(
-        run("$avg", bson!("$x"), &some(&[bson!(1), bson!(2)])),
-        bson!(1.5)
-    );
-    assert_eq!(
-        run(
-            "$avg",
-            bson!("$x"),
-            &some(&[Bson::Int64(10), Bson::Int64(20)])
-        ),
-        bson!(15.0)
-    );
-    assert_eq!(
-        run("$avg", bson!("$x"), &some(&[dec("1"), bson!(2)])),
-        dec("1.5")
-    );
-    assert_eq!(
-        run("$avg", bson!("$x"), &[None, Some(bson!("x"))]),
-        Bson::Null
-    );
+    assert_eq!(run("$avg", bson!("$x"), &some(&[bson!(1), bson!(2)])), bson!(1.5));
+    assert_eq!(run("$avg", bson!("$x"), &some(&[Bson::Int64(10), Bson::Int64(20)])), bson!(15.0));
+    assert_eq!(run("$avg", bson!("$x"), &some(&[dec("1"), bson!(2)])), dec("1.5"));
+    assert_eq!(run("$avg", bson!("$x"), &[None, Some(bson!("x"))]), Bson::Null);
 }
 
 #[test]
 fn min_max_ignore_null_and_missing() {
-    let vals = [
-        Some(bson!(5)),
-        None,
-        Some(Bson::Null),
-        Some(bson!("a")),
-        Some(bson!(1)),
-    ];
+    let vals = [Some(bson!(5)), None, Some(Bson::Null), Some(bson!("a")), Some(bson!(1))];
     assert_eq!(run("$min", bson!("$x"), &vals), bson!(1));
     assert_eq!(run("$max", bson!("$x"), &vals), bson!("a"));
-    assert_eq!(
-        run("$min", bson!("$x"), &[None, Some(Bson::Null)]),
-        Bson::Null
-    );
-    assert_eq!(
-        run(
-            "$max",
-            bson!("$x"),
-            &some(&[bson!(1), bson!(1.5), Bson::Int64(1)])
-        ),
-        bson!(1.5)
-    );
+    assert_eq!(run("$min", bson!("$x"), &[None, Some(Bson::Null)]), Bson::Null);
+    assert_eq!(run("$max", bson!("$x"), &some(&[bson!(1), bson!(1.5), Bson::Int64(1)])), bson!(1.5));
 }
 
 #[test]
 fn first_last_push_add_to_set() {
+    assert_eq!(run("$first", bson!("$x"), &[None, Some(bson!(2))]), Bson::Null);
+    assert_eq!(run("$last", bson!("$x"), &[Some(bson!(1)), None]), Bson::Null);
+    assert_eq!(run("$last", bson!("$x"), &some(&[bson!(1), bson!(2)])), bson!(2));
+    assert_eq!(run("$push", bson!("$x"), &[Some(bson!(1)), None, Some(bson!(1))]), bson!([1, null, 1]));
     assert_eq!(
-        run("$first", bson!("$x"), &[None, Some(bson!(2))]),
-        Bson::Null
-    );
-    assert_eq!(
-        run("$last", bson!("$x"), &[Some(bson!(1)), None]),
-        Bson::Null
-    );
-    assert_eq!(
-        run("$last", bson!("$x"), &some(&[bson!(1), bson!(2)])),
-        bson!(2)
-    );
-    assert_eq!(
-        run(
-            "$push",
-            bson!("$x"),
-            &[Some(bson!(1)), None, Some(bson!(1))]
-        ),
-        bson!([1, null, 1])
-    );
-    assert_eq!(
-        run(
-            "$addToSet",
-            bson!("$x"),
-            &[Some(bson!(1)), Some(bson!(1.0)), None, Some(bson!("a"))]
-        ),
+        run("$addToSet", bson!("$x"), &[Some(bson!(1)), Some(bson!(1.0)), None, Some(bson!("a"))]),
         bson!([1, "a"])
     );
     assert_eq!(run("$push", bson!({ "a": "$a" }), &[]), bson!([]));
@@ -175,15 +86,7 @@ fn first_last_push_add_to_set() {
 #[test]
 fn merge_objects_and_std_dev() {
     assert_eq!(
-        run(
-            "$mergeObjects",
-            bson!("$x"),
-            &[
-                Some(bson!({ "a": 1 })),
-                None,
-                Some(bson!({ "b": 2, "a": 3 }))
-            ]
-        ),
+        run("$mergeObjects", bson!("$x"), &[Some(bson!({ "a": 1 })), None, Some(bson!({ "b": 2, "a": 3 }))]),
         bson!({ "a": 3, "b": 2 })
     );
     let mut m = acc("$mergeObjects", bson!("$x"));
@@ -193,88 +96,37 @@ fn merge_objects_and_std_dev() {
         run(
             "$stdDevPop",
             bson!("$x"),
-            &some(&[
-                bson!(2),
-                bson!(4),
-                bson!(4),
-                bson!(4),
-                bson!(5),
-                bson!(5),
-                bson!(7),
-                bson!(9)
-            ])
+            &some(&[bson!(2), bson!(4), bson!(4), bson!(4), bson!(5), bson!(5), bson!(7), bson!(9)])
         ),
         bson!(2.0)
     );
-    assert_eq!(
-        run("$stdDevSamp", bson!("$x"), &some(&[bson!(1)])),
-        Bson::Null
-    );
-    assert_eq!(
-        run("$stdDevSamp", bson!("$x"), &some(&[bson!(1), bson!(3)])),
-        bson!(std::f64::consts::SQRT_2)
-    );
+    assert_eq!(run("$stdDevSamp", bson!("$x"), &some(&[bson!(1)])), Bson::Null);
+    assert_eq!(run("$stdDevSamp", bson!("$x"), &some(&[bson!(1), bson!(3)])), bson!(std::f64::consts::SQRT_2));
 }
 
 #[test]
 fn n_and_top_bottom_accumulators() {
     let vals = some(&[bson!(3), Bson::Null, bson!(1), bson!(5), bson!(2)]);
-    assert_eq!(
-        run("$firstN", bson!({ "input": "$x", "n": 2 }), &vals),
-        bson!([3, null])
-    );
-    assert_eq!(
-        run("$lastN", bson!({ "input": "$x", "n": 2 }), &vals),
-        bson!([5, 2])
-    );
-    assert_eq!(
-        run("$maxN", bson!({ "input": "$x", "n": 2 }), &vals),
-        bson!([5, 3])
-    );
-    assert_eq!(
-        run("$minN", bson!({ "input": "$x", "n": 3 }), &vals),
-        bson!([1, 2, 3])
-    );
+    assert_eq!(run("$firstN", bson!({ "input": "$x", "n": 2 }), &vals), bson!([3, null]));
+    assert_eq!(run("$lastN", bson!({ "input": "$x", "n": 2 }), &vals), bson!([5, 2]));
+    assert_eq!(run("$maxN", bson!({ "input": "$x", "n": 2 }), &vals), bson!([5, 3]));
+    assert_eq!(run("$minN", bson!({ "input": "$x", "n": 3 }), &vals), bson!([1, 2, 3]));
     // $top/$bottom evaluate {output, sortKey} per document via argument().
-    let docs = [
-        doc! { "p": "a", "s": 10 },
-        doc! { "p": "b", "s": 30 },
-        doc! { "p": "c", "s": 20 },
-    ];
+    let docs = [doc! { "p": "a", "s": 10 }, doc! { "p": "b", "s": 30 }, doc! { "p": "c", "s": 20 }];
     for (name, spec, want) in [
-        (
-            "$top",
-            bson!({ "output": "$p", "sortBy": { "s": -1 } }),
-            bson!("b"),
-        ),
-        (
-            "$bottom",
-            bson!({ "output": "$p", "sortBy": { "s": -1 } }),
-            bson!("a"),
-        ),
-        (
-            "$topN",
-            bson!({ "output": ["$p", "$s"], "sortBy": { "s": 1 }, "n": 2 }),
-            bson!([["a", 10], ["c", 20]]),
-        ),
-        (
-            "$bottomN",
-            bson!({ "output": "$p", "sortBy": { "s": 1 }, "n": 2 }),
-            bson!(["c", "b"]),
-        ),
+        ("$top", bson!({ "output": "$p", "sortBy": { "s": -1 } }), bson!("b")),
+        ("$bottom", bson!({ "output": "$p", "sortBy": { "s": -1 } }), bson!("a")),
+        ("$topN", bson!({ "output": ["$p", "$s"], "sortBy": { "s": 1 }, "n": 2 }), bson!([["a", 10], ["c", 20]])),
+        ("$bottomN", bson!({ "output": "$p", "sortBy": { "s": 1 }, "n": 2 }), bson!(["c", "b"])),
     ] {
         let mut a = acc(name, spec);
         for d in &docs {
-            a.accumulate_document(&RawDocumentBuf::try_from(d).unwrap())
-                .unwrap();
+            a.accumulate_document(&RawDocumentBuf::try_from(d).unwrap()).unwrap();
         }
         assert_eq!(a.finish(), want, "{name}");
     }
     // n depending on the group key.
-    let mut g = acc(
-        "$firstN",
-        bson!({ "input": "$x", "n": { "$cond": [{ "$eq": ["$_id", "big"] }, 3, 1] } }),
-    );
+    let mut g = acc("$firstN", bson!({ "input": "$x", "n": { "$cond": [{ "$eq": ["$_id", "big"] }, 3, 1] } }));
     g.start_group(&bson!("big")).unwrap();
     for v in &vals {
         g.accumulate(v.clone()).unwrap();
@@ -284,12 +136,8 @@ fn n_and_top_bottom_accumulators() {
 
 #[test]
 fn parse_errors() {
-    let err = |name: &str, arg: Bson| {
-        Accumulator::parse_bson(name, &arg, &ExprContext::default())
-            .unwrap_err()
-            .code
-            .code()
-    };
+    let err =
+        |name: &str, arg: Bson| Accumulator::parse_bson(name, &arg, &ExprContext::default()).unwrap_err().code.code();
     assert_eq!(err("$sum", bson!(["$a", "$b"])), 40237);
     assert_eq!(err("$bogus", bson!(1)), 15952);
     assert_eq!(err("$count", bson!(1)), 14);
@@ -319,11 +167,8 @@ fn value_strategy() -> impl Strategy<Value = Option<Bson>> {
         any::<i32>().prop_map(|i| Some(Bson::Int32(i))),
         any::<i64>().prop_map(|i| Some(Bson::Int64(i))),
         (-1e6f64..1e6).prop_map(|d| Some(Bson::Double(d))),
-        (-1_000_000i64..1_000_000, 0u32..6).prop_map(|(c, e)| {
-            Some(Bson::Decimal128(
-                bson::Decimal128::from_str(&format!("{c}E-{e}")).unwrap(),
-            ))
-        }),
+        (-1_000_000i64..1_000_000, 0u32..6)
+            .prop_map(|(c, e)| { Some(Bson::Decimal128(bson::Decimal128::from_str(&format!("{c}E-{e}")).unwrap(),)) }),
         "[a-c]{0,2}".prop_map(|s| Some(Bson::String(s))),
         (0i32..3).prop_map(|i| Some(bson!({ "k": i }))),
     ]
@@ -346,21 +191,13 @@ const OPS: &[(&str, SpecFn)] = &[
     ("$lastN", || bson!({ "input": "$x", "n": 3 })),
     ("$maxN", || bson!({ "input": "$x", "n": 3 })),
     ("$minN", || bson!({ "input": "$x", "n": 3 })),
-    (
-        "$topN",
-        || bson!({ "output": "$x", "sortBy": { "x": 1 }, "n": 2 }),
-    ),
-    (
-        "$bottom",
-        || bson!({ "output": "$x", "sortBy": { "x": -1 } }),
-    ),
+    ("$topN", || bson!({ "output": "$x", "sortBy": { "x": 1 }, "n": 2 })),
+    ("$bottom", || bson!({ "output": "$x", "sortBy": { "x": -1 } })),
 ];
 
 fn approx_equal(a: &Bson, b: &Bson) -> bool {
     match (a, b) {
-        (Bson::Double(x), Bson::Double(y)) => {
-            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
-        }
+        (Bson::Double(x), Bson::Double(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
         _ => a == b,
     }
 }

@@ -32,37 +32,22 @@ fn decimal_keeps_trailing_zeros_and_exponent_rules() {
     assert_eq!(dec_str(arith::add(dec("1.10"), dec("2.205"))), "3.305");
     assert_eq!(dec_str(arith::multiply(dec("1.5"), dec("2.0"))), "3.00");
     assert_eq!(dec_str(arith::subtract(dec("1E+3"), dec("1"))), "999");
-    assert_eq!(
-        dec_str(arith::divide(dec("1"), dec("3")).unwrap()),
-        "0.3333333333333333333333333333333333"
-    );
-    assert_eq!(
-        dec_str(arith::divide(dec("2"), dec("3")).unwrap()),
-        "0.6666666666666666666666666666666667"
-    );
+    assert_eq!(dec_str(arith::divide(dec("1"), dec("3")).unwrap()), "0.3333333333333333333333333333333333");
+    assert_eq!(dec_str(arith::divide(dec("2"), dec("3")).unwrap()), "0.6666666666666666666666666666666667");
 }
 
 #[test]
 fn decimal_rounds_to_34_digits_half_even() {
     // 34 nines + 1 carries into 35 digits: rounded to 1.000...E+34.
     let big = dec("9999999999999999999999999999999999");
-    assert_eq!(
-        dec_str(arith::add(big, dec("1"))),
-        "1.000000000000000000000000000000000E+34"
-    );
+    assert_eq!(dec_str(arith::add(big, dec("1"))), "1.000000000000000000000000000000000E+34");
     // Half-even at the 35th digit.
     assert_eq!(
-        dec_str(arith::add(
-            dec("1000000000000000000000000000000000"),
-            dec("0.5")
-        )),
+        dec_str(arith::add(dec("1000000000000000000000000000000000"), dec("0.5"))),
         "1000000000000000000000000000000000"
     );
     assert_eq!(
-        dec_str(arith::add(
-            dec("1000000000000000000000000000000001"),
-            dec("0.5")
-        )),
+        dec_str(arith::add(dec("1000000000000000000000000000000001"), dec("0.5"))),
         "1000000000000000000000000000000002"
     );
 }
@@ -95,10 +80,7 @@ fn decimal_special_values_round_trip() {
 #[test]
 fn decimal_infinity_and_nan_arithmetic() {
     assert_eq!(dec_str(arith::add(dec("Infinity"), dec("1"))), "Infinity");
-    assert_eq!(
-        dec_str(arith::add(dec("Infinity"), dec("-Infinity"))),
-        "NaN"
-    );
+    assert_eq!(dec_str(arith::add(dec("Infinity"), dec("-Infinity"))), "NaN");
     assert_eq!(dec_str(arith::multiply(dec("NaN"), dec("2"))), "NaN");
     assert_eq!(dec_str(arith::divide(dec("-1"), dec("0.5")).unwrap()), "-2");
     assert!(arith::divide(dec("1"), dec("0")).is_none());
@@ -108,44 +90,20 @@ fn decimal_infinity_and_nan_arithmetic() {
 #[test]
 fn double_to_decimal_uses_15_significant_digits() {
     // $toDecimal manual page: {$toDecimal: 2.5} -> NumberDecimal("2.50000000000000").
-    assert_eq!(
-        arith::decimal_to_string(&arith::to_decimal(Num::Double(2.5))),
-        "2.50000000000000"
-    );
-    assert_eq!(
-        arith::decimal_to_string(&arith::to_decimal(Num::Double(0.1))),
-        "0.100000000000000"
-    );
-    assert_eq!(
-        arith::decimal_to_string(&arith::to_decimal(Num::Double(100000.0))),
-        "100000.000000000"
-    );
-    assert_eq!(
-        arith::decimal_to_string(&arith::to_decimal(Num::Double(1e-5))),
-        "0.0000100000000000000"
-    );
-    assert_eq!(
-        arith::decimal_to_string(&arith::to_decimal(Num::Double(0.9999999999999994))),
-        "0.999999999999999"
-    );
-    assert_eq!(
-        arith::decimal_to_string(&arith::double_to_decimal_34(0.1)),
-        "0.1000000000000000055511151231257827"
-    );
+    assert_eq!(arith::decimal_to_string(&arith::to_decimal(Num::Double(2.5))), "2.50000000000000");
+    assert_eq!(arith::decimal_to_string(&arith::to_decimal(Num::Double(0.1))), "0.100000000000000");
+    assert_eq!(arith::decimal_to_string(&arith::to_decimal(Num::Double(100000.0))), "100000.000000000");
+    assert_eq!(arith::decimal_to_string(&arith::to_decimal(Num::Double(1e-5))), "0.0000100000000000000");
+    assert_eq!(arith::decimal_to_string(&arith::to_decimal(Num::Double(0.9999999999999994))), "0.999999999999999");
+    assert_eq!(arith::decimal_to_string(&arith::double_to_decimal_34(0.1)), "0.1000000000000000055511151231257827");
 }
 
 #[test]
 fn add_decimal_and_double_order_matters_like_mongodb() {
     // Decimal first: the double joins as a 15-digit decimal.
-    assert_eq!(
-        dec_str(arith::add(dec("1"), Num::Double(0.1))),
-        "1.100000000000000"
-    );
+    assert_eq!(dec_str(arith::add(dec("1"), Num::Double(0.1))), "1.100000000000000");
     // Double first: the running double total converts with 34 digits.
-    assert_eq!(
-        dec_str(arith::add(Num::Double(0.1), dec("1"))),
-        "1.100000000000000005551115123125783"
-    );
+    assert_eq!(dec_str(arith::add(Num::Double(0.1), dec("1"))), "1.100000000000000005551115123125783");
 }
 
 // ---- integer promotion ----
@@ -153,137 +111,56 @@ fn add_decimal_and_double_order_matters_like_mongodb() {
 #[test]
 fn aggregation_int_overflow_promotes() {
     assert_eq!(arith::add(Num::Int32(1), Num::Int32(2)), Num::Int32(3));
-    assert_eq!(
-        arith::add(Num::Int32(i32::MAX), Num::Int32(1)),
-        Num::Int64(2_147_483_648)
-    );
+    assert_eq!(arith::add(Num::Int32(i32::MAX), Num::Int32(1)), Num::Int64(2_147_483_648));
     assert_eq!(arith::add(Num::Int64(1), Num::Int32(2)), Num::Int64(3));
-    assert_eq!(
-        arith::add(Num::Int64(i64::MAX), Num::Int32(1)),
-        Num::Double(9.223_372_036_854_776e18)
-    );
-    assert_eq!(
-        arith::subtract(Num::Int32(i32::MIN), Num::Int32(1)),
-        Num::Int64(-2_147_483_649)
-    );
-    assert_eq!(
-        arith::subtract(Num::Int64(i64::MIN), Num::Int32(1)),
-        Num::Double(-9.223_372_036_854_776e18)
-    );
-    assert_eq!(
-        arith::multiply(Num::Int32(65536), Num::Int32(65536)),
-        Num::Int64(4_294_967_296)
-    );
-    assert_eq!(
-        arith::multiply(Num::Int64(i64::MAX), Num::Int32(2)),
-        Num::Double(1.8446744073709552e19)
-    );
-    assert_eq!(
-        arith::multiply(Num::Int32(3), Num::Double(0.5)),
-        Num::Double(1.5)
-    );
+    assert_eq!(arith::add(Num::Int64(i64::MAX), Num::Int32(1)), Num::Double(9.223_372_036_854_776e18));
+    assert_eq!(arith::subtract(Num::Int32(i32::MIN), Num::Int32(1)), Num::Int64(-2_147_483_649));
+    assert_eq!(arith::subtract(Num::Int64(i64::MIN), Num::Int32(1)), Num::Double(-9.223_372_036_854_776e18));
+    assert_eq!(arith::multiply(Num::Int32(65536), Num::Int32(65536)), Num::Int64(4_294_967_296));
+    assert_eq!(arith::multiply(Num::Int64(i64::MAX), Num::Int32(2)), Num::Double(1.8446744073709552e19));
+    assert_eq!(arith::multiply(Num::Int32(3), Num::Double(0.5)), Num::Double(1.5));
 }
 
 #[test]
 fn update_semantics_report_int64_overflow() {
-    assert_eq!(
-        arith::checked_add(Num::Int32(i32::MAX), Num::Int32(1)),
-        Some(Num::Int64(2_147_483_648))
-    );
-    assert_eq!(
-        arith::checked_add(Num::Int64(i64::MAX), Num::Int32(1)),
-        None
-    );
-    assert_eq!(
-        arith::checked_add(Num::Int32(1), Num::Int64(1)),
-        Some(Num::Int64(2))
-    );
-    assert_eq!(
-        arith::checked_add(Num::Int32(1), Num::Double(0.5)),
-        Some(Num::Double(1.5))
-    );
-    assert_eq!(
-        arith::checked_multiply(Num::Int32(i32::MAX), Num::Int32(2)),
-        Some(Num::Int64(4_294_967_294))
-    );
-    assert_eq!(
-        arith::checked_multiply(Num::Int64(i64::MAX), Num::Int64(2)),
-        None
-    );
-    assert_eq!(
-        dec_str(arith::checked_add(dec("1.5"), Num::Int32(2)).unwrap()),
-        "3.5"
-    );
-    assert_eq!(
-        dec_str(arith::checked_multiply(dec("1.5"), Num::Double(2.0)).unwrap()),
-        "3.000000000000000"
-    );
+    assert_eq!(arith::checked_add(Num::Int32(i32::MAX), Num::Int32(1)), Some(Num::Int64(2_147_483_648)));
+    assert_eq!(arith::checked_add(Num::Int64(i64::MAX), Num::Int32(1)), None);
+    assert_eq!(arith::checked_add(Num::Int32(1), Num::Int64(1)), Some(Num::Int64(2)));
+    assert_eq!(arith::checked_add(Num::Int32(1), Num::Double(0.5)), Some(Num::Double(1.5)));
+    assert_eq!(arith::checked_multiply(Num::Int32(i32::MAX), Num::Int32(2)), Some(Num::Int64(4_294_967_294)));
+    assert_eq!(arith::checked_multiply(Num::Int64(i64::MAX), Num::Int64(2)), None);
+    assert_eq!(dec_str(arith::checked_add(dec("1.5"), Num::Int32(2)).unwrap()), "3.5");
+    assert_eq!(dec_str(arith::checked_multiply(dec("1.5"), Num::Double(2.0)).unwrap()), "3.000000000000000");
 }
 
 #[test]
 fn divide_returns_double_unless_decimal() {
-    assert_eq!(
-        arith::divide(Num::Int32(1), Num::Int32(2)),
-        Some(Num::Double(0.5))
-    );
-    assert_eq!(
-        arith::divide(Num::Int64(9), Num::Int32(3)),
-        Some(Num::Double(3.0))
-    );
+    assert_eq!(arith::divide(Num::Int32(1), Num::Int32(2)), Some(Num::Double(0.5)));
+    assert_eq!(arith::divide(Num::Int64(9), Num::Int32(3)), Some(Num::Double(3.0)));
     assert_eq!(arith::divide(Num::Int32(1), Num::Double(0.0)), None);
-    assert_eq!(
-        dec_str(arith::divide(Num::Int32(1), dec("4")).unwrap()),
-        "0.25"
-    );
+    assert_eq!(dec_str(arith::divide(Num::Int32(1), dec("4")).unwrap()), "0.25");
 }
 
 #[test]
 fn modulo_result_types() {
     // $mod manual page: 5 % 2 stays an integer even with an integral double divisor.
-    assert_eq!(
-        arith::modulo(Num::Int32(5), Num::Double(2.0)),
-        Some(Num::Int32(1))
-    );
-    assert_eq!(
-        arith::modulo(Num::Int32(5), Num::Double(1.5)),
-        Some(Num::Double(0.5))
-    );
-    assert_eq!(
-        arith::modulo(Num::Double(5.0), Num::Int32(3)),
-        Some(Num::Double(2.0))
-    );
-    assert_eq!(
-        arith::modulo(Num::Int64(-7), Num::Int32(3)),
-        Some(Num::Int64(-1))
-    );
-    assert_eq!(
-        arith::modulo(Num::Int32(i32::MIN), Num::Int32(-1)),
-        Some(Num::Int32(0))
-    );
+    assert_eq!(arith::modulo(Num::Int32(5), Num::Double(2.0)), Some(Num::Int32(1)));
+    assert_eq!(arith::modulo(Num::Int32(5), Num::Double(1.5)), Some(Num::Double(0.5)));
+    assert_eq!(arith::modulo(Num::Double(5.0), Num::Int32(3)), Some(Num::Double(2.0)));
+    assert_eq!(arith::modulo(Num::Int64(-7), Num::Int32(3)), Some(Num::Int64(-1)));
+    assert_eq!(arith::modulo(Num::Int32(i32::MIN), Num::Int32(-1)), Some(Num::Int32(0)));
     assert_eq!(arith::modulo(Num::Int32(1), Num::Int32(0)), None);
-    assert_eq!(
-        dec_str(arith::modulo(dec("10.5"), Num::Int32(3)).unwrap()),
-        "1.5"
-    );
-    assert_eq!(
-        dec_str(arith::modulo(dec("-10.5"), Num::Int32(3)).unwrap()),
-        "-1.5"
-    );
+    assert_eq!(dec_str(arith::modulo(dec("10.5"), Num::Int32(3)).unwrap()), "1.5");
+    assert_eq!(dec_str(arith::modulo(dec("-10.5"), Num::Int32(3)).unwrap()), "-1.5");
 }
 
 #[test]
 fn abs_and_negate_edges() {
-    assert_eq!(
-        arith::abs(Num::Int32(i32::MIN)),
-        Some(Num::Int64(2_147_483_648))
-    );
+    assert_eq!(arith::abs(Num::Int32(i32::MIN)), Some(Num::Int64(2_147_483_648)));
     assert_eq!(arith::abs(Num::Int64(i64::MIN)), None);
     assert_eq!(arith::abs(Num::Int64(-5)), Some(Num::Int64(5)));
     assert_eq!(dec_str(arith::abs(dec("-1.50")).unwrap()), "1.50");
-    assert_eq!(
-        arith::negate(Num::Int32(i32::MIN)),
-        Num::Int64(2_147_483_648)
-    );
+    assert_eq!(arith::negate(Num::Int32(i32::MIN)), Num::Int64(2_147_483_648));
 }
 
 // ---- $round / $trunc / $ceil / $floor ----
@@ -338,58 +215,19 @@ fn ceil_floor_decimal_and_double() {
 
 #[test]
 fn compare_across_numeric_types() {
-    assert_eq!(
-        arith::compare(Num::Double(1.0), Num::Int64(1)),
-        Ordering::Equal
-    );
+    assert_eq!(arith::compare(Num::Double(1.0), Num::Int64(1)), Ordering::Equal);
     assert_eq!(arith::compare(dec("1.0"), Num::Int32(1)), Ordering::Equal);
     assert_eq!(arith::compare(dec("0.1"), Num::Double(0.1)), Ordering::Less);
-    assert_eq!(
-        arith::compare(
-            dec("0.1000000000000000055511151231257827"),
-            Num::Double(0.1)
-        ),
-        Ordering::Equal
-    );
-    assert_eq!(
-        arith::compare(
-            dec("0.1000000000000000055511151231257828"),
-            Num::Double(0.1)
-        ),
-        Ordering::Greater
-    );
-    assert_eq!(
-        arith::compare(dec("0.5"), Num::Double(0.5)),
-        Ordering::Equal
-    );
-    assert_eq!(
-        arith::compare(Num::Double(f64::NAN), Num::Double(f64::NEG_INFINITY)),
-        Ordering::Less
-    );
-    assert_eq!(
-        arith::compare(Num::Double(f64::NAN), dec("NaN")),
-        Ordering::Equal
-    );
-    assert_eq!(
-        arith::compare(Num::Int64(i64::MAX), Num::Double(9.223_372_036_854_776e18)),
-        Ordering::Less
-    );
-    assert_eq!(
-        arith::compare(Num::Int64(i64::MIN), Num::Double(-9.223_372_036_854_776e18)),
-        Ordering::Equal
-    );
-    assert_eq!(
-        arith::compare(Num::Double(2.5), Num::Int32(2)),
-        Ordering::Greater
-    );
-    assert_eq!(
-        arith::compare(Num::Double(-2.5), Num::Int32(-2)),
-        Ordering::Less
-    );
-    assert_eq!(
-        arith::compare(Num::Double(-0.0), Num::Int32(0)),
-        Ordering::Equal
-    );
+    assert_eq!(arith::compare(dec("0.1000000000000000055511151231257827"), Num::Double(0.1)), Ordering::Equal);
+    assert_eq!(arith::compare(dec("0.1000000000000000055511151231257828"), Num::Double(0.1)), Ordering::Greater);
+    assert_eq!(arith::compare(dec("0.5"), Num::Double(0.5)), Ordering::Equal);
+    assert_eq!(arith::compare(Num::Double(f64::NAN), Num::Double(f64::NEG_INFINITY)), Ordering::Less);
+    assert_eq!(arith::compare(Num::Double(f64::NAN), dec("NaN")), Ordering::Equal);
+    assert_eq!(arith::compare(Num::Int64(i64::MAX), Num::Double(9.223_372_036_854_776e18)), Ordering::Less);
+    assert_eq!(arith::compare(Num::Int64(i64::MIN), Num::Double(-9.223_372_036_854_776e18)), Ordering::Equal);
+    assert_eq!(arith::compare(Num::Double(2.5), Num::Int32(2)), Ordering::Greater);
+    assert_eq!(arith::compare(Num::Double(-2.5), Num::Int32(-2)), Ordering::Less);
+    assert_eq!(arith::compare(Num::Double(-0.0), Num::Int32(0)), Ordering::Equal);
 }
 
 #[test]
@@ -408,28 +246,13 @@ fn exact_integral_representations() {
 fn decimal_transcendental_functions() {
     let d = |s: &str| bson::Decimal128::from_str(s).unwrap();
     assert_eq!(arith::decimal_to_string(&arith::decimal_sqrt(d("4"))), "2");
-    assert_eq!(
-        arith::decimal_to_string(&arith::decimal_sqrt(d("2"))),
-        "1.414213562373095048801688724209698"
-    );
+    assert_eq!(arith::decimal_to_string(&arith::decimal_sqrt(d("2"))), "1.414213562373095048801688724209698");
     assert_eq!(arith::decimal_to_string(&arith::decimal_ln(d("1"))), "0");
-    assert_eq!(
-        arith::decimal_to_string(&arith::decimal_log10(d("1000"))),
-        "3"
-    );
-    assert_eq!(
-        arith::decimal_to_string(&arith::decimal_exp(d("1"))),
-        "2.718281828459045235360287471352662"
-    );
+    assert_eq!(arith::decimal_to_string(&arith::decimal_log10(d("1000"))), "3");
+    assert_eq!(arith::decimal_to_string(&arith::decimal_exp(d("1"))), "2.718281828459045235360287471352662");
     // Decimal128::power normalizes to 34 digits.
-    assert_eq!(
-        arith::decimal_to_string(&arith::decimal_pow(d("2"), d("3"))),
-        "8.000000000000000000000000000000000"
-    );
-    assert_eq!(
-        arith::decimal_to_string(&arith::decimal_pow(d("0"), d("0"))),
-        "1.000000000000000000000000000000000"
-    );
+    assert_eq!(arith::decimal_to_string(&arith::decimal_pow(d("2"), d("3"))), "8.000000000000000000000000000000000");
+    assert_eq!(arith::decimal_to_string(&arith::decimal_pow(d("0"), d("0"))), "1.000000000000000000000000000000000");
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! element filters and the arrayFilters wrapper pattern.
 
 use bson::{doc, Bson, Document, RawBson, RawDocumentBuf};
-use documentdb_query::filter::{
-    parse_element_filter, Filter, MatchOutcome, PushdownOp, PushdownPredicate,
-};
+use documentdb_query::filter::{parse_element_filter, Filter, MatchOutcome, PushdownOp, PushdownPredicate};
 
 fn raw(d: &Document) -> RawDocumentBuf {
     RawDocumentBuf::try_from(d).unwrap()
@@ -29,38 +27,20 @@ fn rb(v: impl Into<Bson>) -> RawBson {
 fn positional_reports_first_matching_array_element_per_manual_positional_update() {
     // db.students.updateOne({_id: 1, grades: 80}, {$set: {"grades.$": 82}}): grades [85, 80, 80].
     assert_eq!(
-        pos(
-            doc! {"_id": 1, "grades": 80},
-            doc! {"_id": 1, "grades": [85, 80, 80]}
-        ),
+        pos(doc! {"_id": 1, "grades": 80}, doc! {"_id": 1, "grades": [85, 80, 80]}),
         MatchOutcome::Matched(Some(1))
     );
-    assert_eq!(
-        pos(doc! {"grades": {"$gte": 85}}, doc! {"grades": [80, 85, 90]}),
-        MatchOutcome::Matched(Some(1))
-    );
-    assert_eq!(
-        pos(doc! {"grades": 1}, doc! {"grades": [2]}),
-        MatchOutcome::NoMatch
-    );
+    assert_eq!(pos(doc! {"grades": {"$gte": 85}}, doc! {"grades": [80, 85, 90]}), MatchOutcome::Matched(Some(1)));
+    assert_eq!(pos(doc! {"grades": 1}, doc! {"grades": [2]}), MatchOutcome::NoMatch);
 }
 
 #[test]
 fn positional_is_none_without_array_traversal() {
-    assert_eq!(
-        pos(doc! {"a": 1}, doc! {"a": 1}),
-        MatchOutcome::Matched(None)
-    );
+    assert_eq!(pos(doc! {"a": 1}, doc! {"a": 1}), MatchOutcome::Matched(None));
     // Matching the whole array records no element.
-    assert_eq!(
-        pos(doc! {"a": [1, 2]}, doc! {"a": [1, 2]}),
-        MatchOutcome::Matched(None)
-    );
+    assert_eq!(pos(doc! {"a": [1, 2]}, doc! {"a": [1, 2]}), MatchOutcome::Matched(None));
     // Explicit index: no implicit traversal.
-    assert_eq!(
-        pos(doc! {"a.1": 2}, doc! {"a": [1, 2]}),
-        MatchOutcome::Matched(None)
-    );
+    assert_eq!(pos(doc! {"a.1": 2}, doc! {"a": [1, 2]}), MatchOutcome::Matched(None));
     assert_eq!(pos(doc! {}, doc! {"a": [1]}), MatchOutcome::Matched(None));
 }
 
@@ -68,15 +48,9 @@ fn positional_is_none_without_array_traversal() {
 fn positional_uses_outermost_array_per_manual_positional_embedded_documents() {
     // db.students.updateOne({_id: 4, "grades.grade": 85}, {$set: {"grades.$.std": 6}})
     let d = doc! {"_id": 4, "grades": [{"grade": 80, "mean": 75, "std": 8}, {"grade": 85, "mean": 90, "std": 5}, {"grade": 85, "mean": 85, "std": 8}]};
-    assert_eq!(
-        pos(doc! {"_id": 4, "grades.grade": 85}, d),
-        MatchOutcome::Matched(Some(1))
-    );
+    assert_eq!(pos(doc! {"_id": 4, "grades.grade": 85}, d), MatchOutcome::Matched(Some(1)));
     // Nested arrays: the outer array's index wins.
-    assert_eq!(
-        pos(doc! {"a.b": 2}, doc! {"a": [{"b": [0, 1]}, {"b": [1, 2]}]}),
-        MatchOutcome::Matched(Some(1))
-    );
+    assert_eq!(pos(doc! {"a.b": 2}, doc! {"a": [{"b": [0, 1]}, {"b": [1, 2]}]}), MatchOutcome::Matched(Some(1)));
 }
 
 #[test]
@@ -85,34 +59,19 @@ fn positional_with_elem_match_per_manual_positional_multiple_fields() {
     let d = doc! {"_id": 5, "grades": [{"grade": 80, "mean": 75, "std": 8}, {"grade": 85, "mean": 90, "std": 5}, {"grade": 90, "mean": 85, "std": 3}]};
     let f = doc! {"_id": 5, "grades": {"$elemMatch": {"grade": {"$lte": 90}, "mean": {"$gt": 80}}}};
     assert_eq!(pos(f, d), MatchOutcome::Matched(Some(1)));
-    assert_eq!(
-        pos(doc! {"a": {"$elemMatch": {"$gt": 5}}}, doc! {"a": [1, 7]}),
-        MatchOutcome::Matched(Some(1))
-    );
+    assert_eq!(pos(doc! {"a": {"$elemMatch": {"$gt": 5}}}, doc! {"a": [1, 7]}), MatchOutcome::Matched(Some(1)));
     // Through an outer array of documents, the outer index is reported.
     assert_eq!(
-        pos(
-            doc! {"a.b": {"$elemMatch": {"$gt": 5}}},
-            doc! {"a": [{"b": [1]}, {"b": [1, 2]}, {"b": [9]}]}
-        ),
+        pos(doc! {"a.b": {"$elemMatch": {"$gt": 5}}}, doc! {"a": [{"b": [1]}, {"b": [1, 2]}, {"b": [9]}]}),
         MatchOutcome::Matched(Some(2))
     );
 }
 
 #[test]
 fn positional_negations_record_nothing_and_last_and_child_wins() {
-    assert_eq!(
-        pos(doc! {"a": {"$ne": 5}}, doc! {"a": [1, 2]}),
-        MatchOutcome::Matched(None)
-    );
-    assert_eq!(
-        pos(doc! {"a": 2, "b": 1}, doc! {"a": [1, 2], "b": [0, 0, 1]}),
-        MatchOutcome::Matched(Some(2))
-    );
-    assert_eq!(
-        pos(doc! {"$or": [{"a": 9}, {"a": 2}]}, doc! {"a": [1, 2]}),
-        MatchOutcome::Matched(Some(1))
-    );
+    assert_eq!(pos(doc! {"a": {"$ne": 5}}, doc! {"a": [1, 2]}), MatchOutcome::Matched(None));
+    assert_eq!(pos(doc! {"a": 2, "b": 1}, doc! {"a": [1, 2], "b": [0, 0, 1]}), MatchOutcome::Matched(Some(2)));
+    assert_eq!(pos(doc! {"$or": [{"a": 9}, {"a": 2}]}, doc! {"a": [1, 2]}), MatchOutcome::Matched(Some(1)));
 }
 
 // ------------------------------------------------------- equality_fields (upsert seeding)
@@ -145,11 +104,7 @@ fn pushdown_predicates_are_anded_top_level_comparisons() {
         "j": {"$ne": 1},
     });
     let p = f.pushdown_predicates();
-    let expect = |path: &str, op, value: RawBson| PushdownPredicate {
-        path: path.into(),
-        op,
-        value,
-    };
+    let expect = |path: &str, op, value: RawBson| PushdownPredicate { path: path.into(), op, value };
     let mut arr = bson::RawArrayBuf::new();
     for i in [1, 2, 3] {
         arr.push(i);
@@ -165,9 +120,7 @@ fn pushdown_predicates_are_anded_top_level_comparisons() {
             expect("f", PushdownOp::Eq, rb("x")),
         ]
     );
-    assert!(filter(doc! {"$or": [{"a": 1}]})
-        .pushdown_predicates()
-        .is_empty());
+    assert!(filter(doc! {"$or": [{"a": 1}]}).pushdown_predicates().is_empty());
 }
 
 // ------------------------------------------------------- $pull conditions (manual: $pull)
@@ -187,20 +140,13 @@ fn pull_keeps(cond: Bson, values: Vec<Bson>) -> Vec<Bson> {
 #[test]
 fn pull_condition_operator_document_applies_to_values_per_manual_pull() {
     // db.profiles.updateOne({_id: 1}, {$pull: {votes: {$gte: 6}}}) with votes [3, 5, 6, 7, 7, 8]
-    let kept = pull_keeps(
-        Bson::Document(doc! {"$gte": 6}),
-        vec![3.into(), 5.into(), 6.into(), 7.into(), 7.into(), 8.into()],
-    );
+    let kept =
+        pull_keeps(Bson::Document(doc! {"$gte": 6}), vec![3.into(), 5.into(), 6.into(), 7.into(), 7.into(), 8.into()]);
     assert_eq!(kept, vec![Bson::Int32(3), Bson::Int32(5)]);
     // $in
     let kept = pull_keeps(
         Bson::Document(doc! {"$in": ["apples", "oranges"]}),
-        vec![
-            "apples".into(),
-            "pears".into(),
-            "oranges".into(),
-            "grapes".into(),
-        ],
+        vec!["apples".into(), "pears".into(), "oranges".into(), "grapes".into()],
     );
     assert_eq!(kept, vec![Bson::from("pears"), Bson::from("grapes")]);
 }
@@ -215,28 +161,14 @@ fn pull_condition_document_is_a_query_on_element_documents_per_manual_pull_array
         Bson::Int32(8),
     ];
     let kept = pull_keeps(Bson::Document(doc! {"score": 8, "item": "B"}), values);
-    assert_eq!(
-        kept,
-        vec![
-            Bson::Document(doc! {"item": "A", "score": 5}),
-            Bson::Int32(8)
-        ]
-    );
+    assert_eq!(kept, vec![Bson::Document(doc! {"item": "A", "score": 5}), Bson::Int32(8)]);
     // Nested arrays of documents: {$pull: {results: {answers: {$elemMatch: {q: 2, a: {$gte: 8}}}}}}
     let values = vec![
         Bson::Document(doc! {"answers": [{"q": 1, "a": 4}, {"q": 2, "a": 6}]}),
         Bson::Document(doc! {"answers": [{"q": 1, "a": 0}, {"q": 2, "a": 8}]}),
     ];
-    let kept = pull_keeps(
-        Bson::Document(doc! {"answers": {"$elemMatch": {"q": 2, "a": {"$gte": 8}}}}),
-        values,
-    );
-    assert_eq!(
-        kept,
-        vec![Bson::Document(
-            doc! {"answers": [{"q": 1, "a": 4}, {"q": 2, "a": 6}]}
-        )]
-    );
+    let kept = pull_keeps(Bson::Document(doc! {"answers": {"$elemMatch": {"q": 2, "a": {"$gte": 8}}}}), values);
+    assert_eq!(kept, vec![Bson::Document(doc! {"answers": [{"q": 1, "a": 4}, {"q": 2, "a": 6}]})]);
 }
 
 #[test]
@@ -251,27 +183,15 @@ fn pull_condition_scalar_is_equality_per_manual_pull() {
             Bson::Array(vec![Bson::Int32(1)]),
         ],
     );
-    assert_eq!(
-        kept,
-        vec![
-            Bson::Int64(2),
-            Bson::String("1".into()),
-            Bson::Array(vec![Bson::Int32(1)])
-        ]
-    );
+    assert_eq!(kept, vec![Bson::Int64(2), Bson::String("1".into()), Bson::Array(vec![Bson::Int32(1)])]);
     let kept = pull_keeps(
         Bson::Array(vec![1.into(), 2.into()]),
-        vec![
-            Bson::Array(vec![1.into(), 2.into()]),
-            Bson::Array(vec![2.into(), 1.into()]),
-        ],
+        vec![Bson::Array(vec![1.into(), 2.into()]), Bson::Array(vec![2.into(), 1.into()])],
     );
     assert_eq!(kept, vec![Bson::Array(vec![2.into(), 1.into()])]);
     // A regex condition matches strings.
-    let re = Bson::RegularExpression(bson::Regex {
-        pattern: "^a".try_into().unwrap(),
-        options: "".try_into().unwrap(),
-    });
+    let re =
+        Bson::RegularExpression(bson::Regex { pattern: "^a".try_into().unwrap(), options: "".try_into().unwrap() });
     let kept = pull_keeps(re, vec!["ab".into(), "ba".into()]);
     assert_eq!(kept, vec![Bson::from("ba")]);
 }
@@ -282,10 +202,7 @@ fn pull_wrapped_conditions_traverse_array_values() {
     // on {"": value} would).
     let kept = pull_keeps(
         Bson::Document(doc! {"$gte": 6}),
-        vec![
-            Bson::Array(vec![1.into(), 7.into()]),
-            Bson::Array(vec![1.into()]),
-        ],
+        vec![Bson::Array(vec![1.into(), 7.into()]), Bson::Array(vec![1.into()])],
     );
     assert_eq!(kept, vec![Bson::Array(vec![1.into()])]);
 }
@@ -299,30 +216,18 @@ fn array_filters_evaluate_against_wrapper_documents_per_manual_update_arrayfilte
     let wrapped = raw(&doc! {"element": 102});
     assert!(f.matches(&wrapped).unwrap());
     let values = raw(&doc! {"v": [95, 92, 102, 100]});
-    let hits: Vec<bool> = values
-        .get_array("v")
-        .unwrap()
-        .into_iter()
-        .map(|v| f.matches_wrapped("element", v.unwrap()).unwrap())
-        .collect();
+    let hits: Vec<bool> =
+        values.get_array("v").unwrap().into_iter().map(|v| f.matches_wrapped("element", v.unwrap()).unwrap()).collect();
     assert_eq!(hits, vec![false, false, true, true]);
     // Identifier with sub-fields: arrayFilters: [{"elem.grade": {$gte: 85}}]
     let f = filter(doc! {"elem.grade": {"$gte": 85}, "elem.mean": {"$gt": 80}});
-    let grades = raw(
-        &doc! {"g": [{"grade": 80, "mean": 75}, {"grade": 85, "mean": 90}, {"grade": 85, "mean": 85}]},
-    );
-    let hits: Vec<bool> = grades
-        .get_array("g")
-        .unwrap()
-        .into_iter()
-        .map(|v| f.matches_wrapped("elem", v.unwrap()).unwrap())
-        .collect();
+    let grades = raw(&doc! {"g": [{"grade": 80, "mean": 75}, {"grade": 85, "mean": 90}, {"grade": 85, "mean": 85}]});
+    let hits: Vec<bool> =
+        grades.get_array("g").unwrap().into_iter().map(|v| f.matches_wrapped("elem", v.unwrap()).unwrap()).collect();
     assert_eq!(hits, vec![false, true, true]);
     // Fields other than the identifier are missing in the wrapper.
     let f = filter(doc! {"other": null});
-    assert!(f
-        .matches_wrapped("elem", bson::RawBsonRef::Int32(1))
-        .unwrap());
+    assert!(f.matches_wrapped("elem", bson::RawBsonRef::Int32(1)).unwrap());
 }
 
 #[test]

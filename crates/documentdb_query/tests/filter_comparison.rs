@@ -20,10 +20,7 @@ fn m(f: Document, d: Document) -> bool {
 /// The `_id`s of `docs` that match `f`.
 fn ids(f: Document, docs: &[Document]) -> Vec<i32> {
     let fl = filter(f);
-    docs.iter()
-        .filter(|d| fl.matches(&raw(d)).unwrap())
-        .map(|d| d.get_i32("_id").unwrap())
-        .collect()
+    docs.iter().filter(|d| fl.matches(&raw(d)).unwrap()).map(|d| d.get_i32("_id").unwrap()).collect()
 }
 
 fn dec(s: &str) -> Bson {
@@ -31,29 +28,19 @@ fn dec(s: &str) -> Bson {
 }
 
 fn regex(p: &str, o: &str) -> Bson {
-    Bson::RegularExpression(bson::Regex {
-        pattern: p.try_into().unwrap(),
-        options: o.try_into().unwrap(),
-    })
+    Bson::RegularExpression(bson::Regex { pattern: p.try_into().unwrap(), options: o.try_into().unwrap() })
 }
 
 #[test]
 fn eq_matches_scalar_per_manual_eq_equals_specified_value() {
-    let docs = [
-        doc! {"_id": 1, "qty": 20},
-        doc! {"_id": 2, "qty": 25},
-        doc! {"_id": 3},
-    ];
+    let docs = [doc! {"_id": 1, "qty": 20}, doc! {"_id": 2, "qty": 25}, doc! {"_id": 3}];
     assert_eq!(ids(doc! {"qty": {"$eq": 20}}, &docs), vec![1]);
     assert_eq!(ids(doc! {"qty": 20}, &docs), vec![1]);
 }
 
 #[test]
 fn eq_matches_embedded_field_per_manual_eq_field_in_embedded_document() {
-    let docs = [
-        doc! {"_id": 1, "item": {"name": "ab", "code": "123"}},
-        doc! {"_id": 2, "item": {"name": "cd"}},
-    ];
+    let docs = [doc! {"_id": 1, "item": {"name": "ab", "code": "123"}}, doc! {"_id": 2, "item": {"name": "cd"}}];
     assert_eq!(ids(doc! {"item.name": {"$eq": "ab"}}, &docs), vec![1]);
 }
 
@@ -82,12 +69,7 @@ fn eq_array_operand_matches_whole_array_exactly_per_manual_query_arrays() {
 
 #[test]
 fn eq_empty_array_operand_matches_empty_array_per_manual_query_arrays() {
-    let docs = [
-        doc! {"_id": 1, "a": []},
-        doc! {"_id": 2, "a": [[]]},
-        doc! {"_id": 3, "a": [1]},
-        doc! {"_id": 4},
-    ];
+    let docs = [doc! {"_id": 1, "a": []}, doc! {"_id": 2, "a": [[]]}, doc! {"_id": 3, "a": [1]}, doc! {"_id": 4}];
     assert_eq!(ids(doc! {"a": []}, &docs), vec![1, 2]);
 }
 
@@ -104,14 +86,8 @@ fn eq_document_is_exact_and_field_order_sensitive_per_manual_query_embedded_docu
         doc! {"_id": 2, "size": {"w": 21, "h": 14, "uom": "cm"}},
         doc! {"_id": 3, "size": {"h": 14, "w": 21}},
     ];
-    assert_eq!(
-        ids(doc! {"size": {"h": 14, "w": 21, "uom": "cm"}}, &docs),
-        vec![1]
-    );
-    assert_eq!(
-        ids(doc! {"size": {"w": 21, "h": 14, "uom": "cm"}}, &docs),
-        vec![2]
-    );
+    assert_eq!(ids(doc! {"size": {"h": 14, "w": 21, "uom": "cm"}}, &docs), vec![1]);
+    assert_eq!(ids(doc! {"size": {"w": 21, "h": 14, "uom": "cm"}}, &docs), vec![2]);
 }
 
 #[test]
@@ -120,51 +96,25 @@ fn eq_document_element_of_array_per_manual_query_array_of_embedded_documents() {
         doc! {"_id": 1, "instock": [{"warehouse": "A", "qty": 5}, {"warehouse": "C", "qty": 15}]},
         doc! {"_id": 2, "instock": [{"qty": 5, "warehouse": "A"}]},
     ];
-    assert_eq!(
-        ids(doc! {"instock": {"warehouse": "A", "qty": 5}}, &docs),
-        vec![1]
-    );
+    assert_eq!(ids(doc! {"instock": {"warehouse": "A", "qty": 5}}, &docs), vec![1]);
 }
 
 #[test]
 fn numeric_types_compare_by_value_per_manual_comparison_sort_order() {
-    for v in [
-        Bson::Int32(1),
-        Bson::Int64(1),
-        Bson::Double(1.0),
-        dec("1.00"),
-        dec("1"),
-    ] {
+    for v in [Bson::Int32(1), Bson::Int64(1), Bson::Double(1.0), dec("1.00"), dec("1")] {
         assert!(m(doc! {"a": 1}, doc! {"a": v.clone()}), "{{a: 1}} vs {v:?}");
-        assert!(
-            m(doc! {"a": dec("1.0")}, doc! {"a": v.clone()}),
-            "decimal operand vs {v:?}"
-        );
-        assert!(m(
-            doc! {"a": {"$in": [Bson::Int64(1)]}},
-            doc! {"a": v.clone()}
-        ));
+        assert!(m(doc! {"a": dec("1.0")}, doc! {"a": v.clone()}), "decimal operand vs {v:?}");
+        assert!(m(doc! {"a": {"$in": [Bson::Int64(1)]}}, doc! {"a": v.clone()}));
     }
     assert!(!m(doc! {"a": 1}, doc! {"a": 1.5}));
-    assert!(m(
-        doc! {"a": {"$gt": 1}},
-        doc! {"a": dec("1.000000000000000000000000000000001")}
-    ));
+    assert!(m(doc! {"a": {"$gt": 1}}, doc! {"a": dec("1.000000000000000000000000000000001")}));
     // int64 vs double is exact: 2^53 + 1 is not equal to the double 2^53.
-    assert!(!m(
-        doc! {"a": 9_007_199_254_740_992.0_f64},
-        doc! {"a": 9_007_199_254_740_993_i64}
-    ));
+    assert!(!m(doc! {"a": 9_007_199_254_740_992.0_f64}, doc! {"a": 9_007_199_254_740_993_i64}));
 }
 
 #[test]
 fn range_operators_per_manual_gt_gte_lt_lte() {
-    let docs = [
-        doc! {"_id": 1, "q": 15},
-        doc! {"_id": 2, "q": 20},
-        doc! {"_id": 3, "q": 25},
-        doc! {"_id": 4},
-    ];
+    let docs = [doc! {"_id": 1, "q": 15}, doc! {"_id": 2, "q": 20}, doc! {"_id": 3, "q": 25}, doc! {"_id": 4}];
     assert_eq!(ids(doc! {"q": {"$gt": 20}}, &docs), vec![3]);
     assert_eq!(ids(doc! {"q": {"$gte": 20}}, &docs), vec![2, 3]);
     assert_eq!(ids(doc! {"q": {"$lt": 20}}, &docs), vec![1]);
@@ -186,10 +136,7 @@ fn range_operators_use_type_bracketing_per_manual_comparison_sort_order() {
     assert_eq!(ids(doc! {"a": {"$lt": 100}}, &docs), vec![2]);
     assert_eq!(ids(doc! {"a": {"$gte": ""}}, &docs), vec![1]);
     assert_eq!(ids(doc! {"a": {"$gt": {}}}, &docs), vec![5]);
-    assert_eq!(
-        ids(doc! {"a": {"$gte": bson::DateTime::from_millis(0)}}, &docs),
-        vec![6]
-    );
+    assert_eq!(ids(doc! {"a": {"$gte": bson::DateTime::from_millis(0)}}, &docs), vec![6]);
 }
 
 #[test]
@@ -202,18 +149,9 @@ fn range_on_array_matches_elements_in_combination_per_manual_query_arrays_compou
     ];
     assert_eq!(ids(doc! {"dim_cm": {"$gt": 25}}, &docs), vec![2]);
     // One element may satisfy $gt and another $lt.
-    assert_eq!(
-        ids(doc! {"dim_cm": {"$gt": 15, "$lt": 20}}, &docs),
-        vec![1, 3]
-    );
+    assert_eq!(ids(doc! {"dim_cm": {"$gt": 15, "$lt": 20}}, &docs), vec![1, 3]);
     // $elemMatch requires one element to satisfy both.
-    assert_eq!(
-        ids(
-            doc! {"dim_cm": {"$elemMatch": {"$gt": 22, "$lt": 30}}},
-            &docs
-        ),
-        vec![2, 4]
-    );
+    assert_eq!(ids(doc! {"dim_cm": {"$elemMatch": {"$gt": 22, "$lt": 30}}}, &docs), vec![2, 4]);
     // Index position.
     assert_eq!(ids(doc! {"dim_cm.1": {"$gt": 25}}, &docs), vec![2]);
 }
@@ -268,12 +206,8 @@ fn null_on_dotted_paths_per_manual_query_null_or_missing_fields() {
 
 #[test]
 fn gte_null_is_equality_to_null_and_lt_null_matches_nothing_per_comparison_rules() {
-    let docs = [
-        doc! {"_id": 1, "a": null},
-        doc! {"_id": 2},
-        doc! {"_id": 3, "a": 1},
-        doc! {"_id": 4, "a": Bson::Undefined},
-    ];
+    let docs =
+        [doc! {"_id": 1, "a": null}, doc! {"_id": 2}, doc! {"_id": 3, "a": 1}, doc! {"_id": 4, "a": Bson::Undefined}];
     assert_eq!(ids(doc! {"a": {"$gte": null}}, &docs), vec![1, 2, 4]);
     assert_eq!(ids(doc! {"a": {"$lte": null}}, &docs), vec![1, 2, 4]);
     assert_eq!(ids(doc! {"a": {"$lt": null}}, &docs), Vec::<i32>::new());
@@ -289,27 +223,12 @@ fn minkey_maxkey_bound_every_value_per_manual_comparison_sort_order() {
         doc! {"_id": 4, "a": Bson::MaxKey},
         doc! {"_id": 5},
     ];
-    assert_eq!(
-        ids(doc! {"a": {"$gt": Bson::MinKey}}, &docs),
-        vec![1, 2, 4, 5]
-    );
-    assert_eq!(
-        ids(doc! {"a": {"$gte": Bson::MinKey}}, &docs),
-        vec![1, 2, 3, 4, 5]
-    );
-    assert_eq!(
-        ids(doc! {"a": {"$lt": Bson::MaxKey}}, &docs),
-        vec![1, 2, 3, 5]
-    );
-    assert_eq!(
-        ids(doc! {"a": {"$lte": Bson::MaxKey}}, &docs),
-        vec![1, 2, 3, 4, 5]
-    );
+    assert_eq!(ids(doc! {"a": {"$gt": Bson::MinKey}}, &docs), vec![1, 2, 4, 5]);
+    assert_eq!(ids(doc! {"a": {"$gte": Bson::MinKey}}, &docs), vec![1, 2, 3, 4, 5]);
+    assert_eq!(ids(doc! {"a": {"$lt": Bson::MaxKey}}, &docs), vec![1, 2, 3, 5]);
+    assert_eq!(ids(doc! {"a": {"$lte": Bson::MaxKey}}, &docs), vec![1, 2, 3, 4, 5]);
     assert_eq!(ids(doc! {"a": Bson::MinKey}, &docs), vec![3]);
-    assert_eq!(
-        ids(doc! {"a": {"$lt": Bson::MinKey}}, &docs),
-        Vec::<i32>::new()
-    );
+    assert_eq!(ids(doc! {"a": {"$lt": Bson::MinKey}}, &docs), Vec::<i32>::new());
 }
 
 #[test]
@@ -349,10 +268,7 @@ fn in_matches_any_value_or_array_element_per_manual_in() {
         doc! {"_id": 4},
     ];
     assert_eq!(ids(doc! {"q": {"$in": [5, 15]}}, &docs), vec![1, 2]);
-    assert_eq!(
-        ids(doc! {"tags": {"$in": ["home", "school"]}}, &docs),
-        vec![1, 3]
-    );
+    assert_eq!(ids(doc! {"tags": {"$in": ["home", "school"]}}, &docs), vec![1, 3]);
     assert_eq!(ids(doc! {"q": {"$in": []}}, &docs), Vec::<i32>::new());
 }
 
@@ -363,22 +279,12 @@ fn in_with_regex_per_manual_in_use_regex() {
         doc! {"_id": 2, "tags": ["stone"]},
         doc! {"_id": 3, "tags": ["abest"]},
     ];
-    assert_eq!(
-        ids(
-            doc! {"tags": {"$in": [regex("^be", ""), regex("^st", "")]}},
-            &docs
-        ),
-        vec![1, 2]
-    );
+    assert_eq!(ids(doc! {"tags": {"$in": [regex("^be", ""), regex("^st", "")]}}, &docs), vec![1, 2]);
 }
 
 #[test]
 fn in_with_many_values_uses_sorted_lookup_per_manual_in() {
-    let values: Vec<Bson> = (0..500)
-        .rev()
-        .map(|i| Bson::Int32(i * 2))
-        .chain([Bson::String("x".into())])
-        .collect();
+    let values: Vec<Bson> = (0..500).rev().map(|i| Bson::Int32(i * 2)).chain([Bson::String("x".into())]).collect();
     let f = filter(doc! {"a": {"$in": values}});
     for i in 0..1000 {
         let d = raw(&doc! {"a": Bson::Int64(i)});
@@ -390,11 +296,8 @@ fn in_with_many_values_uses_sorted_lookup_per_manual_in() {
 
 #[test]
 fn nin_matches_missing_and_negates_in_per_manual_nin() {
-    let docs = [
-        doc! {"_id": 1, "q": 5, "tags": ["school"]},
-        doc! {"_id": 2, "q": 15, "tags": ["home"]},
-        doc! {"_id": 3},
-    ];
+    let docs =
+        [doc! {"_id": 1, "q": 5, "tags": ["school"]}, doc! {"_id": 2, "q": 15, "tags": ["home"]}, doc! {"_id": 3}];
     assert_eq!(ids(doc! {"q": {"$nin": [5, 15]}}, &docs), vec![3]);
     assert_eq!(ids(doc! {"tags": {"$nin": ["school"]}}, &docs), vec![2, 3]);
     assert_eq!(ids(doc! {"q": {"$nin": [null]}}, &docs), vec![1, 2]);
@@ -411,34 +314,16 @@ fn regex_operand_matches_strings_per_manual_regex() {
         doc! {"_id": 6, "sku": 789},
     ];
     assert_eq!(ids(doc! {"sku": regex("789$", "")}, &docs), vec![2, 4]);
-    assert_eq!(
-        ids(doc! {"sku": {"$regex": "^ABC", "$options": "i"}}, &docs),
-        vec![1, 2, 5]
-    );
-    assert_eq!(
-        ids(doc! {"sku": {"$regex": regex("^ABC", "i")}}, &docs),
-        vec![1, 2, 5]
-    );
+    assert_eq!(ids(doc! {"sku": {"$regex": "^ABC", "$options": "i"}}, &docs), vec![1, 2, 5]);
+    assert_eq!(ids(doc! {"sku": {"$regex": regex("^ABC", "i")}}, &docs), vec![1, 2, 5]);
 }
 
 #[test]
 fn eq_with_regex_operand_matches_regex_values_only_per_manual_eq_regex_match_behaviour() {
-    let docs = [
-        doc! {"_id": 1, "company": "MongoDB"},
-        doc! {"_id": 2, "company": regex("MongoDB", "")},
-    ];
-    assert_eq!(
-        ids(doc! {"company": regex("MongoDB", "")}, &docs),
-        vec![1, 2]
-    );
-    assert_eq!(
-        ids(doc! {"company": {"$eq": regex("MongoDB", "")}}, &docs),
-        vec![2]
-    );
-    assert_eq!(
-        ids(doc! {"company": {"$in": [regex("MongoDB", "")]}}, &docs),
-        vec![1, 2]
-    );
+    let docs = [doc! {"_id": 1, "company": "MongoDB"}, doc! {"_id": 2, "company": regex("MongoDB", "")}];
+    assert_eq!(ids(doc! {"company": regex("MongoDB", "")}, &docs), vec![1, 2]);
+    assert_eq!(ids(doc! {"company": {"$eq": regex("MongoDB", "")}}, &docs), vec![2]);
+    assert_eq!(ids(doc! {"company": {"$in": [regex("MongoDB", "")]}}, &docs), vec![1, 2]);
 }
 
 #[test]
@@ -449,23 +334,11 @@ fn dotted_path_descends_into_arrays_of_documents_per_manual_query_array_of_embed
         doc! {"_id": 3, "instock": [{"warehouse": "A", "qty": 40}, {"warehouse": "B", "qty": 5}]},
         doc! {"_id": 4, "instock": {"warehouse": "A", "qty": 5}},
     ];
-    assert_eq!(
-        ids(doc! {"instock.qty": {"$lte": 20}}, &docs),
-        vec![1, 2, 3, 4]
-    );
+    assert_eq!(ids(doc! {"instock.qty": {"$lte": 20}}, &docs), vec![1, 2, 3, 4]);
     assert_eq!(ids(doc! {"instock.0.qty": {"$lte": 20}}, &docs), vec![1, 2]);
-    assert_eq!(
-        ids(
-            doc! {"instock": {"$elemMatch": {"qty": 5, "warehouse": "A"}}},
-            &docs
-        ),
-        vec![1]
-    );
+    assert_eq!(ids(doc! {"instock": {"$elemMatch": {"qty": 5, "warehouse": "A"}}}, &docs), vec![1]);
     // Without $elemMatch the conditions may hold on different elements.
-    assert_eq!(
-        ids(doc! {"instock.qty": 5, "instock.warehouse": "A"}, &docs),
-        vec![1, 3, 4]
-    );
+    assert_eq!(ids(doc! {"instock.qty": 5, "instock.warehouse": "A"}, &docs), vec![1, 3, 4]);
 }
 
 #[test]
@@ -525,10 +398,7 @@ fn dbref_document_is_compared_by_equality_per_manual_database_references() {
     let oid = bson::oid::ObjectId::new();
     let r = doc! {"$ref": "users", "$id": oid};
     assert!(m(doc! {"owner": r.clone()}, doc! {"owner": r.clone()}));
-    assert!(!m(
-        doc! {"owner": r},
-        doc! {"owner": {"$ref": "users", "$id": 1}}
-    ));
+    assert!(!m(doc! {"owner": r}, doc! {"owner": {"$ref": "users", "$id": 1}}));
     // Top-level $id is a field of the queried document (DBRef fields).
     assert!(m(doc! {"$id": 1}, doc! {"$ref": "x", "$id": 1}));
 }
@@ -536,10 +406,7 @@ fn dbref_document_is_compared_by_equality_per_manual_database_references() {
 #[test]
 fn undefined_values_match_null_but_not_each_other_per_mongodb_7_eq_null() {
     assert!(m(doc! {"a": null}, doc! {"a": [Bson::Undefined]}));
-    assert!(!m(
-        doc! {"a": {"$exists": false}},
-        doc! {"a": Bson::Undefined}
-    ));
+    assert!(!m(doc! {"a": {"$exists": false}}, doc! {"a": Bson::Undefined}));
 }
 
 #[test]
@@ -564,9 +431,7 @@ fn arrays_of_arrays_match_elements_and_whole_arrays_per_manual_query_arrays() {
 
 #[test]
 fn matching_large_arrays_of_arrays_stays_linear() {
-    let inner: Vec<Bson> = (0..20_000)
-        .map(|i| Bson::Array(vec![Bson::Int32(i)]))
-        .collect();
+    let inner: Vec<Bson> = (0..20_000).map(|i| Bson::Array(vec![Bson::Int32(i)])).collect();
     let d = raw(&doc! {"a": inner});
     let start = std::time::Instant::now();
     let f = filter(doc! {"a": [19_999]});
@@ -577,9 +442,5 @@ fn matching_large_arrays_of_arrays_stays_linear() {
         assert!(g.matches(&d).unwrap());
         assert!(h.matches(&d).unwrap());
     }
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(3),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(3), "{:?}", start.elapsed());
 }

@@ -10,10 +10,7 @@ fn raw(d: &Document) -> RawDocumentBuf {
 
 fn ids(f: Document, docs: &[Document]) -> Vec<i32> {
     let fl = Filter::parse(&raw(&f)).unwrap();
-    docs.iter()
-        .filter(|d| fl.matches(&raw(d)).unwrap())
-        .map(|d| d.get_i32("_id").unwrap())
-        .collect()
+    docs.iter().filter(|d| fl.matches(&raw(d)).unwrap()).map(|d| d.get_i32("_id").unwrap()).collect()
 }
 
 #[test]
@@ -25,25 +22,10 @@ fn expr_compares_two_fields_per_manual_expr() {
         doc! {"_id": 4, "category": "misc", "budget": 500, "spent": 300},
         doc! {"_id": 5, "category": "travel", "budget": 200, "spent": 650},
     ];
-    assert_eq!(
-        ids(doc! {"$expr": {"$gt": ["$spent", "$budget"]}}, &docs),
-        vec![1, 2, 5]
-    );
+    assert_eq!(ids(doc! {"$expr": {"$gt": ["$spent", "$budget"]}}, &docs), vec![1, 2, 5]);
     // Combined with ordinary predicates.
-    assert_eq!(
-        ids(
-            doc! {"budget": {"$gte": 200}, "$expr": {"$gt": ["$spent", "$budget"]}},
-            &docs
-        ),
-        vec![1, 5]
-    );
-    assert_eq!(
-        ids(
-            doc! {"$or": [{"$expr": {"$lt": ["$spent", 100]}}, {"_id": 4}]},
-            &docs
-        ),
-        vec![3, 4]
-    );
+    assert_eq!(ids(doc! {"budget": {"$gte": 200}, "$expr": {"$gt": ["$spent", "$budget"]}}, &docs), vec![1, 5]);
+    assert_eq!(ids(doc! {"$or": [{"$expr": {"$lt": ["$spent", 100]}}, {"_id": 4}]}, &docs), vec![3, 4]);
 }
 
 #[test]
@@ -74,11 +56,7 @@ fn expr_errors_surface_from_matches_per_manual_expr() {
 #[test]
 fn expr_sees_let_variables_per_manual_find_let() {
     let vars = doc! {"target": 150};
-    let f = Filter::parse_with_variables(
-        &raw(&doc! {"$expr": {"$eq": ["$spent", "$$target"]}}),
-        &vars,
-    )
-    .unwrap();
+    let f = Filter::parse_with_variables(&raw(&doc! {"$expr": {"$eq": ["$spent", "$$target"]}}), &vars).unwrap();
     assert!(f.matches(&raw(&doc! {"spent": 150})).unwrap());
     assert!(!f.matches(&raw(&doc! {"spent": 151})).unwrap());
 }

@@ -9,8 +9,7 @@ fn scalar() -> impl Strategy<Value = Bson> {
     prop_oneof![
         (-3i32..3).prop_map(Bson::Int32),
         (-3i64..3).prop_map(Bson::Int64),
-        prop::sample::select(vec![-1.5, 0.0, 1.0, 2.5, f64::NAN, f64::INFINITY])
-            .prop_map(Bson::Double),
+        prop::sample::select(vec![-1.5, 0.0, 1.0, 2.5, f64::NAN, f64::INFINITY]).prop_map(Bson::Double),
         prop::sample::select(vec!["", "a", "b"]).prop_map(|s: &str| Bson::String(s.to_string())),
         Just(Bson::Null),
         Just(Bson::Boolean(true)),
@@ -30,8 +29,7 @@ fn value() -> impl Strategy<Value = Bson> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..3).prop_map(Bson::Array),
             inner.clone().prop_map(|v| Bson::Document(doc! {"b": v})),
-            prop::collection::vec(inner.prop_map(|v| Bson::Document(doc! {"b": v})), 0..3)
-                .prop_map(Bson::Array),
+            prop::collection::vec(inner.prop_map(|v| Bson::Document(doc! {"b": v})), 0..3).prop_map(Bson::Array),
         ]
     })
 }

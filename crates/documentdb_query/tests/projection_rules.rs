@@ -83,22 +83,13 @@ fn exclusion_keeps_everything_else_in_place() {
 fn embedded_fields_and_arrays_of_documents() {
     // "Return Specific Fields in Embedded Documents".
     let p = find(doc! { "item": 1, "status": 1, "size.uom": 1 });
-    assert_eq!(
-        apply(&p, &inventory()),
-        doc! { "_id": 1, "item": "journal", "status": "A", "size": { "uom": "cm" } }
-    );
+    assert_eq!(apply(&p, &inventory()), doc! { "_id": 1, "item": "journal", "status": "A", "size": { "uom": "cm" } });
     // Nested-object form is equivalent.
     let p = find(doc! { "size": { "uom": 1 } });
-    assert_eq!(
-        apply(&p, &inventory()),
-        doc! { "_id": 1, "size": { "uom": "cm" } }
-    );
+    assert_eq!(apply(&p, &inventory()), doc! { "_id": 1, "size": { "uom": "cm" } });
     // "Projection on Embedded Documents in an Array": non-document elements are dropped.
     let p = find(doc! { "instock.qty": 1 });
-    assert_eq!(
-        apply(&p, &inventory()),
-        doc! { "_id": 1, "instock": [ { "qty": 5 }, { "qty": 15 } ] }
-    );
+    assert_eq!(apply(&p, &inventory()), doc! { "_id": 1, "instock": [ { "qty": 5 }, { "qty": 15 } ] });
     // Exclusion through an array keeps scalars.
     let p = find(doc! { "instock.qty": 0, "size": 0 });
     assert_eq!(
@@ -107,10 +98,7 @@ fn embedded_fields_and_arrays_of_documents() {
     );
     // Suppress a field in an embedded document.
     let p = find(doc! { "size.uom": 0 });
-    assert_eq!(
-        apply(&p, &inventory()).get_document("size").unwrap(),
-        &doc! { "h": 14, "w": 21 }
-    );
+    assert_eq!(apply(&p, &inventory()).get_document("size").unwrap(), &doc! { "h": 14, "w": 21 });
 }
 
 #[test]
@@ -139,31 +127,16 @@ fn slice_operator() {
     let d = doc! { "_id": 1, "title": "t", "comments": [1, 2, 3, 4, 5] };
     // $slice alone keeps all other fields.
     let p = find(doc! { "comments": { "$slice": 2 } });
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "title": "t", "comments": [1, 2] }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "title": "t", "comments": [1, 2] });
     let p = find(doc! { "comments": { "$slice": -2 } });
-    assert_eq!(
-        apply(&p, &d).get_array("comments").unwrap(),
-        &vec![Bson::Int32(4), Bson::Int32(5)]
-    );
+    assert_eq!(apply(&p, &d).get_array("comments").unwrap(), &vec![Bson::Int32(4), Bson::Int32(5)]);
     let p = find(doc! { "comments": { "$slice": [1, 2] } });
-    assert_eq!(
-        apply(&p, &d).get_array("comments").unwrap(),
-        &vec![Bson::Int32(2), Bson::Int32(3)]
-    );
+    assert_eq!(apply(&p, &d).get_array("comments").unwrap(), &vec![Bson::Int32(2), Bson::Int32(3)]);
     let p = find(doc! { "comments": { "$slice": [-2, 5] } });
-    assert_eq!(
-        apply(&p, &d).get_array("comments").unwrap(),
-        &vec![Bson::Int32(4), Bson::Int32(5)]
-    );
+    assert_eq!(apply(&p, &d).get_array("comments").unwrap(), &vec![Bson::Int32(4), Bson::Int32(5)]);
     // With an inclusion the other fields go.
     let p = find(doc! { "comments": { "$slice": 1 }, "title": 1 });
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "title": "t", "comments": [1] }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "title": "t", "comments": [1] });
     assert_eq!(find_err(doc! { "a": { "$slice": [1, 0] } }), 31259);
     assert_eq!(find_err(doc! { "a": { "$slice": [1] } }), 31272);
     assert_eq!(find_err(doc! { "a": { "$slice": "x" } }), 31273);
@@ -177,16 +150,10 @@ fn elem_match_projection() {
     { "name": "jess", "school": 102, "age": 11 },
     { "name": "jeff", "school": 108, "age": 15 } ] };
     let p = find(doc! { "students": { "$elemMatch": { "school": 102 } } });
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "students": [ { "name": "john", "school": 102, "age": 10 } ] }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "students": [ { "name": "john", "school": 102, "age": 10 } ] });
     let p = find(doc! { "students": { "$elemMatch": { "school": 999 } } });
     assert_eq!(apply(&p, &d), doc! { "_id": 1 });
-    assert_eq!(
-        find_err(doc! { "a.b": { "$elemMatch": { "x": 1 } } }),
-        31275
-    );
+    assert_eq!(find_err(doc! { "a.b": { "$elemMatch": { "x": 1 } } }), 31275);
 }
 
 #[test]
@@ -203,10 +170,7 @@ fn positional_projection() {
 #[test]
 fn find_projection_accepts_expressions() {
     let p = find(doc! { "item": 1, "total": { "$add": ["$size.h", "$size.w"] }, "label": "x" });
-    assert_eq!(
-        apply(&p, &inventory()),
-        doc! { "_id": 1, "item": "journal", "total": 35, "label": "x" }
-    );
+    assert_eq!(apply(&p, &inventory()), doc! { "_id": 1, "item": "journal", "total": 35, "label": "x" });
 }
 
 #[test]
@@ -220,14 +184,9 @@ fn project_stage() {
     );
     // Exclude embedded field.
     let p = project(doc! { "author.first": 0, "lastModified": 0 });
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "title": "abc123", "author": { "last": "zzz" }, "copies": 5 }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "title": "abc123", "author": { "last": "zzz" }, "copies": 5 });
     // $$REMOVE conditionally excludes.
-    let p = project(
-        doc! { "title": 1, "lastModified": { "$cond": [false, "$lastModified", "$$REMOVE"] } },
-    );
+    let p = project(doc! { "title": 1, "lastModified": { "$cond": [false, "$lastModified", "$$REMOVE"] } });
     assert_eq!(apply(&p, &d), doc! { "_id": 1, "title": "abc123" });
     // Nested computed fields.
     let p = project(doc! { "_id": 0, "a": { "b": "$copies", "c": { "$literal": 1 } } });
@@ -254,30 +213,18 @@ fn add_fields_stage() {
     assert_eq!(apply(&p, &d).get_document("specs").unwrap().len(), 3);
     // Overwriting an existing field keeps its position; new fields append.
     let p = add_fields(doc! { "type": 1, "n": { "$add": ["$specs.doors", 1] } });
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "type": 1, "specs": { "doors": 4, "wheels": 4 }, "n": 5 }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "type": 1, "specs": { "doors": 4, "wheels": 4 }, "n": 5 });
     // Dotted path over an array of documents sets the field in every element; a scalar
     // element becomes a new document.
     let d2 = doc! { "_id": 1, "a": [ { "x": 1 }, 5, [ { "x": 2 } ] ] };
     let p = add_fields(doc! { "a.y": 0 });
-    assert_eq!(
-        apply(&p, &d2),
-        doc! { "_id": 1, "a": [ { "x": 1, "y": 0 }, { "y": 0 }, [ { "x": 2, "y": 0 } ] ] }
-    );
+    assert_eq!(apply(&p, &d2), doc! { "_id": 1, "a": [ { "x": 1, "y": 0 }, { "y": 0 }, [ { "x": 2, "y": 0 } ] ] });
     // Missing parent is created; non-document parent is replaced.
     let p = add_fields(doc! { "m.n": 1, "_id.k": 2 });
-    assert_eq!(
-        apply(&p, &doc! { "_id": 5 }),
-        doc! { "_id": { "k": 2 }, "m": { "n": 1 } }
-    );
+    assert_eq!(apply(&p, &doc! { "_id": 5 }), doc! { "_id": { "k": 2 }, "m": { "n": 1 } });
     // $$REMOVE removes.
     let p = add_fields(doc! { "type": "$$REMOVE" });
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "specs": { "doors": 4, "wheels": 4 } }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "specs": { "doors": 4, "wheels": 4 } });
     let empty = Projection::parse_add_fields(&raw(&doc! {}));
     assert_eq!(empty.err().map(|e| e.code.code()), Some(40177));
 }
@@ -286,28 +233,12 @@ fn add_fields_stage() {
 fn unset_stage() {
     let d = doc! { "_id": 1, "a": 1, "b": { "c": 1, "d": 2 }, "e": [ { "c": 1 }, 2 ] };
     let p = Projection::parse_unset(bson::RawBsonRef::String("a")).unwrap();
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "b": { "c": 1, "d": 2 }, "e": [ { "c": 1 }, 2 ] }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "b": { "c": 1, "d": 2 }, "e": [ { "c": 1 }, 2 ] });
     let arr = bson::rawdoc! { "x": ["b.c", "e.c"] };
     let spec = arr.get("x").unwrap().unwrap();
     let p = Projection::parse_unset(spec).unwrap();
-    assert_eq!(
-        apply(&p, &d),
-        doc! { "_id": 1, "a": 1, "b": { "d": 2 }, "e": [ {}, 2 ] }
-    );
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "a": 1, "b": { "d": 2 }, "e": [ {}, 2 ] });
     let bad = bson::rawdoc! { "x": [1] };
-    assert_eq!(
-        Projection::parse_unset(bad.get("x").unwrap().unwrap())
-            .err()
-            .map(|e| e.code.code()),
-        Some(31120)
-    );
-    assert_eq!(
-        Projection::parse_unset(bson::RawBsonRef::Int32(1))
-            .err()
-            .map(|e| e.code.code()),
-        Some(31120)
-    );
+    assert_eq!(Projection::parse_unset(bad.get("x").unwrap().unwrap()).err().map(|e| e.code.code()), Some(31120));
+    assert_eq!(Projection::parse_unset(bson::RawBsonRef::Int32(1)).err().map(|e| e.code.code()), Some(31120));
 }

@@ -17,11 +17,7 @@ fn schema(s: Document) -> JsonSchema {
 fn valid(s: Document, d: Document) -> bool {
     let sc = schema(s);
     let ok = sc.validate(&raw(&d));
-    assert_eq!(
-        ok,
-        sc.validate_with_reason(&raw(&d)).is_ok(),
-        "validate and validate_with_reason disagree"
-    );
+    assert_eq!(ok, sc.validate_with_reason(&raw(&d)).is_ok(), "validate and validate_with_reason disagree");
     ok
 }
 
@@ -56,31 +52,16 @@ fn students_validator_per_manual_specify_json_schema_validation() {
     let mut bad = good.clone();
     bad.insert("gpa", 3);
     assert!(!valid(students(), bad.clone()));
-    let reason = schema(students())
-        .validate_with_reason(&raw(&bad))
-        .unwrap_err();
-    assert!(
-        reason.contains("gpa") && reason.contains("bsonType"),
-        "{reason}"
-    );
+    let reason = schema(students()).validate_with_reason(&raw(&bad)).unwrap_err();
+    assert!(reason.contains("gpa") && reason.contains("bsonType"), "{reason}");
     let mut missing = good.clone();
     missing.remove("major");
-    let reason = schema(students())
-        .validate_with_reason(&raw(&missing))
-        .unwrap_err();
-    assert!(
-        reason.contains("required") && reason.contains("major"),
-        "{reason}"
-    );
+    let reason = schema(students()).validate_with_reason(&raw(&missing)).unwrap_err();
+    assert!(reason.contains("required") && reason.contains("major"), "{reason}");
     let mut early = good;
     early.insert("year", 2016);
-    let reason = schema(students())
-        .validate_with_reason(&raw(&early))
-        .unwrap_err();
-    assert!(
-        reason.contains("year") && reason.contains("minimum"),
-        "{reason}"
-    );
+    let reason = schema(students()).validate_with_reason(&raw(&early)).unwrap_err();
+    assert!(reason.contains("year") && reason.contains("minimum"), "{reason}");
 }
 
 #[test]
@@ -93,19 +74,13 @@ fn bson_type_aliases_and_arrays_per_manual_jsonschema_bsontype() {
     assert!(!valid(s.clone(), doc! {"o": "x"}));
     // Arrays are values of type array: the type keyword does not look at elements.
     assert!(!valid(s, doc! {"a": [1]}));
-    assert!(valid(
-        doc! {"properties": {"a": {"bsonType": "array"}}},
-        doc! {"a": [1]}
-    ));
+    assert!(valid(doc! {"properties": {"a": {"bsonType": "array"}}}, doc! {"a": [1]}));
 }
 
 #[test]
 fn json_type_keyword_per_manual_jsonschema_type() {
     let s = doc! {"properties": {"s": {"type": "string"}, "n": {"type": "number"}, "b": {"type": "boolean"}, "x": {"type": ["null", "object"]}}};
-    assert!(valid(
-        s.clone(),
-        doc! {"s": "x", "n": 1_i64, "b": false, "x": null}
-    ));
+    assert!(valid(s.clone(), doc! {"s": "x", "n": 1_i64, "b": false, "x": null}));
     assert!(valid(s.clone(), doc! {"x": {"y": 1}}));
     assert!(!valid(s.clone(), doc! {"b": 1}));
     assert!(!valid(s, doc! {"x": []}));
@@ -127,8 +102,7 @@ fn required_and_properties_per_manual_jsonschema() {
     // null and undefined values exist.
     assert!(valid(doc! {"required": ["a"]}, doc! {"a": null}));
     // Nested object schemas only constrain documents.
-    let nested =
-        doc! {"properties": {"p": {"required": ["x"], "properties": {"x": {"minimum": 0}}}}};
+    let nested = doc! {"properties": {"p": {"required": ["x"], "properties": {"x": {"minimum": 0}}}}};
     assert!(valid(nested.clone(), doc! {"p": {"x": 1}}));
     assert!(!valid(nested.clone(), doc! {"p": {"y": 1}}));
     assert!(!valid(nested.clone(), doc! {"p": {"x": -1}}));
@@ -146,19 +120,12 @@ fn additional_and_pattern_properties_per_manual_jsonschema() {
     assert!(valid(s.clone(), doc! {"_id": 1, "name": "n", "x_a": 1}));
     assert!(!valid(s.clone(), doc! {"_id": 1, "x_a": "1"}));
     assert!(!valid(s.clone(), doc! {"_id": 1, "other": 1}));
-    let reason = schema(s)
-        .validate_with_reason(&raw(&doc! {"other": 1}))
-        .unwrap_err();
-    assert!(
-        reason.contains("other") && reason.contains("additionalProperties"),
-        "{reason}"
-    );
+    let reason = schema(s).validate_with_reason(&raw(&doc! {"other": 1})).unwrap_err();
+    assert!(reason.contains("other") && reason.contains("additionalProperties"), "{reason}");
     // additionalProperties as a schema; patterns are unanchored searches.
-    let s = doc! {"patternProperties": {"id": {"bsonType": "objectId"}}, "additionalProperties": {"bsonType": "string"}};
-    assert!(valid(
-        s.clone(),
-        doc! {"user_id_ref": bson::oid::ObjectId::new(), "x": "y"}
-    ));
+    let s =
+        doc! {"patternProperties": {"id": {"bsonType": "objectId"}}, "additionalProperties": {"bsonType": "string"}};
+    assert!(valid(s.clone(), doc! {"user_id_ref": bson::oid::ObjectId::new(), "x": "y"}));
     assert!(!valid(s.clone(), doc! {"x": 1}));
     assert!(!valid(s, doc! {"uid": 1}));
     // A field may match several patterns: every matching schema applies.
@@ -174,19 +141,14 @@ fn min_and_max_properties_per_manual_jsonschema() {
     assert!(!valid(s.clone(), doc! {"a": 1}));
     assert!(valid(s.clone(), doc! {"a": 1, "b": 2}));
     assert!(!valid(s.clone(), doc! {"a": 1, "b": 2, "c": 3, "d": 4}));
-    assert!(valid(
-        doc! {"properties": {"o": {"maxProperties": 1}}},
-        doc! {"o": {"x": 1}}
-    ));
-    assert!(!valid(
-        doc! {"properties": {"o": {"maxProperties": 1}}},
-        doc! {"o": {"x": 1, "y": 2}}
-    ));
+    assert!(valid(doc! {"properties": {"o": {"maxProperties": 1}}}, doc! {"o": {"x": 1}}));
+    assert!(!valid(doc! {"properties": {"o": {"maxProperties": 1}}}, doc! {"o": {"x": 1, "y": 2}}));
 }
 
 #[test]
 fn array_keywords_per_manual_jsonschema() {
-    let s = doc! {"properties": {"a": {"minItems": 1, "maxItems": 3, "uniqueItems": true, "items": {"bsonType": "int"}}}};
+    let s =
+        doc! {"properties": {"a": {"minItems": 1, "maxItems": 3, "uniqueItems": true, "items": {"bsonType": "int"}}}};
     assert!(valid(s.clone(), doc! {"a": [1, 2]}));
     assert!(!valid(s.clone(), doc! {"a": []}));
     assert!(!valid(s.clone(), doc! {"a": [1, 2, 3, 4]}));
@@ -196,17 +158,15 @@ fn array_keywords_per_manual_jsonschema() {
     assert!(valid(s, doc! {"a": "not an array"}));
     // uniqueItems ignores field order and numeric type.
     let u = doc! {"properties": {"a": {"uniqueItems": true}}};
-    assert!(!valid(
-        u.clone(),
-        doc! {"a": [{"x": 1, "y": 2}, {"y": 2, "x": 1}]}
-    ));
+    assert!(!valid(u.clone(), doc! {"a": [{"x": 1, "y": 2}, {"y": 2, "x": 1}]}));
     assert!(!valid(u.clone(), doc! {"a": [1, 1.0]}));
     assert!(valid(u, doc! {"a": [[1, 2], [2, 1]]}));
 }
 
 #[test]
 fn tuple_items_and_additional_items_per_manual_jsonschema() {
-    let s = doc! {"properties": {"t": {"items": [{"bsonType": "string"}, {"bsonType": "int"}], "additionalItems": false}}};
+    let s =
+        doc! {"properties": {"t": {"items": [{"bsonType": "string"}, {"bsonType": "int"}], "additionalItems": false}}};
     assert!(valid(s.clone(), doc! {"t": ["a", 1]}));
     assert!(valid(s.clone(), doc! {"t": ["a"]}));
     assert!(!valid(s.clone(), doc! {"t": [1, 1]}));
@@ -246,10 +206,7 @@ fn multiple_of_is_exact_decimal_per_manual_jsonschema() {
     assert!(!valid(s.clone(), doc! {"n": 10}));
     assert!(!valid(s.clone(), doc! {"n": f64::INFINITY}));
     assert!(valid(s, doc! {"n": 0}));
-    assert!(valid(
-        doc! {"properties": {"n": {"multipleOf": dec("0.25")}}},
-        doc! {"n": 1.75}
-    ));
+    assert!(valid(doc! {"properties": {"n": {"multipleOf": dec("0.25")}}}, doc! {"n": 1.75}));
 }
 
 #[test]
@@ -271,10 +228,7 @@ fn enum_per_manual_jsonschema() {
     assert!(valid(s.clone(), doc! {"c": {"y": 2, "x": 1}}));
     assert!(!valid(s.clone(), doc! {"c": "blue"}));
     assert!(!valid(s, doc! {"c": ["red"]}));
-    assert!(valid(
-        doc! {"properties": {"c": {"enum": [1]}}},
-        doc! {"c": 1.0}
-    ));
+    assert!(valid(doc! {"properties": {"c": {"enum": [1]}}}, doc! {"c": 1.0}));
     // Top level: the document must equal one of the object values (field order ignored).
     let top = doc! {"enum": [{"a": 1, "b": 2}, 5]};
     assert!(valid(top.clone(), doc! {"b": 2, "a": 1}));
@@ -291,10 +245,7 @@ fn logical_keywords_per_manual_jsonschema() {
     }}};
     assert!(valid(s.clone(), doc! {"v": 4}));
     assert!(valid(s.clone(), doc! {"v": 104}));
-    assert!(
-        !valid(s.clone(), doc! {"v": 6}),
-        "6 is a multiple of 2 and 3 (oneOf) and excluded by not"
-    );
+    assert!(!valid(s.clone(), doc! {"v": 6}), "6 is a multiple of 2 and 3 (oneOf) and excluded by not");
     assert!(!valid(s.clone(), doc! {"v": 7}));
     assert!(!valid(s.clone(), doc! {"v": 50}));
     assert!(!valid(s.clone(), doc! {"v": -2}));
@@ -310,10 +261,7 @@ fn dependencies_per_manual_jsonschema() {
     assert!(!valid(s.clone(), doc! {"vip": true}));
     assert!(valid(s, doc! {"vip": true, "level": 3}));
     // title/description strings are allowed inside dependencies.
-    assert!(valid(
-        doc! {"dependencies": {"title": "t", "a": ["b"]}},
-        doc! {"c": 1}
-    ));
+    assert!(valid(doc! {"dependencies": {"title": "t", "a": ["b"]}}, doc! {"c": 1}));
 }
 
 #[test]
@@ -321,10 +269,7 @@ fn title_and_description_are_ignored_but_must_be_strings() {
     assert!(valid(doc! {"title": "t", "description": "d"}, doc! {}));
     assert_eq!(
         parse_err(doc! {"title": 1}),
-        (
-            ErrorCode::TypeMismatch,
-            "$jsonSchema keyword 'title' must be of type string".to_string()
-        )
+        (ErrorCode::TypeMismatch, "$jsonSchema keyword 'title' must be of type string".to_string())
     );
 }
 
@@ -333,86 +278,171 @@ fn unsupported_keywords_per_manual_jsonschema_omissions() {
     for kw in ["$ref", "$schema", "default", "definitions", "format", "id"] {
         assert_eq!(
             parse_err(doc! {kw: "x"}),
-            (
-                ErrorCode::FailedToParse,
-                format!("$jsonSchema keyword '{kw}' is not currently supported")
-            ),
+            (ErrorCode::FailedToParse, format!("$jsonSchema keyword '{kw}' is not currently supported")),
         );
     }
-    assert_eq!(
-        parse_err(doc! {"properties": {"a": {"format": "date"}}}).0,
-        ErrorCode::FailedToParse
-    );
-    assert_eq!(
-        parse_err(doc! {"foo": 1}),
-        (
-            ErrorCode::FailedToParse,
-            "Unknown $jsonSchema keyword: foo".to_string()
-        )
-    );
+    assert_eq!(parse_err(doc! {"properties": {"a": {"format": "date"}}}).0, ErrorCode::FailedToParse);
+    assert_eq!(parse_err(doc! {"foo": 1}), (ErrorCode::FailedToParse, "Unknown $jsonSchema keyword: foo".to_string()));
     assert_eq!(
         parse_err(doc! {"type": "integer"}),
-        (
-            ErrorCode::FailedToParse,
-            "$jsonSchema type 'integer' is not currently supported.".to_string()
-        )
+        (ErrorCode::FailedToParse, "$jsonSchema type 'integer' is not currently supported.".to_string())
     );
 }
 
 #[test]
 fn bad_keyword_values_are_errors_per_json_schema_parser() {
     let cases: Vec<(Document, ErrorCode, &str)> = vec![
-        (doc! {"type": "x", "bsonType": "int"}, ErrorCode::FailedToParse, "Cannot specify both $jsonSchema keywords 'type' and 'bsonType'"),
-        (doc! {"bsonType": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'bsonType' must be either a string or an array of strings"),
-        (doc! {"bsonType": "integer"}, ErrorCode::FailedToParse, "$jsonSchema type 'integer' is not currently supported."),
+        (
+            doc! {"type": "x", "bsonType": "int"},
+            ErrorCode::FailedToParse,
+            "Cannot specify both $jsonSchema keywords 'type' and 'bsonType'",
+        ),
+        (
+            doc! {"bsonType": 1},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'bsonType' must be either a string or an array of strings",
+        ),
+        (
+            doc! {"bsonType": "integer"},
+            ErrorCode::FailedToParse,
+            "$jsonSchema type 'integer' is not currently supported.",
+        ),
         (doc! {"bsonType": "foo"}, ErrorCode::BadValue, "Unknown type name alias: foo"),
         (doc! {"type": "int"}, ErrorCode::BadValue, "Unknown type name alias: int"),
         (doc! {"bsonType": []}, ErrorCode::FailedToParse, "$jsonSchema keyword 'bsonType' must name at least one type"),
-        (doc! {"bsonType": ["int", "int"]}, ErrorCode::FailedToParse, "$jsonSchema keyword 'bsonType' has duplicate value: int"),
+        (
+            doc! {"bsonType": ["int", "int"]},
+            ErrorCode::FailedToParse,
+            "$jsonSchema keyword 'bsonType' has duplicate value: int",
+        ),
         (doc! {"type": [1]}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'type' array elements must be strings"),
-        (doc! {"required": "a"}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'required' must be an array, but found an element of type string"),
-        (doc! {"required": [1]}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'required' must be an array of strings, but found an element of type: int"),
+        (
+            doc! {"required": "a"},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'required' must be an array, but found an element of type string",
+        ),
+        (
+            doc! {"required": [1]},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'required' must be an array of strings, but found an element of type: int",
+        ),
         (doc! {"required": []}, ErrorCode::FailedToParse, "$jsonSchema keyword 'required' cannot be an empty array"),
-        (doc! {"required": ["a", "a"]}, ErrorCode::FailedToParse, "$jsonSchema keyword 'required' array cannot contain duplicate values"),
+        (
+            doc! {"required": ["a", "a"]},
+            ErrorCode::FailedToParse,
+            "$jsonSchema keyword 'required' array cannot contain duplicate values",
+        ),
         (doc! {"properties": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'properties' must be an object"),
-        (doc! {"properties": {"a": 1}}, ErrorCode::TypeMismatch, "Nested schema for $jsonSchema property 'a' must be an object"),
-        (doc! {"additionalProperties": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'additionalProperties' must be an object or a boolean"),
-        (doc! {"patternProperties": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'patternProperties' must be an object"),
-        (doc! {"patternProperties": {"a": 1}}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'patternProperties' has property 'a' which is not an object"),
+        (
+            doc! {"properties": {"a": 1}},
+            ErrorCode::TypeMismatch,
+            "Nested schema for $jsonSchema property 'a' must be an object",
+        ),
+        (
+            doc! {"additionalProperties": 1},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'additionalProperties' must be an object or a boolean",
+        ),
+        (
+            doc! {"patternProperties": 1},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'patternProperties' must be an object",
+        ),
+        (
+            doc! {"patternProperties": {"a": 1}},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'patternProperties' has property 'a' which is not an object",
+        ),
         (doc! {"minProperties": -1}, ErrorCode::FailedToParse, "Expected a non-negative number in: minProperties: -1"),
         (doc! {"maxItems": 1.5}, ErrorCode::FailedToParse, "Expected an integer: maxItems: 1.5"),
         (doc! {"minLength": "1"}, ErrorCode::FailedToParse, "Expected a number in: minLength: \"1\""),
-        (doc! {"items": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'items' must be an array or an object, not int"),
-        (doc! {"items": [1]}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'items' requires that each element of the array is an object, but found a int"),
-        (doc! {"additionalItems": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'additionalItems' must be either an object or a boolean, but got a int"),
+        (
+            doc! {"items": 1},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'items' must be an array or an object, not int",
+        ),
+        (
+            doc! {"items": [1]},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'items' requires that each element of the array is an object, but found a int",
+        ),
+        (
+            doc! {"additionalItems": 1},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'additionalItems' must be either an object or a boolean, but got a int",
+        ),
         (doc! {"uniqueItems": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'uniqueItems' must be a boolean"),
         (doc! {"maximum": "1"}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'maximum' must be a number"),
-        (doc! {"minimum": 1, "exclusiveMinimum": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'exclusiveMinimum' must be a boolean"),
-        (doc! {"exclusiveMaximum": true}, ErrorCode::FailedToParse, "$jsonSchema keyword 'maximum' must be a present if exclusiveMaximum is present"),
+        (
+            doc! {"minimum": 1, "exclusiveMinimum": 1},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'exclusiveMinimum' must be a boolean",
+        ),
+        (
+            doc! {"exclusiveMaximum": true},
+            ErrorCode::FailedToParse,
+            "$jsonSchema keyword 'maximum' must be a present if exclusiveMaximum is present",
+        ),
         (doc! {"multipleOf": "1"}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'multipleOf' must be a number"),
-        (doc! {"multipleOf": 0}, ErrorCode::FailedToParse, "$jsonSchema keyword 'multipleOf' must have a positive value"),
-        (doc! {"multipleOf": -2.5}, ErrorCode::FailedToParse, "$jsonSchema keyword 'multipleOf' must have a positive value"),
+        (
+            doc! {"multipleOf": 0},
+            ErrorCode::FailedToParse,
+            "$jsonSchema keyword 'multipleOf' must have a positive value",
+        ),
+        (
+            doc! {"multipleOf": -2.5},
+            ErrorCode::FailedToParse,
+            "$jsonSchema keyword 'multipleOf' must have a positive value",
+        ),
         (doc! {"pattern": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'pattern' must be a string"),
         (doc! {"allOf": {}}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'allOf' must be an array"),
         (doc! {"anyOf": []}, ErrorCode::BadValue, "$jsonSchema keyword 'anyOf' must be a non-empty array"),
-        (doc! {"oneOf": [1]}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'oneOf' must be an array of objects, but found an element of type int"),
-        (doc! {"not": []}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'not' must be an object, but found an element of type array"),
-        (doc! {"enum": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'enum' must be an array, but found an element of type int"),
+        (
+            doc! {"oneOf": [1]},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'oneOf' must be an array of objects, but found an element of type int",
+        ),
+        (
+            doc! {"not": []},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'not' must be an object, but found an element of type array",
+        ),
+        (
+            doc! {"enum": 1},
+            ErrorCode::TypeMismatch,
+            "$jsonSchema keyword 'enum' must be an array, but found an element of type int",
+        ),
         (doc! {"enum": []}, ErrorCode::FailedToParse, "$jsonSchema keyword 'enum' cannot be an empty array"),
-        (doc! {"enum": [{"a": 1, "b": 1}, {"b": 1, "a": 1}]}, ErrorCode::FailedToParse, "$jsonSchema keyword 'enum' array cannot contain duplicate values."),
+        (
+            doc! {"enum": [{"a": 1, "b": 1}, {"b": 1, "a": 1}]},
+            ErrorCode::FailedToParse,
+            "$jsonSchema keyword 'enum' array cannot contain duplicate values.",
+        ),
         (doc! {"dependencies": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'dependencies' must be an object"),
-        (doc! {"dependencies": {"a": 1}}, ErrorCode::TypeMismatch, "property 'a' in $jsonSchema keyword 'dependencies' must be either an object or an array"),
-        (doc! {"dependencies": {"a": []}}, ErrorCode::FailedToParse, "property 'a' in $jsonSchema keyword 'dependencies' cannot be an empty array"),
-        (doc! {"dependencies": {"a": [1]}}, ErrorCode::TypeMismatch, "array 'a' in $jsonSchema keyword 'dependencies' can only contain strings, but found element of type: int"),
-        (doc! {"dependencies": {"a": ["b", "b"]}}, ErrorCode::FailedToParse, "array 'a' in $jsonSchema keyword 'dependencies' contains duplicate element: b"),
+        (
+            doc! {"dependencies": {"a": 1}},
+            ErrorCode::TypeMismatch,
+            "property 'a' in $jsonSchema keyword 'dependencies' must be either an object or an array",
+        ),
+        (
+            doc! {"dependencies": {"a": []}},
+            ErrorCode::FailedToParse,
+            "property 'a' in $jsonSchema keyword 'dependencies' cannot be an empty array",
+        ),
+        (
+            doc! {"dependencies": {"a": [1]}},
+            ErrorCode::TypeMismatch,
+            "array 'a' in $jsonSchema keyword 'dependencies' can only contain strings, but found element of type: int",
+        ),
+        (
+            doc! {"dependencies": {"a": ["b", "b"]}},
+            ErrorCode::FailedToParse,
+            "array 'a' in $jsonSchema keyword 'dependencies' contains duplicate element: b",
+        ),
         (doc! {"description": 1}, ErrorCode::TypeMismatch, "$jsonSchema keyword 'description' must be of type string"),
     ];
     for (s, code, message) in cases {
-        assert_eq!(
-            parse_err(s.clone()),
-            (code, message.to_string()),
-            "schema {s}"
-        );
+        assert_eq!(parse_err(s.clone()), (code, message.to_string()), "schema {s}");
     }
     let (code, message) = parse_err(doc! {"pattern": "("});
     assert_eq!(code, ErrorCode::new(51091), "{message}");

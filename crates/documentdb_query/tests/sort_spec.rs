@@ -47,36 +47,19 @@ fn parse_accepts_one_and_minus_one_of_any_numeric_type_per_manual_sort() {
 #[test]
 fn parse_errors_per_mongodb_sort_pattern() {
     let e = |s: Document| SortSpec::parse(&raw(&s)).unwrap_err();
-    for bad in [
-        doc! {"a": 0},
-        doc! {"a": 2},
-        doc! {"a": -0.5},
-        doc! {"a": f64::NAN},
-    ] {
+    for bad in [doc! {"a": 0}, doc! {"a": 2}, doc! {"a": -0.5}, doc! {"a": f64::NAN}] {
         let err = e(bad);
         assert_eq!(err.code, ErrorCode::new(15975));
-        assert_eq!(
-            err.message,
-            "$sort key ordering must be 1 (for ascending) or -1 (for descending)"
-        );
+        assert_eq!(err.message, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
     }
     let err = e(doc! {"a": "asc"});
     assert_eq!(
         (err.code, err.message.as_str()),
-        (
-            ErrorCode::new(15974),
-            "Illegal key in $sort specification: a: \"asc\""
-        )
+        (ErrorCode::new(15974), "Illegal key in $sort specification: a: \"asc\"")
     );
     assert_eq!(e(doc! {"a": true}).code, ErrorCode::new(15974));
-    assert_eq!(
-        e(doc! {"a": {"$meta": "textScore"}}).code,
-        ErrorCode::NotImplemented
-    );
-    assert_eq!(
-        e(doc! {"a": {"$meta": "textScore", "x": 1}}).code,
-        ErrorCode::FailedToParse
-    );
+    assert_eq!(e(doc! {"a": {"$meta": "textScore"}}).code, ErrorCode::NotImplemented);
+    assert_eq!(e(doc! {"a": {"$meta": "textScore", "x": 1}}).code, ErrorCode::FailedToParse);
     assert_eq!(e(doc! {"a": {"$foo": 1}}).code, ErrorCode::new(17312));
     assert_eq!(e(doc! {"": 1}).code, ErrorCode::new(40352));
     assert_eq!(e(doc! {"a..b": 1}).code, ErrorCode::new(15998));
@@ -108,10 +91,7 @@ fn sorts_by_bson_type_order_per_manual_comparison_sort_order() {
         doc! {"_id": 8, "a": bson::DateTime::from_millis(0)},
         doc! {"_id": 9, "a": bson::oid::ObjectId::from_bytes([0; 12])},
     ];
-    assert_eq!(
-        sorted(doc! {"a": 1}, &docs),
-        vec![6, 3, 2, 1, 4, 9, 5, 8, 7]
-    );
+    assert_eq!(sorted(doc! {"a": 1}, &docs), vec![6, 3, 2, 1, 4, 9, 5, 8, 7]);
 }
 
 #[test]
@@ -142,20 +122,12 @@ fn arrays_sort_by_min_ascending_and_max_descending_per_manual_comparison_sort_or
     assert_eq!(key(doc! {"a": [3, 1, 2]}, "a", false), Bson::Int32(3));
     // Mixed types in one array: the type order decides.
     assert_eq!(key(doc! {"a": ["x", 7, null]}, "a", true), Bson::Null);
-    assert_eq!(
-        key(doc! {"a": ["x", 7, null]}, "a", false),
-        Bson::String("x".into())
-    );
+    assert_eq!(key(doc! {"a": ["x", 7, null]}, "a", false), Bson::String("x".into()));
 }
 
 #[test]
 fn empty_array_sorts_before_null_and_missing_per_manual_comparison_sort_order_arrays() {
-    let docs = [
-        doc! {"_id": 1, "a": null},
-        doc! {"_id": 2, "a": []},
-        doc! {"_id": 3},
-        doc! {"_id": 4, "a": 1},
-    ];
+    let docs = [doc! {"_id": 1, "a": null}, doc! {"_id": 2, "a": []}, doc! {"_id": 3}, doc! {"_id": 4, "a": 1}];
     assert_eq!(sorted(doc! {"a": 1}, &docs), vec![2, 1, 3, 4]);
     assert_eq!(sorted(doc! {"a": -1}, &docs), vec![4, 1, 3, 2]);
     assert_eq!(key(doc! {"a": []}, "a", true), Bson::Undefined);
@@ -165,10 +137,7 @@ fn empty_array_sorts_before_null_and_missing_per_manual_comparison_sort_order_ar
 fn nested_arrays_are_not_flattened_per_manual_comparison_sort_order_arrays() {
     // Elements of [[1], 2] are [1] and 2: numbers sort before arrays.
     assert_eq!(key(doc! {"a": [[1], 2]}, "a", true), Bson::Int32(2));
-    assert_eq!(
-        key(doc! {"a": [[1], 2]}, "a", false),
-        Bson::Array(vec![Bson::Int32(1)])
-    );
+    assert_eq!(key(doc! {"a": [[1], 2]}, "a", false), Bson::Array(vec![Bson::Int32(1)]));
 }
 
 #[test]
@@ -184,20 +153,11 @@ fn dotted_paths_gather_values_through_arrays_of_documents() {
     assert_eq!(key(doc! {"a": [5, {"b": 2}]}, "a.b", true), Bson::Null);
     assert_eq!(key(doc! {"a": []}, "a.b", true), Bson::Null);
     // Positional components select one element.
-    assert_eq!(
-        key(doc! {"a": [{"b": 9}, {"b": 1}]}, "a.0.b", true),
-        Bson::Int32(9)
-    );
+    assert_eq!(key(doc! {"a": [{"b": 9}, {"b": 1}]}, "a.0.b", true), Bson::Int32(9));
     assert_eq!(key(doc! {"a": [[4, 3], 1]}, "a.0", true), Bson::Int32(3));
     // Embedded documents.
-    assert_eq!(
-        key(doc! {"a": {"b": {"c": "x"}}}, "a.b.c", true),
-        Bson::String("x".into())
-    );
-    assert_eq!(
-        key(doc! {"a": {"b": 1}}, "a", true),
-        Bson::Document(doc! {"b": 1})
-    );
+    assert_eq!(key(doc! {"a": {"b": {"c": "x"}}}, "a.b.c", true), Bson::String("x".into()));
+    assert_eq!(key(doc! {"a": {"b": 1}}, "a", true), Bson::Document(doc! {"b": 1}));
     assert_eq!(key(doc! {"a": 1}, "a.b", true), Bson::Null);
 }
 

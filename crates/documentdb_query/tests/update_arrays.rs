@@ -19,10 +19,7 @@ fn filters(fs: &[Document]) -> RawArrayBuf {
 
 fn parse_with(u: Document, fs: &[Document]) -> Result<Update, DocDbError> {
     let af = filters(fs);
-    Update::parse(
-        RawBsonRef::Document(&raw(&u)),
-        if fs.is_empty() { None } else { Some(&af) },
-    )
+    Update::parse(RawBsonRef::Document(&raw(&u)), if fs.is_empty() { None } else { Some(&af) })
 }
 
 fn apply_with(
@@ -34,20 +31,10 @@ fn apply_with(
     parse_with(u, fs)?.apply(&raw(&doc), positional)
 }
 
-fn check_with(
-    doc: Document,
-    u: Document,
-    fs: &[Document],
-    positional: Option<usize>,
-    expected: Document,
-) {
+fn check_with(doc: Document, u: Document, fs: &[Document], positional: Option<usize>, expected: Document) {
     let out = apply_with(doc, u, fs, positional).expect("update applies");
     let got = Document::try_from(&out.document).expect("decodes");
-    assert_eq!(
-        out.document.as_bytes(),
-        raw(&expected).as_bytes(),
-        "\n got:      {got:?}\n expected: {expected:?}"
-    );
+    assert_eq!(out.document.as_bytes(), raw(&expected).as_bytes(), "\n got:      {got:?}\n expected: {expected:?}");
 }
 
 fn check(doc: Document, u: Document, expected: Document) {
@@ -56,10 +43,7 @@ fn check(doc: Document, u: Document, expected: Document) {
 
 fn err_with(doc: Document, u: Document, fs: &[Document], positional: Option<usize>) -> DocDbError {
     match apply_with(doc, u, fs, positional) {
-        Ok(out) => panic!(
-            "expected an error, got {:?}",
-            Document::try_from(&out.document)
-        ),
+        Ok(out) => panic!("expected an error, got {:?}", Document::try_from(&out.document)),
         Err(e) => e,
     }
 }
@@ -84,22 +68,14 @@ fn push_appends_values() {
         doc! { "_id": 1, "scores": [44, 90, 92, 85] },
     );
     // An array value is pushed as one element.
-    check(
-        doc! { "_id": 1, "a": [] },
-        doc! { "$push": { "a": [1, 2] } },
-        doc! { "_id": 1, "a": [[1, 2]] },
-    );
+    check(doc! { "_id": 1, "a": [] }, doc! { "$push": { "a": [1, 2] } }, doc! { "_id": 1, "a": [[1, 2]] });
 }
 
 // "If the field is absent in the document to update, $push adds the array field with the
 // value as its element."
 #[test]
 fn push_creates_missing_array() {
-    check(
-        doc! { "_id": 1 },
-        doc! { "$push": { "a.b": 1 } },
-        doc! { "_id": 1, "a": { "b": [1] } },
-    );
+    check(doc! { "_id": 1 }, doc! { "$push": { "a.b": 1 } }, doc! { "_id": 1, "a": { "b": [1] } });
 }
 
 // "If the field is not an array, the operation will fail."
@@ -107,10 +83,7 @@ fn push_creates_missing_array() {
 fn push_to_non_array_is_bad_value() {
     let e = err(doc! { "_id": 1, "a": 1 }, doc! { "$push": { "a": 2 } });
     assert_eq!(e.code, ErrorCode::BadValue);
-    assert_eq!(
-        e.message,
-        "The field 'a' must be an array but is of type int in document {_id: 1}"
-    );
+    assert_eq!(e.message, "The field 'a' must be an array but is of type int in document {_id: 1}");
 }
 
 // "Use $push Operator with Multiple Modifiers": $each, then $sort, then $slice.
@@ -214,22 +187,36 @@ fn push_sort() {
 #[test]
 fn push_modifier_errors() {
     let cases: Vec<(Document, &str)> = vec![
-        (doc! { "$push": { "a": { "$each": 1 } } }, "The argument to $each in $push must be an array but it was of type: int"),
+        (
+            doc! { "$push": { "a": { "$each": 1 } } },
+            "The argument to $each in $push must be an array but it was of type: int",
+        ),
         (doc! { "$push": { "a": { "$each": [], "$foo": 1 } } }, "Unrecognized clause in $push: $foo"),
-        (doc! { "$push": { "a": { "$each": [], "$slice": "x" } } }, "The value for $slice must be an integer value but was given type: string"),
-        (doc! { "$push": { "a": { "$each": [], "$position": 1.5 } } }, "The value for $position must be an integer value, not of type: double"),
+        (
+            doc! { "$push": { "a": { "$each": [], "$slice": "x" } } },
+            "The value for $slice must be an integer value but was given type: string",
+        ),
+        (
+            doc! { "$push": { "a": { "$each": [], "$position": 1.5 } } },
+            "The value for $position must be an integer value, not of type: double",
+        ),
         (doc! { "$push": { "a": { "$each": [], "$sort": 2 } } }, "The $sort element value must be either 1 or -1"),
-        (doc! { "$push": { "a": { "$each": [], "$sort": {} } } }, "The sort pattern is empty when it should be a set of fields."),
-        (doc! { "$push": { "a": { "$each": [], "$sort": { "b": 0 } } } }, "The sort element value must be either 1 or -1"),
-        (doc! { "$push": { "a": { "$each": [], "$sort": "x" } } }, "The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields"),
+        (
+            doc! { "$push": { "a": { "$each": [], "$sort": {} } } },
+            "The sort pattern is empty when it should be a set of fields.",
+        ),
+        (
+            doc! { "$push": { "a": { "$each": [], "$sort": { "b": 0 } } } },
+            "The sort element value must be either 1 or -1",
+        ),
+        (
+            doc! { "$push": { "a": { "$each": [], "$sort": "x" } } },
+            "The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields",
+        ),
     ];
     for (u, msg) in cases {
         let e = parse_with(u.clone(), &[]).unwrap_err();
-        assert_eq!(
-            (e.code, e.message.as_str()),
-            (ErrorCode::BadValue, msg),
-            "{u:?}"
-        );
+        assert_eq!((e.code, e.message.as_str()), (ErrorCode::BadValue, msg), "{u:?}");
     }
 }
 
@@ -264,14 +251,9 @@ fn add_to_set_adds_once() {
         doc! { "_id": 1, "tags": ["electronics", "camera", "accessories"] },
     );
     assert!(
-        !apply_with(
-            doc! { "_id": 1, "tags": ["camera"] },
-            doc! { "$addToSet": { "tags": "camera" } },
-            &[],
-            None
-        )
-        .unwrap()
-        .modified
+        !apply_with(doc! { "_id": 1, "tags": ["camera"] }, doc! { "$addToSet": { "tags": "camera" } }, &[], None)
+            .unwrap()
+            .modified
     );
 }
 
@@ -288,16 +270,7 @@ fn add_to_set_each() {
 // Duplicates are judged by value comparison: 1, 1.0 and NumberLong(1) are the same value.
 #[test]
 fn add_to_set_numeric_duplicates() {
-    assert!(
-        !apply_with(
-            doc! { "_id": 1, "a": [1] },
-            doc! { "$addToSet": { "a": 1.0 } },
-            &[],
-            None
-        )
-        .unwrap()
-        .modified
-    );
+    assert!(!apply_with(doc! { "_id": 1, "a": [1] }, doc! { "$addToSet": { "a": 1.0 } }, &[], None).unwrap().modified);
     check(
         doc! { "_id": 1, "a": [] },
         doc! { "$addToSet": { "a": { "$each": [1, 1.0, 1_i64, 2] } } },
@@ -314,17 +287,10 @@ fn add_to_set_numeric_duplicates() {
 // "If the field is absent ... $addToSet creates the array field"; non-array fields fail.
 #[test]
 fn add_to_set_missing_and_non_array() {
-    check(
-        doc! { "_id": 1 },
-        doc! { "$addToSet": { "a": { "$each": [1, 2] } } },
-        doc! { "_id": 1, "a": [1, 2] },
-    );
+    check(doc! { "_id": 1 }, doc! { "$addToSet": { "a": { "$each": [1, 2] } } }, doc! { "_id": 1, "a": [1, 2] });
     let e = err(doc! { "_id": 1, "a": 1 }, doc! { "$addToSet": { "a": 2 } });
     assert_eq!(e.code, ErrorCode::BadValue);
-    assert_eq!(
-        e.message,
-        "Cannot apply $addToSet to non-array field. Field named 'a' has non-array type int"
-    );
+    assert_eq!(e.message, "Cannot apply $addToSet to non-array field. Field named 'a' has non-array type int");
 }
 
 #[test]
@@ -334,10 +300,7 @@ fn add_to_set_each_errors() {
     let e = parse_with(doc! { "$addToSet": { "a": { "$each": [1], "b": 1 } } }, &[]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "Found unexpected fields after $each in $addToSet: { $each: [ 1 ], b: 1 }"
-        )
+        (ErrorCode::BadValue, "Found unexpected fields after $each in $addToSet: { $each: [ 1 ], b: 1 }")
     );
 }
 
@@ -351,55 +314,26 @@ fn pop_first_and_last() {
         doc! { "$pop": { "scores": -1 } },
         doc! { "_id": 1, "scores": [9, 10] },
     );
-    check(
-        doc! { "_id": 1, "scores": [9, 10] },
-        doc! { "$pop": { "scores": 1 } },
-        doc! { "_id": 1, "scores": [9] },
-    );
-    assert!(
-        !apply_with(
-            doc! { "_id": 1, "a": [] },
-            doc! { "$pop": { "a": 1 } },
-            &[],
-            None
-        )
-        .unwrap()
-        .modified
-    );
-    assert!(
-        !apply_with(doc! { "_id": 1 }, doc! { "$pop": { "a": 1 } }, &[], None)
-            .unwrap()
-            .modified
-    );
+    check(doc! { "_id": 1, "scores": [9, 10] }, doc! { "$pop": { "scores": 1 } }, doc! { "_id": 1, "scores": [9] });
+    assert!(!apply_with(doc! { "_id": 1, "a": [] }, doc! { "$pop": { "a": 1 } }, &[], None).unwrap().modified);
+    assert!(!apply_with(doc! { "_id": 1 }, doc! { "$pop": { "a": 1 } }, &[], None).unwrap().modified);
 }
 
 #[test]
 fn pop_errors() {
     let e = parse_with(doc! { "$pop": { "a": 2 } }, &[]).unwrap_err();
-    assert_eq!(
-        (e.code, e.message.as_str()),
-        (ErrorCode::FailedToParse, "$pop expects 1 or -1, found: 2")
-    );
+    assert_eq!((e.code, e.message.as_str()), (ErrorCode::FailedToParse, "$pop expects 1 or -1, found: 2"));
     let e = parse_with(doc! { "$pop": { "a": "x" } }, &[]).unwrap_err();
-    assert_eq!(
-        (e.code, e.message.as_str()),
-        (ErrorCode::FailedToParse, "Expected a number in: a: \"x\"")
-    );
+    assert_eq!((e.code, e.message.as_str()), (ErrorCode::FailedToParse, "Expected a number in: a: \"x\""));
     let e = err(doc! { "_id": 1, "a": 1 }, doc! { "$pop": { "a": 1 } });
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::TypeMismatch,
-            "Path 'a' contains an element of non-array type 'int'"
-        )
+        (ErrorCode::TypeMismatch, "Path 'a' contains an element of non-array type 'int'")
     );
     // A missing path below a scalar is not viable.
     let e = err(doc! { "_id": 1, "a": 1 }, doc! { "$pop": { "a.b": 1 } });
     assert_eq!(e.code, ErrorCode::PathNotViable);
-    assert_eq!(
-        e.message,
-        "Cannot use the part (b) of (a.b) to traverse the element ({a: 1})"
-    );
+    assert_eq!(e.message, "Cannot use the part (b) of (a.b) to traverse the element ({a: 1})");
 }
 
 // ---- $pull / $pullAll ----
@@ -440,11 +374,7 @@ fn pull_equality() {
         doc! { "$pull": { "a": [1, 2] } },
         doc! { "_id": 1, "a": [[2, 1], 1, 1.0] },
     );
-    check(
-        doc! { "_id": 1, "a": [1, 1.0, 2] },
-        doc! { "$pull": { "a": 1 } },
-        doc! { "_id": 1, "a": [2] },
-    );
+    check(doc! { "_id": 1, "a": [1, 1.0, 2] }, doc! { "$pull": { "a": 1 } }, doc! { "_id": 1, "a": [2] });
 }
 
 // "$pullAll" manual example.
@@ -458,28 +388,15 @@ fn pull_all_removes_all_instances() {
     let e = parse_with(doc! { "$pullAll": { "a": 1 } }, &[]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "$pullAll requires an array argument but was given a int"
-        )
+        (ErrorCode::BadValue, "$pullAll requires an array argument but was given a int")
     );
 }
 
 #[test]
 fn pull_non_array_and_missing() {
     let e = err(doc! { "_id": 1, "a": 1 }, doc! { "$pull": { "a": 1 } });
-    assert_eq!(
-        (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "Cannot apply $pull to a non-array value"
-        )
-    );
-    assert!(
-        !apply_with(doc! { "_id": 1 }, doc! { "$pull": { "a": 1 } }, &[], None)
-            .unwrap()
-            .modified
-    );
+    assert_eq!((e.code, e.message.as_str()), (ErrorCode::BadValue, "Cannot apply $pull to a non-array value"));
+    assert!(!apply_with(doc! { "_id": 1 }, doc! { "$pull": { "a": 1 } }, &[], None).unwrap().modified);
 }
 
 // ---- positional $ ----
@@ -515,10 +432,7 @@ fn positional_without_match_is_bad_value() {
     let e = err(doc! { "_id": 1, "a": [1] }, doc! { "$set": { "a.$": 2 } });
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "The positional operator did not find the match needed from the query."
-        )
+        (ErrorCode::BadValue, "The positional operator did not find the match needed from the query.")
     );
 }
 
@@ -533,18 +447,10 @@ fn positional_merges_with_same_index() {
         Some(1),
         doc! { "_id": 1, "a": [{ "x": 1 }, { "x": 2, "y": 1, "z": 2 }] },
     );
-    let e = err_with(
-        doc! { "_id": 1, "a": [1, 2] },
-        doc! { "$set": { "a.$": 5 }, "$inc": { "a.0": 1 } },
-        &[],
-        Some(0),
-    );
+    let e = err_with(doc! { "_id": 1, "a": [1, 2] }, doc! { "$set": { "a.$": 5 }, "$inc": { "a.0": 1 } }, &[], Some(0));
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::ConflictingUpdateOperators,
-            "Update created a conflict at 'a.0'"
-        )
+        (ErrorCode::ConflictingUpdateOperators, "Update created a conflict at 'a.0'")
     );
 }
 
@@ -554,18 +460,12 @@ fn positional_path_errors() {
     let e = parse_with(doc! { "$set": { "a.$.b.$": 1 } }, &[]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "Too many positional (i.e. '$') elements found in path 'a.$.b.$'"
-        )
+        (ErrorCode::BadValue, "Too many positional (i.e. '$') elements found in path 'a.$.b.$'")
     );
     let e = parse_with(doc! { "$set": { "$.a": 1 } }, &[]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "Cannot have positional (i.e. '$') element in the first position in path '$.a'"
-        )
+        (ErrorCode::BadValue, "Cannot have positional (i.e. '$') element in the first position in path '$.a'")
     );
 }
 
@@ -607,21 +507,12 @@ fn all_positional_requires_an_array() {
     let e = err(doc! { "_id": 1 }, doc! { "$set": { "a.$[]": 1 } });
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "The path 'a' must exist in the document in order to apply array updates."
-        )
+        (ErrorCode::BadValue, "The path 'a' must exist in the document in order to apply array updates.")
     );
-    let e = err(
-        doc! { "_id": 1, "grades": "abc" },
-        doc! { "$set": { "grades.$[]": 1 } },
-    );
+    let e = err(doc! { "_id": 1, "grades": "abc" }, doc! { "$set": { "grades.$[]": 1 } });
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "Cannot apply array updates to non-array element grades: \"abc\""
-        )
+        (ErrorCode::BadValue, "Cannot apply array updates to non-array element grades: \"abc\"")
     );
 }
 
@@ -632,21 +523,9 @@ fn all_positional_requires_an_array() {
 fn filtered_positional_updates_matching_elements() {
     let u = doc! { "$set": { "grades.$[element]": 100 } };
     let f = [doc! { "element": { "$gte": 100 } }];
-    let out = apply_with(
-        doc! { "_id": 1, "grades": [95, 92, 90] },
-        u.clone(),
-        &f,
-        None,
-    )
-    .unwrap();
+    let out = apply_with(doc! { "_id": 1, "grades": [95, 92, 90] }, u.clone(), &f, None).unwrap();
     assert!(!out.modified);
-    check_with(
-        doc! { "_id": 2, "grades": [98, 100, 102] },
-        u,
-        &f,
-        None,
-        doc! { "_id": 2, "grades": [98, 100, 100] },
-    );
+    check_with(doc! { "_id": 2, "grades": [98, 100, 102] }, u, &f, None, doc! { "_id": 2, "grades": [98, 100, 100] });
 }
 
 // "Update All Documents That Match arrayFilters in an Array".
@@ -679,10 +558,7 @@ fn filtered_positional_merging() {
     check_with(
         doc! { "_id": 1, "a": [{ "v": 1 }, { "v": 5 }] },
         doc! { "$set": { "a.$[x].big": true, "a.$[y].odd": true } },
-        &[
-            doc! { "x.v": { "$gt": 2 } },
-            doc! { "y.v": { "$in": [1, 5] } },
-        ],
+        &[doc! { "x.v": { "$gt": 2 } }, doc! { "y.v": { "$in": [1, 5] } }],
         None,
         doc! { "_id": 1, "a": [{ "v": 1, "odd": true }, { "v": 5, "big": true, "odd": true }] },
     );
@@ -694,10 +570,7 @@ fn filtered_positional_merging() {
     );
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::ConflictingUpdateOperators,
-            "Update created a conflict at 'a.1'"
-        )
+        (ErrorCode::ConflictingUpdateOperators, "Update created a conflict at 'a.1'")
     );
 }
 
@@ -707,49 +580,40 @@ fn array_filter_identifier_errors() {
     let e = parse_with(doc! { "$set": { "a.$[x]": 1 } }, &[]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "No array filter found for identifier 'x' in path 'a.$[x]'"
-        )
+        (ErrorCode::BadValue, "No array filter found for identifier 'x' in path 'a.$[x]'")
     );
-    let e = parse_with(
-        doc! { "$set": { "a.$[x]": 1 } },
-        &[doc! { "x": 1 }, doc! { "y": 2 }],
-    )
-    .unwrap_err();
-    assert_eq!(
-        (e.code, e.message.as_str()),
-        (ErrorCode::FailedToParse, "The array filter for identifier 'y' was not used in the update { $set: { a.$[x]: 1 } }")
-    );
-    let e = parse_with(doc! { "$set": { "$[x].a": 1 } }, &[doc! { "x": 1 }]).unwrap_err();
-    assert_eq!(e.code, ErrorCode::BadValue);
-    let e = parse_with(
-        doc! { "$set": { "a.$[x]": 1 } },
-        &[doc! { "x": 1 }, doc! { "x": 2 }],
-    )
-    .unwrap_err();
+    let e = parse_with(doc! { "$set": { "a.$[x]": 1 } }, &[doc! { "x": 1 }, doc! { "y": 2 }]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
         (
             ErrorCode::FailedToParse,
-            "Found multiple array filters with the same top-level field name x"
+            "The array filter for identifier 'y' was not used in the update { $set: { a.$[x]: 1 } }"
         )
+    );
+    let e = parse_with(doc! { "$set": { "$[x].a": 1 } }, &[doc! { "x": 1 }]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::BadValue);
+    let e = parse_with(doc! { "$set": { "a.$[x]": 1 } }, &[doc! { "x": 1 }, doc! { "x": 2 }]).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (ErrorCode::FailedToParse, "Found multiple array filters with the same top-level field name x")
     );
     let e = parse_with(doc! { "$set": { "a.$[X]": 1 } }, &[doc! { "X": 1 }]).unwrap_err();
     assert_eq!(e.code, ErrorCode::BadValue);
-    assert!(e.message.starts_with("Error parsing array filter :: caused by :: The top-level field name must be an alphanumeric string"));
+    assert!(e.message.starts_with(
+        "Error parsing array filter :: caused by :: The top-level field name must be an alphanumeric string"
+    ));
     let e = parse_with(doc! { "$set": { "a.$[x]": 1 } }, &[doc! { "x": 1, "y": 2 }]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (ErrorCode::FailedToParse, "Error parsing array filter :: caused by :: Expected a single top-level field name, found 'x' and 'y'")
+        (
+            ErrorCode::FailedToParse,
+            "Error parsing array filter :: caused by :: Expected a single top-level field name, found 'x' and 'y'"
+        )
     );
     let e = parse_with(doc! { "$set": { "a.$[x]": 1 } }, &[doc! {}]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::FailedToParse,
-            "Cannot use an expression without a top-level field name in arrayFilters"
-        )
+        (ErrorCode::FailedToParse, "Cannot use an expression without a top-level field name in arrayFilters")
     );
 }
 
@@ -769,9 +633,6 @@ fn array_paths_conflict_with_field_paths() {
     let e = parse_with(doc! { "$set": { "a.$[]": 1, "a.b": 2 } }, &[]).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::ConflictingUpdateOperators,
-            "Updating the path 'a.b' would create a conflict at 'a'"
-        )
+        (ErrorCode::ConflictingUpdateOperators, "Updating the path 'a.b' would create a conflict at 'a'")
     );
 }

@@ -23,10 +23,7 @@ fn apply(doc: Document, u: Document) -> Result<UpdateOutcome, DocDbError> {
 
 fn apply_err(doc: Document, u: Document) -> (ErrorCode, String) {
     match apply(doc, u) {
-        Ok(out) => panic!(
-            "expected an error, got {:?}",
-            Document::try_from(&out.document)
-        ),
+        Ok(out) => panic!("expected an error, got {:?}", Document::try_from(&out.document)),
         Err(e) => (e.code, e.message),
     }
 }
@@ -44,7 +41,8 @@ fn unknown_modifier() {
         parse_err(doc! { "$foo": { "a": 1 } }),
         (
             ErrorCode::FailedToParse,
-            "Unknown modifier: $foo. Expected a valid update modifier or pipeline-style update specified as an array".to_owned()
+            "Unknown modifier: $foo. Expected a valid update modifier or pipeline-style update specified as an array"
+                .to_owned()
         )
     );
     // A plain field after an operator is an unknown modifier too.
@@ -72,10 +70,7 @@ fn update_argument_must_be_document_or_array() {
     let e = Update::parse(RawBsonRef::Int32(1), None).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::FailedToParse,
-            "Update argument must be either an object or an array"
-        )
+        (ErrorCode::FailedToParse, "Update argument must be either an object or an array")
     );
 }
 
@@ -97,10 +92,7 @@ fn empty_update_is_a_replacement() {
 fn empty_path_components() {
     assert_eq!(
         parse_err(doc! { "$set": { "": 1 } }),
-        (
-            ErrorCode::EmptyFieldName,
-            "An empty update path is not valid.".to_owned()
-        )
+        (ErrorCode::EmptyFieldName, "An empty update path is not valid.".to_owned())
     );
     assert_eq!(
         parse_err(doc! { "$set": { "a..b": 1 } }),
@@ -109,14 +101,8 @@ fn empty_path_components() {
             "The update path 'a..b' contains an empty field name, which is not allowed.".to_owned()
         )
     );
-    assert_eq!(
-        parse_err(doc! { "$inc": { "a.": 1 } }).0,
-        ErrorCode::EmptyFieldName
-    );
-    assert_eq!(
-        parse_err(doc! { "$unset": { ".a": 1 } }).0,
-        ErrorCode::EmptyFieldName
-    );
+    assert_eq!(parse_err(doc! { "$inc": { "a.": 1 } }).0, ErrorCode::EmptyFieldName);
+    assert_eq!(parse_err(doc! { "$unset": { ".a": 1 } }).0, ErrorCode::EmptyFieldName);
 }
 
 // "Field Names with Periods and Dollar Signs": update operators cannot create top-level
@@ -130,14 +116,8 @@ fn dollar_prefixed_field_names() {
             "The dollar ($) prefixed field '$a' in '$a' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.".to_owned()
         )
     );
-    assert_eq!(
-        result(doc! { "_id": 1 }, doc! { "$set": { "a.$b": 1 } }),
-        doc! { "_id": 1, "a": { "$b": 1 } }
-    );
-    assert_eq!(
-        result(doc! { "_id": 1 }, doc! { "$set": { "a": { "$b": 1 } } }),
-        doc! { "_id": 1, "a": { "$b": 1 } }
-    );
+    assert_eq!(result(doc! { "_id": 1 }, doc! { "$set": { "a.$b": 1 } }), doc! { "_id": 1, "a": { "$b": 1 } });
+    assert_eq!(result(doc! { "_id": 1 }, doc! { "$set": { "a": { "$b": 1 } } }), doc! { "_id": 1, "a": { "$b": 1 } });
 }
 
 // Creating a field below a scalar: PathNotViable, for every creating operator.
@@ -163,22 +143,13 @@ fn path_not_viable_for_creating_operators() {
 fn conflicting_paths() {
     assert_eq!(
         parse_err(doc! { "$set": { "a": 1, "a.b": 2 } }),
-        (
-            ErrorCode::ConflictingUpdateOperators,
-            "Updating the path 'a.b' would create a conflict at 'a'".to_owned()
-        )
+        (ErrorCode::ConflictingUpdateOperators, "Updating the path 'a.b' would create a conflict at 'a'".to_owned())
     );
     assert_eq!(
         parse_err(doc! { "$set": { "a.b": 1 }, "$inc": { "a": 1 } }),
-        (
-            ErrorCode::ConflictingUpdateOperators,
-            "Updating the path 'a' would create a conflict at 'a'".to_owned()
-        )
+        (ErrorCode::ConflictingUpdateOperators, "Updating the path 'a' would create a conflict at 'a'".to_owned())
     );
-    assert_eq!(
-        parse_err(doc! { "$set": { "a": 1 }, "$unset": { "a": 1 } }).0,
-        ErrorCode::ConflictingUpdateOperators
-    );
+    assert_eq!(parse_err(doc! { "$set": { "a": 1 }, "$unset": { "a": 1 } }).0, ErrorCode::ConflictingUpdateOperators);
     assert_eq!(
         parse_err(doc! { "$set": { "a.b.c": 1 }, "$push": { "a.b": 1 } }).1,
         "Updating the path 'a.b' would create a conflict at 'a.b'"
@@ -194,10 +165,7 @@ fn repeated_field_in_one_operator_conflicts() {
     let e = Update::parse(RawBsonRef::Document(&u), None).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::ConflictingUpdateOperators,
-            "Updating the path 'a' would create a conflict at 'a'"
-        )
+        (ErrorCode::ConflictingUpdateOperators, "Updating the path 'a' would create a conflict at 'a'")
     );
 }
 
@@ -210,51 +178,27 @@ fn id_is_immutable() {
         ErrorCode::ImmutableField,
         "Performing an update on the path '_id' would modify the immutable field '_id'".to_owned(),
     );
-    assert_eq!(
-        apply_err(doc! { "_id": 1, "a": 1 }, doc! { "$set": { "_id": 2 } }),
-        expected
-    );
-    assert_eq!(
-        apply_err(doc! { "_id": 1 }, doc! { "$inc": { "_id": 1 } }),
-        expected
-    );
-    assert_eq!(
-        apply_err(doc! { "_id": 1 }, doc! { "$unset": { "_id": 1 } }),
-        expected
-    );
+    assert_eq!(apply_err(doc! { "_id": 1, "a": 1 }, doc! { "$set": { "_id": 2 } }), expected);
+    assert_eq!(apply_err(doc! { "_id": 1 }, doc! { "$inc": { "_id": 1 } }), expected);
+    assert_eq!(apply_err(doc! { "_id": 1 }, doc! { "$unset": { "_id": 1 } }), expected);
     // An equal value of another type is still a change of the stored bytes.
-    assert_eq!(
-        apply_err(doc! { "_id": 1 }, doc! { "$set": { "_id": 1.0 } }),
-        expected
-    );
+    assert_eq!(apply_err(doc! { "_id": 1 }, doc! { "$set": { "_id": 1.0 } }), expected);
     assert_eq!(
         apply_err(doc! { "_id": { "a": 1 } }, doc! { "$set": { "_id.a": 2 } }),
         (
             ErrorCode::ImmutableField,
-            "Performing an update on the path '_id.a' would modify the immutable field '_id'"
-                .to_owned()
+            "Performing an update on the path '_id.a' would modify the immutable field '_id'".to_owned()
         )
     );
     assert_eq!(
         apply_err(doc! { "_id": { "a": 1 } }, doc! { "$set": { "_id.b": 2 } }),
         (
             ErrorCode::ImmutableField,
-            "Updating the path '_id' to _id: { a: 1, b: 2 } would modify the immutable field '_id'"
-                .to_owned()
+            "Updating the path '_id' to _id: { a: 1, b: 2 } would modify the immutable field '_id'".to_owned()
         )
     );
-    assert_eq!(
-        apply_err(
-            doc! { "_id": 1, "x": 2 },
-            doc! { "$rename": { "x": "_id" } }
-        )
-        .0,
-        ErrorCode::ImmutableField
-    );
-    assert_eq!(
-        apply_err(doc! { "_id": 1 }, doc! { "$rename": { "_id": "x" } }).0,
-        ErrorCode::ImmutableField
-    );
+    assert_eq!(apply_err(doc! { "_id": 1, "x": 2 }, doc! { "$rename": { "x": "_id" } }).0, ErrorCode::ImmutableField);
+    assert_eq!(apply_err(doc! { "_id": 1 }, doc! { "$rename": { "_id": "x" } }).0, ErrorCode::ImmutableField);
 }
 
 // Setting `_id` to its current value (same type) is allowed and is not a modification.
@@ -264,11 +208,7 @@ fn id_set_to_identical_value_is_fine() {
     assert!(!out.modified);
     let out = apply(doc! { "_id": 1, "a": 1 }, doc! { "$inc": { "_id": 0 } }).unwrap();
     assert!(!out.modified);
-    let out = apply(
-        doc! { "_id": { "a": 1 } },
-        doc! { "$set": { "_id": { "a": 1 } } },
-    )
-    .unwrap();
+    let out = apply(doc! { "_id": { "a": 1 } }, doc! { "$set": { "_id": { "a": 1 } } }).unwrap();
     assert!(!out.modified);
 }
 
@@ -276,9 +216,7 @@ fn id_set_to_identical_value_is_fine() {
 #[test]
 fn id_stays_first() {
     assert_eq!(
-        apply(doc! { "a": 1, "_id": 1 }, doc! { "$set": { "b": 1 } })
-            .unwrap()
-            .document,
+        apply(doc! { "a": 1, "_id": 1 }, doc! { "$set": { "b": 1 } }).unwrap().document,
         raw(&doc! { "_id": 1, "a": 1, "b": 1 })
     );
 }
@@ -287,10 +225,7 @@ fn id_stays_first() {
 #[test]
 fn no_op_keeps_input_bytes() {
     let input = raw(&doc! { "a": 1, "_id": 1 });
-    let out = parse(doc! { "$set": { "a": 1 } })
-        .unwrap()
-        .apply(&input, None)
-        .unwrap();
+    let out = parse(doc! { "$set": { "a": 1 } }).unwrap().apply(&input, None).unwrap();
     assert!(!out.modified);
     assert_eq!(out.document, input);
 }

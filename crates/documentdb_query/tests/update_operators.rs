@@ -22,19 +22,12 @@ fn apply(doc: Document, u: Document) -> Result<UpdateOutcome, DocDbError> {
 fn check(doc: Document, u: Document, expected: Document) {
     let out = apply(doc, u).expect("update applies");
     let got = Document::try_from(&out.document).expect("decodes");
-    assert_eq!(
-        out.document.as_bytes(),
-        raw(&expected).as_bytes(),
-        "\n got:      {got:?}\n expected: {expected:?}"
-    );
+    assert_eq!(out.document.as_bytes(), raw(&expected).as_bytes(), "\n got:      {got:?}\n expected: {expected:?}");
 }
 
 fn err(doc: Document, u: Document) -> DocDbError {
     match apply(doc, u) {
-        Ok(out) => panic!(
-            "expected an error, got {:?}",
-            Document::try_from(&out.document)
-        ),
+        Ok(out) => panic!("expected an error, got {:?}", Document::try_from(&out.document)),
         Err(e) => e,
     }
 }
@@ -118,11 +111,7 @@ fn set_past_array_end_pads_with_null() {
 // missing parent become document fields.
 #[test]
 fn set_numeric_component_under_missing_parent_is_a_field() {
-    check(
-        doc! { "_id": 1 },
-        doc! { "$set": { "a.0.b": 1 } },
-        doc! { "_id": 1, "a": { "0": { "b": 1 } } },
-    );
+    check(doc! { "_id": 1 }, doc! { "$set": { "a.0.b": 1 } }, doc! { "_id": 1, "a": { "0": { "b": 1 } } });
 }
 
 // "Starting in MongoDB 5.0, mongod no longer raises an error when you use an update
@@ -137,10 +126,7 @@ fn empty_operand_is_a_no_op() {
 #[test]
 fn set_identical_value_is_not_a_modification() {
     let input = raw(&doc! { "_id": 1, "a": 1.0, "b": { "c": [1, 2] } });
-    let out = parse(doc! { "$set": { "a": 1.0, "b": { "c": [1, 2] } } })
-        .unwrap()
-        .apply(&input, None)
-        .unwrap();
+    let out = parse(doc! { "$set": { "a": 1.0, "b": { "c": [1, 2] } } }).unwrap().apply(&input, None).unwrap();
     assert!(!out.modified);
     assert_eq!(out.document, input);
 }
@@ -150,10 +136,7 @@ fn set_identical_value_is_not_a_modification() {
 fn set_int_over_equal_double_is_a_modification() {
     let out = apply(doc! { "_id": 1, "a": 1.0 }, doc! { "$set": { "a": 1 } }).unwrap();
     assert!(out.modified);
-    assert_eq!(
-        Document::try_from(&out.document).unwrap().get("a"),
-        Some(&Bson::Int32(1))
-    );
+    assert_eq!(Document::try_from(&out.document).unwrap().get("a"), Some(&Bson::Int32(1)));
 }
 
 // "$set": creating a field inside a scalar fails with PathNotViable.
@@ -162,24 +145,15 @@ fn set_inside_scalar_is_path_not_viable() {
     let e = err(doc! { "_id": 1, "a": 1 }, doc! { "$set": { "a.b": 2 } });
     assert_eq!(e.code, ErrorCode::PathNotViable);
     assert_eq!(e.message, "Cannot create field 'b' in element {a: 1}");
-    let e = err(
-        doc! { "_id": 1, "a": [1, 2] },
-        doc! { "$set": { "a.b": 2 } },
-    );
+    let e = err(doc! { "_id": 1, "a": [1, 2] }, doc! { "$set": { "a.b": 2 } });
     assert_eq!(e.code, ErrorCode::PathNotViable);
-    assert_eq!(
-        e.message,
-        "Cannot create field 'b' in element {a: [ 1, 2 ]}"
-    );
+    assert_eq!(e.message, "Cannot create field 'b' in element {a: [ 1, 2 ]}");
 }
 
 // Array padding is capped (MongoDB's kMaxPaddingAllowed).
 #[test]
 fn set_far_past_array_end_cannot_backfill() {
-    let e = err(
-        doc! { "_id": 1, "a": [] },
-        doc! { "$set": { "a.1500001": 1 } },
-    );
+    let e = err(doc! { "_id": 1, "a": [] }, doc! { "$set": { "a.1500001": 1 } });
     assert_eq!(e.code, ErrorCode::CannotBackfillArray);
 }
 
@@ -198,11 +172,7 @@ fn unset_removes_fields() {
 // "$unset ... If the field does not exist, then $unset does nothing": also through scalars.
 #[test]
 fn unset_missing_or_non_viable_path_is_a_no_op() {
-    let out = apply(
-        doc! { "_id": 1, "a": 1 },
-        doc! { "$unset": { "a.b": 1, "x.y": 1 } },
-    )
-    .unwrap();
+    let out = apply(doc! { "_id": 1, "a": 1 }, doc! { "$unset": { "a.b": 1, "x.y": 1 } }).unwrap();
     assert!(!out.modified);
 }
 
@@ -231,11 +201,7 @@ fn inc_manual_example() {
 // "If the field does not exist, $inc creates the field and sets the field to the specified value."
 #[test]
 fn inc_missing_field_sets_value() {
-    check(
-        doc! { "_id": 1 },
-        doc! { "$inc": { "n": 5_i64 } },
-        doc! { "_id": 1, "n": 5_i64 },
-    );
+    check(doc! { "_id": 1 }, doc! { "$inc": { "n": 5_i64 } }, doc! { "_id": 1, "n": 5_i64 });
 }
 
 // Numeric promotion: int32 overflow widens to int64; int with double gives double;
@@ -247,21 +213,9 @@ fn inc_numeric_promotion() {
         doc! { "$inc": { "a": 1 } },
         doc! { "_id": 1, "a": i64::from(i32::MAX) + 1 },
     );
-    check(
-        doc! { "_id": 1, "a": 1 },
-        doc! { "$inc": { "a": 0.5 } },
-        doc! { "_id": 1, "a": 1.5 },
-    );
-    check(
-        doc! { "_id": 1, "a": 1_i64 },
-        doc! { "$inc": { "a": 2 } },
-        doc! { "_id": 1, "a": 3_i64 },
-    );
-    check(
-        doc! { "_id": 1, "a": dec("1.5") },
-        doc! { "$inc": { "a": 1 } },
-        doc! { "_id": 1, "a": dec("2.5") },
-    );
+    check(doc! { "_id": 1, "a": 1 }, doc! { "$inc": { "a": 0.5 } }, doc! { "_id": 1, "a": 1.5 });
+    check(doc! { "_id": 1, "a": 1_i64 }, doc! { "$inc": { "a": 2 } }, doc! { "_id": 1, "a": 3_i64 });
+    check(doc! { "_id": 1, "a": dec("1.5") }, doc! { "$inc": { "a": 1 } }, doc! { "_id": 1, "a": dec("2.5") });
     // A double meets a decimal as 15 significant digits (0.5 -> 0.500000000000000).
     check(
         doc! { "_id": 1, "a": dec("1") },
@@ -273,10 +227,7 @@ fn inc_numeric_promotion() {
 // int64 overflow is an error (MongoDB's SafeNum reports it instead of wrapping).
 #[test]
 fn inc_int64_overflow_is_bad_value() {
-    let e = err(
-        doc! { "_id": 1, "a": i64::MAX },
-        doc! { "$inc": { "a": 1 } },
-    );
+    let e = err(doc! { "_id": 1, "a": i64::MAX }, doc! { "$inc": { "a": 1 } });
     assert_eq!(e.code, ErrorCode::BadValue);
     assert_eq!(
         e.message,
@@ -300,31 +251,17 @@ fn inc_non_numeric_field_is_type_mismatch() {
 fn inc_non_numeric_argument_is_type_mismatch() {
     let e = parse(doc! { "$inc": { "a": "x" } }).unwrap_err();
     assert_eq!(e.code, ErrorCode::TypeMismatch);
-    assert_eq!(
-        e.message,
-        "Cannot increment with non-numeric argument: {a: \"x\"}"
-    );
+    assert_eq!(e.message, "Cannot increment with non-numeric argument: {a: \"x\"}");
     let e = parse(doc! { "$mul": { "a": true } }).unwrap_err();
-    assert_eq!(
-        e.message,
-        "Cannot multiply with non-numeric argument: {a: true}"
-    );
+    assert_eq!(e.message, "Cannot multiply with non-numeric argument: {a: true}");
 }
 
 // Incrementing by zero keeps the value and type: not a modification.
 #[test]
 fn inc_by_zero_is_a_no_op() {
-    assert!(
-        !apply(doc! { "_id": 1, "a": 5 }, doc! { "$inc": { "a": 0 } })
-            .unwrap()
-            .modified
-    );
+    assert!(!apply(doc! { "_id": 1, "a": 5 }, doc! { "$inc": { "a": 0 } }).unwrap().modified);
     // ...but 0.0 turns an int into a double.
-    assert!(
-        apply(doc! { "_id": 1, "a": 5 }, doc! { "$inc": { "a": 0.0 } })
-            .unwrap()
-            .modified
-    );
+    assert!(apply(doc! { "_id": 1, "a": 5 }, doc! { "$inc": { "a": 0.0 } }).unwrap().modified);
 }
 
 // ---- $mul ----
@@ -347,16 +284,8 @@ fn mul_missing_field_creates_typed_zero() {
         doc! { "$mul": { "price": dec("100.00") } },
         doc! { "_id": 2, "item": "Unknown", "price": dec("0.00") },
     );
-    check(
-        doc! { "_id": 2 },
-        doc! { "$mul": { "n": 5_i64 } },
-        doc! { "_id": 2, "n": 0_i64 },
-    );
-    check(
-        doc! { "_id": 2 },
-        doc! { "$mul": { "n": 2.5 } },
-        doc! { "_id": 2, "n": 0.0 },
-    );
+    check(doc! { "_id": 2 }, doc! { "$mul": { "n": 5_i64 } }, doc! { "_id": 2, "n": 0_i64 });
+    check(doc! { "_id": 2 }, doc! { "$mul": { "n": 2.5 } }, doc! { "_id": 2, "n": 0.0 });
 }
 
 // "Multiply Mixed Numeric Types": decimal times long stays decimal; int32 overflow widens.
@@ -372,15 +301,8 @@ fn mul_mixed_types() {
         doc! { "$mul": { "n": 100_000 } },
         doc! { "_id": 3, "n": 10_000_000_000_i64 },
     );
-    check(
-        doc! { "_id": 3, "n": 3 },
-        doc! { "$mul": { "n": 1.5 } },
-        doc! { "_id": 3, "n": 4.5 },
-    );
-    let e = err(
-        doc! { "_id": 3, "n": i64::MAX },
-        doc! { "$mul": { "n": 2 } },
-    );
+    check(doc! { "_id": 3, "n": 3 }, doc! { "$mul": { "n": 1.5 } }, doc! { "_id": 3, "n": 4.5 });
+    let e = err(doc! { "_id": 3, "n": i64::MAX }, doc! { "$mul": { "n": 2 } });
     assert_eq!(e.code, ErrorCode::BadValue);
 }
 
@@ -394,14 +316,7 @@ fn min_compares_numbers() {
         doc! { "$min": { "lowScore": 150 } },
         doc! { "_id": 1, "highScore": 800, "lowScore": 150 },
     );
-    assert!(
-        !apply(
-            doc! { "_id": 1, "lowScore": 150 },
-            doc! { "$min": { "lowScore": 250 } }
-        )
-        .unwrap()
-        .modified
-    );
+    assert!(!apply(doc! { "_id": 1, "lowScore": 150 }, doc! { "$min": { "lowScore": 250 } }).unwrap().modified);
 }
 
 // "$max" manual: "Use $max to Compare Numbers".
@@ -412,14 +327,7 @@ fn max_compares_numbers() {
         doc! { "$max": { "highScore": 950 } },
         doc! { "_id": 1, "highScore": 950 },
     );
-    assert!(
-        !apply(
-            doc! { "_id": 1, "highScore": 950 },
-            doc! { "$max": { "highScore": 870 } }
-        )
-        .unwrap()
-        .modified
-    );
+    assert!(!apply(doc! { "_id": 1, "highScore": 950 }, doc! { "$max": { "highScore": 870 } }).unwrap().modified);
 }
 
 // "$min ... the comparison follows the BSON comparison order for values of different types";
@@ -427,32 +335,12 @@ fn max_compares_numbers() {
 #[test]
 fn min_max_across_types_use_bson_order() {
     // null < numbers < strings.
-    check(
-        doc! { "_id": 1, "a": "x" },
-        doc! { "$min": { "a": 5 } },
-        doc! { "_id": 1, "a": 5 },
-    );
-    check(
-        doc! { "_id": 1, "a": 5 },
-        doc! { "$max": { "a": "x" } },
-        doc! { "_id": 1, "a": "x" },
-    );
-    check(
-        doc! { "_id": 1, "a": Bson::Null },
-        doc! { "$max": { "a": 1 } },
-        doc! { "_id": 1, "a": 1 },
-    );
-    assert!(
-        !apply(doc! { "_id": 1, "a": 1 }, doc! { "$min": { "a": 1.0 } })
-            .unwrap()
-            .modified
-    );
+    check(doc! { "_id": 1, "a": "x" }, doc! { "$min": { "a": 5 } }, doc! { "_id": 1, "a": 5 });
+    check(doc! { "_id": 1, "a": 5 }, doc! { "$max": { "a": "x" } }, doc! { "_id": 1, "a": "x" });
+    check(doc! { "_id": 1, "a": Bson::Null }, doc! { "$max": { "a": 1 } }, doc! { "_id": 1, "a": 1 });
+    assert!(!apply(doc! { "_id": 1, "a": 1 }, doc! { "$min": { "a": 1.0 } }).unwrap().modified);
     // Missing field: set to the value.
-    check(
-        doc! { "_id": 1 },
-        doc! { "$max": { "a": 3 } },
-        doc! { "_id": 1, "a": 3 },
-    );
+    check(doc! { "_id": 1 }, doc! { "$max": { "a": 3 } }, doc! { "_id": 1, "a": 3 });
 }
 
 // "$min ... Use $min to Compare Dates".
@@ -460,11 +348,7 @@ fn min_max_across_types_use_bson_order() {
 fn min_compares_dates() {
     let early = bson::DateTime::from_millis(1_000);
     let late = bson::DateTime::from_millis(2_000);
-    check(
-        doc! { "_id": 1, "d": late },
-        doc! { "$min": { "d": early } },
-        doc! { "_id": 1, "d": early },
-    );
+    check(doc! { "_id": 1, "d": late }, doc! { "$min": { "d": early } }, doc! { "_id": 1, "d": early });
 }
 
 // ---- $rename ----
@@ -493,14 +377,7 @@ fn rename_embedded_field() {
 // place.
 #[test]
 fn rename_missing_source_and_existing_destination() {
-    assert!(
-        !apply(
-            doc! { "_id": 1, "a": 1 },
-            doc! { "$rename": { "wife": "spouse" } }
-        )
-        .unwrap()
-        .modified
-    );
+    assert!(!apply(doc! { "_id": 1, "a": 1 }, doc! { "$rename": { "wife": "spouse" } }).unwrap().modified);
     check(
         doc! { "_id": 1, "a": 1, "b": 2, "c": 3 },
         doc! { "$rename": { "c": "a" } },
@@ -511,16 +388,13 @@ fn rename_missing_source_and_existing_destination() {
 // "$rename does not work on embedded documents in arrays".
 #[test]
 fn rename_through_array_is_bad_value() {
-    let e = err(
-        doc! { "_id": 1, "a": [{ "b": 1 }] },
-        doc! { "$rename": { "a.0.b": "c" } },
-    );
+    let e = err(doc! { "_id": 1, "a": [{ "b": 1 }] }, doc! { "$rename": { "a.0.b": "c" } });
     assert_eq!(e.code, ErrorCode::BadValue);
-    assert_eq!(e.message, "The source field cannot be an array element, 'a.0.b' in doc with _id: 1 has an array field called 'a'");
-    let e = err(
-        doc! { "_id": 1, "x": 1, "a": [{ "b": 1 }] },
-        doc! { "$rename": { "x": "a.0.c" } },
+    assert_eq!(
+        e.message,
+        "The source field cannot be an array element, 'a.0.b' in doc with _id: 1 has an array field called 'a'"
     );
+    let e = err(doc! { "_id": 1, "x": 1, "a": [{ "b": 1 }] }, doc! { "$rename": { "x": "a.0.c" } });
     assert_eq!(e.code, ErrorCode::BadValue);
 }
 
@@ -530,26 +404,14 @@ fn rename_argument_errors() {
     let e = parse(doc! { "$rename": { "a": 1 } }).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::BadValue,
-            "The 'to' field for $rename must be a string: a: 1"
-        )
+        (ErrorCode::BadValue, "The 'to' field for $rename must be a string: a: 1")
     );
     let e = parse(doc! { "$rename": { "a": "a" } }).unwrap_err();
-    assert_eq!(
-        e.message,
-        "The source and target field for $rename must differ: a: \"a\""
-    );
+    assert_eq!(e.message, "The source and target field for $rename must differ: a: \"a\"");
     let e = parse(doc! { "$rename": { "a": "a.b" } }).unwrap_err();
-    assert_eq!(
-        e.message,
-        "The source and target field for $rename must not be on the same path: a: \"a.b\""
-    );
+    assert_eq!(e.message, "The source and target field for $rename must not be on the same path: a: \"a.b\"");
     let e = parse(doc! { "$rename": { "a.$": "b" } }).unwrap_err();
-    assert_eq!(
-        e.message,
-        "The source field for $rename may not be dynamic: a.$"
-    );
+    assert_eq!(e.message, "The source field for $rename may not be dynamic: a.$");
     // Source and destination paths take part in conflict detection.
     let e = parse(doc! { "$rename": { "a": "b" }, "$set": { "b": 1 } }).unwrap_err();
     assert_eq!(e.code, ErrorCode::ConflictingUpdateOperators);
@@ -621,16 +483,8 @@ fn bit_manual_examples() {
         doc! { "_id": 3, "expdata": 4_i64 },
     );
     // int32 with an int64 operand widens; a missing field starts from int 0.
-    check(
-        doc! { "_id": 4, "a": 1 },
-        doc! { "$bit": { "a": { "or": 2_i64 } } },
-        doc! { "_id": 4, "a": 3_i64 },
-    );
-    check(
-        doc! { "_id": 4 },
-        doc! { "$bit": { "a": { "or": 6 } } },
-        doc! { "_id": 4, "a": 6 },
-    );
+    check(doc! { "_id": 4, "a": 1 }, doc! { "$bit": { "a": { "or": 2_i64 } } }, doc! { "_id": 4, "a": 3_i64 });
+    check(doc! { "_id": 4 }, doc! { "$bit": { "a": { "or": 6 } } }, doc! { "_id": 4, "a": 6 });
 }
 
 // "$bit ... only works with integers (int32/int64)".
@@ -638,17 +492,20 @@ fn bit_manual_examples() {
 fn bit_errors() {
     let e = parse(doc! { "$bit": { "a": { "and": 1.0 } } }).unwrap_err();
     assert_eq!(e.code, ErrorCode::BadValue);
-    assert_eq!(e.message, "The $bit modifier field must be an Integer(32/64 bit); a 'double' is not supported here: {and: 1.0}");
+    assert_eq!(
+        e.message,
+        "The $bit modifier field must be an Integer(32/64 bit); a 'double' is not supported here: {and: 1.0}"
+    );
     let e = parse(doc! { "$bit": { "a": { "nand": 1 } } }).unwrap_err();
-    assert_eq!(e.message, "The $bit modifier only supports 'and', 'or', and 'xor', not 'nand' which is an unknown operator: {nand: 1}");
+    assert_eq!(
+        e.message,
+        "The $bit modifier only supports 'and', 'or', and 'xor', not 'nand' which is an unknown operator: {nand: 1}"
+    );
     let e = parse(doc! { "$bit": { "a": {} } }).unwrap_err();
     assert_eq!(e.code, ErrorCode::BadValue);
     let e = parse(doc! { "$bit": { "a": 1 } }).unwrap_err();
     assert_eq!(e.code, ErrorCode::BadValue);
-    let e = err(
-        doc! { "_id": 1, "a": 1.5 },
-        doc! { "$bit": { "a": { "and": 1 } } },
-    );
+    let e = err(doc! { "_id": 1, "a": 1.5 }, doc! { "$bit": { "a": { "and": 1 } } });
     assert_eq!(e.code, ErrorCode::BadValue);
 }
 

@@ -39,9 +39,7 @@ fn parse_pipeline_err(stages: &[Document]) -> (ErrorCode, String) {
 fn replacement_keeps_id() {
     let u = Update::parse(RawBsonRef::Document(&raw(&doc! { "c": 3, "d": [1] })), None).unwrap();
     assert!(u.is_replacement());
-    let out = u
-        .apply(&raw(&doc! { "_id": 1, "a": 1, "b": 2 }), None)
-        .unwrap();
+    let out = u.apply(&raw(&doc! { "_id": 1, "a": 1, "b": 2 }), None).unwrap();
     assert!(out.modified);
     assert_eq!(out.document, raw(&doc! { "_id": 1, "c": 3, "d": [1] }));
 }
@@ -58,7 +56,10 @@ fn replacement_with_same_id() {
 fn replacement_with_different_id_is_immutable_field() {
     let e = replace(doc! { "_id": 1, "a": 1 }, doc! { "_id": 2, "a": 1 }).unwrap_err();
     assert_eq!(e.code, ErrorCode::ImmutableField);
-    assert_eq!(e.message, "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
+    assert_eq!(
+        e.message,
+        "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2"
+    );
 }
 
 // "The replacement document ... cannot contain update operator expressions".
@@ -86,24 +87,14 @@ fn identical_replacement_is_a_no_op() {
 #[test]
 fn replacement_id_type_rules() {
     let e = replace(doc! { "a": 1 }, doc! { "_id": [1] }).unwrap_err();
-    assert_eq!(
-        (e.code, e.message.as_str()),
-        (
-            ErrorCode::InvalidIdField,
-            "The '_id' value cannot be of type array"
-        )
-    );
+    assert_eq!((e.code, e.message.as_str()), (ErrorCode::InvalidIdField, "The '_id' value cannot be of type array"));
 }
 
 // "Timestamps": an empty timestamp in a top-level field of a replacement becomes the
 // current time.
 #[test]
 fn replacement_fills_empty_timestamps() {
-    let out = replace(
-        doc! { "_id": 1 },
-        doc! { "ts": Timestamp { time: 0, increment: 0 } },
-    )
-    .unwrap();
+    let out = replace(doc! { "_id": 1 }, doc! { "ts": Timestamp { time: 0, increment: 0 } }).unwrap();
     let d = Document::try_from(&out.document).unwrap();
     match d.get("ts") {
         Some(Bson::Timestamp(ts)) => assert!(ts.time > 0),
@@ -116,11 +107,9 @@ fn replacement_fills_empty_timestamps() {
 // "Updates with Aggregation Pipeline": $set and $unset stages.
 #[test]
 fn pipeline_set_and_unset() {
-    let out = run_pipeline(
-        doc! { "_id": 1, "a": 5, "c": 1 },
-        &[doc! { "$set": { "b": "$a" } }, doc! { "$unset": "a" }],
-    )
-    .unwrap();
+    let out =
+        run_pipeline(doc! { "_id": 1, "a": 5, "c": 1 }, &[doc! { "$set": { "b": "$a" } }, doc! { "$unset": "a" }])
+            .unwrap();
     assert!(out.modified);
     assert_eq!(out.document, raw(&doc! { "_id": 1, "c": 1, "b": 5 }));
 }
@@ -128,39 +117,23 @@ fn pipeline_set_and_unset() {
 // $project keeps `_id` by default.
 #[test]
 fn pipeline_project() {
-    let out = run_pipeline(
-        doc! { "_id": 1, "a": 1, "b": 2 },
-        &[doc! { "$project": { "a": 1 } }],
-    )
-    .unwrap();
+    let out = run_pipeline(doc! { "_id": 1, "a": 1, "b": 2 }, &[doc! { "$project": { "a": 1 } }]).unwrap();
     assert_eq!(out.document, raw(&doc! { "_id": 1, "a": 1 }));
 }
 
 // $replaceWith: the new root keeps the original `_id` when it has none, and may not change it.
 #[test]
 fn pipeline_replace_with() {
-    let out = run_pipeline(
-        doc! { "_id": 1, "sub": { "x": 1 } },
-        &[doc! { "$replaceWith": "$sub" }],
-    )
-    .unwrap();
+    let out = run_pipeline(doc! { "_id": 1, "sub": { "x": 1 } }, &[doc! { "$replaceWith": "$sub" }]).unwrap();
     assert_eq!(out.document, raw(&doc! { "_id": 1, "x": 1 }));
-    let e = run_pipeline(
-        doc! { "_id": 1, "sub": { "_id": 2 } },
-        &[doc! { "$replaceWith": "$sub" }],
-    )
-    .unwrap_err();
+    let e = run_pipeline(doc! { "_id": 1, "sub": { "_id": 2 } }, &[doc! { "$replaceWith": "$sub" }]).unwrap_err();
     assert_eq!(e.code, ErrorCode::ImmutableField);
 }
 
 // "$replaceRoot ... If <replacementDocument> is not a document, $replaceRoot errors and fails."
 #[test]
 fn pipeline_replace_root_non_document() {
-    let e = run_pipeline(
-        doc! { "_id": 1 },
-        &[doc! { "$replaceRoot": { "newRoot": "$missing" } }],
-    )
-    .unwrap_err();
+    let e = run_pipeline(doc! { "_id": 1 }, &[doc! { "$replaceRoot": { "newRoot": "$missing" } }]).unwrap_err();
     assert_eq!(e.code, ErrorCode::new(40228));
     assert_eq!(
         e.message,
@@ -171,18 +144,9 @@ fn pipeline_replace_root_non_document() {
 // "$replaceRoot" stage shape errors.
 #[test]
 fn pipeline_replace_root_spec_errors() {
-    assert_eq!(
-        parse_pipeline_err(&[doc! { "$replaceRoot": 1 }]).0,
-        ErrorCode::new(40229)
-    );
-    assert_eq!(
-        parse_pipeline_err(&[doc! { "$replaceRoot": { "x": 1 } }]).0,
-        ErrorCode::new(40415)
-    );
-    assert_eq!(
-        parse_pipeline_err(&[doc! { "$replaceRoot": {} }]).0,
-        ErrorCode::new(40414)
-    );
+    assert_eq!(parse_pipeline_err(&[doc! { "$replaceRoot": 1 }]).0, ErrorCode::new(40229));
+    assert_eq!(parse_pipeline_err(&[doc! { "$replaceRoot": { "x": 1 } }]).0, ErrorCode::new(40415));
+    assert_eq!(parse_pipeline_err(&[doc! { "$replaceRoot": {} }]).0, ErrorCode::new(40414));
 }
 
 // "The pipeline can consist of the following stages: $addFields/$set, $project/$unset,
@@ -191,22 +155,13 @@ fn pipeline_replace_root_spec_errors() {
 fn pipeline_stage_restrictions() {
     assert_eq!(
         parse_pipeline_err(&[doc! { "$match": { "a": 1 } }]),
-        (
-            ErrorCode::InvalidOptions,
-            "$match is not allowed to be used within an update".to_owned()
-        )
+        (ErrorCode::InvalidOptions, "$match is not allowed to be used within an update".to_owned())
     );
     assert_eq!(
         parse_pipeline_err(&[doc! { "$foo": 1 }]),
-        (
-            ErrorCode::new(40324),
-            "Unrecognized pipeline stage name: '$foo'".to_owned()
-        )
+        (ErrorCode::new(40324), "Unrecognized pipeline stage name: '$foo'".to_owned())
     );
-    assert_eq!(
-        parse_pipeline_err(&[doc! { "$set": { "a": 1 }, "$unset": "b" }]).0,
-        ErrorCode::new(40323)
-    );
+    assert_eq!(parse_pipeline_err(&[doc! { "$set": { "a": 1 }, "$unset": "b" }]).0, ErrorCode::new(40323));
     let mut p = RawArrayBuf::new();
     p.push(1);
     let e = Update::parse(RawBsonRef::Array(&p), None).unwrap_err();
@@ -222,10 +177,7 @@ fn pipeline_with_array_filters_is_rejected() {
     let e = Update::parse(RawBsonRef::Array(&p), Some(&af)).unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
-        (
-            ErrorCode::FailedToParse,
-            "arrayFilters may not be specified for pipeline-style updates"
-        )
+        (ErrorCode::FailedToParse, "arrayFilters may not be specified for pipeline-style updates")
     );
 }
 

@@ -9,15 +9,7 @@ fn raw(d: &Document) -> RawDocumentBuf {
 }
 
 fn seed(fields: &[(&str, Bson)]) -> Vec<(String, RawBson)> {
-    fields
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                RawBson::try_from(v.clone()).expect("raw value"),
-            )
-        })
-        .collect()
+    fields.iter().map(|(k, v)| (k.to_string(), RawBson::try_from(v.clone()).expect("raw value"))).collect()
 }
 
 fn upsert(u: Document, fields: &[(&str, Bson)]) -> Result<RawDocumentBuf, DocDbError> {
@@ -67,11 +59,7 @@ fn seed_fields_are_expanded() {
 fn seed_fields_sorted_id_first() {
     check(
         doc! { "$set": { "z": 1 } },
-        &[
-            ("b", Bson::Int32(1)),
-            ("A", Bson::Int32(2)),
-            ("_id", Bson::Int32(5)),
-        ],
+        &[("b", Bson::Int32(1)), ("A", Bson::Int32(2)), ("_id", Bson::Int32(5))],
         doc! { "_id": 5, "A": 2, "b": 1, "z": 1 },
     );
 }
@@ -79,20 +67,10 @@ fn seed_fields_sorted_id_first() {
 // The update operates on the seeded values.
 #[test]
 fn update_operates_on_seed() {
-    check(
-        doc! { "$inc": { "n": 2 } },
-        &[("_id", Bson::Int32(1)), ("n", Bson::Int32(5))],
-        doc! { "_id": 1, "n": 7 },
-    );
-    let (code, msg) = upsert_err(
-        doc! { "$push": { "a": 1 } },
-        &[("_id", Bson::Int32(1)), ("a", Bson::Int32(1))],
-    );
+    check(doc! { "$inc": { "n": 2 } }, &[("_id", Bson::Int32(1)), ("n", Bson::Int32(5))], doc! { "_id": 1, "n": 7 });
+    let (code, msg) = upsert_err(doc! { "$push": { "a": 1 } }, &[("_id", Bson::Int32(1)), ("a", Bson::Int32(1))]);
     assert_eq!(code, ErrorCode::BadValue);
-    assert_eq!(
-        msg,
-        "The field 'a' must be an array but is of type int in document {_id: 1}"
-    );
+    assert_eq!(msg, "The field 'a' must be an array but is of type int in document {_id: 1}");
 }
 
 // arrayFilters apply to arrays that came from the query.
@@ -103,10 +81,7 @@ fn array_filters_on_seeded_array() {
     af.push(raw(&doc! { "x": { "$gt": 2 } }));
     let out = Update::parse(RawBsonRef::Document(&u), Some(&af))
         .unwrap()
-        .apply_upsert(&seed(&[(
-            "a",
-            Bson::Array(vec![Bson::Int32(1), Bson::Int32(5)]),
-        )]))
+        .apply_upsert(&seed(&[("a", Bson::Array(vec![Bson::Int32(1), Bson::Int32(5)]))]))
         .unwrap();
     assert_eq!(out, raw(&doc! { "a": [1, 0] }));
 }
@@ -115,45 +90,26 @@ fn array_filters_on_seeded_array() {
 #[test]
 fn conflicting_seed_paths() {
     assert_eq!(
-        upsert_err(
-            doc! { "$set": { "x": 1 } },
-            &[("a", Bson::Int32(1)), ("a.b", Bson::Int32(2))]
-        ),
+        upsert_err(doc! { "$set": { "x": 1 } }, &[("a", Bson::Int32(1)), ("a.b", Bson::Int32(2))]),
         (
             ErrorCode::NotSingleValueField,
             "cannot infer query fields to set, both paths 'a.b' and 'a' are matched".to_owned()
         )
     );
     assert_eq!(
-        upsert_err(
-            doc! { "$set": { "x": 1 } },
-            &[("a", Bson::Int32(1)), ("a", Bson::Int32(2))]
-        ),
-        (
-            ErrorCode::NotSingleValueField,
-            "cannot infer query fields to set, path 'a' is matched twice".to_owned()
-        )
+        upsert_err(doc! { "$set": { "x": 1 } }, &[("a", Bson::Int32(1)), ("a", Bson::Int32(2))]),
+        (ErrorCode::NotSingleValueField, "cannot infer query fields to set, path 'a' is matched twice".to_owned())
     );
 }
 
 // `_id` from the query is immutable during the upsert; without one, `$set` may create it.
 #[test]
 fn upsert_id_rules() {
-    assert_eq!(
-        upsert_err(doc! { "$set": { "_id": 2 } }, &[("_id", Bson::Int32(1))]).0,
-        ErrorCode::ImmutableField
-    );
-    check(
-        doc! { "$set": { "_id": 2, "a": 1 } },
-        &[],
-        doc! { "_id": 2, "a": 1 },
-    );
+    assert_eq!(upsert_err(doc! { "$set": { "_id": 2 } }, &[("_id", Bson::Int32(1))]).0, ErrorCode::ImmutableField);
+    check(doc! { "$set": { "_id": 2, "a": 1 } }, &[], doc! { "_id": 2, "a": 1 });
     assert_eq!(
         upsert_err(doc! { "$set": { "_id": [1] } }, &[]),
-        (
-            ErrorCode::InvalidIdField,
-            "The '_id' value cannot be of type array".to_owned()
-        )
+        (ErrorCode::InvalidIdField, "The '_id' value cannot be of type array".to_owned())
     );
 }
 
@@ -161,44 +117,24 @@ fn upsert_id_rules() {
 #[test]
 fn positional_in_upsert_is_bad_value() {
     assert_eq!(
-        upsert_err(
-            doc! { "$set": { "a.$": 1 } },
-            &[("a", Bson::Array(vec![Bson::Int32(1)]))]
-        ),
-        (
-            ErrorCode::BadValue,
-            "The positional operator did not find the match needed from the query.".to_owned()
-        )
+        upsert_err(doc! { "$set": { "a.$": 1 } }, &[("a", Bson::Array(vec![Bson::Int32(1)]))]),
+        (ErrorCode::BadValue, "The positional operator did not find the match needed from the query.".to_owned())
     );
 }
 
 // "$[] ... upsert ... the array field must exist".
 #[test]
 fn all_positional_in_upsert_needs_the_array() {
-    assert_eq!(
-        upsert_err(doc! { "$set": { "a.$[]": 1 } }, &[]).0,
-        ErrorCode::BadValue
-    );
+    assert_eq!(upsert_err(doc! { "$set": { "a.$[]": 1 } }, &[]).0, ErrorCode::BadValue);
 }
 
 // "Replacement document upsert": only the query's `_id` is kept, plus the replacement.
 #[test]
 fn replacement_upsert() {
-    check(
-        doc! { "y": 2 },
-        &[("_id", Bson::Int32(1)), ("x", Bson::Int32(5))],
-        doc! { "_id": 1, "y": 2 },
-    );
-    check(
-        doc! { "y": 2, "_id": 1 },
-        &[("_id", Bson::Int32(1))],
-        doc! { "_id": 1, "y": 2 },
-    );
+    check(doc! { "y": 2 }, &[("_id", Bson::Int32(1)), ("x", Bson::Int32(5))], doc! { "_id": 1, "y": 2 });
+    check(doc! { "y": 2, "_id": 1 }, &[("_id", Bson::Int32(1))], doc! { "_id": 1, "y": 2 });
     check(doc! { "y": 2 }, &[("x", Bson::Int32(5))], doc! { "y": 2 });
-    assert_eq!(
-        upsert_err(doc! { "_id": 2 }, &[("_id", Bson::Int32(1))]).0,
-        ErrorCode::ImmutableField
-    );
+    assert_eq!(upsert_err(doc! { "_id": 2 }, &[("_id", Bson::Int32(1))]).0, ErrorCode::ImmutableField);
     assert_eq!(
         upsert_err(doc! { "y": 2 }, &[("_id.a", Bson::Int32(1))]),
         (

@@ -23,15 +23,15 @@ pub struct ScramKeys {
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
 fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    let mut mac =
+        <Hmac<Sha1> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
@@ -39,9 +39,7 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
 /// SASLprep as PostgreSQL applies it: the prepared string, or the raw password when it
 /// isn't valid for SASLprep.
 pub fn saslprep(password: &str) -> String {
-    stringprep::saslprep(password)
-        .map(|p| p.into_owned())
-        .unwrap_or_else(|_| password.to_owned())
+    stringprep::saslprep(password).map(|p| p.into_owned()).unwrap_or_else(|_| password.to_owned())
 }
 
 /// SaltedPassword = Hi(password, salt, i) for SHA-256.
@@ -54,12 +52,7 @@ pub fn salted_password_sha256(password: &str, salt: &[u8], iterations: u32) -> V
 /// SaltedPassword for MongoDB's SCRAM-SHA-1 (no SASLprep; the digest is the password).
 pub fn salted_password_sha1(user: &str, password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
     let mut out = [0u8; 20];
-    pbkdf2::pbkdf2_hmac::<Sha1>(
-        mongo_sha1_digest(user, password).as_bytes(),
-        salt,
-        iterations,
-        &mut out,
-    );
+    pbkdf2::pbkdf2_hmac::<Sha1>(mongo_sha1_digest(user, password).as_bytes(), salt, iterations, &mut out);
     out.to_vec()
 }
 
@@ -75,12 +68,7 @@ pub fn keys_sha256(salted: &[u8], salt: &[u8], iterations: u32) -> ScramKeys {
     let client_key = hmac_sha256(salted, b"Client Key");
     let stored_key = Sha256::digest(&client_key).to_vec();
     let server_key = hmac_sha256(salted, b"Server Key");
-    ScramKeys {
-        salt: salt.to_vec(),
-        iterations,
-        stored_key,
-        server_key,
-    }
+    ScramKeys { salt: salt.to_vec(), iterations, stored_key, server_key }
 }
 
 /// Keys from a SHA-1 salted password.
@@ -88,12 +76,7 @@ pub fn keys_sha1(salted: &[u8], salt: &[u8], iterations: u32) -> ScramKeys {
     let client_key = hmac_sha1(salted, b"Client Key");
     let stored_key = Sha1::digest(&client_key).to_vec();
     let server_key = hmac_sha1(salted, b"Server Key");
-    ScramKeys {
-        salt: salt.to_vec(),
-        iterations,
-        stored_key,
-        server_key,
-    }
+    ScramKeys { salt: salt.to_vec(), iterations, stored_key, server_key }
 }
 
 /// PostgreSQL's `rolpassword` form of a SCRAM-SHA-256 credential.
@@ -142,22 +125,12 @@ mod tests {
     // user "user", password "pencil" -> digest 1c33006ec1ffd90f9cadcbcc0e118200.
     #[test]
     fn mongo_sha1_digest_matches_known_value() {
-        assert_eq!(
-            mongo_sha1_digest("user", "pencil"),
-            "1c33006ec1ffd90f9cadcbcc0e118200"
-        );
+        assert_eq!(mongo_sha1_digest("user", "pencil"), "1c33006ec1ffd90f9cadcbcc0e118200");
     }
 
     #[test]
     fn postgres_verifier_round_trips() {
-        let keys = keys_sha256(
-            &salted_password_sha256("secret", b"0123456789abcdef", 4096),
-            b"0123456789abcdef",
-            4096,
-        );
-        assert_eq!(
-            parse_postgres_verifier(&postgres_verifier(&keys)),
-            Some(keys)
-        );
+        let keys = keys_sha256(&salted_password_sha256("secret", b"0123456789abcdef", 4096), b"0123456789abcdef", 4096);
+        assert_eq!(parse_postgres_verifier(&postgres_verifier(&keys)), Some(keys));
     }
 }

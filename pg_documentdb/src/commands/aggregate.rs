@@ -102,7 +102,6 @@ pub struct Pipeline {
     b: SqlBuilder,
     level: Level,
     depth: usize,
-    collection: Collection,
 }
 
 fn stage_of(stage: &RawDocument) -> DocDbResult<(&str, RawBsonRef<'_>)> {
@@ -119,10 +118,7 @@ fn stage_of(stage: &RawDocument) -> DocDbResult<(&str, RawBsonRef<'_>)> {
 fn doc_arg<'a>(stage: &str, value: RawBsonRef<'a>) -> DocDbResult<&'a RawDocument> {
     match value {
         RawBsonRef::Document(d) => Ok(d),
-        _ => bail!(
-            FailedToParse,
-            "the {stage} stage specification must be an object"
-        ),
+        _ => bail!(FailedToParse, "the {stage} stage specification must be an object"),
     }
 }
 
@@ -131,19 +127,11 @@ fn integral_arg(stage: &str, value: RawBsonRef<'_>, code: i32) -> DocDbResult<i6
         RawBsonRef::Int32(i) => Some(i64::from(i)),
         RawBsonRef::Int64(i) => Some(i),
         RawBsonRef::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => Some(d as i64),
-        RawBsonRef::Decimal128(d) => d
-            .to_string()
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.fract() == 0.0)
-            .map(|f| f as i64),
+        RawBsonRef::Decimal128(d) => d.to_string().parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| f as i64),
         _ => None,
     };
     n.ok_or_else(|| {
-        DocDbError::new(
-            ErrorCode::new(code),
-            format!("invalid argument to {stage} stage: Expected an integer"),
-        )
+        DocDbError::new(ErrorCode::new(code), format!("invalid argument to {stage} stage: Expected an integer"))
     })
 }
 
@@ -184,7 +172,7 @@ impl Pipeline {
                 Some(c) => c,
                 None => {
                     // A view on a missing collection behaves as a view on an empty one.
-                    return Self::over_missing(collection, view_stages);
+                    return Self::over_missing(view_stages);
                 }
             };
         }
@@ -192,26 +180,18 @@ impl Pipeline {
         let shard = b.param(OwnedParam::Int8(current.id));
         let mut level = Level::over(current.table());
         level.where_.push(format!("shard_key_value = {shard}"));
-        let mut pipeline = Pipeline {
-            b,
-            level,
-            depth: 0,
-            collection: current,
-        };
+        let mut pipeline = Pipeline { b, level, depth: 0 };
         for stage in &view_stages {
             pipeline.add_stage(stage)?;
         }
         Ok(pipeline)
     }
 
-    fn over_missing(collection: &Collection, stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
+    fn over_missing(stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
         let mut pipeline = Pipeline {
             b: SqlBuilder::new(),
-            level: Level::over(
-                "(SELECT NULL::documentdb_core.bson AS document WHERE false) empty".into(),
-            ),
+            level: Level::over("(SELECT NULL::documentdb_core.bson AS document WHERE false) empty".into()),
             depth: 0,
-            collection: collection.clone(),
         };
         for stage in &stages {
             pipeline.add_stage(stage)?;
@@ -223,11 +203,7 @@ impl Pipeline {
     fn wrap(&mut self, keep_order: bool) {
         self.depth += 1;
         let alias = format!("s{}", self.depth);
-        let keys = if keep_order {
-            self.level.order_keys.clone()
-        } else {
-            Vec::new()
-        };
+        let keys = if keep_order { self.level.order_keys.clone() } else { Vec::new() };
         let inner = self.level.sql(&keys);
         let mut level = Level::over(format!("({inner}) {alias}"));
         if keep_order && !keys.is_empty() {
@@ -255,14 +231,12 @@ impl Pipeline {
         match name {
             "$match" => {
                 let filter = doc_arg(name, value)?;
-                if let Some((key, _)) = filter.iter().flatten().find(|(k, _)| {
-                    matches!(k.as_str(), "$text" | "$where" | "$near" | "$nearSphere")
-                }) {
-                    bail!(
-                        BadValue,
-                        "{} is not allowed inside of a $match aggregation expression",
-                        key.as_str()
-                    );
+                if let Some((key, _)) = filter
+                    .iter()
+                    .flatten()
+                    .find(|(k, _)| matches!(k.as_str(), "$text" | "$where" | "$near" | "$nearSphere"))
+                {
+                    bail!(BadValue, "{} is not allowed inside of a $match aggregation expression", key.as_str());
                 }
                 Filter::parse(filter)?;
                 if filter.is_empty() {
@@ -272,18 +246,13 @@ impl Pipeline {
                     self.wrap(true);
                 }
                 let p = self.bson_param(filter.as_bytes().to_vec());
-                self.level.where_.push(format!(
-                    "documentdb_api_internal.bson_query_match(document, {p})"
-                ));
+                self.level.where_.push(format!("documentdb_api_internal.bson_query_match(document, {p})"));
             }
             "$sort" => {
                 let spec = doc_arg(name, value)?;
                 let parsed = SortSpec::parse(spec)?;
                 if parsed.is_empty() {
-                    return Err(DocDbError::new(
-                        ErrorCode::new(15976),
-                        "$sort stage must have at least one sort key",
-                    ));
+                    return Err(DocDbError::new(ErrorCode::new(15976), "$sort stage must have at least one sort key"));
                 }
                 if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
                     self.wrap(false);
@@ -313,10 +282,7 @@ impl Pipeline {
             "$limit" => {
                 let n = integral_arg(name, value, 15957)?;
                 if n <= 0 {
-                    return Err(DocDbError::new(
-                        ErrorCode::new(15958),
-                        "the limit must be positive",
-                    ));
+                    return Err(DocDbError::new(ErrorCode::new(15958), "the limit must be positive"));
                 }
                 self.level.limit = Some(self.level.limit.map_or(n, |l| l.min(n)));
             }
@@ -338,10 +304,7 @@ impl Pipeline {
                 let expr = if name == "$replaceRoot" {
                     let spec = doc_arg(name, value)?;
                     spec.get("newRoot").ok().flatten().ok_or_else(|| {
-                        DocDbError::new(
-                            ErrorCode::new(40231),
-                            "no newRoot specified for the $replaceRoot stage",
-                        )
+                        DocDbError::new(ErrorCode::new(40231), "no newRoot specified for the $replaceRoot stage")
                     })?
                 } else {
                     value
@@ -351,22 +314,17 @@ impl Pipeline {
             }
             "$count" => {
                 let RawBsonRef::String(field) = value else {
-                    return Err(DocDbError::new(
-                        ErrorCode::new(40156),
-                        "the count field must be a non-empty string",
-                    ));
+                    return Err(DocDbError::new(ErrorCode::new(40156), "the count field must be a non-empty string"));
                 };
-                if field.is_empty()
-                    || field.starts_with('$')
-                    || field.contains('.')
-                    || field.contains('\0')
-                {
-                    return Err(DocDbError::new(ErrorCode::new(40158), "the count field must be a non-empty string, not start with '$', and not contain '.'"));
+                if field.is_empty() || field.starts_with('$') || field.contains('.') || field.contains('\0') {
+                    return Err(DocDbError::new(
+                        ErrorCode::new(40158),
+                        "the count field must be a non-empty string, not start with '$', and not contain '.'",
+                    ));
                 }
                 self.wrap(false);
                 let key = self.b.param(OwnedParam::Text(field.to_owned()));
-                self.level.select =
-                    format!("documentdb_core.bson_build_document({key}::text, count(*)::int4)");
+                self.level.select = format!("documentdb_core.bson_build_document({key}::text, count(*)::int4)");
                 self.level.identity = false;
                 self.level.having = Some("count(*) > 0".into());
                 self.level.aggregated = true;
@@ -378,15 +336,11 @@ impl Pipeline {
                 self.add_stage(&group)?;
                 self.add_stage(&rawdoc! { "$sort": { "count": -1 } })?;
             }
-            "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket"
-            | "$bucketAuto" | "$geoNear" | "$unionWith" | "$densify" | "$fill"
-            | "$setWindowFields" | "$sample" | "$redact" | "$collStats" | "$indexStats"
-            | "$currentOp" | "$listSessions" | "$changeStream" | "$documents" | "$search"
+            "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket" | "$bucketAuto" | "$geoNear"
+            | "$unionWith" | "$densify" | "$fill" | "$setWindowFields" | "$sample" | "$redact" | "$collStats"
+            | "$indexStats" | "$currentOp" | "$listSessions" | "$changeStream" | "$documents" | "$search"
             | "$searchMeta" | "$planCacheStats" => {
-                bail!(
-                    NotImplemented,
-                    "the {name} aggregation stage is not supported yet"
-                );
+                bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             _ => {
                 return Err(DocDbError::new(
@@ -437,10 +391,7 @@ impl Pipeline {
             accumulators.push((field.to_owned(), acc.to_owned()));
         }
         let Some(id_expr) = id_expr else {
-            return Err(DocDbError::new(
-                ErrorCode::new(15955),
-                "a group specification must include an _id",
-            ));
+            return Err(DocDbError::new(ErrorCode::new(15955), "a group specification must include an _id"));
         };
         documentdb_query::expr::Expression::parse(id_expr, &Default::default())?;
 
@@ -465,10 +416,7 @@ impl Pipeline {
                 "{name}::text, documentdb_api_internal.bson_group_accumulate(document, {p}{order_suffix})"
             ));
         }
-        self.level.select = format!(
-            "documentdb_core.bson_build_document({})",
-            build_args.join(", ")
-        );
+        self.level.select = format!("documentdb_core.bson_build_document({})", build_args.join(", "));
         self.level.identity = false;
         self.level.group_by = Some(key);
         self.level.order_keys.clear();
@@ -487,9 +435,9 @@ impl Pipeline {
                 ))
             }
         };
-        let path = spec.get_str("path").map_err(|_| {
-            DocDbError::new(ErrorCode::new(28812), "no path specified to $unwind stage")
-        })?;
+        let path = spec
+            .get_str("path")
+            .map_err(|_| DocDbError::new(ErrorCode::new(28812), "no path specified to $unwind stage"))?;
         if !path.starts_with('$') || path.len() < 2 {
             return Err(DocDbError::new(
                 ErrorCode::new(28818),
@@ -498,10 +446,7 @@ impl Pipeline {
         }
         for element in &spec {
             let (k, _) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-            if !matches!(
-                k.as_str(),
-                "path" | "includeArrayIndex" | "preserveNullAndEmptyArrays"
-            ) {
+            if !matches!(k.as_str(), "path" | "includeArrayIndex" | "preserveNullAndEmptyArrays") {
                 return Err(DocDbError::new(
                     ErrorCode::new(28811),
                     format!("unrecognized option to $unwind stage: {}", k.as_str()),
@@ -512,7 +457,9 @@ impl Pipeline {
         let p = self.bson_param(spec.into_bytes());
         let alias = format!("u{}", self.depth);
         let from = std::mem::take(&mut self.level.from);
-        self.level.from = format!("{from} CROSS JOIN LATERAL documentdb_api_internal.bson_dollar_unwind(document, {p}) {alias}(unwound)");
+        self.level.from = format!(
+            "{from} CROSS JOIN LATERAL documentdb_api_internal.bson_dollar_unwind(document, {p}) {alias}(unwound)"
+        );
         self.level.select = format!("{alias}.unwound");
         self.level.identity = false;
         Ok(())
@@ -520,15 +467,7 @@ impl Pipeline {
 
     /// The final query.
     pub fn into_query(self) -> PageQuery {
-        PageQuery {
-            sql: self.level.sql(&[]),
-            params: self.b.params,
-            resumable_scan: false,
-        }
-    }
-
-    pub fn collection(&self) -> &Collection {
-        &self.collection
+        PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false }
     }
 }
 
@@ -543,15 +482,9 @@ pub fn aggregate_query(
     let coll = match target {
         RawBsonRef::String(s) => s,
         RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0) => {
-            bail!(
-                NotImplemented,
-                "collection-less aggregations ({{aggregate: 1}}) are not supported yet"
-            )
+            bail!(NotImplemented, "collection-less aggregations ({{aggregate: 1}}) are not supported yet")
         }
-        _ => bail!(
-            FailedToParse,
-            "Invalid {{aggregate: ...}} value: must be a collection name string or 1"
-        ),
+        _ => bail!(FailedToParse, "Invalid {{aggregate: ...}} value: must be a collection name string or 1"),
     };
     let mut pipeline_arr = None;
     let mut cursor_doc: Option<&RawDocument> = None;
@@ -565,10 +498,7 @@ pub fn aggregate_query(
             "collation" => {
                 let doc = field.document()?;
                 if !doc.is_empty() && doc.get_str("locale").ok() != Some("simple") {
-                    bail!(
-                        CommandNotSupported,
-                        "collation other than 'simple' is not supported"
-                    );
+                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
                 }
             }
             _ => return Ok(false),
@@ -579,10 +509,7 @@ pub fn aggregate_query(
         return Err(spec::missing("aggregate", "pipeline"));
     };
     if explain {
-        bail!(
-            CommandNotSupported,
-            "aggregate with explain is answered by the explain command"
-        );
+        bail!(CommandNotSupported, "aggregate with explain is answered by the explain command");
     }
     let cursor_doc = match cursor_doc {
         Some(c) => c.to_owned(),
@@ -594,11 +521,7 @@ pub fn aggregate_query(
         let (k, v) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
         match k.as_str() {
             "batchSize" => {
-                let field = spec::Field {
-                    command: "aggregate.cursor",
-                    name: "batchSize",
-                    value: v,
-                };
+                let field = spec::Field { command: "aggregate.cursor", name: "batchSize", value: v };
                 batch_size = Some(field.non_negative()?);
             }
             other => {
@@ -613,33 +536,15 @@ pub fn aggregate_query(
     for (i, item) in pipeline_arr.into_iter().enumerate() {
         match item {
             Ok(RawBsonRef::Document(d)) => stages.push(d),
-            _ => bail!(
-                TypeMismatch,
-                "Each element of the 'pipeline' array must be an object (element {i})"
-            ),
+            _ => bail!(TypeMismatch, "Each element of the 'pipeline' array must be an object (element {i})"),
         }
     }
     catalog::validate_database_name(db)?;
     let ns = format!("{db}.{coll}");
-    let opts = CursorOptions {
-        batch_size,
-        limit: 0,
-        single_batch: false,
-    };
+    let opts = CursorOptions { batch_size, limit: 0, single_batch: false };
     let Some(collection) = catalog::lookup(db, coll)? else {
         // Validate the stages against an empty source and return nothing.
-        let placeholder = Collection {
-            id: 0,
-            database: db.into(),
-            name: coll.into(),
-            uuid: String::new(),
-            validator: None,
-            validation_level: "off".into(),
-            validation_action: "error".into(),
-            view_definition: None,
-            options: None,
-        };
-        let mut pipeline = Pipeline::over_missing(&placeholder, Vec::new())?;
+        let mut pipeline = Pipeline::over_missing(Vec::new())?;
         for s in &stages {
             pipeline.add_stage(s)?;
         }
@@ -683,10 +588,8 @@ pub fn find_on_view(
         let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
         let pp = pipeline.bson_param(p.as_bytes().to_vec());
         let fp = pipeline.bson_param(filter.into_bytes());
-        pipeline.level.select = format!(
-            "documentdb_api_internal.bson_project_find({}, {pp}, {fp})",
-            pipeline.level.select
-        );
+        pipeline.level.select =
+            format!("documentdb_api_internal.bson_project_find({}, {pp}, {fp})", pipeline.level.select);
         pipeline.level.identity = false;
     }
     opts.limit = 0;
@@ -700,12 +603,7 @@ fn single_value(query: PageQuery) -> DocDbResult<Option<Value>> {
     Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()))
 }
 
-pub fn count_on_view(
-    collection: &Collection,
-    filter: Option<&RawDocument>,
-    skip: i64,
-    limit: i64,
-) -> DocDbResult<i64> {
+pub fn count_on_view(collection: &Collection, filter: Option<&RawDocument>, skip: i64, limit: i64) -> DocDbResult<i64> {
     let mut pipeline = Pipeline::over_collection(collection)?;
     if let Some(f) = filter.filter(|f| !f.is_empty()) {
         pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;

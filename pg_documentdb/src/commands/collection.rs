@@ -19,20 +19,14 @@ pub fn create_collection(db: &str, coll: &str) -> DocDbResult<bool> {
 
 fn check_level(level: &str) -> DocDbResult<()> {
     if !matches!(level, "off" | "strict" | "moderate") {
-        bail!(
-            BadValue,
-            "Enumeration value '{level}' for field 'validationLevel' is not a valid value."
-        );
+        bail!(BadValue, "Enumeration value '{level}' for field 'validationLevel' is not a valid value.");
     }
     Ok(())
 }
 
 fn check_action(action: &str) -> DocDbResult<()> {
     if !matches!(action, "error" | "warn" | "errorAndLog") {
-        bail!(
-            BadValue,
-            "Enumeration value '{action}' for field 'validationAction' is not a valid value."
-        );
+        bail!(BadValue, "Enumeration value '{action}' for field 'validationAction' is not a valid value.");
     }
     Ok(())
 }
@@ -43,14 +37,15 @@ fn check_view_pipeline(pipeline: &bson::RawArray) -> DocDbResult<()> {
             Ok(RawBsonRef::Document(d)) => {
                 if let Some(Ok((name, _))) = d.iter().next() {
                     if matches!(name.as_str(), "$out" | "$merge") {
-                        bail!(OptionNotSupportedOnView, "The aggregation stage {} of the pipeline cannot be used in a view definition", name.as_str());
+                        bail!(
+                            OptionNotSupportedOnView,
+                            "The aggregation stage {} of the pipeline cannot be used in a view definition",
+                            name.as_str()
+                        );
                     }
                 }
             }
-            _ => bail!(
-                TypeMismatch,
-                "Each element of the 'pipeline' array must be an object (element {i})"
-            ),
+            _ => bail!(TypeMismatch, "Each element of the 'pipeline' array must be an object (element {i})"),
         }
     }
     Ok(())
@@ -95,9 +90,18 @@ pub fn create(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
                 }
                 bail!(CommandNotSupported, "create option '{}' is not supported", field.name);
             }
-            "size" | "max" => bail!(CommandNotSupported, "create option '{}' is only meaningful for capped collections, which are not supported", field.name),
+            "size" | "max" => bail!(
+                CommandNotSupported,
+                "create option '{}' is only meaningful for capped collections, which are not supported",
+                field.name
+            ),
             // Storage tuning that has no meaning on PostgreSQL storage.
-            "storageEngine" | "indexOptionDefaults" | "autoIndexId" | "changeStreamPreAndPostImages" | "flags" | "idIndex" => {
+            "storageEngine"
+            | "indexOptionDefaults"
+            | "autoIndexId"
+            | "changeStreamPreAndPostImages"
+            | "flags"
+            | "idIndex" => {
                 return Ok(true);
             }
             _ => return Ok(false),
@@ -106,20 +110,11 @@ pub fn create(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         Ok(true)
     })?;
     if pipeline.is_some() && view_on.is_none() {
-        bail!(
-            BadValue,
-            "'pipeline' requires 'viewOn' to also be specified"
-        );
+        bail!(BadValue, "'pipeline' requires 'viewOn' to also be specified");
     }
     if let Some(on) = view_on {
-        if opts.validator.is_some()
-            || opts.validation_level.is_some()
-            || opts.validation_action.is_some()
-        {
-            bail!(
-                InvalidOptions,
-                "Cannot specify validation options on a view"
-            );
+        if opts.validator.is_some() || opts.validation_level.is_some() || opts.validation_action.is_some() {
+            bail!(InvalidOptions, "Cannot specify validation options on a view");
         }
         if on.is_empty() {
             bail!(BadValue, "'viewOn' cannot be empty");
@@ -158,10 +153,7 @@ pub fn rename_collection(db: &str, from: &str, to: &str, drop_target: bool) -> D
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, to)?;
     let Some(source) = catalog::lookup(db, from)? else {
-        bail!(
-            NamespaceNotFound,
-            "Source collection {db}.{from} does not exist"
-        );
+        bail!(NamespaceNotFound, "Source collection {db}.{from} does not exist");
     };
     if source.is_view() {
         bail!(CommandNotSupportedOnView, "cannot rename view: {db}.{from}");
@@ -209,21 +201,14 @@ pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<Raw
             }
             "viewOn" => view_on = Some(field.str()?),
             "pipeline" => pipeline = Some(field.array()?),
-            "index" => bail!(
-                CommandNotSupported,
-                "collMod index options are not supported yet"
-            ),
+            "index" => bail!(CommandNotSupported, "collMod index options are not supported yet"),
             "cappedSize"
             | "cappedMax"
             | "expireAfterSeconds"
             | "timeseries"
             | "changeStreamPreAndPostImages"
             | "clusteredIndex" => {
-                bail!(
-                    CommandNotSupported,
-                    "collMod option '{}' is not supported",
-                    field.name
-                )
+                bail!(CommandNotSupported, "collMod option '{}' is not supported", field.name)
             }
             _ => return Ok(false),
         }
@@ -231,16 +216,11 @@ pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<Raw
     })?;
     if collection.is_view() {
         if validator.is_some() || level.is_some() || action.is_some() {
-            bail!(
-                InvalidOptions,
-                "Cannot specify validation options on a view"
-            );
+            bail!(InvalidOptions, "Cannot specify validation options on a view");
         }
         if view_on.is_some() || pipeline.is_some() {
             let old = collection.view_definition.clone().unwrap_or_default();
-            let on = view_on
-                .or_else(|| old.get_str("viewOn").ok())
-                .unwrap_or_default();
+            let on = view_on.or_else(|| old.get_str("viewOn").ok()).unwrap_or_default();
             let mut def = rawdoc! { "viewOn": on };
             match pipeline {
                 Some(p) => {
@@ -261,10 +241,7 @@ pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<Raw
         }
     } else {
         if view_on.is_some() || pipeline.is_some() {
-            bail!(
-                InvalidOptions,
-                "'viewOn' and 'pipeline' can only be modified on a view"
-            );
+            bail!(InvalidOptions, "'viewOn' and 'pipeline' can only be modified on a view");
         }
         catalog::set_validation(collection.id, validator.as_ref(), level, action)?;
     }
@@ -274,10 +251,7 @@ pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<Raw
 fn uuid_binary(uuid: &str) -> Option<Binary> {
     let hex: String = uuid.chars().filter(|c| *c != '-').collect();
     let bytes = hex::decode(hex).ok()?;
-    Some(Binary {
-        subtype: bson::spec::BinarySubtype::Uuid,
-        bytes,
-    })
+    Some(Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes })
 }
 
 fn collection_info(c: &Collection, name_only: bool) -> RawDocumentBuf {
@@ -295,8 +269,7 @@ fn collection_info(c: &Collection, name_only: bool) -> RawDocumentBuf {
             info.append(cstr("uuid"), b);
         }
     }
-    let mut doc =
-        rawdoc! { "name": c.name.as_str(), "type": kind, "options": options, "info": info };
+    let mut doc = rawdoc! { "name": c.name.as_str(), "type": kind, "options": options, "info": info };
     if !c.is_view() {
         doc.append(cstr("idIndex"), catalog::id_index_spec());
     }
@@ -306,30 +279,16 @@ fn collection_info(c: &Collection, name_only: bool) -> RawDocumentBuf {
 fn cursor_batch_size(spec_doc: &RawDocument, command: &str) -> DocDbResult<Option<i64>> {
     match spec_doc.get("cursor") {
         Ok(Some(RawBsonRef::Document(c))) => match c.get("batchSize") {
-            Ok(Some(v)) => Ok(Some(
-                spec::Field {
-                    command,
-                    name: "cursor.batchSize",
-                    value: v,
-                }
-                .non_negative()?,
-            )),
+            Ok(Some(v)) => Ok(Some(spec::Field { command, name: "cursor.batchSize", value: v }.non_negative()?)),
             _ => Ok(None),
         },
-        Ok(Some(_)) => bail!(
-            TypeMismatch,
-            "BSON field '{command}.cursor' is the wrong type, expected type 'object'"
-        ),
+        Ok(Some(_)) => bail!(TypeMismatch, "BSON field '{command}.cursor' is the wrong type, expected type 'object'"),
         _ => Ok(None),
     }
 }
 
 /// `listCollections`.
-pub fn list_collections(
-    db: &str,
-    spec_doc: &RawDocument,
-    cursor_id: i64,
-) -> DocDbResult<FirstPage> {
+pub fn list_collections(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
     let mut filter: Option<&RawDocument> = None;
     let mut name_only = false;
     read_fields(spec_doc, "listCollections", |field| {
@@ -343,10 +302,7 @@ pub fn list_collections(
     })?;
     let batch_size = cursor_batch_size(spec_doc, "listCollections")?;
     catalog::validate_database_name(db)?;
-    let parsed = filter
-        .filter(|f| !f.is_empty())
-        .map(Filter::parse)
-        .transpose()?;
+    let parsed = filter.filter(|f| !f.is_empty()).map(Filter::parse).transpose()?;
     let mut docs = Vec::new();
     for c in catalog::list(db)? {
         // Filters see the full document even with nameOnly (MongoDB filters on name/type).
@@ -356,46 +312,25 @@ pub fn list_collections(
                 continue;
             }
         }
-        docs.push(
-            if name_only {
-                collection_info(&c, true)
-            } else {
-                full
-            }
-            .into_bytes(),
-        );
+        docs.push(if name_only { collection_info(&c, true) } else { full }.into_bytes());
     }
-    cursor::first_page_from_documents(
-        docs,
-        &format!("{db}.$cmd.listCollections"),
-        batch_size,
-        cursor_id,
-    )
+    cursor::first_page_from_documents(docs, &format!("{db}.$cmd.listCollections"), batch_size, cursor_id)
 }
 
 /// `listIndexes`.
 pub fn list_indexes(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
     let coll = spec::collection_name(spec_doc, "listIndexes")?;
     read_fields(spec_doc, "listIndexes", |field| {
-        Ok(matches!(
-            field.name,
-            "cursor" | "includeBuildUUIDs" | "includeIndexBuildInfo"
-        ))
+        Ok(matches!(field.name, "cursor" | "includeBuildUUIDs" | "includeIndexBuildInfo"))
     })?;
     let batch_size = cursor_batch_size(spec_doc, "listIndexes")?;
     let Some(collection) = catalog::lookup(db, coll)? else {
         bail!(NamespaceNotFound, "ns does not exist: {db}.{coll}");
     };
     if collection.is_view() {
-        bail!(
-            CommandNotSupportedOnView,
-            "Namespace {db}.{coll} is a view, not a collection"
-        );
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
-    let docs = catalog::indexes(collection.id)?
-        .into_iter()
-        .map(RawDocumentBuf::into_bytes)
-        .collect();
+    let docs = catalog::indexes(collection.id)?.into_iter().map(RawDocumentBuf::into_bytes).collect();
     cursor::first_page_from_documents(docs, &format!("{db}.{coll}"), batch_size, cursor_id)
 }
 
@@ -437,10 +372,7 @@ pub fn coll_stats(db: &str, coll: &str, scale: f64) -> DocDbResult<RawDocumentBu
         bail!(NamespaceNotFound, "Collection [{db}.{coll}] not found.");
     };
     if collection.is_view() {
-        bail!(
-            CommandNotSupportedOnView,
-            "Namespace {db}.{coll} is a view, not a collection"
-        );
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
     let (count, data, storage, index) = sizes(&collection)?;
     let indexes = catalog::indexes(collection.id)?;
@@ -449,24 +381,13 @@ pub fn coll_stats(db: &str, coll: &str, scale: f64) -> DocDbResult<RawDocumentBu
         if let Ok(name) = spec.get_str("name") {
             // Every index shares the collection's index storage until secondary indexes get
             // their own relations; the _id index is the primary key.
-            index_sizes.append(
-                field_key(name),
-                if name == "_id_" {
-                    scaled(index, scale)
-                } else {
-                    0
-                },
-            );
+            index_sizes.append(field_key(name), if name == "_id_" { scaled(index, scale) } else { 0 });
         }
     }
     let mut reply = rawdoc! { "ns": collection.namespace() };
     append_count(&mut reply, "count", count);
     append_count(&mut reply, "size", scaled(data, scale));
-    append_count(
-        &mut reply,
-        "avgObjSize",
-        if count > 0 { data / count } else { 0 },
-    );
+    append_count(&mut reply, "avgObjSize", if count > 0 { data / count } else { 0 });
     append_count(&mut reply, "storageSize", scaled(storage, scale));
     append_count(&mut reply, "nindexes", indexes.len() as i64);
     append_count(&mut reply, "totalIndexSize", scaled(index, scale));
@@ -501,14 +422,7 @@ pub fn db_stats(db: &str, scale: f64) -> DocDbResult<RawDocumentBuf> {
     append_count(&mut reply, "collections", collections);
     append_count(&mut reply, "views", views);
     append_count(&mut reply, "objects", objects);
-    reply.append(
-        cstr("avgObjSize"),
-        if objects > 0 {
-            data as f64 / objects as f64
-        } else {
-            0.0
-        },
-    );
+    reply.append(cstr("avgObjSize"), if objects > 0 { data as f64 / objects as f64 } else { 0.0 });
     append_count(&mut reply, "dataSize", scaled(data, scale));
     append_count(&mut reply, "storageSize", scaled(storage, scale));
     append_count(&mut reply, "indexes", nindexes);
@@ -532,10 +446,7 @@ pub fn list_databases(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         }
         Ok(true)
     })?;
-    let parsed = filter
-        .filter(|f| !f.is_empty())
-        .map(Filter::parse)
-        .transpose()?;
+    let parsed = filter.filter(|f| !f.is_empty()).map(Filter::parse).transpose()?;
     let mut list = RawArrayBuf::new();
     let mut total: i64 = 0;
     for db in catalog::databases()? {

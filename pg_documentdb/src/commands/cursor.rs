@@ -82,11 +82,7 @@ fn new_cursor_id(requested: i64) -> i64 {
     let mut bytes = [0u8; 8];
     // SAFETY: pg_strong_random fills the buffer.
     let ok = unsafe { pgrx::pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) };
-    let id = if ok {
-        i64::from_le_bytes(bytes) & i64::MAX
-    } else {
-        0
-    };
+    let id = if ok { i64::from_le_bytes(bytes) & i64::MAX } else { 0 };
     if id == 0 {
         std::process::id() as i64 + 1
     } else {
@@ -94,9 +90,9 @@ fn new_cursor_id(requested: i64) -> i64 {
     }
 }
 
-/// Portals this backend opened for cursors, with when they were last used. Idle ones are
-/// closed (their cursors expire, as MongoDB's do after cursorTimeoutMillis) whenever a
-/// cursor function runs.
+// Portals this backend opened for cursors, with when they were last used. Idle ones are
+// closed (their cursors expire, as MongoDB's do after cursorTimeoutMillis) whenever a
+// cursor function runs.
 thread_local! {
     static OPEN_PORTALS: std::cell::RefCell<std::collections::HashMap<String, std::time::Instant>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
@@ -140,10 +136,7 @@ struct Batch {
 
 impl Batch {
     fn new() -> Batch {
-        Batch {
-            docs: Vec::new(),
-            bytes: 0,
-        }
+        Batch { docs: Vec::new(), bytes: 0 }
     }
     /// Whether `doc` fits (the first document always fits).
     fn fits(&self, doc: &[u8]) -> bool {
@@ -156,8 +149,7 @@ impl Batch {
     fn to_array(&self) -> DocDbResult<RawArrayBuf> {
         let mut array = RawArrayBuf::new();
         for doc in &self.docs {
-            let doc =
-                RawDocument::from_bytes(doc).map_err(|e| docdb_error!(InternalError, "{e}"))?;
+            let doc = RawDocument::from_bytes(doc).map_err(|e| docdb_error!(InternalError, "{e}"))?;
             array.push(doc);
         }
         Ok(array)
@@ -165,17 +157,9 @@ impl Batch {
 }
 
 /// `{ cursor: { firstBatch|nextBatch: [...], id, ns }, ok: 1 }`.
-fn cursor_reply(
-    batch: &Batch,
-    cursor_id: i64,
-    ns: &str,
-    first: bool,
-) -> DocDbResult<RawDocumentBuf> {
+fn cursor_reply(batch: &Batch, cursor_id: i64, ns: &str, first: bool) -> DocDbResult<RawDocumentBuf> {
     let mut cursor = RawDocumentBuf::new();
-    cursor.append(
-        cstr(if first { "firstBatch" } else { "nextBatch" }),
-        batch.to_array()?,
-    );
+    cursor.append(cstr(if first { "firstBatch" } else { "nextBatch" }), batch.to_array()?);
     cursor.append(cstr("id"), cursor_id);
     cursor.append(cstr("ns"), ns);
     let mut reply = RawDocumentBuf::new();
@@ -219,8 +203,7 @@ impl Continuation {
                 for p in &query.params {
                     match p {
                         OwnedParam::Bson(b) => {
-                            let d = RawDocument::from_bytes(b)
-                                .map_err(|e| docdb_error!(InternalError, "{e}"))?;
+                            let d = RawDocument::from_bytes(b).map_err(|e| docdb_error!(InternalError, "{e}"))?;
                             params.push(rawdoc! { "bson": d.to_owned() });
                         }
                         OwnedParam::Text(t) => params.push(rawdoc! { "text": t.as_str() }),
@@ -241,9 +224,7 @@ impl Continuation {
         if !self.pending.is_empty() {
             let mut pending = RawArrayBuf::new();
             for p in &self.pending {
-                pending.push(
-                    RawDocument::from_bytes(p).map_err(|e| docdb_error!(InternalError, "{e}"))?,
-                );
+                pending.push(RawDocument::from_bytes(p).map_err(|e| docdb_error!(InternalError, "{e}"))?);
             }
             doc.append(cstr("pending"), pending);
         }
@@ -289,39 +270,21 @@ impl Continuation {
                 let block = doc.get_i64("block").map_err(|_| bad())?;
                 let offset = doc.get_i32("offset").map_err(|_| bad())?;
                 ContinuationKind::Scan {
-                    query: PageQuery {
-                        sql,
-                        params,
-                        resumable_scan: true,
-                    },
-                    last: (
-                        u32::try_from(block).map_err(|_| bad())?,
-                        u16::try_from(offset).map_err(|_| bad())?,
-                    ),
+                    query: PageQuery { sql, params, resumable_scan: true },
+                    last: (u32::try_from(block).map_err(|_| bad())?, u16::try_from(offset).map_err(|_| bad())?),
                 }
             }
-            "portal" => ContinuationKind::Portal {
-                name: doc.get_str("portal").map_err(|_| bad())?.to_owned(),
-            },
+            "portal" => ContinuationKind::Portal { name: doc.get_str("portal").map_err(|_| bad())?.to_owned() },
             "buffered" => ContinuationKind::Buffered,
             _ => return Err(bad()),
         };
-        Ok(Continuation {
-            ns,
-            remaining,
-            kind,
-            pending,
-        })
+        Ok(Continuation { ns, remaining, kind, pending })
     }
 }
 
 /// Runs a scan page: rows after `after`, at most `want` documents within the byte cap.
 /// Returns the batch, the last row position, and whether the scan may have more.
-fn scan_page(
-    query: &PageQuery,
-    after: (u32, u16),
-    want: i64,
-) -> DocDbResult<(Batch, (u32, u16), bool)> {
+fn scan_page(query: &PageQuery, after: (u32, u16), want: i64) -> DocDbResult<(Batch, (u32, u16), bool)> {
     let mut params: Vec<Param<'_>> = query.params.iter().map(OwnedParam::as_param).collect();
     params.push(Param::Tid(after.0, after.1));
     let sql = format!("{} LIMIT {}", query.sql, want.max(1));
@@ -363,10 +326,7 @@ fn portal_page(
             if (rows.len() as i64) < chunk {
                 exhausted = true;
             }
-            queue.extend(
-                rows.into_iter()
-                    .filter_map(|r| r.into_iter().next()?.into_bson()),
-            );
+            queue.extend(rows.into_iter().filter_map(|r| r.into_iter().next()?.into_bson()));
             if queue.is_empty() {
                 break;
             }
@@ -384,19 +344,10 @@ fn portal_page(
 }
 
 /// Produces the first page of a cursor over `query`.
-pub fn first_page(
-    query: PageQuery,
-    ns: &str,
-    opts: CursorOptions,
-    requested_id: i64,
-) -> DocDbResult<FirstPage> {
+pub fn first_page(query: PageQuery, ns: &str, opts: CursorOptions, requested_id: i64) -> DocDbResult<FirstPage> {
     let batch_size = opts.batch_size.unwrap_or(DEFAULT_FIRST_BATCH);
     let remaining = if opts.limit > 0 { opts.limit } else { -1 };
-    let want = if remaining > 0 {
-        batch_size.min(remaining)
-    } else {
-        batch_size
-    };
+    let want = if remaining > 0 { batch_size.min(remaining) } else { batch_size };
     let unlimited_batch = opts.batch_size.is_none() && opts.single_batch;
     let want = if unlimited_batch {
         if remaining > 0 {
@@ -411,13 +362,8 @@ pub fn first_page(
     if query.resumable_scan {
         let (batch, last, more) = scan_page(&query, (0, 0), want.max(0))?;
         let returned = batch.docs.len() as i64;
-        let remaining = if remaining > 0 {
-            remaining - returned
-        } else {
-            -1
-        };
-        let more = more && remaining != 0 && !opts.single_batch && want > 0
-            || (want == 0 && !opts.single_batch);
+        let remaining = if remaining > 0 { remaining - returned } else { -1 };
+        let more = more && remaining != 0 && !opts.single_batch && want > 0 || (want == 0 && !opts.single_batch);
         let cursor_id = if more { new_cursor_id(requested_id) } else { 0 };
         let reply = cursor_reply(&batch, cursor_id, ns, true)?;
         let continuation = if more {
@@ -433,12 +379,7 @@ pub fn first_page(
         } else {
             None
         };
-        return Ok(FirstPage {
-            reply,
-            continuation,
-            persist_connection: false,
-            cursor_id,
-        });
+        return Ok(FirstPage { reply, continuation, persist_connection: false, cursor_id });
     }
 
     // Everything fits in one batch: run it directly, no cursor needed.
@@ -448,11 +389,7 @@ pub fn first_page(
         let rows = spi::execute(&query.sql, &params, true, limit)?;
         let mut batch = Batch::new();
         for row in rows {
-            let doc = row
-                .into_iter()
-                .next()
-                .and_then(Value::into_bson)
-                .unwrap_or_default();
+            let doc = row.into_iter().next().and_then(Value::into_bson).unwrap_or_default();
             if !batch.fits(&doc) {
                 break;
             }
@@ -475,11 +412,7 @@ pub fn first_page(
     touch_portal(&name);
     let (batch, pending, exhausted) = portal_page(&name, Vec::new(), want, cursor_id)?;
     let returned = batch.docs.len() as i64;
-    let remaining = if remaining > 0 {
-        remaining - returned
-    } else {
-        -1
-    };
+    let remaining = if remaining > 0 { remaining - returned } else { -1 };
     if exhausted || remaining == 0 {
         spi::close_cursor(&name);
         return Ok(FirstPage {
@@ -489,12 +422,7 @@ pub fn first_page(
             cursor_id: 0,
         });
     }
-    let continuation = Continuation {
-        ns: ns.to_owned(),
-        remaining,
-        kind: ContinuationKind::Portal { name },
-        pending,
-    };
+    let continuation = Continuation { ns: ns.to_owned(), remaining, kind: ContinuationKind::Portal { name }, pending };
     Ok(FirstPage {
         reply: cursor_reply(&batch, cursor_id, ns, true)?,
         continuation: Some(continuation.to_document()?),
@@ -511,10 +439,7 @@ pub fn get_more(
     let cursor_id = match spec::command_target(spec, "getMore")? {
         RawBsonRef::Int64(id) => id,
         RawBsonRef::Int32(id) => i64::from(id),
-        _ => bail!(
-            TypeMismatch,
-            "BSON field 'getMore.getMore' is the wrong type, expected type 'long'"
-        ),
+        _ => bail!(TypeMismatch, "BSON field 'getMore.getMore' is the wrong type, expected type 'long'"),
     };
     let mut batch_size: Option<i64> = None;
     let mut collection: Option<&str> = None;
@@ -539,8 +464,7 @@ pub fn get_more(
     };
     let (batch, next) = match &mut state.kind {
         ContinuationKind::Scan { query, last } => {
-            let (batch, new_last, more) =
-                scan_page(query, *last, if want == i64::MAX { 10_000 } else { want })?;
+            let (batch, new_last, more) = scan_page(query, *last, if want == i64::MAX { 10_000 } else { want })?;
             *last = new_last;
             let more = more || (want == i64::MAX && batch.docs.len() as i64 >= 10_000);
             (batch, more)
@@ -548,8 +472,7 @@ pub fn get_more(
         ContinuationKind::Portal { name } => {
             let name = name.clone();
             touch_portal(&name);
-            let (batch, pending, exhausted) =
-                portal_page(&name, std::mem::take(&mut state.pending), want, cursor_id)?;
+            let (batch, pending, exhausted) = portal_page(&name, std::mem::take(&mut state.pending), want, cursor_id)?;
             state.pending = pending;
             if exhausted {
                 spi::close_cursor(&name);
@@ -574,11 +497,7 @@ pub fn get_more(
     }
     let id = if more { cursor_id } else { 0 };
     let reply = cursor_reply(&batch, id, &state.ns, false)?;
-    let continuation = if more {
-        Some(state.to_document()?)
-    } else {
-        None
-    };
+    let continuation = if more { Some(state.to_document()?) } else { None };
     Ok((reply, continuation))
 }
 
@@ -613,12 +532,8 @@ pub fn first_page_from_documents(
         });
     }
     let cursor_id = new_cursor_id(requested_id);
-    let continuation = Continuation {
-        ns: ns.to_owned(),
-        remaining: -1,
-        kind: ContinuationKind::Buffered,
-        pending: rest,
-    };
+    let continuation =
+        Continuation { ns: ns.to_owned(), remaining: -1, kind: ContinuationKind::Buffered, pending: rest };
     Ok(FirstPage {
         reply: cursor_reply(&batch, cursor_id, ns, true)?,
         continuation: Some(continuation.to_document()?),

@@ -98,42 +98,43 @@ pub fn explain(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> 
         _ => bail!(BadValue, "explain command requires a nested object"),
     };
     // Build the query the command would run.
-    let (ns, query, collection_id, parsed_query): (String, Option<PageQuery>, Option<i64>, RawDocumentBuf) = match command.as_str() {
-        "find" | "count" | "distinct" => {
-            let find_spec = if command == "find" {
-                inner.to_owned()
-            } else {
-                let coll = spec::collection_name(inner, &command)?;
-                let filter = inner.get_document("query").map(|q| q.to_owned()).unwrap_or_default();
-                rawdoc! { "find": coll, "filter": filter }
-            };
-            let (coll, q, _) = parse_find(&find_spec)?;
-            let ns = format!("{db}.{coll}");
-            let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
-            match catalog::lookup(db, coll)? {
-                Some(c) if !c.is_view() => {
-                    let query = select_sql(&c, &q, false)?;
-                    (ns, Some(query), Some(c.id), filter)
+    let (ns, query, collection_id, parsed_query): (String, Option<PageQuery>, Option<i64>, RawDocumentBuf) =
+        match command.as_str() {
+            "find" | "count" | "distinct" => {
+                let find_spec = if command == "find" {
+                    inner.to_owned()
+                } else {
+                    let coll = spec::collection_name(inner, &command)?;
+                    let filter = inner.get_document("query").map(|q| q.to_owned()).unwrap_or_default();
+                    rawdoc! { "find": coll, "filter": filter }
+                };
+                let (coll, q, _) = parse_find(&find_spec)?;
+                let ns = format!("{db}.{coll}");
+                let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
+                match catalog::lookup(db, coll)? {
+                    Some(c) if !c.is_view() => {
+                        let query = select_sql(&c, &q, false)?;
+                        (ns, Some(query), Some(c.id), filter)
+                    }
+                    Some(_) => {
+                        let agg = rawdoc! { "aggregate": coll, "pipeline": [ { "$match": filter.clone() } ] };
+                        let (ns, query, _) = super::aggregate::aggregate_query(db, &agg, true)?;
+                        (ns, Some(query), None, filter)
+                    }
+                    None => (ns, None, None, filter),
                 }
-                Some(_) => {
-                    let agg = rawdoc! { "aggregate": coll, "pipeline": [ { "$match": filter.clone() } ] };
-                    let (ns, query, _) = super::aggregate::aggregate_query(db, &agg, true)?;
-                    (ns, Some(query), None, filter)
-                }
-                None => (ns, None, None, filter),
             }
-        }
-        "aggregate" => {
-            let (ns, query, _) = super::aggregate::aggregate_query(db, inner, true)?;
-            let coll = ns.split_once('.').map(|(_, c)| c.to_owned()).unwrap_or_default();
-            let id = catalog::lookup(db, &coll)?.map(|c| c.id);
-            (ns, Some(query), id, RawDocumentBuf::new())
-        }
-        "update" | "delete" | "findAndModify" | "findandmodify" => {
-            bail!(CommandNotSupported, "explain of {command} is not supported yet")
-        }
-        other => bail!(CommandNotFound, "Explain failed due to unknown command: {other}"),
-    };
+            "aggregate" => {
+                let (ns, query, _) = super::aggregate::aggregate_query(db, inner, true)?;
+                let coll = ns.split_once('.').map(|(_, c)| c.to_owned()).unwrap_or_default();
+                let id = catalog::lookup(db, &coll)?.map(|c| c.id);
+                (ns, Some(query), id, RawDocumentBuf::new())
+            }
+            "update" | "delete" | "findAndModify" | "findandmodify" => {
+                bail!(CommandNotSupported, "explain of {command} is not supported yet")
+            }
+            other => bail!(CommandNotFound, "Explain failed due to unknown command: {other}"),
+        };
     let mut planner = rawdoc! { "namespace": ns.as_str(), "indexFilterSet": false, "parsedQuery": parsed_query };
     let mut reply = RawDocumentBuf::new();
     reply.append(cstr("explainVersion"), "1");

@@ -41,11 +41,7 @@ impl SqlBuilder {
 
     /// WHERE conditions for a filter: shard key, `_id` pushdown to the primary key, and the
     /// full match as recheck (skipped when the pushdown alone is exact).
-    pub fn where_clause(
-        &mut self,
-        collection: &Collection,
-        filter: Option<&RawDocument>,
-    ) -> DocDbResult<String> {
+    pub fn where_clause(&mut self, collection: &Collection, filter: Option<&RawDocument>) -> DocDbResult<String> {
         let shard = self.param(OwnedParam::Int8(collection.id));
         let mut conditions = vec![format!("shard_key_value = {shard}")];
         let Some(filter_doc) = filter.filter(|f| !f.is_empty()) else {
@@ -68,9 +64,7 @@ impl SqlBuilder {
         }
         if !exact_by_pushdown {
             let f = self.param(OwnedParam::Bson(filter_doc.as_bytes().to_vec()));
-            conditions.push(format!(
-                "documentdb_api_internal.bson_query_match(document, {f}::documentdb_core.bson)"
-            ));
+            conditions.push(format!("documentdb_api_internal.bson_query_match(document, {f}::documentdb_core.bson)"));
         }
         Ok(conditions.join(" AND "))
     }
@@ -85,13 +79,7 @@ impl Default for SqlBuilder {
 /// `_id` values the primary key compares exactly as MongoDB's equality would (regexes
 /// match rather than equal; null also matches missing; arrays match elements).
 fn is_exact_id_value(value: RawBsonRef<'_>) -> bool {
-    !matches!(
-        value,
-        RawBsonRef::RegularExpression(_)
-            | RawBsonRef::Null
-            | RawBsonRef::Undefined
-            | RawBsonRef::Array(_)
-    )
+    !matches!(value, RawBsonRef::RegularExpression(_) | RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::Array(_))
 }
 
 /// `{ _id: <value> }` or `{ _id: { $eq: <value> } }` and nothing else.
@@ -141,18 +129,13 @@ pub fn order_by(
 }
 
 fn cstr_key(key: &str) -> DocDbResult<&bson::raw::CStr> {
-    key.try_into()
-        .map_err(|_| documentdb_errors::docdb_error!(BadValue, "field names cannot contain NUL"))
+    key.try_into().map_err(|_| documentdb_errors::docdb_error!(BadValue, "field names cannot contain NUL"))
 }
 
 /// The SELECT over one collection for a query spec; `with_ctid` adds the row position
 /// column and a `ctid > $n` condition for resumable scans (parameter appended by the
 /// cursor code at execution).
-pub fn select_sql(
-    collection: &Collection,
-    q: &QuerySpec<'_>,
-    with_ctid: bool,
-) -> DocDbResult<PageQuery> {
+pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -> DocDbResult<PageQuery> {
     let mut b = SqlBuilder::new();
     let where_clause = b.where_clause(collection, q.filter)?;
     let select = match q.projection.filter(|p| !p.is_empty()) {
@@ -162,9 +145,7 @@ pub fn select_sql(
             Projection::parse_find(projection, filter.as_ref())?;
             let p = b.param(OwnedParam::Bson(projection.as_bytes().to_vec()));
             let f = b.param(OwnedParam::Bson(
-                q.filter
-                    .map(|f| f.as_bytes().to_vec())
-                    .unwrap_or_else(|| rawdoc! {}.into_bytes()),
+                q.filter.map(|f| f.as_bytes().to_vec()).unwrap_or_else(|| rawdoc! {}.into_bytes()),
             ));
             format!("documentdb_api_internal.bson_project_find(document, {p}::documentdb_core.bson, {f}::documentdb_core.bson)")
         }
@@ -174,26 +155,17 @@ pub fn select_sql(
     if with_ctid {
         sql.push_str(", ctid");
     }
-    sql.push_str(&format!(
-        " FROM {} WHERE {where_clause}",
-        collection.table()
-    ));
+    sql.push_str(&format!(" FROM {} WHERE {where_clause}", collection.table()));
     if with_ctid {
         // The tid parameter is appended last by the cursor code.
         sql.push_str(&format!(" AND ctid > ${}", b.params.len() + 1));
-        return Ok(PageQuery {
-            sql,
-            params: b.params,
-            resumable_scan: true,
-        });
+        return Ok(PageQuery { sql, params: b.params, resumable_scan: true });
     }
     if let Some(sort) = q.sort.filter(|s| !s.is_empty()) {
         sql.push_str(" ORDER BY ");
         let keys = order_by(&mut b, sort, "document")?;
-        let keys: Vec<String> = keys
-            .into_iter()
-            .map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" }))
-            .collect();
+        let keys: Vec<String> =
+            keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
         sql.push_str(&keys.join(", "));
     }
     if q.skip > 0 {
@@ -202,21 +174,12 @@ pub fn select_sql(
     if q.limit > 0 {
         sql.push_str(&format!(" LIMIT {}", q.limit));
     }
-    Ok(PageQuery {
-        sql,
-        params: b.params,
-        resumable_scan: false,
-    })
+    Ok(PageQuery { sql, params: b.params, resumable_scan: false })
 }
 
 fn empty_page(ns: &str) -> FirstPage {
     let reply = rawdoc! { "cursor": { "firstBatch": [], "id": 0i64, "ns": ns }, "ok": 1.0 };
-    FirstPage {
-        reply,
-        continuation: None,
-        persist_connection: false,
-        cursor_id: 0,
-    }
+    FirstPage { reply, continuation: None, persist_connection: false, cursor_id: 0 }
 }
 
 /// Options of `find` that we accept but which have no effect on a standalone server or
@@ -225,11 +188,7 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
     match field.name {
         "tailable" | "awaitData" | "oplogReplay" | "returnKey" | "showRecordId" | "min" | "max" => {
             if field.bool().unwrap_or(true) {
-                bail!(
-                    CommandNotSupported,
-                    "find option '{}' is not supported",
-                    field.name
-                );
+                bail!(CommandNotSupported, "find option '{}' is not supported", field.name);
             }
             Ok(true)
         }
@@ -238,10 +197,7 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
             match doc.get_str("locale") {
                 Ok("simple") => Ok(true),
                 _ if doc.is_empty() => Ok(true),
-                _ => bail!(
-                    CommandNotSupported,
-                    "collation other than 'simple' is not supported"
-                ),
+                _ => bail!(CommandNotSupported, "collation other than 'simple' is not supported"),
             }
         }
         // Hints name an index; plans are chosen by PostgreSQL, so a hint is advisory.
@@ -339,9 +295,7 @@ pub fn count(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     }
     let n = match catalog::lookup(db, coll)? {
         None => 0,
-        Some(collection) if collection.is_view() => {
-            super::aggregate::count_on_view(&collection, filter, skip, limit)?
-        }
+        Some(collection) if collection.is_view() => super::aggregate::count_on_view(&collection, filter, skip, limit)?,
         Some(collection) => {
             let mut b = SqlBuilder::new();
             let where_clause = b.where_clause(&collection, filter)?;
@@ -353,19 +307,13 @@ pub fn count(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
                 inner.push_str(&format!(" LIMIT {limit}"));
             }
             let sql = if skip == 0 && limit == 0 {
-                format!(
-                    "SELECT count(*) FROM {} WHERE {where_clause}",
-                    collection.table()
-                )
+                format!("SELECT count(*) FROM {} WHERE {where_clause}", collection.table())
             } else {
                 format!("SELECT count(*) FROM ({inner}) s")
             };
             let params: Vec<Param<'_>> = b.params.iter().map(OwnedParam::as_param).collect();
             let rows = spi::execute(&sql, &params, true, 1)?;
-            rows.first()
-                .and_then(|r| r.first())
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
+            rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0)
         }
     };
     let mut reply = RawDocumentBuf::new();
@@ -395,19 +343,14 @@ pub fn distinct(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
         return Err(spec::missing("distinct", "key"));
     };
     if key.is_empty() {
-        bail!(
-            BadValue,
-            "FieldPath cannot be constructed with empty string"
-        );
+        bail!(BadValue, "FieldPath cannot be constructed with empty string");
     }
     if let Some(f) = filter {
         Filter::parse(f)?;
     }
     let values = match catalog::lookup(db, coll)? {
         None => rawdoc! { "values": [] },
-        Some(collection) if collection.is_view() => {
-            super::aggregate::distinct_on_view(&collection, key, filter)?
-        }
+        Some(collection) if collection.is_view() => super::aggregate::distinct_on_view(&collection, key, filter)?,
         Some(collection) => {
             let mut b = SqlBuilder::new();
             let where_clause = b.where_clause(&collection, filter)?;

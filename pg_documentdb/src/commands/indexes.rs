@@ -37,26 +37,13 @@ fn key_direction(path: &str, value: RawBsonRef<'_>) -> DocDbResult<String> {
         RawBsonRef::Int64(v) if v != 0 => Ok(if v > 0 { "1" } else { "-1" }.to_owned()),
         RawBsonRef::Double(v) if v != 0.0 && v.is_finite() => Ok(if v > 0.0 { "1" } else { "-1" }.to_owned()),
         RawBsonRef::String(kind) => match kind {
-            "text" | "2dsphere" | "2d" | "geoHaystack" | "hashed" | "wildcard" => bail!(
-                CannotCreateIndex,
-                "{kind} indexes are not supported yet (index key '{path}')"
-            ),
+            "text" | "2dsphere" | "2d" | "geoHaystack" | "hashed" | "wildcard" => {
+                bail!(CannotCreateIndex, "{kind} indexes are not supported yet (index key '{path}')")
+            }
             _ => bail!(CannotCreateIndex, "Unknown index plugin '{kind}'"),
         },
-        _ => bail!(
-            CannotCreateIndex,
-            "Values in the index key pattern can't be 0 or non-numeric: {path}"
-        ),
+        _ => bail!(CannotCreateIndex, "Values in the index key pattern can't be 0 or non-numeric: {path}"),
     }
-}
-
-fn default_name(key: &RawDocument) -> DocDbResult<String> {
-    let mut parts = Vec::new();
-    for element in key {
-        let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-        parts.push(format!("{}_{}", path.as_str(), key_direction(path.as_str(), value)?));
-    }
-    Ok(parts.join("_"))
 }
 
 fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
@@ -86,14 +73,28 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
                 continue;
             }
             "expireAfterSeconds" => bail!(CannotCreateIndex, "TTL indexes (expireAfterSeconds) are not supported yet"),
-            "weights" | "default_language" | "language_override" | "textIndexVersion" | "2dsphereIndexVersion"
-            | "bits" | "min" | "max" | "bucketSize" | "wildcardProjection" => {
+            "weights"
+            | "default_language"
+            | "language_override"
+            | "textIndexVersion"
+            | "2dsphereIndexVersion"
+            | "bits"
+            | "min"
+            | "max"
+            | "bucketSize"
+            | "wildcardProjection" => {
                 bail!(CannotCreateIndex, "index option '{}' is not supported yet", field.name)
             }
-            other => bail!(InvalidIndexSpecificationOption, "The field '{other}' is not valid for an index specification. Specification: {}", documentdb_bson::extjson::to_relaxed_string(doc)),
+            other => bail!(
+                InvalidIndexSpecificationOption,
+                "The field '{other}' is not valid for an index specification. Specification: {}",
+                documentdb_bson::extjson::to_relaxed_string(doc)
+            ),
         }
     }
-    let key = key.ok_or_else(|| docdb_error!(FailedToParse, "The 'key' field is a required property of an index specification"))?;
+    let key = key.ok_or_else(|| {
+        docdb_error!(FailedToParse, "The 'key' field is a required property of an index specification")
+    })?;
     if key.is_empty() {
         bail!(CannotCreateIndex, "Index keys cannot be empty.");
     }
@@ -108,9 +109,14 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
         key_direction(path.as_str(), value)?;
     }
     let name = match name {
-        Some(n) if n.is_empty() => bail!(CannotCreateIndex, "The index name cannot be empty"),
+        Some("") => bail!(CannotCreateIndex, "The index name cannot be empty"),
         Some(n) => n.to_owned(),
-        None => return Err(docdb_error!(FailedToParse, "The 'name' field is a required property of an index specification")),
+        None => {
+            return Err(docdb_error!(
+                FailedToParse,
+                "The 'name' field is a required property of an index specification"
+            ))
+        }
     };
     if let Some(p) = partial {
         documentdb_query::filter::Filter::parse(p)?;
@@ -228,7 +234,11 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
     for spec in &specs {
         if spec.name == "_id_" || spec.key.as_bytes() == rawdoc! { "_id": 1 }.as_bytes() {
             if spec.name != "_id_" || spec.unique || spec.sparse {
-                bail!(IndexOptionsConflict, "Index with name: {} already exists with a different key spec or options", spec.name);
+                bail!(
+                    IndexOptionsConflict,
+                    "Index with name: {} already exists with a different key spec or options",
+                    spec.name
+                );
             }
             continue;
         }
@@ -243,9 +253,9 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
                     documentdb_bson::extjson::to_relaxed_string(&spec.stored), documentdb_bson::extjson::to_relaxed_string(existing)),
             ));
         }
-        let same_key = current.iter().find(|s| {
-            s.get_document("key").map(|k| k.as_bytes() == spec.key.as_bytes()).unwrap_or(false)
-        });
+        let same_key = current
+            .iter()
+            .find(|s| s.get_document("key").map(|k| k.as_bytes() == spec.key.as_bytes()).unwrap_or(false));
         if let Some(existing) = same_key {
             bail!(
                 IndexOptionsConflict,
@@ -255,7 +265,11 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
             );
         }
         if before + created >= MAX_INDEXES {
-            bail!(CannotCreateIndex, "add index fails, too many indexes for {db}.{coll} key:{}", documentdb_bson::extjson::to_relaxed_string(&spec.key));
+            bail!(
+                CannotCreateIndex,
+                "add index fails, too many indexes for {db}.{coll} key:{}",
+                documentdb_bson::extjson::to_relaxed_string(&spec.key)
+            );
         }
         let rows = spi::execute(
             "INSERT INTO documentdb_api_catalog.collection_indexes (collection_id, index_name, index_spec) \
@@ -347,16 +361,31 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
             if key.as_bytes() == rawdoc! { "_id": 1 }.as_bytes() {
                 bail!(InvalidOptions, "cannot drop _id index");
             }
-            match existing.iter().find(|(_, _, s)| s.get_document("key").map(|k| k.as_bytes() == key.as_bytes()).unwrap_or(false)) {
+            match existing
+                .iter()
+                .find(|(_, _, s)| s.get_document("key").map(|k| k.as_bytes() == key.as_bytes()).unwrap_or(false))
+            {
                 Some((id, n, _)) => to_drop.push((*id, n.clone())),
-                None => bail!(IndexNotFound, "can't find index with key: {}", documentdb_bson::extjson::to_relaxed_string(key)),
+                None => bail!(
+                    IndexNotFound,
+                    "can't find index with key: {}",
+                    documentdb_bson::extjson::to_relaxed_string(key)
+                ),
             }
         }
-        _ => bail!(TypeMismatch, "BSON field 'dropIndexes.index' is the wrong type, expected types '[string, object, array]'"),
+        _ => bail!(
+            TypeMismatch,
+            "BSON field 'dropIndexes.index' is the wrong type, expected types '[string, object, array]'"
+        ),
     }
     for (id, _) in &to_drop {
         spi::execute_once(&format!("DROP INDEX IF EXISTS documentdb_data.documents_{}_idx_{id}", collection.id))?;
-        spi::execute("DELETE FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1", &[Param::Int8(*id)], false, 0)?;
+        spi::execute(
+            "DELETE FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",
+            &[Param::Int8(*id)],
+            false,
+            0,
+        )?;
     }
     let mut reply = RawDocumentBuf::new();
     append_count(&mut reply, "nIndexesWas", existing.len() as i64);

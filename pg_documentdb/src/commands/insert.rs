@@ -30,10 +30,7 @@ struct InsertSpec<'a> {
     bypass_validation: bool,
 }
 
-fn parse_spec<'a>(
-    spec: &'a RawDocument,
-    sequence: Option<BsonSequenceRef<'a>>,
-) -> DocDbResult<InsertSpec<'a>> {
+fn parse_spec<'a>(spec: &'a RawDocument, sequence: Option<BsonSequenceRef<'a>>) -> DocDbResult<InsertSpec<'a>> {
     let collection = spec::collection_name(spec, "insert")?;
     let mut documents = Vec::new();
     let mut has_inline = false;
@@ -46,7 +43,10 @@ fn parse_spec<'a>(
                 for (i, item) in field.array()?.into_iter().enumerate() {
                     match item {
                         Ok(RawBsonRef::Document(doc)) => documents.push(doc),
-                        _ => bail!(TypeMismatch, "BSON field 'insert.documents.{i}' is the wrong type, expected type 'object'"),
+                        _ => bail!(
+                            TypeMismatch,
+                            "BSON field 'insert.documents.{i}' is the wrong type, expected type 'object'"
+                        ),
                     }
                 }
             }
@@ -58,10 +58,7 @@ fn parse_spec<'a>(
     })?;
     if let Some(seq) = sequence {
         if has_inline {
-            bail!(
-                BadValue,
-                "insert documents were given both in the command and as a document sequence"
-            );
+            bail!(BadValue, "insert documents were given both in the command and as a document sequence");
         }
         documents.extend(seq.documents());
     } else if !has_inline {
@@ -74,29 +71,16 @@ fn parse_spec<'a>(
             documents.len()
         );
     }
-    Ok(InsertSpec {
-        collection,
-        documents,
-        ordered,
-        bypass_validation,
-    })
+    Ok(InsertSpec { collection, documents, ordered, bypass_validation })
 }
 
 /// Runs an insert command; returns the reply and whether every document was inserted.
-pub fn insert(
-    db: &str,
-    spec: &RawDocument,
-    sequence: Option<BsonSequenceRef<'_>>,
-) -> DocDbResult<WriteResult> {
+pub fn insert(db: &str, spec: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
     let spec = parse_spec(spec, sequence)?;
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, spec.collection)?;
     let collection = catalog::get_or_create(db, spec.collection)?;
-    let validator = if spec.bypass_validation {
-        None
-    } else {
-        Validator::for_collection(&collection)?
-    };
+    let validator = if spec.bypass_validation { None } else { Validator::for_collection(&collection)? };
 
     let mut result = WriteResult::default();
     // Documents ready to insert, with their index in the command.
@@ -146,16 +130,10 @@ pub fn insert_batch(
         if batch.is_empty() {
             return Ok(());
         }
-        let ids: Vec<Vec<u8>> = batch
-            .iter()
-            .map(|(_, d)| object_id_key(document_id(d).unwrap_or(RawBsonRef::Null)))
-            .collect();
+        let ids: Vec<Vec<u8>> =
+            batch.iter().map(|(_, d)| object_id_key(document_id(d).unwrap_or(RawBsonRef::Null))).collect();
         let docs: Vec<Vec<u8>> = batch.iter().map(|(_, d)| d.as_bytes().to_vec()).collect();
-        let params = [
-            Param::Int8(collection.id),
-            Param::BsonArray(&ids),
-            Param::BsonArray(&docs),
-        ];
+        let params = [Param::Int8(collection.id), Param::BsonArray(&ids), Param::BsonArray(&docs)];
         if fast_path {
             let sql = format!(
                 "INSERT INTO {table} (shard_key_value, object_id, document) \
@@ -181,18 +159,12 @@ pub fn insert_batch(
         let first_failure = std::cell::Cell::new(None);
         let outcome = subxact::run(|| {
             let rows = spi::execute(&sql, &params, false, 0)?;
-            let inserted: Vec<Vec<u8>> = rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next()?.into_bson())
-                .collect();
+            let inserted: Vec<Vec<u8>> = rows.into_iter().filter_map(|r| r.into_iter().next()?.into_bson()).collect();
             let failed = failed_positions(&ids, inserted);
             if ordered && !failed.is_empty() {
                 // Undo this attempt; the prefix before the first failure is redone below.
                 first_failure.set(failed.first().copied());
-                return Err(documentdb_errors::docdb_error!(
-                    DuplicateKey,
-                    "ordered batch retry"
-                ));
+                return Err(documentdb_errors::docdb_error!(DuplicateKey, "ordered batch retry"));
             }
             Ok(failed)
         });

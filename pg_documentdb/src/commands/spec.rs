@@ -154,13 +154,7 @@ impl<'a> Field<'a> {
     pub fn non_negative(&self) -> DocDbResult<i64> {
         let v = self.i64()?;
         if v < 0 {
-            bail!(
-                BadValue,
-                "BSON field '{}.{}' value must be >= 0, actual value '{}'",
-                self.command,
-                self.name,
-                v
-            );
+            bail!(BadValue, "BSON field '{}.{}' value must be >= 0, actual value '{}'", self.command, self.name, v);
         }
         Ok(v)
     }
@@ -183,26 +177,18 @@ pub fn read_fields<'a>(
     mut f: impl FnMut(Field<'a>) -> DocDbResult<bool>,
 ) -> DocDbResult<()> {
     for (position, element) in doc.iter().enumerate() {
-        let (name, value) =
-            element.map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+        let (name, value) = element.map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
         let name = name.as_str();
         if position == 0 {
             continue; // the command name itself, read by the caller
         }
-        if f(Field {
-            command,
-            name,
-            value,
-        })? {
+        if f(Field { command, name, value })? {
             continue;
         }
         if GENERIC_FIELDS.contains(&name) {
             continue;
         }
-        return Err(DocDbError::new(
-            UNKNOWN_FIELD,
-            format!("BSON field '{command}.{name}' is an unknown field."),
-        ));
+        return Err(DocDbError::new(UNKNOWN_FIELD, format!("BSON field '{command}.{name}' is an unknown field.")));
     }
     Ok(())
 }
@@ -211,10 +197,7 @@ pub fn read_fields<'a>(
 pub fn command_target<'a>(doc: &'a RawDocument, command: &str) -> DocDbResult<RawBsonRef<'a>> {
     match doc.iter().next() {
         Some(Ok((name, value))) if name.as_str() == command => Ok(value),
-        _ => bail!(
-            FailedToParse,
-            "Command document must start with the '{command}' field"
-        ),
+        _ => bail!(FailedToParse, "Command document must start with the '{command}' field"),
     }
 }
 
@@ -224,18 +207,12 @@ pub fn collection_name<'a>(doc: &'a RawDocument, command: &str) -> DocDbResult<&
         RawBsonRef::String(s) => Ok(s),
         other => Err(DocDbError::new(
             ErrorCode::InvalidNamespace,
-            format!(
-                "collection name has invalid type {}",
-                type_name(other.element_type())
-            ),
+            format!("collection name has invalid type {}", type_name(other.element_type())),
         )),
     }
 }
 
 /// Error for a required field that is absent.
 pub fn missing(command: &str, field: &str) -> DocDbError {
-    DocDbError::new(
-        MISSING_FIELD,
-        format!("BSON field '{command}.{field}' is missing but a required field"),
-    )
+    DocDbError::new(MISSING_FIELD, format!("BSON field '{command}.{field}' is missing but a required field"))
 }

@@ -38,35 +38,21 @@ fn parse_update_statement(doc: &RawDocument) -> DocDbResult<UpdateStatement<'_>>
     let mut array_filters = None;
     for element in doc {
         let (name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-        let field = Field {
-            command: "update.updates",
-            name: name.as_str(),
-            value,
-        };
+        let field = Field { command: "update.updates", name: name.as_str(), value };
         match field.name {
             "q" => q = Some(field.document()?),
             "u" => match value {
                 RawBsonRef::Document(_) | RawBsonRef::Array(_) => u = Some(value),
-                _ => bail!(
-                    FailedToParse,
-                    "Update argument must be either an object or an array"
-                ),
+                _ => bail!(FailedToParse, "Update argument must be either an object or an array"),
             },
             "upsert" => upsert = field.bool()?,
             "multi" => multi = field.bool()?,
             "arrayFilters" => array_filters = Some(field.array()?),
-            "hint"
-            | "c"
-            | "upsertSupplied"
-            | "sampleId"
-            | "$_allowShardKeyUpdatesWithoutFullShardKeyInQuery" => {}
+            "hint" | "c" | "upsertSupplied" | "sampleId" | "$_allowShardKeyUpdatesWithoutFullShardKeyInQuery" => {}
             "collation" => {
                 let d = field.document()?;
                 if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
-                    bail!(
-                        CommandNotSupported,
-                        "collation other than 'simple' is not supported"
-                    );
+                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
                 }
             }
             other => {
@@ -79,13 +65,7 @@ fn parse_update_statement(doc: &RawDocument) -> DocDbResult<UpdateStatement<'_>>
     }
     let q = q.ok_or_else(|| spec::missing("update.updates", "q"))?;
     let u = u.ok_or_else(|| spec::missing("update.updates", "u"))?;
-    Ok(UpdateStatement {
-        q,
-        u,
-        upsert,
-        multi,
-        array_filters,
-    })
+    Ok(UpdateStatement { q, u, upsert, multi, array_filters })
 }
 
 fn statements<'a>(
@@ -104,7 +84,10 @@ fn statements<'a>(
             for (i, item) in field.array()?.into_iter().enumerate() {
                 match item {
                     Ok(RawBsonRef::Document(d)) => docs.push(d),
-                    _ => bail!(TypeMismatch, "BSON field '{command}.{list_field}.{i}' is the wrong type, expected type 'object'"),
+                    _ => bail!(
+                        TypeMismatch,
+                        "BSON field '{command}.{list_field}.{i}' is the wrong type, expected type 'object'"
+                    ),
                 }
             }
             return Ok(true);
@@ -117,10 +100,7 @@ fn statements<'a>(
     })?;
     if let Some(seq) = sequence {
         if inline {
-            bail!(
-                BadValue,
-                "{command} statements were given both in the command and as a document sequence"
-            );
+            bail!(BadValue, "{command} statements were given both in the command and as a document sequence");
         }
         docs.extend(seq.documents());
     } else if !inline {
@@ -148,16 +128,10 @@ struct StatementOutcome {
 }
 
 /// Runs the `update` command.
-pub fn update(
-    db: &str,
-    spec_doc: &RawDocument,
-    sequence: Option<BsonSequenceRef<'_>>,
-) -> DocDbResult<WriteResult> {
+pub fn update(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
     let coll = spec::collection_name(spec_doc, "update")?;
     let mut bypass = false;
-    let (docs, ordered) = statements("update", "updates", spec_doc, sequence, |field| match field
-        .name
-    {
+    let (docs, ordered) = statements("update", "updates", spec_doc, sequence, |field| match field.name {
         "bypassDocumentValidation" => {
             bypass = field.bool()?;
             Ok(true)
@@ -167,25 +141,16 @@ pub fn update(
     })?;
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, coll)?;
-    let mut result = WriteResult {
-        n_modified: Some(0),
-        ..Default::default()
-    };
+    let mut result = WriteResult { n_modified: Some(0), ..Default::default() };
     // Statement shapes are checked up front (a malformed statement fails the command, as
     // MongoDB's IDL does); operator and filter errors become per-statement write errors.
-    let parsed_statements = docs
-        .iter()
-        .map(|d| parse_update_statement(d))
-        .collect::<DocDbResult<Vec<_>>>()?;
+    let parsed_statements = docs.iter().map(|d| parse_update_statement(d)).collect::<DocDbResult<Vec<_>>>()?;
     let mut collection: Option<Collection> = catalog::lookup(db, coll)?;
     if collection.is_none() && parsed_statements.iter().any(|s| s.upsert) {
         collection = Some(catalog::get_or_create(db, coll)?);
     }
     if collection.as_ref().is_some_and(Collection::is_view) {
-        bail!(
-            CommandNotSupportedOnView,
-            "Namespace {db}.{coll} is a view, not a collection"
-        );
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
     let validator = match (&collection, bypass) {
         (Some(c), false) => Validator::for_collection(c)?,
@@ -195,18 +160,11 @@ pub fn update(
         let outcome = subxact::run(|| {
             let parsed = Update::parse(statement.u, statement.array_filters)?;
             if statement.multi && parsed.is_replacement() {
-                bail!(
-                    FailedToParse,
-                    "multi update is not supported for replacement-style update"
-                );
+                bail!(FailedToParse, "multi update is not supported for replacement-style update");
             }
             let filter = Filter::parse(statement.q)?;
             let Some(target) = collection.as_ref() else {
-                return Ok(StatementOutcome {
-                    matched: 0,
-                    modified: 0,
-                    upserted: None,
-                });
+                return Ok(StatementOutcome { matched: 0, modified: 0, upserted: None });
             };
             run_update(target, statement, &parsed, &filter, validator.as_ref())
         });
@@ -222,9 +180,7 @@ pub fn update(
                 }
             }
             Err(failure) => {
-                result
-                    .write_errors
-                    .push(write_error(index, failure, collection.as_ref()));
+                result.write_errors.push(write_error(index, failure, collection.as_ref()));
                 if ordered {
                     break;
                 }
@@ -234,11 +190,7 @@ pub fn update(
     Ok(result)
 }
 
-fn write_error(
-    index: usize,
-    failure: subxact::Failure,
-    collection: Option<&Collection>,
-) -> WriteError {
+fn write_error(index: usize, failure: subxact::Failure, collection: Option<&Collection>) -> WriteError {
     match failure {
         subxact::Failure::UniqueViolation { constraint_message } => {
             // An update made a document collide in a unique index; name the index.
@@ -273,20 +225,12 @@ fn run_update(
     let mut b = SqlBuilder::new();
     let where_clause = b.where_clause(collection, Some(statement.q))?;
     if statement.multi {
-        let (matched, modified) =
-            update_many(collection, &mut b, &where_clause, statement, validator)?;
+        let (matched, modified) = update_many(collection, &mut b, &where_clause, statement, validator)?;
         if matched > 0 || !statement.upsert {
-            return Ok(StatementOutcome {
-                matched,
-                modified,
-                upserted: None,
-            });
+            return Ok(StatementOutcome { matched, modified, upserted: None });
         }
     } else {
-        let sql = format!(
-            "SELECT ctid, document FROM {} WHERE {where_clause} LIMIT 1 FOR UPDATE",
-            collection.table()
-        );
+        let sql = format!("SELECT ctid, document FROM {} WHERE {where_clause} LIMIT 1 FOR UPDATE", collection.table());
         let rows = spi::execute(&sql, &params(&b), false, 1)?;
         if let Some(row) = rows.into_iter().next() {
             let mut cols = row.into_iter();
@@ -294,8 +238,7 @@ fn run_update(
                 bail!(InternalError, "update target row without ctid");
             };
             let old = cols.next().and_then(Value::into_bson).unwrap_or_default();
-            let old =
-                RawDocument::from_bytes(&old).map_err(|e| docdb_error!(InternalError, "{e}"))?;
+            let old = RawDocument::from_bytes(&old).map_err(|e| docdb_error!(InternalError, "{e}"))?;
             let positional = match filter.matches_positional(old)? {
                 MatchOutcome::Matched(p) => p,
                 MatchOutcome::NoMatch => None,
@@ -308,18 +251,10 @@ fn run_update(
                 }
                 write_row(collection, (block, offset), &outcome.document)?;
             }
-            return Ok(StatementOutcome {
-                matched: 1,
-                modified: i64::from(outcome.modified),
-                upserted: None,
-            });
+            return Ok(StatementOutcome { matched: 1, modified: i64::from(outcome.modified), upserted: None });
         }
         if !statement.upsert {
-            return Ok(StatementOutcome {
-                matched: 0,
-                modified: 0,
-                upserted: None,
-            });
+            return Ok(StatementOutcome { matched: 0, modified: 0, upserted: None });
         }
     }
     // Upsert: build the document from the query's equality fields and the update.
@@ -329,32 +264,18 @@ fn run_update(
     if let Some(v) = validator {
         v.check_insert(&doc)?;
     }
-    let id = document_id(&doc)
-        .map(RawBson::from)
-        .unwrap_or(RawBson::Null);
+    let id = document_id(&doc).map(RawBson::from).unwrap_or(RawBson::Null);
     let mut tmp = WriteResult::default();
     insert_batch(collection, vec![(0, doc)], true, &mut tmp)?;
     if let Some(e) = tmp.write_errors.into_iter().next() {
         return Err(DocDbError::new(e.code, e.message));
     }
-    Ok(StatementOutcome {
-        matched: 0,
-        modified: 0,
-        upserted: Some(id),
-    })
+    Ok(StatementOutcome { matched: 0, modified: 0, upserted: Some(id) })
 }
 
 fn write_row(collection: &Collection, ctid: (u32, u16), document: &RawDocument) -> DocDbResult<()> {
-    let sql = format!(
-        "UPDATE {} SET document = $2 WHERE ctid = $1",
-        collection.table()
-    );
-    spi::execute(
-        &sql,
-        &[Param::Tid(ctid.0, ctid.1), Param::Bson(document.as_bytes())],
-        false,
-        0,
-    )?;
+    let sql = format!("UPDATE {} SET document = $2 WHERE ctid = $1", collection.table());
+    spi::execute(&sql, &[Param::Tid(ctid.0, ctid.1), Param::Bson(document.as_bytes())], false, 0)?;
     Ok(())
 }
 
@@ -374,14 +295,8 @@ fn update_many(
     }
     if let (Some(_), Some(v)) = (validator, collection.validator.as_ref()) {
         spec.append(cstr("validator"), v.as_ref());
-        spec.append(
-            cstr("validationLevel"),
-            collection.validation_level.as_str(),
-        );
-        spec.append(
-            cstr("validationAction"),
-            collection.validation_action.as_str(),
-        );
+        spec.append(cstr("validationLevel"), collection.validation_level.as_str());
+        spec.append(cstr("validationAction"), collection.validation_action.as_str());
     }
     let s = b.param(OwnedParam::Bson(spec.into_bytes()));
     let table = collection.table();
@@ -401,22 +316,13 @@ fn update_many(
 }
 
 /// Runs the `delete` command.
-pub fn delete(
-    db: &str,
-    spec_doc: &RawDocument,
-    sequence: Option<BsonSequenceRef<'_>>,
-) -> DocDbResult<WriteResult> {
+pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
     let coll = spec::collection_name(spec_doc, "delete")?;
-    let (docs, ordered) = statements("delete", "deletes", spec_doc, sequence, |field| {
-        Ok(field.name == "let")
-    })?;
+    let (docs, ordered) = statements("delete", "deletes", spec_doc, sequence, |field| Ok(field.name == "let"))?;
     catalog::validate_database_name(db)?;
     let collection = catalog::lookup(db, coll)?;
     if collection.as_ref().is_some_and(Collection::is_view) {
-        bail!(
-            CommandNotSupportedOnView,
-            "Namespace {db}.{coll} is a view, not a collection"
-        );
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
     // Statement shapes (fields, limit) are command-level errors, as MongoDB's IDL reports
     // them; filter errors become per-statement write errors.
@@ -474,9 +380,7 @@ pub fn delete(
         match outcome {
             Ok(n) => result.n += n,
             Err(failure) => {
-                result
-                    .write_errors
-                    .push(write_error(index, failure, collection.as_ref()));
+                result.write_errors.push(write_error(index, failure, collection.as_ref()));
                 if ordered {
                     break;
                 }
@@ -506,10 +410,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             "update" => match field.value {
                 RawBsonRef::Document(_) | RawBsonRef::Array(_) => update_spec = Some(field.value),
                 RawBsonRef::Null => {}
-                _ => bail!(
-                    FailedToParse,
-                    "Update argument must be either an object or an array"
-                ),
+                _ => bail!(FailedToParse, "Update argument must be either an object or an array"),
             },
             "new" => return_new = field.bool()?,
             "fields" => fields = field.optional_document()?,
@@ -520,10 +421,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             "collation" => {
                 let d = field.document()?;
                 if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
-                    bail!(
-                        CommandNotSupported,
-                        "collation other than 'simple' is not supported"
-                    );
+                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
                 }
             }
             _ => return Ok(false),
@@ -531,51 +429,33 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
         Ok(true)
     })?;
     if remove && update_spec.is_some() {
-        bail!(
-            FailedToParse,
-            "Cannot specify both an update and remove=true"
-        );
+        bail!(FailedToParse, "Cannot specify both an update and remove=true");
     }
     if !remove && update_spec.is_none() {
-        bail!(
-            FailedToParse,
-            "Either an update or remove=true must be specified"
-        );
+        bail!(FailedToParse, "Either an update or remove=true must be specified");
     }
     if remove && upsert {
-        bail!(
-            FailedToParse,
-            "Cannot specify both upsert=true and remove=true"
-        );
+        bail!(FailedToParse, "Cannot specify both upsert=true and remove=true");
     }
     if remove && return_new {
-        bail!(FailedToParse, "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document");
+        bail!(
+            FailedToParse,
+            "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document"
+        );
     }
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, coll)?;
     let query_doc = query.map(|q| q.to_owned()).unwrap_or_default();
     let filter = Filter::parse(&query_doc)?;
-    let parsed_update = update_spec
-        .map(|u| Update::parse(u, array_filters))
-        .transpose()?;
-    let projection = fields
-        .filter(|f| !f.is_empty())
-        .map(|f| Projection::parse_find(f, Some(&filter)))
-        .transpose()?;
+    let parsed_update = update_spec.map(|u| Update::parse(u, array_filters)).transpose()?;
+    let projection = fields.filter(|f| !f.is_empty()).map(|f| Projection::parse_find(f, Some(&filter))).transpose()?;
     if let Some(s) = sort {
         documentdb_query::sort::SortSpec::parse(s)?;
     }
 
-    let collection = if upsert {
-        Some(catalog::get_or_create(db, coll)?)
-    } else {
-        catalog::lookup(db, coll)?
-    };
+    let collection = if upsert { Some(catalog::get_or_create(db, coll)?) } else { catalog::lookup(db, coll)? };
     if collection.as_ref().is_some_and(Collection::is_view) {
-        bail!(
-            CommandNotSupportedOnView,
-            "Namespace {db}.{coll} is a view, not a collection"
-        );
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
     let project = |doc: &RawDocument| -> DocDbResult<RawDocumentBuf> {
         match &projection {
@@ -583,10 +463,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             None => Ok(doc.to_owned()),
         }
     };
-    let reply = |n: i64,
-                 updated_existing: Option<bool>,
-                 upserted: Option<RawBson>,
-                 value: Option<RawDocumentBuf>| {
+    let reply = |n: i64, updated_existing: Option<bool>, upserted: Option<RawBson>, value: Option<RawDocumentBuf>| {
         let mut last = rawdoc! { "n": n as i32 };
         if let Some(u) = updated_existing {
             last.append(cstr("updatedExisting"), u);
@@ -604,30 +481,16 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
     };
 
     let Some(collection) = collection else {
-        return Ok(reply(
-            0,
-            if remove { None } else { Some(false) },
-            None,
-            None,
-        ));
+        return Ok(reply(0, if remove { None } else { Some(false) }, None, None));
     };
-    let validator = if bypass {
-        None
-    } else {
-        Validator::for_collection(&collection)?
-    };
+    let validator = if bypass { None } else { Validator::for_collection(&collection)? };
     let mut b = SqlBuilder::new();
     let where_clause = b.where_clause(&collection, Some(&query_doc))?;
-    let mut sql = format!(
-        "SELECT ctid, document FROM {} WHERE {where_clause}",
-        collection.table()
-    );
+    let mut sql = format!("SELECT ctid, document FROM {} WHERE {where_clause}", collection.table());
     if let Some(s) = sort.filter(|s| !s.is_empty()) {
         let keys = order_by(&mut b, s, "document")?;
-        let keys: Vec<String> = keys
-            .into_iter()
-            .map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" }))
-            .collect();
+        let keys: Vec<String> =
+            keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
         sql.push_str(" ORDER BY ");
         sql.push_str(&keys.join(", "));
     }
@@ -639,10 +502,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             Some(Value::Tid(b, o)) => (b, o),
             _ => (0, 0),
         };
-        (
-            ctid,
-            cols.next().and_then(Value::into_bson).unwrap_or_default(),
-        )
+        (ctid, cols.next().and_then(Value::into_bson).unwrap_or_default())
     });
 
     if remove {
@@ -658,13 +518,10 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
         let old = RawDocument::from_bytes(&old).map_err(|e| docdb_error!(InternalError, "{e}"))?;
         return Ok(reply(1, None, None, Some(project(old)?)));
     }
-    let Some(update) = parsed_update else {
-        bail!(InternalError, "findAndModify without update")
-    };
+    let Some(update) = parsed_update else { bail!(InternalError, "findAndModify without update") };
     match found {
         Some((ctid, old_bytes)) => {
-            let old = RawDocument::from_bytes(&old_bytes)
-                .map_err(|e| docdb_error!(InternalError, "{e}"))?;
+            let old = RawDocument::from_bytes(&old_bytes).map_err(|e| docdb_error!(InternalError, "{e}"))?;
             let positional = match filter.matches_positional(old)? {
                 MatchOutcome::Matched(p) => p,
                 MatchOutcome::NoMatch => None,
@@ -677,11 +534,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
                 }
                 write_row(&collection, ctid, &outcome.document)?;
             }
-            let value = if return_new {
-                project(&outcome.document)?
-            } else {
-                project(old)?
-            };
+            let value = if return_new { project(&outcome.document)? } else { project(old)? };
             Ok(reply(1, Some(true), None, Some(value)))
         }
         None if upsert => {
@@ -690,19 +543,13 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             if let Some(v) = &validator {
                 v.check_insert(&doc)?;
             }
-            let id = document_id(&doc)
-                .map(RawBson::from)
-                .unwrap_or(RawBson::Null);
+            let id = document_id(&doc).map(RawBson::from).unwrap_or(RawBson::Null);
             let mut tmp = WriteResult::default();
             insert_batch(&collection, vec![(0, doc.clone())], true, &mut tmp)?;
             if let Some(e) = tmp.write_errors.into_iter().next() {
                 return Err(DocDbError::new(e.code, e.message));
             }
-            let value = if return_new {
-                Some(project(&doc)?)
-            } else {
-                None
-            };
+            let value = if return_new { Some(project(&doc)?) } else { None };
             Ok(reply(1, Some(false), Some(id), value))
         }
         None => Ok(reply(0, Some(false), None, None)),

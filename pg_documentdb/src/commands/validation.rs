@@ -20,14 +20,9 @@ impl Validator {
     /// Parses and checks a validator document (for `create`/`collMod`).
     pub fn parse(validator: &RawDocument) -> DocDbResult<Filter> {
         for element in validator {
-            let (key, _) =
-                element.map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?;
+            let (key, _) = element.map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?;
             if matches!(key.as_str(), "$where" | "$text" | "$near" | "$nearSphere") {
-                bail!(
-                    QueryFeatureNotAllowed,
-                    "{} is not allowed in this context",
-                    key.as_str()
-                );
+                bail!(QueryFeatureNotAllowed, "{} is not allowed in this context", key.as_str());
             }
         }
         Filter::parse(validator)

@@ -17,12 +17,7 @@ pub struct WriteError {
 
 impl WriteError {
     pub fn from_error(index: usize, err: DocDbError) -> WriteError {
-        WriteError {
-            index,
-            code: err.code,
-            message: err.message,
-            extra: None,
-        }
+        WriteError { index, code: err.code, message: err.message, extra: None }
     }
 
     /// A duplicate `_id` (MongoDB's E11000 message with keyPattern/keyValue).

@@ -96,29 +96,21 @@ impl<'a> Val<'a> {
             RawBsonRef::Binary(b) => {
                 let subtype = u8::from(b.subtype);
                 let extra = if subtype == 2 { 4 } else { 0 };
-                Val::Binary {
-                    len: u32::try_from(b.bytes.len() + extra).unwrap_or(u32::MAX),
-                    subtype,
-                    data: b.bytes,
-                }
+                Val::Binary { len: u32::try_from(b.bytes.len() + extra).unwrap_or(u32::MAX), subtype, data: b.bytes }
             }
             RawBsonRef::Undefined => Val::Undefined,
             RawBsonRef::ObjectId(o) => Val::ObjectId(o.bytes()),
             RawBsonRef::Boolean(b) => Val::Boolean(b),
             RawBsonRef::DateTime(d) => Val::DateTime(d.timestamp_millis()),
             RawBsonRef::Null => Val::Null,
-            RawBsonRef::RegularExpression(r) => Val::Regex {
-                pattern: r.pattern.as_str().as_bytes(),
-                options: r.options.as_str().as_bytes(),
-            },
-            RawBsonRef::JavaScriptCode(c) => Val::Code(c.as_bytes()),
-            RawBsonRef::JavaScriptCodeWithScope(c) => Val::CodeWithScope {
-                code: c.code.as_bytes(),
-                scope: c.scope.as_bytes(),
-            },
-            RawBsonRef::Timestamp(t) => {
-                Val::Timestamp((u64::from(t.time) << 32) | u64::from(t.increment))
+            RawBsonRef::RegularExpression(r) => {
+                Val::Regex { pattern: r.pattern.as_str().as_bytes(), options: r.options.as_str().as_bytes() }
             }
+            RawBsonRef::JavaScriptCode(c) => Val::Code(c.as_bytes()),
+            RawBsonRef::JavaScriptCodeWithScope(c) => {
+                Val::CodeWithScope { code: c.code.as_bytes(), scope: c.scope.as_bytes() }
+            }
+            RawBsonRef::Timestamp(t) => Val::Timestamp((u64::from(t.time) << 32) | u64::from(t.increment)),
             RawBsonRef::MinKey => Val::MinKey,
             RawBsonRef::MaxKey => Val::MaxKey,
             RawBsonRef::DbPointer(_) => Val::Invalid,
@@ -147,10 +139,9 @@ impl<'a> Val<'a> {
             Val::Boolean(b) => RawBsonRef::Boolean(b),
             Val::DateTime(ms) => RawBsonRef::DateTime(bson::DateTime::from_millis(ms)),
             Val::Null => RawBsonRef::Null,
-            Val::Regex { pattern, options } => RawBsonRef::RegularExpression(bson::RawRegexRef {
-                pattern: cstr(pattern)?,
-                options: cstr(options)?,
-            }),
+            Val::Regex { pattern, options } => {
+                RawBsonRef::RegularExpression(bson::RawRegexRef { pattern: cstr(pattern)?, options: cstr(options)? })
+            }
             Val::Code(c) => RawBsonRef::JavaScriptCode(text(c)?),
             Val::CodeWithScope { code, scope } => {
                 RawBsonRef::JavaScriptCodeWithScope(bson::RawJavaScriptCodeWithScopeRef {
@@ -158,10 +149,7 @@ impl<'a> Val<'a> {
                     scope: bson::RawDocument::from_bytes(scope).ok()?,
                 })
             }
-            Val::Timestamp(t) => RawBsonRef::Timestamp(bson::Timestamp {
-                time: (t >> 32) as u32,
-                increment: t as u32,
-            }),
+            Val::Timestamp(t) => RawBsonRef::Timestamp(bson::Timestamp { time: (t >> 32) as u32, increment: t as u32 }),
             Val::MinKey => RawBsonRef::MinKey,
             Val::MaxKey => RawBsonRef::MaxKey,
             Val::Array(_) | Val::DbPointer { .. } | Val::Invalid => return None,
@@ -177,9 +165,7 @@ pub(crate) fn with_val<R>(v: RawBsonRef<'_>, f: impl FnOnce(Val<'_>) -> R) -> R 
         RawBsonRef::DbPointer(_) => {
             let mut buf = RawDocumentBuf::new();
             buf.append(cstr!("v"), v);
-            let val = Elements::new(buf.as_bytes())
-                .next()
-                .map_or(Val::Invalid, |(_, val)| val);
+            let val = Elements::new(buf.as_bytes()).next().map_or(Val::Invalid, |(_, val)| val);
             f(val)
         }
         other => f(Val::from_ref(other)),
@@ -291,11 +277,7 @@ pub(crate) fn find_nul(b: &[u8]) -> Option<usize> {
         }
         base += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&x| x == 0)
-        .map(|p| base + p)
+    chunks.remainder().iter().position(|&x| x == 0).map(|p| base + p)
 }
 
 /// Parses the value of type `tag` at the start of `b` → (value, byte size).
@@ -328,14 +310,7 @@ fn parse_value(tag: u8, b: &[u8]) -> Option<(Val<'_>, usize)> {
                 data = data.get(4..)?;
             }
             let len32 = u32::try_from(len).ok()?;
-            (
-                Val::Binary {
-                    len: len32,
-                    subtype,
-                    data,
-                },
-                5 + len,
-            )
+            (Val::Binary { len: len32, subtype, data }, 5 + len)
         }
         0x06 => (Val::Undefined, 0),
         0x07 => (Val::ObjectId(arr(b)?), 12),
@@ -349,10 +324,7 @@ fn parse_value(tag: u8, b: &[u8]) -> Option<(Val<'_>, usize)> {
         0x0B => {
             let pattern = cstring(b)?;
             let options = cstring(b.get(pattern.len() + 1..)?)?;
-            (
-                Val::Regex { pattern, options },
-                pattern.len() + options.len() + 2,
-            )
+            (Val::Regex { pattern, options }, pattern.len() + options.len() + 2)
         }
         0x0C => {
             let (namespace, n) = string(b)?;
@@ -380,14 +352,37 @@ fn parse_value(tag: u8, b: &[u8]) -> Option<(Val<'_>, usize)> {
         0x10 => (Val::Number(Number::Int32(i32::from_le_bytes(arr(b)?))), 4),
         0x11 => (Val::Timestamp(u64::from_le_bytes(arr(b)?)), 8),
         0x12 => (Val::Number(Number::Int64(i64::from_le_bytes(arr(b)?))), 8),
-        0x13 => (
-            Val::Number(Number::Decimal(bson::Decimal128::from_bytes(arr(b)?))),
-            16,
-        ),
+        0x13 => (Val::Number(Number::Decimal(bson::Decimal128::from_bytes(arr(b)?))), 16),
         0x7F => (Val::MaxKey, 0),
         0xFF => (Val::MinKey, 0),
         _ => return None,
     })
+}
+
+/// Iterator over `(key, start, end)` byte spans of a document's elements, where
+/// `doc[start..end]` is the whole element (type byte, key, value). Stops at the first
+/// malformed element.
+pub struct ElementSpans<'a> {
+    inner: Elements<'a>,
+}
+
+impl<'a> ElementSpans<'a> {
+    pub(crate) fn new(doc: &'a [u8]) -> Self {
+        ElementSpans { inner: Elements::new(doc) }
+    }
+}
+
+impl<'a> Iterator for ElementSpans<'a> {
+    type Item = (&'a [u8], usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.inner.pos;
+        let (key, val) = self.inner.next()?;
+        if matches!(val, Val::Invalid) {
+            return None;
+        }
+        Some((key, start, self.inner.pos))
+    }
 }
 
 #[cfg(test)]
@@ -414,33 +409,5 @@ mod tests {
         buf[3] = 0x01;
         buf[5] = 0;
         assert_eq!(find_nul(&buf), Some(5));
-    }
-}
-
-/// Iterator over `(key, start, end)` byte spans of a document's elements, where
-/// `doc[start..end]` is the whole element (type byte, key, value). Stops at the first
-/// malformed element.
-pub struct ElementSpans<'a> {
-    inner: Elements<'a>,
-}
-
-impl<'a> ElementSpans<'a> {
-    pub(crate) fn new(doc: &'a [u8]) -> Self {
-        ElementSpans {
-            inner: Elements::new(doc),
-        }
-    }
-}
-
-impl<'a> Iterator for ElementSpans<'a> {
-    type Item = (&'a [u8], usize, usize);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let start = self.inner.pos;
-        let (key, val) = self.inner.next()?;
-        if matches!(val, Val::Invalid) {
-            return None;
-        }
-        Some((key, start, self.inner.pos))
     }
 }

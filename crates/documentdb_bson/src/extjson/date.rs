@@ -72,10 +72,7 @@ impl Cursor<'_> {
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`;
 /// the fraction is truncated to milliseconds. `None` if malformed or out of range.
 pub(super) fn parse_iso8601(text: &str) -> Option<i64> {
-    let mut c = Cursor {
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let mut c = Cursor { bytes: text.as_bytes(), pos: 0 };
     let year = c.digits(4)?;
     c.byte(b'-')?;
     let month = c.digits(2)?;
@@ -154,13 +151,7 @@ pub(super) fn write_iso8601(millis: i64, out: &mut String) {
     let (year, month, day) = civil_from_days(days);
     let ms = in_day % 1000;
     let secs = in_day / 1000;
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+    let _ = write!(out, "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
     if ms != 0 {
         let _ = write!(out, ".{ms:03}");
     }
@@ -180,34 +171,13 @@ mod tests {
     #[test]
     fn parse_and_print() {
         assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_iso8601("2012-12-24T12:15:30.501Z"),
-            Some(1_356_351_330_501)
-        );
-        assert_eq!(
-            parse_iso8601("2012-12-24T12:15:30.5019999Z"),
-            Some(1_356_351_330_501)
-        );
-        assert_eq!(
-            parse_iso8601("2012-12-24T12:15:30.5Z"),
-            Some(1_356_351_330_500)
-        );
-        assert_eq!(
-            parse_iso8601("2012-12-24T13:15:30.501+01:00"),
-            Some(1_356_351_330_501)
-        );
-        assert_eq!(
-            parse_iso8601("2012-12-24T11:15:30.501-0100"),
-            Some(1_356_351_330_501)
-        );
-        assert_eq!(
-            parse_iso8601("0000-01-01T00:00:00Z"),
-            Some(-62_167_219_200_000)
-        );
-        assert_eq!(
-            parse_iso8601("9999-12-31T23:59:59.999Z"),
-            Some(MAX_RELAXED_MILLIS)
-        );
+        assert_eq!(parse_iso8601("2012-12-24T12:15:30.501Z"), Some(1_356_351_330_501));
+        assert_eq!(parse_iso8601("2012-12-24T12:15:30.5019999Z"), Some(1_356_351_330_501));
+        assert_eq!(parse_iso8601("2012-12-24T12:15:30.5Z"), Some(1_356_351_330_500));
+        assert_eq!(parse_iso8601("2012-12-24T13:15:30.501+01:00"), Some(1_356_351_330_501));
+        assert_eq!(parse_iso8601("2012-12-24T11:15:30.501-0100"), Some(1_356_351_330_501));
+        assert_eq!(parse_iso8601("0000-01-01T00:00:00Z"), Some(-62_167_219_200_000));
+        assert_eq!(parse_iso8601("9999-12-31T23:59:59.999Z"), Some(MAX_RELAXED_MILLIS));
         assert_eq!(parse_iso8601("2000-02-29T00:00:00Z"), Some(951_782_400_000));
         for bad in [
             "",

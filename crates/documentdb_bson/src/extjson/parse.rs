@@ -220,10 +220,7 @@ pub(super) struct Parser<'a> {
 type R<T> = DocDbResult<T>;
 
 fn too_large(size: usize) -> DocDbError {
-    docdb_error!(
-        BSONObjectTooLarge,
-        "BSON document size {size} exceeds the maximum of {MAX_BSON_SIZE} bytes"
-    )
+    docdb_error!(BSONObjectTooLarge, "BSON document size {size} exceeds the maximum of {MAX_BSON_SIZE} bytes")
 }
 
 /// Validates regular expression options and returns them sorted.
@@ -244,9 +241,7 @@ fn parse_hex_byte(text: &str) -> Option<u8> {
 }
 
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    use base64::engine::{
-        general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig,
-    };
+    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
     const ENGINE: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
@@ -262,9 +257,7 @@ fn parse_double_text(text: &str) -> Option<f64> {
         "NaN" | "-NaN" | "+NaN" => return Some(f64::NAN),
         _ => {}
     }
-    let numeric = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    let numeric = text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
     if !numeric || !text.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -280,9 +273,7 @@ fn parse_decimal_text(text: &str) -> Option<Decimal128> {
         // the same way (no sign).
         return Decimal128::from_str("NaN").ok();
     }
-    let special = ["inf", "infinity"]
-        .iter()
-        .any(|s| unsigned.eq_ignore_ascii_case(s));
+    let special = ["inf", "infinity"].iter().any(|s| unsigned.eq_ignore_ascii_case(s));
     if !special {
         let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
             Some(i) => (unsigned.get(..i)?, Some(unsigned.get(i + 1..)?)),
@@ -293,8 +284,7 @@ fn parse_decimal_text(text: &str) -> Option<Decimal128> {
             None => (mantissa, ""),
         };
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(int_part) || !digits(frac_part) || (int_part.is_empty() && frac_part.is_empty())
-        {
+        if !digits(int_part) || !digits(frac_part) || (int_part.is_empty() && frac_part.is_empty()) {
             return None;
         }
         if let Some(exp) = exponent {
@@ -349,31 +339,16 @@ impl<'a> Parser<'a> {
     pub(super) fn new(text: &'a str) -> Parser<'a> {
         // BSON is usually a little smaller than its JSON text; one allocation suffices.
         let capacity = text.len().min(MAX_BSON_SIZE) + 16;
-        Parser {
-            text,
-            src: text.as_bytes(),
-            pos: 0,
-            out: Vec::with_capacity(capacity),
-        }
+        Parser { text, src: text.as_bytes(), pos: 0, out: Vec::with_capacity(capacity) }
     }
 
     /// A FailedToParse error locating byte offset `at`.
     fn err_at(&self, at: usize, msg: impl Display) -> DocDbError {
         let before = self.src.get(..at).unwrap_or(self.src);
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |p| p + 1);
-        let column = self
-            .text
-            .get(line_start..at)
-            .map_or(at - line_start, |s| s.chars().count())
-            + 1;
-        docdb_error!(
-            FailedToParse,
-            "{msg} at line {line}, column {column} (byte offset {at})"
-        )
+        let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+        let column = self.text.get(line_start..at).map_or(at - line_start, |s| s.chars().count()) + 1;
+        docdb_error!(FailedToParse, "{msg} at line {line}, column {column} (byte offset {at})")
     }
 
     fn err(&self, msg: impl Display) -> DocDbError {
@@ -429,10 +404,7 @@ impl<'a> Parser<'a> {
         self.parse_object(0, false)?;
         self.skip_ws();
         if self.pos < self.src.len() {
-            return Err(self.err(format!(
-                "unexpected {} after the end of the document",
-                self.found()
-            )));
+            return Err(self.err(format!("unexpected {} after the end of the document", self.found())));
         }
         if self.out.len() > MAX_BSON_SIZE {
             return Err(too_large(self.out.len()));
@@ -491,10 +463,7 @@ impl<'a> Parser<'a> {
         let mut legacy = Legacy::None;
         loop {
             if self.peek() != Some(b'"') {
-                return Err(self.err(format!(
-                    "expected a string field name or '}}', found {}",
-                    self.found()
-                )));
+                return Err(self.err(format!("expected a string field name or '}}', found {}", self.found())));
             }
             let key_at = self.pos;
             self.pos += 1;
@@ -521,10 +490,7 @@ impl<'a> Parser<'a> {
                 }
             }
             if has_nul {
-                return Err(self.err_at(
-                    key_at,
-                    "field names cannot contain a NUL character (\\u0000)",
-                ));
+                return Err(self.err_at(key_at, "field names cannot contain a NUL character (\\u0000)"));
             }
             self.out.push(0);
             self.skip_ws();
@@ -544,10 +510,7 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 _ => {
-                    return Err(self.err(format!(
-                        "expected ',' or '}}' after an object member, found {}",
-                        self.found()
-                    )))
+                    return Err(self.err(format!("expected ',' or '}}' after an object member, found {}", self.found())))
                 }
             }
         }
@@ -596,10 +559,7 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 _ => {
-                    return Err(self.err(format!(
-                        "expected ',' or ']' after an array element, found {}",
-                        self.found()
-                    )))
+                    return Err(self.err(format!("expected ',' or ']' after an array element, found {}", self.found())))
                 }
             }
         }
@@ -644,9 +604,7 @@ impl<'a> Parser<'a> {
                 T_NULL
             }
             Some(b'-' | b'0'..=b'9') => self.parse_number()?,
-            Some(_) => {
-                return Err(self.err(format!("unexpected {}, expected a value", self.found())))
-            }
+            Some(_) => return Err(self.err(format!("unexpected {}, expected a value", self.found()))),
             None => return Err(self.err("unexpected end of input, expected a value")),
         };
         self.set_type(type_pos, element_type);
@@ -658,10 +616,7 @@ impl<'a> Parser<'a> {
             self.pos += word.len();
             Ok(())
         } else {
-            Err(self.err(format!(
-                "invalid literal, expected '{}'",
-                String::from_utf8_lossy(word)
-            )))
+            Err(self.err(format!("invalid literal, expected '{}'", String::from_utf8_lossy(word))))
         }
     }
 
@@ -679,12 +634,7 @@ impl<'a> Parser<'a> {
                 }
             }
             Some(b'1'..=b'9') => self.skip_digits(),
-            _ => {
-                return Err(self.err(format!(
-                    "invalid number: expected a digit, found {}",
-                    self.found()
-                )))
-            }
+            _ => return Err(self.err(format!("invalid number: expected a digit, found {}", self.found()))),
         }
         let mut integer = true;
         if self.peek() == Some(b'.') {
@@ -728,10 +678,7 @@ impl<'a> Parser<'a> {
             let mut magnitude: u64 = 0;
             let mut fits = true;
             for d in digits {
-                match magnitude
-                    .checked_mul(10)
-                    .and_then(|m| m.checked_add(u64::from(d - b'0')))
-                {
+                match magnitude.checked_mul(10).and_then(|m| m.checked_add(u64::from(d - b'0'))) {
                     Some(m) => magnitude = m,
                     None => {
                         fits = false;
@@ -791,9 +738,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 _ => {
-                    return Err(self.err(
-                        "unescaped control character in string (use \\n, \\t, \\u00XX, ...)",
-                    ));
+                    return Err(self.err("unescaped control character in string (use \\n, \\t, \\u00XX, ...)"));
                 }
             }
         }
@@ -823,30 +768,22 @@ impl<'a> Parser<'a> {
                         self.pos += 2;
                         let low = self.hex4(at)?;
                         if !(0xDC00..=0xDFFF).contains(&low) {
-                            return Err(self.err_at(at, "invalid \\u escape: high surrogate not followed by a low surrogate"));
+                            return Err(
+                                self.err_at(at, "invalid \\u escape: high surrogate not followed by a low surrogate")
+                            );
                         }
                         0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    0xDC00..=0xDFFF => {
-                        return Err(self.err_at(at, "invalid \\u escape: lone low surrogate"))
-                    }
+                    0xDC00..=0xDFFF => return Err(self.err_at(at, "invalid \\u escape: lone low surrogate")),
                     other => other,
                 };
-                let c =
-                    char::from_u32(code).ok_or_else(|| self.err_at(at, "invalid \\u escape"))?;
+                let c = char::from_u32(code).ok_or_else(|| self.err_at(at, "invalid \\u escape"))?;
                 let mut buf = [0u8; 4];
-                self.out
-                    .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                self.out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 return Ok(code);
             }
             _ => {
-                return Err(self.err_at(
-                    at,
-                    format!(
-                        "invalid escape sequence '\\{}'",
-                        self.found().trim_matches('\'')
-                    ),
-                ))
+                return Err(self.err_at(at, format!("invalid escape sequence '\\{}'", self.found().trim_matches('\''))))
             }
         };
         self.pos += 1;
@@ -861,9 +798,9 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.err_at(escape_at, "invalid \\u escape: expected 4 hex digits"))?;
         let mut value = 0u32;
         for d in digits {
-            let v = char::from(*d).to_digit(16).ok_or_else(|| {
-                self.err_at(escape_at, "invalid \\u escape: expected 4 hex digits")
-            })?;
+            let v = char::from(*d)
+                .to_digit(16)
+                .ok_or_else(|| self.err_at(escape_at, "invalid \\u escape: expected 4 hex digits"))?;
             value = value * 16 + v;
         }
         self.pos += 4;
@@ -912,10 +849,8 @@ impl<'a> Parser<'a> {
                             break;
                         }
                         _ => {
-                            return Err(self.err(format!(
-                                "expected ',' or '}}' after an object member, found {}",
-                                self.found()
-                            )))
+                            return Err(self
+                                .err(format!("expected ',' or '}}' after an object member, found {}", self.found())))
                         }
                     }
                 }
@@ -938,9 +873,7 @@ impl<'a> Parser<'a> {
                 let (start, end, integer) = self.lex_number()?;
                 Mini::Num(self.text.get(start..end).unwrap_or("").to_owned(), integer)
             }
-            Some(_) => {
-                return Err(self.err(format!("unexpected {}, expected a value", self.found())))
-            }
+            Some(_) => return Err(self.err(format!("unexpected {}, expected a value", self.found()))),
             None => return Err(self.err("unexpected end of input, expected a value")),
         })
     }
@@ -973,28 +906,25 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 _ => {
-                    return Err(self.err(format!(
-                        "expected ',' or '}}' after an object member, found {}",
-                        self.found()
-                    )))
+                    return Err(self.err(format!("expected ',' or '}}' after an object member, found {}", self.found())))
                 }
             }
         }
         let name = wrapper.name();
-        let bad = |this: &Self, value: &Mini| {
-            this.err_at(open, format!("Invalid {name} value {}", value.describe()))
-        };
+        let bad = |this: &Self, value: &Mini| this.err_at(open, format!("Invalid {name} value {}", value.describe()));
         if wrapper != Wrapper::Binary {
             if let Some((key, _)) = extra.first() {
-                return Err(self.err_at(open, format!("Invalid {name}: unexpected extra field {key:?} (a {name} object must have exactly one field)")));
+                return Err(self.err_at(
+                    open,
+                    format!(
+                        "Invalid {name}: unexpected extra field {key:?} (a {name} object must have exactly one field)"
+                    ),
+                ));
             }
         }
         let out_type = match wrapper {
             Wrapper::Oid => {
-                let oid = first
-                    .as_str()
-                    .and_then(parse_oid)
-                    .ok_or_else(|| bad(self, &first))?;
+                let oid = first.as_str().and_then(parse_oid).ok_or_else(|| bad(self, &first))?;
                 self.out.extend_from_slice(&oid);
                 T_OID
             }
@@ -1004,59 +934,48 @@ impl<'a> Parser<'a> {
                 T_SYMBOL
             }
             Wrapper::NumberInt => {
-                let value = first
-                    .as_str()
-                    .and_then(|s| s.parse::<i32>().ok())
-                    .ok_or_else(|| bad(self, &first))?;
+                let value = first.as_str().and_then(|s| s.parse::<i32>().ok()).ok_or_else(|| bad(self, &first))?;
                 self.out.extend_from_slice(&value.to_le_bytes());
                 T_INT32
             }
             Wrapper::NumberLong => {
-                let value = first
-                    .as_str()
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .ok_or_else(|| bad(self, &first))?;
+                let value = first.as_str().and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| bad(self, &first))?;
                 self.out.extend_from_slice(&value.to_le_bytes());
                 T_INT64
             }
             Wrapper::NumberDouble => {
-                let value = first
-                    .as_str()
-                    .and_then(parse_double_text)
-                    .ok_or_else(|| bad(self, &first))?;
+                let value = first.as_str().and_then(parse_double_text).ok_or_else(|| bad(self, &first))?;
                 self.out.extend_from_slice(&value.to_le_bytes());
                 T_DOUBLE
             }
             Wrapper::NumberDecimal => {
-                let value = first
-                    .as_str()
-                    .and_then(parse_decimal_text)
-                    .ok_or_else(|| bad(self, &first))?;
+                let value = first.as_str().and_then(parse_decimal_text).ok_or_else(|| bad(self, &first))?;
                 self.out.extend_from_slice(&value.bytes());
                 T_DECIMAL
             }
             Wrapper::Binary => self.emit_binary(&first, &extra, open)?,
             Wrapper::Uuid => {
-                let uuid = first
-                    .as_str()
-                    .and_then(parse_uuid)
-                    .ok_or_else(|| bad(self, &first))?;
+                let uuid = first.as_str().and_then(parse_uuid).ok_or_else(|| bad(self, &first))?;
                 write_binary(&mut self.out, 4, &uuid)?;
                 T_BINARY
             }
             Wrapper::Timestamp => {
                 let [t, i] = first.fields(["t", "i"]).ok_or_else(|| bad(self, &first))?;
                 let (Some(t), Some(i)) = (mini_u32(t), mini_u32(i)) else {
-                    return Err(self.err_at(open, format!("Invalid $timestamp value {}: \"t\" and \"i\" must be integers between 0 and 4294967295", first.describe())));
+                    return Err(self.err_at(
+                        open,
+                        format!(
+                            "Invalid $timestamp value {}: \"t\" and \"i\" must be integers between 0 and 4294967295",
+                            first.describe()
+                        ),
+                    ));
                 };
                 self.out.extend_from_slice(&i.to_le_bytes());
                 self.out.extend_from_slice(&t.to_le_bytes());
                 T_TIMESTAMP
             }
             Wrapper::RegularExpression => {
-                let [pattern, options] = first
-                    .fields(["pattern", "options"])
-                    .ok_or_else(|| bad(self, &first))?;
+                let [pattern, options] = first.fields(["pattern", "options"]).ok_or_else(|| bad(self, &first))?;
                 let (Some(pattern), Some(options)) = (pattern.as_str(), options.as_str()) else {
                     return Err(bad(self, &first));
                 };
@@ -1064,15 +983,16 @@ impl<'a> Parser<'a> {
                 T_REGEX
             }
             Wrapper::DbPointer => {
-                let [reference, id] = first
-                    .fields(["$ref", "$id"])
-                    .ok_or_else(|| bad(self, &first))?;
-                let oid = id
-                    .fields(["$oid"])
-                    .and_then(|[oid]| oid.as_str())
-                    .and_then(parse_oid);
+                let [reference, id] = first.fields(["$ref", "$id"]).ok_or_else(|| bad(self, &first))?;
+                let oid = id.fields(["$oid"]).and_then(|[oid]| oid.as_str()).and_then(parse_oid);
                 let (Some(namespace), Some(oid)) = (reference.as_str(), oid) else {
-                    return Err(self.err_at(open, format!("Invalid $dbPointer value {}: expected {{\"$ref\": string, \"$id\": {{\"$oid\": hex}}}}", first.describe())));
+                    return Err(self.err_at(
+                        open,
+                        format!(
+                            "Invalid $dbPointer value {}: expected {{\"$ref\": string, \"$id\": {{\"$oid\": hex}}}}",
+                            first.describe()
+                        ),
+                    ));
                 };
                 write_bson_string(&mut self.out, namespace)?;
                 self.out.extend_from_slice(&oid);
@@ -1082,10 +1002,9 @@ impl<'a> Parser<'a> {
                 let millis = match &first {
                     Mini::Str(text) => date::parse_iso8601(text),
                     Mini::Num(text, true) => text.parse::<i64>().ok(),
-                    Mini::Obj(_) => first
-                        .fields(["$numberLong"])
-                        .and_then(|[n]| n.as_str())
-                        .and_then(|s| s.parse::<i64>().ok()),
+                    Mini::Obj(_) => {
+                        first.fields(["$numberLong"]).and_then(|[n]| n.as_str()).and_then(|s| s.parse::<i64>().ok())
+                    }
                     _ => None,
                 };
                 let millis = millis.ok_or_else(|| bad(self, &first))?;
@@ -1094,10 +1013,7 @@ impl<'a> Parser<'a> {
             }
             Wrapper::MinKey | Wrapper::MaxKey => {
                 if !matches!(&first, Mini::Num(n, true) if n == "1") {
-                    return Err(self.err_at(
-                        open,
-                        format!("Invalid {name} value {}: must be 1", first.describe()),
-                    ));
+                    return Err(self.err_at(open, format!("Invalid {name} value {}: must be 1", first.describe())));
                 }
                 if wrapper == Wrapper::MinKey {
                     T_MINKEY
@@ -1107,19 +1023,13 @@ impl<'a> Parser<'a> {
             }
             Wrapper::Undefined => {
                 if !matches!(first, Mini::Bool(true)) {
-                    return Err(self.err_at(
-                        open,
-                        format!(
-                            "Invalid $undefined value {}: must be true",
-                            first.describe()
-                        ),
-                    ));
+                    return Err(
+                        self.err_at(open, format!("Invalid $undefined value {}: must be true", first.describe()))
+                    );
                 }
                 T_UNDEFINED
             }
-            Wrapper::Code => {
-                return Err(self.err_at(open, "internal error: $code handled elsewhere"))
-            }
+            Wrapper::Code => return Err(self.err_at(open, "internal error: $code handled elsewhere")),
         };
         Ok(out_type)
     }
@@ -1144,33 +1054,27 @@ impl<'a> Parser<'a> {
             }
         };
         let subtype = subtype.as_str().and_then(parse_hex_byte).ok_or_else(|| {
-            self.err_at(
-                open,
-                format!(
-                    "Invalid $binary subtype {}: expected 1 or 2 hex digits",
-                    subtype.describe()
-                ),
-            )
+            self.err_at(open, format!("Invalid $binary subtype {}: expected 1 or 2 hex digits", subtype.describe()))
         })?;
-        let bytes = data.as_str().and_then(decode_base64).ok_or_else(|| {
-            self.err_at(
-                open,
-                format!("Invalid $binary base64 payload {}", data.describe()),
-            )
-        })?;
+        let bytes = data
+            .as_str()
+            .and_then(decode_base64)
+            .ok_or_else(|| self.err_at(open, format!("Invalid $binary base64 payload {}", data.describe())))?;
         write_binary(&mut self.out, subtype, &bytes)?;
         Ok(T_BINARY)
     }
 
     fn write_regex(&mut self, pattern: &str, options: &str, open: usize) -> R<()> {
         if pattern.contains('\0') {
-            return Err(self.err_at(
-                open,
-                "Invalid regular expression: the pattern cannot contain a NUL character",
-            ));
+            return Err(self.err_at(open, "Invalid regular expression: the pattern cannot contain a NUL character"));
         }
         let sorted = sorted_options(options).ok_or_else(|| {
-            self.err_at(open, format!("Invalid regular expression options {options:?}: only the flags i, l, m, s, u and x are allowed"))
+            self.err_at(
+                open,
+                format!(
+                    "Invalid regular expression options {options:?}: only the flags i, l, m, s, u and x are allowed"
+                ),
+            )
         })?;
         self.out.extend_from_slice(pattern.as_bytes());
         self.out.push(0);
@@ -1183,10 +1087,7 @@ impl<'a> Parser<'a> {
     fn parse_code(&mut self, depth: usize, open: usize) -> R<u8> {
         if self.peek() != Some(b'"') {
             let value = self.parse_mini(MINI_DEPTH)?;
-            return Err(self.err_at(
-                open,
-                format!("Invalid $code value {}: must be a string", value.describe()),
-            ));
+            return Err(self.err_at(open, format!("Invalid $code value {}: must be a string", value.describe())));
         }
         self.pos += 1;
         // Layout: [total length][string length][code bytes][NUL][scope]; the total is
@@ -1210,16 +1111,16 @@ impl<'a> Parser<'a> {
                 let key_at = self.pos;
                 let key = self.parse_owned_string()?;
                 if key != "$scope" {
-                    return Err(self.err_at(key_at, format!("Invalid $code: unexpected field {key:?} (only \"$scope\" may follow \"$code\")")));
+                    return Err(self.err_at(
+                        key_at,
+                        format!("Invalid $code: unexpected field {key:?} (only \"$scope\" may follow \"$code\")"),
+                    ));
                 }
                 self.skip_ws();
                 self.expect(b':', "':' after the field name")?;
                 self.skip_ws();
                 if self.peek() != Some(b'{') {
-                    return Err(self.err(format!(
-                        "Invalid $scope value: expected a document, found {}",
-                        self.found()
-                    )));
+                    return Err(self.err(format!("Invalid $scope value: expected a document, found {}", self.found())));
                 }
                 self.pos += 1;
                 // The scope sits where a plain document in this position would.
@@ -1230,10 +1131,7 @@ impl<'a> Parser<'a> {
                 self.patch_i32(start + 4, code_len)?;
                 Ok(T_CODE_W_SCOPE)
             }
-            _ => Err(self.err(format!(
-                "expected ',' or '}}' after an object member, found {}",
-                self.found()
-            ))),
+            _ => Err(self.err(format!("expected ',' or '}}' after an object member, found {}", self.found()))),
         }
     }
 
@@ -1281,14 +1179,10 @@ impl<'a> Parser<'a> {
                     return Ok(None);
                 };
                 let subtype = parse_hex_byte(&subtype).ok_or_else(|| {
-                    self.err_at(
-                        open,
-                        format!("Invalid $binary subtype {subtype:?}: expected 1 or 2 hex digits"),
-                    )
+                    self.err_at(open, format!("Invalid $binary subtype {subtype:?}: expected 1 or 2 hex digits"))
                 })?;
-                let bytes = decode_base64(&data).ok_or_else(|| {
-                    self.err_at(open, format!("Invalid $binary base64 payload {data:?}"))
-                })?;
+                let bytes = decode_base64(&data)
+                    .ok_or_else(|| self.err_at(open, format!("Invalid $binary base64 payload {data:?}")))?;
                 self.out.truncate(doc_start);
                 write_binary(&mut self.out, subtype, &bytes)?;
                 Ok(Some(T_BINARY))
@@ -1321,24 +1215,13 @@ fn read_element(body: &[u8], at: usize) -> Option<(u8, &[u8], &[u8], usize)> {
     let key = body.get(key_start..key_start + key_len)?;
     let value_start = key_start + key_len + 1;
     let len_bytes = body.get(value_start..value_start + 4)?;
-    let len = usize::try_from(i32::from_le_bytes([
-        len_bytes[0],
-        len_bytes[1],
-        len_bytes[2],
-        len_bytes[3],
-    ]))
-    .ok()?;
+    let len = usize::try_from(i32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]])).ok()?;
     let value_end = match element_type {
         T_STRING => value_start + 4 + len,
         T_DOCUMENT => value_start + len,
         _ => return None,
     };
-    Some((
-        element_type,
-        key,
-        body.get(value_start..value_end)?,
-        value_end,
-    ))
+    Some((element_type, key, body.get(value_start..value_end)?, value_end))
 }
 
 fn write_bson_string(out: &mut Vec<u8>, text: &str) -> R<()> {

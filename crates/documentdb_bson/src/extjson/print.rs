@@ -160,13 +160,7 @@ fn emit<'a>(value: Value<'a>, mode: Mode, out: &mut String, stack: &mut Vec<Fram
             }
             let array = matches!(value, Value::Arr(_));
             out.push(if array { '[' } else { '{' });
-            stack.push(Frame {
-                bytes,
-                pos: 4,
-                array,
-                first: true,
-                close_wrapper: false,
-            });
+            stack.push(Frame { bytes, pos: 4, array, first: true, close_wrapper: false });
         }
         Value::CodeWithScope(code, scope) => {
             if scope.len() < 5 {
@@ -175,13 +169,7 @@ fn emit<'a>(value: Value<'a>, mode: Mode, out: &mut String, stack: &mut Vec<Fram
             out.push_str("{ \"$code\" : ");
             write_json_string(code, out);
             out.push_str(", \"$scope\" : {");
-            stack.push(Frame {
-                bytes: scope,
-                pos: 4,
-                array: false,
-                first: true,
-                close_wrapper: true,
-            });
+            stack.push(Frame { bytes: scope, pos: 4, array: false, first: true, close_wrapper: true });
         }
         Value::Double(d) => {
             if relaxed && d.is_finite() {
@@ -207,10 +195,7 @@ fn emit<'a>(value: Value<'a>, mode: Mode, out: &mut String, stack: &mut Vec<Fram
                 date::write_iso8601(millis, out);
                 out.push_str("\" }");
             } else {
-                let _ = write!(
-                    out,
-                    "{{ \"$date\" : {{ \"$numberLong\" : \"{millis}\" }} }}"
-                );
+                let _ = write!(out, "{{ \"$date\" : {{ \"$numberLong\" : \"{millis}\" }} }}");
             }
         }
         Value::Null => out.push_str("null"),
@@ -256,11 +241,7 @@ fn emit<'a>(value: Value<'a>, mode: Mode, out: &mut String, stack: &mut Vec<Fram
             let _ = write!(out, "{{ \"$timestamp\" : {{ \"t\" : {t}, \"i\" : {i} }} }}");
         }
         Value::Decimal(bytes) => {
-            let _ = write!(
-                out,
-                "{{ \"$numberDecimal\" : \"{}\" }}",
-                Decimal128::from_bytes(bytes)
-            );
+            let _ = write!(out, "{{ \"$numberDecimal\" : \"{}\" }}", Decimal128::from_bytes(bytes));
         }
         Value::MinKey => out.push_str("{ \"$minKey\" : 1 }"),
         Value::MaxKey => out.push_str("{ \"$maxKey\" : 1 }"),
@@ -343,10 +324,7 @@ pub(super) fn write_double(d: f64, out: &mut String) {
         return;
     }
     let magnitude = d.abs();
-    let mut buf = StackBuf {
-        buf: [0; 64],
-        len: 0,
-    };
+    let mut buf = StackBuf { buf: [0; 64], len: 0 };
     if magnitude == 0.0 || (1e-5..1e15).contains(&magnitude) {
         let _ = write!(buf, "{d}");
         let text = buf.as_str();
@@ -476,10 +454,7 @@ fn next_element(bytes: &[u8], pos: usize) -> Option<(&str, Value<'_>, usize)> {
             let total = usize::try_from(le_i32(bytes, v)?).ok()?;
             let (_, next) = fixed(total)?;
             let (code, scope_start) = lstr(bytes, v + 4, next)?;
-            (
-                Value::CodeWithScope(code, bytes.get(scope_start..next)?),
-                next,
-            )
+            (Value::CodeWithScope(code, bytes.get(scope_start..next)?), next)
         }
         0x10 => {
             let (_, next) = fixed(4)?;

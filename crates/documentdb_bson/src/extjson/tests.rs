@@ -27,17 +27,12 @@ fn fails(text: &str) -> DocDbError {
 fn fails_with(text: &str, code: ErrorCode, needle: &str) {
     let err = fails(text);
     assert_eq!(err.code, code, "{text}: {}", err.message);
-    assert!(
-        err.message.contains(needle),
-        "{text}: {:?} does not mention {needle:?}",
-        err.message
-    );
+    assert!(err.message.contains(needle), "{text}: {:?} does not mention {needle:?}", err.message);
 }
 
 /// `{"v": <value>}` canonical form, checked to round-trip through the parser byte for byte.
 fn value(json: &str) -> String {
-    let doc =
-        parse_document(&format!("{{\"v\": {json}}}")).unwrap_or_else(|e| panic!("{json}: {e:?}"));
+    let doc = parse_document(&format!("{{\"v\": {json}}}")).unwrap_or_else(|e| panic!("{json}: {e:?}"));
     let text = to_canonical_string(&doc);
     let again = parse_document(&text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
     assert_eq!(again.as_bytes(), doc.as_bytes(), "{text}");
@@ -47,9 +42,7 @@ fn value(json: &str) -> String {
 }
 
 fn bytes_of(text: &str) -> Vec<u8> {
-    parse_document(text)
-        .unwrap_or_else(|e| panic!("{text}: {e:?}"))
-        .into_bytes()
+    parse_document(text).unwrap_or_else(|e| panic!("{text}: {e:?}")).into_bytes()
 }
 
 fn doc_from_body(body: &[u8]) -> RawDocumentBuf {
@@ -79,26 +72,11 @@ fn plain_json_numbers() {
     assert_eq!(value("-2147483648"), r#"{ "$numberInt" : "-2147483648" }"#);
     assert_eq!(value("2147483648"), r#"{ "$numberLong" : "2147483648" }"#);
     assert_eq!(value("-2147483649"), r#"{ "$numberLong" : "-2147483649" }"#);
-    assert_eq!(
-        value("9223372036854775807"),
-        r#"{ "$numberLong" : "9223372036854775807" }"#
-    );
-    assert_eq!(
-        value("-9223372036854775808"),
-        r#"{ "$numberLong" : "-9223372036854775808" }"#
-    );
-    assert_eq!(
-        value("9223372036854775808"),
-        r#"{ "$numberDouble" : "9.223372036854776E+18" }"#
-    );
-    assert_eq!(
-        value("-9223372036854775809"),
-        r#"{ "$numberDouble" : "-9.223372036854776E+18" }"#
-    );
-    assert_eq!(
-        value("123456789012345678901234567890"),
-        r#"{ "$numberDouble" : "1.2345678901234568E+29" }"#
-    );
+    assert_eq!(value("9223372036854775807"), r#"{ "$numberLong" : "9223372036854775807" }"#);
+    assert_eq!(value("-9223372036854775808"), r#"{ "$numberLong" : "-9223372036854775808" }"#);
+    assert_eq!(value("9223372036854775808"), r#"{ "$numberDouble" : "9.223372036854776E+18" }"#);
+    assert_eq!(value("-9223372036854775809"), r#"{ "$numberDouble" : "-9.223372036854776E+18" }"#);
+    assert_eq!(value("123456789012345678901234567890"), r#"{ "$numberDouble" : "1.2345678901234568E+29" }"#);
     assert_eq!(value("1.5"), r#"{ "$numberDouble" : "1.5" }"#);
     assert_eq!(value("1.0"), r#"{ "$numberDouble" : "1.0" }"#);
     assert_eq!(value("-0.0"), r#"{ "$numberDouble" : "-0.0" }"#);
@@ -106,37 +84,19 @@ fn plain_json_numbers() {
     assert_eq!(value("1E+2"), r#"{ "$numberDouble" : "100.0" }"#);
     assert_eq!(value("0.1"), r#"{ "$numberDouble" : "0.1" }"#);
     assert_eq!(value("3.14159"), r#"{ "$numberDouble" : "3.14159" }"#);
-    assert_eq!(
-        value("1.0001220703125"),
-        r#"{ "$numberDouble" : "1.0001220703125" }"#
-    );
+    assert_eq!(value("1.0001220703125"), r#"{ "$numberDouble" : "1.0001220703125" }"#);
     assert_eq!(value("1e300"), r#"{ "$numberDouble" : "1.0E+300" }"#);
     assert_eq!(value("5e-324"), r#"{ "$numberDouble" : "5.0E-324" }"#);
     assert_eq!(value("1e-7"), r#"{ "$numberDouble" : "1.0E-7" }"#);
     assert_eq!(value("1e-5"), r#"{ "$numberDouble" : "0.00001" }"#);
-    assert_eq!(
-        value("1.2345678921232E+18"),
-        r#"{ "$numberDouble" : "1.2345678921232E+18" }"#
-    );
-    assert_eq!(
-        value("999999999999999"),
-        r#"{ "$numberLong" : "999999999999999" }"#
-    );
-    assert_eq!(
-        value("999999999999999.0"),
-        r#"{ "$numberDouble" : "999999999999999.0" }"#
-    );
+    assert_eq!(value("1.2345678921232E+18"), r#"{ "$numberDouble" : "1.2345678921232E+18" }"#);
+    assert_eq!(value("999999999999999"), r#"{ "$numberLong" : "999999999999999" }"#);
+    assert_eq!(value("999999999999999.0"), r#"{ "$numberDouble" : "999999999999999.0" }"#);
     assert_eq!(value("1e15"), r#"{ "$numberDouble" : "1.0E+15" }"#);
     assert_eq!(value("-1.5e-7"), r#"{ "$numberDouble" : "-1.5E-7" }"#);
-    assert_eq!(
-        value("1.7976931348623157e308"),
-        r#"{ "$numberDouble" : "1.7976931348623157E+308" }"#
-    );
+    assert_eq!(value("1.7976931348623157e308"), r#"{ "$numberDouble" : "1.7976931348623157E+308" }"#);
     // Correct rounding (a classic hard case).
-    assert_eq!(
-        value("2.2250738585072011e-308"),
-        r#"{ "$numberDouble" : "2.225073858507201E-308" }"#
-    );
+    assert_eq!(value("2.2250738585072011e-308"), r#"{ "$numberDouble" : "2.225073858507201E-308" }"#);
     // Overflowing literals become infinities.
     assert_eq!(value("1e400"), r#"{ "$numberDouble" : "Infinity" }"#);
 }
@@ -152,88 +112,37 @@ fn plain_json_strings_and_literals() {
         "\"a\\\"b\\\\c/d\\b\\f\\n\\r\\t\\u0001\\u001fé😀 é\""
     );
     assert_eq!(value(r#""x\u0000y""#), r#""x\u0000y""#);
-    assert_eq!(
-        bytes_of(r#"{"a":"x\u0000y"}"#),
-        b"\x10\0\0\0\x02a\0\x04\0\0\0x\0y\0\0"
-    );
+    assert_eq!(bytes_of(r#"{"a":"x\u0000y"}"#), b"\x10\0\0\0\x02a\0\x04\0\0\0x\0y\0\0");
     assert_eq!(value("\"\u{7f}\""), "\"\u{7f}\"");
 }
 
 #[test]
 fn arrays_duplicates_and_keys() {
-    assert_eq!(
-        bytes_of(r#"{"a":[true,false]}"#),
-        b"\x15\0\0\0\x04a\0\x0d\0\0\0\x080\0\x01\x081\0\x00\0\0"
-    );
-    assert_eq!(
-        canon(r#"{"a":1,"a":2}"#),
-        r#"{ "a" : { "$numberInt" : "1" }, "a" : { "$numberInt" : "2" } }"#
-    );
+    assert_eq!(bytes_of(r#"{"a":[true,false]}"#), b"\x15\0\0\0\x04a\0\x0d\0\0\0\x080\0\x01\x081\0\x00\0\0");
+    assert_eq!(canon(r#"{"a":1,"a":2}"#), r#"{ "a" : { "$numberInt" : "1" }, "a" : { "$numberInt" : "2" } }"#);
     let long: String = format!("{{\"a\":[{}]}}", ["1"; 12].join(","));
     let doc = parse_document(&long).unwrap();
-    let keys: Vec<String> = doc
-        .get_array("a")
-        .unwrap()
-        .into_iter()
-        .enumerate()
-        .map(|(i, _)| i.to_string())
-        .collect();
+    let keys: Vec<String> = doc.get_array("a").unwrap().into_iter().enumerate().map(|(i, _)| i.to_string()).collect();
     assert_eq!(keys.len(), 12);
     assert!(doc.as_bytes().windows(3).any(|w| w == b"11\0"));
-    assert_eq!(
-        canon(r#"{"\u00e9\"k":1}"#),
-        r#"{ "é\"k" : { "$numberInt" : "1" } }"#
-    );
+    assert_eq!(canon(r#"{"\u00e9\"k":1}"#), r#"{ "é\"k" : { "$numberInt" : "1" } }"#);
     assert_eq!(canon(r#"{"":1}"#), r#"{ "" : { "$numberInt" : "1" } }"#);
     fails_with(r#"{"a\u0000b":1}"#, ErrorCode::FailedToParse, "NUL");
 }
 
 #[test]
 fn wrapper_numbers() {
-    assert_eq!(
-        value(r#"{"$numberInt":"-12"}"#),
-        r#"{ "$numberInt" : "-12" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberLong":"-12"}"#),
-        r#"{ "$numberLong" : "-12" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberLong":"9223372036854775807"}"#),
-        r#"{ "$numberLong" : "9223372036854775807" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"1.5"}"#),
-        r#"{ "$numberDouble" : "1.5" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"1"}"#),
-        r#"{ "$numberDouble" : "1.0" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"Infinity"}"#),
-        r#"{ "$numberDouble" : "Infinity" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"-Infinity"}"#),
-        r#"{ "$numberDouble" : "-Infinity" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"NaN"}"#),
-        r#"{ "$numberDouble" : "NaN" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"-0.0"}"#),
-        r#"{ "$numberDouble" : "-0.0" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"1E+300"}"#),
-        r#"{ "$numberDouble" : "1.0E+300" }"#
-    );
-    assert_eq!(
-        value(r#"{"$numberDouble":"-1.0E-7"}"#),
-        r#"{ "$numberDouble" : "-1.0E-7" }"#
-    );
+    assert_eq!(value(r#"{"$numberInt":"-12"}"#), r#"{ "$numberInt" : "-12" }"#);
+    assert_eq!(value(r#"{"$numberLong":"-12"}"#), r#"{ "$numberLong" : "-12" }"#);
+    assert_eq!(value(r#"{"$numberLong":"9223372036854775807"}"#), r#"{ "$numberLong" : "9223372036854775807" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"1.5"}"#), r#"{ "$numberDouble" : "1.5" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"1"}"#), r#"{ "$numberDouble" : "1.0" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"Infinity"}"#), r#"{ "$numberDouble" : "Infinity" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"-Infinity"}"#), r#"{ "$numberDouble" : "-Infinity" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"NaN"}"#), r#"{ "$numberDouble" : "NaN" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"-0.0"}"#), r#"{ "$numberDouble" : "-0.0" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"1E+300"}"#), r#"{ "$numberDouble" : "1.0E+300" }"#);
+    assert_eq!(value(r#"{"$numberDouble":"-1.0E-7"}"#), r#"{ "$numberDouble" : "-1.0E-7" }"#);
     for (input, output) in [
         ("1.0", "1.0"),
         ("1", "1"),
@@ -245,14 +154,8 @@ fn wrapper_numbers() {
         ("123E-10", "1.23E-8"),
         ("0.000001234", "0.000001234"),
         ("1E-7", "1E-7"),
-        (
-            "12345678901234567890123456789012.34",
-            "12345678901234567890123456789012.34",
-        ),
-        (
-            "9.999999999999999999999999999999999E+6144",
-            "9.999999999999999999999999999999999E+6144",
-        ),
+        ("12345678901234567890123456789012.34", "12345678901234567890123456789012.34"),
+        ("9.999999999999999999999999999999999E+6144", "9.999999999999999999999999999999999E+6144"),
         ("NaN", "NaN"),
         ("Infinity", "Infinity"),
         ("-Infinity", "-Infinity"),
@@ -270,10 +173,7 @@ fn wrapper_numbers() {
 
 #[test]
 fn wrapper_other_types() {
-    assert_eq!(
-        value(r#"{"$oid":"5F1D3A6A8B9C0D1E2F3A4B5C"}"#),
-        r#"{ "$oid" : "5f1d3a6a8b9c0d1e2f3a4b5c" }"#
-    );
+    assert_eq!(value(r#"{"$oid":"5F1D3A6A8B9C0D1E2F3A4B5C"}"#), r#"{ "$oid" : "5f1d3a6a8b9c0d1e2f3a4b5c" }"#);
     assert_eq!(value(r#"{"$symbol":"sym"}"#), r#"{ "$symbol" : "sym" }"#);
     assert_eq!(
         value(r#"{"$binary":{"base64":"AQID","subType":"0"}}"#),
@@ -313,26 +213,17 @@ fn wrapper_other_types() {
         value(r#"{"$code":"x","$scope":{"a":1}}"#),
         r#"{ "$code" : "x", "$scope" : { "a" : { "$numberInt" : "1" } } }"#
     );
-    assert_eq!(
-        value(r#"{"$code":"x","$scope":{}}"#),
-        r#"{ "$code" : "x", "$scope" : { } }"#
-    );
+    assert_eq!(value(r#"{"$code":"x","$scope":{}}"#), r#"{ "$code" : "x", "$scope" : { } }"#);
     assert_eq!(
         value(r#"{"$scope":{"a":1},"$code":"x"}"#),
         r#"{ "$code" : "x", "$scope" : { "a" : { "$numberInt" : "1" } } }"#
     );
-    assert_eq!(
-        value(r#"{"$timestamp":{"t":123,"i":456}}"#),
-        r#"{ "$timestamp" : { "t" : 123, "i" : 456 } }"#
-    );
+    assert_eq!(value(r#"{"$timestamp":{"t":123,"i":456}}"#), r#"{ "$timestamp" : { "t" : 123, "i" : 456 } }"#);
     assert_eq!(
         value(r#"{"$timestamp":{"i":4294967295,"t":4294967295}}"#),
         r#"{ "$timestamp" : { "t" : 4294967295, "i" : 4294967295 } }"#
     );
-    assert_eq!(
-        bytes_of(r#"{"a":{"$timestamp":{"t":1,"i":2}}}"#),
-        b"\x10\0\0\0\x11a\0\x02\0\0\0\x01\0\0\0\0"
-    );
+    assert_eq!(bytes_of(r#"{"a":{"$timestamp":{"t":1,"i":2}}}"#), b"\x10\0\0\0\x11a\0\x02\0\0\0\x01\0\0\0\0");
     assert_eq!(
         value(r#"{"$regularExpression":{"pattern":"a/b\"","options":"xsmi"}}"#),
         r#"{ "$regularExpression" : { "pattern" : "a/b\"", "options" : "imsx" } }"#
@@ -364,248 +255,97 @@ fn wrapper_other_types() {
     assert_eq!(value(r#"{"$date":"2012-12-24T13:15:30.501+01:00"}"#), date);
     assert_eq!(value(r#"{"$date":"2012-12-24T07:15:30.501-0500"}"#), date);
     assert_eq!(value(r#"{"$date":1356351330501}"#), date);
-    assert_eq!(
-        value(r#"{"$date":-1}"#),
-        r#"{ "$date" : { "$numberLong" : "-1" } }"#
-    );
-    assert_eq!(
-        value(r#"{"$date":"0000-01-01T00:00:00Z"}"#),
-        r#"{ "$date" : { "$numberLong" : "-62167219200000" } }"#
-    );
+    assert_eq!(value(r#"{"$date":-1}"#), r#"{ "$date" : { "$numberLong" : "-1" } }"#);
+    assert_eq!(value(r#"{"$date":"0000-01-01T00:00:00Z"}"#), r#"{ "$date" : { "$numberLong" : "-62167219200000" } }"#);
     assert_eq!(value(r#"{"$minKey":1}"#), r#"{ "$minKey" : 1 }"#);
     assert_eq!(value(r#"{"$maxKey":1}"#), r#"{ "$maxKey" : 1 }"#);
-    assert_eq!(
-        value(r#"{"$undefined":true}"#),
-        r#"{ "$undefined" : true }"#
-    );
+    assert_eq!(value(r#"{"$undefined":true}"#), r#"{ "$undefined" : true }"#);
 }
 
 #[test]
 fn dollar_keys_that_are_not_wrappers() {
-    assert_eq!(
-        canon(r#"{"a":{"$gt":1}}"#),
-        r#"{ "a" : { "$gt" : { "$numberInt" : "1" } } }"#
-    );
-    assert_eq!(
-        canon(r#"{"a":{"$regex":"x"}}"#),
-        r#"{ "a" : { "$regex" : "x" } }"#
-    );
+    assert_eq!(canon(r#"{"a":{"$gt":1}}"#), r#"{ "a" : { "$gt" : { "$numberInt" : "1" } } }"#);
+    assert_eq!(canon(r#"{"a":{"$regex":"x"}}"#), r#"{ "a" : { "$regex" : "x" } }"#);
     assert_eq!(
         canon(r#"{"a":{"$regex":"x","$gt":1}}"#),
         r#"{ "a" : { "$regex" : "x", "$gt" : { "$numberInt" : "1" } } }"#
     );
     assert_eq!(
-        canon(
-            r#"{"a":{"$regex":{"$regularExpression":{"pattern":"x","options":""}},"$options":"i"}}"#
-        ),
+        canon(r#"{"a":{"$regex":{"$regularExpression":{"pattern":"x","options":""}},"$options":"i"}}"#),
         r#"{ "a" : { "$regex" : { "$regularExpression" : { "pattern" : "x", "options" : "" } }, "$options" : "i" } }"#
     );
     assert_eq!(
         canon(r#"{"a":{"$regex":"x","$options":"i","$ne":1}}"#),
         r#"{ "a" : { "$regex" : "x", "$options" : "i", "$ne" : { "$numberInt" : "1" } } }"#
     );
-    assert_eq!(
-        canon(r#"{"a":{"$type":"string"}}"#),
-        r#"{ "a" : { "$type" : "string" } }"#
-    );
+    assert_eq!(canon(r#"{"a":{"$type":"string"}}"#), r#"{ "a" : { "$type" : "string" } }"#);
     assert_eq!(
         canon(r#"{"a":{"$type":"string","$exists":true}}"#),
         r#"{ "a" : { "$type" : "string", "$exists" : true } }"#
     );
-    assert_eq!(
-        canon(r#"{"a":{"$in":[1]}}"#),
-        r#"{ "a" : { "$in" : [ { "$numberInt" : "1" } ] } }"#
-    );
-    assert_eq!(
-        canon(r#"{"a":{"$scope":{}}}"#),
-        r#"{ "a" : { "$scope" : { } } }"#
-    );
-    assert_eq!(
-        canon(r#"{"r":{"$ref":"c","$id":1}}"#),
-        r#"{ "r" : { "$ref" : "c", "$id" : { "$numberInt" : "1" } } }"#
-    );
+    assert_eq!(canon(r#"{"a":{"$in":[1]}}"#), r#"{ "a" : { "$in" : [ { "$numberInt" : "1" } ] } }"#);
+    assert_eq!(canon(r#"{"a":{"$scope":{}}}"#), r#"{ "a" : { "$scope" : { } } }"#);
+    assert_eq!(canon(r#"{"r":{"$ref":"c","$id":1}}"#), r#"{ "r" : { "$ref" : "c", "$id" : { "$numberInt" : "1" } } }"#);
     // Wrapper keys not in first position, and at the top level, are ordinary keys.
-    assert_eq!(
-        canon(r#"{"a":{"b":1,"$oid":"x"}}"#),
-        r#"{ "a" : { "b" : { "$numberInt" : "1" }, "$oid" : "x" } }"#
-    );
+    assert_eq!(canon(r#"{"a":{"b":1,"$oid":"x"}}"#), r#"{ "a" : { "b" : { "$numberInt" : "1" }, "$oid" : "x" } }"#);
     assert_eq!(canon(r#"{"$oid":"x"}"#), r#"{ "$oid" : "x" }"#);
-    assert_eq!(
-        canon(r#"{"$regex":"x","$options":"i"}"#),
-        r#"{ "$regex" : "x", "$options" : "i" }"#
-    );
+    assert_eq!(canon(r#"{"$regex":"x","$options":"i"}"#), r#"{ "$regex" : "x", "$options" : "i" }"#);
 }
 
 #[test]
 fn wrapper_errors() {
     let f = ErrorCode::FailedToParse;
-    fails_with(
-        r#"{"a":{"$numberInt":"abc"}}"#,
-        f,
-        r#"Invalid $numberInt value "abc""#,
-    );
-    fails_with(
-        r#"{"a":{"$numberInt":"2147483648"}}"#,
-        f,
-        "Invalid $numberInt value \"2147483648\"",
-    );
+    fails_with(r#"{"a":{"$numberInt":"abc"}}"#, f, r#"Invalid $numberInt value "abc""#);
+    fails_with(r#"{"a":{"$numberInt":"2147483648"}}"#, f, "Invalid $numberInt value \"2147483648\"");
     fails_with(r#"{"a":{"$numberInt":1}}"#, f, "Invalid $numberInt value 1");
-    fails_with(
-        r#"{"a":{"$numberInt":"1","x":1}}"#,
-        f,
-        "unexpected extra field \"x\"",
-    );
-    fails_with(
-        r#"{"a":{"$numberLong":"9223372036854775808"}}"#,
-        f,
-        "Invalid $numberLong",
-    );
+    fails_with(r#"{"a":{"$numberInt":"1","x":1}}"#, f, "unexpected extra field \"x\"");
+    fails_with(r#"{"a":{"$numberLong":"9223372036854775808"}}"#, f, "Invalid $numberLong");
     fails_with(r#"{"a":{"$numberLong":"1.5"}}"#, f, "Invalid $numberLong");
-    fails_with(
-        r#"{"a":{"$numberDouble":"abc"}}"#,
-        f,
-        "Invalid $numberDouble",
-    );
-    fails_with(
-        r#"{"a":{"$numberDouble":"inf"}}"#,
-        f,
-        "Invalid $numberDouble",
-    );
+    fails_with(r#"{"a":{"$numberDouble":"abc"}}"#, f, "Invalid $numberDouble");
+    fails_with(r#"{"a":{"$numberDouble":"inf"}}"#, f, "Invalid $numberDouble");
     fails_with(r#"{"a":{"$numberDouble":1.5}}"#, f, "Invalid $numberDouble");
-    fails_with(
-        r#"{"a":{"$numberDecimal":"abc"}}"#,
-        f,
-        "Invalid $numberDecimal",
-    );
-    fails_with(
-        r#"{"a":{"$numberDecimal":""}}"#,
-        f,
-        "Invalid $numberDecimal",
-    );
-    fails_with(
-        r#"{"a":{"$numberDecimal":"."}}"#,
-        f,
-        "Invalid $numberDecimal",
-    );
-    fails_with(
-        r#"{"a":{"$numberDecimal":"1e"}}"#,
-        f,
-        "Invalid $numberDecimal",
-    );
-    fails_with(
-        r#"{"a":{"$numberDecimal":"1E+99999"}}"#,
-        f,
-        "Invalid $numberDecimal",
-    );
+    fails_with(r#"{"a":{"$numberDecimal":"abc"}}"#, f, "Invalid $numberDecimal");
+    fails_with(r#"{"a":{"$numberDecimal":""}}"#, f, "Invalid $numberDecimal");
+    fails_with(r#"{"a":{"$numberDecimal":"."}}"#, f, "Invalid $numberDecimal");
+    fails_with(r#"{"a":{"$numberDecimal":"1e"}}"#, f, "Invalid $numberDecimal");
+    fails_with(r#"{"a":{"$numberDecimal":"1E+99999"}}"#, f, "Invalid $numberDecimal");
     fails_with(r#"{"a":{"$oid":"123"}}"#, f, "Invalid $oid");
-    fails_with(
-        r#"{"a":{"$oid":"zz1d3a6a8b9c0d1e2f3a4b5c"}}"#,
-        f,
-        "Invalid $oid",
-    );
+    fails_with(r#"{"a":{"$oid":"zz1d3a6a8b9c0d1e2f3a4b5c"}}"#, f, "Invalid $oid");
     fails_with(r#"{"a":{"$symbol":1}}"#, f, "Invalid $symbol");
-    fails_with(
-        r#"{"a":{"$binary":{"base64":"!!!!","subType":"00"}}}"#,
-        f,
-        "base64",
-    );
-    fails_with(
-        r#"{"a":{"$binary":{"base64":"AQID","subType":"100"}}}"#,
-        f,
-        "subtype",
-    );
-    fails_with(
-        r#"{"a":{"$binary":{"base64":"AQID"}}}"#,
-        f,
-        "Invalid $binary",
-    );
-    fails_with(
-        r#"{"a":{"$binary":{"base64":"AQID","subType":"00","x":1}}}"#,
-        f,
-        "Invalid $binary",
-    );
+    fails_with(r#"{"a":{"$binary":{"base64":"!!!!","subType":"00"}}}"#, f, "base64");
+    fails_with(r#"{"a":{"$binary":{"base64":"AQID","subType":"100"}}}"#, f, "subtype");
+    fails_with(r#"{"a":{"$binary":{"base64":"AQID"}}}"#, f, "Invalid $binary");
+    fails_with(r#"{"a":{"$binary":{"base64":"AQID","subType":"00","x":1}}}"#, f, "Invalid $binary");
     fails_with(r#"{"a":{"$binary":"AQID"}}"#, f, "Invalid $binary");
     fails_with(r#"{"a":{"$binary":"AQID","$type":"zz"}}"#, f, "subtype");
     fails_with(r#"{"a":{"$type":"zz","$binary":"AQID"}}"#, f, "subtype");
-    fails_with(
-        r#"{"a":{"$uuid":"73ffd264-44b3-4c69-90e8-e7d1dfc035d"}}"#,
-        f,
-        "Invalid $uuid",
-    );
-    fails_with(
-        r#"{"a":{"$uuid":"73ffd26444b34c6990e8e7d1dfc035d4"}}"#,
-        f,
-        "Invalid $uuid",
-    );
+    fails_with(r#"{"a":{"$uuid":"73ffd264-44b3-4c69-90e8-e7d1dfc035d"}}"#, f, "Invalid $uuid");
+    fails_with(r#"{"a":{"$uuid":"73ffd26444b34c6990e8e7d1dfc035d4"}}"#, f, "Invalid $uuid");
     fails_with(r#"{"a":{"$code":1}}"#, f, "Invalid $code");
     fails_with(r#"{"a":{"$code":"x","$scope":1}}"#, f, "Invalid $scope");
     fails_with(r#"{"a":{"$code":"x","y":1}}"#, f, "Invalid $code");
-    fails_with(
-        r#"{"a":{"$timestamp":{"t":-1,"i":0}}}"#,
-        f,
-        "Invalid $timestamp",
-    );
-    fails_with(
-        r#"{"a":{"$timestamp":{"t":4294967296,"i":0}}}"#,
-        f,
-        "Invalid $timestamp",
-    );
-    fails_with(
-        r#"{"a":{"$timestamp":{"t":1.0,"i":0}}}"#,
-        f,
-        "Invalid $timestamp",
-    );
+    fails_with(r#"{"a":{"$timestamp":{"t":-1,"i":0}}}"#, f, "Invalid $timestamp");
+    fails_with(r#"{"a":{"$timestamp":{"t":4294967296,"i":0}}}"#, f, "Invalid $timestamp");
+    fails_with(r#"{"a":{"$timestamp":{"t":1.0,"i":0}}}"#, f, "Invalid $timestamp");
     fails_with(r#"{"a":{"$timestamp":{"t":1}}}"#, f, "Invalid $timestamp");
-    fails_with(
-        r#"{"a":{"$regularExpression":{"pattern":"x","options":"q"}}}"#,
-        f,
-        "options",
-    );
-    fails_with(
-        r#"{"a":{"$regularExpression":{"pattern":"x\u0000","options":""}}}"#,
-        f,
-        "NUL",
-    );
-    fails_with(
-        r#"{"a":{"$regularExpression":{"pattern":"x"}}}"#,
-        f,
-        "Invalid $regularExpression",
-    );
+    fails_with(r#"{"a":{"$regularExpression":{"pattern":"x","options":"q"}}}"#, f, "options");
+    fails_with(r#"{"a":{"$regularExpression":{"pattern":"x\u0000","options":""}}}"#, f, "NUL");
+    fails_with(r#"{"a":{"$regularExpression":{"pattern":"x"}}}"#, f, "Invalid $regularExpression");
     fails_with(r#"{"a":{"$regex":"x","$options":"q"}}"#, f, "options");
-    fails_with(
-        r#"{"a":{"$dbPointer":{"$ref":"c","$id":"x"}}}"#,
-        f,
-        "Invalid $dbPointer",
-    );
-    fails_with(
-        r#"{"a":{"$dbPointer":{"$ref":1,"$id":{"$oid":"5f1d3a6a8b9c0d1e2f3a4b5c"}}}}"#,
-        f,
-        "Invalid $dbPointer",
-    );
-    fails_with(
-        r#"{"a":{"$date":"2012-13-24T12:15:30.501Z"}}"#,
-        f,
-        "Invalid $date",
-    );
+    fails_with(r#"{"a":{"$dbPointer":{"$ref":"c","$id":"x"}}}"#, f, "Invalid $dbPointer");
+    fails_with(r#"{"a":{"$dbPointer":{"$ref":1,"$id":{"$oid":"5f1d3a6a8b9c0d1e2f3a4b5c"}}}}"#, f, "Invalid $dbPointer");
+    fails_with(r#"{"a":{"$date":"2012-13-24T12:15:30.501Z"}}"#, f, "Invalid $date");
     fails_with(r#"{"a":{"$date":"2012-12-24"}}"#, f, "Invalid $date");
     fails_with(r#"{"a":{"$date":"yesterday"}}"#, f, "Invalid $date");
     fails_with(r#"{"a":{"$date":1.5}}"#, f, "Invalid $date");
     fails_with(r#"{"a":{"$date":{"$numberLong":"x"}}}"#, f, "Invalid $date");
     fails_with(r#"{"a":{"$date":{"$numberInt":"1"}}}"#, f, "Invalid $date");
-    fails_with(
-        r#"{"a":{"$date":99999999999999999999}}"#,
-        f,
-        "Invalid $date",
-    );
+    fails_with(r#"{"a":{"$date":99999999999999999999}}"#, f, "Invalid $date");
     fails_with(r#"{"a":{"$minKey":0}}"#, f, "Invalid $minKey");
     fails_with(r#"{"a":{"$maxKey":"1"}}"#, f, "Invalid $maxKey");
     fails_with(r#"{"a":{"$undefined":false}}"#, f, "Invalid $undefined");
     fails_with(r#"{"a":{"$oid":[1]}}"#, f, "array");
-    fails_with(
-        r#"{"a":{"$date":{"$numberLong":{"a":{"b":{"c":1}}}}}}"#,
-        f,
-        "nested too deeply",
-    );
+    fails_with(r#"{"a":{"$date":{"$numberLong":{"a":{"b":{"c":1}}}}}}"#, f, "nested too deeply");
 }
 
 #[test]
@@ -637,10 +377,7 @@ fn syntax_errors() {
         ("{\"a\":\"\\x\"}", "invalid escape sequence '\\x'"),
         ("{\"a\":\"\\u12\"}", "expected 4 hex digits"),
         ("{\"a\":\"\\ud800\"}", "lone high surrogate"),
-        (
-            "{\"a\":\"\\ud800\\u0041\"}",
-            "not followed by a low surrogate",
-        ),
+        ("{\"a\":\"\\ud800\\u0041\"}", "not followed by a low surrogate"),
         ("{\"a\":\"\\udc00\"}", "lone low surrogate"),
         ("{\"a\":\"tab\there\"}", "control character"),
         ("{} x", "after the end of the document"),
@@ -659,11 +396,7 @@ fn nested_objects(levels: usize) -> String {
 }
 
 fn nested_arrays(levels: usize, leaf: &str) -> String {
-    format!(
-        "{{\"a\":{}{leaf}{}}}",
-        "[".repeat(levels),
-        "]".repeat(levels)
-    )
+    format!("{{\"a\":{}{leaf}{}}}", "[".repeat(levels), "]".repeat(levels))
 }
 
 #[test]
@@ -691,35 +424,18 @@ fn depth_limit() {
         r#"{"$regex":{"$regex":"x"}}"#,
         r#"{"$scope":{},"$code":"x"}"#,
     ] {
-        assert_eq!(
-            fails(&nested_arrays(100, not_legacy)).code,
-            ErrorCode::Overflow,
-            "{not_legacy}"
-        );
+        assert_eq!(fails(&nested_arrays(100, not_legacy)).code, ErrorCode::Overflow, "{not_legacy}");
     }
-    let chain = format!(
-        "{}1{}",
-        r#"{"$regex":"#.repeat(100_000),
-        "}".repeat(100_000)
-    );
-    assert_eq!(
-        fails(&format!("{{\"a\":{chain}}}")).code,
-        ErrorCode::Overflow
-    );
+    let chain = format!("{}1{}", r#"{"$regex":"#.repeat(100_000), "}".repeat(100_000));
+    assert_eq!(fails(&format!("{{\"a\":{chain}}}")).code, ErrorCode::Overflow);
     // A scope sits where the wrapper is.
     let scope = parse_document(&nested_arrays(99, r#"{"$code":"x","$scope":{}}"#)).unwrap();
     assert!(crate::validate_document(scope.as_bytes(), MAX_BSON_SIZE).is_ok());
     assert!(parse_document(&nested_arrays(100, r#"{"$code":"x","$scope":{}}"#)).is_err());
     // Pathological input errors without exhausting the stack.
     assert_eq!(fails(&"[".repeat(1_000_000)).code, ErrorCode::FailedToParse);
-    assert_eq!(
-        fails(&format!("{{\"a\":{}", "[".repeat(1_000_000))).code,
-        ErrorCode::Overflow
-    );
-    assert_eq!(
-        fails(&"{\"a\":".repeat(1_000_000)).code,
-        ErrorCode::Overflow
-    );
+    assert_eq!(fails(&format!("{{\"a\":{}", "[".repeat(1_000_000))).code, ErrorCode::Overflow);
+    assert_eq!(fails(&"{\"a\":".repeat(1_000_000)).code, ErrorCode::Overflow);
 }
 
 #[test]
@@ -727,12 +443,7 @@ fn size_limit() {
     let big = "x".repeat(MAX_BSON_SIZE);
     let err = fails(&format!("{{\"a\":\"{big}\"}}"));
     assert_eq!(err.code, ErrorCode::BSONObjectTooLarge);
-    assert!(
-        err.message
-            .contains("exceeds the maximum of 16777216 bytes"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("exceeds the maximum of 16777216 bytes"), "{}", err.message);
     // Just under the limit is fine: 4 + 1 + 2 + 4 + len + 1 + 1 bytes.
     let fits = "x".repeat(MAX_BSON_SIZE - 13);
     let doc = parse_document(&format!("{{\"a\":\"{fits}\"}}")).unwrap();
@@ -746,21 +457,13 @@ fn size_limit() {
 
 #[test]
 fn bson_hex() {
+    assert_eq!(parse_document("BSONHEX0500000000").unwrap().as_bytes(), b"\x05\0\0\0\0");
     assert_eq!(
-        parse_document("BSONHEX0500000000").unwrap().as_bytes(),
-        b"\x05\0\0\0\0"
-    );
-    assert_eq!(
-        parse_document("  BSONHEX0c0000001061000100000000 \n")
-            .unwrap()
-            .as_bytes(),
+        parse_document("  BSONHEX0c0000001061000100000000 \n").unwrap().as_bytes(),
         b"\x0c\0\0\0\x10a\0\x01\0\0\0\0"
     );
     assert_eq!(fails("BSONHEX0600000000").code, ErrorCode::InvalidBSON);
-    assert_eq!(
-        fails("BSONHEX0c0000001061000100000001").code,
-        ErrorCode::InvalidBSON
-    );
+    assert_eq!(fails("BSONHEX0c0000001061000100000001").code, ErrorCode::InvalidBSON);
     assert_eq!(fails("BSONHEX050000000").code, ErrorCode::FailedToParse);
 }
 
@@ -807,11 +510,7 @@ fn printing_every_type_from_bytes() {
     add(0x04, "arr", b"\x0c\0\0\0\x100\0\x07\0\0\0\0");
     add(0x05, "bin", b"\x02\0\0\0\x80\x01\x02");
     add(0x06, "und", b"");
-    add(
-        0x07,
-        "oid",
-        &hex::decode("5f1d3a6a8b9c0d1e2f3a4b5c").unwrap(),
-    );
+    add(0x07, "oid", &hex::decode("5f1d3a6a8b9c0d1e2f3a4b5c").unwrap());
     add(0x08, "bool", b"\x01");
     add(0x09, "date", &(-5i64).to_le_bytes());
     add(0x0A, "null", b"");
@@ -825,11 +524,7 @@ fn printing_every_type_from_bytes() {
     add(0x10, "i32", &(-7i32).to_le_bytes());
     add(0x11, "ts", b"\x02\0\0\0\x01\0\0\0");
     add(0x12, "i64", &(1i64 << 40).to_le_bytes());
-    add(
-        0x13,
-        "dec",
-        &"1.0".parse::<bson::Decimal128>().unwrap().bytes(),
-    );
+    add(0x13, "dec", &"1.0".parse::<bson::Decimal128>().unwrap().bytes());
     add(0xFF, "min", b"");
     add(0x7F, "max", b"");
     let doc = doc_from_body(&body);
@@ -866,10 +561,7 @@ fn printing_every_type_from_bytes() {
         write_relaxed_value(value, &mut s);
         relaxed_pieces.push(format!("\"{key}\" : {s}"));
     }
-    assert_eq!(
-        format!("{{ {} }}", relaxed_pieces.join(", ")),
-        to_relaxed_string(&doc)
-    );
+    assert_eq!(format!("{{ {} }}", relaxed_pieces.join(", ")), to_relaxed_string(&doc));
 }
 
 #[test]
@@ -894,10 +586,7 @@ fn value_printer_edge_cases() {
     // bson's RawBsonRef for old binary already holds the bare payload.
     let doc = parse_document(r#"{"b":{"$binary":{"base64":"//8=","subType":"02"}}}"#).unwrap();
     write_canonical_value(doc.get("b").unwrap().unwrap(), &mut s);
-    assert_eq!(
-        s,
-        r#"{ "$binary" : { "base64" : "//8=", "subType" : "02" } }"#
-    );
+    assert_eq!(s, r#"{ "$binary" : { "base64" : "//8=", "subType" : "02" } }"#);
 }
 
 #[test]
@@ -905,17 +594,11 @@ fn printers_survive_malformed_bytes() {
     // Truncated string length: visible marker, still valid JSON.
     let bad = doc_from_body(b"\x10a\0\x01\0\0\0\x02s\0\x50\0\0\0x\0");
     let text = to_canonical_string(&bad);
-    assert_eq!(
-        text,
-        r#"{ "a" : { "$numberInt" : "1" }, "<invalid bson>" : null }"#
-    );
+    assert_eq!(text, r#"{ "a" : { "$numberInt" : "1" }, "<invalid bson>" : null }"#);
     serde_json::from_str::<serde_json::Value>(&text).unwrap();
     let nested = doc_from_body(b"\x04a\0\x0d\0\0\0\x100\0\x01\0\0\0\x20\0");
     let text = to_canonical_string(&nested);
-    assert_eq!(
-        text,
-        r#"{ "a" : [ { "$numberInt" : "1" }, "<invalid bson>" ] }"#
-    );
+    assert_eq!(text, r#"{ "a" : [ { "$numberInt" : "1" }, "<invalid bson>" ] }"#);
     let bad_doc = doc_from_body(b"\x03a\0\x03\0\0\0");
     assert_eq!(to_relaxed_string(&bad_doc), r#"{ "a" : "<invalid bson>" }"#);
     // Every truncation / corruption of a valid document prints without panicking.

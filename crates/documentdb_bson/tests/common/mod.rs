@@ -5,9 +5,7 @@
 #![allow(dead_code)]
 
 use bson::oid::ObjectId;
-use bson::raw::{
-    CString, RawArrayBuf, RawBson, RawDocument, RawDocumentBuf, RawJavaScriptCodeWithScope,
-};
+use bson::raw::{CString, RawArrayBuf, RawBson, RawDocument, RawDocumentBuf, RawJavaScriptCodeWithScope};
 use bson::spec::BinarySubtype;
 use bson::{Binary, DateTime, Decimal128, Regex, Timestamp};
 use proptest::prelude::*;
@@ -76,40 +74,22 @@ pub fn arb_decimal() -> impl Strategy<Value = Decimal128> {
         Just("0.000001234"),
     ]
     .prop_map(str::to_owned);
-    let finite = (
-        any::<bool>(),
-        0u128..10_000_000_000_000_000_000_000_000_000_000_000,
-        -6176i32..=6111,
-    )
-        .prop_map(|(negative, coefficient, exponent)| {
-            format!(
-                "{}{coefficient}E{exponent}",
-                if negative { "-" } else { "" }
-            )
-        });
+    let finite = (any::<bool>(), 0u128..10_000_000_000_000_000_000_000_000_000_000_000, -6176i32..=6111).prop_map(
+        |(negative, coefficient, exponent)| format!("{}{coefficient}E{exponent}", if negative { "-" } else { "" }),
+    );
     let small = (-100_000i64..100_000, -8i32..4).prop_map(|(c, e)| format!("{c}E{e}"));
-    prop_oneof![special, finite, small].prop_map(|s| {
-        s.parse::<Decimal128>()
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-    })
+    prop_oneof![special, finite, small].prop_map(|s| s.parse::<Decimal128>().unwrap_or_else(|e| panic!("{s}: {e}")))
 }
 
 pub fn arb_binary() -> impl Strategy<Value = Binary> {
     let subtype = prop_oneof![0u8..=9, Just(0x80u8), any::<u8>()];
-    (subtype, proptest::collection::vec(any::<u8>(), 0..24)).prop_map(|(subtype, bytes)| Binary {
-        subtype: BinarySubtype::from(subtype),
-        bytes,
-    })
+    (subtype, proptest::collection::vec(any::<u8>(), 0..24))
+        .prop_map(|(subtype, bytes)| Binary { subtype: BinarySubtype::from(subtype), bytes })
 }
 
 pub fn arb_regex() -> impl Strategy<Value = Regex> {
     (arb_cstring(), proptest::collection::vec(any::<bool>(), 6)).prop_map(|(pattern, flags)| {
-        let options: String = "ilmsux"
-            .chars()
-            .zip(flags)
-            .filter(|(_, on)| *on)
-            .map(|(c, _)| c)
-            .collect();
+        let options: String = "ilmsux".chars().zip(flags).filter(|(_, on)| *on).map(|(c, _)| c).collect();
         Regex {
             pattern: CString::try_from(pattern).expect("no NUL"),
             options: CString::try_from(options).expect("no NUL"),
@@ -141,8 +121,7 @@ pub fn arb_scalar() -> impl Strategy<Value = RawBson> {
         arb_string().prop_map(RawBson::JavaScriptCode),
         any::<i32>().prop_map(RawBson::Int32),
         any::<i64>().prop_map(RawBson::Int64),
-        (any::<u32>(), any::<u32>())
-            .prop_map(|(time, increment)| RawBson::Timestamp(Timestamp { time, increment })),
+        (any::<u32>(), any::<u32>()).prop_map(|(time, increment)| RawBson::Timestamp(Timestamp { time, increment })),
         arb_binary().prop_map(RawBson::Binary),
         any::<[u8; 12]>().prop_map(|b| RawBson::ObjectId(ObjectId::from_bytes(b))),
         prop_oneof![any::<i64>(), -62_167_219_200_000i64..253_402_300_800_000]
@@ -177,16 +156,9 @@ pub fn arb_value() -> impl Strategy<Value = RawBson> {
                 }
                 RawBson::Array(array)
             }),
-            (
-                arb_string(),
-                proptest::collection::vec((arb_key(), inner), 0..4)
-            )
-                .prop_map(|(code, members)| {
-                    RawBson::JavaScriptCodeWithScope(RawJavaScriptCodeWithScope {
-                        code,
-                        scope: document_from(members),
-                    })
-                }),
+            (arb_string(), proptest::collection::vec((arb_key(), inner), 0..4)).prop_map(|(code, members)| {
+                RawBson::JavaScriptCodeWithScope(RawJavaScriptCodeWithScope { code, scope: document_from(members) })
+            }),
         ]
     })
 }

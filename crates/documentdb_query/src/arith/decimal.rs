@@ -95,10 +95,7 @@ pub(crate) fn from_bson(value: &bson::Decimal128) -> D128 {
         (((v >> 111) & 0x3fff) as i32, 0u128)
     } else {
         let c = v & COEFFICIENT_MASK;
-        (
-            ((v >> 113) & 0x3fff) as i32,
-            if c > MAX_COEFFICIENT { 0 } else { c },
-        )
+        (((v >> 113) & 0x3fff) as i32, if c > MAX_COEFFICIENT { 0 } else { c })
     };
     from_parts(negative, coefficient, exponent_bits - EXPONENT_BIAS)
 }
@@ -148,11 +145,7 @@ fn exact_decimal(x: f64) -> Option<(u128, i32)> {
     let bits = x.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let fraction = bits & ((1u64 << 52) - 1);
-    let (mut m, mut e) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1u64 << 52), biased - 1075)
-    };
+    let (mut m, mut e) = if biased == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), biased - 1075) };
     if m == 0 {
         return None;
     }
@@ -228,11 +221,7 @@ pub(crate) fn to_f64(d: D128) -> f64 {
         return f64::NAN;
     }
     if d.is_infinite() {
-        return if d.is_negative() {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        };
+        return if d.is_negative() { f64::NEG_INFINITY } else { f64::INFINITY };
     }
     let text = d.to_string();
     let parsed: f64 = text.parse().unwrap_or(f64::NAN);
@@ -336,11 +325,7 @@ pub(crate) fn to_string(d: D128) -> String {
         return "NaN".to_string();
     }
     if d.is_infinite() {
-        return if d.is_negative() {
-            "-Infinity".to_string()
-        } else {
-            "Infinity".to_string()
-        };
+        return if d.is_negative() { "-Infinity".to_string() } else { "Infinity".to_string() };
     }
     d.to_string()
 }

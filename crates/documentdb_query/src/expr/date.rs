@@ -70,17 +70,13 @@ impl TimeZone {
     /// identifiers are not available (no time zone database): error 40485.
     pub(crate) fn parse(id: &str) -> DocDbResult<TimeZone> {
         match id {
-            "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT" | "UCT" | "Etc/UCT" | "Zulu"
-            | "Etc/Zulu" | "Universal" | "Etc/Universal" | "Greenwich" | "Etc/Greenwich"
-            | "GMT0" | "GMT+0" | "GMT-0" | "Etc/GMT0" | "Etc/GMT+0" | "Etc/GMT-0" => {
-                return Ok(TimeZone::UTC)
-            }
+            "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT" | "UCT" | "Etc/UCT" | "Zulu" | "Etc/Zulu" | "Universal"
+            | "Etc/Universal" | "Greenwich" | "Etc/Greenwich" | "GMT0" | "GMT+0" | "GMT-0" | "Etc/GMT0"
+            | "Etc/GMT+0" | "Etc/GMT-0" => return Ok(TimeZone::UTC),
             _ => {}
         }
         if let Some(offset) = parse_utc_offset(id) {
-            return Ok(TimeZone {
-                offset_seconds: offset,
-            });
+            return Ok(TimeZone { offset_seconds: offset });
         }
         Err(loc(
             40485,
@@ -247,9 +243,7 @@ pub(crate) fn from_iso_parts(
 // $dateToString
 // ------------------------------------------------------------------------------------
 
-const MONTH_ABBR: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTH_ABBR: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const MONTH_FULL: [&str; 12] = [
     "January",
     "February",
@@ -275,12 +269,7 @@ pub(crate) fn validate_format(format: &str, allowed: &str) -> DocDbResult<()> {
         match chars.next() {
             None => return Err(loc(18535, "Unmatched '%' at end of format string")),
             Some(f) if allowed.contains(f) => {}
-            Some(f) => {
-                return Err(loc(
-                    18536,
-                    format!("Invalid format character '%{f}' in format string"),
-                ))
-            }
+            Some(f) => return Err(loc(18536, format!("Invalid format character '%{f}' in format string"))),
         }
     }
     Ok(())
@@ -341,21 +330,12 @@ pub(crate) fn format_date(format: &str, utc_millis: i64, tz: TimeZone) -> DocDbR
             }
             'Z' => {
                 let minutes = tz.offset_seconds / 60;
-                out.push_str(&format!(
-                    "{}{}",
-                    if minutes < 0 { '-' } else { '+' },
-                    minutes.abs()
-                ));
+                out.push_str(&format!("{}{}", if minutes < 0 { '-' } else { '+' }, minutes.abs()));
             }
             'b' => out.push_str(MONTH_ABBR[usize::try_from(p.month - 1).unwrap_or(0).min(11)]),
             'B' => out.push_str(MONTH_FULL[usize::try_from(p.month - 1).unwrap_or(0).min(11)]),
             '%' => out.push('%'),
-            other => {
-                return Err(loc(
-                    18536,
-                    format!("Invalid format character '%{other}' in format string"),
-                ))
-            }
+            other => return Err(loc(18536, format!("Invalid format character '%{other}' in format string"))),
         }
     }
     Ok(out)
@@ -371,10 +351,7 @@ pub(crate) fn format_iso(utc_millis: i64) -> DocDbResult<String> {
 // ------------------------------------------------------------------------------------
 
 fn conversion_failure(input: &str, why: &str) -> DocDbError {
-    DocDbError::new(
-        ErrorCode::ConversionFailure,
-        format!("Error parsing date string '{input}'; {why}"),
-    )
+    DocDbError::new(ErrorCode::ConversionFailure, format!("Error parsing date string '{input}'; {why}"))
 }
 
 struct Cursor<'a> {
@@ -403,10 +380,7 @@ impl Cursor<'_> {
             self.i = start;
             return None;
         }
-        std::str::from_utf8(&self.s[start..self.i])
-            .ok()?
-            .parse()
-            .ok()
+        std::str::from_utf8(&self.s[start..self.i]).ok()?.parse().ok()
     }
     fn done(&self) -> bool {
         self.i >= self.s.len()
@@ -480,9 +454,7 @@ fn finish(p: &Parsed, input: &str, tz: TimeZone) -> DocDbResult<i64> {
         return Err(conversion_failure(input, "The parsed time was invalid"));
     }
     if p.iso_year.is_some() || p.iso_week.is_some() || p.iso_day.is_some() {
-        let y = p
-            .iso_year
-            .ok_or_else(|| conversion_failure(input, "an ISO week date needs an ISO year"))?;
+        let y = p.iso_year.ok_or_else(|| conversion_failure(input, "an ISO week date needs an ISO year"))?;
         return Ok(from_iso_parts(
             y,
             p.iso_week.unwrap_or(1),
@@ -494,16 +466,10 @@ fn finish(p: &Parsed, input: &str, tz: TimeZone) -> DocDbResult<i64> {
             tz,
         ));
     }
-    let year = p
-        .year
-        .ok_or_else(|| conversion_failure(input, "no year was found"))?;
+    let year = p.year.ok_or_else(|| conversion_failure(input, "no year was found"))?;
     if let Some(doy) = p.day_of_year {
         let days = days_from_civil(year, 1, 1) + doy - 1;
-        let local = days * MS_PER_DAY
-            + hour * MS_PER_HOUR
-            + minute * MS_PER_MINUTE
-            + second * MS_PER_SECOND
-            + millis;
+        let local = days * MS_PER_DAY + hour * MS_PER_HOUR + minute * MS_PER_MINUTE + second * MS_PER_SECOND + millis;
         return Ok(tz.utc_millis(local));
     }
     let month = p.month.unwrap_or(1);
@@ -511,9 +477,7 @@ fn finish(p: &Parsed, input: &str, tz: TimeZone) -> DocDbResult<i64> {
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return Err(conversion_failure(input, "The parsed date was invalid"));
     }
-    Ok(from_parts(
-        year, month, day, hour, minute, second, millis, tz,
-    ))
+    Ok(from_parts(year, month, day, hour, minute, second, millis, tz))
 }
 
 fn fraction_millis(c: &mut Cursor<'_>) -> Option<i64> {
@@ -535,14 +499,9 @@ fn fraction_millis(c: &mut Cursor<'_>) -> Option<i64> {
 /// Parses a date string without a format: ISO-8601 style `YYYY-MM-DD[(T| )HH:MM[:SS[.f]]]
 /// [Z|±hh[:mm]]`, also with `/` date separators, and `YYYY-DDD` ordinal dates.
 pub(crate) fn parse_default(input: &str, tz: TimeZone, tz_given: bool) -> DocDbResult<i64> {
-    let mut c = Cursor {
-        s: input.trim().as_bytes(),
-        i: 0,
-    };
+    let mut c = Cursor { s: input.trim().as_bytes(), i: 0 };
     let mut p = Parsed::default();
-    let year = c
-        .digits(4, 4)
-        .ok_or_else(|| conversion_failure(input, "no year was found"))?;
+    let year = c.digits(4, 4).ok_or_else(|| conversion_failure(input, "no year was found"))?;
     p.year = Some(year);
     let sep = if c.eat(b'-') {
         b'-'
@@ -552,9 +511,7 @@ pub(crate) fn parse_default(input: &str, tz: TimeZone, tz_given: bool) -> DocDbR
         return Err(conversion_failure(input, "expected a date separator"));
     };
     let start = c.i;
-    let first = c
-        .digits(1, 3)
-        .ok_or_else(|| conversion_failure(input, "expected a month"))?;
+    let first = c.digits(1, 3).ok_or_else(|| conversion_failure(input, "expected a month"))?;
     if sep == b'-' && c.i - start == 3 && c.peek() != Some(b'-') {
         p.day_of_year = Some(first);
     } else {
@@ -562,10 +519,7 @@ pub(crate) fn parse_default(input: &str, tz: TimeZone, tz_given: bool) -> DocDbR
         if !c.eat(sep) {
             return Err(conversion_failure(input, "expected a day"));
         }
-        p.day = Some(
-            c.digits(1, 2)
-                .ok_or_else(|| conversion_failure(input, "expected a day"))?,
-        );
+        p.day = Some(c.digits(1, 2).ok_or_else(|| conversion_failure(input, "expected a day"))?);
     }
     if !c.done() {
         if !(c.eat(b'T') || c.eat(b' ') || c.eat(b't')) {
@@ -575,35 +529,23 @@ pub(crate) fn parse_default(input: &str, tz: TimeZone, tz_given: bool) -> DocDbR
                 return Err(conversion_failure(input, "unexpected trailing characters"));
             }
         } else {
-            p.hour = Some(
-                c.digits(2, 2)
-                    .ok_or_else(|| conversion_failure(input, "expected an hour"))?,
-            );
+            p.hour = Some(c.digits(2, 2).ok_or_else(|| conversion_failure(input, "expected an hour"))?);
             if !c.eat(b':') {
                 return Err(conversion_failure(input, "expected minutes"));
             }
-            p.minute = Some(
-                c.digits(2, 2)
-                    .ok_or_else(|| conversion_failure(input, "expected minutes"))?,
-            );
+            p.minute = Some(c.digits(2, 2).ok_or_else(|| conversion_failure(input, "expected minutes"))?);
             if c.eat(b':') {
-                p.second = Some(
-                    c.digits(2, 2)
-                        .ok_or_else(|| conversion_failure(input, "expected seconds"))?,
-                );
+                p.second = Some(c.digits(2, 2).ok_or_else(|| conversion_failure(input, "expected seconds"))?);
                 if c.eat(b'.') || c.eat(b',') {
-                    p.millis = Some(
-                        fraction_millis(&mut c)
-                            .ok_or_else(|| conversion_failure(input, "expected a fraction"))?,
-                    );
+                    p.millis =
+                        Some(fraction_millis(&mut c).ok_or_else(|| conversion_failure(input, "expected a fraction"))?);
                 }
             }
             let _ = c.eat(b' ');
             if !c.done() {
-                p.offset =
-                    Some(parse_offset(&mut c).ok_or_else(|| {
-                        conversion_failure(input, "unexpected trailing characters")
-                    })?);
+                p.offset = Some(
+                    parse_offset(&mut c).ok_or_else(|| conversion_failure(input, "unexpected trailing characters"))?,
+                );
             }
         }
     }
@@ -621,10 +563,7 @@ pub(crate) fn parse_default(input: &str, tz: TimeZone, tz_given: bool) -> DocDbR
 
 /// Parses a date string with a `$dateFromString` format.
 pub(crate) fn parse_with_format(input: &str, format: &str, tz: TimeZone) -> DocDbResult<i64> {
-    let mut c = Cursor {
-        s: input.as_bytes(),
-        i: 0,
-    };
+    let mut c = Cursor { s: input.as_bytes(), i: 0 };
     let mut p = Parsed::default();
     let mut f = format.chars();
     let fail = |why: &str| conversion_failure(input, why);
@@ -638,37 +577,23 @@ pub(crate) fn parse_with_format(input: &str, format: &str, tz: TimeZone) -> DocD
             }
             continue;
         }
-        let spec = f
-            .next()
-            .ok_or_else(|| loc(18535, "Unmatched '%' at end of format string"))?;
+        let spec = f.next().ok_or_else(|| loc(18535, "Unmatched '%' at end of format string"))?;
         match spec {
             'Y' => p.year = Some(c.digits(4, 4).ok_or_else(|| fail("No year found"))?),
             'G' => p.iso_year = Some(c.digits(4, 4).ok_or_else(|| fail("No ISO year found"))?),
             'm' => p.month = Some(c.digits(1, 2).ok_or_else(|| fail("No month found"))?),
             'd' => p.day = Some(c.digits(1, 2).ok_or_else(|| fail("No day found"))?),
-            'j' => {
-                p.day_of_year = Some(c.digits(1, 3).ok_or_else(|| fail("No day of year found"))?)
-            }
+            'j' => p.day_of_year = Some(c.digits(1, 3).ok_or_else(|| fail("No day of year found"))?),
             'H' => p.hour = Some(c.digits(1, 2).ok_or_else(|| fail("No hour found"))?),
             'M' => p.minute = Some(c.digits(1, 2).ok_or_else(|| fail("No minute found"))?),
             'S' => p.second = Some(c.digits(1, 2).ok_or_else(|| fail("No second found"))?),
-            'L' => {
-                p.millis =
-                    Some(fraction_millis(&mut c).ok_or_else(|| fail("No millisecond found"))?)
-            }
+            'L' => p.millis = Some(fraction_millis(&mut c).ok_or_else(|| fail("No millisecond found"))?),
             'V' => p.iso_week = Some(c.digits(1, 2).ok_or_else(|| fail("No ISO week found"))?),
-            'u' => {
-                p.iso_day = Some(
-                    c.digits(1, 1)
-                        .ok_or_else(|| fail("No ISO day of week found"))?,
-                )
-            }
+            'u' => p.iso_day = Some(c.digits(1, 1).ok_or_else(|| fail("No ISO day of week found"))?),
             'w' => {
                 c.digits(1, 1).ok_or_else(|| fail("No day of week found"))?;
             }
-            'b' | 'B' => {
-                p.month = Some(month_name(&mut c).ok_or_else(|| fail("No month name found"))?)
-            }
+            'b' | 'B' => p.month = Some(month_name(&mut c).ok_or_else(|| fail("No month name found"))?),
             'z' | 'Z' => {
                 if spec == 'Z' {
                     // minutes offset, e.g. +285
@@ -679,14 +604,10 @@ pub(crate) fn parse_with_format(input: &str, format: &str, tz: TimeZone) -> DocD
                     } else {
                         return Err(fail("No time zone offset found"));
                     };
-                    let m = c
-                        .digits(1, 4)
-                        .ok_or_else(|| fail("No time zone offset found"))?;
+                    let m = c.digits(1, 4).ok_or_else(|| fail("No time zone offset found"))?;
                     p.offset = Some(sign * m * 60);
                 } else {
-                    p.offset = Some(
-                        parse_offset(&mut c).ok_or_else(|| fail("No time zone offset found"))?,
-                    );
+                    p.offset = Some(parse_offset(&mut c).ok_or_else(|| fail("No time zone offset found"))?);
                 }
             }
             '%' => {
@@ -694,12 +615,7 @@ pub(crate) fn parse_with_format(input: &str, format: &str, tz: TimeZone) -> DocD
                     return Err(fail("Expected '%'"));
                 }
             }
-            other => {
-                return Err(loc(
-                    18536,
-                    format!("Invalid format character '%{other}' in format string"),
-                ))
-            }
+            other => return Err(loc(18536, format!("Invalid format character '%{other}' in format string"))),
         }
     }
     if !c.done() {
@@ -783,18 +699,14 @@ pub(crate) fn date_add(utc_millis: i64, unit: Unit, amount: i64, tz: TimeZone) -
     let days = local.div_euclid(MS_PER_DAY);
     let ms_of_day = local.rem_euclid(MS_PER_DAY);
     let (y, m, d) = civil_from_days(days);
-    let total = (y.checked_mul(12)?)
-        .checked_add(m - 1)?
-        .checked_add(months)?;
+    let total = (y.checked_mul(12)?).checked_add(m - 1)?.checked_add(months)?;
     let ny = total.div_euclid(12);
     let nm = total.rem_euclid(12) + 1;
     if !(-300_000_000..=300_000_000).contains(&ny) {
         return None;
     }
     let nd = d.min(days_in_month(ny, nm));
-    let new_local = days_from_civil(ny, nm, nd)
-        .checked_mul(MS_PER_DAY)?
-        .checked_add(ms_of_day)?;
+    let new_local = days_from_civil(ny, nm, nd).checked_mul(MS_PER_DAY)?.checked_add(ms_of_day)?;
     Some(tz.utc_millis(new_local))
 }
 
@@ -813,17 +725,12 @@ pub(crate) fn date_diff(start: i64, end: i64, unit: Unit, tz: TimeZone, start_of
             (b.days + shift).div_euclid(7) - (a.days + shift).div_euclid(7)
         }
         Unit::Day => b.days - a.days,
-        Unit::Hour => {
-            tz.local_millis(end).div_euclid(MS_PER_HOUR)
-                - tz.local_millis(start).div_euclid(MS_PER_HOUR)
-        }
+        Unit::Hour => tz.local_millis(end).div_euclid(MS_PER_HOUR) - tz.local_millis(start).div_euclid(MS_PER_HOUR),
         Unit::Minute => {
-            tz.local_millis(end).div_euclid(MS_PER_MINUTE)
-                - tz.local_millis(start).div_euclid(MS_PER_MINUTE)
+            tz.local_millis(end).div_euclid(MS_PER_MINUTE) - tz.local_millis(start).div_euclid(MS_PER_MINUTE)
         }
         Unit::Second => {
-            tz.local_millis(end).div_euclid(MS_PER_SECOND)
-                - tz.local_millis(start).div_euclid(MS_PER_SECOND)
+            tz.local_millis(end).div_euclid(MS_PER_SECOND) - tz.local_millis(start).div_euclid(MS_PER_SECOND)
         }
         Unit::Millisecond => end.wrapping_sub(start),
     }
@@ -832,13 +739,7 @@ pub(crate) fn date_diff(start: i64, end: i64, unit: Unit, tz: TimeZone, start_of
 /// `$dateTrunc`: the start of the `bin_size`-unit bin containing the date, bins counted
 /// from 2000-01-01T00:00:00 in the time zone (weeks from the `start_of_week` day on or
 /// before it).
-pub(crate) fn date_trunc(
-    utc_millis: i64,
-    unit: Unit,
-    bin_size: i64,
-    tz: TimeZone,
-    start_of_week: i64,
-) -> Option<i64> {
+pub(crate) fn date_trunc(utc_millis: i64, unit: Unit, bin_size: i64, tz: TimeZone, start_of_week: i64) -> Option<i64> {
     let local = tz.local_millis(utc_millis);
     let ref_days = days_from_civil(2000, 1, 1);
     match unit {

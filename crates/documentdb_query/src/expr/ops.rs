@@ -6,9 +6,7 @@ use bson::Bson;
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use super::value::{self as v, is_nullish, num, type_name};
-use super::{
-    parse_object, parse_operand, validate_var_name_for_write, Call, Env, EvalFn, Node, ParseCtx,
-};
+use super::{parse_object, parse_operand, validate_var_name_for_write, Call, Env, EvalFn, Node, ParseCtx};
 use crate::arith::{self, Num, RoundMode};
 use crate::Value;
 
@@ -192,10 +190,7 @@ pub(crate) fn parse_operator(name: &str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> 
             let (static_name, parse) = OPERATORS[i];
             parse(static_name, arg, ctx)
         }
-        Err(_) => Err(DocDbError::new(
-            ErrorCode::InvalidPipelineOperator,
-            format!("Unrecognized expression '{name}'"),
-        )),
+        Err(_) => Err(DocDbError::new(ErrorCode::InvalidPipelineOperator, format!("Unrecognized expression '{name}'"))),
     }
 }
 
@@ -216,12 +211,7 @@ pub(crate) fn parse_args(arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Vec<
 }
 
 pub(crate) fn call(name: &'static str, eval: EvalFn, args: Vec<Node>, data: OpData) -> Node {
-    Node::Call(Box::new(Call {
-        name,
-        eval,
-        args,
-        data,
-    }))
+    Node::Call(Box::new(Call { name, eval, args, data }))
 }
 
 /// An operator with exactly `n` arguments (error 16020 otherwise).
@@ -248,10 +238,7 @@ pub(crate) fn fixed_named(
     if args.len() != n {
         return Err(loc(
             16020,
-            format!(
-                "Expression {display_name} takes exactly {n} arguments. {} were passed in.",
-                args.len()
-            ),
+            format!("Expression {display_name} takes exactly {n} arguments. {} were passed in.", args.len()),
         ));
     }
     Ok(call(name, eval, args, OpData::None))
@@ -280,12 +267,7 @@ pub(crate) fn ranged(
 }
 
 /// A variadic operator.
-pub(crate) fn variadic(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-    eval: EvalFn,
-) -> DocDbResult<Node> {
+pub(crate) fn variadic(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>, eval: EvalFn) -> DocDbResult<Node> {
     let args = parse_args(arg, ctx)?;
     Ok(call(name, eval, args, OpData::None))
 }
@@ -313,10 +295,7 @@ pub(crate) fn display(val: &Value) -> String {
 }
 
 fn numeric_error(code: i32, op: &str, val: &Value) -> DocDbError {
-    loc(
-        code,
-        format!("{op} only supports numeric types, not {}", type_name(val)),
-    )
+    loc(code, format!("{op} only supports numeric types, not {}", type_name(val)))
 }
 
 // ------------------------------------------------------------------------------------
@@ -348,10 +327,7 @@ fn e_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                 None => {
                     return Err(DocDbError::new(
                         ErrorCode::TypeMismatch,
-                        format!(
-                            "$add only supports numeric or date types, not {}",
-                            type_name(other)
-                        ),
+                        format!("$add only supports numeric or date types, not {}", type_name(other)),
                     ))
                 }
             },
@@ -360,10 +336,7 @@ fn e_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if have_date {
         return match adder.result_millis() {
             Some(ms) => Ok(Some(Bson::DateTime(bson::DateTime::from_millis(ms)))),
-            None => Err(DocDbError::new(
-                ErrorCode::Overflow,
-                "date overflow in $add",
-            )),
+            None => Err(DocDbError::new(ErrorCode::Overflow, "date overflow in $add")),
         };
     }
     Ok(Some(adder.result().to_bson()))
@@ -384,22 +357,16 @@ fn e_subtract(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
     if let Some(Bson::DateTime(d)) = &l {
         return match (&r, num(&r)) {
-            (Some(Bson::DateTime(e)), _) => Ok(Some(Bson::Int64(
-                d.timestamp_millis().wrapping_sub(e.timestamp_millis()),
-            ))),
+            (Some(Bson::DateTime(e)), _) => {
+                Ok(Some(Bson::Int64(d.timestamp_millis().wrapping_sub(e.timestamp_millis()))))
+            }
             (_, Some(n)) => Ok(Some(Bson::DateTime(bson::DateTime::from_millis(
                 d.timestamp_millis().wrapping_sub(arith::to_i64(n)),
             )))),
-            _ => Err(DocDbError::new(
-                ErrorCode::TypeMismatch,
-                format!("can't $subtract {} from Date", type_name(&r)),
-            )),
+            _ => Err(DocDbError::new(ErrorCode::TypeMismatch, format!("can't $subtract {} from Date", type_name(&r)))),
         };
     }
-    Err(DocDbError::new(
-        ErrorCode::TypeMismatch,
-        format!("can't $subtract {} from {}", type_name(&r), type_name(&l)),
-    ))
+    Err(DocDbError::new(ErrorCode::TypeMismatch, format!("can't $subtract {} from {}", type_name(&r), type_name(&l))))
 }
 
 fn p_multiply(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -418,10 +385,7 @@ fn e_multiply(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             None => {
                 return Err(DocDbError::new(
                     ErrorCode::TypeMismatch,
-                    format!(
-                        "$multiply only supports numeric types, not {}",
-                        type_name(&val)
-                    ),
+                    format!("$multiply only supports numeric types, not {}", type_name(&val)),
                 ))
             }
         }
@@ -439,10 +403,7 @@ fn e_divide(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if let (Some(a), Some(b)) = (num(&l), num(&r)) {
         return match arith::divide(a, b) {
             Some(q) => Ok(Some(q.to_bson())),
-            None => Err(DocDbError::new(
-                ErrorCode::BadValue,
-                "can't $divide by zero",
-            )),
+            None => Err(DocDbError::new(ErrorCode::BadValue, "can't $divide by zero")),
         };
     }
     if is_nullish(&l) || is_nullish(&r) {
@@ -450,11 +411,7 @@ fn e_divide(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
     Err(DocDbError::new(
         ErrorCode::TypeMismatch,
-        format!(
-            "$divide only supports numeric types, not {} and {}",
-            type_name(&l),
-            type_name(&r)
-        ),
+        format!("$divide only supports numeric types, not {} and {}", type_name(&l), type_name(&r)),
     ))
 }
 
@@ -470,24 +427,14 @@ fn e_mod(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             Some(q) => Ok(Some(q.to_bson())),
             None => {
                 let decimal = matches!(a, Num::Decimal(_)) || matches!(b, Num::Decimal(_));
-                Err(loc(
-                    if decimal { 5733415 } else { 16610 },
-                    "can't $mod by zero",
-                ))
+                Err(loc(if decimal { 5733415 } else { 16610 }, "can't $mod by zero"))
             }
         };
     }
     if is_nullish(&l) || is_nullish(&r) {
         return Ok(Some(Bson::Null));
     }
-    Err(loc(
-        16611,
-        format!(
-            "$mod only supports numeric types, not {} and {}",
-            type_name(&l),
-            type_name(&r)
-        ),
-    ))
+    Err(loc(16611, format!("$mod only supports numeric types, not {} and {}", type_name(&l), type_name(&r))))
 }
 
 /// Evaluates the single numeric argument of `$abs`-like operators: null for nullish,
@@ -522,11 +469,7 @@ fn p_ceil(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult
 }
 
 fn e_ceil(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    Ok(Some(
-        single_numeric(c, env)?
-            .map(|n| arith::ceil(n).to_bson())
-            .unwrap_or(Bson::Null),
-    ))
+    Ok(Some(single_numeric(c, env)?.map(|n| arith::ceil(n).to_bson()).unwrap_or(Bson::Null)))
 }
 
 fn p_floor(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -534,11 +477,7 @@ fn p_floor(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResul
 }
 
 fn e_floor(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    Ok(Some(
-        single_numeric(c, env)?
-            .map(|n| arith::floor(n).to_bson())
-            .unwrap_or(Bson::Null),
-    ))
+    Ok(Some(single_numeric(c, env)?.map(|n| arith::floor(n).to_bson()).unwrap_or(Bson::Null)))
 }
 
 fn p_sqrt(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -598,13 +537,7 @@ fn e_ln(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
     let x = arith::to_f64(n);
     if !(x > 0.0 || x.is_nan()) {
-        return Err(loc(
-            28766,
-            format!(
-                "$ln's argument must be a positive number, but is {}",
-                v::format_double_g(x)
-            ),
-        ));
+        return Err(loc(28766, format!("$ln's argument must be a positive number, but is {}", v::format_double_g(x))));
     }
     Ok(Some(Bson::Double(x.ln())))
 }
@@ -626,10 +559,7 @@ fn e_log10(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if !(x > 0.0 || x.is_nan()) {
         return Err(loc(
             28761,
-            format!(
-                "$log10's argument must be a positive number, but is {}",
-                v::format_double_g(x)
-            ),
+            format!("$log10's argument must be a positive number, but is {}", v::format_double_g(x)),
         ));
     }
     Ok(Some(Bson::Double(x.log10())))
@@ -645,18 +575,8 @@ fn e_log(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if is_nullish(&a) || is_nullish(&b) {
         return Ok(Some(Bson::Null));
     }
-    let x = num(&a).ok_or_else(|| {
-        loc(
-            28756,
-            format!("$log's argument must be numeric, not {}", type_name(&a)),
-        )
-    })?;
-    let base = num(&b).ok_or_else(|| {
-        loc(
-            28757,
-            format!("$log's base must be numeric, not {}", type_name(&b)),
-        )
-    })?;
+    let x = num(&a).ok_or_else(|| loc(28756, format!("$log's argument must be numeric, not {}", type_name(&a))))?;
+    let base = num(&b).ok_or_else(|| loc(28757, format!("$log's base must be numeric, not {}", type_name(&b))))?;
     if matches!(x, Num::Decimal(_)) || matches!(base, Num::Decimal(_)) {
         let xd = arith::to_decimal(x);
         let bd = arith::to_decimal(base);
@@ -670,19 +590,13 @@ fn e_log(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if !(xf > 0.0 || xf.is_nan()) {
         return Err(loc(
             28758,
-            format!(
-                "$log's argument must be a positive number, but is {}",
-                v::format_double_g(xf)
-            ),
+            format!("$log's argument must be a positive number, but is {}", v::format_double_g(xf)),
         ));
     }
     if !((bf > 0.0 && bf != 1.0) || bf.is_nan()) {
         return Err(loc(
             28759,
-            format!(
-                "$log's base must be a positive number not equal to 1, but is {}",
-                v::format_double_g(bf)
-            ),
+            format!("$log's base must be a positive number not equal to 1, but is {}", v::format_double_g(bf)),
         ));
     }
     Ok(Some(Bson::Double(xf.ln() / bf.ln())))
@@ -836,24 +750,9 @@ fn e_pow(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if is_nullish(&a) || is_nullish(&b) {
         return Ok(Some(Bson::Null));
     }
-    let base = num(&a).ok_or_else(|| {
-        loc(
-            28762,
-            format!("$pow's base must be numeric, not {}", type_name(&a)),
-        )
-    })?;
-    let exp = num(&b).ok_or_else(|| {
-        loc(
-            28763,
-            format!("$pow's exponent must be numeric, not {}", type_name(&b)),
-        )
-    })?;
-    let zero_neg = || {
-        loc(
-            28764,
-            "$pow cannot take a base of 0 and a negative exponent",
-        )
-    };
+    let base = num(&a).ok_or_else(|| loc(28762, format!("$pow's base must be numeric, not {}", type_name(&a))))?;
+    let exp = num(&b).ok_or_else(|| loc(28763, format!("$pow's exponent must be numeric, not {}", type_name(&b))))?;
+    let zero_neg = || loc(28764, "$pow cannot take a base of 0 and a negative exponent");
     if matches!(base, Num::Decimal(_)) || matches!(exp, Num::Decimal(_)) {
         let bd = arith::to_decimal(base);
         let ed = arith::to_decimal(exp);
@@ -871,13 +770,7 @@ fn e_pow(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Double(bf.powf(ef))));
     }
     let long_result = matches!(base, Num::Int64(_)) || matches!(exp, Num::Int64(_));
-    let format = |r: i64| -> Value {
-        Some(if long_result {
-            Bson::Int64(r)
-        } else {
-            Num::int_or_long(r).to_bson()
-        })
-    };
+    let format = |r: i64| -> Value { Some(if long_result { Bson::Int64(r) } else { Num::int_or_long(r).to_bson() }) };
     let bl = arith::to_i64(base);
     let el = arith::to_i64(exp);
     if bl == 0 {
@@ -908,11 +801,7 @@ fn p_trunc(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResul
 }
 
 fn e_round(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    let mode = if c.name == "$round" {
-        RoundMode::HalfEven
-    } else {
-        RoundMode::TowardZero
-    };
+    let mode = if c.name == "$round" { RoundMode::HalfEven } else { RoundMode::TowardZero };
     let val = env.eval(&c.args[0])?;
     if is_nullish(&val) {
         return Ok(Some(Bson::Null));
@@ -926,19 +815,13 @@ fn e_round(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
         let pn = num(&pv);
         if pn.and_then(arith::as_i32_exact).is_none() {
-            return Err(loc(
-                51082,
-                format!("precision argument to  {} must be a integral value", c.name),
-            ));
+            return Err(loc(51082, format!("precision argument to  {} must be a integral value", c.name)));
         }
         place = pn.map(arith::to_i64).unwrap_or(0);
         if !(-20..=100).contains(&place) {
             return Err(loc(
                 51083,
-                format!(
-                    "cannot apply {} with precision value {place} value must be in [-20, 100]",
-                    c.name
-                ),
+                format!("cannot apply {} with precision value {place} value must be in [-20, 100]", c.name),
             ));
         }
     }
@@ -1028,9 +911,8 @@ fn p_cond(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult
     let Bson::Document(d) = arg else {
         return fixed(name, arg, ctx, 3, e_cond);
     };
-    let args = named_args(d, &["if", "then", "else"], ctx, |k| {
-        loc(17083, format!("Unrecognized parameter to $cond: {k}"))
-    })?;
+    let args =
+        named_args(d, &["if", "then", "else"], ctx, |k| loc(17083, format!("Unrecognized parameter to $cond: {k}")))?;
     if args[0].is_absent() {
         return Err(loc(17080, "Missing 'if' parameter to $cond"));
     }
@@ -1045,21 +927,14 @@ fn p_cond(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult
 
 fn e_cond(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let cond = env.eval(&c.args[0])?;
-    let branch = if v::truthy(&cond) {
-        &c.args[1]
-    } else {
-        &c.args[2]
-    };
+    let branch = if v::truthy(&cond) { &c.args[1] } else { &c.args[2] };
     env.eval(branch)
 }
 
 fn p_if_null(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let args = parse_args(arg, ctx)?;
     if args.len() < 2 {
-        return Err(loc(
-            1257300,
-            format!("$ifNull needs at least two arguments, had: {}", args.len()),
-        ));
+        return Err(loc(1257300, format!("$ifNull needs at least two arguments, had: {}", args.len())));
     }
     Ok(call(name, e_if_null, args, OpData::None))
 }
@@ -1079,10 +954,7 @@ fn p_switch(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResu
     let Bson::Document(d) = arg else {
         return Err(loc(
             40060,
-            format!(
-                "$switch requires an object as an argument, found: {}",
-                v::bson_type_name(arg)
-            ),
+            format!("$switch requires an object as an argument, found: {}", v::bson_type_name(arg)),
         ));
     };
     let mut args = Vec::new();
@@ -1093,50 +965,30 @@ fn p_switch(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResu
                 let Bson::Array(branches) = val else {
                     return Err(loc(
                         40061,
-                        format!(
-                            "$switch expected an array for 'branches', found: {}",
-                            v::bson_type_name(val)
-                        ),
+                        format!("$switch expected an array for 'branches', found: {}", v::bson_type_name(val)),
                     ));
                 };
                 for b in branches {
                     let Bson::Document(bd) = b else {
                         return Err(loc(
                             40062,
-                            format!(
-                                "$switch expected each branch to be an object, found: {}",
-                                v::bson_type_name(b)
-                            ),
+                            format!("$switch expected each branch to be an object, found: {}", v::bson_type_name(b)),
                         ));
                     };
                     let pair = named_args(bd, &["case", "then"], ctx, |k| {
-                        loc(
-                            40063,
-                            format!("$switch found an unknown argument to a branch: {k}"),
-                        )
+                        loc(40063, format!("$switch found an unknown argument to a branch: {k}"))
                     })?;
                     if pair[0].is_absent() {
-                        return Err(loc(
-                            40064,
-                            "$switch requires each branch have a 'case' expression",
-                        ));
+                        return Err(loc(40064, "$switch requires each branch have a 'case' expression"));
                     }
                     if pair[1].is_absent() {
-                        return Err(loc(
-                            40065,
-                            "$switch requires each branch have a 'then' expression.",
-                        ));
+                        return Err(loc(40065, "$switch requires each branch have a 'then' expression."));
                     }
                     args.extend(pair);
                 }
             }
             "default" => default = Some(parse_operand(val, ctx)?),
-            other => {
-                return Err(loc(
-                    40067,
-                    format!("$switch found an unknown argument: {other}"),
-                ))
-            }
+            other => return Err(loc(40067, format!("$switch found an unknown argument: {other}"))),
         }
     }
     if args.is_empty() {
@@ -1151,11 +1003,7 @@ fn p_switch(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResu
 
 fn e_switch(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let has_default = matches!(c.data, OpData::Switch { has_default: true });
-    let branch_args = if has_default {
-        &c.args[..c.args.len() - 1]
-    } else {
-        &c.args[..]
-    };
+    let branch_args = if has_default { &c.args[..c.args.len() - 1] } else { &c.args[..] };
     for pair in branch_args.chunks(2) {
         if let [case, then] = pair {
             if v::truthy(&env.eval(case)?) {
@@ -1165,10 +1013,7 @@ fn e_switch(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
     match (has_default, c.args.last()) {
         (true, Some(dft)) => env.eval(dft),
-        _ => Err(loc(
-            40066,
-            "$switch could not find a matching branch for an input, and no default was specified.",
-        )),
+        _ => Err(loc(40066, "$switch could not find a matching branch for an input, and no default was specified.")),
     }
 }
 
@@ -1190,12 +1035,7 @@ fn p_let(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<
         match k.as_str() {
             "vars" => vars = Some(val),
             "in" => body = Some(val),
-            other => {
-                return Err(loc(
-                    16875,
-                    format!("Unrecognized parameter to $let: {other}"),
-                ))
-            }
+            other => return Err(loc(16875, format!("Unrecognized parameter to $let: {other}"))),
         }
     }
     let vars = vars.ok_or_else(|| loc(16876, "Missing 'vars' parameter to $let"))?;
@@ -1203,10 +1043,7 @@ fn p_let(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<
     let Bson::Document(vars) = vars else {
         return Err(loc(
             10065,
-            format!(
-                "invalid parameter: expected an object (vars), found {}",
-                v::bson_type_name(vars)
-            ),
+            format!("invalid parameter: expected an object (vars), found {}", v::bson_type_name(vars)),
         ));
     };
     let mut args = Vec::with_capacity(vars.len() + 1);
@@ -1243,11 +1080,7 @@ fn e_let(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 }
 
 /// Parses `as` (default `this`), defines it, parses `body` in that scope.
-fn bind_and_parse(
-    as_name: Option<&Bson>,
-    body: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<(usize, Node)> {
+fn bind_and_parse(as_name: Option<&Bson>, body: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<(usize, Node)> {
     let name = match as_name {
         None => "this".to_string(),
         Some(Bson::String(s)) => s.clone(),
@@ -1271,12 +1104,7 @@ fn p_map(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<
             "input" => input = Some(val),
             "as" => as_name = Some(val),
             "in" => body = Some(val),
-            other => {
-                return Err(loc(
-                    16879,
-                    format!("Unrecognized parameter to $map: {other}"),
-                ))
-            }
+            other => return Err(loc(16879, format!("Unrecognized parameter to $map: {other}"))),
         }
     }
     let input = input.ok_or_else(|| loc(16880, "Missing 'input' parameter to $map"))?;
@@ -1295,10 +1123,7 @@ fn e_map(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Null));
     }
     let Some(Bson::Array(items)) = input else {
-        return Err(loc(
-            16883,
-            format!("input to $map must be an array not {}", type_name(&input)),
-        ));
+        return Err(loc(16883, format!("input to $map must be an array not {}", type_name(&input))));
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -1310,10 +1135,7 @@ fn e_map(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 fn p_filter(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            28646,
-            "$filter only supports an object as its argument",
-        ));
+        return Err(loc(28646, "$filter only supports an object as its argument"));
     };
     let (mut input, mut as_name, mut cond, mut limit) = (None, None, None, None);
     for (k, val) in d {
@@ -1322,12 +1144,7 @@ fn p_filter(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResu
             "as" => as_name = Some(val),
             "cond" => cond = Some(val),
             "limit" => limit = Some(val),
-            other => {
-                return Err(loc(
-                    28647,
-                    format!("Unrecognized parameter to $filter: {other}"),
-                ))
-            }
+            other => return Err(loc(28647, format!("Unrecognized parameter to $filter: {other}"))),
         }
     }
     let input = input.ok_or_else(|| loc(28648, "Missing 'input' parameter to $filter"))?;
@@ -1338,12 +1155,7 @@ fn p_filter(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResu
         Some(l) => parse_operand(l, ctx)?,
         None => Node::Absent,
     };
-    Ok(call(
-        name,
-        e_filter,
-        vec![input, cond, limit],
-        OpData::Var(id),
-    ))
+    Ok(call(name, e_filter, vec![input, cond, limit], OpData::Var(id)))
 }
 
 fn e_filter(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
@@ -1355,13 +1167,7 @@ fn e_filter(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Null));
     }
     let Some(Bson::Array(items)) = input else {
-        return Err(loc(
-            28651,
-            format!(
-                "input to $filter must be an array not {}",
-                type_name(&input)
-            ),
-        ));
+        return Err(loc(28651, format!("input to $filter must be an array not {}", type_name(&input))));
     };
     if items.is_empty() {
         return Ok(Some(Bson::Array(items)));
@@ -1371,19 +1177,10 @@ fn e_filter(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         let lv = env.eval(&c.args[2])?;
         if !is_nullish(&lv) {
             let n = num(&lv).and_then(arith::as_i32_exact).ok_or_else(|| {
-                loc(
-                    327391,
-                    format!(
-                        "$filter: limit must be represented as a 32-bit integral value: {}",
-                        display(&lv)
-                    ),
-                )
+                loc(327391, format!("$filter: limit must be represented as a 32-bit integral value: {}", display(&lv)))
             })?;
             if n <= 0 {
-                return Err(loc(
-                    327392,
-                    format!("$filter: limit must be greater than 0: {}", display(&lv)),
-                ));
+                return Err(loc(327392, format!("$filter: limit must be greater than 0: {}", display(&lv))));
             }
             remaining = Some(i64::from(n));
         }
@@ -1408,10 +1205,7 @@ fn p_reduce(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResu
     let Bson::Document(d) = arg else {
         return Err(loc(
             40075,
-            format!(
-                "$reduce requires an object as an argument, found: {}",
-                v::bson_type_name(arg)
-            ),
+            format!("$reduce requires an object as an argument, found: {}", v::bson_type_name(arg)),
         ));
     };
     let scope = ctx.scope_len();
@@ -1431,25 +1225,16 @@ fn p_reduce(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResu
                 body = Some(parsed);
             }
             other => {
-                result = Err(loc(
-                    40076,
-                    format!("$reduce found an unknown argument: {other}"),
-                ));
+                result = Err(loc(40076, format!("$reduce found an unknown argument: {other}")));
                 break;
             }
         }
     }
     result?;
     let input = input.ok_or_else(|| loc(40077, "$reduce requires 'input' to be specified"))??;
-    let initial =
-        initial.ok_or_else(|| loc(40078, "$reduce requires 'initialValue' to be specified"))??;
+    let initial = initial.ok_or_else(|| loc(40078, "$reduce requires 'initialValue' to be specified"))??;
     let body = body.ok_or_else(|| loc(40079, "$reduce requires 'in' to be specified"))??;
-    Ok(call(
-        name,
-        e_reduce,
-        vec![input, initial, body],
-        OpData::Reduce { this, value },
-    ))
+    Ok(call(name, e_reduce, vec![input, initial, body], OpData::Reduce { this, value }))
 }
 
 fn e_reduce(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
@@ -1461,13 +1246,7 @@ fn e_reduce(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Null));
     }
     let Some(Bson::Array(items)) = input else {
-        return Err(loc(
-            40080,
-            format!(
-                "$reduce requires that 'input' be an array, found: {}",
-                display(&input)
-            ),
-        ));
+        return Err(loc(40080, format!("$reduce requires that 'input' be an array, found: {}", display(&input))));
     };
     let mut acc = env.eval(&c.args[1])?;
     for item in items {
@@ -1525,9 +1304,6 @@ pub(crate) fn random_f64() -> f64 {
 /// Parses an operand that must be an object with an `$`-operator or literal fields, used by
 /// modules that accept `{date: ..}` style arguments.
 #[allow(dead_code)]
-pub(crate) fn parse_document_operand(
-    d: &bson::Document,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn parse_document_operand(d: &bson::Document, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     parse_object(d, ctx)
 }

@@ -23,16 +23,10 @@ pub(crate) fn p_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> 
 
 fn e_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     match env.eval(&c.args[0])? {
-        Some(Bson::Array(a)) => Ok(Some(
-            Num::int_or_long(i64::try_from(a.len()).unwrap_or(i64::MAX)).to_bson(),
-        )),
-        other => Err(loc(
-            17124,
-            format!(
-                "The argument to $size must be an array, but was of type: {}",
-                type_name(&other)
-            ),
-        )),
+        Some(Bson::Array(a)) => Ok(Some(Num::int_or_long(i64::try_from(a.len()).unwrap_or(i64::MAX)).to_bson())),
+        other => {
+            Err(loc(17124, format!("The argument to $size must be an array, but was of type: {}", type_name(&other))))
+        }
     }
 }
 
@@ -46,23 +40,13 @@ fn array_elem_at(op: &str, arity: usize, array: Value, index: Value) -> DocDbRes
             28689,
             format!(
                 "{op}'s {} must be an array, but is {}",
-                if arity == 1 {
-                    "argument"
-                } else {
-                    "first argument"
-                },
+                if arity == 1 { "argument" } else { "first argument" },
                 type_name(&array)
             ),
         ));
     };
     let n = num(&index).ok_or_else(|| {
-        loc(
-            28690,
-            format!(
-                "{op}'s second argument must be a numeric value, but is {}",
-                type_name(&index)
-            ),
-        )
+        loc(28690, format!("{op}'s second argument must be a numeric value, but is {}", type_name(&index)))
     })?;
     let i = arith::as_i32_exact(n).ok_or_else(|| {
         loc(
@@ -79,16 +63,10 @@ fn array_elem_at(op: &str, arity: usize, array: Value, index: Value) -> DocDbRes
     if idx < 0 || idx >= len {
         return Ok(None);
     }
-    Ok(items
-        .into_iter()
-        .nth(usize::try_from(idx).unwrap_or(usize::MAX)))
+    Ok(items.into_iter().nth(usize::try_from(idx).unwrap_or(usize::MAX)))
 }
 
-pub(crate) fn p_array_elem_at(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_array_elem_at(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 2, e_array_elem_at)
 }
 
@@ -120,25 +98,13 @@ fn e_in(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let needle = env.eval(&c.args[0])?;
     let hay = env.eval(&c.args[1])?;
     let Some(Bson::Array(items)) = hay else {
-        return Err(loc(
-            40081,
-            format!(
-                "$in requires an array as a second argument, found: {}",
-                type_name(&hay)
-            ),
-        ));
+        return Err(loc(40081, format!("$in requires an array as a second argument, found: {}", type_name(&hay))));
     };
-    let found = items
-        .into_iter()
-        .any(|i| v::values_equal(&Some(i), &needle));
+    let found = items.into_iter().any(|i| v::values_equal(&Some(i), &needle));
     Ok(Some(Bson::Boolean(found)))
 }
 
-pub(crate) fn p_concat_arrays(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_concat_arrays(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     variadic(name, arg, ctx, e_concat_arrays)
 }
 
@@ -151,15 +117,7 @@ fn e_concat_arrays(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
         match val {
             Some(Bson::Array(items)) => out.extend(items),
-            other => {
-                return Err(loc(
-                    28664,
-                    format!(
-                        "$concatArrays only supports arrays, not {}",
-                        type_name(&other)
-                    ),
-                ))
-            }
+            other => return Err(loc(28664, format!("$concatArrays only supports arrays, not {}", type_name(&other)))),
         }
     }
     Ok(arr(out))
@@ -178,20 +136,11 @@ fn e_slice(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::Array(items)) = a else {
         return Err(loc(
             28724,
-            format!(
-                "First argument to $slice must be an array, but is of type: {}",
-                type_name(&a)
-            ),
+            format!("First argument to $slice must be an array, but is of type: {}", type_name(&a)),
         ));
     };
     let n2 = num(&second).ok_or_else(|| {
-        loc(
-            28725,
-            format!(
-                "Second argument to $slice must be a numeric value, but is of type: {}",
-                type_name(&second)
-            ),
-        )
+        loc(28725, format!("Second argument to $slice must be a numeric value, but is of type: {}", type_name(&second)))
     })?;
     let k = arith::as_i32_exact(n2).ok_or_else(|| {
         loc(
@@ -217,13 +166,7 @@ fn e_slice(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return Ok(Some(Bson::Null));
         }
         let cn = num(&cv).ok_or_else(|| {
-            loc(
-                28727,
-                format!(
-                    "Third argument to $slice must be numeric, but is of type: {}",
-                    type_name(&cv)
-                ),
-            )
+            loc(28727, format!("Third argument to $slice must be numeric, but is of type: {}", type_name(&cv)))
         })?;
         let count = arith::as_i32_exact(cn).ok_or_else(|| {
             loc(
@@ -235,25 +178,15 @@ fn e_slice(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             )
         })?;
         if count <= 0 {
-            return Err(loc(
-                28729,
-                format!("Third argument to $slice must be positive: {count}"),
-            ));
+            return Err(loc(28729, format!("Third argument to $slice must be positive: {count}")));
         }
         (start, (start + i64::from(count)).min(len))
     };
-    let (s, e) = (
-        usize::try_from(start).unwrap_or(0),
-        usize::try_from(end).unwrap_or(0),
-    );
+    let (s, e) = (usize::try_from(start).unwrap_or(0), usize::try_from(end).unwrap_or(0));
     Ok(arr(items.get(s..e.max(s)).unwrap_or_default().to_vec()))
 }
 
-pub(crate) fn p_reverse_array(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_reverse_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_reverse_array)
 }
 
@@ -269,10 +202,7 @@ fn e_reverse_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
         other => Err(loc(
             34435,
-            format!(
-                "The argument to $reverseArray must be an array, but was of type: {}",
-                type_name(&other)
-            ),
+            format!("The argument to $reverseArray must be an array, but was of type: {}", type_name(&other)),
         )),
     }
 }
@@ -288,22 +218,10 @@ fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
             ),
         )
     })?;
-    usize::try_from(n).map_err(|_| {
-        loc(
-            40097,
-            format!(
-                "{op} requires a nonnegative {what}, found: {}",
-                display(val)
-            ),
-        )
-    })
+    usize::try_from(n).map_err(|_| loc(40097, format!("{op} requires a nonnegative {what}, found: {}", display(val))))
 }
 
-pub(crate) fn p_index_of_array(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_index_of_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     ranged(name, arg, ctx, 2, 4, e_index_of_array)
 }
 
@@ -315,10 +233,7 @@ fn e_index_of_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::Array(items)) = a else {
         return Err(loc(
             40090,
-            format!(
-                "$indexOfArray requires an array as a first argument, found: {}",
-                type_name(&a)
-            ),
+            format!("$indexOfArray requires an array as a first argument, found: {}", type_name(&a)),
         ));
     };
     let mut start = 0usize;
@@ -338,19 +253,12 @@ fn e_index_of_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Int32(-1)))
 }
 
-pub(crate) fn p_is_array(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_is_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_is_array)
 }
 
 fn e_is_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    Ok(Some(Bson::Boolean(matches!(
-        env.eval(&c.args[0])?,
-        Some(Bson::Array(_))
-    ))))
+    Ok(Some(Bson::Boolean(matches!(env.eval(&c.args[0])?, Some(Bson::Array(_))))))
 }
 
 pub(crate) fn p_range(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -361,13 +269,7 @@ fn e_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let sv = env.eval(&c.args[0])?;
     let ev = env.eval(&c.args[1])?;
     let sn = num(&sv).ok_or_else(|| {
-        loc(
-            34443,
-            format!(
-                "$range requires a numeric starting value, found value of type: {}",
-                type_name(&sv)
-            ),
-        )
+        loc(34443, format!("$range requires a numeric starting value, found value of type: {}", type_name(&sv)))
     })?;
     let start = arith::as_i32_exact(sn).ok_or_else(|| {
         loc(
@@ -379,13 +281,7 @@ fn e_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         )
     })?;
     let en = num(&ev).ok_or_else(|| {
-        loc(
-            34445,
-            format!(
-                "$range requires a numeric ending value, found value of type: {}",
-                type_name(&ev)
-            ),
-        )
+        loc(34445, format!("$range requires a numeric ending value, found value of type: {}", type_name(&ev)))
     })?;
     let end = arith::as_i32_exact(en).ok_or_else(|| {
         loc(
@@ -400,13 +296,7 @@ fn e_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if let Some(s) = c.args.get(2) {
         let stv = env.eval(s)?;
         let stn = num(&stv).ok_or_else(|| {
-            loc(
-                34447,
-                format!(
-                    "$range requires a numeric step value, found value of type:{}",
-                    type_name(&stv)
-                ),
-            )
+            loc(34447, format!("$range requires a numeric step value, found value of type:{}", type_name(&stv)))
         })?;
         step = i64::from(arith::as_i32_exact(stn).ok_or_else(|| {
             loc(
@@ -448,10 +338,7 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
     let Bson::Document(d) = arg else {
         return Err(loc(
             34460,
-            format!(
-                "$zip only supports an object as an argument, found {}",
-                v::bson_type_name(arg)
-            ),
+            format!("$zip only supports an object as an argument, found {}", v::bson_type_name(arg)),
         ));
     };
     let mut inputs = Vec::new();
@@ -463,10 +350,7 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
                 let Bson::Array(items) = val else {
                     return Err(loc(
                         34461,
-                        format!(
-                            "inputs must be an array of expressions, found {}",
-                            v::bson_type_name(val)
-                        ),
+                        format!("inputs must be an array of expressions, found {}", v::bson_type_name(val)),
                     ));
                 };
                 for i in items {
@@ -477,10 +361,7 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
                 let Bson::Array(items) = val else {
                     return Err(loc(
                         34462,
-                        format!(
-                            "defaults must be an array of expressions, found {}",
-                            v::bson_type_name(val)
-                        ),
+                        format!("defaults must be an array of expressions, found {}", v::bson_type_name(val)),
                     ));
                 };
                 for i in items {
@@ -492,41 +373,25 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
                 _ => {
                     return Err(loc(
                         34463,
-                        format!(
-                            "useLongestLength must be a bool, found {}",
-                            v::bson_type_name(arg)
-                        ),
+                        format!("useLongestLength must be a bool, found {}", v::bson_type_name(arg)),
                     ))
                 }
             },
-            other => {
-                return Err(loc(
-                    34464,
-                    format!("$zip found an unknown argument: {other}"),
-                ))
-            }
+            other => return Err(loc(34464, format!("$zip found an unknown argument: {other}"))),
         }
     }
     if inputs.is_empty() {
         return Err(loc(34465, "$zip requires at least one input array"));
     }
     if !longest && !defaults.is_empty() {
-        return Err(loc(
-            34466,
-            "cannot specify defaults unless useLongestLength is true",
-        ));
+        return Err(loc(34466, "cannot specify defaults unless useLongestLength is true"));
     }
     if !defaults.is_empty() && defaults.len() != inputs.len() {
         return Err(loc(34467, "defaults and inputs must have the same length"));
     }
     let n = inputs.len();
     inputs.extend(defaults);
-    Ok(call(
-        name,
-        e_zip,
-        inputs,
-        OpData::Zip { inputs: n, longest },
-    ))
+    Ok(call(name, e_zip, inputs, OpData::Zip { inputs: n, longest }))
 }
 
 fn e_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
@@ -542,13 +407,7 @@ fn e_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         match val {
             Some(Bson::Array(items)) => arrays.push(items),
             other => {
-                return Err(loc(
-                    34468,
-                    format!(
-                        "$zip found a non-array expression in input: {}",
-                        display(&other)
-                    ),
-                ))
+                return Err(loc(34468, format!("$zip found a non-array expression in input: {}", display(&other))))
             }
         }
     }
@@ -654,16 +513,8 @@ impl SortBy {
             }
             SortBy::Fields(fields) => {
                 for (path, asc) in fields {
-                    let ka = if matches!(a, Bson::Document(_)) {
-                        dotted(a, path)
-                    } else {
-                        None
-                    };
-                    let kb = if matches!(b, Bson::Document(_)) {
-                        dotted(b, path)
-                    } else {
-                        None
-                    };
+                    let ka = if matches!(a, Bson::Document(_)) { dotted(a, path) } else { None };
+                    let kb = if matches!(b, Bson::Document(_)) { dotted(b, path) } else { None };
                     let o = v::compare(&ka.unwrap_or(Bson::Null), &kb.unwrap_or(Bson::Null));
                     let o = if *asc { o } else { o.reverse() };
                     if o != Ordering::Equal {
@@ -676,18 +527,11 @@ impl SortBy {
     }
 }
 
-pub(crate) fn p_sort_array(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_sort_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             2942500,
-            format!(
-                "$sortArray requires an object as an argument, found: {}",
-                v::bson_type_name(arg)
-            ),
+            format!("$sortArray requires an object as an argument, found: {}", v::bson_type_name(arg)),
         ));
     };
     let mut input = None;
@@ -696,23 +540,12 @@ pub(crate) fn p_sort_array(
         match k.as_str() {
             "input" => input = Some(parse_operand(val, ctx)?),
             "sortBy" => sort_by = Some(parse_sort_by(val)?),
-            other => {
-                return Err(loc(
-                    2942501,
-                    format!("$sortArray found an unknown argument: {other}"),
-                ))
-            }
+            other => return Err(loc(2942501, format!("$sortArray found an unknown argument: {other}"))),
         }
     }
     let input = input.ok_or_else(|| loc(2942502, "$sortArray requires 'input' to be specified"))?;
-    let sort_by =
-        sort_by.ok_or_else(|| loc(2942503, "$sortArray requires 'sortBy' to be specified"))?;
-    Ok(call(
-        name,
-        e_sort_array,
-        vec![input],
-        OpData::Sort(Arc::new(sort_by)),
-    ))
+    let sort_by = sort_by.ok_or_else(|| loc(2942503, "$sortArray requires 'sortBy' to be specified"))?;
+    Ok(call(name, e_sort_array, vec![input], OpData::Sort(Arc::new(sort_by))))
 }
 
 fn e_sort_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
@@ -730,21 +563,14 @@ fn e_sort_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
         other => Err(loc(
             2942504,
-            format!(
-                "The input argument to $sortArray must be an array, but was of type: {}",
-                type_name(&other)
-            ),
+            format!("The input argument to $sortArray must be an array, but was of type: {}", type_name(&other)),
         )),
     }
 }
 
 // ---- sets ----
 
-pub(crate) fn p_set_union(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_set_union(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     variadic(name, arg, ctx, e_set_union)
 }
 
@@ -760,10 +586,7 @@ fn e_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             other => {
                 return Err(loc(
                     17043,
-                    format!(
-                        "All operands of $setUnion must be arrays. One argument is of type: {}",
-                        type_name(&other)
-                    ),
+                    format!("All operands of $setUnion must be arrays. One argument is of type: {}", type_name(&other)),
                 ))
             }
         }
@@ -771,11 +594,7 @@ fn e_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(arr(v::sorted_set(all)))
 }
 
-pub(crate) fn p_set_intersection(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_set_intersection(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     variadic(name, arg, ctx, e_set_intersection)
 }
 
@@ -792,9 +611,9 @@ fn e_set_intersection(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                 return Err(loc(
                     17047,
                     format!(
-                    "All operands of $setIntersection must be arrays. One argument is of type: {}",
-                    type_name(&other)
-                ),
+                        "All operands of $setIntersection must be arrays. One argument is of type: {}",
+                        type_name(&other)
+                    ),
                 ))
             }
         };
@@ -806,11 +625,7 @@ fn e_set_intersection(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(arr(current.unwrap_or_default()))
 }
 
-pub(crate) fn p_set_difference(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_set_difference(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 2, e_set_difference)
 }
 
@@ -823,19 +638,13 @@ fn e_set_difference(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::Array(left)) = l else {
         return Err(loc(
             17048,
-            format!(
-                "both operands of $setDifference must be arrays. First argument is of type: {}",
-                type_name(&l)
-            ),
+            format!("both operands of $setDifference must be arrays. First argument is of type: {}", type_name(&l)),
         ));
     };
     let Some(Bson::Array(mut seen)) = r else {
         return Err(loc(
             17049,
-            format!(
-                "both operands of $setDifference must be arrays. Second argument is of type: {}",
-                type_name(&r)
-            ),
+            format!("both operands of $setDifference must be arrays. Second argument is of type: {}", type_name(&r)),
         ));
     };
     let mut out = Vec::new();
@@ -848,20 +657,10 @@ fn e_set_difference(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(arr(out))
 }
 
-pub(crate) fn p_set_equals(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_set_equals(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let args = parse_args(arg, ctx)?;
     if args.len() < 2 {
-        return Err(loc(
-            17045,
-            format!(
-                "$setEquals needs at least two arguments had: {}",
-                args.len()
-            ),
-        ));
+        return Err(loc(17045, format!("$setEquals needs at least two arguments had: {}", args.len())));
     }
     Ok(call(name, e_set_equals, args, OpData::None))
 }
@@ -896,11 +695,7 @@ fn e_set_equals(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Boolean(equal)))
 }
 
-pub(crate) fn p_set_is_subset(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_set_is_subset(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 2, e_set_is_subset)
 }
 
@@ -910,39 +705,23 @@ fn e_set_is_subset(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::Array(left)) = l else {
         return Err(loc(
             17046,
-            format!(
-                "both operands of $setIsSubset must be arrays. First argument is of type: {}",
-                type_name(&l)
-            ),
+            format!("both operands of $setIsSubset must be arrays. First argument is of type: {}", type_name(&l)),
         ));
     };
     let Some(Bson::Array(right)) = r else {
         return Err(loc(
             17042,
-            format!(
-                "both operands of $setIsSubset must be arrays. Second argument is of type: {}",
-                type_name(&r)
-            ),
+            format!("both operands of $setIsSubset must be arrays. Second argument is of type: {}", type_name(&r)),
         ));
     };
-    Ok(Some(Bson::Boolean(
-        left.iter().all(|x| v::contains(&right, x)),
-    )))
+    Ok(Some(Bson::Boolean(left.iter().all(|x| v::contains(&right, x)))))
 }
 
-pub(crate) fn p_any_element_true(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_any_element_true(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_any_all)
 }
 
-pub(crate) fn p_all_elements_true(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_all_elements_true(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_any_all)
 }
 
@@ -952,11 +731,7 @@ fn e_any_all(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::Array(items)) = val else {
         return Err(loc(
             if any { 17041 } else { 17040 },
-            format!(
-                "{}'s argument must be an array, but is {}",
-                c.name,
-                type_name(&val)
-            ),
+            format!("{}'s argument must be an array, but is {}", c.name, type_name(&val)),
         ));
     };
     let result = if any {
@@ -969,11 +744,7 @@ fn e_any_all(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- accumulator expression forms ----
 
-pub(crate) fn p_acc_expr(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_acc_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     variadic(name, arg, ctx, e_acc_expr)
 }
 
@@ -999,19 +770,9 @@ fn e_acc_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $firstN / $lastN / $maxN / $minN (array forms) ----
 
-pub(crate) fn p_n_expr(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_n_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            5787900,
-            format!(
-                "specification must be an object; found {}",
-                display(&Some(arg.clone()))
-            ),
-        ));
+        return Err(loc(5787900, format!("specification must be an object; found {}", display(&Some(arg.clone())))));
     };
     let mut n = None;
     let mut input = None;
@@ -1019,12 +780,7 @@ pub(crate) fn p_n_expr(
         match k.as_str() {
             "n" => n = Some(parse_operand(val, ctx)?),
             "input" => input = Some(parse_operand(val, ctx)?),
-            other => {
-                return Err(loc(
-                    5787901,
-                    format!("Unknown argument for 'n' operator: {other}"),
-                ))
-            }
+            other => return Err(loc(5787901, format!("Unknown argument for 'n' operator: {other}"))),
         }
     }
     let n = n.ok_or_else(|| loc(5787906, "Missing value for 'n'"))?;
@@ -1034,22 +790,14 @@ pub(crate) fn p_n_expr(
 
 /// Validates an `n` value (errors 5787902 / 5787903 / 5787908).
 pub(crate) fn validate_n(nv: &Value) -> DocDbResult<usize> {
-    let msg = || {
-        format!(
-            "Value for 'n' must be of integral type, but found {}",
-            display(nv)
-        )
-    };
+    let msg = || format!("Value for 'n' must be of integral type, but found {}", display(nv));
     let n = num(nv).ok_or_else(|| loc(5787902, msg()))?;
     let l = arith::to_i64(n);
     if (l as f64) != arith::to_f64(n) {
         return Err(loc(5787903, msg()));
     }
     if l <= 0 {
-        return Err(loc(
-            5787908,
-            format!("'n' must be greater than 0, found {l}"),
-        ));
+        return Err(loc(5787908, format!("'n' must be greater than 0, found {l}")));
     }
     Ok(usize::try_from(l).unwrap_or(usize::MAX))
 }

@@ -17,12 +17,7 @@ fn date_value(ms: i64) -> Value {
 fn coerce_date(val: &Value) -> DocDbResult<i64> {
     val.as_ref()
         .and_then(v::coerce_to_date_millis)
-        .ok_or_else(|| {
-            loc(
-                16006,
-                format!("can't convert from BSON type {} to Date", type_name(val)),
-            )
-        })
+        .ok_or_else(|| loc(16006, format!("can't convert from BSON type {} to Date", type_name(val))))
 }
 
 /// Evaluates an optional `timezone` argument: UTC when absent, `None` when nullish.
@@ -36,13 +31,7 @@ fn eval_tz(node: &Node, env: &mut Env<'_>) -> DocDbResult<Option<TimeZone>> {
     }
     match &val {
         Some(Bson::String(s)) => Ok(Some(TimeZone::parse(s)?)),
-        other => Err(loc(
-            40517,
-            format!(
-                "timezone must evaluate to a string, found {}",
-                type_name(other)
-            ),
-        )),
+        other => Err(loc(40517, format!("timezone must evaluate to a string, found {}", type_name(other)))),
     }
 }
 
@@ -52,11 +41,7 @@ fn with_context(e: DocDbError, context: &str) -> DocDbError {
 
 // ---- $year, $month, ... (date or {date, timezone} or [date]) ----
 
-pub(crate) fn p_date_part(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_part(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let (date, tz) = match arg {
         Bson::Document(d) if d.keys().next().is_some_and(|k| !k.starts_with('$')) => {
             let mut date = None;
@@ -65,22 +50,11 @@ pub(crate) fn p_date_part(
                 match k.as_str() {
                     "date" => date = Some(parse_operand(val, ctx)?),
                     "timezone" => tz = parse_operand(val, ctx)?,
-                    other => {
-                        return Err(loc(
-                            40535,
-                            format!("unrecognized option to {name}: \"{other}\""),
-                        ))
-                    }
+                    other => return Err(loc(40535, format!("unrecognized option to {name}: \"{other}\""))),
                 }
             }
             let date = date.ok_or_else(|| {
-                loc(
-                    40539,
-                    format!(
-                        "missing 'date' argument to {name}, provided: {}",
-                        display(&Some(arg.clone()))
-                    ),
-                )
+                loc(40539, format!("missing 'date' argument to {name}, provided: {}", display(&Some(arg.clone()))))
             })?;
             (date, tz)
         }
@@ -88,10 +62,7 @@ pub(crate) fn p_date_part(
             if items.len() != 1 {
                 return Err(loc(
                     40536,
-                    format!(
-                        "{name} accepts exactly one argument if given an array, but was given {}",
-                        items.len()
-                    ),
+                    format!("{name} accepts exactly one argument if given an array, but was given {}", items.len()),
                 ));
             }
             (parse_operand(&items[0], ctx)?, Node::Absent)
@@ -150,22 +121,12 @@ fn e_date_part(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateToString ----
 
-pub(crate) fn p_date_to_string(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_to_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            18629,
-            "$dateToString only supports an object as its argument",
-        ));
+        return Err(loc(18629, "$dateToString only supports an object as its argument"));
     };
     let args = named_args(d, &["date", "format", "timezone", "onNull"], ctx, |k| {
-        loc(
-            18534,
-            format!("Unrecognized argument to $dateToString: {k}"),
-        )
+        loc(18534, format!("Unrecognized argument to $dateToString: {k}"))
     })?;
     if args[0].is_absent() {
         return Err(loc(18628, "Missing 'date' parameter to $dateToString"));
@@ -191,10 +152,10 @@ fn e_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                     return Err(loc(
                         18533,
                         format!(
-                        "$dateToString requires that 'format' be a string, found: {} with value {}",
-                        type_name(&other),
-                        display(&other)
-                    ),
+                            "$dateToString requires that 'format' be a string, found: {} with value {}",
+                            type_name(&other),
+                            display(&other)
+                        ),
                     ))
                 }
             }
@@ -202,11 +163,7 @@ fn e_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
     let tz = eval_tz(&c.args[2], env)?;
     if is_nullish(&dv) {
-        return if c.args[3].is_absent() {
-            Ok(Some(Bson::Null))
-        } else {
-            env.eval(&c.args[3])
-        };
+        return if c.args[3].is_absent() { Ok(Some(Bson::Null)) } else { env.eval(&c.args[3]) };
     }
     let Some(tz) = tz else {
         return Ok(Some(Bson::Null));
@@ -221,36 +178,18 @@ fn e_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateFromString ----
 
-pub(crate) fn p_date_from_string(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_from_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             40540,
-            format!(
-                "$dateFromString only supports an object as an argument, found: {}",
-                v::bson_type_name(arg)
-            ),
+            format!("$dateFromString only supports an object as an argument, found: {}", v::bson_type_name(arg)),
         ));
     };
-    let args = named_args(
-        d,
-        &["dateString", "format", "timezone", "onNull", "onError"],
-        ctx,
-        |k| {
-            loc(
-                40541,
-                format!("Unrecognized argument to $dateFromString: {k}"),
-            )
-        },
-    )?;
+    let args = named_args(d, &["dateString", "format", "timezone", "onNull", "onError"], ctx, |k| {
+        loc(40541, format!("Unrecognized argument to $dateFromString: {k}"))
+    })?;
     if args[0].is_absent() {
-        return Err(loc(
-            40542,
-            "Missing 'dateString' parameter to $dateFromString",
-        ));
+        return Err(loc(40542, "Missing 'dateString' parameter to $dateFromString"));
     }
     Ok(call(name, e_date_from_string, args, OpData::None))
 }
@@ -284,11 +223,7 @@ fn e_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
     let tz = eval_tz(&c.args[2], env)?;
     if is_nullish(&sv) {
-        return if c.args[3].is_absent() {
-            Ok(Some(Bson::Null))
-        } else {
-            env.eval(&c.args[3])
-        };
+        return if c.args[3].is_absent() { Ok(Some(Bson::Null)) } else { env.eval(&c.args[3]) };
     }
     let result = (|| -> DocDbResult<Value> {
         let Some(Bson::String(s)) = &sv else {
@@ -315,25 +250,16 @@ fn e_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         Ok(date_value(ms))
     })();
     match result {
-        Err(e) if e.code == ErrorCode::ConversionFailure && !c.args[4].is_absent() => {
-            env.eval(&c.args[4])
-        }
+        Err(e) if e.code == ErrorCode::ConversionFailure && !c.args[4].is_absent() => env.eval(&c.args[4]),
         other => other,
     }
 }
 
 // ---- $dateToParts ----
 
-pub(crate) fn p_date_to_parts(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_to_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            40524,
-            "$dateToParts only supports an object as its argument",
-        ));
+        return Err(loc(40524, "$dateToParts only supports an object as its argument"));
     };
     let args = named_args(d, &["date", "timezone", "iso8601"], ctx, |k| {
         loc(40520, format!("Unrecognized argument to $dateToParts: {k}"))
@@ -355,15 +281,7 @@ fn e_date_to_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         match env.eval(&c.args[2])? {
             None | Some(Bson::Null) | Some(Bson::Undefined) => return Ok(Some(Bson::Null)),
             Some(Bson::Boolean(b)) => b,
-            other => {
-                return Err(loc(
-                    40521,
-                    format!(
-                        "iso8601 must evaluate to a bool, found {}",
-                        type_name(&other)
-                    ),
-                ))
-            }
+            other => return Err(loc(40521, format!("iso8601 must evaluate to a bool, found {}", type_name(&other)))),
         }
     };
     if is_nullish(&dv) {
@@ -402,53 +320,27 @@ const PART_NAMES: [&str; 11] = [
     "timezone",
 ];
 
-pub(crate) fn p_date_from_parts(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_from_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            40519,
-            "$dateFromParts only supports an object as its argument",
-        ));
+        return Err(loc(40519, "$dateFromParts only supports an object as its argument"));
     };
-    let args = named_args(d, &PART_NAMES, ctx, |k| {
-        loc(
-            40518,
-            format!("Unrecognized argument to $dateFromParts: {k}"),
-        )
-    })?;
+    let args =
+        named_args(d, &PART_NAMES, ctx, |k| loc(40518, format!("Unrecognized argument to $dateFromParts: {k}")))?;
     let has = |i: usize| !args[i].is_absent();
     if !has(0) && !has(7) {
-        return Err(loc(
-            40516,
-            "$dateFromParts requires either 'year' or 'isoWeekYear' to be present",
-        ));
+        return Err(loc(40516, "$dateFromParts requires either 'year' or 'isoWeekYear' to be present"));
     }
     if has(0) && (has(7) || has(8) || has(9)) {
-        return Err(loc(
-            40489,
-            "$dateFromParts does not allow mixing natural dates with ISO dates",
-        ));
+        return Err(loc(40489, "$dateFromParts does not allow mixing natural dates with ISO dates"));
     }
     if has(7) && (has(0) || has(1) || has(2)) {
-        return Err(loc(
-            40525,
-            "$dateFromParts does not allow mixing ISO dates with natural dates",
-        ));
+        return Err(loc(40525, "$dateFromParts does not allow mixing ISO dates with natural dates"));
     }
     Ok(call(name, e_date_from_parts, args, OpData::None))
 }
 
 /// Evaluates one part: `Ok(None)` when nullish; default when absent.
-fn part(
-    c: &Call,
-    env: &mut Env<'_>,
-    i: usize,
-    default: i64,
-    bounded: bool,
-) -> DocDbResult<Option<i64>> {
+fn part(c: &Call, env: &mut Env<'_>, i: usize, default: i64, bounded: bool) -> DocDbResult<Option<i64>> {
     let node = &c.args[i];
     if node.is_absent() {
         return Ok(Some(default));
@@ -461,11 +353,7 @@ fn part(
     let n = num(&val).and_then(arith::as_i64_exact).ok_or_else(|| {
         loc(
             40515,
-            format!(
-                "'{name}' must evaluate to an integer, found {} with value {}",
-                type_name(&val),
-                display(&val)
-            ),
+            format!("'{name}' must evaluate to an integer, found {} with value {}", type_name(&val), display(&val)),
         )
     })?;
     if bounded && !(-32768..=32767).contains(&n) {
@@ -505,14 +393,9 @@ fn e_date_from_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return null;
         };
         if !(1..=9999).contains(&year) {
-            return Err(loc(
-                40523,
-                format!("'year' must evaluate to an integer in the range 1 to 9999, found {year}"),
-            ));
+            return Err(loc(40523, format!("'year' must evaluate to an integer in the range 1 to 9999, found {year}")));
         }
-        return Ok(date_value(date::from_parts(
-            year, month, day, hour, minute, second, ms, tz,
-        )));
+        return Ok(date_value(date::from_parts(year, month, day, hour, minute, second, ms, tz)));
     }
     let Some(iy) = part(c, env, 7, 1970, false)? else {
         return null;
@@ -529,23 +412,14 @@ fn e_date_from_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             format!("'isoWeekYear' must evaluate to an integer in the range 1 to 9999, found {iy}"),
         ));
     }
-    Ok(date_value(date::from_iso_parts(
-        iy, iw, id, hour, minute, second, ms, tz,
-    )))
+    Ok(date_value(date::from_iso_parts(iy, iw, id, hour, minute, second, ms, tz)))
 }
 
 // ---- $dateAdd / $dateSubtract ----
 
-pub(crate) fn p_date_add(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_add(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            5166400,
-            format!("{name} expects an object as its argument"),
-        ));
+        return Err(loc(5166400, format!("{name} expects an object as its argument")));
     };
     let args = named_args(d, &["startDate", "unit", "amount", "timezone"], ctx, |k| {
         loc(
@@ -556,30 +430,17 @@ pub(crate) fn p_date_add(
         )
     })?;
     if args[0].is_absent() || args[1].is_absent() || args[2].is_absent() {
-        return Err(loc(
-            5166402,
-            format!("{name} requires startDate, unit, and amount to be present"),
-        ));
+        return Err(loc(5166402, format!("{name} requires startDate, unit, and amount to be present")));
     }
     Ok(call(name, e_date_add, args, OpData::None))
 }
 
 fn parse_time_unit(val: &Value, op: &str) -> DocDbResult<Unit> {
     let Some(Bson::String(s)) = val else {
-        return Err(loc(
-            5439013,
-            format!(
-                "{op} requires 'unit' to be a string, but got {}",
-                type_name(val)
-            ),
-        ));
+        return Err(loc(5439013, format!("{op} requires 'unit' to be a string, but got {}", type_name(val))));
     };
-    date::parse_unit(s).ok_or_else(|| {
-        loc(
-            5439014,
-            format!("{op} parameter 'unit' value cannot be recognized as a time unit: {s}"),
-        )
-    })
+    date::parse_unit(s)
+        .ok_or_else(|| loc(5439014, format!("{op} parameter 'unit' value cannot be recognized as a time unit: {s}")))
 }
 
 fn e_date_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
@@ -601,67 +462,36 @@ fn e_date_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let start = sv
         .as_ref()
         .and_then(v::coerce_to_date_millis)
-        .ok_or_else(|| {
-            loc(
-                5166403,
-                format!("{} requires startDate to be convertible to a date", c.name),
-            )
-        })?;
+        .ok_or_else(|| loc(5166403, format!("{} requires startDate to be convertible to a date", c.name)))?;
     let Some(Bson::String(unit)) = &uv else {
-        return Err(loc(
-            5166404,
-            format!("{} expects string defining the time unit", c.name),
-        ));
+        return Err(loc(5166404, format!("{} expects string defining the time unit", c.name)));
     };
-    let unit = date::parse_unit(unit).ok_or_else(|| {
-        DocDbError::new(
-            ErrorCode::FailedToParse,
-            format!("unknown time unit value: {unit}"),
-        )
-    })?;
-    let mut amount = num(&av).and_then(arith::as_i64_exact).ok_or_else(|| {
-        loc(
-            5166405,
-            format!("{} expects integer amount of time units", c.name),
-        )
-    })?;
+    let unit = date::parse_unit(unit)
+        .ok_or_else(|| DocDbError::new(ErrorCode::FailedToParse, format!("unknown time unit value: {unit}")))?;
+    let mut amount = num(&av)
+        .and_then(arith::as_i64_exact)
+        .ok_or_else(|| loc(5166405, format!("{} expects integer amount of time units", c.name)))?;
     if c.name == "$dateSubtract" {
         if amount == i64::MIN {
-            return Err(loc(
-                6045000,
-                format!("invalid $dateSubtract 'amount' parameter value: {amount}"),
-            ));
+            return Err(loc(6045000, format!("invalid $dateSubtract 'amount' parameter value: {amount}")));
         }
         amount = -amount;
     }
     match date::date_add(start, unit, amount, tz) {
         Some(ms) => Ok(date_value(ms)),
-        None => Err(loc(
-            5976500,
-            format!("invalid {} 'amount' parameter value: {amount}", c.name),
-        )),
+        None => Err(loc(5976500, format!("invalid {} 'amount' parameter value: {amount}", c.name))),
     }
 }
 
 // ---- $dateDiff ----
 
-pub(crate) fn p_date_diff(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_diff(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            5166301,
-            "$dateDiff only supports an object as its argument",
-        ));
+        return Err(loc(5166301, "$dateDiff only supports an object as its argument"));
     };
-    let args = named_args(
-        d,
-        &["startDate", "endDate", "unit", "timezone", "startOfWeek"],
-        ctx,
-        |k| loc(5166302, format!("Unrecognized argument to $dateDiff: {k}")),
-    )?;
+    let args = named_args(d, &["startDate", "endDate", "unit", "timezone", "startOfWeek"], ctx, |k| {
+        loc(5166302, format!("Unrecognized argument to $dateDiff: {k}"))
+    })?;
     if args[0].is_absent() {
         return Err(loc(5166303, "Missing 'startDate' parameter to $dateDiff"));
     }
@@ -676,21 +506,10 @@ pub(crate) fn p_date_diff(
 
 fn start_of_week(val: &Value, op: &str) -> DocDbResult<i64> {
     let Some(Bson::String(s)) = val else {
-        return Err(loc(
-            5439015,
-            format!(
-                "{op} requires 'startOfWeek' to be a string, but got {}",
-                type_name(val)
-            ),
-        ));
+        return Err(loc(5439015, format!("{op} requires 'startOfWeek' to be a string, but got {}", type_name(val))));
     };
     date::parse_day_of_week(s).ok_or_else(|| {
-        loc(
-            5439016,
-            format!(
-                "{op} parameter 'startOfWeek' value cannot be recognized as a day of a week: {s}"
-            ),
-        )
+        loc(5439016, format!("{op} parameter 'startOfWeek' value cannot be recognized as a day of a week: {s}"))
     })
 }
 
@@ -716,61 +535,35 @@ fn e_date_diff(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return null;
         }
     }
-    let tz = eval_tz(&c.args[3], env)
-        .map_err(|e| with_context(e, "$dateDiff parameter 'timezone' value parsing failed"))?;
+    let tz =
+        eval_tz(&c.args[3], env).map_err(|e| with_context(e, "$dateDiff parameter 'timezone' value parsing failed"))?;
     let Some(tz) = tz else { return null };
     let to_date = |val: &Value, what: &str| {
-        val.as_ref()
-            .and_then(v::coerce_to_date_millis)
-            .ok_or_else(|| {
-                loc(
-                    5166307,
-                    format!(
-                        "$dateDiff requires '{what}' to be a date, but got {}",
-                        type_name(val)
-                    ),
-                )
-            })
+        val.as_ref().and_then(v::coerce_to_date_millis).ok_or_else(|| {
+            loc(5166307, format!("$dateDiff requires '{what}' to be a date, but got {}", type_name(val)))
+        })
     };
     let start = to_date(&sv, "startDate")?;
     let end = to_date(&ev, "endDate")?;
     let unit = parse_time_unit(&uv, "$dateDiff")?;
-    let sow = if week && !c.args[4].is_absent() {
-        start_of_week(&sow, "$dateDiff")?
-    } else {
-        7
-    };
-    Ok(Some(Bson::Int64(date::date_diff(
-        start, end, unit, tz, sow,
-    ))))
+    let sow = if week && !c.args[4].is_absent() { start_of_week(&sow, "$dateDiff")? } else { 7 };
+    Ok(Some(Bson::Int64(date::date_diff(start, end, unit, tz, sow))))
 }
 
 // ---- $dateTrunc ----
 
-pub(crate) fn p_date_trunc(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_date_trunc(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            5439007,
-            "$dateTrunc only supports an object as its argument",
-        ));
+        return Err(loc(5439007, "$dateTrunc only supports an object as its argument"));
     };
-    let args = named_args(
-        d,
-        &["date", "unit", "binSize", "timezone", "startOfWeek"],
-        ctx,
-        |k| {
-            loc(
+    let args = named_args(d, &["date", "unit", "binSize", "timezone", "startOfWeek"], ctx, |k| {
+        loc(
             5439008,
             format!(
                 "Unrecognized argument to $dateTrunc: {k}. Expected arguments are date, unit, and optionally, binSize, timezone, startOfWeek"
             ),
         )
-        },
-    )?;
+    })?;
     if args[0].is_absent() {
         return Err(loc(5439009, "Missing 'date' parameter to $dateTrunc"));
     }
@@ -811,15 +604,7 @@ fn e_date_trunc(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let ms = dv
         .as_ref()
         .and_then(v::coerce_to_date_millis)
-        .ok_or_else(|| {
-            loc(
-                5439012,
-                format!(
-                    "$dateTrunc requires 'date' to be a date, but got {}",
-                    type_name(&dv)
-                ),
-            )
-        })?;
+        .ok_or_else(|| loc(5439012, format!("$dateTrunc requires 'date' to be a date, but got {}", type_name(&dv))))?;
     let unit = parse_time_unit(&uv, "$dateTrunc")?;
     let bin_size = if c.args[2].is_absent() {
         1
@@ -835,23 +620,13 @@ fn e_date_trunc(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             )
         })?;
         if b <= 0 {
-            return Err(loc(
-                5439018,
-                format!("$dateTrunc requires 'binSize' to be greater than 0, but got value {b}"),
-            ));
+            return Err(loc(5439018, format!("$dateTrunc requires 'binSize' to be greater than 0, but got value {b}")));
         }
         b
     };
-    let sow = if week && !c.args[4].is_absent() {
-        start_of_week(&sow, "$dateTrunc")?
-    } else {
-        7
-    };
+    let sow = if week && !c.args[4].is_absent() { start_of_week(&sow, "$dateTrunc")? } else { 7 };
     match date::date_trunc(ms, unit, bin_size, tz, sow) {
         Some(out) => Ok(date_value(out)),
-        None => Err(DocDbError::new(
-            ErrorCode::Overflow,
-            "$dateTrunc: date overflow",
-        )),
+        None => Err(DocDbError::new(ErrorCode::Overflow, "$dateTrunc: date overflow")),
     }
 }

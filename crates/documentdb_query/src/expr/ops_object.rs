@@ -16,16 +16,10 @@ pub(crate) fn p_type(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> 
 }
 
 fn e_type(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    Ok(Some(Bson::String(
-        type_name(&env.eval(&c.args[0])?).to_string(),
-    )))
+    Ok(Some(Bson::String(type_name(&env.eval(&c.args[0])?).to_string())))
 }
 
-pub(crate) fn p_is_number(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_is_number(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_is_number)
 }
 
@@ -33,11 +27,7 @@ fn e_is_number(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Boolean(num(&env.eval(&c.args[0])?).is_some())))
 }
 
-pub(crate) fn p_bson_size(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_bson_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_bson_size)
 }
 
@@ -51,23 +41,13 @@ fn e_bson_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             let size = d.to_vec().map(|b| b.len()).unwrap_or(0);
             Ok(Some(Bson::Int32(i32::try_from(size).unwrap_or(i32::MAX))))
         }
-        other => Err(loc(
-            31393,
-            format!(
-                "$bsonSize requires a document input, found: {}",
-                type_name(other)
-            ),
-        )),
+        other => Err(loc(31393, format!("$bsonSize requires a document input, found: {}", type_name(other)))),
     }
 }
 
 // ---- $objectToArray / $arrayToObject ----
 
-pub(crate) fn p_object_to_array(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_object_to_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_object_to_array)
 }
 
@@ -77,26 +57,12 @@ fn e_object_to_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Null));
     }
     let Some(Bson::Document(d)) = val else {
-        return Err(loc(
-            40390,
-            format!(
-                "$objectToArray requires a document input, found: {}",
-                type_name(&val)
-            ),
-        ));
+        return Err(loc(40390, format!("$objectToArray requires a document input, found: {}", type_name(&val))));
     };
-    Ok(Some(Bson::Array(
-        d.into_iter()
-            .map(|(k, val)| Bson::Document(bson::doc! {"k": k, "v": val}))
-            .collect(),
-    )))
+    Ok(Some(Bson::Array(d.into_iter().map(|(k, val)| Bson::Document(bson::doc! {"k": k, "v": val})).collect())))
 }
 
-pub(crate) fn p_array_to_object(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_array_to_object(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_array_to_object)
 }
 
@@ -106,13 +72,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Null));
     }
     let Some(Bson::Array(items)) = val else {
-        return Err(loc(
-            40386,
-            format!(
-                "$arrayToObject requires an array input, found: {}",
-                type_name(&val)
-            ),
-        ));
+        return Err(loc(40386, format!("$arrayToObject requires an array input, found: {}", type_name(&val))));
     };
     let mut out = Document::new();
     let Some(first) = items.first() else {
@@ -124,10 +84,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         other => {
             return Err(loc(
                 40398,
-                format!(
-                    "Unrecognised input type format for $arrayToObject: {}",
-                    v::bson_type_name(other)
-                ),
+                format!("Unrecognised input type format for $arrayToObject: {}", v::bson_type_name(other)),
             ))
         }
     };
@@ -145,10 +102,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             if pair.len() != 2 {
                 return Err(loc(
                     40397,
-                    format!(
-                        "$arrayToObject requires an array of size 2 arrays,found array of size: {}",
-                        pair.len()
-                    ),
+                    format!("$arrayToObject requires an array of size 2 arrays,found array of size: {}", pair.len()),
                 ));
             }
             let mut it = pair.into_iter();
@@ -165,10 +119,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                 ));
             };
             if k.contains('\0') {
-                return Err(loc(
-                    4940400,
-                    "Key field cannot contain an embedded null byte",
-                ));
+                return Err(loc(4940400, "Key field cannot contain an embedded null byte"));
             }
             out.insert(k, val);
         } else {
@@ -184,20 +135,21 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             if kv.len() != 2 {
                 return Err(loc(
                     40392,
-                    format!("$arrayToObject requires an object keys of 'k' and 'v'. Found incorrect number of keys:{}", kv.len()),
+                    format!(
+                        "$arrayToObject requires an object keys of 'k' and 'v'. Found incorrect number of keys:{}",
+                        kv.len()
+                    ),
                 ));
             }
             let (k, val) = match (kv.remove("k"), kv.remove("v")) {
                 (Some(k), Some(val)) => (k, val),
-                _ => {
-                    return Err(loc(
-                        40393,
-                        format!(
-                            "$arrayToObject requires an object with keys 'k' and 'v'. Missing either or both keys from: {}",
-                            display(&Some(Bson::Document(kv)))
-                        ),
-                    ))
-                }
+                _ => return Err(loc(
+                    40393,
+                    format!(
+                        "$arrayToObject requires an object with keys 'k' and 'v'. Missing either or both keys from: {}",
+                        display(&Some(Bson::Document(kv)))
+                    ),
+                )),
             };
             let Bson::String(k) = k else {
                 return Err(loc(
@@ -209,10 +161,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                 ));
             };
             if k.contains('\0') {
-                return Err(loc(
-                    4940401,
-                    "Key field cannot contain an embedded null byte",
-                ));
+                return Err(loc(4940401, "Key field cannot contain an embedded null byte"));
             }
             out.insert(k, val);
         }
@@ -222,13 +171,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $getField / $setField / $unsetField ----
 
-fn const_field(
-    name: &str,
-    node: &Node,
-    path_code: i32,
-    const_code: i32,
-    type_code: i32,
-) -> DocDbResult<String> {
+fn const_field(name: &str, node: &Node, path_code: i32, const_code: i32, type_code: i32) -> DocDbResult<String> {
     match node {
         Node::Path { .. } => Err(loc(
             path_code,
@@ -246,36 +189,19 @@ fn const_field(
     }
 }
 
-pub(crate) fn p_get_field(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_get_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let (field, input) = match arg {
-        Bson::Document(d) if d.keys().next().is_some_and(|k| k.starts_with('$')) => (
-            parse_operand(arg, ctx)?,
-            Node::Path {
-                var: ctx.current(),
-                fields: Vec::new(),
-            },
-        ),
+        Bson::Document(d) if d.keys().next().is_some_and(|k| k.starts_with('$')) => {
+            (parse_operand(arg, ctx)?, Node::Path { var: ctx.current(), fields: Vec::new() })
+        }
         Bson::Document(d) => {
             let args = named_args(d, &["field", "input"], ctx, |k| {
                 loc(3041701, format!("$getField found an unknown argument: {k}"))
             })?;
             let mut it = args.into_iter();
-            (
-                it.next().unwrap_or(Node::Absent),
-                it.next().unwrap_or(Node::Absent),
-            )
+            (it.next().unwrap_or(Node::Absent), it.next().unwrap_or(Node::Absent))
         }
-        other => (
-            parse_operand(other, ctx)?,
-            Node::Path {
-                var: ctx.current(),
-                fields: Vec::new(),
-            },
-        ),
+        other => (parse_operand(other, ctx)?, Node::Path { var: ctx.current(), fields: Vec::new() }),
     };
     if field.is_absent() {
         return Err(loc(3041702, "$getField requires 'field' to be specified"));
@@ -305,46 +231,24 @@ fn e_get_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
 }
 
-pub(crate) fn p_set_field(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_set_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let unset = name == "$unsetField";
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            4161100,
-            format!("{name} only supports an object as its argument"),
-        ));
+        return Err(loc(4161100, format!("{name} only supports an object as its argument")));
     };
-    let names: &[&str] = if unset {
-        &["field", "input"]
-    } else {
-        &["field", "input", "value"]
-    };
-    let mut args = named_args(d, names, ctx, |k| {
-        loc(4161101, format!("{name} found an unknown argument: {k}"))
-    })?;
+    let names: &[&str] = if unset { &["field", "input"] } else { &["field", "input", "value"] };
+    let mut args = named_args(d, names, ctx, |k| loc(4161101, format!("{name} found an unknown argument: {k}")))?;
     if unset {
         args.push(Node::Const(None));
     }
     if args[0].is_absent() {
-        return Err(loc(
-            4161102,
-            format!("{name} requires 'field' to be specified"),
-        ));
+        return Err(loc(4161102, format!("{name} requires 'field' to be specified")));
     }
     if args[2].is_absent() {
-        return Err(loc(
-            4161103,
-            format!("{name} requires 'value' to be specified"),
-        ));
+        return Err(loc(4161103, format!("{name} requires 'value' to be specified")));
     }
     if args[1].is_absent() {
-        return Err(loc(
-            4161109,
-            format!("{name} requires 'input' to be specified"),
-        ));
+        return Err(loc(4161109, format!("{name} requires 'input' to be specified")));
     }
     if let (Node::Path { .. }, Some(Bson::String(s))) = (&args[0], d.get("field")) {
         return Err(loc(
@@ -367,10 +271,7 @@ fn e_set_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Null));
     }
     let Some(Bson::Document(mut d)) = input else {
-        return Err(loc(
-            4161105,
-            "$setField requires 'input' to evaluate to type Object",
-        ));
+        return Err(loc(4161105, "$setField requires 'input' to evaluate to type Object"));
     };
     match env.eval(&c.args[1])? {
         Some(val) => {
@@ -385,52 +286,29 @@ fn e_set_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $convert and $toX ----
 
-pub(crate) fn p_convert(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_convert(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(DocDbError::new(
             ErrorCode::FailedToParse,
-            format!(
-                "$convert expects an object of named arguments but found: {}",
-                v::bson_type_name(arg)
-            ),
+            format!("$convert expects an object of named arguments but found: {}", v::bson_type_name(arg)),
         ));
     };
     let args = named_args(d, &["input", "to", "onError", "onNull"], ctx, |k| {
-        DocDbError::new(
-            ErrorCode::FailedToParse,
-            format!("$convert found an unknown argument: {k}"),
-        )
+        DocDbError::new(ErrorCode::FailedToParse, format!("$convert found an unknown argument: {k}"))
     })?;
     if args[0].is_absent() {
-        return Err(DocDbError::new(
-            ErrorCode::FailedToParse,
-            "Missing 'input' parameter to $convert",
-        ));
+        return Err(DocDbError::new(ErrorCode::FailedToParse, "Missing 'input' parameter to $convert"));
     }
     if args[1].is_absent() {
-        return Err(DocDbError::new(
-            ErrorCode::FailedToParse,
-            "Missing 'to' parameter to $convert",
-        ));
+        return Err(DocDbError::new(ErrorCode::FailedToParse, "Missing 'to' parameter to $convert"));
     }
     Ok(call(name, e_convert, args, OpData::None))
 }
 
-pub(crate) fn p_to_type(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_to_type(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let mut args = parse_args(arg, ctx)?;
     if args.len() != 1 {
-        return Err(loc(
-            50723,
-            format!("{name} requires a single argument, got {}", args.len()),
-        ));
+        return Err(loc(50723, format!("{name} requires a single argument, got {}", args.len())));
     }
     let target = match name {
         "$toString" => "string",
@@ -453,20 +331,15 @@ fn target_type(to: &Bson) -> DocDbResult<&'static str> {
     match to {
         Bson::String(s) if s == "missing" => Ok("missing"),
         Bson::String(s) => {
-            let code = v::type_from_name(s).ok_or_else(|| {
-                DocDbError::new(ErrorCode::BadValue, format!("Unknown type name: {s}"))
-            })?;
-            v::type_name_from_number(code).ok_or_else(|| {
-                DocDbError::new(ErrorCode::BadValue, format!("Unknown type name: {s}"))
-            })
+            let code = v::type_from_name(s)
+                .ok_or_else(|| DocDbError::new(ErrorCode::BadValue, format!("Unknown type name: {s}")))?;
+            v::type_name_from_number(code)
+                .ok_or_else(|| DocDbError::new(ErrorCode::BadValue, format!("Unknown type name: {s}")))
         }
         other => match Num::from_bson(other) {
             Some(n) => {
                 let code = arith::as_i32_exact(n).ok_or_else(|| {
-                    DocDbError::new(
-                        ErrorCode::FailedToParse,
-                        "In $convert, numeric 'to' argument is not an integer",
-                    )
+                    DocDbError::new(ErrorCode::FailedToParse, "In $convert, numeric 'to' argument is not an integer")
                 })?;
                 v::type_name_from_number(code).ok_or_else(|| {
                     DocDbError::new(
@@ -477,10 +350,7 @@ fn target_type(to: &Bson) -> DocDbResult<&'static str> {
             }
             None => Err(DocDbError::new(
                 ErrorCode::FailedToParse,
-                format!(
-                    "$convert's 'to' argument must be a string or number, but is {}",
-                    v::bson_type_name(other)
-                ),
+                format!("$convert's 'to' argument must be a string or number, but is {}", v::bson_type_name(other)),
             )),
         },
     }
@@ -494,20 +364,14 @@ fn e_convert(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         _ => None,
     };
     let Some(input) = input.filter(|i| !matches!(i, Bson::Null | Bson::Undefined)) else {
-        return if c.args[3].is_absent() {
-            Ok(Some(Bson::Null))
-        } else {
-            env.eval(&c.args[3])
-        };
+        return if c.args[3].is_absent() { Ok(Some(Bson::Null)) } else { env.eval(&c.args[3]) };
     };
     let Some(target) = target else {
         return Ok(Some(Bson::Null));
     };
     match convert(input, target) {
         Ok(out) => Ok(Some(out)),
-        Err(e) if e.code == ErrorCode::ConversionFailure && !c.args[2].is_absent() => {
-            env.eval(&c.args[2])
-        }
+        Err(e) if e.code == ErrorCode::ConversionFailure && !c.args[2].is_absent() => env.eval(&c.args[2]),
         Err(e) => Err(e),
     }
 }
@@ -517,21 +381,15 @@ fn failure(msg: impl Into<String>) -> DocDbError {
 }
 
 fn overflow(what: &str) -> DocDbError {
-    failure(format!(
-        "Conversion would overflow target type in $convert with no onError value: {what}"
-    ))
+    failure(format!("Conversion would overflow target type in $convert with no onError value: {what}"))
 }
 
 fn double_to_long(d: f64) -> DocDbResult<i64> {
     if d.is_nan() {
-        return Err(failure(
-            "Attempt to convert NaN value to integer type in $convert with no onError value",
-        ));
+        return Err(failure("Attempt to convert NaN value to integer type in $convert with no onError value"));
     }
     if d.is_infinite() {
-        return Err(failure(
-            "Attempt to convert infinity value to integer type in $convert with no onError value",
-        ));
+        return Err(failure("Attempt to convert infinity value to integer type in $convert with no onError value"));
     }
     if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
         Ok(d as i64)
@@ -543,14 +401,10 @@ fn double_to_long(d: f64) -> DocDbResult<i64> {
 fn decimal_to_long(d: &bson::Decimal128) -> DocDbResult<i64> {
     let info = arith::decimal_info(d);
     if info.nan {
-        return Err(failure(
-            "Attempt to convert NaN value to integer type in $convert with no onError value",
-        ));
+        return Err(failure("Attempt to convert NaN value to integer type in $convert with no onError value"));
     }
     if info.infinite {
-        return Err(failure(
-            "Attempt to convert infinity value to integer type in $convert with no onError value",
-        ));
+        return Err(failure("Attempt to convert infinity value to integer type in $convert with no onError value"));
     }
     arith::decimal_to_i64(d, true).ok_or_else(|| overflow(&arith::decimal_to_string(d)))
 }
@@ -558,11 +412,7 @@ fn decimal_to_long(d: &bson::Decimal128) -> DocDbResult<i64> {
 /// Formats a double as `$toString` does.
 pub(crate) fn format_double(d: f64) -> String {
     if d.is_infinite() {
-        return if d < 0.0 {
-            "-Infinity".into()
-        } else {
-            "Infinity".into()
-        };
+        return if d < 0.0 { "-Infinity".into() } else { "Infinity".into() };
     }
     if d.is_nan() {
         return "NaN".into();
@@ -574,9 +424,7 @@ pub(crate) fn format_double(d: f64) -> String {
 }
 
 fn parse_number_failure(s: &str, why: &str) -> DocDbError {
-    failure(format!(
-        "Failed to parse number '{s}' in $convert with no onError value: {why}"
-    ))
+    failure(format!("Failed to parse number '{s}' in $convert with no onError value: {why}"))
 }
 
 fn parse_oid(s: &str) -> DocDbResult<bson::oid::ObjectId> {
@@ -627,9 +475,7 @@ pub(crate) fn convert(input: Bson, target: &'static str) -> DocDbResult<Bson> {
         },
         (Bson::Double(d), "double") => Bson::Double(d),
         (Bson::Double(d), "string") => Bson::String(format_double(d)),
-        (Bson::Double(d), "date") => {
-            Bson::DateTime(bson::DateTime::from_millis(double_to_long(d)?))
-        }
+        (Bson::Double(d), "date") => Bson::DateTime(bson::DateTime::from_millis(double_to_long(d)?)),
         (Bson::Double(d), "int") => {
             if d.is_nan() || d.is_infinite() {
                 double_to_long(d)?;
@@ -645,13 +491,9 @@ pub(crate) fn convert(input: Bson, target: &'static str) -> DocDbResult<Bson> {
         (Bson::String(s), "string") => Bson::String(s),
         (Bson::String(s), "double") => {
             if s.starts_with("0x") {
-                return Err(failure(format!(
-                    "Illegal hexadecimal input in $convert with no onError value: {s}"
-                )));
+                return Err(failure(format!("Illegal hexadecimal input in $convert with no onError value: {s}")));
             }
-            let d: f64 = s
-                .parse()
-                .map_err(|_| parse_number_failure(&s, "Did not consume whole string."))?;
+            let d: f64 = s.parse().map_err(|_| parse_number_failure(&s, "Did not consume whole string."))?;
             let lower = s.to_ascii_lowercase();
             if d.is_infinite() && !lower.trim_start_matches(['+', '-']).starts_with("inf") {
                 return Err(parse_number_failure(&s, "Out of range"));
@@ -660,54 +502,34 @@ pub(crate) fn convert(input: Bson, target: &'static str) -> DocDbResult<Bson> {
         }
         (Bson::String(s), "int") => {
             if s.starts_with("0x") {
-                return Err(failure(format!(
-                    "Illegal hexadecimal input in $convert with no onError value: {s}"
-                )));
+                return Err(failure(format!("Illegal hexadecimal input in $convert with no onError value: {s}")));
             }
-            Bson::Int32(
-                s.parse::<i32>()
-                    .map_err(|e| parse_number_failure(&s, &int_parse_reason(&s, &e)))?,
-            )
+            Bson::Int32(s.parse::<i32>().map_err(|e| parse_number_failure(&s, &int_parse_reason(&s, &e)))?)
         }
         (Bson::String(s), "long") => {
             if s.starts_with("0x") {
-                return Err(failure(format!(
-                    "Illegal hexadecimal input in $convert with no onError value: {s}"
-                )));
+                return Err(failure(format!("Illegal hexadecimal input in $convert with no onError value: {s}")));
             }
-            Bson::Int64(
-                s.parse::<i64>()
-                    .map_err(|e| parse_number_failure(&s, &int_parse_reason(&s, &e)))?,
-            )
+            Bson::Int64(s.parse::<i64>().map_err(|e| parse_number_failure(&s, &int_parse_reason(&s, &e)))?)
         }
         (Bson::String(s), "decimal") => {
             if s.starts_with("0x") {
-                return Err(failure(format!(
-                    "Illegal hexadecimal input in $convert with no onError value: {s}"
-                )));
+                return Err(failure(format!("Illegal hexadecimal input in $convert with no onError value: {s}")));
             }
             match Num::decimal_from_str(&s) {
                 Some(Num::Decimal(d)) => {
                     let lower = s.to_ascii_lowercase();
-                    if arith::decimal_info(&d).infinite
-                        && !lower.trim_start_matches(['+', '-']).starts_with("inf")
-                    {
+                    if arith::decimal_info(&d).infinite && !lower.trim_start_matches(['+', '-']).starts_with("inf") {
                         return Err(parse_number_failure(&s, "Out of range"));
                     }
                     Bson::Decimal128(d)
                 }
-                _ => {
-                    return Err(parse_number_failure(
-                        &s,
-                        "Failed to parse string to decimal",
-                    ))
-                }
+                _ => return Err(parse_number_failure(&s, "Failed to parse string to decimal")),
             }
         }
         (Bson::String(s), "objectId") => Bson::ObjectId(parse_oid(&s)?),
         (Bson::String(s), "date") => {
-            let ms =
-                date::parse_default(&s, TimeZone::UTC, false).map_err(|e| failure(e.message))?;
+            let ms = date::parse_default(&s, TimeZone::UTC, false).map_err(|e| failure(e.message))?;
             Bson::DateTime(bson::DateTime::from_millis(ms))
         }
         (Bson::ObjectId(o), "string") => Bson::String(o.to_hex()),
@@ -717,19 +539,13 @@ pub(crate) fn convert(input: Bson, target: &'static str) -> DocDbResult<Bson> {
         (Bson::Boolean(b), "string") => Bson::String(if b { "true" } else { "false" }.to_string()),
         (Bson::Boolean(b), "int") => Bson::Int32(i32::from(b)),
         (Bson::Boolean(b), "long") => Bson::Int64(i64::from(b)),
-        (Bson::Boolean(b), "decimal") => {
-            Bson::Decimal128(arith::to_decimal(Num::Int32(i32::from(b))))
-        }
+        (Bson::Boolean(b), "decimal") => Bson::Decimal128(arith::to_decimal(Num::Int32(i32::from(b)))),
         (Bson::DateTime(d), "double") => Bson::Double(d.timestamp_millis() as f64),
         (Bson::DateTime(d), "string") => Bson::String(date::format_iso(d.timestamp_millis())?),
         (Bson::DateTime(d), "date") => Bson::DateTime(d),
         (Bson::DateTime(d), "long") => Bson::Int64(d.timestamp_millis()),
-        (Bson::DateTime(d), "decimal") => {
-            Bson::Decimal128(arith::to_decimal(Num::Int64(d.timestamp_millis())))
-        }
-        (Bson::Timestamp(t), "date") => {
-            Bson::DateTime(bson::DateTime::from_millis(i64::from(t.time) * 1000))
-        }
+        (Bson::DateTime(d), "decimal") => Bson::Decimal128(arith::to_decimal(Num::Int64(d.timestamp_millis()))),
+        (Bson::Timestamp(t), "date") => Bson::DateTime(bson::DateTime::from_millis(i64::from(t.time) * 1000)),
         (Bson::Int32(i), "double") => Bson::Double(f64::from(i)),
         (Bson::Int32(i), "string") => Bson::String(i.to_string()),
         (Bson::Int32(i), "int") => Bson::Int32(i),
@@ -751,9 +567,7 @@ pub(crate) fn convert(input: Bson, target: &'static str) -> DocDbResult<Bson> {
             Bson::Double(x)
         }
         (Bson::Decimal128(d), "string") => Bson::String(arith::decimal_to_string(&d)),
-        (Bson::Decimal128(d), "date") => {
-            Bson::DateTime(bson::DateTime::from_millis(decimal_to_long(&d)?))
-        }
+        (Bson::Decimal128(d), "date") => Bson::DateTime(bson::DateTime::from_millis(decimal_to_long(&d)?)),
         (Bson::Decimal128(d), "int") => {
             let l = decimal_to_long(&d)?;
             Bson::Int32(i32::try_from(l).map_err(|_| overflow(&arith::decimal_to_string(&d)))?)

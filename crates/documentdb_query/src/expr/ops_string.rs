@@ -14,11 +14,7 @@ fn s(v: String) -> Value {
     Some(Bson::String(v))
 }
 
-pub(crate) fn p_concat(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_concat(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     variadic(name, arg, ctx, e_concat)
 }
 
@@ -31,22 +27,13 @@ fn e_concat(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
         match &val {
             Some(Bson::String(st)) => out.push_str(st),
-            other => {
-                return Err(loc(
-                    16702,
-                    format!("$concat only supports strings, not {}", type_name(other)),
-                ))
-            }
+            other => return Err(loc(16702, format!("$concat only supports strings, not {}", type_name(other)))),
         }
     }
     Ok(s(out))
 }
 
-pub(crate) fn p_substr_bytes(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_substr_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed_named(name, "$substrBytes", arg, ctx, 3, e_substr_bytes)
 }
 
@@ -57,50 +44,24 @@ fn e_substr_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let nv = env.eval(&c.args[2])?;
     let st = coerce_to_string(&sv)?;
     let lower = num(&lv).ok_or_else(|| {
-        loc(
-            16034,
-            format!(
-                "{op}:  starting index must be a numeric type (is BSON type {})",
-                type_name(&lv)
-            ),
-        )
+        loc(16034, format!("{op}:  starting index must be a numeric type (is BSON type {})", type_name(&lv)))
     })?;
-    let length = num(&nv).ok_or_else(|| {
-        loc(
-            16035,
-            format!(
-                "{op}:  length must be a numeric type (is BSON type {})",
-                type_name(&nv)
-            ),
-        )
-    })?;
+    let length = num(&nv)
+        .ok_or_else(|| loc(16035, format!("{op}:  length must be a numeric type (is BSON type {})", type_name(&nv))))?;
     let lower = arith::to_i64(lower);
     if lower < 0 {
-        return Err(loc(
-            50752,
-            format!("{op}:  starting index must be non-negative (got: {lower})"),
-        ));
+        return Err(loc(50752, format!("{op}:  starting index must be non-negative (got: {lower})")));
     }
     let lower = usize::try_from(lower).unwrap_or(usize::MAX);
     let length = arith::to_i64(length);
-    let length = if length < 0 {
-        st.len()
-    } else {
-        usize::try_from(length).unwrap_or(usize::MAX)
-    };
+    let length = if length < 0 { st.len() } else { usize::try_from(length).unwrap_or(usize::MAX) };
     let bytes = st.as_bytes();
     if lower < bytes.len() && !st.is_char_boundary(lower) {
-        return Err(loc(
-            28656,
-            format!("{op}:  Invalid range, starting index is a UTF-8 continuation byte."),
-        ));
+        return Err(loc(28656, format!("{op}:  Invalid range, starting index is a UTF-8 continuation byte.")));
     }
     let end = lower.saturating_add(length);
     if end < bytes.len() && !st.is_char_boundary(end) {
-        return Err(loc(
-            28657,
-            format!("{op}:  Invalid range, ending index is in the middle of a UTF-8 character."),
-        ));
+        return Err(loc(28657, format!("{op}:  Invalid range, ending index is in the middle of a UTF-8 character.")));
     }
     if lower >= bytes.len() {
         return Ok(s(String::new()));
@@ -108,11 +69,7 @@ fn e_substr_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(s(st[lower..end.min(bytes.len())].to_string()))
 }
 
-pub(crate) fn p_substr_cp(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_substr_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 3, e_substr_cp)
 }
 
@@ -123,140 +80,66 @@ fn e_substr_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let nv = env.eval(&c.args[2])?;
     let st = coerce_to_string(&sv)?;
     let lower = num(&lv).ok_or_else(|| {
-        loc(
-            34450,
-            format!(
-                "{op}: starting index must be a numeric type (is BSON type {})",
-                type_name(&lv)
-            ),
-        )
+        loc(34450, format!("{op}: starting index must be a numeric type (is BSON type {})", type_name(&lv)))
     })?;
     let start = arith::as_i32_exact(lower).ok_or_else(|| {
-        loc(
-            34451,
-            format!(
-                "{op}: starting index cannot be represented as a 32-bit integral value: {}",
-                display(&lv)
-            ),
-        )
+        loc(34451, format!("{op}: starting index cannot be represented as a 32-bit integral value: {}", display(&lv)))
     })?;
-    let length = num(&nv).ok_or_else(|| {
-        loc(
-            34452,
-            format!(
-                "{op}: length must be a numeric type (is BSON type {})",
-                type_name(&nv)
-            ),
-        )
-    })?;
+    let length = num(&nv)
+        .ok_or_else(|| loc(34452, format!("{op}: length must be a numeric type (is BSON type {})", type_name(&nv))))?;
     let length = arith::as_i32_exact(length).ok_or_else(|| {
-        loc(
-            34453,
-            format!(
-                "{op}: length cannot be represented as a 32-bit integral value: {}",
-                display(&nv)
-            ),
-        )
+        loc(34453, format!("{op}: length cannot be represented as a 32-bit integral value: {}", display(&nv)))
     })?;
     if length < 0 {
-        return Err(loc(
-            34454,
-            format!("{op}: length must be a nonnegative integer."),
-        ));
+        return Err(loc(34454, format!("{op}: length must be a nonnegative integer.")));
     }
     if start < 0 {
-        return Err(loc(
-            34455,
-            format!("{op}: the starting index must be nonnegative integer."),
-        ));
+        return Err(loc(34455, format!("{op}: the starting index must be nonnegative integer.")));
     }
-    let out: String = st
-        .chars()
-        .skip(usize::try_from(start).unwrap_or(0))
-        .take(usize::try_from(length).unwrap_or(0))
-        .collect();
+    let out: String =
+        st.chars().skip(usize::try_from(start).unwrap_or(0)).take(usize::try_from(length).unwrap_or(0)).collect();
     Ok(s(out))
 }
 
-pub(crate) fn p_to_lower(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_to_lower(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_to_lower)
 }
 
 fn e_to_lower(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    Ok(s(
-        coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_lowercase()
-    ))
+    Ok(s(coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_lowercase()))
 }
 
-pub(crate) fn p_to_upper(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_to_upper(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_to_upper)
 }
 
 fn e_to_upper(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    Ok(s(
-        coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_uppercase()
-    ))
+    Ok(s(coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_uppercase()))
 }
 
-pub(crate) fn p_str_len_bytes(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_str_len_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_str_len_bytes)
 }
 
 fn e_str_len_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     match env.eval(&c.args[0])? {
-        Some(Bson::String(st)) => Ok(Some(Bson::Int32(
-            i32::try_from(st.len()).unwrap_or(i32::MAX),
-        ))),
-        other => Err(loc(
-            34473,
-            format!(
-                "$strLenBytes requires a string argument, found: {}",
-                type_name(&other)
-            ),
-        )),
+        Some(Bson::String(st)) => Ok(Some(Bson::Int32(i32::try_from(st.len()).unwrap_or(i32::MAX)))),
+        other => Err(loc(34473, format!("$strLenBytes requires a string argument, found: {}", type_name(&other)))),
     }
 }
 
-pub(crate) fn p_str_len_cp(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_str_len_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_str_len_cp)
 }
 
 fn e_str_len_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     match env.eval(&c.args[0])? {
-        Some(Bson::String(st)) => Ok(Some(Bson::Int32(
-            i32::try_from(st.chars().count()).unwrap_or(i32::MAX),
-        ))),
-        other => Err(loc(
-            34471,
-            format!(
-                "$strLenCP requires a string argument, found: {}",
-                type_name(&other)
-            ),
-        )),
+        Some(Bson::String(st)) => Ok(Some(Bson::Int32(i32::try_from(st.chars().count()).unwrap_or(i32::MAX)))),
+        other => Err(loc(34471, format!("$strLenCP requires a string argument, found: {}", type_name(&other)))),
     }
 }
 
-pub(crate) fn p_binary_size(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_binary_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 1, e_binary_size)
 }
 
@@ -266,19 +149,11 @@ fn e_binary_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         return Ok(Some(Bson::Null));
     }
     match &val {
-        Some(Bson::String(st)) => Ok(Some(Bson::Int32(
-            i32::try_from(st.len()).unwrap_or(i32::MAX),
-        ))),
-        Some(Bson::Binary(b)) => Ok(Some(Bson::Int32(
-            i32::try_from(b.bytes.len()).unwrap_or(i32::MAX),
-        ))),
-        other => Err(loc(
-            51276,
-            format!(
-                "$binarySize requires a string or BinData argument, found: {}",
-                type_name(other)
-            ),
-        )),
+        Some(Bson::String(st)) => Ok(Some(Bson::Int32(i32::try_from(st.len()).unwrap_or(i32::MAX)))),
+        Some(Bson::Binary(b)) => Ok(Some(Bson::Int32(i32::try_from(b.bytes.len()).unwrap_or(i32::MAX)))),
+        other => {
+            Err(loc(51276, format!("$binarySize requires a string or BinData argument, found: {}", type_name(other))))
+        }
     }
 }
 
@@ -313,19 +188,10 @@ fn e_split(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if sep.is_empty() {
         return Err(loc(40087, "$split requires a non-empty separator"));
     }
-    Ok(Some(Bson::Array(
-        input
-            .split(sep.as_str())
-            .map(|p| Bson::String(p.to_string()))
-            .collect(),
-    )))
+    Ok(Some(Bson::Array(input.split(sep.as_str()).map(|p| Bson::String(p.to_string())).collect())))
 }
 
-pub(crate) fn p_strcasecmp(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_strcasecmp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     fixed(name, arg, ctx, 2, e_strcasecmp)
 }
 
@@ -353,22 +219,10 @@ fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
             ),
         )
     })?;
-    usize::try_from(n).map_err(|_| {
-        loc(
-            40097,
-            format!(
-                "{op} requires a nonnegative {what}, found: {}",
-                display(val)
-            ),
-        )
-    })
+    usize::try_from(n).map_err(|_| loc(40097, format!("{op} requires a nonnegative {what}, found: {}", display(val))))
 }
 
-pub(crate) fn p_index_of_bytes(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_index_of_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     ranged(name, arg, ctx, 2, 4, e_index_of_bytes)
 }
 
@@ -380,20 +234,14 @@ fn e_index_of_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::String(input)) = sv else {
         return Err(loc(
             40091,
-            format!(
-                "$indexOfBytes requires a string as the first argument, found: {}",
-                type_name(&sv)
-            ),
+            format!("$indexOfBytes requires a string as the first argument, found: {}", type_name(&sv)),
         ));
     };
     let tv = env.eval(&c.args[1])?;
     let Some(Bson::String(token)) = tv else {
         return Err(loc(
             40092,
-            format!(
-                "$indexOfBytes requires a string as the second argument, found: {}",
-                type_name(&tv)
-            ),
+            format!("$indexOfBytes requires a string as the second argument, found: {}", type_name(&tv)),
         ));
     };
     let mut start = 0usize;
@@ -411,16 +259,10 @@ fn e_index_of_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let needle = token.as_bytes();
     let found = (start..=hay.len().saturating_sub(needle.len()))
         .find(|&i| i + needle.len() <= hay.len() && &hay[i..i + needle.len()] == needle);
-    Ok(Some(Bson::Int32(
-        found.map(|i| i32::try_from(i).unwrap_or(-1)).unwrap_or(-1),
-    )))
+    Ok(Some(Bson::Int32(found.map(|i| i32::try_from(i).unwrap_or(-1)).unwrap_or(-1))))
 }
 
-pub(crate) fn p_index_of_cp(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_index_of_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     ranged(name, arg, ctx, 2, 4, e_index_of_cp)
 }
 
@@ -432,20 +274,14 @@ fn e_index_of_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::String(input)) = sv else {
         return Err(loc(
             40093,
-            format!(
-                "$indexOfCP requires a string as the first argument, found: {}",
-                type_name(&sv)
-            ),
+            format!("$indexOfCP requires a string as the first argument, found: {}", type_name(&sv)),
         ));
     };
     let tv = env.eval(&c.args[1])?;
     let Some(Bson::String(token)) = tv else {
         return Err(loc(
             40094,
-            format!(
-                "$indexOfCP requires a string as the second argument, found: {}",
-                type_name(&tv)
-            ),
+            format!("$indexOfCP requires a string as the second argument, found: {}", type_name(&tv)),
         ));
     };
     let cps: Vec<usize> = input.char_indices().map(|(i, _)| i).collect();
@@ -474,24 +310,19 @@ fn e_index_of_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $trim / $ltrim / $rtrim ----
 
 const DEFAULT_TRIM: &[char] = &[
-    '\0', ' ', '\t', '\n', '\u{0B}', '\u{0C}', '\r', '\u{A0}', '\u{1680}', '\u{2000}', '\u{2001}',
-    '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}',
-    '\u{200A}',
+    '\0', ' ', '\t', '\n', '\u{0B}', '\u{0C}', '\r', '\u{A0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}',
+    '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200A}',
 ];
 
 pub(crate) fn p_trim(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             50696,
-            format!(
-                "{name} only supports an object as an argument, found {}",
-                v::bson_type_name(arg)
-            ),
+            format!("{name} only supports an object as an argument, found {}", v::bson_type_name(arg)),
         ));
     };
-    let args = named_args(d, &["input", "chars"], ctx, |k| {
-        loc(50694, format!("{name} found an unknown argument: {k}"))
-    })?;
+    let args =
+        named_args(d, &["input", "chars"], ctx, |k| loc(50694, format!("{name} found an unknown argument: {k}")))?;
     if args[0].is_absent() {
         return Err(loc(50695, format!("{name} requires an 'input' field")));
     }
@@ -546,40 +377,21 @@ fn e_trim(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $replaceOne / $replaceAll ----
 
-pub(crate) fn p_replace(
-    name: &'static str,
-    arg: &Bson,
-    ctx: &mut ParseCtx<'_>,
-) -> DocDbResult<Node> {
+pub(crate) fn p_replace(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(
-            51751,
-            format!(
-                "{name} requires an object as an argument, found: {}",
-                v::bson_type_name(arg)
-            ),
-        ));
+        return Err(loc(51751, format!("{name} requires an object as an argument, found: {}", v::bson_type_name(arg))));
     };
     let args = named_args(d, &["input", "find", "replacement"], ctx, |k| {
         loc(51750, format!("{name} found an unknown argument: {k}"))
     })?;
     if args[0].is_absent() {
-        return Err(loc(
-            51749,
-            format!("{name} requires 'input' to be specified"),
-        ));
+        return Err(loc(51749, format!("{name} requires 'input' to be specified")));
     }
     if args[1].is_absent() {
-        return Err(loc(
-            51748,
-            format!("{name} requires 'find' to be specified"),
-        ));
+        return Err(loc(51748, format!("{name} requires 'find' to be specified")));
     }
     if args[2].is_absent() {
-        return Err(loc(
-            51747,
-            format!("{name} requires 'replacement' to be specified"),
-        ));
+        return Err(loc(51747, format!("{name} requires 'replacement' to be specified")));
     }
     Ok(call(name, e_replace, args, OpData::None))
 }
@@ -592,14 +404,7 @@ fn e_replace(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         if is_nullish(val) || matches!(val, Some(Bson::String(_))) {
             Ok(())
         } else {
-            Err(loc(
-                code,
-                format!(
-                    "{} requires that '{what}' be a string, found: {}",
-                    c.name,
-                    display(val)
-                ),
-            ))
+            Err(loc(code, format!("{} requires that '{what}' be a string, found: {}", c.name, display(val))))
         }
     };
     check(&input, 51746, "input")?;
@@ -653,27 +458,17 @@ pub(crate) fn compile_regex(pattern: &str, options: &str, op: &str) -> DocDbResu
                 b.extended(true);
             }
             'u' => {}
-            other => {
-                return Err(loc(
-                    51108,
-                    format!("{op} invalid flag in regex options: {other}"),
-                ))
-            }
+            other => return Err(loc(51108, format!("{op} invalid flag in regex options: {other}"))),
         }
     }
-    b.build(pattern)
-        .map(|regex| CompiledRegex { regex })
-        .map_err(|e| loc(51111, format!("Invalid Regex in {op}: {e}")))
+    b.build(pattern).map(|regex| CompiledRegex { regex }).map_err(|e| loc(51111, format!("Invalid Regex in {op}: {e}")))
 }
 
 pub(crate) fn p_regex(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             51103,
-            format!(
-                "{name} expects an object of named arguments but found: {}",
-                v::bson_type_name(arg)
-            ),
+            format!("{name} expects an object of named arguments but found: {}", v::bson_type_name(arg)),
         ));
     };
     let args = named_args(d, &["input", "regex", "options"], ctx, |k| {
@@ -702,16 +497,9 @@ pub(crate) fn p_regex(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) ->
 }
 
 /// Validates and extracts (pattern, options); `None` when the pattern is nullish.
-fn regex_pattern_and_options(
-    op: &str,
-    pattern: &Value,
-    options: &Value,
-) -> DocDbResult<Option<(String, String)>> {
+fn regex_pattern_and_options(op: &str, pattern: &Value, options: &Value) -> DocDbResult<Option<(String, String)>> {
     if !(is_nullish(options) || matches!(options, Some(Bson::String(_)))) {
-        return Err(loc(
-            51106,
-            format!("{op} needs 'options' to be of type string"),
-        ));
+        return Err(loc(51106, format!("{op} needs 'options' to be of type string")));
     }
     let opts = match options {
         Some(Bson::String(o)) => Some(o.clone()),
@@ -723,45 +511,26 @@ fn regex_pattern_and_options(
             if opts.is_some() && !flags.is_empty() {
                 return Err(loc(
                     51107,
-                    format!(
-                        "{op}: found regex option(s) specified in both 'regex' and 'option' fields"
-                    ),
+                    format!("{op}: found regex option(s) specified in both 'regex' and 'option' fields"),
                 ));
             }
             (Some(r.pattern.as_str().to_string()), flags)
         }
         Some(Bson::String(p)) => (Some(p.clone()), String::new()),
         v if is_nullish(v) => (None, String::new()),
-        _ => {
-            return Err(loc(
-                51105,
-                format!("{op} needs 'regex' to be of type string or regex"),
-            ))
-        }
+        _ => return Err(loc(51105, format!("{op} needs 'regex' to be of type string or regex"))),
     };
     let options = opts.unwrap_or(flags);
     if pat.as_deref().is_some_and(|p| p.contains('\0')) {
-        return Err(loc(
-            51109,
-            format!("{op}: regular expression cannot contain an embedded null byte"),
-        ));
+        return Err(loc(51109, format!("{op}: regular expression cannot contain an embedded null byte")));
     }
     if options.contains('\0') {
-        return Err(loc(
-            51110,
-            format!("{op}: regular expression options cannot contain an embedded null byte"),
-        ));
+        return Err(loc(51110, format!("{op}: regular expression options cannot contain an embedded null byte")));
     }
     Ok(pat.map(|p| (p, options)))
 }
 
-fn match_doc(
-    input: &str,
-    start: usize,
-    end: usize,
-    caps: &[Option<(usize, usize)>],
-    cp_index: usize,
-) -> Bson {
+fn match_doc(input: &str, start: usize, end: usize, caps: &[Option<(usize, usize)>], cp_index: usize) -> Bson {
     let captures: Vec<Bson> = caps
         .iter()
         .map(|c| match c {
@@ -781,10 +550,7 @@ fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let pattern = env.eval(&c.args[1])?;
     let options = env.eval(&c.args[2])?;
     if !(is_nullish(&input) || matches!(input, Some(Bson::String(_)))) {
-        return Err(loc(
-            51104,
-            format!("{} needs 'input' to be of type string", c.name),
-        ));
+        return Err(loc(51104, format!("{} needs 'input' to be of type string", c.name)));
     }
     let compiled: Option<Arc<CompiledRegex>> = match &c.data {
         OpData::Regex(Some(r)) => Some(r.clone()),
@@ -807,10 +573,7 @@ fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let exec_err = |e: pcre2::Error| {
         DocDbError::new(
             ErrorCode::new(51156),
-            format!(
-                "Error occurred while executing the regular expression in {}. Result code: {e}",
-                c.name
-            ),
+            format!("Error occurred while executing the regular expression in {}. Result code: {e}", c.name),
         )
     };
     let mut locs = re.capture_locations();
@@ -830,10 +593,7 @@ fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             let mut out = Vec::new();
             let mut pos = 0usize;
             let mut total = 0usize;
-            while let Some(m) = re
-                .captures_read_at(&mut locs, bytes, pos)
-                .map_err(exec_err)?
-            {
+            while let Some(m) = re.captures_read_at(&mut locs, bytes, pos).map_err(exec_err)? {
                 let caps: Vec<_> = (1..=groups).map(|i| locs.get(i)).collect();
                 let cp = text[..m.start()].chars().count();
                 let doc = match_doc(&text, m.start(), m.end(), &caps, cp);
@@ -841,20 +601,13 @@ fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                 if total > 64 * 1024 * 1024 {
                     return Err(loc(
                         51151,
-                        format!(
-                            "{}: the size of buffer to store output exceeded the 64MB limit",
-                            c.name
-                        ),
+                        format!("{}: the size of buffer to store output exceeded the 64MB limit", c.name),
                     ));
                 }
                 out.push(doc);
                 if m.end() == m.start() {
                     // Empty match: advance one code point.
-                    let step = text[m.start()..]
-                        .chars()
-                        .next()
-                        .map(char::len_utf8)
-                        .unwrap_or(1);
+                    let step = text[m.start()..].chars().next().map(char::len_utf8).unwrap_or(1);
                     pos = m.start() + step;
                 } else {
                     pos = m.end();

@@ -174,9 +174,7 @@ pub(crate) fn compare(a: &Bson, b: &Bson) -> Ordering {
             (Some(x), Some(y)) => arith::compare(x, y),
             _ => Ordering::Equal,
         },
-        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => {
-            x.as_bytes().cmp(y.as_bytes())
-        }
+        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y),
         (Bson::Array(x), Bson::Array(y)) => compare_arrays(x, y),
         (Bson::Binary(x), Bson::Binary(y)) => x
@@ -188,31 +186,22 @@ pub(crate) fn compare(a: &Bson, b: &Bson) -> Ordering {
         (Bson::ObjectId(x), Bson::ObjectId(y)) => x.bytes().cmp(&y.bytes()),
         (Bson::Boolean(x), Bson::Boolean(y)) => x.cmp(y),
         (Bson::DateTime(x), Bson::DateTime(y)) => x.timestamp_millis().cmp(&y.timestamp_millis()),
-        (Bson::Timestamp(x), Bson::Timestamp(y)) => {
-            (x.time, x.increment).cmp(&(y.time, y.increment))
-        }
+        (Bson::Timestamp(x), Bson::Timestamp(y)) => (x.time, x.increment).cmp(&(y.time, y.increment)),
         (Bson::RegularExpression(x), Bson::RegularExpression(y)) => x
             .pattern
             .as_str()
             .as_bytes()
             .cmp(y.pattern.as_str().as_bytes())
-            .then_with(|| {
-                x.options
-                    .as_str()
-                    .as_bytes()
-                    .cmp(y.options.as_str().as_bytes())
-            }),
+            .then_with(|| x.options.as_str().as_bytes().cmp(y.options.as_str().as_bytes())),
         (Bson::DbPointer(_), Bson::DbPointer(_)) => {
             let ea = bson::doc! { "": a.clone() }.to_vec().unwrap_or_default();
             let eb = bson::doc! { "": b.clone() }.to_vec().unwrap_or_default();
             ea.len().cmp(&eb.len()).then_with(|| ea.cmp(&eb))
         }
         (Bson::JavaScriptCode(x), Bson::JavaScriptCode(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => x
-            .code
-            .as_bytes()
-            .cmp(y.code.as_bytes())
-            .then_with(|| compare_documents(&x.scope, &y.scope)),
+        (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => {
+            x.code.as_bytes().cmp(y.code.as_bytes()).then_with(|| compare_documents(&x.scope, &y.scope))
+        }
         _ => Ordering::Equal,
     }
 }
@@ -257,9 +246,7 @@ pub(crate) fn sorted_set(mut values: Vec<Bson>) -> Vec<Bson> {
 
 /// Membership by BSON equality.
 pub(crate) fn contains(haystack: &[Bson], needle: &Bson) -> bool {
-    haystack
-        .iter()
-        .any(|v| compare(v, needle) == Ordering::Equal)
+    haystack.iter().any(|v| compare(v, needle) == Ordering::Equal)
 }
 
 /// Raw value to owned; malformed values read as missing.
@@ -274,18 +261,10 @@ pub(crate) fn format_double_g(x: f64) -> String {
         return "nan".to_string();
     }
     if x.is_infinite() {
-        return if x < 0.0 {
-            "-inf".to_string()
-        } else {
-            "inf".to_string()
-        };
+        return if x < 0.0 { "-inf".to_string() } else { "inf".to_string() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() {
-            "-0".to_string()
-        } else {
-            "0".to_string()
-        };
+        return if x.is_sign_negative() { "-0".to_string() } else { "0".to_string() };
     }
     const P: i32 = 6;
     let sci = format!("{:.*e}", (P - 1) as usize, x);
@@ -326,10 +305,7 @@ pub(crate) fn coerce_to_string(v: &Value) -> DocDbResult<String> {
         Some(other) => {
             return Err(DocDbError::new(
                 ErrorCode::new(16007),
-                format!(
-                    "can't convert from BSON type {} to String",
-                    bson_type_name(other)
-                ),
+                format!("can't convert from BSON type {} to String", bson_type_name(other)),
             ))
         }
     })
@@ -342,9 +318,7 @@ pub(crate) fn display(v: &Value) -> String {
         Some(Bson::String(s)) => format!("\"{s}\""),
         Some(Bson::Double(d)) => format_double_g(*d),
         Some(Bson::Decimal128(d)) => arith::decimal_to_string(d),
-        Some(Bson::DateTime(d)) => {
-            super::date::format_iso(d.timestamp_millis()).unwrap_or_default()
-        }
+        Some(Bson::DateTime(d)) => super::date::format_iso(d.timestamp_millis()).unwrap_or_default(),
         Some(other) => {
             let mut out = String::new();
             write_display(other, &mut out);
@@ -394,11 +368,7 @@ fn write_display(v: &Bson, out: &mut String) {
             out.push(']');
         }
         Bson::DateTime(d) => {
-            let _ = write!(
-                out,
-                "{}",
-                super::date::format_iso(d.timestamp_millis()).unwrap_or_default()
-            );
+            let _ = write!(out, "{}", super::date::format_iso(d.timestamp_millis()).unwrap_or_default());
         }
         Bson::ObjectId(o) => {
             let _ = write!(out, "{o}");
@@ -423,12 +393,7 @@ pub(crate) fn coerce_to_date_millis(v: &Bson) -> Option<i64> {
 pub(crate) fn approximate_size(v: &Bson) -> usize {
     match v {
         Bson::String(s) => 16 + s.len(),
-        Bson::Document(d) => {
-            16 + d
-                .iter()
-                .map(|(k, v)| k.len() + approximate_size(v))
-                .sum::<usize>()
-        }
+        Bson::Document(d) => 16 + d.iter().map(|(k, v)| k.len() + approximate_size(v)).sum::<usize>(),
         Bson::Array(a) => 16 + a.iter().map(approximate_size).sum::<usize>(),
         Bson::Binary(b) => 16 + b.bytes.len(),
         _ => 16,

@@ -120,12 +120,7 @@ impl Cmp {
         if rhs.element_type() == ElementType::Undefined {
             return Err(docdb_error!(BadValue, "cannot compare to undefined"));
         }
-        Ok(Cmp {
-            op,
-            rank: canonical_type_rank(rhs.element_type()),
-            rhs_nan: is_nan(rhs),
-            rhs: RawBson::from(rhs),
-        })
+        Ok(Cmp { op, rank: canonical_type_rank(rhs.element_type()), rhs_nan: is_nan(rhs), rhs: RawBson::from(rhs) })
     }
 
     /// The result for a value whose canonical type rank differs from the operand's:
@@ -211,18 +206,13 @@ fn cmp_with_array(probe: &RawBson, arr: &bson::RawDocument) -> Ordering {
 impl InList {
     /// Sorts and deduplicates the equalities.
     pub(crate) fn finish(&mut self) {
-        self.values
-            .sort_by(|a, b| compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()));
-        self.values.dedup_by(|a, b| {
-            compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()) == Ordering::Equal
-        });
+        self.values.sort_by(|a, b| compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()));
+        self.values.dedup_by(|a, b| compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()) == Ordering::Equal);
         self.has_arrays = self.values.iter().any(|v| matches!(v, RawBson::Array(_)));
     }
 
     pub(crate) fn contains(&self, value: RawBsonRef<'_>) -> bool {
-        self.values
-            .binary_search_by(|probe| compare_values(probe.as_raw_bson_ref(), value))
-            .is_ok()
+        self.values.binary_search_by(|probe| compare_values(probe.as_raw_bson_ref(), value)).is_ok()
     }
 
     /// MongoDB's `InMatchExpression::matchesSingleElement`.
@@ -230,15 +220,9 @@ impl InList {
         match item {
             None | Some(Item::Value(RawBsonRef::Undefined)) if self.has_null => true,
             None => false,
-            Some(Item::Value(v)) => {
-                self.contains(v) || self.regexes.iter().any(|r| r.matches(Some(v)))
-            }
+            Some(Item::Value(v)) => self.contains(v) || self.regexes.iter().any(|r| r.matches(Some(v))),
             Some(Item::Array(arr)) => {
-                self.has_arrays
-                    && self
-                        .values
-                        .binary_search_by(|probe| cmp_with_array(probe, arr.doc))
-                        .is_ok()
+                self.has_arrays && self.values.binary_search_by(|probe| cmp_with_array(probe, arr.doc)).is_ok()
             }
         }
     }
@@ -327,10 +311,7 @@ impl Pred {
     /// Whether an array at the end of the path is also traversed element by element.
     #[inline]
     pub(crate) fn leaf_traversal(&self) -> bool {
-        !matches!(
-            self,
-            Pred::Size(_) | Pred::ElemMatchObject(_) | Pred::ElemMatchValue(_)
-        )
+        !matches!(self, Pred::Size(_) | Pred::ElemMatchObject(_) | Pred::ElemMatchValue(_))
     }
 
     /// Does one value (`None` = missing) satisfy the predicate? `key` receives the array
@@ -354,9 +335,7 @@ impl Pred {
             Pred::Bits(b) => b.matches(plain),
             Pred::Size(n) => match item {
                 Some(Item::Array(arr)) => arr.len() as i64 == *n,
-                Some(Item::Value(RawBsonRef::Array(arr))) => {
-                    ArrayRef::from_raw(arr).len() as i64 == *n
-                }
+                Some(Item::Value(RawBsonRef::Array(arr))) => ArrayRef::from_raw(arr).len() as i64 == *n,
                 _ => false,
             },
             Pred::ElemMatchObject(sub) => {
@@ -383,10 +362,7 @@ impl Pred {
                 };
                 for (idx, element) in arr.items().enumerate() {
                     let mut ignored = None;
-                    if subs
-                        .iter()
-                        .all(|s| s.matches_single(Some(element), &mut ignored))
-                    {
+                    if subs.iter().all(|s| s.matches_single(Some(element), &mut ignored)) {
                         *key = Some(idx);
                         return true;
                     }
@@ -413,20 +389,15 @@ impl Leaf {
     pub(crate) fn eval(&self, root: Root<'_>, key: &mut Option<usize>) -> bool {
         let mut hit: Option<usize> = None;
         let pred = &self.pred;
-        let matched = walk(
-            root,
-            &self.path,
-            pred.leaf_traversal(),
-            &mut |value, offset| {
-                let mut inner = None;
-                if pred.matches(value, &mut inner) {
-                    hit = offset.or(inner);
-                    true
-                } else {
-                    false
-                }
-            },
-        );
+        let matched = walk(root, &self.path, pred.leaf_traversal(), &mut |value, offset| {
+            let mut inner = None;
+            if pred.matches(value, &mut inner) {
+                hit = offset.or(inner);
+                true
+            } else {
+                false
+            }
+        });
         if matched && hit.is_some() {
             *key = hit;
         }
@@ -475,9 +446,8 @@ fn materialize(root: Root<'_>) -> DocDbResult<RawDocumentBuf> {
         Root::Doc(doc) => Ok(doc.to_owned()),
         Root::Field(name, value) => {
             let mut doc = RawDocumentBuf::new();
-            let key: &bson::raw::CStr = name
-                .try_into()
-                .map_err(|_| docdb_error!(BadValue, "invalid field name: {name}"))?;
+            let key: &bson::raw::CStr =
+                name.try_into().map_err(|_| docdb_error!(BadValue, "invalid field name: {name}"))?;
             doc.append(key, value);
             Ok(doc)
         }

@@ -86,18 +86,12 @@ fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
 }
 
 /// The fields of a raw document, failing on malformed bytes.
-pub(crate) fn fields(
-    doc: &RawDocument,
-) -> impl Iterator<Item = DocDbResult<(&str, RawBsonRef<'_>)>> {
-    doc.iter()
-        .map(|r| r.map(|(k, v)| (k.as_str(), v)).map_err(invalid_bson))
+pub(crate) fn fields(doc: &RawDocument) -> impl Iterator<Item = DocDbResult<(&str, RawBsonRef<'_>)>> {
+    doc.iter().map(|r| r.map(|(k, v)| (k.as_str(), v)).map_err(invalid_bson))
 }
 
 fn first_key(doc: &RawDocument) -> Option<&str> {
-    doc.iter()
-        .next()
-        .and_then(Result::ok)
-        .map(|(k, _)| k.as_str())
+    doc.iter().next().and_then(Result::ok).map(|(k, _)| k.as_str())
 }
 
 /// MongoDB's `isDBRefDocument`.
@@ -134,10 +128,7 @@ pub(crate) fn is_expression_document(value: RawBsonRef<'_>, allow_incomplete_dbr
 }
 
 fn leaf(path: &str, pred: Pred) -> Node {
-    Node::Leaf(Box::new(Leaf {
-        path: Path::new(path),
-        pred,
-    }))
+    Node::Leaf(Box::new(Leaf { path: Path::new(path), pred }))
 }
 
 /// `And` of `children`, collapsed when there is only one.
@@ -153,10 +144,7 @@ fn and_of(mut children: Vec<Node>) -> Node {
 /// Compiles a MongoDB regex (PCRE, UTF mode; flags i m s x u).
 pub(crate) fn compile_regex(pattern: &str, flags: &str) -> DocDbResult<RegexPred> {
     if pattern.contains('\0') {
-        return Err(docdb_error!(
-            BadValue,
-            "Regular expression cannot contain an embedded null byte"
-        ));
+        return Err(docdb_error!(BadValue, "Regular expression cannot contain an embedded null byte"));
     }
     let mut builder = pcre2::bytes::RegexBuilder::new();
     builder.utf(true).jit_if_available(true);
@@ -176,26 +164,16 @@ pub(crate) fn compile_regex(pattern: &str, flags: &str) -> DocDbResult<RegexPred
             }
             'u' => {}
             other => {
-                return Err(DocDbError::new(
-                    ErrorCode::new(51108),
-                    format!("invalid flag in regex options: {other}"),
-                ))
+                return Err(DocDbError::new(ErrorCode::new(51108), format!("invalid flag in regex options: {other}")))
             }
         }
     }
     let re = builder.build(pattern).map_err(|e| {
         let text = e.to_string();
         let reason = text.splitn(3, ": ").nth(2).unwrap_or(&text).to_string();
-        DocDbError::new(
-            ErrorCode::new(51091),
-            format!("Regular expression is invalid: {reason}"),
-        )
+        DocDbError::new(ErrorCode::new(51091), format!("Regular expression is invalid: {reason}"))
     })?;
-    Ok(RegexPred {
-        pattern: pattern.to_string(),
-        flags: flags.to_string(),
-        re: std::sync::Arc::new(re),
-    })
+    Ok(RegexPred { pattern: pattern.to_string(), flags: flags.to_string(), re: std::sync::Arc::new(re) })
 }
 
 /// Parses a `$type`-style type list (MongoDB's `MatcherTypeSet::parse`).
@@ -224,28 +202,16 @@ fn add_single_type(value: RawBsonRef<'_>, set: &mut TypeSet) -> DocDbResult<()> 
             }
         }
         v if super::util::is_number(v) => {
-            let code = parse_integer_to_long("", v)
-                .ok()
-                .and_then(|c| i32::try_from(c).ok())
-                .and_then(bson_type_code);
+            let code = parse_integer_to_long("", v).ok().and_then(|c| i32::try_from(c).ok()).and_then(bson_type_code);
             match code {
                 Some(t) => set.add(t),
                 None => {
-                    let shown =
-                        documentdb_bson::number::Number::from_raw(v).map_or(0.0, |n| n.as_f64());
-                    return Err(docdb_error!(
-                        BadValue,
-                        "Invalid numerical type code: {shown}"
-                    ));
+                    let shown = documentdb_bson::number::Number::from_raw(v).map_or(0.0, |n| n.as_f64());
+                    return Err(docdb_error!(BadValue, "Invalid numerical type code: {shown}"));
                 }
             }
         }
-        _ => {
-            return Err(docdb_error!(
-                TypeMismatch,
-                "type must be represented as a number or a string"
-            ))
-        }
+        _ => return Err(docdb_error!(TypeMismatch, "type must be represented as a number or a string")),
     }
     Ok(())
 }
@@ -268,11 +234,7 @@ impl Parser<'_> {
 
     /// Parses `{<op>: ..., ...}` as the conditions on one path (`$pull`-style operator
     /// documents), returning the AND-ed children.
-    pub(crate) fn parse_conditions(
-        &self,
-        name: &str,
-        conditions: &RawDocument,
-    ) -> DocDbResult<Vec<Node>> {
+    pub(crate) fn parse_conditions(&self, name: &str, conditions: &RawDocument) -> DocDbResult<Vec<Node>> {
         let mut out = Vec::new();
         self.parse_sub(name, conditions, &mut out, Level::SubDocument, 0)?;
         Ok(out)
@@ -286,11 +248,7 @@ impl Parser<'_> {
                 super::util::document_string(obj)
             ));
         }
-        let next_level = if level == Level::PredicateTop {
-            Level::UserDocumentTop
-        } else {
-            level
-        };
+        let next_level = if level == Level::PredicateTop { Level::UserDocumentTop } else { level };
         let mut out = Vec::new();
         for field in fields(obj) {
             let (key, value) = field?;
@@ -332,18 +290,12 @@ impl Parser<'_> {
                 let mut children = Vec::new();
                 for (_, entry) in array_elements(arr) {
                     let RawBsonRef::Document(sub) = entry else {
-                        return Err(docdb_error!(
-                            BadValue,
-                            "$or/$and/$nor entries need to be full objects"
-                        ));
+                        return Err(docdb_error!(BadValue, "$or/$and/$nor entries need to be full objects"));
                     };
                     children.push(and_of(self.parse_doc(sub, level, depth + 1)?));
                 }
                 if children.is_empty() {
-                    return Err(docdb_error!(
-                        BadValue,
-                        "$and/$or/$nor must be a nonempty array"
-                    ));
+                    return Err(docdb_error!(BadValue, "$and/$or/$nor must be a nonempty array"));
                 }
                 match op {
                     "and" => Node::And(children),
@@ -354,14 +306,9 @@ impl Parser<'_> {
             "comment" => return Ok(None),
             "expr" => {
                 if level == Level::SubDocument {
-                    return Err(docdb_error!(
-                        BadValue,
-                        "$expr can only be applied to the top-level document"
-                    ));
+                    return Err(docdb_error!(BadValue, "$expr can only be applied to the top-level document"));
                 }
-                let ctx = ExprContext {
-                    variables: self.variables.cloned().unwrap_or_default(),
-                };
+                let ctx = ExprContext { variables: self.variables.cloned().unwrap_or_default() };
                 Node::Expr(Box::new(Expression::parse(value, &ctx)?))
             }
             "jsonSchema" => {
@@ -371,13 +318,9 @@ impl Parser<'_> {
                 Node::Schema(Box::new(JsonSchema::parse(schema)?))
             }
             "alwaysTrue" | "alwaysFalse" => {
-                let n = parse_integer_to_long(key, value)
-                    .map_err(|m| docdb_error!(FailedToParse, "{m}"))?;
+                let n = parse_integer_to_long(key, value).map_err(|m| docdb_error!(FailedToParse, "{m}"))?;
                 if n != 1 {
-                    return Err(docdb_error!(
-                        FailedToParse,
-                        "{key} must be an integer value of 1"
-                    ));
+                    return Err(docdb_error!(FailedToParse, "{key} must be an integer value of 1"));
                 }
                 if op == "alwaysTrue" {
                     Node::True
@@ -388,35 +331,20 @@ impl Parser<'_> {
             "where" => return Err(docdb_error!(NotImplemented, "$where is not supported")),
             "text" => {
                 if level == Level::SubDocument {
-                    return Err(docdb_error!(
-                        BadValue,
-                        "$text can only be applied to the top-level document"
-                    ));
+                    return Err(docdb_error!(BadValue, "$text can only be applied to the top-level document"));
                 }
-                return Err(docdb_error!(
-                    NotImplemented,
-                    "$text is not supported: text search is unavailable"
-                ));
+                return Err(docdb_error!(NotImplemented, "$text is not supported: text search is unavailable"));
             }
             "sampleRate" => {
                 if level == Level::SubDocument {
-                    return Err(docdb_error!(
-                        BadValue,
-                        "$sampleRate can only be applied to the top-level document"
-                    ));
+                    return Err(docdb_error!(BadValue, "$sampleRate can only be applied to the top-level document"));
                 }
                 let Some(n) = documentdb_bson::number::Number::from_raw(value) else {
-                    return Err(docdb_error!(
-                        BadValue,
-                        "argument to $sampleRate must be a numeric type"
-                    ));
+                    return Err(docdb_error!(BadValue, "argument to $sampleRate must be a numeric type"));
                 };
                 let x = n.as_f64();
                 if !(0.0..=1.0).contains(&x) {
-                    return Err(docdb_error!(
-                        BadValue,
-                        "numeric argument to $sampleRate must be in [0, 1]"
-                    ));
+                    return Err(docdb_error!(BadValue, "numeric argument to $sampleRate must be in [0, 1]"));
                 }
                 if x == 0.0 {
                     Node::False
@@ -434,10 +362,7 @@ impl Parser<'_> {
                 } else {
                     ". If you have a field name that starts with a '$' symbol, consider using $getField or $setField."
                 };
-                return Err(docdb_error!(
-                    BadValue,
-                    "unknown top level operator: {key}{hint}"
-                ));
+                return Err(docdb_error!(BadValue, "unknown top level operator: {key}{hint}"));
             }
         };
         Ok(Some(node))
@@ -472,10 +397,7 @@ impl Parser<'_> {
     ) -> DocDbResult<Option<Node>> {
         let cmp = |cmp_op: CmpOp| -> DocDbResult<Node> {
             if cmp_op != CmpOp::Eq && matches!(value, RawBsonRef::RegularExpression(_)) {
-                return Err(docdb_error!(
-                    BadValue,
-                    "Can't have RegEx as arg to predicate over field '{name}'."
-                ));
+                return Err(docdb_error!(BadValue, "Can't have RegEx as arg to predicate over field '{name}'."));
             }
             Ok(leaf(name, Pred::Cmp(Cmp::new(cmp_op, value)?)))
         };
@@ -519,10 +441,7 @@ impl Parser<'_> {
             "$type" => {
                 let set = parse_type_set(value)?;
                 if set.is_empty() {
-                    return Err(docdb_error!(
-                        FailedToParse,
-                        "{name} must match at least one type"
-                    ));
+                    return Err(docdb_error!(FailedToParse, "{name} must match at least one type"));
                 }
                 leaf(name, Pred::Type(set))
             }
@@ -541,29 +460,15 @@ impl Parser<'_> {
             "$bitsAnySet" => leaf(name, parse_bits(name, op, BitKind::AnySet, value)?),
             "$bitsAnyClear" => leaf(name, parse_bits(name, op, BitKind::AnyClear, value)?),
             "$near" | "$nearSphere" | "$geoNear" | "$geoWithin" | "$within" | "$geoIntersects" => {
-                return Err(docdb_error!(
-                    NotImplemented,
-                    "{op} is not supported: geospatial queries are unavailable"
-                ))
+                return Err(docdb_error!(NotImplemented, "{op} is not supported: geospatial queries are unavailable"))
             }
-            "$where" => {
-                return Err(docdb_error!(
-                    BadValue,
-                    "$where cannot be applied to a field"
-                ))
-            }
+            "$where" => return Err(docdb_error!(BadValue, "$where cannot be applied to a field")),
             _ => return Err(docdb_error!(BadValue, "unknown operator: {op}")),
         };
         Ok(Some(node))
     }
 
-    fn parse_not(
-        &self,
-        name: &str,
-        value: RawBsonRef<'_>,
-        level: Level,
-        depth: usize,
-    ) -> DocDbResult<Node> {
+    fn parse_not(&self, name: &str, value: RawBsonRef<'_>, level: Level, depth: usize) -> DocDbResult<Node> {
         match value {
             RawBsonRef::RegularExpression(r) => {
                 let re = compile_regex(r.pattern.as_str(), r.options.as_str())?;
@@ -610,19 +515,9 @@ impl Parser<'_> {
                 let inner = match entry {
                     RawBsonRef::Document(d) => match fields(d).next() {
                         Some(Ok(("$elemMatch", inner))) => inner,
-                        _ => {
-                            return Err(docdb_error!(
-                                BadValue,
-                                "$all/$elemMatch has to be consistent"
-                            ))
-                        }
+                        _ => return Err(docdb_error!(BadValue, "$all/$elemMatch has to be consistent")),
                     },
-                    _ => {
-                        return Err(docdb_error!(
-                            BadValue,
-                            "$all/$elemMatch has to be consistent"
-                        ))
-                    }
+                    _ => return Err(docdb_error!(BadValue, "$all/$elemMatch has to be consistent")),
                 };
                 children.push(leaf(name, self.parse_elem_match(inner, depth)?));
             }
@@ -649,26 +544,17 @@ impl Parser<'_> {
 
 /// `$in`/`$nin` operands (MongoDB's `parseInExpression` + `setEqualities`).
 pub(crate) fn parse_in_list(arr: &RawArray) -> DocDbResult<InList> {
-    let mut list = InList {
-        has_null: false,
-        has_arrays: false,
-        values: Vec::new(),
-        regexes: Vec::new(),
-    };
+    let mut list = InList { has_null: false, has_arrays: false, values: Vec::new(), regexes: Vec::new() };
     for (_, value) in array_elements(arr) {
         if is_expression_document(value, false) {
             return Err(docdb_error!(BadValue, "cannot nest $ under $in"));
         }
         match value {
             RawBsonRef::RegularExpression(r) => {
-                list.regexes
-                    .push(compile_regex(r.pattern.as_str(), r.options.as_str())?);
+                list.regexes.push(compile_regex(r.pattern.as_str(), r.options.as_str())?);
             }
             RawBsonRef::Undefined => {
-                return Err(docdb_error!(
-                    BadValue,
-                    "InMatchExpression equality cannot be undefined"
-                ));
+                return Err(docdb_error!(BadValue, "InMatchExpression equality cannot be undefined"));
             }
             other => {
                 if other == RawBsonRef::Null {
@@ -710,10 +596,7 @@ fn parse_regex_document(context: &RawDocument) -> DocDbResult<RegexPred> {
                     return Err(docdb_error!(BadValue, "$options has to be a string"));
                 };
                 if !options.is_empty() {
-                    return Err(DocDbError::new(
-                        ErrorCode::new(51075),
-                        "options set in both $regex and $options",
-                    ));
+                    return Err(DocDbError::new(ErrorCode::new(51075), "options set in both $regex and $options"));
                 }
                 options = s;
             }
@@ -726,45 +609,24 @@ fn parse_regex_document(context: &RawDocument) -> DocDbResult<RegexPred> {
 /// `$mod: [divisor, remainder]` (MongoDB 7.0's `parseMOD`).
 fn parse_mod(value: RawBsonRef<'_>) -> DocDbResult<Pred> {
     let RawBsonRef::Array(arr) = value else {
-        return Err(docdb_error!(
-            BadValue,
-            "malformed mod, needs to be an array"
-        ));
+        return Err(docdb_error!(BadValue, "malformed mod, needs to be an array"));
     };
     let mut it = array_elements(arr).map(|(_, v)| v);
-    let divisor = it
-        .next()
-        .ok_or_else(|| docdb_error!(BadValue, "malformed mod, not enough elements"))?;
+    let divisor = it.next().ok_or_else(|| docdb_error!(BadValue, "malformed mod, not enough elements"))?;
     if !super::util::is_number(divisor) {
-        return Err(docdb_error!(
-            BadValue,
-            "malformed mod, divisor not a number"
-        ));
+        return Err(docdb_error!(BadValue, "malformed mod, divisor not a number"));
     }
-    let remainder = it
-        .next()
-        .ok_or_else(|| docdb_error!(BadValue, "malformed mod, not enough elements"))?;
+    let remainder = it.next().ok_or_else(|| docdb_error!(BadValue, "malformed mod, not enough elements"))?;
     if !super::util::is_number(remainder) {
-        return Err(docdb_error!(
-            BadValue,
-            "malformed mod, remainder not a number"
-        ));
+        return Err(docdb_error!(BadValue, "malformed mod, remainder not a number"));
     }
     if it.next().is_some() {
         return Err(docdb_error!(BadValue, "malformed mod, too many elements"));
     }
-    let divisor = coerce_to_long(divisor).map_err(|m| {
-        docdb_error!(
-            BadValue,
-            "malformed mod, divisor value is invalid :: caused by :: {m}"
-        )
-    })?;
-    let remainder = coerce_to_long(remainder).map_err(|m| {
-        docdb_error!(
-            BadValue,
-            "malformed mod, remainder value is invalid :: caused by :: {m}"
-        )
-    })?;
+    let divisor = coerce_to_long(divisor)
+        .map_err(|m| docdb_error!(BadValue, "malformed mod, divisor value is invalid :: caused by :: {m}"))?;
+    let remainder = coerce_to_long(remainder)
+        .map_err(|m| docdb_error!(BadValue, "malformed mod, remainder value is invalid :: caused by :: {m}"))?;
     if divisor == 0 {
         return Err(docdb_error!(BadValue, "divisor cannot be 0"));
     }
@@ -773,11 +635,7 @@ fn parse_mod(value: RawBsonRef<'_>) -> DocDbResult<Pred> {
 
 /// `$bitsAllSet` and friends (MongoDB's `parseBitTest`).
 fn parse_bits(name: &str, op: &str, kind: BitKind, value: RawBsonRef<'_>) -> DocDbResult<Pred> {
-    let mut test = BitTest {
-        kind,
-        mask: 0,
-        positions: Vec::new(),
-    };
+    let mut test = BitTest { kind, mask: 0, positions: Vec::new() };
     match value {
         RawBsonRef::Array(arr) => {
             for (idx, v) in array_elements(arr) {
@@ -800,22 +658,16 @@ fn parse_bits(name: &str, op: &str, kind: BitKind, value: RawBsonRef<'_>) -> Doc
                 }
                 for bit in 0..8u32 {
                     if byte & (1u8 << bit) != 0 {
-                        let pos = u32::try_from(byte_index)
-                            .unwrap_or(u32::MAX / 16)
-                            .saturating_mul(8)
-                            + bit;
+                        let pos = u32::try_from(byte_index).unwrap_or(u32::MAX / 16).saturating_mul(8) + bit;
                         test.positions.push(pos);
                     }
                 }
             }
         }
         v if super::util::is_number(v) => {
-            let mask = parse_integer_to_non_negative_long(op, v)
-                .map_err(|m| docdb_error!(FailedToParse, "{m}"))?;
+            let mask = parse_integer_to_non_negative_long(op, v).map_err(|m| docdb_error!(FailedToParse, "{m}"))?;
             test.mask = mask.unsigned_abs();
-            test.positions = (0..64u32)
-                .filter(|bit| test.mask & (1u64 << bit) != 0)
-                .collect();
+            test.positions = (0..64u32).filter(|bit| test.mask & (1u64 << bit) != 0).collect();
         }
         other => {
             return Err(docdb_error!(

@@ -30,17 +30,8 @@ pub(crate) struct Path {
 
 impl Path {
     pub(crate) fn new(dotted: &str) -> Path {
-        let parts = dotted
-            .split('.')
-            .map(|name| Part {
-                name: name.into(),
-                index: array_index(name),
-            })
-            .collect();
-        Path {
-            dotted: dotted.into(),
-            parts,
-        }
+        let parts = dotted.split('.').map(|name| Part { name: name.into(), index: array_index(name) }).collect();
+        Path { dotted: dotted.into(), parts }
     }
 }
 
@@ -48,10 +39,7 @@ impl Path {
 /// leading zeros).
 pub(crate) fn array_index(component: &str) -> Option<usize> {
     let b = component.as_bytes();
-    if b.is_empty()
-        || !b.iter().all(u8::is_ascii_digit)
-        || (b.len() > 1 && b.first() == Some(&b'0'))
-    {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b.first() == Some(&b'0')) {
         return None;
     }
     component.parse().ok()
@@ -116,14 +104,7 @@ where
         match v {
             Item::Array(arr) => return traverse_array(arr, parts, i + 1, leaf_traversal, outer, f),
             Item::Value(RawBsonRef::Array(arr)) => {
-                return traverse_array(
-                    ArrayRef::from_raw(arr),
-                    parts,
-                    i + 1,
-                    leaf_traversal,
-                    outer,
-                    f,
-                )
+                return traverse_array(ArrayRef::from_raw(arr), parts, i + 1, leaf_traversal, outer, f)
             }
             Item::Value(RawBsonRef::Document(doc)) if !is_leaf => {
                 i += 1;

@@ -50,11 +50,7 @@ pub(crate) struct Elements<'a> {
 impl<'a> Elements<'a> {
     #[inline]
     pub(crate) fn new(doc: &'a RawDocument) -> Elements<'a> {
-        Elements {
-            bytes: doc.as_bytes(),
-            pos: 4,
-            index: 0,
-        }
+        Elements { bytes: doc.as_bytes(), pos: 4, index: 0 }
     }
 }
 
@@ -105,12 +101,7 @@ impl<'a> Iterator for Elements<'a> {
         self.pos = value_end;
         let index = self.index;
         self.index += 1;
-        Some(Element {
-            kind,
-            key,
-            value,
-            index,
-        })
+        Some(Element { kind, key, value, index })
     }
 }
 
@@ -139,15 +130,8 @@ pub(crate) fn decode<'a>(parent: &'a RawDocument, e: Element<'a>) -> Option<RawB
         0x05 => {
             let subtype = BinarySubtype::from(*v.get(4)?);
             let data = v.get(5..)?;
-            let data = if subtype == BinarySubtype::BinaryOld {
-                data.get(4..)?
-            } else {
-                data
-            };
-            RawBsonRef::Binary(RawBinaryRef {
-                subtype,
-                bytes: data,
-            })
+            let data = if subtype == BinarySubtype::BinaryOld { data.get(4..)? } else { data };
+            RawBsonRef::Binary(RawBinaryRef { subtype, bytes: data })
         }
         0x06 => RawBsonRef::Undefined,
         0x07 => RawBsonRef::ObjectId(ObjectId::from_bytes(v.try_into().ok()?)),
@@ -156,9 +140,7 @@ pub(crate) fn decode<'a>(parent: &'a RawDocument, e: Element<'a>) -> Option<RawB
             1 => RawBsonRef::Boolean(true),
             _ => return None,
         },
-        0x09 => RawBsonRef::DateTime(bson::DateTime::from_millis(i64::from_le_bytes(read_8(
-            v, 0,
-        )?))),
+        0x09 => RawBsonRef::DateTime(bson::DateTime::from_millis(i64::from_le_bytes(read_8(v, 0)?))),
         0x0A => RawBsonRef::Null,
         0x0B => {
             let p = cstr_len(v, 0)?;
@@ -203,18 +185,13 @@ pub(crate) struct ArrayRef<'a> {
 
 impl<'a> ArrayRef<'a> {
     pub(crate) fn from_raw(arr: &'a bson::RawArray) -> ArrayRef<'a> {
-        ArrayRef {
-            doc: array_document(arr),
-        }
+        ArrayRef { doc: array_document(arr) }
     }
 
     /// The elements, arrays among them kept lazy.
     #[inline]
     pub(crate) fn items(self) -> Items<'a> {
-        Items {
-            doc: self.doc,
-            fast: Elements::new(self.doc),
-        }
+        Items { doc: self.doc, fast: Elements::new(self.doc) }
     }
 
     pub(crate) fn len(self) -> usize {
@@ -284,11 +261,7 @@ pub(crate) fn get<'a>(doc: &'a RawDocument, key: &str) -> Option<RawBsonRef<'a>>
 #[inline]
 pub(crate) fn values(arr: &bson::RawArray) -> Values<'_> {
     let doc = array_document(arr);
-    Values {
-        doc,
-        fast: Elements::new(doc),
-        slow: None,
-    }
+    Values { doc, fast: Elements::new(doc), slow: None }
 }
 
 /// Iterator of [`values`]. Elements the fast reader cannot borrow (nested arrays) are
@@ -309,9 +282,7 @@ impl<'a> Iterator for Values<'a> {
         if e.kind != 0x04 && e.kind != 0x0C {
             return decode(self.doc, e);
         }
-        let (iter, next_index) = self
-            .slow
-            .get_or_insert_with(|| (self.doc.iter_elements(), 0));
+        let (iter, next_index) = self.slow.get_or_insert_with(|| (self.doc.iter_elements(), 0));
         let skip = e.index.checked_sub(*next_index)?;
         let element = iter.nth(skip)?.ok()?;
         *next_index = e.index + 1;

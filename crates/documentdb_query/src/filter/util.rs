@@ -149,13 +149,7 @@ pub(crate) fn true_value(value: Option<RawBsonRef<'_>>) -> bool {
 
 /// Whether a value is a number of any of the four numeric types.
 pub(crate) fn is_number(value: RawBsonRef<'_>) -> bool {
-    matches!(
-        value,
-        RawBsonRef::Int32(_)
-            | RawBsonRef::Int64(_)
-            | RawBsonRef::Double(_)
-            | RawBsonRef::Decimal128(_)
-    )
+    matches!(value, RawBsonRef::Int32(_) | RawBsonRef::Int64(_) | RawBsonRef::Double(_) | RawBsonRef::Decimal128(_))
 }
 
 /// Whether a number is NaN (double or decimal).
@@ -172,65 +166,37 @@ pub(crate) fn parse_integer_to_long(name: &str, value: RawBsonRef<'_>) -> Result
         RawBsonRef::Int64(i) => Ok(i),
         RawBsonRef::Double(d) => {
             if d.is_nan() {
-                Err(format!(
-                    "Expected an integer, but found NaN in: {}",
-                    element_string(name, value)
-                ))
+                Err(format!("Expected an integer, but found NaN in: {}", element_string(name, value)))
             } else if !(-TWO_63..TWO_63).contains(&d) {
-                Err(format!(
-                    "Cannot represent as a 64-bit integer: {}",
-                    element_string(name, value)
-                ))
+                Err(format!("Cannot represent as a 64-bit integer: {}", element_string(name, value)))
             } else if d.fract() != 0.0 {
-                Err(format!(
-                    "Expected an integer: {}",
-                    element_string(name, value)
-                ))
+                Err(format!("Expected an integer: {}", element_string(name, value)))
             } else {
                 Ok(d as i64)
             }
         }
-        RawBsonRef::Decimal128(d) => decimal_parts(&d).to_i64_exact().ok_or_else(|| {
-            format!(
-                "Cannot represent as a 64-bit integer: {}",
-                element_string(name, value)
-            )
-        }),
-        _ => Err(format!(
-            "Expected a number in: {}",
-            element_string(name, value)
-        )),
+        RawBsonRef::Decimal128(d) => decimal_parts(&d)
+            .to_i64_exact()
+            .ok_or_else(|| format!("Cannot represent as a 64-bit integer: {}", element_string(name, value))),
+        _ => Err(format!("Expected a number in: {}", element_string(name, value))),
     }
 }
 
 /// MongoDB's `parseIntegerElementToNonNegativeLong`.
-pub(crate) fn parse_integer_to_non_negative_long(
-    name: &str,
-    value: RawBsonRef<'_>,
-) -> Result<i64, String> {
+pub(crate) fn parse_integer_to_non_negative_long(name: &str, value: RawBsonRef<'_>) -> Result<i64, String> {
     let n = parse_integer_to_long(name, value)?;
     if n < 0 {
-        return Err(format!(
-            "Expected a non-negative number in: {}",
-            element_string(name, value)
-        ));
+        return Err(format!("Expected a non-negative number in: {}", element_string(name, value)));
     }
     Ok(n)
 }
 
 /// MongoDB's `parseIntegerElementToNonNegativeInt`.
-pub(crate) fn parse_integer_to_non_negative_int(
-    name: &str,
-    value: RawBsonRef<'_>,
-) -> Result<i32, String> {
+pub(crate) fn parse_integer_to_non_negative_int(name: &str, value: RawBsonRef<'_>) -> Result<i32, String> {
     let n = parse_integer_to_long(name, value)?;
-    let n = i32::try_from(n)
-        .map_err(|_| format!("Cannot represent {} in an int", element_string(name, value)))?;
+    let n = i32::try_from(n).map_err(|_| format!("Cannot represent {} in an int", element_string(name, value)))?;
     if n < 0 {
-        return Err(format!(
-            "Expected a non-negative number in: {}",
-            element_string(name, value)
-        ));
+        return Err(format!("Expected a non-negative number in: {}", element_string(name, value)));
     }
     Ok(n)
 }
@@ -336,13 +302,7 @@ impl TypeSet {
 
     pub(crate) fn contains(&self, t: ElementType) -> bool {
         if self.all_numbers
-            && matches!(
-                t,
-                ElementType::Int32
-                    | ElementType::Int64
-                    | ElementType::Double
-                    | ElementType::Decimal128
-            )
+            && matches!(t, ElementType::Int32 | ElementType::Int64 | ElementType::Double | ElementType::Decimal128)
         {
             return true;
         }

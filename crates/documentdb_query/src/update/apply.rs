@@ -37,12 +37,7 @@ impl ApplyCtx<'_> {
     }
 
     fn dotted_with(&self, extra: &[String]) -> String {
-        self.steps
-            .iter()
-            .map(|s| s.name.as_str())
-            .chain(extra.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(".")
+        self.steps.iter().map(|s| s.name.as_str()).chain(extra.iter().map(String::as_str)).collect::<Vec<_>>().join(".")
     }
 
     fn last_name(&self) -> &str {
@@ -52,9 +47,7 @@ impl ApplyCtx<'_> {
 
 /// `_id: <value>` of a document for messages, or `no id`.
 pub(crate) fn id_repr(doc: &Document) -> String {
-    doc.get("_id")
-        .map(|v| fmt::element("_id", v))
-        .unwrap_or_else(|| "no id".to_owned())
+    doc.get("_id").map(|v| fmt::element("_id", v)).unwrap_or_else(|| "no id".to_owned())
 }
 
 /// Applies `update` to `doc` in place. `insert` is true while building an upsert's
@@ -67,11 +60,8 @@ pub(crate) fn apply_operators(
     insert: bool,
 ) -> DocDbResult<()> {
     let id = id_repr(doc);
-    let rename_sources = update
-        .renames
-        .iter()
-        .map(|r| (r.from.clone(), find_rename_source(doc, &r.from, &id)))
-        .collect();
+    let rename_sources =
+        update.renames.iter().map(|r| (r.from.clone(), find_rename_source(doc, &r.from, &id))).collect();
     let mut ctx = ApplyCtx {
         positional: positional.map(|p| p.to_string()),
         filters,
@@ -99,12 +89,7 @@ pub(crate) fn apply_operators(
     Ok(())
 }
 
-fn apply_node(
-    node: &Node,
-    base: &mut Bson,
-    pending: &[String],
-    ctx: &mut ApplyCtx<'_>,
-) -> DocDbResult<()> {
+fn apply_node(node: &Node, base: &mut Bson, pending: &[String], ctx: &mut ApplyCtx<'_>) -> DocDbResult<()> {
     match node {
         Node::Object(o) => apply_object(o, base, pending, ctx),
         Node::Array(a) => apply_array(a, base, pending, ctx),
@@ -117,20 +102,12 @@ enum Entry<'n> {
     Merge(&'n Node, &'n Node),
 }
 
-fn apply_object(
-    node: &ObjectNode,
-    base: &mut Bson,
-    pending: &[String],
-    ctx: &mut ApplyCtx<'_>,
-) -> DocDbResult<()> {
+fn apply_object(node: &ObjectNode, base: &mut Bson, pending: &[String], ctx: &mut ApplyCtx<'_>) -> DocDbResult<()> {
     let mut positional: Option<(String, &Node)> = match &node.positional {
         None => None,
         Some(p) => match &ctx.positional {
             Some(m) => Some((m.clone(), p.as_ref())),
-            None => bail!(
-                BadValue,
-                "The positional operator did not find the match needed from the query."
-            ),
+            None => bail!(BadValue, "The positional operator did not find the match needed from the query."),
         },
     };
     // Children in field-name order; the positional child goes where its matched index
@@ -187,9 +164,7 @@ fn apply_object(
 
 /// `parseUnsignedBase10Integer`: digits only, as a 32-bit unsigned index.
 fn parse_index(part: &str) -> Option<usize> {
-    if !part.as_bytes().first().is_some_and(u8::is_ascii_digit)
-        || !part.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !part.as_bytes().first().is_some_and(u8::is_ascii_digit) || !part.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     part.parse::<u32>().ok().map(|i| i as usize)
@@ -270,27 +245,14 @@ fn apply_child(
     result
 }
 
-fn descend_apply(
-    child: &Node,
-    name: &str,
-    value: &mut Bson,
-    ctx: &mut ApplyCtx<'_>,
-) -> DocDbResult<()> {
-    ctx.steps.push(Step {
-        name: name.to_owned(),
-        is_array: matches!(value, Bson::Array(_)),
-    });
+fn descend_apply(child: &Node, name: &str, value: &mut Bson, ctx: &mut ApplyCtx<'_>) -> DocDbResult<()> {
+    ctx.steps.push(Step { name: name.to_owned(), is_array: matches!(value, Bson::Array(_)) });
     let result = apply_node(child, value, &[], ctx);
     ctx.steps.pop();
     result
 }
 
-fn apply_array(
-    node: &ArrayNode,
-    base: &mut Bson,
-    pending: &[String],
-    ctx: &mut ApplyCtx<'_>,
-) -> DocDbResult<()> {
+fn apply_array(node: &ArrayNode, base: &mut Bson, pending: &[String], ctx: &mut ApplyCtx<'_>) -> DocDbResult<()> {
     if !pending.is_empty() {
         bail!(
             BadValue,
@@ -299,11 +261,7 @@ fn apply_array(
         );
     }
     let Bson::Array(items) = base else {
-        bail!(
-            BadValue,
-            "Cannot apply array updates to non-array element {}",
-            fmt::element(ctx.last_name(), base)
-        );
+        bail!(BadValue, "Cannot apply array updates to non-array element {}", fmt::element(ctx.last_name(), base));
     };
     // Decide which updates apply to which element before changing anything.
     let mut matching: Vec<Vec<&Node>> = Vec::with_capacity(items.len());
@@ -316,9 +274,10 @@ fn apply_array(
                 hits.push(child);
                 continue;
             }
-            let filter = ctx.filters.get(identifier).ok_or_else(|| {
-                docdb_error!(InternalError, "array filter '{identifier}' vanished")
-            })?;
+            let filter = ctx
+                .filters
+                .get(identifier)
+                .ok_or_else(|| docdb_error!(InternalError, "array filter '{identifier}' vanished"))?;
             if filter.matches_wrapped(identifier, value.as_raw_bson_ref())? {
                 hits.push(child);
             }
@@ -351,11 +310,7 @@ fn apply_array(
 
 /// `checkImmutablePathsNotModified` for `_id`: a change at or below `_id`.
 fn check_immutable(ctx: &ApplyCtx<'_>, extra: &[String]) -> DocDbResult<()> {
-    let first = ctx
-        .steps
-        .first()
-        .map(|s| s.name.as_str())
-        .or_else(|| extra.first().map(String::as_str));
+    let first = ctx.steps.first().map(|s| s.name.as_str()).or_else(|| extra.first().map(String::as_str));
     if first == Some("_id") {
         bail!(
             ImmutableField,
@@ -366,12 +321,7 @@ fn check_immutable(ctx: &ApplyCtx<'_>, extra: &[String]) -> DocDbResult<()> {
     Ok(())
 }
 
-fn apply_leaf(
-    op: &Op,
-    base: &mut Bson,
-    pending: &[String],
-    ctx: &mut ApplyCtx<'_>,
-) -> DocDbResult<()> {
+fn apply_leaf(op: &Op, base: &mut Bson, pending: &[String], ctx: &mut ApplyCtx<'_>) -> DocDbResult<()> {
     match op {
         Op::SetOnInsert(_) if !ctx.insert => return Ok(()),
         Op::RenamePlaceholder | Op::Unset => return Ok(()),
@@ -380,11 +330,7 @@ fn apply_leaf(
     }
     if pending.is_empty() {
         let path = ctx.dotted_with(&[]);
-        let site = Site {
-            path: &path,
-            name: ctx.last_name(),
-            id: &ctx.id,
-        };
+        let site = Site { path: &path, name: ctx.last_name(), id: &ctx.id };
         let changed = op.update_existing(base, &site)?;
         if changed {
             check_immutable(ctx, &[])?;
@@ -441,21 +387,11 @@ fn nest(parts: &[String], value: Bson) -> Bson {
 }
 
 /// `pathsupport::createPathAt`: creates `pending` below `base`, padding arrays with nulls.
-fn create_path(
-    base: &mut Bson,
-    pending: &[String],
-    value: Bson,
-    ctx: &ApplyCtx<'_>,
-) -> DocDbResult<()> {
+fn create_path(base: &mut Bson, pending: &[String], value: Bson, ctx: &ApplyCtx<'_>) -> DocDbResult<()> {
     create_path_named(base, ctx.last_name(), pending, value)
 }
 
-fn create_path_named(
-    base: &mut Bson,
-    base_name: &str,
-    pending: &[String],
-    value: Bson,
-) -> DocDbResult<()> {
+fn create_path_named(base: &mut Bson, base_name: &str, pending: &[String], value: Bson) -> DocDbResult<()> {
     let Some((first, rest)) = pending.split_first() else {
         *base = value;
         return Ok(());
@@ -467,29 +403,20 @@ fn create_path_named(
         }
         Bson::Array(items) => {
             let Some(index) = numeric_part(first) else {
-                bail!(
-                    PathNotViable,
-                    "Cannot create field '{first}' in element {{{}}}",
-                    fmt::element(base_name, base)
-                );
+                bail!(PathNotViable, "Cannot create field '{first}' in element {{{}}}", fmt::element(base_name, base));
             };
             if index > items.len() {
                 if index - items.len() > MAX_PADDING {
-                    bail!(
-                        CannotBackfillArray,
-                        "can't backfill more than {MAX_PADDING} elements"
-                    );
+                    bail!(CannotBackfillArray, "can't backfill more than {MAX_PADDING} elements");
                 }
                 items.resize(index, Bson::Null);
             }
             items.push(nest(rest, value));
             Ok(())
         }
-        other => bail!(
-            PathNotViable,
-            "Cannot create field '{first}' in element {{{}}}",
-            fmt::element(base_name, other)
-        ),
+        other => {
+            bail!(PathNotViable, "Cannot create field '{first}' in element {{{}}}", fmt::element(base_name, other))
+        }
     }
 }
 
@@ -513,28 +440,15 @@ fn check_viability(base: &Bson, pending: &[String], ctx: &ApplyCtx<'_>) -> DocDb
     Ok(())
 }
 
-fn apply_rename(
-    from: &[String],
-    base: &mut Bson,
-    pending: &[String],
-    ctx: &mut ApplyCtx<'_>,
-) -> DocDbResult<()> {
+fn apply_rename(from: &[String], base: &mut Bson, pending: &[String], ctx: &mut ApplyCtx<'_>) -> DocDbResult<()> {
     let value = match ctx.rename_sources.get(from) {
         None | Some(Ok(None)) => return Ok(()),
         Some(Err(e)) => return Err(e.clone()),
         Some(Ok(Some(v))) => v.clone(),
     };
     let to = ctx.dotted_with(pending);
-    let limit = if pending.is_empty() {
-        ctx.steps.len().saturating_sub(1)
-    } else {
-        ctx.steps.len()
-    };
-    if let Some(step) = ctx
-        .steps
-        .get(..limit)
-        .and_then(|s| s.iter().rev().find(|s| s.is_array))
-    {
+    let limit = if pending.is_empty() { ctx.steps.len().saturating_sub(1) } else { ctx.steps.len() };
+    if let Some(step) = ctx.steps.get(..limit).and_then(|s| s.iter().rev().find(|s| s.is_array)) {
         bail!(
             BadValue,
             "The destination field cannot be an array element, '{to}' in doc with {} has an array field called '{}'",
@@ -563,11 +477,7 @@ fn apply_rename(
 
 /// Looks up a `$rename` source as `pathsupport::findLongestPrefix` does: a missing source
 /// is a no-op, a non-viable one an error, and a source inside an array is refused.
-fn find_rename_source(
-    doc: &Document,
-    from: &[String],
-    id: &str,
-) -> Result<Option<Bson>, DocDbError> {
+fn find_rename_source(doc: &Document, from: &[String], id: &str) -> Result<Option<Bson>, DocDbError> {
     if doc.is_empty() {
         return Ok(None);
     }
@@ -590,10 +500,7 @@ fn find_rename_source(
         current = Some(next);
     }
     let parents = chain.len().saturating_sub(1);
-    if let Some((name, _)) = chain
-        .get(..parents)
-        .and_then(|c| c.iter().rev().find(|(_, a)| *a))
-    {
+    if let Some((name, _)) = chain.get(..parents).and_then(|c| c.iter().rev().find(|(_, a)| *a)) {
         bail!(
             BadValue,
             "The source field cannot be an array element, '{}' in doc with {id} has an array field called '{name}'",
@@ -604,11 +511,7 @@ fn find_rename_source(
 }
 
 fn non_viable_source(from: &[String], i: usize, current: Option<&Bson>) -> DocDbError {
-    let name = i
-        .checked_sub(1)
-        .and_then(|j| from.get(j))
-        .map(String::as_str)
-        .unwrap_or("");
+    let name = i.checked_sub(1).and_then(|j| from.get(j)).map(String::as_str).unwrap_or("");
     let elem = current.map(|c| fmt::element(name, c)).unwrap_or_default();
     docdb_error!(
         PathNotViable,
@@ -641,44 +544,27 @@ pub(crate) fn validate_dollar_field(doc: &Document, name: &str) -> DocDbResult<(
     let mut current = name;
     if current == "$db" {
         if let Some(v) = doc.get("$db").filter(|v| !matches!(v, Bson::String(_))) {
-            bail!(
-                InvalidDBRef,
-                "The DBRef $db field must be a String, not a {}",
-                fmt::type_name(v)
-            );
+            bail!(InvalidDBRef, "The DBRef $db field must be a String, not a {}", fmt::type_name(v));
         }
         if pos == 0 || keys.get(pos - 1).map(|k| k.as_str()) != Some("$id") {
-            bail!(
-                InvalidDBRef,
-                "Found $db field without a $id before it, which is invalid."
-            );
+            bail!(InvalidDBRef, "Found $db field without a $id before it, which is invalid.");
         }
         pos -= 1;
         current = "$id";
     }
     if current == "$id" {
         if pos == 0 || keys.get(pos - 1).map(|k| k.as_str()) != Some("$ref") {
-            bail!(
-                InvalidDBRef,
-                "Found $id field without a $ref before it, which is invalid."
-            );
+            bail!(InvalidDBRef, "Found $id field without a $ref before it, which is invalid.");
         }
         pos -= 1;
         current = "$ref";
     }
     if current == "$ref" {
         if let Some(v) = doc.get("$ref").filter(|v| !matches!(v, Bson::String(_))) {
-            bail!(
-                InvalidDBRef,
-                "The DBRef $ref field must be a String, not a {}",
-                fmt::type_name(v)
-            );
+            bail!(InvalidDBRef, "The DBRef $ref field must be a String, not a {}", fmt::type_name(v));
         }
         if keys.get(pos + 1).map(|k| k.as_str()) != Some("$id") {
-            bail!(
-                InvalidDBRef,
-                "The DBRef $ref field must be followed by a $id field"
-            );
+            bail!(InvalidDBRef, "The DBRef $ref field must be followed by a $id field");
         }
         return Ok(());
     }
@@ -707,16 +593,11 @@ pub(crate) fn seed_document(seeds: &[(String, RawBson)], id_only: bool) -> DocDb
         }
         let parent = accepted
             .iter()
-            .filter(|(p, _, _)| {
-                p.len() <= parts.len() && parts.get(..p.len()) == Some(p.as_slice())
-            })
+            .filter(|(p, _, _)| p.len() <= parts.len() && parts.get(..p.len()) == Some(p.as_slice()))
             .max_by_key(|(p, _, _)| p.len());
         if let Some((p, prefix, _)) = parent {
             if p.len() == parts.len() {
-                bail!(
-                    NotSingleValueField,
-                    "cannot infer query fields to set, path '{path}' is matched twice"
-                );
+                bail!(NotSingleValueField, "cannot infer query fields to set, path '{path}' is matched twice");
             }
             bail!(
                 NotSingleValueField,

@@ -137,15 +137,8 @@ fn write_value(out: &mut String, value: &Bson) {
             let subtype = u8::from(b.subtype);
             if subtype == 4 && b.bytes.len() == 16 {
                 let h = hex_lower(&b.bytes);
-                let _ = write!(
-                    out,
-                    "UUID(\"{}-{}-{}-{}-{}\")",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                );
+                let _ =
+                    write!(out, "UUID(\"{}-{}-{}-{}-{}\")", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
             } else if b.bytes.len() > 80 {
                 let _ = write!(out, "BinData({subtype}, {}...)", hex_upper(&b.bytes[..70]));
             } else {
@@ -195,11 +188,7 @@ fn db_pointer(value: &Bson) -> String {
         let len = usize::try_from(i32::from_le_bytes(len_bytes)).ok()?;
         let ns = bytes.get(11..11 + len.checked_sub(1)?)?;
         let oid = bytes.get(11 + len..11 + len + 12)?;
-        Some(format!(
-            "DBRef('{}',{})",
-            String::from_utf8_lossy(ns),
-            hex_lower(oid)
-        ))
+        Some(format!("DBRef('{}',{})", String::from_utf8_lossy(ns), hex_lower(oid)))
     })();
     parsed.unwrap_or_else(|| "DBRef()".to_owned())
 }
@@ -218,25 +207,13 @@ pub(crate) fn double_nice(d: f64) -> String {
 pub(crate) fn format_g16(d: f64) -> String {
     const P: i32 = 16;
     if d.is_nan() {
-        return if d.is_sign_negative() {
-            "-nan".to_owned()
-        } else {
-            "nan".to_owned()
-        };
+        return if d.is_sign_negative() { "-nan".to_owned() } else { "nan".to_owned() };
     }
     if d.is_infinite() {
-        return if d < 0.0 {
-            "-inf".to_owned()
-        } else {
-            "inf".to_owned()
-        };
+        return if d < 0.0 { "-inf".to_owned() } else { "inf".to_owned() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() {
-            "-0".to_owned()
-        } else {
-            "0".to_owned()
-        };
+        return if d.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
     }
     // Round to P significant digits first to learn the decimal exponent X.
     let sci = format!("{:.*e}", (P - 1) as usize, d);
@@ -340,9 +317,6 @@ mod tests {
         let d = doc! { "a": 1, "b": [1, "x"], "c": {}, "d": [] };
         assert_eq!(document(&d), "{ a: 1, b: [ 1, \"x\" ], c: {}, d: [] }");
         assert_eq!(element("a", &Bson::Int64(5)), "a: 5");
-        assert_eq!(
-            agg_document(&doc! {"_id": 1, "s": "x"}),
-            "{_id: 1, s: \"x\"}"
-        );
+        assert_eq!(agg_document(&doc! {"_id": 1, "s": "x"}), "{_id: 1, s: \"x\"}");
     }
 }

@@ -76,10 +76,7 @@ pub(crate) struct Site<'a> {
 impl Op {
     /// Modifiers that create the path when it is missing.
     pub(crate) fn allows_creation(&self) -> bool {
-        !matches!(
-            self,
-            Op::Unset | Op::Pop { .. } | Op::Pull(_) | Op::PullAll(_) | Op::RenamePlaceholder
-        )
+        !matches!(self, Op::Unset | Op::Pop { .. } | Op::Pull(_) | Op::PullAll(_) | Op::RenamePlaceholder)
     }
 
     /// Modifiers for which a missing non-viable path is a plain no-op (no PathNotViable).
@@ -89,10 +86,7 @@ impl Op {
 
     /// Does a successful change of a top-level `$`-prefixed field get storage-validated?
     pub(crate) fn validates_for_storage(&self) -> bool {
-        !matches!(
-            self,
-            Op::Unset | Op::Pop { .. } | Op::Pull(_) | Op::PullAll(_) | Op::RenamePlaceholder
-        )
+        !matches!(self, Op::Unset | Op::Pop { .. } | Op::Pull(_) | Op::PullAll(_) | Op::RenamePlaceholder)
     }
 
     /// Applies the operator to an existing element; `Ok(true)` when it changed.
@@ -112,11 +106,8 @@ impl Op {
                         fmt::type_name(elem)
                     );
                 };
-                let result = if inc {
-                    arith::checked_add(*arg, current)
-                } else {
-                    arith::checked_multiply(*arg, current)
-                };
+                let result =
+                    if inc { arith::checked_add(*arg, current) } else { arith::checked_multiply(*arg, current) };
                 let Some(result) = result else {
                     bail!(
                         BadValue,
@@ -129,11 +120,7 @@ impl Op {
             }
             Op::Min(v) | Op::Max(v) => {
                 let ord = compare(elem, v)?;
-                let take = if matches!(self, Op::Max(_)) {
-                    ord == Ordering::Less
-                } else {
-                    ord == Ordering::Greater
-                };
+                let take = if matches!(self, Op::Max(_)) { ord == Ordering::Less } else { ord == Ordering::Greater };
                 if take {
                     *elem = v.clone();
                 }
@@ -211,8 +198,7 @@ impl Op {
                 for item in items.drain(..) {
                     let raw = to_raw(&item)?;
                     let hit = targets.iter().any(|t| {
-                        documentdb_bson::compare_values(raw.as_raw_bson_ref(), t.as_raw_bson_ref())
-                            == Ordering::Equal
+                        documentdb_bson::compare_values(raw.as_raw_bson_ref(), t.as_raw_bson_ref()) == Ordering::Equal
                     });
                     if hit {
                         removed = true;
@@ -257,12 +243,9 @@ impl Op {
             }
             Op::AddToSet(values) => Bson::Array(values.clone()),
             Op::Bit(ops) => apply_bits(Num::Int32(0), ops).to_bson(),
-            Op::Unset
-            | Op::Rename { .. }
-            | Op::RenamePlaceholder
-            | Op::Pop { .. }
-            | Op::Pull(_)
-            | Op::PullAll(_) => Bson::Null,
+            Op::Unset | Op::Rename { .. } | Op::RenamePlaceholder | Op::Pop { .. } | Op::Pull(_) | Op::PullAll(_) => {
+                Bson::Null
+            }
         })
     }
 }
@@ -319,9 +302,7 @@ pub(crate) fn new_timestamp() -> bson::Timestamp {
     let now = bson::DateTime::now().timestamp_millis() / 1000;
     bson::Timestamp {
         time: u32::try_from(now).unwrap_or(u32::MAX),
-        increment: TIMESTAMP_INCREMENT
-            .fetch_add(1, AtomicOrdering::Relaxed)
-            .wrapping_add(1),
+        increment: TIMESTAMP_INCREMENT.fetch_add(1, AtomicOrdering::Relaxed).wrapping_add(1),
     }
 }
 
@@ -414,10 +395,7 @@ fn dotted_field<'a>(value: &'a Bson, path: &[String]) -> Option<&'a Bson> {
         current = match current {
             Bson::Document(d) => d.get(part)?,
             Bson::Array(items) => {
-                let canonical = part
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|i| i.to_string() == *part)?;
+                let canonical = part.parse::<usize>().ok().filter(|i| i.to_string() == *part)?;
                 items.get(canonical)?
             }
             _ => return None,
@@ -431,10 +409,9 @@ fn add_to_set(items: &mut Vec<Bson>, values: &[Bson]) -> DocDbResult<bool> {
     let mut added = false;
     for value in values {
         let raw = to_raw(value)?;
-        let present = existing.iter().any(|e| {
-            documentdb_bson::compare_values(e.as_raw_bson_ref(), raw.as_raw_bson_ref())
-                == Ordering::Equal
-        });
+        let present = existing
+            .iter()
+            .any(|e| documentdb_bson::compare_values(e.as_raw_bson_ref(), raw.as_raw_bson_ref()) == Ordering::Equal);
         if !present {
             items.push(value.clone());
             added = true;
@@ -457,11 +434,7 @@ pub(crate) fn parse_op(modifier: Modifier, path: &str, value: &Bson) -> DocDbRes
                 bail!(
                     TypeMismatch,
                     "Cannot {} with non-numeric argument: {{{}}}",
-                    if modifier == Modifier::Inc {
-                        "increment"
-                    } else {
-                        "multiply"
-                    },
+                    if modifier == Modifier::Inc { "increment" } else { "multiply" },
                     fmt::element(path, value)
                 );
             };
@@ -483,16 +456,10 @@ pub(crate) fn parse_op(modifier: Modifier, path: &str, value: &Bson) -> DocDbRes
             }
             Op::Pop { front: n == -1 }
         }
-        Modifier::Pull => Op::Pull(Box::new(parse_element_filter(
-            to_raw(value)?.as_raw_bson_ref(),
-        )?)),
+        Modifier::Pull => Op::Pull(Box::new(parse_element_filter(to_raw(value)?.as_raw_bson_ref())?)),
         Modifier::PullAll => {
             let Bson::Array(items) = value else {
-                bail!(
-                    BadValue,
-                    "$pullAll requires an array argument but was given a {}",
-                    fmt::type_name(value)
-                );
+                bail!(BadValue, "$pullAll requires an array argument but was given a {}", fmt::type_name(value));
             };
             Op::PullAll(items.clone())
         }
@@ -504,22 +471,14 @@ pub(crate) fn parse_op(modifier: Modifier, path: &str, value: &Bson) -> DocDbRes
 /// `RenameNode::init` for `{$rename: {from: to}}` (`value` is the string `to`).
 pub(crate) fn parse_rename(from: &str, to: &str, value: &Bson) -> DocDbResult<Op> {
     if to.contains('\0') {
-        bail!(
-            BadValue,
-            "The 'to' field for $rename cannot contain an embedded null byte"
-        );
+        bail!(BadValue, "The 'to' field for $rename cannot contain an embedded null byte");
     }
     let from_parts = split_path(from);
     let to_parts = split_path(to);
     if from_parts == to_parts {
-        bail!(
-            BadValue,
-            "The source and target field for $rename must differ: {}",
-            fmt::element(from, value)
-        );
+        bail!(BadValue, "The source and target field for $rename must differ: {}", fmt::element(from, value));
     }
-    let strict_prefix =
-        |a: &[String], b: &[String]| a.len() < b.len() && b.get(..a.len()) == Some(a);
+    let strict_prefix = |a: &[String], b: &[String]| a.len() < b.len() && b.get(..a.len()) == Some(a);
     if strict_prefix(&from_parts, &to_parts) || strict_prefix(&to_parts, &from_parts) {
         bail!(
             BadValue,
@@ -527,22 +486,12 @@ pub(crate) fn parse_rename(from: &str, to: &str, value: &Bson) -> DocDbResult<Op
             fmt::element(from, value)
         );
     }
-    let dynamic = |parts: &[String]| {
-        parts
-            .iter()
-            .any(|p| p == "$" || is_array_filter_identifier(p))
-    };
+    let dynamic = |parts: &[String]| parts.iter().any(|p| p == "$" || is_array_filter_identifier(p));
     if dynamic(&from_parts) {
-        bail!(
-            BadValue,
-            "The source field for $rename may not be dynamic: {from}"
-        );
+        bail!(BadValue, "The source field for $rename may not be dynamic: {from}");
     }
     if dynamic(&to_parts) {
-        bail!(
-            BadValue,
-            "The destination field for $rename may not be dynamic: {to}"
-        );
+        bail!(BadValue, "The destination field for $rename may not be dynamic: {to}");
     }
     Ok(Op::Rename { from: from_parts })
 }
@@ -586,19 +535,11 @@ pub(crate) fn parse_integer_to_long(name: &str, value: &Bson) -> DocDbResult<i64
         Bson::Int64(i) => Ok(*i),
         Bson::Double(d) => {
             if d.is_nan() {
-                bail!(
-                    FailedToParse,
-                    "Expected an integer, but found NaN in: {}",
-                    elem()
-                );
+                bail!(FailedToParse, "Expected an integer, but found NaN in: {}", elem());
             }
             const TWO_63: f64 = 9_223_372_036_854_775_808.0;
             if *d >= TWO_63 || *d < -TWO_63 {
-                bail!(
-                    FailedToParse,
-                    "Cannot represent as a 64-bit integer: {}",
-                    elem()
-                );
+                bail!(FailedToParse, "Cannot represent as a 64-bit integer: {}", elem());
             }
             if d.fract() != 0.0 {
                 bail!(FailedToParse, "Expected an integer: {}", elem());
@@ -607,11 +548,7 @@ pub(crate) fn parse_integer_to_long(name: &str, value: &Bson) -> DocDbResult<i64
         }
         Bson::Decimal128(d) => match arith::as_i64_exact(Num::Decimal(*d)) {
             Some(i) => Ok(i),
-            None => bail!(
-                FailedToParse,
-                "Cannot represent as a 64-bit integer: {}",
-                elem()
-            ),
+            None => bail!(FailedToParse, "Cannot represent as a 64-bit integer: {}", elem()),
         },
         _ => bail!(FailedToParse, "Expected a number in: {}", elem()),
     }
@@ -620,14 +557,7 @@ pub(crate) fn parse_integer_to_long(name: &str, value: &Bson) -> DocDbResult<i64
 fn parse_push(value: &Bson) -> DocDbResult<PushSpec> {
     let each_spec = match value {
         Bson::Document(d) if d.contains_key("$each") => d,
-        _ => {
-            return Ok(PushSpec {
-                values: vec![value.clone()],
-                slice: None,
-                sort: None,
-                position: None,
-            })
-        }
+        _ => return Ok(PushSpec { values: vec![value.clone()], slice: None, sort: None, position: None }),
     };
     let mut seen: Vec<&str> = Vec::new();
     for key in each_spec.keys() {
@@ -680,28 +610,18 @@ fn parse_push(value: &Bson) -> DocDbResult<PushSpec> {
         None => None,
         Some(v) => match parse_integer_to_long("$position", v) {
             Ok(n) => Some(n),
-            Err(_) => bail!(
-                BadValue,
-                "The value for $position must be an integer value, not of type: {}",
-                fmt::type_name(v)
-            ),
+            Err(_) => {
+                bail!(BadValue, "The value for $position must be an integer value, not of type: {}", fmt::type_name(v))
+            }
         },
     };
-    Ok(PushSpec {
-        values,
-        slice,
-        sort,
-        position,
-    })
+    Ok(PushSpec { values, slice, sort, position })
 }
 
 /// `pattern_cmp::checkSortClause`.
 fn parse_sort_pattern(pattern: &Document) -> DocDbResult<PushSort> {
     if pattern.is_empty() {
-        bail!(
-            BadValue,
-            "The sort pattern is empty when it should be a set of fields."
-        );
+        bail!(BadValue, "The sort pattern is empty when it should be a set of fields.");
     }
     let mut fields = Vec::new();
     for (k, v) in pattern {
@@ -714,10 +634,7 @@ fn parse_sort_pattern(pattern: &Document) -> DocDbResult<PushSort> {
             bail!(BadValue, "The sort field cannot be empty");
         }
         if parts.iter().any(String::is_empty) {
-            bail!(
-                BadValue,
-                "The sort field is a dotted field but has an empty part: {k}"
-            );
+            bail!(BadValue, "The sort field is a dotted field but has an empty part: {k}");
         }
         fields.push((parts, order > 0.0));
     }
@@ -726,26 +643,20 @@ fn parse_sort_pattern(pattern: &Document) -> DocDbResult<PushSort> {
 
 fn parse_add_to_set(value: &Bson) -> DocDbResult<Op> {
     let mut values = match value {
-        Bson::Document(d) if d.keys().next().map(String::as_str) == Some("$each") => {
-            match d.get("$each") {
-                Some(Bson::Array(items)) => {
-                    if d.len() > 1 {
-                        bail!(
-                            BadValue,
-                            "Found unexpected fields after $each in $addToSet: {}",
-                            fmt::document(d)
-                        );
-                    }
-                    items.clone()
+        Bson::Document(d) if d.keys().next().map(String::as_str) == Some("$each") => match d.get("$each") {
+            Some(Bson::Array(items)) => {
+                if d.len() > 1 {
+                    bail!(BadValue, "Found unexpected fields after $each in $addToSet: {}", fmt::document(d));
                 }
-                Some(other) => bail!(
-                    TypeMismatch,
-                    "The argument to $each in $addToSet must be an array but it was of type {}",
-                    fmt::type_name(other)
-                ),
-                None => Vec::new(),
+                items.clone()
             }
-        }
+            Some(other) => bail!(
+                TypeMismatch,
+                "The argument to $each in $addToSet must be an array but it was of type {}",
+                fmt::type_name(other)
+            ),
+            None => Vec::new(),
+        },
         _ => vec![value.clone()],
     };
     // Deduplicate, keeping the first occurrence (MongoDB's `deduplicate`).
@@ -753,10 +664,9 @@ fn parse_add_to_set(value: &Bson) -> DocDbResult<Op> {
     let mut unique = Vec::with_capacity(values.len());
     for v in values.drain(..) {
         let raw = to_raw(&v)?;
-        let dup = seen.iter().any(|s| {
-            documentdb_bson::compare_values(s.as_raw_bson_ref(), raw.as_raw_bson_ref())
-                == Ordering::Equal
-        });
+        let dup = seen
+            .iter()
+            .any(|s| documentdb_bson::compare_values(s.as_raw_bson_ref(), raw.as_raw_bson_ref()) == Ordering::Equal);
         if !dup {
             seen.push(raw);
             unique.push(v);
@@ -826,10 +736,7 @@ pub(crate) fn to_raw_document(doc: &Document) -> DocDbResult<RawDocumentBuf> {
 /// MongoDB's order of two values.
 pub(crate) fn compare(a: &Bson, b: &Bson) -> DocDbResult<Ordering> {
     let (a, b) = (to_raw(a)?, to_raw(b)?);
-    Ok(documentdb_bson::compare_values(
-        a.as_raw_bson_ref(),
-        b.as_raw_bson_ref(),
-    ))
+    Ok(documentdb_bson::compare_values(a.as_raw_bson_ref(), b.as_raw_bson_ref()))
 }
 
 /// Same type and same bytes (`BSONElement::binaryEqualValues`): `1` vs `1.0` and `0.0`
@@ -838,9 +745,7 @@ pub(crate) fn identical(a: &Bson, b: &Bson) -> bool {
     match (a, b) {
         (Bson::Double(x), Bson::Double(y)) => x.to_bits() == y.to_bits(),
         (Bson::Document(x), Bson::Document(y)) => documents_identical(x, y),
-        (Bson::Array(x), Bson::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| identical(p, q))
-        }
+        (Bson::Array(x), Bson::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| identical(p, q)),
         (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => {
             x.code == y.code && documents_identical(&x.scope, &y.scope)
         }
@@ -850,8 +755,5 @@ pub(crate) fn identical(a: &Bson, b: &Bson) -> bool {
 
 /// Field-by-field [`identical`] in order.
 pub(crate) fn documents_identical(x: &Document, y: &Document) -> bool {
-    x.len() == y.len()
-        && x.iter()
-            .zip(y.iter())
-            .all(|((k1, v1), (k2, v2))| k1 == k2 && identical(v1, v2))
+    x.len() == y.len() && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && identical(v1, v2))
 }

@@ -14,10 +14,7 @@ pub(crate) enum Stage {
     /// `$addFields`/`$set`, `$project`, `$unset`.
     Projection(Projection),
     /// `$replaceRoot`/`$replaceWith`; `context` names the value in the error message.
-    ReplaceRoot {
-        expr: Expression,
-        context: &'static str,
-    },
+    ReplaceRoot { expr: Expression, context: &'static str },
 }
 
 /// Aggregation stages MongoDB knows but refuses inside an update.
@@ -75,10 +72,7 @@ pub(crate) fn parse_pipeline(stages: &RawArray) -> DocDbResult<Vec<Stage>> {
     for element in stages {
         let element = element.map_err(bson_err)?;
         let RawBsonRef::Document(stage) = element else {
-            bail!(
-                TypeMismatch,
-                "Each element of the 'pipeline' array must be an object"
-            );
+            bail!(TypeMismatch, "Each element of the 'pipeline' array must be an object");
         };
         let mut fields = stage.iter();
         let (name, spec) = match (fields.next(), fields.next()) {
@@ -86,8 +80,7 @@ pub(crate) fn parse_pipeline(stages: &RawArray) -> DocDbResult<Vec<Stage>> {
             _ => {
                 return Err(location(
                     40323,
-                    "A pipeline stage specification object must contain exactly one field."
-                        .to_owned(),
+                    "A pipeline stage specification object must contain exactly one field.".to_owned(),
                 ))
             }
         };
@@ -101,20 +94,11 @@ fn parse_stage(name: &str, spec: RawBsonRef<'_>) -> DocDbResult<Stage> {
     match name {
         "$addFields" | "$set" => match spec {
             RawBsonRef::Document(d) => Ok(Stage::Projection(Projection::parse_add_fields(d)?)),
-            _ => Err(location(
-                40272,
-                format!(
-                    "{name} specification stage must be an object, got {}",
-                    type_name()
-                ),
-            )),
+            _ => Err(location(40272, format!("{name} specification stage must be an object, got {}", type_name()))),
         },
         "$project" => match spec {
             RawBsonRef::Document(d) => Ok(Stage::Projection(Projection::parse_project_stage(d)?)),
-            _ => Err(location(
-                15969,
-                "$project specification must be an object".to_owned(),
-            )),
+            _ => Err(location(15969, "$project specification must be an object".to_owned())),
         },
         "$unset" => Ok(Stage::Projection(Projection::parse_unset(spec)?)),
         "$replaceWith" => Ok(Stage::ReplaceRoot {
@@ -125,10 +109,7 @@ fn parse_stage(name: &str, spec: RawBsonRef<'_>) -> DocDbResult<Stage> {
             let RawBsonRef::Document(d) = spec else {
                 return Err(location(
                     40229,
-                    format!(
-                        "expected an object as specification for $replaceRoot stage, got {}",
-                        type_name()
-                    ),
+                    format!("expected an object as specification for $replaceRoot stage, got {}", type_name()),
                 ));
             };
             let mut new_root = None;
@@ -137,10 +118,7 @@ fn parse_stage(name: &str, spec: RawBsonRef<'_>) -> DocDbResult<Stage> {
                 if k.as_str() != "newRoot" {
                     return Err(location(
                         40415,
-                        format!(
-                            "BSON field '$replaceRoot.{}' is an unknown field.",
-                            k.as_str()
-                        ),
+                        format!("BSON field '$replaceRoot.{}' is an unknown field.", k.as_str()),
                     ));
                 }
                 new_root = Some(v);
@@ -157,15 +135,9 @@ fn parse_stage(name: &str, spec: RawBsonRef<'_>) -> DocDbResult<Stage> {
             })
         }
         _ if OTHER_STAGES.contains(&name) => {
-            bail!(
-                InvalidOptions,
-                "{name} is not allowed to be used within an update"
-            )
+            bail!(InvalidOptions, "{name} is not allowed to be used within an update")
         }
-        _ => Err(location(
-            40324,
-            format!("Unrecognized pipeline stage name: '{name}'"),
-        )),
+        _ => Err(location(40324, format!("Unrecognized pipeline stage name: '{name}'"))),
     }
 }
 
@@ -181,11 +153,7 @@ pub(crate) fn run(stages: &[Stage], doc: &Document) -> DocDbResult<Document> {
     Document::try_from(current).map_err(bson_err)
 }
 
-fn replace_root(
-    expr: &Expression,
-    context: &str,
-    input: &RawDocument,
-) -> DocDbResult<RawDocumentBuf> {
+fn replace_root(expr: &Expression, context: &str, input: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     match expr.evaluate(input)? {
         Some(Bson::Document(d)) => ops::to_raw_document(&d),
         other => {

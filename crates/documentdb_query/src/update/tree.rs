@@ -37,8 +37,7 @@ impl FieldKey {
 pub(crate) fn field_order(a: &str, b: &str) -> std::cmp::Ordering {
     let numeric = |s: &str| {
         let bytes = s.as_bytes();
-        bytes.first().is_some_and(u8::is_ascii_digit)
-            && !(bytes.first() == Some(&b'0') && bytes.len() > 1)
+        bytes.first().is_some_and(u8::is_ascii_digit) && !(bytes.first() == Some(&b'0') && bytes.len() > 1)
     };
     if numeric(a) && numeric(b) && a.len() != b.len() {
         return a.len().cmp(&b.len());
@@ -209,20 +208,14 @@ pub(crate) fn check_updatable(path: &str, parts: &[String]) -> DocDbResult<()> {
         bail!(EmptyFieldName, "An empty update path is not valid.");
     }
     if parts.iter().any(String::is_empty) {
-        bail!(
-            EmptyFieldName,
-            "The update path '{path}' contains an empty field name, which is not allowed."
-        );
+        bail!(EmptyFieldName, "The update path '{path}' contains an empty field name, which is not allowed.");
     }
     Ok(())
 }
 
 /// Parses `{$op: {path: arg, ...}, ...}`; `spec` is known to start with a `$` field. The raw
 /// document is walked so repeated fields are seen (and conflict) as MongoDB sees them.
-pub(crate) fn parse_operators(
-    spec: &RawDocument,
-    filters: &BTreeMap<String, Filter>,
-) -> DocDbResult<OperatorUpdate> {
+pub(crate) fn parse_operators(spec: &RawDocument, filters: &BTreeMap<String, Filter>) -> DocDbResult<OperatorUpdate> {
     let mut root = Node::Object(ObjectNode::default());
     let mut found_ids = BTreeSet::new();
     let mut renames = Vec::new();
@@ -248,28 +241,19 @@ pub(crate) fn parse_operators(
             let (path, value) = field.map_err(bson_err)?;
             let path = path.as_str();
             let value = Bson::try_from(value).map_err(bson_err)?;
-            let mut ctx = MergeCtx {
-                filters,
-                found_ids: &mut found_ids,
-            };
+            let mut ctx = MergeCtx { filters, found_ids: &mut found_ids };
             if modifier == Modifier::Rename {
                 // MongoDB places a conflict placeholder at the source and the rename itself
                 // at the destination.
                 parse_and_merge(&mut root, path, Op::RenamePlaceholder, &mut ctx)?;
                 let Bson::String(to) = &value else {
-                    bail!(
-                        BadValue,
-                        "The 'to' field for $rename must be a string: {}",
-                        fmt::element(path, &value)
-                    );
+                    bail!(BadValue, "The 'to' field for $rename must be a string: {}", fmt::element(path, &value));
                 };
                 let to_parts = split_path(to);
                 check_updatable(to, &to_parts)?;
                 check_positional(to, &to_parts)?;
                 let op = ops::parse_rename(path, to, &value)?;
-                renames.push(Rename {
-                    from: split_path(path),
-                });
+                renames.push(Rename { from: split_path(path) });
                 insert_leaf(&mut root, to, &to_parts, op, &mut ctx)?;
             } else {
                 let parts = split_path(path);
@@ -303,23 +287,12 @@ struct MergeCtx<'a> {
 }
 
 fn check_positional(path: &str, parts: &[String]) -> DocDbResult<()> {
-    let positions: Vec<usize> = parts
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| is_positional(p))
-        .map(|(i, _)| i)
-        .collect();
+    let positions: Vec<usize> = parts.iter().enumerate().filter(|(_, p)| is_positional(p)).map(|(i, _)| i).collect();
     if positions.len() > 1 {
-        bail!(
-            BadValue,
-            "Too many positional (i.e. '$') elements found in path '{path}'"
-        );
+        bail!(BadValue, "Too many positional (i.e. '$') elements found in path '{path}'");
     }
     if positions.first() == Some(&0) {
-        bail!(
-            BadValue,
-            "Cannot have positional (i.e. '$') element in the first position in path '{path}'"
-        );
+        bail!(BadValue, "Cannot have positional (i.e. '$') element in the first position in path '{path}'");
     }
     Ok(())
 }
@@ -332,12 +305,7 @@ fn parse_and_merge(root: &mut Node, path: &str, op: Op, ctx: &mut MergeCtx<'_>) 
     insert_leaf(root, path, &parts, op, ctx)
 }
 
-fn child_name(
-    part: &str,
-    position: usize,
-    path: &str,
-    ctx: &mut MergeCtx<'_>,
-) -> DocDbResult<String> {
+fn child_name(part: &str, position: usize, path: &str, ctx: &mut MergeCtx<'_>) -> DocDbResult<String> {
     if !is_array_filter_identifier(part) {
         return Ok(part.to_owned());
     }
@@ -350,37 +318,22 @@ fn child_name(
     let identifier = part.get(2..part.len() - 1).unwrap_or("");
     if !identifier.is_empty() {
         if !ctx.filters.contains_key(identifier) {
-            bail!(
-                BadValue,
-                "No array filter found for identifier '{identifier}' in path '{path}'"
-            );
+            bail!(BadValue, "No array filter found for identifier '{identifier}' in path '{path}'");
         }
         ctx.found_ids.insert(identifier.to_owned());
     }
     Ok(identifier.to_owned())
 }
 
-fn insert_leaf(
-    root: &mut Node,
-    path: &str,
-    parts: &[String],
-    op: Op,
-    ctx: &mut MergeCtx<'_>,
-) -> DocDbResult<()> {
+fn insert_leaf(root: &mut Node, path: &str, parts: &[String], op: Op, ctx: &mut MergeCtx<'_>) -> DocDbResult<()> {
     let Some((last, inner)) = parts.split_last() else {
         bail!(EmptyFieldName, "An empty update path is not valid.");
     };
     let mut current = root;
     for (i, part) in inner.iter().enumerate() {
         let name = child_name(part, i, path, ctx)?;
-        let next_is_array = parts
-            .get(i + 1)
-            .is_some_and(|p| is_array_filter_identifier(p));
-        let wanted = if next_is_array {
-            NodeKind::Array
-        } else {
-            NodeKind::Object
-        };
+        let next_is_array = parts.get(i + 1).is_some_and(|p| is_array_filter_identifier(p));
+        let wanted = if next_is_array { NodeKind::Array } else { NodeKind::Object };
         match current.child(&name).map(Node::kind) {
             Some(kind) if kind != wanted => {
                 bail!(
@@ -391,24 +344,16 @@ fn insert_leaf(
             }
             Some(_) => {}
             None => {
-                let node = if next_is_array {
-                    Node::Array(ArrayNode::default())
-                } else {
-                    Node::Object(ObjectNode::default())
-                };
+                let node =
+                    if next_is_array { Node::Array(ArrayNode::default()) } else { Node::Object(ObjectNode::default()) };
                 current.set_child(name.clone(), node);
             }
         }
-        current = current
-            .child_mut(&name)
-            .ok_or_else(|| docdb_error!(InternalError, "update tree node vanished"))?;
+        current = current.child_mut(&name).ok_or_else(|| docdb_error!(InternalError, "update tree node vanished"))?;
     }
     let name = child_name(last, parts.len() - 1, path, ctx)?;
     if current.child(&name).is_some() {
-        bail!(
-            ConflictingUpdateOperators,
-            "Updating the path '{path}' would create a conflict at '{path}'"
-        );
+        bail!(ConflictingUpdateOperators, "Updating the path '{path}' would create a conflict at '{path}'");
     }
     current.set_child(name, Node::Leaf(Box::new(Leaf { op })));
     Ok(())
@@ -431,19 +376,12 @@ pub(crate) fn merge(left: &Node, right: &Node, path: &mut Vec<String>) -> DocDbR
                 (Some(a), None) | (None, Some(a)) => Some(a.clone()),
                 (None, None) => None,
             };
-            Ok(Node::Object(ObjectNode {
-                children,
-                positional,
-            }))
+            Ok(Node::Object(ObjectNode { children, positional }))
         }
-        (Node::Array(l), Node::Array(r)) => Ok(Node::Array(ArrayNode {
-            children: merge_maps(&l.children, &r.children, path, true)?,
-        })),
-        _ => bail!(
-            ConflictingUpdateOperators,
-            "Update created a conflict at '{}'",
-            path.join(".")
-        ),
+        (Node::Array(l), Node::Array(r)) => {
+            Ok(Node::Array(ArrayNode { children: merge_maps(&l.children, &r.children, path, true)? }))
+        }
+        _ => bail!(ConflictingUpdateOperators, "Update created a conflict at '{}'", path.join(".")),
     }
 }
 
@@ -460,11 +398,7 @@ fn merge_maps(
                 out.insert(name.clone(), node.clone());
             }
             Some(existing) => {
-                path.push(if wrap_identifier {
-                    format!("$[{}]", name.as_str())
-                } else {
-                    name.0.clone()
-                });
+                path.push(if wrap_identifier { format!("$[{}]", name.as_str()) } else { name.0.clone() });
                 let merged = merge(existing, node, path);
                 path.pop();
                 out.insert(name.clone(), merged?);

@@ -1,0 +1,182 @@
+//! saslStart / saslContinue: SCRAM-SHA-256 against PostgreSQL's own verifiers, SCRAM-SHA-1
+//! against `documentdb_api_catalog.scram_sha1_credentials`. Never logs payloads.
+
+use bson::{doc, Binary, Bson, Document, RawBsonRef, RawDocument};
+use documentdb_errors::ErrorCode;
+
+use super::{reply, CommandRequest, Ctx};
+use crate::error::{CommandError, CommandResult};
+use crate::scram::{self, Mechanism, Verifier};
+use crate::server::Gateway;
+use crate::session::{AuthenticatedUser, SaslStage, SaslState};
+use crate::sql;
+
+const CONVERSATION_ID: i32 = 1;
+
+fn binary(bytes: &[u8]) -> Bson {
+    Bson::Binary(Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: bytes.to_vec() })
+}
+
+fn payload(spec: &RawDocument) -> CommandResult<&[u8]> {
+    match spec.get("payload")? {
+        Some(RawBsonRef::Binary(b)) => Ok(b.bytes),
+        Some(RawBsonRef::String(s)) => Ok(s.as_bytes()),
+        Some(_) => Err(CommandError::type_mismatch("payload must be BinData or a string")),
+        None => Err(CommandError::bad_value("Missing required field 'payload'")),
+    }
+}
+
+/// The verifier of `user` for `mechanism`, read as the gateway's superuser.
+async fn verifier(gw: &Gateway, mechanism: Mechanism, user: &str) -> CommandResult<Option<Verifier>> {
+    let conn = gw.pool.get().await?;
+    let result = match mechanism {
+        Mechanism::Sha256 => conn.query(sql::SCRAM_SHA256_VERIFIER, &[&user]).await.map(|rows| {
+            rows.first()
+                .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
+                .and_then(|text| Verifier::parse_postgres(&text))
+        }),
+        Mechanism::Sha1 => match conn.query(sql::SCRAM_SHA1_CREDENTIALS, &[&user]).await {
+            Ok(rows) => Ok(rows.first().and_then(|r| {
+                let salt: String = r.try_get(0).ok()?;
+                let iterations: i32 = r.try_get(1).ok()?;
+                let stored: String = r.try_get(2).ok()?;
+                let server: String = r.try_get(3).ok()?;
+                Verifier::from_base64(&salt, iterations, &stored, &server)
+            })),
+            // No SHA-1 credentials table (yet): SCRAM-SHA-1 simply has no users.
+            Err(e) if e.kind == "postgres" && e.code == ErrorCode::NamespaceNotFound => Ok(None),
+            Err(e) => Err(e),
+        },
+    };
+    conn.release();
+    result
+}
+
+/// The SCRAM mechanisms `user` can use (for hello's saslSupportedMechs).
+pub async fn mechanisms_for_user(gw: &Gateway, user: &str) -> CommandResult<Vec<Mechanism>> {
+    let mut out = Vec::new();
+    for m in [Mechanism::Sha256, Mechanism::Sha1] {
+        if verifier(gw, m, user).await?.is_some() {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+async fn roles_of(gw: &Gateway, user: &str) -> Vec<String> {
+    let Ok(conn) = gw.pool.get().await else {
+        return Vec::new();
+    };
+    let roles = conn
+        .query(sql::USER_ROLES, &[&user])
+        .await
+        .map(|rows| rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect())
+        .unwrap_or_default();
+    conn.release();
+    roles
+}
+
+/// Handles a saslStart (or hello's speculativeAuthenticate) and returns the reply fields
+/// `{conversationId, done, payload}`.
+pub async fn start_conversation(ctx: &mut Ctx<'_>, spec: &RawDocument, db: &str) -> CommandResult<Document> {
+    ctx.session.sasl = None;
+    let mechanism_name = match spec.get("mechanism")? {
+        Some(RawBsonRef::String(m)) => m,
+        _ => return Err(CommandError::bad_value("Auth mechanism not specified")),
+    };
+    let Some(mechanism) = Mechanism::from_name(mechanism_name) else {
+        return Err(CommandError::new(
+            ErrorCode::MechanismUnavailable,
+            format!("Received authentication for mechanism {mechanism_name} which is unknown or not enabled"),
+        ));
+    };
+    let client_first = match scram::parse_client_first(payload(spec)?) {
+        Ok(cf) => cf,
+        Err(e) => {
+            tracing::info!(conn = ctx.session.connection_id, "authentication failed: {e}");
+            return Err(CommandError::auth_failed());
+        }
+    };
+    let Some(verifier) = verifier(ctx.gw, mechanism, &client_first.username).await? else {
+        tracing::info!(
+            conn = ctx.session.connection_id,
+            user = %client_first.username,
+            mechanism = mechanism.name(),
+            "authentication failed: no such user or no {} credentials",
+            mechanism.name()
+        );
+        return Err(CommandError::auth_failed());
+    };
+    let skip_empty_exchange = match spec.get("options")? {
+        Some(RawBsonRef::Document(o)) => super::get_flag(o, "skipEmptyExchange")?,
+        _ => false,
+    };
+    let (server_first, conversation) =
+        scram::server_first(mechanism, &client_first, verifier, &scram::new_server_nonce());
+    ctx.session.sasl =
+        Some(SaslState { conversation, db: db.to_owned(), skip_empty_exchange, stage: SaslStage::AwaitProof });
+    Ok(doc! {
+        "conversationId": CONVERSATION_ID,
+        "done": false,
+        "payload": binary(server_first.as_bytes()),
+    })
+}
+
+pub async fn sasl_start(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    let mut d = start_conversation(ctx, &req.body, &req.db).await?;
+    d.insert("ok", 1.0);
+    reply(d)
+}
+
+pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    let Some(state) = ctx.session.sasl.take() else {
+        return Err(CommandError::new(ErrorCode::ProtocolError, "No SASL session state found"));
+    };
+    match super::get_integer(&req.body, "conversationId") {
+        Ok(Some(id)) if id == CONVERSATION_ID as i64 => {}
+        _ => return Err(CommandError::new(ErrorCode::ProtocolError, "Mismatched SASL conversation id")),
+    }
+    let data = payload(&req.body)?;
+    match state.stage {
+        SaslStage::AwaitProof => {
+            let server_final = match state.conversation.client_final(data) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::info!(
+                        conn = ctx.session.connection_id,
+                        user = %state.conversation.username,
+                        mechanism = state.conversation.mechanism.name(),
+                        "authentication failed: {e}"
+                    );
+                    return Err(CommandError::auth_failed());
+                }
+            };
+            let name = state.conversation.username.clone();
+            let roles = roles_of(ctx.gw, &name).await;
+            tracing::info!(
+                conn = ctx.session.connection_id,
+                user = %name,
+                mechanism = state.conversation.mechanism.name(),
+                "authenticated"
+            );
+            ctx.session.user =
+                Some(AuthenticatedUser { name, db: state.db.clone(), roles, mechanism: state.conversation.mechanism });
+            let done = state.skip_empty_exchange;
+            if !done {
+                ctx.session.sasl = Some(SaslState { stage: SaslStage::AwaitEmpty, ..state });
+            }
+            reply(doc! {
+                "conversationId": CONVERSATION_ID,
+                "done": done,
+                "payload": binary(server_final.as_bytes()),
+                "ok": 1.0,
+            })
+        }
+        SaslStage::AwaitEmpty => reply(doc! {
+            "conversationId": CONVERSATION_ID,
+            "done": true,
+            "payload": binary(b""),
+            "ok": 1.0,
+        }),
+    }
+}

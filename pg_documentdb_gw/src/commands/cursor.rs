@@ -1,0 +1,239 @@
+//! Cursor commands: first pages (find, aggregate, listCollections, listIndexes), getMore,
+//! killCursors.
+
+use bson::{doc, Bson, RawBsonRef, RawDocument};
+use documentdb_errors::ErrorCode;
+
+use super::data::user_connection;
+use super::{reply, CommandRequest, Ctx};
+use crate::cursors::{Cursor, KillOutcome};
+use crate::error::{CommandError, CommandResult};
+use crate::pg::{bson_column, required_bson, BsonParam, PgConn};
+use crate::sql;
+
+/// `cursor.id` of a reply page.
+fn page_cursor_id(page: &[u8]) -> Option<i64> {
+    let doc = RawDocument::from_bytes(page).ok()?;
+    match doc.get("cursor").ok()?? {
+        RawBsonRef::Document(c) => match c.get("id").ok()?? {
+            RawBsonRef::Int64(id) => Some(id),
+            RawBsonRef::Int32(id) => Some(id as i64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Closes the portals of a pinned cursor and its connection.
+pub async fn close_pinned(id: i64, conn: PgConn) {
+    let ids = vec![id];
+    if let Err(e) = conn.query(sql::DELETE_CURSORS, &[&ids]).await {
+        tracing::debug!(cursor = id, "delete_cursors failed (the connection is closed anyway): {e:?}");
+    }
+    drop(conn);
+}
+
+pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
+    let mut conn = user_connection(ctx, req, true).await?;
+    let body = BsonParam(req.body.as_bytes());
+    let row = match conn.query_one(statement, &[&req.db, &body]).await {
+        Ok(row) => row,
+        Err(e) => {
+            conn.release();
+            return Err(e);
+        }
+    };
+    let page = required_bson(&row, 0);
+    let continuation = bson_column(&row, 1);
+    let persist: bool = row.try_get::<_, Option<bool>>(2).ok().flatten().unwrap_or(false);
+    let column_id: i64 = row.try_get::<_, Option<i64>>(3).ok().flatten().unwrap_or(0);
+    let (page, continuation) = match (page, continuation) {
+        (Ok(p), Ok(c)) => (p, c),
+        (Err(e), _) | (_, Err(e)) => {
+            // Don't keep a connection whose portal state we can't account for.
+            if persist {
+                conn.discard();
+            }
+            conn.release();
+            return Err(e);
+        }
+    };
+    let id = page_cursor_id(&page).unwrap_or(column_id);
+    if id == 0 {
+        conn.release();
+        return Ok(page);
+    }
+    let pinned = if persist {
+        if ctx.gw.pool.detached.load(std::sync::atomic::Ordering::Relaxed) >= ctx.gw.config.max_pinned_cursors {
+            conn.discard();
+            return Err(CommandError::new(
+                ErrorCode::OperationFailed,
+                format!(
+                    "too many open cursors holding a PostgreSQL connection ({}); exhaust or kill some cursors",
+                    ctx.gw.config.max_pinned_cursors
+                ),
+            ));
+        }
+        // getMores on this connection run without the first page's maxTimeMS.
+        conn.prepare_session(ctx.user(), None).await?;
+        conn.detach();
+        Some(conn)
+    } else {
+        conn.release();
+        None
+    };
+    let owner = ctx.user().map(str::to_owned);
+    ctx.gw.cursors.insert(id, Cursor::new(owner, req.db.clone(), continuation, pinned));
+    Ok(page)
+}
+
+fn cursor_id_field(body: &RawDocument, key: &str) -> CommandResult<i64> {
+    match body.get(key)? {
+        Some(RawBsonRef::Int64(i)) => Ok(i),
+        Some(RawBsonRef::Int32(i)) => Ok(i as i64),
+        Some(v) => Err(CommandError::type_mismatch(format!(
+            "Field '{key}' must be of type long, not {}",
+            super::type_name(v.element_type())
+        ))),
+        None => Err(CommandError::bad_value(format!("Field '{key}' is missing"))),
+    }
+}
+
+pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    let id = cursor_id_field(&req.body, "getMore")?;
+    match req.body.get("collection")? {
+        Some(RawBsonRef::String(_)) => {}
+        _ => return Err(CommandError::type_mismatch("Field 'collection' must be of type string")),
+    }
+    let user = ctx.user().map(str::to_owned);
+    let cursors = &ctx.gw.cursors;
+    let mut cursor = cursors.checkout(id, user.as_deref())?;
+    if cursor.db != req.db {
+        let db = cursor.db.clone();
+        if let Some(killed) = cursors.checkin(id, cursor) {
+            close(id, killed).await;
+        }
+        return Err(CommandError::unauthorized(format!(
+            "Requested getMore on database '{}', but cursor {id} belongs to database '{db}'",
+            req.db
+        )));
+    }
+    let (mut conn, pinned) = match cursor.pinned.take() {
+        Some(c) => (c, true),
+        None => match ctx.gw.pool.get().await {
+            Ok(c) => (c, false),
+            Err(e) => {
+                if let Some(killed) = cursors.checkin(id, cursor) {
+                    close(id, killed).await;
+                }
+                return Err(e);
+            }
+        },
+    };
+    let result = async {
+        conn.prepare_session(user.as_deref(), None).await?;
+        let body = BsonParam(req.body.as_bytes());
+        let continuation = cursor.continuation.as_deref().map(BsonParam);
+        let row = conn.query_one(sql::GET_MORE, &[&req.db, &body, &continuation]).await?;
+        Ok::<_, CommandError>((required_bson(&row, 0)?, bson_column(&row, 1)?))
+    }
+    .await;
+    match result {
+        Err(e) => {
+            // A failed getMore kills the cursor, as in MongoDB.
+            cursors.finish(id);
+            if pinned {
+                conn.discard();
+            } else {
+                conn.release();
+            }
+            Err(e)
+        }
+        Ok((page, continuation)) => {
+            let next = page_cursor_id(&page).unwrap_or(if continuation.is_some() { id } else { 0 });
+            if next == 0 {
+                cursors.finish(id);
+                if pinned {
+                    conn.discard();
+                } else {
+                    conn.release();
+                }
+            } else {
+                cursor.continuation = continuation;
+                if pinned {
+                    cursor.pinned = Some(conn);
+                } else {
+                    conn.release();
+                }
+                if let Some(killed) = cursors.checkin(id, cursor) {
+                    close(id, killed).await;
+                }
+            }
+            Ok(page)
+        }
+    }
+}
+
+async fn close(id: i64, cursor: Cursor) {
+    if let Some(conn) = cursor.pinned {
+        close_pinned(id, conn).await;
+    }
+}
+
+pub async fn kill_cursors(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    let ids: Vec<i64> = match req.body.get("cursors")? {
+        Some(RawBsonRef::Array(a)) => {
+            let mut out = Vec::new();
+            for v in a {
+                match v? {
+                    RawBsonRef::Int64(i) => out.push(i),
+                    RawBsonRef::Int32(i) => out.push(i as i64),
+                    other => {
+                        return Err(CommandError::type_mismatch(format!(
+                            "Field 'cursors' contains an element of type {}, expected long",
+                            super::type_name(other.element_type())
+                        )))
+                    }
+                }
+            }
+            out
+        }
+        _ => return Err(CommandError::type_mismatch("Field 'cursors' must be an array of cursor ids")),
+    };
+    let user = ctx.user().map(str::to_owned);
+    let mut killed = Vec::new();
+    let mut not_found = Vec::new();
+    for id in ids {
+        match ctx.gw.cursors.kill(id, user.as_deref()) {
+            (KillOutcome::Killed, cursor) => {
+                if let Some(c) = cursor {
+                    close(id, c).await;
+                }
+                killed.push(Bson::Int64(id));
+            }
+            (KillOutcome::NotFound, _) => not_found.push(Bson::Int64(id)),
+        }
+    }
+    reply(doc! {
+        "cursorsKilled": killed,
+        "cursorsNotFound": not_found,
+        "cursorsAlive": [],
+        "cursorsUnknown": [],
+        "ok": 1.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::rawdoc;
+
+    #[test]
+    fn cursor_id_from_page() {
+        let p = rawdoc! {"cursor": {"firstBatch": [], "id": 42i64, "ns": "a.b"}, "ok": 1.0};
+        assert_eq!(page_cursor_id(p.as_bytes()), Some(42));
+        let p = rawdoc! {"ok": 1.0};
+        assert_eq!(page_cursor_id(p.as_bytes()), None);
+        assert_eq!(page_cursor_id(b"junk"), None);
+    }
+}

@@ -1,0 +1,625 @@
+//! The command table (one row per command: name, aliases, handler, auth, help) and dispatch.
+//! The same table answers `listCommands`.
+
+mod auth;
+mod cursor;
+mod data;
+mod handshake;
+
+use bson::spec::ElementType;
+use bson::{doc, Document, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_errors::ErrorCode;
+
+use crate::error::{CommandError, CommandResult};
+use crate::protocol::{OpMsg, OpQuery};
+use crate::server::Gateway;
+use crate::session::Session;
+
+pub use cursor::close_pinned;
+pub use handshake::host_name;
+
+/// One command as received: its name, database, body, and the OP_MSG document sequence
+/// that goes to SQL as `$3` (insert/update/delete).
+#[derive(Debug, Clone)]
+pub struct CommandRequest {
+    pub name: String,
+    pub db: String,
+    pub body: RawDocumentBuf,
+    pub sequence: Option<Vec<u8>>,
+}
+
+/// The document sequence each write command takes as `$3`.
+fn sequence_identifier(command: &str) -> Option<&'static str> {
+    match command {
+        "insert" => Some("documents"),
+        "update" => Some("updates"),
+        "delete" => Some("deletes"),
+        _ => None,
+    }
+}
+
+fn first_key(body: &RawDocument) -> CommandResult<String> {
+    match body.iter().next() {
+        Some(Ok((key, _))) => Ok(key.as_str().to_owned()),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(CommandError::new(ErrorCode::CommandNotFound, "no such command: ''")),
+    }
+}
+
+impl CommandRequest {
+    pub fn from_op_msg(msg: &OpMsg) -> CommandResult<CommandRequest> {
+        let mut body = RawDocumentBuf::from_bytes(msg.body.clone())?;
+        let name = first_key(&body)?;
+        let db = match body.get("$db")? {
+            Some(RawBsonRef::String(db)) => db.to_owned(),
+            Some(_) => return Err(CommandError::type_mismatch("$db is not a string")),
+            None => return Err(CommandError::new(ErrorCode::new(40571), "OP_MSG requests require a $db argument")),
+        };
+        let mut sequence = None;
+        match (sequence_identifier(&name), msg.sequences.as_slice()) {
+            (_, []) => {}
+            (Some(expected), [only]) if only.identifier == expected && body.get(expected)?.is_none() => {
+                sequence = Some(only.documents.clone());
+            }
+            (_, sequences) => {
+                // Any other sequence becomes an array field of the body, as if sent inline.
+                for seq in sequences {
+                    if body.get(&seq.identifier)?.is_some() {
+                        return Err(CommandError::bad_value(format!(
+                            "duplicate document sequence field '{}' in the command body",
+                            seq.identifier
+                        )));
+                    }
+                    let mut array = bson::RawArrayBuf::new();
+                    for d in seq.iter() {
+                        array.push(d.to_owned());
+                    }
+                    let key = bson::raw::CString::try_from(seq.identifier.as_str())
+                        .map_err(|e| CommandError::bad_value(e.to_string()))?;
+                    body.append(key, array);
+                }
+            }
+        }
+        Ok(CommandRequest { name, db, body, sequence })
+    }
+
+    /// A command sent as OP_QUERY on `<db>.$cmd`; `None` for a legacy OP_QUERY on a collection.
+    pub fn from_op_query(query: &OpQuery) -> CommandResult<Option<CommandRequest>> {
+        let Some(db) = query.full_collection_name.strip_suffix(".$cmd") else {
+            return Ok(None);
+        };
+        let raw = RawDocument::from_bytes(&query.query)?;
+        // Legacy wrapped form: {$query: {...}, $readPreference: ...}.
+        let inner = match raw.iter().next() {
+            Some(Ok((k, RawBsonRef::Document(d)))) if k == "$query" || k == "query" => d,
+            _ => raw,
+        };
+        let mut body = inner.to_owned();
+        if body.get("$db")?.is_none() {
+            body.append(bson::raw::cstr!("$db"), db);
+        }
+        let name = first_key(&body)?;
+        Ok(Some(CommandRequest { name, db: db.to_owned(), body, sequence: None }))
+    }
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    pub gw: &'a Gateway,
+    pub session: &'a mut Session,
+}
+
+impl Ctx<'_> {
+    pub fn user(&self) -> Option<&str> {
+        self.session.user_name()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    // Answered by the gateway.
+    Hello,
+    Ping,
+    BuildInfo,
+    HostInfo,
+    GetParameter,
+    GetCmdLineOpts,
+    ListCommands,
+    ConnectionStatus,
+    ServerStatus,
+    WhatsMyUri,
+    StartSession,
+    EndSessions,
+    GetLastError,
+    SaslStart,
+    SaslContinue,
+    Logout,
+    GetMore,
+    KillCursors,
+    // Routed to SQL.
+    Explain,
+    Insert,
+    Update,
+    Delete,
+    FindAndModify,
+    Find,
+    Aggregate,
+    ListCollections,
+    ListIndexes,
+    Count,
+    Distinct,
+    Create,
+    Drop,
+    DropDatabase,
+    RenameCollection,
+    CollMod,
+    CollStats,
+    DbStats,
+    ListDatabases,
+    CreateIndexes,
+    DropIndexes,
+    CreateUser,
+    DropUser,
+    UpdateUser,
+    UsersInfo,
+}
+
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub handler: Handler,
+    pub requires_auth: bool,
+    /// Only on the `admin` database.
+    pub admin_only: bool,
+    /// The command's value names a collection (a non-empty string).
+    pub collection: bool,
+    /// Runs one SQL call in the user's database (which must be a valid name).
+    pub sql: bool,
+    pub help: &'static str,
+}
+
+const fn local(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    handler: Handler,
+    auth: bool,
+    help: &'static str,
+) -> CommandSpec {
+    CommandSpec { name, aliases, handler, requires_auth: auth, admin_only: false, collection: false, sql: false, help }
+}
+
+const fn sql(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    handler: Handler,
+    collection: bool,
+    help: &'static str,
+) -> CommandSpec {
+    CommandSpec { name, aliases, handler, requires_auth: true, admin_only: false, collection, sql: true, help }
+}
+
+const fn admin(mut spec: CommandSpec) -> CommandSpec {
+    spec.admin_only = true;
+    spec
+}
+
+use Handler as H;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    local("hello", &[], H::Hello, false, "describes this server and negotiates compression"),
+    local("isMaster", &["ismaster"], H::Hello, false, "legacy form of hello"),
+    local("ping", &[], H::Ping, false, "a no-op to test whether the server is up"),
+    local("buildInfo", &["buildinfo"], H::BuildInfo, false, "version and build information"),
+    local("hostInfo", &[], H::HostInfo, true, "information about the host"),
+    admin(local("getParameter", &[], H::GetParameter, true, "reads server parameters ('*' for all)")),
+    admin(local("getCmdLineOpts", &[], H::GetCmdLineOpts, true, "the gateway's startup options")),
+    local("listCommands", &[], H::ListCommands, false, "lists the commands this server answers"),
+    local("connectionStatus", &[], H::ConnectionStatus, false, "the users and roles authenticated on this connection"),
+    local("serverStatus", &[], H::ServerStatus, true, "server statistics"),
+    local("whatsmyuri", &[], H::WhatsMyUri, false, "the client's address as the server sees it"),
+    local("startSession", &[], H::StartSession, true, "starts a logical session"),
+    local("endSessions", &[], H::EndSessions, false, "ends logical sessions"),
+    local("killAllSessions", &[], H::EndSessions, true, "kills all logical sessions"),
+    local("killSessions", &[], H::EndSessions, true, "kills logical sessions"),
+    local("refreshSessions", &[], H::EndSessions, true, "refreshes logical sessions"),
+    local("getLastError", &["getlasterror"], H::GetLastError, true, "legacy write acknowledgement (always ok)"),
+    local("saslStart", &[], H::SaslStart, false, "starts a SCRAM-SHA-1 or SCRAM-SHA-256 authentication"),
+    local("saslContinue", &[], H::SaslContinue, false, "continues a SCRAM authentication"),
+    local("logout", &[], H::Logout, false, "logs the connection's user out"),
+    local("getMore", &[], H::GetMore, true, "the next batch of a cursor"),
+    local("killCursors", &[], H::KillCursors, true, "closes cursors"),
+    sql("explain", &[], H::Explain, false, "explains a find, aggregate, count or distinct"),
+    sql("find", &[], H::Find, true, "queries a collection"),
+    sql("aggregate", &[], H::Aggregate, false, "runs an aggregation pipeline"),
+    sql("count", &[], H::Count, true, "counts matching documents"),
+    sql("distinct", &[], H::Distinct, true, "distinct values of a field"),
+    sql("insert", &[], H::Insert, true, "inserts documents"),
+    sql("update", &[], H::Update, true, "updates documents"),
+    sql("delete", &[], H::Delete, true, "deletes documents"),
+    sql("findAndModify", &["findandmodify"], H::FindAndModify, true, "updates or deletes one document and returns it"),
+    sql("create", &[], H::Create, true, "creates a collection or view"),
+    sql("drop", &[], H::Drop, true, "drops a collection"),
+    sql("dropDatabase", &[], H::DropDatabase, false, "drops the database"),
+    sql("listCollections", &[], H::ListCollections, false, "lists the database's collections"),
+    admin(sql("listDatabases", &[], H::ListDatabases, false, "lists databases")),
+    admin(sql("renameCollection", &[], H::RenameCollection, false, "renames a collection")),
+    sql("collMod", &[], H::CollMod, true, "changes collection options"),
+    sql("collStats", &[], H::CollStats, true, "collection statistics"),
+    sql("dbStats", &[], H::DbStats, false, "database statistics"),
+    sql("createIndexes", &[], H::CreateIndexes, true, "creates indexes"),
+    sql("dropIndexes", &["deleteIndexes"], H::DropIndexes, true, "drops indexes"),
+    sql("listIndexes", &[], H::ListIndexes, true, "lists a collection's indexes"),
+    sql("createUser", &[], H::CreateUser, false, "creates a user"),
+    sql("dropUser", &[], H::DropUser, false, "drops a user"),
+    sql("updateUser", &[], H::UpdateUser, false, "changes a user"),
+    sql("usersInfo", &[], H::UsersInfo, false, "describes users"),
+];
+
+pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name == name || c.aliases.contains(&name))
+}
+
+/// Commands whose replies are never compressed (compression spec).
+pub fn reply_may_be_compressed(name: &str) -> bool {
+    !matches!(
+        name,
+        "hello"
+            | "isMaster"
+            | "ismaster"
+            | "saslStart"
+            | "saslContinue"
+            | "getnonce"
+            | "authenticate"
+            | "createUser"
+            | "updateUser"
+            | "copydbSaslStart"
+            | "copydbgetnonce"
+            | "copydb"
+    )
+}
+
+/// A database name MongoDB accepts.
+pub fn validate_db_name(db: &str) -> CommandResult<()> {
+    let bad =
+        db.is_empty() || db.len() >= 64 || db.chars().any(|c| matches!(c, '/' | '\\' | '.' | ' ' | '"' | '$' | '\0'));
+    if bad {
+        return Err(CommandError::new(ErrorCode::InvalidNamespace, format!("Invalid database name: '{db}'")));
+    }
+    Ok(())
+}
+
+/// The collection named by the command's first field.
+pub fn collection_name(req: &CommandRequest) -> CommandResult<&str> {
+    match req.body.iter().next() {
+        Some(Ok((_, RawBsonRef::String(s)))) if !s.is_empty() => Ok(s),
+        Some(Ok((_, RawBsonRef::String(_)))) => {
+            Err(CommandError::new(ErrorCode::InvalidNamespace, format!("Invalid namespace specified '{}.'", req.db)))
+        }
+        Some(Ok((_, v))) => Err(CommandError::new(
+            ErrorCode::InvalidNamespace,
+            format!("collection name has invalid type {}", type_name(v.element_type())),
+        )),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(CommandError::internal("empty command")),
+    }
+}
+
+pub fn type_name(t: ElementType) -> &'static str {
+    match t {
+        ElementType::Double => "double",
+        ElementType::String => "string",
+        ElementType::EmbeddedDocument => "object",
+        ElementType::Array => "array",
+        ElementType::Binary => "binData",
+        ElementType::Undefined => "undefined",
+        ElementType::ObjectId => "objectId",
+        ElementType::Boolean => "bool",
+        ElementType::DateTime => "date",
+        ElementType::Null => "null",
+        ElementType::RegularExpression => "regex",
+        ElementType::DbPointer => "dbPointer",
+        ElementType::JavaScriptCode => "javascript",
+        ElementType::Symbol => "symbol",
+        ElementType::JavaScriptCodeWithScope => "javascriptWithScope",
+        ElementType::Int32 => "int",
+        ElementType::Timestamp => "timestamp",
+        ElementType::Int64 => "long",
+        ElementType::Decimal128 => "decimal",
+        ElementType::MaxKey => "maxKey",
+        ElementType::MinKey => "minKey",
+    }
+}
+
+/// A numeric field as an integer (int32, int64, or a double with no fraction).
+pub fn get_integer(body: &RawDocument, key: &str) -> CommandResult<Option<i64>> {
+    match body.get(key)? {
+        None => Ok(None),
+        Some(RawBsonRef::Int32(i)) => Ok(Some(i as i64)),
+        Some(RawBsonRef::Int64(i)) => Ok(Some(i)),
+        Some(RawBsonRef::Double(d)) if d.fract() == 0.0 && d.abs() < 9.2e18 => Ok(Some(d as i64)),
+        Some(RawBsonRef::Double(d)) => Err(CommandError::bad_value(format!("{key} must be an integer, got {d}"))),
+        Some(v) => {
+            Err(CommandError::type_mismatch(format!("{key} must be a number, not {}", type_name(v.element_type()))))
+        }
+    }
+}
+
+pub fn get_number(body: &RawDocument, key: &str) -> CommandResult<Option<f64>> {
+    match body.get(key)? {
+        None => Ok(None),
+        Some(RawBsonRef::Int32(i)) => Ok(Some(i as f64)),
+        Some(RawBsonRef::Int64(i)) => Ok(Some(i as f64)),
+        Some(RawBsonRef::Double(d)) => Ok(Some(d)),
+        Some(v) => {
+            Err(CommandError::type_mismatch(format!("{key} must be a number, not {}", type_name(v.element_type()))))
+        }
+    }
+}
+
+/// Truthiness as MongoDB reads flags: booleans, and numbers (non-zero is true).
+pub fn get_flag(body: &RawDocument, key: &str) -> CommandResult<bool> {
+    Ok(match body.get(key)? {
+        None | Some(RawBsonRef::Null) | Some(RawBsonRef::Undefined) => false,
+        Some(RawBsonRef::Boolean(b)) => b,
+        Some(RawBsonRef::Int32(i)) => i != 0,
+        Some(RawBsonRef::Int64(i)) => i != 0,
+        Some(RawBsonRef::Double(d)) => d != 0.0,
+        Some(_) => true,
+    })
+}
+
+/// `maxTimeMS` as a statement timeout (None: no limit).
+pub fn max_time_ms(body: &RawDocument) -> CommandResult<Option<u64>> {
+    let v = match body.get("maxTimeMS")? {
+        None | Some(RawBsonRef::Null) => return Ok(None),
+        Some(RawBsonRef::Int32(i)) => i as f64,
+        Some(RawBsonRef::Int64(i)) => i as f64,
+        Some(RawBsonRef::Double(d)) => d,
+        Some(RawBsonRef::Decimal128(_)) => {
+            return Err(CommandError::bad_value("maxTimeMS must be a number"));
+        }
+        Some(v) => {
+            return Err(CommandError::bad_value(format!(
+                "maxTimeMS must be a number, not {}",
+                type_name(v.element_type())
+            )))
+        }
+    };
+    if v.is_nan() || v < 0.0 {
+        return Err(CommandError::bad_value(format!("{v} value for maxTimeMS is out of range [0, 2147483647]")));
+    }
+    if v > i32::MAX as f64 {
+        return Err(CommandError::bad_value(format!("{v} value for maxTimeMS is out of range [0, 2147483647]")));
+    }
+    if v.fract() != 0.0 {
+        return Err(CommandError::bad_value(format!("maxTimeMS has non-integral value {v}")));
+    }
+    Ok(if v == 0.0 { None } else { Some(v as u64) })
+}
+
+/// Serializes a reply built by the gateway.
+pub fn reply(doc: Document) -> CommandResult<Vec<u8>> {
+    doc.to_vec().map_err(|e| CommandError::internal(format!("could not encode reply: {e}")))
+}
+
+pub fn ok() -> Document {
+    doc! { "ok": 1.0 }
+}
+
+/// Runs one command: lookup, auth and namespace checks, then its handler.
+pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    let Some(spec) = lookup(&req.name) else {
+        return Err(CommandError::new(ErrorCode::CommandNotFound, format!("no such command: '{}'", req.name)));
+    };
+    if spec.requires_auth && ctx.session.user.is_none() {
+        return Err(CommandError::unauthorized(format!("Command {} requires authentication", spec.name)));
+    }
+    if spec.admin_only && req.db != "admin" {
+        return Err(CommandError::unauthorized(format!("{} may only be run against the admin database.", spec.name)));
+    }
+    if req.body.get("txnNumber")?.is_some() || req.body.get("startTransaction")?.is_some() {
+        return Err(CommandError::new(
+            ErrorCode::IllegalOperation,
+            "Transaction numbers are only allowed on a replica set member or mongos",
+        ));
+    }
+    if spec.sql {
+        validate_db_name(&req.db)?;
+    }
+    if spec.collection {
+        collection_name(req)?;
+    }
+    match spec.handler {
+        H::Hello => handshake::hello(ctx, req).await,
+        H::Ping => reply(ok()),
+        H::BuildInfo => handshake::build_info(),
+        H::HostInfo => handshake::host_info(),
+        H::GetParameter => handshake::get_parameter(ctx, req),
+        H::GetCmdLineOpts => handshake::get_cmd_line_opts(ctx),
+        H::ListCommands => handshake::list_commands(),
+        H::ConnectionStatus => handshake::connection_status(ctx, req),
+        H::ServerStatus => handshake::server_status(ctx),
+        H::WhatsMyUri => reply(doc! { "you": ctx.session.peer.to_string(), "ok": 1.0 }),
+        H::StartSession => handshake::start_session(),
+        H::EndSessions => reply(ok()),
+        H::GetLastError => reply(doc! { "n": 0, "err": bson::Bson::Null, "ok": 1.0 }),
+        H::SaslStart => auth::sasl_start(ctx, req).await,
+        H::SaslContinue => auth::sasl_continue(ctx, req).await,
+        H::Logout => {
+            ctx.session.user = None;
+            ctx.session.sasl = None;
+            reply(ok())
+        }
+        H::GetMore => cursor::get_more(ctx, req).await,
+        H::KillCursors => cursor::kill_cursors(ctx, req).await,
+        H::Find => cursor::first_page(ctx, req, crate::sql::FIND).await,
+        H::Aggregate => cursor::first_page(ctx, req, crate::sql::AGGREGATE).await,
+        H::ListCollections => cursor::first_page(ctx, req, crate::sql::LIST_COLLECTIONS).await,
+        H::ListIndexes => cursor::first_page(ctx, req, crate::sql::LIST_INDEXES).await,
+        H::Explain => data::explain(ctx, req).await,
+        H::Insert => data::write(ctx, req, crate::sql::INSERT).await,
+        H::Update => data::write(ctx, req, crate::sql::UPDATE).await,
+        H::Delete => data::write(ctx, req, crate::sql::DELETE).await,
+        H::FindAndModify => data::db_and_spec(ctx, req, crate::sql::FIND_AND_MODIFY).await,
+        H::Count => data::db_and_spec(ctx, req, crate::sql::COUNT).await,
+        H::Distinct => data::db_and_spec(ctx, req, crate::sql::DISTINCT).await,
+        H::Create => data::db_and_spec(ctx, req, crate::sql::CREATE).await,
+        H::CreateIndexes => data::db_and_spec(ctx, req, crate::sql::CREATE_INDEXES).await,
+        H::DropIndexes => data::db_and_spec(ctx, req, crate::sql::DROP_INDEXES).await,
+        H::Drop => data::drop(ctx, req).await,
+        H::DropDatabase => data::drop_database(ctx, req).await,
+        H::RenameCollection => data::rename_collection(ctx, req).await,
+        H::CollMod => data::coll_mod(ctx, req).await,
+        H::CollStats => data::coll_stats(ctx, req).await,
+        H::DbStats => data::db_stats(ctx, req).await,
+        H::ListDatabases => data::spec_only(ctx, req, crate::sql::LIST_DATABASES).await,
+        H::CreateUser => data::spec_only(ctx, req, crate::sql::CREATE_USER).await,
+        H::DropUser => data::spec_only(ctx, req, crate::sql::DROP_USER).await,
+        H::UpdateUser => data::spec_only(ctx, req, crate::sql::UPDATE_USER).await,
+        H::UsersInfo => data::spec_only(ctx, req, crate::sql::USERS_INFO).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::DocumentSequence;
+    use bson::rawdoc;
+
+    #[test]
+    fn table_is_consistent() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            for a in c.aliases {
+                assert!(seen.insert(a), "duplicate alias {a}");
+            }
+            assert!(!c.help.is_empty());
+            assert!(!c.sql || c.requires_auth, "{} runs SQL without auth", c.name);
+        }
+        for name in [
+            "hello",
+            "isMaster",
+            "ismaster",
+            "ping",
+            "buildInfo",
+            "hostInfo",
+            "getParameter",
+            "getCmdLineOpts",
+            "listCommands",
+            "connectionStatus",
+            "serverStatus",
+            "whatsmyuri",
+            "endSessions",
+            "killAllSessions",
+            "startSession",
+            "saslStart",
+            "saslContinue",
+            "logout",
+            "getMore",
+            "killCursors",
+            "explain",
+            "getLastError",
+            "find",
+            "aggregate",
+            "count",
+            "distinct",
+            "insert",
+            "update",
+            "delete",
+            "findAndModify",
+            "create",
+            "drop",
+            "dropDatabase",
+            "listCollections",
+            "listDatabases",
+            "renameCollection",
+            "collMod",
+            "collStats",
+            "dbStats",
+            "createIndexes",
+            "dropIndexes",
+            "listIndexes",
+            "createUser",
+            "dropUser",
+            "updateUser",
+            "usersInfo",
+        ] {
+            assert!(lookup(name).is_some(), "missing {name}");
+        }
+        assert!(lookup("foo").is_none());
+        assert!(lookup("FIND").is_none());
+    }
+
+    #[test]
+    fn pre_auth_commands() {
+        let open: Vec<&str> = COMMANDS.iter().filter(|c| !c.requires_auth).map(|c| c.name).collect();
+        for name in ["hello", "isMaster", "ping", "buildInfo", "saslStart", "saslContinue", "logout", "endSessions"] {
+            assert!(open.contains(&name), "{name} should not need auth");
+        }
+        for name in ["find", "insert", "listDatabases", "getMore", "serverStatus", "createUser"] {
+            assert!(lookup(name).unwrap().requires_auth, "{name} must need auth");
+        }
+    }
+
+    #[test]
+    fn sequences_become_sql_param_or_body_fields() {
+        let seq = |id: &str| DocumentSequence {
+            identifier: id.into(),
+            documents: [rawdoc! {"a": 1}.into_bytes(), rawdoc! {"a": 2}.into_bytes()].concat(),
+            count: 2,
+        };
+        let msg = OpMsg {
+            flags: 0,
+            body: rawdoc! {"insert": "c", "$db": "d"}.into_bytes(),
+            sequences: vec![seq("documents")],
+        };
+        let req = CommandRequest::from_op_msg(&msg).unwrap();
+        assert_eq!((req.name.as_str(), req.db.as_str()), ("insert", "d"));
+        assert_eq!(req.sequence.as_ref().map(Vec::len), Some(seq("documents").documents.len()));
+        // Another command's sequence is merged into the body.
+        let msg = OpMsg { flags: 0, body: rawdoc! {"foo": "c", "$db": "d"}.into_bytes(), sequences: vec![seq("docs")] };
+        let req = CommandRequest::from_op_msg(&msg).unwrap();
+        assert!(req.sequence.is_none());
+        assert_eq!(req.body.get_array("docs").unwrap().into_iter().count(), 2);
+        // $db is required.
+        let msg = OpMsg { flags: 0, body: rawdoc! {"ping": 1}.into_bytes(), sequences: vec![] };
+        assert_eq!(CommandRequest::from_op_msg(&msg).unwrap_err().code.code(), 40571);
+    }
+
+    #[test]
+    fn op_query_commands() {
+        let q = OpQuery {
+            flags: 0,
+            full_collection_name: "admin.$cmd".into(),
+            number_to_skip: 0,
+            number_to_return: -1,
+            query: rawdoc! {"$query": {"isMaster": 1}, "$readPreference": {"mode": "primary"}}.into_bytes(),
+            return_fields_selector: None,
+        };
+        let req = CommandRequest::from_op_query(&q).unwrap().unwrap();
+        assert_eq!((req.name.as_str(), req.db.as_str()), ("isMaster", "admin"));
+        assert_eq!(req.body.get_str("$db").unwrap(), "admin");
+        let q2 = OpQuery { full_collection_name: "test.coll".into(), ..q };
+        assert!(CommandRequest::from_op_query(&q2).unwrap().is_none());
+    }
+
+    #[test]
+    fn field_helpers() {
+        let d = rawdoc! {"a": 5, "b": 2.0, "c": 2.5, "d": "x", "m": 100i64, "n": -1, "t": true};
+        assert_eq!(get_integer(&d, "a").unwrap(), Some(5));
+        assert_eq!(get_integer(&d, "b").unwrap(), Some(2));
+        assert!(get_integer(&d, "c").is_err());
+        assert!(get_integer(&d, "d").is_err());
+        assert_eq!(get_integer(&d, "zz").unwrap(), None);
+        assert!(get_flag(&d, "t").unwrap() && !get_flag(&d, "zz").unwrap());
+        assert_eq!(max_time_ms(&rawdoc! {"maxTimeMS": 100i64}).unwrap(), Some(100));
+        assert_eq!(max_time_ms(&rawdoc! {"maxTimeMS": 0}).unwrap(), None);
+        assert!(max_time_ms(&rawdoc! {"maxTimeMS": -1}).is_err());
+        assert!(max_time_ms(&rawdoc! {"maxTimeMS": "x"}).is_err());
+        assert!(validate_db_name("test").is_ok());
+        for bad in ["", "a.b", "a b", "a$", "a/b"] {
+            assert!(validate_db_name(bad).is_err(), "{bad}");
+        }
+    }
+}

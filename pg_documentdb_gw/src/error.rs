@@ -1,0 +1,168 @@
+//! Command errors and their wire form `{ok: 0, errmsg, code, codeName}`; PostgreSQL errors
+//! are mapped here (class-`M` SQLSTATEs carry the MongoDB code).
+
+use std::fmt;
+
+use bson::{doc, Document};
+use documentdb_errors::ErrorCode;
+
+/// A failed command: what the client gets back as `{ok: 0, ...}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CommandError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub labels: Vec<&'static str>,
+    /// Where the error came from, for the log line: "gateway", "postgres" or "protocol".
+    pub kind: &'static str,
+}
+
+/// Codes the gateway uses that are not (yet) in the shared catalogue, with their names.
+const EXTRA_NAMES: &[(i32, &str)] = &[(6, "HostUnreachable"), (40571, "Location40571"), (51024, "Location51024")];
+
+pub fn code_name(code: ErrorCode) -> String {
+    if let Some((_, name)) = EXTRA_NAMES.iter().find(|(c, _)| *c == code.code()) {
+        return (*name).to_owned();
+    }
+    code.name().into_owned()
+}
+
+impl CommandError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> CommandError {
+        CommandError { code, message: message.into(), labels: Vec::new(), kind: "gateway" }
+    }
+
+    pub fn bad_value(message: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorCode::BadValue, message)
+    }
+
+    pub fn type_mismatch(message: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorCode::TypeMismatch, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorCode::InternalError, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> CommandError {
+        CommandError::new(ErrorCode::Unauthorized, message)
+    }
+
+    pub fn auth_failed() -> CommandError {
+        CommandError::new(ErrorCode::AuthenticationFailed, "Authentication failed.")
+    }
+
+    pub fn with_label(mut self, label: &'static str) -> CommandError {
+        if !self.labels.contains(&label) {
+            self.labels.push(label);
+        }
+        self
+    }
+
+    pub fn to_document(&self) -> Document {
+        let mut d = doc! {
+            "ok": 0.0,
+            "errmsg": self.message.as_str(),
+            "code": self.code.code(),
+            "codeName": code_name(self.code),
+        };
+        if !self.labels.is_empty() {
+            d.insert("errorLabels", self.labels.iter().map(|l| bson::Bson::from(*l)).collect::<Vec<_>>());
+        }
+        d
+    }
+
+    /// Maps a PostgreSQL error (or a lost connection) to a MongoDB error.
+    pub fn from_postgres(e: &tokio_postgres::Error) -> CommandError {
+        let Some(db) = e.as_db_error() else {
+            // tokio-postgres' Display omits the cause ("error connecting to server"): add it.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            let what = if e.is_closed() { "connection to PostgreSQL was lost" } else { "PostgreSQL connection error" };
+            let mut err = CommandError::new(ErrorCode::new(6), format!("{what}: {text}"));
+            err.kind = "postgres";
+            return err;
+        };
+        let state = db.code().code();
+        let message = db.message().to_owned();
+        let mut err = if let Some(code) = ErrorCode::from_sqlstate(state) {
+            CommandError::new(code, message)
+        } else {
+            match state {
+                "23505" => CommandError::new(ErrorCode::DuplicateKey, format!("E11000 duplicate key error: {message}")),
+                "57014" => CommandError::new(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"),
+                "42501" => CommandError::new(ErrorCode::Unauthorized, message),
+                "42883" | "42P01" => {
+                    // A missing function is a command the extension doesn't have (yet); a
+                    // missing relation is a namespace that doesn't exist.
+                    if state == "42883" {
+                        CommandError::new(ErrorCode::CommandNotFound, message)
+                    } else {
+                        CommandError::new(ErrorCode::NamespaceNotFound, message)
+                    }
+                }
+                "40001" | "40P01" => {
+                    CommandError::new(ErrorCode::WriteConflict, message).with_label("TransientTransactionError")
+                }
+                "57P01" | "57P02" => CommandError::new(ErrorCode::InterruptedAtShutdown, message),
+                "57P03" => CommandError::new(ErrorCode::ShutdownInProgress, message),
+                "53300" => CommandError::new(ErrorCode::new(6), message),
+                _ => CommandError::new(ErrorCode::InternalError, message),
+            }
+        };
+        err.kind = "postgres";
+        err
+    }
+}
+
+impl From<tokio_postgres::Error> for CommandError {
+    fn from(e: tokio_postgres::Error) -> CommandError {
+        CommandError::from_postgres(&e)
+    }
+}
+
+impl From<bson::error::Error> for CommandError {
+    fn from(e: bson::error::Error) -> CommandError {
+        CommandError::new(ErrorCode::InvalidBSON, e.to_string())
+    }
+}
+
+impl fmt::Debug for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}): {}", code_name(self.code), self.code.code(), self.message)
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+pub type CommandResult<T> = Result<T, CommandError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_document_shape() {
+        let e = CommandError::new(ErrorCode::CommandNotFound, "no such command: 'foo'");
+        let d = e.to_document();
+        assert_eq!(d.get_f64("ok").unwrap(), 0.0);
+        assert_eq!(d.get_i32("code").unwrap(), 59);
+        assert_eq!(d.get_str("codeName").unwrap(), "CommandNotFound");
+        assert_eq!(d.get_str("errmsg").unwrap(), "no such command: 'foo'");
+        assert!(!d.contains_key("errorLabels"));
+        let t = CommandError::new(ErrorCode::WriteConflict, "x").with_label("TransientTransactionError");
+        assert_eq!(t.to_document().get_array("errorLabels").unwrap().len(), 1);
+        assert_eq!(code_name(ErrorCode::new(6)), "HostUnreachable");
+        assert_eq!(code_name(ErrorCode::new(123456)), "Location123456");
+    }
+}

@@ -1,0 +1,455 @@
+//! The server: listeners, the accept loop with its connection limit, TLS detection on the
+//! first byte, and one task per client connection reading frames and writing replies.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::commands::{self, CommandRequest, Ctx};
+use crate::config::{Config, TlsMode};
+use crate::cursors::CursorStore;
+use crate::error::{CommandError, CommandResult};
+use crate::pg::{PgPool, PgSettings};
+use crate::protocol::{self, Frame, Header, Request, HEADER_LEN};
+use crate::session::Session;
+
+/// State shared by every connection.
+pub struct Gateway {
+    pub config: Config,
+    pub pool: PgPool,
+    pub cursors: CursorStore,
+    pub started: Instant,
+    tls: Option<TlsAcceptor>,
+    connections_current: AtomicUsize,
+    connections_total: AtomicU64,
+    next_connection_id: AtomicI64,
+    next_request_id: AtomicI32,
+}
+
+impl Gateway {
+    pub fn new(config: Config) -> Result<Gateway, String> {
+        let tls = match config.tls_mode {
+            TlsMode::Disabled => None,
+            _ => Some(TlsAcceptor::from(crate::tls::server_config(
+                config.tls_cert_file.as_deref(),
+                config.tls_key_file.as_deref(),
+                config.data_dir.as_deref(),
+            )?)),
+        };
+        let pool = PgPool::new(PgSettings {
+            socket_dir: config.pg_socket_dir.clone(),
+            port: config.pg_port,
+            user: config.pg_user.clone(),
+            database: config.database.clone(),
+            pool_size: config.pool_size,
+        })?;
+        Ok(Gateway {
+            config,
+            pool,
+            cursors: CursorStore::default(),
+            started: Instant::now(),
+            tls,
+            connections_current: AtomicUsize::new(0),
+            connections_total: AtomicU64::new(0),
+            next_connection_id: AtomicI64::new(1),
+            next_request_id: AtomicI32::new(1),
+        })
+    }
+
+    pub fn connections_current(&self) -> usize {
+        self.connections_current.load(Ordering::Relaxed)
+    }
+
+    pub fn connections_total(&self) -> u64 {
+        self.connections_total.load(Ordering::Relaxed)
+    }
+
+    fn next_request_id(&self) -> i32 {
+        self.next_request_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Decrements the connection count when a connection task ends, however it ends.
+struct ConnectionSlot(Arc<Gateway>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections_current.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Binds the listeners: `listen_address` may list several addresses separated by commas;
+/// `*` means every IPv4 address.
+pub async fn bind(config: &Config) -> Result<Vec<TcpListener>, String> {
+    let mut listeners = Vec::new();
+    for addr in config.listen_address.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let host = if addr == "*" { "0.0.0.0" } else { addr };
+        let listener = TcpListener::bind((host, config.port))
+            .await
+            .map_err(|e| format!("could not listen on {host}:{}: {e}", config.port))?;
+        listeners.push(listener);
+    }
+    if listeners.is_empty() {
+        return Err("no listen address configured".into());
+    }
+    Ok(listeners)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(gw: Arc<Gateway>, listeners: Vec<TcpListener>, shutdown: impl Future<Output = ()>) {
+    for l in &listeners {
+        if let Ok(addr) = l.local_addr() {
+            tracing::info!(
+                "documentdb gateway listening on {addr} (TLS {:?}; PostgreSQL socket {}/.s.PGSQL.{}, database {}, pool {})",
+                gw.config.tls_mode,
+                gw.config.pg_socket_dir.display(),
+                gw.config.pg_port,
+                gw.config.database,
+                gw.config.pool_size
+            );
+        }
+    }
+    let mut tasks = Vec::new();
+    for l in listeners {
+        tasks.push(tokio::spawn(accept_loop(gw.clone(), l)));
+    }
+    tasks.push(tokio::spawn(reap_cursors(gw.clone())));
+    shutdown.await;
+    tracing::info!("documentdb gateway shutting down");
+    for t in tasks {
+        t.abort();
+    }
+    drop(gw.cursors.drain());
+}
+
+/// Runs the gateway on the current tokio runtime until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+    let listeners = bind(&config).await?;
+    let gw = Arc::new(Gateway::new(config)?);
+    serve(gw, listeners, shutdown).await;
+    Ok(())
+}
+
+/// A gateway running on its own thread (the host extension's background worker uses this).
+pub struct GatewayHandle {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GatewayHandle {
+    /// Whether the gateway thread has stopped (on its own, it means it failed).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops accepting, closes every connection and waits for the thread to end.
+    pub fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Builds a runtime on a new thread, binds the listeners and serves. Returns once the
+/// listeners are bound, or with the startup error. Threads created here inherit the
+/// caller's signal mask (the host blocks every signal before calling).
+pub fn start(config: Config) -> Result<GatewayHandle, String> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let workers = if config.worker_threads > 0 {
+        config.worker_threads
+    } else {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
+    };
+    let thread = std::thread::Builder::new()
+        .name("documentdb-gateway".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name("documentdb-gw-worker")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("could not start the tokio runtime: {e}")));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let started = async {
+                    let listeners = bind(&config).await?;
+                    let gw = Gateway::new(config)?;
+                    Ok::<_, String>((listeners, Arc::new(gw)))
+                }
+                .await;
+                match started {
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                    Ok((listeners, gw)) => {
+                        let _ = ready_tx.send(Ok(()));
+                        serve(gw, listeners, async {
+                            let _ = shutdown_rx.await;
+                        })
+                        .await;
+                    }
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_secs(2));
+        })
+        .map_err(|e| format!("could not start the gateway thread: {e}"))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(GatewayHandle { shutdown: Some(shutdown_tx), thread: Some(thread) }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err("the gateway thread ended during startup".into())
+        }
+    }
+}
+
+async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let current = gw.connections_current.fetch_add(1, Ordering::Relaxed) + 1;
+        let slot = ConnectionSlot(gw.clone());
+        if current > gw.config.max_connections {
+            tracing::warn!(
+                peer = %peer,
+                "connection refused because too many open connections: {} (documentdb_gateway.max_connections)",
+                gw.config.max_connections
+            );
+            drop(stream);
+            drop(slot);
+            continue;
+        }
+        gw.connections_total.fetch_add(1, Ordering::Relaxed);
+        let id = gw.next_connection_id.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            handle_connection(gw, stream, peer, id).await;
+        });
+    }
+}
+
+async fn handle_connection(gw: Arc<Gateway>, stream: TcpStream, peer: SocketAddr, id: i64) {
+    // Peek at the first bytes without consuming them: a TLS ClientHello record or a
+    // MongoDB frame (see `protocol::looks_like_tls`).
+    let mut first = [0u8; 6];
+    let mut seen = 0;
+    for _ in 0..2000 {
+        match stream.peek(&mut first).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen = n,
+        }
+        if seen >= first.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let is_tls = protocol::looks_like_tls(&first[..seen]);
+    match (is_tls, gw.config.tls_mode, gw.tls.clone()) {
+        (true, TlsMode::Disabled, _) | (true, _, None) => {
+            tracing::info!(conn = id, peer = %peer, "closing TLS connection: TLS is disabled on this gateway");
+        }
+        (false, TlsMode::Require, _) => {
+            tracing::info!(conn = id, peer = %peer, "closing plain-text connection: TLS is required");
+        }
+        (true, _, Some(acceptor)) => match acceptor.accept(stream).await {
+            Ok(tls) => serve_stream(gw, tls, peer, id, true).await,
+            Err(e) => tracing::info!(conn = id, peer = %peer, "TLS handshake failed: {e}"),
+        },
+        (false, _, _) => serve_stream(gw, stream, peer, id, false).await,
+    }
+}
+
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    gw: Arc<Gateway>,
+    mut stream: S,
+    peer: SocketAddr,
+    id: i64,
+    tls: bool,
+) {
+    tracing::debug!(conn = id, peer = %peer, tls, "connection accepted");
+    let mut session = Session::new(id, peer, tls);
+    let mut header = [0u8; HEADER_LEN];
+    loop {
+        if stream.read_exact(&mut header).await.is_err() {
+            break; // EOF or reset: the client went away.
+        }
+        let len = match Header::parse(&header).and_then(|h| h.checked_length()) {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::warn!(conn = id, peer = %peer, "closing connection: {e}");
+                break;
+            }
+        };
+        let mut buf = vec![0u8; len];
+        buf[..HEADER_LEN].copy_from_slice(&header);
+        if stream.read_exact(&mut buf[HEADER_LEN..]).await.is_err() {
+            break;
+        }
+        let frame = match protocol::parse_frame(&buf) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(conn = id, peer = %peer, "closing connection: malformed message: {e}");
+                break;
+            }
+        };
+        drop(buf);
+        let handled = AssertUnwindSafe(handle_frame(&gw, &mut session, frame)).catch_unwind().await;
+        let reply = match handled {
+            Ok(reply) => reply,
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(conn = id, peer = %peer, "internal error (panic) while handling a command: {msg}; closing connection");
+                break;
+            }
+        };
+        if let Some(bytes) = reply {
+            if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
+                break;
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+    tracing::debug!(conn = id, peer = %peer, "connection closed");
+}
+
+/// Runs a command and turns any error into its reply document, logging the failure.
+async fn execute(gw: &Gateway, session: &mut Session, req: &CommandRequest) -> Vec<u8> {
+    let result: CommandResult<Vec<u8>> = {
+        let mut ctx = Ctx { gw, session };
+        commands::dispatch(&mut ctx, req).await
+    };
+    match result {
+        Ok(body) => body,
+        Err(e) => error_reply(session, &req.name, &e),
+    }
+}
+
+fn error_reply(session: &Session, command: &str, e: &CommandError) -> Vec<u8> {
+    let internal = e.code.code() == 1 || e.code.code() == 6;
+    if internal {
+        tracing::warn!(
+            conn = session.connection_id,
+            command,
+            kind = e.kind,
+            code = e.code.code(),
+            code_name = %crate::error::code_name(e.code),
+            "command failed: {}",
+            e.message
+        );
+    } else {
+        tracing::info!(
+            conn = session.connection_id,
+            command,
+            kind = e.kind,
+            code = e.code.code(),
+            code_name = %crate::error::code_name(e.code),
+            "command failed: {}",
+            e.message
+        );
+    }
+    e.to_document().to_vec().unwrap_or_else(|_| {
+        // Cannot fail for these documents; keep a well-formed reply all the same.
+        bson::doc! { "ok": 0.0, "errmsg": "internal error", "code": 1 }.to_vec().unwrap_or_default()
+    })
+}
+
+fn compress_reply(
+    message: Vec<u8>,
+    frame_compressor: Option<crate::compression::Compressor>,
+    command: &str,
+) -> Vec<u8> {
+    match frame_compressor {
+        Some(c) if commands::reply_may_be_compressed(command) => {
+            protocol::compress_message(&message, c).unwrap_or(message)
+        }
+        _ => message,
+    }
+}
+
+async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> Option<Vec<u8>> {
+    let request_id = gw.next_request_id();
+    let response_to = frame.header.request_id;
+    let compressor = frame.compressor;
+    match frame.request {
+        Request::Msg(msg) => {
+            let (name, body) = match CommandRequest::from_op_msg(&msg) {
+                Ok(req) => {
+                    let body = execute(gw, session, &req).await;
+                    (req.name, body)
+                }
+                Err(e) => (String::new(), error_reply(session, "", &e)),
+            };
+            if msg.more_to_come() {
+                return None; // Unacknowledged (w: 0): the client expects no reply.
+            }
+            let out = protocol::encode_op_msg(request_id, response_to, 0, &body, msg.checksum_present());
+            Some(compress_reply(out, compressor, &name))
+        }
+        Request::Query(query) => {
+            let (name, body, flags) = match CommandRequest::from_op_query(&query) {
+                Ok(Some(req)) => {
+                    let body = execute(gw, session, &req).await;
+                    (req.name, body, 0)
+                }
+                Ok(None) => {
+                    let doc = bson::doc! {
+                        "$err": "OP_QUERY is no longer supported. The client driver may require an upgrade.",
+                        "code": 5739101,
+                        "ok": 0.0,
+                    };
+                    (String::new(), doc.to_vec().unwrap_or_default(), protocol::REPLY_FLAG_QUERY_FAILURE)
+                }
+                Err(e) => (String::new(), error_reply(session, "", &e), 0),
+            };
+            let out = protocol::encode_op_reply(request_id, response_to, flags, &[&body]);
+            Some(compress_reply(out, compressor, &name))
+        }
+    }
+}
+
+async fn reap_cursors(gw: Arc<Gateway>) {
+    let timeout = gw.config.cursor_timeout;
+    let period = (timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        for (id, cursor) in gw.cursors.expire(timeout) {
+            tracing::info!(cursor = id, "closing cursor idle for longer than {} ms", timeout.as_millis());
+            if let Some(conn) = cursor.pinned {
+                commands::close_pinned(id, conn).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Every SQL statement the gateway sends, in one place (see API_SURFACE.md's gateway table).
+//!
+//! Parameters: `$1` database name (text), `$2` the command document (binary
+//! `documentdb_core.bson`), `$3` the OP_MSG kind-1 document sequence (binary
+//! `documentdb_core.bsonsequence`, or NULL).
+
+// ---- CRUD: return (p_result bson, p_success bool) ----
+pub const INSERT: &str = "SELECT * FROM documentdb_api.insert($1, $2, $3, NULL)";
+pub const UPDATE: &str = "SELECT * FROM documentdb_api.update($1, $2, $3, NULL)";
+pub const DELETE: &str = "SELECT * FROM documentdb_api.delete($1, $2, $3, NULL)";
+pub const FIND_AND_MODIFY: &str = "SELECT * FROM documentdb_api.find_and_modify($1, $2, NULL)";
+
+// ---- Cursors: return (cursorpage, continuation, persistconnection, cursorid) ----
+pub const FIND: &str = "SELECT cursorpage, continuation, persistconnection, cursorid \
+     FROM documentdb_api.find_cursor_first_page($1, $2)";
+pub const AGGREGATE: &str = "SELECT cursorpage, continuation, persistconnection, cursorid \
+     FROM documentdb_api.aggregate_cursor_first_page($1, $2)";
+pub const LIST_COLLECTIONS: &str = "SELECT cursorpage, continuation, persistconnection, cursorid \
+     FROM documentdb_api.list_collections_cursor_first_page($1, $2)";
+pub const LIST_INDEXES: &str = "SELECT cursorpage, continuation, persistconnection, cursorid \
+     FROM documentdb_api.list_indexes_cursor_first_page($1, $2)";
+/// `$3` is the continuation stored with the cursor. Returns (cursorpage, continuation).
+pub const GET_MORE: &str = "SELECT cursorpage, continuation FROM documentdb_api.cursor_get_more($1, $2, $3)";
+/// `$1` bigint[]: closes the portals of pinned cursors on their connection.
+pub const DELETE_CURSORS: &str = "SELECT documentdb_api_internal.delete_cursors($1)";
+
+// ---- Single-document results ----
+pub const COUNT: &str = "SELECT document FROM documentdb_api.count_query($1, $2)";
+pub const DISTINCT: &str = "SELECT document FROM documentdb_api.distinct_query($1, $2)";
+/// `$2` is the whole explain command `{explain: {...}, verbosity}`; returns the reply.
+pub const EXPLAIN: &str = "SELECT documentdb_api_internal.explain($1, $2)";
+
+// ---- Collections and databases ----
+pub const CREATE: &str = "SELECT documentdb_api.create_collection_view($1, $2)";
+/// `$2` collection name (text); returns whether it existed.
+pub const DROP_COLLECTION: &str = "SELECT documentdb_api.drop_collection($1, $2)";
+pub const DROP_DATABASE: &str = "SELECT documentdb_api.drop_database($1)";
+/// `$2` from, `$3` to (collection names), `$4` dropTarget.
+pub const RENAME_COLLECTION: &str = "SELECT documentdb_api.rename_collection($1, $2, $3, $4)";
+/// `$2` collection name, `$3` the command document.
+pub const COLL_MOD: &str = "SELECT documentdb_api.coll_mod($1, $2, $3)";
+/// `$1` the command document.
+pub const LIST_DATABASES: &str = "SELECT documentdb_api.list_databases($1)";
+/// `$2` collection name, `$3` scale (double precision).
+pub const COLL_STATS: &str = "SELECT documentdb_api.coll_stats($1, $2, $3)";
+/// `$2` scale (double precision).
+pub const DB_STATS: &str = "SELECT documentdb_api.db_stats($1, $2, false)";
+
+// ---- Indexes ----
+/// Returns (retval bson, ok bool, requests bson).
+pub const CREATE_INDEXES: &str = "SELECT * FROM documentdb_api.create_indexes_background($1, $2)";
+/// A procedure with an INOUT retval.
+pub const DROP_INDEXES: &str = "CALL documentdb_api.drop_indexes($1, $2, NULL)";
+
+// ---- Users: `$1` is the command document ----
+pub const CREATE_USER: &str = "SELECT documentdb_api.create_user($1)";
+pub const DROP_USER: &str = "SELECT documentdb_api.drop_user($1)";
+pub const UPDATE_USER: &str = "SELECT documentdb_api.update_user($1)";
+pub const USERS_INFO: &str = "SELECT documentdb_api.users_info($1)";
+
+// ---- Authentication (run as the gateway's superuser, before any SET ROLE) ----
+/// The SCRAM-SHA-256 verifier of a login role.
+pub const SCRAM_SHA256_VERIFIER: &str = "SELECT rolpassword FROM pg_catalog.pg_authid \
+     WHERE rolname = $1 AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil > now())";
+/// MongoDB SCRAM-SHA-1 credentials written by createUser (the table may not exist).
+pub const SCRAM_SHA1_CREDENTIALS: &str = "SELECT c.salt, c.iterations, c.stored_key, c.server_key \
+     FROM documentdb_api_catalog.scram_sha1_credentials c \
+     JOIN pg_catalog.pg_authid a ON a.rolname = c.role_name \
+     WHERE c.role_name = $1 AND a.rolcanlogin \
+     AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > now())";
+/// The roles a user is a member of (for connectionStatus).
+pub const USER_ROLES: &str = "SELECT r.rolname FROM pg_catalog.pg_auth_members m \
+     JOIN pg_catalog.pg_roles r ON r.oid = m.roleid \
+     JOIN pg_catalog.pg_roles u ON u.oid = m.member \
+     WHERE u.rolname = $1 ORDER BY 1";
+
+// ---- Session state of a pooled connection (simple-query text, built by `pg.rs`) ----
+/// Sent before a pooled connection goes back to the pool when its role or timeout changed.
+pub const RESET_SESSION: &str = "RESET ROLE; RESET statement_timeout";
+
+/// Every statement above, for tests and for `EXPLAIN`-style inspection.
+pub const ALL: &[&str] = &[
+    INSERT,
+    UPDATE,
+    DELETE,
+    FIND_AND_MODIFY,
+    FIND,
+    AGGREGATE,
+    LIST_COLLECTIONS,
+    LIST_INDEXES,
+    GET_MORE,
+    DELETE_CURSORS,
+    COUNT,
+    DISTINCT,
+    EXPLAIN,
+    CREATE,
+    DROP_COLLECTION,
+    DROP_DATABASE,
+    RENAME_COLLECTION,
+    COLL_MOD,
+    LIST_DATABASES,
+    COLL_STATS,
+    DB_STATS,
+    CREATE_INDEXES,
+    DROP_INDEXES,
+    CREATE_USER,
+    DROP_USER,
+    UPDATE_USER,
+    USERS_INFO,
+    SCRAM_SHA256_VERIFIER,
+    SCRAM_SHA1_CREDENTIALS,
+    USER_ROLES,
+];
+
+/// `SET ROLE "name"` with the name quoted as an SQL identifier.
+pub fn set_role(role: &str) -> String {
+    format!("SET ROLE {}", quote_ident(role))
+}
+
+pub fn set_statement_timeout(ms: u64) -> String {
+    format!("SET statement_timeout = {ms}")
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(set_role("alice"), "SET ROLE \"alice\"");
+        assert_eq!(set_role("a\"; DROP TABLE x; --"), "SET ROLE \"a\"\"; DROP TABLE x; --\"");
+    }
+
+    #[test]
+    fn statements_are_single_calls() {
+        for s in ALL {
+            assert!(!s.contains(';'), "{s}");
+            assert!(s.starts_with("SELECT") || s.starts_with("CALL"), "{s}");
+        }
+    }
+}
