@@ -22,7 +22,13 @@ password="${DOCUMENTDB_ADMIN_PASSWORD:-${existing_password:-$(python3 -c 'import
 json_escape() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 spec_user="$(json_escape "$user")"
 spec_pwd="$(json_escape "$password")"
-exists="$("${PSQL[@]}" -c "SELECT count(*) FROM documentdb_api_catalog.users WHERE role_name = '${user//\'/\'\'}'")"
+quoted="'${user//\'/\'\'}'"
+exists="$("${PSQL[@]}" -c "SELECT count(*) FROM documentdb_api_catalog.users WHERE role_name = $quoted")"
+# A login role left from an earlier incarnation of the extension (roles are cluster-wide) is
+# replaced.
+if [[ "$exists" == "0" && "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_roles WHERE rolname = $quoted")" != "0" ]]; then
+    "${PSQL[@]}" -c "DROP ROLE \"${user//\"/\"\"}\"" >/dev/null
+fi
 if [[ "$exists" == "0" ]]; then
     "${PSQL[@]}" -c "SELECT documentdb_api.create_user(\$\$ {\"createUser\": $spec_user, \"pwd\": $spec_pwd, \"roles\": [{\"role\": \"root\", \"db\": \"admin\"}], \"\$db\": \"admin\"} \$\$)" >/dev/null
 elif [[ "$password" != "$existing_password" ]]; then

@@ -46,25 +46,31 @@ ensure_deps() {
     fi
 }
 
-installed_fingerprint() {
-    local libdir
-    libdir="$("$PGC" --pkglibdir)"
-    for ext in "${EXTENSIONS[@]}"; do
-        cat "$libdir/$ext.so" 2>/dev/null || true
-    done | sha256sum | cut -d' ' -f1
-}
-
-# Builds (release) and installs every extension. Prints "changed" when the installed
-# libraries differ from before.
+# Builds (release) and installs every extension. Files are staged with `cargo pgrx package`
+# and moved into place by rename: overwriting a shared library in place crashes the backends
+# of a running cluster that have it mapped. Prints "changed" when a library changed.
 install_extensions() {
-    local before after
-    before="$(installed_fingerprint)"
+    local stage changed=""
+    stage="$(mktemp -d)"
     for ext in "${EXTENSIONS[@]}"; do
-        log "building and installing extension $ext"
-        cargo pgrx install --release --pg-config "$PGC" --package "$ext" >/dev/null
+        log "building extension $ext"
+        cargo pgrx package --pg-config "$PGC" --package "$ext" --out-dir "$stage/$ext" >/dev/null
     done
-    after="$(installed_fingerprint)"
-    [[ "$before" != "$after" ]] && echo changed || true
+    while IFS= read -r -d '' file; do
+        local rel="${file#"$stage"/*/}"
+        local dest="/$rel"
+        if ! cmp -s "$file" "$dest"; then
+            mkdir -p "$(dirname "$dest")"
+            cp "$file" "$dest.tmp.$$"
+            chmod 644 "$dest.tmp.$$"
+            [[ "$dest" == *.so ]] && chmod 755 "$dest.tmp.$$"
+            mv -f "$dest.tmp.$$" "$dest"
+            # pgrx emits the script's statements in a varying order; only libraries count.
+            [[ "$dest" == *.so ]] && changed=changed
+        fi
+    done < <(find "$stage" -type f -print0)
+    rm -rf "$stage"
+    echo "$changed"
 }
 
 server_running() {
@@ -126,7 +132,10 @@ psql_dev() {
 # Fingerprint of the installed extension scripts; when it changes the dev database's
 # extensions are recreated (pre-1.0 there are no upgrade scripts; this drops dev data).
 extension_scripts_fingerprint() {
-    cat "$("$PGC" --sharedir)"/extension/documentdb*.sql 2>/dev/null | sha256sum | cut -d' ' -f1
+    # Comments carry source file:line references that move with any code change, and pgrx
+    # orders independent statements differently from build to build: compare sorted lines.
+    cat "$("$PGC" --sharedir)"/extension/documentdb*.sql 2>/dev/null \
+        | sed -e 's#/\*[^*]*\*/##g' | grep -v '^[[:space:]]*--' | LC_ALL=C sort | sha256sum | cut -d' ' -f1
 }
 
 create_extensions() {

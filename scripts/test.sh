@@ -41,6 +41,9 @@ if want unit; then
 fi
 
 if want pg_test; then
+    # `cargo pgrx test` installs test builds over the system extension files in place, which
+    # would crash a running dev cluster's backends: stop it (the next tier restarts it).
+    "$ROOT/scripts/dev.sh" stop
     for c in "${PGRX_CRATES[@]}"; do
         log "pg_test: cargo pgrx test $c"
         # A test build installs itself into the system extension dir; documentdb's tests

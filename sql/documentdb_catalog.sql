@@ -50,6 +50,7 @@ CREATE TABLE documentdb_api_catalog.scram_sha1_credentials (
     server_key text NOT NULL
 );
 REVOKE ALL ON documentdb_api_catalog.scram_sha1_credentials FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON documentdb_api_catalog.scram_sha1_credentials TO documentdb_user_admin_role;
 
 -- Per-user data MongoDB keeps with a user (customData, the roles as given).
 CREATE TABLE documentdb_api_catalog.users (
@@ -59,3 +60,4 @@ CREATE TABLE documentdb_api_catalog.users (
     custom_data documentdb_core.bson
 );
 GRANT SELECT ON documentdb_api_catalog.users TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON documentdb_api_catalog.users TO documentdb_user_admin_role;

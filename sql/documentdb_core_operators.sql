@@ -170,3 +170,7 @@ CREATE AGGREGATE documentdb_core.bson_array_agg(documentdb_core.bson, text) (
 );
 COMMENT ON AGGREGATE documentdb_core.bson_array_agg(documentdb_core.bson, text)
     IS 'Collects values into { key : [ ... ] }';
+
+-- Everyone may use the types and functions (PostgreSQL grants on collection tables decide
+-- data access).
+GRANT USAGE ON SCHEMA documentdb_core TO PUBLIC;

@@ -15,6 +15,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'documentdb_readonly_role') THEN
         CREATE ROLE documentdb_readonly_role NOLOGIN;
     END IF;
+    -- User administrators (MongoDB's root/userAdmin): may write user credentials.
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'documentdb_user_admin_role') THEN
+        CREATE ROLE documentdb_user_admin_role NOLOGIN;
+    END IF;
 END
 $roles$;
 GRANT documentdb_readonly_role TO documentdb_admin_role;

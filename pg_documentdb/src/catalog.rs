@@ -226,8 +226,9 @@ fn create_data_table(id: i64) -> DocDbResult<()> {
     // Documents are mostly read whole: keep them inline up to the TOAST threshold and
     // compressed beyond it.
     spi::execute_once(&format!("ALTER TABLE {table} ALTER COLUMN document SET STORAGE EXTENDED"))?;
+    // Owned by the admin role, so any admin user (not only the creator) can drop or alter it.
+    spi::execute_once(&format!("ALTER TABLE {table} OWNER TO documentdb_admin_role"))?;
     spi::execute_once(&format!("GRANT SELECT ON {table} TO documentdb_readonly_role"))?;
-    spi::execute_once(&format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO documentdb_admin_role"))?;
     Ok(())
 }
 

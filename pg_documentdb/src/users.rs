@@ -131,12 +131,24 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
 
 fn apply_grants(user: &str, grants: &[RoleGrant]) -> DocDbResult<()> {
     let q = quote_ident(user);
-    spi::execute_once(&format!("REVOKE documentdb_admin_role, documentdb_readonly_role FROM {q}"))?;
+    let current = spi::execute(
+        "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
+         JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname LIKE 'documentdb\\_%'",
+        &[Param::Text(user)],
+        true,
+        0,
+    )?;
+    for role in current.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)) {
+        spi::execute_once(&format!("REVOKE {} FROM {q}", quote_ident(&role)))?;
+    }
     for grant in grants {
         spi::execute_once(&format!("GRANT {} TO {q}", grant.pg_role))?;
     }
-    let create_role = grants.iter().any(|g| g.create_role);
-    spi::execute_once(&format!("ALTER ROLE {q} {}", if create_role { "CREATEROLE" } else { "NOCREATEROLE" }))?;
+    let user_admin = grants.iter().any(|g| g.create_role);
+    if user_admin {
+        spi::execute_once(&format!("GRANT documentdb_user_admin_role TO {q}"))?;
+    }
+    spi::execute_once(&format!("ALTER ROLE {q} {}", if user_admin { "CREATEROLE" } else { "NOCREATEROLE" }))?;
     Ok(())
 }
 
