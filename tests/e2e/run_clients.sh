@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# e2e tier of `make test`: real MongoDB clients against the running dev cluster's gateway.
+#   1. tests/gateway/test_gateway.py      pymongo + mongosh: handshake, auth, transport, commands
+#   2. tests/e2e/test_pymongo_flows.py    pymongo: everyday application flows, BSON types, errors
+#   3. cargo test -p driver_rust_tests    the official Rust `mongodb` driver: the same flows
+#   4. tests/e2e/mongosh_smoke.js         mongosh: insert, query, update, aggregate
+# Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo
+# (pip) and mongosh (npm ci from tests/e2e/package-lock.json). Runs every suite, then fails if
+# any failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+URI_FILE="$ROOT/data/mongodb.uri"
+if [[ ! -s "$URI_FILE" ]]; then
+    echo "run_clients.sh: $URI_FILE is missing: start the dev cluster with 'make run'" >&2
+    exit 1
+fi
+URI="$(tr -d '\n' <"$URI_FILE")"
+MONGOSH="$ROOT/tests/e2e/node_modules/.bin/mongosh"
+
+log() { printf '\n\033[1m--> %s\033[0m\n' "$*" >&2; }
+
+# ------------------------------------------------------------------ prerequisites
+
+if ! python3 -c 'import pymongo' 2>/dev/null; then
+    log "installing pymongo"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null
+    fi
+    # Debian's system Python is externally managed (PEP 668).
+    python3 -m pip install -q pymongo 2>/dev/null || python3 -m pip install -q --break-system-packages pymongo
+    python3 -c 'import pymongo'
+fi
+
+if [[ ! -x "$MONGOSH" ]]; then
+    log "installing mongosh (npm ci)"
+    # mongosh needs none of its dependencies' install scripts (optional native add-ons).
+    npm ci --prefix "$ROOT/tests/e2e" --ignore-scripts --no-audit --no-fund --loglevel=error
+    [[ -x "$MONGOSH" ]]
+fi
+
+# ------------------------------------------------------------------ suites
+
+failed=()
+started=$SECONDS
+
+run() {
+    local name="$1"
+    shift
+    local t0=$SECONDS
+    log "$name"
+    if "$@"; then
+        echo "run_clients.sh: $name passed in $((SECONDS - t0)) s" >&2
+    else
+        echo "run_clients.sh: $name FAILED (exit $?) after $((SECONDS - t0)) s" >&2
+        failed+=("$name")
+    fi
+}
+
+run "gateway suite (tests/gateway/test_gateway.py)" \
+    python3 tests/gateway/test_gateway.py --uri "$URI" --mongosh "$MONGOSH"
+run "pymongo flows (tests/e2e/test_pymongo_flows.py)" \
+    python3 tests/e2e/test_pymongo_flows.py --uri "$URI"
+run "Rust driver flows (cargo test -p driver_rust_tests)" \
+    env MONGODB_URI="$URI" cargo test -p driver_rust_tests
+run "mongosh smoke (tests/e2e/mongosh_smoke.js)" \
+    "$MONGOSH" "$URI" --quiet --file tests/e2e/mongosh_smoke.js
+
+echo >&2
+if ((${#failed[@]})); then
+    echo "run_clients.sh: ${#failed[@]} suite(s) failed in $((SECONDS - started)) s:" >&2
+    printf '  - %s\n' "${failed[@]}" >&2
+    exit 1
+fi
+echo "run_clients.sh: all client suites passed in $((SECONDS - started)) s" >&2
