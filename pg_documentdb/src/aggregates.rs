@@ -13,6 +13,24 @@ use pgrx::{FromDatum, PgMemoryContexts};
 
 use crate::functions::wrap;
 
+/// Parses `{ "$op": arg [, "$$vars": { ...let variables } ] }`.
+fn accumulator_of(spec: &bson::RawDocument) -> documentdb_errors::DocDbResult<Accumulator> {
+    let mut op_arg = None;
+    let mut ctx = documentdb_query::expr::ExprContext::default();
+    for element in spec {
+        let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        if key.as_str() == crate::commands::aggregate::ACCUMULATOR_VARS {
+            if let RawBsonRef::Document(vars) = value {
+                ctx = crate::functions::context_of(vars)?;
+            }
+        } else if op_arg.is_none() {
+            op_arg = Some((key.as_str(), value));
+        }
+    }
+    let (op, arg) = op_arg.ok_or_else(|| docdb_error!(InternalError, "empty accumulator spec"))?;
+    Accumulator::parse_with_context(op, arg, &ctx)
+}
+
 struct GroupState {
     accumulator: Accumulator,
 }
@@ -31,10 +49,7 @@ fn bson_group_accumulate_transition(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::I
             let Some(spec) = BsonRef::from_datum(pg_getarg_datum_raw(fcinfo, 2), pg_arg_is_null(fcinfo, 2)) else {
                 throw(docdb_error!(InternalError, "bson_group_accumulate needs an accumulator spec"));
             };
-            let parsed = match spec.document().iter().next() {
-                Some(Ok((op, arg))) => Accumulator::parse(op.as_str(), arg),
-                _ => Err(docdb_error!(InternalError, "empty accumulator spec")),
-            };
+            let parsed = accumulator_of(spec.document());
             let accumulator = ok_or_throw(parsed);
             PgMemoryContexts::For(agg_context).leak_and_drop_on_delete(GroupState { accumulator })
         } else {

@@ -234,7 +234,11 @@ fn parse_update_plan(spec: &RawDocument) -> DocDbResult<UpdatePlan> {
     let q = spec.get_document("q").map_err(|_| docdb_error!(InternalError, "update plan without q"))?;
     let u = spec.get("u").ok().flatten().ok_or_else(|| docdb_error!(InternalError, "update plan without u"))?;
     let array_filters = spec.get_array("arrayFilters").ok();
-    let update = documentdb_query::update::Update::parse(u, array_filters)?;
+    let ctx = match spec.get_document("let") {
+        Ok(vars) => context_of(vars)?,
+        Err(_) => ExprContext::default(),
+    };
+    let update = documentdb_query::update::Update::parse_with_context(u, array_filters, &ctx)?;
     let uses_positional = match u {
         RawBsonRef::Document(d) => has_positional_path(d),
         _ => false,
@@ -247,7 +251,9 @@ fn parse_update_plan(spec: &RawDocument) -> DocDbResult<UpdatePlan> {
         )),
         Err(_) => None,
     };
-    Ok(UpdatePlan { filter: Filter::parse(q)?, update, uses_positional, validator })
+    let filter =
+        if ctx.variables.is_empty() { Filter::parse(q)? } else { Filter::parse_with_variables(q, &ctx.variables)? };
+    Ok(UpdatePlan { filter, update, uses_positional, validator })
 }
 
 /// Does an operator update use the positional `$` in any path (`{$set: {"a.$.b": 1}}`)?
@@ -310,18 +316,7 @@ mod update_functions {
             let expr = cached(fcinfo, spec.as_bytes(), || {
                 Expression::parse(unwrap_value(spec.document())?, &ExprContext::default())
             })?;
-            match expr.evaluate(document.document())? {
-                Some(bson::Bson::Document(d)) => {
-                    RawDocumentBuf::try_from(&d).map(Bson::from).map_err(|e| docdb_error!(InternalError, "{e}"))
-                }
-                other => Err(documentdb_errors::DocDbError::new(
-                    documentdb_errors::ErrorCode::new(40228),
-                    format!(
-                        "'replacement document' must evaluate to an object, but resulting value was: {}",
-                        other.map_or("MISSING".to_owned(), |v| v.to_string())
-                    ),
-                )),
-            }
+            replacement_root(expr.evaluate(document.document())?)
         })())
     }
 
@@ -397,5 +392,143 @@ fn set_path(doc: &mut bson::Document, path: &str, value: bson::Bson) {
                 set_path(sub, rest, value);
             }
         }
+    }
+}
+
+/// `let` variables (a document of constants) as an expression context.
+pub fn context_of(vars: &RawDocument) -> DocDbResult<ExprContext> {
+    let variables = bson::Document::try_from(vars).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+    Ok(ExprContext { variables })
+}
+
+fn cache_key(parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::new();
+    for part in parts {
+        key.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+/// Variants of the per-row functions for commands with `let` variables (`vars` is the
+/// document of evaluated variable values).
+mod let_functions {
+    use super::*;
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_query_match_let(
+        document: BsonRef<'_>,
+        query: BsonRef<'_>,
+        vars: BsonRef<'_>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> bool {
+        ok_or_throw(
+            cached(fcinfo, &cache_key(&[query.as_bytes(), vars.as_bytes()]), || {
+                let variables =
+                    bson::Document::try_from(vars.document()).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+                Filter::parse_with_variables(query.document(), &variables)
+            })
+            .and_then(|filter| filter.matches(document.document())),
+        )
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_project_find_let(
+        document: BsonRef<'_>,
+        projection: BsonRef<'_>,
+        query: BsonRef<'_>,
+        vars: BsonRef<'_>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Bson {
+        ok_or_throw(
+            cached(fcinfo, &cache_key(&[projection.as_bytes(), query.as_bytes(), vars.as_bytes()]), || {
+                let ctx = context_of(vars.document())?;
+                let filter = Filter::parse_with_variables(query.document(), &ctx.variables)?;
+                Projection::parse_find_with_context(projection.document(), Some(&filter), &ctx)
+            })
+            .and_then(|p| p.apply(document.document()))
+            .map(Bson::from),
+        )
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_project_let(
+        document: BsonRef<'_>,
+        spec: BsonRef<'_>,
+        vars: BsonRef<'_>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Bson {
+        ok_or_throw(
+            cached(fcinfo, &cache_key(&[spec.as_bytes(), vars.as_bytes()]), || {
+                Projection::parse_project_stage_with_context(spec.document(), &context_of(vars.document())?)
+            })
+            .and_then(|p| p.apply(document.document()))
+            .map(Bson::from),
+        )
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_add_fields_let(
+        document: BsonRef<'_>,
+        spec: BsonRef<'_>,
+        vars: BsonRef<'_>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Bson {
+        ok_or_throw(
+            cached(fcinfo, &cache_key(&[spec.as_bytes(), vars.as_bytes()]), || {
+                Projection::parse_add_fields_with_context(spec.document(), &context_of(vars.document())?)
+            })
+            .and_then(|p| p.apply(document.document()))
+            .map(Bson::from),
+        )
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_expression_get_let(
+        document: BsonRef<'_>,
+        expression: BsonRef<'_>,
+        vars: BsonRef<'_>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Option<Bson> {
+        ok_or_throw((|| {
+            let expr = cached(fcinfo, &cache_key(&[expression.as_bytes(), vars.as_bytes()]), || {
+                Expression::parse(unwrap_value(expression.document())?, &context_of(vars.document())?)
+            })?;
+            match expr.evaluate(document.document())? {
+                Some(value) => wrap_owned(&value).map(Some),
+                None => Ok(None),
+            }
+        })())
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_replace_root_let(
+        document: BsonRef<'_>,
+        spec: BsonRef<'_>,
+        vars: BsonRef<'_>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Bson {
+        ok_or_throw((|| {
+            let expr = cached(fcinfo, &cache_key(&[spec.as_bytes(), vars.as_bytes()]), || {
+                Expression::parse(unwrap_value(spec.document())?, &context_of(vars.document())?)
+            })?;
+            replacement_root(expr.evaluate(document.document())?)
+        })())
+    }
+}
+
+/// The document `$replaceRoot`/`$replaceWith` produce, or MongoDB's error for a non-document.
+fn replacement_root(value: documentdb_query::Value) -> DocDbResult<Bson> {
+    match value {
+        Some(bson::Bson::Document(d)) => {
+            RawDocumentBuf::try_from(&d).map(Bson::from).map_err(|e| docdb_error!(InternalError, "{e}"))
+        }
+        other => Err(documentdb_errors::DocDbError::new(
+            documentdb_errors::ErrorCode::new(40228),
+            format!(
+                "'replacement document' must evaluate to an object, but resulting value was: {}",
+                other.map_or("MISSING".to_owned(), |v| v.to_string())
+            ),
+        )),
     }
 }

@@ -14,6 +14,8 @@ pub struct CommandError {
     pub labels: Vec<&'static str>,
     /// Where the error came from, for the log line: "gateway", "postgres" or "protocol".
     pub kind: &'static str,
+    /// Extra reply fields the extension attached (keyPattern/keyValue, errInfo...), as BSON.
+    pub extra: Option<Vec<u8>>,
 }
 
 /// Codes the gateway uses that are not (yet) in the shared catalogue, with their names.
@@ -28,7 +30,7 @@ pub fn code_name(code: ErrorCode) -> String {
 
 impl CommandError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> CommandError {
-        CommandError { code, message: message.into(), labels: Vec::new(), kind: "gateway" }
+        CommandError { code, message: message.into(), labels: Vec::new(), kind: "gateway", extra: None }
     }
 
     pub fn bad_value(message: impl Into<String>) -> CommandError {
@@ -67,6 +69,11 @@ impl CommandError {
         };
         if !self.labels.is_empty() {
             d.insert("errorLabels", self.labels.iter().map(|l| bson::Bson::from(*l)).collect::<Vec<_>>());
+        }
+        if let Some(extra) = self.extra.as_ref().and_then(|b| bson::Document::from_reader(b.as_slice()).ok()) {
+            for (k, v) in extra {
+                d.entry(k).or_insert(v);
+            }
         }
         d
     }
@@ -115,6 +122,7 @@ impl CommandError {
             }
         };
         err.kind = "postgres";
+        err.extra = db.detail().and_then(documentdb_errors::DocDbError::details_from_text);
         err
     }
 }

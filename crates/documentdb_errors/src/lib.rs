@@ -247,11 +247,44 @@ impl fmt::Display for ErrorCode {
 pub struct DocDbError {
     pub code: ErrorCode,
     pub message: String,
+    /// Extra fields of MongoDB's error reply (e.g. `keyPattern`/`keyValue` of a duplicate key,
+    /// `errInfo` of a validation failure) as raw BSON document bytes.
+    pub details: Option<Vec<u8>>,
 }
+
+/// Prefix of the PostgreSQL error DETAIL that carries [`DocDbError::details`], followed by
+/// the BSON bytes in hex. The gateway merges those fields into the error reply.
+pub const DETAILS_PREFIX: &str = "documentdb-error-details:";
 
 impl DocDbError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> DocDbError {
-        DocDbError { code, message: message.into() }
+        DocDbError { code, message: message.into(), details: None }
+    }
+
+    /// Attaches extra reply fields (a BSON document's bytes).
+    pub fn with_details(mut self, details: Vec<u8>) -> DocDbError {
+        self.details = Some(details);
+        self
+    }
+
+    /// The DETAIL text that carries the details, if any.
+    pub fn detail_text(&self) -> Option<String> {
+        let bytes = self.details.as_ref()?;
+        let mut text = String::with_capacity(DETAILS_PREFIX.len() + bytes.len() * 2);
+        text.push_str(DETAILS_PREFIX);
+        for b in bytes {
+            text.push_str(&format!("{b:02x}"));
+        }
+        Some(text)
+    }
+
+    /// Decodes details from a DETAIL text written by [`DocDbError::detail_text`].
+    pub fn details_from_text(detail: &str) -> Option<Vec<u8>> {
+        let hex = detail.strip_prefix(DETAILS_PREFIX)?;
+        if hex.len() % 2 != 0 {
+            return None;
+        }
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
     }
 }
 
@@ -315,6 +348,15 @@ mod tests {
         assert_eq!(ErrorCode::BadValue.sqlstate_str(), "M0002");
         assert_eq!(ErrorCode::DuplicateKey.sqlstate_str(), "M08HK");
         assert_eq!(ErrorCode::from_sqlstate("23505"), None);
+    }
+
+    #[test]
+    fn details_round_trip_through_detail_text() {
+        let err = DocDbError::new(ErrorCode::DuplicateKey, "dup").with_details(vec![5, 0, 0, 0, 0]);
+        let text = err.detail_text().unwrap();
+        assert!(text.starts_with(DETAILS_PREFIX));
+        assert_eq!(DocDbError::details_from_text(&text), Some(vec![5, 0, 0, 0, 0]));
+        assert_eq!(DocDbError::details_from_text("other detail"), None);
     }
 
     #[test]

@@ -32,6 +32,7 @@ unsafe extern "C-unwind" {
     fn errstart(elevel: c_int, domain: *const c_char) -> bool;
     fn errcode(sqlerrcode: c_int) -> c_int;
     fn errmsg(fmt: *const c_char, ...) -> c_int;
+    fn errdetail(fmt: *const c_char, ...) -> c_int;
     fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
 }
 
@@ -40,6 +41,7 @@ pub fn throw(err: DocDbError) -> ! {
     let sqlstate = err.code.sqlstate_packed();
     // Interior NULs cannot travel through errmsg's %s; replace them visibly.
     let message = CString::new(err.message.replace('\0', "\\0")).unwrap_or_default();
+    let detail = err.detail_text().and_then(|d| CString::new(d).ok());
     LAST_RAISED.with(|slot| *slot.borrow_mut() = Some(err));
 
     // SAFETY: the raw ereport sequence as PostgreSQL's ereport() macro expands it. errmsg
@@ -50,6 +52,10 @@ pub fn throw(err: DocDbError) -> ! {
             errcode(sqlstate);
             errmsg(c"%s".as_ptr(), message.as_ptr());
             drop(message);
+            if let Some(detail) = &detail {
+                errdetail(c"%s".as_ptr(), detail.as_ptr());
+            }
+            drop(detail);
             pg_sys::thread_check::active_thread::clear();
             errfinish(c"documentdb".as_ptr(), 0, std::ptr::null());
         }

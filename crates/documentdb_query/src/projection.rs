@@ -309,12 +309,12 @@ fn parse_find_slice(arg: &Bson) -> DocDbResult<Child> {
     }
 }
 
-fn parse_spec(spec: &RawDocument, mode: Mode, query: Option<&Filter>) -> DocDbResult<Projection> {
+fn parse_spec(spec: &RawDocument, mode: Mode, query: Option<&Filter>, ctx: &ExprContext) -> DocDbResult<Projection> {
     let doc = Document::try_from(spec).map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
-    parse_doc(&doc, mode, query)
+    parse_doc(&doc, mode, query, ctx)
 }
 
-fn parse_doc(doc: &Document, mode: Mode, query: Option<&Filter>) -> DocDbResult<Projection> {
+fn parse_doc(doc: &Document, mode: Mode, query: Option<&Filter>, ctx: &ExprContext) -> DocDbResult<Projection> {
     let mut st = ParseState {
         mode,
         kind: None,
@@ -324,7 +324,7 @@ fn parse_doc(doc: &Document, mode: Mode, query: Option<&Filter>) -> DocDbResult<
         has_query: query.is_some(),
     };
     let mut root = PNode::default();
-    parse_level(doc, &[], &mut root, &mut st, &ExprContext::default())?;
+    parse_level(doc, &[], &mut root, &mut st, ctx)?;
     let kind = match mode {
         Mode::AddFields => Kind::AddFields,
         _ => st.kind.unwrap_or(if st.id_included { Kind::Inclusion } else { Kind::Exclusion }),
@@ -339,23 +339,42 @@ impl Projection {
     /// Parses a `find` projection (`{a: 1, "b.c": 0, d: {$slice: 2}, e: {$elemMatch: ..},
     /// "f.$": 1, g: <expression>}`); `query` is the find filter, needed by positional `$`.
     pub fn parse_find(spec: &RawDocument, query: Option<&Filter>) -> DocDbResult<Projection> {
-        parse_spec(spec, Mode::Find, query)
+        parse_spec(spec, Mode::Find, query, &ExprContext::default())
+    }
+
+    /// [`Projection::parse_find`] with `let` variables available to expressions.
+    pub fn parse_find_with_context(
+        spec: &RawDocument,
+        query: Option<&Filter>,
+        ctx: &ExprContext,
+    ) -> DocDbResult<Projection> {
+        parse_spec(spec, Mode::Find, query, ctx)
     }
 
     /// Parses a `$project` stage (inclusion/exclusion/expressions, no find-only operators).
     pub fn parse_project_stage(spec: &RawDocument) -> DocDbResult<Projection> {
+        Self::parse_project_stage_with_context(spec, &ExprContext::default())
+    }
+
+    /// [`Projection::parse_project_stage`] with `let` variables available to expressions.
+    pub fn parse_project_stage_with_context(spec: &RawDocument, ctx: &ExprContext) -> DocDbResult<Projection> {
         if spec.is_empty() {
             return Err(loc(51272, "projection specification must have at least one field"));
         }
-        parse_spec(spec, Mode::Project, None)
+        parse_spec(spec, Mode::Project, None, ctx)
     }
 
     /// Parses an `$addFields`/`$set` stage.
     pub fn parse_add_fields(spec: &RawDocument) -> DocDbResult<Projection> {
+        Self::parse_add_fields_with_context(spec, &ExprContext::default())
+    }
+
+    /// [`Projection::parse_add_fields`] with `let` variables available to expressions.
+    pub fn parse_add_fields_with_context(spec: &RawDocument, ctx: &ExprContext) -> DocDbResult<Projection> {
         if spec.is_empty() {
             return Err(DocDbError::new(ErrorCode::new(40177), "specification must have at least one field"));
         }
-        parse_spec(spec, Mode::AddFields, None)
+        parse_spec(spec, Mode::AddFields, None, ctx)
     }
 
     /// Parses an `$unset` stage (string or array of strings).
@@ -389,7 +408,7 @@ impl Projection {
             }
             doc.insert(p, 0);
         }
-        let mut proj = parse_doc(&doc, Mode::Project, None)?;
+        let mut proj = parse_doc(&doc, Mode::Project, None, &ExprContext::default())?;
         proj.kind = Kind::Exclusion;
         Ok(proj)
     }

@@ -53,12 +53,21 @@ impl Update {
     /// Parses the `u` of an update statement (document or pipeline array) with its
     /// `arrayFilters`. Errors: FailedToParse(9), BadValue(2), ConflictingUpdateOperators(40)...
     pub fn parse(spec: bson::RawBsonRef<'_>, array_filters: Option<&bson::RawArray>) -> DocDbResult<Update> {
+        Self::parse_with_context(spec, array_filters, &crate::expr::ExprContext::default())
+    }
+
+    /// [`Update::parse`] with `let` variables available to pipeline-update expressions.
+    pub fn parse_with_context(
+        spec: bson::RawBsonRef<'_>,
+        array_filters: Option<&bson::RawArray>,
+        ctx: &crate::expr::ExprContext,
+    ) -> DocDbResult<Update> {
         match spec {
             RawBsonRef::Array(stages) => {
                 if array_filters.is_some_and(|a| !a.is_empty()) {
                     bail!(FailedToParse, "arrayFilters may not be specified for pipeline-style updates");
                 }
-                Ok(Update { kind: Kind::Pipeline(pipeline::parse_pipeline(stages)?), filters: BTreeMap::new() })
+                Ok(Update { kind: Kind::Pipeline(pipeline::parse_pipeline(stages, ctx)?), filters: BTreeMap::new() })
             }
             RawBsonRef::Document(doc) => {
                 let filters = parse_array_filters(array_filters)?;

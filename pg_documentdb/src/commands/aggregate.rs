@@ -11,7 +11,6 @@
 
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
-use documentdb_query::filter::Filter;
 use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
 
@@ -21,6 +20,9 @@ use super::spec::{self, read_fields};
 use super::write_result::cstr;
 use crate::catalog::{self, Collection};
 use crate::spi::{self, Value};
+
+/// Field of an accumulator spec carrying the command's `let` variables to the aggregate.
+pub const ACCUMULATOR_VARS: &str = "$$vars";
 
 /// Maximum nesting of views on views.
 const MAX_VIEW_DEPTH: usize = 20;
@@ -220,9 +222,30 @@ impl Pipeline {
     }
 
     /// Applies a per-document transformation `func(document, spec)`.
-    fn transform(&mut self, func: &str, spec: Vec<u8>) {
+    /// Makes the command's `let` variables visible to the stages added from now on (a view's
+    /// own stages, added before, don't see them).
+    pub fn set_vars(&mut self, vars: Option<RawDocumentBuf>) {
+        self.b.vars = vars;
+    }
+
+    fn ctx(&self) -> DocDbResult<documentdb_query::expr::ExprContext> {
+        match &self.b.vars {
+            Some(v) => crate::functions::context_of(v),
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// Applies a per-document transformation without variables (no expressions involved).
+    fn transform_plain(&mut self, func: &str, spec: Vec<u8>) {
         let p = self.bson_param(spec);
         self.level.select = format!("documentdb_api_internal.{func}({}, {p})", self.level.select);
+        self.level.identity = false;
+    }
+
+    fn transform(&mut self, func: &str, spec: Vec<u8>) {
+        let p = self.bson_param(spec);
+        let args = format!("{}, {p}", self.level.select);
+        self.level.select = self.b.call(func, &args);
         self.level.identity = false;
     }
 
@@ -238,7 +261,7 @@ impl Pipeline {
                 {
                     bail!(BadValue, "{} is not allowed inside of a $match aggregation expression", key.as_str());
                 }
-                Filter::parse(filter)?;
+                self.b.parse_filter(filter)?;
                 if filter.is_empty() {
                     return Ok(());
                 }
@@ -246,7 +269,8 @@ impl Pipeline {
                     self.wrap(true);
                 }
                 let p = self.bson_param(filter.as_bytes().to_vec());
-                self.level.where_.push(format!("documentdb_api_internal.bson_query_match(document, {p})"));
+                let call = self.b.call("bson_query_match", &format!("document, {p}"));
+                self.level.where_.push(call);
             }
             "$sort" => {
                 let spec = doc_arg(name, value)?;
@@ -288,17 +312,17 @@ impl Pipeline {
             }
             "$project" => {
                 let spec = doc_arg(name, value)?;
-                Projection::parse_project_stage(spec)?;
+                Projection::parse_project_stage_with_context(spec, &self.ctx()?)?;
                 self.transform("bson_dollar_project", spec.as_bytes().to_vec());
             }
             "$addFields" | "$set" => {
                 let spec = doc_arg(name, value)?;
-                Projection::parse_add_fields(spec)?;
+                Projection::parse_add_fields_with_context(spec, &self.ctx()?)?;
                 self.transform("bson_dollar_add_fields", spec.as_bytes().to_vec());
             }
             "$unset" => {
                 Projection::parse_unset(value)?;
-                self.transform("bson_dollar_unset", wrap_value_doc(value));
+                self.transform_plain("bson_dollar_unset", wrap_value_doc(value));
             }
             "$replaceRoot" | "$replaceWith" => {
                 let expr = if name == "$replaceRoot" {
@@ -309,7 +333,7 @@ impl Pipeline {
                 } else {
                     value
                 };
-                documentdb_query::expr::Expression::parse(expr, &Default::default())?;
+                documentdb_query::expr::Expression::parse(expr, &self.ctx()?)?;
                 self.transform("bson_dollar_replace_root", wrap_value_doc(expr));
             }
             "$count" => {
@@ -387,20 +411,23 @@ impl Pipeline {
                     format!("The field '{field}' must specify one accumulator"),
                 ));
             };
-            documentdb_query::accumulators::Accumulator::parse(op.as_str(), arg)?;
-            accumulators.push((field.to_owned(), acc.to_owned()));
+            documentdb_query::accumulators::Accumulator::parse_with_context(op.as_str(), arg, &self.ctx()?)?;
+            let mut acc = acc.to_owned();
+            if let Some(vars) = &self.b.vars {
+                acc.append(cstr(ACCUMULATOR_VARS), vars.clone());
+            }
+            accumulators.push((field.to_owned(), acc));
         }
         let Some(id_expr) = id_expr else {
             return Err(DocDbError::new(ErrorCode::new(15955), "a group specification must include an _id"));
         };
-        documentdb_query::expr::Expression::parse(id_expr, &Default::default())?;
+        documentdb_query::expr::Expression::parse(id_expr, &self.ctx()?)?;
 
         self.wrap(true);
         let order_keys = self.level.order_keys.clone();
         let id_param = self.bson_param(wrap_value_doc(id_expr));
-        let key = format!(
-            "coalesce(documentdb_api_internal.bson_expression_get(document, {id_param}), '{{ \"\" : null }}'::documentdb_core.bson)"
-        );
+        let get = self.b.call("bson_expression_get", &format!("document, {id_param}"));
+        let key = format!("coalesce({get}, '{{ \"\" : null }}'::documentdb_core.bson)");
         let order_suffix = if order_keys.is_empty() {
             String::new()
         } else {
@@ -489,12 +516,14 @@ pub fn aggregate_query(
     let mut pipeline_arr = None;
     let mut cursor_doc: Option<&RawDocument> = None;
     let mut explain = false;
+    let mut vars = None;
     read_fields(spec_doc, "aggregate", |field| {
         match field.name {
             "pipeline" => pipeline_arr = Some(field.array()?),
             "cursor" => cursor_doc = Some(field.document()?),
             "explain" => explain = field.bool()?,
-            "allowDiskUse" | "bypassDocumentValidation" | "hint" | "let" => {}
+            "let" => vars = Some(super::vars::evaluate_let(field.document()?)?),
+            "allowDiskUse" | "bypassDocumentValidation" | "hint" => {}
             "collation" => {
                 let doc = field.document()?;
                 if !doc.is_empty() && doc.get_str("locale").ok() != Some("simple") {
@@ -545,12 +574,14 @@ pub fn aggregate_query(
     let Some(collection) = catalog::lookup(db, coll)? else {
         // Validate the stages against an empty source and return nothing.
         let mut pipeline = Pipeline::over_missing(Vec::new())?;
+        pipeline.set_vars(vars);
         for s in &stages {
             pipeline.add_stage(s)?;
         }
         return Ok((ns, pipeline.into_query(), opts));
     };
     let mut pipeline = Pipeline::over_collection(&collection)?;
+    pipeline.set_vars(vars);
     for s in &stages {
         pipeline.add_stage(s)?;
     }
@@ -572,6 +603,7 @@ pub fn find_on_view(
     cursor_id: i64,
 ) -> DocDbResult<FirstPage> {
     let mut pipeline = Pipeline::over_collection(collection)?;
+    pipeline.set_vars(q.vars.clone());
     if let Some(f) = q.filter.filter(|f| !f.is_empty()) {
         pipeline.add_stage(&rawdoc! { "$match": f.to_owned() })?;
     }
@@ -588,8 +620,8 @@ pub fn find_on_view(
         let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
         let pp = pipeline.bson_param(p.as_bytes().to_vec());
         let fp = pipeline.bson_param(filter.into_bytes());
-        pipeline.level.select =
-            format!("documentdb_api_internal.bson_project_find({}, {pp}, {fp})", pipeline.level.select);
+        let args = format!("{}, {pp}, {fp}", pipeline.level.select);
+        pipeline.level.select = pipeline.b.call("bson_project_find", &args);
         pipeline.level.identity = false;
     }
     opts.limit = 0;

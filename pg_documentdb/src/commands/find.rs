@@ -22,16 +22,57 @@ pub struct QuerySpec<'a> {
     pub projection: Option<&'a RawDocument>,
     pub skip: i64,
     pub limit: i64,
+    /// Evaluated `let` variables.
+    pub vars: Option<RawDocumentBuf>,
 }
 
 /// Builds SQL over a collection's table. `$n` parameters accumulate in `params`.
 pub struct SqlBuilder {
     pub params: Vec<OwnedParam>,
+    /// Evaluated `let` variables, when the command has any.
+    pub vars: Option<RawDocumentBuf>,
+    vars_param: Option<String>,
 }
 
 impl SqlBuilder {
     pub fn new() -> SqlBuilder {
-        SqlBuilder { params: Vec::new() }
+        SqlBuilder { params: Vec::new(), vars: None, vars_param: None }
+    }
+
+    /// A builder whose generated expressions see the command's `let` variables.
+    pub fn with_vars(vars: Option<RawDocumentBuf>) -> SqlBuilder {
+        SqlBuilder { params: Vec::new(), vars, vars_param: None }
+    }
+
+    /// `documentdb_api_internal.<func>(<args>)`, or its `_let` variant with the variables as
+    /// last argument when the command has `let` variables.
+    pub fn call(&mut self, func: &str, args: &str) -> String {
+        match self.vars.clone() {
+            None => format!("documentdb_api_internal.{func}({args})"),
+            Some(vars) => {
+                let v = match &self.vars_param {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = self.param(OwnedParam::Bson(vars.into_bytes()));
+                        self.vars_param = Some(v.clone());
+                        v
+                    }
+                };
+                format!("documentdb_api_internal.{func}_let({args}, {v}::documentdb_core.bson)")
+            }
+        }
+    }
+
+    /// The filter parsed with this builder's variables.
+    pub fn parse_filter(&self, filter: &RawDocument) -> DocDbResult<Filter> {
+        match &self.vars {
+            None => Filter::parse(filter),
+            Some(vars) => {
+                let variables = bson::Document::try_from(vars.as_ref())
+                    .map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?;
+                Filter::parse_with_variables(filter, &variables)
+            }
+        }
     }
 
     pub fn param(&mut self, p: OwnedParam) -> String {
@@ -47,7 +88,7 @@ impl SqlBuilder {
         let Some(filter_doc) = filter.filter(|f| !f.is_empty()) else {
             return Ok(conditions.join(" AND "));
         };
-        let parsed = Filter::parse(filter_doc)?;
+        let parsed = self.parse_filter(filter_doc)?;
         let mut exact_by_pushdown = false;
         for predicate in parsed.pushdown_predicates() {
             if predicate.path != "_id" {
@@ -64,7 +105,8 @@ impl SqlBuilder {
         }
         if !exact_by_pushdown {
             let f = self.param(OwnedParam::Bson(filter_doc.as_bytes().to_vec()));
-            conditions.push(format!("documentdb_api_internal.bson_query_match(document, {f}::documentdb_core.bson)"));
+            let call = self.call("bson_query_match", &format!("document, {f}::documentdb_core.bson"));
+            conditions.push(call);
         }
         Ok(conditions.join(" AND "))
     }
@@ -132,22 +174,34 @@ fn cstr_key(key: &str) -> DocDbResult<&bson::raw::CStr> {
     key.try_into().map_err(|_| documentdb_errors::docdb_error!(BadValue, "field names cannot contain NUL"))
 }
 
+/// Parses the projection (with the filter, for positional `$`, and the `let` variables).
+pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
+    let Some(projection) = q.projection.filter(|p| !p.is_empty()) else { return Ok(()) };
+    let b = SqlBuilder::with_vars(q.vars.clone());
+    let filter = q.filter.map(|f| b.parse_filter(f)).transpose()?;
+    let ctx = match &q.vars {
+        Some(v) => crate::functions::context_of(v)?,
+        None => Default::default(),
+    };
+    Projection::parse_find_with_context(projection, filter.as_ref(), &ctx)?;
+    Ok(())
+}
+
 /// The SELECT over one collection for a query spec; `with_ctid` adds the row position
 /// column and a `ctid > $n` condition for resumable scans (parameter appended by the
 /// cursor code at execution).
 pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -> DocDbResult<PageQuery> {
-    let mut b = SqlBuilder::new();
+    let mut b = SqlBuilder::with_vars(q.vars.clone());
     let where_clause = b.where_clause(collection, q.filter)?;
     let select = match q.projection.filter(|p| !p.is_empty()) {
         Some(projection) => {
             // Validate up front so errors surface even on empty collections.
-            let filter = q.filter.map(Filter::parse).transpose()?;
-            Projection::parse_find(projection, filter.as_ref())?;
+            validate_projection(q)?;
             let p = b.param(OwnedParam::Bson(projection.as_bytes().to_vec()));
             let f = b.param(OwnedParam::Bson(
                 q.filter.map(|f| f.as_bytes().to_vec()).unwrap_or_else(|| rawdoc! {}.into_bytes()),
             ));
-            format!("documentdb_api_internal.bson_project_find(document, {p}::documentdb_core.bson, {f}::documentdb_core.bson)")
+            b.call("bson_project_find", &format!("document, {p}::documentdb_core.bson, {f}::documentdb_core.bson"))
         }
         None => "document".to_owned(),
     };
@@ -209,8 +263,7 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
         | "$_requestResumeToken"
         | "$_resumeAfter"
         | "maxScan"
-        | "snapshot"
-        | "let" => Ok(true),
+        | "snapshot" => Ok(true),
         _ => Ok(false),
     }
 }
@@ -218,7 +271,7 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
 /// Reads a `find` command: (collection, query parts, cursor options).
 pub fn parse_find(spec_doc: &RawDocument) -> DocDbResult<(&str, QuerySpec<'_>, CursorOptions)> {
     let coll = spec::collection_name(spec_doc, "find")?;
-    let mut q = QuerySpec { filter: None, sort: None, projection: None, skip: 0, limit: 0 };
+    let mut q = QuerySpec { filter: None, sort: None, projection: None, skip: 0, limit: 0, vars: None };
     let mut opts = CursorOptions { batch_size: None, limit: 0, single_batch: false };
     read_fields(spec_doc, "find", |field| {
         match field.name {
@@ -235,6 +288,7 @@ pub fn parse_find(spec_doc: &RawDocument) -> DocDbResult<(&str, QuerySpec<'_>, C
             }
             "batchSize" => opts.batch_size = Some(field.non_negative()?),
             "singleBatch" => opts.single_batch = field.bool()?,
+            "let" => q.vars = Some(super::vars::evaluate_let(field.document()?)?),
             _ => return unsupported(&field),
         }
         Ok(true)
@@ -249,16 +303,13 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
     let ns = format!("{db}.{coll}");
     // Validate the query parts even when there is no collection, as MongoDB does.
     if let Some(f) = q.filter {
-        Filter::parse(f)?;
+        SqlBuilder::with_vars(q.vars.clone()).parse_filter(f)?;
     }
     if let Some(s) = q.sort {
         SortSpec::parse(s)?;
     }
     let Some(collection) = catalog::lookup(db, coll)? else {
-        if let Some(p) = q.projection.filter(|p| !p.is_empty()) {
-            let filter = q.filter.map(Filter::parse).transpose()?;
-            Projection::parse_find(p, filter.as_ref())?;
-        }
+        validate_projection(&q)?;
         return Ok(empty_page(&ns));
     };
     if collection.is_view() {

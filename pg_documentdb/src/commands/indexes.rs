@@ -443,3 +443,49 @@ pub fn conflicting_unique_index(
     }
     Ok(None)
 }
+
+/// MongoDB's DuplicateKey error for a PostgreSQL unique violation on `constraint_message`
+/// ("... unique constraint \"documents_<cid>_idx_<id>\"" or the primary key), with
+/// keyPattern/keyValue when the offending document is known.
+pub fn duplicate_key_error(collection: &Collection, constraint_message: &str, doc: Option<&RawDocument>) -> DocDbError {
+    let prefix = format!("documents_{}_idx_", collection.id);
+    let index_id: Option<i64> =
+        constraint_message.split(&prefix).nth(1).and_then(|rest| rest.split('"').next()?.parse().ok());
+    let (name, key) = match index_id.and_then(|id| index_spec(id).ok().flatten()) {
+        Some(spec) => (
+            spec.get_str("name").unwrap_or("?").to_owned(),
+            spec.get_document("key").map(|k| k.to_owned()).unwrap_or_default(),
+        ),
+        None => ("_id_".to_owned(), rawdoc! { "_id": 1 }),
+    };
+    let mut message = format!("E11000 duplicate key error collection: {} index: {name}", collection.namespace());
+    let mut details = rawdoc! { "keyPattern": key.clone() };
+    if let Some(doc) = doc {
+        let value = if name == "_id_" {
+            let mut v = RawDocumentBuf::new();
+            if let Some(id) = documentdb_query::document::document_id(doc) {
+                v.append(cstr("_id"), id);
+            }
+            v
+        } else {
+            key_value(doc, &key)
+        };
+        message.push_str(&format!(" dup key: {}", super::write_result::relaxed_inline(&value)));
+        details.append(cstr("keyValue"), value);
+    }
+    DocDbError::new(ErrorCode::DuplicateKey, message).with_details(details.into_bytes())
+}
+
+fn index_spec(index_id: i64) -> DocDbResult<Option<RawDocumentBuf>> {
+    let rows = spi::execute(
+        "SELECT index_spec FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",
+        &[Param::Int8(index_id)],
+        true,
+        1,
+    )?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next()?.into_bson())
+        .and_then(|b| RawDocumentBuf::from_bytes(b).ok()))
+}

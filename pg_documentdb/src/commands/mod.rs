@@ -11,4 +11,5 @@ pub mod insert;
 pub mod spec;
 pub mod update_delete;
 pub mod validation;
+pub mod vars;
 pub mod write_result;

@@ -131,14 +131,23 @@ struct StatementOutcome {
 pub fn update(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
     let coll = spec::collection_name(spec_doc, "update")?;
     let mut bypass = false;
+    let mut vars = None;
     let (docs, ordered) = statements("update", "updates", spec_doc, sequence, |field| match field.name {
         "bypassDocumentValidation" => {
             bypass = field.bool()?;
             Ok(true)
         }
-        "let" => Ok(true),
+        "let" => {
+            vars = Some(super::vars::evaluate_let(field.document()?)?);
+            Ok(true)
+        }
         _ => Ok(false),
     })?;
+    let b0 = SqlBuilder::with_vars(vars.clone());
+    let ctx = match &vars {
+        Some(v) => crate::functions::context_of(v)?,
+        None => Default::default(),
+    };
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, coll)?;
     let mut result = WriteResult { n_modified: Some(0), ..Default::default() };
@@ -158,15 +167,15 @@ pub fn update(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
     };
     for (index, statement) in parsed_statements.iter().enumerate() {
         let outcome = subxact::run(|| {
-            let parsed = Update::parse(statement.u, statement.array_filters)?;
+            let parsed = Update::parse_with_context(statement.u, statement.array_filters, &ctx)?;
             if statement.multi && parsed.is_replacement() {
                 bail!(FailedToParse, "multi update is not supported for replacement-style update");
             }
-            let filter = Filter::parse(statement.q)?;
+            let filter = b0.parse_filter(statement.q)?;
             let Some(target) = collection.as_ref() else {
                 return Ok(StatementOutcome { matched: 0, modified: 0, upserted: None });
             };
-            run_update(target, statement, &parsed, &filter, validator.as_ref())
+            run_update(target, statement, &parsed, &filter, validator.as_ref(), &vars)
         });
         match outcome {
             Ok(o) => {
@@ -192,25 +201,13 @@ pub fn update(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
 
 fn write_error(index: usize, failure: subxact::Failure, collection: Option<&Collection>) -> WriteError {
     match failure {
-        subxact::Failure::UniqueViolation { constraint_message } => {
-            // An update made a document collide in a unique index; name the index.
-            let index_name = collection.and_then(|c| {
-                let prefix = format!("documents_{}_idx_", c.id);
-                let id: i64 = constraint_message.split(&prefix).nth(1)?.split('"').next()?.parse().ok()?;
-                catalog::index_name(id).ok().flatten()
-            });
-            let ns = collection.map(Collection::namespace).unwrap_or_default();
-            WriteError::from_error(
+        subxact::Failure::UniqueViolation { constraint_message } => match collection {
+            Some(c) => WriteError::from_error(index, super::indexes::duplicate_key_error(c, &constraint_message, None)),
+            None => WriteError::from_error(
                 index,
-                DocDbError::new(
-                    documentdb_errors::ErrorCode::DuplicateKey,
-                    format!(
-                        "E11000 duplicate key error collection: {ns} index: {}",
-                        index_name.as_deref().unwrap_or("_id_")
-                    ),
-                ),
-            )
-        }
+                DocDbError::new(documentdb_errors::ErrorCode::DuplicateKey, constraint_message),
+            ),
+        },
         subxact::Failure::DocDb(e) => WriteError::from_error(index, e),
     }
 }
@@ -221,8 +218,9 @@ fn run_update(
     update: &Update,
     filter: &Filter,
     validator: Option<&Validator>,
+    vars: &Option<RawDocumentBuf>,
 ) -> DocDbResult<StatementOutcome> {
-    let mut b = SqlBuilder::new();
+    let mut b = SqlBuilder::with_vars(vars.clone());
     let where_clause = b.where_clause(collection, Some(statement.q))?;
     if statement.multi {
         let (matched, modified) = update_many(collection, &mut b, &where_clause, statement, validator)?;
@@ -249,7 +247,18 @@ fn run_update(
                 if let Some(v) = validator {
                     v.check_update(old, &outcome.document)?;
                 }
-                write_row(collection, (block, offset), &outcome.document)?;
+                // Its own subtransaction so a duplicate key can name the offending key value.
+                match subxact::run(|| write_row(collection, (block, offset), &outcome.document)) {
+                    Ok(()) => {}
+                    Err(subxact::Failure::UniqueViolation { constraint_message }) => {
+                        return Err(super::indexes::duplicate_key_error(
+                            collection,
+                            &constraint_message,
+                            Some(&outcome.document),
+                        ));
+                    }
+                    Err(failure) => return Err(failure.into_error()),
+                }
             }
             return Ok(StatementOutcome { matched: 1, modified: i64::from(outcome.modified), upserted: None });
         }
@@ -268,7 +277,7 @@ fn run_update(
     let mut tmp = WriteResult::default();
     insert_batch(collection, vec![(0, doc)], true, &mut tmp)?;
     if let Some(e) = tmp.write_errors.into_iter().next() {
-        return Err(DocDbError::new(e.code, e.message));
+        return Err(e.into_error());
     }
     Ok(StatementOutcome { matched: 0, modified: 0, upserted: Some(id) })
 }
@@ -292,6 +301,9 @@ fn update_many(
     spec.append(cstr("u"), statement.u);
     if let Some(af) = statement.array_filters {
         spec.append(cstr("arrayFilters"), af);
+    }
+    if let Some(vars) = &b.vars {
+        spec.append(cstr("let"), vars.clone());
     }
     if let (Some(_), Some(v)) = (validator, collection.validator.as_ref()) {
         spec.append(cstr("validator"), v.as_ref());
@@ -318,7 +330,14 @@ fn update_many(
 /// Runs the `delete` command.
 pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
     let coll = spec::collection_name(spec_doc, "delete")?;
-    let (docs, ordered) = statements("delete", "deletes", spec_doc, sequence, |field| Ok(field.name == "let"))?;
+    let mut vars = None;
+    let (docs, ordered) = statements("delete", "deletes", spec_doc, sequence, |field| {
+        if field.name == "let" {
+            vars = Some(super::vars::evaluate_let(field.document()?)?);
+            return Ok(true);
+        }
+        Ok(false)
+    })?;
     catalog::validate_database_name(db)?;
     let collection = catalog::lookup(db, coll)?;
     if collection.as_ref().is_some_and(Collection::is_view) {
@@ -361,11 +380,11 @@ pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
     let mut result = WriteResult::default();
     for (index, (q, limit)) in parsed.into_iter().enumerate() {
         let outcome = subxact::run(|| {
-            Filter::parse(q)?;
+            SqlBuilder::with_vars(vars.clone()).parse_filter(q)?;
             let Some(target) = collection.as_ref() else {
                 return Ok(0);
             };
-            let mut b = SqlBuilder::new();
+            let mut b = SqlBuilder::with_vars(vars.clone());
             let where_clause = b.where_clause(target, Some(q))?;
             let table = target.table();
             let sql = if limit == 1 {
@@ -402,6 +421,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
     let mut upsert = false;
     let mut bypass = false;
     let mut array_filters: Option<&RawArray> = None;
+    let mut vars: Option<RawDocumentBuf> = None;
     read_fields(spec_doc, "findAndModify", |field| {
         match field.name {
             "query" => query = field.optional_document()?,
@@ -417,7 +437,8 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             "upsert" => upsert = field.bool()?,
             "bypassDocumentValidation" => bypass = field.bool()?,
             "arrayFilters" => array_filters = Some(field.array()?),
-            "hint" | "let" => {}
+            "let" => vars = Some(super::vars::evaluate_let(field.document()?)?),
+            "hint" => {}
             "collation" => {
                 let d = field.document()?;
                 if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
@@ -446,9 +467,17 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, coll)?;
     let query_doc = query.map(|q| q.to_owned()).unwrap_or_default();
-    let filter = Filter::parse(&query_doc)?;
-    let parsed_update = update_spec.map(|u| Update::parse(u, array_filters)).transpose()?;
-    let projection = fields.filter(|f| !f.is_empty()).map(|f| Projection::parse_find(f, Some(&filter))).transpose()?;
+    let b0 = SqlBuilder::with_vars(vars.clone());
+    let ctx = match &vars {
+        Some(v) => crate::functions::context_of(v)?,
+        None => Default::default(),
+    };
+    let filter = b0.parse_filter(&query_doc)?;
+    let parsed_update = update_spec.map(|u| Update::parse_with_context(u, array_filters, &ctx)).transpose()?;
+    let projection = fields
+        .filter(|f| !f.is_empty())
+        .map(|f| Projection::parse_find_with_context(f, Some(&filter), &ctx))
+        .transpose()?;
     if let Some(s) = sort {
         documentdb_query::sort::SortSpec::parse(s)?;
     }
@@ -484,7 +513,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
         return Ok(reply(0, if remove { None } else { Some(false) }, None, None));
     };
     let validator = if bypass { None } else { Validator::for_collection(&collection)? };
-    let mut b = SqlBuilder::new();
+    let mut b = SqlBuilder::with_vars(vars.clone());
     let where_clause = b.where_clause(&collection, Some(&query_doc))?;
     let mut sql = format!("SELECT ctid, document FROM {} WHERE {where_clause}", collection.table());
     if let Some(s) = sort.filter(|s| !s.is_empty()) {
@@ -532,7 +561,18 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
                 if let Some(v) = &validator {
                     v.check_update(old, &outcome.document)?;
                 }
-                write_row(&collection, ctid, &outcome.document)?;
+                let written = subxact::run(|| write_row(&collection, ctid, &outcome.document));
+                match written {
+                    Ok(()) => {}
+                    Err(subxact::Failure::UniqueViolation { constraint_message }) => {
+                        return Err(super::indexes::duplicate_key_error(
+                            &collection,
+                            &constraint_message,
+                            Some(&outcome.document),
+                        ));
+                    }
+                    Err(failure) => return Err(failure.into_error()),
+                }
             }
             let value = if return_new { project(&outcome.document)? } else { project(old)? };
             Ok(reply(1, Some(true), None, Some(value)))
@@ -547,7 +587,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             let mut tmp = WriteResult::default();
             insert_batch(&collection, vec![(0, doc.clone())], true, &mut tmp)?;
             if let Some(e) = tmp.write_errors.into_iter().next() {
-                return Err(DocDbError::new(e.code, e.message));
+                return Err(e.into_error());
             }
             let value = if return_new { Some(project(&doc)?) } else { None };
             Ok(reply(1, Some(false), Some(id), value))

@@ -1,7 +1,10 @@
 //! Collection validators (`validator`, `validationLevel`, `validationAction`).
 
+use bson::rawdoc;
 use bson::RawDocument;
-use documentdb_errors::{bail, DocDbResult};
+use documentdb_errors::{bail, DocDbError, DocDbResult, ErrorCode};
+
+use super::write_result::cstr;
 use documentdb_query::filter::Filter;
 
 use crate::catalog::Collection;
@@ -14,6 +17,8 @@ pub struct Validator {
     /// `warn`: violations are logged, not rejected.
     warn_only: bool,
     namespace: String,
+    /// The validator document, for the errInfo of failures.
+    spec: bson::RawDocumentBuf,
 }
 
 impl Validator {
@@ -41,6 +46,7 @@ impl Validator {
             moderate: collection.validation_level == "moderate",
             warn_only: collection.validation_action == "warn",
             namespace: collection.namespace(),
+            spec: doc.clone(),
         }))
     }
 
@@ -53,7 +59,32 @@ impl Validator {
             );
             return Ok(());
         }
-        bail!(DocumentValidationFailure, "Document failed validation")
+        Err(DocDbError::new(ErrorCode::DocumentValidationFailure, "Document failed validation")
+            .with_details(self.error_info(doc).into_bytes()))
+    }
+
+    /// MongoDB's `errInfo`: the failing document's `_id` and what in the validator failed.
+    fn error_info(&self, doc: &RawDocument) -> bson::RawDocumentBuf {
+        let operator = match self.spec.iter().next() {
+            Some(Ok((key, _))) if key.as_str().starts_with('$') && self.spec.iter().count() == 1 => {
+                key.as_str().to_owned()
+            }
+            _ => "$and".to_owned(),
+        };
+        let mut details = rawdoc! { "operatorName": operator.as_str(), "specifiedAs": self.spec.clone() };
+        if let Ok(schema_doc) = self.spec.get_document("$jsonSchema") {
+            if let Ok(schema) = documentdb_query::schema::JsonSchema::parse(schema_doc) {
+                if let Err(reason) = schema.validate_with_reason(doc) {
+                    details.append(cstr("reason"), reason);
+                }
+            }
+        }
+        let mut info = bson::RawDocumentBuf::new();
+        if let Some(id) = documentdb_query::document::document_id(doc) {
+            info.append(cstr("failingDocumentId"), id);
+        }
+        info.append(cstr("details"), details);
+        rawdoc! { "errInfo": info }
     }
 
     pub fn check_insert(&self, doc: &RawDocument) -> DocDbResult<()> {

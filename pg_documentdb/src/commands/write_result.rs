@@ -17,7 +17,18 @@ pub struct WriteError {
 
 impl WriteError {
     pub fn from_error(index: usize, err: DocDbError) -> WriteError {
-        WriteError { index, code: err.code, message: err.message, extra: None }
+        let extra = err.details.and_then(|d| RawDocumentBuf::from_bytes(d).ok());
+        WriteError { index, code: err.code, message: err.message, extra }
+    }
+
+    /// Back to a command error (for single-document commands like findAndModify), keeping
+    /// the extra fields as error details.
+    pub fn into_error(self) -> DocDbError {
+        let err = DocDbError::new(self.code, self.message);
+        match self.extra {
+            Some(extra) => err.with_details(extra.into_bytes()),
+            None => err,
+        }
     }
 
     /// A duplicate `_id` (MongoDB's E11000 message with keyPattern/keyValue).

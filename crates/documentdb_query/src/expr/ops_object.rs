@@ -143,13 +143,15 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             }
             let (k, val) = match (kv.remove("k"), kv.remove("v")) {
                 (Some(k), Some(val)) => (k, val),
-                _ => return Err(loc(
-                    40393,
-                    format!(
+                _ => {
+                    return Err(loc(
+                        40393,
+                        format!(
                         "$arrayToObject requires an object with keys 'k' and 'v'. Missing either or both keys from: {}",
                         display(&Some(Bson::Document(kv)))
                     ),
-                )),
+                    ))
+                }
             };
             let Bson::String(k) = k else {
                 return Err(loc(

@@ -67,7 +67,7 @@ fn bson_err(e: impl std::fmt::Display) -> DocDbError {
 }
 
 /// Parses the stages of an update pipeline.
-pub(crate) fn parse_pipeline(stages: &RawArray) -> DocDbResult<Vec<Stage>> {
+pub(crate) fn parse_pipeline(stages: &RawArray, ctx: &ExprContext) -> DocDbResult<Vec<Stage>> {
     let mut out = Vec::new();
     for element in stages {
         let element = element.map_err(bson_err)?;
@@ -84,27 +84,26 @@ pub(crate) fn parse_pipeline(stages: &RawArray) -> DocDbResult<Vec<Stage>> {
                 ))
             }
         };
-        out.push(parse_stage(name.as_str(), spec)?);
+        out.push(parse_stage(name.as_str(), spec, ctx)?);
     }
     Ok(out)
 }
 
-fn parse_stage(name: &str, spec: RawBsonRef<'_>) -> DocDbResult<Stage> {
+fn parse_stage(name: &str, spec: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Stage> {
     let type_name = || fmt::type_name(&Bson::try_from(spec).unwrap_or(Bson::Null));
     match name {
         "$addFields" | "$set" => match spec {
-            RawBsonRef::Document(d) => Ok(Stage::Projection(Projection::parse_add_fields(d)?)),
+            RawBsonRef::Document(d) => Ok(Stage::Projection(Projection::parse_add_fields_with_context(d, ctx)?)),
             _ => Err(location(40272, format!("{name} specification stage must be an object, got {}", type_name()))),
         },
         "$project" => match spec {
-            RawBsonRef::Document(d) => Ok(Stage::Projection(Projection::parse_project_stage(d)?)),
+            RawBsonRef::Document(d) => Ok(Stage::Projection(Projection::parse_project_stage_with_context(d, ctx)?)),
             _ => Err(location(15969, "$project specification must be an object".to_owned())),
         },
         "$unset" => Ok(Stage::Projection(Projection::parse_unset(spec)?)),
-        "$replaceWith" => Ok(Stage::ReplaceRoot {
-            expr: Expression::parse(spec, &ExprContext::default())?,
-            context: "'replacement document' ",
-        }),
+        "$replaceWith" => {
+            Ok(Stage::ReplaceRoot { expr: Expression::parse(spec, ctx)?, context: "'replacement document' " })
+        }
         "$replaceRoot" => {
             let RawBsonRef::Document(d) = spec else {
                 return Err(location(
@@ -129,10 +128,7 @@ fn parse_stage(name: &str, spec: RawBsonRef<'_>) -> DocDbResult<Stage> {
                     "BSON field '$replaceRoot.newRoot' is missing but a required field".to_owned(),
                 ));
             };
-            Ok(Stage::ReplaceRoot {
-                expr: Expression::parse(new_root, &ExprContext::default())?,
-                context: "'newRoot' expression ",
-            })
+            Ok(Stage::ReplaceRoot { expr: Expression::parse(new_root, ctx)?, context: "'newRoot' expression " })
         }
         _ if OTHER_STAGES.contains(&name) => {
             bail!(InvalidOptions, "{name} is not allowed to be used within an update")
