@@ -77,7 +77,10 @@ server_running() {
     [[ -f "$DATA/postmaster.pid" ]] && as_postgres "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
 }
 
+# Writes documentdb.conf; prints "changed" when its content changed (settings need a restart).
 write_config() {
+    local before=""
+    [[ -f "$DATA/documentdb.conf" ]] && before="$(cat "$DATA/documentdb.conf")"
     cat > "$DATA/documentdb.conf" <<EOF
 # Written by scripts/dev.sh; included from postgresql.conf.
 listen_addresses = '127.0.0.1'
@@ -91,10 +94,13 @@ documentdb_gateway.database = 'postgres'
 documentdb_gateway.socket_dir = '$DATA'
 documentdb_gateway.tls_cert_file = '$DATA/gateway.crt'
 documentdb_gateway.tls_key_file = '$DATA/gateway.key'
+# A development server: test-only commands (configureFailPoint) on, as mongod's test suites run.
+documentdb_gateway.enable_test_commands = on
 logging_collector = off
 log_min_messages = warning
 EOF
     chown postgres:postgres "$DATA/documentdb.conf"
+    [[ "$before" == "$(cat "$DATA/documentdb.conf")" ]] || echo changed
 }
 
 init_cluster() {
@@ -163,7 +169,7 @@ cmd_run() {
     local changed
     changed="$(install_extensions)"
     [[ -f "$DATA/PG_VERSION" ]] || init_cluster
-    write_config
+    [[ "$(write_config)" == changed ]] && changed=changed
     if server_running; then
         [[ "$changed" == changed ]] && restart_server
     else

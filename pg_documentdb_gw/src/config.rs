@@ -53,6 +53,8 @@ pub struct Config {
     pub max_pinned_cursors: usize,
     /// Tokio worker threads (0: one per core).
     pub worker_threads: usize,
+    /// Answer test-only commands (`configureFailPoint`), like mongod's `enableTestCommands`.
+    pub enable_test_commands: bool,
 }
 
 impl Default for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             cursor_timeout: Duration::from_secs(600),
             max_pinned_cursors: 64,
             worker_threads: 0,
+            enable_test_commands: false,
         }
     }
 }
@@ -97,6 +100,7 @@ USAGE: documentdb-gateway [OPTIONS]
   --max-pinned-cursors N    maximum cursors holding a PostgreSQL connection (default 64)
   --cursor-timeout-ms N     idle cursor timeout (default 600000)
   --worker-threads N        tokio worker threads (default: one per core)
+  --enable-test-commands    answer test-only commands (configureFailPoint)
   -h, --help                this text
 
 Logging: RUST_LOG (e.g. RUST_LOG=documentdb_gateway=debug).
@@ -122,6 +126,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
         };
         fn num<T: FromStr>(flag: &str, v: String) -> Result<T, String> {
             v.parse().map_err(|_| format!("{flag}: invalid number {v:?}"))
+        }
+        if flag == "--enable-test-commands" {
+            cfg.enable_test_commands = match inline.as_deref() {
+                None | Some("true") | Some("1") | Some("on") => true,
+                Some("false") | Some("0") | Some("off") => false,
+                Some(v) => return Err(format!("--enable-test-commands: expected true or false, got {v:?}")),
+            };
+            continue;
         }
         match flag.as_str() {
             "--listen" | "--listen-address" => cfg.listen_address = value()?,
@@ -166,6 +178,9 @@ mod tests {
         assert_eq!(c.pg_port, 9712);
         assert_eq!(c.tls_mode, TlsMode::Require);
         assert_eq!(c.pool_size, 4);
+        assert!(!c.enable_test_commands);
+        assert!(parse_args(args("--enable-test-commands")).unwrap().unwrap().enable_test_commands);
+        assert!(!parse_args(args("--enable-test-commands=false")).unwrap().unwrap().enable_test_commands);
         assert!(parse_args(args("--help")).unwrap().is_none());
         assert!(parse_args(args("--bogus 1")).is_err());
         assert!(parse_args(args("--port")).is_err());

@@ -11,7 +11,7 @@ use documentdb_errors::ErrorCode;
 pub struct CommandError {
     pub code: ErrorCode,
     pub message: String,
-    pub labels: Vec<&'static str>,
+    pub labels: Vec<String>,
     /// Where the error came from, for the log line: "gateway", "postgres" or "protocol".
     pub kind: &'static str,
     /// Extra reply fields the extension attached (keyPattern/keyValue, errInfo...), as BSON.
@@ -53,9 +53,9 @@ impl CommandError {
         CommandError::new(ErrorCode::AuthenticationFailed, "Authentication failed.")
     }
 
-    pub fn with_label(mut self, label: &'static str) -> CommandError {
-        if !self.labels.contains(&label) {
-            self.labels.push(label);
+    pub fn with_label(mut self, label: &str) -> CommandError {
+        if !self.labels.iter().any(|l| l == label) {
+            self.labels.push(label.to_owned());
         }
         self
     }
@@ -68,7 +68,7 @@ impl CommandError {
             "codeName": code_name(self.code),
         };
         if !self.labels.is_empty() {
-            d.insert("errorLabels", self.labels.iter().map(|l| bson::Bson::from(*l)).collect::<Vec<_>>());
+            d.insert("errorLabels", self.labels.iter().map(|l| bson::Bson::from(l.as_str())).collect::<Vec<_>>());
         }
         if let Some(extra) = self.extra.as_ref().and_then(|b| bson::Document::from_reader(b.as_slice()).ok()) {
             for (k, v) in extra {

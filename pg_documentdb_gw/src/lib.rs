@@ -18,6 +18,7 @@ pub mod compression;
 pub mod config;
 pub mod cursors;
 pub mod error;
+pub mod failpoints;
 pub mod pg;
 pub mod protocol;
 pub mod scram;

@@ -27,6 +27,7 @@ pub struct Gateway {
     pub pool: PgPool,
     pub cursors: CursorStore,
     pub started: Instant,
+    pub failpoints: crate::failpoints::FailPoints,
     tls: Option<TlsAcceptor>,
     connections_current: AtomicUsize,
     connections_total: AtomicU64,
@@ -56,6 +57,7 @@ impl Gateway {
             pool,
             cursors: CursorStore::default(),
             started: Instant::now(),
+            failpoints: Default::default(),
             tls,
             connections_current: AtomicUsize::new(0),
             connections_total: AtomicU64::new(0),
@@ -335,6 +337,10 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 break;
             }
         };
+        if session.close_requested {
+            tracing::info!(conn = id, peer = %peer, "closing connection: failCommand fail point (closeConnection)");
+            break;
+        }
         if let Some(bytes) = reply {
             if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
                 break;
@@ -347,13 +353,32 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
 
 /// Runs a command and turns any error into its reply document, logging the failure.
 async fn execute(gw: &Gateway, session: &mut Session, req: &CommandRequest) -> Vec<u8> {
+    let failpoint = if gw.config.enable_test_commands {
+        let name = commands::lookup(&req.name).map_or(req.name.as_str(), |spec| spec.name);
+        gw.failpoints.check(name, session.app_name.as_deref())
+    } else {
+        None
+    };
+    if let Some(action) = &failpoint {
+        if let Some(delay) = action.block_for {
+            tokio::time::sleep(delay).await;
+        }
+        if action.close_connection {
+            session.close_requested = true;
+            return Vec::new();
+        }
+        if let Some(e) = action.error() {
+            return error_reply(session, &req.name, &e);
+        }
+    }
     let result: CommandResult<Vec<u8>> = {
         let mut ctx = Ctx { gw, session };
         commands::dispatch(&mut ctx, req).await
     };
-    match result {
-        Ok(body) => body,
-        Err(e) => error_reply(session, &req.name, &e),
+    match (result, failpoint) {
+        (Ok(body), Some(action)) => action.decorate_reply(body),
+        (Ok(body), None) => body,
+        (Err(e), _) => error_reply(session, &req.name, &e),
     }
 }
 

@@ -41,11 +41,24 @@ pub struct Session {
     pub sasl: Option<SaslState>,
     /// Compressors negotiated in `hello`.
     pub compressors: Vec<Compressor>,
+    /// `client.application.name` from the handshake (fail points can select on it).
+    pub app_name: Option<String>,
+    /// Set when the connection must close without answering (a `closeConnection` fail point).
+    pub close_requested: bool,
 }
 
 impl Session {
     pub fn new(connection_id: i64, peer: SocketAddr, tls: bool) -> Session {
-        Session { connection_id, peer, tls, user: None, sasl: None, compressors: Vec::new() }
+        Session {
+            connection_id,
+            peer,
+            tls,
+            user: None,
+            sasl: None,
+            compressors: Vec::new(),
+            app_name: None,
+            close_requested: false,
+        }
     }
 
     pub fn user_name(&self) -> Option<&str> {

@@ -22,6 +22,7 @@ static TLS_KEY_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>
 static POOL_SIZE: GucSetting<i32> = GucSetting::<i32>::new(16);
 static MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+static ENABLE_TEST_COMMANDS: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 fn define_gucs() {
     GucRegistry::define_bool_guc(
@@ -29,6 +30,14 @@ fn define_gucs() {
         c"Start the MongoDB wire gateway background worker.",
         c"",
         &ENABLED,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"documentdb_gateway.enable_test_commands",
+        c"Answer test-only commands (configureFailPoint), like mongod's enableTestCommands.",
+        c"Never enable in production: a client with access to the admin database could make the gateway fail commands.",
+        &ENABLE_TEST_COMMANDS,
         GucContext::Postmaster,
         GucFlags::default(),
     );
@@ -189,6 +198,7 @@ fn gateway_config() -> documentdb_gateway::Config {
         data_dir: Some(server.data_directory),
         pool_size: POOL_SIZE.get().max(1) as usize,
         max_connections: MAX_CONNECTIONS.get().max(1) as usize,
+        enable_test_commands: ENABLE_TEST_COMMANDS.get(),
         ..documentdb_gateway::Config::default()
     }
 }

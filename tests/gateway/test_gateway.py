@@ -221,6 +221,59 @@ def test_malformed_frame_closes_only_that_connection():
     assert c.admin.command("ping")["ok"] == 1.0
 
 
+def configure_fail_point(c, mode, **data):
+    cmd = {"configureFailPoint": "failCommand", "mode": mode}
+    if data:
+        cmd["data"] = data
+    return c.admin.command(cmd)
+
+
+def test_fail_command_fail_point():
+    """configureFailPoint failCommand (test-only; `make run` enables test commands)."""
+    c = client(appname="fp-e2e", retryReads=False, retryWrites=False)
+    if "configureFailPoint" not in c.admin.command("listCommands")["commands"]:
+        raise Skip("test commands are not enabled on this gateway")
+    coll = c[DB].failpoint
+    try:
+        # errorCode + errorLabels, {times: 1}: only the next insert fails.
+        configure_fail_point(c, {"times": 1}, failCommands=["insert"], errorCode=8, errorLabels=["Custom"])
+        e = expect_error(8, lambda: coll.insert_one({"_id": 1}))
+        assert e.details["codeName"] == "UnknownError" and e.details["errorLabels"] == ["Custom"], e.details
+        coll.insert_one({"_id": 1})
+        # closeConnection: no reply, the connection closes; the next command works again.
+        configure_fail_point(c, {"times": 1}, failCommands=["find"], closeConnection=True)
+        try:
+            coll.find_one({"_id": 1})
+        except pymongo.errors.AutoReconnect:
+            pass
+        else:
+            raise AssertionError("closeConnection did not close the connection")
+        assert coll.find_one({"_id": 1}) == {"_id": 1}
+        # appName filter: another application's commands are untouched.
+        configure_fail_point(c, "alwaysOn", failCommands=["count"], errorCode=2, appName="someone-else")
+        assert coll.count_documents({}) == 1
+        # writeConcernError on an otherwise successful write.
+        configure_fail_point(
+            c, {"times": 1}, failCommands=["insert"], writeConcernError={"code": 64, "errmsg": "waiting timed out"}
+        )
+        try:
+            coll.insert_one({"_id": 2})
+        except pymongo.errors.WriteConcernError as wce:
+            assert wce.code == 64
+        else:
+            raise AssertionError("writeConcernError was not reported")
+        assert coll.count_documents({"_id": 2}) == 1, "the write itself must have happened"
+        # mode off replies with how often the point fired.
+        configure_fail_point(c, {"skip": 1}, failCommands=["ping"], errorCode=8)
+        c.admin.command("ping")
+        expect_error(8, lambda: c.admin.command("ping"))
+        assert configure_fail_point(c, "off")["count"] == 1
+        expect_error(2, lambda: configure_fail_point(c, "sometimes", failCommands=["find"]))
+        expect_error(2, lambda: c.admin.command({"configureFailPoint": "noSuchPoint", "mode": "off"}))
+    finally:
+        configure_fail_point(c, "off")
+
+
 # ---------------------------------------------------------------- data commands
 
 

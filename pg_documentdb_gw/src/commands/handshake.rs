@@ -3,7 +3,7 @@
 use bson::{doc, Bson, Document, RawBsonRef};
 use documentdb_errors::ErrorCode;
 
-use super::{auth, reply, CommandRequest, Ctx, COMMANDS};
+use super::{auth, reply, CommandRequest, Ctx};
 use crate::compression::{self, Compressor};
 use crate::error::{CommandError, CommandResult};
 use crate::protocol::{MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE};
@@ -37,6 +37,13 @@ pub async fn hello(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec
     d.insert("maxWireVersion", MAX_WIRE_VERSION);
     d.insert("readOnly", false);
 
+    if let Some(RawBsonRef::Document(client)) = body.get("client")? {
+        if let Ok(Some(RawBsonRef::Document(app))) = client.get("application") {
+            if let Ok(Some(RawBsonRef::String(name))) = app.get("name") {
+                ctx.session.app_name = Some(name.to_owned());
+            }
+        }
+    }
     if let Some(RawBsonRef::Array(list)) = body.get("compression")? {
         let names: Vec<&str> = list.into_iter().filter_map(|v| v.ok().and_then(|v| v.as_str())).collect();
         ctx.session.compressors = compression::negotiate(names);
@@ -206,9 +213,9 @@ pub fn get_cmd_line_opts(ctx: &mut Ctx<'_>) -> CommandResult<Vec<u8>> {
     })
 }
 
-pub fn list_commands() -> CommandResult<Vec<u8>> {
+pub fn list_commands(ctx: &Ctx<'_>) -> CommandResult<Vec<u8>> {
     let mut commands = Document::new();
-    for c in COMMANDS {
+    for c in super::available(ctx.gw) {
         let entry = doc! {
             "help": c.help,
             "requiresAuth": c.requires_auth,

@@ -162,6 +162,7 @@ pub enum Handler {
     DropUser,
     UpdateUser,
     UsersInfo,
+    ConfigureFailPoint,
 }
 
 pub struct CommandSpec {
@@ -253,10 +254,27 @@ pub static COMMANDS: &[CommandSpec] = &[
     sql("dropUser", &[], H::DropUser, false, "drops a user"),
     sql("updateUser", &[], H::UpdateUser, false, "changes a user"),
     sql("usersInfo", &[], H::UsersInfo, false, "describes users"),
+    admin(local(
+        "configureFailPoint",
+        &[],
+        H::ConfigureFailPoint,
+        true,
+        "test-only: injects failures (enable with --enable-test-commands)",
+    )),
 ];
 
 pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
     COMMANDS.iter().find(|c| c.name == name || c.aliases.contains(&name))
+}
+
+/// Test-only commands exist only when the gateway enables them.
+fn test_only(handler: Handler) -> bool {
+    matches!(handler, Handler::ConfigureFailPoint)
+}
+
+/// The commands this gateway answers (test-only ones only when enabled).
+pub fn available(gw: &Gateway) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+    COMMANDS.iter().filter(|c| gw.config.enable_test_commands || !test_only(c.handler))
 }
 
 /// Commands whose replies are never compressed (compression spec).
@@ -408,8 +426,11 @@ pub fn ok() -> Document {
 
 /// Runs one command: lookup, auth and namespace checks, then its handler.
 pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let Some(spec) = lookup(&req.name) else {
-        return Err(CommandError::new(ErrorCode::CommandNotFound, format!("no such command: '{}'", req.name)));
+    let spec = match lookup(&req.name) {
+        Some(spec) if ctx.gw.config.enable_test_commands || !test_only(spec.handler) => spec,
+        _ => {
+            return Err(CommandError::new(ErrorCode::CommandNotFound, format!("no such command: '{}'", req.name)));
+        }
     };
     if spec.requires_auth && ctx.session.user.is_none() {
         return Err(CommandError::unauthorized(format!("Command {} requires authentication", spec.name)));
@@ -436,7 +457,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::HostInfo => handshake::host_info(),
         H::GetParameter => handshake::get_parameter(ctx, req),
         H::GetCmdLineOpts => handshake::get_cmd_line_opts(ctx),
-        H::ListCommands => handshake::list_commands(),
+        H::ListCommands => handshake::list_commands(ctx),
         H::ConnectionStatus => handshake::connection_status(ctx, req),
         H::ServerStatus => handshake::server_status(ctx),
         H::WhatsMyUri => reply(doc! { "you": ctx.session.peer.to_string(), "ok": 1.0 }),
@@ -477,6 +498,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::DropUser => data::spec_only(ctx, req, crate::sql::DROP_USER).await,
         H::UpdateUser => data::spec_only(ctx, req, crate::sql::UPDATE_USER).await,
         H::UsersInfo => data::spec_only(ctx, req, crate::sql::USERS_INFO).await,
+        H::ConfigureFailPoint => reply(ctx.gw.failpoints.configure(&req.body)?),
     }
 }
 

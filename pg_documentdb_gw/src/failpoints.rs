@@ -1,0 +1,341 @@
+//! `configureFailPoint` with MongoDB's `failCommand` fail point, so drivers' and users' tests
+//! can inject errors, dropped connections, delays and write-concern errors. It is a test-only
+//! command: answered only when test commands are enabled (MongoDB's `enableTestCommands`),
+//! otherwise the command does not exist.
+//!
+//! The fail point is gateway-wide (as in `mongod`, process-wide). Its `mode` is `"alwaysOn"`,
+//! `"off"`, `{times: n}` (fire n times, then turn off) or `{skip: n}` (pass n matches, then
+//! fire on every later one); `data` selects commands (`failCommands`, optional `appName`) and
+//! says what happens: `closeConnection`, `errorCode` (with `errorLabels`), `writeConcernError`,
+//! and `blockConnection` with `blockTimeMS` before any of those.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bson::{Bson, Document, RawBsonRef, RawDocument};
+use documentdb_errors::ErrorCode;
+
+use crate::error::{CommandError, CommandResult};
+
+/// The only fail point the gateway knows.
+pub const FAIL_COMMAND: &str = "failCommand";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Off,
+    AlwaysOn,
+    Times(i64),
+    Skip(i64),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Action {
+    pub close_connection: bool,
+    pub error_code: Option<i32>,
+    pub error_labels: Option<Vec<String>>,
+    pub write_concern_error: Option<Document>,
+    pub block_for: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+struct FailCommand {
+    mode: Mode,
+    commands: Vec<String>,
+    app_name: Option<String>,
+    action: Action,
+}
+
+/// The gateway's fail point state; `times_entered` counts how often it fired (the `count`
+/// `configureFailPoint` replies with).
+#[derive(Debug, Default)]
+pub struct FailPoints {
+    state: Mutex<Option<FailCommand>>,
+    times_entered: Mutex<i64>,
+}
+
+impl FailPoints {
+    /// `configureFailPoint`: validates and installs (or turns off) the fail point; the reply's
+    /// `count` is how many times it had fired before.
+    pub fn configure(&self, body: &RawDocument) -> CommandResult<Document> {
+        let name = match body.get("configureFailPoint")? {
+            Some(RawBsonRef::String(s)) => s,
+            _ => return Err(CommandError::type_mismatch("configureFailPoint must be a string naming the fail point")),
+        };
+        if name != FAIL_COMMAND {
+            return Err(CommandError::bad_value(format!(
+                "Cannot find failPoint named {name:?} (the gateway supports only {FAIL_COMMAND:?})"
+            )));
+        }
+        let mode = parse_mode(body.get("mode")?)?;
+        let data = match body.get("data")? {
+            None => None,
+            Some(RawBsonRef::Document(d)) => Some(d),
+            Some(_) => return Err(CommandError::type_mismatch("the 'data' option must be an object")),
+        };
+        let new_state = match (mode, data) {
+            (Mode::Off, _) => None,
+            (_, None) => return Err(CommandError::bad_value("failCommand requires 'data' with 'failCommands'")),
+            (mode, Some(data)) => Some(parse_data(mode, data)?),
+        };
+        let previous = {
+            let mut entered = self.times_entered.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *entered, 0)
+        };
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = new_state;
+        Ok(bson::doc! { "count": previous, "ok": 1.0 })
+    }
+
+    /// What to do for `command` from a client named `app_name`, counting the hit; `None` when
+    /// the fail point is off or doesn't match.
+    pub fn check(&self, command: &str, app_name: Option<&str>) -> Option<Action> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let fp = state.as_mut()?;
+        if !fp.commands.iter().any(|c| c == command) {
+            return None;
+        }
+        if let Some(wanted) = &fp.app_name {
+            if app_name != Some(wanted.as_str()) {
+                return None;
+            }
+        }
+        match &mut fp.mode {
+            Mode::Off => return None,
+            Mode::AlwaysOn => {}
+            Mode::Skip(n) if *n > 0 => {
+                *n -= 1;
+                return None;
+            }
+            Mode::Skip(_) => {}
+            Mode::Times(n) => {
+                *n -= 1;
+                if *n <= 0 {
+                    fp.mode = Mode::Off;
+                }
+            }
+        }
+        let action = fp.action.clone();
+        if fp.mode == Mode::Off {
+            *state = None;
+        }
+        drop(state);
+        *self.times_entered.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Some(action)
+    }
+}
+
+fn count(v: RawBsonRef<'_>, what: &str) -> CommandResult<i64> {
+    let n = match v {
+        RawBsonRef::Int32(i) => i64::from(i),
+        RawBsonRef::Int64(i) => i,
+        RawBsonRef::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => d as i64,
+        _ => return Err(CommandError::type_mismatch(format!("'{what}' must be a whole number"))),
+    };
+    if n < 0 {
+        return Err(CommandError::bad_value(format!("'{what}' must be non-negative")));
+    }
+    Ok(n)
+}
+
+fn parse_mode(mode: Option<RawBsonRef<'_>>) -> CommandResult<Mode> {
+    match mode {
+        Some(RawBsonRef::String("off")) => Ok(Mode::Off),
+        Some(RawBsonRef::String("alwaysOn")) => Ok(Mode::AlwaysOn),
+        Some(RawBsonRef::String(other)) => Err(CommandError::bad_value(format!(
+            "unknown fail point mode {other:?}: use \"off\", \"alwaysOn\", {{times: n}} or {{skip: n}}"
+        ))),
+        Some(RawBsonRef::Document(d)) => {
+            let mut fields = d.iter();
+            match fields.next().transpose()? {
+                Some((key, v)) if fields.next().is_none() => match key.as_str() {
+                    "times" => {
+                        let n = count(v, "times")?;
+                        Ok(if n == 0 { Mode::Off } else { Mode::Times(n) })
+                    }
+                    "skip" => Ok(Mode::Skip(count(v, "skip")?)),
+                    "activationProbability" => {
+                        Err(CommandError::new(ErrorCode::CommandNotSupported, "activationProbability is not supported"))
+                    }
+                    other => Err(CommandError::bad_value(format!("unknown fail point mode option {other:?}"))),
+                },
+                _ => Err(CommandError::bad_value("a fail point mode object has exactly one of 'times' or 'skip'")),
+            }
+        }
+        None => Err(CommandError::bad_value("configureFailPoint requires 'mode'")),
+        Some(_) => Err(CommandError::type_mismatch("'mode' must be a string or an object")),
+    }
+}
+
+fn parse_data(mode: Mode, data: &RawDocument) -> CommandResult<FailCommand> {
+    let mut fp = FailCommand { mode, commands: Vec::new(), app_name: None, action: Action::default() };
+    let mut block = false;
+    let mut block_ms = None;
+    for field in data.iter() {
+        let (key, value) = field?;
+        match (key.as_str(), value) {
+            ("failCommands", RawBsonRef::Array(names)) => {
+                for name in names.into_iter() {
+                    match name? {
+                        RawBsonRef::String(s) => fp.commands.push(s.to_owned()),
+                        _ => return Err(CommandError::type_mismatch("'failCommands' must be an array of strings")),
+                    }
+                }
+            }
+            ("failCommands", _) => return Err(CommandError::type_mismatch("'failCommands' must be an array")),
+            ("appName", RawBsonRef::String(s)) => fp.app_name = Some(s.to_owned()),
+            ("appName", _) => return Err(CommandError::type_mismatch("'appName' must be a string")),
+            ("closeConnection", RawBsonRef::Boolean(b)) => fp.action.close_connection = b,
+            ("closeConnection", _) => return Err(CommandError::type_mismatch("'closeConnection' must be a boolean")),
+            ("errorCode", v) => {
+                let code = match v {
+                    RawBsonRef::Int32(i) => i,
+                    RawBsonRef::Int64(i) => {
+                        i32::try_from(i).map_err(|_| CommandError::bad_value("errorCode out of range"))?
+                    }
+                    RawBsonRef::Double(d) if d.fract() == 0.0 && d.abs() <= f64::from(i32::MAX) => d as i32,
+                    _ => return Err(CommandError::type_mismatch("'errorCode' must be an integer")),
+                };
+                fp.action.error_code = Some(code);
+            }
+            ("errorLabels", RawBsonRef::Array(labels)) => {
+                let mut out = Vec::new();
+                for label in labels.into_iter() {
+                    match label? {
+                        RawBsonRef::String(s) => out.push(s.to_owned()),
+                        _ => return Err(CommandError::type_mismatch("'errorLabels' must be an array of strings")),
+                    }
+                }
+                fp.action.error_labels = Some(out);
+            }
+            ("errorLabels", _) => return Err(CommandError::type_mismatch("'errorLabels' must be an array")),
+            ("writeConcernError", RawBsonRef::Document(d)) => {
+                fp.action.write_concern_error = Some(Document::try_from(d)?);
+            }
+            ("writeConcernError", _) => {
+                return Err(CommandError::type_mismatch("'writeConcernError' must be an object"));
+            }
+            ("blockConnection", RawBsonRef::Boolean(b)) => block = b,
+            ("blockConnection", _) => return Err(CommandError::type_mismatch("'blockConnection' must be a boolean")),
+            ("blockTimeMS", v) => block_ms = Some(count(v, "blockTimeMS")?),
+            // Accepted for compatibility; the gateway has no internal client connections.
+            ("failInternalCommands", _) | ("namespace", _) => {}
+            (other, _) => {
+                return Err(CommandError::bad_value(format!("unsupported failCommand option {other:?}")));
+            }
+        }
+    }
+    if fp.commands.is_empty() {
+        return Err(CommandError::bad_value("failCommand requires a non-empty 'failCommands' array"));
+    }
+    if block {
+        let Some(ms) = block_ms else {
+            return Err(CommandError::bad_value("'blockTimeMS' is required when 'blockConnection' is true"));
+        };
+        fp.action.block_for = Some(Duration::from_millis(ms as u64));
+    }
+    Ok(fp)
+}
+
+impl Action {
+    /// The error a fail point answers with, when it sets `errorCode`.
+    pub fn error(&self) -> Option<CommandError> {
+        let code = self.error_code?;
+        let mut err = CommandError::new(ErrorCode::new(code), "Failing command via 'failCommand' failpoint");
+        err.kind = "failpoint";
+        if let Some(labels) = &self.error_labels {
+            err.labels = labels.clone();
+        }
+        Some(err)
+    }
+
+    /// Adds `writeConcernError` (and any labels) to an otherwise successful reply.
+    pub fn decorate_reply(&self, reply: Vec<u8>) -> Vec<u8> {
+        let Some(wce) = &self.write_concern_error else {
+            return reply;
+        };
+        let Ok(mut doc) = Document::from_reader(reply.as_slice()) else {
+            return reply;
+        };
+        doc.insert("writeConcernError", wce.clone());
+        if let Some(labels) = &self.error_labels {
+            doc.insert("errorLabels", labels.iter().map(|l| Bson::from(l.as_str())).collect::<Vec<_>>());
+        }
+        doc.to_vec().unwrap_or(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::rawdoc;
+
+    fn configure(fp: &FailPoints, body: bson::RawDocumentBuf) -> CommandResult<Document> {
+        fp.configure(&body)
+    }
+
+    #[test]
+    fn times_mode_fires_n_times_then_turns_off() {
+        let fp = FailPoints::default();
+        configure(
+            &fp,
+            rawdoc! { "configureFailPoint": "failCommand", "mode": { "times": 2 },
+            "data": { "failCommands": ["insert"], "errorCode": 8 } },
+        )
+        .unwrap();
+        assert!(fp.check("find", None).is_none());
+        let a = fp.check("insert", None).unwrap();
+        assert_eq!(a.error().unwrap().code.code(), 8);
+        assert!(fp.check("insert", None).is_some());
+        assert!(fp.check("insert", None).is_none());
+        let reply = configure(&fp, rawdoc! { "configureFailPoint": "failCommand", "mode": "off" }).unwrap();
+        assert_eq!(reply.get_i64("count").unwrap(), 2);
+    }
+
+    #[test]
+    fn skip_mode_and_app_name_filter() {
+        let fp = FailPoints::default();
+        configure(
+            &fp,
+            rawdoc! { "configureFailPoint": "failCommand", "mode": { "skip": 1 },
+            "data": { "failCommands": ["find"], "closeConnection": true, "appName": "app" } },
+        )
+        .unwrap();
+        assert!(fp.check("find", Some("other")).is_none());
+        assert!(fp.check("find", Some("app")).is_none()); // skipped
+        assert!(fp.check("find", Some("app")).unwrap().close_connection);
+        assert!(fp.check("find", Some("app")).unwrap().close_connection);
+    }
+
+    #[test]
+    fn invalid_configurations_are_rejected() {
+        let fp = FailPoints::default();
+        for body in [
+            rawdoc! { "configureFailPoint": "nope", "mode": "alwaysOn", "data": { "failCommands": ["find"] } },
+            rawdoc! { "configureFailPoint": "failCommand", "mode": "sometimes", "data": { "failCommands": ["find"] } },
+            rawdoc! { "configureFailPoint": "failCommand", "mode": "alwaysOn" },
+            rawdoc! { "configureFailPoint": "failCommand", "mode": "alwaysOn", "data": { "failCommands": [] } },
+            rawdoc! { "configureFailPoint": "failCommand", "mode": { "times": -1 }, "data": { "failCommands": ["a"] } },
+            rawdoc! { "configureFailPoint": "failCommand", "mode": "alwaysOn",
+            "data": { "failCommands": ["a"], "blockConnection": true } },
+        ] {
+            assert!(configure(&fp, body).is_err());
+        }
+        assert!(fp.check("find", None).is_none());
+    }
+
+    #[test]
+    fn write_concern_error_is_added_to_the_reply() {
+        let fp = FailPoints::default();
+        configure(
+            &fp,
+            rawdoc! { "configureFailPoint": "failCommand", "mode": "alwaysOn",
+            "data": { "failCommands": ["insert"], "writeConcernError": { "code": 91, "errmsg": "Replication is being shut down" } } },
+        )
+        .unwrap();
+        let action = fp.check("insert", None).unwrap();
+        assert!(action.error().is_none());
+        let reply = action.decorate_reply(bson::doc! { "n": 1, "ok": 1.0 }.to_vec().unwrap());
+        let doc = Document::from_reader(reply.as_slice()).unwrap();
+        assert_eq!(doc.get_document("writeConcernError").unwrap().get_i32("code").unwrap(), 91);
+        assert_eq!(doc.get_i32("n").unwrap(), 1);
+    }
+}
