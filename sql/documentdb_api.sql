@@ -178,3 +178,30 @@ $$;
 
 CREATE FUNCTION documentdb_api_internal.explain(database text, explainspec documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'explain_wrapper';
+
+-- Query operators for the index-servable parts of a filter: `document <op> '{ "path" : value }'`
+-- means `{ path: { $op: value } }` with MongoDB's semantics (array elements match, null matches
+-- missing, type bracketing). Generated WHERE clauses AND them with the full match; index
+-- opclasses attach to them. matchingsel estimates selectivity by running the operator over
+-- the column's statistics sample.
+CREATE OPERATOR documentdb_api_catalog.@= (
+    LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_dollar_eq, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+CREATE OPERATOR documentdb_api_catalog.@> (
+    LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_dollar_gt, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+CREATE OPERATOR documentdb_api_catalog.@>= (
+    LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_dollar_gte, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+CREATE OPERATOR documentdb_api_catalog.@< (
+    LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_dollar_lt, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+CREATE OPERATOR documentdb_api_catalog.@<= (
+    LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_dollar_lte, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+CREATE OPERATOR documentdb_api_catalog.@*= (
+    LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_dollar_in, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+CREATE OPERATOR documentdb_api_catalog.@? (
+    LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_dollar_exists, RESTRICT = matchingsel, JOIN = matchingjoinsel);

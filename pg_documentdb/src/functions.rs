@@ -9,7 +9,7 @@ use bson::{RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{docdb_error, DocDbResult};
 use documentdb_pgbson::{ok_or_throw, Bson, BsonRef};
 use documentdb_query::expr::{ExprContext, Expression};
-use documentdb_query::filter::Filter;
+use documentdb_query::filter::{Filter, PushdownOp};
 use documentdb_query::projection::Projection;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -49,6 +49,19 @@ pub fn cached<T: 'static>(
     Ok(value)
 }
 
+/// One pushed-down predicate on `document`; the operand is parsed once per call site.
+fn pushdown_match(
+    op: PushdownOp,
+    document: BsonRef<'_>,
+    operand: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> bool {
+    ok_or_throw(
+        cached(fcinfo, operand.as_bytes(), || Filter::for_pushdown(op, operand.document()))
+            .and_then(|filter| filter.matches(document.document())),
+    )
+}
+
 /// `{ "" : value }`.
 pub fn wrap(value: RawBsonRef<'_>) -> Bson {
     let mut doc = RawDocumentBuf::new();
@@ -80,6 +93,45 @@ mod sql_functions {
             cached(fcinfo, query.as_bytes(), || Filter::parse(query.document()))
                 .and_then(|filter| filter.matches(document.document())),
         )
+    }
+
+    // The filter's index-servable predicates, as operators `document <op> '{ path: value }'`
+    // (documentdb_api_catalog.@= @> @>= @< @<= @*= @?). Each has exactly the semantics of
+    // `{ path: { $op: value } }`, so index opclasses can attach to them later.
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_eq(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+        pushdown_match(PushdownOp::Eq, document, operand, fcinfo)
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_gt(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+        pushdown_match(PushdownOp::Gt, document, operand, fcinfo)
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_gte(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+        pushdown_match(PushdownOp::Gte, document, operand, fcinfo)
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_lt(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+        pushdown_match(PushdownOp::Lt, document, operand, fcinfo)
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_lte(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+        pushdown_match(PushdownOp::Lte, document, operand, fcinfo)
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_in(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+        pushdown_match(PushdownOp::In, document, operand, fcinfo)
+    }
+
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn bson_dollar_exists(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+        pushdown_match(PushdownOp::Exists, document, operand, fcinfo)
     }
 
     /// Applies a `find` projection (`query` is the find filter, used by positional `$`).

@@ -54,6 +54,21 @@ pub enum PushdownOp {
     Exists,
 }
 
+impl PushdownOp {
+    /// The query operator this predicate stands for.
+    pub fn query_operator(self) -> &'static str {
+        match self {
+            PushdownOp::Eq => "$eq",
+            PushdownOp::Gt => "$gt",
+            PushdownOp::Gte => "$gte",
+            PushdownOp::Lt => "$lt",
+            PushdownOp::Lte => "$lte",
+            PushdownOp::In => "$in",
+            PushdownOp::Exists => "$exists",
+        }
+    }
+}
+
 /// One AND-ed, index-servable predicate of a filter: `path <op> value` with MongoDB
 /// semantics (array elements match, `{a: null}` matches missing, ...).
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +159,36 @@ impl Filter {
         let mut out = Vec::new();
         collect(&self.children, &mut out);
         out
+    }
+
+    /// The filter for one pushed-down predicate given as its SQL operand `{ path: value }`:
+    /// `{ path: { <op>: value } }`, so the SQL operator and the full match agree exactly.
+    pub fn for_pushdown(op: PushdownOp, operand: &RawDocument) -> DocDbResult<Filter> {
+        let mut fields = operand.iter();
+        let (path, value) = match (fields.next(), fields.next()) {
+            (Some(Ok((path, value))), None) => (path, value),
+            _ => return Err(docdb_error!(BadValue, "a query operator operand must be a document with one field")),
+        };
+        let condition = wrap_value(op.query_operator(), value)?;
+        let query = wrap_value(path.as_str(), RawBsonRef::Document(&condition))?;
+        Filter::parse(&query)
+    }
+
+    /// Whether [`Filter::pushdown_predicates`] express the whole filter, so matching the
+    /// pushed predicates is matching the filter.
+    pub fn pushdown_is_complete(&self) -> bool {
+        fn covered(nodes: &[Node]) -> bool {
+            nodes.iter().all(|node| match node {
+                Node::And(children) => covered(children),
+                Node::Leaf(leaf) => match &leaf.pred {
+                    Pred::Cmp(_) | Pred::Exists => true,
+                    Pred::In(list) => list.regexes.is_empty(),
+                    _ => false,
+                },
+                _ => false,
+            })
+        }
+        covered(&self.children)
     }
 
     /// The AND-ed top-level predicates that can be pushed into SQL (a subset: the full

@@ -123,6 +123,72 @@ fn pushdown_predicates_are_anded_top_level_comparisons() {
     assert!(filter(doc! {"$or": [{"a": 1}]}).pushdown_predicates().is_empty());
 }
 
+#[test]
+fn pushdown_is_complete_only_when_every_conjunct_is_pushed() {
+    assert!(filter(doc! {"a": 1, "b": {"$gt": 2, "$lte": 5}, "$and": [{"c": {"$in": [1, 2]}}]}).pushdown_is_complete());
+    assert!(filter(doc! {"d": {"$exists": true}}).pushdown_is_complete());
+    assert!(filter(doc! {}).pushdown_is_complete());
+    for partial in [
+        doc! {"a": 1, "b": {"$ne": 2}},
+        doc! {"a": {"$exists": false}},
+        doc! {"$or": [{"a": 1}, {"b": 1}]},
+        doc! {"a": {"$size": 1}},
+        doc! {"a": {"$elemMatch": {"$gt": 1}}},
+        doc! {"$expr": {"$eq": ["$a", 1]}},
+        doc! {"a": bson::Regex { pattern: "x".try_into().unwrap(), options: "".try_into().unwrap() }},
+    ] {
+        assert!(!filter(partial.clone()).pushdown_is_complete(), "{partial}");
+    }
+}
+
+/// Each pushed predicate, as its SQL operator sees it (`document @> '{path: value}'`), keeps
+/// MongoDB's semantics: array elements match, `{a: null}` matches a missing field, and
+/// comparisons are type-bracketed (manual: "Query on Embedded/Nested Documents", "Query an
+/// Array", "Query for Null or Missing Fields", "Comparison/Sort Order").
+#[test]
+fn pushdown_operator_filters_match_like_the_full_filter() {
+    let docs = [
+        doc! {"a": 5},
+        doc! {"a": [1, 10]},
+        doc! {"a": "5"},
+        doc! {"a": null},
+        doc! {},
+        doc! {"a": {"b": 5}},
+        doc! {"a": [{"b": 7}, {"b": 3}]},
+        doc! {"a": 5.0},
+        doc! {"a": [[5]]},
+    ];
+    let cases = [
+        (PushdownOp::Eq, doc! {"a": 5}),
+        (PushdownOp::Eq, doc! {"a": null}),
+        (PushdownOp::Eq, doc! {"a": [5]}),
+        (PushdownOp::Gt, doc! {"a": 4}),
+        (PushdownOp::Gte, doc! {"a.b": 5}),
+        (PushdownOp::Lt, doc! {"a": 2}),
+        (PushdownOp::Lte, doc! {"a": "5"}),
+        (PushdownOp::In, doc! {"a": [null, 10]}),
+        (PushdownOp::Exists, doc! {"a.b": true}),
+    ];
+    for (op, operand) in cases {
+        let pushed = Filter::for_pushdown(op, &raw(&operand)).unwrap();
+        let (path, value) = operand.iter().next().unwrap();
+        let full = filter(doc! { path.clone(): { op.query_operator(): value.clone() } });
+        for d in &docs {
+            assert_eq!(pushed.matches(&raw(d)).unwrap(), full.matches(&raw(d)).unwrap(), "{op:?} {operand} on {d}");
+        }
+    }
+    // The operand shape is checked, not trusted.
+    assert!(Filter::for_pushdown(PushdownOp::Eq, &raw(&doc! {"a": 1, "b": 2})).is_err());
+    assert!(Filter::for_pushdown(PushdownOp::Eq, &raw(&doc! {})).is_err());
+    assert!(Filter::for_pushdown(PushdownOp::In, &raw(&doc! {"a": 1})).is_err());
+    // Spot checks of the semantics themselves.
+    let gt4 = Filter::for_pushdown(PushdownOp::Gt, &raw(&doc! {"a": 4})).unwrap();
+    assert!(gt4.matches(&raw(&doc! {"a": [1, 10]})).unwrap());
+    assert!(!gt4.matches(&raw(&doc! {"a": "5"})).unwrap());
+    let null = Filter::for_pushdown(PushdownOp::Eq, &raw(&doc! {"a": null})).unwrap();
+    assert!(null.matches(&raw(&doc! {})).unwrap());
+}
+
 // ------------------------------------------------------- $pull conditions (manual: $pull)
 
 fn pull_keeps(cond: Bson, values: Vec<Bson>) -> Vec<Bson> {

@@ -90,20 +90,34 @@ impl SqlBuilder {
         };
         let parsed = self.parse_filter(filter_doc)?;
         let mut exact_by_pushdown = false;
+        let mut pushed = Vec::new();
         for predicate in parsed.pushdown_predicates() {
-            if predicate.path != "_id" {
-                continue;
-            }
-            match (predicate.op, predicate.value.as_raw_bson_ref()) {
-                (PushdownOp::Eq, value) if is_exact_id_value(value) => {
+            if predicate.path == "_id" && predicate.op == PushdownOp::Eq {
+                let value = predicate.value.as_raw_bson_ref();
+                if is_exact_id_value(value) {
+                    // The primary key answers `_id` equality.
                     let key = self.param(OwnedParam::Bson(object_id_key(value)));
                     conditions.push(format!("object_id OPERATOR(documentdb_core.=) {key}::documentdb_core.bson"));
                     exact_by_pushdown = is_single_id_equality(filter_doc);
+                    continue;
                 }
-                _ => {}
             }
+            pushed.push(predicate);
         }
-        if !exact_by_pushdown {
+        if exact_by_pushdown {
+            return Ok(conditions.join(" AND "));
+        }
+        for predicate in &pushed {
+            let mut operand = RawDocumentBuf::new();
+            operand.append(cstr_key(&predicate.path)?, predicate.value.clone());
+            let p = self.param(OwnedParam::Bson(operand.into_bytes()));
+            conditions.push(format!(
+                "document OPERATOR(documentdb_api_catalog.{}) {p}::documentdb_core.bson",
+                pushdown_operator(predicate.op)
+            ));
+        }
+        // The full match is the recheck, unless the operators above already say it all.
+        if !parsed.pushdown_is_complete() {
             let f = self.param(OwnedParam::Bson(filter_doc.as_bytes().to_vec()));
             let call = self.call("bson_query_match", &format!("document, {f}::documentdb_core.bson"));
             conditions.push(call);
@@ -115,6 +129,19 @@ impl SqlBuilder {
 impl Default for SqlBuilder {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The SQL operator for a pushed-down predicate (sql/documentdb_api.sql).
+fn pushdown_operator(op: PushdownOp) -> &'static str {
+    match op {
+        PushdownOp::Eq => "@=",
+        PushdownOp::Gt => "@>",
+        PushdownOp::Gte => "@>=",
+        PushdownOp::Lt => "@<",
+        PushdownOp::Lte => "@<=",
+        PushdownOp::In => "@*=",
+        PushdownOp::Exists => "@?",
     }
 }
 
