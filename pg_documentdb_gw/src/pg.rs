@@ -1,18 +1,18 @@
 //! PostgreSQL access: raw bson parameters, the connection pool over the unix socket, and the
 //! per-connection session state (current role, statement timeout).
 //!
-//! Invariant: a connection sitting in the pool has its session defaults (no `SET ROLE`, no
-//! statement timeout). A connection whose state was changed is reset before it goes back
-//! (off the reply path), or discarded when that is not possible.
+//! Invariant: the gateway knows the role and statement timeout of every pooled connection
+//! (or marks them unknown), and every checkout names the settings its command runs with.
 
 use std::error::Error as StdError;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool::managed;
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime};
 use documentdb_errors::ErrorCode;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{NoTls, Row};
@@ -68,12 +68,60 @@ pub struct PgSettings {
     pub pool_size: usize,
 }
 
+/// The session settings of a connection, as the gateway last set them. `Unknown` after a
+/// change that may not have completed: the next use sets everything again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SessionState {
+    Known { role: Option<String>, timeout_ms: Option<u64> },
+    Unknown,
+}
+
+/// A pooled PostgreSQL connection and the session settings it is in. Connections keep the
+/// role and statement timeout of their last command when they go back to the pool, so a
+/// command from the same user needs no extra round trip; every checkout states the settings
+/// it needs ([`PgPool::get`]) and only a difference is sent.
+pub struct PgSession {
+    client: ClientWrapper,
+    state: SessionState,
+    /// The pool's role epoch when `state` was recorded (see [`PgPool::invalidate_roles`]).
+    epoch: u64,
+}
+
+/// deadpool-postgres' manager, with each connection's session state alongside it.
+struct SessionManager(Manager);
+
+impl managed::Manager for SessionManager {
+    type Type = PgSession;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> Result<PgSession, tokio_postgres::Error> {
+        let client = self.0.create().await?;
+        Ok(PgSession { client, state: SessionState::Known { role: None, timeout_ms: None }, epoch: 0 })
+    }
+
+    async fn recycle(
+        &self,
+        session: &mut PgSession,
+        metrics: &managed::Metrics,
+    ) -> managed::RecycleResult<Self::Error> {
+        self.0.recycle(&mut session.client, metrics).await
+    }
+
+    fn detach(&self, session: &mut PgSession) {
+        self.0.detach(&mut session.client)
+    }
+}
+
+type Pool = managed::Pool<SessionManager>;
+type Object = managed::Object<SessionManager>;
+
 /// The pool of connections to PostgreSQL.
 pub struct PgPool {
     pool: Pool,
     settings: PgSettings,
     /// Connections taken out of the pool for pinned cursors.
     pub detached: Arc<AtomicUsize>,
+    role_epoch: Arc<AtomicU64>,
 }
 
 impl PgPool {
@@ -94,7 +142,7 @@ impl PgPool {
             .options("-c search_path=documentdb_api_catalog,documentdb_api,public")
             .connect_timeout(Duration::from_secs(10));
         let manager = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
+        let pool = Pool::builder(SessionManager(manager))
             .max_size(settings.pool_size.max(1))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(60)))
@@ -102,7 +150,7 @@ impl PgPool {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(PgPool { pool, settings, detached: Arc::new(AtomicUsize::new(0)) })
+        Ok(PgPool { pool, settings, detached: Arc::new(AtomicUsize::new(0)), role_epoch: Arc::new(AtomicU64::new(0)) })
     }
 
     pub fn settings(&self) -> &PgSettings {
@@ -113,26 +161,29 @@ impl PgPool {
         &self.settings.user
     }
 
+    /// Users were dropped or changed: a connection set to some role before now sets its
+    /// role again before its next command (a re-created user is a new PostgreSQL role).
+    pub fn invalidate_roles(&self) {
+        self.role_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// (size, available, waiting) of the pool.
     pub fn status(&self) -> (usize, usize, usize) {
         let s = self.pool.status();
         (s.size, s.available, s.waiting)
     }
 
-    /// A connection in its default state (superuser, no timeout).
-    pub async fn get(&self) -> CommandResult<PgConn> {
-        match self.pool.get().await {
-            Ok(obj) => Ok(PgConn {
-                inner: Some(Inner::Pooled(obj)),
-                role: None,
-                timeout_ms: None,
-                superuser: self.settings.user.clone(),
-                detached: self.detached.clone(),
-            }),
-            Err(PoolError::Timeout(_)) => Err(CommandError::new(
-                ErrorCode::ExceededTimeLimit,
-                "timed out waiting for a PostgreSQL connection from the gateway's pool",
-            )),
+    /// A connection running as `user` (None: the gateway's superuser) with `timeout_ms` as
+    /// statement timeout (None or 0: none).
+    pub async fn get(&self, user: Option<&str>, timeout_ms: Option<u64>) -> CommandResult<PgConn> {
+        let obj = match self.pool.get().await {
+            Ok(obj) => obj,
+            Err(PoolError::Timeout(_)) => {
+                return Err(CommandError::new(
+                    ErrorCode::ExceededTimeLimit,
+                    "timed out waiting for a PostgreSQL connection from the gateway's pool",
+                ))
+            }
             Err(PoolError::Backend(e)) => {
                 let mut err = CommandError::from_postgres(&e);
                 if e.as_db_error().is_none() {
@@ -143,31 +194,39 @@ impl PgPool {
                         err.message
                     );
                 }
-                Err(err)
+                return Err(err);
             }
-            Err(e) => Err(CommandError::new(ErrorCode::new(6), format!("could not connect to PostgreSQL: {e}"))),
-        }
+            Err(e) => {
+                return Err(CommandError::new(ErrorCode::new(6), format!("could not connect to PostgreSQL: {e}")))
+            }
+        };
+        let mut conn = PgConn {
+            inner: Some(Inner::Pooled(obj)),
+            superuser: self.settings.user.clone(),
+            detached: self.detached.clone(),
+            role_epoch: self.role_epoch.clone(),
+        };
+        conn.prepare_session(user, timeout_ms).await?;
+        Ok(conn)
     }
 }
 
 enum Inner {
     Pooled(Object),
     /// Taken out of the pool (a pinned cursor's connection): closed when dropped.
-    Detached(ClientWrapper),
+    Detached(PgSession),
 }
 
-/// One checked-out connection and the session state we set on it.
+/// One checked-out connection.
 pub struct PgConn {
     inner: Option<Inner>,
-    /// The role set with `SET ROLE`; `None` is the session default (the superuser).
-    role: Option<String>,
-    timeout_ms: Option<u64>,
     superuser: String,
     detached: Arc<AtomicUsize>,
+    role_epoch: Arc<AtomicU64>,
 }
 
 impl PgConn {
-    fn client(&self) -> CommandResult<&ClientWrapper> {
+    fn session(&self) -> CommandResult<&PgSession> {
         match &self.inner {
             Some(Inner::Pooled(o)) => Ok(o),
             Some(Inner::Detached(c)) => Ok(c),
@@ -175,8 +234,16 @@ impl PgConn {
         }
     }
 
-    fn dirty(&self) -> bool {
-        self.role.is_some() || self.timeout_ms.is_some()
+    fn session_mut(&mut self) -> CommandResult<&mut PgSession> {
+        match &mut self.inner {
+            Some(Inner::Pooled(o)) => Ok(o),
+            Some(Inner::Detached(c)) => Ok(c),
+            None => Err(CommandError::internal("PostgreSQL connection already released")),
+        }
+    }
+
+    fn client(&self) -> CommandResult<&ClientWrapper> {
+        self.session().map(|s| &s.client)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -188,14 +255,23 @@ impl PgConn {
     pub async fn prepare_session(&mut self, user: Option<&str>, timeout_ms: Option<u64>) -> CommandResult<()> {
         let role = user.filter(|u| *u != self.superuser).map(str::to_owned);
         let timeout_ms = timeout_ms.filter(|t| *t > 0);
+        let epoch = self.role_epoch.load(Ordering::Relaxed);
+        let session = self.session()?;
+        let (current_role, current_timeout) = match &session.state {
+            SessionState::Known { role, timeout_ms } if session.epoch == epoch => {
+                (Some(role.clone()), Some(*timeout_ms))
+            }
+            SessionState::Known { timeout_ms, .. } => (None, Some(*timeout_ms)),
+            SessionState::Unknown => (None, None),
+        };
         let mut batch = Vec::new();
-        if role != self.role {
+        if current_role.as_ref() != Some(&role) {
             batch.push(match &role {
                 Some(r) => sql::set_role(r),
                 None => "RESET ROLE".to_owned(),
             });
         }
-        if timeout_ms != self.timeout_ms {
+        if current_timeout != Some(timeout_ms) {
             batch.push(match timeout_ms {
                 Some(ms) => sql::set_statement_timeout(ms),
                 None => "RESET statement_timeout".to_owned(),
@@ -204,11 +280,14 @@ impl PgConn {
         if batch.is_empty() {
             return Ok(());
         }
+        // Until the change is confirmed the state is unknown (a cancelled command leaves it so).
+        self.session_mut()?.state = SessionState::Unknown;
         let result = self.client()?.batch_execute(&batch.join("; ")).await;
         match result {
             Ok(()) => {
-                self.role = role;
-                self.timeout_ms = timeout_ms;
+                let session = self.session_mut()?;
+                session.state = SessionState::Known { role, timeout_ms };
+                session.epoch = epoch;
                 Ok(())
             }
             Err(e) => {
@@ -276,33 +355,16 @@ impl PgConn {
         }
     }
 
-    /// Returns the connection to the pool, resetting its session state first when needed.
-    /// The reset runs in a background task so the reply isn't delayed by it.
-    pub fn release(mut self) {
-        if !self.dirty() {
-            return; // Drop returns a pooled connection as it is and closes a detached one.
-        }
-        match self.inner.take() {
-            Some(Inner::Pooled(obj)) => {
-                self.role = None;
-                self.timeout_ms = None;
-                tokio::spawn(async move {
-                    if obj.is_closed() || obj.batch_execute(sql::RESET_SESSION).await.is_err() {
-                        drop(Object::take(obj));
-                    }
-                    // Otherwise dropping `obj` returns it to the pool, reset.
-                });
-            }
-            other => self.inner = other, // detached: closed by Drop
-        }
+    /// Returns the connection to the pool (with its session state recorded), or closes it
+    /// when detached.
+    pub fn release(self) {
+        drop(self)
     }
 }
 
 impl Drop for PgConn {
     fn drop(&mut self) {
         match self.inner.take() {
-            // Dropped without `release`: never return a connection in an unknown role.
-            Some(Inner::Pooled(obj)) if self.dirty() => drop(Object::take(obj)),
             Some(Inner::Pooled(obj)) => drop(obj),
             Some(Inner::Detached(c)) => {
                 self.detached.fetch_sub(1, Ordering::Relaxed);

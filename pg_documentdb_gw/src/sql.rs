@@ -74,10 +74,6 @@ pub const USER_ROLES: &str = "SELECT r.rolname FROM pg_catalog.pg_auth_members m
      JOIN pg_catalog.pg_roles u ON u.oid = m.member \
      WHERE u.rolname = $1 ORDER BY 1";
 
-// ---- Session state of a pooled connection (simple-query text, built by `pg.rs`) ----
-/// Sent before a pooled connection goes back to the pool when its role or timeout changed.
-pub const RESET_SESSION: &str = "RESET ROLE; RESET statement_timeout";
-
 /// Every statement above, for tests and for `EXPLAIN`-style inspection.
 pub const ALL: &[&str] = &[
     INSERT,

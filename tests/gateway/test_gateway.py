@@ -400,6 +400,33 @@ def test_users_and_cursor_ownership():
     expect_error(18, lambda: client(with_credentials(URI, name, "Secret-pw1")).admin.command("ping"))
 
 
+def test_pooled_connections_run_as_each_user():
+    """Pooled PostgreSQL connections keep the role of their last command: a command always
+    runs with its own user's privileges, and a re-created user works at once."""
+    admin = client()
+    reader = "gw_e2e_reader_" + uuid.uuid4().hex[:6]
+    admin[DB].roles.insert_one({"_id": 1})
+    try:
+        admin.admin.command("createUser", reader, pwd="Reader-pw1", roles=[{"role": "read", "db": DB}])
+    except OperationFailure as e:
+        raise Skip(f"createUser not available: {e}")
+    try:
+        for _ in range(3):
+            r = client(with_credentials(URI, reader, "Reader-pw1"), maxPoolSize=1)
+            # Interleave both users over the gateway's small pool many times.
+            for i in range(20):
+                assert r[DB].roles.find_one({"_id": 1}) == {"_id": 1}
+                expect_error(13, lambda: r[DB].roles.insert_one({"_id": 100 + i}))
+                admin[DB].roles.update_one({"_id": 1}, {"$set": {"n": i}})
+                admin[DB].roles.update_one({"_id": 1}, {"$unset": {"n": 1}})
+            r.close()
+            admin.admin.command("dropUser", reader)
+            admin.admin.command("createUser", reader, pwd="Reader-pw1", roles=[{"role": "read", "db": DB}])
+        assert admin[DB].roles.count_documents({}) == 1
+    finally:
+        admin.admin.command("dropUser", reader)
+
+
 def test_mongosh_smoke():
     sh = MONGOSH or shutil.which("mongosh") or ""
     if not sh or not os.path.exists(sh):

@@ -28,7 +28,7 @@ fn payload(spec: &RawDocument) -> CommandResult<&[u8]> {
 
 /// The verifier of `user` for `mechanism`, read as the gateway's superuser.
 async fn verifier(gw: &Gateway, mechanism: Mechanism, user: &str) -> CommandResult<Option<Verifier>> {
-    let conn = gw.pool.get().await?;
+    let conn = gw.pool.get(None, None).await?;
     let result = match mechanism {
         Mechanism::Sha256 => conn.query(sql::SCRAM_SHA256_VERIFIER, &[&user]).await.map(|rows| {
             rows.first()
@@ -64,7 +64,7 @@ pub async fn mechanisms_for_user(gw: &Gateway, user: &str) -> CommandResult<Vec<
 }
 
 async fn roles_of(gw: &Gateway, user: &str) -> Vec<String> {
-    let Ok(conn) = gw.pool.get().await else {
+    let Ok(conn) = gw.pool.get(None, None).await else {
         return Vec::new();
     };
     let roles = conn

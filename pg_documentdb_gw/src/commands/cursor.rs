@@ -120,7 +120,7 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     }
     let (mut conn, pinned) = match cursor.pinned.take() {
         Some(c) => (c, true),
-        None => match ctx.gw.pool.get().await {
+        None => match ctx.gw.pool.get(user.as_deref(), None).await {
             Ok(c) => (c, false),
             Err(e) => {
                 if let Some(killed) = cursors.checkin(id, cursor) {

@@ -12,9 +12,7 @@ use crate::sql;
 /// A pooled connection running as the session's user, with the command's maxTimeMS.
 pub async fn user_connection(ctx: &Ctx<'_>, req: &CommandRequest, honour_max_time: bool) -> CommandResult<PgConn> {
     let timeout = if honour_max_time { super::max_time_ms(&req.body)? } else { None };
-    let mut conn = ctx.gw.pool.get().await?;
-    conn.prepare_session(ctx.user(), timeout).await?;
-    Ok(conn)
+    ctx.gw.pool.get(ctx.user(), timeout).await
 }
 
 /// Runs one statement and returns the bson in the first column of its row.

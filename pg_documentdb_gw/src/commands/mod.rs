@@ -495,8 +495,13 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::DbStats => data::db_stats(ctx, req).await,
         H::ListDatabases => data::spec_only(ctx, req, crate::sql::LIST_DATABASES).await,
         H::CreateUser => data::spec_only(ctx, req, crate::sql::CREATE_USER).await,
-        H::DropUser => data::spec_only(ctx, req, crate::sql::DROP_USER).await,
-        H::UpdateUser => data::spec_only(ctx, req, crate::sql::UPDATE_USER).await,
+        H::DropUser | H::UpdateUser => {
+            let statement = if spec.handler == H::DropUser { crate::sql::DROP_USER } else { crate::sql::UPDATE_USER };
+            let result = data::spec_only(ctx, req, statement).await;
+            // Pooled connections set to that role set it afresh (a re-created user is a new role).
+            ctx.gw.pool.invalidate_roles();
+            result
+        }
         H::UsersInfo => data::spec_only(ctx, req, crate::sql::USERS_INFO).await,
         H::ConfigureFailPoint => reply(ctx.gw.failpoints.configure(&req.body)?),
     }
