@@ -88,5 +88,29 @@ SELECT cursorpage FROM find_cursor_first_page('regress_find', '{"find": "inv", "
 \echo :LAST_ERROR_SQLSTATE
 SELECT document FROM distinct_query('regress_find', '{"distinct": "inv"}');
 \echo :LAST_ERROR_SQLSTATE
+-- The query operators generated WHERE clauses use (documentdb_api_catalog): each is
+-- { path: { $op: value } } with MongoDB's array and null semantics.
+SELECT document -> '_id' AS id FROM collection('regress_find', 'inv')
+  WHERE document OPERATOR(documentdb_api_catalog.@=) '{"tags": "blue"}' ORDER BY 1;
+SELECT document -> '_id' AS id FROM collection('regress_find', 'inv')
+  WHERE document OPERATOR(documentdb_api_catalog.@>=) '{"instock.qty": 15}' ORDER BY 1;
+SELECT document -> '_id' AS id FROM collection('regress_find', 'inv')
+  WHERE document OPERATOR(documentdb_api_catalog.@<) '{"qty": 30}' ORDER BY 1;
+SELECT document -> '_id' AS id FROM collection('regress_find', 'inv')
+  WHERE document OPERATOR(documentdb_api_catalog.@*=) '{"item": [null, "paper"]}' ORDER BY 1;
+SELECT document -> '_id' AS id FROM collection('regress_find', 'inv')
+  WHERE document OPERATOR(documentdb_api_catalog.@?) '{"instock": true}' ORDER BY 1;
+SELECT '{"a": 1}'::bson OPERATOR(documentdb_api_catalog.@>) '{"a": 1, "b": 2}';
+\echo :LAST_ERROR_SQLSTATE
+-- find pushes those operators into its WHERE clause; the full match is the recheck only when
+-- something is left over.
+CREATE FUNCTION plan_filter(spec text) RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(m[1], ' AND ') FROM regexp_matches(
+    (documentdb_api_internal.explain('regress_find', spec::bson) -> 'queryPlanner.postgresPlan')::text,
+    '(@[=<>*?]+|bson_query_match)', 'g') AS m
+$$;
+SELECT plan_filter('{"explain": {"find": "inv", "filter": {"qty": {"$gt": 30, "$lte": 75}}}}');
+SELECT plan_filter('{"explain": {"find": "inv", "filter": {"status": "A", "tags": {"$size": 1}}}}');
+DROP FUNCTION plan_filter(text);
 DROP FUNCTION ids(text);
 SELECT drop_database('regress_find');
