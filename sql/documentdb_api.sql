@@ -205,3 +205,17 @@ CREATE OPERATOR documentdb_api_catalog.@*= (
 CREATE OPERATOR documentdb_api_catalog.@? (
     LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
     PROCEDURE = documentdb_api_internal.bson_dollar_exists, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+
+-- Every change to the collections catalog, by our functions or by hand, invalidates the
+-- backends' cached collection lookups (pg_documentdb/src/catalog_cache.rs).
+REVOKE ALL ON FUNCTION documentdb_api_internal.invalidate_collection_cache(oid) FROM PUBLIC;
+CREATE FUNCTION documentdb_api_internal.collections_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    PERFORM documentdb_api_internal.invalidate_collection_cache(TG_RELID);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER collections_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON documentdb_api_catalog.collections
+    FOR EACH STATEMENT EXECUTE FUNCTION documentdb_api_internal.collections_changed();

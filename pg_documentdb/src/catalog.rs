@@ -117,14 +117,17 @@ fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
     })
 }
 
-/// Looks a collection (or view) up; `None` when it doesn't exist.
+/// Looks a collection (or view) up; `None` when it doesn't exist. Served from the
+/// backend's cache when possible (see `catalog_cache`).
 pub fn lookup(db: &str, coll: &str) -> DocDbResult<Option<Collection>> {
-    let sql = format!(
-        "SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections \
-         WHERE database_name = $1 AND collection_name = $2"
-    );
-    let rows = spi::execute(&sql, &[Param::Text(db), Param::Text(coll)], true, 1)?;
-    rows.into_iter().next().map(collection_from_row).transpose()
+    crate::catalog_cache::lookup(db, coll, || {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections \
+             WHERE database_name = $1 AND collection_name = $2"
+        );
+        let rows = spi::execute(&sql, &[Param::Text(db), Param::Text(coll)], true, 1)?;
+        rows.into_iter().next().map(collection_from_row).transpose()
+    })
 }
 
 /// All collections and views of a database, by name.

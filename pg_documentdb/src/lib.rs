@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 mod aggregates;
 mod api;
 mod catalog;
+mod catalog_cache;
 mod commands;
 mod functions;
 mod gucs;

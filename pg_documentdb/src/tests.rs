@@ -157,3 +157,52 @@ fn explain_reports_a_winning_plan() {
     );
     assert_eq!(plan.as_deref(), Some("COLLSCAN"));
 }
+
+fn count_of(db: &str, coll: &str) -> i64 {
+    Spi::get_one::<i64>(&format!(
+        "SELECT count(*) FROM documentdb_api.collection({}, {})",
+        pgrx::spi::quote_literal(db),
+        pgrx::spi::quote_literal(coll)
+    ))
+    .expect("count failed")
+    .unwrap_or(-1)
+}
+
+fn find_count(db: &str, coll: &str) -> Option<String> {
+    text(&format!(
+        r#"SELECT documentdb_core.bson_get_value_text(document, 'n') FROM documentdb_api.count_query({}, '{{"count": "{coll}"}}')"#,
+        pgrx::spi::quote_literal(db)
+    ))
+}
+
+// Collection lookups are cached per backend; every catalog change (our commands, a rolled
+// back subtransaction, a hand-made UPDATE) must be seen by the next command.
+#[pg_test]
+fn cached_collection_lookups_follow_catalog_changes() {
+    assert_eq!(find_count("cache", "a").as_deref(), Some("0")); // caches "no such collection"
+    Spi::run(r#"SELECT documentdb_api.insert_one('cache', 'a', '{"_id": 1}')"#).unwrap();
+    assert_eq!(find_count("cache", "a").as_deref(), Some("1"));
+    Spi::run(r#"SELECT documentdb_api.rename_collection('cache', 'a', 'b')"#).unwrap();
+    assert_eq!(find_count("cache", "a").as_deref(), Some("0"));
+    assert_eq!(find_count("cache", "b").as_deref(), Some("1"));
+    Spi::run("SELECT documentdb_api.drop_collection('cache', 'b')").unwrap();
+    assert_eq!(find_count("cache", "b").as_deref(), Some("0"));
+    Spi::run(r#"SELECT documentdb_api.insert_one('cache', 'b', '{"_id": 2}')"#).unwrap();
+    Spi::run(r#"SELECT documentdb_api.insert_one('cache', 'b', '{"_id": 3}')"#).unwrap();
+    assert_eq!(find_count("cache", "b").as_deref(), Some("2"));
+    // A collection created in a subtransaction that rolls back does not linger in the cache.
+    Spi::run(
+        r#"DO $$ BEGIN
+             PERFORM documentdb_api.insert_one('cache', 'gone', '{"_id": 1}');
+             PERFORM documentdb_api.count_query('cache', '{"count": "gone"}');
+             RAISE EXCEPTION 'roll back';
+           EXCEPTION WHEN OTHERS THEN NULL; END $$"#,
+    )
+    .unwrap();
+    assert_eq!(find_count("cache", "gone").as_deref(), Some("0"));
+    assert_eq!(count_of("cache", "gone"), 0);
+    // Changes made by hand to the catalog are seen too.
+    Spi::run("UPDATE documentdb_api_catalog.collections SET collection_name = 'c' WHERE database_name = 'cache' AND collection_name = 'b'").unwrap();
+    assert_eq!(find_count("cache", "b").as_deref(), Some("0"));
+    assert_eq!(find_count("cache", "c").as_deref(), Some("2"));
+}

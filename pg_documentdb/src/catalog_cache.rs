@@ -1,0 +1,116 @@
+//! Backend-local cache of collection lookups (`documentdb_api_catalog.collections` rows by
+//! database and name, including "no such collection"), so a command does not query the
+//! catalog table every time.
+//!
+//! Invalidation rides on PostgreSQL's relcache invalidation of the catalog table: a
+//! statement-level trigger on the table (sql/documentdb_api.sql) calls
+//! [`invalidate_collection_cache`] for every INSERT/UPDATE/DELETE/TRUNCATE, whoever runs it.
+//! That invalidation is transactional: the writing backend sees it at its next command
+//! (and again if the transaction or subtransaction aborts), other backends when they next
+//! accept invalidation messages, which PostgreSQL does at the start of every transaction.
+//! Dropping the table (DROP EXTENSION) invalidates it too. The callback only clears this
+//! cache; it never errors.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::catalog::Collection;
+
+/// Entries kept before the cache is dropped wholesale (bounds memory with many collections).
+const MAX_ENTRIES: usize = 4096;
+
+thread_local! {
+    static ENTRIES: RefCell<HashMap<(String, String), Option<Collection>>> = RefCell::new(HashMap::new());
+    /// OID of documentdb_api_catalog.collections while entries are cached (invalid: none).
+    static CATALOG_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The relcache callback: PostgreSQL calls it with the relation whose cache entry is
+/// invalidated (InvalidOid: all of them).
+unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    let ours = CATALOG_OID.with(Cell::get);
+    if relid == pg_sys::InvalidOid || (ours != pg_sys::InvalidOid && relid == ours) {
+        clear();
+    }
+}
+
+fn clear() {
+    // try_with/try_borrow_mut: never panic inside a callback PostgreSQL runs.
+    let _ = ENTRIES.try_with(|e| {
+        if let Ok(mut entries) = e.try_borrow_mut() {
+            entries.clear();
+        }
+    });
+    let _ = CATALOG_OID.try_with(|oid| oid.set(pg_sys::InvalidOid));
+}
+
+/// Makes sure the callback is registered and the catalog table's OID known; false when the
+/// table can't be found (then nothing is cached).
+fn ready() -> bool {
+    if !CALLBACK_REGISTERED.with(Cell::get) {
+        // SAFETY: registering a plain function with no argument; PostgreSQL keeps it for
+        // the life of the backend (there is no unregister, so register exactly once).
+        unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0)) };
+        CALLBACK_REGISTERED.with(|r| r.set(true));
+    }
+    if CATALOG_OID.with(Cell::get) != pg_sys::InvalidOid {
+        return true;
+    }
+    // SAFETY: syscache lookups by name with missing_ok; no allocation is kept.
+    let oid = unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"documentdb_api_catalog".as_ptr(), true);
+        if namespace == pg_sys::InvalidOid {
+            return false;
+        }
+        pg_sys::get_relname_relid(c"collections".as_ptr(), namespace)
+    };
+    if oid == pg_sys::InvalidOid {
+        return false;
+    }
+    // Entries cached under an older OID (a re-created extension) must not survive.
+    ENTRIES.with(|e| e.borrow_mut().clear());
+    CATALOG_OID.with(|c| c.set(oid));
+    true
+}
+
+/// The cached lookup of `db.coll`, or the result of `load` (then cached).
+pub fn lookup(
+    db: &str,
+    coll: &str,
+    load: impl FnOnce() -> documentdb_errors::DocDbResult<Option<Collection>>,
+) -> documentdb_errors::DocDbResult<Option<Collection>> {
+    if !ready() {
+        return load();
+    }
+    let key = (db.to_owned(), coll.to_owned());
+    if let Some(hit) = ENTRIES.with(|e| e.borrow().get(&key).cloned()) {
+        return Ok(hit);
+    }
+    // An invalidation that arrives while loading (the load's own lock acquisition accepts
+    // pending messages) clears the cache, but this result is still current: it was read
+    // after that message was processed.
+    let value = load()?;
+    ENTRIES.with(|e| {
+        let mut entries = e.borrow_mut();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        // Only when still valid: a callback during load reset the OID.
+        if CATALOG_OID.with(Cell::get) != pg_sys::InvalidOid {
+            entries.insert(key, value.clone());
+        }
+    });
+    Ok(value)
+}
+
+/// Trigger helper: invalidates the relcache entry of `relid` (the catalog table), which
+/// clears every backend's collection cache at the right transactional moment.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn invalidate_collection_cache(relid: pg_sys::Oid) {
+    // SAFETY: relid comes from TG_RELID of a trigger on an existing table.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
+}
