@@ -25,15 +25,9 @@ log() { printf '\n\033[1m--> %s\033[0m\n' "$*" >&2; }
 
 # ------------------------------------------------------------------ prerequisites
 
-if ! python3 -c 'import pymongo' 2>/dev/null; then
-    log "installing pymongo"
-    if ! python3 -m pip --version >/dev/null 2>&1; then
-        apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null
-    fi
-    # Debian's system Python is externally managed (PEP 668).
-    python3 -m pip install -q pymongo 2>/dev/null || python3 -m pip install -q --break-system-packages pymongo
-    python3 -c 'import pymongo'
-fi
+# shellcheck source=../../scripts/ensure_pymongo.sh
+source "$ROOT/scripts/ensure_pymongo.sh"
+ensure_pymongo
 
 if [[ ! -x "$MONGOSH" ]]; then
     log "installing mongosh (npm ci)"
