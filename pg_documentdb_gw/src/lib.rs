@@ -20,6 +20,7 @@ pub mod cursors;
 pub mod error;
 pub mod failpoints;
 pub mod pg;
+pub mod pg_socket;
 pub mod protocol;
 pub mod scram;
 pub mod server;

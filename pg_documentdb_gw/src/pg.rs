@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use deadpool::managed;
-use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{ClientWrapper, Connect, Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime};
 use documentdb_errors::ErrorCode;
+use futures_util::future::BoxFuture;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use crate::error::{CommandError, CommandResult};
+use crate::pg_socket::PgUnixStream;
 use crate::sql;
 
 /// A `documentdb_core.bson` / `bsonsequence` parameter: the raw bytes are the binary format.
@@ -87,6 +89,41 @@ pub struct PgSession {
     epoch: u64,
 }
 
+/// Opens pool connections on [`PgUnixStream`] (read-readiness-only registration; see there).
+struct UnixSocketConnect {
+    socket: PathBuf,
+}
+
+impl Connect for UnixSocketConnect {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> BoxFuture<'_, Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>> {
+        let pg_config = pg_config.clone();
+        Box::pin(async move {
+            let (client, connection) = match PgUnixStream::connect(&self.socket).await {
+                Ok(stream) => {
+                    let (client, connection) = pg_config.connect_raw(stream, NoTls).await?;
+                    (client, tokio::spawn(async move { log_connection_end(connection.await) }))
+                }
+                // The socket is not there (PostgreSQL down or restarting): let tokio-postgres
+                // make the attempt, so the error reported is its own, naming the socket.
+                Err(_) => {
+                    let (client, connection) = pg_config.connect(NoTls).await?;
+                    (client, tokio::spawn(async move { log_connection_end(connection.await) }))
+                }
+            };
+            Ok((client, connection))
+        })
+    }
+}
+
+fn log_connection_end(result: Result<(), tokio_postgres::Error>) {
+    if let Err(e) = result {
+        tracing::warn!("PostgreSQL connection ended: {e}");
+    }
+}
+
 /// deadpool-postgres' manager, with each connection's session state alongside it.
 struct SessionManager(Manager);
 
@@ -141,7 +178,12 @@ impl PgPool {
             .application_name("documentdb_gateway")
             .options("-c search_path=documentdb_api_catalog,documentdb_api,public")
             .connect_timeout(Duration::from_secs(10));
-        let manager = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let socket = settings.socket_dir.join(format!(".s.PGSQL.{}", settings.port));
+        let manager = Manager::from_connect(
+            cfg,
+            UnixSocketConnect { socket },
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
         let pool = Pool::builder(SessionManager(manager))
             .max_size(settings.pool_size.max(1))
             .runtime(Runtime::Tokio1)
