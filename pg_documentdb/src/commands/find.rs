@@ -343,7 +343,14 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
         return super::aggregate::find_on_view(&collection, &q, opts, cursor_id);
     }
     opts.limit = q.limit;
-    let resumable = q.sort.is_none_or(|s| s.is_empty()) && q.skip == 0;
+    // `_id` equality matches at most one document: one statement answers it, with no
+    // resumable scan or portal, and the cursor is exhausted in the first batch (as mongod's
+    // _id lookup is), unless `batchSize: 0` asks for an empty first batch.
+    let at_most_one = q.filter.is_some_and(is_single_id_equality);
+    if at_most_one && opts.batch_size != Some(0) {
+        opts.single_batch = true;
+    }
+    let resumable = !at_most_one && q.sort.is_none_or(|s| s.is_empty()) && q.skip == 0;
     let query = select_sql(&collection, &q, resumable)?;
     cursor::first_page(query, &ns, opts, cursor_id)
 }
