@@ -290,14 +290,21 @@ async fn handle_connection(gw: Arc<Gateway>, stream: TcpStream, peer: SocketAddr
     }
 }
 
+/// Read buffer of a client connection: holds typical commands whole.
+const READ_BUFFER: usize = 16 * 1024;
+
 async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
     gw: Arc<Gateway>,
-    mut stream: S,
+    stream: S,
     peer: SocketAddr,
     id: i64,
     tls: bool,
 ) {
     tracing::debug!(conn = id, peer = %peer, tls, "connection accepted");
+    // Buffered reads: a frame's header and body (and pipelined frames) arrive in one read
+    // instead of one per read_exact; bodies larger than the buffer are read straight into
+    // the frame. Writes pass through unbuffered.
+    let mut stream = tokio::io::BufReader::with_capacity(READ_BUFFER, stream);
     let mut session = Session::new(id, peer, tls);
     let mut header = [0u8; HEADER_LEN];
     loop {
