@@ -142,10 +142,8 @@ mod sql_functions {
         query: BsonRef<'_>,
         fcinfo: pg_sys::FunctionCallInfo,
     ) -> Bson {
-        let mut key = projection.as_bytes().to_vec();
-        key.extend_from_slice(query.as_bytes());
         ok_or_throw(
-            cached(fcinfo, &key, || {
+            cached(fcinfo, &cache_key(&[projection.as_bytes(), query.as_bytes()]), || {
                 let filter = Filter::parse(query.document())?;
                 Projection::parse_find(projection.document(), Some(&filter))
             })
@@ -303,8 +301,7 @@ fn parse_update_plan(spec: &RawDocument) -> DocDbResult<UpdatePlan> {
         )),
         Err(_) => None,
     };
-    let filter =
-        if ctx.variables.is_empty() { Filter::parse(q)? } else { Filter::parse_with_variables(q, &ctx.variables)? };
+    let filter = Filter::parse_with_variables(q, &ctx.variables)?;
     Ok(UpdatePlan { filter, update, uses_positional, validator })
 }
 
@@ -476,9 +473,7 @@ mod let_functions {
     ) -> bool {
         ok_or_throw(
             cached(fcinfo, &cache_key(&[query.as_bytes(), vars.as_bytes()]), || {
-                let variables =
-                    bson::Document::try_from(vars.document()).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-                Filter::parse_with_variables(query.document(), &variables)
+                Filter::parse_with_variables(query.document(), &context_of(vars.document())?.variables)
             })
             .and_then(|filter| filter.matches(document.document())),
         )

@@ -228,13 +228,6 @@ impl Pipeline {
         self.b.vars = vars;
     }
 
-    fn ctx(&self) -> DocDbResult<documentdb_query::expr::ExprContext> {
-        match &self.b.vars {
-            Some(v) => crate::functions::context_of(v),
-            None => Ok(Default::default()),
-        }
-    }
-
     /// Applies a per-document transformation without variables (no expressions involved).
     fn transform_plain(&mut self, func: &str, spec: Vec<u8>) {
         let p = self.bson_param(spec);
@@ -312,12 +305,12 @@ impl Pipeline {
             }
             "$project" => {
                 let spec = doc_arg(name, value)?;
-                Projection::parse_project_stage_with_context(spec, &self.ctx()?)?;
+                Projection::parse_project_stage_with_context(spec, &self.b.ctx()?)?;
                 self.transform("bson_dollar_project", spec.as_bytes().to_vec());
             }
             "$addFields" | "$set" => {
                 let spec = doc_arg(name, value)?;
-                Projection::parse_add_fields_with_context(spec, &self.ctx()?)?;
+                Projection::parse_add_fields_with_context(spec, &self.b.ctx()?)?;
                 self.transform("bson_dollar_add_fields", spec.as_bytes().to_vec());
             }
             "$unset" => {
@@ -333,7 +326,7 @@ impl Pipeline {
                 } else {
                     value
                 };
-                documentdb_query::expr::Expression::parse(expr, &self.ctx()?)?;
+                documentdb_query::expr::Expression::parse(expr, &self.b.ctx()?)?;
                 self.transform("bson_dollar_replace_root", wrap_value_doc(expr));
             }
             "$count" => {
@@ -411,7 +404,7 @@ impl Pipeline {
                     format!("The field '{field}' must specify one accumulator"),
                 ));
             };
-            documentdb_query::accumulators::Accumulator::parse_with_context(op.as_str(), arg, &self.ctx()?)?;
+            documentdb_query::accumulators::Accumulator::parse_with_context(op.as_str(), arg, &self.b.ctx()?)?;
             let mut acc = acc.to_owned();
             if let Some(vars) = &self.b.vars {
                 acc.append(cstr(ACCUMULATOR_VARS), vars.clone());
@@ -421,7 +414,7 @@ impl Pipeline {
         let Some(id_expr) = id_expr else {
             return Err(DocDbError::new(ErrorCode::new(15955), "a group specification must include an _id"));
         };
-        documentdb_query::expr::Expression::parse(id_expr, &self.ctx()?)?;
+        documentdb_query::expr::Expression::parse(id_expr, &self.b.ctx()?)?;
 
         self.wrap(true);
         let order_keys = self.level.order_keys.clone();

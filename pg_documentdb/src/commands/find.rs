@@ -4,6 +4,7 @@
 
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, DocDbResult};
+use documentdb_query::expr::ExprContext;
 use documentdb_query::filter::{Filter, PushdownOp};
 use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
@@ -63,16 +64,17 @@ impl SqlBuilder {
         }
     }
 
+    /// The command's `let` variables as an expression context (empty without them).
+    pub fn ctx(&self) -> DocDbResult<ExprContext> {
+        match &self.vars {
+            Some(vars) => crate::functions::context_of(vars),
+            None => Ok(ExprContext::default()),
+        }
+    }
+
     /// The filter parsed with this builder's variables.
     pub fn parse_filter(&self, filter: &RawDocument) -> DocDbResult<Filter> {
-        match &self.vars {
-            None => Filter::parse(filter),
-            Some(vars) => {
-                let variables = bson::Document::try_from(vars.as_ref())
-                    .map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?;
-                Filter::parse_with_variables(filter, &variables)
-            }
-        }
+        Filter::parse_with_variables(filter, &self.ctx()?.variables)
     }
 
     pub fn param(&mut self, p: OwnedParam) -> String {
@@ -206,11 +208,7 @@ pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
     let Some(projection) = q.projection.filter(|p| !p.is_empty()) else { return Ok(()) };
     let b = SqlBuilder::with_vars(q.vars.clone());
     let filter = q.filter.map(|f| b.parse_filter(f)).transpose()?;
-    let ctx = match &q.vars {
-        Some(v) => crate::functions::context_of(v)?,
-        None => Default::default(),
-    };
-    Projection::parse_find_with_context(projection, filter.as_ref(), &ctx)?;
+    Projection::parse_find_with_context(projection, filter.as_ref(), &b.ctx()?)?;
     Ok(())
 }
 

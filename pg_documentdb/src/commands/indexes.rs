@@ -9,7 +9,7 @@ use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 
 use super::spec::{self, read_fields, Field};
-use super::write_result::{append_count, cstr};
+use super::write_result::{append_count, cstr, WriteError};
 use crate::catalog::{self, Collection};
 use crate::spi::{self, Param, Value};
 
@@ -458,22 +458,22 @@ pub fn duplicate_key_error(collection: &Collection, constraint_message: &str, do
         ),
         None => ("_id_".to_owned(), rawdoc! { "_id": 1 }),
     };
-    let mut message = format!("E11000 duplicate key error collection: {} index: {name}", collection.namespace());
-    let mut details = rawdoc! { "keyPattern": key.clone() };
-    if let Some(doc) = doc {
-        let value = if name == "_id_" {
-            let mut v = RawDocumentBuf::new();
-            if let Some(id) = documentdb_query::document::document_id(doc) {
-                v.append(cstr("_id"), id);
-            }
-            v
-        } else {
-            key_value(doc, &key)
-        };
-        message.push_str(&format!(" dup key: {}", super::write_result::relaxed_inline(&value)));
-        details.append(cstr("keyValue"), value);
-    }
-    DocDbError::new(ErrorCode::DuplicateKey, message).with_details(details.into_bytes())
+    let Some(doc) = doc else {
+        // The offending document is unknown (a set-wise update): name the index only.
+        let message = format!("E11000 duplicate key error collection: {} index: {name}", collection.namespace());
+        return DocDbError::new(ErrorCode::DuplicateKey, message)
+            .with_details(rawdoc! { "keyPattern": key }.into_bytes());
+    };
+    let value = if name == "_id_" {
+        let mut v = RawDocumentBuf::new();
+        if let Some(id) = documentdb_query::document::document_id(doc) {
+            v.append(cstr("_id"), id);
+        }
+        v
+    } else {
+        key_value(doc, &key)
+    };
+    WriteError::duplicate_key(0, collection, &name, key, value).into_error()
 }
 
 fn index_spec(index_id: i64) -> DocDbResult<Option<RawDocumentBuf>> {

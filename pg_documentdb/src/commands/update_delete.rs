@@ -144,10 +144,7 @@ pub fn update(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
         _ => Ok(false),
     })?;
     let b0 = SqlBuilder::with_vars(vars.clone());
-    let ctx = match &vars {
-        Some(v) => crate::functions::context_of(v)?,
-        None => Default::default(),
-    };
+    let ctx = b0.ctx()?;
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, coll)?;
     let mut result = WriteResult { n_modified: Some(0), ..Default::default() };
@@ -247,18 +244,7 @@ fn run_update(
                 if let Some(v) = validator {
                     v.check_update(old, &outcome.document)?;
                 }
-                // Its own subtransaction so a duplicate key can name the offending key value.
-                match subxact::run(|| write_row(collection, (block, offset), &outcome.document)) {
-                    Ok(()) => {}
-                    Err(subxact::Failure::UniqueViolation { constraint_message }) => {
-                        return Err(super::indexes::duplicate_key_error(
-                            collection,
-                            &constraint_message,
-                            Some(&outcome.document),
-                        ));
-                    }
-                    Err(failure) => return Err(failure.into_error()),
-                }
+                write_row(collection, (block, offset), &outcome.document)?;
             }
             return Ok(StatementOutcome { matched: 1, modified: i64::from(outcome.modified), upserted: None });
         }
@@ -282,10 +268,20 @@ fn run_update(
     Ok(StatementOutcome { matched: 0, modified: 0, upserted: Some(id) })
 }
 
+/// Writes the new version of one document. In its own subtransaction, so that a unique
+/// violation becomes MongoDB's DuplicateKey error naming the offending key value.
 fn write_row(collection: &Collection, ctid: (u32, u16), document: &RawDocument) -> DocDbResult<()> {
     let sql = format!("UPDATE {} SET document = $2 WHERE ctid = $1", collection.table());
-    spi::execute(&sql, &[Param::Tid(ctid.0, ctid.1), Param::Bson(document.as_bytes())], false, 0)?;
-    Ok(())
+    let written = subxact::run(|| {
+        spi::execute(&sql, &[Param::Tid(ctid.0, ctid.1), Param::Bson(document.as_bytes())], false, 0).map(drop)
+    });
+    match written {
+        Ok(()) => Ok(()),
+        Err(subxact::Failure::UniqueViolation { constraint_message }) => {
+            Err(super::indexes::duplicate_key_error(collection, &constraint_message, Some(document)))
+        }
+        Err(failure) => Err(failure.into_error()),
+    }
 }
 
 /// A set-wise multi-document update: one statement that locks the matching rows, computes
@@ -380,11 +376,11 @@ pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
     let mut result = WriteResult::default();
     for (index, (q, limit)) in parsed.into_iter().enumerate() {
         let outcome = subxact::run(|| {
-            SqlBuilder::with_vars(vars.clone()).parse_filter(q)?;
+            let mut b = SqlBuilder::with_vars(vars.clone());
+            b.parse_filter(q)?;
             let Some(target) = collection.as_ref() else {
                 return Ok(0);
             };
-            let mut b = SqlBuilder::with_vars(vars.clone());
             let where_clause = b.where_clause(target, Some(q))?;
             let table = target.table();
             let sql = if limit == 1 {
@@ -468,10 +464,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
     catalog::validate_collection_name(db, coll)?;
     let query_doc = query.map(|q| q.to_owned()).unwrap_or_default();
     let b0 = SqlBuilder::with_vars(vars.clone());
-    let ctx = match &vars {
-        Some(v) => crate::functions::context_of(v)?,
-        None => Default::default(),
-    };
+    let ctx = b0.ctx()?;
     let filter = b0.parse_filter(&query_doc)?;
     let parsed_update = update_spec.map(|u| Update::parse_with_context(u, array_filters, &ctx)).transpose()?;
     let projection = fields
@@ -561,18 +554,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
                 if let Some(v) = &validator {
                     v.check_update(old, &outcome.document)?;
                 }
-                let written = subxact::run(|| write_row(&collection, ctid, &outcome.document));
-                match written {
-                    Ok(()) => {}
-                    Err(subxact::Failure::UniqueViolation { constraint_message }) => {
-                        return Err(super::indexes::duplicate_key_error(
-                            &collection,
-                            &constraint_message,
-                            Some(&outcome.document),
-                        ));
-                    }
-                    Err(failure) => return Err(failure.into_error()),
-                }
+                write_row(&collection, ctid, &outcome.document)?;
             }
             let value = if return_new { project(&outcome.document)? } else { project(old)? };
             Ok(reply(1, Some(true), None, Some(value)))
