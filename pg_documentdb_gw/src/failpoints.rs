@@ -45,12 +45,17 @@ struct FailCommand {
     action: Action,
 }
 
-/// The gateway's fail point state; `times_entered` counts how often it fired (the `count`
-/// `configureFailPoint` replies with).
+/// The gateway's fail point state.
 #[derive(Debug, Default)]
 pub struct FailPoints {
-    state: Mutex<Option<FailCommand>>,
-    times_entered: Mutex<i64>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    fail_command: Option<FailCommand>,
+    /// How often it fired since it was configured (the `count` `configureFailPoint` replies with).
+    times_entered: i64,
 }
 
 impl FailPoints {
@@ -77,11 +82,9 @@ impl FailPoints {
             (_, None) => return Err(CommandError::bad_value("failCommand requires 'data' with 'failCommands'")),
             (mode, Some(data)) => Some(parse_data(mode, data)?),
         };
-        let previous = {
-            let mut entered = self.times_entered.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::replace(&mut *entered, 0)
-        };
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = new_state;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = std::mem::replace(&mut state.times_entered, 0);
+        state.fail_command = new_state;
         Ok(bson::doc! { "count": previous, "ok": 1.0 })
     }
 
@@ -89,7 +92,7 @@ impl FailPoints {
     /// the fail point is off or doesn't match.
     pub fn check(&self, command: &str, app_name: Option<&str>) -> Option<Action> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let fp = state.as_mut()?;
+        let fp = state.fail_command.as_mut()?;
         if !fp.commands.iter().any(|c| c == command) {
             return None;
         }
@@ -115,10 +118,9 @@ impl FailPoints {
         }
         let action = fp.action.clone();
         if fp.mode == Mode::Off {
-            *state = None;
+            state.fail_command = None;
         }
-        drop(state);
-        *self.times_entered.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        state.times_entered += 1;
         Some(action)
     }
 }
@@ -134,6 +136,18 @@ fn count(v: RawBsonRef<'_>, what: &str) -> CommandResult<i64> {
         return Err(CommandError::bad_value(format!("'{what}' must be non-negative")));
     }
     Ok(n)
+}
+
+/// The strings of an array option.
+fn strings(array: &bson::RawArray, what: &str) -> CommandResult<Vec<String>> {
+    let mut out = Vec::new();
+    for item in array {
+        match item? {
+            RawBsonRef::String(s) => out.push(s.to_owned()),
+            _ => return Err(CommandError::type_mismatch(format!("'{what}' must be an array of strings"))),
+        }
+    }
+    Ok(out)
 }
 
 fn parse_mode(mode: Option<RawBsonRef<'_>>) -> CommandResult<Mode> {
@@ -172,14 +186,7 @@ fn parse_data(mode: Mode, data: &RawDocument) -> CommandResult<FailCommand> {
     for field in data.iter() {
         let (key, value) = field?;
         match (key.as_str(), value) {
-            ("failCommands", RawBsonRef::Array(names)) => {
-                for name in names.into_iter() {
-                    match name? {
-                        RawBsonRef::String(s) => fp.commands.push(s.to_owned()),
-                        _ => return Err(CommandError::type_mismatch("'failCommands' must be an array of strings")),
-                    }
-                }
-            }
+            ("failCommands", RawBsonRef::Array(names)) => fp.commands.extend(strings(names, "failCommands")?),
             ("failCommands", _) => return Err(CommandError::type_mismatch("'failCommands' must be an array")),
             ("appName", RawBsonRef::String(s)) => fp.app_name = Some(s.to_owned()),
             ("appName", _) => return Err(CommandError::type_mismatch("'appName' must be a string")),
@@ -197,14 +204,7 @@ fn parse_data(mode: Mode, data: &RawDocument) -> CommandResult<FailCommand> {
                 fp.action.error_code = Some(code);
             }
             ("errorLabels", RawBsonRef::Array(labels)) => {
-                let mut out = Vec::new();
-                for label in labels.into_iter() {
-                    match label? {
-                        RawBsonRef::String(s) => out.push(s.to_owned()),
-                        _ => return Err(CommandError::type_mismatch("'errorLabels' must be an array of strings")),
-                    }
-                }
-                fp.action.error_labels = Some(out);
+                fp.action.error_labels = Some(strings(labels, "errorLabels")?)
             }
             ("errorLabels", _) => return Err(CommandError::type_mismatch("'errorLabels' must be an array")),
             ("writeConcernError", RawBsonRef::Document(d)) => {

@@ -101,27 +101,31 @@ impl Connect for UnixSocketConnect {
     ) -> BoxFuture<'_, Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>> {
         let pg_config = pg_config.clone();
         Box::pin(async move {
-            let (client, connection) = match PgUnixStream::connect(&self.socket).await {
+            match PgUnixStream::connect(&self.socket).await {
                 Ok(stream) => {
                     let (client, connection) = pg_config.connect_raw(stream, NoTls).await?;
-                    (client, tokio::spawn(async move { log_connection_end(connection.await) }))
+                    Ok((client, spawn_connection(connection)))
                 }
                 // The socket is not there (PostgreSQL down or restarting): let tokio-postgres
                 // make the attempt, so the error reported is its own, naming the socket.
                 Err(_) => {
                     let (client, connection) = pg_config.connect(NoTls).await?;
-                    (client, tokio::spawn(async move { log_connection_end(connection.await) }))
+                    Ok((client, spawn_connection(connection)))
                 }
-            };
-            Ok((client, connection))
+            }
         })
     }
 }
 
-fn log_connection_end(result: Result<(), tokio_postgres::Error>) {
-    if let Err(e) = result {
-        tracing::warn!("PostgreSQL connection ended: {e}");
-    }
+/// Drives a tokio-postgres connection in its own task, logging how it ended.
+fn spawn_connection(
+    connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection ended: {e}");
+        }
+    })
 }
 
 /// deadpool-postgres' manager, with each connection's session state alongside it.

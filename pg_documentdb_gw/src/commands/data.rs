@@ -47,6 +47,14 @@ pub async fn spec_only(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'sta
     call(ctx, req, statement, &[&body]).await
 }
 
+/// dropUser/updateUser: afterwards pooled connections set to some role set it afresh before
+/// their next command (a re-created user is a new PostgreSQL role).
+pub async fn role_change(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
+    let result = spec_only(ctx, req, statement).await;
+    ctx.gw.pool.invalidate_roles();
+    result
+}
+
 pub async fn explain(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     match req.body.get("explain")? {
         Some(RawBsonRef::Document(_)) => {}

@@ -267,14 +267,14 @@ pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
     COMMANDS.iter().find(|c| c.name == name || c.aliases.contains(&name))
 }
 
-/// Test-only commands exist only when the gateway enables them.
-fn test_only(handler: Handler) -> bool {
-    matches!(handler, Handler::ConfigureFailPoint)
+/// Whether this gateway answers `spec`: test-only commands exist only when enabled.
+fn is_available(gw: &Gateway, spec: &CommandSpec) -> bool {
+    gw.config.enable_test_commands || !matches!(spec.handler, Handler::ConfigureFailPoint)
 }
 
-/// The commands this gateway answers (test-only ones only when enabled).
+/// The commands this gateway answers.
 pub fn available(gw: &Gateway) -> impl Iterator<Item = &'static CommandSpec> + '_ {
-    COMMANDS.iter().filter(|c| gw.config.enable_test_commands || !test_only(c.handler))
+    COMMANDS.iter().filter(|c| is_available(gw, c))
 }
 
 /// Commands whose replies are never compressed (compression spec).
@@ -427,7 +427,7 @@ pub fn ok() -> Document {
 /// Runs one command: lookup, auth and namespace checks, then its handler.
 pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let spec = match lookup(&req.name) {
-        Some(spec) if ctx.gw.config.enable_test_commands || !test_only(spec.handler) => spec,
+        Some(spec) if is_available(ctx.gw, spec) => spec,
         _ => {
             return Err(CommandError::new(ErrorCode::CommandNotFound, format!("no such command: '{}'", req.name)));
         }
@@ -495,13 +495,8 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::DbStats => data::db_stats(ctx, req).await,
         H::ListDatabases => data::spec_only(ctx, req, crate::sql::LIST_DATABASES).await,
         H::CreateUser => data::spec_only(ctx, req, crate::sql::CREATE_USER).await,
-        H::DropUser | H::UpdateUser => {
-            let statement = if spec.handler == H::DropUser { crate::sql::DROP_USER } else { crate::sql::UPDATE_USER };
-            let result = data::spec_only(ctx, req, statement).await;
-            // Pooled connections set to that role set it afresh (a re-created user is a new role).
-            ctx.gw.pool.invalidate_roles();
-            result
-        }
+        H::DropUser => data::role_change(ctx, req, crate::sql::DROP_USER).await,
+        H::UpdateUser => data::role_change(ctx, req, crate::sql::UPDATE_USER).await,
         H::UsersInfo => data::spec_only(ctx, req, crate::sql::USERS_INFO).await,
         H::ConfigureFailPoint => reply(ctx.gw.failpoints.configure(&req.body)?),
     }
