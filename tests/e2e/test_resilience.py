@@ -63,6 +63,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_gateway(gateway, port, pg_data, pg_port, *options):
+    """A standalone gateway over the dev cluster's socket, as the postgres OS user (peer
+    authentication), without TLS; its stderr is kept for the test to read."""
+    return subprocess.Popen(
+        ["runuser", "-u", "postgres", "--", gateway, "--port", str(port), "--pg-socket-dir", pg_data,
+         "--pg-port", str(pg_port), "--tls-mode", "disabled", *options],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 def wait_for(predicate, timeout, what):
     deadline = time.time() + timeout
     last = None
@@ -95,10 +104,7 @@ def test_killed_backends_are_replaced(uri, pg_data, pg_port):
 
 def test_postgres_restart_under_a_standalone_gateway(uri, pg_data, pg_port, gateway):
     port = free_port()
-    proc = subprocess.Popen(
-        ["runuser", "-u", "postgres", "--", gateway, "--port", str(port), "--pg-socket-dir", pg_data,
-         "--pg-port", str(pg_port), "--tls-mode", "disabled", "--pool-size", "4"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = start_gateway(gateway, port, pg_data, pg_port, "--pool-size", "4")
     try:
         c = pymongo.MongoClient(with_port(uri, port), retryReads=True, serverSelectionTimeoutMS=3000,
                                 socketTimeoutMS=10000)
@@ -134,10 +140,7 @@ def test_postgres_restart_under_a_standalone_gateway(uri, pg_data, pg_port, gate
 
 def test_max_connections_refuses_extra_clients(uri, pg_data, pg_port, gateway):
     port = free_port()
-    proc = subprocess.Popen(
-        ["runuser", "-u", "postgres", "--", gateway, "--port", str(port), "--pg-socket-dir", pg_data,
-         "--pg-port", str(pg_port), "--tls-mode", "disabled", "--max-connections", "3"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = start_gateway(gateway, port, pg_data, pg_port, "--max-connections", "3")
     try:
         wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 20,
                  "standalone gateway start")
