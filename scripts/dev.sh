@@ -3,6 +3,9 @@
 # extensions into the system PostgreSQL 15, run a dev cluster in ./data, run tests.
 # Every step is idempotent; run as root (PostgreSQL itself runs as the `postgres` user).
 set -euo pipefail
+# Without this, a failing build inside `changed="$(install_extensions)"` went unnoticed and
+# `make run` reported success with the previous binaries.
+shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
