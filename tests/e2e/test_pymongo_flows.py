@@ -9,8 +9,9 @@ cursors with getMore, aggregation, indexes and database/collection management.
 Run:   python3 tests/e2e/test_pymongo_flows.py --uri 'mongodb://user:pw@127.0.0.1:10260/?directConnection=true'
   or:  GATEWAY_URI=... pytest tests/e2e/test_pymongo_flows.py
 The user in the URI must be able to create and drop databases (e.g. the admin user).
-Prints PASS/FAIL per test, then 'N passed, N failed', and exits non-zero on any failure.
+Prints PASS/FAIL per test, then 'N passed, N failed, N skipped', and exits non-zero on any failure.
 """
+import argparse
 import datetime
 import math
 import os
@@ -40,6 +41,9 @@ from pymongo.errors import (
     PyMongoError,
     ServerSelectionTimeoutError,
 )
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402 - tests/harness.py, the runner shared by the suites
 
 URI = os.environ.get("GATEWAY_URI", "")
 DB = "e2e_pymongo_" + uuid.uuid4().hex[:8]
@@ -620,43 +624,14 @@ def cleanup():
 
 def main(argv):
     global URI
-    args = list(argv)
-    while args:
-        a = args.pop(0)
-        if a == "--uri" and args:
-            URI = args.pop(0)
-        elif a.startswith("--uri="):
-            URI = a.split("=", 1)[1]
-        else:
-            print(__doc__)
-            return 2
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
+    URI = ap.parse_args(argv).uri
     if not URI:
-        print("--uri (or GATEWAY_URI) is required", file=sys.stderr)
-        return 2
-    try:
-        client().admin.command("ping")
-    except PyMongoError as e:
-        print(f"gateway not reachable: {e}", file=sys.stderr)
-        print("0 passed, 1 failed")
+        ap.error("--uri (or GATEWAY_URI) is required")
+    if not harness.reachable(lambda: client().admin.command("ping")):
         return 1
-    tests = [(n, f) for n, f in globals().items() if n.startswith("test_") and callable(f)]
-    passed = failed = 0
-    started_all = time.time()
-    try:
-        for name, fn in tests:
-            started = time.time()
-            try:
-                fn()
-                passed += 1
-                print(f"PASS {name} ({time.time() - started:.2f}s)", flush=True)
-            except Exception as e:  # noqa: BLE001 - report every failure and go on
-                failed += 1
-                print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-    finally:
-        cleanup()
-    print(f"pymongo flows took {time.time() - started_all:.1f}s")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.run(harness.tests_in(globals()), cleanup=cleanup, title="pymongo flows")
 
 
 if __name__ == "__main__":

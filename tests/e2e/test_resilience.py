@@ -24,7 +24,10 @@ import urllib.parse
 import uuid
 
 import pymongo
-from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402 - tests/harness.py, the runner shared by the suites
 
 DB = "resilience_" + uuid.uuid4().hex[:8]
 
@@ -199,22 +202,8 @@ def main():
          lambda: test_max_connections_refuses_extra_clients(a.uri, a.pg_data, a.pg_port, a.gateway)),
         ("test_fast_stop_is_quick", lambda: test_fast_stop_is_quick(a.uri, a.pg_data, a.pg_port)),
     ]
-    failed = 0
-    for name, fn in tests:
-        started = time.time()
-        try:
-            fn()
-            print(f"PASS {name} ({time.time() - started:.2f}s)")
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL {name}: {type(e).__name__}: {e}")
-    print(f"{len(tests) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.run(tests)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except ServerSelectionTimeoutError as e:
-        print(f"gateway not reachable: {e}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(main())

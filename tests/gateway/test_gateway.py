@@ -8,6 +8,7 @@ Options: --mongosh PATH (or MONGOSH=PATH) also runs the mongosh smoke test.
 The user in the URI must be able to create databases and users (e.g. the admin user).
 Prints 'N passed, N failed, N skipped' and exits non-zero on any failure.
 """
+import argparse
 import os
 import shutil
 import socket
@@ -19,21 +20,17 @@ import uuid
 
 import pymongo
 from bson import ObjectId
-from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import OperationFailure, PyMongoError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402 - tests/harness.py, the runner shared by the suites
 
 URI = os.environ.get("GATEWAY_URI", "")
 MONGOSH = os.environ.get("MONGOSH", "")
 DB = "gw_e2e_" + uuid.uuid4().hex[:8]
 
 
-try:  # under pytest, Skip is pytest's own skip
-    import pytest
-
-    Skip = pytest.skip.Exception
-except ImportError:
-
-    class Skip(Exception):
-        pass
+Skip = harness.Skip
 
 
 def with_options(uri, **opts):
@@ -458,45 +455,16 @@ def cleanup():
 
 def main(argv):
     global URI, MONGOSH
-    args = list(argv)
-    while args:
-        a = args.pop(0)
-        if a == "--uri" and args:
-            URI = args.pop(0)
-        elif a == "--mongosh" and args:
-            MONGOSH = args.pop(0)
-        elif a.startswith("--uri="):
-            URI = a.split("=", 1)[1]
-        else:
-            print(__doc__)
-            return 2
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
+    ap.add_argument("--mongosh", default=MONGOSH, help="mongosh binary for the shell smoke test (default: $MONGOSH)")
+    a = ap.parse_args(argv)
+    URI, MONGOSH = a.uri, a.mongosh
     if not URI:
-        print("--uri (or GATEWAY_URI) is required", file=sys.stderr)
-        return 2
-    try:
-        client().admin.command("ping")
-    except ServerSelectionTimeoutError as e:
-        print(f"gateway not reachable: {e}", file=sys.stderr)
+        ap.error("--uri (or GATEWAY_URI) is required")
+    if not harness.reachable(lambda: client().admin.command("ping")):
         return 1
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
-    passed = failed = skipped = 0
-    try:
-        for name, fn in tests:
-            started = time.time()
-            try:
-                fn()
-                passed += 1
-                print(f"PASS {name} ({time.time() - started:.2f}s)")
-            except Skip as e:
-                skipped += 1
-                print(f"SKIP {name}: {e}")
-            except Exception as e:  # noqa: BLE001 - report every failure and go on
-                failed += 1
-                print(f"FAIL {name}: {type(e).__name__}: {e}")
-    finally:
-        cleanup()
-    print(f"{passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+    return harness.run(harness.tests_in(globals(), sort=True), cleanup=cleanup)
 
 
 if __name__ == "__main__":
