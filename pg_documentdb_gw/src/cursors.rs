@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use documentdb_errors::ErrorCode;
 
 use crate::error::{CommandError, CommandResult};
+use crate::logical_sessions::SessionKey;
 use crate::pg::PgConn;
 
 pub struct Cursor {
@@ -18,12 +19,19 @@ pub struct Cursor {
     pub db: String,
     pub continuation: Option<Vec<u8>>,
     pub pinned: Option<PgConn>,
+    /// The logical session of the command that opened it (killSessions closes it).
+    pub session: Option<SessionKey>,
     last_used: Instant,
 }
 
 impl Cursor {
     pub fn new(owner: Option<String>, db: String, continuation: Option<Vec<u8>>, pinned: Option<PgConn>) -> Cursor {
-        Cursor { owner, db, continuation, pinned, last_used: Instant::now() }
+        Cursor { owner, db, continuation, pinned, session: None, last_used: Instant::now() }
+    }
+
+    pub fn in_session(mut self, session: Option<SessionKey>) -> Cursor {
+        self.session = session;
+        self
     }
 }
 
@@ -32,6 +40,7 @@ enum Slot {
     /// Checked out by a running getMore; `kill` is set by a concurrent killCursors.
     InUse {
         owner: Option<String>,
+        session: Option<SessionKey>,
         since: Instant,
         kill: bool,
     },
@@ -92,7 +101,11 @@ impl CursorStore {
             Some(Slot::Idle(c)) if c.owner.as_deref() != user => return Err(not_owner(id)),
             Some(Slot::Idle(_)) => {}
         }
-        let marker = Slot::InUse { owner: user.map(str::to_owned), since: Instant::now(), kill: false };
+        let session = match slots.get(&id) {
+            Some(Slot::Idle(c)) => c.session,
+            _ => None,
+        };
+        let marker = Slot::InUse { owner: user.map(str::to_owned), session, since: Instant::now(), kill: false };
         match slots.insert(id, marker) {
             Some(Slot::Idle(c)) => Ok(*c),
             _ => Err(not_found(id)),
@@ -134,6 +147,26 @@ impl CursorStore {
             }
             _ => (KillOutcome::NotFound, None),
         }
+    }
+
+    /// Kills the cursors opened in sessions `killed` selects (killSessions, endSessions,
+    /// expired sessions): idle ones are returned for closing, in-use ones are marked.
+    pub fn kill_sessions(&self, killed: impl Fn(&SessionKey) -> bool) -> Vec<(i64, Cursor)> {
+        let mut slots = self.lock();
+        let mut idle = Vec::new();
+        for (id, slot) in slots.iter_mut() {
+            match slot {
+                Slot::Idle(c) if c.session.as_ref().is_some_and(&killed) => idle.push(*id),
+                Slot::InUse { session: Some(s), kill, .. } if killed(s) => *kill = true,
+                _ => {}
+            }
+        }
+        idle.into_iter()
+            .filter_map(|id| match slots.remove(&id) {
+                Some(Slot::Idle(c)) => Some((id, *c)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Removes cursors idle for longer than `timeout` (and in-use markers stuck for longer,
@@ -212,6 +245,22 @@ mod tests {
         assert!(c.is_none());
         assert!(store.checkin(2, c2).is_some());
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn killing_a_session_kills_its_cursors() {
+        let session = |n: u8| Some(SessionKey { id: [n; 16], uid: [0; 32] });
+        let store = CursorStore::default();
+        store.insert(1, cursor("a").in_session(session(1)));
+        store.insert(2, cursor("a").in_session(session(2)));
+        store.insert(3, cursor("a").in_session(session(1)));
+        store.insert(4, cursor("a"));
+        let busy = store.checkout(3, Some("a")).unwrap();
+        let killed = store.kill_sessions(|k| k.id == [1; 16]);
+        assert_eq!(killed.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1]);
+        // The in-use cursor is closed when its getMore hands it back.
+        assert!(store.checkin(3, busy).is_some());
+        assert_eq!(store.len(), 2);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod config;
 pub mod cursors;
 pub mod error;
 pub mod failpoints;
+pub mod logical_sessions;
 pub mod pg;
 pub mod pg_socket;
 pub mod protocol;

@@ -26,6 +26,7 @@ pub struct Gateway {
     pub config: Config,
     pub pool: PgPool,
     pub cursors: CursorStore,
+    pub sessions: crate::logical_sessions::SessionCache,
     pub started: Instant,
     pub failpoints: crate::failpoints::FailPoints,
     tls: Option<TlsAcceptor>,
@@ -56,6 +57,10 @@ impl Gateway {
             config,
             pool,
             cursors: CursorStore::default(),
+            sessions: crate::logical_sessions::SessionCache::new(
+                crate::logical_sessions::DEFAULT_MAX_SESSIONS,
+                Duration::from_secs(60 * commands::SESSION_TIMEOUT_MINUTES as u64),
+            ),
             started: Instant::now(),
             failpoints: Default::default(),
             tls,
@@ -379,7 +384,7 @@ async fn execute(gw: &Gateway, session: &mut Session, req: &CommandRequest) -> V
         }
     }
     let result: CommandResult<Vec<u8>> = {
-        let mut ctx = Ctx { gw, session };
+        let mut ctx = Ctx { gw, session, lsid: None };
         commands::dispatch(&mut ctx, req).await
     };
     match (result, failpoint) {
@@ -472,6 +477,7 @@ async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> Opti
     }
 }
 
+/// Closes idle cursors, and expires idle logical sessions with the cursors they opened.
 async fn reap_cursors(gw: Arc<Gateway>) {
     let timeout = gw.config.cursor_timeout;
     let period = (timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
@@ -482,6 +488,11 @@ async fn reap_cursors(gw: Arc<Gateway>) {
             if let Some(conn) = cursor.pinned {
                 commands::close_pinned(id, conn).await;
             }
+        }
+        let expired = gw.sessions.expire();
+        if !expired.is_empty() {
+            tracing::info!("{} logical sessions expired", expired.len());
+            commands::close_session_cursors(&gw, |k| expired.contains(k)).await;
         }
     }
 }

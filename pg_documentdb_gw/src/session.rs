@@ -13,6 +13,8 @@ pub struct AuthenticatedUser {
     pub db: String,
     /// Roles the user is a member of, for connectionStatus.
     pub roles: Vec<String>,
+    /// May list and kill other users' logical sessions.
+    pub manages_sessions: bool,
     pub mechanism: scram::Mechanism,
 }
 

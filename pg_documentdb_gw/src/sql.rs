@@ -74,6 +74,10 @@ pub const USER_ROLES: &str = "SELECT r.rolname FROM pg_catalog.pg_auth_members m
      JOIN pg_catalog.pg_roles u ON u.oid = m.member \
      WHERE u.rolname = $1 ORDER BY 1";
 
+/// Whether a user may list and kill other users' sessions (MongoDB's listSessions and
+/// killAnySession actions): superusers and roles that manage roles (root, userAdmin*).
+pub const USER_MANAGES_SESSIONS: &str = "SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = $1";
+
 /// Every statement above, for tests and for `EXPLAIN`-style inspection.
 pub const ALL: &[&str] = &[
     INSERT,
@@ -106,6 +110,7 @@ pub const ALL: &[&str] = &[
     SCRAM_SHA256_VERIFIER,
     SCRAM_SHA1_CREDENTIALS,
     USER_ROLES,
+    USER_MANAGES_SESSIONS,
 ];
 
 /// `SET ROLE "name"` with the name quoted as an SQL identifier.

@@ -397,6 +397,70 @@ def test_users_and_cursor_ownership():
     expect_error(18, lambda: client(with_credentials(URI, name, "Secret-pw1")).admin.command("ping"))
 
 
+def test_logical_sessions():
+    """The gateway keeps mongod's local session cache: $listLocalSessions lists the caller's
+    sessions (db.aggregate, first stage), killSessions closes their cursors, endSessions
+    forgets them, and other users' sessions take the listSessions privilege."""
+    c = client()
+    c[DB].sess.insert_many([{"i": i} for i in range(10)])
+    with c.start_session() as s:
+        cursor = c[DB].sess.find({}, batch_size=2, session=s)
+        next(cursor)
+        sid = s.session_id["id"]
+        listed = list(c[DB].aggregate([{"$listLocalSessions": {}}, {"$match": {"_id.id": sid}}], session=s))
+        assert len(listed) == 1, listed
+        assert listed[0]["user"]["name"].startswith(urllib.parse.unquote(urllib.parse.urlsplit(URI).username) + "@")
+        assert len(listed[0]["_id"]["uid"]) == 32 and listed[0]["lastUse"] is not None
+        # killSessions closes the session's cursors (mongod: "closes any open cursors").
+        assert c.admin.command("killSessions", [{"id": sid}])["ok"] == 1.0
+        expect_error(43, lambda: list(cursor))
+    # As mongod's unified test db-aggregate: the stage is followed by ordinary stages.
+    out = list(c[DB].aggregate([{"$listLocalSessions": {}}, {"$limit": 1}, {"$project": {"_id": 0, "k": "v"}}]))
+    assert out == [{"k": "v"}], out
+    # startSession registers a session; endSessions removes it from the cache. (pymongo
+    # pools the ids of its own sessions and reuses them, so use one the driver doesn't know.)
+    started = c.admin.command("startSession")
+    assert started["timeoutMinutes"] == 30 and started["id"]["id"].subtype == 4
+    new_id = started["id"]["id"]
+
+    def listed_new():
+        return list(c[DB].aggregate([{"$listLocalSessions": {}}, {"$match": {"_id.id": new_id}}]))
+
+    assert len(listed_new()) == 1
+    assert c.admin.command("refreshSessions", [started["id"]])["ok"] == 1.0
+    assert c.admin.command("endSessions", [started["id"]])["ok"] == 1.0
+    assert listed_new() == []
+    expect_error(73, lambda: c[DB].command("aggregate", 1, pipeline=[{"$match": {}}], cursor={}))
+    expect_error(40602, lambda: list(c[DB].sess.aggregate([{"$match": {}}, {"$listLocalSessions": {}}])))
+    name = "gw_e2e_sess_" + uuid.uuid4().hex[:6]
+    try:
+        c.admin.command("createUser", name, pwd="Secret-pw1", roles=[{"role": "readWrite", "db": DB}])
+    except OperationFailure as e:
+        raise Skip(f"createUser not available: {e}")
+    try:
+        other = client(with_credentials(URI, name, "Secret-pw1"))
+        other[DB].sess.find_one()
+        mine = list(other[DB].aggregate([{"$listLocalSessions": {}}]))
+        assert mine and all(d["user"]["name"] == f"{name}@admin" for d in mine), mine
+        expect_error(13, lambda: list(other[DB].aggregate([{"$listLocalSessions": {"allUsers": True}}])))
+        expect_error(13, lambda: other.admin.command("killAllSessions", []))
+        everyone = list(c[DB].aggregate([{"$listLocalSessions": {"allUsers": True}}]))
+        assert any(d["user"]["name"] == f"{name}@admin" for d in everyone), everyone
+    finally:
+        c.admin.command("dropUser", name)
+
+
+def test_documents_stage():
+    """$documents (MongoDB 5.1) as the source of a collection-less aggregation."""
+    c = client()
+    out = list(c[DB].aggregate([{"$documents": [{"x": 1}, {"x": 2}, {"x": 3}]}, {"$match": {"x": {"$gte": 2}}}]))
+    assert out == [{"x": 2}, {"x": 3}], out
+    res = c[DB].command("aggregate", 1, pipeline=[{"$documents": "$$docs"}], let={"docs": [{"a": "b"}]}, cursor={})
+    assert res["cursor"]["ns"] == f"{DB}.$cmd.aggregate", res
+    assert res["cursor"]["firstBatch"] == [{"a": "b"}], res
+    expect_error(5858203, lambda: list(c[DB].aggregate([{"$documents": 1}])))
+
+
 def test_pooled_connections_run_as_each_user():
     """Pooled PostgreSQL connections keep the role of their last command: a command always
     runs with its own user's privileges, and a re-created user works at once."""

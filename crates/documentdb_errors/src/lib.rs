@@ -145,7 +145,9 @@ catalogue! {
 
 /// "Location" codes too large for the direct base-36 encoding. Each travels as `MZ` plus
 /// its index in this list (three base-36 digits). Append only: the index is the wire form.
-pub const LARGE_CODES: &[i32] = &[];
+pub const LARGE_CODES: &[i32] = &[
+    5858203, // $documents did not evaluate to an array
+];
 
 const DIRECT_LIMIT: i32 = 35 * 36 * 36 * 36; // codes whose base-36 form doesn't start with 'Z'
 const B36: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";

@@ -9,8 +9,9 @@
 //! lateral set-returning function). PostgreSQL then plans, streams and spills the whole
 //! pipeline; new stages slot in as another case of [`Pipeline::add_stage`].
 
-use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{rawdoc, Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
+use documentdb_query::expr::{ExprContext, Expression};
 use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
 
@@ -137,6 +138,31 @@ fn integral_arg(stage: &str, value: RawBsonRef<'_>, code: i32) -> DocDbResult<i6
     })
 }
 
+/// The documents of a `$documents` stage: its expression (constant, or using `let`
+/// variables) must evaluate to an array of objects.
+fn documents_stage_values(value: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Vec<Vec<u8>>> {
+    let evaluated = Expression::parse(value, ctx)?.evaluate(&RawDocumentBuf::new())?;
+    let Some(Bson::Array(items)) = evaluated else {
+        return Err(DocDbError::new(
+            ErrorCode::new(5858203),
+            "error during $documents evaluation: an array is required",
+        ));
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Bson::Document(d) => d.to_vec().map_err(|e| docdb_error!(InternalError, "cannot encode document: {e}")),
+            other => Err(DocDbError::new(
+                ErrorCode::new(40228),
+                format!(
+                    "error during $documents evaluation: every element must be an object, found {:?}",
+                    other.element_type()
+                ),
+            )),
+        })
+        .collect()
+}
+
 fn wrap_value_doc(value: RawBsonRef<'_>) -> Vec<u8> {
     let mut d = RawDocumentBuf::new();
     d.append(cstr(""), value);
@@ -199,6 +225,41 @@ impl Pipeline {
             pipeline.add_stage(stage)?;
         }
         Ok(pipeline)
+    }
+
+    /// The source of `{aggregate: 1}`: its first stage, which must be one that produces
+    /// documents without a collection. `$documents` (MongoDB 5.1) is evaluated here, with
+    /// the command's `let` variables; the gateway answers `$listLocalSessions` by rewriting
+    /// it into `$documents` of its in-memory sessions.
+    fn collectionless(first: Option<&RawDocument>, vars: Option<&RawDocumentBuf>) -> DocDbResult<Pipeline> {
+        let Some(first) = first else {
+            bail!(InvalidNamespace, "{{aggregate: 1}} is not valid for an empty pipeline; a collection is required.");
+        };
+        let (name, value) = stage_of(first)?;
+        match name {
+            "$documents" => {
+                let mut b = SqlBuilder::with_vars(vars.cloned());
+                let docs = documents_stage_values(value, &b.ctx()?)?;
+                let from = if docs.is_empty() {
+                    "(SELECT NULL::documentdb_core.bson AS document WHERE false) documents".to_owned()
+                } else {
+                    let rows: Vec<String> = docs
+                        .into_iter()
+                        .map(|d| format!("({}::documentdb_core.bson)", b.param(OwnedParam::Bson(d))))
+                        .collect();
+                    format!("(VALUES {}) documents(document)", rows.join(", "))
+                };
+                Ok(Pipeline { b, level: Level::over(from), depth: 0 })
+            }
+            "$listLocalSessions" => bail!(
+                CommandNotSupported,
+                "$listLocalSessions lists the sessions cached by the gateway; run it through the gateway"
+            ),
+            "$currentOp" | "$changeStream" | "$queryStats" => {
+                bail!(NotImplemented, "the {name} aggregation stage is not supported yet")
+            }
+            _ => bail!(InvalidNamespace, "{{aggregate: 1}} is not valid for '{name}'; a collection is required."),
+        }
     }
 
     /// Closes the current level as a subquery of a fresh one.
@@ -353,10 +414,16 @@ impl Pipeline {
                 self.add_stage(&group)?;
                 self.add_stage(&rawdoc! { "$sort": { "count": -1 } })?;
             }
+            "$documents" | "$listLocalSessions" => {
+                return Err(DocDbError::new(
+                    ErrorCode::new(40602),
+                    format!("{name} is only valid as the first stage of a collection-less pipeline ({{aggregate: 1}})"),
+                ));
+            }
             "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket" | "$bucketAuto" | "$geoNear"
             | "$unionWith" | "$densify" | "$fill" | "$setWindowFields" | "$sample" | "$redact" | "$collStats"
-            | "$indexStats" | "$currentOp" | "$listSessions" | "$changeStream" | "$documents" | "$search"
-            | "$searchMeta" | "$planCacheStats" => {
+            | "$indexStats" | "$currentOp" | "$listSessions" | "$changeStream" | "$search" | "$searchMeta"
+            | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             _ => {
@@ -499,11 +566,10 @@ pub fn aggregate_query(
     explaining: bool,
 ) -> DocDbResult<(String, PageQuery, CursorOptions)> {
     let target = spec::command_target(spec_doc, "aggregate")?;
+    // `{aggregate: 1}` runs a pipeline that starts from a source stage instead of a collection.
     let coll = match target {
-        RawBsonRef::String(s) => s,
-        RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0) => {
-            bail!(NotImplemented, "collection-less aggregations ({{aggregate: 1}}) are not supported yet")
-        }
+        RawBsonRef::String(s) => Some(s),
+        RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0) => None,
         _ => bail!(FailedToParse, "Invalid {{aggregate: ...}} value: must be a collection name string or 1"),
     };
     let mut pipeline_arr = None;
@@ -562,8 +628,18 @@ pub fn aggregate_query(
         }
     }
     catalog::validate_database_name(db)?;
-    let ns = format!("{db}.{coll}");
     let opts = CursorOptions { batch_size, limit: 0, single_batch: false };
+    let Some(coll) = coll else {
+        // Cursors of collection-less aggregations are named `<db>.$cmd.aggregate`, as mongod's.
+        let ns = format!("{db}.$cmd.aggregate");
+        let mut pipeline = Pipeline::collectionless(stages.first().copied(), vars.as_ref())?;
+        pipeline.set_vars(vars);
+        for s in stages.iter().skip(1) {
+            pipeline.add_stage(s)?;
+        }
+        return Ok((ns, pipeline.into_query(), opts));
+    };
+    let ns = format!("{db}.{coll}");
     let Some(collection) = catalog::lookup(db, coll)? else {
         // Validate the stages against an empty source and return nothing.
         let mut pipeline = Pipeline::over_missing(Vec::new())?;

@@ -63,17 +63,24 @@ pub async fn mechanisms_for_user(gw: &Gateway, user: &str) -> CommandResult<Vec<
     Ok(out)
 }
 
-async fn roles_of(gw: &Gateway, user: &str) -> Vec<String> {
+/// The roles a user is a member of, and whether it may manage other users' sessions.
+async fn role_facts(gw: &Gateway, user: &str) -> (Vec<String>, bool) {
     let Ok(conn) = gw.pool.get(None, None).await else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let roles = conn
         .query(sql::USER_ROLES, &[&user])
         .await
         .map(|rows| rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect())
         .unwrap_or_default();
+    let manages_sessions = conn
+        .query(sql::USER_MANAGES_SESSIONS, &[&user])
+        .await
+        .ok()
+        .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()))
+        .unwrap_or(false);
     conn.release();
-    roles
+    (roles, manages_sessions)
 }
 
 /// Handles a saslStart (or hello's speculativeAuthenticate) and returns the reply fields
@@ -152,15 +159,20 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
                 }
             };
             let name = state.conversation.username.clone();
-            let roles = roles_of(ctx.gw, &name).await;
+            let (roles, manages_sessions) = role_facts(ctx.gw, &name).await;
             tracing::info!(
                 conn = ctx.session.connection_id,
                 user = %name,
                 mechanism = state.conversation.mechanism.name(),
                 "authenticated"
             );
-            ctx.session.user =
-                Some(AuthenticatedUser { name, db: state.db.clone(), roles, mechanism: state.conversation.mechanism });
+            ctx.session.user = Some(AuthenticatedUser {
+                name,
+                db: state.db.clone(),
+                roles,
+                manages_sessions,
+                mechanism: state.conversation.mechanism,
+            });
             let done = state.skip_empty_exchange;
             if !done {
                 ctx.session.sasl = Some(SaslState { stage: SaslStage::AwaitEmpty, ..state });

@@ -83,7 +83,7 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
         None
     };
     let owner = ctx.user().map(str::to_owned);
-    ctx.gw.cursors.insert(id, Cursor::new(owner, req.db.clone(), continuation, pinned));
+    ctx.gw.cursors.insert(id, Cursor::new(owner, req.db.clone(), continuation, pinned).in_session(ctx.lsid));
     Ok(page)
 }
 

@@ -282,13 +282,3 @@ pub fn server_status(ctx: &mut Ctx<'_>) -> CommandResult<Vec<u8>> {
         "ok": 1.0,
     })
 }
-
-pub fn start_session() -> CommandResult<Vec<u8>> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| CommandError::internal(format!("no randomness: {e}")))?;
-    // RFC 4122 version 4.
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let id = bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: bytes.to_vec() };
-    reply(doc! { "id": { "id": id }, "timeoutMinutes": SESSION_TIMEOUT_MINUTES, "ok": 1.0 })
-}

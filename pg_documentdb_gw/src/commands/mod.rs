@@ -5,6 +5,7 @@ mod auth;
 mod cursor;
 mod data;
 mod handshake;
+mod sessions;
 
 use bson::spec::ElementType;
 use bson::{doc, Document, RawBsonRef, RawDocument, RawDocumentBuf};
@@ -17,6 +18,8 @@ use crate::session::Session;
 
 pub use cursor::close_pinned;
 pub use handshake::host_name;
+pub use handshake::SESSION_TIMEOUT_MINUTES;
+pub use sessions::close_session_cursors;
 
 /// One command as received: its name, database, body, and the OP_MSG document sequence
 /// that goes to SQL as `$3` (insert/update/delete).
@@ -107,6 +110,8 @@ impl CommandRequest {
 pub struct Ctx<'a> {
     pub gw: &'a Gateway,
     pub session: &'a mut Session,
+    /// The logical session (`lsid`) the command runs in, once dispatch has recorded it.
+    pub lsid: Option<crate::logical_sessions::SessionKey>,
 }
 
 impl Ctx<'_> {
@@ -130,6 +135,9 @@ pub enum Handler {
     WhatsMyUri,
     StartSession,
     EndSessions,
+    KillSessions,
+    KillAllSessions,
+    RefreshSessions,
     GetLastError,
     SaslStart,
     SaslContinue,
@@ -219,10 +227,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     local("serverStatus", &[], H::ServerStatus, true, "server statistics"),
     local("whatsmyuri", &[], H::WhatsMyUri, false, "the client's address as the server sees it"),
     local("startSession", &[], H::StartSession, true, "starts a logical session"),
-    local("endSessions", &[], H::EndSessions, false, "ends logical sessions"),
-    local("killAllSessions", &[], H::EndSessions, true, "kills all logical sessions"),
-    local("killSessions", &[], H::EndSessions, true, "kills logical sessions"),
-    local("refreshSessions", &[], H::EndSessions, true, "refreshes logical sessions"),
+    local("endSessions", &[], H::EndSessions, false, "ends logical sessions and closes their cursors"),
+    local("killAllSessions", &[], H::KillAllSessions, true, "closes the cursors of all sessions of the given users"),
+    local("killSessions", &[], H::KillSessions, true, "closes the cursors of logical sessions"),
+    local("refreshSessions", &[], H::RefreshSessions, true, "marks logical sessions as used"),
     local("getLastError", &["getlasterror"], H::GetLastError, true, "legacy write acknowledgement (always ok)"),
     local("saslStart", &[], H::SaslStart, false, "starts a SCRAM-SHA-1 or SCRAM-SHA-256 authentication"),
     local("saslContinue", &[], H::SaslContinue, false, "continues a SCRAM authentication"),
@@ -444,6 +452,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
             "Transaction numbers are only allowed on a replica set member or mongos",
         ));
     }
+    ctx.lsid = sessions::record_use(ctx, req)?;
     if spec.sql {
         validate_db_name(&req.db)?;
     }
@@ -461,8 +470,11 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::ConnectionStatus => handshake::connection_status(ctx, req),
         H::ServerStatus => handshake::server_status(ctx),
         H::WhatsMyUri => reply(doc! { "you": ctx.session.peer.to_string(), "ok": 1.0 }),
-        H::StartSession => handshake::start_session(),
-        H::EndSessions => reply(ok()),
+        H::StartSession => sessions::start_session(ctx),
+        H::EndSessions => sessions::end_sessions(ctx, req).await,
+        H::KillSessions => sessions::kill_sessions(ctx, req).await,
+        H::KillAllSessions => sessions::kill_all_sessions(ctx, req).await,
+        H::RefreshSessions => sessions::refresh_sessions(ctx, req),
         H::GetLastError => reply(doc! { "n": 0, "err": bson::Bson::Null, "ok": 1.0 }),
         H::SaslStart => auth::sasl_start(ctx, req).await,
         H::SaslContinue => auth::sasl_continue(ctx, req).await,
@@ -474,7 +486,10 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::GetMore => cursor::get_more(ctx, req).await,
         H::KillCursors => cursor::kill_cursors(ctx, req).await,
         H::Find => cursor::first_page(ctx, req, crate::sql::FIND).await,
-        H::Aggregate => cursor::first_page(ctx, req, crate::sql::AGGREGATE).await,
+        H::Aggregate => match sessions::rewrite_list_local_sessions(ctx, req)? {
+            Some(listing) => cursor::first_page(ctx, &listing, crate::sql::AGGREGATE).await,
+            None => cursor::first_page(ctx, req, crate::sql::AGGREGATE).await,
+        },
         H::ListCollections => cursor::first_page(ctx, req, crate::sql::LIST_COLLECTIONS).await,
         H::ListIndexes => cursor::first_page(ctx, req, crate::sql::LIST_INDEXES).await,
         H::Explain => data::explain(ctx, req).await,

@@ -57,5 +57,15 @@ BEGIN;
 SELECT cursorid = 4242 AS cursor_open, persistconnection
   FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": "sales", "pipeline": [{"$sort": {"_id": 1}}], "cursor": {"batchSize": 3}}', 4242);
 COMMIT;
+-- Collection-less aggregation: $documents (MongoDB 5.1) is the source; other first stages
+-- need a collection (73 InvalidNamespace); $documents must evaluate to an array (5858203).
+SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": 1, "pipeline": [{"$documents": [{"x": 1}, {"x": 2}]}, {"$match": {"x": 2}}], "cursor": {}}');
+SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": 1, "pipeline": [{"$documents": "$$d"}], "let": {"d": []}, "cursor": {}}');
+SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": 1, "pipeline": [{"$documents": 1}], "cursor": {}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": 1, "pipeline": [{"$match": {}}], "cursor": {}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": "sales", "pipeline": [{"$documents": []}], "cursor": {}}');
+\echo :LAST_ERROR_SQLSTATE
 DROP FUNCTION agg(text);
 SELECT drop_database('regress_agg');
