@@ -8,12 +8,14 @@
 //! guessing its id. Sessions unused for `logicalSessionTimeoutMinutes` expire.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bson::{doc, spec::BinarySubtype, Binary, Document, RawBsonRef, RawDocument};
 use documentdb_errors::ErrorCode;
 use sha2::{Digest, Sha256};
+use tokio_postgres::CancelToken;
 
 use crate::error::{CommandError, CommandResult};
 
@@ -159,6 +161,82 @@ impl SessionCache {
             sessions.remove(k);
         }
         expired
+    }
+}
+
+/// Statements running for commands of a session, so that killSessions can interrupt them.
+#[derive(Default, Clone)]
+pub struct RunningOps {
+    inner: Arc<OpsInner>,
+}
+
+#[derive(Default)]
+struct OpsInner {
+    next_id: AtomicU64,
+    ops: Mutex<HashMap<u64, RunningOp>>,
+}
+
+struct RunningOp {
+    session: SessionKey,
+    cancel: CancelToken,
+    cancel_requested: bool,
+}
+
+impl OpsInner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, RunningOp>> {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Registration of one running statement; ends with [`OpGuard::finish`] or when dropped.
+pub struct OpGuard {
+    ops: Arc<OpsInner>,
+    id: u64,
+}
+
+impl OpGuard {
+    /// Deregisters the statement; true when a cancel was requested for it meanwhile. The
+    /// connection must then not be reused: the cancel request may reach its backend late,
+    /// while it runs some other command.
+    pub fn finish(self) -> bool {
+        let cancelled = self.ops.lock().remove(&self.id).is_some_and(|op| op.cancel_requested);
+        std::mem::forget(self);
+        cancelled
+    }
+}
+
+impl Drop for OpGuard {
+    fn drop(&mut self) {
+        self.ops.lock().remove(&self.id);
+    }
+}
+
+impl RunningOps {
+    pub fn register(&self, session: SessionKey, cancel: CancelToken) -> OpGuard {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner.lock().insert(id, RunningOp { session, cancel, cancel_requested: false });
+        OpGuard { ops: self.inner.clone(), id }
+    }
+
+    /// Marks the statements of the sessions `selected` picks as cancelled and returns their
+    /// cancel tokens (for the caller to send).
+    pub fn cancel(&self, selected: impl Fn(&SessionKey) -> bool) -> Vec<CancelToken> {
+        let mut ops = self.inner.lock();
+        ops.values_mut()
+            .filter(|op| selected(&op.session))
+            .map(|op| {
+                op.cancel_requested = true;
+                op.cancel.clone()
+            })
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -221,6 +221,15 @@ impl PgPool {
 
     /// A connection running as `user` (None: the gateway's superuser) with `timeout_ms` as
     /// statement timeout (None or 0: none).
+    /// Asks PostgreSQL to cancel the statement running on the connection of `token` (over
+    /// a new socket connection, as libpq's PQcancel does).
+    pub async fn cancel(&self, token: &tokio_postgres::CancelToken) -> Result<(), String> {
+        let socket = self.settings.socket_dir.join(format!(".s.PGSQL.{}", self.settings.port));
+        let stream =
+            tokio::net::UnixStream::connect(&socket).await.map_err(|e| format!("{}: {e}", socket.display()))?;
+        token.cancel_query_raw(stream, NoTls).await.map_err(|e| e.to_string())
+    }
+
     pub async fn get(&self, user: Option<&str>, timeout_ms: Option<u64>) -> CommandResult<PgConn> {
         let obj = match self.pool.get().await {
             Ok(obj) => obj,
@@ -248,6 +257,7 @@ impl PgPool {
         };
         let mut conn = PgConn {
             inner: Some(Inner::Pooled(obj)),
+            op: None,
             superuser: self.settings.user.clone(),
             detached: self.detached.clone(),
             role_epoch: self.role_epoch.clone(),
@@ -266,6 +276,8 @@ enum Inner {
 /// One checked-out connection.
 pub struct PgConn {
     inner: Option<Inner>,
+    /// The running command's registration (killSessions may cancel it).
+    op: Option<crate::logical_sessions::OpGuard>,
     superuser: String,
     detached: Arc<AtomicUsize>,
     role_epoch: Arc<AtomicU64>,
@@ -383,6 +395,10 @@ impl PgConn {
     /// Takes the connection out of the pool for good (a pinned cursor lives on it); it is
     /// closed when this `PgConn` is dropped.
     pub fn detach(&mut self) {
+        // The command is over; the pinned connection now only serves getMores.
+        if let Some(op) = self.op.take() {
+            op.finish();
+        }
         if let Some(Inner::Pooled(obj)) = self.inner.take() {
             self.detached.fetch_add(1, Ordering::Relaxed);
             self.inner = Some(Inner::Detached(Object::take(obj)));
@@ -406,11 +422,24 @@ impl PgConn {
     pub fn release(self) {
         drop(self)
     }
+
+    /// The token that cancels this connection's running statement.
+    pub fn cancel_token(&self) -> Option<tokio_postgres::CancelToken> {
+        self.client().ok().map(|c| c.cancel_token())
+    }
+
+    /// Ties the command's registration to this connection until it is released.
+    pub fn attach_op(&mut self, op: crate::logical_sessions::OpGuard) {
+        self.op = Some(op);
+    }
 }
 
 impl Drop for PgConn {
     fn drop(&mut self) {
+        let cancelled = self.op.take().is_some_and(|op| op.finish());
         match self.inner.take() {
+            // A connection a cancel was sent to is closed, never reused (see OpGuard::finish).
+            Some(Inner::Pooled(obj)) if cancelled => drop(Object::take(obj)),
             Some(Inner::Pooled(obj)) => drop(obj),
             Some(Inner::Detached(c)) => {
                 self.detached.fetch_sub(1, Ordering::Relaxed);

@@ -27,6 +27,8 @@ pub struct Gateway {
     pub pool: PgPool,
     pub cursors: CursorStore,
     pub sessions: crate::logical_sessions::SessionCache,
+    /// Statements running in logical sessions (killSessions interrupts them).
+    pub running: crate::logical_sessions::RunningOps,
     pub started: Instant,
     pub failpoints: crate::failpoints::FailPoints,
     tls: Option<TlsAcceptor>,
@@ -61,6 +63,7 @@ impl Gateway {
                 crate::logical_sessions::DEFAULT_MAX_SESSIONS,
                 Duration::from_secs(60 * commands::SESSION_TIMEOUT_MINUTES as u64),
             ),
+            running: Default::default(),
             started: Instant::now(),
             failpoints: Default::default(),
             tls,

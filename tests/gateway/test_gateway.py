@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -448,6 +449,43 @@ def test_logical_sessions():
         assert any(d["user"]["name"] == f"{name}@admin" for d in everyone), everyone
     finally:
         c.admin.command("dropUser", name)
+
+
+def test_kill_sessions_interrupts_running_commands():
+    """killSessions "kills any in-progress operations in the session" (MongoDB manual): a long
+    aggregation running in the session fails with 11601 Interrupted at once, and the
+    gateway's connection to PostgreSQL is not reused by another command."""
+    c = client()
+    c[DB].slow.insert_one({"arr": list(range(300))})
+    # 27 million unwound rows: far longer than the kill below takes to arrive.
+    pipeline = [
+        {"$unwind": "$arr"},
+        {"$addFields": {"b": list(range(300))}},
+        {"$unwind": "$b"},
+        {"$addFields": {"c": list(range(300))}},
+        {"$unwind": "$c"},
+        {"$count": "n"},
+    ]
+    outcome = {}
+    with c.start_session() as s:
+
+        def run():
+            try:
+                outcome["result"] = list(c[DB].slow.aggregate(pipeline, session=s, maxTimeMS=60000))
+            except OperationFailure as e:
+                outcome["error"] = e
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        time.sleep(1.5)
+        killed_at = time.time()
+        assert client().admin.command("killSessions", [s.session_id])["ok"] == 1.0
+        worker.join(60)
+        assert not worker.is_alive(), "the aggregation was not interrupted"
+        assert "error" in outcome, f"the aggregation finished before it was killed: {outcome}"
+        assert outcome["error"].code == 11601, outcome["error"].details
+        assert time.time() - killed_at < 5
+    assert c[DB].slow.count_documents({}) == 1
 
 
 def test_documents_stage():

@@ -12,7 +12,11 @@ use crate::sql;
 /// A pooled connection running as the session's user, with the command's maxTimeMS.
 pub async fn user_connection(ctx: &Ctx<'_>, req: &CommandRequest, honour_max_time: bool) -> CommandResult<PgConn> {
     let timeout = if honour_max_time { super::max_time_ms(&req.body)? } else { None };
-    ctx.gw.pool.get(ctx.user(), timeout).await
+    let mut conn = ctx.gw.pool.get(ctx.user(), timeout).await?;
+    if let (Some(session), Some(token)) = (ctx.lsid, conn.cancel_token()) {
+        conn.attach_op(ctx.gw.running.register(session, token));
+    }
+    Ok(conn)
 }
 
 /// Runs one statement and returns the bson in the first column of its row.

@@ -49,6 +49,17 @@ fn session_ids(req: &CommandRequest, user: &AuthenticatedUser) -> CommandResult<
     Ok(keys)
 }
 
+/// Kills the sessions `killed` selects: interrupts their running statements (they fail
+/// with 11601 Interrupted) and closes their cursors.
+async fn kill(gw: &Gateway, killed: impl Fn(&SessionKey) -> bool) {
+    for token in gw.running.cancel(&killed) {
+        if let Err(e) = gw.pool.cancel(&token).await {
+            tracing::warn!("could not interrupt a statement of a killed session: {e}");
+        }
+    }
+    close_session_cursors(gw, killed).await;
+}
+
 /// Closes the cursors opened in the sessions `killed` selects.
 pub async fn close_session_cursors(gw: &Gateway, killed: impl Fn(&SessionKey) -> bool) {
     for (id, cursor) in gw.cursors.kill_sessions(killed) {
@@ -94,16 +105,17 @@ pub async fn end_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<
     reply(doc! { "ok": 1.0 })
 }
 
-/// `killSessions`: closes the cursors of the caller's listed sessions (all of the caller's
-/// sessions for `[]`). As in mongod, the sessions themselves stay usable and listed.
+/// `killSessions`: interrupts the running commands and closes the cursors of the caller's
+/// listed sessions (all of the caller's sessions for `[]`). As in mongod, the sessions
+/// themselves stay usable and listed.
 pub async fn kill_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let user = caller(ctx)?;
     let keys = session_ids(req, &user)?;
     let uid = caller_digest(&user);
     if keys.is_empty() {
-        close_session_cursors(ctx.gw, |k| k.uid == uid).await;
+        kill(ctx.gw, |k| k.uid == uid).await;
     } else {
-        close_session_cursors(ctx.gw, |k| keys.contains(k)).await;
+        kill(ctx.gw, |k| keys.contains(k)).await;
     }
     reply(doc! { "ok": 1.0 })
 }
@@ -143,8 +155,8 @@ fn check_may_act_on(user: &AuthenticatedUser, owners: &Owners, action: &str) -> 
     )))
 }
 
-/// `killAllSessions`: closes the cursors of every session of the listed users (of all
-/// users for `[]`).
+/// `killAllSessions`: interrupts the running commands and closes the cursors of every
+/// session of the listed users (of all users for `[]`).
 pub async fn kill_all_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let user = caller(ctx)?;
     let value = req.body.get(&req.name)?.unwrap_or(RawBsonRef::Null);
@@ -152,8 +164,8 @@ pub async fn kill_all_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandRe
     let owners = if uids.is_empty() { Owners::All } else { Owners::Users(uids) };
     check_may_act_on(&user, &owners, "kill")?;
     match &owners {
-        Owners::All => close_session_cursors(ctx.gw, |_| true).await,
-        Owners::Users(uids) => close_session_cursors(ctx.gw, |k| uids.contains(&k.uid)).await,
+        Owners::All => kill(ctx.gw, |_| true).await,
+        Owners::Users(uids) => kill(ctx.gw, |k| uids.contains(&k.uid)).await,
     }
     reply(doc! { "ok": 1.0 })
 }
