@@ -101,9 +101,10 @@ impl CommandError {
         } else {
             match state {
                 "23505" => CommandError::new(ErrorCode::DuplicateKey, format!("E11000 duplicate key error: {message}")),
-                // A cancel request (killSessions) rather than the statement timeout (maxTimeMS).
+                // A cancel request (killOp, killSessions) rather than the statement timeout
+                // (maxTimeMS).
                 "57014" if message.contains("user request") => {
-                    CommandError::new(ErrorCode::Interrupted, "operation was interrupted (its session was killed)")
+                    CommandError::new(ErrorCode::Interrupted, "operation was interrupted (killOp or killSessions)")
                 }
                 "57014" => CommandError::new(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"),
                 "42501" => CommandError::new(ErrorCode::Unauthorized, message),

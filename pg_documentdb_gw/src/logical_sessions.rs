@@ -164,7 +164,25 @@ impl SessionCache {
     }
 }
 
-/// Statements running for commands of a session, so that killSessions can interrupt them.
+/// What `currentOp` shows of a running command.
+#[derive(Debug, Clone)]
+pub struct OpInfo {
+    pub session: Option<SessionKey>,
+    /// The PostgreSQL role running it.
+    pub user: Option<String>,
+    /// `user@db` as MongoDB names users.
+    pub user_full: Option<String>,
+    pub connection_id: i64,
+    pub client: String,
+    pub app_name: Option<String>,
+    pub op: &'static str,
+    pub ns: String,
+    /// The command document (truncated to its first field past 1 KiB, as mongod does).
+    pub command: bson::RawDocumentBuf,
+    pub started_at: Instant,
+}
+
+/// Commands running on a PostgreSQL connection, for currentOp, killOp and killSessions.
 #[derive(Default, Clone)]
 pub struct RunningOps {
     inner: Arc<OpsInner>,
@@ -173,29 +191,29 @@ pub struct RunningOps {
 #[derive(Default)]
 struct OpsInner {
     next_id: AtomicU64,
-    ops: Mutex<HashMap<u64, RunningOp>>,
+    ops: Mutex<HashMap<i32, RunningOp>>,
 }
 
 struct RunningOp {
-    session: SessionKey,
+    info: OpInfo,
     cancel: CancelToken,
     cancel_requested: bool,
 }
 
 impl OpsInner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, RunningOp>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, RunningOp>> {
         self.ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Registration of one running statement; ends with [`OpGuard::finish`] or when dropped.
+/// Registration of one running command; ends with [`OpGuard::finish`] or when dropped.
 pub struct OpGuard {
     ops: Arc<OpsInner>,
-    id: u64,
+    id: i32,
 }
 
 impl OpGuard {
-    /// Deregisters the statement; true when a cancel was requested for it meanwhile. The
+    /// Deregisters the command; true when a cancel was requested for it meanwhile. The
     /// connection must then not be reused: the cancel request may reach its backend late,
     /// while it runs some other command.
     pub fn finish(self) -> bool {
@@ -212,23 +230,31 @@ impl Drop for OpGuard {
 }
 
 impl RunningOps {
-    pub fn register(&self, session: SessionKey, cancel: CancelToken) -> OpGuard {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner.lock().insert(id, RunningOp { session, cancel, cancel_requested: false });
+    pub fn register(&self, info: OpInfo, cancel: CancelToken) -> OpGuard {
+        // mongod's opids are positive 32-bit integers.
+        let id = (self.inner.next_id.fetch_add(1, Ordering::Relaxed) % i32::MAX as u64) as i32 + 1;
+        self.inner.lock().insert(id, RunningOp { info, cancel, cancel_requested: false });
         OpGuard { ops: self.inner.clone(), id }
     }
 
-    /// Marks the statements of the sessions `selected` picks as cancelled and returns their
-    /// cancel tokens (for the caller to send).
-    pub fn cancel(&self, selected: impl Fn(&SessionKey) -> bool) -> Vec<CancelToken> {
+    /// Marks the commands `selected` picks as cancelled and returns their cancel tokens
+    /// (for the caller to send).
+    pub fn cancel(&self, selected: impl Fn(i32, &OpInfo) -> bool) -> Vec<CancelToken> {
         let mut ops = self.inner.lock();
-        ops.values_mut()
-            .filter(|op| selected(&op.session))
-            .map(|op| {
+        ops.iter_mut()
+            .filter(|(id, op)| selected(**id, &op.info))
+            .map(|(_, op)| {
                 op.cancel_requested = true;
                 op.cancel.clone()
             })
             .collect()
+    }
+
+    /// (opid, description) of the running commands, oldest first.
+    pub fn snapshot(&self) -> Vec<(i32, OpInfo)> {
+        let mut out: Vec<_> = self.inner.lock().iter().map(|(id, op)| (*id, op.info.clone())).collect();
+        out.sort_by_key(|(_, info)| info.started_at);
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -238,6 +264,48 @@ impl RunningOps {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// A `currentOp` / `$currentOp` output document.
+pub fn op_document(opid: i32, info: &OpInfo, host: &str) -> Document {
+    let running = info.started_at.elapsed();
+    let mut d = doc! {
+        "type": "op",
+        "host": host,
+        "desc": format!("conn{}", info.connection_id),
+        "connectionId": info.connection_id,
+        "client": info.client.as_str(),
+        "active": true,
+        "currentOpTime": bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
+        "opid": opid,
+        "secs_running": running.as_secs() as i64,
+        "microsecs_running": running.as_micros() as i64,
+        "op": info.op,
+        "ns": info.ns.as_str(),
+        "command": bson::Bson::Document(
+            bson::Document::try_from(info.command.as_ref()).unwrap_or_default()
+        ),
+        "numYields": 0,
+        "locks": {},
+        "waitingForLock": false,
+    };
+    if let Some(app) = &info.app_name {
+        d.insert("appName", app.as_str());
+    }
+    if let Some(key) = &info.session {
+        d.insert(
+            "lsid",
+            doc! {
+                "id": Binary { subtype: BinarySubtype::Uuid, bytes: key.id.to_vec() },
+                "uid": Binary { subtype: BinarySubtype::Generic, bytes: key.uid.to_vec() },
+            },
+        );
+    }
+    if let Some(user) = &info.user_full {
+        let (name, db) = user.rsplit_once('@').unwrap_or((user.as_str(), "admin"));
+        d.insert("effectiveUsers", vec![bson::Bson::Document(doc! { "user": name, "db": db })]);
+    }
+    d
 }
 
 /// A `$listLocalSessions` output document: `{_id: {id, uid}, lastUse, user: {name}}`.

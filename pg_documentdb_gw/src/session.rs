@@ -14,7 +14,7 @@ pub struct AuthenticatedUser {
     /// Roles the user is a member of, for connectionStatus.
     pub roles: Vec<String>,
     /// May list and kill other users' logical sessions.
-    pub manages_sessions: bool,
+    pub manages_other_users: bool,
     pub mechanism: scram::Mechanism,
 }
 

@@ -451,13 +451,10 @@ def test_logical_sessions():
         c.admin.command("dropUser", name)
 
 
-def test_kill_sessions_interrupts_running_commands():
-    """killSessions "kills any in-progress operations in the session" (MongoDB manual): a long
-    aggregation running in the session fails with 11601 Interrupted at once, and the
-    gateway's connection to PostgreSQL is not reused by another command."""
-    c = client()
-    c[DB].slow.insert_one({"arr": list(range(300))})
-    # 27 million unwound rows: far longer than the kill below takes to arrive.
+def start_slow_aggregation(coll, **kwargs):
+    """Starts, in a thread, an aggregation that runs for many seconds (27 million unwound
+    rows); returns (thread, outcome dict that gets 'result' or 'error')."""
+    coll.insert_one({"arr": list(range(300))})
     pipeline = [
         {"$unwind": "$arr"},
         {"$addFields": {"b": list(range(300))}},
@@ -467,25 +464,72 @@ def test_kill_sessions_interrupts_running_commands():
         {"$count": "n"},
     ]
     outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = list(coll.aggregate(pipeline, maxTimeMS=60000, **kwargs))
+        except OperationFailure as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(1.5)
+    return worker, outcome
+
+
+def expect_interrupted(worker, outcome, killed_at):
+    worker.join(60)
+    assert not worker.is_alive(), "the aggregation was not interrupted"
+    assert "error" in outcome, f"the aggregation finished before it was killed: {outcome}"
+    assert outcome["error"].code == 11601, outcome["error"].details
+    assert time.time() - killed_at < 5
+
+
+def test_kill_sessions_interrupts_running_commands():
+    """killSessions "kills any in-progress operations in the session" (MongoDB manual): a long
+    aggregation running in the session fails with 11601 Interrupted at once, and the
+    gateway's connection to PostgreSQL is not reused by another command."""
+    c = client()
     with c.start_session() as s:
-
-        def run():
-            try:
-                outcome["result"] = list(c[DB].slow.aggregate(pipeline, session=s, maxTimeMS=60000))
-            except OperationFailure as e:
-                outcome["error"] = e
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        time.sleep(1.5)
+        worker, outcome = start_slow_aggregation(c[DB].slow_s, session=s)
         killed_at = time.time()
         assert client().admin.command("killSessions", [s.session_id])["ok"] == 1.0
-        worker.join(60)
-        assert not worker.is_alive(), "the aggregation was not interrupted"
-        assert "error" in outcome, f"the aggregation finished before it was killed: {outcome}"
-        assert outcome["error"].code == 11601, outcome["error"].details
-        assert time.time() - killed_at < 5
-    assert c[DB].slow.count_documents({}) == 1
+        expect_interrupted(worker, outcome, killed_at)
+    assert c[DB].slow_s.count_documents({}) == 1
+
+
+def test_current_op_and_kill_op():
+    """currentOp (command, with a filter on the operation documents) and the $currentOp stage
+    list running commands; killOp interrupts one (11601); other users' operations take the
+    inprog/killop privileges."""
+    c = client()
+    ns = f"{DB}.slow_op"
+    worker, outcome = start_slow_aggregation(c[DB].slow_op)
+    ops = c.admin.command({"currentOp": 1, "ns": ns})["inprog"]
+    assert len(ops) == 1, ops
+    op = ops[0]
+    assert op["op"] == "command" and op["active"] is True and isinstance(op["opid"], int), op
+    assert op["secs_running"] >= 1 and op["client"].startswith("127.0.0.1:"), op
+    staged = list(c.admin.aggregate([{"$currentOp": {"allUsers": True}}, {"$match": {"ns": ns}}]))
+    assert [d["opid"] for d in staged] == [op["opid"]], staged
+    expect_error(73, lambda: list(c[DB].aggregate([{"$currentOp": {}}])))
+    name = "gw_e2e_ops_" + uuid.uuid4().hex[:6]
+    try:
+        c.admin.command("createUser", name, pwd="Secret-pw1", roles=[{"role": "readWrite", "db": DB}])
+    except OperationFailure as e:
+        c.admin.command("killOp", 1, op=op["opid"])
+        raise Skip(f"createUser not available: {e}")
+    try:
+        other = client(with_credentials(URI, name, "Secret-pw1"))
+        expect_error(13, lambda: other.admin.command({"currentOp": 1}))
+        assert other.admin.command({"currentOp": 1, "$ownOps": True, "ns": ns})["inprog"] == []
+        expect_error(13, lambda: other.admin.command("killOp", 1, op=op["opid"]))
+    finally:
+        c.admin.command("dropUser", name)
+    killed_at = time.time()
+    assert c.admin.command("killOp", 1, op=op["opid"])["info"] == "attempting to kill op"
+    expect_interrupted(worker, outcome, killed_at)
+    assert c.admin.command({"currentOp": 1, "ns": ns})["inprog"] == []
 
 
 def test_documents_stage():

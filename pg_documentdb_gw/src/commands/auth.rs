@@ -73,14 +73,14 @@ async fn role_facts(gw: &Gateway, user: &str) -> (Vec<String>, bool) {
         .await
         .map(|rows| rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect())
         .unwrap_or_default();
-    let manages_sessions = conn
+    let manages_other_users = conn
         .query(sql::USER_MANAGES_SESSIONS, &[&user])
         .await
         .ok()
         .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()))
         .unwrap_or(false);
     conn.release();
-    (roles, manages_sessions)
+    (roles, manages_other_users)
 }
 
 /// Handles a saslStart (or hello's speculativeAuthenticate) and returns the reply fields
@@ -159,7 +159,7 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
                 }
             };
             let name = state.conversation.username.clone();
-            let (roles, manages_sessions) = role_facts(ctx.gw, &name).await;
+            let (roles, manages_other_users) = role_facts(ctx.gw, &name).await;
             tracing::info!(
                 conn = ctx.session.connection_id,
                 user = %name,
@@ -170,7 +170,7 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
                 name,
                 db: state.db.clone(),
                 roles,
-                manages_sessions,
+                manages_other_users,
                 mechanism: state.conversation.mechanism,
             });
             let done = state.skip_empty_exchange;

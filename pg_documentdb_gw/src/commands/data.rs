@@ -13,8 +13,8 @@ use crate::sql;
 pub async fn user_connection(ctx: &Ctx<'_>, req: &CommandRequest, honour_max_time: bool) -> CommandResult<PgConn> {
     let timeout = if honour_max_time { super::max_time_ms(&req.body)? } else { None };
     let mut conn = ctx.gw.pool.get(ctx.user(), timeout).await?;
-    if let (Some(session), Some(token)) = (ctx.lsid, conn.cancel_token()) {
-        conn.attach_op(ctx.gw.running.register(session, token));
+    if let Some(token) = conn.cancel_token() {
+        conn.attach_op(ctx.gw.running.register(super::operations::op_info(ctx, req), token));
     }
     Ok(conn)
 }

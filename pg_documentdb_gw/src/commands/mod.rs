@@ -5,6 +5,7 @@ mod auth;
 mod cursor;
 mod data;
 mod handshake;
+mod operations;
 mod sessions;
 
 use bson::spec::ElementType;
@@ -138,6 +139,8 @@ pub enum Handler {
     KillSessions,
     KillAllSessions,
     RefreshSessions,
+    CurrentOp,
+    KillOp,
     GetLastError,
     SaslStart,
     SaslContinue,
@@ -231,6 +234,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     local("killAllSessions", &[], H::KillAllSessions, true, "closes the cursors of all sessions of the given users"),
     local("killSessions", &[], H::KillSessions, true, "closes the cursors of logical sessions"),
     local("refreshSessions", &[], H::RefreshSessions, true, "marks logical sessions as used"),
+    admin(local("currentOp", &[], H::CurrentOp, true, "lists running operations (filter on their fields)")),
+    admin(local("killOp", &[], H::KillOp, true, "interrupts a running operation")),
     local("getLastError", &["getlasterror"], H::GetLastError, true, "legacy write acknowledgement (always ok)"),
     local("saslStart", &[], H::SaslStart, false, "starts a SCRAM-SHA-1 or SCRAM-SHA-256 authentication"),
     local("saslContinue", &[], H::SaslContinue, false, "continues a SCRAM authentication"),
@@ -475,6 +480,8 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::KillSessions => sessions::kill_sessions(ctx, req).await,
         H::KillAllSessions => sessions::kill_all_sessions(ctx, req).await,
         H::RefreshSessions => sessions::refresh_sessions(ctx, req),
+        H::CurrentOp => operations::current_op(ctx, req).await,
+        H::KillOp => operations::kill_op(ctx, req).await,
         H::GetLastError => reply(doc! { "n": 0, "err": bson::Bson::Null, "ok": 1.0 }),
         H::SaslStart => auth::sasl_start(ctx, req).await,
         H::SaslContinue => auth::sasl_continue(ctx, req).await,
@@ -486,7 +493,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::GetMore => cursor::get_more(ctx, req).await,
         H::KillCursors => cursor::kill_cursors(ctx, req).await,
         H::Find => cursor::first_page(ctx, req, crate::sql::FIND).await,
-        H::Aggregate => match sessions::rewrite_list_local_sessions(ctx, req)? {
+        H::Aggregate => match sessions::rewrite_source_stage(ctx, req)? {
             Some(listing) => cursor::first_page(ctx, &listing, crate::sql::AGGREGATE).await,
             None => cursor::first_page(ctx, req, crate::sql::AGGREGATE).await,
         },

@@ -52,7 +52,7 @@ fn session_ids(req: &CommandRequest, user: &AuthenticatedUser) -> CommandResult<
 /// Kills the sessions `killed` selects: interrupts their running statements (they fail
 /// with 11601 Interrupted) and closes their cursors.
 async fn kill(gw: &Gateway, killed: impl Fn(&SessionKey) -> bool) {
-    for token in gw.running.cancel(&killed) {
+    for token in gw.running.cancel(|_, op| op.session.as_ref().is_some_and(&killed)) {
         if let Err(e) = gw.pool.cancel(&token).await {
             tracing::warn!("could not interrupt a statement of a killed session: {e}");
         }
@@ -147,7 +147,7 @@ fn user_list(value: RawBsonRef<'_>, field: &str) -> CommandResult<Vec<[u8; 32]>>
 /// Acting on other users' sessions takes the session-management privilege.
 fn check_may_act_on(user: &AuthenticatedUser, owners: &Owners, action: &str) -> CommandResult<()> {
     let only_self = matches!(owners, Owners::Users(uids) if uids.iter().all(|u| *u == caller_digest(user)));
-    if only_self || user.manages_sessions {
+    if only_self || user.manages_other_users {
         return Ok(());
     }
     Err(CommandError::unauthorized(format!(
@@ -170,10 +170,10 @@ pub async fn kill_all_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandRe
     reply(doc! { "ok": 1.0 })
 }
 
-/// `{aggregate: 1, pipeline: [{$listLocalSessions: spec}, ...]}` becomes the same command
-/// with `{$documents: [the sessions]}` as its first stage, which the extension runs like
-/// any pipeline. Returns None for any other command.
-pub fn rewrite_list_local_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Option<CommandRequest>> {
+/// `{aggregate: 1, pipeline: [{$listLocalSessions | $currentOp: spec}, ...]}` becomes the
+/// same command with `{$documents: [the sessions | operations]}` as its first stage, which
+/// the extension runs like any pipeline. Returns None for any other command.
+pub fn rewrite_source_stage(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Option<CommandRequest>> {
     if !matches!(
         req.body.get("aggregate")?,
         Some(RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0))
@@ -183,20 +183,15 @@ pub fn rewrite_list_local_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> Comma
     let Some(RawBsonRef::Array(pipeline)) = req.body.get("pipeline")? else { return Ok(None) };
     let Some(Ok(RawBsonRef::Document(first))) = pipeline.into_iter().next() else { return Ok(None) };
     let Some(Ok((stage, spec))) = first.iter().next() else { return Ok(None) };
-    if stage.as_str() != "$listLocalSessions" {
-        return Ok(None);
-    }
-    let user = caller(ctx)?;
-    let owners = list_spec_owners(spec, &user)?;
-    check_may_act_on(&user, &owners, "list")?;
-    let mut sessions = RawArrayBuf::new();
-    for (key, record) in ctx.gw.sessions.list(&owners) {
-        let d = RawDocumentBuf::try_from(&session_document(&key, &record))
-            .map_err(|e| CommandError::internal(format!("could not encode a session: {e}")))?;
-        sessions.push(d);
-    }
+    let documents = match stage.as_str() {
+        "$listLocalSessions" => local_sessions(ctx, spec)?,
+        "$currentOp" => super::operations::current_op_stage(ctx, &req.db, spec)?,
+        _ => return Ok(None),
+    };
     let mut stages = RawArrayBuf::new();
-    stages.push(bson::rawdoc! { "$documents": sessions });
+    // $literal: the documents are data, not expressions (an operation's command has
+    // `$db` and other `$` fields).
+    stages.push(bson::rawdoc! { "$documents": { "$literal": documents } });
     for s in pipeline.into_iter().skip(1) {
         stages.push(s?);
     }
@@ -210,6 +205,20 @@ pub fn rewrite_list_local_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> Comma
         }
     }
     Ok(Some(CommandRequest { name: req.name.clone(), db: req.db.clone(), body, sequence: None }))
+}
+
+/// The documents `$listLocalSessions: spec` lists.
+fn local_sessions(ctx: &Ctx<'_>, spec: RawBsonRef<'_>) -> CommandResult<RawArrayBuf> {
+    let user = caller(ctx)?;
+    let owners = list_spec_owners(spec, &user)?;
+    check_may_act_on(&user, &owners, "list")?;
+    let mut sessions = RawArrayBuf::new();
+    for (key, record) in ctx.gw.sessions.list(&owners) {
+        let d = RawDocumentBuf::try_from(&session_document(&key, &record))
+            .map_err(|e| CommandError::internal(format!("could not encode a session: {e}")))?;
+        sessions.push(d);
+    }
+    Ok(sessions)
 }
 
 /// `{}` (the caller's sessions), `{allUsers: true}` or `{users: [{user, db}, ...]}`.
@@ -257,7 +266,7 @@ mod tests {
             name: name.into(),
             db: "admin".into(),
             roles: Vec::new(),
-            manages_sessions: admin,
+            manages_other_users: admin,
             mechanism: Mechanism::Sha256,
         }
     }
