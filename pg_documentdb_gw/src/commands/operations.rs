@@ -21,16 +21,6 @@ pub fn op_info(ctx: &Ctx<'_>, req: &CommandRequest) -> OpInfo {
         Some(Ok((_, RawBsonRef::String(c)))) => Some(c),
         _ => None,
     };
-    let command = if req.body.as_bytes().len() <= MAX_SHOWN_COMMAND {
-        req.body.clone()
-    } else {
-        let mut shown = RawDocumentBuf::new();
-        if let Some(Ok((k, v))) = req.body.iter().next() {
-            shown.append(k, v);
-        }
-        shown.append(bson::raw::cstr!("$truncated"), true);
-        shown
-    };
     OpInfo {
         session: ctx.lsid,
         user: ctx.session.user.as_ref().map(|u| u.name.clone()),
@@ -50,9 +40,23 @@ pub fn op_info(ctx: &Ctx<'_>, req: &CommandRequest) -> OpInfo {
             Some(c) => format!("{}.{c}", req.db),
             None => format!("{}.$cmd", req.db),
         },
-        command,
+        command: shown_command(&req.body),
         started_at: std::time::Instant::now(),
     }
+}
+
+/// The command document as currentOp shows it: whole up to 1 KiB, else its first field
+/// and `$truncated: true`.
+fn shown_command(body: &RawDocument) -> RawDocumentBuf {
+    if body.as_bytes().len() <= MAX_SHOWN_COMMAND {
+        return body.to_owned();
+    }
+    let mut shown = RawDocumentBuf::new();
+    if let Some(Ok((k, v))) = body.iter().next() {
+        shown.append(k, v);
+    }
+    shown.append(bson::raw::cstr!("$truncated"), true);
+    shown
 }
 
 fn caller(ctx: &Ctx<'_>) -> CommandResult<AuthenticatedUser> {
@@ -187,4 +191,44 @@ pub async fn kill_op(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u
         }
     }
     reply(doc! { "info": "attempting to kill op", "ok": 1.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logical_sessions::SessionKey;
+
+    #[test]
+    fn long_commands_are_truncated() {
+        let small = rawdoc! { "find": "c", "filter": { "a": 1 } };
+        assert_eq!(shown_command(&small), small);
+        let big = rawdoc! { "insert": "c", "documents": [{ "pad": "x".repeat(2000) }] };
+        assert_eq!(shown_command(&big), rawdoc! { "insert": "c", "$truncated": true });
+    }
+
+    #[test]
+    fn operation_document_shape() {
+        let info = OpInfo {
+            session: Some(SessionKey { id: [1; 16], uid: [2; 32] }),
+            user: Some("alice".into()),
+            user_full: Some("alice@admin".into()),
+            connection_id: 7,
+            client: "127.0.0.1:5000".into(),
+            app_name: Some("app".into()),
+            op: "query",
+            ns: "db.c".into(),
+            command: rawdoc! { "find": "c" },
+            started_at: std::time::Instant::now(),
+        };
+        let d = op_document(42, &info, "host:10260");
+        assert_eq!(d.get_i32("opid").unwrap(), 42);
+        assert_eq!(d.get_str("desc").unwrap(), "conn7");
+        assert_eq!(d.get_str("op").unwrap(), "query");
+        assert_eq!(d.get_str("appName").unwrap(), "app");
+        assert_eq!(d.get_document("command").unwrap().get_str("find").unwrap(), "c");
+        assert!(d.get_document("lsid").is_ok());
+        let users = d.get_array("effectiveUsers").unwrap();
+        assert_eq!(users[0].as_document().unwrap().get_str("user").unwrap(), "alice");
+        assert!(d.get_bool("active").unwrap());
+    }
 }
