@@ -90,7 +90,7 @@ impl CursorStore {
     /// Takes a cursor for a getMore by `user`.
     pub fn checkout(&self, id: i64, user: Option<&str>) -> CommandResult<Cursor> {
         let mut slots = self.lock();
-        match slots.get(&id) {
+        let session = match slots.get(&id) {
             None => return Err(not_found(id)),
             Some(Slot::InUse { owner, .. }) => {
                 if owner.as_deref() != user {
@@ -99,11 +99,7 @@ impl CursorStore {
                 return Err(CommandError::new(ErrorCode::CursorInUse, format!("cursor id {id} is already in use")));
             }
             Some(Slot::Idle(c)) if c.owner.as_deref() != user => return Err(not_owner(id)),
-            Some(Slot::Idle(_)) => {}
-        }
-        let session = match slots.get(&id) {
             Some(Slot::Idle(c)) => c.session,
-            _ => None,
         };
         let marker = Slot::InUse { owner: user.map(str::to_owned), session, since: Instant::now(), kill: false };
         match slots.insert(id, marker) {

@@ -29,6 +29,16 @@ pub struct SessionKey {
     pub uid: [u8; 32],
 }
 
+impl SessionKey {
+    /// `{id: UUID, uid: BinData}`, as lsid appears in listings.
+    pub fn document(&self) -> Document {
+        doc! {
+            "id": Binary { subtype: BinarySubtype::Uuid, bytes: self.id.to_vec() },
+            "uid": Binary { subtype: BinarySubtype::Generic, bytes: self.uid.to_vec() },
+        }
+    }
+}
+
 /// SHA-256 of `user@db`, the `uid` part of a session id.
 pub fn user_digest(user: &str, db: &str) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -114,8 +124,9 @@ impl SessionCache {
         self.len() == 0
     }
 
-    /// Records a use of a session (creating it), as every command carrying an lsid does.
-    pub fn touch(&self, key: SessionKey, user: &str) -> CommandResult<()> {
+    /// Records a use of a session (creating it, owned by `user()`: `user@db`), as every
+    /// command carrying an lsid does.
+    pub fn touch(&self, key: SessionKey, user: impl FnOnce() -> String) -> CommandResult<()> {
         let mut sessions = self.lock();
         if let Some(r) = sessions.get_mut(&key) {
             r.last_use = SystemTime::now();
@@ -132,8 +143,7 @@ impl SessionCache {
                 ),
             ));
         }
-        sessions
-            .insert(key, SessionRecord { user: user.to_owned(), last_use: SystemTime::now(), touched: Instant::now() });
+        sessions.insert(key, SessionRecord { user: user(), last_use: SystemTime::now(), touched: Instant::now() });
         Ok(())
     }
 
@@ -164,19 +174,17 @@ impl SessionCache {
     }
 }
 
-/// What `currentOp` shows of a running command.
+/// What `currentOp` shows of a running command: what it is cheap to record while it runs;
+/// `op` and `ns` are derived from `command` when listed.
 #[derive(Debug, Clone)]
 pub struct OpInfo {
     pub session: Option<SessionKey>,
-    /// The PostgreSQL role running it.
-    pub user: Option<String>,
-    /// `user@db` as MongoDB names users.
-    pub user_full: Option<String>,
+    /// The authenticated user: (PostgreSQL role, authentication database).
+    pub user: Option<(String, String)>,
     pub connection_id: i64,
-    pub client: String,
+    pub client: std::net::SocketAddr,
     pub app_name: Option<String>,
-    pub op: &'static str,
-    pub ns: String,
+    pub db: String,
     /// The command document (truncated to its first field past 1 KiB, as mongod does).
     pub command: bson::RawDocumentBuf,
     pub started_at: Instant,
@@ -257,64 +265,16 @@ impl RunningOps {
         out
     }
 
-    pub fn len(&self) -> usize {
-        self.inner.lock().len()
+    /// The PostgreSQL role running operation `opid` (None: no such operation).
+    pub fn owner(&self, opid: i32) -> Option<Option<String>> {
+        self.inner.lock().get(&opid).map(|op| op.info.user.as_ref().map(|(name, _)| name.clone()))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// A `currentOp` / `$currentOp` output document.
-pub fn op_document(opid: i32, info: &OpInfo, host: &str) -> Document {
-    let running = info.started_at.elapsed();
-    let mut d = doc! {
-        "type": "op",
-        "host": host,
-        "desc": format!("conn{}", info.connection_id),
-        "connectionId": info.connection_id,
-        "client": info.client.as_str(),
-        "active": true,
-        "currentOpTime": bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
-        "opid": opid,
-        "secs_running": running.as_secs() as i64,
-        "microsecs_running": running.as_micros() as i64,
-        "op": info.op,
-        "ns": info.ns.as_str(),
-        "command": bson::Bson::Document(
-            bson::Document::try_from(info.command.as_ref()).unwrap_or_default()
-        ),
-        "numYields": 0,
-        "locks": {},
-        "waitingForLock": false,
-    };
-    if let Some(app) = &info.app_name {
-        d.insert("appName", app.as_str());
-    }
-    if let Some(key) = &info.session {
-        d.insert(
-            "lsid",
-            doc! {
-                "id": Binary { subtype: BinarySubtype::Uuid, bytes: key.id.to_vec() },
-                "uid": Binary { subtype: BinarySubtype::Generic, bytes: key.uid.to_vec() },
-            },
-        );
-    }
-    if let Some(user) = &info.user_full {
-        let (name, db) = user.rsplit_once('@').unwrap_or((user.as_str(), "admin"));
-        d.insert("effectiveUsers", vec![bson::Bson::Document(doc! { "user": name, "db": db })]);
-    }
-    d
 }
 
 /// A `$listLocalSessions` output document: `{_id: {id, uid}, lastUse, user: {name}}`.
 pub fn session_document(key: &SessionKey, record: &SessionRecord) -> Document {
     doc! {
-        "_id": {
-            "id": Binary { subtype: BinarySubtype::Uuid, bytes: key.id.to_vec() },
-            "uid": Binary { subtype: BinarySubtype::Generic, bytes: key.uid.to_vec() },
-        },
+        "_id": key.document(),
         "lastUse": bson::DateTime::from_system_time(record.last_use),
         "user": { "name": record.user.as_str() },
     }
@@ -332,9 +292,9 @@ mod tests {
     #[test]
     fn touch_list_end() {
         let cache = SessionCache::new(10, Duration::from_secs(60));
-        cache.touch(key(1, "alice"), "alice@admin").unwrap();
-        cache.touch(key(2, "bob"), "bob@admin").unwrap();
-        cache.touch(key(1, "alice"), "alice@admin").unwrap();
+        cache.touch(key(1, "alice"), || "alice@admin".into()).unwrap();
+        cache.touch(key(2, "bob"), || "bob@admin".into()).unwrap();
+        cache.touch(key(1, "alice"), || "alice@admin".into()).unwrap();
         assert_eq!(cache.len(), 2);
         let alice = Owners::Users(vec![user_digest("alice", "admin")]);
         let listed = cache.list(&alice);
@@ -350,18 +310,18 @@ mod tests {
     #[test]
     fn cache_limit_is_too_many_logical_sessions() {
         let cache = SessionCache::new(2, Duration::from_secs(60));
-        cache.touch(key(1, "a"), "a@admin").unwrap();
-        cache.touch(key(2, "a"), "a@admin").unwrap();
-        let err = cache.touch(key(3, "a"), "a@admin").unwrap_err();
+        cache.touch(key(1, "a"), || "a@admin".into()).unwrap();
+        cache.touch(key(2, "a"), || "a@admin".into()).unwrap();
+        let err = cache.touch(key(3, "a"), || "a@admin".into()).unwrap_err();
         assert_eq!(err.code, ErrorCode::TooManyLogicalSessions);
         // Known sessions are still usable at the limit.
-        cache.touch(key(1, "a"), "a@admin").unwrap();
+        cache.touch(key(1, "a"), || "a@admin".into()).unwrap();
     }
 
     #[test]
     fn idle_sessions_expire() {
         let cache = SessionCache::new(10, Duration::from_millis(1));
-        cache.touch(key(1, "a"), "a@admin").unwrap();
+        cache.touch(key(1, "a"), || "a@admin".into()).unwrap();
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(cache.expire(), vec![key(1, "a")]);
         assert!(cache.is_empty());

@@ -70,6 +70,13 @@ pub struct PgSettings {
     pub pool_size: usize,
 }
 
+impl PgSettings {
+    /// PostgreSQL's socket file: `<socket_dir>/.s.PGSQL.<port>`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket_dir.join(format!(".s.PGSQL.{}", self.port))
+    }
+}
+
 /// The session settings of a connection, as the gateway last set them. `Unknown` after a
 /// change that may not have completed: the next use sets everything again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +189,7 @@ impl PgPool {
             .application_name("documentdb_gateway")
             .options("-c search_path=documentdb_api_catalog,documentdb_api,public")
             .connect_timeout(Duration::from_secs(10));
-        let socket = settings.socket_dir.join(format!(".s.PGSQL.{}", settings.port));
+        let socket = settings.socket_path();
         let manager = Manager::from_connect(
             cfg,
             UnixSocketConnect { socket },
@@ -219,17 +226,17 @@ impl PgPool {
         (s.size, s.available, s.waiting)
     }
 
-    /// A connection running as `user` (None: the gateway's superuser) with `timeout_ms` as
-    /// statement timeout (None or 0: none).
     /// Asks PostgreSQL to cancel the statement running on the connection of `token` (over
     /// a new socket connection, as libpq's PQcancel does).
     pub async fn cancel(&self, token: &tokio_postgres::CancelToken) -> Result<(), String> {
-        let socket = self.settings.socket_dir.join(format!(".s.PGSQL.{}", self.settings.port));
+        let socket = self.settings.socket_path();
         let stream =
             tokio::net::UnixStream::connect(&socket).await.map_err(|e| format!("{}: {e}", socket.display()))?;
         token.cancel_query_raw(stream, NoTls).await.map_err(|e| e.to_string())
     }
 
+    /// A connection running as `user` (None: the gateway's superuser) with `timeout_ms` as
+    /// statement timeout (None or 0: none).
     pub async fn get(&self, user: Option<&str>, timeout_ms: Option<u64>) -> CommandResult<PgConn> {
         let obj = match self.pool.get().await {
             Ok(obj) => obj,
@@ -243,9 +250,8 @@ impl PgPool {
                 let mut err = CommandError::from_postgres(&e);
                 if e.as_db_error().is_none() {
                     err.message = format!(
-                        "could not connect to PostgreSQL at {}/.s.PGSQL.{}: {}",
-                        self.settings.socket_dir.display(),
-                        self.settings.port,
+                        "could not connect to PostgreSQL at {}: {}",
+                        self.settings.socket_path().display(),
                         err.message
                     );
                 }
@@ -276,7 +282,7 @@ enum Inner {
 /// One checked-out connection.
 pub struct PgConn {
     inner: Option<Inner>,
-    /// The running command's registration (killSessions may cancel it).
+    /// The running command's registration (killOp/killSessions may cancel it).
     op: Option<crate::logical_sessions::OpGuard>,
     superuser: String,
     detached: Arc<AtomicUsize>,

@@ -27,7 +27,8 @@ pub struct Gateway {
     pub pool: PgPool,
     pub cursors: CursorStore,
     pub sessions: crate::logical_sessions::SessionCache,
-    /// Statements running in logical sessions (killSessions interrupts them).
+    /// Commands running on a PostgreSQL connection (currentOp lists them; killOp and
+    /// killSessions interrupt them).
     pub running: crate::logical_sessions::RunningOps,
     pub started: Instant,
     pub failpoints: crate::failpoints::FailPoints,

@@ -18,6 +18,29 @@ pub struct AuthenticatedUser {
     pub mechanism: scram::Mechanism,
 }
 
+impl AuthenticatedUser {
+    /// `user@db`, as MongoDB names users.
+    pub fn qualified_name(&self) -> String {
+        format!("{}@{}", self.name, self.db)
+    }
+
+    /// The `uid` half of this user's logical session ids.
+    pub fn session_uid(&self) -> [u8; 32] {
+        crate::logical_sessions::user_digest(&self.name, &self.db)
+    }
+
+    /// Acting on other users' sessions or operations takes a superuser or a role that can
+    /// manage users; `what` names the action for the error ("list other users' sessions").
+    pub fn require_manages_other_users(&self, what: &str) -> crate::error::CommandResult<()> {
+        if self.manages_other_users {
+            return Ok(());
+        }
+        Err(crate::error::CommandError::unauthorized(format!(
+            "not authorized to {what} (requires a superuser or a role that can manage users)"
+        )))
+    }
+}
+
 #[derive(Debug)]
 pub enum SaslStage {
     /// Server-first sent; waiting for the client proof.

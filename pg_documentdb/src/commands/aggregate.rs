@@ -25,6 +25,9 @@ use crate::spi::{self, Value};
 /// Field of an accumulator spec carrying the command's `let` variables to the aggregate.
 pub const ACCUMULATOR_VARS: &str = "$$vars";
 
+/// A source with no rows (a missing collection, an empty `$documents`).
+const EMPTY_SOURCE: &str = "(SELECT NULL::documentdb_core.bson AS document WHERE false) empty";
+
 /// Maximum nesting of views on views.
 const MAX_VIEW_DEPTH: usize = 20;
 
@@ -216,11 +219,7 @@ impl Pipeline {
     }
 
     fn over_missing(stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
-        let mut pipeline = Pipeline {
-            b: SqlBuilder::new(),
-            level: Level::over("(SELECT NULL::documentdb_core.bson AS document WHERE false) empty".into()),
-            depth: 0,
-        };
+        let mut pipeline = Pipeline { b: SqlBuilder::new(), level: Level::over(EMPTY_SOURCE.into()), depth: 0 };
         for stage in &stages {
             pipeline.add_stage(stage)?;
         }
@@ -229,19 +228,19 @@ impl Pipeline {
 
     /// The source of `{aggregate: 1}`: its first stage, which must be one that produces
     /// documents without a collection. `$documents` (MongoDB 5.1) is evaluated here, with
-    /// the command's `let` variables; the gateway answers `$listLocalSessions` by rewriting
-    /// it into `$documents` of its in-memory sessions.
-    fn collectionless(first: Option<&RawDocument>, vars: Option<&RawDocumentBuf>) -> DocDbResult<Pipeline> {
+    /// the command's `let` variables (which the pipeline keeps); the gateway answers
+    /// `$listLocalSessions` and `$currentOp` by rewriting them into `$documents`.
+    fn collectionless(first: Option<&RawDocument>, vars: Option<RawDocumentBuf>) -> DocDbResult<Pipeline> {
         let Some(first) = first else {
             bail!(InvalidNamespace, "{{aggregate: 1}} is not valid for an empty pipeline; a collection is required.");
         };
         let (name, value) = stage_of(first)?;
         match name {
             "$documents" => {
-                let mut b = SqlBuilder::with_vars(vars.cloned());
+                let mut b = SqlBuilder::with_vars(vars);
                 let docs = documents_stage_values(value, &b.ctx()?)?;
                 let from = if docs.is_empty() {
-                    "(SELECT NULL::documentdb_core.bson AS document WHERE false) documents".to_owned()
+                    EMPTY_SOURCE.to_owned()
                 } else {
                     let rows: Vec<String> = docs
                         .into_iter()
@@ -629,29 +628,24 @@ pub fn aggregate_query(
     }
     catalog::validate_database_name(db)?;
     let opts = CursorOptions { batch_size, limit: 0, single_batch: false };
-    let Some(coll) = coll else {
+    let (ns, mut pipeline, rest) = match coll {
         // Cursors of collection-less aggregations are named `<db>.$cmd.aggregate`, as mongod's.
-        let ns = format!("{db}.$cmd.aggregate");
-        let mut pipeline = Pipeline::collectionless(stages.first().copied(), vars.as_ref())?;
-        pipeline.set_vars(vars);
-        for s in stages.iter().skip(1) {
-            pipeline.add_stage(s)?;
+        None => {
+            let pipeline = Pipeline::collectionless(stages.first().copied(), vars)?;
+            (format!("{db}.$cmd.aggregate"), pipeline, stages.get(1..).unwrap_or_default())
         }
-        return Ok((ns, pipeline.into_query(), opts));
-    };
-    let ns = format!("{db}.{coll}");
-    let Some(collection) = catalog::lookup(db, coll)? else {
-        // Validate the stages against an empty source and return nothing.
-        let mut pipeline = Pipeline::over_missing(Vec::new())?;
-        pipeline.set_vars(vars);
-        for s in &stages {
-            pipeline.add_stage(s)?;
+        Some(coll) => {
+            // A missing collection: the stages are validated against an empty source.
+            let mut pipeline = match catalog::lookup(db, coll)? {
+                Some(collection) => Pipeline::over_collection(&collection)?,
+                None => Pipeline::over_missing(Vec::new())?,
+            };
+            // Set after the view's own stages: those don't see the command's variables.
+            pipeline.set_vars(vars);
+            (format!("{db}.{coll}"), pipeline, &stages[..])
         }
-        return Ok((ns, pipeline.into_query(), opts));
     };
-    let mut pipeline = Pipeline::over_collection(&collection)?;
-    pipeline.set_vars(vars);
-    for s in &stages {
+    for s in rest {
         pipeline.add_stage(s)?;
     }
     Ok((ns, pipeline.into_query(), opts))

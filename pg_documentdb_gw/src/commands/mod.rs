@@ -119,6 +119,11 @@ impl Ctx<'_> {
     pub fn user(&self) -> Option<&str> {
         self.session.user_name()
     }
+
+    /// The authenticated user, for commands that act on the user's own sessions/operations.
+    pub fn authenticated(&self) -> CommandResult<crate::session::AuthenticatedUser> {
+        self.session.user.clone().ok_or_else(|| CommandError::unauthorized("this command requires authentication"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

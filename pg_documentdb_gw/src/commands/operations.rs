@@ -3,45 +3,85 @@
 //!
 //! [`RunningOps`]: crate::logical_sessions::RunningOps
 
-use bson::{doc, rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{doc, rawdoc, Bson, Document, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::ErrorCode;
 
 use super::{reply, CommandRequest, Ctx};
 use crate::error::{CommandError, CommandResult};
-use crate::logical_sessions::{op_document, OpInfo};
+use crate::logical_sessions::OpInfo;
 use crate::server::Gateway;
 use crate::session::AuthenticatedUser;
 
 /// Command documents above this size show only their first field, as mongod truncates them.
 const MAX_SHOWN_COMMAND: usize = 1024;
 
-/// How a command is described while it runs.
+/// How a command is described while it runs (recorded for every command that takes a
+/// PostgreSQL connection, so only cheap copies; the rest is derived when listed).
 pub fn op_info(ctx: &Ctx<'_>, req: &CommandRequest) -> OpInfo {
-    let collection = match req.body.iter().next() {
-        Some(Ok((_, RawBsonRef::String(c)))) => Some(c),
-        _ => None,
-    };
     OpInfo {
         session: ctx.lsid,
-        user: ctx.session.user.as_ref().map(|u| u.name.clone()),
-        user_full: ctx.session.user.as_ref().map(|u| format!("{}@{}", u.name, u.db)),
+        user: ctx.session.user.as_ref().map(|u| (u.name.clone(), u.db.clone())),
         connection_id: ctx.session.connection_id,
-        client: ctx.session.peer.to_string(),
+        client: ctx.session.peer,
         app_name: ctx.session.app_name.clone(),
-        op: match req.name.as_str() {
-            "find" => "query",
-            "getMore" => "getmore",
-            "insert" => "insert",
-            "update" => "update",
-            "delete" => "remove",
-            _ => "command",
-        },
-        ns: match collection {
-            Some(c) => format!("{}.{c}", req.db),
-            None => format!("{}.$cmd", req.db),
-        },
+        db: req.db.clone(),
         command: shown_command(&req.body),
         started_at: std::time::Instant::now(),
+    }
+}
+
+/// A `currentOp` / `$currentOp` output document.
+fn op_document(opid: i32, info: &OpInfo, host: &str) -> Document {
+    let first = info.command.iter().next().and_then(Result::ok);
+    let op = match first.map(|(name, _)| name.as_str()) {
+        Some("find") => "query",
+        Some("getMore") => "getmore",
+        Some("insert") => "insert",
+        Some("update") => "update",
+        Some("delete") => "remove",
+        _ => "command",
+    };
+    let ns = match first {
+        Some((_, RawBsonRef::String(collection))) => format!("{}.{collection}", info.db),
+        _ => format!("{}.$cmd", info.db),
+    };
+    let running = info.started_at.elapsed();
+    let mut d = doc! {
+        "type": "op",
+        "host": host,
+        "desc": format!("conn{}", info.connection_id),
+        "connectionId": info.connection_id,
+        "client": info.client.to_string(),
+        "active": true,
+        "currentOpTime": bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
+        "opid": opid,
+        "secs_running": running.as_secs() as i64,
+        "microsecs_running": running.as_micros() as i64,
+        "op": op,
+        "ns": ns,
+        "command": Bson::Document(Document::try_from(info.command.as_ref()).unwrap_or_default()),
+        "numYields": 0,
+        "locks": {},
+        "waitingForLock": false,
+    };
+    if let Some(app) = &info.app_name {
+        d.insert("appName", app.as_str());
+    }
+    if let Some(key) = &info.session {
+        d.insert("lsid", key.document());
+    }
+    if let Some((name, db)) = &info.user {
+        d.insert("effectiveUsers", vec![Bson::Document(doc! { "user": name.as_str(), "db": db.as_str() })]);
+    }
+    d
+}
+
+/// Interrupts the running commands `selected` picks (they fail with 11601 Interrupted).
+pub async fn interrupt(gw: &Gateway, selected: impl Fn(i32, &OpInfo) -> bool) {
+    for token in gw.running.cancel(selected) {
+        if let Err(e) = gw.pool.cancel(&token).await {
+            tracing::warn!("could not interrupt a running command: {e}");
+        }
     }
 }
 
@@ -59,25 +99,12 @@ fn shown_command(body: &RawDocument) -> RawDocumentBuf {
     shown
 }
 
-fn caller(ctx: &Ctx<'_>) -> CommandResult<AuthenticatedUser> {
-    ctx.session.user.clone().ok_or_else(|| CommandError::unauthorized("this command requires authentication"))
-}
-
-fn others_need_privilege(user: &AuthenticatedUser, what: &str) -> CommandResult<()> {
-    if user.manages_other_users {
-        return Ok(());
-    }
-    Err(CommandError::unauthorized(format!(
-        "not authorized to {what} other users' operations (requires a superuser or a role that can manage users)"
-    )))
-}
-
 /// The operation documents `user` may see: all with `all_users`, else the user's own.
 fn op_documents(gw: &Gateway, user: &AuthenticatedUser, all_users: bool) -> CommandResult<RawArrayBuf> {
     let host = format!("{}:{}", super::host_name(), gw.config.port);
     let mut out = RawArrayBuf::new();
     for (opid, info) in gw.running.snapshot() {
-        if all_users || info.user.as_deref() == Some(user.name.as_str()) {
+        if all_users || info.user.as_ref().is_some_and(|(name, _)| *name == user.name) {
             let d = RawDocumentBuf::try_from(&op_document(opid, &info, &host))
                 .map_err(|e| CommandError::internal(format!("could not encode an operation: {e}")))?;
             out.push(d);
@@ -99,7 +126,7 @@ pub fn current_op_stage(ctx: &Ctx<'_>, db: &str, spec: RawBsonRef<'_>) -> Comman
     let RawBsonRef::Document(spec) = spec else {
         return Err(CommandError::type_mismatch("$currentOp takes an object of options"));
     };
-    let user = caller(ctx)?;
+    let user = ctx.authenticated()?;
     let mut all_users = false;
     for element in spec {
         let (k, v) = element?;
@@ -120,7 +147,7 @@ pub fn current_op_stage(ctx: &Ctx<'_>, db: &str, spec: RawBsonRef<'_>) -> Comman
         }
     }
     if all_users {
-        others_need_privilege(&user, "list")?;
+        user.require_manages_other_users("list other users' operations")?;
     }
     op_documents(ctx.gw, &user, all_users)
 }
@@ -128,7 +155,7 @@ pub fn current_op_stage(ctx: &Ctx<'_>, db: &str, spec: RawBsonRef<'_>) -> Comman
 /// `currentOp` (admin): `{currentOp: 1, $ownOps, $all, <filter on the operation documents>}`.
 /// The filter runs in the extension, over `$documents` of the operations.
 pub async fn current_op(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let user = caller(ctx)?;
+    let user = ctx.authenticated()?;
     let mut own_ops = false;
     let mut filter = RawDocumentBuf::new();
     for element in req.body.iter() {
@@ -140,7 +167,7 @@ pub async fn current_op(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResul
         }
     }
     if !own_ops {
-        others_need_privilege(&user, "list")?;
+        user.require_manages_other_users("list other users' operations")?;
     }
     let docs = op_documents(ctx.gw, &user, !own_ops)?;
     let body = rawdoc! {
@@ -168,7 +195,7 @@ pub async fn current_op(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResul
 /// `killOp` (admin): `{killOp: 1, op: <opid>}` interrupts a running command (it fails with
 /// 11601 Interrupted); another user's command takes the privilege.
 pub async fn kill_op(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let user = caller(ctx)?;
+    let user = ctx.authenticated()?;
     let opid = match req.body.get("op")? {
         Some(RawBsonRef::Int32(i)) => i64::from(i),
         Some(RawBsonRef::Int64(i)) => i,
@@ -179,17 +206,12 @@ pub async fn kill_op(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u
     let Ok(opid) = i32::try_from(opid) else {
         return Err(CommandError::bad_value(format!("killOp: {opid} is not a valid operation id")));
     };
-    let running = ctx.gw.running.snapshot();
-    if let Some((_, info)) = running.iter().find(|(id, _)| *id == opid) {
-        if info.user.as_deref() != Some(user.name.as_str()) {
-            others_need_privilege(&user, "kill")?;
+    if let Some(owner) = ctx.gw.running.owner(opid) {
+        if owner.as_deref() != Some(user.name.as_str()) {
+            user.require_manages_other_users("kill other users' operations")?;
         }
     }
-    for token in ctx.gw.running.cancel(|id, _| id == opid) {
-        if let Err(e) = ctx.gw.pool.cancel(&token).await {
-            tracing::warn!(opid, "could not interrupt operation: {e}");
-        }
-    }
+    interrupt(ctx.gw, |id, _| id == opid).await;
     reply(doc! { "info": "attempting to kill op", "ok": 1.0 })
 }
 
@@ -210,13 +232,11 @@ mod tests {
     fn operation_document_shape() {
         let info = OpInfo {
             session: Some(SessionKey { id: [1; 16], uid: [2; 32] }),
-            user: Some("alice".into()),
-            user_full: Some("alice@admin".into()),
+            user: Some(("alice".into(), "admin".into())),
             connection_id: 7,
-            client: "127.0.0.1:5000".into(),
+            client: "127.0.0.1:5000".parse().unwrap(),
             app_name: Some("app".into()),
-            op: "query",
-            ns: "db.c".into(),
+            db: "db".into(),
             command: rawdoc! { "find": "c" },
             started_at: std::time::Instant::now(),
         };
@@ -224,6 +244,8 @@ mod tests {
         assert_eq!(d.get_i32("opid").unwrap(), 42);
         assert_eq!(d.get_str("desc").unwrap(), "conn7");
         assert_eq!(d.get_str("op").unwrap(), "query");
+        assert_eq!(d.get_str("ns").unwrap(), "db.c");
+        assert_eq!(d.get_str("client").unwrap(), "127.0.0.1:5000");
         assert_eq!(d.get_str("appName").unwrap(), "app");
         assert_eq!(d.get_document("command").unwrap().get_str("find").unwrap(), "c");
         assert!(d.get_document("lsid").is_ok());

@@ -12,25 +12,13 @@ use crate::session::AuthenticatedUser;
 
 use super::handshake::SESSION_TIMEOUT_MINUTES;
 
-fn caller(ctx: &Ctx<'_>) -> CommandResult<AuthenticatedUser> {
-    ctx.session.user.clone().ok_or_else(|| CommandError::unauthorized("this command requires authentication"))
-}
-
-fn full_name(user: &AuthenticatedUser) -> String {
-    format!("{}@{}", user.name, user.db)
-}
-
-fn caller_digest(user: &AuthenticatedUser) -> [u8; 32] {
-    user_digest(&user.name, &user.db)
-}
-
 /// Records the command's `lsid` as a use of that session by the authenticated user, and
 /// returns the session (cursors opened by the command belong to it).
 pub fn record_use(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Option<SessionKey>> {
     let Some(user) = &ctx.session.user else { return Ok(None) };
     let Some(id) = crate::logical_sessions::command_session_id(&req.body)? else { return Ok(None) };
-    let key = SessionKey { id, uid: caller_digest(user) };
-    ctx.gw.sessions.touch(key, &full_name(user))?;
+    let key = SessionKey { id, uid: user.session_uid() };
+    ctx.gw.sessions.touch(key, || user.qualified_name())?;
     Ok(Some(key))
 }
 
@@ -41,7 +29,7 @@ fn session_ids(req: &CommandRequest, user: &AuthenticatedUser) -> CommandResult<
     let Some(RawBsonRef::Array(items)) = req.body.get(name)? else {
         return Err(CommandError::type_mismatch(format!("BSON field '{name}' must be an array of {{id: UUID}}")));
     };
-    let uid = caller_digest(user);
+    let uid = user.session_uid();
     let mut keys = Vec::new();
     for item in items {
         keys.push(SessionKey { id: parse_session_id(item?, name)?, uid });
@@ -52,11 +40,7 @@ fn session_ids(req: &CommandRequest, user: &AuthenticatedUser) -> CommandResult<
 /// Kills the sessions `killed` selects: interrupts their running statements (they fail
 /// with 11601 Interrupted) and closes their cursors.
 async fn kill(gw: &Gateway, killed: impl Fn(&SessionKey) -> bool) {
-    for token in gw.running.cancel(|_, op| op.session.as_ref().is_some_and(&killed)) {
-        if let Err(e) = gw.pool.cancel(&token).await {
-            tracing::warn!("could not interrupt a statement of a killed session: {e}");
-        }
-    }
+    super::operations::interrupt(gw, |_, op| op.session.as_ref().is_some_and(&killed)).await;
     close_session_cursors(gw, killed).await;
 }
 
@@ -71,23 +55,22 @@ pub async fn close_session_cursors(gw: &Gateway, killed: impl Fn(&SessionKey) ->
 }
 
 pub fn start_session(ctx: &Ctx<'_>) -> CommandResult<Vec<u8>> {
-    let user = caller(ctx)?;
+    let user = ctx.authenticated()?;
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| CommandError::internal(format!("no randomness: {e}")))?;
     // RFC 4122 version 4.
     id[6] = (id[6] & 0x0f) | 0x40;
     id[8] = (id[8] & 0x3f) | 0x80;
-    ctx.gw.sessions.touch(SessionKey { id, uid: caller_digest(&user) }, &full_name(&user))?;
+    ctx.gw.sessions.touch(SessionKey { id, uid: user.session_uid() }, || user.qualified_name())?;
     let id = bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: id.to_vec() };
     reply(doc! { "id": { "id": id }, "timeoutMinutes": SESSION_TIMEOUT_MINUTES, "ok": 1.0 })
 }
 
 /// `refreshSessions`: marks the caller's sessions as used now (creating unknown ones).
 pub fn refresh_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let user = caller(ctx)?;
-    let name = full_name(&user);
+    let user = ctx.authenticated()?;
     for key in session_ids(req, &user)? {
-        ctx.gw.sessions.touch(key, &name)?;
+        ctx.gw.sessions.touch(key, || user.qualified_name())?;
     }
     reply(doc! { "ok": 1.0 })
 }
@@ -109,9 +92,9 @@ pub async fn end_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<
 /// listed sessions (all of the caller's sessions for `[]`). As in mongod, the sessions
 /// themselves stay usable and listed.
 pub async fn kill_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let user = caller(ctx)?;
+    let user = ctx.authenticated()?;
     let keys = session_ids(req, &user)?;
-    let uid = caller_digest(&user);
+    let uid = user.session_uid();
     if keys.is_empty() {
         kill(ctx.gw, |k| k.uid == uid).await;
     } else {
@@ -146,19 +129,17 @@ fn user_list(value: RawBsonRef<'_>, field: &str) -> CommandResult<Vec<[u8; 32]>>
 
 /// Acting on other users' sessions takes the session-management privilege.
 fn check_may_act_on(user: &AuthenticatedUser, owners: &Owners, action: &str) -> CommandResult<()> {
-    let only_self = matches!(owners, Owners::Users(uids) if uids.iter().all(|u| *u == caller_digest(user)));
-    if only_self || user.manages_other_users {
+    let uid = user.session_uid();
+    if matches!(owners, Owners::Users(uids) if uids.iter().all(|u| *u == uid)) {
         return Ok(());
     }
-    Err(CommandError::unauthorized(format!(
-        "not authorized to {action} other users' sessions (requires a superuser or a role that can manage users)"
-    )))
+    user.require_manages_other_users(&format!("{action} other users' sessions"))
 }
 
 /// `killAllSessions`: interrupts the running commands and closes the cursors of every
 /// session of the listed users (of all users for `[]`).
 pub async fn kill_all_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let user = caller(ctx)?;
+    let user = ctx.authenticated()?;
     let value = req.body.get(&req.name)?.unwrap_or(RawBsonRef::Null);
     let uids = user_list(value, &req.name)?;
     let owners = if uids.is_empty() { Owners::All } else { Owners::Users(uids) };
@@ -209,7 +190,7 @@ pub fn rewrite_source_stage(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResul
 
 /// The documents `$listLocalSessions: spec` lists.
 fn local_sessions(ctx: &Ctx<'_>, spec: RawBsonRef<'_>) -> CommandResult<RawArrayBuf> {
-    let user = caller(ctx)?;
+    let user = ctx.authenticated()?;
     let owners = list_spec_owners(spec, &user)?;
     check_may_act_on(&user, &owners, "list")?;
     let mut sessions = RawArrayBuf::new();
@@ -252,7 +233,7 @@ fn list_spec_owners(spec: RawBsonRef<'_>, user: &AuthenticatedUser) -> CommandRe
         }
         (true, None) => Ok(Owners::All),
         (false, Some(uids)) if !uids.is_empty() => Ok(Owners::Users(uids)),
-        (false, _) => Ok(Owners::Users(vec![caller_digest(user)])),
+        (false, _) => Ok(Owners::Users(vec![user.session_uid()])),
     }
 }
 
