@@ -9,6 +9,7 @@ The user in the URI must be able to create databases and users (e.g. the admin u
 Prints 'N passed, N failed, N skipped' and exits non-zero on any failure.
 """
 import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -371,14 +372,24 @@ def test_stats():
     assert c[DB].command("dbStats", scale=1024)["ok"] == 1.0
 
 
-def test_users_and_cursor_ownership():
-    c = client()
-    name = "gw_e2e_user_" + uuid.uuid4().hex[:6]
+@contextlib.contextmanager
+def temporary_user(c, prefix, roles, pwd="Secret-pw1"):
+    """A user created for one test and dropped after it; the test is skipped where
+    createUser is not available."""
+    name = prefix + uuid.uuid4().hex[:6]
     try:
-        c.admin.command("createUser", name, pwd="Secret-pw1", roles=[{"role": "readWriteAnyDatabase", "db": "admin"}])
+        c.admin.command("createUser", name, pwd=pwd, roles=roles)
     except OperationFailure as e:
         raise Skip(f"createUser not available: {e}")
     try:
+        yield name
+    finally:
+        c.admin.command("dropUser", name)
+
+
+def test_users_and_cursor_ownership():
+    c = client()
+    with temporary_user(c, "gw_e2e_user_", [{"role": "readWriteAnyDatabase", "db": "admin"}]) as name:
         for mech in ["SCRAM-SHA-256", "SCRAM-SHA-1"]:
             u = client(with_options(with_credentials(URI, name, "Secret-pw1"), authMechanism=mech))
             info = u.admin.command("connectionStatus")["authInfo"]
@@ -393,8 +404,6 @@ def test_users_and_cursor_ownership():
         expect_error(13, lambda: other[DB].command("getMore", cid, collection="own"))
         assert c[DB].command("getMore", cid, collection="own")["ok"] == 1.0
         c[DB].command("killCursors", "own", cursors=[cid])
-    finally:
-        c.admin.command("dropUser", name)
     expect_error(18, lambda: client(with_credentials(URI, name, "Secret-pw1")).admin.command("ping"))
 
 
@@ -433,12 +442,7 @@ def test_logical_sessions():
     assert listed_new() == []
     expect_error(73, lambda: c[DB].command("aggregate", 1, pipeline=[{"$match": {}}], cursor={}))
     expect_error(40602, lambda: list(c[DB].sess.aggregate([{"$match": {}}, {"$listLocalSessions": {}}])))
-    name = "gw_e2e_sess_" + uuid.uuid4().hex[:6]
-    try:
-        c.admin.command("createUser", name, pwd="Secret-pw1", roles=[{"role": "readWrite", "db": DB}])
-    except OperationFailure as e:
-        raise Skip(f"createUser not available: {e}")
-    try:
+    with temporary_user(c, "gw_e2e_sess_", [{"role": "readWrite", "db": DB}]) as name:
         other = client(with_credentials(URI, name, "Secret-pw1"))
         other[DB].sess.find_one()
         mine = list(other[DB].aggregate([{"$listLocalSessions": {}}]))
@@ -447,8 +451,6 @@ def test_logical_sessions():
         expect_error(13, lambda: other.admin.command("killAllSessions", []))
         everyone = list(c[DB].aggregate([{"$listLocalSessions": {"allUsers": True}}]))
         assert any(d["user"]["name"] == f"{name}@admin" for d in everyone), everyone
-    finally:
-        c.admin.command("dropUser", name)
 
 
 def start_slow_aggregation(coll, **kwargs):
@@ -504,32 +506,24 @@ def test_current_op_and_kill_op():
     inprog/killop privileges."""
     c = client()
     ns = f"{DB}.slow_op"
-    worker, outcome = start_slow_aggregation(c[DB].slow_op)
-    ops = c.admin.command({"currentOp": 1, "ns": ns})["inprog"]
-    assert len(ops) == 1, ops
-    op = ops[0]
-    assert op["op"] == "command" and op["active"] is True and isinstance(op["opid"], int), op
-    assert op["secs_running"] >= 1 and op["client"].startswith("127.0.0.1:"), op
-    staged = list(c.admin.aggregate([{"$currentOp": {"allUsers": True}}, {"$match": {"ns": ns}}]))
-    assert [d["opid"] for d in staged] == [op["opid"]], staged
-    expect_error(73, lambda: list(c[DB].aggregate([{"$currentOp": {}}])))
-    name = "gw_e2e_ops_" + uuid.uuid4().hex[:6]
-    try:
-        c.admin.command("createUser", name, pwd="Secret-pw1", roles=[{"role": "readWrite", "db": DB}])
-    except OperationFailure as e:
-        c.admin.command("killOp", 1, op=op["opid"])
-        raise Skip(f"createUser not available: {e}")
-    try:
+    with temporary_user(c, "gw_e2e_ops_", [{"role": "readWrite", "db": DB}]) as name:
+        worker, outcome = start_slow_aggregation(c[DB].slow_op)
+        ops = c.admin.command({"currentOp": 1, "ns": ns})["inprog"]
+        assert len(ops) == 1, ops
+        op = ops[0]
+        assert op["op"] == "command" and op["active"] is True and isinstance(op["opid"], int), op
+        assert op["secs_running"] >= 1 and op["client"].startswith("127.0.0.1:"), op
+        staged = list(c.admin.aggregate([{"$currentOp": {"allUsers": True}}, {"$match": {"ns": ns}}]))
+        assert [d["opid"] for d in staged] == [op["opid"]], staged
+        expect_error(73, lambda: list(c[DB].aggregate([{"$currentOp": {}}])))
         other = client(with_credentials(URI, name, "Secret-pw1"))
         expect_error(13, lambda: other.admin.command({"currentOp": 1}))
         assert other.admin.command({"currentOp": 1, "$ownOps": True, "ns": ns})["inprog"] == []
         expect_error(13, lambda: other.admin.command("killOp", 1, op=op["opid"]))
-    finally:
-        c.admin.command("dropUser", name)
-    killed_at = time.time()
-    assert c.admin.command("killOp", 1, op=op["opid"])["info"] == "attempting to kill op"
-    expect_interrupted(worker, outcome, killed_at)
-    assert c.admin.command({"currentOp": 1, "ns": ns})["inprog"] == []
+        killed_at = time.time()
+        assert c.admin.command("killOp", 1, op=op["opid"])["info"] == "attempting to kill op"
+        expect_interrupted(worker, outcome, killed_at)
+        assert c.admin.command({"currentOp": 1, "ns": ns})["inprog"] == []
 
 
 def test_documents_stage():
@@ -547,13 +541,8 @@ def test_pooled_connections_run_as_each_user():
     """Pooled PostgreSQL connections keep the role of their last command: a command always
     runs with its own user's privileges, and a re-created user works at once."""
     admin = client()
-    reader = "gw_e2e_reader_" + uuid.uuid4().hex[:6]
     admin[DB].roles.insert_one({"_id": 1})
-    try:
-        admin.admin.command("createUser", reader, pwd="Reader-pw1", roles=[{"role": "read", "db": DB}])
-    except OperationFailure as e:
-        raise Skip(f"createUser not available: {e}")
-    try:
+    with temporary_user(admin, "gw_e2e_reader_", [{"role": "read", "db": DB}], pwd="Reader-pw1") as reader:
         for _ in range(3):
             r = client(with_credentials(URI, reader, "Reader-pw1"), maxPoolSize=1)
             # Interleave both users over the gateway's small pool many times.
@@ -566,8 +555,6 @@ def test_pooled_connections_run_as_each_user():
             admin.admin.command("dropUser", reader)
             admin.admin.command("createUser", reader, pwd="Reader-pw1", roles=[{"role": "read", "db": DB}])
         assert admin[DB].roles.count_documents({}) == 1
-    finally:
-        admin.admin.command("dropUser", reader)
 
 
 def test_mongosh_smoke():
