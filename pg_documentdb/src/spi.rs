@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 
 use documentdb_errors::{docdb_error, DocDbResult};
-use documentdb_pgbson::Bson;
+use documentdb_pgbson::{Bson, BsonQuery, BsonSequence};
 use pgrx::pg_sys;
 use pgrx::{FromDatum, IntoDatum};
 
@@ -215,56 +215,94 @@ fn param_arrays(params: &[Param<'_>]) -> (Vec<ParamType>, Vec<pg_sys::Datum>, Ve
 
 /// Copies one column of the current SPI tuple table row.
 ///
+/// Every column type is matched explicitly: a datum is only read the way its type is laid
+/// out (by value, fixed-length by reference, or varlena). A type this reader does not know
+/// is an error, never a guess: reading a `name` column (a 64-byte fixed-length value, as
+/// `pg_roles.rolname`) as a varlena crashed the backend in `updateUser`.
+///
 /// # Safety
 /// `tuple`/`tupdesc` from the live SPI_tuptable; `column` is 1-based and in range.
-unsafe fn read_column(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc, column: i32) -> Value {
+unsafe fn read_column(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc, column: i32) -> DocDbResult<Value> {
     unsafe {
         let mut is_null = false;
         let datum = pg_sys::SPI_getbinval(tuple, tupdesc, column, &mut is_null);
         if is_null {
-            return Value::Null;
+            return Ok(Value::Null);
         }
         let typoid = pg_sys::SPI_gettypeid(tupdesc, column);
-        match typoid {
+        Ok(match typoid {
             pg_sys::INT8OID => Value::Int8(datum.value() as i64),
             pg_sys::INT4OID => Value::Int4(datum.value() as i32),
+            pg_sys::INT2OID => Value::Int4(i32::from(datum.value() as i16)),
+            pg_sys::OIDOID => Value::Int8(i64::from(datum.value() as u32)),
             pg_sys::BOOLOID => Value::Bool(datum.value() != 0),
             pg_sys::FLOAT8OID => Value::Float8(f64::from_datum(datum, false).unwrap_or_default()),
-            pg_sys::TEXTOID | pg_sys::NAMEOID | pg_sys::VARCHAROID => {
+            pg_sys::FLOAT4OID => Value::Float8(f64::from(f32::from_datum(datum, false).unwrap_or_default())),
+            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => {
                 Value::Text(String::from_datum(datum, false).unwrap_or_default())
+            }
+            // `name` is a fixed-length, NUL-padded C string passed by reference, not a varlena.
+            pg_sys::NAMEOID => {
+                let name = datum.cast_mut_ptr::<pg_sys::NameData>();
+                Value::Text(CStr::from_ptr((*name).data.as_ptr()).to_string_lossy().into_owned())
             }
             pg_sys::TIDOID => {
                 let ptr = datum.cast_mut_ptr::<pg_sys::ItemPointerData>();
                 let (block, offset) = pgrx::itemptr::item_pointer_get_both(*ptr);
                 Value::Tid(block, offset)
             }
-            _ => {
-                // Every other type we select is a bson-family varlena.
+            oid if is_bson_family(oid) => {
                 let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
                 Value::Bson(pgrx::varlena::varlena_to_byte_slice(varlena).to_vec())
             }
-        }
+            other => {
+                return Err(docdb_error!(
+                    InternalError,
+                    "internal query returned a column of unsupported type (oid {})",
+                    other.to_u32()
+                ))
+            }
+        })
     }
+}
+
+/// The varlena types whose bytes [`Value::Bson`] carries: `bson`, `bsonquery`, `bsonsequence`.
+fn is_bson_family(oid: pg_sys::Oid) -> bool {
+    oid == Bson::type_oid() || oid == BsonQuery::type_oid() || oid == BsonSequence::type_oid()
 }
 
 /// # Safety
 /// Called right after a successful SPI execution or fetch.
-unsafe fn collect_rows() -> Vec<Row> {
+unsafe fn collect_rows() -> DocDbResult<Vec<Row>> {
     unsafe {
         let table = pg_sys::SPI_tuptable;
         if table.is_null() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let count = pg_sys::SPI_processed as usize;
         let tupdesc = (*table).tupdesc;
         let natts = (*tupdesc).natts;
         let mut rows = Vec::with_capacity(count);
-        for i in 0..count {
+        let mut failure = None;
+        'rows: for i in 0..count {
             let tuple = *(*table).vals.add(i);
-            rows.push((1..=natts).map(|c| read_column(tuple, tupdesc, c)).collect());
+            let mut row = Vec::with_capacity(natts as usize);
+            for c in 1..=natts {
+                match read_column(tuple, tupdesc, c) {
+                    Ok(value) => row.push(value),
+                    Err(e) => {
+                        failure = Some(e);
+                        break 'rows;
+                    }
+                }
+            }
+            rows.push(row);
         }
         pg_sys::SPI_freetuptable(table);
-        rows
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(rows),
+        }
     }
 }
 
@@ -288,7 +326,7 @@ pub fn execute(sql: &str, params: &[Param<'_>], read_only: bool, limit: i64) -> 
         if rc < 0 {
             return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
         }
-        Ok(collect_rows())
+        collect_rows()
     }
 }
 
@@ -338,7 +376,7 @@ pub fn fetch_cursor(name: &str, count: i64) -> DocDbResult<Option<Vec<Row>>> {
             return Ok(None);
         }
         pg_sys::SPI_cursor_fetch(portal, true, count as std::ffi::c_long);
-        Ok(Some(collect_rows()))
+        collect_rows().map(Some)
     }
 }
 

@@ -141,8 +141,13 @@ fn apply_grants(user: &str, grants: &[RoleGrant]) -> DocDbResult<()> {
     for role in current.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)) {
         spi::execute_once(&format!("REVOKE {} FROM {q}", quote_ident(&role)))?;
     }
+    // Several MongoDB roles map to one PostgreSQL role: grant each once.
+    let mut granted: Vec<&str> = Vec::new();
     for grant in grants {
-        spi::execute_once(&format!("GRANT {} TO {q}", grant.pg_role))?;
+        if !granted.contains(&grant.pg_role) {
+            spi::execute_once(&format!("GRANT {} TO {q}", grant.pg_role))?;
+            granted.push(grant.pg_role);
+        }
     }
     let user_admin = grants.iter().any(|g| g.create_role);
     if user_admin {

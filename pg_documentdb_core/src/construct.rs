@@ -44,6 +44,10 @@ fn build_document(fcinfo: pg_sys::FunctionCallInfo) -> DocDbResult<Bson> {
             let key = if key_type == pg_sys::UNKNOWNOID {
                 // An untyped literal: a plain C string.
                 std::ffi::CStr::from_ptr(key_datum.cast_mut_ptr()).to_string_lossy().into_owned()
+            } else if key_type == pg_sys::NAMEOID {
+                // `name` is a fixed-length NUL-padded C string by reference, not a varlena.
+                let name = key_datum.cast_mut_ptr::<pg_sys::NameData>();
+                std::ffi::CStr::from_ptr((*name).data.as_ptr()).to_string_lossy().into_owned()
             } else {
                 String::from_polymorphic_datum(key_datum, false, key_type).unwrap_or_default()
             };

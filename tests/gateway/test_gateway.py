@@ -407,6 +407,48 @@ def test_users_and_cursor_ownership():
     expect_error(18, lambda: client(with_credentials(URI, name, "Secret-pw1")).admin.command("ping"))
 
 
+def test_update_user_every_field_combination():
+    """updateUser with roles (as strings and as {role, db} documents), pwd and customData in
+    every combination: each must succeed, take effect, and leave the server up. With roles it
+    used to kill the PostgreSQL backend (signal 11), taking every connection down with it."""
+    import itertools
+
+    c = client()
+    role_forms = [["readAnyDatabase"], [{"role": "readAnyDatabase", "db": "admin"}], []]
+    with temporary_user(c, "gw_e2e_upd_", [{"role": "readWrite", "db": DB}]) as name:
+        step = 0
+        for with_roles, with_pwd, with_custom in itertools.product([False, True], repeat=3):
+            if not (with_roles or with_pwd or with_custom):
+                # MongoDB: "Must specify at least one field to update in updateUser" (BadValue).
+                expect_error(2, lambda: c.admin.command("updateUser", name))
+                continue
+            for roles in role_forms if with_roles else [None]:
+                step += 1
+                fields = {}
+                if roles is not None:
+                    fields["roles"] = roles
+                password = f"Changed-pw{step}"
+                if with_pwd:
+                    fields["pwd"] = password
+                if with_custom:
+                    fields["customData"] = {"step": step}
+                assert c.admin.command("updateUser", name, **fields)["ok"] == 1.0, fields
+                info = c.admin.command("usersInfo", name)["users"][0]
+                if roles is not None:
+                    expected = [{"role": "readAnyDatabase", "db": "admin"}] if roles else []
+                    assert info["roles"] == expected, info
+                if with_custom:
+                    assert info["customData"] == {"step": step}, info
+                if with_pwd:
+                    # The new password authenticates (the old one no longer does).
+                    u = client(with_credentials(URI, name, password))
+                    assert u.admin.command("ping")["ok"] == 1.0
+                    u.close()
+        # The server survived: the same client still works.
+        assert c.admin.command("ping")["ok"] == 1.0
+        expect_error(11, lambda: c.admin.command("updateUser", name + "_missing", pwd="x-pw-1"))
+
+
 def test_logical_sessions():
     """The gateway keeps mongod's local session cache: $listLocalSessions lists the caller's
     sessions (db.aggregate, first stage), killSessions closes their cursors, endSessions
