@@ -372,75 +372,8 @@ mod update_functions {
     /// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
     #[pg_extern(immutable, parallel_safe, strict)]
     fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator<'static, Bson> {
-        SetOfIterator::new(ok_or_throw(super::unwind(document.document(), spec.document())))
-    }
-}
-
-/// MongoDB's `$unwind` for one input document.
-fn unwind(doc: &RawDocument, spec: &RawDocument) -> DocDbResult<Vec<Bson>> {
-    let path = spec.get_str("path").map_err(|_| docdb_error!(InternalError, "unwind without path"))?;
-    let path = path.trim_start_matches('$');
-    let index_field = spec.get_str("includeArrayIndex").ok();
-    let preserve = matches!(spec.get("preserveNullAndEmptyArrays"), Ok(Some(RawBsonRef::Boolean(true))));
-    let mut owned = bson::Document::try_from(doc).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-    let value = lookup_path(&owned, path).cloned();
-    let emit = |owned: &bson::Document| -> DocDbResult<Bson> {
-        RawDocumentBuf::try_from(owned).map(Bson::from).map_err(|e| docdb_error!(InternalError, "{e}"))
-    };
-    let mut out = Vec::new();
-    match value {
-        Some(bson::Bson::Array(items)) if !items.is_empty() => {
-            for (i, item) in items.into_iter().enumerate() {
-                set_path(&mut owned, path, item);
-                if let Some(f) = index_field {
-                    set_path(&mut owned, f, bson::Bson::Int64(i as i64));
-                }
-                out.push(emit(&owned)?);
-            }
-        }
-        Some(bson::Bson::Array(_)) | Some(bson::Bson::Null) | None if preserve => {
-            if let Some(f) = index_field {
-                set_path(&mut owned, f, bson::Bson::Null);
-            }
-            out.push(emit(&owned)?);
-        }
-        Some(bson::Bson::Array(_)) | Some(bson::Bson::Null) | None => {}
-        Some(_) => {
-            // A non-array value is treated as a one-element array.
-            if let Some(f) = index_field {
-                set_path(&mut owned, f, bson::Bson::Null);
-            }
-            out.push(emit(&owned)?);
-        }
-    }
-    Ok(out)
-}
-
-fn lookup_path<'a>(doc: &'a bson::Document, path: &str) -> Option<&'a bson::Bson> {
-    let mut parts = path.split('.');
-    let mut current = doc.get(parts.next()?)?;
-    for part in parts {
-        current = match current {
-            bson::Bson::Document(d) => d.get(part)?,
-            _ => return None,
-        };
-    }
-    Some(current)
-}
-
-fn set_path(doc: &mut bson::Document, path: &str, value: bson::Bson) {
-    match path.split_once('.') {
-        None => {
-            doc.insert(path, value);
-        }
-        Some((head, rest)) => {
-            if !matches!(doc.get(head), Some(bson::Bson::Document(_))) {
-                doc.insert(head, bson::Document::new());
-            }
-            if let Some(bson::Bson::Document(sub)) = doc.get_mut(head) {
-                set_path(sub, rest, value);
-            }
-        }
+        let unwound = ok_or_throw(documentdb_query::unwind::unwind(document.document(), spec.document()));
+        SetOfIterator::new(unwound.into_iter().map(Bson::from))
     }
 }
 

@@ -399,7 +399,11 @@ impl Adder {
         }
     }
 
-    /// The sum as date milliseconds (when one operand was a date); `None` on overflow.
+    /// The sum as date milliseconds (when one operand was a date); `None` on overflow,
+    /// which `$add` reports as MongoDB does ("date overflow in $add", code 15): a double
+    /// total outside `[-2^63, 2^63)` (NaN and infinities included) and, as in current
+    /// MongoDB, a decimal total that does not round to an int64 (older servers returned
+    /// the "invalid" date `i64::MIN` for those).
     pub fn result_millis(&self) -> Option<i64> {
         match self.widest {
             NumKind::Int32 | NumKind::Int64 => Some(self.long_total),
@@ -411,7 +415,7 @@ impl Adder {
                     None
                 }
             }
-            NumKind::Decimal => Some(d128::to_i64(self.decimal_total, Rounding::HalfEven).unwrap_or(i64::MIN)),
+            NumKind::Decimal => d128::to_i64(self.decimal_total, Rounding::HalfEven),
         }
     }
 }

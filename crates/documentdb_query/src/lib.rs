@@ -11,6 +11,7 @@ pub mod filter;
 pub mod projection;
 pub mod schema;
 pub mod sort;
+pub mod unwind;
 pub mod update;
 
 /// An evaluated value; `None` where MongoDB distinguishes "missing" from `null`.

@@ -6,8 +6,9 @@
 //! inclusion and exclusion cannot be mixed except for `_id` (31253 / 31254), expressions
 //! are inclusion-type (31310 in an exclusion projection), `_id` is included by default
 //! and comes first in inclusion output, paths through arrays of documents project every
-//! element (inclusion drops non-document elements), computed dotted paths set the field
-//! in every document of an array (and replace scalars by a new document).
+//! element, nested arrays included (inclusion drops non-document elements), computed
+//! dotted paths set the field in every document of an array (and replace every other
+//! element, in inclusion projections too, by a new document of the computed fields).
 use bson::{Bson, Document, RawDocument, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
@@ -571,12 +572,19 @@ impl Apply<'_> {
         Ok(out)
     }
 
+    /// Inclusion through an array: each element is projected recursively (nested arrays
+    /// too). Non-document elements are dropped, unless the subtree computes fields: then
+    /// MongoDB keeps a placeholder for them (`applyProjectionsToValue` keeps the missing
+    /// values) that [`Apply::apply_expressions`] replaces by a document of the computed
+    /// fields, so `{"a.b": "x"}` on `{a: [1, [2]]}` gives `{a: [{b: "x"}, [{b: "x"}]]}`.
     fn include_array(&self, node: &PNode, items: &[Bson]) -> DocDbResult<Vec<Bson>> {
+        let keep_scalars = node.has_computed();
         let mut out = Vec::new();
         for item in items {
             match item {
                 Bson::Document(d) => out.push(Bson::Document(self.include_doc(node, d, false)?)),
                 Bson::Array(a) => out.push(Bson::Array(self.include_array(node, a)?)),
+                _ if keep_scalars => out.push(Bson::Null),
                 _ => {}
             }
         }

@@ -125,6 +125,88 @@ fn subtract_numbers_and_dates() {
     assert_eq!(err_code(bson!({ "$subtract": ["$a", "x"] }), &root), 14);
 }
 
+/// MongoDB's `add_with_date.js`: the sum must stay an int64 to become a Date again.
+/// A double total outside [-2^63, 2^63) (NaN, infinities included) and, in current
+/// MongoDB, a decimal total that does not round to an int64 (NaN, infinities, 1e5000)
+/// are "date overflow in $add" (Overflow, code 15): never a wrapped or saturated date.
+#[test]
+fn add_date_overflow_is_an_overflow_error_like_mongodb() {
+    let root = doc! { "d": date(1_548_833_410_137) };
+    for n in [
+        dec("1e5000"),
+        dec("-1e5000"),
+        dec("NaN"),
+        dec("Infinity"),
+        dec("-Infinity"),
+        dec("9223372036854775808"),
+        Bson::Double(1e300),
+        Bson::Double(-1e300),
+        Bson::Double(f64::INFINITY),
+        Bson::Double(f64::NEG_INFINITY),
+        Bson::Double(f64::NAN),
+        Bson::Int64(i64::MAX),
+    ] {
+        assert_eq!(err_code(bson!({ "$add": ["$d", n.clone()] }), &root), 15, "{n:?}");
+        assert_eq!(err_code(bson!({ "$add": [n.clone(), "$d"] }), &root), 15, "{n:?}");
+    }
+    assert_eq!(err_code(bson!({ "$add": ["$d", 820, dec("1e5000")] }), &root), 15);
+    // In range: decimals round half to even, doubles round half away from zero (llround).
+    assert_eq!(ev(bson!({ "$add": ["$d", dec("819.5359123621083")] }), &root), Some(date(1_548_833_410_957)));
+    assert_eq!(ev(bson!({ "$add": ["$d", 819.536] }), &root), Some(date(1_548_833_410_957)));
+    assert_eq!(ev(bson!({ "$add": [date(0), dec("0.5")] }), &doc! {}), Some(date(0)));
+    assert_eq!(ev(bson!({ "$add": [date(0), 0.5] }), &doc! {}), Some(date(1)));
+    // The extreme representable dates themselves are fine.
+    assert_eq!(ev(bson!({ "$add": [date(0), dec("9223372036854775807")] }), &doc! {}), Some(date(i64::MAX)));
+    assert_eq!(ev(bson!({ "$add": [date(0), dec("-9223372036854775808")] }), &doc! {}), Some(date(i64::MIN)));
+}
+
+/// MongoDB's `$subtract` of a number from a date is `date - Milliseconds(coerceToLong(n))`:
+/// a double outside [-2^63, 2^63) "Can't coerce out of range value .. to long" (31109);
+/// doubles truncate, decimals round half to even, and a decimal that is not representable
+/// becomes i64::MIN, which, like NumberLong(i64::MIN), "Cannot negate the minimum duration"
+/// (DurationOverflow, 159).
+#[test]
+fn subtract_number_from_date_coerces_to_long_like_mongodb() {
+    let root = doc! { "d": date(10_000) };
+    for x in [1e300, -1e300, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 9_223_372_036_854_775_808.0] {
+        assert_eq!(err_code(bson!({ "$subtract": ["$d", x] }), &root), 31109, "{x}");
+    }
+    for n in [dec("1e5000"), dec("-1e5000"), dec("NaN"), dec("Infinity"), Bson::Int64(i64::MIN)] {
+        assert_eq!(err_code(bson!({ "$subtract": ["$d", n.clone()] }), &root), 159, "{n:?}");
+    }
+    assert_eq!(ev(bson!({ "$subtract": ["$d", 1000.7] }), &root), Some(date(9_000)));
+    assert_eq!(ev(bson!({ "$subtract": ["$d", -1000.7] }), &root), Some(date(11_000)));
+    assert_eq!(ev(bson!({ "$subtract": ["$d", dec("1000.5")] }), &root), Some(date(9_000)));
+    assert_eq!(ev(bson!({ "$subtract": ["$d", dec("1001.5")] }), &root), Some(date(8_998)));
+    assert_eq!(ev(bson!({ "$subtract": ["$d", dec("1e3")] }), &root), Some(date(9_000)));
+}
+
+/// $dateAdd / $dateSubtract: the amount must be a 64-bit integral number (5166405), and a
+/// result outside the representable dates is an error (5976500), not a clamped date.
+#[test]
+fn date_add_huge_amounts_are_errors() {
+    let root = doc! { "d": date(1_580_428_800_000) };
+    for amount in [
+        Bson::Double(1e300),
+        Bson::Double(f64::INFINITY),
+        Bson::Double(f64::NEG_INFINITY),
+        Bson::Double(f64::NAN),
+        dec("1e5000"),
+        dec("NaN"),
+    ] {
+        for op in ["$dateAdd", "$dateSubtract"] {
+            let e = bson!({ op: { "startDate": "$d", "unit": "millisecond", "amount": amount.clone() } });
+            assert_eq!(err_code(e, &root), 5166405, "{op} {amount:?}");
+        }
+    }
+    for unit in ["millisecond", "day", "year"] {
+        let e = bson!({ "$dateAdd": { "startDate": "$d", "unit": unit, "amount": i64::MAX } });
+        assert_eq!(err_code(e, &root), 5976500, "{unit}");
+        let e = bson!({ "$dateSubtract": { "startDate": "$d", "unit": unit, "amount": i64::MIN + 1 } });
+        assert_eq!(err_code(e, &root), 5976500, "{unit}");
+    }
+}
+
 #[test]
 fn multiply_divide_mod() {
     assert_eq!(ev0(bson!({ "$multiply": [2, 3, 4] })), Some(bson!(24)));
@@ -568,6 +650,31 @@ fn object_operators() {
     assert_eq!(err_code(bson!({ "$setField": { "field": "a", "input": 5, "value": 1 } }), &root), 4161105);
 }
 
+/// $indexOfCP / $indexOfBytes with an end index: the match must lie entirely before the
+/// end index (MongoDB's indexofcp.js checks each result against $indexOfCP on the
+/// $substrCP of [start, end)).
+#[test]
+fn index_of_match_must_end_before_the_end_index() {
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["appleple", "ple", 4, 6] })), Some(bson!(-1)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["appleple", "ple", 4, 8] })), Some(bson!(5)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["appleple", "ple", 4, 100] })), Some(bson!(5)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["ab∫de", "d", 0, 3] })), Some(bson!(-1)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["ab∫de", "d", 0, 4] })), Some(bson!(3)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["ab∫de", "∫d", 0, 3] })), Some(bson!(-1)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["ab∫de", "∫d", 0, 4] })), Some(bson!(2)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["abcbabc", "b", 2, 4] })), Some(bson!(3)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["πbƒ\0d\0", "d", 5, 6] })), Some(bson!(-1)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["abc", "", 1] })), Some(bson!(1)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["", ""] })), Some(bson!(0)));
+    assert_eq!(ev0(bson!({ "$indexOfCP": ["a√cb", "b", 3, 1] })), Some(bson!(-1)));
+    // $indexOfBytes follows the same rule on byte offsets ("∫" is 3 bytes).
+    assert_eq!(ev0(bson!({ "$indexOfBytes": ["appleple", "ple", 4, 6] })), Some(bson!(-1)));
+    assert_eq!(ev0(bson!({ "$indexOfBytes": ["appleple", "ple", 4, 8] })), Some(bson!(5)));
+    assert_eq!(ev0(bson!({ "$indexOfBytes": ["ab∫de", "d", 0, 5] })), Some(bson!(-1)));
+    assert_eq!(ev0(bson!({ "$indexOfBytes": ["ab∫de", "d", 0, 6] })), Some(bson!(5)));
+    assert_eq!(ev0(bson!({ "$indexOfBytes": ["abc", "", 3] })), Some(bson!(3)));
+}
+
 // ---------------- dates ----------------
 
 #[test]
@@ -586,12 +693,13 @@ fn date_parts_manual_example() {
         ("$dayOfWeek", 4),
         ("$week", 0),
         ("$isoWeek", 1),
-        ("$isoWeekYear", 2014),
         ("$isoDayOfWeek", 3),
     ];
     for (op, want) in parts {
         assert_eq!(ev(bson!({ op: "$date" }), &root), Some(bson!(want)), "{op}");
     }
+    // $isoWeekYear is the one date part MongoDB returns as a long (`TimeZone::isoYear`).
+    assert_eq!(ev(bson!({ "$isoWeekYear": "$date" }), &root), Some(Bson::Int64(2014)));
     assert_eq!(ev(bson!({ "$hour": { "date": "$date", "timezone": "+05:30" } }), &root), Some(bson!(13)));
     assert_eq!(ev(bson!({ "$minute": { "date": "$date", "timezone": "-0430" } }), &root), Some(bson!(45)));
     assert_eq!(ev(bson!({ "$year": ["$date"] }), &root), Some(bson!(2014)));
@@ -601,7 +709,7 @@ fn date_parts_manual_example() {
     // 2005-01-01 is a Saturday: ISO week 53 of 2004.
     let r2 = doc! { "d": date(1_104_537_600_000) };
     assert_eq!(ev(bson!({ "$isoWeek": "$d" }), &r2), Some(bson!(53)));
-    assert_eq!(ev(bson!({ "$isoWeekYear": "$d" }), &r2), Some(bson!(2004)));
+    assert_eq!(ev(bson!({ "$isoWeekYear": "$d" }), &r2), Some(Bson::Int64(2004)));
 }
 
 #[test]
@@ -633,6 +741,28 @@ fn date_to_string_and_back() {
     assert_eq!(ev0(bson!({ "$dateFromString": { "dateString": "not a date", "onError": "bad" } })), Some(bson!("bad")));
     assert_eq!(err_code(bson!({ "$dateFromString": { "dateString": "not a date" } }), &doc! {}), 241);
     assert_eq!(ev0(bson!({ "$dateFromString": { "dateString": null, "onNull": 1 } })), Some(bson!(1)));
+}
+
+/// MongoDB returns $isoWeekYear as a long (`TimeZone::isoYear` is a `long long`) while
+/// $isoWeek, $isoDayOfWeek and every $dateToParts field (iso8601 too) are ints.
+#[test]
+fn iso_week_year_is_a_long_other_iso_parts_are_ints() {
+    // 2005-01-01 (a Saturday) is in ISO week 53 of 2004.
+    let root = doc! { "d": date(1_104_537_600_000) };
+    assert_eq!(ev(bson!({ "$isoWeekYear": "$d" }), &root), Some(Bson::Int64(2004)));
+    assert_eq!(ev(bson!({ "$isoWeekYear": { "date": "$d", "timezone": "+01:00" } }), &root), Some(Bson::Int64(2004)));
+    assert_eq!(ev(bson!({ "$isoWeekYear": { "date": "$d", "timezone": "-01:00" } }), &root), Some(Bson::Int64(2004)));
+    assert_eq!(ev(bson!({ "$isoWeekYear": "$none" }), &root), Some(Bson::Null));
+    assert_eq!(ev(bson!({ "$isoWeek": "$d" }), &root), Some(Bson::Int32(53)));
+    assert_eq!(ev(bson!({ "$isoDayOfWeek": "$d" }), &root), Some(Bson::Int32(6)));
+    assert_eq!(ev(bson!({ "$year": "$d" }), &root), Some(Bson::Int32(2005)));
+    assert_eq!(
+        ev(bson!({ "$dateToParts": { "date": "$d", "iso8601": true } }), &root),
+        Some(bson!({
+            "isoWeekYear": Bson::Int32(2004), "isoWeek": Bson::Int32(53), "isoDayOfWeek": Bson::Int32(6),
+            "hour": 0, "minute": 0, "second": 0, "millisecond": 0
+        }))
+    );
 }
 
 #[test]

@@ -242,3 +242,57 @@ fn unset_stage() {
     assert_eq!(Projection::parse_unset(bad.get("x").unwrap().unwrap()).err().map(|e| e.code.code()), Some(31120));
     assert_eq!(Projection::parse_unset(bson::RawBsonRef::Int32(1)).err().map(|e| e.code.code()), Some(31120));
 }
+
+/// MongoDB applies a nested projection to every element of an array, recursing into nested
+/// arrays (`ProjectionNode::applyProjectionsToValue` / `applyExpressionsToValue`, same
+/// policy for find and $project). With a computed field in the subtree, every element
+/// that is not a document (scalars, and those inside nested arrays) is replaced by a
+/// document of the computed fields; inclusion alone drops such elements.
+#[test]
+fn computed_nested_field_replaces_every_array_element() {
+    let d = doc! { "_id": 1, "a": [1, { "d": 1 }, [3, 4], "x"] };
+    let c = doc! { "c": { "d": "1" } };
+    let want = doc! { "_id": 1, "a": [c.clone(), c.clone(), [c.clone(), c.clone()], c.clone()] };
+    // The inner "1" is a string literal expression: a computed field.
+    assert_eq!(apply(&project(doc! { "a": { "c": { "d": "1" } } }), &d), want);
+    assert_eq!(apply(&project(doc! { "a.c.d": "1" }), &d), want);
+    assert_eq!(apply(&find(doc! { "a": { "c": { "d": "1" } } }), &d), want);
+    assert_eq!(apply(&project(doc! { "a.c": { "d": { "$literal": "1" } } }), &d), want);
+    // Empty and nested empty arrays stay (there is no element to replace).
+    let empty = doc! { "_id": 1, "a": [[], {}] };
+    assert_eq!(apply(&project(doc! { "a.b": "v" }), &empty), doc! { "_id": 1, "a": [[], { "b": "v" }] });
+}
+
+#[test]
+fn inclusion_only_nested_spec_drops_non_document_elements() {
+    // Inclusion alone: scalars are dropped at every level, documents keep the included
+    // fields only, nested arrays are recursed into.
+    let d = doc! { "_id": 1, "a": [1, { "b": 1, "x": 2 }, [3, { "b": 4 }, { "x": 5 }, [6]], "x", { "x": 7 }] };
+    let want = doc! { "_id": 1, "a": [{ "b": 1 }, [{ "b": 4 }, {}, []], {}] };
+    assert_eq!(apply(&project(doc! { "a.b": 1 }), &d), want);
+    assert_eq!(apply(&find(doc! { "a": { "b": 1 } }), &d), want);
+    // A scalar where a document is expected drops the field.
+    assert_eq!(apply(&project(doc! { "a.b": 1 }), &doc! { "_id": 1, "a": 5 }), doc! { "_id": 1 });
+}
+
+#[test]
+fn mixed_inclusion_and_computed_nested_fields_over_arrays() {
+    // Documents keep their included fields and gain the computed ones; scalars (even in
+    // nested arrays) become documents of the computed fields only.
+    let d = doc! { "_id": 1, "a": [1, { "b": 2, "x": 3 }, [{ "b": 4 }, 5]] };
+    let p = project(doc! { "a.b": 1, "a.c": "lit" });
+    assert_eq!(
+        apply(&p, &d),
+        doc! { "_id": 1, "a": [{ "c": "lit" }, { "b": 2, "c": "lit" }, [{ "b": 4, "c": "lit" }, { "c": "lit" }]] }
+    );
+    // Computed field one level deeper: the element documents without it get it too, and a
+    // non-document value at the intermediate field is replaced.
+    let d = doc! { "_id": 1, "a": [{ "b": 1, "c": 5 }, 2] };
+    let p = project(doc! { "a.b": 1, "a.c.d": "lit" });
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "a": [{ "b": 1, "c": { "d": "lit" } }, { "c": { "d": "lit" } }] });
+    // A scalar top-level field becomes the computed document.
+    assert_eq!(
+        apply(&project(doc! { "a.c": "lit" }), &doc! { "_id": 1, "a": 5 }),
+        doc! { "_id": 1, "a": { "c": "lit" } }
+    );
+}

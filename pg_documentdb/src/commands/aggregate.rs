@@ -511,34 +511,13 @@ impl Pipeline {
     }
 
     fn add_unwind(&mut self, value: RawBsonRef<'_>) -> DocDbResult<()> {
+        // Validates the specification when the pipeline is planned, as MongoDB does.
+        documentdb_query::unwind::Unwind::parse(value)?;
         let spec = match value {
             RawBsonRef::String(path) => rawdoc! { "path": path },
             RawBsonRef::Document(d) => d.to_owned(),
-            _ => {
-                return Err(DocDbError::new(
-                    ErrorCode::new(15981),
-                    "expected either a string or an object as specification for $unwind stage",
-                ))
-            }
+            _ => bail!(InternalError, "$unwind specification is neither a string nor a document"),
         };
-        let path = spec
-            .get_str("path")
-            .map_err(|_| DocDbError::new(ErrorCode::new(28812), "no path specified to $unwind stage"))?;
-        if !path.starts_with('$') || path.len() < 2 {
-            return Err(DocDbError::new(
-                ErrorCode::new(28818),
-                format!("path option to $unwind stage should be prefixed with a '$': {path}"),
-            ));
-        }
-        for element in &spec {
-            let (k, _) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-            if !matches!(k.as_str(), "path" | "includeArrayIndex" | "preserveNullAndEmptyArrays") {
-                return Err(DocDbError::new(
-                    ErrorCode::new(28811),
-                    format!("unrecognized option to $unwind stage: {}", k.as_str()),
-                ));
-            }
-        }
         self.wrap(true);
         let p = self.bson_param(spec.into_bytes());
         let alias = format!("u{}", self.depth);

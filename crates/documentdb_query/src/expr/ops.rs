@@ -361,12 +361,32 @@ fn e_subtract(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                 Ok(Some(Bson::Int64(d.timestamp_millis().wrapping_sub(e.timestamp_millis()))))
             }
             (_, Some(n)) => Ok(Some(Bson::DateTime(bson::DateTime::from_millis(
-                d.timestamp_millis().wrapping_sub(arith::to_i64(n)),
+                d.timestamp_millis().wrapping_sub(date_subtrahend_millis(n, &r)?),
             )))),
             _ => Err(DocDbError::new(ErrorCode::TypeMismatch, format!("can't $subtract {} from Date", type_name(&r)))),
         };
     }
     Err(DocDbError::new(ErrorCode::TypeMismatch, format!("can't $subtract {} from {}", type_name(&r), type_name(&l))))
+}
+
+/// The milliseconds `$subtract` takes from a date, as MongoDB computes
+/// `date - Milliseconds(coerceToLong(n))`: a double outside `[-2^63, 2^63)` (NaN and
+/// infinities included) cannot be coerced (31109); a decimal rounds half to even and
+/// becomes `i64::MIN` when it is not representable (NaN, infinities, out of range), which,
+/// like an int64 of `i64::MIN`, cannot be negated (DurationOverflow). The subtraction itself
+/// is not checked for overflow by MongoDB.
+fn date_subtrahend_millis(n: Num, val: &Value) -> DocDbResult<i64> {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    let millis = match n {
+        Num::Double(x) if !(-TWO_POW_63..TWO_POW_63).contains(&x) => {
+            return Err(loc(31109, format!("Can't coerce out of range value {} to long", display(val))));
+        }
+        other => arith::to_i64(other),
+    };
+    if millis == i64::MIN {
+        return Err(DocDbError::new(ErrorCode::DurationOverflow, "Cannot negate the minimum duration"));
+    }
+    Ok(millis)
 }
 
 fn p_multiply(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {

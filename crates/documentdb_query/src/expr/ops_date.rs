@@ -101,6 +101,11 @@ fn e_date_part(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
     };
     let p = date::parts(ms, tz);
+    if c.name == "$isoWeekYear" {
+        // MongoDB's `TimeZone::isoYear` returns a `long long`: $isoWeekYear is an int64,
+        // unlike every other date part (and $dateToParts' isoWeekYear), which are int32.
+        return Ok(Some(Bson::Int64(date::iso_week(&p).0)));
+    }
     let out = match c.name {
         "$year" => p.year,
         "$month" => p.month,
@@ -113,7 +118,6 @@ fn e_date_part(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         "$dayOfWeek" => p.day_of_week,
         "$week" => date::week_of_year(&p),
         "$isoWeek" => date::iso_week(&p).1,
-        "$isoWeekYear" => date::iso_week(&p).0,
         _ => date::iso_day_of_week(&p),
     };
     Ok(Some(Bson::Int32(i32::try_from(out).unwrap_or(i32::MAX))))

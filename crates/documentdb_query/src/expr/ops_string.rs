@@ -299,8 +299,11 @@ fn e_index_of_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if start == 0 && input.is_empty() && token.is_empty() {
         return Ok(Some(Bson::Int32(0)));
     }
+    // The match must lie entirely before the ending code point (MongoDB checks that
+    // `$indexOfCP: [s, t, start, end]` equals `$indexOfCP` on `$substrCP: [s, start, end - start]`).
+    let end_byte = cps.get(end).copied().unwrap_or(input.len());
     for (cp, &byte) in cps.iter().enumerate().take(end).skip(start) {
-        if input.as_bytes()[byte..].starts_with(token.as_bytes()) {
+        if input.as_bytes()[byte..end_byte].starts_with(token.as_bytes()) {
             return Ok(Some(Bson::Int32(i32::try_from(cp).unwrap_or(-1))));
         }
     }
