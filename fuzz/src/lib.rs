@@ -1,4 +1,6 @@
 //! Checks shared by the fuzz targets.
+pub mod command_gen;
+
 use documentdb_bson::bson::{Decimal128, RawBsonRef, RawDocument};
 use documentdb_bson::extjson::{parse_document, to_canonical_string, to_relaxed_string};
 use documentdb_bson::{validate_document, MAX_BSON_SIZE};

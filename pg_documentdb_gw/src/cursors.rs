@@ -174,7 +174,7 @@ impl CursorStore {
             .iter()
             .filter(|(_, s)| match s {
                 Slot::Idle(c) => now.duration_since(c.last_used) > timeout,
-                Slot::InUse { since, .. } => now.duration_since(*since) > timeout * 6,
+                Slot::InUse { since, .. } => now.duration_since(*since) > timeout.saturating_mul(6),
             })
             .map(|(id, _)| *id)
             .collect();

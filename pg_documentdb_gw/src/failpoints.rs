@@ -208,6 +208,13 @@ fn parse_data(mode: Mode, data: &RawDocument) -> CommandResult<FailCommand> {
             }
             ("errorLabels", _) => return Err(CommandError::type_mismatch("'errorLabels' must be an array")),
             ("writeConcernError", RawBsonRef::Document(d)) => {
+                // Converting to a Document recurses once per level: bound the depth first.
+                if crate::commands::nests_deeper_than(d, crate::commands::MAX_NESTING_DEPTH) {
+                    return Err(CommandError::new(
+                        ErrorCode::Overflow,
+                        format!("'writeConcernError' nests deeper than {} levels", crate::commands::MAX_NESTING_DEPTH),
+                    ));
+                }
                 fp.action.write_concern_error = Some(Document::try_from(d)?);
             }
             ("writeConcernError", _) => {
@@ -252,6 +259,11 @@ impl Action {
         let Some(wce) = &self.write_concern_error else {
             return reply;
         };
+        // The reply is converted recursively: leave one nested too deeply as it is.
+        match bson::RawDocument::from_bytes(&reply) {
+            Ok(raw) if !crate::commands::nests_deeper_than(raw, 2 * crate::commands::MAX_NESTING_DEPTH) => {}
+            _ => return reply,
+        }
         let Ok(mut doc) = Document::from_reader(reply.as_slice()) else {
             return reply;
         };
@@ -320,6 +332,33 @@ mod tests {
             assert!(configure(&fp, body).is_err());
         }
         assert!(fp.check("find", None).is_none());
+    }
+
+    #[test]
+    fn deeply_nested_write_concern_error_is_rejected() {
+        // Used to overflow the stack (a crash of the whole process) converting it to a Document.
+        let fp = FailPoints::default();
+        let mut body = rawdoc! { "configureFailPoint": "failCommand", "mode": "alwaysOn" };
+        let mut data = rawdoc! { "failCommands": ["insert"] };
+        data.append(bson::raw::cstr!("writeConcernError"), crate::commands::tests::deeply_nested(200_000));
+        body.append(bson::raw::cstr!("data"), data);
+        let err = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || fp.configure(&body).unwrap_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(err.code, ErrorCode::Overflow);
+        // A reply nested too deeply to decorate is passed through unchanged.
+        let action = Action { write_concern_error: Some(bson::doc! { "code": 91 }), ..Action::default() };
+        let deep = crate::commands::tests::deeply_nested(200_000).into_bytes();
+        let out = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || action.decorate_reply(deep))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(out, crate::commands::tests::deeply_nested(200_000).into_bytes());
     }
 
     #[test]

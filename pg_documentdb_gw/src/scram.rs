@@ -226,6 +226,10 @@ fn unescape_username(name: &str) -> Result<String, ScramError> {
     if out.is_empty() {
         return Err(ScramError::Malformed("empty username"));
     }
+    // No role has one, and PostgreSQL text (the verifier lookup) cannot hold it.
+    if out.contains('\0') {
+        return Err(ScramError::Malformed("NUL in username"));
+    }
     Ok(out)
 }
 
@@ -432,6 +436,7 @@ mod tests {
         assert_eq!(parse_client_first(b"p=tls-unique,,n=a,r=b"), Err(ScramError::ChannelBindingUnsupported));
         assert!(parse_client_first(b"n,,n=a=zz,r=b").is_err());
         assert!(parse_client_first(b"n,,n=a").is_err());
+        assert_eq!(parse_client_first(b"n,,n=a\0b,r=x"), Err(ScramError::Malformed("NUL in username")));
         assert!(parse_client_first(b"").is_err());
         assert!(parse_client_first(&[0xff, 0xfe]).is_err());
         assert_ne!(new_server_nonce(), new_server_nonce());

@@ -440,7 +440,12 @@ fn compress_reply(
     }
 }
 
-async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> Option<Vec<u8>> {
+/// Answers one client message as a connection task does once it has read and parsed it:
+/// fail points, dispatch, error replies, reply encoding and compression. Returns the reply
+/// message, or None when the client wants none (moreToCome). Public for the command fuzzer
+/// (`fuzz/fuzz_targets/command_dispatch.rs`); unlike the connection task it does not catch
+/// panics.
+pub async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> Option<Vec<u8>> {
     let request_id = gw.next_request_id();
     let response_to = frame.header.request_id;
     let compressor = frame.compressor;

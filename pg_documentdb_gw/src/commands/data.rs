@@ -90,7 +90,7 @@ pub async fn drop_database(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
 
 fn split_namespace(ns: &str) -> CommandResult<(&str, &str)> {
     match ns.split_once('.') {
-        Some((db, coll)) if !db.is_empty() && !coll.is_empty() => Ok((db, coll)),
+        Some((db, coll)) if !db.is_empty() && !coll.is_empty() && !coll.contains('\0') => Ok((db, coll)),
         _ => Err(CommandError::new(ErrorCode::InvalidNamespace, format!("Invalid namespace specified '{ns}'"))),
     }
 }

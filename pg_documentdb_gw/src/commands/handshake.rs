@@ -263,7 +263,7 @@ pub fn server_status(ctx: &mut Ctx<'_>) -> CommandResult<Vec<u8>> {
         "localTime": bson::DateTime::now(),
         "connections": {
             "current": current,
-            "available": (gw.config.max_connections as i64 - current).max(0),
+            "available": i64::try_from(gw.config.max_connections).unwrap_or(i64::MAX).saturating_sub(current).max(0),
             "totalCreated": gw.connections_total() as i64,
         },
         "metrics": {

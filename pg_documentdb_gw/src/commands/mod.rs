@@ -327,6 +327,11 @@ pub fn validate_db_name(db: &str) -> CommandResult<()> {
 /// The collection named by the command's first field.
 pub fn collection_name(req: &CommandRequest) -> CommandResult<&str> {
     match req.body.iter().next() {
+        // PostgreSQL text cannot hold NUL: such a name would fail in SQL as an internal error.
+        Some(Ok((_, RawBsonRef::String(s)))) if s.contains('\0') => Err(CommandError::new(
+            ErrorCode::InvalidNamespace,
+            format!("Invalid collection name: {:?} contains the null character", s),
+        )),
         Some(Ok((_, RawBsonRef::String(s)))) if !s.is_empty() => Ok(s),
         Some(Ok((_, RawBsonRef::String(_)))) => {
             Err(CommandError::new(ErrorCode::InvalidNamespace, format!("Invalid namespace specified '{}.'", req.db)))
@@ -433,6 +438,37 @@ pub fn max_time_ms(body: &RawDocument) -> CommandResult<Option<u64>> {
     Ok(if v == 0.0 { None } else { Some(v as u64) })
 }
 
+/// MongoDB's maximum nesting depth of documents and arrays in user data.
+pub const MAX_NESTING_DEPTH: usize = 100;
+
+/// Whether `doc` nests documents or arrays more than `max` levels below its top level.
+/// Client documents are checked with this before the gateway converts them to
+/// [`Document`] (a recursive conversion: deep nesting would overflow the stack). The
+/// check itself does not recurse. Malformed elements are skipped (reading them fails later).
+pub fn nests_deeper_than(doc: &RawDocument, max: usize) -> bool {
+    let mut open = vec![doc.iter_elements()];
+    while let Some(elements) = open.last_mut() {
+        let Some(element) = elements.next() else {
+            open.pop();
+            continue;
+        };
+        let inner = match element.and_then(|e| e.value()) {
+            Ok(RawBsonRef::Document(d)) => d,
+            Ok(RawBsonRef::Array(a)) => match RawDocument::from_bytes(a.as_bytes()) {
+                Ok(d) => d,
+                Err(_) => continue,
+            },
+            Ok(RawBsonRef::JavaScriptCodeWithScope(c)) => c.scope,
+            _ => continue,
+        };
+        if open.len() > max {
+            return true;
+        }
+        open.push(inner.iter_elements());
+    }
+    false
+}
+
 /// Serializes a reply built by the gateway.
 pub fn reply(doc: Document) -> CommandResult<Vec<u8>> {
     doc.to_vec().map_err(|e| CommandError::internal(format!("could not encode reply: {e}")))
@@ -530,10 +566,24 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::protocol::DocumentSequence;
     use bson::rawdoc;
+
+    /// `{a: {a: ... {} ...}}`: `depth` documents nested below the top level.
+    pub(crate) fn deeply_nested(depth: usize) -> RawDocumentBuf {
+        // A document holding k nested levels is 5 + 8k bytes: its length, the element
+        // header (type 0x03, key "a\0"), the inner document, and its closing NUL.
+        let mut bytes = Vec::with_capacity(5 + 8 * depth);
+        for k in (1..=depth).rev() {
+            bytes.extend_from_slice(&((5 + 8 * k) as i32).to_le_bytes());
+            bytes.extend_from_slice(&[0x03, b'a', 0]);
+        }
+        bytes.extend_from_slice(&[5, 0, 0, 0, 0]);
+        bytes.resize(5 + 8 * depth, 0);
+        RawDocumentBuf::from_bytes(bytes).unwrap()
+    }
 
     #[test]
     fn table_is_consistent() {
@@ -654,6 +704,22 @@ mod tests {
     }
 
     #[test]
+    fn nesting_depth() {
+        let mut deep = rawdoc! {"x": 1};
+        for _ in 0..5 {
+            deep = rawdoc! {"d": deep};
+        }
+        assert!(!nests_deeper_than(&deep, 5));
+        assert!(nests_deeper_than(&deep, 4));
+        let arrays = rawdoc! {"a": [[[1]]], "b": 2};
+        assert!(!nests_deeper_than(&arrays, 3));
+        assert!(nests_deeper_than(&arrays, 2));
+        assert!(!nests_deeper_than(&rawdoc! {"a": 1}, 0));
+        // Far deeper than the stack would allow a recursive conversion to go.
+        assert!(nests_deeper_than(&deeply_nested(100_000), MAX_NESTING_DEPTH));
+    }
+
+    #[test]
     fn field_helpers() {
         let d = rawdoc! {"a": 5, "b": 2.0, "c": 2.5, "d": "x", "m": 100i64, "n": -1, "t": true};
         assert_eq!(get_integer(&d, "a").unwrap(), Some(5));
@@ -666,6 +732,12 @@ mod tests {
         assert_eq!(max_time_ms(&rawdoc! {"maxTimeMS": 0}).unwrap(), None);
         assert!(max_time_ms(&rawdoc! {"maxTimeMS": -1}).is_err());
         assert!(max_time_ms(&rawdoc! {"maxTimeMS": "x"}).is_err());
+        let req =
+            |body: bson::RawDocumentBuf| CommandRequest { name: "find".into(), db: "d".into(), body, sequence: None };
+        assert_eq!(collection_name(&req(rawdoc! {"find": "c"})).unwrap(), "c");
+        for bad in [rawdoc! {"find": ""}, rawdoc! {"find": "a\0b"}, rawdoc! {"find": 1}] {
+            assert_eq!(collection_name(&req(bad)).unwrap_err().code, ErrorCode::InvalidNamespace);
+        }
         assert!(validate_db_name("test").is_ok());
         for bad in ["", "a.b", "a b", "a$", "a/b"] {
             assert!(validate_db_name(bad).is_err(), "{bad}");

@@ -86,7 +86,7 @@ pub async fn interrupt(gw: &Gateway, selected: impl Fn(i32, &OpInfo) -> bool) {
 }
 
 /// The command document as currentOp shows it: whole up to 1 KiB, else its first field
-/// and `$truncated: true`.
+/// (when that alone fits in 1 KiB) and `$truncated: true`.
 fn shown_command(body: &RawDocument) -> RawDocumentBuf {
     if body.as_bytes().len() <= MAX_SHOWN_COMMAND {
         return body.to_owned();
@@ -94,6 +94,11 @@ fn shown_command(body: &RawDocument) -> RawDocumentBuf {
     let mut shown = RawDocumentBuf::new();
     if let Some(Ok((k, v))) = body.iter().next() {
         shown.append(k, v);
+        // A large first field is dropped too: listing converts the shown command to a
+        // Document, recursively, and a deeply nested one would overflow the stack.
+        if shown.as_bytes().len() > MAX_SHOWN_COMMAND {
+            shown = RawDocumentBuf::new();
+        }
     }
     shown.append(bson::raw::cstr!("$truncated"), true);
     shown
@@ -226,6 +231,13 @@ mod tests {
         assert_eq!(shown_command(&small), small);
         let big = rawdoc! { "insert": "c", "documents": [{ "pad": "x".repeat(2000) }] };
         assert_eq!(shown_command(&big), rawdoc! { "insert": "c", "$truncated": true });
+        // A first field too large to show, e.g. nested far too deeply to list.
+        let mut deep = RawDocumentBuf::new();
+        deep.append(bson::raw::cstr!("aggregate"), crate::commands::tests::deeply_nested(200_000));
+        deep.append(bson::raw::cstr!("$db"), "db");
+        assert_eq!(shown_command(&deep), rawdoc! { "$truncated": true });
+        let big_name = rawdoc! { "find": "c".repeat(2000) };
+        assert_eq!(shown_command(&big_name), rawdoc! { "$truncated": true });
     }
 
     #[test]

@@ -7,6 +7,7 @@ use bson::{doc, RawArrayBuf, RawBsonRef, RawDocumentBuf};
 use super::{reply, CommandRequest, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::logical_sessions::{parse_session_id, session_document, user_digest, Owners, SessionKey};
+use crate::protocol::MAX_BSON_OBJECT_SIZE;
 use crate::server::Gateway;
 use crate::session::AuthenticatedUser;
 
@@ -176,13 +177,15 @@ pub fn rewrite_source_stage(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResul
     for s in pipeline.into_iter().skip(1) {
         stages.push(s?);
     }
+    // Only the first `pipeline` (the one read above) is replaced: copying the listing for
+    // every duplicate key would multiply its size by their number.
+    let mut stages = Some(stages);
     let mut body = RawDocumentBuf::new();
     for element in req.body.iter() {
         let (k, v) = element?;
-        if k.as_str() == "pipeline" {
-            body.append(k, stages.clone());
-        } else {
-            body.append(k, v);
+        match stages.take_if(|_| k.as_str() == "pipeline") {
+            Some(stages) => body.append(k, stages),
+            None => body.append(k, v),
         }
     }
     Ok(Some(CommandRequest { name: req.name.clone(), db: req.db.clone(), body, sequence: None }))
@@ -198,6 +201,13 @@ fn local_sessions(ctx: &Ctx<'_>, spec: RawBsonRef<'_>) -> CommandResult<RawArray
         let d = RawDocumentBuf::try_from(&session_document(&key, &record))
             .map_err(|e| CommandError::internal(format!("could not encode a session: {e}")))?;
         sessions.push(d);
+        // The listing goes to the extension inside one command document.
+        if sessions.as_bytes().len() > MAX_BSON_OBJECT_SIZE {
+            return Err(CommandError::new(
+                documentdb_errors::ErrorCode::BSONObjectTooLarge,
+                format!("$listLocalSessions: the sessions listed exceed {MAX_BSON_OBJECT_SIZE} bytes; filter by user"),
+            ));
+        }
     }
     Ok(sessions)
 }
@@ -269,6 +279,38 @@ mod tests {
         assert!(list_spec_owners(RawBsonRef::Document(&spec), &alice).is_err());
         let spec = bson::rawdoc! { "bogus": 1 };
         assert_eq!(list_spec_owners(RawBsonRef::Document(&spec), &alice).unwrap_err().code.code(), 40415);
+    }
+
+    #[test]
+    fn only_the_first_pipeline_is_rewritten() {
+        let config = crate::Config {
+            tls_mode: crate::TlsMode::Disabled,
+            pg_socket_dir: "/nonexistent".into(),
+            ..crate::Config::default()
+        };
+        let gw = Gateway::new(config).unwrap();
+        let mut session = crate::session::Session::new(1, "127.0.0.1:1".parse().unwrap(), false);
+        session.user = Some(user("alice", false));
+        let alice = user("alice", false);
+        for n in 0..3u8 {
+            gw.sessions.touch(SessionKey { id: [n; 16], uid: alice.session_uid() }, || "alice@admin".into()).unwrap();
+        }
+        let ctx = Ctx { gw: &gw, session: &mut session, lsid: None };
+        let mut body = bson::rawdoc! { "aggregate": 1, "pipeline": [{ "$listLocalSessions": {} }] };
+        for _ in 0..3 {
+            body.append(bson::raw::cstr!("pipeline"), bson::rawdoc! { "x": 1 });
+        }
+        let req = CommandRequest { name: "aggregate".into(), db: "admin".into(), body, sequence: None };
+        let rewritten = rewrite_source_stage(&ctx, &req).unwrap().unwrap();
+        let pipelines: Vec<_> =
+            rewritten.body.iter().filter_map(Result::ok).filter(|(k, _)| *k == "pipeline").collect();
+        assert_eq!(pipelines.len(), 4);
+        let RawBsonRef::Array(first) = pipelines[0].1 else { panic!("not an array") };
+        let stage = first.get_document(0).unwrap().get_document("$documents").unwrap();
+        assert_eq!(stage.get_array("$literal").unwrap().into_iter().count(), 3);
+        for (_, later) in &pipelines[1..] {
+            assert_eq!(later.as_document().unwrap(), &*bson::rawdoc! { "x": 1 });
+        }
     }
 
     #[test]
