@@ -77,7 +77,7 @@ fn bson_group_accumulate_final(fcinfo: pg_sys::FunctionCallInfo) -> Option<Bson>
         }
         let state = pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr::<GroupState>().as_ref()?;
         let value = state.accumulator.finish();
-        let raw = ok_or_throw(bson::RawBson::try_from(value).map_err(|e| docdb_error!(InternalError, "{e}")));
+        let raw = ok_or_throw(documentdb_query::document::to_raw_value(&value));
         Some(wrap(raw.as_raw_bson_ref()))
     }
 }

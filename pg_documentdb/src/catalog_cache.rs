@@ -31,6 +31,7 @@ thread_local! {
 
 /// The relcache callback: PostgreSQL calls it with the relation whose cache entry is
 /// invalidated (InvalidOid: all of them).
+#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     let ours = CATALOG_OID.with(Cell::get);
     if relid == pg_sys::InvalidOid || (ours != pg_sys::InvalidOid && relid == ours) {

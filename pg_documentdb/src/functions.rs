@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use bson::{RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{docdb_error, DocDbResult};
 use documentdb_pgbson::{ok_or_throw, Bson, BsonRef};
 use documentdb_query::expr::{ExprContext, Expression};
@@ -70,7 +70,7 @@ pub fn wrap(value: RawBsonRef<'_>) -> Bson {
 }
 
 fn wrap_owned(value: &bson::Bson) -> DocDbResult<Bson> {
-    let raw = RawBson::try_from(value.clone()).map_err(|e| docdb_error!(InternalError, "{e}"))?;
+    let raw = documentdb_query::document::to_raw_value(value)?;
     Ok(wrap(raw.as_raw_bson_ref()))
 }
 
@@ -500,9 +500,7 @@ mod let_functions {
 /// The document `$replaceRoot`/`$replaceWith` produce, or MongoDB's error for a non-document.
 fn replacement_root(value: documentdb_query::Value) -> DocDbResult<Bson> {
     match value {
-        Some(bson::Bson::Document(d)) => {
-            RawDocumentBuf::try_from(&d).map(Bson::from).map_err(|e| docdb_error!(InternalError, "{e}"))
-        }
+        Some(bson::Bson::Document(d)) => documentdb_query::document::to_raw_document(&d).map(Bson::from),
         other => Err(documentdb_errors::DocDbError::new(
             documentdb_errors::ErrorCode::new(40228),
             format!(

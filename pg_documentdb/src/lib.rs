@@ -19,6 +19,7 @@ mod users;
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    documentdb_pgbson::install_stack_guard();
     gucs::define();
 }
 

@@ -35,6 +35,21 @@ impl Record {
             if natts != columns.len() {
                 pgrx::error!("result record has {natts} columns, built {}", columns.len());
             }
+            // The OUT parameters are declared in hand-written SQL: check each column's
+            // declared type against the datum we form for it, so a declaration that drifts
+            // from this code is an error, never a datum read with the wrong layout.
+            let attrs = (*tupdesc).attrs.as_slice(natts);
+            for (attr, column) in attrs.iter().zip(&columns) {
+                let fits = match column {
+                    Column::Bson(_) => attr.atttypid == documentdb_pgbson::Bson::type_oid(),
+                    Column::Bool(_) => attr.atttypid == pg_sys::BOOLOID,
+                    Column::Int8(_) => attr.atttypid == pg_sys::INT8OID,
+                    Column::Null => true,
+                };
+                if !fits {
+                    pgrx::error!("result column {} is declared with an unexpected type", attr.attnum);
+                }
+            }
             let mut values = Vec::with_capacity(natts);
             let mut nulls = Vec::with_capacity(natts);
             for column in &columns {

@@ -238,7 +238,8 @@ unsafe fn read_column(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc, colu
             pg_sys::BOOLOID => Value::Bool(datum.value() != 0),
             pg_sys::FLOAT8OID => Value::Float8(f64::from_datum(datum, false).unwrap_or_default()),
             pg_sys::FLOAT4OID => Value::Float8(f64::from(f32::from_datum(datum, false).unwrap_or_default())),
-            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => {
+            // `json` (EXPLAIN's output) is stored as its text, like `text`.
+            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID | pg_sys::JSONOID => {
                 Value::Text(String::from_datum(datum, false).unwrap_or_default())
             }
             // `name` is a fixed-length, NUL-padded C string passed by reference, not a varlena.

@@ -10,6 +10,7 @@ use pgrx::fcinfo::{pg_arg_is_null, pg_getarg_datum_raw};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgMemoryContexts};
 
+use crate::io::validated_bson;
 use crate::pg_value::{bson_argument_value, bson_key, datum_to_bson, is_text_like, record_to_document};
 
 /// `bson_build_document('a', 1, 'b', 'x', …)`: alternating keys and values of any type.
@@ -65,7 +66,9 @@ fn build_document(fcinfo: pg_sys::FunctionCallInfo) -> DocDbResult<Bson> {
             };
             doc.append(bson_key(&key)?, value);
         }
-        Ok(Bson::from(doc))
+        // Values nest documents that were each valid: the whole may now be too deep or too
+        // large, and every bson datum must be valid for the readers that trust it.
+        validated_bson(doc.as_bytes())
     }
 }
 
@@ -77,7 +80,11 @@ fn row_get_bson(fcinfo: pg_sys::FunctionCallInfo) -> Option<Bson> {
         if pg_arg_is_null(fcinfo, 0) {
             return None;
         }
-        Some(Bson::from(ok_or_throw(record_to_document(pg_getarg_datum_raw(fcinfo, 0)))))
+        let doc = ok_or_throw(record_to_document(pg_getarg_datum_raw(fcinfo, 0)));
+        // Drop before a possible throw: it longjmps past this frame.
+        let checked = validated_bson(doc.as_bytes());
+        drop(doc);
+        Some(ok_or_throw(checked))
     }
 }
 
@@ -143,6 +150,8 @@ fn bson_array_agg_final(fcinfo: pg_sys::FunctionCallInfo) -> Option<Bson> {
         let key = bson_key(&state.key).ok()?;
         let mut doc = RawDocumentBuf::new();
         doc.append(key, state.items.clone());
-        Some(Bson::from(doc))
+        let checked = validated_bson(doc.as_bytes());
+        drop(doc);
+        Some(ok_or_throw(checked))
     }
 }

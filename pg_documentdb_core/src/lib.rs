@@ -10,6 +10,12 @@ mod pg_value;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Module load: the recursive BSON code checks PostgreSQL's stack depth from now on.
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    documentdb_pgbson::install_stack_guard();
+}
+
 /// Hand-written SQL. (Not `bootstrap`: a bootstrap block becomes a graph neighbour of every
 /// schema, and pgrx would then schema-qualify our types as `tests.documentdb_core.bson` in
 /// test builds. The `creates` list orders it before every user of the types.)

@@ -9,11 +9,14 @@ pub mod extjson;
 pub mod hash;
 pub mod number;
 pub mod path;
+pub mod stack;
+pub mod type_name;
 pub mod validate;
 
 pub use bson;
 pub use compare::{compare_documents, compare_values};
-pub use validate::{validate_document, MAX_BSON_SIZE, MAX_NESTING_DEPTH};
+pub use type_name::type_name;
+pub use validate::{validate_document, MAX_BSON_SIZE, MAX_NESTING_DEPTH, MAX_VALUE_DEPTH};
 
 /// Byte spans of a document's top-level elements: `(key, start, end)` with
 /// `doc[start..end]` the whole element. For splicing documents without decoding them.

@@ -1,7 +1,35 @@
 //! Dotted-path access with MongoDB semantics.
-use crate::compare::{Elements, Val};
+use crate::compare::{Elements, Val, MAX_STRUCTURAL_DEPTH};
 use bson::{RawArrayBuf, RawBson, RawBsonRef, RawDocument};
+use documentdb_errors::{bail, DocDbResult};
 use std::str::Split;
+
+/// MongoDB's limit on the components of a field path (`FieldPath`'s
+/// `BSONDepth::getMaxAllowableDepth()`, 200): longer paths in expressions, projections,
+/// sort specifications and update paths are Overflow (15), "FieldPath is too long".
+pub const MAX_PATH_COMPONENTS: usize = 200;
+
+/// The number of components of a dotted path (`"a.b.c"` has 3; `""` has 1).
+#[inline]
+pub fn path_components(path: &str) -> usize {
+    path.bytes().filter(|b| *b == b'.').count() + 1
+}
+
+/// MongoDB's `FieldPath` length check: Overflow (15), "FieldPath is too long", for a path
+/// with more than [`MAX_PATH_COMPONENTS`] components.
+#[inline]
+pub fn check_path_components(path: &str) -> DocDbResult<()> {
+    check_component_count(path_components(path))
+}
+
+/// [`check_path_components`] for an already split path of `components` parts.
+#[inline]
+pub fn check_component_count(components: usize) -> DocDbResult<()> {
+    if components > MAX_PATH_COMPONENTS {
+        bail!(Overflow, "FieldPath is too long");
+    }
+    Ok(())
+}
 
 /// The value(s) a dotted path reaches.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +74,8 @@ impl PathValue<'_> {
 ///   gathered array as one element: `$a.b` over `{a: [[{b: 1}], {b: 2}]}` is `[[1], 2]`.
 /// * Mapping always yields an array, possibly empty (`$a.b` over `{a: [1, {}]}` is `[]`).
 /// * A path that continues into a scalar gives `None`.
+/// * Arrays nested more than 256 levels deep (impossible in stored documents, which are
+///   limited to 100 levels) are not traversed, to bound the recursion.
 ///
 /// The borrowed case allocates nothing; only gathering builds a new array.
 pub fn get_path<'a>(doc: &'a RawDocument, path: &str) -> Option<PathValue<'a>> {
@@ -54,7 +84,7 @@ pub fn get_path<'a>(doc: &'a RawDocument, path: &str) -> Option<PathValue<'a>> {
     }
     let mut components = path.split('.');
     let first = field(doc.as_bytes(), components.next()?)?;
-    resolve(first, components)
+    resolve(first, components, 0)
 }
 
 /// Plain dotted descent: each component is a field of a document or, when numeric, an
@@ -120,7 +150,8 @@ fn element(array: &[u8], index: usize) -> Option<Found<'_>> {
     Some(Found { val, parent: array, index })
 }
 
-fn resolve<'a>(mut found: Found<'a>, mut rest: Split<'_, char>) -> Option<PathValue<'a>> {
+/// Follows `rest` from `found`; `depth` counts the arrays being gathered over.
+fn resolve<'a>(mut found: Found<'a>, mut rest: Split<'_, char>, depth: usize) -> Option<PathValue<'a>> {
     loop {
         let Some(component) = rest.next() else {
             return found.to_raw_ref().map(PathValue::Borrowed);
@@ -130,7 +161,7 @@ fn resolve<'a>(mut found: Found<'a>, mut rest: Split<'_, char>) -> Option<PathVa
             Val::Array(a) => match array_index(component) {
                 Some(i) => element(a, i)?,
                 None => {
-                    let gathered = gather(a, component, rest);
+                    let gathered = gather(a, component, rest, depth + 1);
                     return Some(PathValue::Gathered(RawBson::Array(gathered)));
                 }
             },
@@ -139,17 +170,22 @@ fn resolve<'a>(mut found: Found<'a>, mut rest: Split<'_, char>) -> Option<PathVa
     }
 }
 
-/// Maps `component` + `rest` over the elements of `array` (see [`get_path`]).
-fn gather(array: &[u8], component: &str, rest: Split<'_, char>) -> RawArrayBuf {
+/// Maps `component` + `rest` over the elements of `array` (see [`get_path`]). `depth` is
+/// the number of arrays gathered over so far; beyond [`MAX_STRUCTURAL_DEPTH`] nested
+/// arrays are skipped, which bounds the recursion on hostile (never validated) input.
+fn gather(array: &[u8], component: &str, rest: Split<'_, char>, depth: usize) -> RawArrayBuf {
     let mut out = RawArrayBuf::new();
+    if depth > MAX_STRUCTURAL_DEPTH {
+        return out;
+    }
     for (_, val) in Elements::new(array) {
         match val {
-            Val::Document(d) => match field(d, component).and_then(|f| resolve(f, rest.clone())) {
+            Val::Document(d) => match field(d, component).and_then(|f| resolve(f, rest.clone(), depth)) {
                 Some(PathValue::Borrowed(v)) => out.push(v),
                 Some(PathValue::Gathered(v)) => out.push(v),
                 None => {}
             },
-            Val::Array(inner) => out.push(RawBson::Array(gather(inner, component, rest.clone()))),
+            Val::Array(inner) => out.push(RawBson::Array(gather(inner, component, rest.clone(), depth + 1))),
             _ => {}
         }
     }
@@ -303,6 +339,45 @@ mod tests {
         assert_eq!(get_path(&d, "p"), Some(PathValue::Borrowed(expected)));
         assert_eq!(lookup_strict(&d, "p"), Some(expected));
         assert_eq!(lookup_strict(&d, "p.x"), None);
+    }
+
+    #[test]
+    fn field_path_component_limit() {
+        assert_eq!(path_components("a"), 1);
+        assert_eq!(path_components("a.b.c"), 3);
+        let at_limit = vec!["a"; MAX_PATH_COMPONENTS].join(".");
+        assert!(check_path_components(&at_limit).is_ok());
+        let over = vec!["a"; MAX_PATH_COMPONENTS + 1].join(".");
+        let err = check_path_components(&over).unwrap_err();
+        assert_eq!(err.code, documentdb_errors::ErrorCode::Overflow);
+        assert_eq!(err.message, "FieldPath is too long");
+        assert!(check_component_count(MAX_PATH_COMPONENTS + 1).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_arrays_do_not_overflow() {
+        // {a: [[[ ... {b: 1} ... ]]]} with 100,000 nested arrays, built without recursion:
+        // gathering stops descending below the structural depth cap.
+        let levels = 100_000usize;
+        let leaf = rawdoc! {"b": 1}.into_bytes();
+        // Each array level: length, type 0x04 (0x03 for the innermost document), key "0", NUL.
+        let total_inner = leaf.len() + 3 + 5 + 8 * (levels - 1);
+        let mut arr = Vec::with_capacity(total_inner);
+        for i in 0..levels - 1 {
+            arr.extend_from_slice(&((total_inner - 8 * i) as i32).to_le_bytes());
+            arr.extend_from_slice(b"\x040\0");
+        }
+        arr.extend_from_slice(&((leaf.len() + 3 + 5) as i32).to_le_bytes());
+        arr.extend_from_slice(b"\x030\0");
+        arr.extend_from_slice(&leaf);
+        arr.resize(total_inner, 0);
+        let mut doc = Vec::with_capacity(total_inner + 8);
+        doc.extend_from_slice(&((total_inner + 8) as i32).to_le_bytes());
+        doc.extend_from_slice(b"\x04a\0");
+        doc.extend_from_slice(&arr);
+        doc.push(0);
+        let d = RawDocument::from_bytes(&doc).expect("well-formed frame");
+        assert!(matches!(get_path(d, "a.b"), Some(PathValue::Gathered(_))));
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub const MAX_BSON_SIZE: usize = 16 * 1024 * 1024;
 /// for how depth is counted).
 pub const MAX_NESTING_DEPTH: usize = 100;
 
+/// MongoDB's `BSONDepth::getMaxAllowableDepth()`: the deepest nesting (counted as for
+/// [`MAX_NESTING_DEPTH`]) a value built at run time may reach, e.g. an aggregation result
+/// converted to BSON or a value accumulated by `$reduce` (MongoDB: Overflow, "cannot convert
+/// document to BSON because it exceeds the limit of 200 levels of nesting").
+pub const MAX_VALUE_DEPTH: usize = 200;
+
 /// The message of the nesting-depth error (code Overflow, 15), shared with the parser.
 pub(crate) const DEPTH_MESSAGE: &str = "BSON nesting depth exceeds the maximum of 100";
 
@@ -54,6 +60,31 @@ pub fn validate_document(bytes: &[u8], max_size: usize) -> DocDbResult<&RawDocum
     }
     walk(bytes)?;
     RawDocument::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "Invalid BSON: {e}"))
+}
+
+/// Whether the document `doc` (its bytes, length prefix included) nests documents, arrays
+/// or code-with-scope scopes deeper than `max` (depth counted as in the module
+/// documentation: the top-level document is at depth 0). Walks iteratively, with no
+/// recursion; a malformed element ends the walk of its container.
+pub fn nesting_depth_exceeds(doc: &[u8], max: usize) -> bool {
+    use crate::compare::{Elements, Val};
+    let mut open: Vec<Elements<'_>> = vec![Elements::new(doc)];
+    while let Some(current) = open.last_mut() {
+        match current.next() {
+            None => {
+                open.pop();
+            }
+            Some((_, Val::Document(child) | Val::Array(child) | Val::CodeWithScope { scope: child, .. })) => {
+                // The child sits at depth `open.len()`.
+                if open.len() > max {
+                    return true;
+                }
+                open.push(Elements::new(child));
+            }
+            Some(_) => {}
+        }
+    }
+    false
 }
 
 fn invalid(what: &str, offset: usize) -> documentdb_errors::DocDbError {
@@ -280,6 +311,38 @@ mod tests {
             inner = doc(&body);
         }
         inner
+    }
+
+    #[test]
+    fn nesting_depth_exceeds_counts_like_validation() {
+        assert!(!nesting_depth_exceeds(&nested(0), 0));
+        assert!(nesting_depth_exceeds(&nested(1), 0));
+        assert!(!nesting_depth_exceeds(&nested(MAX_NESTING_DEPTH), MAX_NESTING_DEPTH));
+        assert!(nesting_depth_exceeds(&nested(MAX_NESTING_DEPTH + 1), MAX_NESTING_DEPTH));
+        // Arrays and code-with-scope scopes count too; siblings do not.
+        let arrays = doc(b"\x04a\0\x0d\0\0\0\x04\x30\0\x05\0\0\0\0\0\x10b\0\x01\0\0\0");
+        assert!(!nesting_depth_exceeds(&arrays, 2));
+        assert!(nesting_depth_exceeds(&arrays, 1));
+        let scope = doc(b"\x0fc\0\x0f\0\0\0\x02\0\0\0x\0\x05\0\0\0\0");
+        assert!(!nesting_depth_exceeds(&scope, 1));
+        assert!(nesting_depth_exceeds(&scope, 0));
+    }
+
+    #[test]
+    fn nesting_depth_exceeds_is_iterative() {
+        // 100,000 levels: a recursive walk would overflow the test thread's stack.
+        let levels = 100_000;
+        let total = 5 + 8 * levels;
+        let mut deep = Vec::with_capacity(total);
+        for i in 0..levels {
+            deep.extend_from_slice(&((total - 8 * i) as i32).to_le_bytes());
+            deep.extend_from_slice(b"\x03a\0");
+        }
+        deep.extend_from_slice(&doc(b""));
+        deep.resize(total, 0);
+        assert!(nesting_depth_exceeds(&deep, MAX_NESTING_DEPTH));
+        assert!(!nesting_depth_exceeds(&deep, 100_000));
+        assert_eq!(code(&deep), ErrorCode::Overflow);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 pub mod datum;
 pub mod error;
+pub mod stack;
 
 pub use datum::{Bson, BsonQuery, BsonQueryRef, BsonRef, BsonSequence, BsonSequenceRef};
 pub use error::{docdb_guard, ok_or_throw, throw};
+pub use stack::install_stack_guard;

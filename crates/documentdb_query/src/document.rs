@@ -1,9 +1,12 @@
 //! Rules every stored document follows: `_id` present, first, and of a storable type;
-//! size within MongoDB's 16 MiB limit.
+//! size within MongoDB's 16 MiB limit; nesting within [`MAX_NESTING_DEPTH`]. And the
+//! conversion of values built at run time to BSON, within MongoDB's nesting limit.
 
 use bson::oid::ObjectId;
 use bson::spec::ElementType;
-use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{Bson, Document, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_bson::validate::nesting_depth_exceeds;
+use documentdb_bson::MAX_NESTING_DEPTH;
 use documentdb_errors::{bail, docdb_error, DocDbResult};
 
 /// MongoDB's maximum size of a stored document.
@@ -90,13 +93,41 @@ fn document_id_value(doc: &RawDocument, span: Option<(usize, usize)>) -> Option<
     doc.get("_id").ok().flatten()
 }
 
-/// MongoDB's 16 MiB limit on stored documents.
+/// MongoDB's limits on a document about to be stored (inserted, or produced by an update,
+/// upsert, replacement or findAndModify): 16 MiB (BSONObjectTooLarge) and the nesting depth
+/// of stored documents, [`MAX_NESTING_DEPTH`] levels as [`documentdb_bson::validate`]
+/// counts them (Overflow, "Document exceeds maximum nesting depth of 100", as MongoDB's
+/// `storage_validation` reports it). The depth walk is iterative.
 pub fn check_size(doc: &RawDocument) -> DocDbResult<()> {
     let size = doc.as_bytes().len();
     if size > MAX_DOCUMENT_SIZE {
         bail!(BSONObjectTooLarge, "object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}");
     }
+    if nesting_depth_exceeds(doc.as_bytes(), MAX_NESTING_DEPTH) {
+        bail!(Overflow, "Document exceeds maximum nesting depth of {MAX_NESTING_DEPTH}");
+    }
     Ok(())
+}
+
+/// MongoDB's check when a value built at run time (an expression result, a projected or
+/// computed document, an accumulator's result) is converted to BSON: Overflow, "cannot
+/// convert document to BSON because it exceeds the limit of 200 levels of nesting" (see
+/// [`documentdb_bson::MAX_VALUE_DEPTH`]). Iterative: safe on values of any depth.
+pub fn check_value_depth(value: &Bson) -> DocDbResult<()> {
+    crate::expr::value::check_value_depth(value)
+}
+
+/// A document built at run time as BSON bytes, after [`check_value_depth`] (the `bson`
+/// crate's serializer recurses once per level).
+pub fn to_raw_document(doc: &Document) -> DocDbResult<RawDocumentBuf> {
+    crate::expr::value::check_document_depth(doc)?;
+    RawDocumentBuf::try_from(doc).map_err(|e| docdb_error!(InternalError, "cannot serialize document: {e}"))
+}
+
+/// A value built at run time as raw BSON, after [`check_value_depth`].
+pub fn to_raw_value(value: &Bson) -> DocDbResult<RawBson> {
+    check_value_depth(value)?;
+    RawBson::try_from(value.clone()).map_err(|e| docdb_error!(InternalError, "cannot serialize value: {e}"))
 }
 
 /// The `_id` of a stored document (always its first field).

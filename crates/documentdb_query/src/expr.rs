@@ -160,13 +160,15 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// Evaluates a node.
+    /// Evaluates a node. Nodes that evaluate others (arrays, objects, operators) check the
+    /// stack depth first ([`documentdb_bson::stack::guard`]).
     pub(crate) fn eval(&mut self, node: &Node) -> DocDbResult<Value> {
         match node {
             Node::Const(v) => Ok(v.clone()),
             Node::Absent => Ok(None),
             Node::Path { var, fields } => Ok(self.eval_path(*var, fields)),
             Node::Array(items) => {
+                documentdb_bson::stack::guard()?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push(self.eval(item)?.unwrap_or(Bson::Null));
@@ -174,6 +176,7 @@ impl<'a> Env<'a> {
                 Ok(Some(Bson::Array(out)))
             }
             Node::Object(fields) => {
+                documentdb_bson::stack::guard()?;
                 let mut doc = bson::Document::new();
                 for (name, node) in fields {
                     if let Some(v) = self.eval(node)? {
@@ -182,7 +185,10 @@ impl<'a> Env<'a> {
                 }
                 Ok(Some(Bson::Document(doc)))
             }
-            Node::Call(call) => (call.eval)(call, self),
+            Node::Call(call) => {
+                documentdb_bson::stack::guard()?;
+                (call.eval)(call, self)
+            }
         }
     }
 
@@ -287,11 +293,14 @@ pub(crate) fn validate_field_name(name: &str) -> DocDbResult<()> {
     Ok(())
 }
 
-/// Splits and validates a dotted field path ("a.b.c").
+/// Splits and validates a dotted field path ("a.b.c"); more than
+/// [`MAX_PATH_COMPONENTS`](documentdb_bson::path::MAX_PATH_COMPONENTS) components is
+/// Overflow, "FieldPath is too long", as MongoDB's `FieldPath` reports it.
 pub(crate) fn split_path(path: &str) -> DocDbResult<Vec<String>> {
     if path.is_empty() {
         return Err(loc(40352, "FieldPath cannot be constructed with empty string"));
     }
+    documentdb_bson::path::check_path_components(path)?;
     let mut out = Vec::new();
     for part in path.split('.') {
         if part.is_empty() {
@@ -353,6 +362,8 @@ fn parse_field_path(raw: &str, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
         return Err(loc(16872, "'$' by itself is not a valid FieldPath"));
     }
     if let Some(var_path) = raw.strip_prefix("$$") {
+        // The variable name counts as the first component, as in MongoDB's FieldPath.
+        documentdb_bson::path::check_path_components(var_path)?;
         let (name, tail) = match var_path.split_once('.') {
             Some((n, t)) => (n, Some(t)),
             None => (var_path, None),
@@ -410,8 +421,12 @@ fn parse_field_path(raw: &str, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
 pub(crate) fn parse_operand(value: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     match value {
         Bson::String(s) if s.starts_with('$') => parse_field_path(s, ctx),
-        Bson::Document(d) => parse_object(d, ctx),
+        Bson::Document(d) => {
+            documentdb_bson::stack::guard()?;
+            parse_object(d, ctx)
+        }
         Bson::Array(items) => {
+            documentdb_bson::stack::guard()?;
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 out.push(parse_operand(item, ctx)?);

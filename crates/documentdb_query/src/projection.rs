@@ -101,6 +101,7 @@ fn split_projection_path(path: &str) -> DocDbResult<Vec<String>> {
 }
 
 fn insert(node: &mut PNode, path: &[String], child: Child, full: &str) -> DocDbResult<()> {
+    documentdb_bson::stack::guard()?;
     let Some((first, rest)) = path.split_first() else {
         return Ok(());
     };
@@ -166,6 +167,7 @@ fn parse_level(
     st: &mut ParseState,
     ctx: &ExprContext,
 ) -> DocDbResult<()> {
+    documentdb_bson::stack::guard()?;
     for (key, value) in spec {
         let mut key_str = key.as_str();
         let mut positional = false;
@@ -180,6 +182,8 @@ fn parse_level(
                 return Err(loc(31324, "Cannot use positional projection in aggregation projection"));
             }
         }
+        // The full path (nested specifications included) is one MongoDB FieldPath.
+        documentdb_bson::path::check_component_count(prefix.len() + documentdb_bson::path::path_components(key_str))?;
         let mut path: Vec<String> = prefix.to_vec();
         path.extend(split_projection_path(key_str)?);
         let full = path.join(".");
@@ -423,8 +427,7 @@ impl Projection {
     pub fn apply(&self, doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         let input = Document::try_from(doc).map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
         let out = self.apply_document(&input, doc)?;
-        RawDocumentBuf::try_from(&out)
-            .map_err(|e| DocDbError::new(ErrorCode::InternalError, format!("cannot serialize projection result: {e}")))
+        crate::document::to_raw_document(&out)
     }
 
     /// Applies the projection to an owned document; `root` is the raw form of the same
@@ -537,6 +540,7 @@ impl Apply<'_> {
 
     /// Inclusion: keeps included fields (document order; `_id` first at the root).
     fn include_doc(&self, node: &PNode, input: &Document, is_root: bool) -> DocDbResult<Document> {
+        documentdb_bson::stack::guard()?;
         let mut out = Document::new();
         if is_root {
             if let (Some(Child::Include), Some(id)) = (node.get("_id"), input.get("_id")) {
@@ -578,6 +582,7 @@ impl Apply<'_> {
     /// values) that [`Apply::apply_expressions`] replaces by a document of the computed
     /// fields, so `{"a.b": "x"}` on `{a: [1, [2]]}` gives `{a: [{b: "x"}, [{b: "x"}]]}`.
     fn include_array(&self, node: &PNode, items: &[Bson]) -> DocDbResult<Vec<Bson>> {
+        documentdb_bson::stack::guard()?;
         let keep_scalars = node.has_computed();
         let mut out = Vec::new();
         for item in items {
@@ -593,6 +598,7 @@ impl Apply<'_> {
 
     /// Exclusion: removes excluded fields, everything else stays in place.
     fn exclude_doc(&self, node: &PNode, input: &Document) -> DocDbResult<Document> {
+        documentdb_bson::stack::guard()?;
         let mut out = Document::new();
         for (k, v) in input {
             match node.get(k) {
@@ -619,6 +625,7 @@ impl Apply<'_> {
     }
 
     fn exclude_array(&self, node: &PNode, items: &[Bson]) -> DocDbResult<Vec<Bson>> {
+        documentdb_bson::stack::guard()?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             out.push(match item {
@@ -634,6 +641,7 @@ impl Apply<'_> {
     /// document; nested computed paths descend into documents and arrays, replacing
     /// non-document values with new documents.
     fn apply_expressions(&self, node: &PNode, doc: &mut Document) -> DocDbResult<()> {
+        documentdb_bson::stack::guard()?;
         for (name, child) in &node.children {
             match child {
                 Child::Expr(e) => match e.evaluate(self.root)? {
@@ -656,6 +664,7 @@ impl Apply<'_> {
     }
 
     fn expressions_on_value(&self, node: &PNode, value: Option<Bson>) -> DocDbResult<Bson> {
+        documentdb_bson::stack::guard()?;
         Ok(match value {
             Some(Bson::Document(mut d)) => {
                 self.apply_expressions(node, &mut d)?;

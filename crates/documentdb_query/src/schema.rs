@@ -251,6 +251,7 @@ fn schema_list(name: &str, value: RawBsonRef<'_>, depth: usize) -> DocDbResult<V
 }
 
 fn parse_schema(doc: &RawDocument, depth: usize) -> DocDbResult<Schema> {
+    documentdb_bson::stack::guard()?;
     if depth > MAX_SCHEMA_DEPTH {
         return Err(docdb_error!(BadValue, "$jsonSchema is nested more than {MAX_SCHEMA_DEPTH} levels deep"));
     }

@@ -99,6 +99,7 @@ impl SortSpec {
                     "FieldPath cannot be constructed with empty string",
                 ));
             }
+            documentdb_bson::path::check_path_components(name)?;
             if name.split('.').any(str::is_empty) {
                 return Err(DocDbError::new(ErrorCode::new(15998), "FieldPath field names may not be empty strings."));
             }

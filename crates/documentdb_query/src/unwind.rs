@@ -36,6 +36,7 @@ fn field_path(path: &str) -> DocDbResult<Vec<String>> {
     if path.is_empty() {
         return Err(loc(40352, "FieldPath cannot be constructed with empty string"));
     }
+    documentdb_bson::path::check_path_components(path)?;
     let mut out = Vec::new();
     for part in path.split('.') {
         if part.is_empty() {

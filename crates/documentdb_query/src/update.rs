@@ -203,6 +203,7 @@ fn parse_array_filters(filters: Option<&RawArray>) -> DocDbResult<BTreeMap<Strin
 
 /// Does the filter use `$expr` at its top level (or inside `$and`/`$or`/`$nor`)?
 fn contains_expr(doc: &RawDocument) -> DocDbResult<bool> {
+    documentdb_bson::stack::guard()?;
     for field in doc {
         let (key, value) = field.map_err(bson_err)?;
         match key.as_str() {
@@ -226,6 +227,7 @@ fn contains_expr(doc: &RawDocument) -> DocDbResult<bool> {
 
 /// The single top-level field name (before the first `.`) the filter's predicates use.
 fn placeholder(doc: &RawDocument) -> DocDbResult<Option<String>> {
+    documentdb_bson::stack::guard()?;
     let mut found: Option<String> = None;
     for field in doc {
         let (key, value) = field.map_err(bson_err)?;

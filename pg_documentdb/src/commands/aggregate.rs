@@ -154,7 +154,7 @@ fn documents_stage_values(value: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResu
     items
         .into_iter()
         .map(|item| match item {
-            Bson::Document(d) => d.to_vec().map_err(|e| docdb_error!(InternalError, "cannot encode document: {e}")),
+            Bson::Document(d) => documentdb_query::document::to_raw_document(&d).map(RawDocumentBuf::into_bytes),
             other => Err(DocDbError::new(
                 ErrorCode::new(40228),
                 format!(

@@ -63,7 +63,6 @@ fn explain_sql(query: &PageQuery, analyze: bool) -> DocDbResult<RawDocumentBuf> 
     let rows = spi::execute(&sql, &params, true, 0)?;
     let text = match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
         Some(Value::Text(t)) => t,
-        Some(Value::Bson(b)) => String::from_utf8_lossy(&b).into_owned(),
         _ => bail!(InternalError, "EXPLAIN returned no plan"),
     };
     // The JSON is an array with one object: wrap it to parse it as a document.

@@ -43,5 +43,5 @@ pub fn evaluate_let(spec: &RawDocument) -> DocDbResult<RawDocumentBuf> {
             }
         }
     }
-    RawDocumentBuf::try_from(&out).map_err(|e| DocDbError::new(ErrorCode::InternalError, e.to_string()))
+    documentdb_query::document::to_raw_document(&out)
 }

@@ -94,3 +94,13 @@ SELECT (repeat('{"a":', 102) || '1' || repeat('}', 102))::bson;
 SELECT length(bson_to_bytea((repeat('{"a":', 101) || '1' || repeat('}', 101))::bson)) AS depth_100_ok;
 SELECT ('{"s": "' || repeat('x', 17 * 1024 * 1024) || '"}')::bson;
 \echo :LAST_ERROR_SQLSTATE
+
+-- Keys of type name (a fixed-length C string by reference, not a varlena) used to be read
+-- as a varlena and crashed the backend.
+SELECT bson_build_document('k'::name, 'v'::name);
+SELECT bson_build_document(rolname, 1) FROM pg_roles WHERE rolname = 'pg_monitor';
+-- A built document is validated as a whole: nesting valid values one level deeper than
+-- MongoDB's 100 levels is Overflow (15).
+SELECT bson_build_document('a', (repeat('{"a": ', 100) || '1' || repeat('}', 100))::bson);
+SELECT bson_build_document('a', (repeat('{"a": ', 101) || '1' || repeat('}', 101))::bson);
+\echo :LAST_ERROR_SQLSTATE

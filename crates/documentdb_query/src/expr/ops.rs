@@ -1273,6 +1273,12 @@ fn e_reduce(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         env.set(this, Some(item));
         env.set(value, acc);
         acc = env.eval(&c.args[2])?;
+        // Each step may nest the previous value (`in: ["$$value"]`): refuse to build a value
+        // that could not be converted to BSON (and whose copies and comparisons would
+        // recurse that deep) instead of growing it without bound.
+        if let Some(built) = &acc {
+            v::check_value_depth(built)?;
+        }
     }
     Ok(acc)
 }

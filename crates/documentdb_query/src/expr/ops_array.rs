@@ -473,6 +473,7 @@ pub(crate) fn parse_sort_by(spec: &Bson) -> DocDbResult<SortBy> {
                 let dir = sort_direction(val).ok_or_else(|| {
                     loc(2942505, "$sort key ordering must be 1 (for ascending) or -1 (for descending)")
                 })?;
+                documentdb_bson::path::check_path_components(k)?;
                 fields.push((k.split('.').map(str::to_string).collect(), dir));
             }
             Ok(SortBy::Fields(fields))

@@ -389,6 +389,94 @@ pub(crate) fn coerce_to_date_millis(v: &Bson) -> Option<i64> {
     }
 }
 
+/// A container inside a value, for [`nesting_exceeds`].
+enum Container<'a> {
+    Document(&'a Document),
+    Array(&'a [Bson]),
+}
+
+fn container(v: &Bson) -> Option<Container<'_>> {
+    match v {
+        Bson::Document(d) => Some(Container::Document(d)),
+        Bson::Array(a) => Some(Container::Array(a)),
+        Bson::JavaScriptCodeWithScope(c) => Some(Container::Document(&c.scope)),
+        _ => None,
+    }
+}
+
+/// Whether `value` nests documents/arrays deeper than `max`, counting as
+/// `documentdb_bson::validate` does (the value itself is at depth 0, the containers in it
+/// at depth 1, ...). Iterative: safe on values of any depth.
+pub(crate) fn nesting_exceeds(value: &Bson, max: usize) -> bool {
+    match container(value) {
+        Some(root) => container_nesting_exceeds(root, max),
+        None => false,
+    }
+}
+
+/// [`nesting_exceeds`] for a document.
+pub(crate) fn document_nesting_exceeds(doc: &Document, max: usize) -> bool {
+    container_nesting_exceeds(Container::Document(doc), max)
+}
+
+fn container_nesting_exceeds(root: Container<'_>, max: usize) -> bool {
+    fn push_children<'a>(
+        children: impl Iterator<Item = &'a Bson>,
+        depth: usize,
+        max: usize,
+        pending: &mut Vec<(Container<'a>, usize)>,
+    ) -> bool {
+        for child in children {
+            if let Some(c) = container(child) {
+                if depth + 1 > max {
+                    return true;
+                }
+                pending.push((c, depth + 1));
+            }
+        }
+        false
+    }
+    let mut pending = vec![(root, 0usize)];
+    while let Some((c, depth)) = pending.pop() {
+        let exceeded = match c {
+            Container::Document(d) => push_children(d.values(), depth, max, &mut pending),
+            Container::Array(a) => push_children(a.iter(), depth, max, &mut pending),
+        };
+        if exceeded {
+            return true;
+        }
+    }
+    false
+}
+
+/// MongoDB's check when a value built at run time is converted to BSON: Overflow, nested
+/// deeper than [`MAX_VALUE_DEPTH`](documentdb_bson::MAX_VALUE_DEPTH).
+pub(crate) fn check_value_depth(value: &Bson) -> DocDbResult<()> {
+    if nesting_exceeds(value, documentdb_bson::MAX_VALUE_DEPTH) {
+        return Err(value_too_deep());
+    }
+    Ok(())
+}
+
+/// [`check_value_depth`] for a document.
+pub(crate) fn check_document_depth(doc: &Document) -> DocDbResult<()> {
+    if document_nesting_exceeds(doc, documentdb_bson::MAX_VALUE_DEPTH) {
+        return Err(value_too_deep());
+    }
+    Ok(())
+}
+
+#[cold]
+fn value_too_deep() -> DocDbError {
+    DocDbError::new(
+        ErrorCode::Overflow,
+        format!(
+            "cannot convert document to BSON because it exceeds the limit of {} levels of nesting",
+            documentdb_bson::MAX_VALUE_DEPTH
+        ),
+    )
+}
+
 /// Approximate in-memory size of a value (for limits only).
 pub(crate) fn approximate_size(v: &Bson) -> usize {
     match v {

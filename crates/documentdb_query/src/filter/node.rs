@@ -462,6 +462,7 @@ impl Node {
         Ok(match self {
             Node::Leaf(leaf) => leaf.eval(root, key),
             Node::And(children) => {
+                documentdb_bson::stack::guard()?;
                 for child in children {
                     if !child.eval(root, key)? {
                         return Ok(false);
@@ -470,6 +471,7 @@ impl Node {
                 true
             }
             Node::Or(children) => {
+                documentdb_bson::stack::guard()?;
                 for child in children {
                     if child.eval(root, key)? {
                         return Ok(true);
@@ -478,6 +480,7 @@ impl Node {
                 false
             }
             Node::Nor(children) => {
+                documentdb_bson::stack::guard()?;
                 let mut ignored = None;
                 for child in children {
                     if child.eval(root, &mut ignored)? {
@@ -487,6 +490,7 @@ impl Node {
                 true
             }
             Node::Not(child) => {
+                documentdb_bson::stack::guard()?;
                 let mut ignored = None;
                 !child.eval(root, &mut ignored)?
             }

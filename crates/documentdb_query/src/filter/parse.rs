@@ -17,6 +17,19 @@ use crate::schema::JsonSchema;
 /// MongoDB's `kMaximumTreeDepth`-style bound on nested logical operators.
 const MAX_TREE_DEPTH: usize = 100;
 
+/// MongoDB's bound on the components of a query path
+/// (`BSONDepth::getMaxDepthForUserStorage()`: 200 - 20): a longer path is error 5729100,
+/// "FieldPath is too long" (`MatchExpressionParser::parse`).
+pub(crate) const MAX_QUERY_PATH_COMPONENTS: usize = 180;
+
+/// MongoDB's query path length check (see [`MAX_QUERY_PATH_COMPONENTS`]).
+pub(crate) fn check_query_path(path: &str) -> DocDbResult<()> {
+    if documentdb_bson::path::path_components(path) > MAX_QUERY_PATH_COMPONENTS {
+        return Err(DocDbError::new(ErrorCode::new(5729100), "FieldPath is too long"));
+    }
+    Ok(())
+}
+
 /// Where the parser is (MongoDB's `DocumentParseLevel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
@@ -241,6 +254,7 @@ impl Parser<'_> {
     }
 
     fn parse_doc(&self, obj: &RawDocument, level: Level, depth: usize) -> DocDbResult<Vec<Node>> {
+        documentdb_bson::stack::guard()?;
         if depth > MAX_TREE_DEPTH {
             return Err(docdb_error!(
                 BadValue,
@@ -258,6 +272,7 @@ impl Parser<'_> {
                 }
                 continue;
             }
+            check_query_path(key)?;
             if is_expression_document(value, false) {
                 if let RawBsonRef::Document(sub) = value {
                     self.parse_sub(key, sub, &mut out, next_level, depth)?;

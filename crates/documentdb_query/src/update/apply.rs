@@ -90,6 +90,7 @@ pub(crate) fn apply_operators(
 }
 
 fn apply_node(node: &Node, base: &mut Bson, pending: &[String], ctx: &mut ApplyCtx<'_>) -> DocDbResult<()> {
+    documentdb_bson::stack::guard()?;
     match node {
         Node::Object(o) => apply_object(o, base, pending, ctx),
         Node::Array(a) => apply_array(a, base, pending, ctx),

@@ -633,6 +633,7 @@ fn parse_sort_pattern(pattern: &Document) -> DocDbResult<PushSort> {
         if parts.is_empty() {
             bail!(BadValue, "The sort field cannot be empty");
         }
+        documentdb_bson::path::check_component_count(parts.len())?;
         if parts.iter().any(String::is_empty) {
             bail!(BadValue, "The sort field is a dotted field but has an empty part: {k}");
         }
@@ -728,9 +729,10 @@ pub(crate) fn to_raw(value: &Bson) -> DocDbResult<RawBson> {
     RawBson::try_from(value.clone()).map_err(internal)
 }
 
-/// A document as raw BSON.
+/// A document as raw BSON (refused when nested deeper than MongoDB's BSON depth limit,
+/// see [`crate::document::to_raw_document`]).
 pub(crate) fn to_raw_document(doc: &Document) -> DocDbResult<RawDocumentBuf> {
-    RawDocumentBuf::try_from(doc).map_err(internal)
+    crate::document::to_raw_document(doc)
 }
 
 /// MongoDB's order of two values.

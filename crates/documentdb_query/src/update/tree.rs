@@ -202,11 +202,16 @@ pub(crate) fn is_array_filter_identifier(part: &str) -> bool {
     part.len() >= 3 && part.starts_with("$[") && part.ends_with(']')
 }
 
-/// MongoDB's `fieldchecker::isUpdatable`.
+/// MongoDB's `fieldchecker::isUpdatable`, plus the `FieldPath` length limit: a path with
+/// more than [`MAX_PATH_COMPONENTS`](documentdb_bson::path::MAX_PATH_COMPONENTS)
+/// components is Overflow, "FieldPath is too long" (it could only address or create a
+/// field nested deeper than a stored document may be, and the update tree, its
+/// application and the created value would all be that deep).
 pub(crate) fn check_updatable(path: &str, parts: &[String]) -> DocDbResult<()> {
     if parts.is_empty() {
         bail!(EmptyFieldName, "An empty update path is not valid.");
     }
+    documentdb_bson::path::check_component_count(parts.len())?;
     if parts.iter().any(String::is_empty) {
         bail!(EmptyFieldName, "The update path '{path}' contains an empty field name, which is not allowed.");
     }
@@ -363,6 +368,7 @@ fn insert_leaf(root: &mut Node, path: &str, parts: &[String], op: Op, ctx: &mut 
 /// child, or several `$[<id>]` children that apply to one array element. `path` is the
 /// runtime path of the merge point (for the conflict message).
 pub(crate) fn merge(left: &Node, right: &Node, path: &mut Vec<String>) -> DocDbResult<Node> {
+    documentdb_bson::stack::guard()?;
     match (left, right) {
         (Node::Object(l), Node::Object(r)) => {
             let children = merge_maps(&l.children, &r.children, path, false)?;
