@@ -3,7 +3,7 @@
 //!
 //! Each input becomes client messages that go through `server::handle_frame`, exactly what a
 //! connection task runs for every message it reads (fail points, dispatch to the handler,
-//! SQL, error replies, reply encoding and compression), in a session authenticated as the
+//! SQL, error replies, reply encoding and compression), on a connection authenticated as the
 //! PostgreSQL superuser. Checked for every message: the gateway never panics, answers
 //! within a time limit, answers only when a reply is due (moreToCome), and answers with a
 //! well-formed message whose body is a valid document with `ok` (and `code`/`errmsg` when
@@ -36,12 +36,13 @@ use bson::{rawdoc, RawBsonRef, RawDocument};
 use documentdb_fuzz::command_gen::{self, Context, FUZZ_USERS};
 use documentdb_gateway::commands::{self, CommandRequest};
 use documentdb_gateway::compression::{self, Compressor};
-use documentdb_gateway::logical_sessions::SessionCache;
+use documentdb_gateway::connection::{AuthenticatedUser, ClientConnection};
+use documentdb_gateway::gateway::Gateway;
 use documentdb_gateway::protocol::{self, Header, Request, HEADER_LEN, OP_COMPRESSED, OP_MSG, OP_REPLY};
-use documentdb_gateway::scram::Mechanism;
-use documentdb_gateway::server::{self, Gateway};
-use documentdb_gateway::session::{AuthenticatedUser, Session};
+use documentdb_gateway::server;
+use documentdb_gateway::session_cache::SessionCache;
 use documentdb_gateway::{Config, TlsMode};
+use documentdb_scram::Mechanism;
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 
@@ -177,17 +178,17 @@ async fn prepare_database(socket_dir: &Path, port: u16, user: &str, database: &s
 }
 
 /// A connection that authenticated as the superuser (as a driver with its credentials).
-fn new_session(h: &Harness) -> Session {
+fn new_connection(h: &Harness) -> ClientConnection {
     let id = h.next_connection.fetch_add(1, Ordering::Relaxed);
-    let mut session = Session::new(id, "127.0.0.1:40000".parse().expect("an address"), false);
-    session.user = Some(AuthenticatedUser {
+    let mut connection = ClientConnection::new(id, "127.0.0.1:40000".parse().expect("an address"), false);
+    connection.user = Some(AuthenticatedUser {
         name: h.user.clone(),
         db: "admin".into(),
         roles: Vec::new(),
         manages_other_users: true,
         mechanism: Mechanism::Sha256,
     });
-    session
+    connection
 }
 
 /// Commands the harness does not send, and why.
@@ -362,12 +363,12 @@ fn check_reply(h: &Harness, ctx: &mut Context, body: &[u8], command: &str) -> Re
 /// Sends one message. A message that loses PostgreSQL is sent again once the cluster is
 /// back: losing it again is a failure (the message crashes a backend); otherwise something
 /// else restarted the cluster (another client's crash, a restart).
-async fn send(h: &Harness, session: &mut Session, ctx: &mut Context, bytes: &[u8]) {
-    let Err(Lost(first)) = send_once(h, session, ctx, bytes).await else { return };
+async fn send(h: &Harness, connection: &mut ClientConnection, ctx: &mut Context, bytes: &[u8]) {
+    let Err(Lost(first)) = send_once(h, connection, ctx, bytes).await else { return };
     eprintln!("command_dispatch: PostgreSQL went away ({first}); waiting for it, then sending the message again");
     wait_for_postgres(h).await;
-    *session = new_session(h);
-    if let Err(Lost(again)) = send_once(h, session, ctx, bytes).await {
+    *connection = new_connection(h);
+    if let Err(Lost(again)) = send_once(h, connection, ctx, bytes).await {
         panic!(
             "the message loses PostgreSQL every time it is sent: {again}\n(a backend crash? look for \
              'terminated by signal' in the server log)"
@@ -383,8 +384,8 @@ async fn wait_for_postgres(h: &Harness) {
     for _ in 0..180 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let frame = protocol::parse_frame(&message).expect("the probe message");
-        let mut session = new_session(h);
-        let Some(reply) = server::handle_frame(&h.gw, &mut session, frame).await else { continue };
+        let mut connection = new_connection(h);
+        let Some(reply) = server::handle_frame(&h.gw, &mut connection, frame).await else { continue };
         let body = reply_body(&reply, false);
         if number(RawDocument::from_bytes(&body).ok().and_then(|d| d.get("ok").ok().flatten())) == Some(1.0) {
             return;
@@ -393,7 +394,12 @@ async fn wait_for_postgres(h: &Harness) {
     panic!("PostgreSQL did not come back within 3 minutes");
 }
 
-async fn send_once(h: &Harness, session: &mut Session, ctx: &mut Context, bytes: &[u8]) -> Result<(), Lost> {
+async fn send_once(
+    h: &Harness,
+    connection: &mut ClientConnection,
+    ctx: &mut Context,
+    bytes: &[u8],
+) -> Result<(), Lost> {
     // A message the frame parser refuses closes the connection; wire_frame covers those.
     let Ok(frame) = protocol::parse_frame(bytes) else { return Ok(()) };
     let (request, legacy, wants_reply) = match &frame.request {
@@ -406,12 +412,12 @@ async fn send_once(h: &Harness, session: &mut Session, ctx: &mut Context, bytes:
         }
     }
     let command = request.as_ref().map_or("<no command>", |r| r.name.as_str()).to_owned();
-    let reply = tokio::time::timeout(COMMAND_DEADLINE, server::handle_frame(&h.gw, session, frame))
+    let reply = tokio::time::timeout(COMMAND_DEADLINE, server::handle_frame(&h.gw, connection, frame))
         .await
         .unwrap_or_else(|_| panic!("{command}: no reply within {COMMAND_DEADLINE:?}"));
-    if session.close_requested {
+    if connection.close_requested {
         // A closeConnection fail point: the client reconnects (and authenticates again).
-        *session = new_session(h);
+        *connection = new_connection(h);
         return Ok(());
     }
     let result = match (reply, wants_reply) {
@@ -420,9 +426,9 @@ async fn send_once(h: &Harness, session: &mut Session, ctx: &mut Context, bytes:
         (None, true) => panic!("{command}: no reply"),
         (Some(reply), true) => check_reply(h, ctx, &reply_body(&reply, legacy), &command),
     };
-    if session.user.is_none() {
+    if connection.user.is_none() {
         // logout: log in again, or the rest of the input only tests "requires authentication".
-        *session = new_session(h);
+        *connection = new_connection(h);
     }
     result
 }
@@ -431,9 +437,7 @@ async fn send_once(h: &Harness, session: &mut Session, ctx: &mut Context, bytes:
 /// fail point, expired sessions.
 async fn clean_up(h: &Harness) {
     for (id, cursor) in h.gw.cursors.drain() {
-        if let Some(conn) = cursor.pinned {
-            commands::close_pinned(id, conn).await;
-        }
+        cursor.close(id).await;
     }
     h.gw.failpoints
         .configure(&rawdoc! { "configureFailPoint": "failCommand", "mode": "off" })
@@ -442,7 +446,7 @@ async fn clean_up(h: &Harness) {
 }
 
 async fn run(h: &Harness, data: &[u8]) {
-    let mut session = new_session(h);
+    let mut connection = new_connection(h);
     let mut ctx = Context::default();
     match data.split_first() {
         None => {}
@@ -453,7 +457,7 @@ async fn run(h: &Harness, data: &[u8]) {
                 body[..4].copy_from_slice(&len.to_le_bytes());
             }
             let message = protocol::encode_op_msg_with_sequences(1, 0, &body, &[]);
-            send(h, &mut session, &mut ctx, &message).await;
+            send(h, &mut connection, &mut ctx, &message).await;
         }
         Some((_, rest)) => {
             let mut u = Unstructured::new(rest);
@@ -462,7 +466,7 @@ async fn run(h: &Harness, data: &[u8]) {
                     break;
                 }
                 let Ok(message) = command_gen::message(&mut u, &ctx) else { break };
-                send(h, &mut session, &mut ctx, &message.encode(i as i32 + 1)).await;
+                send(h, &mut connection, &mut ctx, &message.encode(i as i32 + 1)).await;
             }
         }
     }

@@ -35,5 +35,5 @@ fuzz_target!(|data: &[u8]| {
         check(&fixed);
     }
     let _ = protocol::looks_like_tls(&data[..data.len().min(6)]);
-    let _ = documentdb_gateway::scram::parse_client_first(data);
+    let _ = documentdb_scram::parse_client_first(data);
 });

@@ -1,8 +1,19 @@
 //! OP_COMPRESSED compressors (MongoDB compression spec): noop, snappy, zlib, zstd.
 
+use std::fmt;
 use std::io::{Read, Write};
 
-use crate::protocol::ProtocolError;
+/// A payload that could not be compressed or decompressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressionError(pub String);
+
+impl fmt::Display for CompressionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CompressionError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compressor {
@@ -62,13 +73,11 @@ pub fn negotiate<'a>(client: impl IntoIterator<Item = &'a str>) -> Vec<Compresso
     out
 }
 
-pub fn compress(compressor: Compressor, data: &[u8]) -> Result<Vec<u8>, ProtocolError> {
-    let err = |e: std::io::Error| ProtocolError::Decompression(format!("compression failed: {e}"));
+pub fn compress(compressor: Compressor, data: &[u8]) -> Result<Vec<u8>, CompressionError> {
+    let err = |e: std::io::Error| CompressionError(format!("compression failed: {e}"));
     match compressor {
         Compressor::Noop => Ok(data.to_vec()),
-        Compressor::Snappy => {
-            snap::raw::Encoder::new().compress_vec(data).map_err(|e| ProtocolError::Decompression(e.to_string()))
-        }
+        Compressor::Snappy => snap::raw::Encoder::new().compress_vec(data).map_err(|e| CompressionError(e.to_string())),
         Compressor::Zlib => {
             let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
             enc.write_all(data).map_err(err)?;
@@ -80,35 +89,28 @@ pub fn compress(compressor: Compressor, data: &[u8]) -> Result<Vec<u8>, Protocol
 
 /// Decompresses `data`, which must expand to exactly `expected` bytes (never more: the
 /// output buffer is bounded by the declared size, which the caller has checked).
-pub fn decompress(compressor: Compressor, data: &[u8], expected: usize) -> Result<Vec<u8>, ProtocolError> {
+pub fn decompress(compressor: Compressor, data: &[u8], expected: usize) -> Result<Vec<u8>, CompressionError> {
     let out = match compressor {
         Compressor::Noop => data.to_vec(),
         Compressor::Snappy => {
-            let len = snap::raw::decompress_len(data).map_err(|e| ProtocolError::Decompression(e.to_string()))?;
+            let len = snap::raw::decompress_len(data).map_err(|e| CompressionError(e.to_string()))?;
             if len != expected {
-                return Err(ProtocolError::Decompression(format!(
-                    "snappy payload expands to {len} bytes, header says {expected}"
-                )));
+                return Err(CompressionError(format!("snappy payload expands to {len} bytes, header says {expected}")));
             }
-            snap::raw::Decoder::new().decompress_vec(data).map_err(|e| ProtocolError::Decompression(e.to_string()))?
+            snap::raw::Decoder::new().decompress_vec(data).map_err(|e| CompressionError(e.to_string()))?
         }
         Compressor::Zlib => {
             let mut out = Vec::with_capacity(expected.min(1 << 20));
             flate2::read::ZlibDecoder::new(data)
                 .take(expected as u64 + 1)
                 .read_to_end(&mut out)
-                .map_err(|e| ProtocolError::Decompression(e.to_string()))?;
+                .map_err(|e| CompressionError(e.to_string()))?;
             out
         }
-        Compressor::Zstd => {
-            zstd::bulk::decompress(data, expected).map_err(|e| ProtocolError::Decompression(e.to_string()))?
-        }
+        Compressor::Zstd => zstd::bulk::decompress(data, expected).map_err(|e| CompressionError(e.to_string()))?,
     };
     if out.len() != expected {
-        return Err(ProtocolError::Decompression(format!(
-            "payload expands to {} bytes, header says {expected}",
-            out.len()
-        )));
+        return Err(CompressionError(format!("payload expands to {} bytes, header says {expected}", out.len())));
     }
     Ok(out)
 }

@@ -18,16 +18,6 @@ pub struct CommandError {
     pub extra: Option<Vec<u8>>,
 }
 
-/// Codes the gateway uses that are not (yet) in the shared catalogue, with their names.
-const EXTRA_NAMES: &[(i32, &str)] = &[(6, "HostUnreachable"), (40571, "Location40571"), (51024, "Location51024")];
-
-pub fn code_name(code: ErrorCode) -> String {
-    if let Some((_, name)) = EXTRA_NAMES.iter().find(|(c, _)| *c == code.code()) {
-        return (*name).to_owned();
-    }
-    code.name().into_owned()
-}
-
 impl CommandError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> CommandError {
         CommandError { code, message: message.into(), labels: Vec::new(), kind: "gateway", extra: None }
@@ -65,7 +55,7 @@ impl CommandError {
             "ok": 0.0,
             "errmsg": self.message.as_str(),
             "code": self.code.code(),
-            "codeName": code_name(self.code),
+            "codeName": self.code.name().into_owned(),
         };
         if !self.labels.is_empty() {
             d.insert("errorLabels", self.labels.iter().map(|l| bson::Bson::from(l.as_str())).collect::<Vec<_>>());
@@ -90,7 +80,7 @@ impl CommandError {
                 source = cause.source();
             }
             let what = if e.is_closed() { "connection to PostgreSQL was lost" } else { "PostgreSQL connection error" };
-            let mut err = CommandError::new(ErrorCode::new(6), format!("{what}: {text}"));
+            let mut err = CommandError::new(ErrorCode::HostUnreachable, format!("{what}: {text}"));
             err.kind = "postgres";
             return err;
         };
@@ -109,8 +99,8 @@ impl CommandError {
                 "57014" => CommandError::new(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"),
                 "42501" => CommandError::new(ErrorCode::Unauthorized, message),
                 "42883" | "42P01" => {
-                    // A missing function is a command the extension doesn't have (yet); a
-                    // missing relation is a namespace that doesn't exist.
+                    // A missing function is a command the extension doesn't have; a missing
+                    // relation is a namespace that doesn't exist.
                     if state == "42883" {
                         CommandError::new(ErrorCode::CommandNotFound, message)
                     } else {
@@ -122,7 +112,7 @@ impl CommandError {
                 }
                 "57P01" | "57P02" => CommandError::new(ErrorCode::InterruptedAtShutdown, message),
                 "57P03" => CommandError::new(ErrorCode::ShutdownInProgress, message),
-                "53300" => CommandError::new(ErrorCode::new(6), message),
+                "53300" => CommandError::new(ErrorCode::HostUnreachable, message),
                 _ => CommandError::new(ErrorCode::InternalError, message),
             }
         };
@@ -146,7 +136,7 @@ impl From<bson::error::Error> for CommandError {
 
 impl fmt::Debug for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({}): {}", code_name(self.code), self.code.code(), self.message)
+        write!(f, "{}({}): {}", self.code, self.code.code(), self.message)
     }
 }
 
@@ -175,7 +165,9 @@ mod tests {
         assert!(!d.contains_key("errorLabels"));
         let t = CommandError::new(ErrorCode::WriteConflict, "x").with_label("TransientTransactionError");
         assert_eq!(t.to_document().get_array("errorLabels").unwrap().len(), 1);
-        assert_eq!(code_name(ErrorCode::new(6)), "HostUnreachable");
-        assert_eq!(code_name(ErrorCode::new(123456)), "Location123456");
+        let host = CommandError::new(ErrorCode::new(6), "x").to_document();
+        assert_eq!(host.get_str("codeName").unwrap(), "HostUnreachable");
+        let location = CommandError::new(ErrorCode::new(123456), "x").to_document();
+        assert_eq!(location.get_str("codeName").unwrap(), "Location123456");
     }
 }

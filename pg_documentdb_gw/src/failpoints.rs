@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bson::{Bson, Document, RawBsonRef, RawDocument};
+use documentdb_bson::MAX_NESTING_DEPTH;
 use documentdb_errors::ErrorCode;
 
 use crate::error::{CommandError, CommandResult};
@@ -209,10 +210,10 @@ fn parse_data(mode: Mode, data: &RawDocument) -> CommandResult<FailCommand> {
             ("errorLabels", _) => return Err(CommandError::type_mismatch("'errorLabels' must be an array")),
             ("writeConcernError", RawBsonRef::Document(d)) => {
                 // Converting to a Document recurses once per level: bound the depth first.
-                if crate::commands::nests_deeper_than(d, crate::commands::MAX_NESTING_DEPTH) {
+                if nests_deeper_than(d, MAX_NESTING_DEPTH) {
                     return Err(CommandError::new(
                         ErrorCode::Overflow,
-                        format!("'writeConcernError' nests deeper than {} levels", crate::commands::MAX_NESTING_DEPTH),
+                        format!("'writeConcernError' nests deeper than {MAX_NESTING_DEPTH} levels"),
                     ));
                 }
                 fp.action.write_concern_error = Some(Document::try_from(d)?);
@@ -261,7 +262,7 @@ impl Action {
         };
         // The reply is converted recursively: leave one nested too deeply as it is.
         match bson::RawDocument::from_bytes(&reply) {
-            Ok(raw) if !crate::commands::nests_deeper_than(raw, 2 * crate::commands::MAX_NESTING_DEPTH) => {}
+            Ok(raw) if !nests_deeper_than(raw, 2 * MAX_NESTING_DEPTH) => {}
             _ => return reply,
         }
         let Ok(mut doc) = Document::from_reader(reply.as_slice()) else {
@@ -273,6 +274,34 @@ impl Action {
         }
         doc.to_vec().unwrap_or(reply)
     }
+}
+
+/// Whether `doc` nests documents or arrays more than `max` levels below its top level.
+/// Client documents are checked with this before they are converted to [`Document`] (a
+/// recursive conversion: deep nesting would overflow the stack). The check itself does not
+/// recurse. Malformed elements are skipped (reading them fails later).
+fn nests_deeper_than(doc: &RawDocument, max: usize) -> bool {
+    let mut open = vec![doc.iter_elements()];
+    while let Some(elements) = open.last_mut() {
+        let Some(element) = elements.next() else {
+            open.pop();
+            continue;
+        };
+        let inner = match element.and_then(|e| e.value()) {
+            Ok(RawBsonRef::Document(d)) => d,
+            Ok(RawBsonRef::Array(a)) => match RawDocument::from_bytes(a.as_bytes()) {
+                Ok(d) => d,
+                Err(_) => continue,
+            },
+            Ok(RawBsonRef::JavaScriptCodeWithScope(c)) => c.scope,
+            _ => continue,
+        };
+        if open.len() > max {
+            return true;
+        }
+        open.push(inner.iter_elements());
+    }
+    false
 }
 
 #[cfg(test)]
@@ -335,12 +364,29 @@ mod tests {
     }
 
     #[test]
+    fn nesting_depth() {
+        let mut deep = rawdoc! {"x": 1};
+        for _ in 0..5 {
+            deep = rawdoc! {"d": deep};
+        }
+        assert!(!nests_deeper_than(&deep, 5));
+        assert!(nests_deeper_than(&deep, 4));
+        let arrays = rawdoc! {"a": [[[1]]], "b": 2};
+        assert!(!nests_deeper_than(&arrays, 3));
+        assert!(nests_deeper_than(&arrays, 2));
+        assert!(!nests_deeper_than(&rawdoc! {"a": 1}, 0));
+        // Far deeper than the stack would allow a recursive conversion to go.
+        assert!(nests_deeper_than(&crate::test_support::deeply_nested(100_000), MAX_NESTING_DEPTH));
+    }
+
+    #[test]
     fn deeply_nested_write_concern_error_is_rejected() {
-        // Used to overflow the stack (a crash of the whole process) converting it to a Document.
+        // Converting it to a Document, recursively, would overflow the stack (a crash of the
+        // whole process).
         let fp = FailPoints::default();
         let mut body = rawdoc! { "configureFailPoint": "failCommand", "mode": "alwaysOn" };
         let mut data = rawdoc! { "failCommands": ["insert"] };
-        data.append(bson::raw::cstr!("writeConcernError"), crate::commands::tests::deeply_nested(200_000));
+        data.append(bson::raw::cstr!("writeConcernError"), crate::test_support::deeply_nested(200_000));
         body.append(bson::raw::cstr!("data"), data);
         let err = std::thread::Builder::new()
             .stack_size(256 * 1024)
@@ -351,14 +397,14 @@ mod tests {
         assert_eq!(err.code, ErrorCode::Overflow);
         // A reply nested too deeply to decorate is passed through unchanged.
         let action = Action { write_concern_error: Some(bson::doc! { "code": 91 }), ..Action::default() };
-        let deep = crate::commands::tests::deeply_nested(200_000).into_bytes();
+        let deep = crate::test_support::deeply_nested(200_000).into_bytes();
         let out = std::thread::Builder::new()
             .stack_size(256 * 1024)
             .spawn(move || action.decorate_reply(deep))
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!(out, crate::commands::tests::deeply_nested(200_000).into_bytes());
+        assert_eq!(out, crate::test_support::deeply_nested(200_000).into_bytes());
     }
 
     #[test]

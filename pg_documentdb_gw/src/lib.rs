@@ -1,4 +1,4 @@
-//! The MongoDB wire-protocol gateway to documentdb (issue: gateway).
+//! The MongoDB wire-protocol gateway to documentdb.
 //!
 //! Drivers speak OP_MSG (and the legacy OP_QUERY handshake) to this server; every data
 //! command becomes one call of the matching `documentdb_api` SQL function, run over a pooled
@@ -6,27 +6,35 @@
 //!
 //! Modules:
 //! - [`protocol`], [`compression`]: wire frames, pure and unit-tested (and fuzzed).
-//! - [`scram`]: SCRAM-SHA-1 / SCRAM-SHA-256 server side.
-//! - [`commands`]: the command table and handlers; [`sql`]: every SQL statement sent.
-//! - [`pg`]: raw bson parameters, the pool, per-connection role/timeout state.
-//! - [`cursors`]: open cursors (continuations and pinned connections).
-//! - [`server`]: listeners, TLS detection, connection tasks; [`tls`]: certificates.
-//! - [`config`]: settings and the standalone binary's flags.
+//! - [`server`]: listeners, TLS detection, connection tasks, answering one message;
+//!   [`tls`]: certificates.
+//! - [`gateway`]: the state every connection shares; [`connection`]: one client connection.
+//! - [`commands`]: the command table, dispatch and the handlers by command family;
+//!   [`sql`]: every SQL statement sent. SCRAM itself is the `documentdb_scram` crate.
+//! - [`cursor_store`], [`session_cache`], [`running_ops`]: open cursors, logical sessions
+//!   and running operations, gateway-wide.
+//! - [`pg`], [`pg_socket`]: raw bson parameters, the pool, per-connection role/timeout state.
+//! - [`error`]: command errors and their replies; [`failpoints`]: `configureFailPoint`.
+//! - [`config`]: settings and the standalone binary's flags; [`host`]: facts about the host.
 
 pub mod commands;
 pub mod compression;
 pub mod config;
-pub mod cursors;
+pub mod connection;
+pub mod cursor_store;
 pub mod error;
 pub mod failpoints;
-pub mod logical_sessions;
+pub mod gateway;
+pub mod host;
 pub mod pg;
 pub mod pg_socket;
 pub mod protocol;
-pub mod scram;
+pub mod running_ops;
 pub mod server;
-pub mod session;
+pub mod session_cache;
 pub mod sql;
+#[cfg(test)]
+mod test_support;
 pub mod tls;
 
 pub use config::{Config, TlsMode};

@@ -258,7 +258,10 @@ impl PgPool {
                 return Err(err);
             }
             Err(e) => {
-                return Err(CommandError::new(ErrorCode::new(6), format!("could not connect to PostgreSQL: {e}")))
+                return Err(CommandError::new(
+                    ErrorCode::HostUnreachable,
+                    format!("could not connect to PostgreSQL: {e}"),
+                ))
             }
         };
         let mut conn = PgConn {
@@ -283,7 +286,7 @@ enum Inner {
 pub struct PgConn {
     inner: Option<Inner>,
     /// The running command's registration (killOp/killSessions may cancel it).
-    op: Option<crate::logical_sessions::OpGuard>,
+    op: Option<crate::running_ops::OpGuard>,
     superuser: String,
     detached: Arc<AtomicUsize>,
     role_epoch: Arc<AtomicU64>,
@@ -435,7 +438,7 @@ impl PgConn {
     }
 
     /// Ties the command's registration to this connection until it is released.
-    pub fn attach_op(&mut self, op: crate::logical_sessions::OpGuard) {
+    pub fn attach_op(&mut self, op: crate::running_ops::OpGuard) {
         self.op = Some(op);
     }
 }

@@ -6,12 +6,12 @@ use std::fmt;
 
 use bson::RawDocument;
 
-use crate::compression::{self, Compressor};
+use crate::compression::{self, CompressionError, Compressor};
 
 /// Largest message we accept or send (MongoDB's `maxMessageSizeBytes`).
 pub const MAX_MESSAGE_SIZE: usize = 48_000_000;
 /// Largest BSON document (MongoDB's `maxBsonObjectSize`).
-pub const MAX_BSON_OBJECT_SIZE: usize = 16 * 1024 * 1024;
+pub const MAX_BSON_OBJECT_SIZE: usize = documentdb_bson::MAX_BSON_SIZE;
 /// Size of the standard message header.
 pub const HEADER_LEN: usize = 16;
 
@@ -83,6 +83,12 @@ impl fmt::Display for ProtocolError {
 }
 
 impl std::error::Error for ProtocolError {}
+
+impl From<CompressionError> for ProtocolError {
+    fn from(e: CompressionError) -> ProtocolError {
+        ProtocolError::Decompression(e.0)
+    }
+}
 
 /// The 16-byte header every message starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

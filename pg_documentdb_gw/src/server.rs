@@ -1,92 +1,26 @@
 //! The server: listeners, the accept loop with its connection limit, TLS detection on the
-//! first byte, and one task per client connection reading frames and writing replies.
+//! first byte, one task per client connection reading frames and writing replies, and the
+//! answer to one message (fail points, dispatch, error replies, reply compression).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use documentdb_errors::ErrorCode;
 use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 
 use crate::commands::{self, CommandRequest, Ctx};
+use crate::compression::Compressor;
 use crate::config::{Config, TlsMode};
-use crate::cursors::CursorStore;
+use crate::connection::ClientConnection;
 use crate::error::{CommandError, CommandResult};
-use crate::pg::{PgPool, PgSettings};
+use crate::gateway::Gateway;
 use crate::protocol::{self, Frame, Header, Request, HEADER_LEN};
-use crate::session::Session;
-
-/// State shared by every connection.
-pub struct Gateway {
-    pub config: Config,
-    pub pool: PgPool,
-    pub cursors: CursorStore,
-    pub sessions: crate::logical_sessions::SessionCache,
-    /// Commands running on a PostgreSQL connection (currentOp lists them; killOp and
-    /// killSessions interrupt them).
-    pub running: crate::logical_sessions::RunningOps,
-    pub started: Instant,
-    pub failpoints: crate::failpoints::FailPoints,
-    tls: Option<TlsAcceptor>,
-    connections_current: AtomicUsize,
-    connections_total: AtomicU64,
-    next_connection_id: AtomicI64,
-    next_request_id: AtomicI32,
-}
-
-impl Gateway {
-    pub fn new(config: Config) -> Result<Gateway, String> {
-        let tls = match config.tls_mode {
-            TlsMode::Disabled => None,
-            _ => Some(TlsAcceptor::from(crate::tls::server_config(
-                config.tls_cert_file.as_deref(),
-                config.tls_key_file.as_deref(),
-                config.data_dir.as_deref(),
-            )?)),
-        };
-        let pool = PgPool::new(PgSettings {
-            socket_dir: config.pg_socket_dir.clone(),
-            port: config.pg_port,
-            user: config.pg_user.clone(),
-            database: config.database.clone(),
-            pool_size: config.pool_size,
-        })?;
-        Ok(Gateway {
-            config,
-            pool,
-            cursors: CursorStore::default(),
-            sessions: crate::logical_sessions::SessionCache::new(
-                crate::logical_sessions::DEFAULT_MAX_SESSIONS,
-                Duration::from_secs(60 * commands::SESSION_TIMEOUT_MINUTES as u64),
-            ),
-            running: Default::default(),
-            started: Instant::now(),
-            failpoints: Default::default(),
-            tls,
-            connections_current: AtomicUsize::new(0),
-            connections_total: AtomicU64::new(0),
-            next_connection_id: AtomicI64::new(1),
-            next_request_id: AtomicI32::new(1),
-        })
-    }
-
-    pub fn connections_current(&self) -> usize {
-        self.connections_current.load(Ordering::Relaxed)
-    }
-
-    pub fn connections_total(&self) -> u64 {
-        self.connections_total.load(Ordering::Relaxed)
-    }
-
-    fn next_request_id(&self) -> i32 {
-        self.next_request_id.fetch_add(1, Ordering::Relaxed)
-    }
-}
 
 /// Decrements the connection count when a connection task ends, however it ends.
 struct ConnectionSlot(Arc<Gateway>);
@@ -314,7 +248,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
     // instead of one per read_exact; bodies larger than the buffer are read straight into
     // the frame. Writes pass through unbuffered.
     let mut stream = tokio::io::BufReader::with_capacity(READ_BUFFER, stream);
-    let mut session = Session::new(id, peer, tls);
+    let mut connection = ClientConnection::new(id, peer, tls);
     let mut header = [0u8; HEADER_LEN];
     loop {
         if stream.read_exact(&mut header).await.is_err() {
@@ -340,7 +274,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
             }
         };
         drop(buf);
-        let handled = AssertUnwindSafe(handle_frame(&gw, &mut session, frame)).catch_unwind().await;
+        let handled = AssertUnwindSafe(handle_frame(&gw, &mut connection, frame)).catch_unwind().await;
         let reply = match handled {
             Ok(reply) => reply,
             Err(panic) => {
@@ -353,7 +287,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 break;
             }
         };
-        if session.close_requested {
+        if connection.close_requested {
             tracing::info!(conn = id, peer = %peer, "closing connection: failCommand fail point (closeConnection)");
             break;
         }
@@ -368,10 +302,10 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
 }
 
 /// Runs a command and turns any error into its reply document, logging the failure.
-async fn execute(gw: &Gateway, session: &mut Session, req: &CommandRequest) -> Vec<u8> {
+async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandRequest) -> Vec<u8> {
     let failpoint = if gw.config.enable_test_commands {
         let name = commands::lookup(&req.name).map_or(req.name.as_str(), |spec| spec.name);
-        gw.failpoints.check(name, session.app_name.as_deref())
+        gw.failpoints.check(name, connection.app_name.as_deref())
     } else {
         None
     };
@@ -380,43 +314,43 @@ async fn execute(gw: &Gateway, session: &mut Session, req: &CommandRequest) -> V
             tokio::time::sleep(delay).await;
         }
         if action.close_connection {
-            session.close_requested = true;
+            connection.close_requested = true;
             return Vec::new();
         }
         if let Some(e) = action.error() {
-            return error_reply(session, &req.name, &e);
+            return error_reply(connection, &req.name, &e);
         }
     }
     let result: CommandResult<Vec<u8>> = {
-        let mut ctx = Ctx { gw, session, lsid: None };
+        let mut ctx = Ctx { gw, connection, lsid: None };
         commands::dispatch(&mut ctx, req).await
     };
     match (result, failpoint) {
         (Ok(body), Some(action)) => action.decorate_reply(body),
         (Ok(body), None) => body,
-        (Err(e), _) => error_reply(session, &req.name, &e),
+        (Err(e), _) => error_reply(connection, &req.name, &e),
     }
 }
 
-fn error_reply(session: &Session, command: &str, e: &CommandError) -> Vec<u8> {
-    let internal = e.code.code() == 1 || e.code.code() == 6;
+fn error_reply(connection: &ClientConnection, command: &str, e: &CommandError) -> Vec<u8> {
+    let internal = matches!(e.code, ErrorCode::InternalError | ErrorCode::HostUnreachable);
     if internal {
         tracing::warn!(
-            conn = session.connection_id,
+            conn = connection.connection_id,
             command,
             kind = e.kind,
             code = e.code.code(),
-            code_name = %crate::error::code_name(e.code),
+            code_name = %e.code,
             "command failed: {}",
             e.message
         );
     } else {
         tracing::info!(
-            conn = session.connection_id,
+            conn = connection.connection_id,
             command,
             kind = e.kind,
             code = e.code.code(),
-            code_name = %crate::error::code_name(e.code),
+            code_name = %e.code,
             "command failed: {}",
             e.message
         );
@@ -427,11 +361,7 @@ fn error_reply(session: &Session, command: &str, e: &CommandError) -> Vec<u8> {
     })
 }
 
-fn compress_reply(
-    message: Vec<u8>,
-    frame_compressor: Option<crate::compression::Compressor>,
-    command: &str,
-) -> Vec<u8> {
+fn compress_reply(message: Vec<u8>, frame_compressor: Option<Compressor>, command: &str) -> Vec<u8> {
     match frame_compressor {
         Some(c) if commands::reply_may_be_compressed(command) => {
             protocol::compress_message(&message, c).unwrap_or(message)
@@ -445,7 +375,7 @@ fn compress_reply(
 /// message, or None when the client wants none (moreToCome). Public for the command fuzzer
 /// (`fuzz/fuzz_targets/command_dispatch.rs`); unlike the connection task it does not catch
 /// panics.
-pub async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> Option<Vec<u8>> {
+pub async fn handle_frame(gw: &Gateway, connection: &mut ClientConnection, frame: Frame) -> Option<Vec<u8>> {
     let request_id = gw.next_request_id();
     let response_to = frame.header.request_id;
     let compressor = frame.compressor;
@@ -453,10 +383,10 @@ pub async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> 
         Request::Msg(msg) => {
             let (name, body) = match CommandRequest::from_op_msg(&msg) {
                 Ok(req) => {
-                    let body = execute(gw, session, &req).await;
+                    let body = execute(gw, connection, &req).await;
                     (req.name, body)
                 }
-                Err(e) => (String::new(), error_reply(session, "", &e)),
+                Err(e) => (String::new(), error_reply(connection, "", &e)),
             };
             if msg.more_to_come() {
                 return None; // Unacknowledged (w: 0): the client expects no reply.
@@ -467,7 +397,7 @@ pub async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> 
         Request::Query(query) => {
             let (name, body, flags) = match CommandRequest::from_op_query(&query) {
                 Ok(Some(req)) => {
-                    let body = execute(gw, session, &req).await;
+                    let body = execute(gw, connection, &req).await;
                     (req.name, body, 0)
                 }
                 Ok(None) => {
@@ -478,7 +408,7 @@ pub async fn handle_frame(gw: &Gateway, session: &mut Session, frame: Frame) -> 
                     };
                     (String::new(), doc.to_vec().unwrap_or_default(), protocol::REPLY_FLAG_QUERY_FAILURE)
                 }
-                Err(e) => (String::new(), error_reply(session, "", &e), 0),
+                Err(e) => (String::new(), error_reply(connection, "", &e), 0),
             };
             let out = protocol::encode_op_reply(request_id, response_to, flags, &[&body]);
             Some(compress_reply(out, compressor, &name))
@@ -494,9 +424,7 @@ async fn reap_cursors(gw: Arc<Gateway>) {
         tokio::time::sleep(period).await;
         for (id, cursor) in gw.cursors.expire(timeout) {
             tracing::info!(cursor = id, "closing cursor idle for longer than {} ms", timeout.as_millis());
-            if let Some(conn) = cursor.pinned {
-                commands::close_pinned(id, conn).await;
-            }
+            cursor.close(id).await;
         }
         let expired = gw.sessions.expire();
         if !expired.is_empty() {

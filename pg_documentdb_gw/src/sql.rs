@@ -1,10 +1,10 @@
-//! Every SQL statement the gateway sends, in one place (see API_SURFACE.md's gateway table).
+//! Every SQL statement the gateway sends, in one place.
 //!
 //! Parameters: `$1` database name (text), `$2` the command document (binary
 //! `documentdb_core.bson`), `$3` the OP_MSG kind-1 document sequence (binary
 //! `documentdb_core.bsonsequence`, or NULL).
 
-// ---- CRUD: return (p_result bson, p_success bool) ----
+// ---- CRUD: return (reply bson, success bool) ----
 pub const INSERT: &str = "SELECT * FROM documentdb_api.insert($1, $2, $3, NULL)";
 pub const UPDATE: &str = "SELECT * FROM documentdb_api.update($1, $2, $3, NULL)";
 pub const DELETE: &str = "SELECT * FROM documentdb_api.delete($1, $2, $3, NULL)";

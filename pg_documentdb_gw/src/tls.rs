@@ -39,7 +39,7 @@ fn write_file(path: &Path, contents: &str, private: bool) -> std::io::Result<()>
 /// A fresh self-signed certificate for localhost / 127.0.0.1 / this host name.
 pub fn generate_self_signed() -> Result<(String, String), String> {
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    let host = crate::commands::host_name();
+    let host = crate::host::host_name();
     if !names.contains(&host) {
         names.push(host);
     }

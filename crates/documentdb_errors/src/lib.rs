@@ -32,6 +32,7 @@ catalogue! {
     InternalError = 1,
     BadValue = 2,
     NoSuchKey = 4,
+    HostUnreachable = 6,
     UnknownError = 8,
     FailedToParse = 9,
     CannotMutateObject = 10,
@@ -369,6 +370,15 @@ mod tests {
             assert_eq!(ErrorCode::from_sqlstate(&ec.sqlstate_str()), Some(ec));
             assert_eq!(ErrorCode::from_name(&ec.name()), Some(ec));
         }
+    }
+
+    #[test]
+    fn gateway_codes_have_their_names() {
+        assert_eq!(ErrorCode::HostUnreachable.code(), 6);
+        assert_eq!(ErrorCode::new(6).name(), "HostUnreachable");
+        // Codes MongoDB reports without a name keep their Location name.
+        assert_eq!(ErrorCode::new(40571).name(), "Location40571");
+        assert_eq!(ErrorCode::new(51024).name(), "Location51024");
     }
 
     #[test]

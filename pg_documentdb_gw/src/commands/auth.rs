@@ -1,14 +1,16 @@
-//! saslStart / saslContinue: SCRAM-SHA-256 against PostgreSQL's own verifiers, SCRAM-SHA-1
-//! against `documentdb_api_catalog.scram_sha1_credentials`. Never logs payloads.
+//! Authentication commands: saslStart / saslContinue (and logout). The SCRAM exchange
+//! itself is `documentdb_scram`'s; this is its glue to PostgreSQL and the connection:
+//! SCRAM-SHA-256 keys come from PostgreSQL's own verifiers, SCRAM-SHA-1 keys from
+//! `documentdb_api_catalog.scram_sha1_credentials`. Never logs payloads.
 
 use bson::{doc, Binary, Bson, Document, RawBsonRef, RawDocument};
 use documentdb_errors::ErrorCode;
+use documentdb_scram::{Mechanism, ScramKeys};
 
-use super::{reply, CommandRequest, Ctx};
+use super::{ok, reply, CommandRequest, Ctx};
+use crate::connection::{AuthenticatedUser, SaslStage, SaslState};
 use crate::error::{CommandError, CommandResult};
-use crate::scram::{self, Mechanism, Verifier};
-use crate::server::Gateway;
-use crate::session::{AuthenticatedUser, SaslStage, SaslState};
+use crate::gateway::Gateway;
 use crate::sql;
 
 const CONVERSATION_ID: i32 = 1;
@@ -26,14 +28,14 @@ fn payload(spec: &RawDocument) -> CommandResult<&[u8]> {
     }
 }
 
-/// The verifier of `user` for `mechanism`, read as the gateway's superuser.
-async fn verifier(gw: &Gateway, mechanism: Mechanism, user: &str) -> CommandResult<Option<Verifier>> {
+/// The SCRAM keys of `user` for `mechanism`, read as the gateway's superuser.
+async fn stored_keys(gw: &Gateway, mechanism: Mechanism, user: &str) -> CommandResult<Option<ScramKeys>> {
     let conn = gw.pool.get(None, None).await?;
     let result = match mechanism {
         Mechanism::Sha256 => conn.query(sql::SCRAM_SHA256_VERIFIER, &[&user]).await.map(|rows| {
             rows.first()
                 .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
-                .and_then(|text| Verifier::parse_postgres(&text))
+                .and_then(|text| documentdb_scram::parse_postgres_verifier(&text))
         }),
         Mechanism::Sha1 => match conn.query(sql::SCRAM_SHA1_CREDENTIALS, &[&user]).await {
             Ok(rows) => Ok(rows.first().and_then(|r| {
@@ -41,9 +43,9 @@ async fn verifier(gw: &Gateway, mechanism: Mechanism, user: &str) -> CommandResu
                 let iterations: i32 = r.try_get(1).ok()?;
                 let stored: String = r.try_get(2).ok()?;
                 let server: String = r.try_get(3).ok()?;
-                Verifier::from_base64(&salt, iterations, &stored, &server)
+                ScramKeys::from_base64(&salt, iterations, &stored, &server)
             })),
-            // No SHA-1 credentials table (yet): SCRAM-SHA-1 simply has no users.
+            // No SHA-1 credentials table: SCRAM-SHA-1 simply has no users.
             Err(e) if e.kind == "postgres" && e.code == ErrorCode::NamespaceNotFound => Ok(None),
             Err(e) => Err(e),
         },
@@ -56,7 +58,7 @@ async fn verifier(gw: &Gateway, mechanism: Mechanism, user: &str) -> CommandResu
 pub async fn mechanisms_for_user(gw: &Gateway, user: &str) -> CommandResult<Vec<Mechanism>> {
     let mut out = Vec::new();
     for m in [Mechanism::Sha256, Mechanism::Sha1] {
-        if verifier(gw, m, user).await?.is_some() {
+        if stored_keys(gw, m, user).await?.is_some() {
             out.push(m);
         }
     }
@@ -86,7 +88,7 @@ async fn role_facts(gw: &Gateway, user: &str) -> (Vec<String>, bool) {
 /// Handles a saslStart (or hello's speculativeAuthenticate) and returns the reply fields
 /// `{conversationId, done, payload}`.
 pub async fn start_conversation(ctx: &mut Ctx<'_>, spec: &RawDocument, db: &str) -> CommandResult<Document> {
-    ctx.session.sasl = None;
+    ctx.connection.sasl = None;
     let mechanism_name = match spec.get("mechanism")? {
         Some(RawBsonRef::String(m)) => m,
         _ => return Err(CommandError::bad_value("Auth mechanism not specified")),
@@ -97,16 +99,16 @@ pub async fn start_conversation(ctx: &mut Ctx<'_>, spec: &RawDocument, db: &str)
             format!("Received authentication for mechanism {mechanism_name} which is unknown or not enabled"),
         ));
     };
-    let client_first = match scram::parse_client_first(payload(spec)?) {
+    let client_first = match documentdb_scram::parse_client_first(payload(spec)?) {
         Ok(cf) => cf,
         Err(e) => {
-            tracing::info!(conn = ctx.session.connection_id, "authentication failed: {e}");
+            tracing::info!(conn = ctx.connection.connection_id, "authentication failed: {e}");
             return Err(CommandError::auth_failed());
         }
     };
-    let Some(verifier) = verifier(ctx.gw, mechanism, &client_first.username).await? else {
+    let Some(keys) = stored_keys(ctx.gw, mechanism, &client_first.username).await? else {
         tracing::info!(
-            conn = ctx.session.connection_id,
+            conn = ctx.connection.connection_id,
             user = %client_first.username,
             mechanism = mechanism.name(),
             "authentication failed: no such user or no {} credentials",
@@ -119,8 +121,8 @@ pub async fn start_conversation(ctx: &mut Ctx<'_>, spec: &RawDocument, db: &str)
         _ => false,
     };
     let (server_first, conversation) =
-        scram::server_first(mechanism, &client_first, verifier, &scram::new_server_nonce());
-    ctx.session.sasl =
+        documentdb_scram::server_first(mechanism, &client_first, keys, &documentdb_scram::new_server_nonce());
+    ctx.connection.sasl =
         Some(SaslState { conversation, db: db.to_owned(), skip_empty_exchange, stage: SaslStage::AwaitProof });
     Ok(doc! {
         "conversationId": CONVERSATION_ID,
@@ -136,7 +138,7 @@ pub async fn sasl_start(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResul
 }
 
 pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let Some(state) = ctx.session.sasl.take() else {
+    let Some(state) = ctx.connection.sasl.take() else {
         return Err(CommandError::new(ErrorCode::ProtocolError, "No SASL session state found"));
     };
     match super::get_integer(&req.body, "conversationId") {
@@ -150,7 +152,7 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
                 Ok(f) => f,
                 Err(e) => {
                     tracing::info!(
-                        conn = ctx.session.connection_id,
+                        conn = ctx.connection.connection_id,
                         user = %state.conversation.username,
                         mechanism = state.conversation.mechanism.name(),
                         "authentication failed: {e}"
@@ -161,12 +163,12 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
             let name = state.conversation.username.clone();
             let (roles, manages_other_users) = role_facts(ctx.gw, &name).await;
             tracing::info!(
-                conn = ctx.session.connection_id,
+                conn = ctx.connection.connection_id,
                 user = %name,
                 mechanism = state.conversation.mechanism.name(),
                 "authenticated"
             );
-            ctx.session.user = Some(AuthenticatedUser {
+            ctx.connection.user = Some(AuthenticatedUser {
                 name,
                 db: state.db.clone(),
                 roles,
@@ -175,7 +177,7 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
             });
             let done = state.skip_empty_exchange;
             if !done {
-                ctx.session.sasl = Some(SaslState { stage: SaslStage::AwaitEmpty, ..state });
+                ctx.connection.sasl = Some(SaslState { stage: SaslStage::AwaitEmpty, ..state });
             }
             reply(doc! {
                 "conversationId": CONVERSATION_ID,
@@ -191,4 +193,11 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
             "ok": 1.0,
         }),
     }
+}
+
+/// Forgets the connection's user and any SASL exchange in progress.
+pub fn logout(ctx: &mut Ctx<'_>) -> CommandResult<Vec<u8>> {
+    ctx.connection.user = None;
+    ctx.connection.sasl = None;
+    reply(ok())
 }

@@ -1,25 +1,29 @@
-//! The command table (one row per command: name, aliases, handler, auth, help) and dispatch.
-//! The same table answers `listCommands`.
+//! The command table (one row per command: name, aliases, handler, auth, help), the
+//! command request, argument readers and dispatch to the handlers, which are grouped by
+//! command family in the submodules. The same table answers `listCommands`.
 
 mod auth;
-mod cursor;
-mod data;
+mod collections;
+mod crud;
+mod cursors;
+mod diagnostics;
 mod handshake;
+mod indexes;
 mod operations;
 mod sessions;
+mod sql_call;
+mod users;
 
-use bson::spec::ElementType;
 use bson::{doc, Document, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_bson::type_name;
 use documentdb_errors::ErrorCode;
 
+use crate::connection::{AuthenticatedUser, ClientConnection};
 use crate::error::{CommandError, CommandResult};
+use crate::gateway::Gateway;
 use crate::protocol::{OpMsg, OpQuery};
-use crate::server::Gateway;
-use crate::session::Session;
+use crate::session_cache::SessionKey;
 
-pub use cursor::close_pinned;
-pub use handshake::host_name;
-pub use handshake::SESSION_TIMEOUT_MINUTES;
 pub use sessions::close_session_cursors;
 
 /// One command as received: its name, database, body, and the OP_MSG document sequence
@@ -110,19 +114,19 @@ impl CommandRequest {
 /// What a handler works with.
 pub struct Ctx<'a> {
     pub gw: &'a Gateway,
-    pub session: &'a mut Session,
+    pub connection: &'a mut ClientConnection,
     /// The logical session (`lsid`) the command runs in, once dispatch has recorded it.
-    pub lsid: Option<crate::logical_sessions::SessionKey>,
+    pub lsid: Option<SessionKey>,
 }
 
 impl Ctx<'_> {
     pub fn user(&self) -> Option<&str> {
-        self.session.user_name()
+        self.connection.user_name()
     }
 
     /// The authenticated user, for commands that act on the user's own sessions/operations.
-    pub fn authenticated(&self) -> CommandResult<crate::session::AuthenticatedUser> {
-        self.session.user.clone().ok_or_else(|| CommandError::unauthorized("this command requires authentication"))
+    pub fn authenticated(&self) -> CommandResult<AuthenticatedUser> {
+        self.connection.user.clone().ok_or_else(|| CommandError::unauthorized("this command requires authentication"))
     }
 }
 
@@ -345,32 +349,6 @@ pub fn collection_name(req: &CommandRequest) -> CommandResult<&str> {
     }
 }
 
-pub fn type_name(t: ElementType) -> &'static str {
-    match t {
-        ElementType::Double => "double",
-        ElementType::String => "string",
-        ElementType::EmbeddedDocument => "object",
-        ElementType::Array => "array",
-        ElementType::Binary => "binData",
-        ElementType::Undefined => "undefined",
-        ElementType::ObjectId => "objectId",
-        ElementType::Boolean => "bool",
-        ElementType::DateTime => "date",
-        ElementType::Null => "null",
-        ElementType::RegularExpression => "regex",
-        ElementType::DbPointer => "dbPointer",
-        ElementType::JavaScriptCode => "javascript",
-        ElementType::Symbol => "symbol",
-        ElementType::JavaScriptCodeWithScope => "javascriptWithScope",
-        ElementType::Int32 => "int",
-        ElementType::Timestamp => "timestamp",
-        ElementType::Int64 => "long",
-        ElementType::Decimal128 => "decimal",
-        ElementType::MaxKey => "maxKey",
-        ElementType::MinKey => "minKey",
-    }
-}
-
 /// A numeric field as an integer (int32, int64, or a double with no fraction).
 pub fn get_integer(body: &RawDocument, key: &str) -> CommandResult<Option<i64>> {
     match body.get(key)? {
@@ -438,37 +416,6 @@ pub fn max_time_ms(body: &RawDocument) -> CommandResult<Option<u64>> {
     Ok(if v == 0.0 { None } else { Some(v as u64) })
 }
 
-/// MongoDB's maximum nesting depth of documents and arrays in user data.
-pub const MAX_NESTING_DEPTH: usize = 100;
-
-/// Whether `doc` nests documents or arrays more than `max` levels below its top level.
-/// Client documents are checked with this before the gateway converts them to
-/// [`Document`] (a recursive conversion: deep nesting would overflow the stack). The
-/// check itself does not recurse. Malformed elements are skipped (reading them fails later).
-pub fn nests_deeper_than(doc: &RawDocument, max: usize) -> bool {
-    let mut open = vec![doc.iter_elements()];
-    while let Some(elements) = open.last_mut() {
-        let Some(element) = elements.next() else {
-            open.pop();
-            continue;
-        };
-        let inner = match element.and_then(|e| e.value()) {
-            Ok(RawBsonRef::Document(d)) => d,
-            Ok(RawBsonRef::Array(a)) => match RawDocument::from_bytes(a.as_bytes()) {
-                Ok(d) => d,
-                Err(_) => continue,
-            },
-            Ok(RawBsonRef::JavaScriptCodeWithScope(c)) => c.scope,
-            _ => continue,
-        };
-        if open.len() > max {
-            return true;
-        }
-        open.push(inner.iter_elements());
-    }
-    false
-}
-
 /// Serializes a reply built by the gateway.
 pub fn reply(doc: Document) -> CommandResult<Vec<u8>> {
     doc.to_vec().map_err(|e| CommandError::internal(format!("could not encode reply: {e}")))
@@ -486,7 +433,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
             return Err(CommandError::new(ErrorCode::CommandNotFound, format!("no such command: '{}'", req.name)));
         }
     };
-    if spec.requires_auth && ctx.session.user.is_none() {
+    if spec.requires_auth && ctx.connection.user.is_none() {
         return Err(CommandError::unauthorized(format!("Command {} requires authentication", spec.name)));
     }
     if spec.admin_only && req.db != "admin" {
@@ -508,14 +455,14 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     match spec.handler {
         H::Hello => handshake::hello(ctx, req).await,
         H::Ping => reply(ok()),
-        H::BuildInfo => handshake::build_info(),
-        H::HostInfo => handshake::host_info(),
-        H::GetParameter => handshake::get_parameter(ctx, req),
-        H::GetCmdLineOpts => handshake::get_cmd_line_opts(ctx),
-        H::ListCommands => handshake::list_commands(ctx),
-        H::ConnectionStatus => handshake::connection_status(ctx, req),
-        H::ServerStatus => handshake::server_status(ctx),
-        H::WhatsMyUri => reply(doc! { "you": ctx.session.peer.to_string(), "ok": 1.0 }),
+        H::BuildInfo => diagnostics::build_info(),
+        H::HostInfo => diagnostics::host_info(),
+        H::GetParameter => diagnostics::get_parameter(ctx, req),
+        H::GetCmdLineOpts => diagnostics::get_cmd_line_opts(ctx),
+        H::ListCommands => diagnostics::list_commands(ctx),
+        H::ConnectionStatus => diagnostics::connection_status(ctx, req),
+        H::ServerStatus => diagnostics::server_status(ctx),
+        H::WhatsMyUri => diagnostics::whats_my_uri(ctx),
         H::StartSession => sessions::start_session(ctx),
         H::EndSessions => sessions::end_sessions(ctx, req).await,
         H::KillSessions => sessions::kill_sessions(ctx, req).await,
@@ -523,67 +470,46 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::RefreshSessions => sessions::refresh_sessions(ctx, req),
         H::CurrentOp => operations::current_op(ctx, req).await,
         H::KillOp => operations::kill_op(ctx, req).await,
-        H::GetLastError => reply(doc! { "n": 0, "err": bson::Bson::Null, "ok": 1.0 }),
+        H::GetLastError => crud::get_last_error(),
         H::SaslStart => auth::sasl_start(ctx, req).await,
         H::SaslContinue => auth::sasl_continue(ctx, req).await,
-        H::Logout => {
-            ctx.session.user = None;
-            ctx.session.sasl = None;
-            reply(ok())
-        }
-        H::GetMore => cursor::get_more(ctx, req).await,
-        H::KillCursors => cursor::kill_cursors(ctx, req).await,
-        H::Find => cursor::first_page(ctx, req, crate::sql::FIND).await,
-        H::Aggregate => match sessions::rewrite_source_stage(ctx, req)? {
-            Some(listing) => cursor::first_page(ctx, &listing, crate::sql::AGGREGATE).await,
-            None => cursor::first_page(ctx, req, crate::sql::AGGREGATE).await,
-        },
-        H::ListCollections => cursor::first_page(ctx, req, crate::sql::LIST_COLLECTIONS).await,
-        H::ListIndexes => cursor::first_page(ctx, req, crate::sql::LIST_INDEXES).await,
-        H::Explain => data::explain(ctx, req).await,
-        H::Insert => data::write(ctx, req, crate::sql::INSERT).await,
-        H::Update => data::write(ctx, req, crate::sql::UPDATE).await,
-        H::Delete => data::write(ctx, req, crate::sql::DELETE).await,
-        H::FindAndModify => data::db_and_spec(ctx, req, crate::sql::FIND_AND_MODIFY).await,
-        H::Count => data::db_and_spec(ctx, req, crate::sql::COUNT).await,
-        H::Distinct => data::db_and_spec(ctx, req, crate::sql::DISTINCT).await,
-        H::Create => data::db_and_spec(ctx, req, crate::sql::CREATE).await,
-        H::CreateIndexes => data::db_and_spec(ctx, req, crate::sql::CREATE_INDEXES).await,
-        H::DropIndexes => data::db_and_spec(ctx, req, crate::sql::DROP_INDEXES).await,
-        H::Drop => data::drop(ctx, req).await,
-        H::DropDatabase => data::drop_database(ctx, req).await,
-        H::RenameCollection => data::rename_collection(ctx, req).await,
-        H::CollMod => data::coll_mod(ctx, req).await,
-        H::CollStats => data::coll_stats(ctx, req).await,
-        H::DbStats => data::db_stats(ctx, req).await,
-        H::ListDatabases => data::spec_only(ctx, req, crate::sql::LIST_DATABASES).await,
-        H::CreateUser => data::spec_only(ctx, req, crate::sql::CREATE_USER).await,
-        H::DropUser => data::role_change(ctx, req, crate::sql::DROP_USER).await,
-        H::UpdateUser => data::role_change(ctx, req, crate::sql::UPDATE_USER).await,
-        H::UsersInfo => data::spec_only(ctx, req, crate::sql::USERS_INFO).await,
+        H::Logout => auth::logout(ctx),
+        H::GetMore => cursors::get_more(ctx, req).await,
+        H::KillCursors => cursors::kill_cursors(ctx, req).await,
+        H::Find => crud::find(ctx, req).await,
+        H::Aggregate => crud::aggregate(ctx, req).await,
+        H::Count => crud::count(ctx, req).await,
+        H::Distinct => crud::distinct(ctx, req).await,
+        H::Explain => crud::explain(ctx, req).await,
+        H::Insert => crud::insert(ctx, req).await,
+        H::Update => crud::update(ctx, req).await,
+        H::Delete => crud::delete(ctx, req).await,
+        H::FindAndModify => crud::find_and_modify(ctx, req).await,
+        H::Create => collections::create(ctx, req).await,
+        H::Drop => collections::drop(ctx, req).await,
+        H::DropDatabase => collections::drop_database(ctx, req).await,
+        H::ListCollections => collections::list_collections(ctx, req).await,
+        H::ListDatabases => collections::list_databases(ctx, req).await,
+        H::RenameCollection => collections::rename_collection(ctx, req).await,
+        H::CollMod => collections::coll_mod(ctx, req).await,
+        H::CollStats => collections::coll_stats(ctx, req).await,
+        H::DbStats => collections::db_stats(ctx, req).await,
+        H::CreateIndexes => indexes::create_indexes(ctx, req).await,
+        H::DropIndexes => indexes::drop_indexes(ctx, req).await,
+        H::ListIndexes => indexes::list_indexes(ctx, req).await,
+        H::CreateUser => users::create_user(ctx, req).await,
+        H::DropUser => users::drop_user(ctx, req).await,
+        H::UpdateUser => users::update_user(ctx, req).await,
+        H::UsersInfo => users::users_info(ctx, req).await,
         H::ConfigureFailPoint => reply(ctx.gw.failpoints.configure(&req.body)?),
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::protocol::DocumentSequence;
     use bson::rawdoc;
-
-    /// `{a: {a: ... {} ...}}`: `depth` documents nested below the top level.
-    pub(crate) fn deeply_nested(depth: usize) -> RawDocumentBuf {
-        // A document holding k nested levels is 5 + 8k bytes: its length, the element
-        // header (type 0x03, key "a\0"), the inner document, and its closing NUL.
-        let mut bytes = Vec::with_capacity(5 + 8 * depth);
-        for k in (1..=depth).rev() {
-            bytes.extend_from_slice(&((5 + 8 * k) as i32).to_le_bytes());
-            bytes.extend_from_slice(&[0x03, b'a', 0]);
-        }
-        bytes.extend_from_slice(&[5, 0, 0, 0, 0]);
-        bytes.resize(5 + 8 * depth, 0);
-        RawDocumentBuf::from_bytes(bytes).unwrap()
-    }
 
     #[test]
     fn table_is_consistent() {
@@ -701,22 +627,6 @@ pub(crate) mod tests {
         assert_eq!(req.body.get_str("$db").unwrap(), "admin");
         let q2 = OpQuery { full_collection_name: "test.coll".into(), ..q };
         assert!(CommandRequest::from_op_query(&q2).unwrap().is_none());
-    }
-
-    #[test]
-    fn nesting_depth() {
-        let mut deep = rawdoc! {"x": 1};
-        for _ in 0..5 {
-            deep = rawdoc! {"d": deep};
-        }
-        assert!(!nests_deeper_than(&deep, 5));
-        assert!(nests_deeper_than(&deep, 4));
-        let arrays = rawdoc! {"a": [[[1]]], "b": 2};
-        assert!(!nests_deeper_than(&arrays, 3));
-        assert!(nests_deeper_than(&arrays, 2));
-        assert!(!nests_deeper_than(&rawdoc! {"a": 1}, 0));
-        // Far deeper than the stack would allow a recursive conversion to go.
-        assert!(nests_deeper_than(&deeply_nested(100_000), MAX_NESTING_DEPTH));
     }
 
     #[test]

@@ -1,34 +1,18 @@
-//! Running operations: `currentOp`, the `$currentOp` stage and `killOp`, over the commands
+//! Operation commands: `currentOp`, the `$currentOp` stage and `killOp`, over the commands
 //! registered in [`RunningOps`] while they hold a PostgreSQL connection.
 //!
-//! [`RunningOps`]: crate::logical_sessions::RunningOps
+//! [`RunningOps`]: crate::running_ops::RunningOps
 
 use bson::{doc, rawdoc, Bson, Document, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::ErrorCode;
 
+use super::cursors::first_page;
 use super::{reply, CommandRequest, Ctx};
+use crate::connection::AuthenticatedUser;
 use crate::error::{CommandError, CommandResult};
-use crate::logical_sessions::OpInfo;
-use crate::server::Gateway;
-use crate::session::AuthenticatedUser;
-
-/// Command documents above this size show only their first field, as mongod truncates them.
-const MAX_SHOWN_COMMAND: usize = 1024;
-
-/// How a command is described while it runs (recorded for every command that takes a
-/// PostgreSQL connection, so only cheap copies; the rest is derived when listed).
-pub fn op_info(ctx: &Ctx<'_>, req: &CommandRequest) -> OpInfo {
-    OpInfo {
-        session: ctx.lsid,
-        user: ctx.session.user.as_ref().map(|u| (u.name.clone(), u.db.clone())),
-        connection_id: ctx.session.connection_id,
-        client: ctx.session.peer,
-        app_name: ctx.session.app_name.clone(),
-        db: req.db.clone(),
-        command: shown_command(&req.body),
-        started_at: std::time::Instant::now(),
-    }
-}
+use crate::gateway::Gateway;
+use crate::host::host_name;
+use crate::running_ops::OpInfo;
 
 /// A `currentOp` / `$currentOp` output document.
 fn op_document(opid: i32, info: &OpInfo, host: &str) -> Document {
@@ -85,28 +69,9 @@ pub async fn interrupt(gw: &Gateway, selected: impl Fn(i32, &OpInfo) -> bool) {
     }
 }
 
-/// The command document as currentOp shows it: whole up to 1 KiB, else its first field
-/// (when that alone fits in 1 KiB) and `$truncated: true`.
-fn shown_command(body: &RawDocument) -> RawDocumentBuf {
-    if body.as_bytes().len() <= MAX_SHOWN_COMMAND {
-        return body.to_owned();
-    }
-    let mut shown = RawDocumentBuf::new();
-    if let Some(Ok((k, v))) = body.iter().next() {
-        shown.append(k, v);
-        // A large first field is dropped too: listing converts the shown command to a
-        // Document, recursively, and a deeply nested one would overflow the stack.
-        if shown.as_bytes().len() > MAX_SHOWN_COMMAND {
-            shown = RawDocumentBuf::new();
-        }
-    }
-    shown.append(bson::raw::cstr!("$truncated"), true);
-    shown
-}
-
 /// The operation documents `user` may see: all with `all_users`, else the user's own.
 fn op_documents(gw: &Gateway, user: &AuthenticatedUser, all_users: bool) -> CommandResult<RawArrayBuf> {
-    let host = format!("{}:{}", super::host_name(), gw.config.port);
+    let host = format!("{}:{}", host_name(), gw.config.port);
     let mut out = RawArrayBuf::new();
     for (opid, info) in gw.running.snapshot() {
         if all_users || info.user.as_ref().is_some_and(|(name, _)| *name == user.name) {
@@ -182,7 +147,7 @@ pub async fn current_op(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResul
         "$db": "admin",
     };
     let listing = CommandRequest { name: "aggregate".into(), db: "admin".into(), body, sequence: None };
-    let page = super::cursor::first_page(ctx, &listing, crate::sql::AGGREGATE).await?;
+    let page = first_page(ctx, &listing, crate::sql::AGGREGATE).await?;
     let page = RawDocument::from_bytes(&page)?;
     let inprog = match page.get("cursor")? {
         Some(RawBsonRef::Document(c)) => match c.get("firstBatch")? {
@@ -223,22 +188,7 @@ pub async fn kill_op(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logical_sessions::SessionKey;
-
-    #[test]
-    fn long_commands_are_truncated() {
-        let small = rawdoc! { "find": "c", "filter": { "a": 1 } };
-        assert_eq!(shown_command(&small), small);
-        let big = rawdoc! { "insert": "c", "documents": [{ "pad": "x".repeat(2000) }] };
-        assert_eq!(shown_command(&big), rawdoc! { "insert": "c", "$truncated": true });
-        // A first field too large to show, e.g. nested far too deeply to list.
-        let mut deep = RawDocumentBuf::new();
-        deep.append(bson::raw::cstr!("aggregate"), crate::commands::tests::deeply_nested(200_000));
-        deep.append(bson::raw::cstr!("$db"), "db");
-        assert_eq!(shown_command(&deep), rawdoc! { "$truncated": true });
-        let big_name = rawdoc! { "find": "c".repeat(2000) };
-        assert_eq!(shown_command(&big_name), rawdoc! { "$truncated": true });
-    }
+    use crate::session_cache::SessionKey;
 
     #[test]
     fn operation_document_shape() {

@@ -1,23 +1,26 @@
-//! Session commands and `$listLocalSessions`, over the gateway's [`SessionCache`].
+//! Logical session commands (startSession, refreshSessions, endSessions, killSessions,
+//! killAllSessions), the `$listLocalSessions` listing, and the use of a command's `lsid`,
+//! over the gateway's [`SessionCache`].
 //!
-//! [`SessionCache`]: crate::logical_sessions::SessionCache
+//! [`SessionCache`]: crate::session_cache::SessionCache
 
 use bson::{doc, RawArrayBuf, RawBsonRef, RawDocumentBuf};
+use documentdb_errors::ErrorCode;
 
 use super::{reply, CommandRequest, Ctx};
+use crate::connection::AuthenticatedUser;
 use crate::error::{CommandError, CommandResult};
-use crate::logical_sessions::{parse_session_id, session_document, user_digest, Owners, SessionKey};
+use crate::gateway::Gateway;
 use crate::protocol::MAX_BSON_OBJECT_SIZE;
-use crate::server::Gateway;
-use crate::session::AuthenticatedUser;
-
-use super::handshake::SESSION_TIMEOUT_MINUTES;
+use crate::session_cache::{
+    command_session_id, parse_session_id, session_document, user_digest, Owners, SessionKey, SESSION_TIMEOUT_MINUTES,
+};
 
 /// Records the command's `lsid` as a use of that session by the authenticated user, and
 /// returns the session (cursors opened by the command belong to it).
 pub fn record_use(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Option<SessionKey>> {
-    let Some(user) = &ctx.session.user else { return Ok(None) };
-    let Some(id) = crate::logical_sessions::command_session_id(&req.body)? else { return Ok(None) };
+    let Some(user) = &ctx.connection.user else { return Ok(None) };
+    let Some(id) = command_session_id(&req.body)? else { return Ok(None) };
     let key = SessionKey { id, uid: user.session_uid() };
     ctx.gw.sessions.touch(key, || user.qualified_name())?;
     Ok(Some(key))
@@ -49,9 +52,7 @@ async fn kill(gw: &Gateway, killed: impl Fn(&SessionKey) -> bool) {
 pub async fn close_session_cursors(gw: &Gateway, killed: impl Fn(&SessionKey) -> bool) {
     for (id, cursor) in gw.cursors.kill_sessions(killed) {
         tracing::info!(cursor = id, "closing cursor of a killed or ended session");
-        if let Some(conn) = cursor.pinned {
-            super::close_pinned(id, conn).await;
-        }
+        cursor.close(id).await;
     }
 }
 
@@ -80,7 +81,7 @@ pub fn refresh_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Ve
 /// when they close, possibly on a connection that never authenticated: such a caller owns
 /// no sessions, so there is nothing to end.
 pub async fn end_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let Some(user) = ctx.session.user.clone() else {
+    let Some(user) = ctx.connection.user.clone() else {
         return reply(doc! { "ok": 1.0 });
     };
     let keys = session_ids(req, &user)?;
@@ -152,47 +153,8 @@ pub async fn kill_all_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandRe
     reply(doc! { "ok": 1.0 })
 }
 
-/// `{aggregate: 1, pipeline: [{$listLocalSessions | $currentOp: spec}, ...]}` becomes the
-/// same command with `{$documents: [the sessions | operations]}` as its first stage, which
-/// the extension runs like any pipeline. Returns None for any other command.
-pub fn rewrite_source_stage(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Option<CommandRequest>> {
-    if !matches!(
-        req.body.get("aggregate")?,
-        Some(RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0))
-    ) {
-        return Ok(None);
-    }
-    let Some(RawBsonRef::Array(pipeline)) = req.body.get("pipeline")? else { return Ok(None) };
-    let Some(Ok(RawBsonRef::Document(first))) = pipeline.into_iter().next() else { return Ok(None) };
-    let Some(Ok((stage, spec))) = first.iter().next() else { return Ok(None) };
-    let documents = match stage.as_str() {
-        "$listLocalSessions" => local_sessions(ctx, spec)?,
-        "$currentOp" => super::operations::current_op_stage(ctx, &req.db, spec)?,
-        _ => return Ok(None),
-    };
-    let mut stages = RawArrayBuf::new();
-    // $literal: the documents are data, not expressions (an operation's command has
-    // `$db` and other `$` fields).
-    stages.push(bson::rawdoc! { "$documents": { "$literal": documents } });
-    for s in pipeline.into_iter().skip(1) {
-        stages.push(s?);
-    }
-    // Only the first `pipeline` (the one read above) is replaced: copying the listing for
-    // every duplicate key would multiply its size by their number.
-    let mut stages = Some(stages);
-    let mut body = RawDocumentBuf::new();
-    for element in req.body.iter() {
-        let (k, v) = element?;
-        match stages.take_if(|_| k.as_str() == "pipeline") {
-            Some(stages) => body.append(k, stages),
-            None => body.append(k, v),
-        }
-    }
-    Ok(Some(CommandRequest { name: req.name.clone(), db: req.db.clone(), body, sequence: None }))
-}
-
 /// The documents `$listLocalSessions: spec` lists.
-fn local_sessions(ctx: &Ctx<'_>, spec: RawBsonRef<'_>) -> CommandResult<RawArrayBuf> {
+pub fn local_sessions(ctx: &Ctx<'_>, spec: RawBsonRef<'_>) -> CommandResult<RawArrayBuf> {
     let user = ctx.authenticated()?;
     let owners = list_spec_owners(spec, &user)?;
     check_may_act_on(&user, &owners, "list")?;
@@ -204,7 +166,7 @@ fn local_sessions(ctx: &Ctx<'_>, spec: RawBsonRef<'_>) -> CommandResult<RawArray
         // The listing goes to the extension inside one command document.
         if sessions.as_bytes().len() > MAX_BSON_OBJECT_SIZE {
             return Err(CommandError::new(
-                documentdb_errors::ErrorCode::BSONObjectTooLarge,
+                ErrorCode::BSONObjectTooLarge,
                 format!("$listLocalSessions: the sessions listed exceed {MAX_BSON_OBJECT_SIZE} bytes; filter by user"),
             ));
         }
@@ -231,7 +193,7 @@ fn list_spec_owners(spec: RawBsonRef<'_>, user: &AuthenticatedUser) -> CommandRe
             ("users", v) => users = Some(user_list(v, "$listLocalSessions.users")?),
             (other, _) => {
                 return Err(CommandError::new(
-                    documentdb_errors::ErrorCode::new(40415),
+                    ErrorCode::new(40415),
                     format!("BSON field '$listLocalSessions.{other}' is an unknown field."),
                 ))
             }
@@ -250,7 +212,7 @@ fn list_spec_owners(spec: RawBsonRef<'_>, user: &AuthenticatedUser) -> CommandRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scram::Mechanism;
+    use documentdb_scram::Mechanism;
 
     fn user(name: &str, admin: bool) -> AuthenticatedUser {
         AuthenticatedUser {
@@ -279,38 +241,6 @@ mod tests {
         assert!(list_spec_owners(RawBsonRef::Document(&spec), &alice).is_err());
         let spec = bson::rawdoc! { "bogus": 1 };
         assert_eq!(list_spec_owners(RawBsonRef::Document(&spec), &alice).unwrap_err().code.code(), 40415);
-    }
-
-    #[test]
-    fn only_the_first_pipeline_is_rewritten() {
-        let config = crate::Config {
-            tls_mode: crate::TlsMode::Disabled,
-            pg_socket_dir: "/nonexistent".into(),
-            ..crate::Config::default()
-        };
-        let gw = Gateway::new(config).unwrap();
-        let mut session = crate::session::Session::new(1, "127.0.0.1:1".parse().unwrap(), false);
-        session.user = Some(user("alice", false));
-        let alice = user("alice", false);
-        for n in 0..3u8 {
-            gw.sessions.touch(SessionKey { id: [n; 16], uid: alice.session_uid() }, || "alice@admin".into()).unwrap();
-        }
-        let ctx = Ctx { gw: &gw, session: &mut session, lsid: None };
-        let mut body = bson::rawdoc! { "aggregate": 1, "pipeline": [{ "$listLocalSessions": {} }] };
-        for _ in 0..3 {
-            body.append(bson::raw::cstr!("pipeline"), bson::rawdoc! { "x": 1 });
-        }
-        let req = CommandRequest { name: "aggregate".into(), db: "admin".into(), body, sequence: None };
-        let rewritten = rewrite_source_stage(&ctx, &req).unwrap().unwrap();
-        let pipelines: Vec<_> =
-            rewritten.body.iter().filter_map(Result::ok).filter(|(k, _)| *k == "pipeline").collect();
-        assert_eq!(pipelines.len(), 4);
-        let RawBsonRef::Array(first) = pipelines[0].1 else { panic!("not an array") };
-        let stage = first.get_document(0).unwrap().get_document("$documents").unwrap();
-        assert_eq!(stage.get_array("$literal").unwrap().into_iter().count(), 3);
-        for (_, later) in &pipelines[1..] {
-            assert_eq!(later.as_document().unwrap(), &*bson::rawdoc! { "x": 1 });
-        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Logical sessions (the `lsid` drivers attach to commands): the gateway's equivalent of
-//! mongod's in-memory session cache, which `$listLocalSessions` lists and the session
-//! commands (`startSession`, `refreshSessions`, `endSessions`, `killSessions`,
+//! The cache of logical sessions (the `lsid` drivers attach to commands): the gateway's
+//! equivalent of mongod's in-memory session cache, which `$listLocalSessions` lists and the
+//! session commands (`startSession`, `refreshSessions`, `endSessions`, `killSessions`,
 //! `killAllSessions`) act on.
 //!
 //! As in mongod, a session is identified by its UUID together with a digest of the user that
@@ -8,19 +8,20 @@
 //! guessing its id. Sessions unused for `logicalSessionTimeoutMinutes` expire.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use bson::{doc, spec::BinarySubtype, Binary, Document, RawBsonRef, RawDocument};
 use documentdb_errors::ErrorCode;
 use sha2::{Digest, Sha256};
-use tokio_postgres::CancelToken;
 
 use crate::error::{CommandError, CommandResult};
 
 /// mongod's default `maxSessions`.
 pub const DEFAULT_MAX_SESSIONS: usize = 1_000_000;
+
+/// `logicalSessionTimeoutMinutes`: sessions unused for this long expire (hello reports it).
+pub const SESSION_TIMEOUT_MINUTES: i32 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionKey {
@@ -171,103 +172,6 @@ impl SessionCache {
             sessions.remove(k);
         }
         expired
-    }
-}
-
-/// What `currentOp` shows of a running command: what it is cheap to record while it runs;
-/// `op` and `ns` are derived from `command` when listed.
-#[derive(Debug, Clone)]
-pub struct OpInfo {
-    pub session: Option<SessionKey>,
-    /// The authenticated user: (PostgreSQL role, authentication database).
-    pub user: Option<(String, String)>,
-    pub connection_id: i64,
-    pub client: std::net::SocketAddr,
-    pub app_name: Option<String>,
-    pub db: String,
-    /// The command document (truncated to its first field past 1 KiB, as mongod does).
-    pub command: bson::RawDocumentBuf,
-    pub started_at: Instant,
-}
-
-/// Commands running on a PostgreSQL connection, for currentOp, killOp and killSessions.
-#[derive(Default, Clone)]
-pub struct RunningOps {
-    inner: Arc<OpsInner>,
-}
-
-#[derive(Default)]
-struct OpsInner {
-    next_id: AtomicU64,
-    ops: Mutex<HashMap<i32, RunningOp>>,
-}
-
-struct RunningOp {
-    info: OpInfo,
-    cancel: CancelToken,
-    cancel_requested: bool,
-}
-
-impl OpsInner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, RunningOp>> {
-        self.ops.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Registration of one running command; ends with [`OpGuard::finish`] or when dropped.
-pub struct OpGuard {
-    ops: Arc<OpsInner>,
-    id: i32,
-}
-
-impl OpGuard {
-    /// Deregisters the command; true when a cancel was requested for it meanwhile. The
-    /// connection must then not be reused: the cancel request may reach its backend late,
-    /// while it runs some other command.
-    pub fn finish(self) -> bool {
-        let cancelled = self.ops.lock().remove(&self.id).is_some_and(|op| op.cancel_requested);
-        std::mem::forget(self);
-        cancelled
-    }
-}
-
-impl Drop for OpGuard {
-    fn drop(&mut self) {
-        self.ops.lock().remove(&self.id);
-    }
-}
-
-impl RunningOps {
-    pub fn register(&self, info: OpInfo, cancel: CancelToken) -> OpGuard {
-        // mongod's opids are positive 32-bit integers.
-        let id = (self.inner.next_id.fetch_add(1, Ordering::Relaxed) % i32::MAX as u64) as i32 + 1;
-        self.inner.lock().insert(id, RunningOp { info, cancel, cancel_requested: false });
-        OpGuard { ops: self.inner.clone(), id }
-    }
-
-    /// Marks the commands `selected` picks as cancelled and returns their cancel tokens
-    /// (for the caller to send).
-    pub fn cancel(&self, selected: impl Fn(i32, &OpInfo) -> bool) -> Vec<CancelToken> {
-        let mut ops = self.inner.lock();
-        ops.iter_mut()
-            .filter(|(id, op)| selected(**id, &op.info))
-            .map(|(_, op)| {
-                op.cancel_requested = true;
-                op.cancel.clone()
-            })
-            .collect()
-    }
-
-    /// (opid, description) of the running commands, oldest first.
-    pub fn snapshot(&self) -> Vec<(i32, OpInfo)> {
-        let mut out: Vec<_> = self.inner.lock().iter().map(|(id, op)| (*id, op.info.clone())).collect();
-        out.sort_by_key(|(_, info)| info.started_at);
-        out
-    }
-
-    /// The PostgreSQL role running operation `opid` (None: no such operation).
-    pub fn owner(&self, opid: i32) -> Option<Option<String>> {
-        self.inner.lock().get(&opid).map(|op| op.info.user.as_ref().map(|(name, _)| name.clone()))
     }
 }
 

@@ -1,14 +1,18 @@
-//! Cursor commands: first pages (find, aggregate, listCollections, listIndexes), getMore,
-//! killCursors.
+//! Cursor commands: getMore and killCursors, and the first page of every command that
+//! opens a cursor (find, aggregate, listCollections, listIndexes, currentOp), which
+//! registers the cursor in the gateway's [`CursorStore`].
+//!
+//! [`CursorStore`]: crate::cursor_store::CursorStore
 
 use bson::{doc, Bson, RawBsonRef, RawDocument};
+use documentdb_bson::type_name;
 use documentdb_errors::ErrorCode;
 
-use super::data::user_connection;
+use super::sql_call::user_connection;
 use super::{reply, CommandRequest, Ctx};
-use crate::cursors::{Cursor, KillOutcome};
+use crate::cursor_store::{Cursor, KillOutcome};
 use crate::error::{CommandError, CommandResult};
-use crate::pg::{bson_column, required_bson, BsonParam, PgConn};
+use crate::pg::{bson_column, required_bson, BsonParam};
 use crate::sql;
 
 /// `cursor.id` of a reply page.
@@ -24,15 +28,8 @@ fn page_cursor_id(page: &[u8]) -> Option<i64> {
     }
 }
 
-/// Closes the portals of a pinned cursor and its connection.
-pub async fn close_pinned(id: i64, conn: PgConn) {
-    let ids = vec![id];
-    if let Err(e) = conn.query(sql::DELETE_CURSORS, &[&ids]).await {
-        tracing::debug!(cursor = id, "delete_cursors failed (the connection is closed anyway): {e:?}");
-    }
-    drop(conn);
-}
-
+/// Runs a statement returning `(cursorpage, continuation, persistconnection, cursorid)` and
+/// keeps the cursor when it is not exhausted.
 pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
     let mut conn = user_connection(ctx, req, true).await?;
     let body = BsonParam(req.body.as_bytes());
@@ -93,7 +90,7 @@ fn cursor_id_field(body: &RawDocument, key: &str) -> CommandResult<i64> {
         Some(RawBsonRef::Int32(i)) => Ok(i as i64),
         Some(v) => Err(CommandError::type_mismatch(format!(
             "Field '{key}' must be of type long, not {}",
-            super::type_name(v.element_type())
+            type_name(v.element_type())
         ))),
         None => Err(CommandError::bad_value(format!("Field '{key}' is missing"))),
     }
@@ -111,7 +108,7 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     if cursor.db != req.db {
         let db = cursor.db.clone();
         if let Some(killed) = cursors.checkin(id, cursor) {
-            close(id, killed).await;
+            killed.close(id).await;
         }
         return Err(CommandError::unauthorized(format!(
             "Requested getMore on database '{}', but cursor {id} belongs to database '{db}'",
@@ -124,7 +121,7 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
             Ok(c) => (c, false),
             Err(e) => {
                 if let Some(killed) = cursors.checkin(id, cursor) {
-                    close(id, killed).await;
+                    killed.close(id).await;
                 }
                 return Err(e);
             }
@@ -166,17 +163,11 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
                     conn.release();
                 }
                 if let Some(killed) = cursors.checkin(id, cursor) {
-                    close(id, killed).await;
+                    killed.close(id).await;
                 }
             }
             Ok(page)
         }
-    }
-}
-
-async fn close(id: i64, cursor: Cursor) {
-    if let Some(conn) = cursor.pinned {
-        close_pinned(id, conn).await;
     }
 }
 
@@ -191,7 +182,7 @@ pub async fn kill_cursors(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRes
                     other => {
                         return Err(CommandError::type_mismatch(format!(
                             "Field 'cursors' contains an element of type {}, expected long",
-                            super::type_name(other.element_type())
+                            type_name(other.element_type())
                         )))
                     }
                 }
@@ -207,7 +198,7 @@ pub async fn kill_cursors(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRes
         match ctx.gw.cursors.kill(id, user.as_deref()) {
             (KillOutcome::Killed, cursor) => {
                 if let Some(c) = cursor {
-                    close(id, c).await;
+                    c.close(id).await;
                 }
                 killed.push(Bson::Int64(id));
             }

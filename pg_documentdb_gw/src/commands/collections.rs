@@ -1,70 +1,26 @@
-//! Commands routed to SQL: one `documentdb_api` call each, run as the authenticated user.
+//! Collection and database commands: create, drop, dropDatabase, renameCollection, collMod,
+//! listCollections, listDatabases, collStats, dbStats.
 
 use bson::{doc, RawBsonRef};
 use documentdb_errors::ErrorCode;
-use tokio_postgres::types::ToSql;
 
+use super::cursors::first_page;
+use super::sql_call::{call, db_and_spec, spec_only, user_connection};
 use super::{collection_name, reply, CommandRequest, Ctx};
 use crate::error::{CommandError, CommandResult};
-use crate::pg::{required_bson, BsonParam, PgConn};
+use crate::pg::BsonParam;
 use crate::sql;
 
-/// A pooled connection running as the session's user, with the command's maxTimeMS.
-pub async fn user_connection(ctx: &Ctx<'_>, req: &CommandRequest, honour_max_time: bool) -> CommandResult<PgConn> {
-    let timeout = if honour_max_time { super::max_time_ms(&req.body)? } else { None };
-    let mut conn = ctx.gw.pool.get(ctx.user(), timeout).await?;
-    if let Some(token) = conn.cancel_token() {
-        conn.attach_op(ctx.gw.running.register(super::operations::op_info(ctx, req), token));
-    }
-    Ok(conn)
+pub async fn create(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    db_and_spec(ctx, req, sql::CREATE).await
 }
 
-/// Runs one statement and returns the bson in the first column of its row.
-async fn call(
-    ctx: &Ctx<'_>,
-    req: &CommandRequest,
-    statement: &'static str,
-    params: &[&(dyn ToSql + Sync)],
-) -> CommandResult<Vec<u8>> {
-    let conn = user_connection(ctx, req, true).await?;
-    let result = conn.query_one(statement, params).await;
-    conn.release();
-    required_bson(&result?, 0)
+pub async fn list_collections(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    first_page(ctx, req, sql::LIST_COLLECTIONS).await
 }
 
-/// insert / update / delete: `($1 db, $2 command, $3 document sequence)`.
-pub async fn write(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
-    let body = BsonParam(req.body.as_bytes());
-    let sequence = req.sequence.as_deref().map(BsonParam);
-    call(ctx, req, statement, &[&req.db, &body, &sequence]).await
-}
-
-/// Commands taking `($1 db, $2 command)` and returning the reply in the first column.
-pub async fn db_and_spec(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
-    let body = BsonParam(req.body.as_bytes());
-    call(ctx, req, statement, &[&req.db, &body]).await
-}
-
-/// Commands taking only the command document (users, listDatabases).
-pub async fn spec_only(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
-    let body = BsonParam(req.body.as_bytes());
-    call(ctx, req, statement, &[&body]).await
-}
-
-/// dropUser/updateUser: afterwards pooled connections set to some role set it afresh before
-/// their next command (a re-created user is a new PostgreSQL role).
-pub async fn role_change(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
-    let result = spec_only(ctx, req, statement).await;
-    ctx.gw.pool.invalidate_roles();
-    result
-}
-
-pub async fn explain(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    match req.body.get("explain")? {
-        Some(RawBsonRef::Document(_)) => {}
-        _ => return Err(CommandError::type_mismatch("explain command requires a nested object")),
-    }
-    db_and_spec(ctx, req, sql::EXPLAIN).await
+pub async fn list_databases(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    spec_only(ctx, req, sql::LIST_DATABASES).await
 }
 
 pub async fn drop(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {

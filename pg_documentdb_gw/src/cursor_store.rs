@@ -1,4 +1,5 @@
-//! Open cursors, gateway-wide (a driver may run `getMore` on any of its connections).
+//! The store of open cursors, gateway-wide (a driver may run `getMore` on any of its
+//! connections).
 //!
 //! A cursor is its continuation document, plus, for a persistent cursor (a named portal on
 //! one PostgreSQL backend), that pinned connection. Cursors belong to the user that created
@@ -11,8 +12,9 @@ use std::time::{Duration, Instant};
 use documentdb_errors::ErrorCode;
 
 use crate::error::{CommandError, CommandResult};
-use crate::logical_sessions::SessionKey;
 use crate::pg::PgConn;
+use crate::session_cache::SessionKey;
+use crate::sql;
 
 pub struct Cursor {
     pub owner: Option<String>,
@@ -33,6 +35,23 @@ impl Cursor {
         self.session = session;
         self
     }
+
+    /// Closes a cursor taken out of the store: a pinned cursor's portals are closed, and
+    /// its connection with them.
+    pub async fn close(self, id: i64) {
+        if let Some(conn) = self.pinned {
+            close_pinned(id, conn).await;
+        }
+    }
+}
+
+/// Closes the portals of a pinned cursor and its connection.
+async fn close_pinned(id: i64, conn: PgConn) {
+    let ids = vec![id];
+    if let Err(e) = conn.query(sql::DELETE_CURSORS, &[&ids]).await {
+        tracing::debug!(cursor = id, "delete_cursors failed (the connection is closed anyway): {e:?}");
+    }
+    drop(conn);
 }
 
 enum Slot {

@@ -1,9 +1,12 @@
-//! Per-client-connection state.
+//! The state of one client connection: its authenticated user, SASL exchange, negotiated
+//! compressors and handshake facts.
 
 use std::net::SocketAddr;
 
+use documentdb_scram::{Conversation, Mechanism};
+
 use crate::compression::Compressor;
-use crate::scram;
+use crate::error::{CommandError, CommandResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedUser {
@@ -15,7 +18,7 @@ pub struct AuthenticatedUser {
     pub roles: Vec<String>,
     /// May list and kill other users' logical sessions.
     pub manages_other_users: bool,
-    pub mechanism: scram::Mechanism,
+    pub mechanism: Mechanism,
 }
 
 impl AuthenticatedUser {
@@ -26,21 +29,22 @@ impl AuthenticatedUser {
 
     /// The `uid` half of this user's logical session ids.
     pub fn session_uid(&self) -> [u8; 32] {
-        crate::logical_sessions::user_digest(&self.name, &self.db)
+        crate::session_cache::user_digest(&self.name, &self.db)
     }
 
     /// Acting on other users' sessions or operations takes a superuser or a role that can
     /// manage users; `what` names the action for the error ("list other users' sessions").
-    pub fn require_manages_other_users(&self, what: &str) -> crate::error::CommandResult<()> {
+    pub fn require_manages_other_users(&self, what: &str) -> CommandResult<()> {
         if self.manages_other_users {
             return Ok(());
         }
-        Err(crate::error::CommandError::unauthorized(format!(
+        Err(CommandError::unauthorized(format!(
             "not authorized to {what} (requires a superuser or a role that can manage users)"
         )))
     }
 }
 
+/// Where a SASL exchange (saslStart, then saslContinue) stands.
 #[derive(Debug)]
 pub enum SaslStage {
     /// Server-first sent; waiting for the client proof.
@@ -49,16 +53,18 @@ pub enum SaslStage {
     AwaitEmpty,
 }
 
+/// A SASL exchange in progress on this connection.
 #[derive(Debug)]
 pub struct SaslState {
-    pub conversation: scram::Conversation,
+    pub conversation: Conversation,
     pub db: String,
     pub skip_empty_exchange: bool,
     pub stage: SaslStage,
 }
 
+/// One client connection (not a logical session: those are in [`crate::session_cache`]).
 #[derive(Debug)]
-pub struct Session {
+pub struct ClientConnection {
     pub connection_id: i64,
     pub peer: SocketAddr,
     pub tls: bool,
@@ -72,9 +78,9 @@ pub struct Session {
     pub close_requested: bool,
 }
 
-impl Session {
-    pub fn new(connection_id: i64, peer: SocketAddr, tls: bool) -> Session {
-        Session {
+impl ClientConnection {
+    pub fn new(connection_id: i64, peer: SocketAddr, tls: bool) -> ClientConnection {
+        ClientConnection {
             connection_id,
             peer,
             tls,

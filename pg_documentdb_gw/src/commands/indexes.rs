@@ -1,0 +1,19 @@
+//! Index commands: createIndexes, dropIndexes, listIndexes.
+
+use super::cursors::first_page;
+use super::sql_call::db_and_spec;
+use super::{CommandRequest, Ctx};
+use crate::error::CommandResult;
+use crate::sql;
+
+pub async fn create_indexes(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    db_and_spec(ctx, req, sql::CREATE_INDEXES).await
+}
+
+pub async fn drop_indexes(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    db_and_spec(ctx, req, sql::DROP_INDEXES).await
+}
+
+pub async fn list_indexes(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    first_page(ctx, req, sql::LIST_INDEXES).await
+}
