@@ -1,5 +1,6 @@
--- The public command functions of documentdb_api, declared to match API_SURFACE.md.
--- Implementations are Rust functions (pg_documentdb/src/api.rs), symbols `<name>_wrapper`.
+-- The public command functions of documentdb_api, declared to match DocumentDB's SQL API
+-- (names, OUT parameters, defaults). Implementations are Rust functions in
+-- pg_documentdb/src/sql_api/ (one file per command family), symbols `<name>_wrapper`.
 
 CREATE FUNCTION documentdb_api.insert(
     p_database_name text, p_insert documentdb_core.bson,
@@ -150,6 +151,24 @@ CREATE AGGREGATE documentdb_api_internal.bson_group_accumulate(documentdb_core.b
     FINALFUNC = documentdb_api_internal.bson_group_accumulate_final
 );
 
+-- Users (pg_documentdb/src/sql_api/users.rs).
+CREATE FUNCTION documentdb_api.create_user(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'create_user_wrapper';
+CREATE FUNCTION documentdb_api.drop_user(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'drop_user_wrapper';
+CREATE FUNCTION documentdb_api.update_user(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'update_user_wrapper';
+CREATE FUNCTION documentdb_api.users_info(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'users_info_wrapper';
+CREATE FUNCTION documentdb_api.connection_status(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'connection_status_wrapper';
+
+-- Versions (pg_documentdb/src/sql_api/diagnostics.rs).
+CREATE FUNCTION documentdb_api.binary_version()
+RETURNS text LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'binary_version_wrapper';
+CREATE FUNCTION documentdb_api.binary_extended_version()
+RETURNS text LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'binary_extended_version_wrapper';
+
 GRANT USAGE ON SCHEMA documentdb_api TO PUBLIC;
 
 -- Indexes.
@@ -207,7 +226,7 @@ CREATE OPERATOR documentdb_api_catalog.@? (
     PROCEDURE = documentdb_api_internal.bson_dollar_exists, RESTRICT = matchingsel, JOIN = matchingjoinsel);
 
 -- Every change to the collections catalog, by our functions or by hand, invalidates the
--- backends' cached collection lookups (pg_documentdb/src/catalog_cache.rs).
+-- backends' cached collection lookups (pg_documentdb/src/catalog/cache.rs).
 REVOKE ALL ON FUNCTION documentdb_api_internal.invalidate_collection_cache(oid) FROM PUBLIC;
 CREATE FUNCTION documentdb_api_internal.collections_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$

@@ -3,17 +3,15 @@
 
 use pgrx::prelude::*;
 
-mod aggregates;
-mod api;
+mod call_cache;
 mod catalog;
-mod catalog_cache;
 mod commands;
-mod functions;
 mod gucs;
 mod record;
 mod spi;
+mod sql_api;
+mod sql_names;
 mod subxact;
-mod users;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -33,26 +31,15 @@ mod sql {
         name = "documentdb_catalog",
         requires = ["documentdb_schemas"]
     );
-    // Declarations of the command functions (OUT parameters and defaults as in API_SURFACE.md)
-    // and of the aggregates; emitted after everything pgrx generates.
+    // Declarations of every Rust entry point (src/sql_api): the internal per-row functions,
+    // then the public commands (OUT parameters and defaults as in DocumentDB's API); the
+    // last is emitted after everything pgrx generates.
+    extension_sql_file!(
+        "../../sql/documentdb_api_internal.sql",
+        name = "documentdb_api_internal",
+        requires = ["documentdb_catalog"]
+    );
     extension_sql_file!("../../sql/documentdb_api.sql", name = "documentdb_api", finalize);
-}
-
-#[pg_schema]
-mod documentdb_api {
-    use pgrx::prelude::*;
-
-    /// The extension's version.
-    #[pg_extern(immutable, parallel_safe)]
-    fn binary_version() -> &'static str {
-        env!("CARGO_PKG_VERSION")
-    }
-
-    /// Version with build details.
-    #[pg_extern(immutable, parallel_safe)]
-    fn binary_extended_version() -> String {
-        format!("documentdb-rs {} (MongoDB wire version 21, compatible with 7.0)", env!("CARGO_PKG_VERSION"))
-    }
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -415,3 +415,19 @@ pub fn current_user() -> String {
         }
     }
 }
+
+/// `name` quoted as an SQL identifier, by PostgreSQL's own `quote_identifier`.
+pub fn quote_ident(name: &str) -> String {
+    pgrx::spi::quote_identifier(name)
+}
+
+/// `text` quoted as an SQL string literal, by PostgreSQL's own `quote_literal`.
+pub fn quote_literal(text: &str) -> String {
+    pgrx::spi::quote_literal(text)
+}
+
+/// Fills `buf` from PostgreSQL's strong random source; false when none is available.
+pub fn strong_random(buf: &mut [u8]) -> bool {
+    // SAFETY: pg_strong_random writes exactly `buf.len()` bytes into `buf`.
+    unsafe { pg_sys::pg_strong_random(buf.as_mut_ptr().cast(), buf.len()) }
+}

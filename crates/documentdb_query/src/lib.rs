@@ -6,6 +6,7 @@
 //! signatures; extend them, don't change them without updating every caller.
 
 pub mod accumulators;
+pub mod distinct;
 pub mod expr;
 pub mod filter;
 pub mod projection;

@@ -16,11 +16,12 @@ use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
-use super::find::{order_by, QuerySpec, SqlBuilder};
+use super::query_sql::{order_by, QuerySpec, SqlBuilder};
 use super::spec::{self, read_fields};
 use super::write_result::cstr;
 use crate::catalog::{self, Collection};
 use crate::spi::{self, Value};
+use crate::sql_names::{self, PerRow};
 
 /// Field of an accumulator spec carrying the command's `let` variables to the aggregate.
 pub const ACCUMULATOR_VARS: &str = "$$vars";
@@ -291,11 +292,11 @@ impl Pipeline {
     /// Applies a per-document transformation without variables (no expressions involved).
     fn transform_plain(&mut self, func: &str, spec: Vec<u8>) {
         let p = self.bson_param(spec);
-        self.level.select = format!("documentdb_api_internal.{func}({}, {p})", self.level.select);
+        self.level.select = format!("{func}({}, {p})", self.level.select);
         self.level.identity = false;
     }
 
-    fn transform(&mut self, func: &str, spec: Vec<u8>) {
+    fn transform(&mut self, func: PerRow, spec: Vec<u8>) {
         let p = self.bson_param(spec);
         let args = format!("{}, {p}", self.level.select);
         self.level.select = self.b.call(func, &args);
@@ -322,7 +323,7 @@ impl Pipeline {
                     self.wrap(true);
                 }
                 let p = self.bson_param(filter.as_bytes().to_vec());
-                let call = self.b.call("bson_query_match", &format!("document, {p}"));
+                let call = self.b.call(sql_names::QUERY_MATCH, &format!("document, {p}"));
                 self.level.where_.push(call);
             }
             "$sort" => {
@@ -366,16 +367,16 @@ impl Pipeline {
             "$project" => {
                 let spec = doc_arg(name, value)?;
                 Projection::parse_project_stage_with_context(spec, &self.b.ctx()?)?;
-                self.transform("bson_dollar_project", spec.as_bytes().to_vec());
+                self.transform(sql_names::PROJECT, spec.as_bytes().to_vec());
             }
             "$addFields" | "$set" => {
                 let spec = doc_arg(name, value)?;
                 Projection::parse_add_fields_with_context(spec, &self.b.ctx()?)?;
-                self.transform("bson_dollar_add_fields", spec.as_bytes().to_vec());
+                self.transform(sql_names::ADD_FIELDS, spec.as_bytes().to_vec());
             }
             "$unset" => {
                 Projection::parse_unset(value)?;
-                self.transform_plain("bson_dollar_unset", wrap_value_doc(value));
+                self.transform_plain(sql_names::UNSET, wrap_value_doc(value));
             }
             "$replaceRoot" | "$replaceWith" => {
                 let expr = if name == "$replaceRoot" {
@@ -387,7 +388,7 @@ impl Pipeline {
                     value
                 };
                 documentdb_query::expr::Expression::parse(expr, &self.b.ctx()?)?;
-                self.transform("bson_dollar_replace_root", wrap_value_doc(expr));
+                self.transform(sql_names::REPLACE_ROOT, wrap_value_doc(expr));
             }
             "$count" => {
                 let RawBsonRef::String(field) = value else {
@@ -401,7 +402,7 @@ impl Pipeline {
                 }
                 self.wrap(false);
                 let key = self.b.param(OwnedParam::Text(field.to_owned()));
-                self.level.select = format!("documentdb_core.bson_build_document({key}::text, count(*)::int4)");
+                self.level.select = format!("{}({key}::text, count(*)::int4)", sql_names::BUILD_DOCUMENT);
                 self.level.identity = false;
                 self.level.having = Some("count(*) > 0".into());
                 self.level.aggregated = true;
@@ -485,7 +486,7 @@ impl Pipeline {
         self.wrap(true);
         let order_keys = self.level.order_keys.clone();
         let id_param = self.bson_param(wrap_value_doc(id_expr));
-        let get = self.b.call("bson_expression_get", &format!("document, {id_param}"));
+        let get = self.b.call(sql_names::EXPRESSION_GET, &format!("document, {id_param}"));
         let key = format!("coalesce({get}, '{{ \"\" : null }}'::documentdb_core.bson)");
         let order_suffix = if order_keys.is_empty() {
             String::new()
@@ -498,11 +499,9 @@ impl Pipeline {
         for (field, acc) in accumulators {
             let p = self.bson_param(acc.into_bytes());
             let name = self.b.param(OwnedParam::Text(field));
-            build_args.push(format!(
-                "{name}::text, documentdb_api_internal.bson_group_accumulate(document, {p}{order_suffix})"
-            ));
+            build_args.push(format!("{name}::text, {}(document, {p}{order_suffix})", sql_names::GROUP_ACCUMULATE));
         }
-        self.level.select = format!("documentdb_core.bson_build_document({})", build_args.join(", "));
+        self.level.select = format!("{}({})", sql_names::BUILD_DOCUMENT, build_args.join(", "));
         self.level.identity = false;
         self.level.group_by = Some(key);
         self.level.order_keys.clear();
@@ -522,9 +521,7 @@ impl Pipeline {
         let p = self.bson_param(spec.into_bytes());
         let alias = format!("u{}", self.depth);
         let from = std::mem::take(&mut self.level.from);
-        self.level.from = format!(
-            "{from} CROSS JOIN LATERAL documentdb_api_internal.bson_dollar_unwind(document, {p}) {alias}(unwound)"
-        );
+        self.level.from = format!("{from} CROSS JOIN LATERAL {}(document, {p}) {alias}(unwound)", sql_names::UNWIND);
         self.level.select = format!("{alias}.unwound");
         self.level.identity = false;
         Ok(())
@@ -663,7 +660,7 @@ pub fn find_on_view(
         let pp = pipeline.bson_param(p.as_bytes().to_vec());
         let fp = pipeline.bson_param(filter.into_bytes());
         let args = format!("{}, {pp}, {fp}", pipeline.level.select);
-        pipeline.level.select = pipeline.b.call("bson_project_find", &args);
+        pipeline.level.select = pipeline.b.call(sql_names::PROJECT_FIND, &args);
         pipeline.level.identity = false;
     }
     opts.limit = 0;
@@ -711,9 +708,10 @@ pub fn distinct_on_view(
     let k = inner.params.len();
     let query = PageQuery {
         sql: format!(
-            "SELECT documentdb_core.bson_array_agg(v, 'values') FROM (SELECT DISTINCT v FROM ({}) t, \
-             documentdb_api_internal.bson_distinct_unwind(t.document, ${k}::text) v ORDER BY v) d",
-            inner.sql
+            "SELECT {}(v, 'values') FROM (SELECT DISTINCT v FROM ({}) t, {}(t.document, ${k}::text) v ORDER BY v) d",
+            sql_names::ARRAY_AGG,
+            inner.sql,
+            sql_names::DISTINCT_UNWIND
         ),
         params: inner.params,
         resumable_scan: false,

@@ -80,9 +80,7 @@ fn new_cursor_id(requested: i64) -> i64 {
     }
     // Random positive 63-bit id, as MongoDB's.
     let mut bytes = [0u8; 8];
-    // SAFETY: pg_strong_random fills the buffer.
-    let ok = unsafe { pgrx::pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) };
-    let id = if ok { i64::from_le_bytes(bytes) & i64::MAX } else { 0 };
+    let id = if crate::spi::strong_random(&mut bytes) { i64::from_le_bytes(bytes) & i64::MAX } else { 0 };
     if id == 0 {
         std::process::id() as i64 + 1
     } else {

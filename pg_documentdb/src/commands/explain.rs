@@ -6,7 +6,8 @@ use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbResult};
 
 use super::cursor::{OwnedParam, PageQuery};
-use super::find::{parse_find, select_sql};
+use super::find::parse_find;
+use super::query_sql::select_sql;
 use super::spec::{self, read_fields};
 use super::write_result::cstr;
 use crate::catalog;

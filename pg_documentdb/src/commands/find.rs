@@ -1,260 +1,18 @@
-//! `find`, `count` and `distinct`: the filter becomes the WHERE clause (with `_id`
-//! equality answered by the primary key), sort becomes ORDER BY over sort keys,
-//! skip/limit become OFFSET/LIMIT, and the projection is applied in the select list.
+//! `find`, `count` and `distinct` (their SQL is built by `query_sql`; on views they run as
+//! aggregations).
 
-use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{rawdoc, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, DocDbResult};
-use documentdb_query::expr::ExprContext;
-use documentdb_query::filter::{Filter, PushdownOp};
-use documentdb_query::projection::Projection;
-use documentdb_query::sort::SortSpec;
 
-use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
+use super::cursor::{self, CursorOptions, FirstPage, OwnedParam};
+use super::query_sql::{is_single_id_equality, select_sql, validate_projection, QuerySpec, SqlBuilder};
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr};
-use crate::catalog::{self, Collection};
-use crate::commands::insert::object_id_key;
+use crate::catalog;
 use crate::spi::{self, Param, Value};
-
-/// The parts of a query on one collection.
-pub struct QuerySpec<'a> {
-    pub filter: Option<&'a RawDocument>,
-    pub sort: Option<&'a RawDocument>,
-    pub projection: Option<&'a RawDocument>,
-    pub skip: i64,
-    pub limit: i64,
-    /// Evaluated `let` variables.
-    pub vars: Option<RawDocumentBuf>,
-}
-
-/// Builds SQL over a collection's table. `$n` parameters accumulate in `params`.
-pub struct SqlBuilder {
-    pub params: Vec<OwnedParam>,
-    /// Evaluated `let` variables, when the command has any.
-    pub vars: Option<RawDocumentBuf>,
-    vars_param: Option<String>,
-}
-
-impl SqlBuilder {
-    pub fn new() -> SqlBuilder {
-        SqlBuilder { params: Vec::new(), vars: None, vars_param: None }
-    }
-
-    /// A builder whose generated expressions see the command's `let` variables.
-    pub fn with_vars(vars: Option<RawDocumentBuf>) -> SqlBuilder {
-        SqlBuilder { params: Vec::new(), vars, vars_param: None }
-    }
-
-    /// `documentdb_api_internal.<func>(<args>)`, or its `_let` variant with the variables as
-    /// last argument when the command has `let` variables.
-    pub fn call(&mut self, func: &str, args: &str) -> String {
-        match self.vars.clone() {
-            None => format!("documentdb_api_internal.{func}({args})"),
-            Some(vars) => {
-                let v = match &self.vars_param {
-                    Some(v) => v.clone(),
-                    None => {
-                        let v = self.param(OwnedParam::Bson(vars.into_bytes()));
-                        self.vars_param = Some(v.clone());
-                        v
-                    }
-                };
-                format!("documentdb_api_internal.{func}_let({args}, {v}::documentdb_core.bson)")
-            }
-        }
-    }
-
-    /// The command's `let` variables as an expression context (empty without them).
-    pub fn ctx(&self) -> DocDbResult<ExprContext> {
-        match &self.vars {
-            Some(vars) => crate::functions::context_of(vars),
-            None => Ok(ExprContext::default()),
-        }
-    }
-
-    /// The filter parsed with this builder's variables.
-    pub fn parse_filter(&self, filter: &RawDocument) -> DocDbResult<Filter> {
-        Filter::parse_with_variables(filter, &self.ctx()?.variables)
-    }
-
-    pub fn param(&mut self, p: OwnedParam) -> String {
-        self.params.push(p);
-        format!("${}", self.params.len())
-    }
-
-    /// WHERE conditions for a filter: shard key, `_id` pushdown to the primary key, and the
-    /// full match as recheck (skipped when the pushdown alone is exact).
-    pub fn where_clause(&mut self, collection: &Collection, filter: Option<&RawDocument>) -> DocDbResult<String> {
-        let shard = self.param(OwnedParam::Int8(collection.id));
-        let mut conditions = vec![format!("shard_key_value = {shard}")];
-        let Some(filter_doc) = filter.filter(|f| !f.is_empty()) else {
-            return Ok(conditions.join(" AND "));
-        };
-        let parsed = self.parse_filter(filter_doc)?;
-        let mut exact_by_pushdown = false;
-        let mut pushed = Vec::new();
-        for predicate in parsed.pushdown_predicates() {
-            if predicate.path == "_id" && predicate.op == PushdownOp::Eq {
-                let value = predicate.value.as_raw_bson_ref();
-                if is_exact_id_value(value) {
-                    // The primary key answers `_id` equality.
-                    let key = self.param(OwnedParam::Bson(object_id_key(value)));
-                    conditions.push(format!("object_id OPERATOR(documentdb_core.=) {key}::documentdb_core.bson"));
-                    exact_by_pushdown = is_single_id_equality(filter_doc);
-                    continue;
-                }
-            }
-            pushed.push(predicate);
-        }
-        if exact_by_pushdown {
-            return Ok(conditions.join(" AND "));
-        }
-        for predicate in &pushed {
-            let mut operand = RawDocumentBuf::new();
-            operand.append(cstr_key(&predicate.path)?, predicate.value.clone());
-            let p = self.param(OwnedParam::Bson(operand.into_bytes()));
-            conditions.push(format!(
-                "document OPERATOR(documentdb_api_catalog.{}) {p}::documentdb_core.bson",
-                pushdown_operator(predicate.op)
-            ));
-        }
-        // The full match is the recheck, unless the operators above already say it all.
-        if !parsed.pushdown_is_complete() {
-            let f = self.param(OwnedParam::Bson(filter_doc.as_bytes().to_vec()));
-            let call = self.call("bson_query_match", &format!("document, {f}::documentdb_core.bson"));
-            conditions.push(call);
-        }
-        Ok(conditions.join(" AND "))
-    }
-}
-
-impl Default for SqlBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The SQL operator for a pushed-down predicate (sql/documentdb_api.sql).
-fn pushdown_operator(op: PushdownOp) -> &'static str {
-    match op {
-        PushdownOp::Eq => "@=",
-        PushdownOp::Gt => "@>",
-        PushdownOp::Gte => "@>=",
-        PushdownOp::Lt => "@<",
-        PushdownOp::Lte => "@<=",
-        PushdownOp::In => "@*=",
-        PushdownOp::Exists => "@?",
-    }
-}
-
-/// `_id` values the primary key compares exactly as MongoDB's equality would (regexes
-/// match rather than equal; null also matches missing; arrays match elements).
-fn is_exact_id_value(value: RawBsonRef<'_>) -> bool {
-    !matches!(value, RawBsonRef::RegularExpression(_) | RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::Array(_))
-}
-
-/// `{ _id: <value> }` or `{ _id: { $eq: <value> } }` and nothing else.
-fn is_single_id_equality(filter: &RawDocument) -> bool {
-    let mut iter = filter.iter();
-    let (Some(Ok((key, value))), None) = (iter.next(), iter.next()) else {
-        return false;
-    };
-    if key.as_str() != "_id" {
-        return false;
-    }
-    match value {
-        RawBsonRef::Document(d) => {
-            let mut inner = d.iter();
-            match (inner.next(), inner.next()) {
-                (Some(Ok((op, v))), None) => op.as_str() == "$eq" && is_exact_id_value(v),
-                (Some(Ok((first, _))), _) if !first.as_str().starts_with('$') => true,
-                (None, None) => true,
-                _ => false,
-            }
-        }
-        other => is_exact_id_value(other),
-    }
-}
-
-/// ORDER BY keys for a sort spec: one (sort-key expression, ascending) per key. The
-/// one-key spec is inlined as a constant (not a parameter) so the expression matches the
-/// expression indexes `createIndexes` builds, letting PostgreSQL sort by index order.
-pub fn order_by(
-    _builder: &mut SqlBuilder,
-    sort: &RawDocument,
-    document_column: &str,
-) -> DocDbResult<Vec<(String, bool)>> {
-    let spec = SortSpec::parse(sort)?;
-    let mut keys = Vec::with_capacity(spec.len());
-    for i in 0..spec.len() {
-        let (path, ascending) = spec.key(i);
-        let mut one = RawDocumentBuf::new();
-        one.append(cstr_key(path)?, if ascending { 1 } else { -1 });
-        let literal = documentdb_bson::extjson::to_canonical_string(&one).replace('\'', "''");
-        keys.push((
-            format!("documentdb_api_internal.bson_orderby({document_column}, '{literal}'::documentdb_core.bson)"),
-            ascending,
-        ));
-    }
-    Ok(keys)
-}
-
-fn cstr_key(key: &str) -> DocDbResult<&bson::raw::CStr> {
-    key.try_into().map_err(|_| documentdb_errors::docdb_error!(BadValue, "field names cannot contain NUL"))
-}
-
-/// Parses the projection (with the filter, for positional `$`, and the `let` variables).
-pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
-    let Some(projection) = q.projection.filter(|p| !p.is_empty()) else { return Ok(()) };
-    let b = SqlBuilder::with_vars(q.vars.clone());
-    let filter = q.filter.map(|f| b.parse_filter(f)).transpose()?;
-    Projection::parse_find_with_context(projection, filter.as_ref(), &b.ctx()?)?;
-    Ok(())
-}
-
-/// The SELECT over one collection for a query spec; `with_ctid` adds the row position
-/// column and a `ctid > $n` condition for resumable scans (parameter appended by the
-/// cursor code at execution).
-pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -> DocDbResult<PageQuery> {
-    let mut b = SqlBuilder::with_vars(q.vars.clone());
-    let where_clause = b.where_clause(collection, q.filter)?;
-    let select = match q.projection.filter(|p| !p.is_empty()) {
-        Some(projection) => {
-            // Validate up front so errors surface even on empty collections.
-            validate_projection(q)?;
-            let p = b.param(OwnedParam::Bson(projection.as_bytes().to_vec()));
-            let f = b.param(OwnedParam::Bson(
-                q.filter.map(|f| f.as_bytes().to_vec()).unwrap_or_else(|| rawdoc! {}.into_bytes()),
-            ));
-            b.call("bson_project_find", &format!("document, {p}::documentdb_core.bson, {f}::documentdb_core.bson"))
-        }
-        None => "document".to_owned(),
-    };
-    let mut sql = format!("SELECT {select}");
-    if with_ctid {
-        sql.push_str(", ctid");
-    }
-    sql.push_str(&format!(" FROM {} WHERE {where_clause}", collection.table()));
-    if with_ctid {
-        // The tid parameter is appended last by the cursor code.
-        sql.push_str(&format!(" AND ctid > ${}", b.params.len() + 1));
-        return Ok(PageQuery { sql, params: b.params, resumable_scan: true });
-    }
-    if let Some(sort) = q.sort.filter(|s| !s.is_empty()) {
-        sql.push_str(" ORDER BY ");
-        let keys = order_by(&mut b, sort, "document")?;
-        let keys: Vec<String> =
-            keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
-        sql.push_str(&keys.join(", "));
-    }
-    if q.skip > 0 {
-        sql.push_str(&format!(" OFFSET {}", q.skip));
-    }
-    if q.limit > 0 {
-        sql.push_str(&format!(" LIMIT {}", q.limit));
-    }
-    Ok(PageQuery { sql, params: b.params, resumable_scan: false })
-}
+use crate::sql_names;
+use documentdb_query::filter::Filter;
+use documentdb_query::sort::SortSpec;
 
 fn empty_page(ns: &str) -> FirstPage {
     let reply = rawdoc! { "cursor": { "firstBatch": [], "id": 0i64, "ns": ns }, "ok": 1.0 };
@@ -439,10 +197,12 @@ pub fn distinct(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
             let where_clause = b.where_clause(&collection, filter)?;
             let k = b.param(OwnedParam::Text(key.to_owned()));
             let sql = format!(
-                "SELECT documentdb_core.bson_array_agg(v, 'values') FROM \
-                   (SELECT DISTINCT v FROM {} t, documentdb_api_internal.bson_distinct_unwind(t.document, {k}::text) v \
+                "SELECT {}(v, 'values') FROM \
+                   (SELECT DISTINCT v FROM {} t, {}(t.document, {k}::text) v \
                     WHERE {where_clause} ORDER BY v) d",
-                collection.table()
+                sql_names::ARRAY_AGG,
+                collection.table(),
+                sql_names::DISTINCT_UNWIND
             );
             let params: Vec<Param<'_>> = b.params.iter().map(OwnedParam::as_param).collect();
             let rows = spi::execute(&sql, &params, true, 1)?;

@@ -11,14 +11,11 @@ use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
 use crate::catalog::{self, Collection};
-use crate::spi::{self, Param, Value};
+use crate::spi::{self, quote_literal, Param, Value};
+use crate::sql_names::{self, BSON};
 
 /// MongoDB's limit of indexes per collection.
 const MAX_INDEXES: usize = 64;
-
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
 
 /// A validated index specification.
 struct IndexSpec {
@@ -158,7 +155,8 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         let direction = key_direction(path.as_str(), value)?;
         let one = format!("{{ \"{}\" : {direction} }}", path.as_str().replace('\\', "\\\\").replace('"', "\\\""));
         exprs.push(format!(
-            "documentdb_api_internal.bson_orderby(document, {}::documentdb_core.bson){}",
+            "{}(document, {}::{BSON}){}",
+            sql_names::ORDER_BY,
             quote_literal(&one),
             if direction == "-1" { " DESC" } else { "" }
         ));
@@ -171,13 +169,15 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
             exists.append(path, rawdoc! { "$exists": true });
         }
         predicates.push(format!(
-            "documentdb_api_internal.bson_query_match(document, {}::documentdb_core.bson)",
+            "{}(document, {}::{BSON})",
+            sql_names::QUERY_MATCH.plain,
             quote_literal(&documentdb_bson::extjson::to_canonical_string(&exists))
         ));
     }
     if let Some(p) = &spec.partial {
         predicates.push(format!(
-            "documentdb_api_internal.bson_query_match(document, {}::documentdb_core.bson)",
+            "{}(document, {}::{BSON})",
+            sql_names::QUERY_MATCH.plain,
             quote_literal(&documentdb_bson::extjson::to_canonical_string(p))
         ));
     }
@@ -427,8 +427,9 @@ pub fn conflicting_unique_index(
             one.append(path, direction);
             let literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&one));
             conditions.push(format!(
-                "documentdb_api_internal.bson_orderby(document, {literal}::documentdb_core.bson) OPERATOR(documentdb_core.=) \
-                 documentdb_api_internal.bson_orderby($2::documentdb_core.bson, {literal}::documentdb_core.bson)"
+                "{order_by}(document, {literal}::{BSON}) OPERATOR(documentdb_core.=) \
+                 {order_by}($2::{BSON}, {literal}::{BSON})",
+                order_by = sql_names::ORDER_BY
             ));
         }
         let sql = format!(

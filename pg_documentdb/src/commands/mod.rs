@@ -1,5 +1,5 @@
 //! MongoDB commands, one module per family. Each returns `DocDbResult`; the
-//! `documentdb_api` wrappers in `api.rs` raise errors.
+//! `#[pg_extern]` wrappers in `sql_api/` raise errors.
 
 pub mod aggregate;
 pub mod collection;
@@ -8,8 +8,10 @@ pub mod explain;
 pub mod find;
 pub mod indexes;
 pub mod insert;
+pub mod query_sql;
 pub mod spec;
 pub mod update_delete;
+pub mod users;
 pub mod validation;
 pub mod vars;
 pub mod write_result;

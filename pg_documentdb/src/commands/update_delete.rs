@@ -13,13 +13,14 @@ use documentdb_query::projection::Projection;
 use documentdb_query::update::Update;
 
 use super::cursor::OwnedParam;
-use super::find::{order_by, SqlBuilder};
 use super::insert::{insert_batch, MAX_WRITE_BATCH_SIZE};
+use super::query_sql::{order_by, SqlBuilder};
 use super::spec::{self, read_fields, Field};
 use super::validation::Validator;
 use super::write_result::{cstr, WriteError, WriteResult};
 use crate::catalog::{self, Collection};
 use crate::spi::{self, Param, Value};
+use crate::sql_names::{self, BSON};
 use crate::subxact;
 
 struct UpdateStatement<'a> {
@@ -309,12 +310,13 @@ fn update_many(
     let s = b.param(OwnedParam::Bson(spec.into_bytes()));
     let table = collection.table();
     let sql = format!(
-        "WITH m AS (SELECT ctid AS c, document AS old, \
-             documentdb_api_internal.bson_update_document(document, {s}::documentdb_core.bson) AS new \
+        "WITH m AS (SELECT ctid AS c, document AS old, {update_document}(document, {s}::{BSON}) AS new \
            FROM {table} WHERE {where_clause} FOR UPDATE), \
          u AS (UPDATE {table} t SET document = m.new FROM m \
-           WHERE t.ctid = m.c AND NOT documentdb_api_internal.bson_bytes_equal(m.old, m.new) RETURNING 1) \
-         SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM u)"
+           WHERE t.ctid = m.c AND NOT {bytes_equal}(m.old, m.new) RETURNING 1) \
+         SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM u)",
+        update_document = sql_names::UPDATE_DOCUMENT,
+        bytes_equal = sql_names::BYTES_EQUAL,
     );
     let rows = spi::execute(&sql, &params(b), false, 0)?;
     let row = rows.into_iter().next().unwrap_or_default();

@@ -45,3 +45,11 @@ pub fn evaluate_let(spec: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     }
     documentdb_query::document::to_raw_document(&out)
 }
+
+/// Evaluated `let` variables (a document of constants, from [`evaluate_let`]) as the
+/// context expressions and filters read `$$name` from.
+pub fn context_of(vars: &RawDocument) -> DocDbResult<ExprContext> {
+    let variables =
+        bson::Document::try_from(vars).map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+    Ok(ExprContext { variables })
+}

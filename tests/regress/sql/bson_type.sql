@@ -101,6 +101,6 @@ SELECT bson_build_document('k'::name, 'v'::name);
 SELECT bson_build_document(rolname, 1) FROM pg_roles WHERE rolname = 'pg_monitor';
 -- A built document is validated as a whole: nesting valid values one level deeper than
 -- MongoDB's 100 levels is Overflow (15).
-SELECT bson_build_document('a', (repeat('{"a": ', 100) || '1' || repeat('}', 100))::bson);
+SELECT bson_build_document('a', (repeat('{"a": ', 100) || '1' || repeat('}', 100))::bson) IS NOT NULL AS built;
 SELECT bson_build_document('a', (repeat('{"a": ', 101) || '1' || repeat('}', 101))::bson);
 \echo :LAST_ERROR_SQLSTATE

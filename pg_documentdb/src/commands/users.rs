@@ -6,31 +6,20 @@
 
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
-use documentdb_pgbson::{docdb_guard, Bson, BsonRef};
-use pgrx::prelude::*;
 
 use crate::commands::spec::{self, read_fields};
 use crate::commands::write_result::cstr;
-use crate::spi::{self, with_spi, Param, Value};
+use crate::spi::{self, quote_ident, quote_literal, Param, Value};
 
 /// MongoDB's "user already exists" code.
 const USER_EXISTS: ErrorCode = ErrorCode::new(51003);
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn random_bytes(n: usize) -> Vec<u8> {
+fn random_bytes(n: usize) -> DocDbResult<Vec<u8>> {
     let mut out = vec![0u8; n];
-    // SAFETY: pg_strong_random fills the buffer.
-    unsafe {
-        pg_sys::pg_strong_random(out.as_mut_ptr().cast(), n);
+    if !spi::strong_random(&mut out) {
+        bail!(InternalError, "could not generate random bytes for a password salt");
     }
-    out
+    Ok(out)
 }
 
 /// How a MongoDB role maps to our PostgreSQL roles.
@@ -92,7 +81,7 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
     if password.is_empty() {
         bail!(BadValue, "Password cannot be empty");
     }
-    let salt = random_bytes(16);
+    let salt = random_bytes(16)?;
     let keys = documentdb_scram::keys_sha256(
         &documentdb_scram::salted_password_sha256(password, &salt, documentdb_scram::SHA256_ITERATIONS),
         &salt,
@@ -104,7 +93,7 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
         quote_ident(user),
         quote_literal(&documentdb_scram::postgres_verifier(&keys))
     ))?;
-    let salt1 = random_bytes(16);
+    let salt1 = random_bytes(16)?;
     let keys1 = documentdb_scram::keys_sha1(
         &documentdb_scram::salted_password_sha1(user, password, &salt1, documentdb_scram::SHA1_ITERATIONS),
         &salt1,
@@ -395,34 +384,4 @@ pub fn connection_status(_spec: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         }
     }
     Ok(rawdoc! { "authInfo": { "authenticatedUsers": users, "authenticatedUserRoles": roles }, "ok": 1.0 })
-}
-
-#[pg_schema]
-mod documentdb_api {
-    use super::*;
-
-    #[pg_extern(volatile, strict)]
-    fn create_user(p_spec: BsonRef<'_>) -> Bson {
-        docdb_guard(|| with_spi(|| super::create_user(p_spec.document())).map(Bson::from))
-    }
-
-    #[pg_extern(volatile, strict)]
-    fn drop_user(p_spec: BsonRef<'_>) -> Bson {
-        docdb_guard(|| with_spi(|| super::drop_user(p_spec.document())).map(Bson::from))
-    }
-
-    #[pg_extern(volatile, strict)]
-    fn update_user(p_spec: BsonRef<'_>) -> Bson {
-        docdb_guard(|| with_spi(|| super::update_user(p_spec.document())).map(Bson::from))
-    }
-
-    #[pg_extern(stable, strict)]
-    fn users_info(p_spec: BsonRef<'_>) -> Bson {
-        docdb_guard(|| with_spi(|| super::users_info(p_spec.document())).map(Bson::from))
-    }
-
-    #[pg_extern(stable, strict)]
-    fn connection_status(p_spec: BsonRef<'_>) -> Bson {
-        docdb_guard(|| with_spi(|| super::connection_status(p_spec.document())).map(Bson::from))
-    }
 }

@@ -11,8 +11,7 @@ use pgrx::fcinfo::{pg_arg_is_null, pg_getarg_datum_raw};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgMemoryContexts};
 
-use crate::functions::wrap;
-
+use super::per_row::wrap;
 /// Parses `{ "$op": arg [, "$$vars": { ...let variables } ] }`.
 fn accumulator_of(spec: &bson::RawDocument) -> documentdb_errors::DocDbResult<Accumulator> {
     let mut op_arg = None;
@@ -21,7 +20,7 @@ fn accumulator_of(spec: &bson::RawDocument) -> documentdb_errors::DocDbResult<Ac
         let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
         if key.as_str() == crate::commands::aggregate::ACCUMULATOR_VARS {
             if let RawBsonRef::Document(vars) = value {
-                ctx = crate::functions::context_of(vars)?;
+                ctx = crate::commands::vars::context_of(vars)?;
             }
         } else if op_arg.is_none() {
             op_arg = Some((key.as_str(), value));

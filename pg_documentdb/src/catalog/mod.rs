@@ -5,6 +5,8 @@ use documentdb_errors::{bail, docdb_error, DocDbResult};
 
 use crate::spi::{self, Param, Value};
 
+pub mod cache;
+
 /// MongoDB's maximum namespace ("db.collection") length.
 const MAX_NAMESPACE_LEN: usize = 255;
 /// MongoDB's maximum database name length.
@@ -118,9 +120,9 @@ fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
 }
 
 /// Looks a collection (or view) up; `None` when it doesn't exist. Served from the
-/// backend's cache when possible (see `catalog_cache`).
+/// backend's cache when possible (see `cache`).
 pub fn lookup(db: &str, coll: &str) -> DocDbResult<Option<Collection>> {
-    crate::catalog_cache::lookup(db, coll, || {
+    cache::lookup(db, coll, || {
         let sql = format!(
             "SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections \
              WHERE database_name = $1 AND collection_name = $2"

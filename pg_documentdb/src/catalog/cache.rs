@@ -15,9 +15,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 
-use crate::catalog::Collection;
+use super::Collection;
 
 /// Entries kept before the cache is dropped wholesale (bounds memory with many collections).
 const MAX_ENTRIES: usize = 4096;
@@ -108,10 +107,9 @@ pub fn lookup(
     Ok(value)
 }
 
-/// Trigger helper: invalidates the relcache entry of `relid` (the catalog table), which
+/// Invalidates the relcache entry of `relid` (the catalog table, from its trigger), which
 /// clears every backend's collection cache at the right transactional moment.
-#[pg_extern(volatile, strict, parallel_unsafe)]
-fn invalidate_collection_cache(relid: pg_sys::Oid) {
+pub fn invalidate_everywhere(relid: pg_sys::Oid) {
     // SAFETY: relid comes from TG_RELID of a trigger on an existing table.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
 }

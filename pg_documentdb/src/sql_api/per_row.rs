@@ -1,0 +1,448 @@
+//! The per-row functions generated queries call (names in `sql_names.rs`): query match,
+//! the index-servable filter operators, projections, updates, expressions, `$unwind` and
+//! `distinct`. Each parses its constant spec once per call site (`call_cache`), then runs
+//! on the row's borrowed bytes. The functions that evaluate expressions have a `_let`
+//! twin for commands with `let` variables: both call one helper, the plain one with no
+//! variables.
+
+use std::borrow::Cow;
+
+use bson::{RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_errors::{docdb_error, DocDbError, DocDbResult, ErrorCode};
+use documentdb_pgbson::{ok_or_throw, Bson, BsonRef};
+use documentdb_query::expr::{ExprContext, Expression};
+use documentdb_query::filter::{Filter, MatchOutcome, PushdownOp};
+use documentdb_query::projection::Projection;
+use pgrx::prelude::*;
+
+use crate::call_cache::{cache_key, cached};
+use crate::commands::vars::context_of;
+use crate::commands::write_result::cstr;
+
+/// `{ "" : value }`.
+pub fn wrap(value: RawBsonRef<'_>) -> Bson {
+    let mut doc = RawDocumentBuf::new();
+    doc.append(cstr(""), value);
+    Bson::from(doc)
+}
+
+fn wrap_owned(value: &bson::Bson) -> DocDbResult<Bson> {
+    let raw = RawBson::try_from(value.clone()).map_err(|e| docdb_error!(InternalError, "{e}"))?;
+    Ok(wrap(raw.as_raw_bson_ref()))
+}
+
+/// The single value of a `{ "" : value }` spec document.
+fn unwrap_value(doc: &RawDocument) -> DocDbResult<RawBsonRef<'_>> {
+    match doc.iter().next() {
+        Some(Ok((_, value))) => Ok(value),
+        _ => Err(docdb_error!(InternalError, "expected a single-value document")),
+    }
+}
+
+/// The call-site cache key of the spec arguments and, for `_let` twins, the variables.
+fn key<'a>(specs: &[&'a [u8]], vars: Option<BsonRef<'a>>) -> Cow<'a, [u8]> {
+    match (specs, vars) {
+        ([one], None) => Cow::Borrowed(*one),
+        (specs, None) => Cow::Owned(cache_key(specs)),
+        (specs, Some(vars)) => {
+            let mut parts = specs.to_vec();
+            parts.push(vars.as_bytes());
+            Cow::Owned(cache_key(&parts))
+        }
+    }
+}
+
+/// The expression context: the command's `let` variables, or none.
+fn context(vars: Option<BsonRef<'_>>) -> DocDbResult<ExprContext> {
+    vars.map_or_else(|| Ok(ExprContext::default()), |v| context_of(v.document()))
+}
+
+fn parse_filter(query: &RawDocument, vars: Option<BsonRef<'_>>) -> DocDbResult<Filter> {
+    match vars {
+        None => Filter::parse(query),
+        Some(v) => Filter::parse_with_variables(query, &context_of(v.document())?.variables),
+    }
+}
+
+fn query_match(
+    document: BsonRef<'_>,
+    query: BsonRef<'_>,
+    vars: Option<BsonRef<'_>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> bool {
+    ok_or_throw(
+        cached(fcinfo, &key(&[query.as_bytes()], vars), || parse_filter(query.document(), vars))
+            .and_then(|filter| filter.matches(document.document())),
+    )
+}
+
+fn project_find(
+    document: BsonRef<'_>,
+    projection: BsonRef<'_>,
+    query: BsonRef<'_>,
+    vars: Option<BsonRef<'_>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Bson {
+    ok_or_throw(
+        cached(fcinfo, &key(&[projection.as_bytes(), query.as_bytes()], vars), || {
+            let filter = parse_filter(query.document(), vars)?;
+            Projection::parse_find_with_context(projection.document(), Some(&filter), &context(vars)?)
+        })
+        .and_then(|p| p.apply(document.document()))
+        .map(Bson::from),
+    )
+}
+
+/// A projection-like stage: `parse` builds it from the spec and the context.
+fn apply_stage(
+    document: BsonRef<'_>,
+    spec: BsonRef<'_>,
+    vars: Option<BsonRef<'_>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+    parse: fn(&RawDocument, &ExprContext) -> DocDbResult<Projection>,
+) -> Bson {
+    ok_or_throw(
+        cached(fcinfo, &key(&[spec.as_bytes()], vars), || parse(spec.document(), &context(vars)?))
+            .and_then(|p| p.apply(document.document()))
+            .map(Bson::from),
+    )
+}
+
+fn parse_expression(spec: BsonRef<'_>, vars: Option<BsonRef<'_>>) -> DocDbResult<Expression> {
+    Expression::parse(unwrap_value(spec.document())?, &context(vars)?)
+}
+
+fn expression_get(
+    document: BsonRef<'_>,
+    expression: BsonRef<'_>,
+    vars: Option<BsonRef<'_>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<Bson> {
+    ok_or_throw((|| {
+        let expr = cached(fcinfo, &key(&[expression.as_bytes()], vars), || parse_expression(expression, vars))?;
+        match expr.evaluate(document.document())? {
+            Some(value) => wrap_owned(&value).map(Some),
+            None => Ok(None),
+        }
+    })())
+}
+
+fn replace_root(
+    document: BsonRef<'_>,
+    spec: BsonRef<'_>,
+    vars: Option<BsonRef<'_>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Bson {
+    ok_or_throw((|| {
+        let expr = cached(fcinfo, &key(&[spec.as_bytes()], vars), || parse_expression(spec, vars))?;
+        replacement_root(expr.evaluate(document.document())?)
+    })())
+}
+
+/// The document `$replaceRoot`/`$replaceWith` produce, or MongoDB's error for a non-document.
+fn replacement_root(value: documentdb_query::Value) -> DocDbResult<Bson> {
+    match value {
+        Some(bson::Bson::Document(d)) => documentdb_query::document::to_raw_document(&d).map(Bson::from),
+        other => Err(DocDbError::new(
+            ErrorCode::new(40228),
+            format!(
+                "'replacement document' must evaluate to an object, but resulting value was: {}",
+                other.map_or("MISSING".to_owned(), |v| v.to_string())
+            ),
+        )),
+    }
+}
+
+/// One pushed-down predicate on `document`; the operand is parsed once per call site.
+fn pushdown_match(
+    op: PushdownOp,
+    document: BsonRef<'_>,
+    operand: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> bool {
+    ok_or_throw(
+        cached(fcinfo, operand.as_bytes(), || Filter::for_pushdown(op, operand.document()))
+            .and_then(|filter| filter.matches(document.document())),
+    )
+}
+
+/// Per-row update used by multi-document updates: `spec` is
+/// `{ q, u, arrayFilters?, let?, validator?, validationLevel?, validationAction? }`.
+struct UpdatePlan {
+    filter: Filter,
+    update: documentdb_query::update::Update,
+    uses_positional: bool,
+    validator: Option<(Filter, bool, bool)>,
+}
+
+fn parse_update_plan(spec: &RawDocument) -> DocDbResult<UpdatePlan> {
+    let q = spec.get_document("q").map_err(|_| docdb_error!(InternalError, "update plan without q"))?;
+    let u = spec.get("u").ok().flatten().ok_or_else(|| docdb_error!(InternalError, "update plan without u"))?;
+    let array_filters = spec.get_array("arrayFilters").ok();
+    let ctx = match spec.get_document("let") {
+        Ok(vars) => context_of(vars)?,
+        Err(_) => ExprContext::default(),
+    };
+    let update = documentdb_query::update::Update::parse_with_context(u, array_filters, &ctx)?;
+    let uses_positional = match u {
+        RawBsonRef::Document(d) => has_positional_path(d),
+        _ => false,
+    };
+    let validator = match spec.get_document("validator") {
+        Ok(v) => Some((
+            Filter::parse(v)?,
+            spec.get_str("validationLevel").ok() == Some("moderate"),
+            spec.get_str("validationAction").ok() == Some("warn"),
+        )),
+        Err(_) => None,
+    };
+    let filter = Filter::parse_with_variables(q, &ctx.variables)?;
+    Ok(UpdatePlan { filter, update, uses_positional, validator })
+}
+
+/// Does an operator update use the positional `$` in any path (`{$set: {"a.$.b": 1}}`)?
+fn has_positional_path(update: &RawDocument) -> bool {
+    update.iter().flatten().any(|(_, fields)| match fields {
+        RawBsonRef::Document(fields) => {
+            fields.iter().flatten().any(|(path, _)| path.as_str().split('.').any(|part| part == "$"))
+        }
+        _ => false,
+    })
+}
+
+fn update_document(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> DocDbResult<Bson> {
+    let plan = cached(fcinfo, spec.as_bytes(), || parse_update_plan(spec.document()))?;
+    let old = document.document();
+    let positional = if plan.uses_positional {
+        match plan.filter.matches_positional(old)? {
+            MatchOutcome::Matched(p) => p,
+            MatchOutcome::NoMatch => None,
+        }
+    } else {
+        None
+    };
+    let outcome = plan.update.apply(old, positional)?;
+    if !outcome.modified {
+        return Ok(Bson(old.as_bytes().to_vec()));
+    }
+    documentdb_query::document::check_size(&outcome.document)?;
+    if let Some((validator, moderate, warn)) = &plan.validator {
+        let was_invalid = *moderate && !validator.matches(old)?;
+        if !validator.matches(&outcome.document)? && !was_invalid {
+            if *warn {
+                pgrx::warning!("Document would fail validation");
+            } else {
+                documentdb_errors::bail!(DocumentValidationFailure, "Document failed validation");
+            }
+        }
+    }
+    Ok(Bson::from(outcome.document))
+}
+
+// ---- query ----------------------------------------------------------------------------
+
+/// Does `document` match the MongoDB query `query`?
+#[pg_extern(sql = false)]
+fn bson_query_match(document: BsonRef<'_>, query: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    query_match(document, query, None, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_query_match_let(
+    document: BsonRef<'_>,
+    query: BsonRef<'_>,
+    vars: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> bool {
+    query_match(document, query, Some(vars), fcinfo)
+}
+
+// The filter's index-servable predicates, as operators `document <op> '{ path: value }'`
+// (documentdb_api_catalog.@= @> @>= @< @<= @*= @?). Each has exactly the semantics of
+// `{ path: { $op: value } }`, so index opclasses can attach to them.
+
+#[pg_extern(sql = false)]
+fn bson_dollar_eq(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    pushdown_match(PushdownOp::Eq, document, operand, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_gt(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    pushdown_match(PushdownOp::Gt, document, operand, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_gte(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    pushdown_match(PushdownOp::Gte, document, operand, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_lt(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    pushdown_match(PushdownOp::Lt, document, operand, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_lte(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    pushdown_match(PushdownOp::Lte, document, operand, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_in(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    pushdown_match(PushdownOp::In, document, operand, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_exists(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    pushdown_match(PushdownOp::Exists, document, operand, fcinfo)
+}
+
+// ---- projection and stages --------------------------------------------------------------
+
+/// Applies a `find` projection (`query` is the find filter, used by positional `$`).
+#[pg_extern(sql = false)]
+fn bson_project_find(
+    document: BsonRef<'_>,
+    projection: BsonRef<'_>,
+    query: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Bson {
+    project_find(document, projection, query, None, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_project_find_let(
+    document: BsonRef<'_>,
+    projection: BsonRef<'_>,
+    query: BsonRef<'_>,
+    vars: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Bson {
+    project_find(document, projection, query, Some(vars), fcinfo)
+}
+
+/// Applies a `$project` stage.
+#[pg_extern(sql = false)]
+fn bson_dollar_project(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
+    apply_stage(document, spec, None, fcinfo, Projection::parse_project_stage_with_context)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_project_let(
+    document: BsonRef<'_>,
+    spec: BsonRef<'_>,
+    vars: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Bson {
+    apply_stage(document, spec, Some(vars), fcinfo, Projection::parse_project_stage_with_context)
+}
+
+/// Applies an `$addFields`/`$set` stage.
+#[pg_extern(sql = false)]
+fn bson_dollar_add_fields(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
+    apply_stage(document, spec, None, fcinfo, Projection::parse_add_fields_with_context)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_add_fields_let(
+    document: BsonRef<'_>,
+    spec: BsonRef<'_>,
+    vars: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Bson {
+    apply_stage(document, spec, Some(vars), fcinfo, Projection::parse_add_fields_with_context)
+}
+
+/// Applies an `$unset` stage; `spec` is `{ "" : "field" | ["f1", ...] }`.
+#[pg_extern(sql = false)]
+fn bson_dollar_unset(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
+    ok_or_throw(
+        cached(fcinfo, spec.as_bytes(), || Projection::parse_unset(unwrap_value(spec.document())?))
+            .and_then(|p| p.apply(document.document()))
+            .map(Bson::from),
+    )
+}
+
+/// `$replaceRoot`/`$replaceWith`: `spec` is `{ "" : <expression> }`.
+#[pg_extern(sql = false)]
+fn bson_dollar_replace_root(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
+    replace_root(document, spec, None, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_dollar_replace_root_let(
+    document: BsonRef<'_>,
+    spec: BsonRef<'_>,
+    vars: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Bson {
+    replace_root(document, spec, Some(vars), fcinfo)
+}
+
+/// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
+#[pg_extern(sql = false)]
+fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator<'static, Bson> {
+    let unwound = ok_or_throw(documentdb_query::unwind::unwind(document.document(), spec.document()));
+    SetOfIterator::new(unwound.into_iter().map(Bson::from))
+}
+
+// ---- expressions, sort keys, distinct ---------------------------------------------------
+
+/// Value of an aggregation expression `{ "" : <expression> }` on `document`, as
+/// `{ "" : value }`; SQL NULL when the expression evaluates to missing.
+#[pg_extern(sql = false)]
+fn bson_expression_get(
+    document: BsonRef<'_>,
+    expression: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<Bson> {
+    expression_get(document, expression, None, fcinfo)
+}
+
+#[pg_extern(sql = false)]
+fn bson_expression_get_let(
+    document: BsonRef<'_>,
+    expression: BsonRef<'_>,
+    vars: BsonRef<'_>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<Bson> {
+    expression_get(document, expression, Some(vars), fcinfo)
+}
+
+/// Sort key of `document` for a one-key sort spec `{ "path" : 1 | -1 }`, as
+/// `{ "" : key }` so the bson btree operators order it.
+#[pg_extern(sql = false)]
+fn bson_orderby(document: BsonRef<'_>, spec: BsonRef<'_>) -> Bson {
+    ok_or_throw((|| {
+        let (path, direction) = match spec.document().iter().next() {
+            Some(Ok((path, direction))) => (path.as_str(), direction),
+            _ => return Err(docdb_error!(InternalError, "bson_orderby needs a one-key spec")),
+        };
+        let ascending = !matches!(direction, RawBsonRef::Int32(-1) | RawBsonRef::Int64(-1))
+            && !matches!(direction, RawBsonRef::Double(d) if d < 0.0);
+        let key = documentdb_query::sort::sort_key(document.document(), path, ascending);
+        Ok(wrap(key.as_raw_bson_ref()))
+    })())
+}
+
+/// The values `distinct` collects from one document at `path`: array values are
+/// unwound one level, as MongoDB's distinct does.
+#[pg_extern(sql = false)]
+fn bson_distinct_unwind(document: BsonRef<'_>, path: &str) -> SetOfIterator<'static, Bson> {
+    let values = documentdb_query::distinct::values_at(document.document(), path);
+    let wrapped: Vec<Bson> = values.into_iter().map(wrap).collect();
+    SetOfIterator::new(wrapped)
+}
+
+// ---- updates ----------------------------------------------------------------------------
+
+/// The document after applying a multi-update statement (equal bytes when unchanged).
+#[pg_extern(sql = false)]
+fn bson_update_document(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
+    ok_or_throw(update_document(document, spec, fcinfo))
+}
+
+/// Byte equality (unlike `=`, which is MongoDB equality where 1 equals 1.0).
+#[pg_extern(sql = false)]
+fn bson_bytes_equal(left: BsonRef<'_>, right: BsonRef<'_>) -> bool {
+    left.as_bytes() == right.as_bytes()
+}

@@ -1,0 +1,64 @@
+//! The SQL names generated queries call, in one table (the extension's twin of the
+//! gateway's `sql.rs`): a builder names the function through a constant here, and the
+//! constant's comment names the Rust function behind it.
+
+/// The bson type every generated parameter is cast to.
+pub const BSON: &str = "documentdb_core.bson";
+
+/// A per-row function and its twin for commands with `let` variables (the same function
+/// with the evaluated variables as an extra last argument). `sql_api/per_row.rs`.
+#[derive(Debug, Clone, Copy)]
+pub struct PerRow {
+    pub plain: &'static str,
+    pub with_vars: &'static str,
+}
+
+/// `document` matches a MongoDB filter (`bson_query_match`).
+pub const QUERY_MATCH: PerRow = PerRow {
+    plain: "documentdb_api_internal.bson_query_match",
+    with_vars: "documentdb_api_internal.bson_query_match_let",
+};
+/// A `find` projection, with the filter for positional `$` (`bson_project_find`).
+pub const PROJECT_FIND: PerRow = PerRow {
+    plain: "documentdb_api_internal.bson_project_find",
+    with_vars: "documentdb_api_internal.bson_project_find_let",
+};
+/// A `$project` stage (`bson_dollar_project`).
+pub const PROJECT: PerRow = PerRow {
+    plain: "documentdb_api_internal.bson_dollar_project",
+    with_vars: "documentdb_api_internal.bson_dollar_project_let",
+};
+/// An `$addFields` / `$set` stage (`bson_dollar_add_fields`).
+pub const ADD_FIELDS: PerRow = PerRow {
+    plain: "documentdb_api_internal.bson_dollar_add_fields",
+    with_vars: "documentdb_api_internal.bson_dollar_add_fields_let",
+};
+/// A `$replaceRoot` / `$replaceWith` stage (`bson_dollar_replace_root`).
+pub const REPLACE_ROOT: PerRow = PerRow {
+    plain: "documentdb_api_internal.bson_dollar_replace_root",
+    with_vars: "documentdb_api_internal.bson_dollar_replace_root_let",
+};
+/// The value of an aggregation expression (`bson_expression_get`).
+pub const EXPRESSION_GET: PerRow = PerRow {
+    plain: "documentdb_api_internal.bson_expression_get",
+    with_vars: "documentdb_api_internal.bson_expression_get_let",
+};
+
+/// An `$unset` stage (`bson_dollar_unset`; no expressions, so no variables).
+pub const UNSET: &str = "documentdb_api_internal.bson_dollar_unset";
+/// `$unwind` of one document, a set of rows (`bson_dollar_unwind`).
+pub const UNWIND: &str = "documentdb_api_internal.bson_dollar_unwind";
+/// The values `distinct` collects from one document, a set of rows (`bson_distinct_unwind`).
+pub const DISTINCT_UNWIND: &str = "documentdb_api_internal.bson_distinct_unwind";
+/// Sort key of a document for one sort key (`bson_orderby`).
+pub const ORDER_BY: &str = "documentdb_api_internal.bson_orderby";
+/// A multi-document update's new document (`bson_update_document`).
+pub const UPDATE_DOCUMENT: &str = "documentdb_api_internal.bson_update_document";
+/// Byte equality of two documents (`bson_bytes_equal`).
+pub const BYTES_EQUAL: &str = "documentdb_api_internal.bson_bytes_equal";
+/// The `$group` accumulator aggregate (`sql_api/group_accumulator.rs`).
+pub const GROUP_ACCUMULATE: &str = "documentdb_api_internal.bson_group_accumulate";
+/// Builds a document from alternating keys and values (documentdb_core, `construct.rs`).
+pub const BUILD_DOCUMENT: &str = "documentdb_core.bson_build_document";
+/// Aggregates values into `{ key: [...] }` (documentdb_core, `construct.rs`).
+pub const ARRAY_AGG: &str = "documentdb_core.bson_array_agg";

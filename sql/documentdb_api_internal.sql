@@ -1,0 +1,67 @@
+-- Declarations of the internal per-row functions that generated queries call (their names
+-- are in pg_documentdb/src/sql_names.rs; implementations in pg_documentdb/src/sql_api/per_row.rs,
+-- symbols `<name>_wrapper`). All are IMMUTABLE STRICT PARALLEL SAFE: pure functions of their
+-- arguments. A `_let` twin takes the command's evaluated `let` variables as its last argument.
+
+-- Query match, and its index-servable predicates (the operators @= @> @>= @< @<= @*= @? in documentdb_api.sql).
+CREATE FUNCTION documentdb_api_internal.bson_query_match(document documentdb_core.bson, query documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_query_match_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_query_match_let(document documentdb_core.bson, query documentdb_core.bson, vars documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_query_match_let_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_eq(document documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_eq_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_gt(document documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_gt_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_gte(document documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_gte_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_lt(document documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_lt_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_lte(document documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_lte_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_in(document documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_in_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_exists(document documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_exists_wrapper';
+
+-- Projections and per-document stages.
+CREATE FUNCTION documentdb_api_internal.bson_project_find(document documentdb_core.bson, projection documentdb_core.bson, query documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_project_find_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_project_find_let(document documentdb_core.bson, projection documentdb_core.bson, query documentdb_core.bson, vars documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_project_find_let_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_project(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_project_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_project_let(document documentdb_core.bson, spec documentdb_core.bson, vars documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_project_let_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_add_fields(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_add_fields_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_add_fields_let(document documentdb_core.bson, spec documentdb_core.bson, vars documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_add_fields_let_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_unset(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_unset_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_replace_root(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_replace_root_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_replace_root_let(document documentdb_core.bson, spec documentdb_core.bson, vars documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_replace_root_let_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_unwind(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_unwind_wrapper';
+
+-- Expressions, sort keys, distinct.
+CREATE FUNCTION documentdb_api_internal.bson_expression_get(document documentdb_core.bson, expression documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_expression_get_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_expression_get_let(document documentdb_core.bson, expression documentdb_core.bson, vars documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_expression_get_let_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_orderby(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_orderby_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_distinct_unwind(document documentdb_core.bson, path text)
+RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_distinct_unwind_wrapper';
+
+-- Multi-document updates.
+CREATE FUNCTION documentdb_api_internal.bson_update_document(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_update_document_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_bytes_equal("left" documentdb_core.bson, "right" documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_bytes_equal_wrapper';
+
+-- Called by the collections catalog's trigger (documentdb_api.sql): every backend drops its
+-- cached collection lookups (pg_documentdb/src/catalog/cache.rs).
+CREATE FUNCTION documentdb_api_internal.invalidate_collection_cache(relid oid)
+RETURNS void LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'invalidate_collection_cache_wrapper';
