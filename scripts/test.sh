@@ -5,6 +5,8 @@
 #   3. pg_test     cargo pgrx test of each extension (temporary clusters, as `postgres`)
 #   4. regress     psql regression files (tests/regress) against the dev cluster (make run)
 #   5. e2e         end-to-end suites with real MongoDB clients through the gateway
+#   6. crash_hunt  generated/mutated calls of every SQL function and gateway command in a
+#                  throwaway cluster; any crash fails (CRASH_HUNT_SECONDS, default 60)
 # Set TEST_TIERS="unit regress" (space separated) to run a subset.
 set -euo pipefail
 
@@ -16,7 +18,7 @@ if [[ -z "${CARGO_TARGET_DIR:-}" && -d "${HOME}/.cache/documentdb-rs" ]]; then
 fi
 
 PGC=/usr/lib/postgresql/15/bin/pg_config
-TIERS="${TEST_TIERS:-lint unit pg_test regress e2e}"
+TIERS="${TEST_TIERS:-lint unit pg_test regress e2e crash_hunt}"
 PURE_CRATES=(documentdb_errors documentdb_bson documentdb_query documentdb_scram documentdb_gateway)
 PGRX_CRATES=(documentdb_core documentdb documentdb_gw_host)
 
@@ -56,7 +58,7 @@ if want pg_test; then
     done
 fi
 
-if want regress || want e2e; then
+if want regress || want e2e || want crash_hunt; then
     # (Re)installs the release build the pg_test tier replaced, and (re)starts the cluster.
     log "dev cluster: make run"
     "$ROOT/scripts/dev.sh" run
@@ -73,6 +75,12 @@ if want e2e; then
         log "e2e: $(basename "$suite")"
         "$suite"
     done
+fi
+
+if want crash_hunt; then
+    # Its own throwaway cluster, with the extensions `dev.sh run` installed above.
+    log "crash_hunt: ${CRASH_HUNT_SECONDS:-60} s (tests/crash_hunt/run.sh)"
+    "$ROOT/tests/crash_hunt/run.sh" "${CRASH_HUNT_SECONDS:-60}"
 fi
 
 log "all requested tiers passed in $((SECONDS - started)) s"
