@@ -21,7 +21,7 @@ DEFAULT_CRATES = [
     "crates/documentdb_bson",
     "crates/documentdb_query",
     "crates/documentdb_scram",
-    "crates/documentdb_pgbson",
+    "pg_documentdb_pgbson",
     "pg_documentdb_core",
     "pg_documentdb",
     "pg_documentdb_gw",

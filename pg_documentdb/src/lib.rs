@@ -1,6 +1,9 @@
 //! Extension `documentdb`: the MongoDB command surface (`documentdb_api`), its catalog
 //! (`documentdb_api_catalog`) and one table per collection (`documentdb_data`).
 
+// pgrx glue: SPI, fcinfo and memory contexts are PostgreSQL's C API (see spi.rs, record.rs).
+#![allow(unsafe_code)]
+
 use pgrx::prelude::*;
 
 mod call_cache;

@@ -10,7 +10,7 @@ use pgrx::fcinfo::{pg_arg_is_null, pg_getarg_datum_raw};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgMemoryContexts};
 
-use crate::io::validated_bson;
+use crate::io::{validated_bson, MAX_BSON_VALUE_SIZE};
 use crate::pg_value::{bson_argument_value, bson_key, datum_to_bson, is_text_like, record_to_document};
 
 /// `bson_build_document('a', 1, 'b', 'x', …)`: alternating keys and values of any type.
@@ -132,6 +132,17 @@ fn bson_array_agg_transition(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::Internal
         };
         if let Some(state) = state.as_mut() {
             state.items.push(value);
+            // The result is one document: stop at its size limit instead of growing the
+            // array until memory runs out (which aborts the backend).
+            if state.items.as_bytes().len() > MAX_BSON_VALUE_SIZE {
+                ok_or_throw::<()>(Err(documentdb_errors::DocDbError::new(
+                    documentdb_errors::ErrorCode::BSONObjectTooLarge,
+                    format!(
+                        "the aggregated array exceeds the maximum document size of {} bytes",
+                        documentdb_bson::MAX_BSON_SIZE
+                    ),
+                )));
+            }
         }
         pgrx::Internal::from(Some(pg_sys::Datum::from(state)))
     }

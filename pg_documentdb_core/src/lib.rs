@@ -2,6 +2,9 @@
 //! comparison order as operators with btree and hash opclasses, dotted-path access, and
 //! conversions. The logic lives in the `documentdb_bson` crate; this crate is thin glue.
 
+// pgrx glue: the bson types' I/O and the SQL-value conversions use PostgreSQL's C API.
+#![allow(unsafe_code)]
+
 mod access;
 mod compare;
 mod construct;

@@ -276,32 +276,10 @@ impl Action {
     }
 }
 
-/// Whether `doc` nests documents or arrays more than `max` levels below its top level.
 /// Client documents are checked with this before they are converted to [`Document`] (a
-/// recursive conversion: deep nesting would overflow the stack). The check itself does not
-/// recurse. Malformed elements are skipped (reading them fails later).
+/// recursive conversion: deep nesting would overflow the stack); the check does not recurse.
 fn nests_deeper_than(doc: &RawDocument, max: usize) -> bool {
-    let mut open = vec![doc.iter_elements()];
-    while let Some(elements) = open.last_mut() {
-        let Some(element) = elements.next() else {
-            open.pop();
-            continue;
-        };
-        let inner = match element.and_then(|e| e.value()) {
-            Ok(RawBsonRef::Document(d)) => d,
-            Ok(RawBsonRef::Array(a)) => match RawDocument::from_bytes(a.as_bytes()) {
-                Ok(d) => d,
-                Err(_) => continue,
-            },
-            Ok(RawBsonRef::JavaScriptCodeWithScope(c)) => c.scope,
-            _ => continue,
-        };
-        if open.len() > max {
-            return true;
-        }
-        open.push(inner.iter_elements());
-    }
-    false
+    documentdb_bson::validate::nesting_depth_exceeds(doc.as_bytes(), max)
 }
 
 #[cfg(test)]

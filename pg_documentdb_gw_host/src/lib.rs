@@ -2,6 +2,9 @@
 //! Load it with `shared_preload_libraries = 'documentdb_gw_host'`; settings are GUCs in the
 //! `documentdb_gateway.` namespace (Postmaster context: change them and restart).
 
+// pgrx glue: a background worker, and blocking signals for the gateway's threads.
+#![allow(unsafe_code)]
+
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

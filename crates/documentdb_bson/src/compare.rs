@@ -6,12 +6,10 @@
 //! JavaScript with scope < MaxKey) with the per-type value rules of MongoDB's
 //! `compareElementValues` and `BSONObj::woCompare`.
 //!
-//! Everything works on borrowed bytes: documents and arrays are walked with a small
-//! internal reader that neither allocates nor re-validates UTF-8.
+//! Everything works on borrowed bytes: documents and arrays are walked with
+//! [`crate::raw_reader`], which neither allocates nor re-validates UTF-8.
 
-pub mod value;
-
-pub(crate) use value::{with_val, Elements, Val};
+use crate::raw_reader::{with_val, Elements, Val};
 
 use bson::spec::ElementType;
 use bson::{RawArray, RawBsonRef, RawDocument};

@@ -15,8 +15,9 @@
 //! * documents: each element's key and value, then the element count; arrays: the values;
 //! * the other types: exactly the parts the comparison looks at.
 
-use crate::compare::{with_val, Elements, Val, MAX_STRUCTURAL_DEPTH};
+use crate::compare::MAX_STRUCTURAL_DEPTH;
 use crate::number::{cmp_decimal, decimal_parts, decimal_to_f64, f64_to_decimal, DecimalKind, Number};
+use crate::raw_reader::{with_val, Elements, Val};
 use bson::{RawBsonRef, RawDocument};
 use std::cmp::Ordering;
 

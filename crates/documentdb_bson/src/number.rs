@@ -1,4 +1,4 @@
-//! Numeric helpers shared by comparison, hashing and (later) arithmetic: exact
+//! Numeric helpers shared by comparison, hashing and arithmetic: exact
 //! int64/double comparison and decimal128 decoding.
 //!
 //! MongoDB compares all numeric BSON types (int32, int64, double, decimal128) by their

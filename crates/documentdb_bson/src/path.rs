@@ -1,5 +1,6 @@
 //! Dotted-path access with MongoDB semantics.
-use crate::compare::{Elements, Val, MAX_STRUCTURAL_DEPTH};
+use crate::compare::MAX_STRUCTURAL_DEPTH;
+use crate::raw_reader::{Elements, Val};
 use bson::{RawArrayBuf, RawBson, RawBsonRef, RawDocument};
 use documentdb_errors::{bail, DocDbResult};
 use std::str::Split;

@@ -67,7 +67,7 @@ pub fn validate_document(bytes: &[u8], max_size: usize) -> DocDbResult<&RawDocum
 /// documentation: the top-level document is at depth 0). Walks iteratively, with no
 /// recursion; a malformed element ends the walk of its container.
 pub fn nesting_depth_exceeds(doc: &[u8], max: usize) -> bool {
-    use crate::compare::{Elements, Val};
+    use crate::raw_reader::{Elements, Val};
     let mut open: Vec<Elements<'_>> = vec![Elements::new(doc)];
     while let Some(current) = open.last_mut() {
         match current.next() {

@@ -7,6 +7,9 @@
 //! gateway can turn any SQLSTATE it receives back into `{code, codeName}` without a
 //! table lookup for codes it has never heard of.
 
+// A pure crate: no PostgreSQL, no unsafe.
+#![forbid(unsafe_code)]
+
 use std::borrow::Cow;
 use std::fmt;
 

@@ -18,6 +18,7 @@ use std::cmp::Ordering;
 
 use bson::{Bson, RawBsonRef};
 use dec::{Decimal128 as D128, Rounding};
+use documentdb_bson::number::Number;
 
 pub(crate) mod decimal;
 
@@ -51,6 +52,16 @@ pub enum RoundMode {
 }
 
 impl Num {
+    /// The same number as `documentdb_bson` sees it.
+    pub fn to_number(self) -> Number {
+        match self {
+            Num::Int32(i) => Number::Int32(i),
+            Num::Int64(i) => Number::Int64(i),
+            Num::Double(d) => Number::Double(d),
+            Num::Decimal(d) => Number::Decimal(d),
+        }
+    }
+
     /// The number in a BSON value; `None` for non-numeric values.
     pub fn from_bson(value: &Bson) -> Option<Num> {
         match value {
@@ -271,53 +282,10 @@ pub fn as_i64_exact(n: Num) -> Option<i64> {
 // Comparison
 // ------------------------------------------------------------------------------------
 
-/// Numeric comparison across all four types, exact (no rounding), with NaN equal to NaN
-/// and below every other number (MongoDB's order).
+/// MongoDB's numeric order across all four types (NaN equal to NaN and below every other
+/// number), as `documentdb_bson::number::Number::compare` defines it.
 pub fn compare(a: Num, b: Num) -> Ordering {
-    use Num::*;
-    match (a, b) {
-        (Int32(x), Int32(y)) => x.cmp(&y),
-        (Int32(x), Int64(y)) => i64::from(x).cmp(&y),
-        (Int64(x), Int32(y)) => x.cmp(&i64::from(y)),
-        (Int64(x), Int64(y)) => x.cmp(&y),
-        (Double(x), Double(y)) => compare_f64(x, y),
-        (Double(x), Int32(y)) => compare_f64_i64(x, i64::from(y)),
-        (Double(x), Int64(y)) => compare_f64_i64(x, y),
-        (Int32(x), Double(y)) => compare_f64_i64(y, i64::from(x)).reverse(),
-        (Int64(x), Double(y)) => compare_f64_i64(y, x).reverse(),
-        (Decimal(x), Decimal(y)) => d128::compare(d128::from_bson(&x), d128::from_bson(&y)),
-        (Decimal(x), Double(y)) => d128::compare_with_f64(d128::from_bson(&x), y),
-        (Double(x), Decimal(y)) => d128::compare_with_f64(d128::from_bson(&y), x).reverse(),
-        (Decimal(x), other) => d128::compare(d128::from_bson(&x), other.to_dec()),
-        (other, Decimal(y)) => d128::compare(other.to_dec(), d128::from_bson(&y)),
-    }
-}
-
-fn compare_f64(x: f64, y: f64) -> Ordering {
-    match (x.is_nan(), y.is_nan()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-    }
-}
-
-fn compare_f64_i64(x: f64, y: i64) -> Ordering {
-    if x.is_nan() {
-        return Ordering::Less;
-    }
-    if x >= 9_223_372_036_854_775_808.0 {
-        return Ordering::Greater;
-    }
-    if x < -9_223_372_036_854_775_808.0 {
-        return Ordering::Less;
-    }
-    let whole = x.trunc();
-    let wi = whole as i64; // exact: |whole| < 2^63
-    match wi.cmp(&y) {
-        Ordering::Equal => compare_f64(x - whole, 0.0),
-        other => other,
-    }
+    a.to_number().compare(&b.to_number())
 }
 
 // ------------------------------------------------------------------------------------

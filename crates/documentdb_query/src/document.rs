@@ -114,13 +114,13 @@ pub fn check_size(doc: &RawDocument) -> DocDbResult<()> {
 /// convert document to BSON because it exceeds the limit of 200 levels of nesting" (see
 /// [`documentdb_bson::MAX_VALUE_DEPTH`]). Iterative: safe on values of any depth.
 pub fn check_value_depth(value: &Bson) -> DocDbResult<()> {
-    crate::expr::value::check_value_depth(value)
+    crate::value_bounds::check_value_depth(value)
 }
 
 /// A document built at run time as BSON bytes, after [`check_value_depth`] (the `bson`
 /// crate's serializer recurses once per level).
 pub fn to_raw_document(doc: &Document) -> DocDbResult<RawDocumentBuf> {
-    crate::expr::value::check_document_depth(doc)?;
+    crate::value_bounds::check_document_depth(doc)?;
     RawDocumentBuf::try_from(doc).map_err(|e| docdb_error!(InternalError, "cannot serialize document: {e}"))
 }
 

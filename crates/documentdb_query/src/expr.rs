@@ -14,17 +14,27 @@
 //! `$$NOW` (fixed when the expression is parsed, or `NOW` from [`ExprContext`]), user
 //! variables from [`ExprContext::variables`] (constants, e.g. `let` of `aggregate`), and
 //! the bindings of `$let`, `$map`, `$filter`, `$reduce` — resolved to slots at parse time.
+use std::sync::Arc;
+
 use bson::{Bson, RawBsonRef, RawDocument};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
+use crate::value_bounds::{self, SizeBudget};
 use crate::Value;
 
+pub mod accumulators;
 pub(crate) mod date;
+pub(crate) mod operator_args;
 pub(crate) mod ops;
+pub(crate) mod ops_arith;
 pub(crate) mod ops_array;
 pub(crate) mod ops_date;
+pub(crate) mod ops_logic;
 pub(crate) mod ops_object;
 pub(crate) mod ops_string;
+pub(crate) mod ops_vars;
+pub(crate) mod regex;
+pub(crate) mod sort_by;
 pub(crate) mod value;
 
 /// Parse-time context: user variables defined by `let` (names usable as `$$name`).
@@ -71,7 +81,45 @@ pub(crate) struct Call {
     pub name: &'static str,
     pub eval: EvalFn,
     pub args: Vec<Node>,
-    pub data: ops::OpData,
+    pub data: OpData,
+}
+
+/// Extra, operator-specific data computed at parse time.
+#[derive(Debug, Clone)]
+pub(crate) enum OpData {
+    None,
+    /// A bound variable (`$map`/`$filter` `as`).
+    Var(usize),
+    /// `$let` variables, in `args` order (the last arg is `in`).
+    Vars(Vec<usize>),
+    /// `$reduce`: `$$this`, `$$value`.
+    Reduce {
+        this: usize,
+        value: usize,
+    },
+    /// `$switch`: whether a default is present (it is the last arg).
+    Switch {
+        has_default: bool,
+    },
+    /// Pre-compiled regular expression (constant `regex`/`options`).
+    Regex(Option<Arc<regex::CompiledRegex>>),
+    /// `$sortArray` specification.
+    Sort(Arc<sort_by::SortBy>),
+    /// `$zip`: number of inputs (defaults follow) and `useLongestLength`.
+    Zip {
+        inputs: usize,
+        longest: bool,
+    },
+    /// `$rand` (volatile).
+    Rand,
+    /// A constant string (e.g. `$getField`'s field).
+    Str(String),
+}
+
+impl OpData {
+    pub(crate) fn is_volatile(&self) -> bool {
+        matches!(self, OpData::Rand)
+    }
 }
 
 impl Node {
@@ -144,52 +192,115 @@ pub(crate) enum Slot {
 pub(crate) struct Env<'a> {
     pub root: &'a RawDocument,
     pub vars: Vec<Slot>,
+    /// Approximate size of the value in each slot, and their sum: every reference to a
+    /// variable copies its value, so the values bound at one time share one memory limit.
+    bound: Vec<usize>,
+    bound_total: usize,
+    /// The size of the value the last completed [`Env::eval`] returned, when that value
+    /// was an array or object literal (measured as it was built), so that the literal or
+    /// variable that takes it does not walk it again.
+    built: Option<usize>,
 }
 
 impl<'a> Env<'a> {
     fn new(root: &'a RawDocument, num_vars: usize) -> Env<'a> {
-        let mut vars = vec![Slot::Value(None); num_vars.max(2)];
+        let slots = num_vars.max(2);
+        let mut vars = vec![Slot::Value(None); slots];
         vars[CURRENT_VAR] = Slot::Root;
         vars[ROOT_VAR] = Slot::Root;
-        Env { root, vars }
+        Env { root, vars, bound: Vec::new(), bound_total: 0, built: None }
     }
 
-    pub(crate) fn set(&mut self, var: usize, value: Value) {
-        if let Some(slot) = self.vars.get_mut(var) {
-            *slot = Slot::Value(value);
+    /// Binds `value` to a variable for the operator `op` (`$let`, `$map`, ...), refusing
+    /// it (ExceededMemoryLimit) when the values bound together would pass
+    /// [`MAX_VALUE_BYTES`](value_bounds::MAX_VALUE_BYTES).
+    /// `built` is the value's size when the caller knows it ([`Env::take_built_size`]).
+    pub(crate) fn bind(&mut self, op: &'static str, var: usize, value: Value, built: Option<usize>) -> DocDbResult<()> {
+        let others = self.bound_total - self.bound.get(var).copied().unwrap_or(0);
+        let room = value_bounds::MAX_VALUE_BYTES.saturating_sub(others);
+        let size = match (&value, built) {
+            (Some(_), Some(size)) if size <= room => size,
+            (Some(_), Some(_)) => return Err(value_bounds::value_too_large(op)),
+            (Some(v), None) => value_bounds::measure(v, value_bounds::Accounting::Decoded, room, usize::MAX)
+                .map_err(|_| value_bounds::value_too_large(op))?,
+            (None, _) => 0,
+        };
+        self.bind_measured(var, value, size);
+        Ok(())
+    }
+
+    /// [`Env::bind`] of a value whose approximate size the caller has measured.
+    pub(crate) fn bind_measured(&mut self, var: usize, value: Value, size: usize) {
+        if self.bound.len() < self.vars.len() {
+            // Allocated by the first binding: most expressions bind no variable.
+            self.bound.resize(self.vars.len(), 0);
         }
+        if let (Some(slot), Some(bound)) = (self.vars.get_mut(var), self.bound.get_mut(var)) {
+            *slot = Slot::Value(value);
+            self.bound_total = self.bound_total - *bound + size;
+            *bound = size;
+        }
+    }
+
+    /// Frees a variable whose scope has ended.
+    pub(crate) fn unbind(&mut self, var: usize) {
+        self.bind_measured(var, None, 0);
     }
 
     /// Evaluates a node. Nodes that evaluate others (arrays, objects, operators) check the
     /// stack depth first ([`documentdb_bson::stack::guard`]).
     pub(crate) fn eval(&mut self, node: &Node) -> DocDbResult<Value> {
         match node {
-            Node::Const(v) => Ok(v.clone()),
-            Node::Absent => Ok(None),
-            Node::Path { var, fields } => Ok(self.eval_path(*var, fields)),
+            Node::Const(v) => {
+                self.built = None;
+                Ok(v.clone())
+            }
+            Node::Absent => {
+                self.built = None;
+                Ok(None)
+            }
+            Node::Path { var, fields } => {
+                self.built = None;
+                Ok(self.eval_path(*var, fields))
+            }
             Node::Array(items) => {
                 documentdb_bson::stack::guard()?;
+                let mut budget = SizeBudget::new("an array expression");
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(self.eval(item)?.unwrap_or(Bson::Null));
+                    let v = self.eval(item)?.unwrap_or(Bson::Null);
+                    budget.add_value_built(&v, self.built.take())?;
+                    out.push(v);
                 }
+                self.built = Some(budget.used());
                 Ok(Some(Bson::Array(out)))
             }
             Node::Object(fields) => {
                 documentdb_bson::stack::guard()?;
+                let mut budget = SizeBudget::new("an object expression");
                 let mut doc = bson::Document::new();
                 for (name, node) in fields {
                     if let Some(v) = self.eval(node)? {
+                        budget.add_field(name, &v, self.built.take())?;
                         doc.insert(name.clone(), v);
                     }
                 }
+                self.built = Some(budget.used());
                 Ok(Some(Bson::Document(doc)))
             }
             Node::Call(call) => {
                 documentdb_bson::stack::guard()?;
-                (call.eval)(call, self)
+                let value = (call.eval)(call, self);
+                self.built = None;
+                value
             }
         }
+    }
+
+    /// The size of the value the last [`Env::eval`] returned when it built an array or
+    /// object literal (see [`Env::built`](Env)), taken once.
+    pub(crate) fn take_built_size(&mut self) -> Option<usize> {
+        self.built.take()
     }
 
     fn eval_path(&self, var: usize, fields: &[String]) -> Value {

@@ -9,22 +9,21 @@
 //!
 //! Unsupported: geospatial operators, `$text` and `$where` (errors, code NotImplemented).
 
+pub mod json_schema;
 mod node;
 mod parse;
 mod path;
-pub(crate) mod raw;
+mod predicate;
 pub(crate) mod util;
 
 use bson::{RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_bson::compare_values;
 use documentdb_errors::{docdb_error, DocDbResult};
 
-use node::{CmpOp, Node, Pred};
+use node::{Node, Pred};
 use parse::Parser;
 use path::Root;
-
-pub(crate) use node::{Cmp, CmpOp as CompareOp, RegexPred};
-pub(crate) use parse::compile_regex;
+use predicate::{compile_regex, CmpOp};
 
 /// A parsed query filter.
 #[derive(Debug, Clone)]

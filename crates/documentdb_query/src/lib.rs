@@ -2,15 +2,21 @@
 //! projection, update operators, sort keys, aggregation expressions and accumulators,
 //! and `$jsonSchema`. No PostgreSQL here; the `documentdb` extension calls into it.
 //!
-//! Module ownership and the API each module offers to the others are fixed in the stub
-//! signatures; extend them, don't change them without updating every caller.
+//! Layering, with no import cycles between modules (`scripts/module_cycles.py`): `filter`
+//! (with `$jsonSchema`) uses `expr` for `$expr`; `expr` (with the accumulators its
+//! expression forms share with `$group`) uses `arith`, `value_bounds` and
+//! `documentdb_bson`; `projection`, `update`, `sort` and `unwind` build on them.
 
-pub mod accumulators;
+// A pure crate: no PostgreSQL, no unsafe.
+#![forbid(unsafe_code)]
+
 pub mod distinct;
 pub mod expr;
+pub use expr::accumulators;
 pub mod filter;
+/// `$jsonSchema` (its home is `filter::json_schema`; this path is the one callers use).
+pub use filter::json_schema as schema;
 pub mod projection;
-pub mod schema;
 pub mod sort;
 pub mod unwind;
 pub mod update;
@@ -20,3 +26,4 @@ pub type Value = Option<bson::Bson>;
 
 pub mod arith;
 pub mod document;
+pub(crate) mod value_bounds;

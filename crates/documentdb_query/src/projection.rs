@@ -9,11 +9,14 @@
 //! element, nested arrays included (inclusion drops non-document elements), computed
 //! dotted paths set the field in every document of an array (and replace every other
 //! element, in inclusion projections too, by a new document of the computed fields).
+use std::cell::Cell;
+
 use bson::{Bson, Document, RawDocument, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::expr::{ExprContext, Expression};
 use crate::filter::{Filter, MatchOutcome};
+use crate::value_bounds::{self, MAX_VALUE_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -440,7 +443,7 @@ impl Projection {
             },
             _ => None,
         };
-        let ctx = Apply { root, positional };
+        let ctx = Apply { root, positional, computed: Cell::new(0) };
         match self.kind {
             Kind::Inclusion => {
                 let mut out = ctx.include_doc(&self.root, input, true)?;
@@ -471,6 +474,9 @@ impl Projection {
 struct Apply<'a> {
     root: &'a RawDocument,
     positional: Option<usize>,
+    /// Approximate size of the computed values put in the document so far: each field
+    /// can copy a large part of the input, so together they share one memory limit.
+    computed: Cell<usize>,
 }
 
 fn slice_array(items: &[Bson], skip: Option<i64>, limit: i64) -> Vec<Bson> {
@@ -646,6 +652,7 @@ impl Apply<'_> {
             match child {
                 Child::Expr(e) => match e.evaluate(self.root)? {
                     Some(v) => {
+                        self.count_computed(&v)?;
                         doc.insert(name.clone(), v);
                     }
                     None => {
@@ -660,6 +667,18 @@ impl Apply<'_> {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Counts a computed value against [`MAX_VALUE_BYTES`], as MongoDB counts sizes: a
+    /// document MongoDB could return (16 MB of BSON) always fits, while many copies of a
+    /// large field (`{a: "$big", b: "$big", ...}`) cannot exhaust memory.
+    fn count_computed(&self, value: &Bson) -> DocDbResult<()> {
+        let total = self.computed.get().saturating_add(value_bounds::approximate_size(value));
+        if total > MAX_VALUE_BYTES {
+            return Err(value_bounds::value_too_large("a projection"));
+        }
+        self.computed.set(total);
         Ok(())
     }
 

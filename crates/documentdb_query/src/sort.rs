@@ -16,8 +16,8 @@ use documentdb_bson::compare::canonical_type_rank;
 use documentdb_bson::{compare_documents, compare_values};
 use documentdb_errors::{docdb_error, DocDbError, DocDbResult, ErrorCode};
 
-use crate::filter::raw::{array_document, decode, get_item, ArrayRef, Elements, Item};
 use crate::filter::util::element_string;
+use documentdb_bson::raw_reader::{array_document, decode, get_item, ArrayRef, Item, RawElements};
 
 #[derive(Debug, Clone)]
 struct SortKeySpec {
@@ -154,7 +154,7 @@ pub fn sort_key(doc: &RawDocument, path: &str, ascending: bool) -> RawBson {
         Key::Value(v) => RawBson::from(v),
         Key::Array(arr) => {
             let mut out = RawArrayBuf::new();
-            for e in Elements::new(arr) {
+            for e in RawElements::of(arr) {
                 if let Some(v) = decode(arr, e) {
                     out.push(v);
                 }

@@ -27,10 +27,6 @@ fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
     DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
 }
 
-fn type_name(value: RawBsonRef<'_>) -> &'static str {
-    crate::filter::util::type_name(value.element_type())
-}
-
 /// MongoDB's `FieldPath` rules for a path without its `$` prefix.
 fn field_path(path: &str) -> DocDbResult<Vec<String>> {
     if path.is_empty() {
@@ -65,7 +61,7 @@ impl Unwind {
                 15981,
                 format!(
                     "expected either a string or an object as specification for $unwind stage, got {}",
-                    type_name(other)
+                    documentdb_bson::type_name(other.element_type())
                 ),
             )),
         }
@@ -83,7 +79,10 @@ impl Unwind {
                 ("path", other) => {
                     return Err(loc(
                         28808,
-                        format!("expected a string as the path for $unwind stage, got {}", type_name(other)),
+                        format!(
+                            "expected a string as the path for $unwind stage, got {}",
+                            documentdb_bson::type_name(other.element_type())
+                        ),
                     ))
                 }
                 ("preserveNullAndEmptyArrays", RawBsonRef::Boolean(b)) => preserve = b,
@@ -92,7 +91,7 @@ impl Unwind {
                         28809,
                         format!(
                             "expected a boolean for the preserveNullAndEmptyArrays option to $unwind stage, got {}",
-                            type_name(other)
+                            documentdb_bson::type_name(other.element_type())
                         ),
                     ))
                 }
@@ -110,7 +109,7 @@ impl Unwind {
                         28810,
                         format!(
                             "expected a non-empty string for the includeArrayIndex option to $unwind stage, got {}",
-                            type_name(other)
+                            documentdb_bson::type_name(other.element_type())
                         ),
                     ))
                 }

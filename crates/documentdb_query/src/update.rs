@@ -14,6 +14,7 @@ use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use crate::filter::Filter;
 
 mod apply;
+mod field_ref;
 mod fmt;
 mod ops;
 mod pipeline;
@@ -172,7 +173,7 @@ fn parse_array_filters(filters: Option<&RawArray>) -> DocDbResult<BTreeMap<Strin
             bail!(
                 TypeMismatch,
                 "BSON field 'update.updates.arrayFilters.{i}' is the wrong type '{}', expected type 'object'",
-                fmt::type_name(&value)
+                documentdb_bson::type_name(value.element_type())
             );
         };
         if contains_expr(doc)? {
@@ -336,7 +337,7 @@ fn replace_document(
 fn validate_id(id: &Bson) -> DocDbResult<()> {
     match id {
         Bson::Array(_) | Bson::RegularExpression(_) | Bson::Undefined => {
-            bail!(InvalidIdField, "The '_id' value cannot be of type {}", fmt::type_name(id))
+            bail!(InvalidIdField, "The '_id' value cannot be of type {}", documentdb_bson::type_name(id.element_type()))
         }
         Bson::Document(d) => {
             if let Some(name) = first_dollar_field(d) {

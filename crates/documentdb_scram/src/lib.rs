@@ -8,6 +8,9 @@
 //! `documentdb_api_catalog.scram_sha1_credentials`, computed over MongoDB's SHA-1 password
 //! digest `hex(md5(user + ":mongo:" + password))`.
 
+// A pure crate: no PostgreSQL, no unsafe.
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as B64;

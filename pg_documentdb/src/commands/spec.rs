@@ -2,8 +2,8 @@
 //! generic fields (sessions, read/write concern, API version...) accepted, anything else
 //! rejected with "BSON field '<cmd>.<field>' is an unknown field." (code 40415).
 
-use bson::spec::ElementType;
 use bson::{RawArray, RawBsonRef, RawDocument};
+use documentdb_bson::type_name;
 use documentdb_errors::{bail, DocDbError, DocDbResult, ErrorCode};
 
 /// MongoDB's IDL error for unknown fields.
@@ -43,33 +43,6 @@ pub const GENERIC_FIELDS: &[&str] = &[
     "$configTime",
     "$queryOptions",
 ];
-
-/// Human-readable BSON type name as MongoDB prints it in errors.
-pub fn type_name(t: ElementType) -> &'static str {
-    match t {
-        ElementType::Double => "double",
-        ElementType::String => "string",
-        ElementType::EmbeddedDocument => "object",
-        ElementType::Array => "array",
-        ElementType::Binary => "binData",
-        ElementType::Undefined => "undefined",
-        ElementType::ObjectId => "objectId",
-        ElementType::Boolean => "bool",
-        ElementType::DateTime => "date",
-        ElementType::Null => "null",
-        ElementType::RegularExpression => "regex",
-        ElementType::DbPointer => "dbPointer",
-        ElementType::JavaScriptCode => "javascript",
-        ElementType::Symbol => "symbol",
-        ElementType::JavaScriptCodeWithScope => "javascriptWithScope",
-        ElementType::Int32 => "int",
-        ElementType::Timestamp => "timestamp",
-        ElementType::Int64 => "long",
-        ElementType::Decimal128 => "decimal",
-        ElementType::MaxKey => "maxKey",
-        ElementType::MinKey => "minKey",
-    }
-}
 
 /// A field of a command being read, for typed accessors with MongoDB's error messages.
 pub struct Field<'a> {

@@ -311,12 +311,6 @@ pub(crate) fn compare(a: D128, b: D128) -> Ordering {
     }
 }
 
-/// Compares a decimal with a double the way MongoDB does: the double is first converted
-/// to a decimal with 34 significant digits (`Decimal128(double, kRoundTo34Digits)`).
-pub(crate) fn compare_with_f64(a: D128, x: f64) -> Ordering {
-    compare(a, from_f64_34(x))
-}
-
 /// Canonical decimal text (MongoDB's `Decimal128::toString`): `NaN`, `Infinity`,
 /// `-Infinity`, plain notation when the exponent is <= 0 and the adjusted exponent is
 /// >= -6, scientific (`1.5E+3`) otherwise.

@@ -6,22 +6,24 @@ use std::sync::Arc;
 use bson::Bson;
 use documentdb_errors::DocDbResult;
 
-use super::ops::{call, display, fixed, loc, parse_args, ranged, variadic, OpData};
+use super::accumulators::{validate_n, Accumulator};
+use super::operator_args::{call, display, fixed, loc, parse_args, ranged, variadic};
+use super::sort_by::parse_sort_by;
 use super::value::{self as v, is_nullish, num, type_name};
-use super::{parse_operand, Call, Env, Node, ParseCtx};
-use crate::accumulators::Accumulator;
+use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
 use crate::arith::{self, Num};
+use crate::value_bounds::{self, Accounting, SizeBudget, MAX_VALUE_BYTES};
 use crate::Value;
 
 fn arr(val: Vec<Bson>) -> Value {
     Some(Bson::Array(val))
 }
 
-pub(crate) fn p_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_size)
+pub(crate) fn parse_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_size)
 }
 
-fn e_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     match env.eval(&c.args[0])? {
         Some(Bson::Array(a)) => Ok(Some(Num::int_or_long(i64::try_from(a.len()).unwrap_or(i64::MAX)).to_bson())),
         other => {
@@ -66,35 +68,35 @@ fn array_elem_at(op: &str, arity: usize, array: Value, index: Value) -> DocDbRes
     Ok(items.into_iter().nth(usize::try_from(idx).unwrap_or(usize::MAX)))
 }
 
-pub(crate) fn p_array_elem_at(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 2, e_array_elem_at)
+pub(crate) fn parse_array_elem_at(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, eval_array_elem_at)
 }
 
-fn e_array_elem_at(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_array_elem_at(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let a = env.eval(&c.args[0])?;
     let i = env.eval(&c.args[1])?;
     array_elem_at(c.name, 2, a, i)
 }
 
-pub(crate) fn p_first(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_first_last)
+pub(crate) fn parse_first(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_first_last)
 }
 
-pub(crate) fn p_last(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_first_last)
+pub(crate) fn parse_last(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_first_last)
 }
 
-fn e_first_last(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_first_last(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let a = env.eval(&c.args[0])?;
     let idx = if c.name == "$first" { 0 } else { -1 };
     array_elem_at(c.name, 1, a, Some(Bson::Int32(idx)))
 }
 
-pub(crate) fn p_in(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 2, e_in)
+pub(crate) fn parse_in(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, eval_in)
 }
 
-fn e_in(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_in(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let needle = env.eval(&c.args[0])?;
     let hay = env.eval(&c.args[1])?;
     let Some(Bson::Array(items)) = hay else {
@@ -104,11 +106,12 @@ fn e_in(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Boolean(found)))
 }
 
-pub(crate) fn p_concat_arrays(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    variadic(name, arg, ctx, e_concat_arrays)
+pub(crate) fn parse_concat_arrays(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, eval_concat_arrays)
 }
 
-fn e_concat_arrays(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_concat_arrays(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut budget = SizeBudget::new("$concatArrays");
     let mut out = Vec::new();
     for a in &c.args {
         let val = env.eval(a)?;
@@ -116,18 +119,23 @@ fn e_concat_arrays(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return Ok(Some(Bson::Null));
         }
         match val {
-            Some(Bson::Array(items)) => out.extend(items),
+            Some(Bson::Array(items)) => {
+                for item in &items {
+                    budget.add_value(item)?;
+                }
+                out.extend(items)
+            }
             other => return Err(loc(28664, format!("$concatArrays only supports arrays, not {}", type_name(&other)))),
         }
     }
     Ok(arr(out))
 }
 
-pub(crate) fn p_slice(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    ranged(name, arg, ctx, 2, 3, e_slice)
+pub(crate) fn parse_slice(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 3, eval_slice)
 }
 
-fn e_slice(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_slice(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let a = env.eval(&c.args[0])?;
     let second = env.eval(&c.args[1])?;
     if is_nullish(&a) || is_nullish(&second) {
@@ -186,11 +194,11 @@ fn e_slice(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(arr(items.get(s..e.max(s)).unwrap_or_default().to_vec()))
 }
 
-pub(crate) fn p_reverse_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_reverse_array)
+pub(crate) fn parse_reverse_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_reverse_array)
 }
 
-fn e_reverse_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_reverse_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let a = env.eval(&c.args[0])?;
     if is_nullish(&a) {
         return Ok(Some(Bson::Null));
@@ -221,11 +229,11 @@ fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
     usize::try_from(n).map_err(|_| loc(40097, format!("{op} requires a nonnegative {what}, found: {}", display(val))))
 }
 
-pub(crate) fn p_index_of_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    ranged(name, arg, ctx, 2, 4, e_index_of_array)
+pub(crate) fn parse_index_of_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 4, eval_index_of_array)
 }
 
-fn e_index_of_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_index_of_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let a = env.eval(&c.args[0])?;
     if is_nullish(&a) {
         return Ok(Some(Bson::Null));
@@ -253,19 +261,19 @@ fn e_index_of_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Int32(-1)))
 }
 
-pub(crate) fn p_is_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_is_array)
+pub(crate) fn parse_is_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_is_array)
 }
 
-fn e_is_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_is_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Boolean(matches!(env.eval(&c.args[0])?, Some(Bson::Array(_))))))
 }
 
-pub(crate) fn p_range(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    ranged(name, arg, ctx, 2, 3, e_range)
+pub(crate) fn parse_range(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 3, eval_range)
 }
 
-fn e_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let sv = env.eval(&c.args[0])?;
     let ev = env.eval(&c.args[1])?;
     let sn = num(&sv).ok_or_else(|| {
@@ -314,8 +322,10 @@ fn e_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let (mut cur, end) = (i64::from(start), i64::from(end));
     let steps = (end - cur) / step;
     let length = if steps >= 0 { 1 + steps } else { 0 };
-    const MEM_LIMIT: i64 = 64 * 1024 * 1024;
-    let needed = 24 + length * 16;
+    // MongoDB's estimate and message (internalQueryMaxRangeBytes), the elements counted
+    // as the decoded values they are here (see `value_bounds`).
+    const MEM_LIMIT: i64 = MAX_VALUE_BYTES as i64;
+    let needed = 24 + length * Accounting::Decoded.value_overhead() as i64;
     if needed >= MEM_LIMIT {
         return Err(documentdb_errors::DocDbError::new(
             documentdb_errors::ErrorCode::ExceededMemoryLimit,
@@ -334,11 +344,14 @@ fn e_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $zip ----
 
-pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             34460,
-            format!("$zip only supports an object as an argument, found {}", v::bson_type_name(arg)),
+            format!(
+                "$zip only supports an object as an argument, found {}",
+                documentdb_bson::type_name(arg.element_type())
+            ),
         ));
     };
     let mut inputs = Vec::new();
@@ -350,7 +363,10 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
                 let Bson::Array(items) = val else {
                     return Err(loc(
                         34461,
-                        format!("inputs must be an array of expressions, found {}", v::bson_type_name(val)),
+                        format!(
+                            "inputs must be an array of expressions, found {}",
+                            documentdb_bson::type_name(val.element_type())
+                        ),
                     ));
                 };
                 for i in items {
@@ -361,7 +377,10 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
                 let Bson::Array(items) = val else {
                     return Err(loc(
                         34462,
-                        format!("defaults must be an array of expressions, found {}", v::bson_type_name(val)),
+                        format!(
+                            "defaults must be an array of expressions, found {}",
+                            documentdb_bson::type_name(val.element_type())
+                        ),
                     ));
                 };
                 for i in items {
@@ -373,7 +392,10 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
                 _ => {
                     return Err(loc(
                         34463,
-                        format!("useLongestLength must be a bool, found {}", v::bson_type_name(arg)),
+                        format!(
+                            "useLongestLength must be a bool, found {}",
+                            documentdb_bson::type_name(arg.element_type())
+                        ),
                     ))
                 }
             },
@@ -391,13 +413,15 @@ pub(crate) fn p_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> D
     }
     let n = inputs.len();
     inputs.extend(defaults);
-    Ok(call(name, e_zip, inputs, OpData::Zip { inputs: n, longest }))
+    Ok(call(name, eval_zip, inputs, OpData::Zip { inputs: n, longest }))
 }
 
-fn e_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Zip { inputs, longest } = c.data else {
         return Ok(None);
     };
+    // The inputs are held together, and their elements move into the rows.
+    let mut budget = SizeBudget::new("$zip");
     let mut arrays = Vec::with_capacity(inputs);
     for a in &c.args[..inputs] {
         let val = env.eval(a)?;
@@ -405,7 +429,12 @@ fn e_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return Ok(Some(Bson::Null));
         }
         match val {
-            Some(Bson::Array(items)) => arrays.push(items),
+            Some(Bson::Array(items)) => {
+                for item in &items {
+                    budget.add_value(item)?;
+                }
+                arrays.push(items)
+            }
             other => {
                 return Err(loc(34468, format!("$zip found a non-array expression in input: {}", display(&other))))
             }
@@ -422,117 +451,37 @@ fn e_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
     }
     let len = if longest { max } else { min };
+    // A default may fill many rows: measure it once.
+    let default_sizes: Vec<usize> = defaults.iter().map(value_bounds::decoded_size).collect();
+    let mut columns: Vec<_> = arrays.into_iter().map(Vec::into_iter).collect();
     let mut out = Vec::with_capacity(len);
-    for row in 0..len {
-        let mut r = Vec::with_capacity(inputs);
-        for (col, a) in arrays.iter().enumerate() {
-            r.push(a.get(row).cloned().unwrap_or_else(|| defaults[col].clone()));
+    for _ in 0..len {
+        budget.add_bytes(Accounting::Decoded.value_overhead())?;
+        let mut row = Vec::with_capacity(inputs);
+        for (col, items) in columns.iter_mut().enumerate() {
+            match items.next() {
+                Some(item) => row.push(item),
+                None => {
+                    budget.add_bytes(default_sizes[col])?;
+                    row.push(defaults[col].clone());
+                }
+            }
         }
-        out.push(Bson::Array(r));
+        out.push(Bson::Array(row));
     }
     Ok(arr(out))
 }
 
 // ---- $sortArray ----
 
-/// A `$sortArray` / `$push $sort`-style specification.
-#[derive(Debug, Clone)]
-pub(crate) enum SortBy {
-    /// Sort whole elements (1 ascending, -1 descending).
-    Whole(bool),
-    /// Sort by fields of document elements: (dotted path, ascending).
-    Fields(Vec<(Vec<String>, bool)>),
-}
-
-fn sort_direction(v: &Bson) -> Option<bool> {
-    let n = Num::from_bson(v)?;
-    let f = arith::to_f64(n);
-    if f == 1.0 {
-        Some(true)
-    } else if f == -1.0 {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// Parses a `sortBy` value (errors 2942505 / 2942506 / 2942507).
-pub(crate) fn parse_sort_by(spec: &Bson) -> DocDbResult<SortBy> {
-    match spec {
-        Bson::Document(d) => {
-            if d.is_empty() {
-                return Err(loc(2942505, "$sort stage must have at least one sort key"));
-            }
-            let mut fields = Vec::with_capacity(d.len());
-            for (k, val) in d {
-                if let Bson::Document(m) = val {
-                    if m.contains_key("$meta") {
-                        return Err(loc(2942505, "$meta sort is not supported: text search is not supported"));
-                    }
-                }
-                let dir = sort_direction(val).ok_or_else(|| {
-                    loc(2942505, "$sort key ordering must be 1 (for ascending) or -1 (for descending)")
-                })?;
-                documentdb_bson::path::check_path_components(k)?;
-                fields.push((k.split('.').map(str::to_string).collect(), dir));
-            }
-            Ok(SortBy::Fields(fields))
-        }
-        other if Num::from_bson(other).is_some() => sort_direction(other)
-            .map(SortBy::Whole)
-            .ok_or_else(|| loc(2942506, "The $sort element value must be either 1 or -1")),
-        _ => Err(loc(
-            2942507,
-            "The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields",
-        )),
-    }
-}
-
-/// `getFieldDotted`: documents by name, arrays by numeric index; no array traversal.
-fn dotted(val: &Bson, path: &[String]) -> Option<Bson> {
-    let Some((first, rest)) = path.split_first() else {
-        return Some(val.clone());
-    };
-    let next = match val {
-        Bson::Document(d) => d.get(first)?,
-        Bson::Array(a) => a.get(first.parse::<usize>().ok()?)?,
-        _ => return None,
-    };
-    dotted(next, rest)
-}
-
-impl SortBy {
-    pub(crate) fn compare(&self, a: &Bson, b: &Bson) -> Ordering {
-        match self {
-            SortBy::Whole(asc) => {
-                let o = v::compare(a, b);
-                if *asc {
-                    o
-                } else {
-                    o.reverse()
-                }
-            }
-            SortBy::Fields(fields) => {
-                for (path, asc) in fields {
-                    let ka = if matches!(a, Bson::Document(_)) { dotted(a, path) } else { None };
-                    let kb = if matches!(b, Bson::Document(_)) { dotted(b, path) } else { None };
-                    let o = v::compare(&ka.unwrap_or(Bson::Null), &kb.unwrap_or(Bson::Null));
-                    let o = if *asc { o } else { o.reverse() };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                Ordering::Equal
-            }
-        }
-    }
-}
-
-pub(crate) fn p_sort_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_sort_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             2942500,
-            format!("$sortArray requires an object as an argument, found: {}", v::bson_type_name(arg)),
+            format!(
+                "$sortArray requires an object as an argument, found: {}",
+                documentdb_bson::type_name(arg.element_type())
+            ),
         ));
     };
     let mut input = None;
@@ -546,10 +495,10 @@ pub(crate) fn p_sort_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_
     }
     let input = input.ok_or_else(|| loc(2942502, "$sortArray requires 'input' to be specified"))?;
     let sort_by = sort_by.ok_or_else(|| loc(2942503, "$sortArray requires 'sortBy' to be specified"))?;
-    Ok(call(name, e_sort_array, vec![input], OpData::Sort(Arc::new(sort_by))))
+    Ok(call(name, eval_sort_array, vec![input], OpData::Sort(Arc::new(sort_by))))
 }
 
-fn e_sort_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_sort_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Sort(sort_by) = &c.data else {
         return Ok(None);
     };
@@ -571,11 +520,12 @@ fn e_sort_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- sets ----
 
-pub(crate) fn p_set_union(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    variadic(name, arg, ctx, e_set_union)
+pub(crate) fn parse_set_union(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, eval_set_union)
 }
 
-fn e_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    let mut budget = SizeBudget::new("$setUnion");
     let mut all = Vec::new();
     for a in &c.args {
         let val = env.eval(a)?;
@@ -583,7 +533,13 @@ fn e_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return Ok(Some(Bson::Null));
         }
         match val {
-            Some(Bson::Array(items)) => all.extend(items),
+            Some(Bson::Array(items)) => {
+                // Counted before duplicates go: the copies are all in memory until then.
+                for item in &items {
+                    budget.add_value(item)?;
+                }
+                all.extend(items)
+            }
             other => {
                 return Err(loc(
                     17043,
@@ -595,11 +551,11 @@ fn e_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(arr(v::sorted_set(all)))
 }
 
-pub(crate) fn p_set_intersection(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    variadic(name, arg, ctx, e_set_intersection)
+pub(crate) fn parse_set_intersection(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, eval_set_intersection)
 }
 
-fn e_set_intersection(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_set_intersection(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let mut current: Option<Vec<Bson>> = None;
     for a in &c.args {
         let val = env.eval(a)?;
@@ -626,11 +582,11 @@ fn e_set_intersection(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(arr(current.unwrap_or_default()))
 }
 
-pub(crate) fn p_set_difference(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 2, e_set_difference)
+pub(crate) fn parse_set_difference(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, eval_set_difference)
 }
 
-fn e_set_difference(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_set_difference(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let l = env.eval(&c.args[0])?;
     let r = env.eval(&c.args[1])?;
     if is_nullish(&l) || is_nullish(&r) {
@@ -658,15 +614,15 @@ fn e_set_difference(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(arr(out))
 }
 
-pub(crate) fn p_set_equals(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_set_equals(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let args = parse_args(arg, ctx)?;
     if args.len() < 2 {
         return Err(loc(17045, format!("$setEquals needs at least two arguments had: {}", args.len())));
     }
-    Ok(call(name, e_set_equals, args, OpData::None))
+    Ok(call(name, eval_set_equals, args, OpData::None))
 }
 
-fn e_set_equals(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_set_equals(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let mut first: Option<Vec<Bson>> = None;
     let mut equal = true;
     for (i, a) in c.args.iter().enumerate() {
@@ -696,11 +652,11 @@ fn e_set_equals(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Boolean(equal)))
 }
 
-pub(crate) fn p_set_is_subset(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 2, e_set_is_subset)
+pub(crate) fn parse_set_is_subset(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, eval_set_is_subset)
 }
 
-fn e_set_is_subset(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_set_is_subset(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let l = env.eval(&c.args[0])?;
     let r = env.eval(&c.args[1])?;
     let Some(Bson::Array(left)) = l else {
@@ -718,15 +674,15 @@ fn e_set_is_subset(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Boolean(left.iter().all(|x| v::contains(&right, x)))))
 }
 
-pub(crate) fn p_any_element_true(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_any_all)
+pub(crate) fn parse_any_element_true(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_any_all)
 }
 
-pub(crate) fn p_all_elements_true(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_any_all)
+pub(crate) fn parse_all_elements_true(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_any_all)
 }
 
-fn e_any_all(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_any_all(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let any = c.name == "$anyElementTrue";
     let val = env.eval(&c.args[0])?;
     let Some(Bson::Array(items)) = val else {
@@ -745,25 +701,34 @@ fn e_any_all(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- accumulator expression forms ----
 
-pub(crate) fn p_acc_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    variadic(name, arg, ctx, e_acc_expr)
+pub(crate) fn parse_acc_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, eval_acc_expr)
 }
 
-fn e_acc_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_acc_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let mut acc = Accumulator::for_expression(c.name)?;
+    // `$mergeObjects` is the one form that combines its arguments into its result: count
+    // them as the value an expression builds.
+    let mut budget = (c.name == "$mergeObjects").then(|| SizeBudget::new(c.name));
+    let mut add = |acc: &mut Accumulator, val: Value| -> DocDbResult<()> {
+        if let (Some(budget), Some(v)) = (budget.as_mut(), &val) {
+            budget.add_value(v)?;
+        }
+        acc.accumulate(val)
+    };
     if c.args.len() == 1 {
         match env.eval(&c.args[0])? {
             Some(Bson::Array(items)) => {
                 for i in items {
-                    acc.accumulate(Some(i))?;
+                    add(&mut acc, Some(i))?;
                 }
             }
-            other => acc.accumulate(other)?,
+            other => add(&mut acc, other)?,
         }
     } else {
         for a in &c.args {
             let val = env.eval(a)?;
-            acc.accumulate(val)?;
+            add(&mut acc, val)?;
         }
     }
     Ok(Some(acc.finish()))
@@ -771,9 +736,9 @@ fn e_acc_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $firstN / $lastN / $maxN / $minN (array forms) ----
 
-pub(crate) fn p_n_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_n_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(5787900, format!("specification must be an object; found {}", display(&Some(arg.clone())))));
+        return Err(crate::accumulators::n_spec_not_object(name, arg));
     };
     let mut n = None;
     let mut input = None;
@@ -786,24 +751,10 @@ pub(crate) fn p_n_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -
     }
     let n = n.ok_or_else(|| loc(5787906, "Missing value for 'n'"))?;
     let input = input.ok_or_else(|| loc(5787907, "Missing value for 'input'"))?;
-    Ok(call(name, e_n_expr, vec![n, input], OpData::None))
+    Ok(call(name, eval_n_expr, vec![n, input], OpData::None))
 }
 
-/// Validates an `n` value (errors 5787902 / 5787903 / 5787908).
-pub(crate) fn validate_n(nv: &Value) -> DocDbResult<usize> {
-    let msg = || format!("Value for 'n' must be of integral type, but found {}", display(nv));
-    let n = num(nv).ok_or_else(|| loc(5787902, msg()))?;
-    let l = arith::to_i64(n);
-    if (l as f64) != arith::to_f64(n) {
-        return Err(loc(5787903, msg()));
-    }
-    if l <= 0 {
-        return Err(loc(5787908, format!("'n' must be greater than 0, found {l}")));
-    }
-    Ok(usize::try_from(l).unwrap_or(usize::MAX))
-}
-
-fn e_n_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_n_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let nv = env.eval(&c.args[0])?;
     let input = env.eval(&c.args[1])?;
     let n = validate_n(&nv)?;

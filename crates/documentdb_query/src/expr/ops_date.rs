@@ -3,9 +3,9 @@ use bson::Bson;
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use super::date::{self, TimeZone, Unit};
-use super::ops::{call, display, loc, named_args, OpData};
+use super::operator_args::{call, display, loc, named_args};
 use super::value::{self as v, is_nullish, num, type_name};
-use super::{parse_operand, Call, Env, Node, ParseCtx};
+use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
 use crate::arith;
 use crate::Value;
 
@@ -41,7 +41,7 @@ fn with_context(e: DocDbError, context: &str) -> DocDbError {
 
 // ---- $year, $month, ... (date or {date, timezone} or [date]) ----
 
-pub(crate) fn p_date_part(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_part(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let (date, tz) = match arg {
         Bson::Document(d) if d.keys().next().is_some_and(|k| !k.starts_with('$')) => {
             let mut date = None;
@@ -69,10 +69,10 @@ pub(crate) fn p_date_part(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>
         }
         other => (parse_operand(other, ctx)?, Node::Absent),
     };
-    Ok(call(name, e_date_part, vec![date, tz], OpData::None))
+    Ok(call(name, eval_date_part, vec![date, tz], OpData::None))
 }
 
-fn e_date_part(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_part(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let dv = env.eval(&c.args[0])?;
     if is_nullish(&dv) {
         return Ok(Some(Bson::Null));
@@ -125,7 +125,7 @@ fn e_date_part(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateToString ----
 
-pub(crate) fn p_date_to_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_to_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(18629, "$dateToString only supports an object as its argument"));
     };
@@ -135,10 +135,10 @@ pub(crate) fn p_date_to_string(name: &'static str, arg: &Bson, ctx: &mut ParseCt
     if args[0].is_absent() {
         return Err(loc(18628, "Missing 'date' parameter to $dateToString"));
     }
-    Ok(call(name, e_date_to_string, args, OpData::None))
+    Ok(call(name, eval_date_to_string, args, OpData::None))
 }
 
-fn e_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let dv = env.eval(&c.args[0])?;
     let mut format = None;
     let mut format_nullish = false;
@@ -182,11 +182,14 @@ fn e_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateFromString ----
 
-pub(crate) fn p_date_from_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_from_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             40540,
-            format!("$dateFromString only supports an object as an argument, found: {}", v::bson_type_name(arg)),
+            format!(
+                "$dateFromString only supports an object as an argument, found: {}",
+                documentdb_bson::type_name(arg.element_type())
+            ),
         ));
     };
     let args = named_args(d, &["dateString", "format", "timezone", "onNull", "onError"], ctx, |k| {
@@ -195,10 +198,10 @@ pub(crate) fn p_date_from_string(name: &'static str, arg: &Bson, ctx: &mut Parse
     if args[0].is_absent() {
         return Err(loc(40542, "Missing 'dateString' parameter to $dateFromString"));
     }
-    Ok(call(name, e_date_from_string, args, OpData::None))
+    Ok(call(name, eval_date_from_string, args, OpData::None))
 }
 
-fn e_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let sv = env.eval(&c.args[0])?;
     let mut format = None;
     let mut format_nullish = false;
@@ -261,7 +264,7 @@ fn e_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateToParts ----
 
-pub(crate) fn p_date_to_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_to_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(40524, "$dateToParts only supports an object as its argument"));
     };
@@ -271,10 +274,10 @@ pub(crate) fn p_date_to_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx
     if args[0].is_absent() {
         return Err(loc(40522, "Missing 'date' parameter to $dateToParts"));
     }
-    Ok(call(name, e_date_to_parts, args, OpData::None))
+    Ok(call(name, eval_date_to_parts, args, OpData::None))
 }
 
-fn e_date_to_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_to_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let dv = env.eval(&c.args[0])?;
     let Some(tz) = eval_tz(&c.args[1], env)? else {
         return Ok(Some(Bson::Null));
@@ -324,7 +327,7 @@ const PART_NAMES: [&str; 11] = [
     "timezone",
 ];
 
-pub(crate) fn p_date_from_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_from_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(40519, "$dateFromParts only supports an object as its argument"));
     };
@@ -340,7 +343,7 @@ pub(crate) fn p_date_from_parts(name: &'static str, arg: &Bson, ctx: &mut ParseC
     if has(7) && (has(0) || has(1) || has(2)) {
         return Err(loc(40525, "$dateFromParts does not allow mixing ISO dates with natural dates"));
     }
-    Ok(call(name, e_date_from_parts, args, OpData::None))
+    Ok(call(name, eval_date_from_parts, args, OpData::None))
 }
 
 /// Evaluates one part: `Ok(None)` when nullish; default when absent.
@@ -369,7 +372,7 @@ fn part(c: &Call, env: &mut Env<'_>, i: usize, default: i64, bounded: bool) -> D
     Ok(Some(n))
 }
 
-fn e_date_from_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_from_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let null = Ok(Some(Bson::Null));
     let Some(hour) = part(c, env, 3, 0, true)? else {
         return null;
@@ -421,7 +424,7 @@ fn e_date_from_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateAdd / $dateSubtract ----
 
-pub(crate) fn p_date_add(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_add(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(5166400, format!("{name} expects an object as its argument")));
     };
@@ -436,7 +439,7 @@ pub(crate) fn p_date_add(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>)
     if args[0].is_absent() || args[1].is_absent() || args[2].is_absent() {
         return Err(loc(5166402, format!("{name} requires startDate, unit, and amount to be present")));
     }
-    Ok(call(name, e_date_add, args, OpData::None))
+    Ok(call(name, eval_date_add, args, OpData::None))
 }
 
 fn parse_time_unit(val: &Value, op: &str) -> DocDbResult<Unit> {
@@ -447,7 +450,7 @@ fn parse_time_unit(val: &Value, op: &str) -> DocDbResult<Unit> {
         .ok_or_else(|| loc(5439014, format!("{op} parameter 'unit' value cannot be recognized as a time unit: {s}")))
 }
 
-fn e_date_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let sv = env.eval(&c.args[0])?;
     if is_nullish(&sv) {
         return Ok(Some(Bson::Null));
@@ -489,7 +492,7 @@ fn e_date_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateDiff ----
 
-pub(crate) fn p_date_diff(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_diff(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(5166301, "$dateDiff only supports an object as its argument"));
     };
@@ -505,7 +508,7 @@ pub(crate) fn p_date_diff(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>
     if args[2].is_absent() {
         return Err(loc(5166305, "Missing 'unit' parameter to $dateDiff"));
     }
-    Ok(call(name, e_date_diff, args, OpData::None))
+    Ok(call(name, eval_date_diff, args, OpData::None))
 }
 
 fn start_of_week(val: &Value, op: &str) -> DocDbResult<i64> {
@@ -517,7 +520,7 @@ fn start_of_week(val: &Value, op: &str) -> DocDbResult<i64> {
     })
 }
 
-fn e_date_diff(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_diff(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let null = Ok(Some(Bson::Null));
     let sv = env.eval(&c.args[0])?;
     if is_nullish(&sv) {
@@ -556,7 +559,7 @@ fn e_date_diff(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $dateTrunc ----
 
-pub(crate) fn p_date_trunc(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_date_trunc(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(5439007, "$dateTrunc only supports an object as its argument"));
     };
@@ -574,10 +577,10 @@ pub(crate) fn p_date_trunc(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_
     if args[1].is_absent() {
         return Err(loc(5439010, "Missing 'unit' parameter to $dateTrunc"));
     }
-    Ok(call(name, e_date_trunc, args, OpData::None))
+    Ok(call(name, eval_date_trunc, args, OpData::None))
 }
 
-fn e_date_trunc(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_date_trunc(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let null = Ok(Some(Bson::Null));
     let dv = env.eval(&c.args[0])?;
     if is_nullish(&dv) {

@@ -2,36 +2,38 @@
 //! `$objectToArray`, `$arrayToObject`, `$getField`, `$setField`, `$unsetField`,
 //! `$bsonSize`.
 use bson::{Bson, Document};
+use documentdb_bson::type_name::{type_from_name, type_from_number};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use super::date::{self, TimeZone};
-use super::ops::{call, display, fixed, loc, named_args, parse_args, OpData};
+use super::operator_args::{call, display, fixed, loc, named_args, parse_args};
 use super::value::{self as v, is_nullish, num, type_name};
-use super::{parse_operand, Call, Env, Node, ParseCtx};
+use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
 use crate::arith::{self, Num};
+use crate::value_bounds::SizeBudget;
 use crate::Value;
 
-pub(crate) fn p_type(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_type)
+pub(crate) fn parse_type(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_type)
 }
 
-fn e_type(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_type(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::String(type_name(&env.eval(&c.args[0])?).to_string())))
 }
 
-pub(crate) fn p_is_number(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_is_number)
+pub(crate) fn parse_is_number(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_is_number)
 }
 
-fn e_is_number(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_is_number(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Boolean(num(&env.eval(&c.args[0])?).is_some())))
 }
 
-pub(crate) fn p_bson_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_bson_size)
+pub(crate) fn parse_bson_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_bson_size)
 }
 
-fn e_bson_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_bson_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let val = env.eval(&c.args[0])?;
     if is_nullish(&val) {
         return Ok(Some(Bson::Null));
@@ -47,11 +49,11 @@ fn e_bson_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $objectToArray / $arrayToObject ----
 
-pub(crate) fn p_object_to_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_object_to_array)
+pub(crate) fn parse_object_to_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_object_to_array)
 }
 
-fn e_object_to_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_object_to_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let val = env.eval(&c.args[0])?;
     if is_nullish(&val) {
         return Ok(Some(Bson::Null));
@@ -59,14 +61,22 @@ fn e_object_to_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let Some(Bson::Document(d)) = val else {
         return Err(loc(40390, format!("$objectToArray requires a document input, found: {}", type_name(&val))));
     };
-    Ok(Some(Bson::Array(d.into_iter().map(|(k, val)| Bson::Document(bson::doc! {"k": k, "v": val})).collect())))
+    // Each field becomes a document of two fields: a few times the input's size.
+    let mut budget = SizeBudget::new("$objectToArray");
+    let mut out = Vec::with_capacity(d.len());
+    for (k, val) in d {
+        let pair = Bson::Document(bson::doc! {"k": k, "v": val});
+        budget.add_value(&pair)?;
+        out.push(pair);
+    }
+    Ok(Some(Bson::Array(out)))
 }
 
-pub(crate) fn p_array_to_object(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_array_to_object)
+pub(crate) fn parse_array_to_object(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_array_to_object)
 }
 
-fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let val = env.eval(&c.args[0])?;
     if is_nullish(&val) {
         return Ok(Some(Bson::Null));
@@ -84,7 +94,10 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         other => {
             return Err(loc(
                 40398,
-                format!("Unrecognised input type format for $arrayToObject: {}", v::bson_type_name(other)),
+                format!(
+                    "Unrecognised input type format for $arrayToObject: {}",
+                    documentdb_bson::type_name(other.element_type())
+                ),
             ))
         }
     };
@@ -95,7 +108,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                     40396,
                     format!(
                         "$arrayToObject requires a consistent input format. Elements mustall be arrays or all be objects. Array was detected, now found: {}",
-                        v::bson_type_name(&elem)
+                        documentdb_bson::type_name(elem.element_type())
                     ),
                 ));
             };
@@ -114,7 +127,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                     40395,
                     format!(
                         "$arrayToObject requires an array of key-value pairs, where the key must be of type string. Found key type: {}",
-                        v::bson_type_name(&k)
+                        documentdb_bson::type_name(k.element_type())
                     ),
                 ));
             };
@@ -128,7 +141,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                     40391,
                     format!(
                         "$arrayToObject requires a consistent input format. Elements mustall be arrays or all be objects. Object was detected, now found: {}",
-                        v::bson_type_name(&elem)
+                        documentdb_bson::type_name(elem.element_type())
                     ),
                 ));
             };
@@ -158,7 +171,7 @@ fn e_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
                     40394,
                     format!(
                         "$arrayToObject requires an object with keys 'k' and 'v', where the value of 'k' must be of type string. Found type: {}",
-                        v::bson_type_name(&k)
+                        documentdb_bson::type_name(k.element_type())
                     ),
                 ));
             };
@@ -191,7 +204,7 @@ fn const_field(name: &str, node: &Node, path_code: i32, const_code: i32, type_co
     }
 }
 
-pub(crate) fn p_get_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_get_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let (field, input) = match arg {
         Bson::Document(d) if d.keys().next().is_some_and(|k| k.starts_with('$')) => {
             (parse_operand(arg, ctx)?, Node::Path { var: ctx.current(), fields: Vec::new() })
@@ -218,10 +231,10 @@ pub(crate) fn p_get_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>
         ));
     }
     let f = const_field(name, &field, 5654600, 5654601, 5654602)?;
-    Ok(call(name, e_get_field, vec![input], OpData::Str(f)))
+    Ok(call(name, eval_get_field, vec![input], OpData::Str(f)))
 }
 
-fn e_get_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_get_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Str(field) = &c.data else {
         return Ok(None);
     };
@@ -233,7 +246,7 @@ fn e_get_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
 }
 
-pub(crate) fn p_set_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_set_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let unset = name == "$unsetField";
     let Bson::Document(d) = arg else {
         return Err(loc(4161100, format!("{name} only supports an object as its argument")));
@@ -259,12 +272,16 @@ pub(crate) fn p_set_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>
         ));
     }
     let f = const_field(name, &args[0], 4161108, 4161106, 4161107)?;
+    if f.contains('\0') {
+        // A document field name cannot hold a NUL byte: the result could not be stored.
+        return Err(loc(9534700, format!("{name}: 'field' cannot contain an embedded null byte")));
+    }
     let value = args.pop().unwrap_or(Node::Const(None));
     let input = args.pop().unwrap_or(Node::Absent);
-    Ok(call(name, e_set_field, vec![input, value], OpData::Str(f)))
+    Ok(call(name, eval_set_field, vec![input, value], OpData::Str(f)))
 }
 
-fn e_set_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_set_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Str(field) = &c.data else {
         return Ok(None);
     };
@@ -277,6 +294,14 @@ fn e_set_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     };
     match env.eval(&c.args[1])? {
         Some(val) => {
+            // The input and the value may each be as large as a value can be.
+            let mut budget = SizeBudget::new(c.name);
+            for (k, existing) in &d {
+                if k != field {
+                    budget.add_field(k, existing, None)?;
+                }
+            }
+            budget.add_field(field, &val, None)?;
             d.insert(field.clone(), val);
         }
         None => {
@@ -288,11 +313,14 @@ fn e_set_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $convert and $toX ----
 
-pub(crate) fn p_convert(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_convert(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(DocDbError::new(
             ErrorCode::FailedToParse,
-            format!("$convert expects an object of named arguments but found: {}", v::bson_type_name(arg)),
+            format!(
+                "$convert expects an object of named arguments but found: {}",
+                documentdb_bson::type_name(arg.element_type())
+            ),
         ));
     };
     let args = named_args(d, &["input", "to", "onError", "onNull"], ctx, |k| {
@@ -304,10 +332,10 @@ pub(crate) fn p_convert(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) 
     if args[1].is_absent() {
         return Err(DocDbError::new(ErrorCode::FailedToParse, "Missing 'to' parameter to $convert"));
     }
-    Ok(call(name, e_convert, args, OpData::None))
+    Ok(call(name, eval_convert, args, OpData::None))
 }
 
-pub(crate) fn p_to_type(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_to_type(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let mut args = parse_args(arg, ctx)?;
     if args.len() != 1 {
         return Err(loc(50723, format!("{name} requires a single argument, got {}", args.len())));
@@ -325,25 +353,22 @@ pub(crate) fn p_to_type(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) 
     args.push(Node::Const(Some(Bson::String(target.to_string()))));
     args.push(Node::Absent);
     args.push(Node::Absent);
-    Ok(call(name, e_convert, args, OpData::None))
+    Ok(call(name, eval_convert, args, OpData::None))
 }
 
 /// Resolves `to` into a type name (`"missing"` accepted).
 fn target_type(to: &Bson) -> DocDbResult<&'static str> {
     match to {
         Bson::String(s) if s == "missing" => Ok("missing"),
-        Bson::String(s) => {
-            let code = v::type_from_name(s)
-                .ok_or_else(|| DocDbError::new(ErrorCode::BadValue, format!("Unknown type name: {s}")))?;
-            v::type_name_from_number(code)
-                .ok_or_else(|| DocDbError::new(ErrorCode::BadValue, format!("Unknown type name: {s}")))
-        }
+        Bson::String(s) => type_from_name(s)
+            .map(documentdb_bson::type_name)
+            .ok_or_else(|| DocDbError::new(ErrorCode::BadValue, format!("Unknown type name: {s}"))),
         other => match Num::from_bson(other) {
             Some(n) => {
                 let code = arith::as_i32_exact(n).ok_or_else(|| {
                     DocDbError::new(ErrorCode::FailedToParse, "In $convert, numeric 'to' argument is not an integer")
                 })?;
-                v::type_name_from_number(code).ok_or_else(|| {
+                type_from_number(code).map(documentdb_bson::type_name).ok_or_else(|| {
                     DocDbError::new(
                         ErrorCode::FailedToParse,
                         format!("In $convert, numeric value for 'to' does not correspond to a BSON type: {code}"),
@@ -352,13 +377,16 @@ fn target_type(to: &Bson) -> DocDbResult<&'static str> {
             }
             None => Err(DocDbError::new(
                 ErrorCode::FailedToParse,
-                format!("$convert's 'to' argument must be a string or number, but is {}", v::bson_type_name(other)),
+                format!(
+                    "$convert's 'to' argument must be a string or number, but is {}",
+                    documentdb_bson::type_name(other.element_type())
+                ),
             )),
         },
     }
 }
 
-fn e_convert(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_convert(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let to = env.eval(&c.args[1])?;
     let input = env.eval(&c.args[0])?;
     let target = match &to {
@@ -448,7 +476,7 @@ pub(crate) fn convert(input: Bson, target: &'static str) -> DocDbResult<Bson> {
     let unsupported = |input: &Bson| {
         failure(format!(
             "Unsupported conversion from {} to {target} in $convert with no onError value",
-            v::bson_type_name(input)
+            documentdb_bson::type_name(input.element_type())
         ))
     };
     Ok(match (input, target) {

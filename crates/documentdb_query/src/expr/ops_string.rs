@@ -4,21 +4,23 @@ use std::sync::Arc;
 use bson::Bson;
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
-use super::ops::{call, display, fixed, fixed_named, loc, named_args, ranged, variadic, OpData};
-use super::value::{self as v, coerce_to_string, is_nullish, num, type_name};
-use super::{Call, Env, Node, ParseCtx};
+use super::operator_args::{call, display, fixed, fixed_named, loc, named_args, ranged, variadic};
+use super::regex::{compile_regex, CompiledRegex};
+use super::value::{coerce_to_string, is_nullish, num, type_name};
+use super::{Call, Env, Node, OpData, ParseCtx};
 use crate::arith;
+use crate::value_bounds::{self, check_string_length, SizeBudget};
 use crate::Value;
 
 fn s(v: String) -> Value {
     Some(Bson::String(v))
 }
 
-pub(crate) fn p_concat(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    variadic(name, arg, ctx, e_concat)
+pub(crate) fn parse_concat(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    variadic(name, arg, ctx, eval_concat)
 }
 
-fn e_concat(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_concat(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let mut out = String::new();
     for a in &c.args {
         let val = env.eval(a)?;
@@ -26,18 +28,21 @@ fn e_concat(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return Ok(Some(Bson::Null));
         }
         match &val {
-            Some(Bson::String(st)) => out.push_str(st),
+            Some(Bson::String(st)) => {
+                check_string_length(out.len().saturating_add(st.len()))?;
+                out.push_str(st)
+            }
             other => return Err(loc(16702, format!("$concat only supports strings, not {}", type_name(other)))),
         }
     }
     Ok(s(out))
 }
 
-pub(crate) fn p_substr_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed_named(name, "$substrBytes", arg, ctx, 3, e_substr_bytes)
+pub(crate) fn parse_substr_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed_named(name, "$substrBytes", arg, ctx, 3, eval_substr_bytes)
 }
 
-fn e_substr_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_substr_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let op = "$substrBytes";
     let sv = env.eval(&c.args[0])?;
     let lv = env.eval(&c.args[1])?;
@@ -69,11 +74,11 @@ fn e_substr_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(s(st[lower..end.min(bytes.len())].to_string()))
 }
 
-pub(crate) fn p_substr_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 3, e_substr_cp)
+pub(crate) fn parse_substr_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 3, eval_substr_cp)
 }
 
-fn e_substr_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_substr_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let op = c.name;
     let sv = env.eval(&c.args[0])?;
     let lv = env.eval(&c.args[1])?;
@@ -101,49 +106,49 @@ fn e_substr_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(s(out))
 }
 
-pub(crate) fn p_to_lower(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_to_lower)
+pub(crate) fn parse_to_lower(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_to_lower)
 }
 
-fn e_to_lower(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_to_lower(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(s(coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_lowercase()))
 }
 
-pub(crate) fn p_to_upper(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_to_upper)
+pub(crate) fn parse_to_upper(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_to_upper)
 }
 
-fn e_to_upper(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_to_upper(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(s(coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_uppercase()))
 }
 
-pub(crate) fn p_str_len_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_str_len_bytes)
+pub(crate) fn parse_str_len_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_str_len_bytes)
 }
 
-fn e_str_len_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_str_len_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     match env.eval(&c.args[0])? {
         Some(Bson::String(st)) => Ok(Some(Bson::Int32(i32::try_from(st.len()).unwrap_or(i32::MAX)))),
         other => Err(loc(34473, format!("$strLenBytes requires a string argument, found: {}", type_name(&other)))),
     }
 }
 
-pub(crate) fn p_str_len_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_str_len_cp)
+pub(crate) fn parse_str_len_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_str_len_cp)
 }
 
-fn e_str_len_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_str_len_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     match env.eval(&c.args[0])? {
         Some(Bson::String(st)) => Ok(Some(Bson::Int32(i32::try_from(st.chars().count()).unwrap_or(i32::MAX)))),
         other => Err(loc(34471, format!("$strLenCP requires a string argument, found: {}", type_name(&other)))),
     }
 }
 
-pub(crate) fn p_binary_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 1, e_binary_size)
+pub(crate) fn parse_binary_size(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 1, eval_binary_size)
 }
 
-fn e_binary_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_binary_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let val = env.eval(&c.args[0])?;
     if is_nullish(&val) {
         return Ok(Some(Bson::Null));
@@ -157,11 +162,11 @@ fn e_binary_size(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     }
 }
 
-pub(crate) fn p_split(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 2, e_split)
+pub(crate) fn parse_split(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, eval_split)
 }
 
-fn e_split(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_split(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let input = env.eval(&c.args[0])?;
     let sep = env.eval(&c.args[1])?;
     if is_nullish(&input) || is_nullish(&sep) {
@@ -188,14 +193,22 @@ fn e_split(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     if sep.is_empty() {
         return Err(loc(40087, "$split requires a non-empty separator"));
     }
-    Ok(Some(Bson::Array(input.split(sep.as_str()).map(|p| Bson::String(p.to_string())).collect())))
+    // Each piece costs a value's overhead: a short separator can make many more of them
+    // than the input has bytes.
+    let mut budget = SizeBudget::new("$split");
+    let mut out = Vec::new();
+    for piece in input.split(sep.as_str()) {
+        budget.add_string(piece.len())?;
+        out.push(Bson::String(piece.to_string()));
+    }
+    Ok(Some(Bson::Array(out)))
 }
 
-pub(crate) fn p_strcasecmp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    fixed(name, arg, ctx, 2, e_strcasecmp)
+pub(crate) fn parse_strcasecmp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    fixed(name, arg, ctx, 2, eval_strcasecmp)
 }
 
-fn e_strcasecmp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_strcasecmp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let a = coerce_to_string(&env.eval(&c.args[0])?)?.to_ascii_uppercase();
     let b = coerce_to_string(&env.eval(&c.args[1])?)?.to_ascii_uppercase();
     Ok(Some(Bson::Int32(match a.as_bytes().cmp(b.as_bytes()) {
@@ -222,11 +235,11 @@ fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
     usize::try_from(n).map_err(|_| loc(40097, format!("{op} requires a nonnegative {what}, found: {}", display(val))))
 }
 
-pub(crate) fn p_index_of_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    ranged(name, arg, ctx, 2, 4, e_index_of_bytes)
+pub(crate) fn parse_index_of_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 4, eval_index_of_bytes)
 }
 
-fn e_index_of_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_index_of_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let sv = env.eval(&c.args[0])?;
     if is_nullish(&sv) {
         return Ok(Some(Bson::Null));
@@ -262,11 +275,11 @@ fn e_index_of_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     Ok(Some(Bson::Int32(found.map(|i| i32::try_from(i).unwrap_or(-1)).unwrap_or(-1))))
 }
 
-pub(crate) fn p_index_of_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    ranged(name, arg, ctx, 2, 4, e_index_of_cp)
+pub(crate) fn parse_index_of_cp(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+    ranged(name, arg, ctx, 2, 4, eval_index_of_cp)
 }
 
-fn e_index_of_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_index_of_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let sv = env.eval(&c.args[0])?;
     if is_nullish(&sv) {
         return Ok(Some(Bson::Null));
@@ -317,11 +330,14 @@ const DEFAULT_TRIM: &[char] = &[
     '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200A}',
 ];
 
-pub(crate) fn p_trim(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_trim(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             50696,
-            format!("{name} only supports an object as an argument, found {}", v::bson_type_name(arg)),
+            format!(
+                "{name} only supports an object as an argument, found {}",
+                documentdb_bson::type_name(arg.element_type())
+            ),
         ));
     };
     let args =
@@ -329,10 +345,10 @@ pub(crate) fn p_trim(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> 
     if args[0].is_absent() {
         return Err(loc(50695, format!("{name} requires an 'input' field")));
     }
-    Ok(call(name, e_trim, args, OpData::None))
+    Ok(call(name, eval_trim, args, OpData::None))
 }
 
-fn e_trim(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_trim(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let input = env.eval(&c.args[0])?;
     if is_nullish(&input) {
         return Ok(Some(Bson::Null));
@@ -380,9 +396,15 @@ fn e_trim(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $replaceOne / $replaceAll ----
 
-pub(crate) fn p_replace(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_replace(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
-        return Err(loc(51751, format!("{name} requires an object as an argument, found: {}", v::bson_type_name(arg))));
+        return Err(loc(
+            51751,
+            format!(
+                "{name} requires an object as an argument, found: {}",
+                documentdb_bson::type_name(arg.element_type())
+            ),
+        ));
     };
     let args = named_args(d, &["input", "find", "replacement"], ctx, |k| {
         loc(51750, format!("{name} found an unknown argument: {k}"))
@@ -396,10 +418,10 @@ pub(crate) fn p_replace(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) 
     if args[2].is_absent() {
         return Err(loc(51747, format!("{name} requires 'replacement' to be specified")));
     }
-    Ok(call(name, e_replace, args, OpData::None))
+    Ok(call(name, eval_replace, args, OpData::None))
 }
 
-fn e_replace(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_replace(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let input = env.eval(&c.args[0])?;
     let find = env.eval(&c.args[1])?;
     let repl = env.eval(&c.args[2])?;
@@ -415,11 +437,21 @@ fn e_replace(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     check(&repl, 51744, "replacement")?;
     match (input, find, repl) {
         (Some(Bson::String(i)), Some(Bson::String(f)), Some(Bson::String(r))) => {
+            // The result's length, checked before it is built.
+            let matches = if c.name == "$replaceOne" {
+                usize::from(i.contains(f.as_str()))
+            } else if f.is_empty() {
+                i.chars().count() + 1
+            } else {
+                i.matches(f.as_str()).count()
+            };
+            let out_len = (i.len() - matches * f.len()).saturating_add(matches.saturating_mul(r.len()));
+            check_string_length(out_len)?;
             Ok(s(if c.name == "$replaceOne" {
                 i.replacen(f.as_str(), &r, 1)
             } else if f.is_empty() {
-                // An empty 'find' matches at every byte position.
-                let mut out = String::with_capacity(i.len() * (r.len() + 1) + r.len());
+                // An empty 'find' matches before every code point and at the end.
+                let mut out = String::with_capacity(out_len);
                 for ch in i.chars() {
                     out.push_str(&r);
                     out.push(ch);
@@ -436,42 +468,14 @@ fn e_replace(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- regular expressions ----
 
-/// A compiled PCRE pattern.
-#[derive(Debug)]
-pub(crate) struct CompiledRegex {
-    pub regex: pcre2::bytes::Regex,
-}
-
-/// Builds a PCRE regex with MongoDB's option letters (`i`, `m`, `s`, `x`, `u`).
-pub(crate) fn compile_regex(pattern: &str, options: &str, op: &str) -> DocDbResult<CompiledRegex> {
-    let mut b = pcre2::bytes::RegexBuilder::new();
-    b.utf(true).jit_if_available(true);
-    for f in options.chars() {
-        match f {
-            'i' => {
-                b.caseless(true);
-            }
-            'm' => {
-                b.multi_line(true);
-            }
-            's' => {
-                b.dotall(true);
-            }
-            'x' => {
-                b.extended(true);
-            }
-            'u' => {}
-            other => return Err(loc(51108, format!("{op} invalid flag in regex options: {other}"))),
-        }
-    }
-    b.build(pattern).map(|regex| CompiledRegex { regex }).map_err(|e| loc(51111, format!("Invalid Regex in {op}: {e}")))
-}
-
-pub(crate) fn p_regex(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
+pub(crate) fn parse_regex(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let Bson::Document(d) = arg else {
         return Err(loc(
             51103,
-            format!("{name} expects an object of named arguments but found: {}", v::bson_type_name(arg)),
+            format!(
+                "{name} expects an object of named arguments but found: {}",
+                documentdb_bson::type_name(arg.element_type())
+            ),
         ));
     };
     let args = named_args(d, &["input", "regex", "options"], ctx, |k| {
@@ -496,7 +500,7 @@ pub(crate) fn p_regex(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) ->
             }
         }
     }
-    Ok(call(name, e_regex, args, data))
+    Ok(call(name, eval_regex, args, data))
 }
 
 /// Validates and extracts (pattern, options); `None` when the pattern is nullish.
@@ -548,7 +552,7 @@ fn match_doc(input: &str, start: usize, end: usize, caps: &[Option<(usize, usize
     })
 }
 
-fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+fn eval_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let input = env.eval(&c.args[0])?;
     let pattern = env.eval(&c.args[1])?;
     let options = env.eval(&c.args[2])?;
@@ -596,11 +600,16 @@ fn e_regex(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             let mut out = Vec::new();
             let mut pos = 0usize;
             let mut total = 0usize;
+            let mut budget = SizeBudget::new(c.name);
+            // Code points before the match, counted on from the previous match's start.
+            let (mut cp, mut cp_byte) = (0usize, 0usize);
             while let Some(m) = re.captures_read_at(&mut locs, bytes, pos).map_err(exec_err)? {
                 let caps: Vec<_> = (1..=groups).map(|i| locs.get(i)).collect();
-                let cp = text[..m.start()].chars().count();
+                cp += text[cp_byte..m.start()].chars().count();
+                cp_byte = m.start();
                 let doc = match_doc(&text, m.start(), m.end(), &caps, cp);
-                total += v::approximate_size(&doc);
+                total += value_bounds::approximate_size(&doc);
+                budget.add_value(&doc)?;
                 if total > 64 * 1024 * 1024 {
                     return Err(loc(
                         51151,

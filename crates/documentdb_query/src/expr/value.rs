@@ -2,100 +2,22 @@
 //! names, truthiness, the cross-type comparison order, string coercion.
 use std::cmp::Ordering;
 
-use bson::spec::BinarySubtype;
-use bson::{Bson, Document, RawBsonRef};
+use bson::spec::ElementType;
+use bson::{Bson, Document, RawBson, RawBsonRef};
+use documentdb_bson::compare::canonical_type_rank;
+use documentdb_bson::number::Number;
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::arith::{self, Num};
 use crate::Value;
 
-/// MongoDB's `typeName` for a value (`"missing"` for a missing value).
+/// MongoDB's `typeName` for a value, `"missing"` for a missing one (the names of the BSON
+/// types live in `documentdb_bson::type_name`).
 pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         None => "missing",
-        Some(b) => bson_type_name(b),
+        Some(b) => documentdb_bson::type_name(b.element_type()),
     }
-}
-
-pub(crate) fn bson_type_name(v: &Bson) -> &'static str {
-    match v {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Array(_) => "array",
-        Bson::Binary(_) => "binData",
-        Bson::Undefined => "undefined",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::DbPointer(_) => "dbPointer",
-        Bson::JavaScriptCode(_) => "javascript",
-        Bson::Symbol(_) => "symbol",
-        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
-        Bson::Int32(_) => "int",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Int64(_) => "long",
-        Bson::Decimal128(_) => "decimal",
-        Bson::MinKey => "minKey",
-        Bson::MaxKey => "maxKey",
-    }
-}
-
-/// BSON type number (`$type`'s numeric aliases, `$convert`'s numeric `to`).
-pub(crate) fn type_from_name(name: &str) -> Option<i32> {
-    Some(match name {
-        "double" => 1,
-        "string" => 2,
-        "object" => 3,
-        "array" => 4,
-        "binData" => 5,
-        "undefined" => 6,
-        "objectId" => 7,
-        "bool" => 8,
-        "date" => 9,
-        "null" => 10,
-        "regex" => 11,
-        "dbPointer" => 12,
-        "javascript" => 13,
-        "symbol" => 14,
-        "javascriptWithScope" => 15,
-        "int" => 16,
-        "timestamp" => 17,
-        "long" => 18,
-        "decimal" => 19,
-        "minKey" => -1,
-        "maxKey" => 127,
-        _ => return None,
-    })
-}
-
-pub(crate) fn type_name_from_number(code: i32) -> Option<&'static str> {
-    Some(match code {
-        1 => "double",
-        2 => "string",
-        3 => "object",
-        4 => "array",
-        5 => "binData",
-        6 => "undefined",
-        7 => "objectId",
-        8 => "bool",
-        9 => "date",
-        10 => "null",
-        11 => "regex",
-        12 => "dbPointer",
-        13 => "javascript",
-        14 => "symbol",
-        15 => "javascriptWithScope",
-        16 => "int",
-        17 => "timestamp",
-        18 => "long",
-        19 => "decimal",
-        -1 => "minKey",
-        127 => "maxKey",
-        _ => return None,
-    })
 }
 
 /// Null, undefined or missing.
@@ -120,34 +42,10 @@ pub(crate) fn truthy(v: &Value) -> bool {
     }
 }
 
-/// MongoDB's canonical type rank; missing ranks with undefined.
+/// MongoDB's canonical type rank (`documentdb_bson::compare::canonical_type_rank`);
+/// missing ranks with undefined.
 pub(crate) fn type_rank(v: &Value) -> i32 {
-    match v {
-        None => 0,
-        Some(b) => bson_rank(b),
-    }
-}
-
-fn bson_rank(v: &Bson) -> i32 {
-    match v {
-        Bson::MinKey => -1,
-        Bson::Undefined => 0,
-        Bson::Null => 5,
-        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => 10,
-        Bson::String(_) | Bson::Symbol(_) => 15,
-        Bson::Document(_) => 20,
-        Bson::Array(_) => 25,
-        Bson::Binary(_) => 30,
-        Bson::ObjectId(_) => 35,
-        Bson::Boolean(_) => 40,
-        Bson::DateTime(_) => 45,
-        Bson::Timestamp(_) => 47,
-        Bson::RegularExpression(_) => 50,
-        Bson::DbPointer(_) => 55,
-        Bson::JavaScriptCode(_) => 60,
-        Bson::JavaScriptCodeWithScope(_) => 65,
-        Bson::MaxKey => 127,
-    }
+    canonical_type_rank(v.as_ref().map_or(ElementType::Undefined, Bson::element_type))
 }
 
 /// Compares two values in MongoDB's order (missing sorts with undefined, before null).
@@ -162,48 +60,78 @@ pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
     compare_values(a, b) == Ordering::Equal
 }
 
-/// Compares two BSON values in MongoDB's order (type rank first; numbers by value; strings
-/// by bytes; documents field by field comparing type rank, name, then value).
+/// Compares two owned values in MongoDB's order. The order is defined once, on raw BSON,
+/// by `documentdb_bson::compare`: here documents and arrays are walked as that walks
+/// their bytes (type rank, field name, value; the shorter first) and every other value is
+/// compared through a raw view of it.
 pub(crate) fn compare(a: &Bson, b: &Bson) -> Ordering {
-    let (ra, rb) = (bson_rank(a), bson_rank(b));
-    if ra != rb {
-        return ra.cmp(&rb);
-    }
     match (a, b) {
-        _ if ra == 10 => match (Num::from_bson(a), Num::from_bson(b)) {
-            (Some(x), Some(y)) => arith::compare(x, y),
-            _ => Ordering::Equal,
-        },
-        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y),
         (Bson::Array(x), Bson::Array(y)) => compare_arrays(x, y),
-        (Bson::Binary(x), Bson::Binary(y)) => x
-            .bytes
-            .len()
-            .cmp(&y.bytes.len())
-            .then_with(|| u8::from(x.subtype).cmp(&u8::from(y.subtype)))
-            .then_with(|| x.bytes.cmp(&y.bytes)),
-        (Bson::ObjectId(x), Bson::ObjectId(y)) => x.bytes().cmp(&y.bytes()),
-        (Bson::Boolean(x), Bson::Boolean(y)) => x.cmp(y),
-        (Bson::DateTime(x), Bson::DateTime(y)) => x.timestamp_millis().cmp(&y.timestamp_millis()),
-        (Bson::Timestamp(x), Bson::Timestamp(y)) => (x.time, x.increment).cmp(&(y.time, y.increment)),
-        (Bson::RegularExpression(x), Bson::RegularExpression(y)) => x
-            .pattern
-            .as_str()
-            .as_bytes()
-            .cmp(y.pattern.as_str().as_bytes())
-            .then_with(|| x.options.as_str().as_bytes().cmp(y.options.as_str().as_bytes())),
-        (Bson::DbPointer(_), Bson::DbPointer(_)) => {
-            let ea = bson::doc! { "": a.clone() }.to_vec().unwrap_or_default();
-            let eb = bson::doc! { "": b.clone() }.to_vec().unwrap_or_default();
-            ea.len().cmp(&eb.len()).then_with(|| ea.cmp(&eb))
+        // The common cases without the raw view: strings (and symbols) by their bytes, as
+        // `documentdb_bson` compares them, numbers by its numeric order.
+        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => x.as_bytes().cmp(y.as_bytes()),
+        _ => {
+            if let (Some(x), Some(y)) = (number(a), number(b)) {
+                return x.compare(&y);
+            }
+            let (ra, rb) = (rank(a), rank(b));
+            if ra != rb {
+                return ra.cmp(&rb);
+            }
+            with_raw(a, |x| with_raw(b, |y| documentdb_bson::compare_values(x, y)))
         }
-        (Bson::JavaScriptCode(x), Bson::JavaScriptCode(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => {
-            x.code.as_bytes().cmp(y.code.as_bytes()).then_with(|| compare_documents(&x.scope, &y.scope))
-        }
-        _ => Ordering::Equal,
     }
+}
+
+#[inline]
+fn rank(v: &Bson) -> i32 {
+    canonical_type_rank(v.element_type())
+}
+
+#[inline]
+fn number(v: &Bson) -> Option<Number> {
+    match v {
+        Bson::Int32(i) => Some(Number::Int32(*i)),
+        Bson::Int64(i) => Some(Number::Int64(*i)),
+        Bson::Double(d) => Some(Number::Double(*d)),
+        Bson::Decimal128(d) => Some(Number::Decimal(*d)),
+        _ => None,
+    }
+}
+
+/// Runs `f` on a raw view of a value that is neither a document nor an array: borrowed,
+/// except for code with scope and DBPointer, which `bson` can only view once serialized.
+fn with_raw<R>(v: &Bson, f: impl FnOnce(RawBsonRef<'_>) -> R) -> R {
+    let borrowed = match v {
+        Bson::Double(d) => RawBsonRef::Double(*d),
+        Bson::String(s) => RawBsonRef::String(s),
+        Bson::Binary(b) => RawBsonRef::Binary(bson::RawBinaryRef { subtype: b.subtype, bytes: &b.bytes }),
+        Bson::Undefined => RawBsonRef::Undefined,
+        Bson::ObjectId(o) => RawBsonRef::ObjectId(*o),
+        Bson::Boolean(b) => RawBsonRef::Boolean(*b),
+        Bson::DateTime(d) => RawBsonRef::DateTime(*d),
+        Bson::Null => RawBsonRef::Null,
+        Bson::RegularExpression(r) => {
+            RawBsonRef::RegularExpression(bson::RawRegexRef { pattern: &r.pattern, options: &r.options })
+        }
+        Bson::JavaScriptCode(c) => RawBsonRef::JavaScriptCode(c),
+        Bson::Symbol(s) => RawBsonRef::Symbol(s),
+        Bson::Int32(i) => RawBsonRef::Int32(*i),
+        Bson::Timestamp(t) => RawBsonRef::Timestamp(*t),
+        Bson::Int64(i) => RawBsonRef::Int64(*i),
+        Bson::Decimal128(d) => RawBsonRef::Decimal128(*d),
+        Bson::MinKey => RawBsonRef::MinKey,
+        Bson::MaxKey => RawBsonRef::MaxKey,
+        Bson::Document(_) | Bson::Array(_) | Bson::JavaScriptCodeWithScope(_) | Bson::DbPointer(_) => {
+            // Cannot fail for a value read from BSON (no NUL in its names).
+            return match RawBson::try_from(v.clone()) {
+                Ok(raw) => f(raw.as_raw_bson_ref()),
+                Err(_) => f(RawBsonRef::MaxKey),
+            };
+        }
+    };
+    f(borrowed)
 }
 
 pub(crate) fn compare_documents(a: &Document, b: &Document) -> Ordering {
@@ -215,8 +143,8 @@ pub(crate) fn compare_documents(a: &Document, b: &Document) -> Ordering {
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some((ka, va)), Some((kb, vb))) => {
-                let c = bson_rank(va)
-                    .cmp(&bson_rank(vb))
+                let c = rank(va)
+                    .cmp(&rank(vb))
                     .then_with(|| ka.as_bytes().cmp(kb.as_bytes()))
                     .then_with(|| compare(va, vb));
                 if c != Ordering::Equal {
@@ -229,7 +157,7 @@ pub(crate) fn compare_documents(a: &Document, b: &Document) -> Ordering {
 
 pub(crate) fn compare_arrays(a: &[Bson], b: &[Bson]) -> Ordering {
     for (x, y) in a.iter().zip(b.iter()) {
-        let c = bson_rank(x).cmp(&bson_rank(y)).then_with(|| compare(x, y));
+        let c = compare(x, y);
         if c != Ordering::Equal {
             return c;
         }
@@ -305,7 +233,7 @@ pub(crate) fn coerce_to_string(v: &Value) -> DocDbResult<String> {
         Some(other) => {
             return Err(DocDbError::new(
                 ErrorCode::new(16007),
-                format!("can't convert from BSON type {} to String", bson_type_name(other)),
+                format!("can't convert from BSON type {} to String", documentdb_bson::type_name(other.element_type())),
             ))
         }
     })
@@ -389,107 +317,68 @@ pub(crate) fn coerce_to_date_millis(v: &Bson) -> Option<i64> {
     }
 }
 
-/// A container inside a value, for [`nesting_exceeds`].
-enum Container<'a> {
-    Document(&'a Document),
-    Array(&'a [Bson]),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::spec::BinarySubtype;
+    use bson::{bson, Binary, Decimal128};
+    use std::str::FromStr;
 
-fn container(v: &Bson) -> Option<Container<'_>> {
-    match v {
-        Bson::Document(d) => Some(Container::Document(d)),
-        Bson::Array(a) => Some(Container::Array(a)),
-        Bson::JavaScriptCodeWithScope(c) => Some(Container::Document(&c.scope)),
-        _ => None,
-    }
-}
-
-/// Whether `value` nests documents/arrays deeper than `max`, counting as
-/// `documentdb_bson::validate` does (the value itself is at depth 0, the containers in it
-/// at depth 1, ...). Iterative: safe on values of any depth.
-pub(crate) fn nesting_exceeds(value: &Bson, max: usize) -> bool {
-    match container(value) {
-        Some(root) => container_nesting_exceeds(root, max),
-        None => false,
-    }
-}
-
-/// [`nesting_exceeds`] for a document.
-pub(crate) fn document_nesting_exceeds(doc: &Document, max: usize) -> bool {
-    container_nesting_exceeds(Container::Document(doc), max)
-}
-
-fn container_nesting_exceeds(root: Container<'_>, max: usize) -> bool {
-    fn push_children<'a>(
-        children: impl Iterator<Item = &'a Bson>,
-        depth: usize,
-        max: usize,
-        pending: &mut Vec<(Container<'a>, usize)>,
-    ) -> bool {
-        for child in children {
-            if let Some(c) = container(child) {
-                if depth + 1 > max {
-                    return true;
-                }
-                pending.push((c, depth + 1));
+    /// The owned order is the raw order: every pair of a sample of values of every type
+    /// (old binary, whose length counts its inner prefix, decimals against doubles,
+    /// documents against arrays, nested values) compares the same both ways.
+    #[test]
+    fn owned_order_agrees_with_raw_order() {
+        let dec = |s: &str| Bson::Decimal128(Decimal128::from_str(s).expect("decimal"));
+        let bin = |subtype: u8, bytes: &[u8]| {
+            Bson::Binary(Binary { subtype: BinarySubtype::from(subtype), bytes: bytes.to_vec() })
+        };
+        let samples = vec![
+            Bson::MinKey,
+            Bson::Undefined,
+            Bson::Null,
+            Bson::Double(f64::NAN),
+            Bson::Int32(1),
+            Bson::Int64(1),
+            Bson::Double(0.1),
+            dec("0.1"),
+            dec("0.1000000000000000055511151231257827"),
+            Bson::Int64(i64::MAX),
+            Bson::String("a".into()),
+            Bson::Symbol("a".into()),
+            Bson::String("ab".into()),
+            bson!({ "a": 1 }),
+            bson!({ "a": 1.0, "b": [1, { "c": "x" }] }),
+            bson!({ "b": 1 }),
+            bson!([]),
+            bson!([1, "a"]),
+            bson!([[1], { "a": null }]),
+            bin(0, &[1, 2, 3, 4, 5]),
+            bin(2, &[1]),
+            bin(0x80, &[9]),
+            Bson::ObjectId(bson::oid::ObjectId::from_bytes([1; 12])),
+            Bson::Boolean(false),
+            Bson::Boolean(true),
+            Bson::DateTime(bson::DateTime::from_millis(-5)),
+            Bson::Timestamp(bson::Timestamp { time: 1, increment: 2 }),
+            Bson::RegularExpression(bson::Regex {
+                pattern: "a".to_string().try_into().expect("pattern"),
+                options: "i".to_string().try_into().expect("options"),
+            }),
+            Bson::JavaScriptCode("f".into()),
+            Bson::JavaScriptCodeWithScope(bson::JavaScriptCodeWithScope {
+                code: "f".into(),
+                scope: bson::doc! { "x": 1 },
+            }),
+            Bson::MaxKey,
+        ];
+        for a in &samples {
+            for b in &samples {
+                let raw_a = RawBson::try_from(a.clone()).expect("raw");
+                let raw_b = RawBson::try_from(b.clone()).expect("raw");
+                let expected = documentdb_bson::compare_values(raw_a.as_raw_bson_ref(), raw_b.as_raw_bson_ref());
+                assert_eq!(compare(a, b), expected, "{a:?} vs {b:?}");
             }
         }
-        false
     }
-    let mut pending = vec![(root, 0usize)];
-    while let Some((c, depth)) = pending.pop() {
-        let exceeded = match c {
-            Container::Document(d) => push_children(d.values(), depth, max, &mut pending),
-            Container::Array(a) => push_children(a.iter(), depth, max, &mut pending),
-        };
-        if exceeded {
-            return true;
-        }
-    }
-    false
-}
-
-/// MongoDB's check when a value built at run time is converted to BSON: Overflow, nested
-/// deeper than [`MAX_VALUE_DEPTH`](documentdb_bson::MAX_VALUE_DEPTH).
-pub(crate) fn check_value_depth(value: &Bson) -> DocDbResult<()> {
-    if nesting_exceeds(value, documentdb_bson::MAX_VALUE_DEPTH) {
-        return Err(value_too_deep());
-    }
-    Ok(())
-}
-
-/// [`check_value_depth`] for a document.
-pub(crate) fn check_document_depth(doc: &Document) -> DocDbResult<()> {
-    if document_nesting_exceeds(doc, documentdb_bson::MAX_VALUE_DEPTH) {
-        return Err(value_too_deep());
-    }
-    Ok(())
-}
-
-#[cold]
-fn value_too_deep() -> DocDbError {
-    DocDbError::new(
-        ErrorCode::Overflow,
-        format!(
-            "cannot convert document to BSON because it exceeds the limit of {} levels of nesting",
-            documentdb_bson::MAX_VALUE_DEPTH
-        ),
-    )
-}
-
-/// Approximate in-memory size of a value (for limits only).
-pub(crate) fn approximate_size(v: &Bson) -> usize {
-    match v {
-        Bson::String(s) => 16 + s.len(),
-        Bson::Document(d) => 16 + d.iter().map(|(k, v)| k.len() + approximate_size(v)).sum::<usize>(),
-        Bson::Array(a) => 16 + a.iter().map(approximate_size).sum::<usize>(),
-        Bson::Binary(b) => 16 + b.bytes.len(),
-        _ => 16,
-    }
-}
-
-/// Is this binary a UUID (subtype 4)?
-#[allow(dead_code)]
-pub(crate) fn is_uuid(b: &bson::Binary) -> bool {
-    b.subtype == BinarySubtype::Uuid
 }

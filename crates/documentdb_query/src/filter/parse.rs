@@ -3,16 +3,18 @@
 //! which operators exist at which level, and the error codes and messages for bad operands.
 
 use bson::{RawArray, RawBsonRef, RawDocument};
+use documentdb_bson::type_name::{type_from_name, type_from_number};
 use documentdb_errors::{docdb_error, DocDbError, DocDbResult, ErrorCode};
 
-use super::node::{BitKind, BitTest, Cmp, CmpOp, InList, Leaf, Node, Pred, RegexPred};
+use super::json_schema::JsonSchema;
+use super::node::{BitKind, BitTest, InList, Leaf, Node, Pred};
 use super::path::{array_elements, Path};
+use super::predicate::{compile_regex, Cmp, CmpOp, RegexPred};
 use super::util::{
-    bson_type_alias, bson_type_code, coerce_to_long, element_string, parse_integer_to_long,
-    parse_integer_to_non_negative_int, parse_integer_to_non_negative_long, true_value, TypeSet,
+    coerce_to_long, element_string, parse_integer_to_long, parse_integer_to_non_negative_int,
+    parse_integer_to_non_negative_long, true_value, TypeSet,
 };
 use crate::expr::{ExprContext, Expression};
-use crate::schema::JsonSchema;
 
 /// MongoDB's `kMaximumTreeDepth`-style bound on nested logical operators.
 const MAX_TREE_DEPTH: usize = 100;
@@ -154,41 +156,6 @@ fn and_of(mut children: Vec<Node>) -> Node {
     Node::And(children)
 }
 
-/// Compiles a MongoDB regex (PCRE, UTF mode; flags i m s x u).
-pub(crate) fn compile_regex(pattern: &str, flags: &str) -> DocDbResult<RegexPred> {
-    if pattern.contains('\0') {
-        return Err(docdb_error!(BadValue, "Regular expression cannot contain an embedded null byte"));
-    }
-    let mut builder = pcre2::bytes::RegexBuilder::new();
-    builder.utf(true).jit_if_available(true);
-    for flag in flags.chars() {
-        match flag {
-            'i' => {
-                builder.caseless(true);
-            }
-            'm' => {
-                builder.multi_line(true);
-            }
-            's' => {
-                builder.dotall(true);
-            }
-            'x' => {
-                builder.extended(true);
-            }
-            'u' => {}
-            other => {
-                return Err(DocDbError::new(ErrorCode::new(51108), format!("invalid flag in regex options: {other}")))
-            }
-        }
-    }
-    let re = builder.build(pattern).map_err(|e| {
-        let text = e.to_string();
-        let reason = text.splitn(3, ": ").nth(2).unwrap_or(&text).to_string();
-        DocDbError::new(ErrorCode::new(51091), format!("Regular expression is invalid: {reason}"))
-    })?;
-    Ok(RegexPred { pattern: pattern.to_string(), flags: flags.to_string(), re: std::sync::Arc::new(re) })
-}
-
 /// Parses a `$type`-style type list (MongoDB's `MatcherTypeSet::parse`).
 pub(crate) fn parse_type_set(value: RawBsonRef<'_>) -> DocDbResult<TypeSet> {
     let mut set = TypeSet::default();
@@ -208,14 +175,14 @@ fn add_single_type(value: RawBsonRef<'_>, set: &mut TypeSet) -> DocDbResult<()> 
         RawBsonRef::String(alias) => {
             if alias == "number" {
                 set.add_all_numbers();
-            } else if let Some(t) = bson_type_alias(alias) {
+            } else if let Some(t) = type_from_name(alias) {
                 set.add(t);
             } else {
                 return Err(docdb_error!(BadValue, "Unknown type name alias: {alias}"));
             }
         }
         v if super::util::is_number(v) => {
-            let code = parse_integer_to_long("", v).ok().and_then(|c| i32::try_from(c).ok()).and_then(bson_type_code);
+            let code = parse_integer_to_long("", v).ok().and_then(|c| i32::try_from(c).ok()).and_then(type_from_number);
             match code {
                 Some(t) => set.add(t),
                 None => {

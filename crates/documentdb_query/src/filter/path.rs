@@ -11,7 +11,7 @@
 
 use bson::{RawArray, RawBsonRef, RawDocument};
 
-use super::raw::{get_item, ArrayRef, Item};
+use documentdb_bson::raw_reader::{get_item, ArrayRef, Item};
 
 /// One component of a dotted path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl<'a> Root<'a> {
 /// malformed bytes.
 #[inline]
 pub(crate) fn array_elements(arr: &RawArray) -> impl Iterator<Item = (usize, RawBsonRef<'_>)> {
-    super::raw::values(arr).enumerate()
+    documentdb_bson::raw_reader::values(arr).enumerate()
 }
 
 /// Calls `f(value, array_offset)` for every element `path` reaches in `root`, in MongoDB's

@@ -310,34 +310,6 @@ impl TypeSet {
     }
 }
 
-/// `$type` alias → BSON type (`None` for "number", handled by the caller).
-pub(crate) fn bson_type_alias(alias: &str) -> Option<ElementType> {
-    Some(match alias {
-        "double" => ElementType::Double,
-        "string" => ElementType::String,
-        "object" => ElementType::EmbeddedDocument,
-        "array" => ElementType::Array,
-        "binData" => ElementType::Binary,
-        "undefined" => ElementType::Undefined,
-        "objectId" => ElementType::ObjectId,
-        "bool" => ElementType::Boolean,
-        "date" => ElementType::DateTime,
-        "null" => ElementType::Null,
-        "regex" => ElementType::RegularExpression,
-        "dbPointer" => ElementType::DbPointer,
-        "javascript" => ElementType::JavaScriptCode,
-        "symbol" => ElementType::Symbol,
-        "javascriptWithScope" => ElementType::JavaScriptCodeWithScope,
-        "int" => ElementType::Int32,
-        "timestamp" => ElementType::Timestamp,
-        "long" => ElementType::Int64,
-        "decimal" => ElementType::Decimal128,
-        "minKey" => ElementType::MinKey,
-        "maxKey" => ElementType::MaxKey,
-        _ => return None,
-    })
-}
-
 /// JSON Schema `type` alias → BSON type (`None` for "number" and unknown names).
 pub(crate) fn json_type_alias(alias: &str) -> Option<ElementType> {
     Some(match alias {
@@ -350,64 +322,9 @@ pub(crate) fn json_type_alias(alias: &str) -> Option<ElementType> {
     })
 }
 
-/// Numeric `$type` code → BSON type.
-pub(crate) fn bson_type_code(code: i32) -> Option<ElementType> {
-    Some(match code {
-        -1 => ElementType::MinKey,
-        127 => ElementType::MaxKey,
-        1 => ElementType::Double,
-        2 => ElementType::String,
-        3 => ElementType::EmbeddedDocument,
-        4 => ElementType::Array,
-        5 => ElementType::Binary,
-        6 => ElementType::Undefined,
-        7 => ElementType::ObjectId,
-        8 => ElementType::Boolean,
-        9 => ElementType::DateTime,
-        10 => ElementType::Null,
-        11 => ElementType::RegularExpression,
-        12 => ElementType::DbPointer,
-        13 => ElementType::JavaScriptCode,
-        14 => ElementType::Symbol,
-        15 => ElementType::JavaScriptCodeWithScope,
-        16 => ElementType::Int32,
-        17 => ElementType::Timestamp,
-        18 => ElementType::Int64,
-        19 => ElementType::Decimal128,
-        _ => return None,
-    })
-}
-
-/// MongoDB's short type name (`typeName()`), for error messages.
-pub(crate) fn type_name(t: ElementType) -> &'static str {
-    match t {
-        ElementType::Double => "double",
-        ElementType::String => "string",
-        ElementType::EmbeddedDocument => "object",
-        ElementType::Array => "array",
-        ElementType::Binary => "binData",
-        ElementType::Undefined => "undefined",
-        ElementType::ObjectId => "objectId",
-        ElementType::Boolean => "bool",
-        ElementType::DateTime => "date",
-        ElementType::Null => "null",
-        ElementType::RegularExpression => "regex",
-        ElementType::DbPointer => "dbPointer",
-        ElementType::JavaScriptCode => "javascript",
-        ElementType::Symbol => "symbol",
-        ElementType::JavaScriptCodeWithScope => "javascriptWithScope",
-        ElementType::Int32 => "int",
-        ElementType::Timestamp => "timestamp",
-        ElementType::Int64 => "long",
-        ElementType::Decimal128 => "decimal",
-        ElementType::MinKey => "minKey",
-        ElementType::MaxKey => "maxKey",
-    }
-}
-
 /// A field of a raw document (`None` when missing or at malformed bytes). Skipped
 /// elements are not decoded.
 #[inline]
 pub(crate) fn doc_get<'a>(doc: &'a RawDocument, key: &str) -> Option<RawBsonRef<'a>> {
-    super::raw::get(doc, key)
+    documentdb_bson::raw_reader::get(doc, key)
 }

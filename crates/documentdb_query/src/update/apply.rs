@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use bson::{Bson, Document, RawBson};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult};
 
+use super::field_ref;
 use super::fmt;
 use super::ops::{self, Op, Site};
 use super::tree::{self, ArrayNode, Node, ObjectNode, OperatorUpdate};
@@ -545,7 +546,11 @@ pub(crate) fn validate_dollar_field(doc: &Document, name: &str) -> DocDbResult<(
     let mut current = name;
     if current == "$db" {
         if let Some(v) = doc.get("$db").filter(|v| !matches!(v, Bson::String(_))) {
-            bail!(InvalidDBRef, "The DBRef $db field must be a String, not a {}", fmt::type_name(v));
+            bail!(
+                InvalidDBRef,
+                "The DBRef $db field must be a String, not a {}",
+                documentdb_bson::type_name(v.element_type())
+            );
         }
         if pos == 0 || keys.get(pos - 1).map(|k| k.as_str()) != Some("$id") {
             bail!(InvalidDBRef, "Found $db field without a $id before it, which is invalid.");
@@ -562,7 +567,11 @@ pub(crate) fn validate_dollar_field(doc: &Document, name: &str) -> DocDbResult<(
     }
     if current == "$ref" {
         if let Some(v) = doc.get("$ref").filter(|v| !matches!(v, Bson::String(_))) {
-            bail!(InvalidDBRef, "The DBRef $ref field must be a String, not a {}", fmt::type_name(v));
+            bail!(
+                InvalidDBRef,
+                "The DBRef $ref field must be a String, not a {}",
+                documentdb_bson::type_name(v.element_type())
+            );
         }
         if keys.get(pos + 1).map(|k| k.as_str()) != Some("$id") {
             bail!(InvalidDBRef, "The DBRef $ref field must be followed by a $id field");
@@ -581,7 +590,7 @@ pub(crate) fn validate_dollar_field(doc: &Document, name: &str) -> DocDbResult<(
 pub(crate) fn seed_document(seeds: &[(String, RawBson)], id_only: bool) -> DocDbResult<Document> {
     let mut accepted: Vec<(Vec<String>, &str, &RawBson)> = Vec::new();
     for (path, value) in seeds {
-        let parts = tree::split_path(path);
+        let parts = field_ref::split_path(path);
         if id_only {
             match parts.first().map(String::as_str) {
                 Some("_id") if parts.len() == 1 => {}

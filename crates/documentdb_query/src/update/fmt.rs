@@ -1,35 +1,8 @@
 //! MongoDB's textual rendering of values inside error messages (`BSONElement::toString`,
-//! `BSONObj::toString`, `typeName`), so update errors read exactly like the server's:
+//! `BSONObj::toString`), so update errors read exactly like the server's:
 //! `{_id: 1}`, `a: [ 1, 2 ]`, `{ $set: { a.$[x]: 1 } }`, `1.0`.
 use bson::{Bson, Document};
 use std::fmt::Write;
-
-/// MongoDB's `typeName()` of a value's BSON type.
-pub(crate) fn type_name(value: &Bson) -> &'static str {
-    match value {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Array(_) => "array",
-        Bson::Binary(_) => "binData",
-        Bson::Undefined => "undefined",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::DbPointer(_) => "dbPointer",
-        Bson::JavaScriptCode(_) => "javascript",
-        Bson::Symbol(_) => "symbol",
-        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
-        Bson::Int32(_) => "int",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Int64(_) => "long",
-        Bson::Decimal128(_) => "decimal",
-        Bson::MinKey => "minKey",
-        Bson::MaxKey => "maxKey",
-    }
-}
 
 /// `BSONElement::toString()` with the field name: `a: 1`, `a: { b: "x" }`.
 pub(crate) fn element(name: &str, value: &Bson) -> String {

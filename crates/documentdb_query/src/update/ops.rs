@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use bson::{Bson, Document, RawBson, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult};
 
+use super::field_ref::{is_array_filter_identifier, split_path};
 use super::fmt;
-use super::tree::{is_array_filter_identifier, split_path, Modifier};
 use crate::arith::{self, Num};
 use crate::filter::{parse_element_filter, ElementFilter};
 
@@ -103,7 +103,7 @@ impl Op {
                         "Cannot apply {name} to a value of non-numeric type. {{{}}} has the field '{}' of non-numeric type {}",
                         site.id,
                         site.name,
-                        fmt::type_name(elem)
+                        documentdb_bson::type_name(elem.element_type())
                     );
                 };
                 let result =
@@ -136,7 +136,7 @@ impl Op {
                         BadValue,
                         "The field '{}' must be an array but is of type {} in document {{{}}}",
                         site.path,
-                        fmt::type_name(elem),
+                        documentdb_bson::type_name(elem.element_type()),
                         site.id
                     );
                 };
@@ -148,7 +148,7 @@ impl Op {
                         BadValue,
                         "Cannot apply $addToSet to non-array field. Field named '{}' has non-array type {}",
                         site.name,
-                        fmt::type_name(elem)
+                        documentdb_bson::type_name(elem.element_type())
                     );
                 };
                 add_to_set(items, values)
@@ -159,7 +159,7 @@ impl Op {
                         TypeMismatch,
                         "Path '{}' contains an element of non-array type '{}'",
                         site.path,
-                        fmt::type_name(elem)
+                        documentdb_bson::type_name(elem.element_type())
                     );
                 };
                 if items.is_empty() {
@@ -218,7 +218,7 @@ impl Op {
                         "Cannot apply $bit to a value of non-integral type.{} has the field {} of non-integer type {}",
                         site.id,
                         site.name,
-                        fmt::type_name(other)
+                        documentdb_bson::type_name(other.element_type())
                     ),
                 };
                 let result = apply_bits(current, ops).to_bson();
@@ -423,6 +423,49 @@ fn add_to_set(items: &mut Vec<Bson>, values: &[Bson]) -> DocDbResult<bool> {
 // ---------------------------------------------------------------------------------------
 // Parsing (MongoDB's `init` of each node).
 
+/// The modifiers MongoDB knows (`modifier_table`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Modifier {
+    AddToSet,
+    Bit,
+    CurrentDate,
+    Inc,
+    Max,
+    Min,
+    Mul,
+    Pop,
+    Pull,
+    PullAll,
+    Push,
+    Rename,
+    Set,
+    SetOnInsert,
+    Unset,
+}
+
+impl Modifier {
+    pub(crate) fn from_name(name: &str) -> Option<Modifier> {
+        Some(match name {
+            "$addToSet" => Modifier::AddToSet,
+            "$bit" => Modifier::Bit,
+            "$currentDate" => Modifier::CurrentDate,
+            "$inc" => Modifier::Inc,
+            "$max" => Modifier::Max,
+            "$min" => Modifier::Min,
+            "$mul" => Modifier::Mul,
+            "$pop" => Modifier::Pop,
+            "$pull" => Modifier::Pull,
+            "$pullAll" => Modifier::PullAll,
+            "$push" => Modifier::Push,
+            "$rename" => Modifier::Rename,
+            "$set" => Modifier::Set,
+            "$setOnInsert" => Modifier::SetOnInsert,
+            "$unset" => Modifier::Unset,
+            _ => return None,
+        })
+    }
+}
+
 /// Parses the argument of `modifier` at `path` (not `$rename`).
 pub(crate) fn parse_op(modifier: Modifier, path: &str, value: &Bson) -> DocDbResult<Op> {
     Ok(match modifier {
@@ -459,7 +502,11 @@ pub(crate) fn parse_op(modifier: Modifier, path: &str, value: &Bson) -> DocDbRes
         Modifier::Pull => Op::Pull(Box::new(parse_element_filter(to_raw(value)?.as_raw_bson_ref())?)),
         Modifier::PullAll => {
             let Bson::Array(items) = value else {
-                bail!(BadValue, "$pullAll requires an array argument but was given a {}", fmt::type_name(value));
+                bail!(
+                    BadValue,
+                    "$pullAll requires an array argument but was given a {}",
+                    documentdb_bson::type_name(value.element_type())
+                );
             };
             Op::PullAll(items.clone())
         }
@@ -522,7 +569,7 @@ fn parse_current_date(value: &Bson) -> DocDbResult<Op> {
         other => bail!(
             BadValue,
             "{} is not valid type for $currentDate. Please use a boolean ('true') or a $type expression ({{$type: 'timestamp/date'}}).",
-            fmt::type_name(other)
+            documentdb_bson::type_name(other.element_type())
         ),
     }
 }
@@ -575,7 +622,7 @@ fn parse_push(value: &Bson) -> DocDbResult<PushSpec> {
         Some(other) => bail!(
             BadValue,
             "The argument to $each in $push must be an array but it was of type: {}",
-            fmt::type_name(other)
+            documentdb_bson::type_name(other.element_type())
         ),
         None => Vec::new(),
     };
@@ -586,7 +633,7 @@ fn parse_push(value: &Bson) -> DocDbResult<PushSpec> {
             Err(_) => bail!(
                 BadValue,
                 "The value for $slice must be an integer value but was given type: {}",
-                fmt::type_name(v)
+                documentdb_bson::type_name(v.element_type())
             ),
         },
     };
@@ -611,7 +658,11 @@ fn parse_push(value: &Bson) -> DocDbResult<PushSpec> {
         Some(v) => match parse_integer_to_long("$position", v) {
             Ok(n) => Some(n),
             Err(_) => {
-                bail!(BadValue, "The value for $position must be an integer value, not of type: {}", fmt::type_name(v))
+                bail!(
+                    BadValue,
+                    "The value for $position must be an integer value, not of type: {}",
+                    documentdb_bson::type_name(v.element_type())
+                )
             }
         },
     };
@@ -654,7 +705,7 @@ fn parse_add_to_set(value: &Bson) -> DocDbResult<Op> {
             Some(other) => bail!(
                 TypeMismatch,
                 "The argument to $each in $addToSet must be an array but it was of type {}",
-                fmt::type_name(other)
+                documentdb_bson::type_name(other.element_type())
             ),
             None => Vec::new(),
         },
@@ -681,7 +732,7 @@ fn parse_bit(value: &Bson) -> DocDbResult<Op> {
         bail!(
             BadValue,
             "The $bit modifier is not compatible with a {}. You must pass in an embedded document: {{$bit: {{field: {{and/or/xor: #}}}}",
-            fmt::type_name(value)
+            documentdb_bson::type_name(value.element_type())
         );
     };
     let mut ops = Vec::new();
@@ -702,7 +753,7 @@ fn parse_bit(value: &Bson) -> DocDbResult<Op> {
             _ => bail!(
                 BadValue,
                 "The $bit modifier field must be an Integer(32/64 bit); a '{}' is not supported here: {{{}}}",
-                fmt::type_name(v),
+                documentdb_bson::type_name(v.element_type()),
                 fmt::element(k, v)
             ),
         };

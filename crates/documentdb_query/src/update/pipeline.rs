@@ -90,7 +90,7 @@ pub(crate) fn parse_pipeline(stages: &RawArray, ctx: &ExprContext) -> DocDbResul
 }
 
 fn parse_stage(name: &str, spec: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Stage> {
-    let type_name = || fmt::type_name(&Bson::try_from(spec).unwrap_or(Bson::Null));
+    let type_name = || documentdb_bson::type_name(spec.element_type());
     match name {
         "$addFields" | "$set" => match spec {
             RawBsonRef::Document(d) => Ok(Stage::Projection(Projection::parse_add_fields_with_context(d, ctx)?)),
@@ -159,7 +159,7 @@ fn replace_root(expr: &Expression, context: &str, input: &RawDocument) -> DocDbR
                 format!(
                     "{context}must evaluate to an object, but resulting value was: {}. Type of resulting value: '{}'. Input document: {}",
                     fmt::agg_value(other.as_ref()),
-                    other.as_ref().map(fmt::type_name).unwrap_or("missing"),
+                    other.as_ref().map_or("missing", |v| documentdb_bson::type_name(v.element_type())),
                     fmt::agg_document(&input_doc)
                 ),
             ))

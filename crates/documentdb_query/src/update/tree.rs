@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use bson::{Bson, Document, RawBsonRef, RawDocument};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult};
 
+use super::field_ref::{is_array_filter_identifier, is_positional, split_path};
 use super::fmt;
-use super::ops::{self, Op};
+use super::ops::{self, Modifier, Op};
 use crate::filter::Filter;
 
 /// A node of the update tree.
@@ -129,49 +130,6 @@ impl Node {
     }
 }
 
-/// The modifiers MongoDB knows (`modifier_table`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Modifier {
-    AddToSet,
-    Bit,
-    CurrentDate,
-    Inc,
-    Max,
-    Min,
-    Mul,
-    Pop,
-    Pull,
-    PullAll,
-    Push,
-    Rename,
-    Set,
-    SetOnInsert,
-    Unset,
-}
-
-impl Modifier {
-    pub(crate) fn from_name(name: &str) -> Option<Modifier> {
-        Some(match name {
-            "$addToSet" => Modifier::AddToSet,
-            "$bit" => Modifier::Bit,
-            "$currentDate" => Modifier::CurrentDate,
-            "$inc" => Modifier::Inc,
-            "$max" => Modifier::Max,
-            "$min" => Modifier::Min,
-            "$mul" => Modifier::Mul,
-            "$pop" => Modifier::Pop,
-            "$pull" => Modifier::Pull,
-            "$pullAll" => Modifier::PullAll,
-            "$push" => Modifier::Push,
-            "$rename" => Modifier::Rename,
-            "$set" => Modifier::Set,
-            "$setOnInsert" => Modifier::SetOnInsert,
-            "$unset" => Modifier::Unset,
-            _ => return None,
-        })
-    }
-}
-
 /// A `$rename` of `from` to `to` (both as path components).
 #[derive(Debug, Clone)]
 pub(crate) struct Rename {
@@ -183,23 +141,6 @@ pub(crate) struct Rename {
 pub(crate) struct OperatorUpdate {
     pub root: Node,
     pub renames: Vec<Rename>,
-}
-
-/// Splits a dotted path like MongoDB's `FieldRef` (`""` has no parts).
-pub(crate) fn split_path(path: &str) -> Vec<String> {
-    if path.is_empty() {
-        return Vec::new();
-    }
-    path.split('.').map(str::to_owned).collect()
-}
-
-fn is_positional(part: &str) -> bool {
-    part == "$"
-}
-
-/// `$[]` or `$[<identifier>]`.
-pub(crate) fn is_array_filter_identifier(part: &str) -> bool {
-    part.len() >= 3 && part.starts_with("$[") && part.ends_with(']')
 }
 
 /// MongoDB's `fieldchecker::isUpdatable`, plus the `FieldPath` length limit: a path with
@@ -238,7 +179,7 @@ pub(crate) fn parse_operators(spec: &RawDocument, filters: &BTreeMap<String, Fil
             bail!(
                 FailedToParse,
                 "Modifiers operate on fields but we found type {} instead. For example: {{$mod: {{<field>: ...}}}} not {{{}}}",
-                fmt::type_name(&arg),
+                documentdb_bson::type_name(arg.element_type()),
                 fmt::element(name, &arg)
             );
         };

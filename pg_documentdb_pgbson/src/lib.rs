@@ -5,6 +5,9 @@
 //! The `bson` family of types is *declared* by `documentdb_core`; here they are only
 //! described to pgrx as external SQL types named `documentdb_core.<type>`.
 
+// pgrx glue: datum conversion and raising errors go through PostgreSQL's C API.
+#![allow(unsafe_code)]
+
 pub mod datum;
 pub mod error;
 pub mod stack;

@@ -16,10 +16,11 @@ use std::cmp::Ordering;
 use bson::{Bson, Document, RawBsonRef};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
+use super::sort_by::{parse_sort_by, SortBy};
+use super::value as v;
+use super::{ExprContext, Expression};
 use crate::arith::{self, DoubleDouble, Num, NumKind};
-use crate::expr::ops_array::{parse_sort_by, validate_n, SortBy};
-use crate::expr::value as v;
-use crate::expr::{ExprContext, Expression};
+use crate::value_bounds::{approximate_size, MAX_VALUE_BYTES};
 
 /// The accumulator operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,10 +204,80 @@ pub struct Accumulator {
     n: Option<usize>,
     sort_by: Option<SortBy>,
     state: State,
+    /// Approximate size of the values the state holds (`$push`, `$addToSet`, the `n`
+    /// accumulators, `$mergeObjects`), under [`MAX_VALUE_BYTES`].
+    held_bytes: usize,
 }
 
 fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
     DocDbError::new(ErrorCode::new(code), msg)
+}
+
+/// Validates an `n` value (errors 5787902 / 5787903 / 5787908).
+pub(crate) fn validate_n(nv: &crate::Value) -> DocDbResult<usize> {
+    let msg = || format!("Value for 'n' must be of integral type, but found {}", v::display(nv));
+    let n = v::num(nv).ok_or_else(|| loc(5787902, msg()))?;
+    let l = arith::to_i64(n);
+    if (l as f64) != arith::to_f64(n) {
+        return Err(loc(5787903, msg()));
+    }
+    if l <= 0 {
+        return Err(loc(5787908, format!("'n' must be greater than 0, found {l}")));
+    }
+    Ok(usize::try_from(l).unwrap_or(usize::MAX))
+}
+
+/// MongoDB's error for an `n` operator (`$firstN`, `$lastN`, `$maxN`, `$minN`, as an
+/// accumulator or an expression) whose argument is not a document: 5787801 for
+/// `$firstN`/`$lastN`, 5787900 for `$maxN`/`$minN`; the message shows the element.
+pub(crate) fn n_spec_not_object(name: &str, spec: &Bson) -> DocDbError {
+    let code = if matches!(name, "$firstN" | "$lastN") { 5787801 } else { 5787900 };
+    loc(code, format!("specification must be an object; found {name}: {}", v::display(&Some(spec.clone()))))
+}
+
+/// Counts `added` bytes more and `removed` fewer in an accumulator's state: MongoDB's
+/// limit on the values one accumulator holds (`internalQueryMaxPushBytes`,
+/// `internalQueryMaxAddToSetBytes`, `internalQueryTopNAccumulatorBytes`; 100 MiB each).
+fn hold(held: &mut usize, op: AccumulatorOp, added: usize, removed: usize) -> DocDbResult<()> {
+    let now = held.saturating_add(added).saturating_sub(removed);
+    if now > MAX_VALUE_BYTES {
+        return Err(DocDbError::new(
+            ErrorCode::ExceededMemoryLimit,
+            format!(
+                "{} used too much memory and cannot spill to disk. Used: {now} bytes. Memory limit: {MAX_VALUE_BYTES} bytes",
+                op.name()
+            ),
+        ));
+    }
+    *held = now;
+    Ok(())
+}
+
+/// Approximate size of a `$top`/`$bottom` entry.
+fn ranked_size((key, output, _): &(Vec<Bson>, Bson, i64)) -> usize {
+    key.iter().map(approximate_size).sum::<usize>() + approximate_size(output)
+}
+
+/// Approximate size of the values a state holds.
+fn held_size(state: &State) -> usize {
+    match state {
+        State::List(items) => items.iter().map(approximate_size).sum(),
+        State::Merge(doc) => doc.iter().map(|(k, v)| k.len() + approximate_size(v)).sum(),
+        State::Ranked { items, .. } => items.iter().map(ranked_size).sum(),
+        _ => 0,
+    }
+}
+
+/// Sets `key` in a `$mergeObjects` state.
+fn merge_field(doc: &mut Document, held: &mut usize, op: AccumulatorOp, key: String, val: Bson) -> DocDbResult<()> {
+    let added = approximate_size(&val);
+    let (added, removed) = match doc.get(&key) {
+        Some(old) => (added, approximate_size(old)),
+        None => (added + key.len(), 0),
+    };
+    hold(held, op, added, removed)?;
+    doc.insert(key, val);
+    Ok(())
 }
 
 fn initial_state(op: AccumulatorOp) -> State {
@@ -249,6 +320,7 @@ impl Accumulator {
             n: None,
             sort_by: None,
             state: initial_state(op),
+            held_bytes: 0,
         };
         use AccumulatorOp::*;
         match op {
@@ -260,10 +332,7 @@ impl Accumulator {
             }
             FirstN | LastN | MaxN | MinN => {
                 let Bson::Document(d) = spec else {
-                    return Err(loc(
-                        5787900,
-                        format!("specification must be an object; found {}", v::display(&Some(spec.clone()))),
-                    ));
+                    return Err(n_spec_not_object(name, spec));
                 };
                 let mut input = None;
                 let mut n = None;
@@ -283,7 +352,7 @@ impl Accumulator {
                 let Bson::Document(d) = spec else {
                     return Err(loc(
                         5788001,
-                        format!("specification must be an object; found {}", v::display(&Some(spec.clone()))),
+                        format!("specification must be an object; found {name}: {}", v::display(&Some(spec.clone()))),
                     ));
                 };
                 let single = matches!(op, Top | Bottom);
@@ -349,6 +418,7 @@ impl Accumulator {
             n: None,
             sort_by: None,
             state: initial_state(op),
+            held_bytes: 0,
         })
     }
 
@@ -444,25 +514,29 @@ impl Accumulator {
                 }
             }
             State::List(items) => match op {
-                Push => items.push(value.unwrap_or(Bson::Null)),
+                Push | FirstN | LastN if op != FirstN || items.len() < n => {
+                    let val = value.unwrap_or(Bson::Null);
+                    hold(&mut self.held_bytes, op, approximate_size(&val), 0)?;
+                    items.push(val);
+                    if op == LastN && items.len() > n {
+                        let excess = items.len() - n;
+                        let removed = items.drain(..excess).map(|x| approximate_size(&x)).sum();
+                        hold(&mut self.held_bytes, op, 0, removed)?;
+                    }
+                }
                 AddToSet => {
                     if let Some(val) = value {
                         if !v::contains(items, &val) {
+                            hold(&mut self.held_bytes, op, approximate_size(&val), 0)?;
                             items.push(val);
                         }
                     }
                 }
-                FirstN if items.len() < n => items.push(value.unwrap_or(Bson::Null)),
-                LastN => {
-                    items.push(value.unwrap_or(Bson::Null));
-                    if items.len() > n {
-                        let excess = items.len() - n;
-                        items.drain(..excess);
-                    }
-                }
                 MaxN | MinN if !v::is_nullish(&value) => {
                     if let Some(val) = value {
-                        insert_sorted(items, val, op == MaxN, n);
+                        let added = approximate_size(&val);
+                        let removed = insert_sorted(items, val, op == MaxN, n).iter().map(approximate_size).sum();
+                        hold(&mut self.held_bytes, op, added, removed)?;
                     }
                 }
                 _ => {}
@@ -472,7 +546,7 @@ impl Accumulator {
                     match value {
                         Some(Bson::Document(d)) => {
                             for (k, val) in d {
-                                doc.insert(k, val);
+                                merge_field(doc, &mut self.held_bytes, op, k, val)?;
                             }
                         }
                         other => {
@@ -503,7 +577,11 @@ impl Accumulator {
                 let (key, output) = split_ranked(value);
                 *seq += 1;
                 let sort = sort_by.unwrap_or(SortBy::Whole(true));
-                insert_ranked(items, (key, output, *seq), &sort, matches!(op, Top | TopN), n);
+                let item = (key, output, *seq);
+                let added = ranked_size(&item);
+                let removed =
+                    insert_ranked(items, item, &sort, matches!(op, Top | TopN), n).iter().map(ranked_size).sum();
+                hold(&mut self.held_bytes, op, added, removed)?;
             }
         }
         Ok(())
@@ -542,10 +620,19 @@ impl Accumulator {
                 }
             }
             (State::List(a), State::List(b)) => match op {
-                Push => a.extend(b.iter().cloned()),
+                Push | LastN => {
+                    hold(&mut self.held_bytes, op, other.held_bytes, 0)?;
+                    a.extend(b.iter().cloned());
+                    if op == LastN && a.len() > n {
+                        let excess = a.len() - n;
+                        let removed = a.drain(..excess).map(|x| approximate_size(&x)).sum();
+                        hold(&mut self.held_bytes, op, 0, removed)?;
+                    }
+                }
                 AddToSet => {
                     for val in b {
                         if !v::contains(a, val) {
+                            hold(&mut self.held_bytes, op, approximate_size(val), 0)?;
                             a.push(val.clone());
                         }
                     }
@@ -553,27 +640,23 @@ impl Accumulator {
                 FirstN => {
                     for val in b {
                         if a.len() < n {
+                            hold(&mut self.held_bytes, op, approximate_size(val), 0)?;
                             a.push(val.clone());
                         }
                     }
                 }
-                LastN => {
-                    a.extend(b.iter().cloned());
-                    if a.len() > n {
-                        let excess = a.len() - n;
-                        a.drain(..excess);
-                    }
-                }
                 MaxN | MinN => {
                     for val in b {
-                        insert_sorted(a, val.clone(), op == MaxN, n);
+                        let added = approximate_size(val);
+                        let removed = insert_sorted(a, val.clone(), op == MaxN, n).iter().map(approximate_size).sum();
+                        hold(&mut self.held_bytes, op, added, removed)?;
                     }
                 }
                 _ => {}
             },
             (State::Merge(a), State::Merge(b)) => {
                 for (k, val) in b {
-                    a.insert(k.clone(), val.clone());
+                    merge_field(a, &mut self.held_bytes, op, k.clone(), val.clone())?;
                 }
             }
             (State::StdDev { count: ca, mean: ma, m2: qa }, State::StdDev { count: cb, mean: mb, m2: qb }) => {
@@ -588,7 +671,11 @@ impl Accumulator {
             (State::Ranked { items: a, seq: sa }, State::Ranked { items: b, .. }) => {
                 let base = *sa;
                 for (key, out, s) in b {
-                    insert_ranked(a, (key.clone(), out.clone(), base + s), &sort, matches!(op, Top | TopN), n);
+                    let item = (key.clone(), out.clone(), base + s);
+                    let added = ranked_size(&item);
+                    let removed =
+                        insert_ranked(a, item, &sort, matches!(op, Top | TopN), n).iter().map(ranked_size).sum();
+                    hold(&mut self.held_bytes, op, added, removed)?;
                     *sa = (*sa).max(base + s);
                 }
             }
@@ -724,6 +811,7 @@ impl Accumulator {
                 State::Ranked { items, seq: st.get_i64("seq").unwrap_or(0) }
             }
         };
+        acc.held_bytes = held_size(&acc.state);
         Ok(acc)
     }
 }
@@ -789,8 +877,9 @@ fn opt_doc(v: &Option<Bson>) -> Document {
     d
 }
 
-/// Keeps `items` sorted (descending for `$maxN`, ascending for `$minN`), at most `n`.
-fn insert_sorted(items: &mut Vec<Bson>, val: Bson, descending: bool, n: usize) {
+/// Keeps `items` sorted (descending for `$maxN`, ascending for `$minN`), at most `n`;
+/// returns the values that no longer fit.
+fn insert_sorted(items: &mut Vec<Bson>, val: Bson, descending: bool, n: usize) -> Vec<Bson> {
     let pos = items
         .iter()
         .position(|x| {
@@ -803,7 +892,10 @@ fn insert_sorted(items: &mut Vec<Bson>, val: Bson, descending: bool, n: usize) {
         })
         .unwrap_or(items.len());
     items.insert(pos, val);
-    items.truncate(n);
+    if items.len() > n {
+        return items.split_off(n);
+    }
+    Vec::new()
 }
 
 fn split_ranked(value: Option<Bson>) -> (Vec<Bson>, Bson) {
@@ -856,25 +948,26 @@ fn compare_keys(a: &[Bson], b: &[Bson], sort: &SortBy) -> Ordering {
 }
 
 /// Inserts into the sorted list (ties by arrival) and keeps the first `n` (top) or the
-/// last `n` (bottom).
+/// last `n` (bottom); returns the entries that no longer fit.
 fn insert_ranked(
     items: &mut Vec<(Vec<Bson>, Bson, i64)>,
     item: (Vec<Bson>, Bson, i64),
     sort: &SortBy,
     top: bool,
     n: usize,
-) {
+) -> Vec<(Vec<Bson>, Bson, i64)> {
     let pos = items
         .iter()
         .position(|(k, _, s)| compare_keys(&item.0, k, sort).then(item.2.cmp(s)) == Ordering::Less)
         .unwrap_or(items.len());
     items.insert(pos, item);
-    if items.len() > n {
-        if top {
-            items.truncate(n);
-        } else {
-            let excess = items.len() - n;
-            items.drain(..excess);
-        }
+    if items.len() <= n {
+        return Vec::new();
+    }
+    if top {
+        items.split_off(n)
+    } else {
+        let excess = items.len() - n;
+        items.drain(..excess).collect()
     }
 }

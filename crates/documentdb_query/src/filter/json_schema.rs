@@ -14,12 +14,11 @@ use bson::{RawBson, RawBsonRef, RawDocument};
 use documentdb_bson::compare::canonical_type_rank;
 use documentdb_bson::compare_values;
 use documentdb_bson::number::{decimal_parts, DecimalKind};
+use documentdb_bson::type_name::type_from_name;
 use documentdb_errors::{docdb_error, DocDbResult};
 
-use crate::filter::util::{
-    bson_type_alias, json_type_alias, parse_integer_to_non_negative_long, type_name, value_string, TypeSet,
-};
-use crate::filter::{compile_regex, Cmp, CompareOp, RegexPred};
+use super::predicate::{compile_regex, Cmp, CmpOp as CompareOp, RegexPred};
+use super::util::{json_type_alias, parse_integer_to_non_negative_long, value_string, TypeSet};
 
 /// A parsed `$jsonSchema`.
 #[derive(Debug, Clone)]
@@ -134,7 +133,7 @@ impl<'a> Keywords<'a> {
 }
 
 fn type_of(v: RawBsonRef<'_>) -> &'static str {
-    type_name(v.element_type())
+    documentdb_bson::type_name(v.element_type())
 }
 
 fn parse_type_keyword(keyword: &'static str, value: RawBsonRef<'_>) -> DocDbResult<TypeSet> {
@@ -145,7 +144,7 @@ fn parse_type_keyword(keyword: &'static str, value: RawBsonRef<'_>) -> DocDbResu
         if alias == "number" {
             return Ok(None);
         }
-        let t = if keyword == "type" { json_type_alias(alias) } else { bson_type_alias(alias) };
+        let t = if keyword == "type" { json_type_alias(alias) } else { type_from_name(alias) };
         t.map(Some).ok_or_else(|| docdb_error!(BadValue, "Unknown type name alias: {alias}"))
     };
     let mut set = TypeSet::default();
@@ -797,7 +796,7 @@ impl Schema {
     }
 
     fn check_array(&self, arr: &bson::RawArray, ctx: &mut Ctx) -> bool {
-        let elements: Vec<RawBsonRef<'_>> = crate::filter::raw::values(arr).collect();
+        let elements: Vec<RawBsonRef<'_>> = documentdb_bson::raw_reader::values(arr).collect();
         let len = elements.len() as i64;
         if let Some(min) = self.min_items {
             if len < min {
