@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: every test tier, in order, stopping at the first failure.
-#   1. lint        cargo fmt --check, cargo clippy -D warnings
+#   1. lint        cargo fmt --check, cargo clippy -D warnings, no module import cycles
 #   2. unit        cargo test of the pure-Rust crates (no PostgreSQL)
 #   3. pg_test     cargo pgrx test of each extension (temporary clusters, as `postgres`)
 #   4. regress     psql regression files (tests/regress) against the dev cluster (make run)
@@ -33,6 +33,8 @@ if want lint; then
     cargo fmt --all -- --check
     log "lint: cargo clippy -D warnings"
     cargo clippy --workspace --all-targets -- -D warnings
+    log "lint: no import cycles between the modules of a crate"
+    python3 scripts/module_cycles.py
 fi
 
 if want unit; then
