@@ -99,7 +99,6 @@ const LARGE_CODES_RAISED: &[i32] = &[
 ];
 
 #[test]
-#[ignore = "needs these codes in documentdb_errors::LARGE_CODES (the errors crate is being refactored)"]
 fn every_large_code_raised_travels_as_its_own_sqlstate() {
     let lost: Vec<i32> = LARGE_CODES_RAISED
         .iter()
