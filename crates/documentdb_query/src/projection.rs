@@ -84,23 +84,7 @@ struct ParseState {
 }
 
 fn split_projection_path(path: &str) -> DocDbResult<Vec<String>> {
-    if path.is_empty() {
-        return Err(loc(40352, "FieldPath cannot be constructed with empty string"));
-    }
-    let mut out = Vec::new();
-    for part in path.split('.') {
-        if part.is_empty() {
-            return Err(loc(15998, "FieldPath field names may not be empty strings."));
-        }
-        if part.starts_with('$') {
-            return Err(loc(
-                16410,
-                "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
-            ));
-        }
-        out.push(part.to_string());
-    }
-    Ok(out)
+    crate::expr::split_path(path)
 }
 
 fn insert(node: &mut PNode, path: &[String], child: Child, full: &str) -> DocDbResult<()> {
