@@ -10,7 +10,7 @@ use pgrx::fcinfo::{pg_arg_is_null, pg_getarg_datum_raw};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgMemoryContexts};
 
-use crate::io::{validated_bson, MAX_BSON_VALUE_SIZE};
+use crate::io::{validated_built, MAX_BSON_VALUE_SIZE};
 use crate::pg_value::{bson_argument_value, bson_key, datum_to_bson, is_text_like, record_to_document};
 
 /// `bson_build_document('a', 1, 'b', 'x', …)`: alternating keys and values of any type.
@@ -68,7 +68,7 @@ fn build_document(fcinfo: pg_sys::FunctionCallInfo) -> DocDbResult<Bson> {
         }
         // Values nest documents that were each valid: the whole may now be too deep or too
         // large, and every bson datum must be valid for the readers that trust it.
-        validated_bson(doc.as_bytes())
+        validated_built(doc)
     }
 }
 
@@ -81,10 +81,8 @@ fn row_get_bson(fcinfo: pg_sys::FunctionCallInfo) -> Option<Bson> {
             return None;
         }
         let doc = ok_or_throw(record_to_document(pg_getarg_datum_raw(fcinfo, 0)));
-        // Drop before a possible throw: it longjmps past this frame.
-        let checked = validated_bson(doc.as_bytes());
-        drop(doc);
-        Some(ok_or_throw(checked))
+        // Moved into the check, so nothing is left to drop when a throw longjmps past here.
+        Some(ok_or_throw(validated_built(doc)))
     }
 }
 
@@ -161,8 +159,6 @@ fn bson_array_agg_final(fcinfo: pg_sys::FunctionCallInfo) -> Option<Bson> {
         let key = bson_key(&state.key).ok()?;
         let mut doc = RawDocumentBuf::new();
         doc.append(key, state.items.clone());
-        let checked = validated_bson(doc.as_bytes());
-        drop(doc);
-        Some(ok_or_throw(checked))
+        Some(ok_or_throw(validated_built(doc)))
     }
 }

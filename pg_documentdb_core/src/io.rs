@@ -2,6 +2,7 @@
 
 use std::ffi::{CStr, CString};
 
+use bson::RawDocumentBuf;
 use documentdb_bson::extjson;
 use documentdb_bson::validate::validate_document;
 use documentdb_errors::{bail, docdb_error, DocDbResult};
@@ -45,6 +46,13 @@ pub(crate) fn parse_bson_text(text: &str) -> DocDbResult<Bson> {
 pub(crate) fn validated_bson(bytes: &[u8]) -> DocDbResult<Bson> {
     validate_document(bytes, MAX_BSON_VALUE_SIZE)?;
     Ok(Bson(bytes.to_vec()))
+}
+
+/// A document built here, validated as a whole (its parts were each valid, the whole may
+/// be too deep or too large) and kept without copying.
+pub(crate) fn validated_built(doc: RawDocumentBuf) -> DocDbResult<Bson> {
+    validate_document(doc.as_bytes(), MAX_BSON_VALUE_SIZE)?;
+    Ok(Bson::from(doc))
 }
 
 /// Reads the unread rest of a binary-receive buffer.

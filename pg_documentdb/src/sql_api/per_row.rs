@@ -57,10 +57,11 @@ fn context(vars: Option<BsonRef<'_>>) -> DocDbResult<ExprContext> {
     vars.map_or_else(|| Ok(ExprContext::default()), |v| context_of(v.document()))
 }
 
-fn parse_filter(query: &RawDocument, vars: Option<BsonRef<'_>>) -> DocDbResult<Filter> {
-    match vars {
+/// The filter of a per-row call: without `let` variables, `$$name` references stay errors.
+fn parse_filter(query: &RawDocument, ctx: Option<&ExprContext>) -> DocDbResult<Filter> {
+    match ctx {
         None => Filter::parse(query),
-        Some(v) => Filter::parse_with_variables(query, &context_of(v.document())?.variables),
+        Some(ctx) => Filter::parse_with_variables(query, &ctx.variables),
     }
 }
 
@@ -71,8 +72,11 @@ fn query_match(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> bool {
     ok_or_throw(
-        cached(fcinfo, &key(&[query.as_bytes()], vars), || parse_filter(query.document(), vars))
-            .and_then(|filter| filter.matches(document.document())),
+        cached(fcinfo, &key(&[query.as_bytes()], vars), || {
+            let ctx = vars.map(|v| context_of(v.document())).transpose()?;
+            parse_filter(query.document(), ctx.as_ref())
+        })
+        .and_then(|filter| filter.matches(document.document())),
     )
 }
 
@@ -85,8 +89,9 @@ fn project_find(
 ) -> Bson {
     ok_or_throw(
         cached(fcinfo, &key(&[projection.as_bytes(), query.as_bytes()], vars), || {
-            let filter = parse_filter(query.document(), vars)?;
-            Projection::parse_find_with_context(projection.document(), Some(&filter), &context(vars)?)
+            let ctx = vars.map(|v| context_of(v.document())).transpose()?;
+            let filter = parse_filter(query.document(), ctx.as_ref())?;
+            Projection::parse_find_with_context(projection.document(), Some(&filter), &ctx.unwrap_or_default())
         })
         .and_then(|p| p.apply(document.document()))
         .map(Bson::from),
