@@ -130,6 +130,13 @@ pub fn to_raw_value(value: &Bson) -> DocDbResult<RawBson> {
     RawBson::try_from(value.clone()).map_err(|e| docdb_error!(InternalError, "cannot serialize value: {e}"))
 }
 
+/// `{ "" : value }`: how a single value travels between SQL functions as a bson datum.
+pub fn single_value_document(value: RawBsonRef<'_>) -> RawDocumentBuf {
+    let mut doc = RawDocumentBuf::new();
+    doc.append(bson::raw::cstr!(""), value);
+    doc
+}
+
 /// The `_id` of a stored document (always its first field).
 pub fn document_id(doc: &RawDocument) -> Option<RawBsonRef<'_>> {
     match doc.iter().next() {

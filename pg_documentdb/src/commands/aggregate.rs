@@ -168,9 +168,7 @@ fn documents_stage_values(value: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResu
 }
 
 fn wrap_value_doc(value: RawBsonRef<'_>) -> Vec<u8> {
-    let mut d = RawDocumentBuf::new();
-    d.append(cstr(""), value);
-    d.into_bytes()
+    documentdb_query::document::single_value_document(value).into_bytes()
 }
 
 impl Pipeline {

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use bson::{RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{RawBson, RawBsonRef, RawDocument};
 use documentdb_errors::{docdb_error, DocDbError, DocDbResult, ErrorCode};
 use documentdb_pgbson::{ok_or_throw, Bson, BsonRef};
 use documentdb_query::expr::{ExprContext, Expression};
@@ -17,13 +17,10 @@ use pgrx::prelude::*;
 
 use crate::call_cache::{cache_key, cached};
 use crate::commands::vars::context_of;
-use crate::commands::write_result::cstr;
 
 /// `{ "" : value }`.
 pub fn wrap(value: RawBsonRef<'_>) -> Bson {
-    let mut doc = RawDocumentBuf::new();
-    doc.append(cstr(""), value);
-    Bson::from(doc)
+    Bson::from(documentdb_query::document::single_value_document(value))
 }
 
 fn wrap_owned(value: &bson::Bson) -> DocDbResult<Bson> {
