@@ -231,10 +231,28 @@ REVOKE ALL ON FUNCTION documentdb_api_internal.invalidate_collection_cache(oid) 
 CREATE FUNCTION documentdb_api_internal.collections_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
-    PERFORM documentdb_api_internal.invalidate_collection_cache(TG_RELID);
+    PERFORM documentdb_api_internal.invalidate_collection_cache('documentdb_api_catalog.collections'::regclass);
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER collections_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON documentdb_api_catalog.collections
     FOR EACH STATEMENT EXECUTE FUNCTION documentdb_api_internal.collections_changed();
+-- A collection's cached lookup carries its indexes: index changes invalidate it too.
+CREATE TRIGGER collection_indexes_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON documentdb_api_catalog.collection_indexes
+    FOR EACH STATEMENT EXECUTE FUNCTION documentdb_api_internal.collections_changed();
+
+-- MongoDB's multikey flag. While an index is not multikey, a row trigger on its collection's
+-- table watches writes (pg_documentdb/src/commands/indexes.rs creates it): its WHEN clause,
+-- evaluated per row in Rust, is true only for the first document that puts an array along
+-- one of the key's paths; this function then records the flag (queries stop using the
+-- index's key bounds, which hold only for single-valued keys).
+CREATE FUNCTION documentdb_api_internal.mark_index_multikey() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    UPDATE documentdb_api_catalog.collection_indexes SET index_is_multikey = true
+    WHERE index_id = TG_ARGV[0]::bigint AND NOT index_is_multikey;
+    RETURN NEW;
+END
+$$;

@@ -65,3 +65,11 @@ RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 
 -- cached collection lookups (pg_documentdb/src/catalog/cache.rs).
 CREATE FUNCTION documentdb_api_internal.invalidate_collection_cache(relid oid)
 RETURNS void LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'invalidate_collection_cache_wrapper';
+
+-- Index maintenance (pg_documentdb/src/sql_api/indexes.rs): whether a document holds an
+-- array along one of an index key pattern's paths, and the multikey trigger's WHEN clause
+-- (the same test, false once the catalog already records the index as multikey).
+CREATE FUNCTION documentdb_api_internal.bson_has_array_on_key_paths(document documentdb_core.bson, key_pattern documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_has_array_on_key_paths_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_index_becomes_multikey(document documentdb_core.bson, index_id bigint, key_pattern documentdb_core.bson)
+RETURNS boolean LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_becomes_multikey_wrapper';

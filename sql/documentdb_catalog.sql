@@ -29,6 +29,9 @@ CREATE TABLE documentdb_api_catalog.collection_indexes (
     index_name text NOT NULL,
     index_spec documentdb_core.bson NOT NULL,
     index_is_valid boolean NOT NULL DEFAULT true,
+    -- Whether some document has held an array along one of the key's paths since the
+    -- index was built (MongoDB's multikey flag): then the index serves sorts only.
+    index_is_multikey boolean NOT NULL DEFAULT false,
     UNIQUE (collection_id, index_name)
 );
 COMMENT ON TABLE documentdb_api_catalog.collection_indexes

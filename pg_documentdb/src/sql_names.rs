@@ -62,3 +62,12 @@ pub const GROUP_ACCUMULATE: &str = "documentdb_api_internal.bson_group_accumulat
 pub const BUILD_DOCUMENT: &str = "documentdb_core.bson_build_document";
 /// Aggregates values into `{ key: [...] }` (documentdb_core, `construct.rs`).
 pub const ARRAY_AGG: &str = "documentdb_core.bson_array_agg";
+/// A document holds an array along an index key pattern's paths (`sql_api/indexes.rs`
+/// `bson_has_array_on_key_paths`).
+pub const HAS_ARRAY_ON_KEY_PATHS: &str = "documentdb_api_internal.bson_has_array_on_key_paths";
+/// The multikey trigger's WHEN clause (`sql_api/indexes.rs` `bson_index_becomes_multikey`).
+pub const INDEX_BECOMES_MULTIKEY: &str = "documentdb_api_internal.bson_index_becomes_multikey";
+/// The multikey trigger's function (plpgsql, `sql/documentdb_api.sql`).
+pub const MARK_INDEX_MULTIKEY: &str = "documentdb_api_internal.mark_index_multikey";
+/// The bson comparison operators (`documentdb_core.bson_btree_ops`), for index key bounds.
+pub const BSON_EQ: &str = "OPERATOR(documentdb_core.=)";

@@ -14,6 +14,7 @@ pub mod distinct;
 pub mod expr;
 pub use expr::accumulators;
 pub mod filter;
+pub mod index_bounds;
 /// `$jsonSchema` (its home is `filter::json_schema`; this path is the one callers use).
 pub use filter::json_schema as schema;
 pub mod projection;

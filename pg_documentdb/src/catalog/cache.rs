@@ -1,9 +1,9 @@
 //! Backend-local cache of collection lookups (`documentdb_api_catalog.collections` rows by
-//! database and name, including "no such collection"), so a command does not query the
-//! catalog table every time.
+//! database and name with their indexes, including "no such collection") and of indexes'
+//! multikey flags, so a command does not query the catalog tables every time.
 //!
-//! Invalidation rides on PostgreSQL's relcache invalidation of the catalog table: a
-//! statement-level trigger on the table (sql/documentdb_api.sql) calls
+//! Invalidation rides on PostgreSQL's relcache invalidation of the collections table:
+//! statement-level triggers on it and on `collection_indexes` (sql/documentdb_api.sql) call
 //! [`invalidate_collection_cache`] for every INSERT/UPDATE/DELETE/TRUNCATE, whoever runs it.
 //! That invalidation is transactional: the writing backend sees it at its next command
 //! (and again if the transaction or subtransaction aborts), other backends when they next
@@ -23,6 +23,8 @@ const MAX_ENTRIES: usize = 4096;
 
 thread_local! {
     static ENTRIES: RefCell<HashMap<(String, String), Option<Collection>>> = RefCell::new(HashMap::new());
+    /// Multikey flags of indexes by id (read by the multikey triggers' WHEN clause).
+    static MULTIKEY: RefCell<HashMap<i64, bool>> = RefCell::new(HashMap::new());
     /// OID of documentdb_api_catalog.collections while entries are cached (invalid: none).
     static CATALOG_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
     static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
@@ -41,6 +43,11 @@ unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys
 fn clear() {
     // try_with/try_borrow_mut: never panic inside a callback PostgreSQL runs.
     let _ = ENTRIES.try_with(|e| {
+        if let Ok(mut entries) = e.try_borrow_mut() {
+            entries.clear();
+        }
+    });
+    let _ = MULTIKEY.try_with(|e| {
         if let Ok(mut entries) = e.try_borrow_mut() {
             entries.clear();
         }
@@ -73,6 +80,7 @@ fn ready() -> bool {
     }
     // Entries cached under an older OID (a re-created extension) must not survive.
     ENTRIES.with(|e| e.borrow_mut().clear());
+    MULTIKEY.with(|e| e.borrow_mut().clear());
     CATALOG_OID.with(|c| c.set(oid));
     true
 }
@@ -102,6 +110,31 @@ pub fn lookup(
         // Only when still valid: a callback during load reset the OID.
         if CATALOG_OID.with(Cell::get) != pg_sys::InvalidOid {
             entries.insert(key, value.clone());
+        }
+    });
+    Ok(value)
+}
+
+/// The cached multikey flag of an index, or the result of `load` (then cached). Cleared
+/// with the collection lookups: the catalog's triggers invalidate both.
+pub fn index_multikey(
+    index_id: i64,
+    load: impl FnOnce() -> documentdb_errors::DocDbResult<bool>,
+) -> documentdb_errors::DocDbResult<bool> {
+    if !ready() {
+        return load();
+    }
+    if let Some(hit) = MULTIKEY.with(|e| e.borrow().get(&index_id).copied()) {
+        return Ok(hit);
+    }
+    let value = load()?;
+    MULTIKEY.with(|e| {
+        let mut entries = e.borrow_mut();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        if CATALOG_OID.with(Cell::get) != pg_sys::InvalidOid {
+            entries.insert(index_id, value);
         }
     });
     Ok(value)

@@ -24,6 +24,58 @@ pub struct Collection {
     pub validation_action: String,
     pub view_definition: Option<RawDocumentBuf>,
     pub options: Option<RawDocumentBuf>,
+    /// The secondary indexes (not `_id_`), as of the lookup; empty where the collection was
+    /// not looked up through [`lookup`] (queries then simply use no index bounds).
+    pub indexes: Vec<IndexEntry>,
+}
+
+/// One row of `documentdb_api_catalog.collection_indexes`.
+#[derive(Debug, Clone)]
+pub struct IndexEntry {
+    /// The spec as `listIndexes` reports it (`key`, `name`, options).
+    pub spec: RawDocumentBuf,
+    /// MongoDB's multikey flag (see `sql/documentdb_catalog.sql`).
+    pub multikey: bool,
+}
+
+impl IndexEntry {
+    /// The key pattern, `{ path: direction, ... }`.
+    pub fn key(&self) -> Option<&bson::RawDocument> {
+        self.spec.get_document("key").ok()
+    }
+
+    /// Whether the index holds an entry for every document (not sparse, not partial), so its
+    /// key bounds can answer any query on its paths.
+    pub fn covers_every_document(&self) -> bool {
+        !self.spec.get_bool("sparse").unwrap_or(false) && self.spec.get_document("partialFilterExpression").is_err()
+    }
+
+    /// Whether the index orders `path` ascending, when `path` is one of its keys.
+    pub fn ascending_on(&self, path: &str) -> Option<bool> {
+        self.key()?.iter().flatten().find(|(k, _)| k.as_str() == path).map(|(_, v)| key_is_ascending(v))
+    }
+
+    /// A hidden index is kept up to date but never chosen for a query.
+    pub fn is_hidden(&self) -> bool {
+        self.spec.get_bool("hidden").unwrap_or(false)
+    }
+
+    /// Whether the planner may use the index's key bounds: it holds one single-valued key
+    /// per document (not multikey, not sparse or partial).
+    pub fn bounds_keys(&self) -> bool {
+        !self.multikey && self.covers_every_document()
+    }
+}
+
+/// The direction of one key of a key pattern (`1`, `-1`, `-1.0`, ...): ascending unless
+/// negative.
+pub fn key_is_ascending(direction: bson::RawBsonRef<'_>) -> bool {
+    match direction {
+        bson::RawBsonRef::Int32(v) => v >= 0,
+        bson::RawBsonRef::Int64(v) => v >= 0,
+        bson::RawBsonRef::Double(v) => v >= 0.0,
+        _ => true,
+    }
 }
 
 impl Collection {
@@ -107,6 +159,7 @@ fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
     let view_definition = doc_of(next());
     let options = doc_of(next());
     Ok(Collection {
+        indexes: Vec::new(),
         id,
         database,
         name,
@@ -128,7 +181,45 @@ pub fn lookup(db: &str, coll: &str) -> DocDbResult<Option<Collection>> {
              WHERE database_name = $1 AND collection_name = $2"
         );
         let rows = spi::execute(&sql, &[Param::Text(db), Param::Text(coll)], true, 1)?;
-        rows.into_iter().next().map(collection_from_row).transpose()
+        let Some(mut collection) = rows.into_iter().next().map(collection_from_row).transpose()? else {
+            return Ok(None);
+        };
+        collection.indexes = index_entries(collection.id)?;
+        Ok(Some(collection))
+    })
+}
+
+/// The secondary indexes of a collection, by id.
+fn index_entries(collection_id: i64) -> DocDbResult<Vec<IndexEntry>> {
+    let rows = spi::execute(
+        "SELECT index_spec, index_is_multikey FROM documentdb_api_catalog.collection_indexes \
+         WHERE collection_id = $1 ORDER BY index_id",
+        &[Param::Int8(collection_id)],
+        true,
+        0,
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let mut c = row.into_iter();
+            let spec = doc_of(c.next()?)?;
+            let multikey = c.next()?.as_bool().unwrap_or(true);
+            Some(IndexEntry { spec, multikey })
+        })
+        .collect())
+}
+
+/// Whether the catalog records index `index_id` as multikey (a dropped index counts as
+/// multikey: nothing is left to track). Cached per backend with the collection lookups.
+pub fn index_is_multikey(index_id: i64) -> DocDbResult<bool> {
+    cache::index_multikey(index_id, || {
+        let rows = spi::execute(
+            "SELECT index_is_multikey FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",
+            &[Param::Int8(index_id)],
+            true,
+            1,
+        )?;
+        Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()?.as_bool()).unwrap_or(true))
     })
 }
 

@@ -333,7 +333,7 @@ impl Pipeline {
                 if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
                     self.wrap(false);
                 }
-                let keys = order_by(&mut self.b, spec, "document")?;
+                let keys = order_by(None, spec, "document")?;
                 self.level.order = Some(
                     keys.iter()
                         .map(|(expr, asc)| format!("{expr} {}", if *asc { "ASC" } else { "DESC" }))

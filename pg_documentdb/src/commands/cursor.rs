@@ -32,6 +32,8 @@ pub enum OwnedParam {
     Bson(Vec<u8>),
     Text(String),
     Int8(i64),
+    /// `bson[]`.
+    BsonArray(Vec<Vec<u8>>),
     Null(ParamType),
 }
 
@@ -41,6 +43,7 @@ impl OwnedParam {
             OwnedParam::Bson(b) => Param::Bson(b),
             OwnedParam::Text(t) => Param::Text(t),
             OwnedParam::Int8(i) => Param::Int8(*i),
+            OwnedParam::BsonArray(a) => Param::BsonArray(a),
             OwnedParam::Null(t) => Param::Null(*t),
         }
     }
@@ -206,6 +209,14 @@ impl Continuation {
                         }
                         OwnedParam::Text(t) => params.push(rawdoc! { "text": t.as_str() }),
                         OwnedParam::Int8(i) => params.push(rawdoc! { "int8": *i }),
+                        OwnedParam::BsonArray(values) => {
+                            let mut array = RawArrayBuf::new();
+                            for v in values {
+                                let d = RawDocument::from_bytes(v).map_err(|e| docdb_error!(InternalError, "{e}"))?;
+                                array.push(d.to_owned());
+                            }
+                            params.push(rawdoc! { "bsonArray": array });
+                        }
                         OwnedParam::Null(_) => params.push(rawdoc! { "null": true }),
                     }
                 }
@@ -260,6 +271,13 @@ impl Continuation {
                         OwnedParam::Text(t.to_owned())
                     } else if let Ok(i) = p.get_i64("int8") {
                         OwnedParam::Int8(i)
+                    } else if let Ok(values) = p.get_array("bsonArray") {
+                        let mut out = Vec::new();
+                        for v in values {
+                            let Ok(RawBsonRef::Document(d)) = v else { return Err(bad()) };
+                            out.push(d.as_bytes().to_vec());
+                        }
+                        OwnedParam::BsonArray(out)
                     } else {
                         OwnedParam::Null(ParamType::Bson)
                     };

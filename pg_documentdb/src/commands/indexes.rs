@@ -1,6 +1,13 @@
 //! `createIndexes` / `dropIndexes`. Each MongoDB index is a catalog row plus a PostgreSQL
 //! btree index over the document's sort keys (`bson_orderby(document, '{"path": ±1}')`, one
-//! expression per key), partial when the index is sparse or has a partialFilterExpression.
+//! expression per key, the text `query_sql::sort_key_expression` also emits), partial when
+//! the index is sparse or has a partialFilterExpression.
+//!
+//! Queries use such an index for filters through key bounds (`query_sql`), which hold while
+//! every document has one single-valued key per path: MongoDB's multikey flag, kept in the
+//! catalog and set by a row trigger on the first write of an array along a key path (see
+//! `track_multikey`). A multikey index still serves sorts.
+//!
 //! A `unique` index is a unique PostgreSQL index on those keys, so PostgreSQL enforces it
 //! (an array field contributes its sort key — smallest element ascending — not every
 //! element as MongoDB's multikey unique indexes do).
@@ -8,6 +15,7 @@
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 
+use super::query_sql::sort_key_expression;
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
 use crate::catalog::{self, Collection};
@@ -48,6 +56,7 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     let mut name: Option<&str> = None;
     let mut unique = false;
     let mut sparse = false;
+    let mut hidden = false;
     let mut partial: Option<&RawDocument> = None;
     let mut stored = RawDocumentBuf::new();
     stored.append(cstr("v"), 2);
@@ -60,7 +69,8 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
             "unique" => unique = field.bool()?,
             "sparse" => sparse = field.bool()?,
             "partialFilterExpression" => partial = Some(field.document()?),
-            "v" | "background" | "ns" | "comment" | "hidden" | "collation" | "storageEngine" => {
+            "hidden" => hidden = field.bool()?,
+            "v" | "background" | "ns" | "comment" | "collation" | "storageEngine" => {
                 if field.name == "collation" {
                     let c = field.document()?;
                     if !c.is_empty() && c.get_str("locale").ok() != Some("simple") {
@@ -129,6 +139,9 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     if let Some(p) = partial {
         stored.append(cstr("partialFilterExpression"), p.to_owned());
     }
+    if hidden {
+        stored.append(cstr("hidden"), true);
+    }
     Ok(IndexSpec { name, key: key.to_owned(), unique, sparse, partial: partial.map(|p| p.to_owned()), stored })
 }
 
@@ -152,14 +165,9 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
     let mut exprs = Vec::new();
     for element in &spec.key {
         let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-        let direction = key_direction(path.as_str(), value)?;
-        let one = format!("{{ \"{}\" : {direction} }}", path.as_str().replace('\\', "\\\\").replace('"', "\\\""));
-        exprs.push(format!(
-            "{}(document, {}::{BSON}){}",
-            sql_names::ORDER_BY,
-            quote_literal(&one),
-            if direction == "-1" { " DESC" } else { "" }
-        ));
+        let ascending = key_direction(path.as_str(), value)? == "1";
+        let expression = sort_key_expression("document", path.as_str(), ascending)?;
+        exprs.push(if ascending { expression } else { format!("{expression} DESC") });
     }
     let mut predicates = Vec::new();
     if spec.sparse {
@@ -193,6 +201,52 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         sql.push_str(&predicates.join(" AND "));
     }
     spi::execute_once(&sql)
+}
+
+/// Whether `doc` holds an array along one of the paths of `key` (its keys for that pattern
+/// are multikey).
+pub fn has_array_on_key_paths(doc: &RawDocument, key: &RawDocument) -> bool {
+    key.iter().flatten().any(|(path, _)| documentdb_query::index_bounds::path_has_array(doc, path.as_str()))
+}
+
+fn multikey_trigger_name(collection: &Collection, index_id: i64) -> String {
+    format!("documents_{}_multikey_{index_id}", collection.id)
+}
+
+/// Sets MongoDB's multikey flag of a new index: at once when a document already holds an
+/// array along its paths, otherwise from the first write that puts one there (a row trigger
+/// whose WHEN clause runs in Rust, so single-valued writes cost one function call). The
+/// table is locked against writes from `CREATE INDEX` on, so no write falls in between.
+fn track_multikey(collection: &Collection, index_id: i64, key: &RawDocument) -> DocDbResult<()> {
+    let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(key));
+    let rows = spi::execute(
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE {}(document, {key_literal}::{BSON}))",
+            collection.table(),
+            sql_names::HAS_ARRAY_ON_KEY_PATHS
+        ),
+        &[],
+        true,
+        1,
+    )?;
+    let multikey = rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(true);
+    if multikey {
+        return spi::execute(
+            "UPDATE documentdb_api_catalog.collection_indexes SET index_is_multikey = true WHERE index_id = $1",
+            &[Param::Int8(index_id)],
+            false,
+            0,
+        )
+        .map(drop);
+    }
+    spi::execute_once(&format!(
+        "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OF document ON {} FOR EACH ROW \
+         WHEN ({}(NEW.document, {index_id}, {key_literal}::{BSON})) EXECUTE FUNCTION {}('{index_id}')",
+        multikey_trigger_name(collection, index_id),
+        collection.table(),
+        sql_names::INDEX_BECOMES_MULTIKEY,
+        sql_names::MARK_INDEX_MULTIKEY
+    ))
 }
 
 /// `createIndexes` (built synchronously); returns MongoDB's reply.
@@ -280,6 +334,7 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
         )?;
         let index_id = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or_default();
         create_pg_index(&collection, index_id, spec)?;
+        track_multikey(&collection, index_id, &spec.key)?;
         created += 1;
     }
     let mut reply = RawDocumentBuf::new();
@@ -380,6 +435,11 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
     }
     for (id, _) in &to_drop {
         spi::execute_once(&format!("DROP INDEX IF EXISTS documentdb_data.documents_{}_idx_{id}", collection.id))?;
+        spi::execute_once(&format!(
+            "DROP TRIGGER IF EXISTS {} ON {}",
+            multikey_trigger_name(&collection, *id),
+            collection.table()
+        ))?;
         spi::execute(
             "DELETE FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",
             &[Param::Int8(*id)],
@@ -406,10 +466,7 @@ pub fn unique_indexes(collection: &Collection) -> DocDbResult<Vec<(String, RawDo
 pub fn key_value(doc: &RawDocument, key: &RawDocument) -> RawDocumentBuf {
     let mut out = RawDocumentBuf::new();
     for (path, direction) in key.iter().flatten() {
-        let ascending = !matches!(direction, RawBsonRef::Int32(v) if v < 0)
-            && !matches!(direction, RawBsonRef::Int64(v) if v < 0)
-            && !matches!(direction, RawBsonRef::Double(v) if v < 0.0);
-        let value = documentdb_query::sort::sort_key(doc, path.as_str(), ascending);
+        let value = documentdb_query::sort::sort_key(doc, path.as_str(), catalog::key_is_ascending(direction));
         out.append(path, value);
     }
     out
@@ -423,13 +480,12 @@ pub fn conflicting_unique_index(
     for (name, key) in unique_indexes(collection)? {
         let mut conditions = Vec::new();
         for (path, direction) in key.iter().flatten() {
-            let mut one = RawDocumentBuf::new();
-            one.append(path, direction);
-            let literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&one));
+            let ascending = catalog::key_is_ascending(direction);
             conditions.push(format!(
-                "{order_by}(document, {literal}::{BSON}) OPERATOR(documentdb_core.=) \
-                 {order_by}($2::{BSON}, {literal}::{BSON})",
-                order_by = sql_names::ORDER_BY
+                "{} {} {}",
+                sort_key_expression("document", path.as_str(), ascending)?,
+                sql_names::BSON_EQ,
+                sort_key_expression(&format!("$2::{BSON}"), path.as_str(), ascending)?
             ));
         }
         let sql = format!(

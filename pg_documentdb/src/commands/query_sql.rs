@@ -7,7 +7,8 @@
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::DocDbResult;
 use documentdb_query::expr::ExprContext;
-use documentdb_query::filter::{Filter, PushdownOp};
+use documentdb_query::filter::{Filter, PushdownOp, PushdownPredicate};
+use documentdb_query::index_bounds::{key_bounds, KeyBounds};
 use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
 
@@ -34,16 +35,19 @@ pub struct SqlBuilder {
     /// Evaluated `let` variables, when the command has any.
     pub vars: Option<RawDocumentBuf>,
     vars_param: Option<String>,
+    /// Whether the WHERE clause bounds an index key (the primary key or a secondary
+    /// index): the rows may then come in index order, not in `ctid` order.
+    pub uses_index_bounds: bool,
 }
 
 impl SqlBuilder {
     pub fn new() -> SqlBuilder {
-        SqlBuilder { params: Vec::new(), vars: None, vars_param: None }
+        SqlBuilder { params: Vec::new(), vars: None, vars_param: None, uses_index_bounds: false }
     }
 
     /// A builder whose generated expressions see the command's `let` variables.
     pub fn with_vars(vars: Option<RawDocumentBuf>) -> SqlBuilder {
-        SqlBuilder { params: Vec::new(), vars, vars_param: None }
+        SqlBuilder { params: Vec::new(), vars, vars_param: None, uses_index_bounds: false }
     }
 
     /// A call of a per-row function, or of its `_let` twin with the variables as last
@@ -100,7 +104,8 @@ impl SqlBuilder {
                 if is_exact_id_value(value) {
                     // The primary key answers `_id` equality.
                     let key = self.param(OwnedParam::Bson(object_id_key(value)));
-                    conditions.push(format!("object_id OPERATOR(documentdb_core.=) {key}::{BSON}"));
+                    conditions.push(format!("object_id {} {key}::{BSON}", sql_names::BSON_EQ));
+                    self.uses_index_bounds = true;
                     exact_by_pushdown = is_single_id_equality(filter_doc);
                     continue;
                 }
@@ -109,6 +114,9 @@ impl SqlBuilder {
         }
         if exact_by_pushdown {
             return Ok(conditions.join(" AND "));
+        }
+        for predicate in &pushed {
+            self.index_bound_conditions(collection, predicate, &mut conditions)?;
         }
         for predicate in &pushed {
             let mut operand = RawDocumentBuf::new();
@@ -127,6 +135,68 @@ impl SqlBuilder {
         }
         Ok(conditions.join(" AND "))
     }
+}
+
+impl SqlBuilder {
+    /// Conditions on an index key that every document matching `predicate` satisfies, so
+    /// PostgreSQL can scan that key range of a btree: `_id` on the primary key, other paths
+    /// on a secondary index whose key for the path is single-valued (see
+    /// `documentdb_query::index_bounds`). Nothing when no such index exists.
+    fn index_bound_conditions(
+        &mut self,
+        collection: &Collection,
+        predicate: &PushdownPredicate,
+        conditions: &mut Vec<String>,
+    ) -> DocDbResult<()> {
+        let Some(key) = index_key_expression(collection, &predicate.path)? else { return Ok(()) };
+        let Some(bounds) = key_bounds(predicate) else { return Ok(()) };
+        let wrapped = |value: &bson::RawBson| object_id_key(value.as_raw_bson_ref());
+        match bounds {
+            KeyBounds::Equal(value) => {
+                let p = self.param(OwnedParam::Bson(wrapped(&value)));
+                conditions.push(format!("{key} {} {p}::{BSON}", sql_names::BSON_EQ));
+            }
+            KeyBounds::OneOf(values) => {
+                let p = self.param(OwnedParam::BsonArray(values.iter().map(wrapped).collect()));
+                conditions.push(format!("{key} {} ANY ({p}::{BSON}[])", sql_names::BSON_EQ));
+            }
+            KeyBounds::Range { lower, upper } => {
+                for (bound, strict, inclusive) in [(lower, ">", ">="), (upper, "<", "<=")] {
+                    if let Some(bound) = bound {
+                        let p = self.param(OwnedParam::Bson(wrapped(&bound.value)));
+                        let op = if bound.inclusive { inclusive } else { strict };
+                        conditions.push(format!("{key} OPERATOR(documentdb_core.{op}) {p}::{BSON}"));
+                    }
+                }
+            }
+        }
+        self.uses_index_bounds = true;
+        Ok(())
+    }
+}
+
+/// The SQL expression of an index key for `path` that key bounds may restrict: the primary
+/// key's `object_id` for `_id`, or the key expression of a secondary index holding one
+/// single-valued key per document for the path (hidden indexes are never chosen).
+fn index_key_expression(collection: &Collection, path: &str) -> DocDbResult<Option<String>> {
+    if path == "_id" {
+        return Ok(Some("object_id".to_owned()));
+    }
+    for index in collection.indexes.iter().filter(|i| i.bounds_keys() && !i.is_hidden()) {
+        if let Some(ascending) = index.ascending_on(path) {
+            return sort_key_expression("document", path, ascending).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The sort key of a document for `path` in one direction, as SQL: the very expression
+/// `createIndexes` builds btree indexes over, so PostgreSQL's planner matches the two.
+pub fn sort_key_expression(document_column: &str, path: &str, ascending: bool) -> DocDbResult<String> {
+    let mut one = RawDocumentBuf::new();
+    one.append(cstr_key(path)?, if ascending { 1 } else { -1 });
+    let literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&one));
+    Ok(format!("{}({document_column}, {literal}::{BSON})", sql_names::ORDER_BY))
 }
 
 impl Default for SqlBuilder {
@@ -178,10 +248,12 @@ pub fn is_single_id_equality(filter: &RawDocument) -> bool {
 }
 
 /// ORDER BY keys for a sort spec: one (sort-key expression, ascending) per key. The
-/// one-key spec is inlined as a constant (not a parameter) so the expression matches the
-/// expression indexes `createIndexes` builds, letting PostgreSQL sort by index order.
+/// expressions are those of the indexes `createIndexes` builds (inlined constants, not
+/// parameters), so PostgreSQL can read them in index order: `_id` sorts by the primary key,
+/// and a path that an index of `collection` keys single-valued sorts by that index's
+/// expression in either direction (its ascending and descending sort keys coincide).
 pub fn order_by(
-    _builder: &mut SqlBuilder,
+    collection: Option<&Collection>,
     sort: &RawDocument,
     document_column: &str,
 ) -> DocDbResult<Vec<(String, bool)>> {
@@ -189,10 +261,15 @@ pub fn order_by(
     let mut keys = Vec::with_capacity(spec.len());
     for i in 0..spec.len() {
         let (path, ascending) = spec.key(i);
-        let mut one = RawDocumentBuf::new();
-        one.append(cstr_key(path)?, if ascending { 1 } else { -1 });
-        let literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&one));
-        keys.push((format!("{}({document_column}, {literal}::{BSON})", sql_names::ORDER_BY), ascending));
+        let indexed = match collection {
+            Some(c) => index_key_expression(c, path)?,
+            None => None,
+        };
+        let expression = match indexed {
+            Some(e) => e,
+            None => sort_key_expression(document_column, path, ascending)?,
+        };
+        keys.push((expression, ascending));
     }
     Ok(keys)
 }
@@ -216,6 +293,8 @@ pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
 pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -> DocDbResult<PageQuery> {
     let mut b = SqlBuilder::with_vars(q.vars.clone());
     let where_clause = b.where_clause(collection, q.filter)?;
+    // Rows read through an index come in key order: resuming by `ctid` would skip some.
+    let with_ctid = with_ctid && !b.uses_index_bounds;
     let select = match q.projection.filter(|p| !p.is_empty()) {
         Some(projection) => {
             // Validate up front so errors surface even on empty collections.
@@ -240,7 +319,7 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     }
     if let Some(sort) = q.sort.filter(|s| !s.is_empty()) {
         sql.push_str(" ORDER BY ");
-        let keys = order_by(&mut b, sort, "document")?;
+        let keys = order_by(Some(collection), sort, "document")?;
         let keys: Vec<String> =
             keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
         sql.push_str(&keys.join(", "));

@@ -512,7 +512,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
     let where_clause = b.where_clause(&collection, Some(&query_doc))?;
     let mut sql = format!("SELECT ctid, document FROM {} WHERE {where_clause}", collection.table());
     if let Some(s) = sort.filter(|s| !s.is_empty()) {
-        let keys = order_by(&mut b, s, "document")?;
+        let keys = order_by(Some(&collection), s, "document")?;
         let keys: Vec<String> =
             keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
         sql.push_str(" ORDER BY ");

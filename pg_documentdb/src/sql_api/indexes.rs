@@ -24,3 +24,18 @@ fn create_indexes_background(
 fn drop_indexes_internal(p_database_name: &str, p_arg: BsonRef<'_>) -> Bson {
     docdb_guard(|| with_spi(|| indexes::drop_indexes(p_database_name, p_arg.document())).map(Bson::from))
 }
+
+/// Whether `document` holds an array along one of the paths of `key_pattern` (so its index
+/// keys for that pattern are multikey).
+#[pg_extern(sql = false)]
+fn bson_has_array_on_key_paths(document: BsonRef<'_>, key_pattern: BsonRef<'_>) -> bool {
+    indexes::has_array_on_key_paths(document.document(), key_pattern.document())
+}
+
+/// The multikey trigger's WHEN clause: `document` makes index `index_id` multikey and the
+/// catalog does not record it yet.
+#[pg_extern(sql = false)]
+fn bson_index_becomes_multikey(document: BsonRef<'_>, index_id: i64, key_pattern: BsonRef<'_>) -> bool {
+    indexes::has_array_on_key_paths(document.document(), key_pattern.document())
+        && !docdb_guard(|| with_spi(|| crate::catalog::index_is_multikey(index_id)))
+}

@@ -1,0 +1,276 @@
+//! Index bounds: which btree keys a query predicate can match.
+//!
+//! A secondary index on `path` is a PostgreSQL btree over each document's sort key for that
+//! path (`crate::sort::sort_key`: the value, `null` when missing). While no document holds
+//! an array anywhere along the path (the index is not *multikey*, as MongoDB tracks it),
+//! that key is the one value the filter compares, so a predicate on the path restricts the
+//! key to an interval. These are MongoDB's index bounds for a single-valued field: type
+//! bracketing keeps `$gt: 5` inside the numbers, `{a: null}` covers null and missing.
+//!
+//! Bounds are a superset of the matches (the full filter stays as recheck); they must never
+//! exclude a matching document.
+
+use bson::spec::ElementType;
+use bson::{Binary, RawBson, RawDocument};
+
+use crate::filter::{PushdownOp, PushdownPredicate};
+
+/// One end of a key interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    pub value: RawBson,
+    pub inclusive: bool,
+}
+
+/// The keys a predicate can match, for a path that is not multikey.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyBounds {
+    /// `key = value`.
+    Equal(RawBson),
+    /// `key` is one of the values (at least one).
+    OneOf(Vec<RawBson>),
+    /// `lower <(=) key <(=) upper`; at least one end present.
+    Range { lower: Option<Bound>, upper: Option<Bound> },
+}
+
+/// The bounds of `predicate` on a non-multikey index key, or `None` when an index cannot
+/// narrow it (`$exists`, comparisons with MinKey/MaxKey, regexes, arrays).
+pub fn key_bounds(predicate: &PushdownPredicate) -> Option<KeyBounds> {
+    let value = &predicate.value;
+    match predicate.op {
+        PushdownOp::Eq => equality_bounds(value),
+        PushdownOp::In => {
+            let RawBson::Array(values) = value else { return None };
+            let mut keys = Vec::new();
+            for v in values {
+                let v = RawBson::from(v.ok()?);
+                match &v {
+                    // No single-valued key is an array: such values match nothing here.
+                    RawBson::Array(_) => {}
+                    RawBson::Null => {
+                        keys.push(RawBson::Undefined);
+                        keys.push(RawBson::Null);
+                    }
+                    RawBson::RegularExpression(_) => return None,
+                    _ => keys.push(v),
+                }
+            }
+            (!keys.is_empty()).then_some(KeyBounds::OneOf(keys))
+        }
+        PushdownOp::Gt | PushdownOp::Gte | PushdownOp::Lt | PushdownOp::Lte => {
+            let inclusive = matches!(predicate.op, PushdownOp::Gte | PushdownOp::Lte);
+            if matches!(value, RawBson::Null) {
+                // `$gte: null` / `$lte: null` are null equality; `$gt`/`$lt` null match nothing.
+                return if inclusive { null_bounds() } else { None };
+            }
+            let bracket = Bracket::of(value)?;
+            let at_value = Bound { value: value.clone(), inclusive };
+            Some(if matches!(predicate.op, PushdownOp::Gt | PushdownOp::Gte) {
+                KeyBounds::Range {
+                    lower: Some(at_value),
+                    upper: bracket.next_min.map(|value| Bound { value, inclusive: false }),
+                }
+            } else {
+                KeyBounds::Range { lower: Some(Bound { value: bracket.min, inclusive: true }), upper: Some(at_value) }
+            })
+        }
+        PushdownOp::Exists => None,
+    }
+}
+
+fn equality_bounds(value: &RawBson) -> Option<KeyBounds> {
+    match value {
+        RawBson::Null => null_bounds(),
+        // A single-valued key is never an array; MongoDB's equality to an array needs one.
+        RawBson::Array(_) | RawBson::RegularExpression(_) => None,
+        other => Some(KeyBounds::Equal(other.clone())),
+    }
+}
+
+/// `{path: null}` matches null and missing (whose key is null); undefined is included so
+/// the bounds stay a superset whatever the matcher decides for it.
+fn null_bounds() -> Option<KeyBounds> {
+    Some(KeyBounds::Range {
+        lower: Some(Bound { value: RawBson::Undefined, inclusive: true }),
+        upper: Some(Bound { value: RawBson::Null, inclusive: true }),
+    })
+}
+
+/// A comparison's type bracket in MongoDB's order: its smallest value and the smallest
+/// value of the next bracket (the exclusive upper end), where one exists.
+struct Bracket {
+    min: RawBson,
+    next_min: Option<RawBson>,
+}
+
+impl Bracket {
+    fn of(value: &RawBson) -> Option<Bracket> {
+        let empty_binary =
+            || RawBson::Binary(Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: Vec::new() });
+        let (min, next_min) = match value.element_type() {
+            ElementType::Int32 | ElementType::Int64 | ElementType::Double | ElementType::Decimal128 => {
+                // NaN sorts below every other number.
+                (RawBson::Double(f64::NAN), Some(RawBson::String(String::new())))
+            }
+            ElementType::String | ElementType::Symbol => {
+                (RawBson::String(String::new()), Some(RawBson::Document(bson::RawDocumentBuf::new())))
+            }
+            ElementType::EmbeddedDocument => {
+                (RawBson::Document(bson::RawDocumentBuf::new()), Some(RawBson::Array(bson::RawArrayBuf::new())))
+            }
+            ElementType::Binary => (empty_binary(), Some(RawBson::ObjectId(bson::oid::ObjectId::from_bytes([0; 12])))),
+            ElementType::ObjectId => {
+                (RawBson::ObjectId(bson::oid::ObjectId::from_bytes([0; 12])), Some(RawBson::Boolean(false)))
+            }
+            ElementType::Boolean => {
+                (RawBson::Boolean(false), Some(RawBson::DateTime(bson::DateTime::from_millis(i64::MIN))))
+            }
+            ElementType::DateTime => (
+                RawBson::DateTime(bson::DateTime::from_millis(i64::MIN)),
+                Some(RawBson::Timestamp(bson::Timestamp { time: 0, increment: 0 })),
+            ),
+            ElementType::Timestamp => (RawBson::Timestamp(bson::Timestamp { time: 0, increment: 0 }), None),
+            _ => return None,
+        };
+        Some(Bracket { min, next_min })
+    }
+}
+
+/// Whether `doc` holds an array anywhere along the dotted `path` (the path itself or one
+/// of its prefixes): then its index keys for the path are multikey.
+pub fn path_has_array(doc: &RawDocument, path: &str) -> bool {
+    let mut current = doc;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        match current.get(part) {
+            Ok(Some(bson::RawBsonRef::Array(_))) => return true,
+            Ok(Some(bson::RawBsonRef::Document(d))) if parts.peek().is_some() => current = d,
+            _ => return false,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::Filter;
+    use bson::{rawdoc, RawBsonRef};
+    use documentdb_bson::compare_values;
+    use std::cmp::Ordering;
+
+    fn bounds_of(filter: &RawDocument) -> Option<KeyBounds> {
+        let Ok(parsed) = Filter::parse(filter) else { return None };
+        let predicates = parsed.pushdown_predicates();
+        assert_eq!(predicates.len(), 1);
+        key_bounds(&predicates[0])
+    }
+
+    fn within(bounds: &KeyBounds, key: RawBsonRef<'_>) -> bool {
+        let cmp = |b: &RawBson| compare_values(key, b.as_raw_bson_ref());
+        match bounds {
+            KeyBounds::Equal(v) => cmp(v) == Ordering::Equal,
+            KeyBounds::OneOf(vs) => vs.iter().any(|v| cmp(v) == Ordering::Equal),
+            KeyBounds::Range { lower, upper } => {
+                lower.as_ref().is_none_or(|l| match cmp(&l.value) {
+                    Ordering::Greater => true,
+                    Ordering::Equal => l.inclusive,
+                    Ordering::Less => false,
+                }) && upper.as_ref().is_none_or(|u| match cmp(&u.value) {
+                    Ordering::Less => true,
+                    Ordering::Equal => u.inclusive,
+                    Ordering::Greater => false,
+                })
+            }
+        }
+    }
+
+    /// The property the index relies on: every single-valued document the filter matches
+    /// has its sort key inside the bounds (MongoDB's index bounds are a superset).
+    #[test]
+    fn bounds_contain_every_match_of_single_valued_documents() {
+        let values: Vec<bson::Bson> = vec![
+            bson::Bson::Null,
+            bson::Bson::Undefined,
+            bson::Bson::Int32(-3),
+            bson::Bson::Int32(5),
+            bson::Bson::Int64(5),
+            bson::Bson::Double(5.5),
+            bson::Bson::Double(f64::NAN),
+            bson::Bson::Double(f64::NEG_INFINITY),
+            bson::Bson::Double(f64::INFINITY),
+            bson::Bson::String(String::new()),
+            bson::Bson::String("m".into()),
+            bson::Bson::String("z".into()),
+            bson::Bson::Document(bson::doc! {}),
+            bson::Bson::Document(bson::doc! {"x": 1}),
+            bson::Bson::Boolean(false),
+            bson::Bson::Boolean(true),
+            bson::Bson::DateTime(bson::DateTime::from_millis(-5)),
+            bson::Bson::DateTime(bson::DateTime::from_millis(1_000)),
+            bson::Bson::ObjectId(bson::oid::ObjectId::from_bytes([1; 12])),
+            bson::Bson::Timestamp(bson::Timestamp { time: 3, increment: 1 }),
+            bson::Bson::MinKey,
+            bson::Bson::MaxKey,
+        ];
+        let operands = values.clone();
+        let mut checked = 0;
+        for op in ["$eq", "$gt", "$gte", "$lt", "$lte", "$in"] {
+            for operand in &operands {
+                let condition = if op == "$in" {
+                    bson::doc! { op: [operand.clone(), 7] }
+                } else {
+                    bson::doc! { op: operand.clone() }
+                };
+                let filter = bson::RawDocumentBuf::try_from(&bson::doc! { "a.b": condition.clone() }).unwrap();
+                let Some(bounds) = bounds_of(&filter) else { continue };
+                let parsed = Filter::parse(&filter).unwrap();
+                let mut docs: Vec<bson::Document> = values.iter().map(|v| bson::doc! {"a": {"b": v.clone()}}).collect();
+                docs.push(bson::doc! {});
+                docs.push(bson::doc! {"a": 1});
+                docs.push(bson::doc! {"a": {}});
+                for doc in docs {
+                    let raw = bson::RawDocumentBuf::try_from(&doc).unwrap();
+                    if parsed.matches(&raw).unwrap() {
+                        checked += 1;
+                        let key = crate::sort::sort_key(&raw, "a.b", true);
+                        assert!(
+                            within(&bounds, key.as_raw_bson_ref()),
+                            "{condition:?} matches {doc:?} but its key {key:?} is outside {bounds:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} matches checked");
+    }
+
+    #[test]
+    fn ranges_stay_in_their_type_bracket() {
+        let Some(KeyBounds::Range { lower, upper }) = bounds_of(&rawdoc! { "a": { "$gt": 5 } }) else { panic!() };
+        assert_eq!(lower, Some(Bound { value: RawBson::Int32(5), inclusive: false }));
+        assert_eq!(upper, Some(Bound { value: RawBson::String(String::new()), inclusive: false }));
+        let Some(KeyBounds::Range { lower, .. }) = bounds_of(&rawdoc! { "a": { "$lte": "k" } }) else { panic!() };
+        assert_eq!(lower, Some(Bound { value: RawBson::String(String::new()), inclusive: true }));
+    }
+
+    #[test]
+    fn unservable_predicates_have_no_bounds() {
+        assert_eq!(bounds_of(&rawdoc! { "a": { "$exists": true } }), None);
+        assert_eq!(bounds_of(&rawdoc! { "a": [1, 2] }), None);
+        assert_eq!(bounds_of(&rawdoc! { "a": { "$gt": null } }), None);
+        assert_eq!(bounds_of(&rawdoc! { "a": { "$gt": bson::RawBson::MaxKey } }), None);
+        assert_eq!(bounds_of(&rawdoc! { "a": { "$in": [[1]] } }), None);
+    }
+
+    #[test]
+    fn arrays_along_the_path_make_it_multikey() {
+        assert!(path_has_array(&rawdoc! { "a": [1] }, "a"));
+        assert!(path_has_array(&rawdoc! { "a": [{ "b": 1 }] }, "a.b"));
+        assert!(path_has_array(&rawdoc! { "a": { "b": [] } }, "a.b"));
+        assert!(!path_has_array(&rawdoc! { "a": { "b": 1 } }, "a.b"));
+        assert!(!path_has_array(&rawdoc! { "a": 1 }, "a.b"));
+        assert!(!path_has_array(&rawdoc! { "b": [1] }, "a"));
+        assert!(!path_has_array(&rawdoc! { "a": { "c": [1] } }, "a.b"));
+    }
+}
