@@ -172,10 +172,15 @@ pub fn with_spi<T>(f: impl FnOnce() -> DocDbResult<T>) -> DocDbResult<T> {
 }
 
 fn prepare(sql: &str, types: &[ParamType], cursor_options: i32) -> DocDbResult<pg_sys::SPIPlanPtr> {
-    // Generic plans: our parameters are documents (filters, batches of documents) whose
-    // values don't change the plan shape, and custom plans would re-plan (and deep-copy
-    // multi-megabyte parameter arrays into the plan) on every early execution.
-    let cursor_options = cursor_options | pg_sys::CURSOR_OPT_GENERIC_PLAN as i32;
+    // Generic plans unless the caller asks for custom ones: most parameters are documents
+    // (filters, batches of documents) whose values don't change the plan shape, and custom
+    // plans would re-plan (and deep-copy multi-megabyte parameter arrays into the plan) on
+    // every early execution. Index key ranges are the exception (see `PlanChoice`).
+    let cursor_options = if cursor_options & pg_sys::CURSOR_OPT_CUSTOM_PLAN as i32 != 0 {
+        cursor_options
+    } else {
+        cursor_options | pg_sys::CURSOR_OPT_GENERIC_PLAN as i32
+    };
     let key: PlanKey = (sql.to_owned(), types.to_vec(), cursor_options);
     if let Some(plan) = PLANS.with(|p| p.borrow().get(&key).copied()) {
         return Ok(plan as pg_sys::SPIPlanPtr);
@@ -307,11 +312,43 @@ unsafe fn collect_rows() -> DocDbResult<Vec<Row>> {
     }
 }
 
+/// How a cached statement is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlanChoice {
+    /// One generic plan for all parameter values.
+    #[default]
+    Generic,
+    /// A plan for each execution's values: for index key ranges, whose selectivity (and so
+    /// the choice between an ordered index scan and a bitmap scan plus sort) depends on the
+    /// bounds; a generic plan would assume a fixed fraction for every range.
+    Custom,
+}
+
+impl PlanChoice {
+    fn cursor_options(self) -> i32 {
+        match self {
+            PlanChoice::Generic => 0,
+            PlanChoice::Custom => pg_sys::CURSOR_OPT_CUSTOM_PLAN as i32,
+        }
+    }
+}
+
 /// Executes a (cached) statement with parameters; returns the rows it produced (for
 /// INSERT/UPDATE/DELETE, the RETURNING rows). `limit` 0 = all rows.
 pub fn execute(sql: &str, params: &[Param<'_>], read_only: bool, limit: i64) -> DocDbResult<Vec<Row>> {
+    execute_planned(sql, params, read_only, limit, PlanChoice::Generic)
+}
+
+/// [`execute`] with the plan choice given.
+pub fn execute_planned(
+    sql: &str,
+    params: &[Param<'_>],
+    read_only: bool,
+    limit: i64,
+    plan_choice: PlanChoice,
+) -> DocDbResult<Vec<Row>> {
     let (types, mut datums, nulls) = param_arrays(params);
-    let plan = prepare(sql, &types, 0)?;
+    let plan = prepare(sql, &types, plan_choice.cursor_options())?;
     // SAFETY: plan matches the parameter arrays' length and types.
     unsafe {
         // Never SPI's read-only mode: it reuses the caller's snapshot, so a command that
@@ -346,9 +383,17 @@ pub fn execute_once(sql: &str) -> DocDbResult<()> {
 /// the transaction (PostgreSQL materialises the remaining rows at commit); without, it
 /// lives until the transaction ends — callers choose `hold` when they are not inside a
 /// transaction block.
-pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool) -> DocDbResult<()> {
+pub fn open_cursor(
+    name: &str,
+    sql: &str,
+    params: &[Param<'_>],
+    hold: bool,
+    plan_choice: PlanChoice,
+) -> DocDbResult<()> {
     let (types, mut datums, nulls) = param_arrays(params);
-    let options = if hold { pg_sys::CURSOR_OPT_HOLD as i32 } else { 0 } | pg_sys::CURSOR_OPT_NO_SCROLL as i32;
+    let options = if hold { pg_sys::CURSOR_OPT_HOLD as i32 } else { 0 }
+        | pg_sys::CURSOR_OPT_NO_SCROLL as i32
+        | plan_choice.cursor_options();
     let plan = prepare(sql, &types, options)?;
     let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
     // SAFETY: plan/params consistent; the portal name is copied by PostgreSQL.

@@ -16,7 +16,7 @@ use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
-use super::query_sql::{order_by, QuerySpec, SqlBuilder};
+use super::query_sql::{order_by, QuerySpec, SqlBuilder, PRIMARY_KEY};
 use super::spec::{self, read_fields};
 use super::write_result::cstr;
 use crate::catalog::{self, Collection};
@@ -109,6 +109,9 @@ pub struct Pipeline {
     b: SqlBuilder,
     level: Level,
     depth: usize,
+    /// The collection the pipeline reads, when it reads one.
+    collection: Option<Collection>,
+    shard_key_added: bool,
 }
 
 fn stage_of(stage: &RawDocument) -> DocDbResult<(&str, RawBsonRef<'_>)> {
@@ -206,11 +209,9 @@ impl Pipeline {
                 }
             };
         }
-        let mut b = SqlBuilder::new();
-        let shard = b.param(OwnedParam::Int8(current.id));
-        let mut level = Level::over(current.table());
-        level.where_.push(format!("shard_key_value = {shard}"));
-        let mut pipeline = Pipeline { b, level, depth: 0 };
+        let b = SqlBuilder::new();
+        let level = Level::over(current.table());
+        let mut pipeline = Pipeline { b, level, depth: 0, collection: Some(current), shard_key_added: false };
         for stage in &view_stages {
             pipeline.add_stage(stage)?;
         }
@@ -218,7 +219,13 @@ impl Pipeline {
     }
 
     fn over_missing(stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
-        let mut pipeline = Pipeline { b: SqlBuilder::new(), level: Level::over(EMPTY_SOURCE.into()), depth: 0 };
+        let mut pipeline = Pipeline {
+            b: SqlBuilder::new(),
+            level: Level::over(EMPTY_SOURCE.into()),
+            depth: 0,
+            collection: None,
+            shard_key_added: false,
+        };
         for stage in &stages {
             pipeline.add_stage(stage)?;
         }
@@ -247,7 +254,7 @@ impl Pipeline {
                         .collect();
                     format!("(VALUES {}) documents(document)", rows.join(", "))
                 };
-                Ok(Pipeline { b, level: Level::over(from), depth: 0 })
+                Ok(Pipeline { b, level: Level::over(from), depth: 0, collection: None, shard_key_added: false })
             }
             "$listLocalSessions" => bail!(
                 CommandNotSupported,
@@ -273,6 +280,25 @@ impl Pipeline {
             level.order_keys = keys.iter().enumerate().map(|(i, (_, asc))| (format!("{alias}.sk{i}"), *asc)).collect();
         }
         self.level = level;
+    }
+
+    /// The collection whose table the current level reads directly (no stage has wrapped
+    /// it yet), so filters and sorts can use the table's indexes.
+    fn table_level(&self) -> Option<&Collection> {
+        self.collection.as_ref().filter(|_| self.depth == 0)
+    }
+
+    /// Once the table-level query reads the primary key, its leading column's condition
+    /// (once; see `SqlBuilder::uses_primary_key`).
+    fn add_shard_key_condition(&mut self) {
+        if !self.b.uses_primary_key || self.shard_key_added {
+            return;
+        }
+        if let (0, Some(collection)) = (self.depth, self.collection.as_ref()) {
+            let condition = self.b.shard_key_condition(collection);
+            self.level.where_.insert(0, condition);
+            self.shard_key_added = true;
+        }
     }
 
     fn bson_param(&mut self, bytes: Vec<u8>) -> String {
@@ -320,9 +346,17 @@ impl Pipeline {
                 if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
                     self.wrap(true);
                 }
-                let p = self.bson_param(filter.as_bytes().to_vec());
-                let call = self.b.call(sql_names::QUERY_MATCH, &format!("document, {p}"));
-                self.level.where_.push(call);
+                if let (0, Some(collection)) = (self.depth, self.collection.as_ref()) {
+                    // Over the collection's table: the same conditions as find's, so its
+                    // indexes serve the stage.
+                    let conditions = self.b.filter_conditions(collection, Some(filter))?;
+                    self.level.where_.extend(conditions);
+                    self.add_shard_key_condition();
+                } else {
+                    let p = self.bson_param(filter.as_bytes().to_vec());
+                    let call = self.b.call(sql_names::QUERY_MATCH, &format!("document, {p}"));
+                    self.level.where_.push(call);
+                }
             }
             "$sort" => {
                 let spec = doc_arg(name, value)?;
@@ -333,7 +367,11 @@ impl Pipeline {
                 if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
                     self.wrap(false);
                 }
-                let keys = order_by(None, spec, "document")?;
+                let keys = order_by(self.table_level(), spec, "document")?;
+                if self.table_level().is_some() && keys.iter().any(|(key, _)| key == PRIMARY_KEY) {
+                    self.b.uses_primary_key = true;
+                    self.add_shard_key_condition();
+                }
                 self.level.order = Some(
                     keys.iter()
                         .map(|(expr, asc)| format!("{expr} {}", if *asc { "ASC" } else { "DESC" }))
@@ -527,7 +565,8 @@ impl Pipeline {
 
     /// The final query.
     pub fn into_query(self) -> PageQuery {
-        PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false }
+        let plan_choice = self.b.plan_choice();
+        PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false, plan_choice }
     }
 }
 
@@ -688,6 +727,7 @@ pub fn count_on_view(collection: &Collection, filter: Option<&RawDocument>, skip
         sql: format!("SELECT count(*) FROM ({}) c", inner.sql),
         params: inner.params,
         resumable_scan: false,
+        plan_choice: inner.plan_choice,
     };
     Ok(single_value(query)?.and_then(|v| v.as_i64()).unwrap_or(0))
 }
@@ -713,6 +753,7 @@ pub fn distinct_on_view(
         ),
         params: inner.params,
         resumable_scan: false,
+        plan_choice: inner.plan_choice,
     };
     Ok(single_value(query)?
         .and_then(Value::into_bson)

@@ -18,10 +18,18 @@ fn winning_stage(plan: &RawDocument, collection_id: Option<i64>) -> RawDocumentB
     let node_type = plan.get_str("Node Type").unwrap_or("");
     if let Ok(index) = plan.get_str("Index Name") {
         if index.starts_with("collection_pk_") {
-            // The primary key is (shard_key_value, object_id): it is an _id lookup only when
-            // the condition reaches object_id; otherwise it's a full scan in _id order.
-            let by_id = plan.get_str("Index Cond").map(|c| c.contains("object_id")).unwrap_or(false);
-            return rawdoc! { "stage": if by_id { "IDHACK" } else { "COLLSCAN" } };
+            // The primary key is (shard_key_value, object_id): `_id` equality is MongoDB's
+            // IDHACK, other conditions on object_id scan the `_id_` index, and a scan with no
+            // condition on object_id reads the whole collection in `_id` order.
+            let condition = plan.get_str("Index Cond").unwrap_or("");
+            if !condition.contains("object_id") {
+                return rawdoc! { "stage": "COLLSCAN" };
+            }
+            // EXPLAIN qualifies the operator unless documentdb_core is on the search path.
+            if condition.contains("object_id OPERATOR(documentdb_core.=) '") || condition.contains("object_id = '") {
+                return rawdoc! { "stage": "IDHACK" };
+            }
+            return rawdoc! { "stage": "FETCH", "inputStage": { "stage": "IXSCAN", "indexName": "_id_" } };
         }
         let name = collection_id
             .and_then(|_| index.rsplit("_idx_").next()?.parse::<i64>().ok())

@@ -190,7 +190,7 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         ));
     }
     let mut sql = format!(
-        "CREATE {}INDEX documents_{}_idx_{index_id} ON {} (shard_key_value, {})",
+        "CREATE {}INDEX documents_{}_idx_{index_id} ON {} ({})",
         if spec.unique { "UNIQUE " } else { "" },
         collection.id,
         collection.table(),
@@ -336,6 +336,11 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
         create_pg_index(&collection, index_id, spec)?;
         track_multikey(&collection, index_id, &spec.key)?;
         created += 1;
+    }
+    if created > 0 {
+        // Statistics for the new key expressions (and the table, when it has none yet), so
+        // the first queries are planned with the real selectivity of their key ranges.
+        spi::execute_once(&format!("ANALYZE {}", collection.table()))?;
     }
     let mut reply = RawDocumentBuf::new();
     append_count(&mut reply, "numIndexesBefore", before as i64);

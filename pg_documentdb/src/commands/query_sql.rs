@@ -15,7 +15,7 @@ use documentdb_query::sort::SortSpec;
 use super::cursor::{OwnedParam, PageQuery};
 use crate::catalog::Collection;
 use crate::commands::insert::object_id_key;
-use crate::spi::quote_literal;
+use crate::spi::{quote_literal, PlanChoice};
 use crate::sql_names::{self, PerRow, BSON};
 
 /// The parts of a query on one collection.
@@ -38,16 +38,37 @@ pub struct SqlBuilder {
     /// Whether the WHERE clause bounds an index key (the primary key or a secondary
     /// index): the rows may then come in index order, not in `ctid` order.
     pub uses_index_bounds: bool,
+    /// Whether the query reads the primary key `(shard_key_value, object_id)` (`_id`
+    /// conditions or an `_id` sort): only then does the WHERE clause carry the shard key,
+    /// a condition every row of the table meets that would otherwise mislead the planner's
+    /// estimates (it has no statistics on a fresh table and takes it as selective).
+    pub uses_primary_key: bool,
+    /// Whether an index key range was emitted (see `spi::PlanChoice::Custom`).
+    bounds_a_range: bool,
 }
 
 impl SqlBuilder {
     pub fn new() -> SqlBuilder {
-        SqlBuilder { params: Vec::new(), vars: None, vars_param: None, uses_index_bounds: false }
+        SqlBuilder {
+            params: Vec::new(),
+            vars: None,
+            vars_param: None,
+            uses_index_bounds: false,
+            uses_primary_key: false,
+            bounds_a_range: false,
+        }
     }
 
     /// A builder whose generated expressions see the command's `let` variables.
     pub fn with_vars(vars: Option<RawDocumentBuf>) -> SqlBuilder {
-        SqlBuilder { params: Vec::new(), vars, vars_param: None, uses_index_bounds: false }
+        SqlBuilder {
+            params: Vec::new(),
+            vars,
+            vars_param: None,
+            uses_index_bounds: false,
+            uses_primary_key: false,
+            bounds_a_range: false,
+        }
     }
 
     /// A call of a per-row function, or of its `_let` twin with the variables as last
@@ -69,6 +90,15 @@ impl SqlBuilder {
         }
     }
 
+    /// How the statement built so far should be planned.
+    pub fn plan_choice(&self) -> PlanChoice {
+        if self.bounds_a_range {
+            PlanChoice::Custom
+        } else {
+            PlanChoice::Generic
+        }
+    }
+
     /// The command's `let` variables as an expression context (empty without them).
     pub fn ctx(&self) -> DocDbResult<ExprContext> {
         match &self.vars {
@@ -87,13 +117,36 @@ impl SqlBuilder {
         format!("${}", self.params.len())
     }
 
-    /// WHERE conditions for a filter: shard key, `_id` pushdown to the primary key, and the
-    /// full match as recheck (skipped when the pushdown alone is exact).
+    /// The WHERE clause of a query on the collection's table: its shard key and
+    /// [`SqlBuilder::filter_conditions`].
     pub fn where_clause(&mut self, collection: &Collection, filter: Option<&RawDocument>) -> DocDbResult<String> {
+        let mut conditions = self.filter_conditions(collection, filter)?;
+        if self.uses_primary_key {
+            conditions.insert(0, self.shard_key_condition(collection));
+        }
+        if conditions.is_empty() {
+            return Ok("true".to_owned());
+        }
+        Ok(conditions.join(" AND "))
+    }
+
+    /// `shard_key_value = <collection id>`: the leading column of the primary key.
+    pub fn shard_key_condition(&mut self, collection: &Collection) -> String {
         let shard = self.param(OwnedParam::Int8(collection.id));
-        let mut conditions = vec![format!("shard_key_value = {shard}")];
+        format!("shard_key_value = {shard}")
+    }
+
+    /// The AND-ed conditions of a filter on the collection's table (without the shard key):
+    /// `_id` equality on the primary key, index key bounds, the index-servable predicates as
+    /// operators, and the full match as recheck where those don't say it all.
+    pub fn filter_conditions(
+        &mut self,
+        collection: &Collection,
+        filter: Option<&RawDocument>,
+    ) -> DocDbResult<Vec<String>> {
+        let mut conditions = Vec::new();
         let Some(filter_doc) = filter.filter(|f| !f.is_empty()) else {
-            return Ok(conditions.join(" AND "));
+            return Ok(conditions);
         };
         let parsed = self.parse_filter(filter_doc)?;
         let mut exact_by_pushdown = false;
@@ -106,6 +159,7 @@ impl SqlBuilder {
                     let key = self.param(OwnedParam::Bson(object_id_key(value)));
                     conditions.push(format!("object_id {} {key}::{BSON}", sql_names::BSON_EQ));
                     self.uses_index_bounds = true;
+                    self.uses_primary_key = true;
                     exact_by_pushdown = is_single_id_equality(filter_doc);
                     continue;
                 }
@@ -113,7 +167,7 @@ impl SqlBuilder {
             pushed.push(predicate);
         }
         if exact_by_pushdown {
-            return Ok(conditions.join(" AND "));
+            return Ok(conditions);
         }
         for predicate in &pushed {
             self.index_bound_conditions(collection, predicate, &mut conditions)?;
@@ -133,7 +187,7 @@ impl SqlBuilder {
             let call = self.call(sql_names::QUERY_MATCH, &format!("document, {f}::{BSON}"));
             conditions.push(call);
         }
-        Ok(conditions.join(" AND "))
+        Ok(conditions)
     }
 }
 
@@ -161,6 +215,7 @@ impl SqlBuilder {
                 conditions.push(format!("{key} {} ANY ({p}::{BSON}[])", sql_names::BSON_EQ));
             }
             KeyBounds::Range { lower, upper } => {
+                self.bounds_a_range = true;
                 for (bound, strict, inclusive) in [(lower, ">", ">="), (upper, "<", "<=")] {
                     if let Some(bound) = bound {
                         let p = self.param(OwnedParam::Bson(wrapped(&bound.value)));
@@ -171,16 +226,20 @@ impl SqlBuilder {
             }
         }
         self.uses_index_bounds = true;
+        self.uses_primary_key |= key == PRIMARY_KEY;
         Ok(())
     }
 }
+
+/// The `_id` key column (second column of the primary key).
+pub const PRIMARY_KEY: &str = "object_id";
 
 /// The SQL expression of an index key for `path` that key bounds may restrict: the primary
 /// key's `object_id` for `_id`, or the key expression of a secondary index holding one
 /// single-valued key per document for the path (hidden indexes are never chosen).
 fn index_key_expression(collection: &Collection, path: &str) -> DocDbResult<Option<String>> {
     if path == "_id" {
-        return Ok(Some("object_id".to_owned()));
+        return Ok(Some(PRIMARY_KEY.to_owned()));
     }
     for index in collection.indexes.iter().filter(|i| i.bounds_keys() && !i.is_hidden()) {
         if let Some(ascending) = index.ascending_on(path) {
@@ -292,6 +351,11 @@ pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
 /// cursor code at execution).
 pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -> DocDbResult<PageQuery> {
     let mut b = SqlBuilder::with_vars(q.vars.clone());
+    let order_keys = match q.sort.filter(|s| !s.is_empty()) {
+        Some(sort) => order_by(Some(collection), sort, "document")?,
+        None => Vec::new(),
+    };
+    b.uses_primary_key = order_keys.iter().any(|(key, _)| key == PRIMARY_KEY);
     let where_clause = b.where_clause(collection, q.filter)?;
     // Rows read through an index come in key order: resuming by `ctid` would skip some.
     let with_ctid = with_ctid && !b.uses_index_bounds;
@@ -315,11 +379,11 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if with_ctid {
         // The tid parameter is appended last by the cursor code.
         sql.push_str(&format!(" AND ctid > ${}", b.params.len() + 1));
-        return Ok(PageQuery { sql, params: b.params, resumable_scan: true });
+        return Ok(PageQuery { sql, params: b.params, resumable_scan: true, plan_choice: PlanChoice::Generic });
     }
-    if let Some(sort) = q.sort.filter(|s| !s.is_empty()) {
+    if !order_keys.is_empty() {
         sql.push_str(" ORDER BY ");
-        let keys = order_by(Some(collection), sort, "document")?;
+        let keys = order_keys;
         let keys: Vec<String> =
             keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
         sql.push_str(&keys.join(", "));
@@ -330,5 +394,6 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if q.limit > 0 {
         sql.push_str(&format!(" LIMIT {}", q.limit));
     }
-    Ok(PageQuery { sql, params: b.params, resumable_scan: false })
+    let plan_choice = b.plan_choice();
+    Ok(PageQuery { sql, params: b.params, resumable_scan: false, plan_choice })
 }

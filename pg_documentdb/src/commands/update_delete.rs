@@ -14,7 +14,7 @@ use documentdb_query::update::Update;
 
 use super::cursor::OwnedParam;
 use super::insert::{insert_batch, MAX_WRITE_BATCH_SIZE};
-use super::query_sql::{order_by, SqlBuilder};
+use super::query_sql::{order_by, SqlBuilder, PRIMARY_KEY};
 use super::spec::{self, read_fields, Field};
 use super::validation::Validator;
 use super::write_result::{cstr, WriteError, WriteResult};
@@ -509,10 +509,15 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
     };
     let validator = if bypass { None } else { Validator::for_collection(&collection)? };
     let mut b = SqlBuilder::with_vars(vars.clone());
+    let order_keys = match sort.filter(|s| !s.is_empty()) {
+        Some(s) => order_by(Some(&collection), s, "document")?,
+        None => Vec::new(),
+    };
+    b.uses_primary_key = order_keys.iter().any(|(key, _)| key == PRIMARY_KEY);
     let where_clause = b.where_clause(&collection, Some(&query_doc))?;
     let mut sql = format!("SELECT ctid, document FROM {} WHERE {where_clause}", collection.table());
-    if let Some(s) = sort.filter(|s| !s.is_empty()) {
-        let keys = order_by(Some(&collection), s, "document")?;
+    if !order_keys.is_empty() {
+        let keys = order_keys;
         let keys: Vec<String> =
             keys.into_iter().map(|(e, asc)| format!("{e} {}", if asc { "ASC" } else { "DESC" })).collect();
         sql.push_str(" ORDER BY ");
