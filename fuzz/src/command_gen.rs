@@ -556,280 +556,275 @@ enum Kind {
 
 use Kind as K;
 
-/// Each command with its typed fields (the first one is the command's own value).
-const COMMANDS: &[(&str, &[(&str, Kind)])] = &[
+/// The shape of the value of `field` in `command` (or in the sub-document of that command
+/// it belongs to: an update statement, an index, a fail point's data): most names take the
+/// same shape wherever they stand, and a name not listed takes any value.
+fn field_kind(command: &str, field: &str) -> Kind {
+    match field {
+        "max" if command == "create" => K::Int,
+        "index" if command == "collMod" => K::Doc,
+        "op" if command == "killOp" => K::Int,
+        "singleBatch"
+        | "returnKey"
+        | "showRecordId"
+        | "allowDiskUse"
+        | "noCursorTimeout"
+        | "tailable"
+        | "awaitData"
+        | "allowPartialResults"
+        | "explain"
+        | "bypassDocumentValidation"
+        | "ordered"
+        | "remove"
+        | "new"
+        | "upsert"
+        | "multi"
+        | "capped"
+        | "nameOnly"
+        | "authorizedCollections"
+        | "authorizedDatabases"
+        | "dropTarget"
+        | "digestPassword"
+        | "showCredentials"
+        | "showPrivileges"
+        | "showCustomData"
+        | "helloOk"
+        | "loadBalanced"
+        | "$ownOps"
+        | "$all"
+        | "active"
+        | "j"
+        | "force"
+        | "unique"
+        | "sparse"
+        | "hidden"
+        | "background"
+        | "closeConnection"
+        | "blockConnection" => K::Bool,
+        "skip"
+        | "limit"
+        | "batchSize"
+        | "maxTimeMS"
+        | "size"
+        | "expireAfterSeconds"
+        | "freeStorage"
+        | "maxAwaitTimeMS"
+        | "featureCompatibilityVersion"
+        | "cursorTimeoutMillis"
+        | "autoAuthorize"
+        | "conversationId"
+        | "timeoutSecs"
+        | "errorCode" => K::Int,
+        "validationLevel" | "validationAction" | "verbosity" | "pwd" | "saslSupportedMechs" | "mechanism"
+        | "appName" | "op" => K::Str,
+        "min"
+        | "max"
+        | "timeseries"
+        | "clusteredIndex"
+        | "idIndex"
+        | "storageEngine"
+        | "indexOptionDefaults"
+        | "changeStreamPreAndPostImages"
+        | "customData"
+        | "speculativeAuthenticate"
+        | "topologyVersion"
+        | "options"
+        | "weights"
+        | "writeConcernError" => K::Doc,
+        "filter" | "query" | "validator" | "partialFilterExpression" => K::Filter,
+        "projection" | "fields" | "wildcardProjection" => K::Projection,
+        "viewOn" | "collection" => K::Coll,
+        "documents" | "arrayFilters" => K::Docs,
+        "hint" | "index" => K::IndexRef,
+        "scale" => K::Number,
+        "to" => K::Namespace,
+        "key" => K::DataField,
+        "sort" => K::Sort,
+        "pipeline" => K::Pipeline,
+        "update" => K::Update,
+        "updates" => K::Updates,
+        "deletes" => K::Deletes,
+        "indexes" => K::Indexes,
+        "collation" => K::Collation,
+        "cursor" => K::CursorOpt,
+        "cursors" => K::CursorIds,
+        "writeConcern" => K::WriteConcern,
+        "readConcern" => K::ReadConcern,
+        "let" => K::Let,
+        "roles" => K::Roles,
+        "mode" => K::FailPointMode,
+        "data" => K::FailPointData,
+        "payload" => K::SaslPayload,
+        "client" => K::ClientInfo,
+        _ => K::Any,
+    }
+}
+
+/// Each command: its name, the shape of its own value, and the other fields it takes (each
+/// of the shape [`field_kind`] gives it).
+const COMMANDS: &[(&str, Kind, &[&str])] = &[
     (
         "find",
+        K::Coll,
         &[
-            ("find", K::Coll),
-            ("filter", K::Filter),
-            ("projection", K::Projection),
-            ("sort", K::Sort),
-            ("skip", K::Int),
-            ("limit", K::Int),
-            ("batchSize", K::Int),
-            ("singleBatch", K::Bool),
-            ("hint", K::IndexRef),
-            ("collation", K::Collation),
-            ("let", K::Let),
-            ("maxTimeMS", K::Int),
-            ("returnKey", K::Bool),
-            ("showRecordId", K::Bool),
-            ("min", K::Doc),
-            ("max", K::Doc),
-            ("allowDiskUse", K::Bool),
-            ("readConcern", K::ReadConcern),
-            ("noCursorTimeout", K::Bool),
-            ("tailable", K::Bool),
-            ("awaitData", K::Bool),
-            ("allowPartialResults", K::Bool),
+            "filter",
+            "projection",
+            "sort",
+            "skip",
+            "limit",
+            "batchSize",
+            "singleBatch",
+            "hint",
+            "collation",
+            "let",
+            "maxTimeMS",
+            "returnKey",
+            "showRecordId",
+            "min",
+            "max",
+            "allowDiskUse",
+            "readConcern",
+            "noCursorTimeout",
+            "tailable",
+            "awaitData",
+            "allowPartialResults",
         ],
     ),
     (
         "aggregate",
+        K::Coll,
         &[
-            ("aggregate", K::Coll),
-            ("pipeline", K::Pipeline),
-            ("cursor", K::CursorOpt),
-            ("explain", K::Bool),
-            ("allowDiskUse", K::Bool),
-            ("maxTimeMS", K::Int),
-            ("collation", K::Collation),
-            ("hint", K::IndexRef),
-            ("let", K::Let),
-            ("bypassDocumentValidation", K::Bool),
-            ("readConcern", K::ReadConcern),
-            ("writeConcern", K::WriteConcern),
+            "pipeline",
+            "cursor",
+            "explain",
+            "allowDiskUse",
+            "maxTimeMS",
+            "collation",
+            "hint",
+            "let",
+            "bypassDocumentValidation",
+            "readConcern",
+            "writeConcern",
         ],
     ),
-    (
-        "count",
-        &[
-            ("count", K::Coll),
-            ("query", K::Filter),
-            ("limit", K::Int),
-            ("skip", K::Int),
-            ("hint", K::IndexRef),
-            ("collation", K::Collation),
-            ("maxTimeMS", K::Int),
-        ],
-    ),
-    ("distinct", &[("distinct", K::Coll), ("key", K::DataField), ("query", K::Filter), ("collation", K::Collation)]),
-    (
-        "insert",
-        &[
-            ("insert", K::Coll),
-            ("documents", K::Docs),
-            ("ordered", K::Bool),
-            ("bypassDocumentValidation", K::Bool),
-            ("writeConcern", K::WriteConcern),
-        ],
-    ),
-    (
-        "update",
-        &[
-            ("update", K::Coll),
-            ("updates", K::Updates),
-            ("ordered", K::Bool),
-            ("let", K::Let),
-            ("bypassDocumentValidation", K::Bool),
-            ("writeConcern", K::WriteConcern),
-        ],
-    ),
-    (
-        "delete",
-        &[
-            ("delete", K::Coll),
-            ("deletes", K::Deletes),
-            ("ordered", K::Bool),
-            ("let", K::Let),
-            ("writeConcern", K::WriteConcern),
-        ],
-    ),
+    ("count", K::Coll, &["query", "limit", "skip", "hint", "collation", "maxTimeMS"]),
+    ("distinct", K::Coll, &["key", "query", "collation"]),
+    ("insert", K::Coll, &["documents", "ordered", "bypassDocumentValidation", "writeConcern"]),
+    ("update", K::Coll, &["updates", "ordered", "let", "bypassDocumentValidation", "writeConcern"]),
+    ("delete", K::Coll, &["deletes", "ordered", "let", "writeConcern"]),
     (
         "findAndModify",
+        K::Coll,
         &[
-            ("findAndModify", K::Coll),
-            ("query", K::Filter),
-            ("sort", K::Sort),
-            ("update", K::Update),
-            ("remove", K::Bool),
-            ("new", K::Bool),
-            ("fields", K::Projection),
-            ("upsert", K::Bool),
-            ("arrayFilters", K::Docs),
-            ("collation", K::Collation),
-            ("hint", K::IndexRef),
-            ("let", K::Let),
-            ("bypassDocumentValidation", K::Bool),
-            ("writeConcern", K::WriteConcern),
-            ("maxTimeMS", K::Int),
+            "query",
+            "sort",
+            "update",
+            "remove",
+            "new",
+            "fields",
+            "upsert",
+            "arrayFilters",
+            "collation",
+            "hint",
+            "let",
+            "bypassDocumentValidation",
+            "writeConcern",
+            "maxTimeMS",
         ],
     ),
     (
         "create",
+        K::Coll,
         &[
-            ("create", K::Coll),
-            ("viewOn", K::Coll),
-            ("pipeline", K::Pipeline),
-            ("capped", K::Bool),
-            ("size", K::Int),
-            ("max", K::Int),
-            ("validator", K::Filter),
-            ("validationLevel", K::Str),
-            ("validationAction", K::Str),
-            ("collation", K::Collation),
-            ("timeseries", K::Doc),
-            ("clusteredIndex", K::Doc),
-            ("expireAfterSeconds", K::Int),
-            ("idIndex", K::Doc),
-            ("storageEngine", K::Doc),
-            ("indexOptionDefaults", K::Doc),
-            ("changeStreamPreAndPostImages", K::Doc),
+            "viewOn",
+            "pipeline",
+            "capped",
+            "size",
+            "max",
+            "validator",
+            "validationLevel",
+            "validationAction",
+            "collation",
+            "timeseries",
+            "clusteredIndex",
+            "expireAfterSeconds",
+            "idIndex",
+            "storageEngine",
+            "indexOptionDefaults",
+            "changeStreamPreAndPostImages",
         ],
     ),
-    ("drop", &[("drop", K::Coll), ("writeConcern", K::WriteConcern)]),
-    ("dropDatabase", &[("dropDatabase", K::Int), ("writeConcern", K::WriteConcern)]),
-    (
-        "listCollections",
-        &[
-            ("listCollections", K::Int),
-            ("filter", K::Filter),
-            ("nameOnly", K::Bool),
-            ("authorizedCollections", K::Bool),
-            ("cursor", K::CursorOpt),
-        ],
-    ),
-    (
-        "listDatabases",
-        &[("listDatabases", K::Int), ("filter", K::Filter), ("nameOnly", K::Bool), ("authorizedDatabases", K::Bool)],
-    ),
-    ("renameCollection", &[("renameCollection", K::Namespace), ("to", K::Namespace), ("dropTarget", K::Bool)]),
+    ("drop", K::Coll, &["writeConcern"]),
+    ("dropDatabase", K::Int, &["writeConcern"]),
+    ("listCollections", K::Int, &["filter", "nameOnly", "authorizedCollections", "cursor"]),
+    ("listDatabases", K::Int, &["filter", "nameOnly", "authorizedDatabases"]),
+    ("renameCollection", K::Namespace, &["to", "dropTarget"]),
     (
         "collMod",
-        &[
-            ("collMod", K::Coll),
-            ("validator", K::Filter),
-            ("validationLevel", K::Str),
-            ("validationAction", K::Str),
-            ("viewOn", K::Coll),
-            ("pipeline", K::Pipeline),
-            ("index", K::Doc),
-            ("expireAfterSeconds", K::Int),
-        ],
+        K::Coll,
+        &["validator", "validationLevel", "validationAction", "viewOn", "pipeline", "index", "expireAfterSeconds"],
     ),
-    ("collStats", &[("collStats", K::Coll), ("scale", K::Number)]),
-    ("dbStats", &[("dbStats", K::Int), ("scale", K::Number), ("freeStorage", K::Int)]),
-    (
-        "createIndexes",
-        &[
-            ("createIndexes", K::Coll),
-            ("indexes", K::Indexes),
-            ("commitQuorum", K::Any),
-            ("writeConcern", K::WriteConcern),
-        ],
-    ),
-    ("dropIndexes", &[("dropIndexes", K::Coll), ("index", K::IndexRef)]),
-    ("deleteIndexes", &[("deleteIndexes", K::Coll), ("index", K::IndexRef)]),
-    ("listIndexes", &[("listIndexes", K::Coll), ("cursor", K::CursorOpt)]),
-    ("explain", &[("explain", K::Explainable), ("verbosity", K::Str), ("maxTimeMS", K::Int)]),
-    ("getMore", &[("getMore", K::CursorId), ("collection", K::Coll), ("batchSize", K::Int), ("maxTimeMS", K::Int)]),
-    ("killCursors", &[("killCursors", K::Coll), ("cursors", K::CursorIds)]),
-    (
-        "createUser",
-        &[
-            ("createUser", K::UserName),
-            ("pwd", K::Str),
-            ("roles", K::Roles),
-            ("customData", K::Doc),
-            ("mechanisms", K::Any),
-            ("digestPassword", K::Bool),
-        ],
-    ),
-    (
-        "updateUser",
-        &[
-            ("updateUser", K::UserName),
-            ("pwd", K::Str),
-            ("roles", K::Roles),
-            ("customData", K::Doc),
-            ("mechanisms", K::Any),
-        ],
-    ),
-    ("dropUser", &[("dropUser", K::UserName)]),
-    (
-        "usersInfo",
-        &[
-            ("usersInfo", K::Any),
-            ("showCredentials", K::Bool),
-            ("showPrivileges", K::Bool),
-            ("showCustomData", K::Bool),
-            ("filter", K::Filter),
-        ],
-    ),
+    ("collStats", K::Coll, &["scale"]),
+    ("dbStats", K::Int, &["scale", "freeStorage"]),
+    ("createIndexes", K::Coll, &["indexes", "commitQuorum", "writeConcern"]),
+    ("dropIndexes", K::Coll, &["index"]),
+    ("deleteIndexes", K::Coll, &["index"]),
+    ("listIndexes", K::Coll, &["cursor"]),
+    ("explain", K::Explainable, &["verbosity", "maxTimeMS"]),
+    ("getMore", K::CursorId, &["collection", "batchSize", "maxTimeMS"]),
+    ("killCursors", K::Coll, &["cursors"]),
+    ("createUser", K::UserName, &["pwd", "roles", "customData", "mechanisms", "digestPassword"]),
+    ("updateUser", K::UserName, &["pwd", "roles", "customData", "mechanisms"]),
+    ("dropUser", K::UserName, &[]),
+    ("usersInfo", K::Any, &["showCredentials", "showPrivileges", "showCustomData", "filter"]),
     (
         "hello",
+        K::Int,
         &[
-            ("hello", K::Int),
-            ("helloOk", K::Bool),
-            ("client", K::ClientInfo),
-            ("compression", K::Any),
-            ("saslSupportedMechs", K::Str),
-            ("speculativeAuthenticate", K::Doc),
-            ("loadBalanced", K::Bool),
-            ("topologyVersion", K::Doc),
-            ("maxAwaitTimeMS", K::Int),
+            "helloOk",
+            "client",
+            "compression",
+            "saslSupportedMechs",
+            "speculativeAuthenticate",
+            "loadBalanced",
+            "topologyVersion",
+            "maxAwaitTimeMS",
         ],
     ),
-    ("isMaster", &[("isMaster", K::Int), ("helloOk", K::Bool), ("client", K::ClientInfo), ("compression", K::Any)]),
-    ("ismaster", &[("ismaster", K::Int), ("client", K::ClientInfo)]),
-    ("ping", &[("ping", K::Int)]),
-    ("buildInfo", &[("buildInfo", K::Int)]),
-    ("buildinfo", &[("buildinfo", K::Int)]),
-    ("hostInfo", &[("hostInfo", K::Int)]),
-    (
-        "getParameter",
-        &[("getParameter", K::Any), ("featureCompatibilityVersion", K::Int), ("cursorTimeoutMillis", K::Int)],
-    ),
-    ("getCmdLineOpts", &[("getCmdLineOpts", K::Int)]),
-    ("listCommands", &[("listCommands", K::Int)]),
-    ("connectionStatus", &[("connectionStatus", K::Int), ("showPrivileges", K::Bool)]),
-    ("serverStatus", &[("serverStatus", K::Int)]),
-    ("whatsmyuri", &[("whatsmyuri", K::Int)]),
-    ("startSession", &[("startSession", K::Int)]),
-    ("endSessions", &[("endSessions", K::SessionIds)]),
-    ("killSessions", &[("killSessions", K::SessionIds)]),
-    ("refreshSessions", &[("refreshSessions", K::SessionIds)]),
-    ("killAllSessions", &[("killAllSessions", K::UserList)]),
-    (
-        "currentOp",
-        &[("currentOp", K::Int), ("$ownOps", K::Bool), ("$all", K::Bool), ("active", K::Bool), ("op", K::Str)],
-    ),
-    ("killOp", &[("killOp", K::Int), ("op", K::Int)]),
-    ("getLastError", &[("getLastError", K::Int), ("w", K::Any), ("j", K::Bool)]),
-    (
-        "saslStart",
-        &[
-            ("saslStart", K::Int),
-            ("mechanism", K::Str),
-            ("payload", K::SaslPayload),
-            ("options", K::Doc),
-            ("autoAuthorize", K::Int),
-        ],
-    ),
-    ("saslContinue", &[("saslContinue", K::Int), ("conversationId", K::Int), ("payload", K::SaslPayload)]),
-    ("logout", &[("logout", K::Int)]),
-    ("configureFailPoint", &[("configureFailPoint", K::Str), ("mode", K::FailPointMode), ("data", K::FailPointData)]),
+    ("isMaster", K::Int, &["helloOk", "client", "compression"]),
+    ("ismaster", K::Int, &["client"]),
+    ("ping", K::Int, &[]),
+    ("buildInfo", K::Int, &[]),
+    ("buildinfo", K::Int, &[]),
+    ("hostInfo", K::Int, &[]),
+    ("getParameter", K::Any, &["featureCompatibilityVersion", "cursorTimeoutMillis"]),
+    ("getCmdLineOpts", K::Int, &[]),
+    ("listCommands", K::Int, &[]),
+    ("connectionStatus", K::Int, &["showPrivileges"]),
+    ("serverStatus", K::Int, &[]),
+    ("whatsmyuri", K::Int, &[]),
+    ("startSession", K::Int, &[]),
+    ("endSessions", K::SessionIds, &[]),
+    ("killSessions", K::SessionIds, &[]),
+    ("refreshSessions", K::SessionIds, &[]),
+    ("killAllSessions", K::UserList, &[]),
+    ("currentOp", K::Int, &["$ownOps", "$all", "active", "op"]),
+    ("killOp", K::Int, &["op"]),
+    ("getLastError", K::Int, &["w", "j"]),
+    ("saslStart", K::Int, &["mechanism", "payload", "options", "autoAuthorize"]),
+    ("saslContinue", K::Int, &["conversationId", "payload"]),
+    ("logout", K::Int, &[]),
+    ("configureFailPoint", K::Str, &["mode", "data"]),
     // Not commands of the gateway: each must answer CommandNotFound (shutdown above all).
-    ("shutdown", &[("shutdown", K::Int), ("force", K::Bool), ("timeoutSecs", K::Int)]),
-    ("fsync", &[("fsync", K::Int)]),
-    ("eval", &[("eval", K::Str)]),
-    ("getnonce", &[("getnonce", K::Int)]),
-    ("authenticate", &[("authenticate", K::Int)]),
-    ("listSessions", &[("listSessions", K::Int)]),
-    ("abortTransaction", &[("abortTransaction", K::Int)]),
-    ("replSetGetStatus", &[("replSetGetStatus", K::Int)]),
-    ("FIND", &[("FIND", K::Coll)]),
+    ("shutdown", K::Int, &["force", "timeoutSecs"]),
+    ("fsync", K::Int, &[]),
+    ("eval", K::Str, &[]),
+    ("getnonce", K::Int, &[]),
+    ("authenticate", K::Int, &[]),
+    ("listSessions", K::Int, &[]),
+    ("abortTransaction", K::Int, &[]),
+    ("replSetGetStatus", K::Int, &[]),
+    ("FIND", K::Coll, &[]),
 ];
 
 /// Generates values, keeping the whole message small (a node budget) and nesting shallow.
@@ -870,6 +865,13 @@ impl<'u, 'd> Gen<'u, 'd> {
             return Ok(0);
         }
         self.u.int_in_range(0..=max)
+    }
+
+    /// Up to `max` items built by `item`, one after the other (none once the budget is
+    /// spent).
+    fn several<T>(&mut self, max: usize, mut item: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>> {
+        let n = self.count(max)?;
+        (0..n).map(|_| item(self)).collect()
     }
 
     fn string(&mut self) -> Result<String> {
@@ -954,11 +956,7 @@ impl<'u, 'd> Gen<'u, 'd> {
             8 => RawBson::Null,
             9 if nest => RawBson::Document(self.document(depth - 1)?),
             10 if nest => {
-                let n = self.count(4)?;
-                let mut values = Vec::new();
-                for _ in 0..n {
-                    values.push(self.any(depth - 1)?);
-                }
+                let values = self.several(4, |g| g.any(depth - 1))?;
                 array(values)
             }
             11 => RawBson::Decimal128(self.decimal()?),
@@ -1013,11 +1011,7 @@ impl<'u, 'd> Gen<'u, 'd> {
     }
 
     fn document(&mut self, depth: usize) -> Result<RawDocumentBuf> {
-        let n = self.count(4)?;
-        let mut pairs = Vec::new();
-        for _ in 0..n {
-            pairs.push((self.key(DATA_FIELDS)?, self.any(depth)?));
-        }
+        let pairs = self.several(4, |g| Ok((g.key(DATA_FIELDS)?, g.any(depth)?)))?;
         Ok(doc(pairs))
     }
 
@@ -1039,32 +1033,23 @@ impl<'u, 'd> Gen<'u, 'd> {
             2..=3 => RawBson::String(self.path()?),
             4..=7 => {
                 let op = self.key(EXPR_OPS)?;
-                let n = self.count(3)?;
-                let mut args = Vec::new();
-                for _ in 0..n {
-                    args.push(self.expression(depth - 1)?);
-                }
-                let value =
-                    if n == 1 && self.chance(1, 2)? { args.pop().unwrap_or(RawBson::Null) } else { array(args) };
+                let mut args = self.several(3, |g| g.expression(depth - 1))?;
+                let value = if args.len() == 1 && self.chance(1, 2)? {
+                    args.pop().unwrap_or(RawBson::Null)
+                } else {
+                    array(args)
+                };
                 RawBson::Document(doc([(op, value)]))
             }
             8 => {
                 // Operators with named arguments ($cond, $map, $filter, $reduce, $let, ...).
                 let op = self.key(EXPR_OPS)?;
-                let n = self.count(4)?;
-                let mut args = Vec::new();
-                for _ in 0..n {
-                    args.push((self.key(EXPR_ARGS)?, self.expression(depth - 1)?));
-                }
+                let args = self.several(4, |g| Ok((g.key(EXPR_ARGS)?, g.expression(depth - 1)?)))?;
                 RawBson::Document(doc([(op, RawBson::Document(doc(args)))]))
             }
             _ => {
                 // An object expression.
-                let n = self.count(3)?;
-                let mut fields = Vec::new();
-                for _ in 0..n {
-                    fields.push((self.key(DATA_FIELDS)?, self.expression(depth - 1)?));
-                }
+                let fields = self.several(3, |g| Ok((g.key(DATA_FIELDS)?, g.expression(depth - 1)?)))?;
                 RawBson::Document(doc(fields))
             }
         })
@@ -1081,49 +1066,41 @@ impl<'u, 'd> Gen<'u, 'd> {
     }
 
     fn filter(&mut self, depth: usize) -> Result<RawDocumentBuf> {
-        let n = self.count(3)?;
-        let mut pairs = Vec::new();
-        for _ in 0..n {
-            if depth == 0 || !self.spend() {
-                pairs.push((self.pick(DATA_FIELDS)?.to_owned(), self.literal()?));
-                continue;
-            }
-            match self.u.int_in_range(0..=9)? {
-                0..=3 => {
-                    let op = self.key(QUERY_OPS)?;
-                    let operand = self.query_operand(&op, depth - 1)?;
-                    pairs.push((self.key(DATA_FIELDS)?, RawBson::Document(doc([(op, operand)]))));
-                }
-                4..=5 => pairs.push((self.key(DATA_FIELDS)?, self.literal()?)),
-                6 => {
-                    let op = self.pick(&["$and", "$or", "$nor"])?.to_owned();
-                    let k = self.count(3)?;
-                    let mut clauses = Vec::new();
-                    for _ in 0..k {
-                        clauses.push(RawBson::Document(self.filter(depth - 1)?));
-                    }
-                    pairs.push((op, array(clauses)));
-                }
-                7 => pairs.push(("$expr".into(), self.expression(depth)?)),
-                8 => {
-                    let op = self.key(QUERY_OPS)?;
-                    let operand = self.query_operand(&op, depth - 1)?;
-                    pairs.push((op, operand));
-                }
-                _ => pairs.push((self.key(DATA_FIELDS)?, self.any(depth)?)),
-            }
-        }
+        let pairs = self.several(3, |g| g.filter_clause(depth))?;
         Ok(doc(pairs))
+    }
+
+    /// One field of a filter: a condition on a field, or a top-level operator.
+    fn filter_clause(&mut self, depth: usize) -> Result<(String, RawBson)> {
+        if depth == 0 || !self.spend() {
+            return Ok((self.pick(DATA_FIELDS)?.to_owned(), self.literal()?));
+        }
+        Ok(match self.u.int_in_range(0..=9)? {
+            0..=3 => {
+                let op = self.key(QUERY_OPS)?;
+                let operand = self.query_operand(&op, depth - 1)?;
+                (self.key(DATA_FIELDS)?, RawBson::Document(doc([(op, operand)])))
+            }
+            4..=5 => (self.key(DATA_FIELDS)?, self.literal()?),
+            6 => {
+                let op = self.pick(&["$and", "$or", "$nor"])?.to_owned();
+                let clauses = self.several(3, |g| Ok(RawBson::Document(g.filter(depth - 1)?)))?;
+                (op, array(clauses))
+            }
+            7 => ("$expr".into(), self.expression(depth)?),
+            8 => {
+                let op = self.key(QUERY_OPS)?;
+                let operand = self.query_operand(&op, depth - 1)?;
+                (op, operand)
+            }
+            _ => (self.key(DATA_FIELDS)?, self.any(depth)?),
+        })
     }
 
     fn query_operand(&mut self, op: &str, depth: usize) -> Result<RawBson> {
         Ok(match op {
             "$in" | "$nin" | "$all" => {
-                let n = self.count(4)?;
-                let mut values = Vec::new();
-                for _ in 0..n {
-                    values.push(self.literal()?);
-                }
+                let values = self.several(4, Self::literal)?;
                 array(values)
             }
             "$exists" => RawBson::Boolean(self.u.arbitrary()?),
@@ -1154,63 +1131,55 @@ impl<'u, 'd> Gen<'u, 'd> {
     }
 
     fn projection(&mut self) -> Result<RawDocumentBuf> {
-        let n = self.count(3)?;
-        let mut pairs = Vec::new();
-        for _ in 0..n {
-            let value = match self.u.int_in_range(0..=4)? {
+        let pairs = self.several(3, |g| {
+            let value = match g.u.int_in_range(0..=4)? {
                 0 => RawBson::Int32(0),
                 1 => RawBson::Int32(1),
-                2 => RawBson::Boolean(self.u.arbitrary()?),
-                3 => RawBson::Document(doc([(self.pick(&["$slice", "$elemMatch", "$meta"])?.into(), self.literal()?)])),
-                _ => self.expression(2)?,
+                2 => RawBson::Boolean(g.u.arbitrary()?),
+                3 => RawBson::Document(doc([(g.pick(&["$slice", "$elemMatch", "$meta"])?.into(), g.literal()?)])),
+                _ => g.expression(2)?,
             };
-            pairs.push((self.key(DATA_FIELDS)?, value));
-        }
+            Ok((g.key(DATA_FIELDS)?, value))
+        })?;
         Ok(doc(pairs))
     }
 
     fn sort(&mut self) -> Result<RawDocumentBuf> {
-        let n = self.count(3)?;
-        let mut pairs = Vec::new();
-        for _ in 0..n {
-            let value = match self.u.int_in_range(0..=4)? {
+        let pairs = self.several(3, |g| {
+            let value = match g.u.int_in_range(0..=4)? {
                 0 => RawBson::Int32(1),
                 1 => RawBson::Int32(-1),
                 2 => RawBson::Document(doc([("$meta".into(), RawBson::String("textScore".into()))])),
-                _ => self.literal()?,
+                _ => g.literal()?,
             };
-            pairs.push((self.key(DATA_FIELDS)?, value));
-        }
+            Ok((g.key(DATA_FIELDS)?, value))
+        })?;
         Ok(doc(pairs))
     }
 
     fn update(&mut self, depth: usize) -> Result<RawBson> {
         Ok(match self.u.int_in_range(0..=5)? {
             0..=3 => {
-                let n = self.count(3)?;
-                let mut ops = Vec::new();
-                for _ in 0..n {
-                    let op = self.key(UPDATE_OPS)?;
-                    let k = self.count(2)?;
-                    let mut fields = Vec::new();
-                    for _ in 0..k {
+                let ops = self.several(3, |g| {
+                    let op = g.key(UPDATE_OPS)?;
+                    let fields = g.several(2, |g| {
                         let value = match op.as_str() {
-                            "$push" | "$addToSet" if self.chance(1, 3)? => RawBson::Document(doc([
-                                ("$each".into(), array([self.literal()?, self.literal()?])),
-                                ("$position".into(), self.int()?),
-                                ("$slice".into(), self.int()?),
-                                ("$sort".into(), self.int()?),
+                            "$push" | "$addToSet" if g.chance(1, 3)? => RawBson::Document(doc([
+                                ("$each".into(), array([g.literal()?, g.literal()?])),
+                                ("$position".into(), g.int()?),
+                                ("$slice".into(), g.int()?),
+                                ("$sort".into(), g.int()?),
                             ])),
-                            "$pull" if self.chance(1, 2)? => RawBson::Document(self.filter(depth)?),
-                            "$bit" => RawBson::Document(doc([(self.pick(&["and", "or", "xor"])?.into(), self.int()?)])),
+                            "$pull" if g.chance(1, 2)? => RawBson::Document(g.filter(depth)?),
+                            "$bit" => RawBson::Document(doc([(g.pick(&["and", "or", "xor"])?.into(), g.int()?)])),
                             "$currentDate" => RawBson::Boolean(true),
-                            "$rename" => RawBson::String(self.pick(DATA_FIELDS)?.into()),
-                            _ => self.literal()?,
+                            "$rename" => RawBson::String(g.pick(DATA_FIELDS)?.into()),
+                            _ => g.literal()?,
                         };
-                        fields.push((self.key(DATA_FIELDS)?, value));
-                    }
-                    ops.push((op, RawBson::Document(doc(fields))));
-                }
+                        Ok((g.key(DATA_FIELDS)?, value))
+                    })?;
+                    Ok((op, RawBson::Document(doc(fields))))
+                })?;
                 RawBson::Document(doc(ops))
             }
             4 => RawBson::Document(self.document(2)?), // a replacement document
@@ -1227,20 +1196,15 @@ impl<'u, 'd> Gen<'u, 'd> {
                 "$replaceWith" => self.expression(depth)?,
                 "$project" => RawBson::Document(self.projection()?),
                 _ => {
-                    let n = self.count(3)?;
-                    let mut fields = Vec::new();
-                    for _ in 0..n {
-                        fields.push((self.key(DATA_FIELDS)?, self.expression(depth)?));
-                    }
+                    let fields = self.several(3, |g| Ok((g.key(DATA_FIELDS)?, g.expression(depth)?)))?;
                     RawBson::Document(doc(fields))
                 }
             },
             "$unset" => RawBson::String(self.pick(DATA_FIELDS)?.into()),
             "$group" => {
                 let mut fields = vec![("_id".to_string(), self.expression(depth)?)];
-                let n = self.count(3)?;
-                for _ in 0..n {
-                    let acc = self.pick(&[
+                let accumulators = self.several(3, |g| {
+                    let acc = g.pick(&[
                         "$sum",
                         "$avg",
                         "$min",
@@ -1254,11 +1218,9 @@ impl<'u, 'd> Gen<'u, 'd> {
                         "$bottomN",
                         "$bogus",
                     ])?;
-                    fields.push((
-                        self.key(DATA_FIELDS)?,
-                        RawBson::Document(doc([(acc.into(), self.expression(depth)?)])),
-                    ));
-                }
+                    Ok((g.key(DATA_FIELDS)?, RawBson::Document(doc([(acc.into(), g.expression(depth)?)]))))
+                })?;
+                fields.extend(accumulators);
                 RawBson::Document(doc(fields))
             }
             "$sort" => RawBson::Document(self.sort()?),
@@ -1307,11 +1269,7 @@ impl<'u, 'd> Gen<'u, 'd> {
                 RawBson::Document(doc(fields))
             }
             "$facet" if depth > 0 => {
-                let n = self.count(2)?;
-                let mut fields = Vec::new();
-                for _ in 0..n {
-                    fields.push((self.key(DATA_FIELDS)?, self.pipeline(depth - 1)?));
-                }
+                let fields = self.several(2, |g| Ok((g.key(DATA_FIELDS)?, g.pipeline(depth - 1)?)))?;
                 RawBson::Document(doc(fields))
             }
             "$bucket" | "$bucketAuto" => RawBson::Document(doc([
@@ -1347,11 +1305,7 @@ impl<'u, 'd> Gen<'u, 'd> {
                 ("whenNotMatched".into(), RawBson::String(self.pick(&["insert", "discard", "fail"])?.into())),
             ])),
             "$documents" => {
-                let n = self.count(3)?;
-                let mut docs = Vec::new();
-                for _ in 0..n {
-                    docs.push(RawBson::Document(self.document(2)?));
-                }
+                let docs = self.several(3, |g| Ok(RawBson::Document(g.document(2)?)))?;
                 array(docs)
             }
             "$listLocalSessions" => RawBson::Document(if self.chance(1, 2)? {
@@ -1386,20 +1340,13 @@ impl<'u, 'd> Gen<'u, 'd> {
     }
 
     fn pipeline(&mut self, depth: usize) -> Result<RawBson> {
-        let n = self.count(4)?;
-        let mut stages = Vec::new();
-        for _ in 0..n {
-            stages.push(self.stage(depth)?);
-        }
+        let stages = self.several(4, |g| g.stage(depth))?;
         Ok(array(stages))
     }
 
     fn let_vars(&mut self) -> Result<RawDocumentBuf> {
-        let n = self.count(2)?;
-        let mut vars = Vec::new();
-        for _ in 0..n {
-            vars.push((self.pick(&["x", "e", "v", "ROOT", "1bad", ""])?.to_string(), self.expression(1)?));
-        }
+        let vars =
+            self.several(2, |g| Ok((g.pick(&["x", "e", "v", "ROOT", "1bad", ""])?.to_string(), g.expression(1)?)))?;
         Ok(doc(vars))
     }
 
@@ -1454,12 +1401,10 @@ impl<'u, 'd> Gen<'u, 'd> {
             K::Update => self.update(2)?,
             K::Doc => RawBson::Document(self.document(2)?),
             K::Docs => {
-                let n = self.count(4)?;
-                let mut docs = Vec::new();
-                for _ in 0..n {
-                    let mut d = self.document(2)?;
-                    if self.chance(1, 2)? {
-                        let id = self.literal()?;
+                let docs = self.several(4, |g| {
+                    let mut d = g.document(2)?;
+                    if g.chance(1, 2)? {
+                        let id = g.literal()?;
                         let mut with_id = RawDocumentBuf::new();
                         with_id.append(cstring("_id"), id);
                         for (k, v) in d.iter().flatten() {
@@ -1467,78 +1412,64 @@ impl<'u, 'd> Gen<'u, 'd> {
                         }
                         d = with_id;
                     }
-                    docs.push(RawBson::Document(d));
-                }
+                    Ok(RawBson::Document(d))
+                })?;
                 array(docs)
             }
             K::Updates => {
-                let n = self.count(3)?;
-                let mut updates = Vec::new();
-                for _ in 0..n {
+                let updates = self.several(3, |g| {
                     let mut fields =
-                        vec![("q".to_string(), RawBson::Document(self.filter(2)?)), ("u".into(), self.update(1)?)];
-                    for (field, kind) in [
-                        ("upsert", K::Bool),
-                        ("multi", K::Bool),
-                        ("arrayFilters", K::Docs),
-                        ("collation", K::Collation),
-                        ("hint", K::IndexRef),
-                    ] {
-                        if self.chance(1, 4)? {
-                            fields.push((field.into(), self.value_of(kind)?));
+                        vec![("q".to_string(), RawBson::Document(g.filter(2)?)), ("u".into(), g.update(1)?)];
+                    for field in ["upsert", "multi", "arrayFilters", "collation", "hint"] {
+                        if g.chance(1, 4)? {
+                            fields.push((field.into(), g.value_of(field_kind("update", field))?));
                         }
                     }
-                    updates.push(RawBson::Document(doc(fields)));
-                }
+                    Ok(RawBson::Document(doc(fields)))
+                })?;
                 array(updates)
             }
             K::Deletes => {
-                let n = self.count(3)?;
-                let mut deletes = Vec::new();
-                for _ in 0..n {
-                    deletes.push(RawBson::Document(doc([
-                        ("q".to_string(), RawBson::Document(self.filter(2)?)),
-                        ("limit".into(), RawBson::Int32(self.u.int_in_range(0..=2)?)),
-                    ])));
-                }
+                let deletes = self.several(3, |g| {
+                    Ok(RawBson::Document(doc([
+                        ("q".to_string(), RawBson::Document(g.filter(2)?)),
+                        ("limit".into(), RawBson::Int32(g.u.int_in_range(0..=2)?)),
+                    ])))
+                })?;
                 array(deletes)
             }
             K::Indexes => {
-                let n = self.count(3)?;
-                let mut indexes = Vec::new();
-                for _ in 0..n {
-                    let k = self.count(3)?;
-                    let mut key = Vec::new();
-                    for _ in 0..k {
-                        let kind = match self.u.int_in_range(0..=6)? {
+                let indexes = self.several(3, |g| {
+                    let key = g.several(3, |g| {
+                        let kind = match g.u.int_in_range(0..=6)? {
                             0..=2 => RawBson::Int32(1),
                             3 => RawBson::Int32(-1),
-                            4 => RawBson::String(self.pick(&["text", "hashed", "2dsphere", "2d", "bogus"])?.into()),
-                            _ => self.literal()?,
+                            4 => RawBson::String(g.pick(&["text", "hashed", "2dsphere", "2d", "bogus"])?.into()),
+                            _ => g.literal()?,
                         };
-                        key.push((self.key(DATA_FIELDS)?, kind));
-                    }
+                        Ok((g.key(DATA_FIELDS)?, kind))
+                    })?;
                     let mut fields = vec![
                         ("key".to_string(), RawBson::Document(doc(key))),
-                        ("name".into(), RawBson::String(self.pick(&["i1", "i2", "a_1", "_id_", "", "*"])?.into())),
+                        ("name".into(), RawBson::String(g.pick(&["i1", "i2", "a_1", "_id_", "", "*"])?.into())),
                     ];
-                    for (field, kind) in [
-                        ("unique", K::Bool),
-                        ("sparse", K::Bool),
-                        ("hidden", K::Bool),
-                        ("expireAfterSeconds", K::Int),
-                        ("partialFilterExpression", K::Filter),
-                        ("collation", K::Collation),
-                        ("weights", K::Doc),
-                        ("wildcardProjection", K::Projection),
-                        ("background", K::Bool),
+                    for field in [
+                        "unique",
+                        "sparse",
+                        "hidden",
+                        "expireAfterSeconds",
+                        "partialFilterExpression",
+                        "collation",
+                        "weights",
+                        "wildcardProjection",
+                        "background",
                     ] {
-                        if self.chance(1, 6)? {
-                            fields.push((field.into(), self.value_of(kind)?));
+                        if g.chance(1, 6)? {
+                            fields.push((field.into(), g.value_of(field_kind("createIndexes", field))?));
                         }
                     }
-                    indexes.push(RawBson::Document(doc(fields)));
-                }
+                    Ok(RawBson::Document(doc(fields)))
+                })?;
                 array(indexes)
             }
             K::IndexRef => match self.u.int_in_range(0..=3)? {
@@ -1558,11 +1489,7 @@ impl<'u, 'd> Gen<'u, 'd> {
             }),
             K::CursorId => self.cursor_id()?,
             K::CursorIds => {
-                let n = self.count(3)?;
-                let mut ids = Vec::new();
-                for _ in 0..n {
-                    ids.push(self.cursor_id()?);
-                }
+                let ids = self.several(3, Self::cursor_id)?;
                 array(ids)
             }
             K::WriteConcern => RawBson::Document(doc([
@@ -1581,38 +1508,30 @@ impl<'u, 'd> Gen<'u, 'd> {
                 RawBson::String(if self.chance(9, 10)? { self.pick(FUZZ_USERS)?.into() } else { self.string()? })
             }
             K::Roles => {
-                let n = self.count(3)?;
-                let mut roles = Vec::new();
-                for _ in 0..n {
-                    let role = self.pick(ROLES)?;
-                    roles.push(if self.chance(1, 2)? {
+                let roles = self.several(3, |g| {
+                    let role = g.pick(ROLES)?;
+                    Ok(if g.chance(1, 2)? {
                         RawBson::String(role.into())
                     } else {
                         RawBson::Document(doc([
                             ("role".into(), RawBson::String(role.into())),
-                            ("db".into(), RawBson::String(self.database()?)),
+                            ("db".into(), RawBson::String(g.database()?)),
                         ]))
-                    });
-                }
+                    })
+                })?;
                 array(roles)
             }
             K::SessionIds => {
-                let n = self.count(3)?;
-                let mut ids = Vec::new();
-                for _ in 0..n {
-                    ids.push(self.session_id()?);
-                }
+                let ids = self.several(3, Self::session_id)?;
                 array(ids)
             }
             K::UserList => {
-                let n = self.count(2)?;
-                let mut users = Vec::new();
-                for _ in 0..n {
-                    users.push(RawBson::Document(doc([
-                        ("user".into(), RawBson::String(self.pick(&["postgres", "fuzz_u0", "nobody"])?.into())),
-                        ("db".into(), RawBson::String(self.pick(&["admin", FUZZ_DB])?.into())),
-                    ])));
-                }
+                let users = self.several(2, |g| {
+                    Ok(RawBson::Document(doc([
+                        ("user".into(), RawBson::String(g.pick(&["postgres", "fuzz_u0", "nobody"])?.into())),
+                        ("db".into(), RawBson::String(g.pick(&["admin", FUZZ_DB])?.into())),
+                    ])))
+                })?;
                 array(users)
             }
             K::FailPointMode => match self.u.int_in_range(0..=3)? {
@@ -1622,25 +1541,18 @@ impl<'u, 'd> Gen<'u, 'd> {
                 _ => RawBson::Document(doc([("skip".into(), self.int()?)])),
             },
             K::FailPointData => {
-                let n = self.count(3)?;
-                let mut names = Vec::new();
-                for _ in 0..n {
-                    names.push(RawBson::String(
-                        self.pick(&["find", "insert", "ping", "hello", "aggregate", "getMore", "configureFailPoint"])?
+                let names = self.several(3, |g| {
+                    Ok(RawBson::String(
+                        g.pick(&["find", "insert", "ping", "hello", "aggregate", "getMore", "configureFailPoint"])?
                             .into(),
-                    ));
-                }
+                    ))
+                })?;
                 let mut fields = vec![("failCommands".to_string(), array(names))];
-                for (field, kind) in [
-                    ("errorCode", K::Int),
-                    ("closeConnection", K::Bool),
-                    ("blockConnection", K::Bool),
-                    ("writeConcernError", K::Doc),
-                    ("errorLabels", K::Any),
-                    ("appName", K::Str),
-                ] {
+                for field in
+                    ["errorCode", "closeConnection", "blockConnection", "writeConcernError", "errorLabels", "appName"]
+                {
                     if self.chance(1, 3)? {
-                        fields.push((field.into(), self.value_of(kind)?));
+                        fields.push((field.into(), self.value_of(field_kind("configureFailPoint", field))?));
                     }
                 }
                 if self.chance(1, 3)? {
@@ -1667,20 +1579,19 @@ impl<'u, 'd> Gen<'u, 'd> {
                 ("driver".into(), RawBson::Document(doc([("name".into(), RawBson::String("fuzz".into()))]))),
             ])),
             K::Explainable => {
-                let (name, fields) = *self.u.choose(&COMMANDS[..8])?;
-                RawBson::Document(self.command_fields(name, fields)?)
+                let (name, own, fields) = *self.u.choose(&COMMANDS[..8])?;
+                RawBson::Document(self.command_fields(name, own, fields)?)
             }
         })
     }
 
     /// The command document without `$db`: its own value, then typed and extra fields.
-    fn command_fields(&mut self, name: &str, fields: &[(&str, Kind)]) -> Result<RawDocumentBuf> {
+    fn command_fields(&mut self, name: &str, own: Kind, fields: &[&str]) -> Result<RawDocumentBuf> {
         let mut pairs = Vec::new();
-        let (own, rest) = fields.split_first().map_or((K::Int, &[][..]), |(first, rest)| (first.1, rest));
         pairs.push((name.to_string(), self.value_of(own)?));
-        for &(field, kind) in rest {
+        for &field in fields {
             if self.chance(1, 3)? {
-                pairs.push((field.to_string(), self.value_of(kind)?));
+                pairs.push((field.to_string(), self.value_of(field_kind(name, field))?));
             }
         }
         let extra = if self.chance(1, 3)? { self.count(2)? } else { 0 };
@@ -1700,15 +1611,15 @@ impl<'u, 'd> Gen<'u, 'd> {
 /// The next command of an input.
 pub fn message(u: &mut Unstructured, ctx: &Context) -> Result<Message> {
     let mut g = Gen::new(u, ctx);
-    let (name, fields) = if g.chance(1, 25)? {
+    let (name, own, fields) = if g.chance(1, 25)? {
         // A command name the gateway may not have (or a typo of one it has).
         let name: String = g.string()?;
-        (name, &[][..])
+        (name, K::Int, &[][..])
     } else {
-        let (name, fields) = *g.u.choose(COMMANDS)?;
-        (name.to_string(), fields)
+        let (name, own, fields) = *g.u.choose(COMMANDS)?;
+        (name.to_string(), own, fields)
     };
-    let mut body = g.command_fields(&name, fields)?;
+    let mut body = g.command_fields(&name, own, fields)?;
     let db = g.database()?;
     let with_lsid = g.chance(1, 4)?;
     if with_lsid {

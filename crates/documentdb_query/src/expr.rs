@@ -383,7 +383,9 @@ fn array_path(a: &[Bson], fields: &[String]) -> Bson {
     Bson::Array(out)
 }
 
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
+/// A MongoDB "Location" error (the home of this helper for the expression modules, which
+/// reach it through `operator_args`).
+pub(crate) fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
     DocDbError::new(ErrorCode::new(code), msg)
 }
 
@@ -431,20 +433,9 @@ pub(crate) fn split_path(path: &str) -> DocDbResult<Vec<String>> {
     Ok(out)
 }
 
+/// Validates a variable name referenced as `$$name` (a letter first).
 fn validate_var_name_for_read(name: &str) -> DocDbResult<()> {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return Err(loc(16869, "empty variable names are not allowed"));
-    };
-    if first.is_ascii() && !first.is_ascii_alphabetic() {
-        return Err(loc(16870, format!("'{name}' starts with an invalid character for a user variable name")));
-    }
-    for c in chars {
-        if !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()) {
-            return Err(loc(16871, format!("'{name}' contains an invalid character for a variable name: '{c}'")));
-        }
-    }
-    Ok(())
+    validate_var_name(name, char::is_ascii_alphabetic, [16869, 16870, 16871])
 }
 
 /// Validates a name bound by `$let`/`$map`/`$filter` `as` (lower-case start).
@@ -452,16 +443,24 @@ pub(crate) fn validate_var_name_for_write(name: &str) -> DocDbResult<()> {
     if name == "CURRENT" {
         return Ok(());
     }
+    validate_var_name(name, char::is_ascii_lowercase, [16866, 16867, 16868])
+}
+
+/// A variable name: not empty, an ASCII first character that `valid_first` accepts (or any
+/// non-ASCII one), then ASCII letters, digits, `_` or non-ASCII characters. `codes` are
+/// the errors for an empty name, a bad first character and a bad later one.
+fn validate_var_name(name: &str, valid_first: fn(&char) -> bool, codes: [i32; 3]) -> DocDbResult<()> {
+    let [empty_code, first_code, later_code] = codes;
     let mut chars = name.chars();
     let Some(first) = chars.next() else {
-        return Err(loc(16866, "empty variable names are not allowed"));
+        return Err(loc(empty_code, "empty variable names are not allowed"));
     };
-    if first.is_ascii() && !first.is_ascii_lowercase() {
-        return Err(loc(16867, format!("'{name}' starts with an invalid character for a user variable name")));
+    if first.is_ascii() && !valid_first(&first) {
+        return Err(loc(first_code, format!("'{name}' starts with an invalid character for a user variable name")));
     }
     for c in chars {
         if !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()) {
-            return Err(loc(16868, format!("'{name}' contains an invalid character for a variable name: '{c}'")));
+            return Err(loc(later_code, format!("'{name}' contains an invalid character for a variable name: '{c}'")));
         }
     }
     Ok(())

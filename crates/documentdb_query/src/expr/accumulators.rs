@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 use bson::{Bson, Document, RawBsonRef};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
+use super::operator_args::{loc, named_values, object_arg};
 use super::sort_by::{parse_sort_by, SortBy};
 use super::value as v;
 use super::{ExprContext, Expression};
@@ -209,10 +210,6 @@ pub struct Accumulator {
     held_bytes: usize,
 }
 
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
 /// Validates an `n` value (errors 5787902 / 5787903 / 5787908).
 pub(crate) fn validate_n(nv: &crate::Value) -> DocDbResult<usize> {
     let msg = || format!("Value for 'n' must be of integral type, but found {}", v::display(nv));
@@ -310,18 +307,8 @@ impl Accumulator {
 
     /// Like [`Accumulator::parse`] for an owned argument.
     pub fn parse_bson(name: &str, spec: &Bson, ctx: &ExprContext) -> DocDbResult<Accumulator> {
-        let op =
-            AccumulatorOp::from_name(name).ok_or_else(|| loc(15952, format!("unknown group operator '{name}'")))?;
-        let mut acc = Accumulator {
-            op,
-            spec: spec.clone(),
-            argument: None,
-            n_expr: None,
-            n: None,
-            sort_by: None,
-            state: initial_state(op),
-            held_bytes: 0,
-        };
+        let mut acc = Accumulator { spec: spec.clone(), ..Accumulator::for_expression(name)? };
+        let op = acc.op;
         use AccumulatorOp::*;
         match op {
             Count => {
@@ -331,18 +318,10 @@ impl Accumulator {
                 acc.argument = Some(Expression::parse_bson(&Bson::Int32(1), ctx)?);
             }
             FirstN | LastN | MaxN | MinN => {
-                let Bson::Document(d) = spec else {
-                    return Err(n_spec_not_object(name, spec));
-                };
-                let mut input = None;
-                let mut n = None;
-                for (k, val) in d {
-                    match k.as_str() {
-                        "input" => input = Some(val),
-                        "n" => n = Some(val),
-                        other => return Err(loc(5787901, format!("Unknown argument for 'n' operator: {other}"))),
-                    }
-                }
+                let d = object_arg(spec, |_| n_spec_not_object(name, spec))?;
+                let [input, n] = named_values(d, ["input", "n"], |k| {
+                    loc(5787901, format!("Unknown argument for 'n' operator: {k}"))
+                })?;
                 let n = n.ok_or_else(|| loc(5787906, "Missing value for 'n'"))?;
                 let input = input.ok_or_else(|| loc(5787907, "Missing value for 'input'"))?;
                 acc.argument = Some(Expression::parse_bson(input, ctx)?);

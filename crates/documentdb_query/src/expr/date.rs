@@ -3,16 +3,14 @@
 //! formatting and `$dateFromString` parsing, `$dateAdd`/`$dateDiff`/`$dateTrunc` units.
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
+use super::loc;
+
 const MS_PER_SECOND: i64 = 1000;
 const MS_PER_MINUTE: i64 = 60 * MS_PER_SECOND;
 const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
 const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
 
 pub(crate) const ISO_FORMAT: &str = "%Y-%m-%dT%H:%M:%S.%LZ";
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -192,51 +190,41 @@ fn iso_year_start(iso_year: i64) -> i64 {
     jan4 - (wd - 1)
 }
 
+/// The time of day of a date built from parts; out-of-range values carry over into the
+/// next unit (minute 61 is a minute past the next hour).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeOfDay {
+    pub hour: i64,
+    pub minute: i64,
+    pub second: i64,
+    pub millisecond: i64,
+}
+
+impl TimeOfDay {
+    /// Local milliseconds of this time on a day counted from 1970-01-01 (saturating).
+    fn local_millis(self, days: i64) -> i64 {
+        days.saturating_mul(MS_PER_DAY)
+            .saturating_add(self.hour.saturating_mul(MS_PER_HOUR))
+            .saturating_add(self.minute.saturating_mul(MS_PER_MINUTE))
+            .saturating_add(self.second.saturating_mul(MS_PER_SECOND))
+            .saturating_add(self.millisecond)
+    }
+}
+
 /// Builds an instant from calendar parts in a time zone; out-of-range month/day/hour/...
 /// values carry over (month 14 is February of the next year), as `$dateFromParts` does.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn from_parts(
-    year: i64,
-    month: i64,
-    day: i64,
-    hour: i64,
-    minute: i64,
-    second: i64,
-    millisecond: i64,
-    tz: TimeZone,
-) -> i64 {
+pub(crate) fn from_parts(year: i64, month: i64, day: i64, time: TimeOfDay, tz: TimeZone) -> i64 {
     let month0 = month - 1;
     let y = year + month0.div_euclid(12);
     let m = month0.rem_euclid(12) + 1;
     let days = days_from_civil(y, m, 1) + (day - 1);
-    let local = days
-        .saturating_mul(MS_PER_DAY)
-        .saturating_add(hour.saturating_mul(MS_PER_HOUR))
-        .saturating_add(minute.saturating_mul(MS_PER_MINUTE))
-        .saturating_add(second.saturating_mul(MS_PER_SECOND))
-        .saturating_add(millisecond);
-    tz.utc_millis(local)
+    tz.utc_millis(time.local_millis(days))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn from_iso_parts(
-    iso_year: i64,
-    iso_week: i64,
-    iso_day: i64,
-    hour: i64,
-    minute: i64,
-    second: i64,
-    millisecond: i64,
-    tz: TimeZone,
-) -> i64 {
+/// Like [`from_parts`] for an ISO week date.
+pub(crate) fn from_iso_parts(iso_year: i64, iso_week: i64, iso_day: i64, time: TimeOfDay, tz: TimeZone) -> i64 {
     let days = iso_year_start(iso_year) + (iso_week - 1) * 7 + (iso_day - 1);
-    let local = days
-        .saturating_mul(MS_PER_DAY)
-        .saturating_add(hour.saturating_mul(MS_PER_HOUR))
-        .saturating_add(minute.saturating_mul(MS_PER_MINUTE))
-        .saturating_add(second.saturating_mul(MS_PER_SECOND))
-        .saturating_add(millisecond);
-    tz.utc_millis(local)
+    tz.utc_millis(time.local_millis(days))
 }
 
 // ------------------------------------------------------------------------------------
@@ -446,38 +434,30 @@ fn finish(p: &Parsed, input: &str, tz: TimeZone) -> DocDbResult<i64> {
         Some(o) => TimeZone { offset_seconds: o },
         None => tz,
     };
-    let hour = p.hour.unwrap_or(0);
-    let minute = p.minute.unwrap_or(0);
-    let second = p.second.unwrap_or(0);
-    let millis = p.millis.unwrap_or(0);
-    if hour > 24 || minute > 59 || second > 60 {
+    let time = TimeOfDay {
+        hour: p.hour.unwrap_or(0),
+        minute: p.minute.unwrap_or(0),
+        second: p.second.unwrap_or(0),
+        millisecond: p.millis.unwrap_or(0),
+    };
+    if time.hour > 24 || time.minute > 59 || time.second > 60 {
         return Err(conversion_failure(input, "The parsed time was invalid"));
     }
     if p.iso_year.is_some() || p.iso_week.is_some() || p.iso_day.is_some() {
         let y = p.iso_year.ok_or_else(|| conversion_failure(input, "an ISO week date needs an ISO year"))?;
-        return Ok(from_iso_parts(
-            y,
-            p.iso_week.unwrap_or(1),
-            p.iso_day.unwrap_or(1),
-            hour,
-            minute,
-            second,
-            millis,
-            tz,
-        ));
+        return Ok(from_iso_parts(y, p.iso_week.unwrap_or(1), p.iso_day.unwrap_or(1), time, tz));
     }
     let year = p.year.ok_or_else(|| conversion_failure(input, "no year was found"))?;
     if let Some(doy) = p.day_of_year {
         let days = days_from_civil(year, 1, 1) + doy - 1;
-        let local = days * MS_PER_DAY + hour * MS_PER_HOUR + minute * MS_PER_MINUTE + second * MS_PER_SECOND + millis;
-        return Ok(tz.utc_millis(local));
+        return Ok(tz.utc_millis(time.local_millis(days)));
     }
     let month = p.month.unwrap_or(1);
     let day = p.day.unwrap_or(1);
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return Err(conversion_failure(input, "The parsed date was invalid"));
     }
-    Ok(from_parts(year, month, day, hour, minute, second, millis, tz))
+    Ok(from_parts(year, month, day, time, tz))
 }
 
 fn fraction_millis(c: &mut Cursor<'_>) -> Option<i64> {

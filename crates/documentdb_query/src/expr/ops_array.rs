@@ -4,10 +4,13 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use bson::Bson;
-use documentdb_errors::DocDbResult;
+use documentdb_errors::{DocDbError, DocDbResult};
 
 use super::accumulators::{validate_n, Accumulator};
-use super::operator_args::{call, display, fixed, loc, parse_args, ranged, variadic};
+use super::operator_args::{
+    bson_type_name, call, display, eval_array_unless_nullish, fixed, index_range, loc, named_args, object_arg,
+    parse_args, ranged, require, variadic,
+};
 use super::sort_by::parse_sort_by;
 use super::value::{self as v, is_nullish, num, type_name};
 use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
@@ -110,25 +113,37 @@ pub(crate) fn parse_concat_arrays(name: &'static str, arg: &Bson, ctx: &mut Pars
     variadic(name, arg, ctx, eval_concat_arrays)
 }
 
+/// Evaluates operands that must each be an array, one after the other, counting their
+/// elements in `budget`: `None` as soon as one is nullish (the operator's result is null);
+/// `not_array` reports any other value.
+fn eval_array_operands(
+    operands: &[Node],
+    env: &mut Env<'_>,
+    budget: &mut SizeBudget,
+    not_array: impl Fn(&Value) -> DocDbError,
+) -> DocDbResult<Option<Vec<Vec<Bson>>>> {
+    let mut arrays = Vec::with_capacity(operands.len());
+    for a in operands {
+        let Some(items) = eval_array_unless_nullish(a, env, &not_array)? else {
+            return Ok(None);
+        };
+        for item in &items {
+            budget.add_value(item)?;
+        }
+        arrays.push(items)
+    }
+    Ok(Some(arrays))
+}
+
 fn eval_concat_arrays(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let mut budget = SizeBudget::new("$concatArrays");
-    let mut out = Vec::new();
-    for a in &c.args {
-        let val = env.eval(a)?;
-        if is_nullish(&val) {
-            return Ok(Some(Bson::Null));
-        }
-        match val {
-            Some(Bson::Array(items)) => {
-                for item in &items {
-                    budget.add_value(item)?;
-                }
-                out.extend(items)
-            }
-            other => return Err(loc(28664, format!("$concatArrays only supports arrays, not {}", type_name(&other)))),
-        }
-    }
-    Ok(arr(out))
+    let Some(arrays) = eval_array_operands(&c.args, env, &mut budget, |other| {
+        loc(28664, format!("$concatArrays only supports arrays, not {}", type_name(other)))
+    })?
+    else {
+        return Ok(Some(Bson::Null));
+    };
+    Ok(arr(arrays.into_iter().flatten().collect()))
 }
 
 pub(crate) fn parse_slice(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -199,34 +214,14 @@ pub(crate) fn parse_reverse_array(name: &'static str, arg: &Bson, ctx: &mut Pars
 }
 
 fn eval_reverse_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    let a = env.eval(&c.args[0])?;
-    if is_nullish(&a) {
+    let Some(mut items) = eval_array_unless_nullish(&c.args[0], env, |other| {
+        loc(34435, format!("The argument to $reverseArray must be an array, but was of type: {}", type_name(other)))
+    })?
+    else {
         return Ok(Some(Bson::Null));
-    }
-    match a {
-        Some(Bson::Array(mut items)) => {
-            items.reverse();
-            Ok(arr(items))
-        }
-        other => Err(loc(
-            34435,
-            format!("The argument to $reverseArray must be an array, but was of type: {}", type_name(&other)),
-        )),
-    }
-}
-
-fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
-    let n = num(val).and_then(arith::as_i32_exact).ok_or_else(|| {
-        loc(
-            40096,
-            format!(
-                "{op}requires an integral {what}, found a value of type: {}, with value: {}",
-                type_name(val),
-                display(val)
-            ),
-        )
-    })?;
-    usize::try_from(n).map_err(|_| loc(40097, format!("{op} requires a nonnegative {what}, found: {}", display(val))))
+    };
+    items.reverse();
+    Ok(arr(items))
 }
 
 pub(crate) fn parse_index_of_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -234,24 +229,13 @@ pub(crate) fn parse_index_of_array(name: &'static str, arg: &Bson, ctx: &mut Par
 }
 
 fn eval_index_of_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    let a = env.eval(&c.args[0])?;
-    if is_nullish(&a) {
+    let Some(items) = eval_array_unless_nullish(&c.args[0], env, |a| {
+        loc(40090, format!("$indexOfArray requires an array as a first argument, found: {}", type_name(a)))
+    })?
+    else {
         return Ok(Some(Bson::Null));
-    }
-    let Some(Bson::Array(items)) = a else {
-        return Err(loc(
-            40090,
-            format!("$indexOfArray requires an array as a first argument, found: {}", type_name(&a)),
-        ));
     };
-    let mut start = 0usize;
-    if let Some(s) = c.args.get(2) {
-        start = index_arg(&env.eval(s)?, c.name, "starting index")?;
-    }
-    let mut end = items.len();
-    if let Some(e) = c.args.get(3) {
-        end = end.min(index_arg(&env.eval(e)?, c.name, "ending index")?);
-    }
+    let (start, end) = index_range(c, env, items.len())?;
     let target = env.eval(&c.args[1])?;
     for (i, item) in items.into_iter().enumerate().take(end).skip(start) {
         if v::values_equal(&Some(item), &target) {
@@ -345,59 +329,17 @@ fn eval_range(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $zip ----
 
 pub(crate) fn parse_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            34460,
-            format!(
-                "$zip only supports an object as an argument, found {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d = object_arg(arg, |found| loc(34460, format!("$zip only supports an object as an argument, found {found}")))?;
     let mut inputs = Vec::new();
     let mut defaults = Vec::new();
     let mut longest = false;
     for (k, val) in d {
         match k.as_str() {
-            "inputs" => {
-                let Bson::Array(items) = val else {
-                    return Err(loc(
-                        34461,
-                        format!(
-                            "inputs must be an array of expressions, found {}",
-                            documentdb_bson::type_name(val.element_type())
-                        ),
-                    ));
-                };
-                for i in items {
-                    inputs.push(parse_operand(i, ctx)?);
-                }
-            }
-            "defaults" => {
-                let Bson::Array(items) = val else {
-                    return Err(loc(
-                        34462,
-                        format!(
-                            "defaults must be an array of expressions, found {}",
-                            documentdb_bson::type_name(val.element_type())
-                        ),
-                    ));
-                };
-                for i in items {
-                    defaults.push(parse_operand(i, ctx)?);
-                }
-            }
+            "inputs" => inputs = parse_operand_array(val, ctx, 34461, "inputs")?,
+            "defaults" => defaults = parse_operand_array(val, ctx, 34462, "defaults")?,
             "useLongestLength" => match val {
                 Bson::Boolean(b) => longest = *b,
-                _ => {
-                    return Err(loc(
-                        34463,
-                        format!(
-                            "useLongestLength must be a bool, found {}",
-                            documentdb_bson::type_name(arg.element_type())
-                        ),
-                    ))
-                }
+                _ => return Err(loc(34463, format!("useLongestLength must be a bool, found {}", bson_type_name(arg)))),
             },
             other => return Err(loc(34464, format!("$zip found an unknown argument: {other}"))),
         }
@@ -416,30 +358,26 @@ pub(crate) fn parse_zip(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) 
     Ok(call(name, eval_zip, inputs, OpData::Zip { inputs: n, longest }))
 }
 
+/// `$zip`'s `inputs` or `defaults`: an array of expressions (error `code` otherwise).
+fn parse_operand_array(val: &Bson, ctx: &mut ParseCtx<'_>, code: i32, what: &str) -> DocDbResult<Vec<Node>> {
+    let Bson::Array(items) = val else {
+        return Err(loc(code, format!("{what} must be an array of expressions, found {}", bson_type_name(val))));
+    };
+    items.iter().map(|i| parse_operand(i, ctx)).collect()
+}
+
 fn eval_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Zip { inputs, longest } = c.data else {
         return Ok(None);
     };
     // The inputs are held together, and their elements move into the rows.
     let mut budget = SizeBudget::new("$zip");
-    let mut arrays = Vec::with_capacity(inputs);
-    for a in &c.args[..inputs] {
-        let val = env.eval(a)?;
-        if is_nullish(&val) {
-            return Ok(Some(Bson::Null));
-        }
-        match val {
-            Some(Bson::Array(items)) => {
-                for item in &items {
-                    budget.add_value(item)?;
-                }
-                arrays.push(items)
-            }
-            other => {
-                return Err(loc(34468, format!("$zip found a non-array expression in input: {}", display(&other))))
-            }
-        }
-    }
+    let Some(arrays) = eval_array_operands(&c.args[..inputs], env, &mut budget, |other| {
+        loc(34468, format!("$zip found a non-array expression in input: {}", display(other)))
+    })?
+    else {
+        return Ok(Some(Bson::Null));
+    };
     let min = arrays.iter().map(Vec::len).min().unwrap_or(0);
     let max = arrays.iter().map(Vec::len).max().unwrap_or(0);
     let mut defaults = vec![Bson::Null; inputs];
@@ -475,15 +413,8 @@ fn eval_zip(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $sortArray ----
 
 pub(crate) fn parse_sort_array(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            2942500,
-            format!(
-                "$sortArray requires an object as an argument, found: {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d =
+        object_arg(arg, |found| loc(2942500, format!("$sortArray requires an object as an argument, found: {found}")))?;
     let mut input = None;
     let mut sort_by = None;
     for (k, val) in d {
@@ -502,20 +433,17 @@ fn eval_sort_array(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Sort(sort_by) = &c.data else {
         return Ok(None);
     };
-    let input = env.eval(&c.args[0])?;
-    if is_nullish(&input) {
-        return Ok(Some(Bson::Null));
-    }
-    match input {
-        Some(Bson::Array(mut items)) => {
-            items.sort_by(|a, b| sort_by.compare(a, b));
-            Ok(arr(items))
-        }
-        other => Err(loc(
+    let Some(mut items) = eval_array_unless_nullish(&c.args[0], env, |other| {
+        loc(
             2942504,
-            format!("The input argument to $sortArray must be an array, but was of type: {}", type_name(&other)),
-        )),
-    }
+            format!("The input argument to $sortArray must be an array, but was of type: {}", type_name(other)),
+        )
+    })?
+    else {
+        return Ok(Some(Bson::Null));
+    };
+    items.sort_by(|a, b| sort_by.compare(a, b));
+    Ok(arr(items))
 }
 
 // ---- sets ----
@@ -525,30 +453,15 @@ pub(crate) fn parse_set_union(name: &'static str, arg: &Bson, ctx: &mut ParseCtx
 }
 
 fn eval_set_union(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
+    // Counted before duplicates go: the copies are all in memory until then.
     let mut budget = SizeBudget::new("$setUnion");
-    let mut all = Vec::new();
-    for a in &c.args {
-        let val = env.eval(a)?;
-        if is_nullish(&val) {
-            return Ok(Some(Bson::Null));
-        }
-        match val {
-            Some(Bson::Array(items)) => {
-                // Counted before duplicates go: the copies are all in memory until then.
-                for item in &items {
-                    budget.add_value(item)?;
-                }
-                all.extend(items)
-            }
-            other => {
-                return Err(loc(
-                    17043,
-                    format!("All operands of $setUnion must be arrays. One argument is of type: {}", type_name(&other)),
-                ))
-            }
-        }
-    }
-    Ok(arr(v::sorted_set(all)))
+    let Some(arrays) = eval_array_operands(&c.args, env, &mut budget, |other| {
+        loc(17043, format!("All operands of $setUnion must be arrays. One argument is of type: {}", type_name(other)))
+    })?
+    else {
+        return Ok(Some(Bson::Null));
+    };
+    Ok(arr(v::sorted_set(arrays.into_iter().flatten().collect())))
 }
 
 pub(crate) fn parse_set_intersection(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -737,21 +650,12 @@ fn eval_acc_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $firstN / $lastN / $maxN / $minN (array forms) ----
 
 pub(crate) fn parse_n_expr(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(crate::accumulators::n_spec_not_object(name, arg));
-    };
-    let mut n = None;
-    let mut input = None;
-    for (k, val) in d {
-        match k.as_str() {
-            "n" => n = Some(parse_operand(val, ctx)?),
-            "input" => input = Some(parse_operand(val, ctx)?),
-            other => return Err(loc(5787901, format!("Unknown argument for 'n' operator: {other}"))),
-        }
-    }
-    let n = n.ok_or_else(|| loc(5787906, "Missing value for 'n'"))?;
-    let input = input.ok_or_else(|| loc(5787907, "Missing value for 'input'"))?;
-    Ok(call(name, eval_n_expr, vec![n, input], OpData::None))
+    let d = object_arg(arg, |_| crate::accumulators::n_spec_not_object(name, arg))?;
+    let args =
+        named_args(d, &["n", "input"], ctx, |k| loc(5787901, format!("Unknown argument for 'n' operator: {k}")))?;
+    require(&args[0], || loc(5787906, "Missing value for 'n'"))?;
+    require(&args[1], || loc(5787907, "Missing value for 'input'"))?;
+    Ok(call(name, eval_n_expr, args, OpData::None))
 }
 
 fn eval_n_expr(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {

@@ -3,7 +3,7 @@ use bson::Bson;
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use super::date::{self, TimeZone, Unit};
-use super::operator_args::{call, display, loc, named_args};
+use super::operator_args::{call, display, eval_on_null, eval_unless_nullish, loc, named_args, object_arg, require};
 use super::value::{self as v, is_nullish, num, type_name};
 use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
 use crate::arith;
@@ -126,111 +126,82 @@ fn eval_date_part(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $dateToString ----
 
 pub(crate) fn parse_date_to_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(18629, "$dateToString only supports an object as its argument"));
-    };
+    let d = object_arg(arg, |_| loc(18629, "$dateToString only supports an object as its argument"))?;
     let args = named_args(d, &["date", "format", "timezone", "onNull"], ctx, |k| {
         loc(18534, format!("Unrecognized argument to $dateToString: {k}"))
     })?;
-    if args[0].is_absent() {
-        return Err(loc(18628, "Missing 'date' parameter to $dateToString"));
-    }
+    require(&args[0], || loc(18628, "Missing 'date' parameter to $dateToString"))?;
     Ok(call(name, eval_date_to_string, args, OpData::None))
+}
+
+/// The optional `format` argument (`args[1]`) of `$dateToString` and `$dateFromString`.
+enum FormatArg {
+    NotGiven,
+    Nullish,
+    Given(String),
+}
+
+/// Evaluates `format`: a string of the `specifiers` (error `not_string_code` for other types).
+fn eval_format(c: &Call, env: &mut Env<'_>, specifiers: &str, not_string_code: i32) -> DocDbResult<FormatArg> {
+    if c.args[1].is_absent() {
+        return Ok(FormatArg::NotGiven);
+    }
+    match env.eval(&c.args[1])? {
+        fv if is_nullish(&fv) => Ok(FormatArg::Nullish),
+        Some(Bson::String(f)) => {
+            date::validate_format(&f, specifiers)?;
+            Ok(FormatArg::Given(f))
+        }
+        other => Err(loc(
+            not_string_code,
+            format!(
+                "{} requires that 'format' be a string, found: {} with value {}",
+                c.name,
+                type_name(&other),
+                display(&other)
+            ),
+        )),
+    }
 }
 
 fn eval_date_to_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let dv = env.eval(&c.args[0])?;
-    let mut format = None;
-    let mut format_nullish = false;
-    if !c.args[1].is_absent() {
-        let fv = env.eval(&c.args[1])?;
-        if is_nullish(&fv) {
-            format_nullish = true;
-        } else {
-            match fv {
-                Some(Bson::String(f)) => {
-                    date::validate_format(&f, date::TO_STRING_SPECIFIERS)?;
-                    format = Some(f);
-                }
-                other => {
-                    return Err(loc(
-                        18533,
-                        format!(
-                            "$dateToString requires that 'format' be a string, found: {} with value {}",
-                            type_name(&other),
-                            display(&other)
-                        ),
-                    ))
-                }
-            }
-        }
-    }
+    let format = eval_format(c, env, date::TO_STRING_SPECIFIERS, 18533)?;
     let tz = eval_tz(&c.args[2], env)?;
     if is_nullish(&dv) {
-        return if c.args[3].is_absent() { Ok(Some(Bson::Null)) } else { env.eval(&c.args[3]) };
+        return eval_on_null(&c.args[3], env);
     }
     let Some(tz) = tz else {
         return Ok(Some(Bson::Null));
     };
-    if format_nullish {
-        return Ok(Some(Bson::Null));
-    }
+    let f = match &format {
+        FormatArg::Nullish => return Ok(Some(Bson::Null)),
+        FormatArg::NotGiven => date::ISO_FORMAT,
+        FormatArg::Given(f) => f.as_str(),
+    };
     let ms = coerce_date(&dv)?;
-    let f = format.as_deref().unwrap_or(date::ISO_FORMAT);
     Ok(Some(Bson::String(date::format_date(f, ms, tz)?)))
 }
 
 // ---- $dateFromString ----
 
 pub(crate) fn parse_date_from_string(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            40540,
-            format!(
-                "$dateFromString only supports an object as an argument, found: {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d = object_arg(arg, |found| {
+        loc(40540, format!("$dateFromString only supports an object as an argument, found: {found}"))
+    })?;
     let args = named_args(d, &["dateString", "format", "timezone", "onNull", "onError"], ctx, |k| {
         loc(40541, format!("Unrecognized argument to $dateFromString: {k}"))
     })?;
-    if args[0].is_absent() {
-        return Err(loc(40542, "Missing 'dateString' parameter to $dateFromString"));
-    }
+    require(&args[0], || loc(40542, "Missing 'dateString' parameter to $dateFromString"))?;
     Ok(call(name, eval_date_from_string, args, OpData::None))
 }
 
 fn eval_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let sv = env.eval(&c.args[0])?;
-    let mut format = None;
-    let mut format_nullish = false;
-    if !c.args[1].is_absent() {
-        let fv = env.eval(&c.args[1])?;
-        if is_nullish(&fv) {
-            format_nullish = true;
-        } else {
-            match fv {
-                Some(Bson::String(f)) => {
-                    date::validate_format(&f, date::FROM_STRING_SPECIFIERS)?;
-                    format = Some(f);
-                }
-                other => {
-                    return Err(loc(
-                        40684,
-                        format!(
-                            "$dateFromString requires that 'format' be a string, found: {} with value {}",
-                            type_name(&other),
-                            display(&other)
-                        ),
-                    ))
-                }
-            }
-        }
-    }
+    let format = eval_format(c, env, date::FROM_STRING_SPECIFIERS, 40684)?;
     let tz = eval_tz(&c.args[2], env)?;
     if is_nullish(&sv) {
-        return if c.args[3].is_absent() { Ok(Some(Bson::Null)) } else { env.eval(&c.args[3]) };
+        return eval_on_null(&c.args[3], env);
     }
     let result = (|| -> DocDbResult<Value> {
         let Some(Bson::String(s)) = &sv else {
@@ -246,13 +217,11 @@ fn eval_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         let Some(tz) = tz else {
             return Ok(Some(Bson::Null));
         };
-        if format_nullish {
-            return Ok(Some(Bson::Null));
-        }
         let tz_given = !c.args[2].is_absent();
         let ms = match &format {
-            Some(f) => date::parse_with_format(s, f, tz)?,
-            None => date::parse_default(s, tz, tz_given)?,
+            FormatArg::Nullish => return Ok(Some(Bson::Null)),
+            FormatArg::Given(f) => date::parse_with_format(s, f, tz)?,
+            FormatArg::NotGiven => date::parse_default(s, tz, tz_given)?,
         };
         Ok(date_value(ms))
     })();
@@ -265,15 +234,11 @@ fn eval_date_from_string(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $dateToParts ----
 
 pub(crate) fn parse_date_to_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(40524, "$dateToParts only supports an object as its argument"));
-    };
+    let d = object_arg(arg, |_| loc(40524, "$dateToParts only supports an object as its argument"))?;
     let args = named_args(d, &["date", "timezone", "iso8601"], ctx, |k| {
         loc(40520, format!("Unrecognized argument to $dateToParts: {k}"))
     })?;
-    if args[0].is_absent() {
-        return Err(loc(40522, "Missing 'date' parameter to $dateToParts"));
-    }
+    require(&args[0], || loc(40522, "Missing 'date' parameter to $dateToParts"))?;
     Ok(call(name, eval_date_to_parts, args, OpData::None))
 }
 
@@ -328,9 +293,7 @@ const PART_NAMES: [&str; 11] = [
 ];
 
 pub(crate) fn parse_date_from_parts(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(40519, "$dateFromParts only supports an object as its argument"));
-    };
+    let d = object_arg(arg, |_| loc(40519, "$dateFromParts only supports an object as its argument"))?;
     let args =
         named_args(d, &PART_NAMES, ctx, |k| loc(40518, format!("Unrecognized argument to $dateFromParts: {k}")))?;
     let has = |i: usize| !args[i].is_absent();
@@ -346,8 +309,41 @@ pub(crate) fn parse_date_from_parts(name: &'static str, arg: &Bson, ctx: &mut Pa
     Ok(call(name, eval_date_from_parts, args, OpData::None))
 }
 
-/// Evaluates one part: `Ok(None)` when nullish; default when absent.
-fn part(c: &Call, env: &mut Env<'_>, i: usize, default: i64, bounded: bool) -> DocDbResult<Option<i64>> {
+/// A part's value when it is not given, and whether it must lie in [-32768, 32767]
+/// (in `PART_NAMES` order).
+struct PartRule {
+    default: i64,
+    bounded: bool,
+}
+
+const PART_RULES: [PartRule; 10] = [
+    PartRule { default: 1970, bounded: false }, // year
+    PartRule { default: 1, bounded: true },     // month
+    PartRule { default: 1, bounded: true },     // day
+    PartRule { default: 0, bounded: true },     // hour
+    PartRule { default: 0, bounded: true },     // minute
+    PartRule { default: 0, bounded: false },    // second
+    PartRule { default: 0, bounded: false },    // millisecond
+    PartRule { default: 1970, bounded: false }, // isoWeekYear
+    PartRule { default: 1, bounded: true },     // isoWeek
+    PartRule { default: 1, bounded: true },     // isoDayOfWeek
+];
+
+/// Evaluates the parts at `indexes`, in that order: `Ok(None)` as soon as one is nullish.
+fn parts<const N: usize>(c: &Call, env: &mut Env<'_>, indexes: [usize; N]) -> DocDbResult<Option<[i64; N]>> {
+    let mut out = [0; N];
+    for (slot, i) in out.iter_mut().zip(indexes) {
+        let Some(n) = part(c, env, i)? else {
+            return Ok(None);
+        };
+        *slot = n;
+    }
+    Ok(Some(out))
+}
+
+/// Evaluates one part: `Ok(None)` when nullish; its default when absent.
+fn part(c: &Call, env: &mut Env<'_>, i: usize) -> DocDbResult<Option<i64>> {
+    let PartRule { default, bounded } = PART_RULES[i];
     let node = &c.args[i];
     if node.is_absent() {
         return Ok(Some(default));
@@ -374,43 +370,23 @@ fn part(c: &Call, env: &mut Env<'_>, i: usize, default: i64, bounded: bool) -> D
 
 fn eval_date_from_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let null = Ok(Some(Bson::Null));
-    let Some(hour) = part(c, env, 3, 0, true)? else {
+    let Some([hour, minute, second, millisecond]) = parts(c, env, [3, 4, 5, 6])? else {
         return null;
     };
-    let Some(minute) = part(c, env, 4, 0, true)? else {
-        return null;
-    };
-    let Some(second) = part(c, env, 5, 0, false)? else {
-        return null;
-    };
-    let Some(ms) = part(c, env, 6, 0, false)? else {
-        return null;
-    };
+    let time = date::TimeOfDay { hour, minute, second, millisecond };
     let Some(tz) = eval_tz(&c.args[10], env)? else {
         return null;
     };
     if !c.args[0].is_absent() {
-        let Some(year) = part(c, env, 0, 1970, false)? else {
-            return null;
-        };
-        let Some(month) = part(c, env, 1, 1, true)? else {
-            return null;
-        };
-        let Some(day) = part(c, env, 2, 1, true)? else {
+        let Some([year, month, day]) = parts(c, env, [0, 1, 2])? else {
             return null;
         };
         if !(1..=9999).contains(&year) {
             return Err(loc(40523, format!("'year' must evaluate to an integer in the range 1 to 9999, found {year}")));
         }
-        return Ok(date_value(date::from_parts(year, month, day, hour, minute, second, ms, tz)));
+        return Ok(date_value(date::from_parts(year, month, day, time, tz)));
     }
-    let Some(iy) = part(c, env, 7, 1970, false)? else {
-        return null;
-    };
-    let Some(iw) = part(c, env, 8, 1, true)? else {
-        return null;
-    };
-    let Some(id) = part(c, env, 9, 1, true)? else {
+    let Some([iy, iw, id]) = parts(c, env, [7, 8, 9])? else {
         return null;
     };
     if !(1..=9999).contains(&iy) {
@@ -419,15 +395,13 @@ fn eval_date_from_parts(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             format!("'isoWeekYear' must evaluate to an integer in the range 1 to 9999, found {iy}"),
         ));
     }
-    Ok(date_value(date::from_iso_parts(iy, iw, id, hour, minute, second, ms, tz)))
+    Ok(date_value(date::from_iso_parts(iy, iw, id, time, tz)))
 }
 
 // ---- $dateAdd / $dateSubtract ----
 
 pub(crate) fn parse_date_add(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(5166400, format!("{name} expects an object as its argument")));
-    };
+    let d = object_arg(arg, |_| loc(5166400, format!("{name} expects an object as its argument")))?;
     let args = named_args(d, &["startDate", "unit", "amount", "timezone"], ctx, |k| {
         loc(
             5166401,
@@ -451,18 +425,9 @@ fn parse_time_unit(val: &Value, op: &str) -> DocDbResult<Unit> {
 }
 
 fn eval_date_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    let sv = env.eval(&c.args[0])?;
-    if is_nullish(&sv) {
+    let Some([sv, uv, av]) = eval_unless_nullish(c, env, [0, 1, 2])? else {
         return Ok(Some(Bson::Null));
-    }
-    let uv = env.eval(&c.args[1])?;
-    if is_nullish(&uv) {
-        return Ok(Some(Bson::Null));
-    }
-    let av = env.eval(&c.args[2])?;
-    if is_nullish(&av) {
-        return Ok(Some(Bson::Null));
-    }
+    };
     let Some(tz) = eval_tz(&c.args[3], env)? else {
         return Ok(Some(Bson::Null));
     };
@@ -493,27 +458,38 @@ fn eval_date_add(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $dateDiff ----
 
 pub(crate) fn parse_date_diff(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(5166301, "$dateDiff only supports an object as its argument"));
-    };
+    let d = object_arg(arg, |_| loc(5166301, "$dateDiff only supports an object as its argument"))?;
     let args = named_args(d, &["startDate", "endDate", "unit", "timezone", "startOfWeek"], ctx, |k| {
         loc(5166302, format!("Unrecognized argument to $dateDiff: {k}"))
     })?;
-    if args[0].is_absent() {
-        return Err(loc(5166303, "Missing 'startDate' parameter to $dateDiff"));
-    }
-    if args[1].is_absent() {
-        return Err(loc(5166304, "Missing 'endDate' parameter to $dateDiff"));
-    }
-    if args[2].is_absent() {
-        return Err(loc(5166305, "Missing 'unit' parameter to $dateDiff"));
-    }
+    require(&args[0], || loc(5166303, "Missing 'startDate' parameter to $dateDiff"))?;
+    require(&args[1], || loc(5166304, "Missing 'endDate' parameter to $dateDiff"))?;
+    require(&args[2], || loc(5166305, "Missing 'unit' parameter to $dateDiff"))?;
     Ok(call(name, eval_date_diff, args, OpData::None))
 }
 
+/// Evaluates `startOfWeek` (`args[4]`) of `$dateDiff` / `$dateTrunc`, which counts only for
+/// the unit "week": `Ok(None)` when nullish (the result is null), missing when not counted.
+fn eval_start_of_week(c: &Call, env: &mut Env<'_>, unit: &Value) -> DocDbResult<Option<Value>> {
+    let week = matches!(unit, Some(Bson::String(u)) if u == "week");
+    if !week || c.args[4].is_absent() {
+        return Ok(Some(None));
+    }
+    let sow = env.eval(&c.args[4])?;
+    if is_nullish(&sow) {
+        return Ok(None);
+    }
+    Ok(Some(sow))
+}
+
+/// The first day of the week from [`eval_start_of_week`]: Sunday (7) when missing.
 fn start_of_week(val: &Value, op: &str) -> DocDbResult<i64> {
-    let Some(Bson::String(s)) = val else {
-        return Err(loc(5439015, format!("{op} requires 'startOfWeek' to be a string, but got {}", type_name(val))));
+    let s = match val {
+        None => return Ok(7),
+        Some(Bson::String(s)) => s,
+        Some(_) => {
+            return Err(loc(5439015, format!("{op} requires 'startOfWeek' to be a string, but got {}", type_name(val))))
+        }
     };
     date::parse_day_of_week(s).ok_or_else(|| {
         loc(5439016, format!("{op} parameter 'startOfWeek' value cannot be recognized as a day of a week: {s}"))
@@ -522,26 +498,12 @@ fn start_of_week(val: &Value, op: &str) -> DocDbResult<i64> {
 
 fn eval_date_diff(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let null = Ok(Some(Bson::Null));
-    let sv = env.eval(&c.args[0])?;
-    if is_nullish(&sv) {
+    let Some([sv, ev, uv]) = eval_unless_nullish(c, env, [0, 1, 2])? else {
         return null;
-    }
-    let ev = env.eval(&c.args[1])?;
-    if is_nullish(&ev) {
+    };
+    let Some(sow) = eval_start_of_week(c, env, &uv)? else {
         return null;
-    }
-    let uv = env.eval(&c.args[2])?;
-    if is_nullish(&uv) {
-        return null;
-    }
-    let week = matches!(&uv, Some(Bson::String(u)) if u == "week");
-    let mut sow = Value::None;
-    if week && !c.args[4].is_absent() {
-        sow = env.eval(&c.args[4])?;
-        if is_nullish(&sow) {
-            return null;
-        }
-    }
+    };
     let tz =
         eval_tz(&c.args[3], env).map_err(|e| with_context(e, "$dateDiff parameter 'timezone' value parsing failed"))?;
     let Some(tz) = tz else { return null };
@@ -553,16 +515,14 @@ fn eval_date_diff(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let start = to_date(&sv, "startDate")?;
     let end = to_date(&ev, "endDate")?;
     let unit = parse_time_unit(&uv, "$dateDiff")?;
-    let sow = if week && !c.args[4].is_absent() { start_of_week(&sow, "$dateDiff")? } else { 7 };
+    let sow = start_of_week(&sow, "$dateDiff")?;
     Ok(Some(Bson::Int64(date::date_diff(start, end, unit, tz, sow))))
 }
 
 // ---- $dateTrunc ----
 
 pub(crate) fn parse_date_trunc(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(5439007, "$dateTrunc only supports an object as its argument"));
-    };
+    let d = object_arg(arg, |_| loc(5439007, "$dateTrunc only supports an object as its argument"))?;
     let args = named_args(d, &["date", "unit", "binSize", "timezone", "startOfWeek"], ctx, |k| {
         loc(
             5439008,
@@ -571,25 +531,16 @@ pub(crate) fn parse_date_trunc(name: &'static str, arg: &Bson, ctx: &mut ParseCt
             ),
         )
     })?;
-    if args[0].is_absent() {
-        return Err(loc(5439009, "Missing 'date' parameter to $dateTrunc"));
-    }
-    if args[1].is_absent() {
-        return Err(loc(5439010, "Missing 'unit' parameter to $dateTrunc"));
-    }
+    require(&args[0], || loc(5439009, "Missing 'date' parameter to $dateTrunc"))?;
+    require(&args[1], || loc(5439010, "Missing 'unit' parameter to $dateTrunc"))?;
     Ok(call(name, eval_date_trunc, args, OpData::None))
 }
 
 fn eval_date_trunc(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let null = Ok(Some(Bson::Null));
-    let dv = env.eval(&c.args[0])?;
-    if is_nullish(&dv) {
+    let Some([dv, uv]) = eval_unless_nullish(c, env, [0, 1])? else {
         return null;
-    }
-    let uv = env.eval(&c.args[1])?;
-    if is_nullish(&uv) {
-        return null;
-    }
+    };
     let mut bin = Value::None;
     if !c.args[2].is_absent() {
         bin = env.eval(&c.args[2])?;
@@ -597,14 +548,9 @@ fn eval_date_trunc(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
             return null;
         }
     }
-    let week = matches!(&uv, Some(Bson::String(u)) if u == "week");
-    let mut sow = Value::None;
-    if week && !c.args[4].is_absent() {
-        sow = env.eval(&c.args[4])?;
-        if is_nullish(&sow) {
-            return null;
-        }
-    }
+    let Some(sow) = eval_start_of_week(c, env, &uv)? else {
+        return null;
+    };
     let tz = eval_tz(&c.args[3], env)
         .map_err(|e| with_context(e, "$dateTrunc parameter 'timezone' value parsing failed"))?;
     let Some(tz) = tz else { return null };
@@ -631,7 +577,7 @@ fn eval_date_trunc(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         }
         b
     };
-    let sow = if week && !c.args[4].is_absent() { start_of_week(&sow, "$dateTrunc")? } else { 7 };
+    let sow = start_of_week(&sow, "$dateTrunc")?;
     match date::date_trunc(ms, unit, bin_size, tz, sow) {
         Some(out) => Ok(date_value(out)),
         None => Err(DocDbError::new(ErrorCode::Overflow, "$dateTrunc: date overflow")),

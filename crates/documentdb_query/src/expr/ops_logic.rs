@@ -3,7 +3,7 @@
 use bson::Bson;
 use documentdb_errors::DocDbResult;
 
-use super::operator_args::{call, fixed, loc, named_args, parse_args, variadic};
+use super::operator_args::{bson_type_name, call, fixed, loc, named_args, object_arg, parse_args, require, variadic};
 use super::value::{self as v, is_nullish};
 use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
 use crate::Value;
@@ -75,15 +75,9 @@ pub(crate) fn parse_cond(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>)
     };
     let args =
         named_args(d, &["if", "then", "else"], ctx, |k| loc(17083, format!("Unrecognized parameter to $cond: {k}")))?;
-    if args[0].is_absent() {
-        return Err(loc(17080, "Missing 'if' parameter to $cond"));
-    }
-    if args[1].is_absent() {
-        return Err(loc(17081, "Missing 'then' parameter to $cond"));
-    }
-    if args[2].is_absent() {
-        return Err(loc(17082, "Missing 'else' parameter to $cond"));
-    }
+    require(&args[0], || loc(17080, "Missing 'if' parameter to $cond"))?;
+    require(&args[1], || loc(17081, "Missing 'then' parameter to $cond"))?;
+    require(&args[2], || loc(17082, "Missing 'else' parameter to $cond"))?;
     Ok(call(name, eval_cond, args, OpData::None))
 }
 
@@ -113,15 +107,7 @@ fn eval_if_null(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 }
 
 pub(crate) fn parse_switch(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            40060,
-            format!(
-                "$switch requires an object as an argument, found: {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d = object_arg(arg, |found| loc(40060, format!("$switch requires an object as an argument, found: {found}")))?;
     let mut args = Vec::new();
     let mut default = None;
     for (k, val) in d {
@@ -130,31 +116,18 @@ pub(crate) fn parse_switch(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_
                 let Bson::Array(branches) = val else {
                     return Err(loc(
                         40061,
-                        format!(
-                            "$switch expected an array for 'branches', found: {}",
-                            documentdb_bson::type_name(val.element_type())
-                        ),
+                        format!("$switch expected an array for 'branches', found: {}", bson_type_name(val)),
                     ));
                 };
                 for b in branches {
-                    let Bson::Document(bd) = b else {
-                        return Err(loc(
-                            40062,
-                            format!(
-                                "$switch expected each branch to be an object, found: {}",
-                                documentdb_bson::type_name(b.element_type())
-                            ),
-                        ));
-                    };
+                    let bd = object_arg(b, |found| {
+                        loc(40062, format!("$switch expected each branch to be an object, found: {found}"))
+                    })?;
                     let pair = named_args(bd, &["case", "then"], ctx, |k| {
                         loc(40063, format!("$switch found an unknown argument to a branch: {k}"))
                     })?;
-                    if pair[0].is_absent() {
-                        return Err(loc(40064, "$switch requires each branch have a 'case' expression"));
-                    }
-                    if pair[1].is_absent() {
-                        return Err(loc(40065, "$switch requires each branch have a 'then' expression."));
-                    }
+                    require(&pair[0], || loc(40064, "$switch requires each branch have a 'case' expression"))?;
+                    require(&pair[1], || loc(40065, "$switch requires each branch have a 'then' expression."))?;
                     args.extend(pair);
                 }
             }

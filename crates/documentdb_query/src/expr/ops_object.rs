@@ -6,7 +6,9 @@ use documentdb_bson::type_name::{type_from_name, type_from_number};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use super::date::{self, TimeZone};
-use super::operator_args::{call, display, fixed, loc, named_args, parse_args};
+use super::operator_args::{
+    call, display, eval_array_unless_nullish, eval_on_null, fixed, loc, named_args, object_arg, parse_args, require,
+};
 use super::value::{self as v, is_nullish, num, type_name};
 use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
 use crate::arith::{self, Num};
@@ -77,12 +79,11 @@ pub(crate) fn parse_array_to_object(name: &'static str, arg: &Bson, ctx: &mut Pa
 }
 
 fn eval_array_to_object(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    let val = env.eval(&c.args[0])?;
-    if is_nullish(&val) {
+    let Some(items) = eval_array_unless_nullish(&c.args[0], env, |val| {
+        loc(40386, format!("$arrayToObject requires an array input, found: {}", type_name(val)))
+    })?
+    else {
         return Ok(Some(Bson::Null));
-    }
-    let Some(Bson::Array(items)) = val else {
-        return Err(loc(40386, format!("$arrayToObject requires an array input, found: {}", type_name(&val))));
     };
     let mut out = Document::new();
     let Some(first) = items.first() else {
@@ -218,12 +219,8 @@ pub(crate) fn parse_get_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx
         }
         other => (parse_operand(other, ctx)?, Node::Path { var: ctx.current(), fields: Vec::new() }),
     };
-    if field.is_absent() {
-        return Err(loc(3041702, "$getField requires 'field' to be specified"));
-    }
-    if input.is_absent() {
-        return Err(loc(3041703, "$getField requires 'input' to be specified"));
-    }
+    require(&field, || loc(3041702, "$getField requires 'field' to be specified"))?;
+    require(&input, || loc(3041703, "$getField requires 'input' to be specified"))?;
     if let (Node::Path { .. }, Bson::String(s)) = (&field, arg) {
         return Err(loc(
             5654600,
@@ -248,23 +245,15 @@ fn eval_get_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 pub(crate) fn parse_set_field(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
     let unset = name == "$unsetField";
-    let Bson::Document(d) = arg else {
-        return Err(loc(4161100, format!("{name} only supports an object as its argument")));
-    };
+    let d = object_arg(arg, |_| loc(4161100, format!("{name} only supports an object as its argument")))?;
     let names: &[&str] = if unset { &["field", "input"] } else { &["field", "input", "value"] };
     let mut args = named_args(d, names, ctx, |k| loc(4161101, format!("{name} found an unknown argument: {k}")))?;
     if unset {
         args.push(Node::Const(None));
     }
-    if args[0].is_absent() {
-        return Err(loc(4161102, format!("{name} requires 'field' to be specified")));
-    }
-    if args[2].is_absent() {
-        return Err(loc(4161103, format!("{name} requires 'value' to be specified")));
-    }
-    if args[1].is_absent() {
-        return Err(loc(4161109, format!("{name} requires 'input' to be specified")));
-    }
+    require(&args[0], || loc(4161102, format!("{name} requires 'field' to be specified")))?;
+    require(&args[2], || loc(4161103, format!("{name} requires 'value' to be specified")))?;
+    require(&args[1], || loc(4161109, format!("{name} requires 'input' to be specified")))?;
     if let (Node::Path { .. }, Some(Bson::String(s))) = (&args[0], d.get("field")) {
         return Err(loc(
             4161108,
@@ -314,24 +303,15 @@ fn eval_set_field(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $convert and $toX ----
 
 pub(crate) fn parse_convert(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(DocDbError::new(
-            ErrorCode::FailedToParse,
-            format!(
-                "$convert expects an object of named arguments but found: {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
-    let args = named_args(d, &["input", "to", "onError", "onNull"], ctx, |k| {
-        DocDbError::new(ErrorCode::FailedToParse, format!("$convert found an unknown argument: {k}"))
+    let parse_error = |msg: String| DocDbError::new(ErrorCode::FailedToParse, msg);
+    let d = object_arg(arg, |found| {
+        parse_error(format!("$convert expects an object of named arguments but found: {found}"))
     })?;
-    if args[0].is_absent() {
-        return Err(DocDbError::new(ErrorCode::FailedToParse, "Missing 'input' parameter to $convert"));
-    }
-    if args[1].is_absent() {
-        return Err(DocDbError::new(ErrorCode::FailedToParse, "Missing 'to' parameter to $convert"));
-    }
+    let args = named_args(d, &["input", "to", "onError", "onNull"], ctx, |k| {
+        parse_error(format!("$convert found an unknown argument: {k}"))
+    })?;
+    require(&args[0], || parse_error("Missing 'input' parameter to $convert".to_string()))?;
+    require(&args[1], || parse_error("Missing 'to' parameter to $convert".to_string()))?;
     Ok(call(name, eval_convert, args, OpData::None))
 }
 
@@ -394,7 +374,7 @@ fn eval_convert(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
         _ => None,
     };
     let Some(input) = input.filter(|i| !matches!(i, Bson::Null | Bson::Undefined)) else {
-        return if c.args[3].is_absent() { Ok(Some(Bson::Null)) } else { env.eval(&c.args[3]) };
+        return eval_on_null(&c.args[3], env);
     };
     let Some(target) = target else {
         return Ok(Some(Bson::Null));

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use bson::Bson;
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
-use super::operator_args::{call, display, fixed, fixed_named, loc, named_args, ranged, variadic};
+use super::operator_args::{
+    call, display, fixed, fixed_named, index_range, loc, named_args, object_arg, ranged, require, variadic,
+};
 use super::regex::{compile_regex, CompiledRegex};
 use super::value::{coerce_to_string, is_nullish, num, type_name};
 use super::{Call, Env, Node, OpData, ParseCtx};
@@ -220,19 +222,32 @@ fn eval_strcasecmp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 // ---- $indexOfBytes / $indexOfCP ----
 
-/// Validates a start/end index argument (errors 40096 / 40097).
-fn index_arg(val: &Value, op: &str, what: &str) -> DocDbResult<usize> {
-    let n = num(val).and_then(arith::as_i32_exact).ok_or_else(|| {
-        loc(
-            40096,
-            format!(
-                "{op}requires an integral {what}, found a value of type: {}, with value: {}",
-                type_name(val),
-                display(val)
-            ),
-        )
-    })?;
-    usize::try_from(n).map_err(|_| loc(40097, format!("{op} requires a nonnegative {what}, found: {}", display(val))))
+/// The string searched (`None` when nullish: the result is null) and the string sought,
+/// errors `first_code` / `second_code` when either is something else.
+fn index_of_operands(
+    c: &Call,
+    env: &mut Env<'_>,
+    first_code: i32,
+    second_code: i32,
+) -> DocDbResult<Option<(String, String)>> {
+    let sv = env.eval(&c.args[0])?;
+    if is_nullish(&sv) {
+        return Ok(None);
+    }
+    let Some(Bson::String(input)) = sv else {
+        return Err(loc(
+            first_code,
+            format!("{} requires a string as the first argument, found: {}", c.name, type_name(&sv)),
+        ));
+    };
+    let tv = env.eval(&c.args[1])?;
+    let Some(Bson::String(token)) = tv else {
+        return Err(loc(
+            second_code,
+            format!("{} requires a string as the second argument, found: {}", c.name, type_name(&tv)),
+        ));
+    };
+    Ok(Some((input, token)))
 }
 
 pub(crate) fn parse_index_of_bytes(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
@@ -240,31 +255,10 @@ pub(crate) fn parse_index_of_bytes(name: &'static str, arg: &Bson, ctx: &mut Par
 }
 
 fn eval_index_of_bytes(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    let sv = env.eval(&c.args[0])?;
-    if is_nullish(&sv) {
+    let Some((input, token)) = index_of_operands(c, env, 40091, 40092)? else {
         return Ok(Some(Bson::Null));
-    }
-    let Some(Bson::String(input)) = sv else {
-        return Err(loc(
-            40091,
-            format!("$indexOfBytes requires a string as the first argument, found: {}", type_name(&sv)),
-        ));
     };
-    let tv = env.eval(&c.args[1])?;
-    let Some(Bson::String(token)) = tv else {
-        return Err(loc(
-            40092,
-            format!("$indexOfBytes requires a string as the second argument, found: {}", type_name(&tv)),
-        ));
-    };
-    let mut start = 0usize;
-    if let Some(a) = c.args.get(2) {
-        start = index_arg(&env.eval(a)?, c.name, "starting index")?;
-    }
-    let mut end = input.len();
-    if let Some(a) = c.args.get(3) {
-        end = end.min(index_arg(&env.eval(a)?, c.name, "ending index")?);
-    }
+    let (start, end) = index_range(c, env, input.len())?;
     if start > input.len() || end < start {
         return Ok(Some(Bson::Int32(-1)));
     }
@@ -280,32 +274,11 @@ pub(crate) fn parse_index_of_cp(name: &'static str, arg: &Bson, ctx: &mut ParseC
 }
 
 fn eval_index_of_cp(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
-    let sv = env.eval(&c.args[0])?;
-    if is_nullish(&sv) {
+    let Some((input, token)) = index_of_operands(c, env, 40093, 40094)? else {
         return Ok(Some(Bson::Null));
-    }
-    let Some(Bson::String(input)) = sv else {
-        return Err(loc(
-            40093,
-            format!("$indexOfCP requires a string as the first argument, found: {}", type_name(&sv)),
-        ));
-    };
-    let tv = env.eval(&c.args[1])?;
-    let Some(Bson::String(token)) = tv else {
-        return Err(loc(
-            40094,
-            format!("$indexOfCP requires a string as the second argument, found: {}", type_name(&tv)),
-        ));
     };
     let cps: Vec<usize> = input.char_indices().map(|(i, _)| i).collect();
-    let mut start = 0usize;
-    if let Some(a) = c.args.get(2) {
-        start = index_arg(&env.eval(a)?, c.name, "starting index")?;
-    }
-    let mut end = cps.len();
-    if let Some(a) = c.args.get(3) {
-        end = end.min(index_arg(&env.eval(a)?, c.name, "ending index")?);
-    }
+    let (start, end) = index_range(c, env, cps.len())?;
     if end < start {
         return Ok(Some(Bson::Int32(-1)));
     }
@@ -331,20 +304,11 @@ const DEFAULT_TRIM: &[char] = &[
 ];
 
 pub(crate) fn parse_trim(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            50696,
-            format!(
-                "{name} only supports an object as an argument, found {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d =
+        object_arg(arg, |found| loc(50696, format!("{name} only supports an object as an argument, found {found}")))?;
     let args =
         named_args(d, &["input", "chars"], ctx, |k| loc(50694, format!("{name} found an unknown argument: {k}")))?;
-    if args[0].is_absent() {
-        return Err(loc(50695, format!("{name} requires an 'input' field")));
-    }
+    require(&args[0], || loc(50695, format!("{name} requires an 'input' field")))?;
     Ok(call(name, eval_trim, args, OpData::None))
 }
 
@@ -397,27 +361,13 @@ fn eval_trim(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- $replaceOne / $replaceAll ----
 
 pub(crate) fn parse_replace(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            51751,
-            format!(
-                "{name} requires an object as an argument, found: {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d = object_arg(arg, |found| loc(51751, format!("{name} requires an object as an argument, found: {found}")))?;
     let args = named_args(d, &["input", "find", "replacement"], ctx, |k| {
         loc(51750, format!("{name} found an unknown argument: {k}"))
     })?;
-    if args[0].is_absent() {
-        return Err(loc(51749, format!("{name} requires 'input' to be specified")));
-    }
-    if args[1].is_absent() {
-        return Err(loc(51748, format!("{name} requires 'find' to be specified")));
-    }
-    if args[2].is_absent() {
-        return Err(loc(51747, format!("{name} requires 'replacement' to be specified")));
-    }
+    require(&args[0], || loc(51749, format!("{name} requires 'input' to be specified")))?;
+    require(&args[1], || loc(51748, format!("{name} requires 'find' to be specified")))?;
+    require(&args[2], || loc(51747, format!("{name} requires 'replacement' to be specified")))?;
     Ok(call(name, eval_replace, args, OpData::None))
 }
 
@@ -469,24 +419,13 @@ fn eval_replace(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 // ---- regular expressions ----
 
 pub(crate) fn parse_regex(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            51103,
-            format!(
-                "{name} expects an object of named arguments but found: {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d =
+        object_arg(arg, |found| loc(51103, format!("{name} expects an object of named arguments but found: {found}")))?;
     let args = named_args(d, &["input", "regex", "options"], ctx, |k| {
         loc(31024, format!("{name} found an unknown argument: {k}"))
     })?;
-    if args[0].is_absent() {
-        return Err(loc(31022, format!("{name} requires 'input' parameter")));
-    }
-    if args[1].is_absent() {
-        return Err(loc(31023, format!("{name} requires 'regex' parameter")));
-    }
+    require(&args[0], || loc(31022, format!("{name} requires 'input' parameter")))?;
+    require(&args[1], || loc(31023, format!("{name} requires 'regex' parameter")))?;
     let mut data = OpData::Regex(None);
     if let (Node::Const(pattern), options) = (&args[1], &args[2]) {
         let options = match options {

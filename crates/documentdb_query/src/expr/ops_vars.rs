@@ -2,7 +2,7 @@
 use bson::Bson;
 use documentdb_errors::DocDbResult;
 
-use super::operator_args::{call, display, loc};
+use super::operator_args::{call, display, eval_array_unless_nullish, loc, named_values, object_arg};
 use super::value::{self as v, is_nullish, num, type_name};
 use super::{parse_operand, validate_var_name_for_write, Call, Env, Node, OpData, ParseCtx};
 use crate::arith::{self};
@@ -14,29 +14,12 @@ pub(crate) fn parse_literal(_name: &'static str, arg: &Bson, _ctx: &mut ParseCtx
 }
 
 pub(crate) fn parse_let(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(16874, "$let only supports an object as its argument"));
-    };
-    let mut vars = None;
-    let mut body = None;
-    for (k, val) in d {
-        match k.as_str() {
-            "vars" => vars = Some(val),
-            "in" => body = Some(val),
-            other => return Err(loc(16875, format!("Unrecognized parameter to $let: {other}"))),
-        }
-    }
+    let d = object_arg(arg, |_| loc(16874, "$let only supports an object as its argument"))?;
+    let [vars, body] = named_values(d, ["vars", "in"], |k| loc(16875, format!("Unrecognized parameter to $let: {k}")))?;
     let vars = vars.ok_or_else(|| loc(16876, "Missing 'vars' parameter to $let"))?;
     let body = body.ok_or_else(|| loc(16877, "Missing 'in' parameter to $let"))?;
-    let Bson::Document(vars) = vars else {
-        return Err(loc(
-            10065,
-            format!(
-                "invalid parameter: expected an object (vars), found {}",
-                documentdb_bson::type_name(vars.element_type())
-            ),
-        ));
-    };
+    let vars =
+        object_arg(vars, |found| loc(10065, format!("invalid parameter: expected an object (vars), found {found}")))?;
     let mut args = Vec::with_capacity(vars.len() + 1);
     for (_, e) in vars {
         args.push(parse_operand(e, ctx)?);
@@ -90,18 +73,9 @@ fn bind_and_parse(as_name: Option<&Bson>, body: &Bson, ctx: &mut ParseCtx<'_>) -
 }
 
 pub(crate) fn parse_map(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(16878, "$map only supports an object as its argument"));
-    };
-    let (mut input, mut as_name, mut body) = (None, None, None);
-    for (k, val) in d {
-        match k.as_str() {
-            "input" => input = Some(val),
-            "as" => as_name = Some(val),
-            "in" => body = Some(val),
-            other => return Err(loc(16879, format!("Unrecognized parameter to $map: {other}"))),
-        }
-    }
+    let d = object_arg(arg, |_| loc(16878, "$map only supports an object as its argument"))?;
+    let [input, as_name, body] =
+        named_values(d, ["input", "as", "in"], |k| loc(16879, format!("Unrecognized parameter to $map: {k}")))?;
     let input = input.ok_or_else(|| loc(16880, "Missing 'input' parameter to $map"))?;
     let body = body.ok_or_else(|| loc(16882, "Missing 'in' parameter to $map"))?;
     let input = parse_operand(input, ctx)?;
@@ -113,12 +87,11 @@ fn eval_map(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Var(id) = c.data else {
         return Ok(None);
     };
-    let input = env.eval(&c.args[0])?;
-    if is_nullish(&input) {
+    let Some(items) = eval_array_unless_nullish(&c.args[0], env, |input| {
+        loc(16883, format!("input to $map must be an array not {}", type_name(input)))
+    })?
+    else {
         return Ok(Some(Bson::Null));
-    }
-    let Some(Bson::Array(items)) = input else {
-        return Err(loc(16883, format!("input to $map must be an array not {}", type_name(&input))));
     };
     let mut budget = SizeBudget::new("$map");
     let mut out = Vec::with_capacity(items.len());
@@ -133,19 +106,10 @@ fn eval_map(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 }
 
 pub(crate) fn parse_filter(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(28646, "$filter only supports an object as its argument"));
-    };
-    let (mut input, mut as_name, mut cond, mut limit) = (None, None, None, None);
-    for (k, val) in d {
-        match k.as_str() {
-            "input" => input = Some(val),
-            "as" => as_name = Some(val),
-            "cond" => cond = Some(val),
-            "limit" => limit = Some(val),
-            other => return Err(loc(28647, format!("Unrecognized parameter to $filter: {other}"))),
-        }
-    }
+    let d = object_arg(arg, |_| loc(28646, "$filter only supports an object as its argument"))?;
+    let [input, as_name, cond, limit] = named_values(d, ["input", "as", "cond", "limit"], |k| {
+        loc(28647, format!("Unrecognized parameter to $filter: {k}"))
+    })?;
     let input = input.ok_or_else(|| loc(28648, "Missing 'input' parameter to $filter"))?;
     let cond = cond.ok_or_else(|| loc(28650, "Missing 'cond' parameter to $filter"))?;
     let input = parse_operand(input, ctx)?;
@@ -161,12 +125,11 @@ fn eval_filter(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Var(id) = c.data else {
         return Ok(None);
     };
-    let input = env.eval(&c.args[0])?;
-    if is_nullish(&input) {
+    let Some(items) = eval_array_unless_nullish(&c.args[0], env, |input| {
+        loc(28651, format!("input to $filter must be an array not {}", type_name(input)))
+    })?
+    else {
         return Ok(Some(Bson::Null));
-    }
-    let Some(Bson::Array(items)) = input else {
-        return Err(loc(28651, format!("input to $filter must be an array not {}", type_name(&input))));
     };
     if items.is_empty() {
         return Ok(Some(Bson::Array(items)));
@@ -202,15 +165,7 @@ fn eval_filter(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 }
 
 pub(crate) fn parse_reduce(name: &'static str, arg: &Bson, ctx: &mut ParseCtx<'_>) -> DocDbResult<Node> {
-    let Bson::Document(d) = arg else {
-        return Err(loc(
-            40075,
-            format!(
-                "$reduce requires an object as an argument, found: {}",
-                documentdb_bson::type_name(arg.element_type())
-            ),
-        ));
-    };
+    let d = object_arg(arg, |found| loc(40075, format!("$reduce requires an object as an argument, found: {found}")))?;
     let scope = ctx.scope_len();
     let this = ctx.define("this");
     let value = ctx.define("value");
@@ -244,12 +199,11 @@ fn eval_reduce(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
     let OpData::Reduce { this, value } = c.data else {
         return Ok(None);
     };
-    let input = env.eval(&c.args[0])?;
-    if is_nullish(&input) {
+    let Some(items) = eval_array_unless_nullish(&c.args[0], env, |input| {
+        loc(40080, format!("$reduce requires that 'input' be an array, found: {}", display(input)))
+    })?
+    else {
         return Ok(Some(Bson::Null));
-    }
-    let Some(Bson::Array(items)) = input else {
-        return Err(loc(40080, format!("$reduce requires that 'input' be an array, found: {}", display(&input))));
     };
     let mut acc = env.eval(&c.args[1])?;
     let mut acc_size = acc_size_checked(c.name, &acc)?;
