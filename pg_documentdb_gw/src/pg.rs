@@ -331,25 +331,13 @@ impl PgConn {
             SessionState::Known { timeout_ms, .. } => (None, Some(*timeout_ms)),
             SessionState::Unknown => (None, None),
         };
-        let mut batch = Vec::new();
-        if current_role.as_ref() != Some(&role) {
-            batch.push(match &role {
-                Some(r) => sql::set_role(r),
-                None => "RESET ROLE".to_owned(),
-            });
-        }
-        if current_timeout != Some(timeout_ms) {
-            batch.push(match timeout_ms {
-                Some(ms) => sql::set_statement_timeout(ms),
-                None => "RESET statement_timeout".to_owned(),
-            });
-        }
-        if batch.is_empty() {
+        if current_role.as_ref() == Some(&role) && current_timeout == Some(timeout_ms) {
             return Ok(());
         }
         // Until the change is confirmed the state is unknown (a cancelled command leaves it so).
         self.session_mut()?.state = SessionState::Unknown;
-        let result = self.client()?.batch_execute(&batch.join("; ")).await;
+        let timeout_text = timeout_ms.map(|ms| ms.to_string());
+        let result = self.query(sql::PREPARE_SESSION, &[&role, &timeout_text]).await.map(drop);
         match result {
             Ok(()) => {
                 let session = self.session_mut()?;
@@ -357,16 +345,16 @@ impl PgConn {
                 session.epoch = epoch;
                 Ok(())
             }
-            Err(e) => {
+            Err(err) => {
                 // The state of the connection is unknown now: never reuse it.
                 self.discard();
-                let mut err = CommandError::from_postgres(&e);
-                if e.as_db_error().is_some() && role.is_some() {
-                    err = CommandError::unauthorized(format!(
+                // PostgreSQL refused the role (not a lost connection): the user may not run.
+                if err.kind == "postgres" && err.code != ErrorCode::HostUnreachable && role.is_some() {
+                    return Err(CommandError::unauthorized(format!(
                         "could not run as user {:?}: {}",
                         user.unwrap_or_default(),
                         err.message
-                    ));
+                    )));
                 }
                 Err(err)
             }

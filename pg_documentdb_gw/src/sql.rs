@@ -78,6 +78,15 @@ pub const USER_ROLES: &str = "SELECT r.rolname FROM pg_catalog.pg_auth_members m
 /// killAnySession actions): superusers and roles that manage roles (root, userAdmin*).
 pub const USER_MANAGES_SESSIONS: &str = "SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = $1";
 
+// ---- Session state (before running a command as the authenticated user) ----
+/// Runs the connection's next statements as role `$1` (NULL: the session user, as `RESET
+/// ROLE`) with statement timeout `$2` milliseconds (NULL: the server's default, as `RESET
+/// statement_timeout`). `set_config` takes the role name as a value, so nothing is quoted
+/// into SQL text.
+pub const PREPARE_SESSION: &str = "SELECT pg_catalog.set_config('role', coalesce($1::text, 'none'), false), \
+     pg_catalog.set_config('statement_timeout', coalesce($2::text, \
+         (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'statement_timeout')), false)";
+
 /// Every statement above, for tests and for `EXPLAIN`-style inspection.
 pub const ALL: &[&str] = &[
     INSERT,
@@ -111,30 +120,12 @@ pub const ALL: &[&str] = &[
     SCRAM_SHA1_CREDENTIALS,
     USER_ROLES,
     USER_MANAGES_SESSIONS,
+    PREPARE_SESSION,
 ];
-
-/// `SET ROLE "name"` with the name quoted as an SQL identifier.
-pub fn set_role(role: &str) -> String {
-    format!("SET ROLE {}", quote_ident(role))
-}
-
-pub fn set_statement_timeout(ms: u64) -> String {
-    format!("SET statement_timeout = {ms}")
-}
-
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(set_role("alice"), "SET ROLE \"alice\"");
-        assert_eq!(set_role("a\"; DROP TABLE x; --"), "SET ROLE \"a\"\"; DROP TABLE x; --\"");
-    }
 
     #[test]
     fn statements_are_single_calls() {
