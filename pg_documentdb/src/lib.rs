@@ -10,6 +10,7 @@ mod call_cache;
 mod catalog;
 mod commands;
 mod gucs;
+mod index_policy;
 mod record;
 mod spi;
 mod sql_api;
@@ -22,6 +23,7 @@ mod subxact;
 pub extern "C-unwind" fn _PG_init() {
     documentdb_pgbson::install_stack_guard();
     gucs::define();
+    index_policy::install();
 }
 
 /// Hand-written SQL, in a submodule so pgrx doesn't attach it to a crate-root schema.

@@ -324,6 +324,25 @@ pub enum PlanChoice {
     Custom,
 }
 
+/// How a statement is planned: generic or custom plans, and which of its table's indexes
+/// the planner may use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Planning {
+    pub plan: PlanChoice,
+    pub indexes: Option<crate::index_policy::TablePolicy>,
+}
+
+impl Planning {
+    /// The statement's text with its index policy's marker: cached plans are keyed by text,
+    /// so plans made under different policies never mix.
+    fn marked<'s>(&self, sql: &'s str) -> std::borrow::Cow<'s, str> {
+        match &self.indexes {
+            Some(policy) => format!("{} {sql}", policy.sql_marker()).into(),
+            None => sql.into(),
+        }
+    }
+}
+
 impl PlanChoice {
     fn cursor_options(self) -> i32 {
         match self {
@@ -336,7 +355,7 @@ impl PlanChoice {
 /// Executes a (cached) statement with parameters; returns the rows it produced (for
 /// INSERT/UPDATE/DELETE, the RETURNING rows). `limit` 0 = all rows.
 pub fn execute(sql: &str, params: &[Param<'_>], read_only: bool, limit: i64) -> DocDbResult<Vec<Row>> {
-    execute_planned(sql, params, read_only, limit, PlanChoice::Generic)
+    execute_planned(sql, params, read_only, limit, &Planning::default())
 }
 
 /// [`execute`] with the plan choice given.
@@ -345,22 +364,25 @@ pub fn execute_planned(
     params: &[Param<'_>],
     read_only: bool,
     limit: i64,
-    plan_choice: PlanChoice,
+    planning: &Planning,
 ) -> DocDbResult<Vec<Row>> {
     let (types, mut datums, nulls) = param_arrays(params);
-    let plan = prepare(sql, &types, plan_choice.cursor_options())?;
+    let sql = &planning.marked(sql);
+    let plan = prepare(sql, &types, planning.plan.cursor_options())?;
     // SAFETY: plan matches the parameter arrays' length and types.
     unsafe {
         // Never SPI's read-only mode: it reuses the caller's snapshot, so a command that
         // wrote (e.g. created a collection) and then reads would not see its own writes.
         let _ = read_only;
-        let rc = pg_sys::SPI_execute_plan(
-            plan,
-            datums.as_mut_ptr(),
-            nulls.as_ptr() as *const std::ffi::c_char,
-            false,
-            limit as std::ffi::c_long,
-        );
+        let rc = crate::index_policy::while_planning(planning.indexes.as_ref(), || {
+            pg_sys::SPI_execute_plan(
+                plan,
+                datums.as_mut_ptr(),
+                nulls.as_ptr() as *const std::ffi::c_char,
+                false,
+                limit as std::ffi::c_long,
+            )
+        });
         if rc < 0 {
             return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
         }
@@ -383,28 +405,24 @@ pub fn execute_once(sql: &str) -> DocDbResult<()> {
 /// the transaction (PostgreSQL materialises the remaining rows at commit); without, it
 /// lives until the transaction ends — callers choose `hold` when they are not inside a
 /// transaction block.
-pub fn open_cursor(
-    name: &str,
-    sql: &str,
-    params: &[Param<'_>],
-    hold: bool,
-    plan_choice: PlanChoice,
-) -> DocDbResult<()> {
+pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool, planning: &Planning) -> DocDbResult<()> {
     let (types, mut datums, nulls) = param_arrays(params);
     let options = if hold { pg_sys::CURSOR_OPT_HOLD as i32 } else { 0 }
         | pg_sys::CURSOR_OPT_NO_SCROLL as i32
-        | plan_choice.cursor_options();
-    let plan = prepare(sql, &types, options)?;
+        | planning.plan.cursor_options();
+    let plan = prepare(&planning.marked(sql), &types, options)?;
     let cname = CString::new(name).map_err(|_| docdb_error!(InternalError, "cursor name contains NUL"))?;
     // SAFETY: plan/params consistent; the portal name is copied by PostgreSQL.
     unsafe {
-        let portal = pg_sys::SPI_cursor_open(
-            cname.as_ptr(),
-            plan,
-            datums.as_mut_ptr(),
-            nulls.as_ptr() as *const std::ffi::c_char,
-            true,
-        );
+        let portal = crate::index_policy::while_planning(planning.indexes.as_ref(), || {
+            pg_sys::SPI_cursor_open(
+                cname.as_ptr(),
+                plan,
+                datums.as_mut_ptr(),
+                nulls.as_ptr() as *const std::ffi::c_char,
+                true,
+            )
+        });
         if portal.is_null() {
             return Err(docdb_error!(InternalError, "could not open cursor {name}"));
         }

@@ -4,6 +4,7 @@
 #   2. tests/e2e/test_pymongo_flows.py    pymongo: everyday application flows, BSON types, errors
 #   3. cargo test -p driver_rust_tests    the official Rust `mongodb` driver: the same flows
 #   4. tests/e2e/mongosh_smoke.js         mongosh: insert, query, update, aggregate
+#   5. tests/e2e/test_indexes.py          pymongo: indexes serve queries with unchanged results
 # Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo
 # (pip) and mongosh (npm ci from tests/e2e/package-lock.json). Runs every suite, then fails if
 # any failed.
@@ -62,6 +63,8 @@ run "Rust driver flows (cargo test -p driver_rust_tests)" \
     env MONGODB_URI="$URI" cargo test -p driver_rust_tests
 run "mongosh smoke (tests/e2e/mongosh_smoke.js)" \
     "$MONGOSH" "$URI" --quiet --file tests/e2e/mongosh_smoke.js
+run "indexes (tests/e2e/test_indexes.py)" \
+    python3 tests/e2e/test_indexes.py --uri "$URI"
 
 echo >&2
 if ((${#failed[@]})); then

@@ -24,7 +24,9 @@ pub struct Collection {
     pub validation_action: String,
     pub view_definition: Option<RawDocumentBuf>,
     pub options: Option<RawDocumentBuf>,
-    /// The secondary indexes (not `_id_`), as of the lookup; empty where the collection was
+    /// OID of the data table (0 for a view).
+    pub table_oid: u32,
+    /// The indexes (`_id_` included), as of the lookup; empty where the collection was
     /// not looked up through [`lookup`] (queries then simply use no index bounds).
     pub indexes: Vec<IndexEntry>,
 }
@@ -32,6 +34,10 @@ pub struct Collection {
 /// One row of `documentdb_api_catalog.collection_indexes`.
 #[derive(Debug, Clone)]
 pub struct IndexEntry {
+    /// `index_id` in the catalog (the PostgreSQL index is `documents_<collection>_idx_<id>`).
+    pub id: i64,
+    /// OID of the PostgreSQL index (the primary key for `_id_`).
+    pub oid: u32,
     /// The spec as `listIndexes` reports it (`key`, `name`, options).
     pub spec: RawDocumentBuf,
     /// MongoDB's multikey flag (see `sql/documentdb_catalog.sql`).
@@ -39,6 +45,10 @@ pub struct IndexEntry {
 }
 
 impl IndexEntry {
+    pub fn name(&self) -> &str {
+        self.spec.get_str("name").unwrap_or_default()
+    }
+
     /// The key pattern, `{ path: direction, ... }`.
     pub fn key(&self) -> Option<&bson::RawDocument> {
         self.spec.get_document("key").ok()
@@ -140,7 +150,8 @@ pub fn validate_collection_name(db: &str, coll: &str) -> DocDbResult<()> {
 }
 
 const SELECT_COLUMNS: &str = "collection_id, database_name, collection_name, collection_uuid::text, validator, \
-     coalesce(validation_level, 'strict'), coalesce(validation_action, 'error'), view_definition, options";
+     coalesce(validation_level, 'strict'), coalesce(validation_action, 'error'), view_definition, options, \
+     coalesce(to_regclass(format('documentdb_data.documents_%s', collection_id))::oid, 0)";
 
 fn doc_of(value: Value) -> Option<RawDocumentBuf> {
     value.into_bson().and_then(|bytes| RawDocumentBuf::from_bytes(bytes).ok())
@@ -158,7 +169,9 @@ fn collection_from_row(row: Vec<Value>) -> DocDbResult<Collection> {
     let validation_action = next().as_text().unwrap_or("error").to_owned();
     let view_definition = doc_of(next());
     let options = doc_of(next());
+    let table_oid = next().as_i64().and_then(|o| u32::try_from(o).ok()).unwrap_or(0);
     Ok(Collection {
+        table_oid,
         indexes: Vec::new(),
         id,
         database,
@@ -192,8 +205,10 @@ pub fn lookup(db: &str, coll: &str) -> DocDbResult<Option<Collection>> {
 /// The secondary indexes of a collection, by id.
 fn index_entries(collection_id: i64) -> DocDbResult<Vec<IndexEntry>> {
     let rows = spi::execute(
-        "SELECT index_spec, index_is_multikey FROM documentdb_api_catalog.collection_indexes \
-         WHERE collection_id = $1 ORDER BY index_id",
+        "SELECT index_id, index_spec, index_is_multikey, coalesce(to_regclass(CASE WHEN index_name = '_id_' \
+         THEN format('documentdb_data.collection_pk_%s', collection_id) \
+         ELSE format('documentdb_data.documents_%s_idx_%s', collection_id, index_id) END)::oid, 0) \
+         FROM documentdb_api_catalog.collection_indexes WHERE collection_id = $1 ORDER BY index_id",
         &[Param::Int8(collection_id)],
         true,
         0,
@@ -202,9 +217,11 @@ fn index_entries(collection_id: i64) -> DocDbResult<Vec<IndexEntry>> {
         .into_iter()
         .filter_map(|row| {
             let mut c = row.into_iter();
+            let id = c.next()?.as_i64()?;
             let spec = doc_of(c.next()?)?;
             let multikey = c.next()?.as_bool().unwrap_or(true);
-            Some(IndexEntry { spec, multikey })
+            let oid = c.next()?.as_i64().and_then(|o| u32::try_from(o).ok()).unwrap_or(0);
+            Some(IndexEntry { id, oid, spec, multikey })
         })
         .collect())
 }
@@ -422,15 +439,4 @@ pub fn set_validation(
         )?;
     }
     Ok(())
-}
-
-/// The MongoDB name of an index by id.
-pub fn index_name(index_id: i64) -> DocDbResult<Option<String>> {
-    let rows = spi::execute(
-        "SELECT index_name FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",
-        &[Param::Int8(index_id)],
-        true,
-        1,
-    )?;
-    Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()?.as_text().map(str::to_owned)))
 }

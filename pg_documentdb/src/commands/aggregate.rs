@@ -209,7 +209,8 @@ impl Pipeline {
                 }
             };
         }
-        let b = SqlBuilder::new();
+        let mut b = SqlBuilder::new();
+        b.exclude_hidden_indexes(&current);
         let level = Level::over(current.table());
         let mut pipeline = Pipeline { b, level, depth: 0, collection: Some(current), shard_key_added: false };
         for stage in &view_stages {
@@ -311,6 +312,14 @@ impl Pipeline {
     /// own stages, added before, don't see them).
     pub fn set_vars(&mut self, vars: Option<RawDocumentBuf>) {
         self.b.vars = vars;
+    }
+
+    /// The command's `hint`, for the collection the pipeline reads.
+    pub fn use_hint(&mut self, hint: RawBsonRef<'_>) -> DocDbResult<()> {
+        match &self.collection {
+            Some(collection) => self.b.use_hint(collection, hint),
+            None => Ok(()),
+        }
     }
 
     /// Applies a per-document transformation without variables (no expressions involved).
@@ -565,8 +574,8 @@ impl Pipeline {
 
     /// The final query.
     pub fn into_query(self) -> PageQuery {
-        let plan_choice = self.b.plan_choice();
-        PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false, plan_choice }
+        let planning = self.b.planning();
+        PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false, planning }
     }
 }
 
@@ -588,13 +597,15 @@ pub fn aggregate_query(
     let mut cursor_doc: Option<&RawDocument> = None;
     let mut explain = false;
     let mut vars = None;
+    let mut hint = None;
     read_fields(spec_doc, "aggregate", |field| {
         match field.name {
             "pipeline" => pipeline_arr = Some(field.array()?),
             "cursor" => cursor_doc = Some(field.document()?),
             "explain" => explain = field.bool()?,
             "let" => vars = Some(super::vars::evaluate_let(field.document()?)?),
-            "allowDiskUse" | "bypassDocumentValidation" | "hint" => {}
+            "hint" => hint = Some(field.value),
+            "allowDiskUse" | "bypassDocumentValidation" => {}
             "collation" => {
                 let doc = field.document()?;
                 if !doc.is_empty() && doc.get_str("locale").ok() != Some("simple") {
@@ -655,6 +666,9 @@ pub fn aggregate_query(
             };
             // Set after the view's own stages: those don't see the command's variables.
             pipeline.set_vars(vars);
+            if let Some(hint) = hint {
+                pipeline.use_hint(hint)?;
+            }
             (format!("{db}.{coll}"), pipeline, &stages[..])
         }
     };
@@ -727,7 +741,7 @@ pub fn count_on_view(collection: &Collection, filter: Option<&RawDocument>, skip
         sql: format!("SELECT count(*) FROM ({}) c", inner.sql),
         params: inner.params,
         resumable_scan: false,
-        plan_choice: inner.plan_choice,
+        planning: inner.planning,
     };
     Ok(single_value(query)?.and_then(|v| v.as_i64()).unwrap_or(0))
 }
@@ -753,7 +767,7 @@ pub fn distinct_on_view(
         ),
         params: inner.params,
         resumable_scan: false,
-        plan_choice: inner.plan_choice,
+        planning: inner.planning,
     };
     Ok(single_value(query)?
         .and_then(Value::into_bson)

@@ -180,6 +180,7 @@ pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<Raw
     let mut action: Option<&str> = None;
     let mut view_on: Option<&str> = None;
     let mut pipeline: Option<&bson::RawArray> = None;
+    let mut index_change: Option<&RawDocument> = None;
     read_fields(spec_doc, "collMod", |field| {
         match field.name {
             "validator" => {
@@ -201,7 +202,7 @@ pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<Raw
             }
             "viewOn" => view_on = Some(field.str()?),
             "pipeline" => pipeline = Some(field.array()?),
-            "index" => bail!(CommandNotSupported, "collMod index options are not supported yet"),
+            "index" => index_change = Some(field.document()?),
             "cappedSize"
             | "cappedMax"
             | "expireAfterSeconds"
@@ -245,7 +246,17 @@ pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<Raw
         }
         catalog::set_validation(collection.id, validator.as_ref(), level, action)?;
     }
-    Ok(rawdoc! { "ok": 1.0 })
+    let mut reply = RawDocumentBuf::new();
+    if let Some(change) = index_change {
+        if collection.is_view() {
+            bail!(InvalidOptions, "Cannot modify an index of a view");
+        }
+        for (k, v) in super::indexes::modify_index(&collection, change)?.iter().flatten() {
+            reply.append(k, v);
+        }
+    }
+    reply.append(cstr("ok"), 1.0);
+    Ok(reply)
 }
 
 fn uuid_binary(uuid: &str) -> Option<Binary> {
@@ -375,14 +386,14 @@ pub fn coll_stats(db: &str, coll: &str, scale: f64) -> DocDbResult<RawDocumentBu
         bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
     let (count, data, storage, index) = sizes(&collection)?;
-    let indexes = catalog::indexes(collection.id)?;
+    let indexes = &collection.indexes;
     let mut index_sizes = RawDocumentBuf::new();
-    for spec in &indexes {
-        if let Ok(name) = spec.get_str("name") {
-            // Every index shares the collection's index storage until secondary indexes get
-            // their own relations; the _id index is the primary key.
-            index_sizes.append(field_key(name), if name == "_id_" { scaled(index, scale) } else { 0 });
-        }
+    for entry in indexes {
+        // Each index's own relation (the primary key for `_id_`).
+        let rows =
+            spi::execute("SELECT pg_relation_size($1::bigint::oid)", &[Param::Int8(i64::from(entry.oid))], true, 1)?;
+        let size = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0);
+        index_sizes.append(field_key(entry.name()), scaled(size, scale));
     }
     let mut reply = rawdoc! { "ns": collection.namespace() };
     append_count(&mut reply, "count", count);

@@ -17,7 +17,7 @@ use documentdb_errors::{bail, docdb_error, DocDbResult};
 
 use super::spec::{self, read_fields};
 use super::write_result::cstr;
-use crate::spi::{self, Param, ParamType, PlanChoice, Value};
+use crate::spi::{self, Param, ParamType, Planning, Value};
 
 /// MongoDB's cap on the documents of one reply batch.
 pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
@@ -57,8 +57,9 @@ pub struct PageQuery {
     pub sql: String,
     pub params: Vec<OwnedParam>,
     pub resumable_scan: bool,
-    /// How to plan it (custom plans where index key ranges make the values matter).
-    pub plan_choice: PlanChoice,
+    /// How to plan it (custom plans where index key ranges make the values matter; the
+    /// indexes a hint allows).
+    pub planning: Planning,
 }
 
 /// What a first page returns (the OUT parameters of `*_cursor_first_page`).
@@ -288,7 +289,7 @@ impl Continuation {
                 let block = doc.get_i64("block").map_err(|_| bad())?;
                 let offset = doc.get_i32("offset").map_err(|_| bad())?;
                 ContinuationKind::Scan {
-                    query: PageQuery { sql, params, resumable_scan: true, plan_choice: PlanChoice::Generic },
+                    query: PageQuery { sql, params, resumable_scan: true, planning: Planning::default() },
                     last: (u32::try_from(block).map_err(|_| bad())?, u16::try_from(offset).map_err(|_| bad())?),
                 }
             }
@@ -404,7 +405,7 @@ pub fn first_page(query: PageQuery, ns: &str, opts: CursorOptions, requested_id:
     if opts.single_batch || (remaining > 0 && remaining <= want) {
         let params: Vec<Param<'_>> = query.params.iter().map(OwnedParam::as_param).collect();
         let limit = if want == i64::MAX { 0 } else { want };
-        let rows = spi::execute_planned(&query.sql, &params, true, limit, query.plan_choice)?;
+        let rows = spi::execute_planned(&query.sql, &params, true, limit, &query.planning)?;
         let mut batch = Batch::new();
         for row in rows {
             let doc = row.into_iter().next().and_then(Value::into_bson).unwrap_or_default();
@@ -426,7 +427,7 @@ pub fn first_page(query: PageQuery, ns: &str, opts: CursorOptions, requested_id:
     spi::close_cursor(&name);
     let params: Vec<Param<'_>> = query.params.iter().map(OwnedParam::as_param).collect();
     expire_idle_cursors();
-    spi::open_cursor(&name, &query.sql, &params, !spi::in_transaction_block(), query.plan_choice)?;
+    spi::open_cursor(&name, &query.sql, &params, !spi::in_transaction_block(), &query.planning)?;
     touch_portal(&name);
     let (batch, pending, exhausted) = portal_page(&name, Vec::new(), want, cursor_id)?;
     let returned = batch.docs.len() as i64;

@@ -10,11 +10,120 @@ use super::find::parse_find;
 use super::query_sql::select_sql;
 use super::spec::{self, read_fields};
 use super::write_result::cstr;
-use crate::catalog;
+use crate::catalog::{self, Collection};
 use crate::spi::{self, Value};
+use documentdb_query::index_bounds::KeyBounds;
+
+/// What MongoDB's explain says about the index a plan node reads.
+struct IndexView<'a> {
+    collection: &'a Collection,
+    filter: Option<&'a RawDocument>,
+}
+
+impl IndexView<'_> {
+    /// The IXSCAN stage for PostgreSQL index `pg_name`, with the index's key pattern,
+    /// multikey flag and the bounds the filter puts on each key.
+    fn ixscan(&self, pg_name: &str, backward: bool) -> RawDocumentBuf {
+        let entry = if pg_name.starts_with("collection_pk_") {
+            self.collection.indexes.iter().find(|i| i.name() == "_id_")
+        } else {
+            let id = pg_name.rsplit("_idx_").next().and_then(|id| id.parse::<i64>().ok());
+            self.collection.indexes.iter().find(|i| Some(i.id) == id)
+        };
+        let Some(entry) = entry else {
+            return rawdoc! { "stage": "IXSCAN", "indexName": pg_name };
+        };
+        let key = entry.key().map(ToOwned::to_owned).unwrap_or_default();
+        let mut stage = rawdoc! {
+            "stage": "IXSCAN",
+            "keyPattern": key.clone(),
+            "indexName": entry.name(),
+            "isMultiKey": entry.multikey,
+            "isUnique": entry.spec.get_bool("unique").unwrap_or(entry.name() == "_id_"),
+            "isSparse": entry.spec.get_bool("sparse").unwrap_or(false),
+            "isPartial": entry.spec.get_document("partialFilterExpression").is_ok(),
+            "direction": if backward { "backward" } else { "forward" },
+        };
+        stage.append(cstr("indexBounds"), self.bounds(&key, entry.multikey));
+        stage
+    }
+
+    /// MongoDB's `indexBounds`: per key, the intervals the filter's predicates on it allow
+    /// (`[MinKey, MaxKey]` where the filter says nothing the index can use).
+    fn bounds(&self, key: &RawDocument, multikey: bool) -> RawDocumentBuf {
+        let predicates = self
+            .filter
+            .and_then(|f| documentdb_query::filter::Filter::parse(f).ok())
+            .map(|f| f.pushdown_predicates())
+            .unwrap_or_default();
+        let mut out = RawDocumentBuf::new();
+        for (path, _) in key.iter().flatten() {
+            let mut intervals = Vec::new();
+            if !multikey {
+                for predicate in predicates.iter().filter(|p| p.path == path.as_str()) {
+                    if let Some(bounds) = documentdb_query::index_bounds::key_bounds(predicate) {
+                        intervals = interval_strings(&bounds);
+                        break;
+                    }
+                }
+            }
+            if intervals.is_empty() {
+                intervals.push("[MinKey, MaxKey]".to_owned());
+            }
+            let mut array = RawArrayBuf::new();
+            for i in intervals {
+                array.push(i.as_str());
+            }
+            out.append(path, array);
+        }
+        out
+    }
+}
+
+/// Intervals as MongoDB prints them: `[5, 5]`, `(50, inf.0]`-style brackets with values in
+/// relaxed extended JSON.
+fn interval_strings(bounds: &KeyBounds) -> Vec<String> {
+    let show = |v: &bson::RawBson| {
+        let mut doc = RawDocumentBuf::new();
+        doc.append(cstr("v"), v.clone());
+        let text = documentdb_bson::extjson::to_relaxed_string(&doc);
+        text.trim_start_matches("{ \"v\" : ").trim_end_matches(" }").to_owned()
+    };
+    match bounds {
+        KeyBounds::Equal(v) => vec![format!("[{0}, {0}]", show(v))],
+        KeyBounds::OneOf(values) => values.iter().map(|v| format!("[{0}, {0}]", show(v))).collect(),
+        KeyBounds::Range { lower, upper } => {
+            // The ends of the numbers' type bracket print as MongoDB prints them.
+            let numeric = |b: &documentdb_query::index_bounds::Bound| {
+                matches!(
+                    b.value,
+                    bson::RawBson::Int32(_)
+                        | bson::RawBson::Int64(_)
+                        | bson::RawBson::Double(_)
+                        | bson::RawBson::Decimal128(_)
+                )
+            };
+            let (open, low) = match lower {
+                Some(b) if numeric(b) && matches!(b.value, bson::RawBson::Double(d) if d.is_nan()) => {
+                    ("[", "-inf.0".to_owned())
+                }
+                Some(b) => (if b.inclusive { "[" } else { "(" }, show(&b.value)),
+                None => ("[", "MinKey".to_owned()),
+            };
+            let (close, high) = match upper {
+                Some(b) if lower.as_ref().is_some_and(numeric) && b.value == bson::RawBson::String(String::new()) => {
+                    ("]", "inf.0".to_owned())
+                }
+                Some(b) => (if b.inclusive { "]" } else { ")" }, show(&b.value)),
+                None => ("]", "MaxKey".to_owned()),
+            };
+            vec![format!("{open}{low}, {high}{close}")]
+        }
+    }
+}
 
 /// Finds the scan node that reads the collection and names it the MongoDB way.
-fn winning_stage(plan: &RawDocument, collection_id: Option<i64>) -> RawDocumentBuf {
+fn winning_stage(plan: &RawDocument, view: Option<&IndexView<'_>>) -> RawDocumentBuf {
     let node_type = plan.get_str("Node Type").unwrap_or("");
     if let Ok(index) = plan.get_str("Index Name") {
         if index.starts_with("collection_pk_") {
@@ -22,44 +131,138 @@ fn winning_stage(plan: &RawDocument, collection_id: Option<i64>) -> RawDocumentB
             // IDHACK, other conditions on object_id scan the `_id_` index, and a scan with no
             // condition on object_id reads the whole collection in `_id` order.
             let condition = plan.get_str("Index Cond").unwrap_or("");
-            if !condition.contains("object_id") {
-                return rawdoc! { "stage": "COLLSCAN" };
-            }
             // EXPLAIN qualifies the operator unless documentdb_core is on the search path.
             if condition.contains("object_id OPERATOR(documentdb_core.=) '") || condition.contains("object_id = '") {
                 return rawdoc! { "stage": "IDHACK" };
             }
-            return rawdoc! { "stage": "FETCH", "inputStage": { "stage": "IXSCAN", "indexName": "_id_" } };
+            let ordered = plan.get_str("Node Type").is_ok_and(|t| t != "Bitmap Index Scan");
+            if !condition.contains("object_id") && !ordered {
+                return rawdoc! { "stage": "COLLSCAN" };
+            }
         }
-        let name = collection_id
-            .and_then(|_| index.rsplit("_idx_").next()?.parse::<i64>().ok())
-            .and_then(|id| catalog::index_name(id).ok().flatten())
-            .unwrap_or_else(|| index.to_owned());
-        return rawdoc! { "stage": "FETCH", "inputStage": { "stage": "IXSCAN", "indexName": name } };
+        let backward = plan.get_str("Scan Direction").is_ok_and(|d| d == "Backward");
+        let ixscan = match view {
+            Some(v) => v.ixscan(index, backward),
+            None => rawdoc! { "stage": "IXSCAN", "indexName": index },
+        };
+        return rawdoc! { "stage": "FETCH", "inputStage": ixscan };
     }
     if matches!(node_type, "Seq Scan" | "Tid Range Scan" | "Tid Scan") {
         return rawdoc! { "stage": "COLLSCAN" };
     }
     if let Ok(children) = plan.get_array("Plans") {
-        for child in children.into_iter().flatten() {
-            if let RawBsonRef::Document(c) = child {
-                let inner = winning_stage(c, collection_id);
-                if inner.get_str("stage").ok() != Some("EOF") {
-                    let mut outer = RawDocumentBuf::new();
-                    let stage = match node_type {
-                        "Sort" | "Incremental Sort" => "SORT",
-                        "Limit" => "LIMIT",
-                        "Aggregate" | "HashAggregate" | "GroupAggregate" => "GROUP",
-                        _ => return inner,
-                    };
-                    outer.append(cstr("stage"), stage);
-                    outer.append(cstr("inputStage"), inner);
-                    return outer;
-                }
+        let children: Vec<RawDocumentBuf> = children
+            .into_iter()
+            .flatten()
+            .filter_map(|c| match c {
+                RawBsonRef::Document(c) => Some(winning_stage(c, view)),
+                _ => None,
+            })
+            .filter(|inner| inner.get_str("stage").ok() != Some("EOF"))
+            .collect();
+        if node_type == "BitmapAnd" || node_type == "BitmapOr" {
+            // Several index scans combined: MongoDB's AND_SORTED / OR over index scans.
+            let mut inputs = RawArrayBuf::new();
+            for child in &children {
+                inputs.push(child.get_document("inputStage").map(ToOwned::to_owned).unwrap_or_else(|_| child.clone()));
             }
+            let stage = if node_type == "BitmapAnd" { "AND_SORTED" } else { "OR" };
+            return rawdoc! { "stage": "FETCH", "inputStage": { "stage": stage, "inputStages": inputs } };
+        }
+        if let Some(inner) = children.into_iter().next() {
+            let stage = match node_type {
+                "Sort" | "Incremental Sort" => "SORT",
+                "Limit" => "LIMIT",
+                "Aggregate" | "HashAggregate" | "GroupAggregate" => "GROUP",
+                _ => return inner,
+            };
+            let mut outer = RawDocumentBuf::new();
+            outer.append(cstr("stage"), stage);
+            outer.append(cstr("inputStage"), inner);
+            return outer;
         }
     }
     rawdoc! { "stage": "EOF" }
+}
+
+/// `totalKeysExamined` and `totalDocsExamined` summed over the plan's scans.
+fn examined(plan: &RawDocument) -> (i64, i64) {
+    let number = |field: &str| match plan.get(field).ok().flatten() {
+        Some(RawBsonRef::Int32(i)) => i64::from(i),
+        Some(RawBsonRef::Int64(i)) => i,
+        Some(RawBsonRef::Double(d)) => d as i64,
+        _ => 0,
+    };
+    let loops = number("Actual Loops").max(1);
+    let rows = number("Actual Rows") * loops;
+    let removed = (number("Rows Removed by Filter") + number("Rows Removed by Index Recheck")) * loops;
+    let (mut keys, mut docs) = match plan.get_str("Node Type").unwrap_or("") {
+        "Index Scan" | "Index Only Scan" => (rows + removed, rows + removed),
+        "Bitmap Index Scan" => (rows, 0),
+        "Bitmap Heap Scan" | "Seq Scan" | "Tid Range Scan" | "Tid Scan" => (0, rows + removed),
+        _ => (0, 0),
+    };
+    if let Ok(children) = plan.get_array("Plans") {
+        for child in children.into_iter().flatten() {
+            if let RawBsonRef::Document(c) = child {
+                let (k, d) = examined(c);
+                keys += k;
+                docs += d;
+            }
+        }
+    }
+    (keys, docs)
+}
+
+/// The find a write command's explain plans (MongoDB explains the query part of a write
+/// without performing it), and the stage that wraps it.
+fn write_as_find(command: &str, inner: &RawDocument) -> DocDbResult<(RawDocumentBuf, &'static str)> {
+    let coll = spec::collection_name(inner, command)?;
+    let mut find = rawdoc! { "find": coll };
+    let statement = |list: &str| -> DocDbResult<RawDocumentBuf> {
+        match inner.get_array(list).ok().and_then(|a| a.into_iter().next()) {
+            Some(Ok(RawBsonRef::Document(d))) => Ok(d.to_owned()),
+            _ => bail!(FailedToParse, "explain of {command} needs one statement in '{list}'"),
+        }
+    };
+    let stage = match command {
+        "update" => {
+            let s = statement("updates")?;
+            find.append(cstr("filter"), s.get_document("q").map(ToOwned::to_owned).unwrap_or_default());
+            if !s.get_bool("multi").unwrap_or(false) {
+                find.append(cstr("limit"), 1i64);
+            }
+            if let Ok(Some(hint)) = s.get("hint") {
+                find.append(cstr("hint"), hint);
+            }
+            "UPDATE"
+        }
+        "delete" => {
+            let s = statement("deletes")?;
+            find.append(cstr("filter"), s.get_document("q").map(ToOwned::to_owned).unwrap_or_default());
+            if matches!(s.get("limit"), Ok(Some(RawBsonRef::Int32(1) | RawBsonRef::Int64(1)))) {
+                find.append(cstr("limit"), 1i64);
+            }
+            if let Ok(Some(hint)) = s.get("hint") {
+                find.append(cstr("hint"), hint);
+            }
+            "DELETE"
+        }
+        _ => {
+            for (from, to) in [("query", "filter"), ("sort", "sort"), ("hint", "hint")] {
+                if let Ok(Some(value)) = inner.get(from) {
+                    find.append(cstr(to), value);
+                }
+            }
+            find.append(cstr("limit"), 1i64);
+            if inner.get_bool("remove").unwrap_or(false) {
+                "DELETE"
+            } else {
+                "UPDATE"
+            }
+        }
+    };
+    Ok((find, stage))
 }
 
 fn explain_sql(query: &PageQuery, analyze: bool) -> DocDbResult<RawDocumentBuf> {
@@ -69,7 +272,7 @@ fn explain_sql(query: &PageQuery, analyze: bool) -> DocDbResult<RawDocumentBuf> 
         query.sql
     );
     let params: Vec<_> = query.params.iter().map(OwnedParam::as_param).collect();
-    let rows = spi::execute(&sql, &params, true, 0)?;
+    let rows = spi::execute_planned(&sql, &params, true, 0, &query.planning)?;
     let text = match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
         Some(Value::Text(t)) => t,
         _ => bail!(InternalError, "EXPLAIN returned no plan"),
@@ -105,52 +308,79 @@ pub fn explain(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> 
         Some(Ok((name, _))) => name.as_str().to_owned(),
         _ => bail!(BadValue, "explain command requires a nested object"),
     };
-    // Build the query the command would run.
-    let (ns, query, collection_id, parsed_query): (String, Option<PageQuery>, Option<i64>, RawDocumentBuf) =
-        match command.as_str() {
-            "find" | "count" | "distinct" => {
-                let find_spec = if command == "find" {
-                    inner.to_owned()
-                } else {
+    // Build the query the command would run; writes explain their query part.
+    let (find_spec, write_stage) = match command.as_str() {
+        "update" | "delete" | "findAndModify" | "findandmodify" => {
+            let (find, stage) = write_as_find(&command, inner)?;
+            (Some(find), Some(stage))
+        }
+        _ => (None, None),
+    };
+    let read_command = if find_spec.is_some() { "find" } else { command.as_str() };
+    let mut collection = None;
+    let (ns, query, parsed_query): (String, Option<PageQuery>, RawDocumentBuf) = match read_command {
+        "find" | "count" | "distinct" => {
+            let find_spec = match find_spec {
+                Some(f) => f,
+                None if command == "find" => inner.to_owned(),
+                None => {
                     let coll = spec::collection_name(inner, &command)?;
                     let filter = inner.get_document("query").map(|q| q.to_owned()).unwrap_or_default();
-                    rawdoc! { "find": coll, "filter": filter }
-                };
-                let (coll, q, _) = parse_find(&find_spec)?;
-                let ns = format!("{db}.{coll}");
-                let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
-                match catalog::lookup(db, coll)? {
-                    Some(c) if !c.is_view() => {
-                        let query = select_sql(&c, &q, false)?;
-                        (ns, Some(query), Some(c.id), filter)
+                    let mut find = rawdoc! { "find": coll, "filter": filter };
+                    if let Ok(Some(hint)) = inner.get("hint") {
+                        find.append(cstr("hint"), hint);
                     }
-                    Some(_) => {
-                        let agg = rawdoc! { "aggregate": coll, "pipeline": [ { "$match": filter.clone() } ] };
-                        let (ns, query, _) = super::aggregate::aggregate_query(db, &agg, true)?;
-                        (ns, Some(query), None, filter)
-                    }
-                    None => (ns, None, None, filter),
+                    find
                 }
+            };
+            let (coll, q, _) = parse_find(&find_spec)?;
+            let ns = format!("{db}.{coll}");
+            let filter = q.filter.map(|f| f.to_owned()).unwrap_or_default();
+            match catalog::lookup(db, coll)? {
+                Some(c) if !c.is_view() => {
+                    let query = select_sql(&c, &q, false)?;
+                    collection = Some(c);
+                    (ns, Some(query), filter)
+                }
+                Some(_) => {
+                    let agg = rawdoc! { "aggregate": coll, "pipeline": [ { "$match": filter.clone() } ] };
+                    let (ns, query, _) = super::aggregate::aggregate_query(db, &agg, true)?;
+                    (ns, Some(query), filter)
+                }
+                None => (ns, None, filter),
             }
-            "aggregate" => {
-                let (ns, query, _) = super::aggregate::aggregate_query(db, inner, true)?;
-                let coll = ns.split_once('.').map(|(_, c)| c.to_owned()).unwrap_or_default();
-                let id = catalog::lookup(db, &coll)?.map(|c| c.id);
-                (ns, Some(query), id, RawDocumentBuf::new())
-            }
-            "update" | "delete" | "findAndModify" | "findandmodify" => {
-                bail!(CommandNotSupported, "explain of {command} is not supported yet")
-            }
-            other => bail!(CommandNotFound, "Explain failed due to unknown command: {other}"),
-        };
-    let mut planner = rawdoc! { "namespace": ns.as_str(), "indexFilterSet": false, "parsedQuery": parsed_query };
+        }
+        "aggregate" => {
+            let (ns, query, _) = super::aggregate::aggregate_query(db, inner, true)?;
+            let coll = ns.split_once('.').map(|(_, c)| c.to_owned()).unwrap_or_default();
+            collection = catalog::lookup(db, &coll)?.filter(|c| !c.is_view());
+            let first_match = inner
+                .get_array("pipeline")
+                .ok()
+                .and_then(|p| p.into_iter().next())
+                .and_then(|s| match s {
+                    Ok(RawBsonRef::Document(stage)) => stage.get_document("$match").ok().map(ToOwned::to_owned),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            (ns, Some(query), first_match)
+        }
+        other => bail!(CommandNotFound, "Explain failed due to unknown command: {other}"),
+    };
+    let mut planner =
+        rawdoc! { "namespace": ns.as_str(), "indexFilterSet": false, "parsedQuery": parsed_query.clone() };
     let mut reply = RawDocumentBuf::new();
     reply.append(cstr("explainVersion"), "1");
     match query {
         Some(query) => {
             let plan = explain_sql(&query, analyze)?;
             let root = plan.get_document("Plan").map(|p| p.to_owned()).unwrap_or_default();
-            planner.append(cstr("winningPlan"), winning_stage(&root, collection_id));
+            let view = collection.as_ref().map(|c| IndexView { collection: c, filter: Some(&parsed_query) });
+            let mut winning = winning_stage(&root, view.as_ref());
+            if let Some(stage) = write_stage {
+                winning = rawdoc! { "stage": stage, "inputStage": winning };
+            }
+            planner.append(cstr("winningPlan"), winning);
             planner.append(cstr("rejectedPlans"), RawArrayBuf::new());
             planner.append(cstr("postgresPlan"), plan.clone());
             reply.append(cstr("queryPlanner"), planner);
@@ -166,12 +396,15 @@ pub fn explain(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> 
                     Some(RawBsonRef::Int32(i)) => f64::from(i),
                     _ => 0.0,
                 };
+                let (keys, docs) = examined(&root);
                 reply.append(
                     cstr("executionStats"),
                     rawdoc! {
                         "executionSuccess": true,
                         "nReturned": rows.unwrap_or(0),
                         "executionTimeMillis": ms.round() as i64,
+                        "totalKeysExamined": keys,
+                        "totalDocsExamined": docs,
                     },
                 );
             }

@@ -37,9 +37,7 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
                 _ => bail!(CommandNotSupported, "collation other than 'simple' is not supported"),
             }
         }
-        // Hints name an index; plans are chosen by PostgreSQL, so a hint is advisory.
-        "hint"
-        | "allowDiskUse"
+        "allowDiskUse"
         | "noCursorTimeout"
         | "allowPartialResults"
         | "readOnce"
@@ -54,7 +52,7 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
 /// Reads a `find` command: (collection, query parts, cursor options).
 pub fn parse_find(spec_doc: &RawDocument) -> DocDbResult<(&str, QuerySpec<'_>, CursorOptions)> {
     let coll = spec::collection_name(spec_doc, "find")?;
-    let mut q = QuerySpec { filter: None, sort: None, projection: None, skip: 0, limit: 0, vars: None };
+    let mut q = QuerySpec { filter: None, sort: None, projection: None, skip: 0, limit: 0, vars: None, hint: None };
     let mut opts = CursorOptions { batch_size: None, limit: 0, single_batch: false };
     read_fields(spec_doc, "find", |field| {
         match field.name {
@@ -72,6 +70,7 @@ pub fn parse_find(spec_doc: &RawDocument) -> DocDbResult<(&str, QuerySpec<'_>, C
             "batchSize" => opts.batch_size = Some(field.non_negative()?),
             "singleBatch" => opts.single_batch = field.bool()?,
             "let" => q.vars = Some(super::vars::evaluate_let(field.document()?)?),
+            "hint" => q.hint = Some(field.value),
             _ => return unsupported(&field),
         }
         Ok(true)
@@ -117,13 +116,15 @@ pub fn count(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let mut filter = None;
     let mut skip = 0;
     let mut limit = 0;
+    let mut hint = None;
     read_fields(spec_doc, "count", |field| {
         match field.name {
             "query" => filter = field.optional_document()?,
             "skip" => skip = field.non_negative()?,
             // A negative limit counts like its absolute value.
             "limit" => limit = field.i64()?.saturating_abs(),
-            "hint" | "fields" => {}
+            "hint" => hint = Some(field.value),
+            "fields" => {}
             "collation" => {
                 unsupported(&field)?;
             }
@@ -139,6 +140,9 @@ pub fn count(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         Some(collection) if collection.is_view() => super::aggregate::count_on_view(&collection, filter, skip, limit)?,
         Some(collection) => {
             let mut b = SqlBuilder::new();
+            if let Some(hint) = hint {
+                b.use_hint(&collection, hint)?;
+            }
             let where_clause = b.where_clause(&collection, filter)?;
             let mut inner = format!("SELECT 1 FROM {} WHERE {where_clause}", collection.table());
             if skip > 0 {
@@ -153,7 +157,7 @@ pub fn count(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
                 format!("SELECT count(*) FROM ({inner}) s")
             };
             let params: Vec<Param<'_>> = b.params.iter().map(OwnedParam::as_param).collect();
-            let rows = spi::execute(&sql, &params, true, 1)?;
+            let rows = spi::execute_planned(&sql, &params, true, 1, &b.planning())?;
             rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0)
         }
     };
@@ -168,11 +172,12 @@ pub fn distinct(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
     let coll = spec::collection_name(spec_doc, "distinct")?;
     let mut key: Option<&str> = None;
     let mut filter = None;
+    let mut hint = None;
     read_fields(spec_doc, "distinct", |field| {
         match field.name {
             "key" => key = Some(field.str()?),
             "query" => filter = field.optional_document()?,
-            "hint" => {}
+            "hint" => hint = Some(field.value),
             "collation" => {
                 unsupported(&field)?;
             }
@@ -194,6 +199,9 @@ pub fn distinct(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
         Some(collection) if collection.is_view() => super::aggregate::distinct_on_view(&collection, key, filter)?,
         Some(collection) => {
             let mut b = SqlBuilder::new();
+            if let Some(hint) = hint {
+                b.use_hint(&collection, hint)?;
+            }
             let where_clause = b.where_clause(&collection, filter)?;
             let k = b.param(OwnedParam::Text(key.to_owned()));
             let sql = format!(
@@ -205,7 +213,7 @@ pub fn distinct(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
                 sql_names::DISTINCT_UNWIND
             );
             let params: Vec<Param<'_>> = b.params.iter().map(OwnedParam::as_param).collect();
-            let rows = spi::execute(&sql, &params, true, 1)?;
+            let rows = spi::execute_planned(&sql, &params, true, 1, &b.planning())?;
             rows.into_iter()
                 .next()
                 .and_then(|r| r.into_iter().next()?.into_bson())

@@ -458,6 +458,69 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
     Ok(reply)
 }
 
+/// `collMod`'s `index: { name | keyPattern, hidden }`: hides an index from the planner (it
+/// stays up to date) or shows it again. Returns MongoDB's `hidden_old` / `hidden_new`.
+pub fn modify_index(collection: &Collection, change: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let mut name = None;
+    let mut key = None;
+    let mut hidden = None;
+    for element in change {
+        let (field_name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        let field = Field { command: "collMod.index", name: field_name.as_str(), value };
+        match field.name {
+            "name" => name = Some(field.str()?),
+            "keyPattern" => key = Some(field.document()?),
+            "hidden" => hidden = Some(field.bool()?),
+            "expireAfterSeconds" | "prepareUnique" | "unique" => {
+                bail!(CommandNotSupported, "collMod index option '{}' is not supported yet", field.name)
+            }
+            other => {
+                return Err(DocDbError::new(
+                    spec::UNKNOWN_FIELD,
+                    format!("BSON field 'collMod.index.{other}' is an unknown field."),
+                ))
+            }
+        }
+    }
+    let entry = match (name, key) {
+        (Some(_), Some(_)) => bail!(InvalidOptions, "Both keyPattern and name specified in collMod index"),
+        (Some(n), None) => collection.indexes.iter().find(|i| i.name() == n),
+        (None, Some(k)) => collection.indexes.iter().find(|i| i.key().is_some_and(|ik| ik.as_bytes() == k.as_bytes())),
+        (None, None) => bail!(InvalidOptions, "collMod index requires a name or a keyPattern"),
+    };
+    let Some(entry) = entry else {
+        bail!(
+            IndexNotFound,
+            "cannot find index {} for ns {}",
+            name.unwrap_or("with that key pattern"),
+            collection.namespace()
+        );
+    };
+    let Some(hidden) = hidden else {
+        bail!(InvalidOptions, "no collMod index option specified");
+    };
+    if entry.name() == "_id_" && hidden {
+        bail!(BadValue, "can't hide _id index");
+    }
+    let was_hidden = entry.is_hidden();
+    if was_hidden != hidden {
+        let mut spec = RawDocumentBuf::new();
+        for (k, v) in entry.spec.iter().flatten().filter(|(k, _)| k.as_str() != "hidden") {
+            spec.append(k, v);
+        }
+        if hidden {
+            spec.append(cstr("hidden"), true);
+        }
+        spi::execute(
+            "UPDATE documentdb_api_catalog.collection_indexes SET index_spec = $2 WHERE index_id = $1",
+            &[Param::Int8(entry.id), Param::Bson(spec.as_bytes())],
+            false,
+            0,
+        )?;
+    }
+    Ok(rawdoc! { "hidden_old": was_hidden, "hidden_new": hidden })
+}
+
 /// The unique indexes of a collection besides `_id_`: (name, key pattern).
 pub fn unique_indexes(collection: &Collection) -> DocDbResult<Vec<(String, RawDocumentBuf)>> {
     Ok(catalog::indexes(collection.id)?

@@ -5,7 +5,7 @@
 //! applied in the select list. Per-row functions are named through `sql_names`.
 
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
-use documentdb_errors::DocDbResult;
+use documentdb_errors::{bail, docdb_error, DocDbResult};
 use documentdb_query::expr::ExprContext;
 use documentdb_query::filter::{Filter, PushdownOp, PushdownPredicate};
 use documentdb_query::index_bounds::{key_bounds, KeyBounds};
@@ -15,7 +15,8 @@ use documentdb_query::sort::SortSpec;
 use super::cursor::{OwnedParam, PageQuery};
 use crate::catalog::Collection;
 use crate::commands::insert::object_id_key;
-use crate::spi::{quote_literal, PlanChoice};
+use crate::index_policy::{IndexChoice, TablePolicy};
+use crate::spi::{quote_literal, PlanChoice, Planning};
 use crate::sql_names::{self, PerRow, BSON};
 
 /// The parts of a query on one collection.
@@ -27,6 +28,8 @@ pub struct QuerySpec<'a> {
     pub limit: i64,
     /// Evaluated `let` variables.
     pub vars: Option<RawDocumentBuf>,
+    /// The index the command names (`hint`).
+    pub hint: Option<RawBsonRef<'a>>,
 }
 
 /// Builds SQL over a collection's table. `$n` parameters accumulate in `params`.
@@ -45,18 +48,15 @@ pub struct SqlBuilder {
     pub uses_primary_key: bool,
     /// Whether an index key range was emitted (see `spi::PlanChoice::Custom`).
     bounds_a_range: bool,
+    /// The indexes the planner may use (a hint, hidden indexes).
+    index_policy: Option<TablePolicy>,
+    /// The key pattern of the index a hint names.
+    pub hinted_key: Option<RawDocumentBuf>,
 }
 
 impl SqlBuilder {
     pub fn new() -> SqlBuilder {
-        SqlBuilder {
-            params: Vec::new(),
-            vars: None,
-            vars_param: None,
-            uses_index_bounds: false,
-            uses_primary_key: false,
-            bounds_a_range: false,
-        }
+        SqlBuilder::with_vars(None)
     }
 
     /// A builder whose generated expressions see the command's `let` variables.
@@ -68,6 +68,8 @@ impl SqlBuilder {
             uses_index_bounds: false,
             uses_primary_key: false,
             bounds_a_range: false,
+            index_policy: None,
+            hinted_key: None,
         }
     }
 
@@ -91,11 +93,60 @@ impl SqlBuilder {
     }
 
     /// How the statement built so far should be planned.
-    pub fn plan_choice(&self) -> PlanChoice {
-        if self.bounds_a_range {
-            PlanChoice::Custom
-        } else {
-            PlanChoice::Generic
+    pub fn planning(&self) -> Planning {
+        Planning {
+            plan: if self.bounds_a_range { PlanChoice::Custom } else { PlanChoice::Generic },
+            indexes: self.index_policy.clone(),
+        }
+    }
+
+    /// Applies a command's `hint` (an index name, a key pattern or `{$natural: ±1}`): the
+    /// statements built from now on may use that index only (none for `$natural`). MongoDB's
+    /// error 2 when no visible index matches.
+    pub fn use_hint(&mut self, collection: &Collection, hint: RawBsonRef<'_>) -> DocDbResult<()> {
+        let unknown = || docdb_error!(BadValue, "hint provided does not correspond to an existing index");
+        let choice = match hint {
+            RawBsonRef::String(name) => {
+                let index = collection.indexes.iter().find(|i| i.name() == name && !i.is_hidden());
+                let index = index.ok_or_else(unknown)?;
+                self.hinted_key = index.key().map(ToOwned::to_owned);
+                IndexChoice::Only(index.oid)
+            }
+            RawBsonRef::Document(key) if key.get("$natural").ok().flatten().is_some() => {
+                if key.iter().count() != 1 {
+                    return Err(unknown());
+                }
+                IndexChoice::NoIndexes
+            }
+            RawBsonRef::Document(key) => {
+                let index = collection
+                    .indexes
+                    .iter()
+                    .find(|i| !i.is_hidden() && i.key().is_some_and(|k| k.as_bytes() == key.as_bytes()));
+                let index = index.ok_or_else(unknown)?;
+                self.hinted_key = Some(key.to_owned());
+                IndexChoice::Only(index.oid)
+            }
+            _ => bail!(FailedToParse, "hint must be a string or an object"),
+        };
+        self.index_policy = Some(TablePolicy { table: collection.table_oid, choice });
+        Ok(())
+    }
+
+    /// Whether a hint restricts the statements to one index (whose order rows come in).
+    pub fn hints_an_index(&self) -> bool {
+        matches!(self.index_policy, Some(TablePolicy { choice: IndexChoice::Only(_), .. }))
+    }
+
+    /// Hidden indexes are never chosen: without a hint, the policy excludes them.
+    pub fn exclude_hidden_indexes(&mut self, collection: &Collection) {
+        if self.index_policy.is_some() {
+            return;
+        }
+        let hidden: Vec<u32> = collection.indexes.iter().filter(|i| i.is_hidden()).map(|i| i.oid).collect();
+        if !hidden.is_empty() {
+            self.index_policy =
+                Some(TablePolicy { table: collection.table_oid, choice: IndexChoice::Excluding(hidden) });
         }
     }
 
@@ -144,6 +195,7 @@ impl SqlBuilder {
         collection: &Collection,
         filter: Option<&RawDocument>,
     ) -> DocDbResult<Vec<String>> {
+        self.exclude_hidden_indexes(collection);
         let mut conditions = Vec::new();
         let Some(filter_doc) = filter.filter(|f| !f.is_empty()) else {
             return Ok(conditions);
@@ -202,6 +254,13 @@ impl SqlBuilder {
         predicate: &PushdownPredicate,
         conditions: &mut Vec<String>,
     ) -> DocDbResult<()> {
+        // Under a hint, only the hinted index's keys are worth bounding (the planner may use
+        // no other); `$natural` bounds none.
+        match (&self.index_policy, &self.hinted_key) {
+            (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(()),
+            (_, Some(hinted)) if hinted.get(&predicate.path).ok().flatten().is_none() => return Ok(()),
+            _ => {}
+        }
         let Some(key) = index_key_expression(collection, &predicate.path)? else { return Ok(()) };
         let Some(bounds) = key_bounds(predicate) else { return Ok(()) };
         let wrapped = |value: &bson::RawBson| object_id_key(value.as_raw_bson_ref());
@@ -351,14 +410,24 @@ pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
 /// cursor code at execution).
 pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -> DocDbResult<PageQuery> {
     let mut b = SqlBuilder::with_vars(q.vars.clone());
-    let order_keys = match q.sort.filter(|s| !s.is_empty()) {
+    if let Some(hint) = q.hint {
+        b.use_hint(collection, hint)?;
+    }
+    let mut order_keys = match q.sort.filter(|s| !s.is_empty()) {
         Some(sort) => order_by(Some(collection), sort, "document")?,
         None => Vec::new(),
     };
-    b.uses_primary_key = order_keys.iter().any(|(key, _)| key == PRIMARY_KEY);
+    let hinted_id = b.hinted_key.as_ref().is_some_and(|k| k.get("_id").ok().flatten().is_some());
+    b.uses_primary_key = hinted_id || order_keys.iter().any(|(key, _)| key == PRIMARY_KEY);
     let where_clause = b.where_clause(collection, q.filter)?;
+    if let (true, false, Some(key)) = (order_keys.is_empty(), b.uses_index_bounds, &b.hinted_key) {
+        // A hinted index the filter puts no bounds on is read whole, in its order, as
+        // MongoDB's full index scan (PostgreSQL scans an index only for a condition or an
+        // order).
+        order_keys = order_by(Some(collection), key, "document")?;
+    }
     // Rows read through an index come in key order: resuming by `ctid` would skip some.
-    let with_ctid = with_ctid && !b.uses_index_bounds;
+    let with_ctid = with_ctid && !b.uses_index_bounds && !b.hints_an_index();
     let select = match q.projection.filter(|p| !p.is_empty()) {
         Some(projection) => {
             // Validate up front so errors surface even on empty collections.
@@ -379,7 +448,7 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if with_ctid {
         // The tid parameter is appended last by the cursor code.
         sql.push_str(&format!(" AND ctid > ${}", b.params.len() + 1));
-        return Ok(PageQuery { sql, params: b.params, resumable_scan: true, plan_choice: PlanChoice::Generic });
+        return Ok(PageQuery { sql, params: b.params, resumable_scan: true, planning: Planning::default() });
     }
     if !order_keys.is_empty() {
         sql.push_str(" ORDER BY ");
@@ -394,6 +463,6 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if q.limit > 0 {
         sql.push_str(&format!(" LIMIT {}", q.limit));
     }
-    let plan_choice = b.plan_choice();
-    Ok(PageQuery { sql, params: b.params, resumable_scan: false, plan_choice })
+    let planning = b.planning();
+    Ok(PageQuery { sql, params: b.params, resumable_scan: false, planning })
 }

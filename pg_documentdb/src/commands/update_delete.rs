@@ -29,6 +29,7 @@ struct UpdateStatement<'a> {
     upsert: bool,
     multi: bool,
     array_filters: Option<&'a RawArray>,
+    hint: Option<RawBsonRef<'a>>,
 }
 
 fn parse_update_statement(doc: &RawDocument) -> DocDbResult<UpdateStatement<'_>> {
@@ -37,6 +38,7 @@ fn parse_update_statement(doc: &RawDocument) -> DocDbResult<UpdateStatement<'_>>
     let mut upsert = false;
     let mut multi = false;
     let mut array_filters = None;
+    let mut hint = None;
     for element in doc {
         let (name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
         let field = Field { command: "update.updates", name: name.as_str(), value };
@@ -49,7 +51,8 @@ fn parse_update_statement(doc: &RawDocument) -> DocDbResult<UpdateStatement<'_>>
             "upsert" => upsert = field.bool()?,
             "multi" => multi = field.bool()?,
             "arrayFilters" => array_filters = Some(field.array()?),
-            "hint" | "c" | "upsertSupplied" | "sampleId" | "$_allowShardKeyUpdatesWithoutFullShardKeyInQuery" => {}
+            "hint" => hint = Some(value),
+            "c" | "upsertSupplied" | "sampleId" | "$_allowShardKeyUpdatesWithoutFullShardKeyInQuery" => {}
             "collation" => {
                 let d = field.document()?;
                 if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
@@ -66,7 +69,7 @@ fn parse_update_statement(doc: &RawDocument) -> DocDbResult<UpdateStatement<'_>>
     }
     let q = q.ok_or_else(|| spec::missing("update.updates", "q"))?;
     let u = u.ok_or_else(|| spec::missing("update.updates", "u"))?;
-    Ok(UpdateStatement { q, u, upsert, multi, array_filters })
+    Ok(UpdateStatement { q, u, upsert, multi, array_filters, hint })
 }
 
 fn statements<'a>(
@@ -219,6 +222,9 @@ fn run_update(
     vars: &Option<RawDocumentBuf>,
 ) -> DocDbResult<StatementOutcome> {
     let mut b = SqlBuilder::with_vars(vars.clone());
+    if let Some(hint) = statement.hint {
+        b.use_hint(collection, hint)?;
+    }
     let where_clause = b.where_clause(collection, Some(statement.q))?;
     if statement.multi {
         let (matched, modified) = update_many(collection, &mut b, &where_clause, statement, validator)?;
@@ -227,7 +233,7 @@ fn run_update(
         }
     } else {
         let sql = format!("SELECT ctid, document FROM {} WHERE {where_clause} LIMIT 1 FOR UPDATE", collection.table());
-        let rows = spi::execute(&sql, &params(&b), false, 1)?;
+        let rows = spi::execute_planned(&sql, &params(&b), false, 1, &b.planning())?;
         if let Some(row) = rows.into_iter().next() {
             let mut cols = row.into_iter();
             let Some(Value::Tid(block, offset)) = cols.next() else {
@@ -318,7 +324,7 @@ fn update_many(
         update_document = sql_names::UPDATE_DOCUMENT,
         bytes_equal = sql_names::BYTES_EQUAL,
     );
-    let rows = spi::execute(&sql, &params(b), false, 0)?;
+    let rows = spi::execute_planned(&sql, &params(b), false, 0, &b.planning())?;
     let row = rows.into_iter().next().unwrap_or_default();
     let matched = row.first().and_then(Value::as_i64).unwrap_or(0);
     let modified = row.get(1).and_then(Value::as_i64).unwrap_or(0);
@@ -347,13 +353,15 @@ pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
     for doc in &docs {
         let mut q = None;
         let mut limit = None;
+        let mut hint = None;
         for element in doc.iter() {
             let (name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
             let field = Field { command: "delete.deletes", name: name.as_str(), value };
             match field.name {
                 "q" => q = Some(field.document()?),
                 "limit" => limit = Some(field.i64()?),
-                "hint" | "sampleId" => {}
+                "hint" => hint = Some(value),
+                "sampleId" => {}
                 "collation" => {
                     let d = field.document()?;
                     if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
@@ -373,16 +381,19 @@ pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
         if limit != 0 && limit != 1 {
             bail!(FailedToParse, "The limit field in delete objects must be 0 or 1. Got {limit}");
         }
-        parsed.push((q, limit));
+        parsed.push((q, limit, hint));
     }
     let mut result = WriteResult::default();
-    for (index, (q, limit)) in parsed.into_iter().enumerate() {
+    for (index, (q, limit, hint)) in parsed.into_iter().enumerate() {
         let outcome = subxact::run(|| {
             let mut b = SqlBuilder::with_vars(vars.clone());
             b.parse_filter(q)?;
             let Some(target) = collection.as_ref() else {
                 return Ok(0);
             };
+            if let Some(hint) = hint {
+                b.use_hint(target, hint)?;
+            }
             let where_clause = b.where_clause(target, Some(q))?;
             let table = target.table();
             let sql = if limit == 1 {
@@ -392,7 +403,7 @@ pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
             } else {
                 format!("DELETE FROM {table} WHERE {where_clause} RETURNING 1")
             };
-            Ok(spi::execute(&sql, &params(&b), false, 0)?.len() as i64)
+            Ok(spi::execute_planned(&sql, &params(&b), false, 0, &b.planning())?.len() as i64)
         });
         match outcome {
             Ok(n) => result.n += n,
@@ -420,6 +431,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
     let mut bypass = false;
     let mut array_filters: Option<&RawArray> = None;
     let mut vars: Option<RawDocumentBuf> = None;
+    let mut hint: Option<RawBsonRef<'_>> = None;
     read_fields(spec_doc, "findAndModify", |field| {
         match field.name {
             "query" => query = field.optional_document()?,
@@ -436,7 +448,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             "bypassDocumentValidation" => bypass = field.bool()?,
             "arrayFilters" => array_filters = Some(field.array()?),
             "let" => vars = Some(super::vars::evaluate_let(field.document()?)?),
-            "hint" => {}
+            "hint" => hint = Some(field.value),
             "collation" => {
                 let d = field.document()?;
                 if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
@@ -514,6 +526,9 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
         None => Vec::new(),
     };
     b.uses_primary_key = order_keys.iter().any(|(key, _)| key == PRIMARY_KEY);
+    if let Some(hint) = hint {
+        b.use_hint(&collection, hint)?;
+    }
     let where_clause = b.where_clause(&collection, Some(&query_doc))?;
     let mut sql = format!("SELECT ctid, document FROM {} WHERE {where_clause}", collection.table());
     if !order_keys.is_empty() {
@@ -524,7 +539,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
         sql.push_str(&keys.join(", "));
     }
     sql.push_str(" LIMIT 1 FOR UPDATE");
-    let rows = spi::execute(&sql, &params(&b), false, 1)?;
+    let rows = spi::execute_planned(&sql, &params(&b), false, 1, &b.planning())?;
     let found = rows.into_iter().next().map(|row| {
         let mut cols = row.into_iter();
         let ctid = match cols.next() {

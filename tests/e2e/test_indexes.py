@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""Indexes through the gateway with pymongo (issue #10): the same documents with and without an
+index for every operator over generated data (arrays, arrays of documents, nulls, missing
+fields, mixed numeric types, strings, dates), the planner reading the index (explain), sort +
+limit served by the index, hint (name, key pattern, $natural, unknown -> error 2), hidden
+indexes, cursors paging over index scans, MongoDB's multikey flag, explain of writes, and
+per-index sizes.
+
+Run:   python3 tests/e2e/test_indexes.py --uri 'mongodb://user:pw@127.0.0.1:10260/?directConnection=true'
+Prints PASS/FAIL per test, then 'N passed, N failed, N skipped', and exits non-zero on any failure.
+"""
+import argparse
+import datetime
+import json
+import os
+import random
+import sys
+import uuid
+
+import pymongo
+from bson.int64 import Int64
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402 - tests/harness.py, the runner shared by the suites
+
+URI = os.environ.get("GATEWAY_URI", "")
+DB = "e2e_indexes_" + uuid.uuid4().hex[:8]
+UTC = datetime.timezone.utc
+_clients = []
+
+
+def db():
+    if not _clients:
+        _clients.append(pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000, tz_aware=True))
+    return _clients[0][DB]
+
+
+def scalar(rnd):
+    kind = rnd.randrange(9)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rnd.randrange(-20, 60)
+    if kind == 2:
+        return Int64(rnd.randrange(-20, 60))
+    if kind == 3:
+        return rnd.randrange(-200, 600) / 10
+    if kind == 4:
+        return rnd.choice(["", "a", "ab", "b", "k", "kz", "z", "Zeta"])
+    if kind == 5:
+        return datetime.datetime(2020, 1, 1, tzinfo=UTC) + datetime.timedelta(days=rnd.randrange(400))
+    if kind == 6:
+        return rnd.random() < 0.5
+    if kind == 7:
+        return {"x": rnd.randrange(5)}
+    return rnd.randrange(10)
+
+
+def value(rnd, depth=0):
+    kind = rnd.randrange(10)
+    if kind == 0 and depth == 0:
+        return [scalar(rnd) for _ in range(rnd.randrange(4))]
+    if kind == 1 and depth == 0:
+        return [[scalar(rnd)], scalar(rnd)]
+    return scalar(rnd)
+
+
+def make_docs(n, seed, arrays=True):
+    rnd = random.Random(seed)
+    docs = []
+    for i in range(n):
+        d = {"_id": i}
+        if rnd.random() < 0.9:
+            d["a"] = value(rnd) if arrays else scalar(rnd)
+        if rnd.random() < 0.8:
+            if arrays and rnd.random() < 0.3:
+                d["b"] = [{"c": scalar(rnd)} for _ in range(rnd.randrange(3))]
+            else:
+                d["b"] = {"c": scalar(rnd)}
+        d["s"] = rnd.choice(["red", "green", "blue", None])
+        docs.append(d)
+    return docs
+
+
+FILTERS = [
+    {"a": 5}, {"a": 5.0}, {"a": Int64(5)}, {"a": {"$gt": 10}}, {"a": {"$gte": 10, "$lt": 30}},
+    {"a": {"$lt": 0}}, {"a": {"$lte": -5.5}}, {"a": None}, {"a": {"$ne": None}}, {"a": {"$gte": None}},
+    {"a": {"$in": [1, 2, "k", None]}}, {"a": {"$in": [3.5, Int64(7), datetime.datetime(2020, 2, 1, tzinfo=UTC)]}},
+    {"a": {"$nin": [1, 2]}}, {"a": {"$exists": True}}, {"a": {"$exists": False}}, {"a": {"$gt": "k"}},
+    {"a": {"$lte": "ab"}}, {"a": {"$regex": "^k"}}, {"a": {"x": 2}}, {"a": {"$gt": {"x": 2}}},
+    {"a": True}, {"a": {"$gte": datetime.datetime(2020, 6, 1, tzinfo=UTC)}}, {"a": []}, {"a": [5]},
+    {"a": {"$elemMatch": {"$gt": 40}}}, {"a": {"$all": [1, 2]}}, {"a": {"$size": 2}},
+    {"a": {"$type": "string"}}, {"a": {"$type": "array"}}, {"a": {"$not": {"$gt": 10}}},
+    {"b.c": 3}, {"b.c": {"$gt": 20}}, {"b.c": None}, {"b.c": {"$in": ["z", 4]}}, {"b": {"$elemMatch": {"c": 3}}},
+    {"a": {"$gt": 0}, "b.c": {"$lt": 10}}, {"$or": [{"a": 1}, {"b.c": 2}]}, {"a": {"$gte": 0}, "s": "red"},
+    {"s": "blue", "a": {"$lt": 30}}, {"_id": {"$gt": 1900}}, {"_id": {"$in": [3, 5, 7000]}},
+]
+
+
+def explain_find(coll, verbosity="queryPlanner", **find):
+    return db().command("explain", {"find": coll.name, **find}, verbosity=verbosity)
+
+
+def ids(coll, filt, **kw):
+    return sorted(d["_id"] for d in coll.find(filt, {"_id": 1}, **kw))
+
+
+def check_same_documents(coll):
+    before = {json.dumps(f, default=str): ids(coll, f) for f in FILTERS}
+    coll.create_index("a")
+    coll.create_index([("b.c", -1)])
+    coll.create_index([("s", 1), ("a", -1)])
+    for f in FILTERS:
+        key = json.dumps(f, default=str)
+        assert ids(coll, f) == before[key], f"{f}: different documents with indexes"
+        assert coll.count_documents(f) == len(before[key]), f"{f}: count differs"
+        got = sorted(d["_id"] for d in coll.aggregate([{"$match": f}, {"$project": {"_id": 1}}]))
+        assert got == before[key], f"{f}: aggregate $match differs"
+
+
+def test_same_documents_with_and_without_indexes_single_valued():
+    coll = db().single
+    coll.insert_many(make_docs(2000, 1, arrays=False))
+    check_same_documents(coll)
+    flags = {i["name"]: i for i in coll.list_indexes()}
+    assert set(flags) == {"_id_", "a_1", "b.c_-1", "s_1_a_-1"}, flags
+    plan = coll.find({"a": {"$gt": 10}}).explain()["queryPlanner"]["winningPlan"]
+    assert "IXSCAN" in json.dumps(plan), plan
+    assert plan["inputStage"]["isMultiKey"] is False
+
+
+def test_same_documents_with_and_without_indexes_multikey():
+    coll = db().multi
+    coll.insert_many(make_docs(2000, 2))
+    check_same_documents(coll)
+    plan = coll.find({"a": 5}).explain()["queryPlanner"]["winningPlan"]
+    assert "isMultiKey" not in json.dumps(plan) or '"isMultiKey": true' in json.dumps(plan), plan
+
+
+def test_index_created_before_data_tracks_multikey():
+    # As ODMs do: indexes first, then documents; an array later makes the index multikey.
+    coll = db().early
+    coll.create_index("a")
+    coll.insert_many(make_docs(1500, 3, arrays=False))
+    before = {json.dumps(f, default=str): ids(coll, f) for f in FILTERS}
+    coll.insert_one({"_id": 5000, "a": [5, 45, "k"]})
+    coll.update_one({"_id": 10}, {"$set": {"a": [1, 2]}})
+    for f in FILTERS:
+        got = ids(coll, f)
+        plain = [i for i in ids(coll, f, hint=[("$natural", 1)])]
+        assert got == plain, f"{f}: index and collection scan disagree after the array"
+    assert 5000 in ids(coll, {"a": 45}) and 5000 in ids(coll, {"a": {"$gt": 40}})
+    assert 10 in ids(coll, {"a": {"$all": [1, 2]}})
+    assert before  # the single-valued results were computed with the index in use
+
+
+def test_planner_reads_the_index_on_a_fresh_collection():
+    coll = db().fresh
+    coll.insert_many([{"_id": i, "k": f"key{i:06d}", "n": i % 1000} for i in range(20000)])
+    coll.create_index("k")
+    coll.create_index("n")
+    for filt in [{"k": "key000123"}, {"n": {"$gte": 990}}, {"n": {"$in": [1, 2, 3]}}]:
+        plan = json.dumps(coll.find(filt).explain()["queryPlanner"]["winningPlan"])
+        assert "IXSCAN" in plan, (filt, plan)
+    stats = explain_find(coll, "executionStats", filter={"k": "key000123"})["executionStats"]
+    assert stats["nReturned"] == 1 and stats["totalDocsExamined"] == 1, stats
+
+
+def test_sort_and_limit_read_only_limit_entries():
+    coll = db().fresh
+    explain = explain_find(coll, "executionStats", filter={"n": {"$gte": 10}}, sort={"n": 1}, limit=5)
+    plan = json.dumps(explain["queryPlanner"]["winningPlan"])
+    assert "SORT" not in plan and "IXSCAN" in plan, plan
+    assert explain["executionStats"]["totalKeysExamined"] <= 10, explain["executionStats"]
+    got = [d["n"] for d in coll.find({"n": {"$gte": 10}}).sort("n", -1).limit(3)]
+    assert got == [999, 999, 999], got
+    assert [d["_id"] for d in coll.find().sort("_id", -1).limit(2)] == [19999, 19998]
+
+
+def test_cursor_pages_over_an_index_scan_return_each_document_once():
+    coll = db().fresh
+    seen = [d["_id"] for d in coll.find({"n": {"$lt": 300}}, batch_size=97)]
+    assert len(seen) == len(set(seen)) == 6000, len(seen)
+
+
+def test_hint_by_name_key_and_natural():
+    coll = db().fresh
+    plan = lambda cur: json.dumps(cur.explain()["queryPlanner"]["winningPlan"])
+    assert '"indexName": "k_1"' in plan(coll.find({"n": 5}).hint("k_1"))
+    assert '"indexName": "n_1"' in plan(coll.find({"n": 5, "k": "key000005"}).hint([("n", 1)]))
+    assert "COLLSCAN" in plan(coll.find({"k": "key000005"}).hint([("$natural", 1)]))
+    assert coll.count_documents({"n": 5}, hint="k_1") == 20
+    assert len(coll.distinct("k", {"n": 5}, hint="n_1")) == 20
+    assert [d["_id"] for d in coll.find({"n": 7}).hint("n_1")] == [i for i in range(20000) if i % 1000 == 7]
+    assert coll.update_many({"n": 7}, {"$set": {"t": 1}}, hint="n_1").modified_count == 20
+    assert coll.delete_one({"k": "key000007"}, hint={"k": 1}).deleted_count == 1
+    assert coll.find_one_and_update({"n": 8}, {"$set": {"t": 2}}, hint="n_1") is not None
+    assert len(list(coll.aggregate([{"$match": {"n": 9}}], hint="n_1"))) == 20
+    for call in (lambda: coll.find({}).hint("nope").to_list(), lambda: coll.find({}).hint([("zz", 1)]).to_list(),
+                 lambda: coll.count_documents({}, hint="nope"), lambda: coll.delete_one({}, hint="nope")):
+        try:
+            call()
+            raise AssertionError("an unknown hint was accepted")
+        except OperationFailure as e:
+            assert e.code == 2 and "hint provided does not correspond to an existing index" in str(e), e
+
+
+def test_hidden_index_is_maintained_but_never_chosen():
+    coll = db().fresh
+    assert db().command("collMod", "fresh", index={"name": "n_1", "hidden": True})["hidden_new"] is True
+    assert "IXSCAN" not in json.dumps(coll.find({"n": 5}).explain()["queryPlanner"]["winningPlan"])
+    assert [i.get("hidden") for i in coll.list_indexes() if i["name"] == "n_1"] == [True]
+    try:
+        coll.find({"n": 5}).hint("n_1").to_list()
+        raise AssertionError("a hidden index was hinted")
+    except OperationFailure as e:
+        assert e.code == 2, e
+    coll.insert_one({"_id": 99999, "k": "hidden-time", "n": 123456})
+    db().command("collMod", "fresh", index={"keyPattern": {"n": 1}, "hidden": False})
+    assert [d["_id"] for d in coll.find({"n": 123456})] == [99999]
+    assert "IXSCAN" in json.dumps(coll.find({"n": 123456}).explain()["queryPlanner"]["winningPlan"])
+
+
+def test_unique_compound_violations_carry_key_pattern_and_value():
+    coll = db().uniq
+    coll.create_index([("u", 1), ("v", -1)], unique=True)
+    coll.insert_one({"u": 1, "v": "x"})
+    try:
+        coll.insert_one({"u": 1, "v": "x"})
+        raise AssertionError("duplicate accepted")
+    except DuplicateKeyError as e:
+        assert e.details["keyPattern"] == {"u": 1, "v": -1} and e.details["keyValue"] == {"u": 1, "v": "x"}, e.details
+    for ordered in (True, False):
+        try:
+            coll.insert_many([{"u": 2, "v": "y"}, {"u": 1, "v": "x"}, {"u": 3, "v": "z"}], ordered=ordered)
+            raise AssertionError("duplicate accepted")
+        except BulkWriteError as e:
+            errors = e.details["writeErrors"]
+            assert [w["index"] for w in errors] == [1] and errors[0]["code"] == 11000, errors
+            assert e.details["nInserted"] == (1 if ordered else 2), e.details
+        coll.delete_many({"u": {"$in": [2, 3]}})
+
+
+def test_explain_of_writes_names_the_index():
+    d = db()
+    e = d.command("explain", {"update": "fresh", "updates": [{"q": {"k": "key000042"}, "u": {"$set": {"z": 1}}}]},
+                  verbosity="executionStats")
+    assert e["queryPlanner"]["winningPlan"]["stage"] == "UPDATE", e
+    assert '"indexName": "k_1"' in json.dumps(e["queryPlanner"]["winningPlan"])
+    assert e["executionStats"]["totalDocsExamined"] == 1
+    e = d.command("explain", {"delete": "fresh", "deletes": [{"q": {"n": {"$gt": 995}}, "limit": 0}]})
+    assert e["queryPlanner"]["winningPlan"]["stage"] == "DELETE", e
+    e = d.command("explain", {"findAndModify": "fresh", "query": {"k": "key000043"}, "remove": True})
+    assert e["queryPlanner"]["winningPlan"]["stage"] == "DELETE", e
+    assert d.fresh.count_documents({"k": "key000043"}) == 1  # explain does not write
+
+
+def test_index_sizes_and_drop_counts():
+    d = db()
+    stats = d.command("collStats", "fresh")
+    assert set(stats["indexSizes"]) == {"_id_", "k_1", "n_1"}, stats["indexSizes"]
+    assert all(size > 0 for size in stats["indexSizes"].values()), stats["indexSizes"]
+    assert stats["nindexes"] == 3
+    assert d.command("dropIndexes", "fresh", index="k_1")["nIndexesWas"] == 3
+    assert d.command("dropIndexes", "fresh", index="*")["nIndexesWas"] == 2
+    assert [i["name"] for i in d.fresh.list_indexes()] == ["_id_"]
+
+
+# ---------------------------------------------------------------- runner
+
+
+def cleanup():
+    try:
+        c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)
+        c.drop_database(DB)
+        c.close()
+    except PyMongoError as e:
+        print(f"cleanup failed: {e}", file=sys.stderr)
+    for c in _clients:
+        c.close()
+    _clients.clear()
+
+
+def main(argv):
+    global URI
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
+    URI = ap.parse_args(argv).uri
+    if not URI:
+        ap.error("--uri (or GATEWAY_URI) is required")
+    if not harness.reachable(lambda: db().client.admin.command("ping")):
+        return 1
+    return harness.run(harness.tests_in(globals()), cleanup=cleanup, title="indexes")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
