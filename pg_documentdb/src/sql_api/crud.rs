@@ -4,6 +4,7 @@
 use documentdb_pgbson::{docdb_guard, Bson, BsonRef, BsonSequenceRef};
 use pgrx::prelude::*;
 
+use super::out_record::reply_record;
 use crate::commands::write_result::WriteResult;
 use crate::commands::{find, insert, update_delete};
 use crate::record::{Column, Record};
@@ -12,19 +13,32 @@ use crate::spi::with_spi;
 /// `(p_result bson, p_success bool)`.
 fn write_record(fcinfo: pg_sys::FunctionCallInfo, result: WriteResult) -> Record {
     let success = result.success();
-    Record::build(fcinfo, vec![Column::Bson(result.to_reply().into_bytes()), Column::Bool(success)])
+    reply_record(fcinfo, result.to_reply(), [Column::Bool(success)])
 }
 
-#[pg_extern(sql = false)]
-fn insert(
-    p_database_name: &str,
-    p_insert: BsonRef<'_>,
-    p_insert_documents: Option<BsonSequenceRef<'_>>,
-    _p_transaction_id: Option<&str>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Record {
-    let result = docdb_guard(|| with_spi(|| insert::insert(p_database_name, p_insert.document(), p_insert_documents)));
-    write_record(fcinfo, result)
+/// `insert`, `update` and `delete` share one SQL signature (`p_database_name text, <spec>
+/// bson, p_insert_documents bsonsequence, p_transaction_id text`) and differ only in the
+/// command they run.
+macro_rules! write_commands {
+    ($($name:ident => $command:path),+ $(,)?) => {$(
+        #[pg_extern(sql = false)]
+        fn $name(
+            p_database_name: &str,
+            p_spec: BsonRef<'_>,
+            p_insert_documents: Option<BsonSequenceRef<'_>>,
+            _p_transaction_id: Option<&str>,
+            fcinfo: pg_sys::FunctionCallInfo,
+        ) -> Record {
+            let result = docdb_guard(|| with_spi(|| $command(p_database_name, p_spec.document(), p_insert_documents)));
+            write_record(fcinfo, result)
+        }
+    )+};
+}
+
+write_commands! {
+    insert => insert::insert,
+    update => update_delete::update,
+    delete => update_delete::delete,
 }
 
 #[pg_extern(sql = false)]
@@ -41,32 +55,6 @@ fn insert_one(
 }
 
 #[pg_extern(sql = false)]
-fn update(
-    p_database_name: &str,
-    p_update: BsonRef<'_>,
-    p_insert_documents: Option<BsonSequenceRef<'_>>,
-    _p_transaction_id: Option<&str>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Record {
-    let result =
-        docdb_guard(|| with_spi(|| update_delete::update(p_database_name, p_update.document(), p_insert_documents)));
-    write_record(fcinfo, result)
-}
-
-#[pg_extern(sql = false)]
-fn delete(
-    p_database_name: &str,
-    p_delete: BsonRef<'_>,
-    p_insert_documents: Option<BsonSequenceRef<'_>>,
-    _p_transaction_id: Option<&str>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Record {
-    let result =
-        docdb_guard(|| with_spi(|| update_delete::delete(p_database_name, p_delete.document(), p_insert_documents)));
-    write_record(fcinfo, result)
-}
-
-#[pg_extern(sql = false)]
 fn find_and_modify(
     p_database_name: &str,
     p_message: BsonRef<'_>,
@@ -74,7 +62,7 @@ fn find_and_modify(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
     let reply = docdb_guard(|| with_spi(|| update_delete::find_and_modify(p_database_name, p_message.document())));
-    Record::build(fcinfo, vec![Column::Bson(reply.into_bytes()), Column::Bool(true)])
+    reply_record(fcinfo, reply, [Column::Bool(true)])
 }
 
 #[pg_extern(sql = false)]

@@ -4,65 +4,37 @@
 use documentdb_pgbson::{docdb_guard, BsonRef};
 use pgrx::prelude::*;
 
+use super::out_record::{continuation_column, reply_record};
 use crate::commands::{aggregate, collection, cursor, find};
 use crate::record::{Column, Record};
 use crate::spi::with_spi;
 
 /// `(cursorpage bson, continuation bson, persistconnection bool, cursorid int8)`.
 fn page_record(fcinfo: pg_sys::FunctionCallInfo, page: cursor::FirstPage) -> Record {
-    Record::build(
+    reply_record(
         fcinfo,
-        vec![
-            Column::Bson(page.reply.into_bytes()),
-            page.continuation.map_or(Column::Null, |c| Column::Bson(c.into_bytes())),
-            Column::Bool(page.persist_connection),
-            Column::Int8(page.cursor_id),
-        ],
+        page.reply,
+        [continuation_column(page.continuation), Column::Bool(page.persist_connection), Column::Int8(page.cursor_id)],
     )
 }
 
-#[pg_extern(sql = false)]
-fn find_cursor_first_page(
-    database: &str,
-    commandspec: BsonRef<'_>,
-    cursorid: i64,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Record {
-    let page = docdb_guard(|| with_spi(|| find::find_first_page(database, commandspec.document(), cursorid)));
-    page_record(fcinfo, page)
+/// The `*_cursor_first_page` functions share one SQL signature (`database text,
+/// commandspec bson, cursorid int8`) and differ only in the command they run.
+macro_rules! first_page_functions {
+    ($($name:ident => $command:path),+ $(,)?) => {$(
+        #[pg_extern(sql = false)]
+        fn $name(database: &str, commandspec: BsonRef<'_>, cursorid: i64, fcinfo: pg_sys::FunctionCallInfo) -> Record {
+            let page = docdb_guard(|| with_spi(|| $command(database, commandspec.document(), cursorid)));
+            page_record(fcinfo, page)
+        }
+    )+};
 }
 
-#[pg_extern(sql = false)]
-fn aggregate_cursor_first_page(
-    database: &str,
-    commandspec: BsonRef<'_>,
-    cursorid: i64,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Record {
-    let page = docdb_guard(|| with_spi(|| aggregate::aggregate_first_page(database, commandspec.document(), cursorid)));
-    page_record(fcinfo, page)
-}
-
-#[pg_extern(sql = false)]
-fn list_collections_cursor_first_page(
-    database: &str,
-    commandspec: BsonRef<'_>,
-    cursorid: i64,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Record {
-    let page = docdb_guard(|| with_spi(|| collection::list_collections(database, commandspec.document(), cursorid)));
-    page_record(fcinfo, page)
-}
-
-#[pg_extern(sql = false)]
-fn list_indexes_cursor_first_page(
-    database: &str,
-    commandspec: BsonRef<'_>,
-    cursorid: i64,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Record {
-    let page = docdb_guard(|| with_spi(|| collection::list_indexes(database, commandspec.document(), cursorid)));
-    page_record(fcinfo, page)
+first_page_functions! {
+    find_cursor_first_page => find::find_first_page,
+    aggregate_cursor_first_page => aggregate::aggregate_first_page,
+    list_collections_cursor_first_page => collection::list_collections,
+    list_indexes_cursor_first_page => collection::list_indexes,
 }
 
 #[pg_extern(sql = false)]
@@ -81,10 +53,7 @@ fn cursor_get_more(
             cursor::get_more(getmorespec.document(), continuation.document())
         })
     });
-    Record::build(
-        fcinfo,
-        vec![Column::Bson(reply.into_bytes()), continuation.map_or(Column::Null, |c| Column::Bson(c.into_bytes()))],
-    )
+    reply_record(fcinfo, reply, [continuation_column(continuation)])
 }
 
 /// Closes the portals of pinned cursors (`killCursors`); returns the ids it closed.

@@ -4,6 +4,7 @@ use documentdb_pgbson::{docdb_guard, Bson, BsonRef};
 use pgrx::prelude::*;
 
 use crate::commands::indexes;
+use super::out_record::reply_record;
 use crate::record::{Column, Record};
 use crate::spi::with_spi;
 
@@ -16,7 +17,7 @@ fn create_indexes_background(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
     let reply = docdb_guard(|| with_spi(|| indexes::create_indexes(p_database_name, p_index_spec.document())));
-    Record::build(fcinfo, vec![Column::Bson(reply.into_bytes()), Column::Bool(true), Column::Null])
+    reply_record(fcinfo, reply, [Column::Bool(true), Column::Null])
 }
 
 /// `dropIndexes` (the body of the `drop_indexes` procedure).

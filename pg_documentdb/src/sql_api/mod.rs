@@ -11,5 +11,6 @@ mod cursors;
 mod diagnostics;
 mod group_accumulator;
 mod indexes;
+mod out_record;
 mod per_row;
 mod users;

@@ -2,10 +2,11 @@
 //! the index-servable filter operators, projections, updates, expressions, `$unwind` and
 //! `distinct`. Each parses its constant spec once per call site (`call_cache`), then runs
 //! on the row's borrowed bytes. The functions that evaluate expressions have a `_let`
-//! twin for commands with `let` variables: both call one helper, the plain one with no
-//! variables.
+//! twin for commands with `let` variables, declared together by `per_row_with_let_twin!`:
+//! both call one helper, the plain one with no variables.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use bson::{RawBson, RawBsonRef, RawDocument};
 use documentdb_errors::{docdb_error, DocDbError, DocDbResult, ErrorCode};
@@ -110,8 +111,15 @@ fn apply_stage(
     )
 }
 
-fn parse_expression(spec: BsonRef<'_>, vars: Option<BsonRef<'_>>) -> DocDbResult<Expression> {
-    Expression::parse(unwrap_value(spec.document())?, &context(vars)?)
+/// The call site's parsed `{ "" : <expression> }` spec.
+fn cached_expression(
+    spec: BsonRef<'_>,
+    vars: Option<BsonRef<'_>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> DocDbResult<Rc<Expression>> {
+    cached(fcinfo, &key(&[spec.as_bytes()], vars), || {
+        Expression::parse(unwrap_value(spec.document())?, &context(vars)?)
+    })
 }
 
 fn expression_get(
@@ -121,7 +129,7 @@ fn expression_get(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<Bson> {
     ok_or_throw((|| {
-        let expr = cached(fcinfo, &key(&[expression.as_bytes()], vars), || parse_expression(expression, vars))?;
+        let expr = cached_expression(expression, vars, fcinfo)?;
         match expr.evaluate(document.document())? {
             Some(value) => wrap_owned(&value).map(Some),
             None => Ok(None),
@@ -136,7 +144,7 @@ fn replace_root(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Bson {
     ok_or_throw((|| {
-        let expr = cached(fcinfo, &key(&[spec.as_bytes()], vars), || parse_expression(spec, vars))?;
+        let expr = cached_expression(spec, vars, fcinfo)?;
         replacement_root(expr.evaluate(document.document())?)
     })())
 }
@@ -241,117 +249,82 @@ fn update_document(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::Fun
     Ok(Bson::from(outcome.document))
 }
 
-// ---- query ----------------------------------------------------------------------------
+/// Declares a per-row function and its `_let` twin from one body, so the two cannot drift
+/// apart: the twin takes the command's `let` variables as its last argument. The body is
+/// written `|vars, fcinfo| ...`, `vars` being `Option<BsonRef>` (`None` in the plain
+/// function). Both symbols, `<name>_wrapper` and `<name>_let_wrapper`, are named in
+/// `sql/documentdb_api_internal.sql`.
+macro_rules! per_row_with_let_twin {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident / $let_name:ident ($($arg:ident),+) -> $ret:ty =
+            |$vars:ident, $fcinfo:ident| $body:expr;
+    ) => {
+        $(#[$doc])*
+        #[pg_extern(sql = false)]
+        fn $name($($arg: BsonRef<'_>,)+ $fcinfo: pg_sys::FunctionCallInfo) -> $ret {
+            let $vars: Option<BsonRef<'_>> = None;
+            $body
+        }
 
-/// Does `document` match the MongoDB query `query`?
-#[pg_extern(sql = false)]
-fn bson_query_match(document: BsonRef<'_>, query: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    query_match(document, query, None, fcinfo)
+        #[pg_extern(sql = false)]
+        fn $let_name($($arg: BsonRef<'_>,)+ $vars: BsonRef<'_>, $fcinfo: pg_sys::FunctionCallInfo) -> $ret {
+            let $vars = Some($vars);
+            $body
+        }
+    };
 }
 
-#[pg_extern(sql = false)]
-fn bson_query_match_let(
-    document: BsonRef<'_>,
-    query: BsonRef<'_>,
-    vars: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> bool {
-    query_match(document, query, Some(vars), fcinfo)
+// ---- query ----------------------------------------------------------------------------
+
+per_row_with_let_twin! {
+    /// Does `document` match the MongoDB query `query`?
+    fn bson_query_match / bson_query_match_let(document, query) -> bool =
+        |vars, fcinfo| query_match(document, query, vars, fcinfo);
 }
 
 // The filter's index-servable predicates, as operators `document <op> '{ path: value }'`
 // (documentdb_api_catalog.@= @> @>= @< @<= @*= @?). Each has exactly the semantics of
 // `{ path: { $op: value } }`, so index opclasses can attach to them.
 
-#[pg_extern(sql = false)]
-fn bson_dollar_eq(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    pushdown_match(PushdownOp::Eq, document, operand, fcinfo)
+/// Declares one operator function per pushed-down operator, `name => PushdownOp` variant.
+macro_rules! pushdown_operators {
+    ($($name:ident => $op:ident),+ $(,)?) => {$(
+        #[pg_extern(sql = false)]
+        fn $name(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
+            pushdown_match(PushdownOp::$op, document, operand, fcinfo)
+        }
+    )+};
 }
 
-#[pg_extern(sql = false)]
-fn bson_dollar_gt(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    pushdown_match(PushdownOp::Gt, document, operand, fcinfo)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_gte(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    pushdown_match(PushdownOp::Gte, document, operand, fcinfo)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_lt(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    pushdown_match(PushdownOp::Lt, document, operand, fcinfo)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_lte(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    pushdown_match(PushdownOp::Lte, document, operand, fcinfo)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_in(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    pushdown_match(PushdownOp::In, document, operand, fcinfo)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_exists(document: BsonRef<'_>, operand: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> bool {
-    pushdown_match(PushdownOp::Exists, document, operand, fcinfo)
+pushdown_operators! {
+    bson_dollar_eq => Eq,
+    bson_dollar_gt => Gt,
+    bson_dollar_gte => Gte,
+    bson_dollar_lt => Lt,
+    bson_dollar_lte => Lte,
+    bson_dollar_in => In,
+    bson_dollar_exists => Exists,
 }
 
 // ---- projection and stages --------------------------------------------------------------
 
-/// Applies a `find` projection (`query` is the find filter, used by positional `$`).
-#[pg_extern(sql = false)]
-fn bson_project_find(
-    document: BsonRef<'_>,
-    projection: BsonRef<'_>,
-    query: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Bson {
-    project_find(document, projection, query, None, fcinfo)
+per_row_with_let_twin! {
+    /// Applies a `find` projection (`query` is the find filter, used by positional `$`).
+    fn bson_project_find / bson_project_find_let(document, projection, query) -> Bson =
+        |vars, fcinfo| project_find(document, projection, query, vars, fcinfo);
 }
 
-#[pg_extern(sql = false)]
-fn bson_project_find_let(
-    document: BsonRef<'_>,
-    projection: BsonRef<'_>,
-    query: BsonRef<'_>,
-    vars: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Bson {
-    project_find(document, projection, query, Some(vars), fcinfo)
+per_row_with_let_twin! {
+    /// Applies a `$project` stage.
+    fn bson_dollar_project / bson_dollar_project_let(document, spec) -> Bson =
+        |vars, fcinfo| apply_stage(document, spec, vars, fcinfo, Projection::parse_project_stage_with_context);
 }
 
-/// Applies a `$project` stage.
-#[pg_extern(sql = false)]
-fn bson_dollar_project(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
-    apply_stage(document, spec, None, fcinfo, Projection::parse_project_stage_with_context)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_project_let(
-    document: BsonRef<'_>,
-    spec: BsonRef<'_>,
-    vars: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Bson {
-    apply_stage(document, spec, Some(vars), fcinfo, Projection::parse_project_stage_with_context)
-}
-
-/// Applies an `$addFields`/`$set` stage.
-#[pg_extern(sql = false)]
-fn bson_dollar_add_fields(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
-    apply_stage(document, spec, None, fcinfo, Projection::parse_add_fields_with_context)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_add_fields_let(
-    document: BsonRef<'_>,
-    spec: BsonRef<'_>,
-    vars: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Bson {
-    apply_stage(document, spec, Some(vars), fcinfo, Projection::parse_add_fields_with_context)
+per_row_with_let_twin! {
+    /// Applies an `$addFields`/`$set` stage.
+    fn bson_dollar_add_fields / bson_dollar_add_fields_let(document, spec) -> Bson =
+        |vars, fcinfo| apply_stage(document, spec, vars, fcinfo, Projection::parse_add_fields_with_context);
 }
 
 /// Applies an `$unset` stage; `spec` is `{ "" : "field" | ["f1", ...] }`.
@@ -364,20 +337,10 @@ fn bson_dollar_unset(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::F
     )
 }
 
-/// `$replaceRoot`/`$replaceWith`: `spec` is `{ "" : <expression> }`.
-#[pg_extern(sql = false)]
-fn bson_dollar_replace_root(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
-    replace_root(document, spec, None, fcinfo)
-}
-
-#[pg_extern(sql = false)]
-fn bson_dollar_replace_root_let(
-    document: BsonRef<'_>,
-    spec: BsonRef<'_>,
-    vars: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Bson {
-    replace_root(document, spec, Some(vars), fcinfo)
+per_row_with_let_twin! {
+    /// `$replaceRoot`/`$replaceWith`: `spec` is `{ "" : <expression> }`.
+    fn bson_dollar_replace_root / bson_dollar_replace_root_let(document, spec) -> Bson =
+        |vars, fcinfo| replace_root(document, spec, vars, fcinfo);
 }
 
 /// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
@@ -389,25 +352,11 @@ fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator
 
 // ---- expressions, sort keys, distinct ---------------------------------------------------
 
-/// Value of an aggregation expression `{ "" : <expression> }` on `document`, as
-/// `{ "" : value }`; SQL NULL when the expression evaluates to missing.
-#[pg_extern(sql = false)]
-fn bson_expression_get(
-    document: BsonRef<'_>,
-    expression: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Option<Bson> {
-    expression_get(document, expression, None, fcinfo)
-}
-
-#[pg_extern(sql = false)]
-fn bson_expression_get_let(
-    document: BsonRef<'_>,
-    expression: BsonRef<'_>,
-    vars: BsonRef<'_>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Option<Bson> {
-    expression_get(document, expression, Some(vars), fcinfo)
+per_row_with_let_twin! {
+    /// Value of an aggregation expression `{ "" : <expression> }` on `document`, as
+    /// `{ "" : value }`; SQL NULL when the expression evaluates to missing.
+    fn bson_expression_get / bson_expression_get_let(document, expression) -> Option<Bson> =
+        |vars, fcinfo| expression_get(document, expression, vars, fcinfo);
 }
 
 /// Sort key of `document` for a one-key sort spec `{ "path" : 1 | -1 }`, as

@@ -6,27 +6,15 @@ use pgrx::prelude::*;
 use crate::commands::users;
 use crate::spi::with_spi;
 
-#[pg_extern(sql = false)]
-fn create_user(p_spec: BsonRef<'_>) -> Bson {
-    docdb_guard(|| with_spi(|| users::create_user(p_spec.document())).map(Bson::from))
+/// Each entry point takes the command's spec document and returns its reply; the command
+/// in `commands::users` has the entry point's name.
+macro_rules! user_commands {
+    ($($name:ident),+ $(,)?) => {$(
+        #[pg_extern(sql = false)]
+        fn $name(p_spec: BsonRef<'_>) -> Bson {
+            docdb_guard(|| with_spi(|| users::$name(p_spec.document())).map(Bson::from))
+        }
+    )+};
 }
 
-#[pg_extern(sql = false)]
-fn drop_user(p_spec: BsonRef<'_>) -> Bson {
-    docdb_guard(|| with_spi(|| users::drop_user(p_spec.document())).map(Bson::from))
-}
-
-#[pg_extern(sql = false)]
-fn update_user(p_spec: BsonRef<'_>) -> Bson {
-    docdb_guard(|| with_spi(|| users::update_user(p_spec.document())).map(Bson::from))
-}
-
-#[pg_extern(sql = false)]
-fn users_info(p_spec: BsonRef<'_>) -> Bson {
-    docdb_guard(|| with_spi(|| users::users_info(p_spec.document())).map(Bson::from))
-}
-
-#[pg_extern(sql = false)]
-fn connection_status(p_spec: BsonRef<'_>) -> Bson {
-    docdb_guard(|| with_spi(|| users::connection_status(p_spec.document())).map(Bson::from))
-}
+user_commands!(create_user, drop_user, update_user, users_info, connection_status);
