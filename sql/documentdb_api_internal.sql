@@ -72,4 +72,8 @@ RETURNS void LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'i
 CREATE FUNCTION documentdb_api_internal.bson_has_array_on_key_paths(document documentdb_core.bson, key_pattern documentdb_core.bson)
 RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_has_array_on_key_paths_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_index_becomes_multikey(document documentdb_core.bson, index_id bigint, key_pattern documentdb_core.bson)
-RETURNS boolean LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_becomes_multikey_wrapper';
+RETURNS boolean LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'bson_index_becomes_multikey_wrapper';
+-- The keys a multikey index holds for a document at a path (one per element and per array),
+-- for the GIN index (array_ops) beside each single-field index; see commands/indexes.rs.
+CREATE FUNCTION documentdb_api_internal.bson_index_terms(document documentdb_core.bson, path text)
+RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_terms_wrapper';

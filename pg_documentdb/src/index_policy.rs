@@ -14,8 +14,9 @@ use pgrx::pg_sys;
 /// The indexes the planner may use on one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexChoice {
-    /// Only this index (OID), and no sequential scan unless nothing else answers.
-    Only(u32),
+    /// Only these indexes (the relations of one MongoDB index), and no sequential scan
+    /// unless nothing else answers.
+    Only(Vec<u32>),
     /// No index at all: a collection scan (`$natural`).
     NoIndexes,
     /// Any index but these (hidden indexes).
@@ -33,7 +34,10 @@ impl TablePolicy {
     /// A comment naming the policy, part of the statement's text.
     pub fn sql_marker(&self) -> String {
         match &self.choice {
-            IndexChoice::Only(index) => format!("/* index {index} only */"),
+            IndexChoice::Only(indexes) => {
+                let list: Vec<String> = indexes.iter().map(u32::to_string).collect();
+                format!("/* index {} only */", list.join(","))
+            }
             IndexChoice::NoIndexes => "/* no index */".to_owned(),
             IndexChoice::Excluding(indexes) => {
                 let list: Vec<String> = indexes.iter().map(u32::to_string).collect();
@@ -79,7 +83,7 @@ unsafe extern "C-unwind" fn relation_info_hook(
         for index in indexes.iter_ptr() {
             let oid = (*index).indexoid.to_u32();
             let keep = match &choice {
-                IndexChoice::Only(only) => oid == *only,
+                IndexChoice::Only(only) => only.contains(&oid),
                 IndexChoice::NoIndexes => false,
                 IndexChoice::Excluding(hidden) => !hidden.contains(&oid),
             };

@@ -65,6 +65,9 @@ pub const ARRAY_AGG: &str = "documentdb_core.bson_array_agg";
 /// A document holds an array along an index key pattern's paths (`sql_api/indexes.rs`
 /// `bson_has_array_on_key_paths`).
 pub const HAS_ARRAY_ON_KEY_PATHS: &str = "documentdb_api_internal.bson_has_array_on_key_paths";
+/// The keys a multikey index holds for a document at a path (`sql_api/indexes.rs`
+/// `bson_index_terms`).
+pub const INDEX_TERMS: &str = "documentdb_api_internal.bson_index_terms";
 /// The multikey trigger's WHEN clause (`sql_api/indexes.rs` `bson_index_becomes_multikey`).
 pub const INDEX_BECOMES_MULTIKEY: &str = "documentdb_api_internal.bson_index_becomes_multikey";
 /// The multikey trigger's function (plpgsql, `sql/documentdb_api.sql`).

@@ -134,8 +134,20 @@ def test_same_documents_with_and_without_indexes_multikey():
     coll = db().multi
     coll.insert_many(make_docs(2000, 2))
     check_same_documents(coll)
-    plan = coll.find({"a": 5}).explain()["queryPlanner"]["winningPlan"]
-    assert "isMultiKey" not in json.dumps(plan) or '"isMultiKey": true' in json.dumps(plan), plan
+    assert [i["name"] for i in coll.list_indexes()] == ["_id_", "a_1", "b.c_-1", "s_1_a_-1"]
+
+
+def test_multikey_equality_reads_the_btree_and_the_gin_of_keys():
+    coll = db().tags
+    rnd = random.Random(4)
+    coll.insert_many([{"_id": i, "t": [f"x{rnd.randrange(3000)}" for _ in range(3)], "n": i} for i in range(6000)])
+    coll.insert_many([{"_id": 10000 + i, "t": f"x{i}"} for i in range(50)])  # single values too
+    coll.create_index("t")
+    for filt in [{"t": "x7"}, {"t": {"$in": ["x1", "x2", "x3"]}}]:
+        plan = json.dumps(coll.find(filt).explain()["queryPlanner"]["winningPlan"])
+        assert '"isMultiKey": true' in plan and '"indexName": "t_1"' in plan and "COLLSCAN" not in plan, plan
+        assert ids(coll, filt) == ids(coll, filt, hint=[("$natural", 1)]), filt
+    assert 10007 in ids(coll, {"t": "x7"})
 
 
 def test_index_created_before_data_tracks_multikey():

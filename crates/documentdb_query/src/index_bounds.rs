@@ -11,7 +11,7 @@
 //! exclude a matching document.
 
 use bson::spec::ElementType;
-use bson::{Binary, RawBson, RawDocument};
+use bson::{Binary, RawBson, RawBsonRef, RawDocument};
 
 use crate::filter::{PushdownOp, PushdownPredicate};
 
@@ -143,12 +143,57 @@ pub fn path_has_array(doc: &RawDocument, path: &str) -> bool {
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
         match current.get(part) {
-            Ok(Some(bson::RawBsonRef::Array(_))) => return true,
-            Ok(Some(bson::RawBsonRef::Document(d))) if parts.peek().is_some() => current = d,
+            Ok(Some(RawBsonRef::Array(_))) => return true,
+            Ok(Some(RawBsonRef::Document(d))) if parts.peek().is_some() => current = d,
             _ => return false,
         }
     }
     false
+}
+
+/// The keys a multikey index holds for a document at `path`, as MongoDB's multikey index
+/// stores them: every value the path reaches (through arrays of documents, and numeric
+/// components into arrays), and for an array value each of its elements besides the array
+/// itself (so equality with the whole array and with one element both find it). A missing
+/// path yields nothing: null equality is not answered from these keys.
+pub fn multikey_terms<'a>(doc: &'a RawDocument, path: &str) -> Vec<RawBsonRef<'a>> {
+    fn reach<'a>(value: RawBsonRef<'a>, rest: &[&str], out: &mut Vec<RawBsonRef<'a>>) {
+        let Some((first, tail)) = rest.split_first() else {
+            out.push(value);
+            if let RawBsonRef::Array(items) = value {
+                out.extend(items.into_iter().flatten());
+            }
+            return;
+        };
+        match value {
+            RawBsonRef::Document(d) => {
+                if let Ok(Some(v)) = d.get(first) {
+                    reach(v, tail, out);
+                }
+            }
+            // Implicit traversal, as the matcher: an array's documents (not its nested
+            // arrays), and the element a numeric component names.
+            RawBsonRef::Array(items) => {
+                if let Some(i) = documentdb_bson::path::array_index(first) {
+                    if let Some(Ok(v)) = items.into_iter().nth(i) {
+                        reach(v, tail, out);
+                    }
+                }
+                for item in items.into_iter().flatten() {
+                    if let RawBsonRef::Document(d) = item {
+                        if let Ok(Some(v)) = d.get(first) {
+                            reach(v, tail, out);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    reach(RawBsonRef::Document(doc), &parts, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -261,6 +306,63 @@ mod tests {
         assert_eq!(bounds_of(&rawdoc! { "a": { "$gt": null } }), None);
         assert_eq!(bounds_of(&rawdoc! { "a": { "$gt": bson::RawBson::MaxKey } }), None);
         assert_eq!(bounds_of(&rawdoc! { "a": { "$in": [[1]] } }), None);
+    }
+
+    /// The property the multikey index relies on: a document matches `{path: v}` (or `$in`)
+    /// only if one of its terms equals `v` (or one of the values), for non-null `v`.
+    #[test]
+    fn every_equality_match_has_an_equal_term() {
+        let docs = [
+            bson::doc! { "a": [1, [2, 3], { "b": 4 }, { "b": [5, { "c": 6 }] }] },
+            bson::doc! { "a": { "b": [7, 8] } },
+            bson::doc! { "a": [[{ "b": 9 }]] },
+            bson::doc! { "a": [{ "b": { "c": [10] } }, { "b": null }] },
+            bson::doc! { "a": [1.0, "x", { "0": 11 }], "b": [[12]] },
+            bson::doc! { "a": { "0": { "b": 13 } } },
+        ];
+        let operands: Vec<bson::Bson> = vec![
+            1.into(),
+            2.into(),
+            bson::bson!([2, 3]),
+            4.into(),
+            5.into(),
+            6.into(),
+            bson::bson!({ "c": 6 }),
+            7.into(),
+            bson::bson!([7, 8]),
+            9.into(),
+            bson::bson!([{ "b": 9 }]),
+            10.into(),
+            bson::bson!([10]),
+            "x".into(),
+            11.into(),
+            12.into(),
+            bson::bson!([12]),
+            13.into(),
+            bson::bson!({ "b": 13 }),
+        ];
+        let paths = ["a", "a.b", "a.b.c", "a.0", "a.0.b", "a.1", "a.3.b", "b", "b.0"];
+        let mut matched = 0;
+        for doc in &docs {
+            let raw = bson::RawDocumentBuf::try_from(doc).unwrap();
+            for path in paths {
+                let terms = multikey_terms(&raw, path);
+                for operand in &operands {
+                    let filter =
+                        bson::RawDocumentBuf::try_from(&bson::doc! { path: { "$eq": operand.clone() } }).unwrap();
+                    if !Filter::parse(&filter).unwrap().matches(&raw).unwrap() {
+                        continue;
+                    }
+                    matched += 1;
+                    let wanted = RawBson::try_from(operand.clone()).unwrap();
+                    assert!(
+                        terms.iter().any(|t| compare_values(*t, wanted.as_raw_bson_ref()) == Ordering::Equal),
+                        "{doc:?} matches {{{path}: {operand:?}}} but its terms are {terms:?}"
+                    );
+                }
+            }
+        }
+        assert!(matched > 20, "only {matched} matches checked");
     }
 
     #[test]

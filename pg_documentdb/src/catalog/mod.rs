@@ -38,6 +38,8 @@ pub struct IndexEntry {
     pub id: i64,
     /// OID of the PostgreSQL index (the primary key for `_id_`).
     pub oid: u32,
+    /// OID of the GIN index of multikey keys beside a single-field index (0: none).
+    pub terms_oid: u32,
     /// The spec as `listIndexes` reports it (`key`, `name`, options).
     pub spec: RawDocumentBuf,
     /// MongoDB's multikey flag (see `sql/documentdb_catalog.sql`).
@@ -68,6 +70,12 @@ impl IndexEntry {
     /// A hidden index is kept up to date but never chosen for a query.
     pub fn is_hidden(&self) -> bool {
         self.spec.get_bool("hidden").unwrap_or(false)
+    }
+
+    /// The PostgreSQL indexes that make up this index (the btree, and the GIN of multikey
+    /// keys beside a single-field index).
+    pub fn relation_oids(&self) -> Vec<u32> {
+        [self.oid, self.terms_oid].into_iter().filter(|o| *o != 0).collect()
     }
 
     /// Whether the planner may use the index's key bounds: it holds one single-valued key
@@ -207,7 +215,8 @@ fn index_entries(collection_id: i64) -> DocDbResult<Vec<IndexEntry>> {
     let rows = spi::execute(
         "SELECT index_id, index_spec, index_is_multikey, coalesce(to_regclass(CASE WHEN index_name = '_id_' \
          THEN format('documentdb_data.collection_pk_%s', collection_id) \
-         ELSE format('documentdb_data.documents_%s_idx_%s', collection_id, index_id) END)::oid, 0) \
+         ELSE format('documentdb_data.documents_%s_idx_%s', collection_id, index_id) END)::oid, 0), \
+         coalesce(to_regclass(format('documentdb_data.documents_%s_idx_%s_terms', collection_id, index_id))::oid, 0) \
          FROM documentdb_api_catalog.collection_indexes WHERE collection_id = $1 ORDER BY index_id",
         &[Param::Int8(collection_id)],
         true,
@@ -220,8 +229,10 @@ fn index_entries(collection_id: i64) -> DocDbResult<Vec<IndexEntry>> {
             let id = c.next()?.as_i64()?;
             let spec = doc_of(c.next()?)?;
             let multikey = c.next()?.as_bool().unwrap_or(true);
-            let oid = c.next()?.as_i64().and_then(|o| u32::try_from(o).ok()).unwrap_or(0);
-            Some(IndexEntry { id, oid, spec, multikey })
+            let mut next_oid = || c.next().and_then(|v| v.as_i64()).and_then(|o| u32::try_from(o).ok()).unwrap_or(0);
+            let oid = next_oid();
+            let terms_oid = next_oid();
+            Some(IndexEntry { id, oid, terms_oid, spec, multikey })
         })
         .collect())
 }

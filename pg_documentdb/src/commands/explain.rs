@@ -27,7 +27,8 @@ impl IndexView<'_> {
         let entry = if pg_name.starts_with("collection_pk_") {
             self.collection.indexes.iter().find(|i| i.name() == "_id_")
         } else {
-            let id = pg_name.rsplit("_idx_").next().and_then(|id| id.parse::<i64>().ok());
+            // documents_<collection>_idx_<id>, or its GIN of multikey keys (`..._terms`).
+            let id = pg_name.rsplit("_idx_").next().and_then(|id| id.trim_end_matches("_terms").parse::<i64>().ok());
             self.collection.indexes.iter().find(|i| Some(i.id) == id)
         };
         let Some(entry) = entry else {

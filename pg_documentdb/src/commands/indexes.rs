@@ -15,7 +15,7 @@
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 
-use super::query_sql::sort_key_expression;
+use super::query_sql::{has_array_condition, sort_key_expression, terms_expression};
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
 use crate::catalog::{self, Collection};
@@ -113,6 +113,7 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
         if path.as_str().starts_with('$') {
             bail!(CannotCreateIndex, "Index key contains an illegal field name: field name starts with '$'.");
         }
+        documentdb_bson::path::check_path_components(path.as_str())?;
         key_direction(path.as_str(), value)?;
     }
     let name = match name {
@@ -200,7 +201,23 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         sql.push_str(" WHERE ");
         sql.push_str(&predicates.join(" AND "));
     }
-    spi::execute_once(&sql)
+    spi::execute_once(&sql)?;
+    let mut keys = spec.key.iter().flatten();
+    if let (Some((path, _)), None, None) = (keys.next(), keys.next(), predicates.first()) {
+        spi::execute_once(&format!(
+            "CREATE INDEX {} ON {} USING gin ({}) WHERE {}",
+            terms_index_name(collection, index_id),
+            collection.table(),
+            terms_expression(path.as_str()),
+            has_array_condition(&spec.key)
+        ))?;
+    }
+    Ok(())
+}
+
+/// The name of the GIN index beside single-field index `index_id`.
+fn terms_index_name(collection: &Collection, index_id: i64) -> String {
+    format!("documents_{}_idx_{index_id}_terms", collection.id)
 }
 
 /// Whether `doc` holds an array along one of the paths of `key` (its keys for that pattern
@@ -220,11 +237,7 @@ fn multikey_trigger_name(collection: &Collection, index_id: i64) -> String {
 fn track_multikey(collection: &Collection, index_id: i64, key: &RawDocument) -> DocDbResult<()> {
     let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(key));
     let rows = spi::execute(
-        &format!(
-            "SELECT EXISTS (SELECT 1 FROM {} WHERE {}(document, {key_literal}::{BSON}))",
-            collection.table(),
-            sql_names::HAS_ARRAY_ON_KEY_PATHS
-        ),
+        &format!("SELECT EXISTS (SELECT 1 FROM {} WHERE {})", collection.table(), has_array_condition(key)),
         &[],
         true,
         1,
@@ -440,11 +453,23 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
     }
     for (id, _) in &to_drop {
         spi::execute_once(&format!("DROP INDEX IF EXISTS documentdb_data.documents_{}_idx_{id}", collection.id))?;
-        spi::execute_once(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {}",
-            multikey_trigger_name(&collection, *id),
-            collection.table()
-        ))?;
+        // Only what exists (IF EXISTS would send the client a NOTICE for the rest).
+        let terms = terms_index_name(&collection, *id);
+        let trigger = multikey_trigger_name(&collection, *id);
+        let rows = spi::execute(
+            "SELECT to_regclass('documentdb_data.' || $1) IS NOT NULL, \
+             EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $2 AND tgrelid = $3::regclass)",
+            &[Param::Text(&terms), Param::Text(&trigger), Param::Text(&collection.table())],
+            true,
+            1,
+        )?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        if row.first().and_then(Value::as_bool).unwrap_or(false) {
+            spi::execute_once(&format!("DROP INDEX documentdb_data.{terms}"))?;
+        }
+        if row.get(1).and_then(Value::as_bool).unwrap_or(false) {
+            spi::execute_once(&format!("DROP TRIGGER {trigger} ON {}", collection.table()))?;
+        }
         spi::execute(
             "DELETE FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",
             &[Param::Int8(*id)],

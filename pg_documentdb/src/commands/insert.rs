@@ -18,9 +18,7 @@ pub const MAX_WRITE_BATCH_SIZE: usize = 100_000;
 
 /// `{ "" : value }`: how `_id` values are stored in the `object_id` column.
 pub fn object_id_key(id: RawBsonRef<'_>) -> Vec<u8> {
-    let mut doc = RawDocumentBuf::new();
-    doc.append(super::write_result::cstr(""), id);
-    doc.into_bytes()
+    documentdb_query::document::single_value_document(id).into_bytes()
 }
 
 struct InsertSpec<'a> {

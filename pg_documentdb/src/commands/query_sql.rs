@@ -14,7 +14,6 @@ use documentdb_query::sort::SortSpec;
 
 use super::cursor::{OwnedParam, PageQuery};
 use crate::catalog::Collection;
-use crate::commands::insert::object_id_key;
 use crate::index_policy::{IndexChoice, TablePolicy};
 use crate::spi::{quote_literal, PlanChoice, Planning};
 use crate::sql_names::{self, PerRow, BSON};
@@ -110,7 +109,7 @@ impl SqlBuilder {
                 let index = collection.indexes.iter().find(|i| i.name() == name && !i.is_hidden());
                 let index = index.ok_or_else(unknown)?;
                 self.hinted_key = index.key().map(ToOwned::to_owned);
-                IndexChoice::Only(index.oid)
+                IndexChoice::Only(index.relation_oids())
             }
             RawBsonRef::Document(key) if key.get("$natural").ok().flatten().is_some() => {
                 if key.iter().count() != 1 {
@@ -125,7 +124,7 @@ impl SqlBuilder {
                     .find(|i| !i.is_hidden() && i.key().is_some_and(|k| k.as_bytes() == key.as_bytes()));
                 let index = index.ok_or_else(unknown)?;
                 self.hinted_key = Some(key.to_owned());
-                IndexChoice::Only(index.oid)
+                IndexChoice::Only(index.relation_oids())
             }
             _ => bail!(FailedToParse, "hint must be a string or an object"),
         };
@@ -143,7 +142,8 @@ impl SqlBuilder {
         if self.index_policy.is_some() {
             return;
         }
-        let hidden: Vec<u32> = collection.indexes.iter().filter(|i| i.is_hidden()).map(|i| i.oid).collect();
+        let hidden: Vec<u32> =
+            collection.indexes.iter().filter(|i| i.is_hidden()).flat_map(|i| i.relation_oids()).collect();
         if !hidden.is_empty() {
             self.index_policy =
                 Some(TablePolicy { table: collection.table_oid, choice: IndexChoice::Excluding(hidden) });
@@ -208,7 +208,7 @@ impl SqlBuilder {
                 let value = predicate.value.as_raw_bson_ref();
                 if is_exact_id_value(value) {
                     // The primary key answers `_id` equality.
-                    let key = self.param(OwnedParam::Bson(object_id_key(value)));
+                    let key = self.param(OwnedParam::Bson(key_bytes(value)));
                     conditions.push(format!("object_id {} {key}::{BSON}", sql_names::BSON_EQ));
                     self.uses_index_bounds = true;
                     self.uses_primary_key = true;
@@ -261,9 +261,11 @@ impl SqlBuilder {
             (_, Some(hinted)) if hinted.get(&predicate.path).ok().flatten().is_none() => return Ok(()),
             _ => {}
         }
-        let Some(key) = index_key_expression(collection, &predicate.path)? else { return Ok(()) };
+        let Some(key) = index_key_expression(collection, &predicate.path)? else {
+            return self.multikey_conditions(collection, predicate, conditions);
+        };
         let Some(bounds) = key_bounds(predicate) else { return Ok(()) };
-        let wrapped = |value: &bson::RawBson| object_id_key(value.as_raw_bson_ref());
+        let wrapped = |value: &bson::RawBson| key_bytes(value.as_raw_bson_ref());
         match bounds {
             KeyBounds::Equal(value) => {
                 let p = self.param(OwnedParam::Bson(wrapped(&value)));
@@ -290,6 +292,66 @@ impl SqlBuilder {
     }
 }
 
+impl SqlBuilder {
+    /// Equality and `$in` on the path of a multikey single-field index: a document matches
+    /// through its btree key (one element of its array, or its single value) or, when it
+    /// holds an array along the path, through the GIN index of all its keys. The two arms
+    /// are what PostgreSQL combines as a BitmapOr of the two indexes (the second's partial
+    /// predicate is the arm's first condition).
+    fn multikey_conditions(
+        &mut self,
+        collection: &Collection,
+        predicate: &PushdownPredicate,
+        conditions: &mut Vec<String>,
+    ) -> DocDbResult<()> {
+        let path = predicate.path.as_str();
+        let Some((index, ascending)) = collection
+            .indexes
+            .iter()
+            .filter(|i| i.multikey && i.terms_oid != 0 && !i.is_hidden() && i.covers_every_document())
+            .find_map(|i| Some((i, i.ascending_on(path)?)))
+        else {
+            return Ok(());
+        };
+        let Some(key) = index.key() else { return Ok(()) };
+        let values: Vec<bson::RawBson> = match (&predicate.op, &predicate.value) {
+            (PushdownOp::Eq, value) => vec![value.clone()],
+            (PushdownOp::In, bson::RawBson::Array(values)) => {
+                values.into_iter().flatten().map(bson::RawBson::from).collect()
+            }
+            _ => return Ok(()),
+        };
+        // Null equality also matches missing fields, which have no keys here.
+        if values.is_empty() || values.iter().any(|v| matches!(v, bson::RawBson::Null | bson::RawBson::Undefined)) {
+            return Ok(());
+        }
+        let wrapped = |v: &bson::RawBson| key_bytes(v.as_raw_bson_ref());
+        let mut arms = Vec::new();
+        let scalars: Vec<Vec<u8>> =
+            values.iter().filter(|v| !matches!(v, bson::RawBson::Array(_))).map(wrapped).collect();
+        if !scalars.is_empty() {
+            let p = self.param(OwnedParam::BsonArray(scalars));
+            let btree = sort_key_expression("document", path, ascending)?;
+            arms.push(format!("{btree} {} ANY ({p}::{BSON}[])", sql_names::BSON_EQ));
+        }
+        let all = self.param(OwnedParam::BsonArray(values.iter().map(wrapped).collect()));
+        arms.push(format!(
+            "({} AND {} OPERATOR(pg_catalog.&&) {all}::{BSON}[])",
+            has_array_condition(key),
+            terms_expression(path)
+        ));
+        conditions.push(format!("({})", arms.join(" OR ")));
+        self.uses_index_bounds = true;
+        Ok(())
+    }
+}
+
+/// An index key as stored and compared: `{ "" : value }` (the `object_id` column, the
+/// btree key expressions, the multikey terms).
+fn key_bytes(value: RawBsonRef<'_>) -> Vec<u8> {
+    documentdb_query::document::single_value_document(value).into_bytes()
+}
+
 /// The `_id` key column (second column of the primary key).
 pub const PRIMARY_KEY: &str = "object_id";
 
@@ -306,6 +368,23 @@ fn index_key_expression(collection: &Collection, path: &str) -> DocDbResult<Opti
         }
     }
     Ok(None)
+}
+
+/// The multikey keys of a document at `path`, as SQL: the expression of the GIN index
+/// beside a single-field index, which holds only the documents with an array along the
+/// path (the btree's one key per document answers for the others; see
+/// `query_sql::SqlBuilder::index_bound_conditions`).
+pub fn terms_expression(path: &str) -> String {
+    format!("{}(document, {}::text)", sql_names::INDEX_TERMS, quote_literal(path))
+}
+
+/// `document` holds an array along a path of `key`, as SQL: the GIN index's predicate.
+pub fn has_array_condition(key: &RawDocument) -> String {
+    format!(
+        "{}(document, {}::{BSON})",
+        sql_names::HAS_ARRAY_ON_KEY_PATHS,
+        quote_literal(&documentdb_bson::extjson::to_canonical_string(key))
+    )
 }
 
 /// The sort key of a document for `path` in one direction, as SQL: the very expression

@@ -3,8 +3,8 @@
 use documentdb_pgbson::{docdb_guard, Bson, BsonRef};
 use pgrx::prelude::*;
 
-use crate::commands::indexes;
 use super::out_record::reply_record;
+use crate::commands::indexes;
 use crate::record::{Column, Record};
 use crate::spi::with_spi;
 
@@ -39,4 +39,15 @@ fn bson_has_array_on_key_paths(document: BsonRef<'_>, key_pattern: BsonRef<'_>) 
 fn bson_index_becomes_multikey(document: BsonRef<'_>, index_id: i64, key_pattern: BsonRef<'_>) -> bool {
     indexes::has_array_on_key_paths(document.document(), key_pattern.document())
         && !docdb_guard(|| with_spi(|| crate::catalog::index_is_multikey(index_id)))
+}
+
+/// The keys a multikey index holds for `document` at `path` (`documentdb_query::index_bounds::
+/// multikey_terms`), each as `{ "" : value }` so the bson operators compare them: the
+/// expression of the GIN index beside each single-field index.
+#[pg_extern(sql = false)]
+fn bson_index_terms(document: BsonRef<'_>, path: &str) -> Vec<Bson> {
+    documentdb_query::index_bounds::multikey_terms(document.document(), path)
+        .into_iter()
+        .map(super::per_row::wrap)
+        .collect()
 }
