@@ -89,7 +89,11 @@ write_config() {
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$DATA'
-shared_preload_libraries = 'documentdb_gw_host'
+shared_preload_libraries = 'documentdb_gw_host,documentdb'
+# The TTL monitor (documentdb's background worker) in the database the gateway serves;
+# a pass every 5 s on this development server (60 s by default, as mongod).
+documentdb.ttl_database = 'postgres'
+documentdb.ttl_task_interval_seconds = 5
 max_connections = 300
 documentdb_gateway.port = $GW_PORT
 documentdb_gateway.listen_address = '127.0.0.1'

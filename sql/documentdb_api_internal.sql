@@ -77,3 +77,8 @@ RETURNS boolean LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME
 -- for the GIN index (array_ops) beside each single-field index; see commands/indexes.rs.
 CREATE FUNCTION documentdb_api_internal.bson_index_terms(document documentdb_core.bson, path text)
 RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_terms_wrapper';
+-- One pass of the TTL monitor (pg_documentdb/src/ttl_worker.rs runs it every
+-- documentdb.ttl_task_interval_seconds); superusers only.
+CREATE FUNCTION documentdb_api_internal.delete_expired_documents(batch_size integer DEFAULT 10000)
+RETURNS bigint LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'delete_expired_documents_wrapper';
+REVOKE ALL ON FUNCTION documentdb_api_internal.delete_expired_documents(integer) FROM PUBLIC;

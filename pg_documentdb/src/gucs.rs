@@ -1,8 +1,14 @@
 //! Settings of the documentdb extension (`documentdb.*`).
 
+use std::ffi::CString;
+use std::time::Duration;
+
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 static CURSOR_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(600_000);
+static TTL_TASK_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+static TTL_TASK_INTERVAL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(60);
+static TTL_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 
 pub fn define() {
     GucRegistry::define_int_guc(
@@ -15,8 +21,50 @@ pub fn define() {
         GucContext::Userset,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_bool_guc(
+        c"documentdb.enable_ttl_task",
+        c"Run the TTL monitor (a background worker; needs documentdb in shared_preload_libraries).",
+        c"",
+        &TTL_TASK_ENABLED,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"documentdb.ttl_task_interval_seconds",
+        c"Seconds between two passes of the TTL monitor (MongoDB's ttlMonitorSleepSecs).",
+        c"",
+        &TTL_TASK_INTERVAL_SECONDS,
+        1,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_string_guc(
+        c"documentdb.ttl_database",
+        c"The database whose TTL indexes the TTL monitor maintains.",
+        c"",
+        &TTL_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
 }
 
 pub fn cursor_timeout_ms() -> u64 {
     u64::try_from(CURSOR_TIMEOUT_MS.get()).unwrap_or(600_000)
+}
+
+pub fn ttl_task_enabled() -> bool {
+    TTL_TASK_ENABLED.get()
+}
+
+pub fn ttl_task_interval() -> Duration {
+    Duration::from_secs(u64::try_from(TTL_TASK_INTERVAL_SECONDS.get()).unwrap_or(60))
+}
+
+pub fn ttl_database() -> String {
+    TTL_DATABASE
+        .get()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "postgres".into())
 }

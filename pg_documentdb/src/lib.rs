@@ -16,6 +16,7 @@ mod spi;
 mod sql_api;
 mod sql_names;
 mod subxact;
+mod ttl_worker;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -24,6 +25,7 @@ pub extern "C-unwind" fn _PG_init() {
     documentdb_pgbson::install_stack_guard();
     gucs::define();
     index_policy::install();
+    ttl_worker::register();
 }
 
 /// Hand-written SQL, in a submodule so pgrx doesn't attach it to a crate-root schema.

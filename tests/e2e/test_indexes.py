@@ -15,6 +15,7 @@ import json
 import os
 import random
 import sys
+import time
 import uuid
 
 import pymongo
@@ -277,6 +278,59 @@ def test_index_sizes_and_drop_counts():
     assert d.command("dropIndexes", "fresh", index="k_1")["nIndexesWas"] == 3
     assert d.command("dropIndexes", "fresh", index="*")["nIndexesWas"] == 2
     assert [i["name"] for i in d.fresh.list_indexes()] == ["_id_"]
+
+
+def test_partial_and_sparse_indexes_serve_the_queries_that_imply_their_filter():
+    # The manual's rule: a query uses a partial index when it implies the filter.
+    coll = db().partial
+    coll.insert_many([{"_id": i, "rating": i % 10, **({"z": i} if i % 4 == 0 else {})} for i in range(8000)])
+    coll.create_index("rating", partialFilterExpression={"rating": {"$gt": 5}})
+    coll.create_index("z", sparse=True)
+    cases = [({"rating": {"$gte": 8}}, True), ({"rating": 9}, True), ({"rating": {"$lt": 8}}, False),
+             ({"rating": 5}, False), ({"z": 400}, True), ({"z": {"$gt": 7990}}, True), ({"z": None}, False),
+             ({"z": {"$exists": False}}, False)]
+    for filt, uses_index in cases:
+        plan = json.dumps(coll.find(filt).explain()["queryPlanner"]["winningPlan"])
+        assert ("IXSCAN" in plan) == uses_index, (filt, plan)
+        assert ids(coll, filt) == ids(coll, filt, hint=[("$natural", 1)]), filt
+
+
+def test_ttl_index_deletes_expired_documents():
+    # The TTL monitor runs every documentdb.ttl_task_interval_seconds (5 s on the dev
+    # cluster, 60 s by default as mongod); an array expires by its earliest date.
+    coll = db().ttl
+    now = datetime.datetime.now(UTC)
+    coll.insert_many([
+        {"_id": 1, "at": now - datetime.timedelta(hours=2)},
+        {"_id": 2, "at": now + datetime.timedelta(hours=2)},
+        {"_id": 3, "at": [now + datetime.timedelta(hours=5), now - datetime.timedelta(hours=3)]},
+        {"_id": 4, "at": "not a date"},
+        {"_id": 5},
+    ])
+    coll.create_index("at", expireAfterSeconds=3600)
+    assert [i.get("expireAfterSeconds") for i in coll.list_indexes() if i["name"] == "at_1"] == [3600]
+    deadline = time.time() + 75
+    while time.time() < deadline and sorted(d["_id"] for d in coll.find()) != [2, 4, 5]:
+        time.sleep(0.5)
+    assert sorted(d["_id"] for d in coll.find()) == [2, 4, 5]
+    reply = db().command("collMod", "ttl", index={"name": "at_1", "expireAfterSeconds": 0})
+    assert (reply["expireAfterSeconds_old"], reply["expireAfterSeconds_new"]) == (3600, 0), reply
+    coll.insert_one({"_id": 6, "at": now - datetime.timedelta(seconds=1)})
+    deadline = time.time() + 75
+    while time.time() < deadline and coll.count_documents({"_id": 6}):
+        time.sleep(0.5)
+    assert coll.count_documents({"_id": 6}) == 0
+    for bad, code in [({"expireAfterSeconds": -1}, 67), ({"expireAfterSeconds": "x"}, 67)]:
+        try:
+            db().ttl_bad.create_index("y", **bad)
+            raise AssertionError(f"{bad} accepted")
+        except OperationFailure as e:
+            assert e.code == code, e
+    try:
+        db().ttl_bad.create_index([("a", 1), ("b", 1)], expireAfterSeconds=5)
+        raise AssertionError("compound TTL accepted")
+    except OperationFailure as e:
+        assert e.code == 67 and "compound" in str(e), e
 
 
 # ---------------------------------------------------------------- runner

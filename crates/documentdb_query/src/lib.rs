@@ -15,6 +15,7 @@ pub mod expr;
 pub use expr::accumulators;
 pub mod filter;
 pub mod index_bounds;
+pub mod partial_index;
 /// `$jsonSchema` (its home is `filter::json_schema`; this path is the one callers use).
 pub use filter::json_schema as schema;
 pub mod projection;

@@ -15,7 +15,7 @@
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 
-use super::query_sql::{has_array_condition, sort_key_expression, terms_expression};
+use super::query_sql::{has_array_condition, index_predicates, sort_key_expression, terms_expression};
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
 use crate::catalog::{self, Collection};
@@ -31,7 +31,6 @@ struct IndexSpec {
     key: RawDocumentBuf,
     unique: bool,
     sparse: bool,
-    partial: Option<RawDocumentBuf>,
     /// The spec as listIndexes reports it.
     stored: RawDocumentBuf,
 }
@@ -57,6 +56,7 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     let mut unique = false;
     let mut sparse = false;
     let mut hidden = false;
+    let mut expire_after = None;
     let mut partial: Option<&RawDocument> = None;
     let mut stored = RawDocumentBuf::new();
     stored.append(cstr("v"), 2);
@@ -79,7 +79,7 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
                 }
                 continue;
             }
-            "expireAfterSeconds" => bail!(CannotCreateIndex, "TTL indexes (expireAfterSeconds) are not supported yet"),
+            "expireAfterSeconds" => expire_after = Some(field.value),
             "weights"
             | "default_language"
             | "language_override"
@@ -143,7 +143,10 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     if hidden {
         stored.append(cstr("hidden"), true);
     }
-    Ok(IndexSpec { name, key: key.to_owned(), unique, sparse, partial: partial.map(|p| p.to_owned()), stored })
+    if let Some(seconds) = expire_after {
+        stored.append(cstr("expireAfterSeconds"), super::ttl::validate_expire_after_seconds(key, seconds)?);
+    }
+    Ok(IndexSpec { name, key: key.to_owned(), unique, sparse, stored })
 }
 
 /// The comparable part of a spec (key and options, not the name or version).
@@ -170,26 +173,7 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         let expression = sort_key_expression("document", path.as_str(), ascending)?;
         exprs.push(if ascending { expression } else { format!("{expression} DESC") });
     }
-    let mut predicates = Vec::new();
-    if spec.sparse {
-        let mut exists = RawDocumentBuf::new();
-        for element in &spec.key {
-            let (path, _) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-            exists.append(path, rawdoc! { "$exists": true });
-        }
-        predicates.push(format!(
-            "{}(document, {}::{BSON})",
-            sql_names::QUERY_MATCH.plain,
-            quote_literal(&documentdb_bson::extjson::to_canonical_string(&exists))
-        ));
-    }
-    if let Some(p) = &spec.partial {
-        predicates.push(format!(
-            "{}(document, {}::{BSON})",
-            sql_names::QUERY_MATCH.plain,
-            quote_literal(&documentdb_bson::extjson::to_canonical_string(p))
-        ));
-    }
+    let predicates = index_predicates(&spec.stored);
     let mut sql = format!(
         "CREATE {}INDEX documents_{}_idx_{index_id} ON {} ({})",
         if spec.unique { "UNIQUE " } else { "" },
@@ -489,6 +473,7 @@ pub fn modify_index(collection: &Collection, change: &RawDocument) -> DocDbResul
     let mut name = None;
     let mut key = None;
     let mut hidden = None;
+    let mut expire_after = None;
     for element in change {
         let (field_name, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
         let field = Field { command: "collMod.index", name: field_name.as_str(), value };
@@ -496,7 +481,8 @@ pub fn modify_index(collection: &Collection, change: &RawDocument) -> DocDbResul
             "name" => name = Some(field.str()?),
             "keyPattern" => key = Some(field.document()?),
             "hidden" => hidden = Some(field.bool()?),
-            "expireAfterSeconds" | "prepareUnique" | "unique" => {
+            "expireAfterSeconds" => expire_after = Some(field.value),
+            "prepareUnique" | "unique" => {
                 bail!(CommandNotSupported, "collMod index option '{}' is not supported yet", field.name)
             }
             other => {
@@ -521,29 +507,49 @@ pub fn modify_index(collection: &Collection, change: &RawDocument) -> DocDbResul
             collection.namespace()
         );
     };
-    let Some(hidden) = hidden else {
+    if hidden.is_none() && expire_after.is_none() {
         bail!(InvalidOptions, "no collMod index option specified");
-    };
-    if entry.name() == "_id_" && hidden {
+    }
+    if entry.name() == "_id_" && hidden == Some(true) {
         bail!(BadValue, "can't hide _id index");
     }
+    let key = entry.key().map(ToOwned::to_owned).unwrap_or_default();
+    let expire_after = expire_after.map(|v| super::ttl::validate_expire_after_seconds(&key, v)).transpose()?;
     let was_hidden = entry.is_hidden();
-    if was_hidden != hidden {
-        let mut spec = RawDocumentBuf::new();
-        for (k, v) in entry.spec.iter().flatten().filter(|(k, _)| k.as_str() != "hidden") {
+    let old_expire = entry.spec.get_i32("expireAfterSeconds").ok();
+    // The spec with the changed options last, as mongod shows them.
+    let mut spec = RawDocumentBuf::new();
+    for (k, v) in entry.spec.iter().flatten() {
+        let changed = (k.as_str() == "hidden" && hidden.is_some())
+            || (k.as_str() == "expireAfterSeconds" && expire_after.is_some());
+        if !changed {
             spec.append(k, v);
         }
-        if hidden {
-            spec.append(cstr("hidden"), true);
-        }
-        spi::execute(
-            "UPDATE documentdb_api_catalog.collection_indexes SET index_spec = $2 WHERE index_id = $1",
-            &[Param::Int8(entry.id), Param::Bson(spec.as_bytes())],
-            false,
-            0,
-        )?;
     }
-    Ok(rawdoc! { "hidden_old": was_hidden, "hidden_new": hidden })
+    if let Some(seconds) = expire_after {
+        spec.append(cstr("expireAfterSeconds"), seconds);
+    }
+    if hidden.unwrap_or(was_hidden) {
+        spec.append(cstr("hidden"), true);
+    }
+    spi::execute(
+        "UPDATE documentdb_api_catalog.collection_indexes SET index_spec = $2 WHERE index_id = $1",
+        &[Param::Int8(entry.id), Param::Bson(spec.as_bytes())],
+        false,
+        0,
+    )?;
+    let mut reply = RawDocumentBuf::new();
+    if let Some(seconds) = expire_after {
+        if let Some(old) = old_expire {
+            reply.append(cstr("expireAfterSeconds_old"), old);
+        }
+        reply.append(cstr("expireAfterSeconds_new"), seconds);
+    }
+    if let Some(hidden) = hidden {
+        reply.append(cstr("hidden_old"), was_hidden);
+        reply.append(cstr("hidden_new"), hidden);
+    }
+    Ok(reply)
 }
 
 /// The unique indexes of a collection besides `_id_`: (name, key pattern).

@@ -10,6 +10,7 @@ pub mod indexes;
 pub mod insert;
 pub mod query_sql;
 pub mod spec;
+pub mod ttl;
 pub mod update_delete;
 pub mod users;
 pub mod validation;

@@ -51,6 +51,9 @@ pub struct SqlBuilder {
     index_policy: Option<TablePolicy>,
     /// The key pattern of the index a hint names.
     pub hinted_key: Option<RawDocumentBuf>,
+    /// Partial and sparse indexes whose filter the query implies (by catalog id), and
+    /// whether their predicate is already among the conditions.
+    partial_indexes: Vec<(i64, bool)>,
 }
 
 impl SqlBuilder {
@@ -69,6 +72,7 @@ impl SqlBuilder {
             bounds_a_range: false,
             index_policy: None,
             hinted_key: None,
+            partial_indexes: Vec::new(),
         }
     }
 
@@ -201,6 +205,7 @@ impl SqlBuilder {
             return Ok(conditions);
         };
         let parsed = self.parse_filter(filter_doc)?;
+        self.partial_indexes = implied_partial_indexes(collection, &parsed);
         let mut exact_by_pushdown = false;
         let mut pushed = Vec::new();
         for predicate in parsed.pushdown_predicates() {
@@ -261,8 +266,12 @@ impl SqlBuilder {
             (_, Some(hinted)) if hinted.get(&predicate.path).ok().flatten().is_none() => return Ok(()),
             _ => {}
         }
-        let Some(key) = index_key_expression(collection, &predicate.path)? else {
-            return self.multikey_conditions(collection, predicate, conditions);
+        let key = match index_key_expression(collection, &predicate.path)? {
+            Some(key) => key,
+            None => match self.partial_index_key(collection, &predicate.path, conditions)? {
+                Some(key) => key,
+                None => return self.multikey_conditions(collection, predicate, conditions),
+            },
         };
         let Some(bounds) = key_bounds(predicate) else { return Ok(()) };
         let wrapped = |value: &bson::RawBson| key_bytes(value.as_raw_bson_ref());
@@ -292,7 +301,45 @@ impl SqlBuilder {
     }
 }
 
+/// The partial and sparse indexes `query` may use (MongoDB's rule: the query implies the
+/// index filter; see `documentdb_query::partial_index`), single-valued and visible.
+fn implied_partial_indexes(collection: &Collection, query: &Filter) -> Vec<(i64, bool)> {
+    collection
+        .indexes
+        .iter()
+        .filter(|i| !i.covers_every_document() && !i.multikey && !i.is_hidden())
+        .filter(|i| {
+            index_filter(&i.spec)
+                .and_then(|f| Filter::parse(&f).ok())
+                .is_some_and(|f| documentdb_query::partial_index::query_implies(query, &f))
+        })
+        .map(|i| (i.id, false))
+        .collect()
+}
+
 impl SqlBuilder {
+    /// The key expression of a partial or sparse index the query implies, for `path`; adds
+    /// the index's predicate to the conditions (once), verbatim, so PostgreSQL proves the
+    /// partial index applies.
+    fn partial_index_key(
+        &mut self,
+        collection: &Collection,
+        path: &str,
+        conditions: &mut Vec<String>,
+    ) -> DocDbResult<Option<String>> {
+        for slot in 0..self.partial_indexes.len() {
+            let (id, added) = self.partial_indexes[slot];
+            let Some(index) = collection.indexes.iter().find(|i| i.id == id) else { continue };
+            let Some(ascending) = index.ascending_on(path) else { continue };
+            if !added {
+                conditions.extend(index_predicates(&index.spec));
+                self.partial_indexes[slot].1 = true;
+            }
+            return sort_key_expression("document", path, ascending).map(Some);
+        }
+        Ok(None)
+    }
+
     /// Equality and `$in` on the path of a multikey single-field index: a document matches
     /// through its btree key (one element of its array, or its single value) or, when it
     /// holds an array along the path, through the GIN index of all its keys. The two arms
@@ -385,6 +432,51 @@ pub fn has_array_condition(key: &RawDocument) -> String {
         sql_names::HAS_ARRAY_ON_KEY_PATHS,
         quote_literal(&documentdb_bson::extjson::to_canonical_string(key))
     )
+}
+
+/// The filter an index holds its documents by (`partialFilterExpression`, and `{path:
+/// {$exists: true}}` for each key of a sparse index), as a document; `None` for an index of
+/// every document.
+pub fn index_filter(spec: &RawDocument) -> Option<RawDocumentBuf> {
+    let mut filter = RawDocumentBuf::new();
+    if spec.get_bool("sparse").unwrap_or(false) {
+        for (path, _) in spec.get_document("key").ok()?.iter().flatten() {
+            filter.append(path, rawdoc! { "$exists": true });
+        }
+    }
+    if let Ok(partial) = spec.get_document("partialFilterExpression") {
+        for (k, v) in partial.iter().flatten() {
+            filter.append(k, v);
+        }
+    }
+    (!filter.is_empty()).then_some(filter)
+}
+
+/// The predicates of a partial or sparse index as SQL: its `CREATE INDEX ... WHERE` and,
+/// verbatim, the condition a query that implies the index filter adds so that PostgreSQL
+/// proves the index applies (one `bson_query_match` per part, sparse first).
+pub fn index_predicates(spec: &RawDocument) -> Vec<String> {
+    let mut parts = Vec::new();
+    if spec.get_bool("sparse").unwrap_or(false) {
+        let mut exists = RawDocumentBuf::new();
+        for (path, _) in spec.get_document("key").map(|k| k.iter().flatten().collect::<Vec<_>>()).unwrap_or_default() {
+            exists.append(path, rawdoc! { "$exists": true });
+        }
+        parts.push(exists);
+    }
+    if let Ok(partial) = spec.get_document("partialFilterExpression") {
+        parts.push(partial.to_owned());
+    }
+    parts
+        .iter()
+        .map(|p| {
+            format!(
+                "{}(document, {}::{BSON})",
+                sql_names::QUERY_MATCH.plain,
+                quote_literal(&documentdb_bson::extjson::to_canonical_string(p))
+            )
+        })
+        .collect()
 }
 
 /// The sort key of a document for `path` in one direction, as SQL: the very expression

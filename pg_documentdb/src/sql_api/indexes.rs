@@ -51,3 +51,10 @@ fn bson_index_terms(document: BsonRef<'_>, path: &str) -> Vec<Bson> {
         .map(super::per_row::wrap)
         .collect()
 }
+
+/// One pass of the TTL monitor: deletes the documents TTL indexes have expired (at most
+/// `batch_size` per index and statement, repeated until none is left); returns how many.
+#[pg_extern(sql = false)]
+fn delete_expired_documents(batch_size: i32) -> i64 {
+    docdb_guard(|| with_spi(|| crate::commands::ttl::delete_expired_documents(i64::from(batch_size.max(1)))))
+}
