@@ -226,10 +226,14 @@ impl SqlBuilder {
         if exact_by_pushdown {
             return Ok(conditions);
         }
+        let mut answered_by_key = Vec::new();
         for predicate in &pushed {
-            self.index_bound_conditions(collection, predicate, &mut conditions)?;
+            answered_by_key.push(self.index_bound_conditions(collection, predicate, &mut conditions)?);
         }
-        for predicate in &pushed {
+        for (predicate, exact) in pushed.iter().zip(answered_by_key) {
+            if exact {
+                continue;
+            }
             let mut operand = RawDocumentBuf::new();
             operand.append(cstr_key(&predicate.path)?, predicate.value.clone());
             let p = self.param(OwnedParam::Bson(operand.into_bytes()));
@@ -252,28 +256,36 @@ impl SqlBuilder {
     /// Conditions on an index key that every document matching `predicate` satisfies, so
     /// PostgreSQL can scan that key range of a btree: `_id` on the primary key, other paths
     /// on a secondary index whose key for the path is single-valued (see
-    /// `documentdb_query::index_bounds`). Nothing when no such index exists.
+    /// `documentdb_query::index_bounds`). Nothing when no such index exists. Returns whether
+    /// the key condition is the predicate itself (equality with values a single key equals
+    /// exactly as MongoDB's `$eq` does), so the predicate's own operator is not needed.
     fn index_bound_conditions(
         &mut self,
         collection: &Collection,
         predicate: &PushdownPredicate,
         conditions: &mut Vec<String>,
-    ) -> DocDbResult<()> {
+    ) -> DocDbResult<bool> {
         // Under a hint, only the hinted index's keys are worth bounding (the planner may use
         // no other); `$natural` bounds none.
         match (&self.index_policy, &self.hinted_key) {
-            (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(()),
-            (_, Some(hinted)) if hinted.get(&predicate.path).ok().flatten().is_none() => return Ok(()),
+            (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(false),
+            (_, Some(hinted)) if hinted.get(&predicate.path).ok().flatten().is_none() => return Ok(false),
             _ => {}
         }
         let key = match index_key_expression(collection, &predicate.path)? {
             Some(key) => key,
             None => match self.partial_index_key(collection, &predicate.path, conditions)? {
                 Some(key) => key,
-                None => return self.multikey_conditions(collection, predicate, conditions),
+                None => return self.multikey_conditions(collection, predicate, conditions).map(|()| false),
             },
         };
-        let Some(bounds) = key_bounds(predicate) else { return Ok(()) };
+        let Some(bounds) = key_bounds(predicate) else { return Ok(false) };
+        let exact_value = |v: &bson::RawBson| !matches!(v, bson::RawBson::Null | bson::RawBson::Undefined);
+        let exact = match &bounds {
+            KeyBounds::Equal(value) => exact_value(value),
+            KeyBounds::OneOf(values) => values.iter().all(exact_value),
+            KeyBounds::Range { .. } => false,
+        };
         let wrapped = |value: &bson::RawBson| key_bytes(value.as_raw_bson_ref());
         match bounds {
             KeyBounds::Equal(value) => {
@@ -297,7 +309,7 @@ impl SqlBuilder {
         }
         self.uses_index_bounds = true;
         self.uses_primary_key |= key == PRIMARY_KEY;
-        Ok(())
+        Ok(exact)
     }
 }
 
