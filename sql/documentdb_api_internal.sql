@@ -82,3 +82,6 @@ RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MOD
 CREATE FUNCTION documentdb_api_internal.delete_expired_documents(batch_size integer DEFAULT 10000)
 RETURNS bigint LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'delete_expired_documents_wrapper';
 REVOKE ALL ON FUNCTION documentdb_api_internal.delete_expired_documents(integer) FROM PUBLIC;
+-- The key of a hashed index (an int8 hash of the value at a path; arrays refused).
+CREATE FUNCTION documentdb_api_internal.bson_hashed_key(document documentdb_core.bson, path text)
+RETURNS bigint LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_hashed_key_wrapper';

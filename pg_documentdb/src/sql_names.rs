@@ -74,3 +74,5 @@ pub const INDEX_BECOMES_MULTIKEY: &str = "documentdb_api_internal.bson_index_bec
 pub const MARK_INDEX_MULTIKEY: &str = "documentdb_api_internal.mark_index_multikey";
 /// The bson comparison operators (`documentdb_core.bson_btree_ops`), for index key bounds.
 pub const BSON_EQ: &str = "OPERATOR(documentdb_core.=)";
+/// The key of a hashed index (`sql_api/indexes.rs` `bson_hashed_key`).
+pub const HASHED_KEY: &str = "documentdb_api_internal.bson_hashed_key";

@@ -295,6 +295,28 @@ def test_partial_and_sparse_indexes_serve_the_queries_that_imply_their_filter():
         assert ids(coll, filt) == ids(coll, filt, hint=[("$natural", 1)]), filt
 
 
+def test_hashed_indexes_serve_equality_and_refuse_arrays():
+    coll = db().hashed
+    coll.insert_many([{"_id": i, "a": i % 500, "b": {"c": f"s{i % 50}"}} for i in range(10000)])
+    assert coll.create_index([("a", "hashed")]) == "a_hashed"
+    coll.create_index([("b.c", "hashed"), ("a", 1)])
+    for filt in [{"a": 7}, {"a": 7.0}, {"a": Int64(7)}, {"a": {"$in": [1, 2, 3]}}, {"b.c": "s3"}, {"b.c": "s3", "a": 3}]:
+        plan = json.dumps(coll.find(filt).explain()["queryPlanner"]["winningPlan"])
+        assert "IXSCAN" in plan and "hashed" in plan, (filt, plan)
+        assert ids(coll, filt) == ids(coll, filt, hint=[("$natural", 1)]), filt
+    try:
+        coll.insert_one({"a": [1, 2]})
+        raise AssertionError("an array under a hashed index was stored")
+    except OperationFailure as e:
+        assert e.code == 16766, e
+    for keys, opts, code in [([("x", "hashed")], {"unique": True}, 67), ([("x", "hashed"), ("y", "hashed")], {}, 31303)]:
+        try:
+            coll.create_index(keys, **opts)
+            raise AssertionError(f"{keys} {opts} accepted")
+        except OperationFailure as e:
+            assert e.code == code, e
+
+
 def test_ttl_index_deletes_expired_documents():
     # The TTL monitor runs every documentdb.ttl_task_interval_seconds (5 s on the dev
     # cluster, 60 s by default as mongod); an array expires by its earliest date.

@@ -196,6 +196,25 @@ pub fn multikey_terms<'a>(doc: &'a RawDocument, path: &str) -> Vec<RawBsonRef<'a
     out
 }
 
+/// The key a hashed index holds for a document at `path`: a 64-bit hash of the value
+/// (null when missing), equal for values MongoDB's `$eq` finds equal (`1`, `1.0`,
+/// `NumberLong(1)`). `None` when an array lies along the path: MongoDB's hashed indexes
+/// refuse array values.
+pub fn hashed_key(doc: &RawDocument, path: &str) -> Option<i64> {
+    if path_has_array(doc, path) {
+        return None;
+    }
+    Some(hashed_value(crate::sort::sort_key(doc, path, true).as_raw_bson_ref()))
+}
+
+/// The hashed index key of a query value (as [`hashed_key`] of a document holding it).
+pub fn hashed_value(value: RawBsonRef<'_>) -> i64 {
+    documentdb_bson::hash::hash_value(value, HASHED_INDEX_SEED) as i64
+}
+
+/// Seed of hashed index keys (any constant: keys are compared, never stored elsewhere).
+const HASHED_INDEX_SEED: u64 = 0x6d6f_6e67_6f68_6173;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +382,17 @@ mod tests {
             }
         }
         assert!(matched > 20, "only {matched} matches checked");
+    }
+
+    #[test]
+    fn hashed_keys_agree_with_equality() {
+        let one = hashed_key(&rawdoc! { "a": { "b": 1 } }, "a.b");
+        assert_eq!(one, Some(hashed_value(RawBsonRef::Double(1.0))));
+        assert_eq!(one, Some(hashed_value(RawBsonRef::Int64(1))));
+        assert_ne!(one, Some(hashed_value(RawBsonRef::String("1"))));
+        assert_eq!(hashed_key(&rawdoc! {}, "a"), Some(hashed_value(RawBsonRef::Null)));
+        assert_eq!(hashed_key(&rawdoc! { "a": [1] }, "a"), None);
+        assert_eq!(hashed_key(&rawdoc! { "a": [{ "b": 1 }] }, "a.b"), None);
     }
 
     #[test]

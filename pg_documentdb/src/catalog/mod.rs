@@ -64,7 +64,12 @@ impl IndexEntry {
 
     /// Whether the index orders `path` ascending, when `path` is one of its keys.
     pub fn ascending_on(&self, path: &str) -> Option<bool> {
-        self.key()?.iter().flatten().find(|(k, _)| k.as_str() == path).map(|(_, v)| key_is_ascending(v))
+        self.key()?
+            .iter()
+            .flatten()
+            .find(|(k, _)| k.as_str() == path)
+            .filter(|(_, v)| !matches!(v, bson::RawBsonRef::String(_)))
+            .map(|(_, v)| key_is_ascending(v))
     }
 
     /// A hidden index is kept up to date but never chosen for a query.

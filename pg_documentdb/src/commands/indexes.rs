@@ -15,7 +15,9 @@
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 
-use super::query_sql::{has_array_condition, index_predicates, sort_key_expression, terms_expression};
+use super::query_sql::{
+    has_array_condition, hashed_key_expression, index_predicates, sort_key_expression, terms_expression,
+};
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
 use crate::catalog::{self, Collection};
@@ -41,7 +43,8 @@ fn key_direction(path: &str, value: RawBsonRef<'_>) -> DocDbResult<String> {
         RawBsonRef::Int64(v) if v != 0 => Ok(if v > 0 { "1" } else { "-1" }.to_owned()),
         RawBsonRef::Double(v) if v != 0.0 && v.is_finite() => Ok(if v > 0.0 { "1" } else { "-1" }.to_owned()),
         RawBsonRef::String(kind) => match kind {
-            "text" | "2dsphere" | "2d" | "geoHaystack" | "hashed" | "wildcard" => {
+            "hashed" => Ok("hashed".to_owned()),
+            "text" | "2dsphere" | "2d" | "geoHaystack" | "wildcard" => {
                 bail!(CannotCreateIndex, "{kind} indexes are not supported yet (index key '{path}')")
             }
             _ => bail!(CannotCreateIndex, "Unknown index plugin '{kind}'"),
@@ -105,6 +108,7 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     if key.is_empty() {
         bail!(CannotCreateIndex, "Index keys cannot be empty.");
     }
+    let mut hashed_fields = 0;
     for element in key {
         let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
         if path.as_str().is_empty() || path.as_str().split('.').any(str::is_empty) {
@@ -114,7 +118,15 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
             bail!(CannotCreateIndex, "Index key contains an illegal field name: field name starts with '$'.");
         }
         documentdb_bson::path::check_path_components(path.as_str())?;
-        key_direction(path.as_str(), value)?;
+        if key_direction(path.as_str(), value)? == "hashed" {
+            hashed_fields += 1;
+        }
+    }
+    if hashed_fields > 1 {
+        return Err(DocDbError::new(ErrorCode::new(31303), "A maximum of one index field is allowed to be hashed"));
+    }
+    if hashed_fields > 0 && unique {
+        bail!(CannotCreateIndex, "Currently hashed indexes cannot guarantee uniqueness. Use a regular index.");
     }
     let name = match name {
         Some("") => bail!(CannotCreateIndex, "The index name cannot be empty"),
@@ -169,7 +181,12 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
     let mut exprs = Vec::new();
     for element in &spec.key {
         let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-        let ascending = key_direction(path.as_str(), value)? == "1";
+        let direction = key_direction(path.as_str(), value)?;
+        if direction == "hashed" {
+            exprs.push(hashed_key_expression(path.as_str()));
+            continue;
+        }
+        let ascending = direction == "1";
         let expression = sort_key_expression("document", path.as_str(), ascending)?;
         exprs.push(if ascending { expression } else { format!("{expression} DESC") });
     }
@@ -186,8 +203,8 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         sql.push_str(&predicates.join(" AND "));
     }
     spi::execute_once(&sql)?;
-    let mut keys = spec.key.iter().flatten();
-    if let (Some((path, _)), None, None) = (keys.next(), keys.next(), predicates.first()) {
+    let mut keys = spec.key.iter().flatten().filter(|(_, v)| !matches!(v, RawBsonRef::String("hashed")));
+    if let (Some((path, _)), None, None, false) = (keys.next(), keys.next(), predicates.first(), is_hashed(&spec.key)) {
         spi::execute_once(&format!(
             "CREATE INDEX {} ON {} USING gin ({}) WHERE {}",
             terms_index_name(collection, index_id),
@@ -197,6 +214,11 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         ))?;
     }
     Ok(())
+}
+
+/// Whether a key pattern has a hashed key.
+fn is_hashed(key: &RawDocument) -> bool {
+    key.iter().flatten().any(|(_, v)| matches!(v, RawBsonRef::String("hashed")))
 }
 
 /// The name of the GIN index beside single-field index `index_id`.

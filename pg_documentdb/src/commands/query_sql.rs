@@ -272,6 +272,18 @@ impl SqlBuilder {
             (_, Some(hinted)) if hinted.get(&predicate.path).ok().flatten().is_none() => return Ok(false),
             _ => {}
         }
+        // A hashed index led by the path answers equality where no btree leads with it.
+        let leads = |i: &&crate::catalog::IndexEntry| {
+            i.key().and_then(|k| k.iter().flatten().next()).is_some_and(|(p, _)| p.as_str() == predicate.path)
+        };
+        let btree_leads = collection
+            .indexes
+            .iter()
+            .filter(leads)
+            .any(|i| i.bounds_keys() && i.ascending_on(&predicate.path).is_some());
+        if !btree_leads && self.hashed_conditions(collection, predicate, conditions) {
+            return Ok(false);
+        }
         let key = match index_key_expression(collection, &predicate.path)? {
             Some(key) => key,
             None => match self.partial_index_key(collection, &predicate.path, conditions)? {
@@ -330,6 +342,52 @@ fn implied_partial_indexes(collection: &Collection, query: &Filter) -> Vec<(i64,
 }
 
 impl SqlBuilder {
+    /// Equality and `$in` on the hashed key of an index: the value's hash must be the key
+    /// (the predicate stays as recheck: hashes collide). Whether conditions were added.
+    fn hashed_conditions(
+        &mut self,
+        collection: &Collection,
+        predicate: &PushdownPredicate,
+        conditions: &mut Vec<String>,
+    ) -> bool {
+        let hashed = collection.indexes.iter().any(|i| {
+            !i.is_hidden()
+                && i.covers_every_document()
+                && matches!(
+                    i.key().and_then(|k| k.get(&predicate.path).ok().flatten()),
+                    Some(RawBsonRef::String("hashed"))
+                )
+        });
+        if !hashed {
+            return false;
+        }
+        let values: Vec<bson::RawBson> = match (&predicate.op, &predicate.value) {
+            (PushdownOp::Eq, value) => vec![value.clone()],
+            (PushdownOp::In, bson::RawBson::Array(values)) => {
+                values.into_iter().flatten().map(bson::RawBson::from).collect()
+            }
+            _ => return false,
+        };
+        // Null equality also matches missing and undefined values: left to the collection
+        // scan rather than reasoning about which keys those hash to.
+        if values.iter().any(|v| matches!(v, bson::RawBson::Null | bson::RawBson::Undefined)) {
+            return false;
+        }
+        // Arrays never equal a hashed key's single value.
+        let keys: Vec<String> = values
+            .iter()
+            .filter(|v| !matches!(v, bson::RawBson::Array(_)))
+            .map(|v| documentdb_query::index_bounds::hashed_value(v.as_raw_bson_ref()))
+            .map(|h| self.param(OwnedParam::Int8(h)))
+            .collect();
+        if keys.is_empty() {
+            return false;
+        }
+        conditions.push(format!("{} IN ({})", hashed_key_expression(&predicate.path), keys.join(", ")));
+        self.uses_index_bounds = true;
+        true
+    }
+
     /// The key expression of a partial or sparse index the query implies, for `path`; adds
     /// the index's predicate to the conditions (once), verbatim, so PostgreSQL proves the
     /// partial index applies.
@@ -489,6 +547,12 @@ pub fn index_predicates(spec: &RawDocument) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The key of a hashed index for `path`, as SQL: the expression `createIndexes` indexes and
+/// equality on the path compares.
+pub fn hashed_key_expression(path: &str) -> String {
+    format!("{}(document, {}::text)", sql_names::HASHED_KEY, quote_literal(path))
 }
 
 /// The sort key of a document for `path` in one direction, as SQL: the very expression

@@ -58,3 +58,17 @@ fn bson_index_terms(document: BsonRef<'_>, path: &str) -> Vec<Bson> {
 fn delete_expired_documents(batch_size: i32) -> i64 {
     docdb_guard(|| with_spi(|| crate::commands::ttl::delete_expired_documents(i64::from(batch_size.max(1)))))
 }
+
+/// The key a hashed index holds for `document` at `path`; MongoDB's error 16766 for an
+/// array along the path (documents with arrays cannot be stored under a hashed index).
+#[pg_extern(sql = false)]
+fn bson_hashed_key(document: BsonRef<'_>, path: &str) -> i64 {
+    docdb_guard(|| {
+        documentdb_query::index_bounds::hashed_key(document.document(), path).ok_or_else(|| {
+            documentdb_errors::DocDbError::new(
+                documentdb_errors::ErrorCode::new(16766),
+                "Error: hashed indexes do not currently support array values",
+            )
+        })
+    })
+}
