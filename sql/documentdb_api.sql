@@ -188,6 +188,17 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION documentdb_api_internal.re_index_internal(p_database_name text, p_arg documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 're_index_internal_wrapper';
+
+CREATE PROCEDURE documentdb_api.re_index(
+    IN p_database_name text, IN p_arg documentdb_core.bson, INOUT retval documentdb_core.bson DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+BEGIN
+    retval := documentdb_api_internal.re_index_internal(p_database_name, p_arg);
+END
+$$;
+
 -- Index builds are synchronous: any request is complete.
 CREATE FUNCTION documentdb_api_internal.check_build_index_status(
     p_index_build_context documentdb_core.bson, OUT retval documentdb_core.bson, OUT ok boolean, OUT complete boolean)

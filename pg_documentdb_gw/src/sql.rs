@@ -51,6 +51,7 @@ pub const DB_STATS: &str = "SELECT documentdb_api.db_stats($1, $2, false)";
 pub const CREATE_INDEXES: &str = "SELECT * FROM documentdb_api.create_indexes_background($1, $2)";
 /// A procedure with an INOUT retval.
 pub const DROP_INDEXES: &str = "CALL documentdb_api.drop_indexes($1, $2, NULL)";
+pub const RE_INDEX: &str = "CALL documentdb_api.re_index($1, $2, NULL)";
 
 // ---- Users: `$1` is the command document ----
 pub const CREATE_USER: &str = "SELECT documentdb_api.create_user($1)";
@@ -112,6 +113,7 @@ pub const ALL: &[&str] = &[
     DB_STATS,
     CREATE_INDEXES,
     DROP_INDEXES,
+    RE_INDEX,
     CREATE_USER,
     DROP_USER,
     UPDATE_USER,

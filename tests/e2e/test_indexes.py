@@ -269,6 +269,35 @@ def test_explain_of_writes_names_the_index():
     assert d.fresh.count_documents({"k": "key000043"}) == 1  # explain does not write
 
 
+def test_reindex_and_index_stats():
+    d = db()
+    coll = d.reidx
+    coll.insert_many([{"_id": i, "a": i, "t": ["x", "y"] if i == 3 else "z"} for i in range(200)])
+    coll.create_index("a")
+    coll.create_index("t")
+    stats = list(coll.aggregate([{"$indexStats": {}}, {"$sort": {"name": 1}}]))
+    assert [s["name"] for s in stats] == ["_id_", "a_1", "t_1"], stats
+    assert all(isinstance(s["accesses"]["ops"], int) and s["accesses"]["since"] for s in stats), stats
+    assert stats[1]["key"] == {"a": 1} and stats[1]["spec"]["name"] == "a_1"
+    coll.update_one({"_id": 3}, {"$set": {"t": "w"}})
+    reply = d.command("reIndex", "reidx")
+    assert (reply["nIndexesWas"], reply["nIndexes"]) == (3, 3) and len(reply["indexes"]) == 3, reply
+    # The rebuild recomputes the multikey flag from the data, as MongoDB's does.
+    plan = json.dumps(coll.find({"t": {"$gt": "v"}}).hint("t_1").explain()["queryPlanner"]["winningPlan"])
+    assert '"isMultiKey": false' in plan, plan
+    assert ids(coll, {"t": {"$gt": "v"}}) == ids(coll, {"t": {"$gt": "v"}}, hint=[("$natural", 1)])
+    try:
+        d.command("reIndex", "no_such_collection")
+        raise AssertionError("reIndex of a missing collection")
+    except OperationFailure as e:
+        assert e.code == 26, e
+    try:
+        list(coll.aggregate([{"$match": {}}, {"$indexStats": {}}]))
+        raise AssertionError("$indexStats accepted after another stage")
+    except OperationFailure as e:
+        assert e.code == 40602, e
+
+
 def test_index_sizes_and_drop_counts():
     d = db()
     stats = d.command("collStats", "fresh")

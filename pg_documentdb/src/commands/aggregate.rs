@@ -112,6 +112,8 @@ pub struct Pipeline {
     /// The collection the pipeline reads, when it reads one.
     collection: Option<Collection>,
     shard_key_added: bool,
+    /// Stages added so far (a view's included).
+    stages_added: usize,
 }
 
 fn stage_of(stage: &RawDocument) -> DocDbResult<(&str, RawBsonRef<'_>)> {
@@ -212,7 +214,8 @@ impl Pipeline {
         let mut b = SqlBuilder::new();
         b.exclude_hidden_indexes(&current);
         let level = Level::over(current.table());
-        let mut pipeline = Pipeline { b, level, depth: 0, collection: Some(current), shard_key_added: false };
+        let mut pipeline =
+            Pipeline { b, level, depth: 0, collection: Some(current), shard_key_added: false, stages_added: 0 };
         for stage in &view_stages {
             pipeline.add_stage(stage)?;
         }
@@ -226,6 +229,7 @@ impl Pipeline {
             depth: 0,
             collection: None,
             shard_key_added: false,
+            stages_added: 0,
         };
         for stage in &stages {
             pipeline.add_stage(stage)?;
@@ -255,7 +259,14 @@ impl Pipeline {
                         .collect();
                     format!("(VALUES {}) documents(document)", rows.join(", "))
                 };
-                Ok(Pipeline { b, level: Level::over(from), depth: 0, collection: None, shard_key_added: false })
+                Ok(Pipeline {
+                    b,
+                    level: Level::over(from),
+                    depth: 0,
+                    collection: None,
+                    shard_key_added: false,
+                    stages_added: 0,
+                })
             }
             "$listLocalSessions" => bail!(
                 CommandNotSupported,
@@ -338,6 +349,8 @@ impl Pipeline {
 
     pub fn add_stage(&mut self, stage: &RawDocument) -> DocDbResult<()> {
         let (name, value) = stage_of(stage)?;
+        let position = self.stages_added;
+        self.stages_added += 1;
         match name {
             "$match" => {
                 let filter = doc_arg(name, value)?;
@@ -465,10 +478,34 @@ impl Pipeline {
                     format!("{name} is only valid as the first stage of a collection-less pipeline ({{aggregate: 1}})"),
                 ));
             }
+            "$indexStats" => {
+                // The first stage over a collection's own table: the source becomes one
+                // document per index.
+                let first = position == 0 && self.depth == 0;
+                let Some(collection) = self.collection.as_ref().filter(|c| first && !c.is_view()) else {
+                    return Err(DocDbError::new(
+                        ErrorCode::new(40602),
+                        "$indexStats is only valid as the first stage in a pipeline",
+                    ));
+                };
+                if !matches!(value, RawBsonRef::Document(d) if d.is_empty()) {
+                    bail!(FailedToParse, "$indexStats takes an empty document as its argument");
+                }
+                let docs = super::indexes::index_stats(collection)?;
+                self.level.from = if docs.is_empty() {
+                    EMPTY_SOURCE.to_owned()
+                } else {
+                    let rows: Vec<String> = docs
+                        .into_iter()
+                        .map(|d| format!("({}::documentdb_core.bson)", self.b.param(OwnedParam::Bson(d.into_bytes()))))
+                        .collect();
+                    format!("(VALUES {}) index_stats(document)", rows.join(", "))
+                };
+                self.collection = None;
+            }
             "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket" | "$bucketAuto" | "$geoNear"
             | "$unionWith" | "$densify" | "$fill" | "$setWindowFields" | "$sample" | "$redact" | "$collStats"
-            | "$indexStats" | "$currentOp" | "$listSessions" | "$changeStream" | "$search" | "$searchMeta"
-            | "$planCacheStats" => {
+            | "$currentOp" | "$listSessions" | "$changeStream" | "$search" | "$searchMeta" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             _ => {

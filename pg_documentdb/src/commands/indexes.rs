@@ -12,7 +12,7 @@
 //! (an array field contributes its sort key — smallest element ascending — not every
 //! element as MongoDB's multikey unique indexes do).
 
-use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 
 use super::query_sql::{
@@ -241,7 +241,6 @@ fn multikey_trigger_name(collection: &Collection, index_id: i64) -> String {
 /// whose WHEN clause runs in Rust, so single-valued writes cost one function call). The
 /// table is locked against writes from `CREATE INDEX` on, so no write falls in between.
 fn track_multikey(collection: &Collection, index_id: i64, key: &RawDocument) -> DocDbResult<()> {
-    let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(key));
     let rows = spi::execute(
         &format!("SELECT EXISTS (SELECT 1 FROM {} WHERE {})", collection.table(), has_array_condition(key)),
         &[],
@@ -258,10 +257,25 @@ fn track_multikey(collection: &Collection, index_id: i64, key: &RawDocument) -> 
         )
         .map(drop);
     }
+    ensure_multikey_trigger(collection, index_id, key)
+}
+
+/// Creates the multikey trigger of an index unless it exists.
+fn ensure_multikey_trigger(collection: &Collection, index_id: i64, key: &RawDocument) -> DocDbResult<()> {
+    let trigger = multikey_trigger_name(collection, index_id);
+    let exists = spi::execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = $2::regclass)",
+        &[Param::Text(&trigger), Param::Text(&collection.table())],
+        true,
+        1,
+    )?;
+    if exists.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(false) {
+        return Ok(());
+    }
+    let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(key));
     spi::execute_once(&format!(
-        "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OF document ON {} FOR EACH ROW \
+        "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE OF document ON {} FOR EACH ROW \
          WHEN ({}(NEW.document, {index_id}, {key_literal}::{BSON})) EXECUTE FUNCTION {}('{index_id}')",
-        multikey_trigger_name(collection, index_id),
         collection.table(),
         sql_names::INDEX_BECOMES_MULTIKEY,
         sql_names::MARK_INDEX_MULTIKEY
@@ -487,6 +501,93 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
     append_count(&mut reply, "nIndexesWas", existing.len() as i64);
     reply.append(cstr("ok"), 1.0);
     Ok(reply)
+}
+
+/// `reIndex`: rebuilds every index of the collection (PostgreSQL's REINDEX, which keeps the
+/// indexes' identities) and recomputes the multikey flags from the data, as a MongoDB
+/// rebuild does. Returns `{nIndexesWas, nIndexes, indexes, ok}`.
+pub fn re_index(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let coll = spec::collection_name(spec_doc, "reIndex")?;
+    read_fields(spec_doc, "reIndex", |_| Ok(false))?;
+    let Some(collection) = catalog::lookup(db, coll)? else {
+        bail!(NamespaceNotFound, "collection {db}.{coll} does not exist");
+    };
+    if collection.is_view() {
+        bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
+    }
+    spi::execute_once(&format!("REINDEX TABLE {}", collection.table()))?;
+    let mut specs = RawArrayBuf::new();
+    for index in &collection.indexes {
+        specs.push(index.spec.clone());
+        if index.name() == "_id_" {
+            continue;
+        }
+        if let Some(key) = index.key() {
+            let rows = spi::execute(
+                &format!("SELECT EXISTS (SELECT 1 FROM {} WHERE {})", collection.table(), has_array_condition(key)),
+                &[],
+                true,
+                1,
+            )?;
+            let multikey = rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(true);
+            if multikey != index.multikey {
+                spi::execute(
+                    if multikey {
+                        "UPDATE documentdb_api_catalog.collection_indexes SET index_is_multikey = true WHERE index_id = $1"
+                    } else {
+                        "UPDATE documentdb_api_catalog.collection_indexes SET index_is_multikey = false WHERE index_id = $1"
+                    },
+                    &[Param::Int8(index.id)],
+                    false,
+                    0,
+                )?;
+            }
+            if !multikey && index.multikey {
+                // Watch for the next array again.
+                ensure_multikey_trigger(&collection, index.id, key)?;
+            }
+        }
+    }
+    let mut reply = RawDocumentBuf::new();
+    append_count(&mut reply, "nIndexesWas", collection.indexes.len() as i64);
+    append_count(&mut reply, "nIndexes", collection.indexes.len() as i64);
+    reply.append(cstr("indexes"), specs);
+    reply.append(cstr("ok"), 1.0);
+    Ok(reply)
+}
+
+/// `$indexStats`: one document per index, `{name, key, host, accesses: {ops, since}, spec}`,
+/// `ops` counting the scans PostgreSQL made of the index's relations since its statistics
+/// were last reset (`since`).
+pub fn index_stats(collection: &Collection) -> DocDbResult<Vec<RawDocumentBuf>> {
+    let mut out = Vec::new();
+    for index in &collection.indexes {
+        let oids: Vec<String> = index.relation_oids().iter().map(u32::to_string).collect();
+        let rows = spi::execute(
+            &format!(
+                "SELECT coalesce(sum(pg_stat_get_numscans(o)), 0)::int8, \
+                 (extract(epoch FROM coalesce((SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()), \
+                   pg_postmaster_start_time())) * 1000)::int8, \
+                 coalesce(host(inet_server_addr()), 'localhost') || ':' || current_setting('port') \
+                 FROM unnest('{{{}}}'::oid[]) o",
+                oids.join(",")
+            ),
+            &[],
+            true,
+            1,
+        )?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        let ops = row.first().and_then(Value::as_i64).unwrap_or(0);
+        let since = row.get(1).and_then(Value::as_i64).unwrap_or(0);
+        let host = row.get(2).and_then(Value::as_text).unwrap_or("localhost").to_owned();
+        let mut doc = rawdoc! { "name": index.name() };
+        doc.append(cstr("key"), index.key().map(ToOwned::to_owned).unwrap_or_default());
+        doc.append(cstr("host"), host);
+        doc.append(cstr("accesses"), rawdoc! { "ops": ops, "since": bson::DateTime::from_millis(since) });
+        doc.append(cstr("spec"), index.spec.clone());
+        out.push(doc);
+    }
+    Ok(out)
 }
 
 /// `collMod`'s `index: { name | keyPattern, hidden }`: hides an index from the planner (it

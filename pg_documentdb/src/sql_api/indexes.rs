@@ -26,6 +26,12 @@ fn drop_indexes_internal(p_database_name: &str, p_arg: BsonRef<'_>) -> Bson {
     docdb_guard(|| with_spi(|| indexes::drop_indexes(p_database_name, p_arg.document())).map(Bson::from))
 }
 
+/// `reIndex` (the body of the `re_index` procedure).
+#[pg_extern(sql = false)]
+fn re_index_internal(p_database_name: &str, p_arg: BsonRef<'_>) -> Bson {
+    docdb_guard(|| with_spi(|| indexes::re_index(p_database_name, p_arg.document())).map(Bson::from))
+}
+
 /// Whether `document` holds an array along one of the paths of `key_pattern` (so its index
 /// keys for that pattern are multikey).
 #[pg_extern(sql = false)]
