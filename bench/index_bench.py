@@ -25,21 +25,16 @@ import time
 
 import psycopg
 
+import crud_bench  # bench/crud_bench.py: the shared document shape
+
 DB = "index_bench"
 
 
 def make_doc(i, rnd):
-    cities = ["Paris", "Lima", "Oslo", "Kyiv", "Pune", "Rome", "Doha", "Nice"]
-    return {
-        "i": i,
-        "name": f"user{i:07d}",
-        "age": rnd.randint(18, 90),
-        "score": rnd.random() * 100,
-        "active": rnd.random() < 0.5,
-        "tags": rnd.sample(["a", "b", "c", "d", "e", "f", "g"], 3),
-        "labels": [f"l{rnd.randrange(5000)}" for _ in range(3)],
-        "address": {"city": rnd.choice(cities), "zip": f"{rnd.randint(10000, 99999)}"},
-    }
+    """crud_bench's document plus `labels`, a selective multikey field."""
+    doc = crud_bench.make_doc(i, rnd)
+    doc["labels"] = [f"l{rnd.randrange(5000)}" for _ in range(3)]
+    return doc
 
 
 class Bench:

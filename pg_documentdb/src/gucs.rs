@@ -21,6 +21,12 @@ pub fn define() {
         GucContext::Userset,
         GucFlags::UNIT_MS,
     );
+    // PostgreSQL accepts postmaster-level settings only while the library is preloaded (the
+    // TTL monitor exists only then); loaded later by CREATE EXTENSION, they are not defined.
+    // SAFETY: reading a postmaster global during library load.
+    if !unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        return;
+    }
     GucRegistry::define_bool_guc(
         c"documentdb.enable_ttl_task",
         c"Run the TTL monitor (a background worker; needs documentdb in shared_preload_libraries).",
