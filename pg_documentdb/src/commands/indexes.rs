@@ -236,19 +236,24 @@ fn multikey_trigger_name(collection: &Collection, index_id: i64) -> String {
     format!("documents_{}_multikey_{index_id}", collection.id)
 }
 
-/// Sets MongoDB's multikey flag of a new index: at once when a document already holds an
-/// array along its paths, otherwise from the first write that puts one there (a row trigger
-/// whose WHEN clause runs in Rust, so single-valued writes cost one function call). The
-/// table is locked against writes from `CREATE INDEX` on, so no write falls in between.
-fn track_multikey(collection: &Collection, index_id: i64, key: &RawDocument) -> DocDbResult<()> {
+/// Whether some document of the collection holds an array along a path of `key` (a full
+/// scan: run when an index is built or rebuilt).
+fn holds_arrays(collection: &Collection, key: &RawDocument) -> DocDbResult<bool> {
     let rows = spi::execute(
         &format!("SELECT EXISTS (SELECT 1 FROM {} WHERE {})", collection.table(), has_array_condition(key)),
         &[],
         true,
         1,
     )?;
-    let multikey = rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(true);
-    if multikey {
+    Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(true))
+}
+
+/// Sets MongoDB's multikey flag of a new index: at once when a document already holds an
+/// array along its paths, otherwise from the first write that puts one there (a row trigger
+/// whose WHEN clause runs in Rust, so single-valued writes cost one function call). The
+/// table is locked against writes from `CREATE INDEX` on, so no write falls in between.
+fn track_multikey(collection: &Collection, index_id: i64, key: &RawDocument) -> DocDbResult<()> {
+    if holds_arrays(collection, key)? {
         return spi::execute(
             "UPDATE documentdb_api_catalog.collection_indexes SET index_is_multikey = true WHERE index_id = $1",
             &[Param::Int8(index_id)],
@@ -523,13 +528,7 @@ pub fn re_index(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
             continue;
         }
         if let Some(key) = index.key() {
-            let rows = spi::execute(
-                &format!("SELECT EXISTS (SELECT 1 FROM {} WHERE {})", collection.table(), has_array_condition(key)),
-                &[],
-                true,
-                1,
-            )?;
-            let multikey = rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(true);
+            let multikey = holds_arrays(&collection, key)?;
             if multikey != index.multikey {
                 spi::execute(
                     if multikey {
