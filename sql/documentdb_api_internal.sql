@@ -85,3 +85,12 @@ REVOKE ALL ON FUNCTION documentdb_api_internal.delete_expired_documents(integer)
 -- The key of a hashed index (an int8 hash of the value at a path; arrays refused).
 CREATE FUNCTION documentdb_api_internal.bson_hashed_key(document documentdb_core.bson, path text)
 RETURNS bigint LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_hashed_key_wrapper';
+-- Text indexes (sql_api/text_search.rs): the strings a document contributes to a weight
+-- class and the configuration of its language, fed to to_tsvector by the index expression
+-- (commands/query_sql.rs text_vector_expression); the textScore projection.
+CREATE FUNCTION documentdb_api_internal.bson_text_content(document documentdb_core.bson, index_spec documentdb_core.bson, class text)
+RETURNS text LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_content_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_text_config(document documentdb_core.bson, index_spec documentdb_core.bson)
+RETURNS regconfig LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_config_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_with_text_score(document documentdb_core.bson, field text, score float8)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_with_text_score_wrapper';

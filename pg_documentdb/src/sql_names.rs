@@ -76,3 +76,9 @@ pub const MARK_INDEX_MULTIKEY: &str = "documentdb_api_internal.mark_index_multik
 pub const BSON_EQ: &str = "OPERATOR(documentdb_core.=)";
 /// The key of a hashed index (`sql_api/indexes.rs` `bson_hashed_key`).
 pub const HASHED_KEY: &str = "documentdb_api_internal.bson_hashed_key";
+/// The strings a document contributes to a text index's weight class (`sql_api/text_search.rs`).
+pub const TEXT_CONTENT: &str = "documentdb_api_internal.bson_text_content";
+/// The text search configuration of a document's language (`sql_api/text_search.rs`).
+pub const TEXT_CONFIG: &str = "documentdb_api_internal.bson_text_config";
+/// A result document with its `{$meta: "textScore"}` field (`sql_api/text_search.rs`).
+pub const WITH_TEXT_SCORE: &str = "documentdb_api_internal.bson_with_text_score";

@@ -346,6 +346,55 @@ def test_hashed_indexes_serve_equality_and_refuse_arrays():
             assert e.code == code, e
 
 
+def test_text_index_and_text_search():
+    # The manual's $text examples: terms are OR-ed, phrases required, -terms excluded,
+    # words stemmed by language; textScore in projection and sort.
+    coll = db().articles
+    coll.insert_many([
+        {"_id": 1, "subject": "coffee", "author": "xyz", "views": 50},
+        {"_id": 2, "subject": "Coffee Shopping", "author": "efg", "views": 5},
+        {"_id": 3, "subject": "Baking a cake", "author": "abc", "views": 90},
+        {"_id": 4, "subject": "baking", "author": "xyz", "views": 100},
+        {"_id": 5, "subject": "Café Con Leche", "author": "abc", "views": 200},
+        {"_id": 6, "subject": "Сырники", "author": "jkl", "views": 80, "language": "russian"},
+        {"_id": 7, "subject": "coffee and cream", "author": "efg", "views": 10},
+        {"_id": 8, "subject": "Cafe con Leche", "author": "xyz", "views": 10},
+    ] + [{"_id": 100 + i, "subject": f"filler text number {i}", "views": i} for i in range(3000)])
+    assert coll.create_index([("subject", "text")]) == "subject_text"
+    spec = [i for i in coll.list_indexes() if i["name"] == "subject_text"][0]
+    assert spec["key"] == {"_fts": "text", "_ftsx": 1} and spec["weights"] == {"subject": 1}, spec
+    assert spec["default_language"] == "english" and spec["textIndexVersion"] == 3, spec
+    search = lambda s, **kw: sorted(d["_id"] for d in coll.find({"$text": {"$search": s, **kw}}))
+    assert search("coffee") == [1, 2, 7]
+    assert search("bake coffee cake") == [1, 2, 3, 4, 7]
+    assert search('"coffee shop"') == [2]
+    assert search("coffee -shop") == [1, 7]
+    assert search("leche", **{"$language": "es"}) == [5, 8]
+    assert search("сырники", **{"$language": "ru"}) == [6]
+    assert search("-coffee") == []
+    plan = json.dumps(coll.find({"$text": {"$search": "coffee"}}).explain()["queryPlanner"]["winningPlan"])
+    assert '"indexName": "subject_text"' in plan, plan
+    scored = list(coll.find({"$text": {"$search": "coffee"}}, {"score": {"$meta": "textScore"}})
+                  .sort([("score", {"$meta": "textScore"})]))
+    assert [d["_id"] for d in scored][0] == 1 and all(isinstance(d["score"], float) for d in scored), scored
+    assert scored[0]["score"] > scored[-1]["score"] and "subject" in scored[0], scored
+    assert coll.count_documents({"$text": {"$search": "coffee"}, "views": {"$gt": 20}}) == 1
+    assert [d["_id"] for d in coll.aggregate([{"$match": {"$text": {"$search": "cake"}}}])] == [3]
+    for call, code in [
+        (lambda: coll.find_one({"$text": {"$search": "x", "$caseSensitive": True}}), 115),
+        (lambda: db().notext.insert_one({}) and db().notext.find_one({"$text": {"$search": "x"}}), 27),
+        (lambda: coll.create_index([("author", "text")]), 85),
+        (lambda: coll.find_one({}, {"score": {"$meta": "textScore"}}), 40218),
+        (lambda: list(coll.aggregate([{"$project": {"a": 1}}, {"$match": {"$text": {"$search": "x"}}}])), 17313),
+        (lambda: coll.find_one({"$or": [{"$text": {"$search": "x"}}, {"a": 1}]}), 2),
+    ]:
+        try:
+            call()
+            raise AssertionError(f"no error {code}")
+        except OperationFailure as e:
+            assert e.code == code, (code, e)
+
+
 def test_ttl_index_deletes_expired_documents():
     # The TTL monitor runs every documentdb.ttl_task_interval_seconds (5 s on the dev
     # cluster, 60 s by default as mongod); an array expires by its earliest date.

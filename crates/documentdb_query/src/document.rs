@@ -145,6 +145,10 @@ pub fn document_id(doc: &RawDocument) -> Option<RawBsonRef<'_>> {
     }
 }
 
+/// How deep `$**` text indexes look for strings (deeper values are ignored; stored documents
+/// are at most 100 levels deep anyway).
+pub const MAX_NESTING_FOR_TEXT: usize = 200;
+
 #[cfg(test)]
 mod tests {
     use super::*;

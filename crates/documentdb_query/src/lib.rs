@@ -16,6 +16,7 @@ pub use expr::accumulators;
 pub mod filter;
 pub mod index_bounds;
 pub mod partial_index;
+pub mod text_index;
 pub mod text_search;
 /// `$jsonSchema` (its home is `filter::json_schema`; this path is the one callers use).
 pub use filter::json_schema as schema;

@@ -354,12 +354,18 @@ impl Pipeline {
         match name {
             "$match" => {
                 let filter = doc_arg(name, value)?;
-                if let Some((key, _)) = filter
-                    .iter()
-                    .flatten()
-                    .find(|(k, _)| matches!(k.as_str(), "$text" | "$where" | "$near" | "$nearSphere"))
+                if let Some((key, _)) =
+                    filter.iter().flatten().find(|(k, _)| matches!(k.as_str(), "$where" | "$near" | "$nearSphere"))
                 {
                     bail!(BadValue, "{} is not allowed inside of a $match aggregation expression", key.as_str());
+                }
+                // $text is answered by the collection's text index: only in a first $match.
+                let has_text = filter.iter().flatten().any(|(k, _)| k.as_str() == "$text");
+                if has_text && (position != 0 || self.depth != 0 || self.collection.is_none()) {
+                    return Err(DocDbError::new(
+                        ErrorCode::new(17313),
+                        "$match with $text is only allowed as the first pipeline stage",
+                    ));
                 }
                 self.b.parse_filter(filter)?;
                 if filter.is_empty() {

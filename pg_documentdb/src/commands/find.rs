@@ -12,7 +12,6 @@ use crate::catalog;
 use crate::spi::{self, Param, Value};
 use crate::sql_names;
 use documentdb_query::filter::Filter;
-use documentdb_query::sort::SortSpec;
 
 fn empty_page(ns: &str) -> FirstPage {
     let reply = rawdoc! { "cursor": { "firstBatch": [], "id": 0i64, "ns": ns }, "ok": 1.0 };
@@ -88,7 +87,7 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
         SqlBuilder::with_vars(q.vars.clone()).parse_filter(f)?;
     }
     if let Some(s) = q.sort {
-        SortSpec::parse(s)?;
+        super::query_text::validate_sort(s)?;
     }
     let Some(collection) = catalog::lookup(db, coll)? else {
         validate_projection(&q)?;

@@ -18,6 +18,7 @@ use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use super::query_sql::{
     has_array_condition, hashed_key_expression, index_predicates, sort_key_expression, terms_expression,
 };
+use super::query_text::text_vector_expression;
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
 use crate::catalog::{self, Collection};
@@ -44,7 +45,8 @@ fn key_direction(path: &str, value: RawBsonRef<'_>) -> DocDbResult<String> {
         RawBsonRef::Double(v) if v != 0.0 && v.is_finite() => Ok(if v > 0.0 { "1" } else { "-1" }.to_owned()),
         RawBsonRef::String(kind) => match kind {
             "hashed" => Ok("hashed".to_owned()),
-            "text" | "2dsphere" | "2d" | "geoHaystack" | "wildcard" => {
+            "text" => Ok("text".to_owned()),
+            "2dsphere" | "2d" | "geoHaystack" | "wildcard" => {
                 bail!(CannotCreateIndex, "{kind} indexes are not supported yet (index key '{path}')")
             }
             _ => bail!(CannotCreateIndex, "Unknown index plugin '{kind}'"),
@@ -61,6 +63,9 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     let mut hidden = false;
     let mut expire_after = None;
     let mut partial: Option<&RawDocument> = None;
+    let mut weights: Option<&RawDocument> = None;
+    let mut default_language: Option<&str> = None;
+    let mut language_override: Option<&str> = None;
     let mut stored = RawDocumentBuf::new();
     stored.append(cstr("v"), 2);
     for element in doc {
@@ -83,16 +88,15 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
                 continue;
             }
             "expireAfterSeconds" => expire_after = Some(field.value),
-            "weights"
-            | "default_language"
-            | "language_override"
-            | "textIndexVersion"
-            | "2dsphereIndexVersion"
-            | "bits"
-            | "min"
-            | "max"
-            | "bucketSize"
-            | "wildcardProjection" => {
+            "weights" => weights = Some(field.document()?),
+            "default_language" => default_language = Some(field.str()?),
+            "language_override" => language_override = Some(field.str()?),
+            "textIndexVersion" => {
+                if !matches!(field.value, RawBsonRef::Int32(3) | RawBsonRef::Int64(3) | RawBsonRef::Double(3.0)) {
+                    bail!(CannotCreateIndex, "Currently only textIndexVersion 3 is supported");
+                }
+            }
+            "2dsphereIndexVersion" | "bits" | "min" | "max" | "bucketSize" | "wildcardProjection" => {
                 bail!(CannotCreateIndex, "index option '{}' is not supported yet", field.name)
             }
             other => bail!(
@@ -141,7 +145,20 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     if let Some(p) = partial {
         documentdb_query::filter::Filter::parse(p)?;
     }
-    stored.append(cstr("key"), key.to_owned());
+    let text_keys = key.iter().flatten().filter(|(_, v)| matches!(v, RawBsonRef::String("text"))).count();
+    if text_keys == 0 && (weights.is_some() || default_language.is_some() || language_override.is_some()) {
+        bail!(CannotCreateIndex, "weights, default_language and language_override are options of text indexes");
+    }
+    let text = if text_keys > 0 {
+        Some(documentdb_query::text_index::text_index_spec(key, weights, default_language, language_override)?)
+    } else {
+        None
+    };
+    match &text {
+        // MongoDB's shape: the text keys become `weights`, the key `{_fts: "text", _ftsx: 1}`.
+        Some((text_key, _, _, _)) => stored.append(cstr("key"), bson_to_raw(text_key)?),
+        None => stored.append(cstr("key"), key.to_owned()),
+    }
     stored.append(cstr("name"), name.as_str());
     if unique {
         stored.append(cstr("unique"), true);
@@ -157,6 +174,12 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     }
     if let Some(seconds) = expire_after {
         stored.append(cstr("expireAfterSeconds"), super::ttl::validate_expire_after_seconds(key, seconds)?);
+    }
+    if let Some((_, weights, language, language_override)) = &text {
+        stored.append(cstr("weights"), bson_to_raw(weights)?);
+        stored.append(cstr("default_language"), language.as_str());
+        stored.append(cstr("language_override"), language_override.as_str());
+        stored.append(cstr("textIndexVersion"), 3);
     }
     Ok(IndexSpec { name, key: key.to_owned(), unique, sparse, stored })
 }
@@ -178,6 +201,14 @@ fn fingerprint(spec: &RawDocument) -> Vec<(String, String)> {
 }
 
 fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> DocDbResult<()> {
+    if let Some(text) = documentdb_query::text_index::TextIndex::from_spec(&spec.stored) {
+        return spi::execute_once(&format!(
+            "CREATE INDEX documents_{}_idx_{index_id} ON {} USING gin (({}))",
+            collection.id,
+            collection.table(),
+            text_vector_expression(&text)
+        ));
+    }
     let mut exprs = Vec::new();
     for element in &spec.key {
         let (path, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
@@ -214,6 +245,10 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         ))?;
     }
     Ok(())
+}
+
+fn bson_to_raw(doc: &bson::Document) -> DocDbResult<RawDocumentBuf> {
+    RawDocumentBuf::try_from(doc).map_err(|e| docdb_error!(InternalError, "{e}"))
 }
 
 /// Whether a key pattern has a hashed key.
@@ -345,9 +380,11 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
                     documentdb_bson::extjson::to_relaxed_string(&spec.stored), documentdb_bson::extjson::to_relaxed_string(existing)),
             ));
         }
-        let same_key = current
-            .iter()
-            .find(|s| s.get_document("key").map(|k| k.as_bytes() == spec.key.as_bytes()).unwrap_or(false));
+        // Compared as stored: every text index has the key {_fts: "text", _ftsx: 1}, so a
+        // second one conflicts, as MongoDB allows one text index per collection.
+        let stored_key = spec.stored.get_document("key").map(|k| k.as_bytes()).unwrap_or_default();
+        let same_key =
+            current.iter().find(|s| s.get_document("key").map(|k| k.as_bytes() == stored_key).unwrap_or(false));
         if let Some(existing) = same_key {
             bail!(
                 IndexOptionsConflict,
@@ -372,7 +409,9 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
         )?;
         let index_id = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or_default();
         create_pg_index(&collection, index_id, spec)?;
-        track_multikey(&collection, index_id, &spec.key)?;
+        if spec.stored.get_document("weights").is_err() {
+            track_multikey(&collection, index_id, &spec.key)?;
+        }
         created += 1;
     }
     if created > 0 {

@@ -9,6 +9,7 @@ pub mod find;
 pub mod indexes;
 pub mod insert;
 pub mod query_sql;
+pub mod query_text;
 pub mod spec;
 pub mod ttl;
 pub mod update_delete;

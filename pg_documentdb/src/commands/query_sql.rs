@@ -5,7 +5,7 @@
 //! applied in the select list. Per-row functions are named through `sql_names`.
 
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
-use documentdb_errors::{bail, docdb_error, DocDbResult};
+use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use documentdb_query::expr::ExprContext;
 use documentdb_query::filter::{Filter, PushdownOp, PushdownPredicate};
 use documentdb_query::index_bounds::{key_bounds, KeyBounds};
@@ -13,10 +13,14 @@ use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
 
 use super::cursor::{OwnedParam, PageQuery};
+use super::query_text::{
+    is_text_score, no_text_score, split_text_score_projection, text_index_of, text_vector_expression,
+};
 use crate::catalog::Collection;
 use crate::index_policy::{IndexChoice, TablePolicy};
 use crate::spi::{quote_literal, PlanChoice, Planning};
 use crate::sql_names::{self, PerRow, BSON};
+use documentdb_query::text_search::{parse_text_operand, text_search_config};
 
 /// The parts of a query on one collection.
 pub struct QuerySpec<'a> {
@@ -54,6 +58,8 @@ pub struct SqlBuilder {
     /// Partial and sparse indexes whose filter the query implies (by catalog id), and
     /// whether their predicate is already among the conditions.
     partial_indexes: Vec<(i64, bool)>,
+    /// The rank of a `$text` query's matches (`{$meta: "textScore"}`), once one is built.
+    pub text_score: Option<String>,
 }
 
 impl SqlBuilder {
@@ -73,6 +79,7 @@ impl SqlBuilder {
             index_policy: None,
             hinted_key: None,
             partial_indexes: Vec::new(),
+            text_score: None,
         }
     }
 
@@ -203,6 +210,19 @@ impl SqlBuilder {
         let mut conditions = Vec::new();
         let Some(filter_doc) = filter.filter(|f| !f.is_empty()) else {
             return Ok(conditions);
+        };
+        // A top-level $text is the text index's condition; the rest is an ordinary filter.
+        let without_text;
+        let filter_doc = match super::query_text::split_text(filter_doc)? {
+            Some((rest, operand)) => {
+                conditions.push(self.text_condition(collection, operand)?);
+                without_text = rest;
+                if without_text.is_empty() {
+                    return Ok(conditions);
+                }
+                &without_text
+            }
+            None => filter_doc,
         };
         let parsed = self.parse_filter(filter_doc)?;
         self.partial_indexes = implied_partial_indexes(collection, &parsed);
@@ -469,6 +489,55 @@ fn key_bytes(value: RawBsonRef<'_>) -> Vec<u8> {
     documentdb_query::document::single_value_document(value).into_bytes()
 }
 
+impl SqlBuilder {
+    /// The condition of a `$text` operand: the text index's `tsvector` matches the search
+    /// string's query (any term, every phrase, no negated term or phrase), each word
+    /// normalised by the query's language. Records the rank for `{$meta: "textScore"}`.
+    pub fn text_condition(&mut self, collection: &Collection, operand: RawBsonRef<'_>) -> DocDbResult<String> {
+        let query = parse_text_operand(operand)?;
+        let Some(index) = text_index_of(collection) else {
+            return Err(DocDbError::new(ErrorCode::IndexNotFound, "text index required for $text query"));
+        };
+        if query.case_sensitive || query.diacritic_sensitive {
+            bail!(CommandNotSupported, "$caseSensitive and $diacriticSensitive text search are not supported yet");
+        }
+        let language = query.language.as_deref().unwrap_or(&index.default_language);
+        let Some(config) = text_search_config(language) else {
+            bail!(BadValue, "unsupported language: \"{language}\" for text search");
+        };
+        // `config` comes from a fixed table of names: safe as a literal.
+        let cfg = format!("'{config}'::regconfig");
+        let search = &query.search;
+        if search.matches_nothing() {
+            self.text_score = Some("0::float8".to_owned());
+            return Ok("false".to_owned());
+        }
+        let word_query = |function: &str, text: &str, b: &mut SqlBuilder| {
+            let p = b.param(OwnedParam::Text(text.to_owned()));
+            format!("pg_catalog.{function}({cfg}, {p}::text)")
+        };
+        let any: Vec<String> = search.terms.iter().map(|t| word_query("plainto_tsquery", t, self)).collect();
+        let mut parts = vec![format!("({})", any.join(" OPERATOR(pg_catalog.||) "))];
+        for phrase in &search.phrases {
+            parts.push(word_query("phraseto_tsquery", phrase, self));
+        }
+        for term in &search.negated_terms {
+            parts.push(format!("(OPERATOR(pg_catalog.!!) {})", word_query("plainto_tsquery", term, self)));
+        }
+        for phrase in &search.negated_phrases {
+            parts.push(format!("(OPERATOR(pg_catalog.!!) {})", word_query("phraseto_tsquery", phrase, self)));
+        }
+        let tsquery = parts.join(" OPERATOR(pg_catalog.&&) ");
+        let vector = text_vector_expression(&index);
+        let [d, c, b, a] = index.rank_weights();
+        self.text_score =
+            // Normalisation 1 divides by 1 + log(document length): a term in a short text
+            // weighs more, as in MongoDB's score.
+            Some(format!("pg_catalog.ts_rank('{{{d},{c},{b},{a}}}'::float4[], {vector}, {tsquery}, 1)::float8"));
+        Ok(format!("({vector}) OPERATOR(pg_catalog.@@) ({tsquery})"))
+    }
+}
+
 /// The `_id` key column (second column of the primary key).
 pub const PRIMARY_KEY: &str = "object_id";
 
@@ -646,6 +715,11 @@ fn cstr_key(key: &str) -> DocDbResult<&bson::raw::CStr> {
 /// Parses the projection (with the filter, for positional `$`, and the `let` variables).
 pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
     let Some(projection) = q.projection.filter(|p| !p.is_empty()) else { return Ok(()) };
+    let (projection, _) = super::query_text::split_text_score_projection(projection)?;
+    if projection.is_empty() {
+        return Ok(());
+    }
+    let projection = projection.as_ref();
     let b = SqlBuilder::with_vars(q.vars.clone());
     let filter = q.filter.map(|f| b.parse_filter(f)).transpose()?;
     Projection::parse_find_with_context(projection, filter.as_ref(), &b.ctx()?)?;
@@ -660,13 +734,28 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if let Some(hint) = q.hint {
         b.use_hint(collection, hint)?;
     }
-    let mut order_keys = match q.sort.filter(|s| !s.is_empty()) {
-        Some(sort) => order_by(Some(collection), sort, "document")?,
-        None => Vec::new(),
+    let sort = q.sort.filter(|s| !s.is_empty());
+    // A sort on `{$meta: "textScore"}` needs the $text query's rank, known once the WHERE
+    // clause is built.
+    let text_sort = sort.is_some_and(|s| s.iter().flatten().any(|(_, v)| is_text_score(v)));
+    let mut order_keys = match sort {
+        Some(sort) if !text_sort => order_by(Some(collection), sort, "document")?,
+        _ => Vec::new(),
     };
     let hinted_id = b.hinted_key.as_ref().is_some_and(|k| k.get("_id").ok().flatten().is_some());
     b.uses_primary_key = hinted_id || order_keys.iter().any(|(key, _)| key == PRIMARY_KEY);
     let where_clause = b.where_clause(collection, q.filter)?;
+    if let (Some(sort), true) = (sort, text_sort) {
+        for (key, value) in sort.iter().flatten() {
+            if is_text_score(value) {
+                order_keys.push((b.text_score.clone().ok_or_else(no_text_score)?, false));
+            } else {
+                let mut one = RawDocumentBuf::new();
+                one.append(key, value);
+                order_keys.extend(order_by(Some(collection), &one, "document")?);
+            }
+        }
+    }
     if let (true, false, Some(key)) = (order_keys.is_empty(), b.uses_index_bounds, &b.hinted_key) {
         // A hinted index the filter puts no bounds on is read whole, in its order, as
         // MongoDB's full index scan (PostgreSQL scans an index only for a condition or an
@@ -675,18 +764,26 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     }
     // Rows read through an index come in key order: resuming by `ctid` would skip some.
     let with_ctid = with_ctid && !b.uses_index_bounds && !b.hints_an_index();
-    let select = match q.projection.filter(|p| !p.is_empty()) {
-        Some(projection) => {
-            // Validate up front so errors surface even on empty collections.
-            validate_projection(q)?;
-            let p = b.param(OwnedParam::Bson(projection.as_bytes().to_vec()));
-            let f = b.param(OwnedParam::Bson(
-                q.filter.map(|f| f.as_bytes().to_vec()).unwrap_or_else(|| rawdoc! {}.into_bytes()),
-            ));
-            b.call(sql_names::PROJECT_FIND, &format!("document, {p}::{BSON}, {f}::{BSON}"))
-        }
-        None => "document".to_owned(),
+    let (projection, score_fields) = match q.projection.filter(|p| !p.is_empty()) {
+        Some(projection) => split_text_score_projection(projection)?,
+        None => (RawDocumentBuf::new(), Vec::new()),
     };
+    let mut select = if projection.is_empty() {
+        "document".to_owned()
+    } else {
+        // Validate up front so errors surface even on empty collections.
+        validate_projection(q)?;
+        let p = b.param(OwnedParam::Bson(projection.into_bytes()));
+        let f = b.param(OwnedParam::Bson(
+            q.filter.map(|f| f.as_bytes().to_vec()).unwrap_or_else(|| rawdoc! {}.into_bytes()),
+        ));
+        b.call(sql_names::PROJECT_FIND, &format!("document, {p}::{BSON}, {f}::{BSON}"))
+    };
+    for field in score_fields {
+        let rank = b.text_score.clone().ok_or_else(no_text_score)?;
+        let name = b.param(OwnedParam::Text(field));
+        select = format!("{}({select}, {name}::text, {rank})", sql_names::WITH_TEXT_SCORE);
+    }
     let mut sql = format!("SELECT {select}");
     if with_ctid {
         sql.push_str(", ctid");

@@ -13,4 +13,5 @@ mod group_accumulator;
 mod indexes;
 mod out_record;
 mod per_row;
+mod text_search;
 mod users;

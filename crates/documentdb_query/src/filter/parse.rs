@@ -315,7 +315,13 @@ impl Parser<'_> {
                 if level == Level::SubDocument {
                     return Err(docdb_error!(BadValue, "$text can only be applied to the top-level document"));
                 }
-                return Err(docdb_error!(NotImplemented, "$text is not supported: text search is unavailable"));
+                if depth > 0 {
+                    return Err(docdb_error!(BadValue, "$text is only supported at the top level of a query"));
+                }
+                // The text index answers $text (the SQL layer turns it into a text search
+                // condition); to the matcher it is MongoDB's TextNoOpMatchExpression.
+                crate::text_search::parse_text_operand(value)?;
+                Node::True
             }
             "sampleRate" => {
                 if level == Level::SubDocument {
