@@ -112,24 +112,5 @@ pub fn while_planning<T>(policy: Option<&TablePolicy>, execute: impl FnOnce() ->
     if !matches!(policy.choice, IndexChoice::Only(_)) {
         return execute();
     }
-    // SAFETY: a GUC nest level opened and closed around the call on the normal path; on an
-    // error, the (sub)transaction abort pops it, as for a function's SET clause.
-    let nest_level = unsafe {
-        let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"enable_seqscan".as_ptr(),
-            c"off".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        level
-    };
-    let result = execute();
-    // SAFETY: closes the nest level opened above.
-    unsafe { pg_sys::AtEOXact_GUC(true, nest_level) };
-    result
+    crate::spi::with_setting(c"enable_seqscan", c"off", execute)
 }
