@@ -173,9 +173,13 @@ def test_planner_reads_the_index_on_a_fresh_collection():
     coll.insert_many([{"_id": i, "k": f"key{i:06d}", "n": i % 1000} for i in range(20000)])
     coll.create_index("k")
     coll.create_index("n")
-    for filt in [{"k": "key000123"}, {"n": {"$gte": 990}}, {"n": {"$in": [1, 2, 3]}}]:
+    for filt in [{"k": "key000123"}, {"n": {"$gte": 990}}, {"n": {"$in": [1, 2, 3]}}, {"k": {"$regex": "^key0001"}}]:
         plan = json.dumps(coll.find(filt).explain()["queryPlanner"]["winningPlan"])
         assert "IXSCAN" in plan, (filt, plan)
+    # A regex anchored at the start reads the prefix's range (MongoDB's tight bounds).
+    assert ids(coll, {"k": {"$regex": "^key0001"}}) == list(range(100, 200))
+    assert ids(coll, {"k": {"$regex": "^key0001", "$options": "i"}}) == list(range(100, 200))
+    assert ids(coll, {"k": {"$regex": "^key00012?3"}}) == [123] + list(range(130, 140))
     stats = explain_find(coll, "executionStats", filter={"k": "key000123"})["executionStats"]
     assert stats["nReturned"] == 1 and stats["totalDocsExamined"] == 1, stats
 

@@ -236,6 +236,53 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// The literal prefixes of the AND-ed top-level regexes anchored at the start of the
+    /// string (`{name: /^user00/}`): (path, prefix). Such a regex only matches strings that
+    /// start with the prefix, a range of an index on the path (MongoDB's tight bounds for
+    /// prefix regexes). Case-insensitive, multi-line and extended regexes have none.
+    pub fn regex_prefixes(&self) -> Vec<(String, String)> {
+        fn collect(nodes: &[Node], out: &mut Vec<(String, String)>) {
+            for node in nodes {
+                match node {
+                    Node::And(children) => collect(children, out),
+                    Node::Leaf(leaf) => {
+                        if let Pred::Regex(re) = &leaf.pred {
+                            if let Some(prefix) = literal_prefix(&re.pattern, &re.flags) {
+                                out.push((leaf.path.dotted.to_string(), prefix));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.children, &mut out);
+        out
+    }
+}
+
+/// The literal text a regex anchored with `^` (or `\A`) requires at the start of a string.
+fn literal_prefix(pattern: &str, flags: &str) -> Option<String> {
+    if flags.chars().any(|f| matches!(f, 'i' | 'm' | 'x')) {
+        return None;
+    }
+    let rest = pattern.strip_prefix('^').or_else(|| pattern.strip_prefix("\\A"))?;
+    let mut prefix = String::new();
+    for c in rest.chars() {
+        if matches!(c, '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '\\') {
+            // A quantifier after a literal makes that literal optional.
+            if matches!(c, '*' | '?' | '{') {
+                prefix.pop();
+            }
+            break;
+        }
+        prefix.push(c);
+    }
+    (!prefix.is_empty()).then_some(prefix)
+}
+
 /// A condition on single values, with `$pull` semantics (MongoDB's `PullNode`):
 ///
 /// * a document whose first field is a query operator (`{$gte: 6}`, `{$in: [...]}`) or a

@@ -78,6 +78,30 @@ pub fn key_bounds(predicate: &PushdownPredicate) -> Option<KeyBounds> {
     }
 }
 
+/// The keys strings starting with `prefix` take: `[prefix, the next string after every
+/// such string)` (UTF-8 keeps code point order in byte order).
+pub fn prefix_bounds(prefix: &str) -> KeyBounds {
+    let mut upper: Vec<char> = prefix.chars().collect();
+    let next = loop {
+        match upper.pop() {
+            Some(last) => {
+                if let Some(c) =
+                    char::from_u32(last as u32 + 1).or_else(|| char::from_u32(0xE000).filter(|_| last < '\u{E000}'))
+                {
+                    upper.push(c);
+                    break Some(RawBson::String(upper.into_iter().collect()));
+                }
+            }
+            // Every string past the prefix's last character: up to the documents.
+            None => break Some(RawBson::Document(bson::RawDocumentBuf::new())),
+        }
+    };
+    KeyBounds::Range {
+        lower: Some(Bound { value: RawBson::String(prefix.to_owned()), inclusive: true }),
+        upper: next.map(|value| Bound { value, inclusive: false }),
+    }
+}
+
 fn equality_bounds(value: &RawBson) -> Option<KeyBounds> {
     match value {
         RawBson::Null => null_bounds(),
@@ -393,6 +417,21 @@ mod tests {
         assert_eq!(hashed_key(&rawdoc! {}, "a"), Some(hashed_value(RawBsonRef::Null)));
         assert_eq!(hashed_key(&rawdoc! { "a": [1] }, "a"), None);
         assert_eq!(hashed_key(&rawdoc! { "a": [{ "b": 1 }] }, "a.b"), None);
+    }
+
+    #[test]
+    fn regex_prefixes_bound_strings() {
+        let filter = Filter::parse(&rawdoc! { "a": { "$regex": "^ab+c" }, "b": { "$regex": "^x", "$options": "i" }, "c": { "$regex": "^q?r" }, "d": { "$regex": "^de\\." } }).unwrap();
+        assert_eq!(filter.regex_prefixes(), vec![("a".to_owned(), "ab".to_owned()), ("d".to_owned(), "de".to_owned())]);
+        let bounds = prefix_bounds("ab");
+        let KeyBounds::Range { lower: Some(lower), upper: Some(upper) } = &bounds else { panic!() };
+        assert_eq!((&lower.value, &upper.value), (&RawBson::String("ab".into()), &RawBson::String("ac".into())));
+        for (s, inside) in
+            [("ab", true), ("abzzz", true), ("ab\u{10FFFF}", true), ("ac", false), ("aa", false), ("a", false)]
+        {
+            let raw = rawdoc! { "a": s };
+            assert_eq!(within(&bounds, raw.get("a").unwrap().unwrap()), inside, "{s}");
+        }
     }
 
     #[test]

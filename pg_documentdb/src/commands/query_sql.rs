@@ -250,6 +250,9 @@ impl SqlBuilder {
         for predicate in &pushed {
             answered_by_key.push(self.index_bound_conditions(collection, predicate, &mut conditions)?);
         }
+        for (path, prefix) in parsed.regex_prefixes() {
+            self.regex_prefix_conditions(collection, &path, &prefix, &mut conditions)?;
+        }
         for (predicate, exact) in pushed.iter().zip(answered_by_key) {
             if exact {
                 continue;
@@ -318,6 +321,37 @@ impl SqlBuilder {
             KeyBounds::OneOf(values) => values.iter().all(exact_value),
             KeyBounds::Range { .. } => false,
         };
+        self.emit_bounds(&key, bounds, conditions);
+        Ok(exact)
+    }
+
+    /// A regex anchored at the start (`{path: /^prefix/}`) on a single-valued index key: the
+    /// range of strings starting with the prefix (the regex stays as recheck).
+    fn regex_prefix_conditions(
+        &mut self,
+        collection: &Collection,
+        path: &str,
+        prefix: &str,
+        conditions: &mut Vec<String>,
+    ) -> DocDbResult<()> {
+        match (&self.index_policy, &self.hinted_key) {
+            (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(()),
+            (_, Some(hinted)) if hinted.get(path).ok().flatten().is_none() => return Ok(()),
+            _ => {}
+        }
+        let key = match index_key_expression(collection, path)? {
+            Some(key) => key,
+            None => match self.partial_index_key(collection, path, conditions)? {
+                Some(key) => key,
+                None => return Ok(()),
+            },
+        };
+        self.emit_bounds(&key, documentdb_query::index_bounds::prefix_bounds(prefix), conditions);
+        Ok(())
+    }
+
+    /// Conditions restricting index key expression `key` to `bounds`.
+    fn emit_bounds(&mut self, key: &str, bounds: KeyBounds, conditions: &mut Vec<String>) {
         let wrapped = |value: &bson::RawBson| key_bytes(value.as_raw_bson_ref());
         match bounds {
             KeyBounds::Equal(value) => {
@@ -341,7 +375,6 @@ impl SqlBuilder {
         }
         self.uses_index_bounds = true;
         self.uses_primary_key |= key == PRIMARY_KEY;
-        Ok(exact)
     }
 }
 
