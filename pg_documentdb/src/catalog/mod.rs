@@ -40,6 +40,8 @@ pub struct IndexEntry {
     pub oid: u32,
     /// OID of the GIN index of multikey keys beside a single-field index (0: none).
     pub terms_oid: u32,
+    /// OID of the btree of arrays' other ends beside a single-field index (0: none).
+    pub ends_oid: u32,
     /// The spec as `listIndexes` reports it (`key`, `name`, options).
     pub spec: RawDocumentBuf,
     /// MongoDB's multikey flag (see `sql/documentdb_catalog.sql`).
@@ -77,10 +79,10 @@ impl IndexEntry {
         self.spec.get_bool("hidden").unwrap_or(false)
     }
 
-    /// The PostgreSQL indexes that make up this index (the btree, and the GIN of multikey
-    /// keys beside a single-field index).
+    /// The PostgreSQL indexes that make up this index (the btree, and beside a single-field
+    /// index the GIN of multikey keys and the btree of arrays' other ends).
     pub fn relation_oids(&self) -> Vec<u32> {
-        [self.oid, self.terms_oid].into_iter().filter(|o| *o != 0).collect()
+        [self.oid, self.terms_oid, self.ends_oid].into_iter().filter(|o| *o != 0).collect()
     }
 
     /// Whether the planner may use the index's key bounds: it holds one single-valued key
@@ -221,7 +223,8 @@ fn index_entries(collection_id: i64) -> DocDbResult<Vec<IndexEntry>> {
         "SELECT index_id, index_spec, index_is_multikey, coalesce(to_regclass(CASE WHEN index_name = '_id_' \
          THEN format('documentdb_data.collection_pk_%s', collection_id) \
          ELSE format('documentdb_data.documents_%s_idx_%s', collection_id, index_id) END)::oid, 0), \
-         coalesce(to_regclass(format('documentdb_data.documents_%s_idx_%s_terms', collection_id, index_id))::oid, 0) \
+         coalesce(to_regclass(format('documentdb_data.documents_%s_idx_%s_terms', collection_id, index_id))::oid, 0), \
+         coalesce(to_regclass(format('documentdb_data.documents_%s_idx_%s_ends', collection_id, index_id))::oid, 0) \
          FROM documentdb_api_catalog.collection_indexes WHERE collection_id = $1 ORDER BY index_id",
         &[Param::Int8(collection_id)],
         true,
@@ -237,7 +240,8 @@ fn index_entries(collection_id: i64) -> DocDbResult<Vec<IndexEntry>> {
             let mut next_oid = || c.next().and_then(|v| v.as_i64()).and_then(|o| u32::try_from(o).ok()).unwrap_or(0);
             let oid = next_oid();
             let terms_oid = next_oid();
-            Some(IndexEntry { id, oid, terms_oid, spec, multikey })
+            let ends_oid = next_oid();
+            Some(IndexEntry { id, oid, terms_oid, ends_oid, spec, multikey })
         })
         .collect())
 }

@@ -235,7 +235,9 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
     }
     spi::execute_once(&sql)?;
     let mut keys = spec.key.iter().flatten().filter(|(_, v)| !matches!(v, RawBsonRef::String("hashed")));
-    if let (Some((path, _)), None, None, false) = (keys.next(), keys.next(), predicates.first(), is_hashed(&spec.key)) {
+    if let (Some((path, direction)), None, None, false) =
+        (keys.next(), keys.next(), predicates.first(), is_hashed(&spec.key))
+    {
         spi::execute_once(&format!(
             "CREATE INDEX {} ON {} USING gin ({}) WHERE {}",
             terms_index_name(collection, index_id),
@@ -243,8 +245,22 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
             terms_expression(path.as_str()),
             has_array_condition(&spec.key)
         ))?;
+        // The other end of each array (its largest element beside an ascending index): with
+        // the btree's end, the two bound every array's elements, for ranges once multikey.
+        let other_end = sort_key_expression("document", path.as_str(), !catalog::key_is_ascending(direction))?;
+        spi::execute_once(&format!(
+            "CREATE INDEX {} ON {} ({other_end}) WHERE {}",
+            array_ends_index_name(collection, index_id),
+            collection.table(),
+            has_array_condition(&spec.key)
+        ))?;
     }
     Ok(())
+}
+
+/// The name of the btree of arrays' other ends beside single-field index `index_id`.
+fn array_ends_index_name(collection: &Collection, index_id: i64) -> String {
+    format!("documents_{}_idx_{index_id}_ends", collection.id)
 }
 
 fn bson_to_raw(doc: &bson::Document) -> DocDbResult<RawDocumentBuf> {
@@ -539,17 +555,22 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
         spi::execute_once(&format!("DROP INDEX IF EXISTS documentdb_data.documents_{}_idx_{id}", collection.id))?;
         // Only what exists (IF EXISTS would send the client a NOTICE for the rest).
         let terms = terms_index_name(&collection, *id);
+        let ends = array_ends_index_name(&collection, *id);
         let trigger = multikey_trigger_name(&collection, *id);
         let rows = spi::execute(
             "SELECT to_regclass('documentdb_data.' || $1) IS NOT NULL, \
-             EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $2 AND tgrelid = $3::regclass)",
-            &[Param::Text(&terms), Param::Text(&trigger), Param::Text(&collection.table())],
+             EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $2 AND tgrelid = $3::regclass), \
+             to_regclass('documentdb_data.' || $4) IS NOT NULL",
+            &[Param::Text(&terms), Param::Text(&trigger), Param::Text(&collection.table()), Param::Text(&ends)],
             true,
             1,
         )?;
         let row = rows.into_iter().next().unwrap_or_default();
         if row.first().and_then(Value::as_bool).unwrap_or(false) {
             spi::execute_once(&format!("DROP INDEX documentdb_data.{terms}"))?;
+        }
+        if row.get(2).and_then(Value::as_bool).unwrap_or(false) {
+            spi::execute_once(&format!("DROP INDEX documentdb_data.{ends}"))?;
         }
         if row.get(1).and_then(Value::as_bool).unwrap_or(false) {
             spi::execute_once(&format!("DROP TRIGGER {trigger} ON {}", collection.table()))?;

@@ -489,6 +489,9 @@ impl SqlBuilder {
             (PushdownOp::In, bson::RawBson::Array(values)) => {
                 values.into_iter().flatten().map(bson::RawBson::from).collect()
             }
+            (PushdownOp::Gt | PushdownOp::Gte | PushdownOp::Lt | PushdownOp::Lte, _) if index.ends_oid != 0 => {
+                return self.multikey_range(path, ascending, key, predicate, conditions);
+            }
             _ => return Ok(()),
         };
         // Null equality also matches missing fields, which have no keys here.
@@ -511,6 +514,60 @@ impl SqlBuilder {
             terms_expression(path)
         ));
         conditions.push(format!("({})", arms.join(" OR ")));
+        self.uses_index_bounds = true;
+        Ok(())
+    }
+
+    /// A range on the path of a multikey single-field index. A document matches only if
+    /// some element lies in the range, so its largest key is above a lower bound and its
+    /// smallest below an upper bound (superset conditions; the predicate rechecks, and the
+    /// type bracket is left to it since an array's ends may be of other types). One end is
+    /// the index's btree over every document; the other comes from the btree of arrays'
+    /// other ends, together with the first for documents without arrays.
+    fn multikey_range(
+        &mut self,
+        path: &str,
+        ascending: bool,
+        key: &RawDocument,
+        predicate: &PushdownPredicate,
+        conditions: &mut Vec<String>,
+    ) -> DocDbResult<()> {
+        if matches!(
+            predicate.value,
+            bson::RawBson::Null
+                | bson::RawBson::Undefined
+                | bson::RawBson::MinKey
+                | bson::RawBson::MaxKey
+                | bson::RawBson::Array(_)
+        ) {
+            return Ok(());
+        }
+        let main = sort_key_expression("document", path, ascending)?;
+        let ends = sort_key_expression("document", path, !ascending)?;
+        // The smallest and largest keys: the ascending sort key is an array's smallest
+        // element, the descending one its largest.
+        let (smallest, largest) = if ascending { (&main, &ends) } else { (&ends, &main) };
+        let lower = matches!(predicate.op, PushdownOp::Gt | PushdownOp::Gte);
+        let op = match predicate.op {
+            PushdownOp::Gt => ">",
+            PushdownOp::Gte => ">=",
+            PushdownOp::Lt => "<",
+            _ => "<=",
+        };
+        let p = self.param(OwnedParam::Bson(key_bytes(predicate.value.as_raw_bson_ref())));
+        let bounded = if lower { largest } else { smallest };
+        let condition = format!("{bounded} OPERATOR(documentdb_core.{op}) {p}::{BSON}");
+        if *bounded == main {
+            conditions.push(condition);
+        } else {
+            // Documents without arrays: their one key is in the index over every document.
+            let other = if lower { smallest } else { largest };
+            conditions.push(format!(
+                "({other} OPERATOR(documentdb_core.{op}) {p}::{BSON} OR ({} AND {condition}))",
+                has_array_condition(key)
+            ));
+        }
+        self.bounds_a_range = true;
         self.uses_index_bounds = true;
         Ok(())
     }
