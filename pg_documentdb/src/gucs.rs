@@ -1,9 +1,9 @@
 //! Settings of the documentdb extension (`documentdb.*`).
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::time::Duration;
 
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting};
 
 static CURSOR_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(600_000);
 static TTL_TASK_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
@@ -73,4 +73,29 @@ pub fn ttl_database() -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "postgres".into())
+}
+
+/// Runs `f` with the setting `name` = `value`, restored afterwards (as a function's `SET`
+/// clause: a GUC nest level, popped on the normal path here and by the (sub)transaction
+/// abort on an error).
+pub fn with_setting<T>(name: &CStr, value: &CStr, f: impl FnOnce() -> T) -> T {
+    // SAFETY: a nest level opened here and closed below; both strings are NUL-terminated.
+    let nest_level = unsafe {
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        level
+    };
+    let result = f();
+    // SAFETY: closes the nest level opened above.
+    unsafe { pg_sys::AtEOXact_GUC(true, nest_level) };
+    result
 }

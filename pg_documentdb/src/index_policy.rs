@@ -112,5 +112,5 @@ pub fn while_planning<T>(policy: Option<&TablePolicy>, execute: impl FnOnce() ->
     if !matches!(policy.choice, IndexChoice::Only(_)) {
         return execute();
     }
-    crate::spi::with_setting(c"enable_seqscan", c"off", execute)
+    crate::gucs::with_setting(c"enable_seqscan", c"off", execute)
 }

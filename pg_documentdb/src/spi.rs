@@ -460,31 +460,6 @@ pub fn close_cursor(name: &str) -> bool {
     }
 }
 
-/// Runs `f` with the setting `name` = `value`, restored afterwards (as a function's `SET`
-/// clause: a GUC nest level, popped on the normal path here and by the (sub)transaction
-/// abort on an error).
-pub fn with_setting<T>(name: &CStr, value: &CStr, f: impl FnOnce() -> T) -> T {
-    // SAFETY: a nest level opened here and closed below; both strings are NUL-terminated.
-    let nest_level = unsafe {
-        let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            name.as_ptr(),
-            value.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        level
-    };
-    let result = f();
-    // SAFETY: closes the nest level opened above.
-    unsafe { pg_sys::AtEOXact_GUC(true, nest_level) };
-    result
-}
-
 /// Are we inside an explicit transaction block (BEGIN ... COMMIT)?
 pub fn in_transaction_block() -> bool {
     // SAFETY: reads transaction state.

@@ -451,7 +451,7 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
         // the first queries are planned with the real selectivity of their key ranges. A
         // 6,000-row sample (statistics target 20) keeps it to a fraction of the build;
         // autovacuum refines them later with the server's target.
-        spi::with_setting(c"default_statistics_target", c"20", || {
+        crate::gucs::with_setting(c"default_statistics_target", c"20", || {
             spi::execute_once(&format!("ANALYZE {}", collection.table()))
         })?;
     }
