@@ -649,12 +649,7 @@ pub fn aggregate_query(
             "let" => vars = Some(super::vars::evaluate_let(field.document()?)?),
             "hint" => hint = Some(field.value),
             "allowDiskUse" | "bypassDocumentValidation" => {}
-            "collation" => {
-                let doc = field.document()?;
-                if !doc.is_empty() && doc.get_str("locale").ok() != Some("simple") {
-                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
-                }
-            }
+            "collation" => field.simple_collation()?,
             _ => return Ok(false),
         }
         Ok(true)

@@ -78,10 +78,7 @@ pub fn create(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
             "viewOn" => view_on = Some(field.str()?),
             "pipeline" => pipeline = Some(field.array()?),
             "collation" => {
-                let d = field.document()?;
-                if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
-                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
-                }
+                field.simple_collation()?;
                 return Ok(true);
             }
             "capped" | "timeseries" | "clusteredIndex" | "encryptedFields" | "expireAfterSeconds" => {

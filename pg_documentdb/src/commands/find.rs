@@ -28,14 +28,7 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
             }
             Ok(true)
         }
-        "collation" => {
-            let doc = field.document()?;
-            match doc.get_str("locale") {
-                Ok("simple") => Ok(true),
-                _ if doc.is_empty() => Ok(true),
-                _ => bail!(CommandNotSupported, "collation other than 'simple' is not supported"),
-            }
-        }
+        "collation" => field.simple_collation().map(|()| true),
         "allowDiskUse"
         | "noCursorTimeout"
         | "allowPartialResults"

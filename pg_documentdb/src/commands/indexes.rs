@@ -80,10 +80,7 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
             "hidden" => hidden = field.bool()?,
             "v" | "background" | "ns" | "comment" | "collation" | "storageEngine" => {
                 if field.name == "collation" {
-                    let c = field.document()?;
-                    if !c.is_empty() && c.get_str("locale").ok() != Some("simple") {
-                        bail!(CannotCreateIndex, "collation other than 'simple' is not supported");
-                    }
+                    field.simple_collation().map_err(|e| DocDbError::new(ErrorCode::CannotCreateIndex, e.message))?;
                 }
                 continue;
             }

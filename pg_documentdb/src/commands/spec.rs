@@ -52,6 +52,16 @@ pub struct Field<'a> {
 }
 
 impl<'a> Field<'a> {
+    /// A `collation` option: only MongoDB's binary comparison (`{}` or `{locale: "simple"}`)
+    /// is supported yet; anything else is refused, never silently ignored.
+    pub fn simple_collation(&self) -> DocDbResult<()> {
+        let doc = self.document()?;
+        if doc.is_empty() || doc.get_str("locale").ok() == Some("simple") {
+            return Ok(());
+        }
+        Err(DocDbError::new(ErrorCode::CommandNotSupported, "collation other than 'simple' is not supported"))
+    }
+
     fn wrong_type(&self, expected: &str) -> DocDbError {
         DocDbError::new(
             ErrorCode::TypeMismatch,

@@ -53,12 +53,7 @@ fn parse_update_statement(doc: &RawDocument) -> DocDbResult<UpdateStatement<'_>>
             "arrayFilters" => array_filters = Some(field.array()?),
             "hint" => hint = Some(value),
             "c" | "upsertSupplied" | "sampleId" | "$_allowShardKeyUpdatesWithoutFullShardKeyInQuery" => {}
-            "collation" => {
-                let d = field.document()?;
-                if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
-                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
-                }
-            }
+            "collation" => field.simple_collation()?,
             other => {
                 return Err(DocDbError::new(
                     spec::UNKNOWN_FIELD,
@@ -362,12 +357,7 @@ pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
                 "limit" => limit = Some(field.i64()?),
                 "hint" => hint = Some(value),
                 "sampleId" => {}
-                "collation" => {
-                    let d = field.document()?;
-                    if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
-                        bail!(CommandNotSupported, "collation other than 'simple' is not supported");
-                    }
-                }
+                "collation" => field.simple_collation()?,
                 other => {
                     return Err(DocDbError::new(
                         spec::UNKNOWN_FIELD,
@@ -449,12 +439,7 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
             "arrayFilters" => array_filters = Some(field.array()?),
             "let" => vars = Some(super::vars::evaluate_let(field.document()?)?),
             "hint" => hint = Some(field.value),
-            "collation" => {
-                let d = field.document()?;
-                if !d.is_empty() && d.get_str("locale").ok() != Some("simple") {
-                    bail!(CommandNotSupported, "collation other than 'simple' is not supported");
-                }
-            }
+            "collation" => field.simple_collation()?,
             _ => return Ok(false),
         }
         Ok(true)
