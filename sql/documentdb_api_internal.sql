@@ -94,3 +94,6 @@ CREATE FUNCTION documentdb_api_internal.bson_text_config(document documentdb_cor
 RETURNS regconfig LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_config_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_with_text_score(document documentdb_core.bson, field text, score float8)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_with_text_score_wrapper';
+-- The keys of a wildcard index ({p: path, v: value} for every covered path), for its GIN.
+CREATE FUNCTION documentdb_api_internal.bson_wildcard_keys(document documentdb_core.bson, index_spec documentdb_core.bson)
+RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_wildcard_keys_wrapper';

@@ -82,3 +82,5 @@ pub const TEXT_CONTENT: &str = "documentdb_api_internal.bson_text_content";
 pub const TEXT_CONFIG: &str = "documentdb_api_internal.bson_text_config";
 /// A result document with its `{$meta: "textScore"}` field (`sql_api/text_search.rs`).
 pub const WITH_TEXT_SCORE: &str = "documentdb_api_internal.bson_with_text_score";
+/// The keys of a wildcard index (`sql_api/indexes.rs` `bson_wildcard_keys`).
+pub const WILDCARD_KEYS: &str = "documentdb_api_internal.bson_wildcard_keys";

@@ -406,6 +406,31 @@ def test_text_index_and_text_search():
             assert e.code == code, (code, e)
 
 
+def test_wildcard_indexes_serve_equality_on_any_covered_path():
+    coll = db().wild
+    coll.insert_many([{"_id": i, "attrs": {"color": ["red", "blue", "green"][i % 3], "size": i % 50},
+                       "tags": [f"t{i % 100}", f"u{i % 7}"], "name": f"n{i}"} for i in range(20000)])
+    assert coll.create_index([("$**", 1)]) == "$**_1"
+    coll.create_index([("attrs.$**", 1)], name="attrs_wc")
+    for filt in [{"attrs.size": 7}, {"tags": "t42"}, {"name": "n123"}, {"attrs.color": {"$in": ["red"]}, "attrs.size": 3}]:
+        plan = json.dumps(coll.find(filt).explain()["queryPlanner"]["winningPlan"])
+        assert "IXSCAN" in plan, (filt, plan)
+        assert ids(coll, filt) == ids(coll, filt, hint=[("$natural", 1)]), filt
+    assert ids(coll, {"attrs.size": {"$gt": 48}}) == ids(coll, {"attrs.size": {"$gt": 48}}, hint=[("$natural", 1)])
+    projected = db().wild_projected
+    projected.create_index([("$**", 1)], wildcardProjection={"a": 1})
+    projected.insert_many([{"_id": 1, "a": 1, "b": 1}, {"_id": 2, "a": 2, "b": 2}])
+    assert '"indexName": "$**_1"' in json.dumps(projected.find({"a": 1}).hint("$**_1").explain()["queryPlanner"])
+    assert ids(projected, {"a": 1}, hint="$**_1") == [1] and ids(projected, {"b": 2}) == [2]
+    for keys, opts, code in [([("$**", 1), ("a", 1)], {}, 67), ([("a.$**", 1)], {"wildcardProjection": {"b": 1}}, 9),
+                             ([("$**", 1)], {"unique": True}, 67), ([("$**", 1)], {"wildcardProjection": {"a": 1, "b": 0}}, 9)]:
+        try:
+            db().wild_bad.create_index(keys, **opts)
+            raise AssertionError(f"{keys} {opts} accepted")
+        except OperationFailure as e:
+            assert e.code == code, (keys, opts, e)
+
+
 def test_ttl_index_deletes_expired_documents():
     # The TTL monitor runs every documentdb.ttl_task_interval_seconds (5 s on the dev
     # cluster, 60 s by default as mongod); an array expires by its earliest date.

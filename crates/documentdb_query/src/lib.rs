@@ -18,6 +18,7 @@ pub mod index_bounds;
 pub mod partial_index;
 pub mod text_index;
 pub mod text_search;
+pub mod wildcard_index;
 /// `$jsonSchema` (its home is `filter::json_schema`; this path is the one callers use).
 pub use filter::json_schema as schema;
 pub mod projection;

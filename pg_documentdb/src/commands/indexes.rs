@@ -18,6 +18,7 @@ use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use super::query_sql::{
     has_array_condition, hashed_key_expression, index_predicates, sort_key_expression, terms_expression,
 };
+use super::query_sql::{wildcard_index, wildcard_keys_expression};
 use super::query_text::text_vector_expression;
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
@@ -64,6 +65,7 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     let mut expire_after = None;
     let mut partial: Option<&RawDocument> = None;
     let mut weights: Option<&RawDocument> = None;
+    let mut wildcard_projection: Option<&RawDocument> = None;
     let mut default_language: Option<&str> = None;
     let mut language_override: Option<&str> = None;
     let mut stored = RawDocumentBuf::new();
@@ -93,7 +95,8 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
                     bail!(CannotCreateIndex, "Currently only textIndexVersion 3 is supported");
                 }
             }
-            "2dsphereIndexVersion" | "bits" | "min" | "max" | "bucketSize" | "wildcardProjection" => {
+            "wildcardProjection" => wildcard_projection = Some(field.document()?),
+            "2dsphereIndexVersion" | "bits" | "min" | "max" | "bucketSize" => {
                 bail!(CannotCreateIndex, "index option '{}' is not supported yet", field.name)
             }
             other => bail!(
@@ -115,10 +118,21 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
         if path.as_str().is_empty() || path.as_str().split('.').any(str::is_empty) {
             bail!(CannotCreateIndex, "Index key contains an illegal field name: '{}'", path.as_str());
         }
-        if path.as_str().starts_with('$') {
+        let wildcard = path.as_str() == "$**" || path.as_str().ends_with(".$**");
+        if wildcard {
+            if key.iter().count() != 1 {
+                bail!(CannotCreateIndex, "compound wildcard indexes are not supported yet");
+            }
+            if unique || sparse {
+                bail!(CannotCreateIndex, "Index type 'wildcard' does not support the unique or sparse options");
+            }
+        } else if path.as_str().starts_with('$') {
             bail!(CannotCreateIndex, "Index key contains an illegal field name: field name starts with '$'.");
         }
         documentdb_bson::path::check_path_components(path.as_str())?;
+        if wildcard && !matches!(key_direction(path.as_str(), value)?.as_str(), "1" | "-1") {
+            bail!(CannotCreateIndex, "wildcard indexes take a direction of 1 or -1");
+        }
         if key_direction(path.as_str(), value)? == "hashed" {
             hashed_fields += 1;
         }
@@ -172,6 +186,16 @@ fn parse_index(doc: &RawDocument) -> DocDbResult<IndexSpec> {
     if let Some(seconds) = expire_after {
         stored.append(cstr("expireAfterSeconds"), super::ttl::validate_expire_after_seconds(key, seconds)?);
     }
+    if let Some(projection) = wildcard_projection {
+        let mut keys = key.iter().flatten();
+        match keys.next() {
+            Some((path, _)) if path.as_str() == "$**" => {
+                documentdb_query::wildcard_index::WildcardIndex::new(path.as_str(), Some(projection))?;
+                stored.append(cstr("wildcardProjection"), projection.to_owned());
+            }
+            _ => bail!(FailedToParse, "The field 'wildcardProjection' is only allowed in an '$**' index"),
+        }
+    }
     if let Some((_, weights, language, language_override)) = &text {
         stored.append(cstr("weights"), bson_to_raw(weights)?);
         stored.append(cstr("default_language"), language.as_str());
@@ -198,6 +222,14 @@ fn fingerprint(spec: &RawDocument) -> Vec<(String, String)> {
 }
 
 fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> DocDbResult<()> {
+    if wildcard_index(&spec.stored)?.is_some() {
+        return spi::execute_once(&format!(
+            "CREATE INDEX documents_{}_idx_{index_id} ON {} USING gin ({})",
+            collection.id,
+            collection.table(),
+            wildcard_keys_expression(&spec.stored)
+        ));
+    }
     if let Some(text) = documentdb_query::text_index::TextIndex::from_spec(&spec.stored) {
         return spi::execute_once(&format!(
             "CREATE INDEX documents_{}_idx_{index_id} ON {} USING gin (({}))",
@@ -438,7 +470,7 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
         )?;
         let index_id = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or_default();
         create_pg_index(&collection, index_id, spec)?;
-        if spec.stored.get_document("weights").is_err() {
+        if spec.stored.get_document("weights").is_err() && wildcard_index(&spec.stored)?.is_none() {
             track_multikey(&collection, index_id, &spec.key)?;
         }
         created += 1;

@@ -292,7 +292,7 @@ impl SqlBuilder {
         // no other); `$natural` bounds none.
         match (&self.index_policy, &self.hinted_key) {
             (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(false),
-            (_, Some(hinted)) if hinted.get(&predicate.path).ok().flatten().is_none() => return Ok(false),
+            (_, Some(hinted)) if !hint_covers(hinted, &predicate.path) => return Ok(false),
             _ => {}
         }
         // A hashed index led by the path answers equality where no btree leads with it.
@@ -311,6 +311,7 @@ impl SqlBuilder {
             Some(key) => key,
             None => match self.partial_index_key(collection, &predicate.path, conditions)? {
                 Some(key) => key,
+                None if self.wildcard_conditions(collection, predicate, conditions)? => return Ok(false),
                 None => return self.multikey_conditions(collection, predicate, conditions).map(|()| false),
             },
         };
@@ -336,7 +337,7 @@ impl SqlBuilder {
     ) -> DocDbResult<()> {
         match (&self.index_policy, &self.hinted_key) {
             (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(()),
-            (_, Some(hinted)) if hinted.get(path).ok().flatten().is_none() => return Ok(()),
+            (_, Some(hinted)) if !hint_covers(hinted, path) => return Ok(()),
             _ => {}
         }
         let key = match index_key_expression(collection, path)? {
@@ -395,6 +396,45 @@ fn implied_partial_indexes(collection: &Collection, query: &Filter) -> Vec<(i64,
 }
 
 impl SqlBuilder {
+    /// Equality and `$in` on a path a wildcard index covers: its keys hold `{p: path, v:
+    /// value}` for every value the path reaches (the predicate rechecks). Whether added.
+    fn wildcard_conditions(
+        &mut self,
+        collection: &Collection,
+        predicate: &PushdownPredicate,
+        conditions: &mut Vec<String>,
+    ) -> DocDbResult<bool> {
+        let mut found = None;
+        for index in collection.indexes.iter().filter(|i| !i.is_hidden() && i.covers_every_document()) {
+            if let Some(wildcard) = wildcard_index(&index.spec)? {
+                if wildcard.covers(&predicate.path) {
+                    found = Some(index);
+                    break;
+                }
+            }
+        }
+        let Some(index) = found else { return Ok(false) };
+        let values: Vec<bson::RawBson> = match (&predicate.op, &predicate.value) {
+            (PushdownOp::Eq, value) => vec![value.clone()],
+            (PushdownOp::In, bson::RawBson::Array(values)) => {
+                values.into_iter().flatten().map(bson::RawBson::from).collect()
+            }
+            _ => return Ok(false),
+        };
+        // Null equality also matches missing paths, which have no keys.
+        if values.is_empty() || values.iter().any(|v| matches!(v, bson::RawBson::Null | bson::RawBson::Undefined)) {
+            return Ok(false);
+        }
+        let keys: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| documentdb_query::wildcard_index::key(&predicate.path, v.as_raw_bson_ref()).into_bytes())
+            .collect();
+        let p = self.param(OwnedParam::BsonArray(keys));
+        conditions.push(format!("{} OPERATOR(pg_catalog.&&) {p}::{BSON}[]", wildcard_keys_expression(&index.spec)));
+        self.uses_index_bounds = true;
+        Ok(true)
+    }
+
     /// Equality and `$in` on the hashed key of an index: the value's hash must be the key
     /// (the predicate stays as recheck: hashes collide). Whether conditions were added.
     fn hashed_conditions(
@@ -708,6 +748,45 @@ pub fn index_predicates(spec: &RawDocument) -> Vec<String> {
         .collect()
 }
 
+/// The wildcard index a stored spec describes (key `$**` or `<path>.$**`), if it is one.
+pub fn wildcard_index(spec: &RawDocument) -> DocDbResult<Option<documentdb_query::wildcard_index::WildcardIndex>> {
+    let Some((path, _)) = spec.get_document("key").ok().and_then(|k| k.iter().flatten().next()) else {
+        return Ok(None);
+    };
+    documentdb_query::wildcard_index::WildcardIndex::new(path.as_str(), spec.get_document("wildcardProjection").ok())
+}
+
+/// Whether the hinted index's key pattern holds `path` (a wildcard key holds the paths it
+/// covers).
+fn hint_covers(hinted_key: &RawDocument, path: &str) -> bool {
+    hinted_key.iter().flatten().any(|(key, _)| {
+        key.as_str() == path
+            || (key.as_str() == "$**" && path != "_id" && !path.starts_with("_id."))
+            || key
+                .as_str()
+                .strip_suffix(".$**")
+                .is_some_and(|root| path == root || path.starts_with(&format!("{root}.")))
+    })
+}
+
+/// The keys of a wildcard index, as SQL: the spec literal carries only its key pattern and
+/// `wildcardProjection`, what the keys depend on.
+pub fn wildcard_keys_expression(spec: &RawDocument) -> String {
+    let mut literal = RawDocumentBuf::new();
+    for name in ["key", "wildcardProjection"] {
+        if let Ok(Some(value)) = spec.get(name) {
+            if let Ok(key) = <&bson::raw::CStr>::try_from(name) {
+                literal.append(key, value);
+            }
+        }
+    }
+    format!(
+        "{}(document, {}::{BSON})",
+        sql_names::WILDCARD_KEYS,
+        quote_literal(&documentdb_bson::extjson::to_canonical_string(&literal))
+    )
+}
+
 /// The key of a hashed index for `path`, as SQL: the expression `createIndexes` indexes and
 /// equality on the path compares.
 pub fn hashed_key_expression(path: &str) -> String {
@@ -846,7 +925,13 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
             }
         }
     }
-    if let (true, false, Some(key)) = (order_keys.is_empty(), b.uses_index_bounds, &b.hinted_key) {
+    // Only an index of sort keys has an order to read (not a hashed, text or wildcard one).
+    let ordered_key = b.hinted_key.as_ref().filter(|k| {
+        k.iter()
+            .flatten()
+            .all(|(path, direction)| !path.as_str().ends_with("$**") && !matches!(direction, RawBsonRef::String(_)))
+    });
+    if let (true, false, Some(key)) = (order_keys.is_empty(), b.uses_index_bounds, ordered_key) {
         // A hinted index the filter puts no bounds on is read whole, in its order, as
         // MongoDB's full index scan (PostgreSQL scans an index only for a condition or an
         // order).
