@@ -237,6 +237,57 @@ impl Filter {
 }
 
 impl Filter {
+    /// Predicates every matching document also satisfies that `pushdown_predicates` leaves
+    /// out, for index bounds only (never exact): an `$elemMatch` on values implies each of its
+    /// comparisons on the array's path (`{a: {$elemMatch: {$gt: 5}}}` implies `{a: {$gt:
+    /// 5}}`), one on documents implies its comparisons on the paths below
+    /// (`{a: {$elemMatch: {b: 5}}}` implies `{"a.b": 5}`).
+    pub fn implied_index_predicates(&self) -> Vec<PushdownPredicate> {
+        fn from_conditions(path: &str, nodes: &[Node], out: &mut Vec<PushdownPredicate>) {
+            for node in nodes {
+                match node {
+                    Node::And(children) => from_conditions(path, children, out),
+                    Node::Leaf(leaf) => {
+                        let full = if leaf.path.dotted.is_empty() {
+                            path.to_owned()
+                        } else {
+                            format!("{path}.{}", leaf.path.dotted)
+                        };
+                        if let Pred::Cmp(c) = &leaf.pred {
+                            let op = match c.op {
+                                CmpOp::Eq => PushdownOp::Eq,
+                                CmpOp::Lt => PushdownOp::Lt,
+                                CmpOp::Lte => PushdownOp::Lte,
+                                CmpOp::Gt => PushdownOp::Gt,
+                                CmpOp::Gte => PushdownOp::Gte,
+                            };
+                            out.push(PushdownPredicate { path: full, op, value: c.rhs.clone() });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        fn collect(nodes: &[Node], out: &mut Vec<PushdownPredicate>) {
+            for node in nodes {
+                match node {
+                    Node::And(children) => collect(children, out),
+                    Node::Leaf(leaf) => match &leaf.pred {
+                        Pred::ElemMatchValue(children) => from_conditions(&leaf.path.dotted, children, out),
+                        Pred::ElemMatchObject(inner) => {
+                            from_conditions(&leaf.path.dotted, std::slice::from_ref(inner.as_ref()), out)
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.children, &mut out);
+        out
+    }
+
     /// The literal prefixes of the AND-ed top-level regexes anchored at the start of the
     /// string (`{name: /^user00/}`): (path, prefix). Such a regex only matches strings that
     /// start with the prefix, a range of an index on the path (MongoDB's tight bounds for

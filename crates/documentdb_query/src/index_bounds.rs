@@ -435,6 +435,26 @@ mod tests {
     }
 
     #[test]
+    fn elem_match_implies_its_comparisons() {
+        let filter = Filter::parse(&rawdoc! {
+            "a": { "$elemMatch": { "$gt": 5, "$lt": 9 } },
+            "b": { "$elemMatch": { "c": 1, "d": { "$gte": 2 } } },
+        })
+        .unwrap();
+        let implied: Vec<(String, PushdownOp)> =
+            filter.implied_index_predicates().into_iter().map(|p| (p.path, p.op)).collect();
+        assert_eq!(
+            implied,
+            vec![
+                ("a".to_owned(), PushdownOp::Gt),
+                ("a".to_owned(), PushdownOp::Lt),
+                ("b.c".to_owned(), PushdownOp::Eq),
+                ("b.d".to_owned(), PushdownOp::Gte)
+            ]
+        );
+    }
+
+    #[test]
     fn arrays_along_the_path_make_it_multikey() {
         assert!(path_has_array(&rawdoc! { "a": [1] }, "a"));
         assert!(path_has_array(&rawdoc! { "a": [{ "b": 1 }] }, "a.b"));

@@ -250,6 +250,10 @@ impl SqlBuilder {
         for predicate in &pushed {
             answered_by_key.push(self.index_bound_conditions(collection, predicate, &mut conditions)?);
         }
+        // Implied by $elemMatch: bounds only (a superset; the filter rechecks).
+        for predicate in parsed.implied_index_predicates() {
+            self.index_bound_conditions(collection, &predicate, &mut conditions)?;
+        }
         for (path, prefix) in parsed.regex_prefixes() {
             self.regex_prefix_conditions(collection, &path, &prefix, &mut conditions)?;
         }
