@@ -97,3 +97,26 @@ RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODUL
 -- The keys of a wildcard index ({p: path, v: value} for every covered path), for its GIN.
 CREATE FUNCTION documentdb_api_internal.bson_wildcard_keys(document documentdb_core.bson, index_spec documentdb_core.bson)
 RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_wildcard_keys_wrapper';
+-- Unique multikey indexes (commands/indexes.rs): the keys compared (array elements), the
+-- check's WHEN clause, and the check: another document sharing one of the new document's
+-- keys is a duplicate, as MongoDB's unique multikey indexes rule.
+CREATE FUNCTION documentdb_api_internal.bson_index_unique_keys(document documentdb_core.bson, path text)
+RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_unique_keys_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_unique_keys_need_check(document documentdb_core.bson, index_id bigint, key_pattern documentdb_core.bson)
+RETURNS boolean LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'bson_unique_keys_need_check_wrapper';
+CREATE FUNCTION documentdb_api_internal.check_unique_keys() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE shared boolean;
+BEGIN
+    -- TG_ARGV[0]: the unique index (documents_<collection>_idx_<id>); TG_ARGV[1]: the query
+    -- telling whether another document shares one of the new document's keys. Writers of
+    -- the index take turns, so two concurrent writes cannot both miss each other.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(TG_ARGV[0]));
+    EXECUTE TG_ARGV[1] INTO shared USING NEW.document, NEW.object_id;
+    IF shared THEN
+        RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+            MESSAGE = pg_catalog.format('duplicate key value violates unique constraint "%s"', TG_ARGV[0]);
+    END IF;
+    RETURN NEW;
+END
+$$;

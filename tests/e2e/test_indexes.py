@@ -267,6 +267,44 @@ def test_unique_compound_violations_carry_key_pattern_and_value():
         coll.delete_many({"u": {"$in": [2, 3]}})
 
 
+def test_unique_multikey_index_compares_array_elements():
+    # MongoDB's rule: a value shared by two documents' arrays (or an array and a scalar) is a
+    # duplicate; repeats inside one document are not.
+    coll = db().uniq_multi
+    coll.create_index("tags", unique=True)
+    coll.insert_one({"_id": 1, "tags": [1, 2]})
+    for doc in [{"_id": 2, "tags": [2, 3]}, {"_id": 3, "tags": 2}, {"_id": 4, "tags": [5, 1]}]:
+        try:
+            coll.insert_one(doc)
+            raise AssertionError(f"{doc} accepted")
+        except DuplicateKeyError as e:
+            assert e.code == 11000 and e.details["keyPattern"] == {"tags": 1}, e.details
+    coll.insert_one({"_id": 5, "tags": [7, 7]})
+    coll.insert_one({"_id": 6, "tags": 8})
+    for ordered in (True, False):
+        try:
+            coll.insert_many([{"_id": 10 + ordered, "tags": [20 + ordered]}, {"_id": 12 + 10 * ordered, "tags": [8, 9]},
+                              {"_id": 30 + ordered, "tags": 40 + ordered}], ordered=ordered)
+            raise AssertionError("duplicate accepted")
+        except BulkWriteError as e:
+            assert [(w["index"], w["code"]) for w in e.details["writeErrors"]] == [(1, 11000)], e.details
+            assert e.details["nInserted"] == (1 if ordered else 2), e.details
+    try:
+        coll.update_one({"_id": 6}, {"$set": {"tags": [9, 1]}})
+        raise AssertionError("update to a shared element accepted")
+    except DuplicateKeyError as e:
+        assert e.code == 11000, e
+    assert sorted(d["_id"] for d in coll.find()) == [1, 5, 6, 10, 11, 30]
+    existing = db().uniq_build
+    existing.insert_many([{"t": [1, 2]}, {"t": [2, 3]}])
+    try:
+        existing.create_index("t", unique=True)
+        raise AssertionError("unique index built over shared elements")
+    except OperationFailure as e:
+        assert e.code == 11000 and "dup key: { \"t\" : 2 }" in str(e), e
+    assert [i["name"] for i in existing.list_indexes()] == ["_id_"]
+
+
 def test_explain_of_writes_names_the_index():
     d = db()
     e = d.command("explain", {"update": "fresh", "updates": [{"q": {"k": "key000042"}, "u": {"$set": {"z": 1}}}]},

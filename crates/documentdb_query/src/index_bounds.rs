@@ -181,18 +181,38 @@ pub fn path_has_array(doc: &RawDocument, path: &str) -> bool {
 /// itself (so equality with the whole array and with one element both find it). A missing
 /// path yields nothing: null equality is not answered from these keys.
 pub fn multikey_terms<'a>(doc: &'a RawDocument, path: &str) -> Vec<RawBsonRef<'a>> {
-    fn reach<'a>(value: RawBsonRef<'a>, rest: &[&str], out: &mut Vec<RawBsonRef<'a>>) {
+    reached_keys(doc, path, true)
+}
+
+/// The keys a unique multikey index compares for a document at `path`, as MongoDB's index
+/// holds them: each value the path reaches, an array's elements instead of the array (an
+/// empty array is `undefined`). Missing yields nothing (the btree compares its null).
+pub fn unique_keys<'a>(doc: &'a RawDocument, path: &str) -> Vec<RawBsonRef<'a>> {
+    reached_keys(doc, path, false)
+}
+
+fn reached_keys<'a>(doc: &'a RawDocument, path: &str, whole_arrays: bool) -> Vec<RawBsonRef<'a>> {
+    fn reach<'a>(value: RawBsonRef<'a>, rest: &[&str], whole_arrays: bool, out: &mut Vec<RawBsonRef<'a>>) {
         let Some((first, tail)) = rest.split_first() else {
-            out.push(value);
-            if let RawBsonRef::Array(items) = value {
-                out.extend(items.into_iter().flatten());
+            match value {
+                RawBsonRef::Array(items) => {
+                    if whole_arrays {
+                        out.push(value);
+                    }
+                    let before = out.len();
+                    out.extend(items.into_iter().flatten());
+                    if !whole_arrays && out.len() == before {
+                        out.push(RawBsonRef::Undefined);
+                    }
+                }
+                other => out.push(other),
             }
             return;
         };
         match value {
             RawBsonRef::Document(d) => {
                 if let Ok(Some(v)) = d.get(first) {
-                    reach(v, tail, out);
+                    reach(v, tail, whole_arrays, out);
                 }
             }
             // Implicit traversal, as the matcher: an array's documents (not its nested
@@ -200,13 +220,13 @@ pub fn multikey_terms<'a>(doc: &'a RawDocument, path: &str) -> Vec<RawBsonRef<'a
             RawBsonRef::Array(items) => {
                 if let Some(i) = documentdb_bson::path::array_index(first) {
                     if let Some(Ok(v)) = items.into_iter().nth(i) {
-                        reach(v, tail, out);
+                        reach(v, tail, whole_arrays, out);
                     }
                 }
                 for item in items.into_iter().flatten() {
                     if let RawBsonRef::Document(d) = item {
                         if let Ok(Some(v)) = d.get(first) {
-                            reach(v, tail, out);
+                            reach(v, tail, whole_arrays, out);
                         }
                     }
                 }
@@ -216,7 +236,7 @@ pub fn multikey_terms<'a>(doc: &'a RawDocument, path: &str) -> Vec<RawBsonRef<'a
     }
     let parts: Vec<&str> = path.split('.').collect();
     let mut out = Vec::new();
-    reach(RawBsonRef::Document(doc), &parts, &mut out);
+    reach(RawBsonRef::Document(doc), &parts, whole_arrays, &mut out);
     out
 }
 
@@ -452,6 +472,19 @@ mod tests {
                 ("b.d".to_owned(), PushdownOp::Gte)
             ]
         );
+    }
+
+    #[test]
+    fn unique_keys_are_elements_not_arrays() {
+        let doc = rawdoc! { "a": [1, [2, 3], { "b": 4 }], "e": [] };
+        assert_eq!(unique_keys(&doc, "a").len(), 3);
+        assert!(!unique_keys(&doc, "a")
+            .iter()
+            .any(|k| matches!(k, RawBsonRef::Array(a) if a.into_iter().count() == 3)));
+        assert_eq!(unique_keys(&doc, "a.b"), vec![RawBsonRef::Int32(4)]);
+        assert_eq!(unique_keys(&doc, "e"), vec![RawBsonRef::Undefined]);
+        assert!(unique_keys(&doc, "missing").is_empty());
+        assert_eq!(multikey_terms(&doc, "a").len(), 4);
     }
 
     #[test]

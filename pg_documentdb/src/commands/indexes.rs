@@ -316,6 +316,82 @@ fn multikey_trigger_name(collection: &Collection, index_id: i64) -> String {
     format!("documents_{}_multikey_{index_id}", collection.id)
 }
 
+/// MongoDB's uniqueness across array elements for a unique single-field index (the unique
+/// btree compares each document's sort key only): the build fails over existing documents
+/// sharing a key (11000, naming it), and a row trigger, whose WHEN clause runs only for
+/// documents with arrays or once the index is multikey, refuses a write that would share
+/// one, through the btree and the GIN of multikey keys.
+fn enforce_unique_keys(collection: &Collection, index_id: i64, spec: &IndexSpec) -> DocDbResult<()> {
+    let mut keys = spec.key.iter().flatten();
+    let (Some((path, direction)), None) = (keys.next(), keys.next()) else { return Ok(()) };
+    if matches!(direction, RawBsonRef::String(_)) || !to_regclass_exists(&terms_index_name(collection, index_id))? {
+        return Ok(());
+    }
+    let path = path.as_str();
+    let path_literal = quote_literal(path);
+    if holds_arrays(collection, &spec.key)? {
+        let rows = spi::execute(
+            &format!(
+                "SELECT k FROM (SELECT DISTINCT object_id, k FROM {}, pg_catalog.unnest({}(document, {path_literal}::text)) k) s \
+                 GROUP BY k HAVING count(*) > 1 LIMIT 1",
+                collection.table(),
+                sql_names::INDEX_UNIQUE_KEYS
+            ),
+            &[],
+            true,
+            1,
+        )?;
+        if let Some(key) = rows.into_iter().next().and_then(|r| r.into_iter().next()?.into_bson()) {
+            let value =
+                RawDocumentBuf::from_bytes(key).ok().and_then(|d| d.get("").ok().flatten().map(bson::RawBson::from));
+            let mut dup = RawDocumentBuf::new();
+            if let (Some(value), Ok(key)) = (value, <&bson::raw::CStr>::try_from(path)) {
+                dup.append(key, value);
+            }
+            return Err(DocDbError::new(
+                ErrorCode::DuplicateKey,
+                format!(
+                    "E11000 duplicate key error collection: {} index: {} dup key: {}",
+                    collection.namespace(),
+                    spec.name,
+                    documentdb_bson::extjson::to_relaxed_string(&dup)
+                ),
+            ));
+        }
+    }
+    let ascending = catalog::key_is_ascending(direction);
+    let btree = sort_key_expression("document", path, ascending)?;
+    let check = format!(
+        "SELECT EXISTS (SELECT 1 FROM {table} WHERE object_id OPERATOR(documentdb_core.<>) $2 AND \
+         ({btree} OPERATOR(documentdb_core.=) ANY ({keys}($1, {path_literal}::text)) OR \
+         ({has_array} AND {terms} OPERATOR(pg_catalog.&&) {keys}($1, {path_literal}::text))))",
+        table = collection.table(),
+        keys = sql_names::INDEX_UNIQUE_KEYS,
+        has_array = has_array_condition(&spec.key),
+        terms = terms_expression(path),
+    );
+    let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&spec.key));
+    spi::execute_once(&format!(
+        "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OF document ON {} FOR EACH ROW \
+         WHEN ({}(NEW.document, {index_id}, {key_literal}::{BSON})) EXECUTE FUNCTION {}({}, {})",
+        unique_trigger_name(collection, index_id),
+        collection.table(),
+        sql_names::UNIQUE_KEYS_NEED_CHECK,
+        sql_names::CHECK_UNIQUE_KEYS,
+        quote_literal(&format!("documents_{}_idx_{index_id}", collection.id)),
+        quote_literal(&check)
+    ))
+}
+
+fn unique_trigger_name(collection: &Collection, index_id: i64) -> String {
+    format!("documents_{}_unique_{index_id}", collection.id)
+}
+
+fn to_regclass_exists(name: &str) -> DocDbResult<bool> {
+    let rows = spi::execute("SELECT to_regclass('documentdb_data.' || $1) IS NOT NULL", &[Param::Text(name)], true, 1)?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(false))
+}
+
 /// Whether some document of the collection holds an array along a path of `key` (a full
 /// scan: run when an index is built or rebuilt).
 fn holds_arrays(collection: &Collection, key: &RawDocument) -> DocDbResult<bool> {
@@ -473,6 +549,9 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
         if spec.stored.get_document("weights").is_err() && wildcard_index(&spec.stored)?.is_none() {
             track_multikey(&collection, index_id, &spec.key)?;
         }
+        if spec.unique {
+            enforce_unique_keys(&collection, index_id, spec)?;
+        }
         created += 1;
     }
     if created > 0 {
@@ -603,6 +682,16 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
         }
         if row.get(1).and_then(Value::as_bool).unwrap_or(false) {
             spi::execute_once(&format!("DROP TRIGGER {trigger} ON {}", collection.table()))?;
+        }
+        let unique_trigger = unique_trigger_name(&collection, *id);
+        let unique_rows = spi::execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = $2::regclass)",
+            &[Param::Text(&unique_trigger), Param::Text(&collection.table())],
+            true,
+            1,
+        )?;
+        if unique_rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(false) {
+            spi::execute_once(&format!("DROP TRIGGER {unique_trigger} ON {}", collection.table()))?;
         }
         spi::execute(
             "DELETE FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",

@@ -182,9 +182,44 @@ pub fn insert_batch(
                 // The prefix has no duplicates among itself or with the table.
                 fast_path = true;
             }
+            // A uniqueness check ON CONFLICT cannot arbitrate (array elements of a unique
+            // multikey index, a trigger's): one document at a time, each its own write.
+            (Err(subxact::Failure::UniqueViolation { .. }), None) => {
+                return insert_one_by_one(collection, batch, ordered, result);
+            }
             (Err(failure), None) => return Err(failure.into_error()),
         }
     }
+}
+
+/// Inserts `batch` document by document, a duplicate key failing only its own document
+/// (and, when `ordered`, stopping there), as MongoDB reports per-document write errors.
+fn insert_one_by_one(
+    collection: &Collection,
+    batch: Vec<(usize, RawDocumentBuf)>,
+    ordered: bool,
+    result: &mut WriteResult,
+) -> DocDbResult<()> {
+    let sql = format!(
+        "INSERT INTO {} (shard_key_value, object_id, document) VALUES ($1, $2, $3)",
+        collection.table()
+    );
+    for (index, doc) in batch {
+        let id = object_id_key(document_id(&doc).unwrap_or(RawBsonRef::Null));
+        let params = [Param::Int8(collection.id), Param::Bson(&id), Param::Bson(doc.as_bytes())];
+        match subxact::run(|| spi::execute(&sql, &params, false, 0).map(|_| ())) {
+            Ok(()) => result.n += 1,
+            Err(subxact::Failure::UniqueViolation { constraint_message }) => {
+                let error = super::indexes::duplicate_key_error(collection, &constraint_message, Some(&doc));
+                result.write_errors.push(WriteError::from_error(index, error));
+                if ordered {
+                    return Ok(());
+                }
+            }
+            Err(failure) => return Err(failure.into_error()),
+        }
+    }
+    Ok(())
 }
 
 /// Describes why `doc` was not inserted: a secondary unique index it collides with, or

@@ -89,3 +89,22 @@ fn bson_wildcard_keys(document: BsonRef<'_>, index_spec: BsonRef<'_>) -> Vec<Bso
         Ok(index.keys(document.document()).into_iter().map(Bson::from).collect())
     })
 }
+
+/// The keys a unique multikey index compares for `document` at `path` (array elements, not
+/// arrays), each as `{ "" : value }`.
+#[pg_extern(sql = false)]
+fn bson_index_unique_keys(document: BsonRef<'_>, path: &str) -> Vec<Bson> {
+    documentdb_query::index_bounds::unique_keys(document.document(), path)
+        .into_iter()
+        .map(super::per_row::wrap)
+        .collect()
+}
+
+/// The WHEN clause of a unique index's element check: `document` holds an array along the
+/// key's path, or the catalog records the index as multikey (arrays elsewhere may share one
+/// of its keys).
+#[pg_extern(sql = false)]
+fn bson_unique_keys_need_check(document: BsonRef<'_>, index_id: i64, key_pattern: BsonRef<'_>) -> bool {
+    indexes::has_array_on_key_paths(document.document(), key_pattern.document())
+        || docdb_guard(|| with_spi(|| crate::catalog::index_is_multikey(index_id)))
+}
