@@ -200,10 +200,7 @@ fn insert_one_by_one(
     ordered: bool,
     result: &mut WriteResult,
 ) -> DocDbResult<()> {
-    let sql = format!(
-        "INSERT INTO {} (shard_key_value, object_id, document) VALUES ($1, $2, $3)",
-        collection.table()
-    );
+    let sql = format!("INSERT INTO {} (shard_key_value, object_id, document) VALUES ($1, $2, $3)", collection.table());
     for (index, doc) in batch {
         let id = object_id_key(document_id(&doc).unwrap_or(RawBsonRef::Null));
         let params = [Param::Int8(collection.id), Param::Bson(&id), Param::Bson(doc.as_bytes())];
