@@ -16,7 +16,8 @@ use documentdb_query::projection::Projection;
 use documentdb_query::sort::SortSpec;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
-use super::query_sql::{order_by, QuerySpec, SqlBuilder, PRIMARY_KEY};
+use super::index_sql::PRIMARY_KEY;
+use super::query_sql::{order_by, QuerySpec, SqlBuilder};
 use super::spec::{self, read_fields};
 use super::write_result::cstr;
 use crate::catalog::{self, Collection};

@@ -1,6 +1,6 @@
 //! `createIndexes` / `dropIndexes`. Each MongoDB index is a catalog row plus a PostgreSQL
 //! btree index over the document's sort keys (`bson_orderby(document, '{"path": ±1}')`, one
-//! expression per key, the text `query_sql::sort_key_expression` also emits), partial when
+//! expression per key, the text `index_sql::sort_key_expression` also emits), partial when
 //! the index is sparse or has a partialFilterExpression.
 //!
 //! Queries use such an index for filters through key bounds (`query_sql`), which hold while
@@ -15,10 +15,10 @@
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 
-use super::query_sql::{
+use super::index_sql::{
     has_array_condition, hashed_key_expression, index_predicates, sort_key_expression, terms_expression,
+    wildcard_index, wildcard_keys_expression,
 };
-use super::query_sql::{wildcard_index, wildcard_keys_expression};
 use super::query_text::text_vector_expression;
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};

@@ -6,6 +6,7 @@ pub mod collection;
 pub mod cursor;
 pub mod explain;
 pub mod find;
+pub mod index_sql;
 pub mod indexes;
 pub mod insert;
 pub mod query_sql;

@@ -4,10 +4,10 @@
 //! extension's background worker (`ttl_worker.rs`) runs it every
 //! `documentdb.ttl_task_interval_seconds` (60 by default, as mongod's `ttlMonitorSleepSecs`).
 
-use bson::{RawBson, RawBsonRef, RawDocument};
+use bson::{RawBsonRef, RawDocument};
 use documentdb_errors::{bail, DocDbResult};
 
-use super::query_sql::sort_key_expression;
+use super::index_sql::{key_bytes, sort_key_expression};
 use crate::catalog;
 use crate::spi::{self, Param, Value};
 use crate::sql_names::BSON;
@@ -75,8 +75,8 @@ pub fn delete_expired_documents(batch: i64) -> DocDbResult<i64> {
             let ascending = index.ascending_on(path.as_str()).filter(|_| !index.multikey).unwrap_or(true);
             let key = sort_key_expression("document", path.as_str(), ascending)?;
             let cutoff = now_ms.saturating_sub(seconds.saturating_mul(1000));
-            let lowest = key_bytes(RawBson::DateTime(bson::DateTime::from_millis(i64::MIN)));
-            let expired_before = key_bytes(RawBson::DateTime(bson::DateTime::from_millis(cutoff)));
+            let lowest = key_bytes(RawBsonRef::DateTime(bson::DateTime::from_millis(i64::MIN)));
+            let expired_before = key_bytes(RawBsonRef::DateTime(bson::DateTime::from_millis(cutoff)));
             let table = collection.table();
             let sql = format!(
                 "DELETE FROM {table} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {table} \
@@ -94,10 +94,6 @@ pub fn delete_expired_documents(batch: i64) -> DocDbResult<i64> {
         }
     }
     Ok(deleted)
-}
-
-fn key_bytes(value: RawBson) -> Vec<u8> {
-    documentdb_query::document::single_value_document(value.as_raw_bson_ref()).into_bytes()
 }
 
 /// The transaction's timestamp in milliseconds since the epoch.

@@ -13,8 +13,9 @@ use documentdb_query::projection::Projection;
 use documentdb_query::update::Update;
 
 use super::cursor::OwnedParam;
+use super::index_sql::PRIMARY_KEY;
 use super::insert::{insert_batch, MAX_WRITE_BATCH_SIZE};
-use super::query_sql::{order_by, SqlBuilder, PRIMARY_KEY};
+use super::query_sql::{order_by, SqlBuilder};
 use super::spec::{self, read_fields, Field};
 use super::validation::Validator;
 use super::write_result::{cstr, WriteError, WriteResult};

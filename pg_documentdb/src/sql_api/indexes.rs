@@ -84,7 +84,7 @@ fn bson_hashed_key(document: BsonRef<'_>, path: &str) -> i64 {
 #[pg_extern(sql = false)]
 fn bson_wildcard_keys(document: BsonRef<'_>, index_spec: BsonRef<'_>) -> Vec<Bson> {
     docdb_guard(|| {
-        let index = crate::commands::query_sql::wildcard_index(index_spec.document())?
+        let index = crate::commands::index_sql::wildcard_index(index_spec.document())?
             .ok_or_else(|| documentdb_errors::docdb_error!(InternalError, "not a wildcard index spec"))?;
         Ok(index.keys(document.document()).into_iter().map(Bson::from).collect())
     })
