@@ -185,6 +185,10 @@ def test_planner_reads_the_index_on_a_fresh_collection():
         plan = json.dumps(coll.find(filt).explain()["queryPlanner"]["winningPlan"])
         assert "IXSCAN" in plan, (filt, plan)
     # A regex anchored at the start reads the prefix's range (MongoDB's tight bounds).
+    bounds = coll.find({"k": {"$regex": "^key0001"}}).explain()["queryPlanner"]["winningPlan"]["inputStage"]["indexBounds"]
+    assert bounds == {"k": ['["key0001", "key0002")', "/^key0001/"]}, bounds
+    bounds = coll.find({"n": {"$gte": 990}}).explain()["queryPlanner"]["winningPlan"]["inputStage"]["indexBounds"]
+    assert bounds == {"n": ["[990, inf.0]"]}, bounds
     assert ids(coll, {"k": {"$regex": "^key0001"}}) == list(range(100, 200))
     assert ids(coll, {"k": {"$regex": "^key0001", "$options": "i"}}) == list(range(100, 200))
     assert ids(coll, {"k": {"$regex": "^key00012?3"}}) == [123] + list(range(130, 140))

@@ -52,20 +52,23 @@ impl IndexView<'_> {
     /// MongoDB's `indexBounds`: per key, the intervals the filter's predicates on it allow
     /// (`[MinKey, MaxKey]` where the filter says nothing the index can use).
     fn bounds(&self, key: &RawDocument, multikey: bool) -> RawDocumentBuf {
-        let predicates = self
-            .filter
-            .and_then(|f| documentdb_query::filter::Filter::parse(f).ok())
-            .map(|f| f.pushdown_predicates())
-            .unwrap_or_default();
+        let filter = self.filter.and_then(|f| documentdb_query::filter::Filter::parse(f).ok());
+        let predicates = filter.as_ref().map(|f| f.pushdown_predicates()).unwrap_or_default();
+        let prefixes = filter.as_ref().map(|f| f.regex_prefixes()).unwrap_or_default();
         let mut out = RawDocumentBuf::new();
         for (path, _) in key.iter().flatten() {
-            let mut intervals = Vec::new();
-            if !multikey {
-                for predicate in predicates.iter().filter(|p| p.path == path.as_str()) {
-                    if let Some(bounds) = documentdb_query::index_bounds::key_bounds(predicate) {
-                        intervals = interval_strings(&bounds);
-                        break;
-                    }
+            // The first predicate's interval: the bounds the scan starts from (of a multikey
+            // index, MongoDB does not intersect the predicates' bounds either).
+            let mut intervals = predicates
+                .iter()
+                .filter(|p| p.path == path.as_str())
+                .find_map(documentdb_query::index_bounds::key_bounds)
+                .map(|b| interval_strings(&b))
+                .unwrap_or_default();
+            if intervals.is_empty() && !multikey {
+                if let Some((_, prefix)) = prefixes.iter().find(|(p, _)| p == path.as_str()) {
+                    intervals = interval_strings(&documentdb_query::index_bounds::prefix_bounds(prefix));
+                    intervals.push(format!("/^{prefix}/"));
                 }
             }
             if intervals.is_empty() {
