@@ -13,7 +13,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::thread::LocalKey;
 
+use documentdb_errors::DocDbResult;
 use pgrx::pg_sys;
 
 use super::Collection;
@@ -89,20 +92,34 @@ fn ready() -> bool {
 pub fn lookup(
     db: &str,
     coll: &str,
-    load: impl FnOnce() -> documentdb_errors::DocDbResult<Option<Collection>>,
-) -> documentdb_errors::DocDbResult<Option<Collection>> {
+    load: impl FnOnce() -> DocDbResult<Option<Collection>>,
+) -> DocDbResult<Option<Collection>> {
+    cached(&ENTRIES, (db.to_owned(), coll.to_owned()), load)
+}
+
+/// The cached multikey flag of an index, or the result of `load` (then cached). Cleared
+/// with the collection lookups: the catalog's triggers invalidate both.
+pub fn index_multikey(index_id: i64, load: impl FnOnce() -> DocDbResult<bool>) -> DocDbResult<bool> {
+    cached(&MULTIKEY, index_id, load)
+}
+
+/// The entry `key` of one of the caches, or the result of `load` (then cached).
+fn cached<K: Eq + Hash, V: Clone>(
+    map: &'static LocalKey<RefCell<HashMap<K, V>>>,
+    key: K,
+    load: impl FnOnce() -> DocDbResult<V>,
+) -> DocDbResult<V> {
     if !ready() {
         return load();
     }
-    let key = (db.to_owned(), coll.to_owned());
-    if let Some(hit) = ENTRIES.with(|e| e.borrow().get(&key).cloned()) {
+    if let Some(hit) = map.with(|e| e.borrow().get(&key).cloned()) {
         return Ok(hit);
     }
     // An invalidation that arrives while loading (the load's own lock acquisition accepts
     // pending messages) clears the cache, but this result is still current: it was read
     // after that message was processed.
     let value = load()?;
-    ENTRIES.with(|e| {
+    map.with(|e| {
         let mut entries = e.borrow_mut();
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
@@ -110,31 +127,6 @@ pub fn lookup(
         // Only when still valid: a callback during load reset the OID.
         if CATALOG_OID.with(Cell::get) != pg_sys::InvalidOid {
             entries.insert(key, value.clone());
-        }
-    });
-    Ok(value)
-}
-
-/// The cached multikey flag of an index, or the result of `load` (then cached). Cleared
-/// with the collection lookups: the catalog's triggers invalidate both.
-pub fn index_multikey(
-    index_id: i64,
-    load: impl FnOnce() -> documentdb_errors::DocDbResult<bool>,
-) -> documentdb_errors::DocDbResult<bool> {
-    if !ready() {
-        return load();
-    }
-    if let Some(hit) = MULTIKEY.with(|e| e.borrow().get(&index_id).copied()) {
-        return Ok(hit);
-    }
-    let value = load()?;
-    MULTIKEY.with(|e| {
-        let mut entries = e.borrow_mut();
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        if CATALOG_OID.with(Cell::get) != pg_sys::InvalidOid {
-            entries.insert(index_id, value);
         }
     });
     Ok(value)

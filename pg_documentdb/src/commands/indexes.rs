@@ -387,6 +387,18 @@ fn unique_trigger_name(collection: &Collection, index_id: i64) -> String {
     format!("documents_{}_unique_{index_id}", collection.id)
 }
 
+/// Whether the collection's table has trigger `name`.
+fn trigger_exists(collection: &Collection, name: &str) -> DocDbResult<bool> {
+    let rows = spi::execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = $2::regclass)",
+        &[Param::Text(name), Param::Text(&collection.table())],
+        true,
+        1,
+    )?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(false))
+}
+
+/// Whether relation `name` exists in the data schema.
 fn to_regclass_exists(name: &str) -> DocDbResult<bool> {
     let rows = spi::execute("SELECT to_regclass('documentdb_data.' || $1) IS NOT NULL", &[Param::Text(name)], true, 1)?;
     Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(false))
@@ -440,13 +452,7 @@ fn track_multikey(collection: &Collection, index_id: i64, key: &RawDocument) -> 
 /// Creates the multikey trigger of an index unless it exists.
 fn ensure_multikey_trigger(collection: &Collection, index_id: i64, key: &RawDocument) -> DocDbResult<()> {
     let trigger = multikey_trigger_name(collection, index_id);
-    let exists = spi::execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = $2::regclass)",
-        &[Param::Text(&trigger), Param::Text(&collection.table())],
-        true,
-        1,
-    )?;
-    if exists.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(false) {
+    if trigger_exists(collection, &trigger)? {
         return Ok(());
     }
     let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(key));
@@ -662,36 +668,15 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
     for (id, _) in &to_drop {
         spi::execute_once(&format!("DROP INDEX IF EXISTS documentdb_data.documents_{}_idx_{id}", collection.id))?;
         // Only what exists (IF EXISTS would send the client a NOTICE for the rest).
-        let terms = terms_index_name(&collection, *id);
-        let ends = array_ends_index_name(&collection, *id);
-        let trigger = multikey_trigger_name(&collection, *id);
-        let rows = spi::execute(
-            "SELECT to_regclass('documentdb_data.' || $1) IS NOT NULL, \
-             EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $2 AND tgrelid = $3::regclass), \
-             to_regclass('documentdb_data.' || $4) IS NOT NULL",
-            &[Param::Text(&terms), Param::Text(&trigger), Param::Text(&collection.table()), Param::Text(&ends)],
-            true,
-            1,
-        )?;
-        let row = rows.into_iter().next().unwrap_or_default();
-        if row.first().and_then(Value::as_bool).unwrap_or(false) {
-            spi::execute_once(&format!("DROP INDEX documentdb_data.{terms}"))?;
+        for companion in [terms_index_name(&collection, *id), array_ends_index_name(&collection, *id)] {
+            if to_regclass_exists(&companion)? {
+                spi::execute_once(&format!("DROP INDEX documentdb_data.{companion}"))?;
+            }
         }
-        if row.get(2).and_then(Value::as_bool).unwrap_or(false) {
-            spi::execute_once(&format!("DROP INDEX documentdb_data.{ends}"))?;
-        }
-        if row.get(1).and_then(Value::as_bool).unwrap_or(false) {
-            spi::execute_once(&format!("DROP TRIGGER {trigger} ON {}", collection.table()))?;
-        }
-        let unique_trigger = unique_trigger_name(&collection, *id);
-        let unique_rows = spi::execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = $2::regclass)",
-            &[Param::Text(&unique_trigger), Param::Text(&collection.table())],
-            true,
-            1,
-        )?;
-        if unique_rows.first().and_then(|r| r.first()).and_then(Value::as_bool).unwrap_or(false) {
-            spi::execute_once(&format!("DROP TRIGGER {unique_trigger} ON {}", collection.table()))?;
+        for trigger in [multikey_trigger_name(&collection, *id), unique_trigger_name(&collection, *id)] {
+            if trigger_exists(&collection, &trigger)? {
+                spi::execute_once(&format!("DROP TRIGGER {trigger} ON {}", collection.table()))?;
+            }
         }
         spi::execute(
             "DELETE FROM documentdb_api_catalog.collection_indexes WHERE index_id = $1",

@@ -296,12 +296,8 @@ impl SqlBuilder {
         predicate: &PushdownPredicate,
         conditions: &mut Vec<String>,
     ) -> DocDbResult<bool> {
-        // Under a hint, only the hinted index's keys are worth bounding (the planner may use
-        // no other); `$natural` bounds none.
-        match (&self.index_policy, &self.hinted_key) {
-            (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(false),
-            (_, Some(hinted)) if !hint_covers(hinted, &predicate.path) => return Ok(false),
-            _ => {}
+        if !self.hint_allows_bounds(&predicate.path) {
+            return Ok(false);
         }
         // A hashed index led by the path answers equality where no btree leads with it.
         let leads = |i: &&crate::catalog::IndexEntry| {
@@ -315,13 +311,10 @@ impl SqlBuilder {
         if !btree_leads && self.hashed_conditions(collection, predicate, conditions) {
             return Ok(false);
         }
-        let key = match index_key_expression(collection, &predicate.path)? {
+        let key = match self.single_valued_key(collection, &predicate.path, conditions)? {
             Some(key) => key,
-            None => match self.partial_index_key(collection, &predicate.path, conditions)? {
-                Some(key) => key,
-                None if self.wildcard_conditions(collection, predicate, conditions)? => return Ok(false),
-                None => return self.multikey_conditions(collection, predicate, conditions).map(|()| false),
-            },
+            None if self.wildcard_conditions(collection, predicate, conditions)? => return Ok(false),
+            None => return self.multikey_conditions(collection, predicate, conditions).map(|()| false),
         };
         let Some(bounds) = key_bounds(predicate) else { return Ok(false) };
         let exact_value = |v: &bson::RawBson| !matches!(v, bson::RawBson::Null | bson::RawBson::Undefined);
@@ -343,20 +336,37 @@ impl SqlBuilder {
         prefix: &str,
         conditions: &mut Vec<String>,
     ) -> DocDbResult<()> {
-        match (&self.index_policy, &self.hinted_key) {
-            (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => return Ok(()),
-            (_, Some(hinted)) if !hint_covers(hinted, path) => return Ok(()),
-            _ => {}
+        if !self.hint_allows_bounds(path) {
+            return Ok(());
         }
-        let key = match index_key_expression(collection, path)? {
-            Some(key) => key,
-            None => match self.partial_index_key(collection, path, conditions)? {
-                Some(key) => key,
-                None => return Ok(()),
-            },
-        };
+        let Some(key) = self.single_valued_key(collection, path, conditions)? else { return Ok(()) };
         self.emit_bounds(&key, documentdb_query::index_bounds::prefix_bounds(prefix), conditions);
         Ok(())
+    }
+
+    /// Under a hint, only the hinted index's keys are worth bounding (the planner may use no
+    /// other); `$natural` bounds none.
+    fn hint_allows_bounds(&self, path: &str) -> bool {
+        match (&self.index_policy, &self.hinted_key) {
+            (Some(TablePolicy { choice: IndexChoice::NoIndexes, .. }), _) => false,
+            (_, Some(hinted)) => hint_covers(hinted, path),
+            _ => true,
+        }
+    }
+
+    /// The key expression of an index holding one single-valued key per document for `path`:
+    /// one over every document, or a partial or sparse one the query implies (its predicate
+    /// then joins the conditions).
+    fn single_valued_key(
+        &mut self,
+        collection: &Collection,
+        path: &str,
+        conditions: &mut Vec<String>,
+    ) -> DocDbResult<Option<String>> {
+        match index_key_expression(collection, path)? {
+            Some(key) => Ok(Some(key)),
+            None => self.partial_index_key(collection, path, conditions),
+        }
     }
 
     /// Conditions restricting index key expression `key` to `bounds`.
@@ -422,17 +432,7 @@ impl SqlBuilder {
             }
         }
         let Some(index) = found else { return Ok(false) };
-        let values: Vec<bson::RawBson> = match (&predicate.op, &predicate.value) {
-            (PushdownOp::Eq, value) => vec![value.clone()],
-            (PushdownOp::In, bson::RawBson::Array(values)) => {
-                values.into_iter().flatten().map(bson::RawBson::from).collect()
-            }
-            _ => return Ok(false),
-        };
-        // Null equality also matches missing paths, which have no keys.
-        if values.is_empty() || values.iter().any(|v| matches!(v, bson::RawBson::Null | bson::RawBson::Undefined)) {
-            return Ok(false);
-        }
+        let Some(values) = keyed_equality_values(predicate) else { return Ok(false) };
         let keys: Vec<Vec<u8>> = values
             .iter()
             .map(|v| documentdb_query::wildcard_index::key(&predicate.path, v.as_raw_bson_ref()).into_bytes())
@@ -462,18 +462,7 @@ impl SqlBuilder {
         if !hashed {
             return false;
         }
-        let values: Vec<bson::RawBson> = match (&predicate.op, &predicate.value) {
-            (PushdownOp::Eq, value) => vec![value.clone()],
-            (PushdownOp::In, bson::RawBson::Array(values)) => {
-                values.into_iter().flatten().map(bson::RawBson::from).collect()
-            }
-            _ => return false,
-        };
-        // Null equality also matches missing and undefined values: left to the collection
-        // scan rather than reasoning about which keys those hash to.
-        if values.iter().any(|v| matches!(v, bson::RawBson::Null | bson::RawBson::Undefined)) {
-            return false;
-        }
+        let Some(values) = keyed_equality_values(predicate) else { return false };
         // Arrays never equal a hashed key's single value.
         let keys: Vec<String> = values
             .iter()
@@ -532,20 +521,13 @@ impl SqlBuilder {
             return Ok(());
         };
         let Some(key) = index.key() else { return Ok(()) };
-        let values: Vec<bson::RawBson> = match (&predicate.op, &predicate.value) {
-            (PushdownOp::Eq, value) => vec![value.clone()],
-            (PushdownOp::In, bson::RawBson::Array(values)) => {
-                values.into_iter().flatten().map(bson::RawBson::from).collect()
-            }
-            (PushdownOp::Gt | PushdownOp::Gte | PushdownOp::Lt | PushdownOp::Lte, _) if index.ends_oid != 0 => {
+        if matches!(predicate.op, PushdownOp::Gt | PushdownOp::Gte | PushdownOp::Lt | PushdownOp::Lte) {
+            if index.ends_oid != 0 {
                 return self.multikey_range(path, ascending, key, predicate, conditions);
             }
-            _ => return Ok(()),
-        };
-        // Null equality also matches missing fields, which have no keys here.
-        if values.is_empty() || values.iter().any(|v| matches!(v, bson::RawBson::Null | bson::RawBson::Undefined)) {
             return Ok(());
         }
+        let Some(values) = keyed_equality_values(predicate) else { return Ok(()) };
         let wrapped = |v: &bson::RawBson| key_bytes(v.as_raw_bson_ref());
         let mut arms = Vec::new();
         let scalars: Vec<Vec<u8>> =
@@ -670,16 +652,31 @@ impl SqlBuilder {
     }
 }
 
+/// The values an equality or `$in` compares with, when an index of keys (multikey terms,
+/// hashes, wildcard keys) can answer it: none for other operators, an empty `$in`, or null
+/// (it also matches missing and undefined values, which have no such key).
+fn keyed_equality_values(predicate: &PushdownPredicate) -> Option<Vec<bson::RawBson>> {
+    let values: Vec<bson::RawBson> = match (&predicate.op, &predicate.value) {
+        (PushdownOp::Eq, value) => vec![value.clone()],
+        (PushdownOp::In, bson::RawBson::Array(values)) => {
+            values.into_iter().flatten().map(bson::RawBson::from).collect()
+        }
+        _ => return None,
+    };
+    let keyed =
+        !values.is_empty() && !values.iter().any(|v| matches!(v, bson::RawBson::Null | bson::RawBson::Undefined));
+    keyed.then_some(values)
+}
+
 /// Whether the hinted index's key pattern holds `path` (a wildcard key holds the paths it
 /// covers).
 fn hint_covers(hinted_key: &RawDocument, path: &str) -> bool {
     hinted_key.iter().flatten().any(|(key, _)| {
         key.as_str() == path
-            || (key.as_str() == "$**" && path != "_id" && !path.starts_with("_id."))
-            || key
-                .as_str()
-                .strip_suffix(".$**")
-                .is_some_and(|root| path == root || path.starts_with(&format!("{root}.")))
+            || documentdb_query::wildcard_index::WildcardIndex::new(key.as_str(), None)
+                .ok()
+                .flatten()
+                .is_some_and(|wildcard| wildcard.covers(path))
     })
 }
 
