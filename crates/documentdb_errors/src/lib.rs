@@ -62,6 +62,7 @@ catalogue! {
     CursorNotFound = 43,
     NoMatchingDocument = 47,
     NamespaceExists = 48,
+    InvalidRoleModification = 49,
     MaxTimeMSExpired = 50,
     DollarPrefixedFieldName = 52,
     InvalidIdField = 53,
