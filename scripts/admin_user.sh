@@ -23,9 +23,9 @@ json_escape() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1
 spec_user="$(json_escape "$user")"
 spec_pwd="$(json_escape "$password")"
 quoted="'${user//\'/\'\'}'"
-exists="$("${PSQL[@]}" -c "SELECT count(*) FROM documentdb_api_catalog.users WHERE role_name = $quoted")"
+exists="$("${PSQL[@]}" -c "SELECT count(*) FROM documentdb_api_catalog.users WHERE user_name = $quoted AND database_name = 'admin'")"
 # A login role left from an earlier incarnation of the extension (roles are cluster-wide) is
-# replaced.
+# replaced (an admin user's login role has the user's name).
 if [[ "$exists" == "0" && "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_roles WHERE rolname = $quoted")" != "0" ]]; then
     "${PSQL[@]}" -c "DROP ROLE \"${user//\"/\"\"}\"" >/dev/null
 fi

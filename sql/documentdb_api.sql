@@ -162,6 +162,38 @@ CREATE FUNCTION documentdb_api.users_info(p_spec documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'users_info_wrapper';
 CREATE FUNCTION documentdb_api.connection_status(p_spec documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'connection_status_wrapper';
+CREATE FUNCTION documentdb_api.grant_roles_to_user(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'grant_roles_to_user_wrapper';
+CREATE FUNCTION documentdb_api.revoke_roles_from_user(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'revoke_roles_from_user_wrapper';
+CREATE FUNCTION documentdb_api.drop_all_users_from_database(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'drop_all_users_from_database_wrapper';
+-- Roles (pg_documentdb/src/sql_api/users.rs, commands/roles.rs).
+CREATE FUNCTION documentdb_api.create_role(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'create_role_wrapper';
+CREATE FUNCTION documentdb_api.drop_role(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'drop_role_wrapper';
+CREATE FUNCTION documentdb_api.update_role(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'update_role_wrapper';
+CREATE FUNCTION documentdb_api.roles_info(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'roles_info_wrapper';
+CREATE FUNCTION documentdb_api.grant_roles_to_role(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'grant_roles_to_role_wrapper';
+CREATE FUNCTION documentdb_api.revoke_roles_from_role(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'revoke_roles_from_role_wrapper';
+CREATE FUNCTION documentdb_api.grant_privileges_to_role(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'grant_privileges_to_role_wrapper';
+CREATE FUNCTION documentdb_api.revoke_privileges_from_role(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'revoke_privileges_from_role_wrapper';
+CREATE FUNCTION documentdb_api.drop_all_roles_from_database(p_spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'drop_all_roles_from_database_wrapper';
+-- The gateway's SCRAM lookup (as its superuser): which login role is user $2 of database $1.
+CREATE FUNCTION documentdb_api_internal.authentication_role(p_db text, p_user text)
+RETURNS text LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'authentication_role_wrapper';
+REVOKE ALL ON FUNCTION documentdb_api_internal.authentication_role(text, text) FROM PUBLIC;
+-- The current user's actions on the cluster resource (for the commands the gateway answers).
+CREATE FUNCTION documentdb_api_internal.cluster_actions()
+RETURNS text[] LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'cluster_actions_wrapper';
 
 -- Versions (pg_documentdb/src/sql_api/diagnostics.rs).
 CREATE FUNCTION documentdb_api.binary_version()

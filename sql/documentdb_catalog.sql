@@ -37,11 +37,19 @@ CREATE TABLE documentdb_api_catalog.collection_indexes (
 COMMENT ON TABLE documentdb_api_catalog.collection_indexes
     IS 'MongoDB index specifications ({v, key, name, ...}) of each collection';
 
+-- Readable by all; written only by the extension (as its owner, after checking the
+-- MongoDB privilege the command needs: pg_documentdb/src/authz).
 GRANT SELECT ON documentdb_api_catalog.collections, documentdb_api_catalog.collection_indexes TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON documentdb_api_catalog.collections,
-    documentdb_api_catalog.collection_indexes TO documentdb_admin_role;
-GRANT USAGE ON SEQUENCE documentdb_api_catalog.collections_collection_id_seq,
-    documentdb_api_catalog.collection_indexes_index_id_seq TO documentdb_admin_role;
+
+-- Every database that has had a collection, a user, a role or a role grant: its id names
+-- its built-in PostgreSQL roles (documentdb_db<id>_read, ..._readwrite, ..._dbadmin,
+-- ..._useradmin, ..._dbowner). Dropping a database keeps its row and roles, as MongoDB
+-- keeps the users and role grants of a dropped database.
+CREATE TABLE documentdb_api_catalog.databases (
+    database_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    database_name text NOT NULL UNIQUE
+);
+GRANT SELECT ON documentdb_api_catalog.databases TO PUBLIC;
 
 -- MongoDB's SCRAM-SHA-1 credentials of users (PostgreSQL stores only SCRAM-SHA-256
 -- verifiers). Readable by superusers only: the gateway authenticates with them.
@@ -53,14 +61,27 @@ CREATE TABLE documentdb_api_catalog.scram_sha1_credentials (
     server_key text NOT NULL
 );
 REVOKE ALL ON documentdb_api_catalog.scram_sha1_credentials FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON documentdb_api_catalog.scram_sha1_credentials TO documentdb_user_admin_role;
 
--- Per-user data MongoDB keeps with a user (customData, the roles as given).
+-- MongoDB users: `user_name` on its authentication database `database_name` is the
+-- PostgreSQL login role `role_name` (the user's own name on admin, `user@db` elsewhere;
+-- see pg_documentdb/src/commands/users.rs). Its roles are its PostgreSQL role memberships.
 CREATE TABLE documentdb_api_catalog.users (
     role_name text PRIMARY KEY,
+    user_name text NOT NULL,
     database_name text NOT NULL,
-    roles documentdb_core.bson NOT NULL,
-    custom_data documentdb_core.bson
+    custom_data documentdb_core.bson,
+    UNIQUE (database_name, user_name)
 );
 GRANT SELECT ON documentdb_api_catalog.users TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON documentdb_api_catalog.users TO documentdb_user_admin_role;
+
+-- MongoDB user-defined roles: `role_name` on `database_name` is the PostgreSQL role
+-- `pg_role` (documentdb_role<id>); its inherited roles are PostgreSQL memberships, its
+-- privileges ({privileges: [...]}) are kept here and granted on the tables they cover.
+CREATE TABLE documentdb_api_catalog.roles (
+    role_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    role_name text NOT NULL,
+    database_name text NOT NULL,
+    privileges documentdb_core.bson NOT NULL,
+    UNIQUE (database_name, role_name)
+);
+GRANT SELECT ON documentdb_api_catalog.roles TO PUBLIC;

@@ -4,23 +4,42 @@ CREATE SCHEMA IF NOT EXISTS documentdb_api_catalog;
 CREATE SCHEMA IF NOT EXISTS documentdb_data;
 GRANT USAGE ON SCHEMA documentdb_api, documentdb_api_catalog, documentdb_api_internal TO PUBLIC;
 
--- Roles that MongoDB users (PostgreSQL roles) are granted: admins own the collection
--- tables and may write the catalog; readers may read. Roles are cluster-wide, so they may
--- already exist from another database.
+-- MongoDB's built-in roles defined on the admin database, as PostgreSQL roles (cluster-wide,
+-- so they may already exist from another database). Users and roles hold them by
+-- membership. Each database gets its own read/readWrite/dbAdmin/userAdmin/dbOwner roles
+-- when first used (pg_documentdb/src/authz/pg_roles.rs), and the *AnyDatabase roles become
+-- members of them. What each role allows is `documentdb_authz::BuiltinRole::privileges`;
+-- PostgreSQL enforces the table privileges, the extension the rest
+-- (docs/authorization.md). None of these roles has CREATEROLE or SUPERUSER.
 DO $roles$
+DECLARE
+    role_name text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'documentdb_admin_role') THEN
-        CREATE ROLE documentdb_admin_role NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'documentdb_readonly_role') THEN
-        CREATE ROLE documentdb_readonly_role NOLOGIN;
-    END IF;
-    -- User administrators (MongoDB's root/userAdmin): may write user credentials.
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'documentdb_user_admin_role') THEN
-        CREATE ROLE documentdb_user_admin_role NOLOGIN;
-    END IF;
+    FOREACH role_name IN ARRAY ARRAY[
+        'documentdb_admin_role',            -- root
+        'documentdb_readonly_role',         -- readAnyDatabase
+        'documentdb_readwrite_any_role',    -- readWriteAnyDatabase
+        'documentdb_dbadmin_any_role',      -- dbAdminAnyDatabase
+        'documentdb_user_admin_role',       -- userAdminAnyDatabase
+        'documentdb_cluster_monitor_role',  -- clusterMonitor
+        'documentdb_cluster_manager_role',  -- clusterManager
+        'documentdb_host_manager_role',     -- hostManager
+        'documentdb_cluster_admin_role',    -- clusterAdmin
+        'documentdb_backup_role',           -- backup
+        'documentdb_restore_role'           -- restore
+    ] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
+        END IF;
+    END LOOP;
 END
 $roles$;
-GRANT documentdb_readonly_role TO documentdb_admin_role;
-GRANT USAGE, CREATE ON SCHEMA documentdb_data TO documentdb_admin_role;
-GRANT USAGE ON SCHEMA documentdb_data TO documentdb_readonly_role;
+-- The inheritance of MongoDB's built-in roles that PostgreSQL's table privileges need.
+GRANT documentdb_readonly_role TO documentdb_readwrite_any_role, documentdb_backup_role;
+GRANT documentdb_readwrite_any_role TO documentdb_restore_role;
+GRANT documentdb_cluster_monitor_role, documentdb_cluster_manager_role, documentdb_host_manager_role
+    TO documentdb_cluster_admin_role;
+GRANT documentdb_readwrite_any_role, documentdb_dbadmin_any_role, documentdb_user_admin_role,
+    documentdb_cluster_admin_role, documentdb_backup_role, documentdb_restore_role TO documentdb_admin_role;
+-- Tables are reached by their own grants; creating them is the extension's (as its owner).
+GRANT USAGE ON SCHEMA documentdb_data TO PUBLIC;

@@ -8,6 +8,8 @@ use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting};
 static CURSOR_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(600_000);
 static TTL_TASK_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 static TTL_TASK_INTERVAL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(60);
+static SCRAM_SHA256_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(15_000);
+static SCRAM_SHA1_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static TTL_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 
 pub fn define() {
@@ -20,6 +22,28 @@ pub fn define() {
         i32::MAX,
         GucContext::Userset,
         GucFlags::UNIT_MS,
+    );
+    // MongoDB's scramSHA256IterationCount and scramIterationCount, with their defaults and
+    // minimums; they apply to passwords set from then on.
+    GucRegistry::define_int_guc(
+        c"documentdb.scram_sha256_iteration_count",
+        c"PBKDF2 iterations of the SCRAM-SHA-256 credentials createUser/updateUser store.",
+        c"",
+        &SCRAM_SHA256_ITERATIONS,
+        5_000,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"documentdb.scram_sha1_iteration_count",
+        c"PBKDF2 iterations of the SCRAM-SHA-1 credentials createUser/updateUser store.",
+        c"",
+        &SCRAM_SHA1_ITERATIONS,
+        5_000,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     // PostgreSQL accepts postmaster-level settings only while the library is preloaded (the
     // TTL monitor exists only then); loaded later by CREATE EXTENSION, they are not defined.
@@ -57,6 +81,14 @@ pub fn define() {
 
 pub fn cursor_timeout_ms() -> u64 {
     u64::try_from(CURSOR_TIMEOUT_MS.get()).unwrap_or(600_000)
+}
+
+pub fn scram_sha256_iterations() -> u32 {
+    u32::try_from(SCRAM_SHA256_ITERATIONS.get()).unwrap_or(15_000)
+}
+
+pub fn scram_sha1_iterations() -> u32 {
+    u32::try_from(SCRAM_SHA1_ITERATIONS.get()).unwrap_or(10_000)
 }
 
 pub fn ttl_task_enabled() -> bool {

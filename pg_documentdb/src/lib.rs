@@ -6,6 +6,7 @@
 
 use pgrx::prelude::*;
 
+mod authz;
 mod call_cache;
 mod catalog;
 mod commands;

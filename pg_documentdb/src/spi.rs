@@ -494,3 +494,79 @@ pub fn strong_random(buf: &mut [u8]) -> bool {
     // SAFETY: pg_strong_random writes exactly `buf.len()` bytes into `buf`.
     unsafe { pg_sys::pg_strong_random(buf.as_mut_ptr().cast(), buf.len()) }
 }
+
+/// Table privileges a command needs on a collection's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TablePrivilege {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+/// Whether the current user holds `privilege` on the table `oid` (directly, through a role,
+/// or as a superuser): PostgreSQL's own ACL check, the one its executor makes.
+pub fn has_table_privilege(oid: u32, privilege: TablePrivilege) -> bool {
+    let mode = match privilege {
+        TablePrivilege::Select => pg_sys::ACL_SELECT,
+        TablePrivilege::Insert => pg_sys::ACL_INSERT,
+        TablePrivilege::Update => pg_sys::ACL_UPDATE,
+        TablePrivilege::Delete => pg_sys::ACL_DELETE,
+    };
+    // SAFETY: pg_class_aclcheck reads the catalogs for any OID (a dropped table reports an
+    // error, which cannot happen for an OID we just looked up in this transaction).
+    unsafe {
+        pg_sys::pg_class_aclcheck(pg_sys::Oid::from(oid), pg_sys::GetUserId(), mode as pg_sys::AclMode)
+            == pg_sys::AclResult::ACLCHECK_OK
+    }
+}
+
+/// Whether the current user is a PostgreSQL superuser.
+pub fn current_user_is_superuser() -> bool {
+    // SAFETY: reads the role cache for the current user id.
+    unsafe { pg_sys::superuser() }
+}
+
+thread_local! {
+    /// The role that owns the extension (a superuser: the extension is not trusted).
+    static EXTENSION_OWNER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+}
+
+fn extension_owner() -> DocDbResult<pg_sys::Oid> {
+    if let Some(oid) = EXTENSION_OWNER.with(|o| o.get()) {
+        return Ok(oid);
+    }
+    let rows =
+        execute("SELECT extowner::bigint FROM pg_catalog.pg_extension WHERE extname = 'documentdb'", &[], true, 1)?;
+    let oid = rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next()?.as_i64())
+        .and_then(|o| u32::try_from(o).ok())
+        .ok_or_else(|| docdb_error!(InternalError, "the documentdb extension is not installed in this database"))?;
+    let oid = pg_sys::Oid::from(oid);
+    EXTENSION_OWNER.with(|o| o.set(Some(oid)));
+    Ok(oid)
+}
+
+/// Runs `f` as the extension's owner, the way a SECURITY DEFINER function runs: catalog
+/// writes, DDL on collection tables and role management happen only here, after the
+/// caller has checked the MongoDB privilege the command needs (`authz`). The search path
+/// is pinned to `pg_catalog, pg_temp` meanwhile, so no object of the caller's can stand in
+/// for one of ours. PostgreSQL restores the user id and settings itself if `f` errors
+/// (transaction or subtransaction abort), as it does for SECURITY DEFINER functions.
+pub fn as_extension_owner<T>(f: impl FnOnce() -> DocDbResult<T>) -> DocDbResult<T> {
+    let owner = extension_owner()?;
+    let mut saved_user = pg_sys::Oid::INVALID;
+    let mut saved_context = 0i32;
+    // SAFETY: saves the current user id and security context, then switches as
+    // fmgr_security_definer does; restored below on the normal path, by PostgreSQL on abort.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(owner, saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    let result = crate::gucs::with_setting(c"search_path", c"pg_catalog, pg_temp", f);
+    // SAFETY: restores exactly what was saved above.
+    unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) };
+    result
+}

@@ -55,6 +55,10 @@ pub struct Config {
     pub worker_threads: usize,
     /// Answer test-only commands (`configureFailPoint`), like mongod's `enableTestCommands`.
     pub enable_test_commands: bool,
+    /// Consecutive authentication failures from one address answered without delay.
+    pub auth_failures_before_delay: u32,
+    /// Delay of the first failure past those (doubling per further failure, at most 5 s).
+    pub auth_failure_delay: Duration,
 }
 
 impl Default for Config {
@@ -76,6 +80,8 @@ impl Default for Config {
             max_pinned_cursors: 64,
             worker_threads: 0,
             enable_test_commands: false,
+            auth_failures_before_delay: 5,
+            auth_failure_delay: Duration::from_millis(200),
         }
     }
 }
@@ -101,6 +107,8 @@ USAGE: documentdb-gateway [OPTIONS]
   --cursor-timeout-ms N     idle cursor timeout (default 600000)
   --worker-threads N        tokio worker threads (default: one per core)
   --enable-test-commands    answer test-only commands (configureFailPoint)
+  --auth-failures-before-delay N  failed authentications per client address answered at once (default 5; 0: never delay)
+  --auth-failure-delay-ms N       delay after those, doubling per further failure up to 5 s (default 200)
   -h, --help                this text
 
 Logging: RUST_LOG (e.g. RUST_LOG=documentdb_gateway=debug).
@@ -151,6 +159,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
             "--max-pinned-cursors" => cfg.max_pinned_cursors = num(&flag, value()?)?,
             "--cursor-timeout-ms" => cfg.cursor_timeout = Duration::from_millis(num(&flag, value()?)?),
             "--worker-threads" => cfg.worker_threads = num(&flag, value()?)?,
+            "--auth-failures-before-delay" => cfg.auth_failures_before_delay = num(&flag, value()?)?,
+            "--auth-failure-delay-ms" => cfg.auth_failure_delay = Duration::from_millis(num(&flag, value()?)?),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }

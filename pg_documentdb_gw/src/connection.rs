@@ -10,14 +10,18 @@ use crate::error::{CommandError, CommandResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedUser {
-    /// The PostgreSQL role the user is.
+    /// The MongoDB user name.
     pub name: String,
-    /// The database the client authenticated against (`$db` of saslStart).
+    /// Its authentication database (`$db` of saslStart: `authSource`).
     pub db: String,
-    /// Roles the user is a member of, for connectionStatus.
-    pub roles: Vec<String>,
-    /// May list and kill other users' logical sessions.
-    pub manages_other_users: bool,
+    /// The PostgreSQL login role the user is (commands run as it).
+    pub role: String,
+    /// The actions the user holds on the cluster resource (serverStatus, inprog, killop,
+    /// killAnySession ...), read from the extension at login and again whenever users or
+    /// roles change through this gateway (`privileges_epoch`).
+    pub cluster_actions: Vec<String>,
+    /// The pool's role epoch `cluster_actions` was read at.
+    pub privileges_epoch: u64,
     pub mechanism: Mechanism,
 }
 
@@ -32,15 +36,17 @@ impl AuthenticatedUser {
         crate::session_cache::user_digest(&self.name, &self.db)
     }
 
-    /// Acting on other users' sessions or operations takes a superuser or a role that can
-    /// manage users; `what` names the action for the error ("list other users' sessions").
-    pub fn require_manages_other_users(&self, what: &str) -> CommandResult<()> {
-        if self.manages_other_users {
+    pub fn has_cluster_action(&self, action: &str) -> bool {
+        self.cluster_actions.iter().any(|a| a == action)
+    }
+
+    /// MongoDB's 13 Unauthorized unless the user holds `action` on the cluster; `command`
+    /// and `db` name what was refused, as MongoDB's message does.
+    pub fn require_cluster_action(&self, action: &str, command: &str, db: &str) -> CommandResult<()> {
+        if self.has_cluster_action(action) {
             return Ok(());
         }
-        Err(CommandError::unauthorized(format!(
-            "not authorized to {what} (requires a superuser or a role that can manage users)"
-        )))
+        Err(CommandError::unauthorized(format!("not authorized on {db} to execute command {{ {command}: 1 }}")))
     }
 }
 
@@ -58,6 +64,8 @@ pub enum SaslStage {
 pub struct SaslState {
     pub conversation: Conversation,
     pub db: String,
+    /// The login role the user authenticates as.
+    pub role: String,
     pub skip_empty_exchange: bool,
     pub stage: SaslStage,
 }
@@ -92,7 +100,8 @@ impl ClientConnection {
         }
     }
 
-    pub fn user_name(&self) -> Option<&str> {
-        self.user.as_ref().map(|u| u.name.as_str())
+    /// The PostgreSQL role commands run as (`None` before authentication).
+    pub fn pg_role(&self) -> Option<&str> {
+        self.user.as_ref().map(|u| u.role.as_str())
     }
 }

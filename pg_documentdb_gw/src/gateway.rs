@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth_throttle::AuthThrottle;
 use crate::config::{Config, TlsMode};
 use crate::cursor_store::CursorStore;
 use crate::failpoints::FailPoints;
@@ -25,6 +26,8 @@ pub struct Gateway {
     pub running: RunningOps,
     pub started: Instant,
     pub failpoints: FailPoints,
+    /// Slows repeated authentication failures per client address.
+    pub auth_failures: AuthThrottle,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) connections_current: AtomicUsize,
     pub(crate) connections_total: AtomicU64,
@@ -49,7 +52,9 @@ impl Gateway {
             database: config.database.clone(),
             pool_size: config.pool_size,
         })?;
+        let auth_failures = AuthThrottle::new(config.auth_failures_before_delay, config.auth_failure_delay);
         Ok(Gateway {
+            auth_failures,
             config,
             pool,
             cursors: CursorStore::default(),

@@ -216,6 +216,11 @@ impl PgPool {
 
     /// Users were dropped or changed: a connection set to some role before now sets its
     /// role again before its next command (a re-created user is a new PostgreSQL role).
+    /// The current role epoch (advanced by [`PgPool::invalidate_roles`]).
+    pub fn role_epoch(&self) -> u64 {
+        self.role_epoch.load(Ordering::Relaxed)
+    }
+
     pub fn invalidate_roles(&self) {
         self.role_epoch.fetch_add(1, Ordering::Relaxed);
     }

@@ -19,7 +19,7 @@ const MAX_SHOWN_COMMAND: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct OpInfo {
     pub session: Option<SessionKey>,
-    /// The authenticated user: (PostgreSQL role, authentication database).
+    /// The authenticated user: (MongoDB user name, authentication database).
     pub user: Option<(String, String)>,
     pub connection_id: i64,
     pub client: std::net::SocketAddr,
@@ -105,9 +105,10 @@ impl RunningOps {
         out
     }
 
-    /// The PostgreSQL role running operation `opid` (None: no such operation).
-    pub fn owner(&self, opid: i32) -> Option<Option<String>> {
-        self.inner.lock().get(&opid).map(|op| op.info.user.as_ref().map(|(name, _)| name.clone()))
+    /// The user (name, authentication database) running operation `opid` (None: no such
+    /// operation).
+    pub fn owner(&self, opid: i32) -> Option<Option<(String, String)>> {
+        self.inner.lock().get(&opid).map(|op| op.info.user.clone())
     }
 }
 

@@ -58,8 +58,23 @@ pub const CREATE_USER: &str = "SELECT documentdb_api.create_user($1)";
 pub const DROP_USER: &str = "SELECT documentdb_api.drop_user($1)";
 pub const UPDATE_USER: &str = "SELECT documentdb_api.update_user($1)";
 pub const USERS_INFO: &str = "SELECT documentdb_api.users_info($1)";
+pub const GRANT_ROLES_TO_USER: &str = "SELECT documentdb_api.grant_roles_to_user($1)";
+pub const REVOKE_ROLES_FROM_USER: &str = "SELECT documentdb_api.revoke_roles_from_user($1)";
+pub const DROP_ALL_USERS_FROM_DATABASE: &str = "SELECT documentdb_api.drop_all_users_from_database($1)";
+// ---- Roles: `$1` is the command document ----
+pub const CREATE_ROLE: &str = "SELECT documentdb_api.create_role($1)";
+pub const UPDATE_ROLE: &str = "SELECT documentdb_api.update_role($1)";
+pub const DROP_ROLE: &str = "SELECT documentdb_api.drop_role($1)";
+pub const DROP_ALL_ROLES_FROM_DATABASE: &str = "SELECT documentdb_api.drop_all_roles_from_database($1)";
+pub const ROLES_INFO: &str = "SELECT documentdb_api.roles_info($1)";
+pub const GRANT_ROLES_TO_ROLE: &str = "SELECT documentdb_api.grant_roles_to_role($1)";
+pub const REVOKE_ROLES_FROM_ROLE: &str = "SELECT documentdb_api.revoke_roles_from_role($1)";
+pub const GRANT_PRIVILEGES_TO_ROLE: &str = "SELECT documentdb_api.grant_privileges_to_role($1)";
+pub const REVOKE_PRIVILEGES_FROM_ROLE: &str = "SELECT documentdb_api.revoke_privileges_from_role($1)";
 
 // ---- Authentication (run as the gateway's superuser, before any SET ROLE) ----
+/// The login role of MongoDB user `$2` of database `$1` (NULL: no such user).
+pub const AUTHENTICATION_ROLE: &str = "SELECT documentdb_api_internal.authentication_role($1, $2)";
 /// The SCRAM-SHA-256 verifier of a login role.
 pub const SCRAM_SHA256_VERIFIER: &str = "SELECT rolpassword FROM pg_catalog.pg_authid \
      WHERE rolname = $1 AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil > now())";
@@ -69,15 +84,10 @@ pub const SCRAM_SHA1_CREDENTIALS: &str = "SELECT c.salt, c.iterations, c.stored_
      JOIN pg_catalog.pg_authid a ON a.rolname = c.role_name \
      WHERE c.role_name = $1 AND a.rolcanlogin \
      AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > now())";
-/// The roles a user is a member of (for connectionStatus).
-pub const USER_ROLES: &str = "SELECT r.rolname FROM pg_catalog.pg_auth_members m \
-     JOIN pg_catalog.pg_roles r ON r.oid = m.roleid \
-     JOIN pg_catalog.pg_roles u ON u.oid = m.member \
-     WHERE u.rolname = $1 ORDER BY 1";
-
-/// Whether a user may list and kill other users' sessions (MongoDB's listSessions and
-/// killAnySession actions): superusers and roles that manage roles (root, userAdmin*).
-pub const USER_MANAGES_SESSIONS: &str = "SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = $1";
+/// The actions the current (SET ROLE) user holds on the cluster resource.
+pub const CLUSTER_ACTIONS: &str = "SELECT documentdb_api_internal.cluster_actions()";
+/// connectionStatus of the current user (`$1` the command document).
+pub const CONNECTION_STATUS: &str = "SELECT documentdb_api.connection_status($1)";
 
 // ---- Session state (before running a command as the authenticated user) ----
 /// Runs the connection's next statements as role `$1` (NULL: the session user, as `RESET
@@ -118,10 +128,23 @@ pub const ALL: &[&str] = &[
     DROP_USER,
     UPDATE_USER,
     USERS_INFO,
+    GRANT_ROLES_TO_USER,
+    REVOKE_ROLES_FROM_USER,
+    DROP_ALL_USERS_FROM_DATABASE,
+    CREATE_ROLE,
+    UPDATE_ROLE,
+    DROP_ROLE,
+    DROP_ALL_ROLES_FROM_DATABASE,
+    ROLES_INFO,
+    GRANT_ROLES_TO_ROLE,
+    REVOKE_ROLES_FROM_ROLE,
+    GRANT_PRIVILEGES_TO_ROLE,
+    REVOKE_PRIVILEGES_FROM_ROLE,
+    AUTHENTICATION_ROLE,
     SCRAM_SHA256_VERIFIER,
     SCRAM_SHA1_CREDENTIALS,
-    USER_ROLES,
-    USER_MANAGES_SESSIONS,
+    CLUSTER_ACTIONS,
+    CONNECTION_STATUS,
     PREPARE_SESSION,
 ];
 

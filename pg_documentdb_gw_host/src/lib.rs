@@ -26,6 +26,8 @@ static POOL_SIZE: GucSetting<i32> = GucSetting::<i32>::new(16);
 static MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 static ENABLE_TEST_COMMANDS: GucSetting<bool> = GucSetting::<bool>::new(false);
+static AUTH_FAILURES_BEFORE_DELAY: GucSetting<i32> = GucSetting::<i32>::new(5);
+static AUTH_FAILURE_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(200);
 
 fn define_gucs() {
     GucRegistry::define_bool_guc(
@@ -122,6 +124,26 @@ fn define_gucs() {
         GucContext::Postmaster,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"documentdb_gateway.auth_failures_before_delay",
+        c"Consecutive failed authentications from one client address answered without delay (0: never delay).",
+        c"",
+        &AUTH_FAILURES_BEFORE_DELAY,
+        0,
+        1_000_000,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"documentdb_gateway.auth_failure_delay_ms",
+        c"Delay of the first failed authentication past those; doubles per further failure, at most 5 s.",
+        c"",
+        &AUTH_FAILURE_DELAY_MS,
+        0,
+        5_000,
+        GucContext::Postmaster,
+        GucFlags::UNIT_MS,
+    );
 }
 
 #[pg_guard]
@@ -202,6 +224,8 @@ fn gateway_config() -> documentdb_gateway::Config {
         pool_size: POOL_SIZE.get().max(1) as usize,
         max_connections: MAX_CONNECTIONS.get().max(1) as usize,
         enable_test_commands: ENABLE_TEST_COMMANDS.get(),
+        auth_failures_before_delay: AUTH_FAILURES_BEFORE_DELAY.get().max(0) as u32,
+        auth_failure_delay: Duration::from_millis(AUTH_FAILURE_DELAY_MS.get().max(0) as u64),
         ..documentdb_gateway::Config::default()
     }
 }

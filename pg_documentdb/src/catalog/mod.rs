@@ -292,10 +292,16 @@ pub fn id_index_spec() -> RawDocumentBuf {
     rawdoc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" }
 }
 
-/// Creates a collection (or view). Returns `Ok(None)` when the name is already taken.
+/// Creates a collection (or view) and its table, as the extension's owner; callers check
+/// the privilege and grant the table (`commands::collection::create_granted`). Returns
+/// `Ok(None)` when the name is already taken.
 pub fn create(db: &str, coll: &str, opts: &CreateOptions) -> DocDbResult<Option<Collection>> {
     validate_database_name(db)?;
     validate_collection_name(db, coll)?;
+    spi::as_extension_owner(|| create_as_owner(db, coll, opts))
+}
+
+fn create_as_owner(db: &str, coll: &str, opts: &CreateOptions) -> DocDbResult<Option<Collection>> {
     fn bson_param(d: &Option<RawDocumentBuf>) -> Param<'_> {
         match d {
             Some(doc) => Param::Bson(doc.as_bytes()),
@@ -330,9 +336,9 @@ pub fn create(db: &str, coll: &str, opts: &CreateOptions) -> DocDbResult<Option<
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let collection = collection_from_row(row)?;
+    let mut collection = collection_from_row(row)?;
     if !collection.is_view() {
-        create_data_table(collection.id)?;
+        collection.table_oid = create_data_table(collection.id)?;
         let spec = id_index_spec();
         spi::execute(
             "INSERT INTO documentdb_api_catalog.collection_indexes (collection_id, index_name, index_spec) \
@@ -345,7 +351,9 @@ pub fn create(db: &str, coll: &str, opts: &CreateOptions) -> DocDbResult<Option<
     Ok(Some(collection))
 }
 
-fn create_data_table(id: i64) -> DocDbResult<()> {
+/// Creates a collection's table (owned by the extension's owner: its DDL is ours) and
+/// returns its OID.
+fn create_data_table(id: i64) -> DocDbResult<u32> {
     let table = table_name(id);
     spi::execute_once(&format!(
         "CREATE TABLE {table} (
@@ -359,30 +367,21 @@ fn create_data_table(id: i64) -> DocDbResult<()> {
     // Documents are mostly read whole: keep them inline up to the TOAST threshold and
     // compressed beyond it.
     spi::execute_once(&format!("ALTER TABLE {table} ALTER COLUMN document SET STORAGE EXTENDED"))?;
-    // Owned by the admin role, so any admin user (not only the creator) can drop or alter it.
-    spi::execute_once(&format!("ALTER TABLE {table} OWNER TO documentdb_admin_role"))?;
-    spi::execute_once(&format!("GRANT SELECT ON {table} TO documentdb_readonly_role"))?;
-    Ok(())
+    let rows = spi::execute("SELECT to_regclass($1)::oid::bigint", &[Param::Text(&table)], true, 1)?;
+    rows.into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next()?.as_i64())
+        .and_then(|o| u32::try_from(o).ok())
+        .ok_or_else(|| docdb_error!(InternalError, "table {table} vanished after its creation"))
 }
 
-/// Looks a collection up, creating it when missing (MongoDB creates collections
-/// implicitly on first write). Views can't be written to.
-pub fn get_or_create(db: &str, coll: &str) -> DocDbResult<Collection> {
-    if let Some(existing) = lookup(db, coll)? {
-        if existing.is_view() {
-            bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
-        }
-        return Ok(existing);
-    }
-    if let Some(created) = create(db, coll, &CreateOptions::default())? {
-        return Ok(created);
-    }
-    // Someone else created it concurrently; their row is visible now.
-    lookup(db, coll)?.ok_or_else(|| docdb_error!(InternalError, "collection {db}.{coll} vanished while being created"))
-}
-
-/// Drops a collection or view; returns false when it didn't exist.
+/// Drops a collection or view (as the extension's owner: callers have checked
+/// `dropCollection`); returns false when it didn't exist.
 pub fn drop_collection(db: &str, coll: &str) -> DocDbResult<bool> {
+    spi::as_extension_owner(|| drop_as_owner(db, coll))
+}
+
+fn drop_as_owner(db: &str, coll: &str) -> DocDbResult<bool> {
     let rows = spi::execute(
         "DELETE FROM documentdb_api_catalog.collections WHERE database_name = $1 AND collection_name = $2 \
          RETURNING collection_id, view_definition IS NOT NULL",
@@ -401,16 +400,25 @@ pub fn drop_collection(db: &str, coll: &str) -> DocDbResult<bool> {
     Ok(true)
 }
 
-/// Renames a collection within its database (the table keeps its id-based name).
+/// Renames a collection within its database (the table keeps its id-based name), as the
+/// extension's owner. Callers have checked the privilege.
 pub fn rename(db: &str, from: &str, to: &str) -> DocDbResult<()> {
-    spi::execute(
-        "UPDATE documentdb_api_catalog.collections SET collection_name = $3 \
-         WHERE database_name = $1 AND collection_name = $2",
-        &[Param::Text(db), Param::Text(from), Param::Text(to)],
-        false,
-        0,
-    )?;
+    spi::as_extension_owner(|| {
+        spi::execute(
+            "UPDATE documentdb_api_catalog.collections SET collection_name = $3 \
+             WHERE database_name = $1 AND collection_name = $2",
+            &[Param::Text(db), Param::Text(from), Param::Text(to)],
+            false,
+            0,
+        )
+    })?;
     Ok(())
+}
+
+/// Every collection and view of every database.
+pub fn all_collections() -> DocDbResult<Vec<Collection>> {
+    let sql = format!("SELECT {SELECT_COLUMNS} FROM documentdb_api_catalog.collections ORDER BY collection_id");
+    spi::execute(&sql, &[], true, 0)?.into_iter().map(collection_from_row).collect()
 }
 
 /// Index specifications of a collection, `_id_` first.

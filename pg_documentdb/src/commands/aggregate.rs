@@ -699,7 +699,9 @@ pub fn aggregate_query(
         }
         Some(coll) => {
             // A missing collection: the stages are validated against an empty source.
-            let mut pipeline = match catalog::lookup(db, coll)? {
+            let found = catalog::lookup(db, coll)?;
+            crate::authz::require_data(found.as_ref(), documentdb_authz::Action::Find, db, coll, spec_doc)?;
+            let mut pipeline = match found {
                 Some(collection) => Pipeline::over_collection(&collection)?,
                 None => Pipeline::over_missing(Vec::new())?,
             };

@@ -6,15 +6,20 @@ use documentdb_errors::{bail, DocDbResult};
 use documentdb_query::filter::Filter;
 
 use super::cursor::{self, FirstPage};
+use super::new_collection;
 use super::spec::{self, read_fields};
 use super::validation::Validator;
 use super::write_result::{append_count, cstr};
+use crate::authz::{self, pg_roles, principal};
 use crate::catalog::{self, Collection, CreateOptions};
 use crate::spi::{self, Param, Value};
+use documentdb_authz::{Action, Target};
 
 /// `create_collection(db, coll)`: true when created, false when it already existed.
 pub fn create_collection(db: &str, coll: &str) -> DocDbResult<bool> {
-    Ok(catalog::create(db, coll, &CreateOptions::default())?.is_some())
+    let command = rawdoc! { "create": coll };
+    authz::require(Action::CreateCollection, Target::Collection { db, collection: coll }, db, &command)?;
+    Ok(new_collection::create_granted(db, coll, &CreateOptions::default())?.is_some())
 }
 
 fn check_level(level: &str) -> DocDbResult<()> {
@@ -54,6 +59,7 @@ fn check_view_pipeline(pipeline: &bson::RawArray) -> DocDbResult<()> {
 /// The `create` command (collections and views): `create_collection_view(db, spec)`.
 pub fn create(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let coll = spec::collection_name(spec_doc, "create")?;
+    authz::require(Action::CreateCollection, Target::Collection { db, collection: coll }, db, spec_doc)?;
     let mut opts = CreateOptions::default();
     let mut view_on: Option<&str> = None;
     let mut pipeline: Option<&bson::RawArray> = None;
@@ -128,7 +134,7 @@ pub fn create(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         opts.view_definition = Some(def);
     }
     opts.options = Some(reported);
-    if catalog::create(db, coll, &opts)?.is_none() {
+    if new_collection::create_granted(db, coll, &opts)?.is_none() {
         bail!(NamespaceExists, "Collection {db}.{coll} already exists.");
     }
     Ok(rawdoc! { "ok": 1.0 })
@@ -140,15 +146,31 @@ fn field_key(name: &str) -> &bson::raw::CStr {
 
 pub fn drop_database(db: &str) -> DocDbResult<()> {
     catalog::validate_database_name(db)?;
+    authz::require(Action::DropDatabase, Target::Database(db), db, &rawdoc! { "dropDatabase": 1 })?;
     for collection in catalog::list(db)? {
         catalog::drop_collection(db, &collection.name)?;
     }
     Ok(())
 }
 
+/// `drop`: true when the collection or view existed.
+pub fn drop_collection(db: &str, coll: &str) -> DocDbResult<bool> {
+    let command = rawdoc! { "drop": coll };
+    authz::require(Action::DropCollection, Target::Collection { db, collection: coll }, db, &command)?;
+    catalog::drop_collection(db, coll)
+}
+
 pub fn rename_collection(db: &str, from: &str, to: &str, drop_target: bool) -> DocDbResult<()> {
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, to)?;
+    // MongoDB: renameCollectionSameDB on both namespaces (and dropCollection on a dropped target).
+    let command = rawdoc! { "renameCollection": format!("{db}.{from}"), "to": format!("{db}.{to}") };
+    for coll in [from, to] {
+        authz::require(Action::RenameCollectionSameDB, Target::Collection { db, collection: coll }, db, &command)?;
+    }
+    if drop_target {
+        authz::require(Action::DropCollection, Target::Collection { db, collection: to }, db, &command)?;
+    }
     let Some(source) = catalog::lookup(db, from)? else {
         bail!(NamespaceNotFound, "Source collection {db}.{from} does not exist");
     };
@@ -164,11 +186,21 @@ pub fn rename_collection(db: &str, from: &str, to: &str, drop_target: bool) -> D
         }
         catalog::drop_collection(db, to)?;
     }
-    catalog::rename(db, from, to)
+    catalog::rename(db, from, to)?;
+    // The user-defined roles' grants follow the collection's new name.
+    match catalog::lookup(db, to)? {
+        Some(renamed) => pg_roles::regrant_collection(&renamed),
+        None => Ok(()),
+    }
 }
 
 /// `collMod`.
 pub fn coll_mod(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    authz::require(Action::CollMod, Target::Collection { db, collection: coll }, db, spec_doc)?;
+    authz::privileged(|| coll_mod_as_owner(db, coll, spec_doc))
+}
+
+fn coll_mod_as_owner(db: &str, coll: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let Some(collection) = catalog::lookup(db, coll)? else {
         bail!(NamespaceNotFound, "ns does not exist: {db}.{coll}");
     };
@@ -299,20 +331,34 @@ fn cursor_batch_size(spec_doc: &RawDocument, command: &str) -> DocDbResult<Optio
 pub fn list_collections(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
     let mut filter: Option<&RawDocument> = None;
     let mut name_only = false;
+    let mut authorized_collections = false;
     read_fields(spec_doc, "listCollections", |field| {
         match field.name {
             "filter" => filter = field.optional_document()?,
             "nameOnly" => name_only = field.bool()?,
-            "authorizedCollections" | "cursor" | "includePendingDrops" => {}
+            "authorizedCollections" => authorized_collections = field.bool()?,
+            "cursor" | "includePendingDrops" => {}
             _ => return Ok(false),
         }
         Ok(true)
     })?;
     let batch_size = cursor_batch_size(spec_doc, "listCollections")?;
     catalog::validate_database_name(db)?;
+    // MongoDB: listCollections on the database lists everything; without it, a user may
+    // still ask for the names of the collections it has some privilege on.
+    let visible: Option<principal::Principal> = if authz::allowed(Action::ListCollections, Target::Database(db))? {
+        None
+    } else if authorized_collections && name_only {
+        Some(principal::current()?)
+    } else {
+        return Err(authz::unauthorized(db, spec_doc));
+    };
     let parsed = filter.filter(|f| !f.is_empty()).map(Filter::parse).transpose()?;
     let mut docs = Vec::new();
     for c in catalog::list(db)? {
+        if visible.as_ref().is_some_and(|p| !p.privileges.touches_collection(db, &c.name)) {
+            continue;
+        }
         // Filters see the full document even with nameOnly (MongoDB filters on name/type).
         let full = collection_info(&c, false);
         if let Some(f) = &parsed {
@@ -332,6 +378,7 @@ pub fn list_indexes(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbRe
         Ok(matches!(field.name, "cursor" | "includeBuildUUIDs" | "includeIndexBuildInfo"))
     })?;
     let batch_size = cursor_batch_size(spec_doc, "listIndexes")?;
+    authz::require(Action::ListIndexes, Target::Collection { db, collection: coll }, db, spec_doc)?;
     let Some(collection) = catalog::lookup(db, coll)? else {
         bail!(NamespaceNotFound, "ns does not exist: {db}.{coll}");
     };
@@ -375,6 +422,13 @@ fn check_scale(scale: f64) -> DocDbResult<f64> {
 
 /// `collStats`.
 pub fn coll_stats(db: &str, coll: &str, scale: f64) -> DocDbResult<RawDocumentBuf> {
+    let command = rawdoc! { "collStats": coll };
+    authz::require(Action::CollStats, Target::Collection { db, collection: coll }, db, &command)?;
+    // Sizes are metadata: collStats needs no read access to the documents.
+    authz::privileged(|| coll_stats_as_owner(db, coll, scale))
+}
+
+fn coll_stats_as_owner(db: &str, coll: &str, scale: f64) -> DocDbResult<RawDocumentBuf> {
     let scale = check_scale(scale)?;
     let Some(collection) = catalog::lookup(db, coll)? else {
         bail!(NamespaceNotFound, "Collection [{db}.{coll}] not found.");
@@ -409,8 +463,13 @@ pub fn coll_stats(db: &str, coll: &str, scale: f64) -> DocDbResult<RawDocumentBu
 
 /// `dbStats`.
 pub fn db_stats(db: &str, scale: f64) -> DocDbResult<RawDocumentBuf> {
-    let scale = check_scale(scale)?;
     catalog::validate_database_name(db)?;
+    authz::require(Action::DbStats, Target::Database(db), db, &rawdoc! { "dbStats": 1 })?;
+    authz::privileged(|| db_stats_as_owner(db, scale))
+}
+
+fn db_stats_as_owner(db: &str, scale: f64) -> DocDbResult<RawDocumentBuf> {
+    let scale = check_scale(scale)?;
     let (mut collections, mut views, mut objects, mut data, mut storage, mut index, mut nindexes) =
         (0, 0, 0, 0, 0, 0, 0);
     for c in catalog::list(db)? {
@@ -445,19 +504,40 @@ pub fn db_stats(db: &str, scale: f64) -> DocDbResult<RawDocumentBuf> {
 pub fn list_databases(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let mut filter: Option<&RawDocument> = None;
     let mut name_only = false;
+    let mut authorized_databases: Option<bool> = None;
     read_fields(spec_doc, "listDatabases", |field| {
         match field.name {
             "filter" => filter = field.optional_document()?,
             "nameOnly" => name_only = field.bool()?,
-            "authorizedDatabases" => {}
+            "authorizedDatabases" => authorized_databases = Some(field.bool()?),
             _ => return Ok(false),
         }
         Ok(true)
     })?;
+    // MongoDB: with listDatabases on the cluster, every database (unless
+    // authorizedDatabases: true asks for the user's own); without it, only the databases
+    // the user has some privilege on, and authorizedDatabases: false is refused.
+    let may_list_all = authz::allowed(Action::ListDatabases, Target::Cluster)?;
+    let visible: Option<principal::Principal> = match (may_list_all, authorized_databases) {
+        (true, None | Some(false)) => None,
+        (false, Some(false)) => return Err(authz::unauthorized("admin", spec_doc)),
+        _ => Some(principal::current()?),
+    };
     let parsed = filter.filter(|f| !f.is_empty()).map(Filter::parse).transpose()?;
+    authz::privileged(|| list_databases_as_owner(visible.as_ref(), parsed.as_ref(), name_only))
+}
+
+fn list_databases_as_owner(
+    visible: Option<&principal::Principal>,
+    parsed: Option<&Filter>,
+    name_only: bool,
+) -> DocDbResult<RawDocumentBuf> {
     let mut list = RawArrayBuf::new();
     let mut total: i64 = 0;
     for db in catalog::databases()? {
+        if visible.is_some_and(|p| !p.privileges.touches_database(&db)) {
+            continue;
+        }
         let mut size = 0;
         let mut empty = true;
         if !name_only {

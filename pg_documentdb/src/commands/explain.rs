@@ -2,7 +2,9 @@
 //! in MongoDB's explain shape (`queryPlanner.winningPlan`, `executionStats` for the
 //! executionStats/allPlansExecution verbosities), with the PostgreSQL plan attached.
 
+use crate::authz;
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_authz::Action;
 use documentdb_errors::{bail, docdb_error, DocDbResult};
 
 use super::cursor::{OwnedParam, PageQuery};
@@ -320,6 +322,21 @@ pub fn explain(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> 
         }
         _ => (None, None),
     };
+    // Explaining a command takes the privileges of the command itself (aggregate checks its
+    // own in aggregate_query).
+    if let Ok(coll) = spec::collection_name(inner, &command) {
+        let actions: &[Action] = match command.as_str() {
+            "find" | "count" | "distinct" => &[Action::Find],
+            "update" => &[Action::Update],
+            "delete" => &[Action::Remove],
+            "findAndModify" | "findandmodify" => &[Action::Find, Action::Update],
+            _ => &[],
+        };
+        let existing = catalog::lookup(db, coll)?;
+        for action in actions {
+            authz::require_data(existing.as_ref(), *action, db, coll, spec_doc)?;
+        }
+    }
     let read_command = if find_spec.is_some() { "find" } else { command.as_str() };
     let mut collection = None;
     let (ns, query, parsed_query): (String, Option<PageQuery>, RawDocumentBuf) = match read_command {

@@ -1,7 +1,9 @@
 //! `find`, `count` and `distinct` (their SQL is built by `query_sql`; on views they run as
 //! aggregations).
 
+use crate::authz;
 use bson::{rawdoc, RawDocument, RawDocumentBuf};
+use documentdb_authz::Action;
 use documentdb_errors::{bail, DocDbResult};
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam};
@@ -82,7 +84,9 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
     if let Some(s) = q.sort {
         super::query_text::validate_sort(s)?;
     }
-    let Some(collection) = catalog::lookup(db, coll)? else {
+    let found = catalog::lookup(db, coll)?;
+    authz::require_data(found.as_ref(), Action::Find, db, coll, spec_doc)?;
+    let Some(collection) = found else {
         validate_projection(&q)?;
         return Ok(empty_page(&ns));
     };
@@ -127,7 +131,9 @@ pub fn count(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     if let Some(f) = filter {
         Filter::parse(f)?;
     }
-    let n = match catalog::lookup(db, coll)? {
+    let found = catalog::lookup(db, coll)?;
+    authz::require_data(found.as_ref(), Action::Find, db, coll, spec_doc)?;
+    let n = match found {
         None => 0,
         Some(collection) if collection.is_view() => super::aggregate::count_on_view(&collection, filter, skip, limit)?,
         Some(collection) => {
@@ -186,7 +192,9 @@ pub fn distinct(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf>
     if let Some(f) = filter {
         Filter::parse(f)?;
     }
-    let values = match catalog::lookup(db, coll)? {
+    let found = catalog::lookup(db, coll)?;
+    authz::require_data(found.as_ref(), Action::Find, db, coll, spec_doc)?;
+    let values = match found {
         None => rawdoc! { "values": [] },
         Some(collection) if collection.is_view() => super::aggregate::distinct_on_view(&collection, key, filter)?,
         Some(collection) => {

@@ -22,9 +22,11 @@ use super::index_sql::{
 use super::query_text::text_vector_expression;
 use super::spec::{self, read_fields, Field};
 use super::write_result::{append_count, cstr, WriteError};
+use crate::authz;
 use crate::catalog::{self, Collection};
 use crate::spi::{self, quote_literal, Param, Value};
 use crate::sql_names::{self, BSON};
+use documentdb_authz::{Action, Target};
 
 /// MongoDB's limit of indexes per collection.
 const MAX_INDEXES: usize = 64;
@@ -490,18 +492,30 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
     }
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, coll)?;
+    authz::require(Action::CreateIndex, Target::Collection { db, collection: coll }, db, spec_doc)?;
     let existed = catalog::lookup(db, coll)?;
     if existed.as_ref().is_some_and(Collection::is_view) {
         bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
     let collection = match existed.clone() {
         Some(c) => c,
-        None => catalog::get_or_create(db, coll)?,
+        None => super::new_collection::get_or_create(db, coll, spec_doc)?,
     };
+    // The build is DDL on the collection's table: the extension's, once checked.
+    authz::privileged(|| build_indexes(db, coll, &collection, &specs, existed.is_none()))
+}
+
+fn build_indexes(
+    db: &str,
+    coll: &str,
+    collection: &Collection,
+    specs: &[IndexSpec],
+    created_collection: bool,
+) -> DocDbResult<RawDocumentBuf> {
     let current = catalog::indexes(collection.id)?;
     let before = current.len();
     let mut created = 0;
-    for spec in &specs {
+    for spec in specs {
         if spec.name == "_id_" || spec.key.as_bytes() == rawdoc! { "_id": 1 }.as_bytes() {
             if spec.name != "_id_" || spec.unique || spec.sparse {
                 bail!(
@@ -551,12 +565,12 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
             0,
         )?;
         let index_id = rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or_default();
-        create_pg_index(&collection, index_id, spec)?;
+        create_pg_index(collection, index_id, spec)?;
         if spec.stored.get_document("weights").is_err() && wildcard_index(&spec.stored)?.is_none() {
-            track_multikey(&collection, index_id, &spec.key)?;
+            track_multikey(collection, index_id, &spec.key)?;
         }
         if spec.unique {
-            enforce_unique_keys(&collection, index_id, spec)?;
+            enforce_unique_keys(collection, index_id, spec)?;
         }
         created += 1;
     }
@@ -572,7 +586,7 @@ pub fn create_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocume
     let mut reply = RawDocumentBuf::new();
     append_count(&mut reply, "numIndexesBefore", before as i64);
     append_count(&mut reply, "numIndexesAfter", (before + created) as i64);
-    reply.append(cstr("createdCollectionAutomatically"), existed.is_none());
+    reply.append(cstr("createdCollectionAutomatically"), created_collection);
     if created == 0 {
         reply.append(cstr("note"), "all indexes already exist");
     }
@@ -592,6 +606,11 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
         Ok(true)
     })?;
     let target = target.ok_or_else(|| spec::missing("dropIndexes", "index"))?;
+    authz::require(Action::DropIndex, Target::Collection { db, collection: coll }, db, spec_doc)?;
+    authz::privileged(|| drop_indexes_as_owner(db, coll, target))
+}
+
+fn drop_indexes_as_owner(db: &str, coll: &str, target: RawBsonRef<'_>) -> DocDbResult<RawDocumentBuf> {
     let Some(collection) = catalog::lookup(db, coll)? else {
         bail!(NamespaceNotFound, "ns not found {db}.{coll}");
     };
@@ -697,6 +716,11 @@ pub fn drop_indexes(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocument
 pub fn re_index(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let coll = spec::collection_name(spec_doc, "reIndex")?;
     read_fields(spec_doc, "reIndex", |_| Ok(false))?;
+    authz::require(Action::ReIndex, Target::Collection { db, collection: coll }, db, spec_doc)?;
+    authz::privileged(|| re_index_as_owner(db, coll))
+}
+
+fn re_index_as_owner(db: &str, coll: &str) -> DocDbResult<RawDocumentBuf> {
     let Some(collection) = catalog::lookup(db, coll)? else {
         bail!(NamespaceNotFound, "collection {db}.{coll} does not exist");
     };

@@ -73,11 +73,16 @@ fn parse_spec<'a>(spec: &'a RawDocument, sequence: Option<BsonSequenceRef<'a>>) 
 }
 
 /// Runs an insert command; returns the reply and whether every document was inserted.
-pub fn insert(db: &str, spec: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
-    let spec = parse_spec(spec, sequence)?;
+pub fn insert(db: &str, command: &RawDocument, sequence: Option<BsonSequenceRef<'_>>) -> DocDbResult<WriteResult> {
+    let spec = parse_spec(command, sequence)?;
     catalog::validate_database_name(db)?;
     catalog::validate_collection_name(db, spec.collection)?;
-    let collection = catalog::get_or_create(db, spec.collection)?;
+    let existing = catalog::lookup(db, spec.collection)?;
+    crate::authz::require_data(existing.as_ref(), documentdb_authz::Action::Insert, db, spec.collection, command)?;
+    let collection = match existing {
+        Some(c) if !c.is_view() => c,
+        _ => super::new_collection::get_or_create(db, spec.collection, command)?,
+    };
     let validator = if spec.bypass_validation { None } else { Validator::for_collection(&collection)? };
 
     let mut result = WriteResult::default();

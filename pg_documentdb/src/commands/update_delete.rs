@@ -4,7 +4,9 @@
 //! `SELECT ... FOR UPDATE`; `multi` updates are one set-wise UPDATE statement driven by the
 //! same filter translation as `find`.
 
+use crate::authz;
 use bson::{rawdoc, RawArray, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_authz::Action;
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult};
 use documentdb_pgbson::BsonSequenceRef;
 use documentdb_query::document::{check_size, document_id, prepare_for_insert};
@@ -152,8 +154,13 @@ pub fn update(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
     // MongoDB's IDL does); operator and filter errors become per-statement write errors.
     let parsed_statements = docs.iter().map(|d| parse_update_statement(d)).collect::<DocDbResult<Vec<_>>>()?;
     let mut collection: Option<Collection> = catalog::lookup(db, coll)?;
-    if collection.is_none() && parsed_statements.iter().any(|s| s.upsert) {
-        collection = Some(catalog::get_or_create(db, coll)?);
+    let upserts = parsed_statements.iter().any(|s| s.upsert);
+    authz::require_data(collection.as_ref(), Action::Update, db, coll, spec_doc)?;
+    if upserts {
+        authz::require_data(collection.as_ref(), Action::Insert, db, coll, spec_doc)?;
+    }
+    if collection.is_none() && upserts {
+        collection = Some(super::new_collection::get_or_create(db, coll, spec_doc)?);
     }
     if collection.as_ref().is_some_and(Collection::is_view) {
         bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
@@ -340,6 +347,7 @@ pub fn delete(db: &str, spec_doc: &RawDocument, sequence: Option<BsonSequenceRef
     })?;
     catalog::validate_database_name(db)?;
     let collection = catalog::lookup(db, coll)?;
+    authz::require_data(collection.as_ref(), Action::Remove, db, coll, spec_doc)?;
     if collection.as_ref().is_some_and(Collection::is_view) {
         bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }
@@ -475,7 +483,16 @@ pub fn find_and_modify(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocum
         documentdb_query::sort::SortSpec::parse(s)?;
     }
 
-    let collection = if upsert { Some(catalog::get_or_create(db, coll)?) } else { catalog::lookup(db, coll)? };
+    // MongoDB: find plus update or remove, plus insert for an upsert.
+    let existing = catalog::lookup(db, coll)?;
+    let write = if remove { Action::Remove } else { Action::Update };
+    for action in [Action::Find, write].into_iter().chain(upsert.then_some(Action::Insert)) {
+        authz::require_data(existing.as_ref(), action, db, coll, spec_doc)?;
+    }
+    let collection = match existing {
+        None if upsert => Some(super::new_collection::get_or_create(db, coll, spec_doc)?),
+        other => other,
+    };
     if collection.as_ref().is_some_and(Collection::is_view) {
         bail!(CommandNotSupportedOnView, "Namespace {db}.{coll} is a view, not a collection");
     }

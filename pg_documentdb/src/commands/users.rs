@@ -1,18 +1,29 @@
-//! Users and roles: a MongoDB user is a PostgreSQL login role. Its SCRAM-SHA-256 verifier
-//! is PostgreSQL's own password (so PostgreSQL can authenticate it too); the SCRAM-SHA-1
-//! credentials MongoDB drivers may use live in a superuser-only catalog table. Built-in
-//! MongoDB roles map onto `documentdb_admin_role` (read/write, DDL) and
-//! `documentdb_readonly_role`; `root`/`userAdmin*` also get CREATEROLE.
+//! Users: `createUser`, `updateUser`, `dropUser`, `dropAllUsersFromDatabase`, `usersInfo`,
+//! `grantRolesToUser`, `revokeRolesFromUser`, `connectionStatus`.
+//!
+//! A MongoDB user `name` on its authentication database `db` is a PostgreSQL login role:
+//! named `name` on admin (so existing admin users and psql logins keep their names) and
+//! `name@db` elsewhere, or `documentdb_user_<n>` when that name is taken, too long or
+//! reserved (`documentdb_api_catalog.users` maps them). Its SCRAM-SHA-256 verifier is
+//! PostgreSQL's own password (PostgreSQL can authenticate it too); SCRAM-SHA-1 credentials
+//! live in a superuser-only table. Its roles are its role memberships (`authz::pg_roles`).
+//! Every change runs as the extension's owner after the MongoDB privilege check, so no
+//! MongoDB role needs CREATEROLE.
 
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+use documentdb_authz::{Action, PrivilegeSet, RoleName, Target};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
+use documentdb_query::filter::Filter;
 
+use crate::authz::{self, pg_roles, principal};
 use crate::commands::spec::{self, read_fields};
 use crate::commands::write_result::cstr;
 use crate::spi::{self, quote_ident, quote_literal, Param, Value};
 
 /// MongoDB's "user already exists" code.
 const USER_EXISTS: ErrorCode = ErrorCode::new(51003);
+/// PostgreSQL's limit on role names (NAMEDATALEN - 1).
+const MAX_ROLE_NAME_LEN: usize = 63;
 
 fn random_bytes(n: usize) -> DocDbResult<Vec<u8>> {
     let mut out = vec![0u8; n];
@@ -22,82 +33,118 @@ fn random_bytes(n: usize) -> DocDbResult<Vec<u8>> {
     Ok(out)
 }
 
-/// How a MongoDB role maps to our PostgreSQL roles.
-struct RoleGrant {
-    pg_role: &'static str,
-    create_role: bool,
+/// The database a user command runs on (its `$db`).
+fn command_db(spec_doc: &RawDocument) -> &str {
+    spec_doc.get_str("$db").unwrap_or("admin")
 }
 
-fn map_role(role: &str) -> DocDbResult<RoleGrant> {
-    Ok(match role {
-        "read" | "readAnyDatabase" => RoleGrant { pg_role: "documentdb_readonly_role", create_role: false },
-        "readWrite"
-        | "readWriteAnyDatabase"
-        | "dbAdmin"
-        | "dbAdminAnyDatabase"
-        | "dbOwner"
-        | "clusterAdmin"
-        | "clusterManager"
-        | "clusterMonitor"
-        | "hostManager"
-        | "backup"
-        | "restore" => RoleGrant { pg_role: "documentdb_admin_role", create_role: false },
-        "root" | "userAdmin" | "userAdminAnyDatabase" | "__system" => {
-            RoleGrant { pg_role: "documentdb_admin_role", create_role: true }
-        }
-        other => bail!(RoleNotFound, "Could not find role: {other}"),
-    })
-}
-
-/// Reads `roles: ["readWrite", {role: "read", db: "x"}]`, returning (normalized roles doc, grants).
-fn parse_roles(db: &str, roles: &bson::RawArray) -> DocDbResult<(RawArrayBuf, Vec<RoleGrant>)> {
-    let mut normalized = RawArrayBuf::new();
-    let mut grants = Vec::new();
-    for item in roles {
-        let (role, role_db) = match item.map_err(|e| docdb_error!(InvalidBSON, "{e}"))? {
-            RawBsonRef::String(r) => (r.to_owned(), db.to_owned()),
-            RawBsonRef::Document(d) => (
-                d.get_str("role").map_err(|_| docdb_error!(BadValue, "role names must be strings"))?.to_owned(),
-                d.get_str("db").unwrap_or(db).to_owned(),
-            ),
-            _ => bail!(BadValue, "Role names must be either strings or objects"),
-        };
-        grants.push(map_role(&role)?);
-        normalized.push(rawdoc! { "role": role.as_str(), "db": role_db.as_str() });
+fn user_name_arg<'a>(spec_doc: &'a RawDocument, command: &str) -> DocDbResult<&'a str> {
+    match spec::command_target(spec_doc, command)? {
+        RawBsonRef::String(s) if !s.is_empty() => Ok(s),
+        _ => bail!(BadValue, "User name must be a non-empty string"),
     }
-    Ok((normalized, grants))
 }
 
-fn role_exists(name: &str) -> DocDbResult<bool> {
-    Ok(!spi::execute("SELECT 1 FROM pg_roles WHERE rolname = $1", &[Param::Text(name)], true, 1)?.is_empty())
+fn parse_roles(roles: &bson::RawArray, db: &str) -> DocDbResult<Vec<RoleName>> {
+    roles.into_iter().map(|r| RoleName::parse(r.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?, db)).collect()
 }
 
-fn is_documentdb_user(name: &str) -> DocDbResult<bool> {
-    Ok(!spi::execute("SELECT 1 FROM documentdb_api_catalog.users WHERE role_name = $1", &[Param::Text(name)], true, 1)?
-        .is_empty())
+/// The PostgreSQL role of user `name@db`, if the user exists.
+pub fn user_role(name: &str, db: &str) -> DocDbResult<Option<String>> {
+    let rows = spi::execute(
+        "SELECT role_name FROM documentdb_api_catalog.users WHERE database_name = $1 AND user_name = $2",
+        &[Param::Text(db), Param::Text(name)],
+        true,
+        1,
+    )?;
+    Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()?.as_text().map(str::to_owned)))
 }
 
-fn set_password(user: &str, password: &str) -> DocDbResult<()> {
+fn require_user_role(name: &str, db: &str) -> DocDbResult<String> {
+    user_role(name, db)?.ok_or_else(|| docdb_error!(UserNotFound, "Could not find user \"{name}\" for db \"{db}\""))
+}
+
+fn pg_role_exists(name: &str) -> DocDbResult<bool> {
+    Ok(!spi::execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", &[Param::Text(name)], true, 1)?.is_empty())
+}
+
+/// A free PostgreSQL role name for a new user (see the module comment).
+fn new_login_role_name(name: &str, db: &str) -> DocDbResult<String> {
+    let preferred = if db == "admin" { name.to_owned() } else { format!("{name}@{db}") };
+    let reserved = preferred.starts_with("pg_") || preferred.starts_with("documentdb_") || preferred == "public";
+    if !reserved && preferred.len() <= MAX_ROLE_NAME_LEN && !preferred.contains('\0') && !pg_role_exists(&preferred)? {
+        return Ok(preferred);
+    }
+    for n in 1.. {
+        let candidate = format!("documentdb_user_{n}");
+        if !pg_role_exists(&candidate)? {
+            return Ok(candidate);
+        }
+    }
+    unreachable!("an unbounded search ends at a free name")
+}
+
+/// Which SCRAM mechanisms a user's credentials are kept for.
+#[derive(Clone, Copy)]
+struct Mechanisms {
+    sha1: bool,
+    sha256: bool,
+}
+
+fn parse_mechanisms(list: &bson::RawArray) -> DocDbResult<Mechanisms> {
+    let mut m = Mechanisms { sha1: false, sha256: false };
+    for item in list {
+        match item.map_err(|e| docdb_error!(InvalidBSON, "{e}"))? {
+            RawBsonRef::String("SCRAM-SHA-1") => m.sha1 = true,
+            RawBsonRef::String("SCRAM-SHA-256") => m.sha256 = true,
+            RawBsonRef::String(other) => bail!(BadValue, "Unknown auth mechanism '{other}'"),
+            _ => bail!(BadValue, "mechanisms field must be an array of strings"),
+        }
+    }
+    if !m.sha1 && !m.sha256 {
+        bail!(BadValue, "mechanisms field must not be empty");
+    }
+    Ok(m)
+}
+
+/// Stores the user's credentials for `mechanisms` (and removes the others).
+fn set_password(role: &str, user: &str, password: &str, mechanisms: Mechanisms) -> DocDbResult<()> {
     if password.is_empty() {
         bail!(BadValue, "Password cannot be empty");
     }
+    let q = quote_ident(role);
+    if mechanisms.sha256 {
+        let iterations = crate::gucs::scram_sha256_iterations();
+        let salt = random_bytes(16)?;
+        let keys = documentdb_scram::keys_sha256(
+            &documentdb_scram::salted_password_sha256(password, &salt, iterations),
+            &salt,
+            iterations,
+        );
+        // A pre-hashed verifier: the clear-text password never reaches PostgreSQL.
+        spi::execute_once(&format!(
+            "ALTER ROLE {q} PASSWORD {}",
+            quote_literal(&documentdb_scram::postgres_verifier(&keys))
+        ))?;
+    } else {
+        spi::execute_once(&format!("ALTER ROLE {q} PASSWORD NULL"))?;
+    }
+    if !mechanisms.sha1 {
+        spi::execute(
+            "DELETE FROM documentdb_api_catalog.scram_sha1_credentials WHERE role_name = $1",
+            &[Param::Text(role)],
+            false,
+            0,
+        )?;
+        return Ok(());
+    }
+    let iterations = crate::gucs::scram_sha1_iterations();
     let salt = random_bytes(16)?;
-    let keys = documentdb_scram::keys_sha256(
-        &documentdb_scram::salted_password_sha256(password, &salt, documentdb_scram::SHA256_ITERATIONS),
+    // MongoDB's SCRAM-SHA-1 hashes "user:mongo:password" with the MongoDB user name.
+    let keys = documentdb_scram::keys_sha1(
+        &documentdb_scram::salted_password_sha1(user, password, &salt, iterations),
         &salt,
-        documentdb_scram::SHA256_ITERATIONS,
-    );
-    // A pre-hashed verifier: the clear-text password never reaches PostgreSQL.
-    spi::execute_once(&format!(
-        "ALTER ROLE {} PASSWORD {}",
-        quote_ident(user),
-        quote_literal(&documentdb_scram::postgres_verifier(&keys))
-    ))?;
-    let salt1 = random_bytes(16)?;
-    let keys1 = documentdb_scram::keys_sha1(
-        &documentdb_scram::salted_password_sha1(user, password, &salt1, documentdb_scram::SHA1_ITERATIONS),
-        &salt1,
-        documentdb_scram::SHA1_ITERATIONS,
+        iterations,
     );
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -106,11 +153,11 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
          ON CONFLICT (role_name) DO UPDATE SET salt = EXCLUDED.salt, iterations = EXCLUDED.iterations, \
            stored_key = EXCLUDED.stored_key, server_key = EXCLUDED.server_key",
         &[
-            Param::Text(user),
-            Param::Text(&b64.encode(&keys1.salt)),
-            Param::Int4(keys1.iterations as i32),
-            Param::Text(&b64.encode(&keys1.stored_key)),
-            Param::Text(&b64.encode(&keys1.server_key)),
+            Param::Text(role),
+            Param::Text(&b64.encode(&keys.salt)),
+            Param::Int4(i32::try_from(keys.iterations).unwrap_or(i32::MAX)),
+            Param::Text(&b64.encode(&keys.stored_key)),
+            Param::Text(&b64.encode(&keys.server_key)),
         ],
         false,
         0,
@@ -118,47 +165,42 @@ fn set_password(user: &str, password: &str) -> DocDbResult<()> {
     Ok(())
 }
 
-fn apply_grants(user: &str, grants: &[RoleGrant]) -> DocDbResult<()> {
-    let q = quote_ident(user);
-    let current = spi::execute(
-        "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
-         JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname LIKE 'documentdb\\_%'",
-        &[Param::Text(user)],
+/// The mechanisms a user currently has credentials for.
+fn current_mechanisms(role: &str) -> DocDbResult<Mechanisms> {
+    let rows = spi::execute(
+        "SELECT (SELECT rolpassword IS NOT NULL FROM pg_catalog.pg_authid WHERE rolname = $1), \
+                EXISTS (SELECT 1 FROM documentdb_api_catalog.scram_sha1_credentials WHERE role_name = $1)",
+        &[Param::Text(role)],
         true,
-        0,
+        1,
     )?;
-    for role in current.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)) {
-        spi::execute_once(&format!("REVOKE {} FROM {q}", quote_ident(&role)))?;
+    let row = rows.into_iter().next().unwrap_or_default();
+    Ok(Mechanisms {
+        sha256: row.first().and_then(Value::as_bool).unwrap_or(false),
+        sha1: row.get(1).and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+/// MongoDB: granting a role takes `grantRole` on the role's database, revoking `revokeRole`.
+fn require_on_role_dbs(action: Action, roles: &[RoleName], db: &str, command: &RawDocument) -> DocDbResult<()> {
+    for role in roles {
+        authz::require(action, Target::Database(&role.db), db, command)?;
     }
-    // Several MongoDB roles map to one PostgreSQL role: grant each once.
-    let mut granted: Vec<&str> = Vec::new();
-    for grant in grants {
-        if !granted.contains(&grant.pg_role) {
-            spi::execute_once(&format!("GRANT {} TO {q}", grant.pg_role))?;
-            granted.push(grant.pg_role);
-        }
-    }
-    let user_admin = grants.iter().any(|g| g.create_role);
-    if user_admin {
-        spi::execute_once(&format!("GRANT documentdb_user_admin_role TO {q}"))?;
-    }
-    spi::execute_once(&format!("ALTER ROLE {q} {}", if user_admin { "CREATEROLE" } else { "NOCREATEROLE" }))?;
     Ok(())
 }
 
-fn user_db(spec_doc: &RawDocument) -> String {
-    spec_doc.get_str("$db").unwrap_or("admin").to_owned()
+/// The PostgreSQL roles of `roles`, failing with 31 RoleNotFound on an unknown one.
+fn resolve_roles(roles: &[RoleName]) -> DocDbResult<Vec<String>> {
+    roles.iter().map(pg_roles::require_pg_role).collect()
 }
 
 pub fn create_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let name = match spec::command_target(spec_doc, "createUser")? {
-        RawBsonRef::String(s) if !s.is_empty() => s,
-        _ => bail!(BadValue, "User name must be a non-empty string"),
-    };
-    let db = user_db(spec_doc);
+    let name = user_name_arg(spec_doc, "createUser")?;
+    let db = command_db(spec_doc);
     let mut pwd = None;
     let mut roles = None;
     let mut custom_data = None;
+    let mut mechanisms = Mechanisms { sha1: true, sha256: true };
     read_fields(spec_doc, "createUser", |field| {
         match field.name {
             "pwd" => pwd = Some(field.str()?),
@@ -169,219 +211,455 @@ pub fn create_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
                     bail!(BadValue, "digestPassword: false is not supported");
                 }
             }
-            "mechanisms" => {
-                for m in field.array()? {
-                    match m {
-                        Ok(RawBsonRef::String("SCRAM-SHA-1" | "SCRAM-SHA-256")) => {}
-                        _ => {
-                            bail!(BadValue, "Unsupported authentication mechanism; only SCRAM-SHA-1 and SCRAM-SHA-256")
-                        }
-                    }
-                }
-            }
+            "mechanisms" => mechanisms = parse_mechanisms(field.array()?)?,
             "authenticationRestrictions" => bail!(CommandNotSupported, "authenticationRestrictions are not supported"),
+            "writeConcern" | "comment" => {}
             _ => return Ok(false),
         }
         Ok(true)
     })?;
+    if db == "$external" {
+        bail!(BadValue, "Users on the $external database (external authentication) are not supported");
+    }
+    crate::catalog::validate_database_name(db)?;
     let pwd = pwd.ok_or_else(|| {
         docdb_error!(
             BadValue,
             "Must provide a 'pwd' field for all user documents, except those with '$external' as the user's source db"
         )
     })?;
-    let roles = roles.ok_or_else(|| spec::missing("createUser", "roles"))?;
-    if name.starts_with("pg_") || name.starts_with("documentdb_") {
-        bail!(BadValue, "User names starting with 'pg_' or 'documentdb_' are reserved");
-    }
-    if role_exists(name)? {
+    let roles = parse_roles(roles.ok_or_else(|| spec::missing("createUser", "roles"))?, db)?;
+    authz::require(Action::CreateUser, Target::Database(db), db, spec_doc)?;
+    require_on_role_dbs(Action::GrantRole, &roles, db, spec_doc)?;
+    if user_role(name, db)?.is_some() {
         return Err(DocDbError::new(USER_EXISTS, format!("User \"{name}@{db}\" already exists")));
     }
-    let (normalized, grants) = parse_roles(&db, roles)?;
-    spi::execute_once(&format!("CREATE ROLE {} LOGIN", quote_ident(name)))?;
-    set_password(name, pwd)?;
-    apply_grants(name, &grants)?;
-    let custom = custom_data.map(|d| d.as_bytes().to_vec());
-    let roles_doc = rawdoc! { "roles": normalized };
+    let granted = resolve_roles(&roles)?;
+    authz::privileged(|| {
+        let role = new_login_role_name(name, db)?;
+        spi::execute_once(&format!("CREATE ROLE {} LOGIN", quote_ident(&role)))?;
+        spi::execute_once(&format!(
+            "COMMENT ON ROLE {} IS {}",
+            quote_ident(&role),
+            quote_literal(&format!("MongoDB user {name}@{db}"))
+        ))?;
+        set_password(&role, name, pwd, mechanisms)?;
+        for pg_role in &granted {
+            pg_roles::grant_role(pg_role, &role)?;
+        }
+        let custom = custom_data.map(|d| d.as_bytes().to_vec());
+        spi::execute(
+            "INSERT INTO documentdb_api_catalog.users (role_name, user_name, database_name, custom_data) \
+             VALUES ($1, $2, $3, $4)",
+            &[
+                Param::Text(&role),
+                Param::Text(name),
+                Param::Text(db),
+                match &custom {
+                    Some(c) => Param::Bson(c),
+                    None => Param::Null(spi::ParamType::Bson),
+                },
+            ],
+            false,
+            0,
+        )?;
+        Ok(())
+    })?;
+    Ok(rawdoc! { "ok": 1.0 })
+}
+
+fn drop_login_role(role: &str) -> DocDbResult<()> {
+    spi::execute_once(&format!("DROP ROLE {}", quote_ident(role)))?;
     spi::execute(
-        "INSERT INTO documentdb_api_catalog.users VALUES ($1, $2, $3, $4)",
-        &[
-            Param::Text(name),
-            Param::Text(&db),
-            Param::Bson(roles_doc.as_bytes()),
-            match &custom {
-                Some(c) => Param::Bson(c),
-                None => Param::Null(spi::ParamType::Bson),
-            },
-        ],
+        "DELETE FROM documentdb_api_catalog.scram_sha1_credentials WHERE role_name = $1",
+        &[Param::Text(role)],
         false,
         0,
     )?;
-    Ok(rawdoc! { "ok": 1.0 })
+    spi::execute("DELETE FROM documentdb_api_catalog.users WHERE role_name = $1", &[Param::Text(role)], false, 0)?;
+    Ok(())
 }
 
 pub fn drop_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let name = match spec::command_target(spec_doc, "dropUser")? {
-        RawBsonRef::String(s) => s,
-        _ => bail!(BadValue, "User name must be a string"),
-    };
-    read_fields(spec_doc, "dropUser", |_| Ok(false))?;
-    if !is_documentdb_user(name)? {
-        bail!(UserNotFound, "User '{name}@{}' not found", user_db(spec_doc));
-    }
-    spi::execute_once(&format!("DROP ROLE {}", quote_ident(name)))?;
-    spi::execute(
-        "DELETE FROM documentdb_api_catalog.scram_sha1_credentials WHERE role_name = $1",
-        &[Param::Text(name)],
-        false,
-        0,
-    )?;
-    spi::execute("DELETE FROM documentdb_api_catalog.users WHERE role_name = $1", &[Param::Text(name)], false, 0)?;
+    let name = user_name_arg(spec_doc, "dropUser")?;
+    let db = command_db(spec_doc);
+    read_fields(spec_doc, "dropUser", |field| Ok(matches!(field.name, "writeConcern" | "comment")))?;
+    authz::require(Action::DropUser, Target::Database(db), db, spec_doc)?;
+    let role = require_user_role(name, db)?;
+    authz::privileged(|| drop_login_role(&role))?;
     Ok(rawdoc! { "ok": 1.0 })
 }
 
+pub fn drop_all_users_from_database(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let db = command_db(spec_doc);
+    read_fields(spec_doc, "dropAllUsersFromDatabase", |field| Ok(matches!(field.name, "writeConcern" | "comment")))?;
+    authz::require(Action::DropUser, Target::Database(db), db, spec_doc)?;
+    let rows = spi::execute(
+        "SELECT role_name FROM documentdb_api_catalog.users WHERE database_name = $1",
+        &[Param::Text(db)],
+        true,
+        0,
+    )?;
+    let roles: Vec<String> =
+        rows.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)).collect();
+    authz::privileged(|| roles.iter().try_for_each(|r| drop_login_role(r)))?;
+    Ok(rawdoc! { "n": roles.len() as i32, "ok": 1.0 })
+}
+
+/// Whether the current user is the user `role` (MongoDB's changeOwn* actions).
+fn is_self(role: &str) -> bool {
+    spi::current_user() == role
+}
+
 pub fn update_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let name = match spec::command_target(spec_doc, "updateUser")? {
-        RawBsonRef::String(s) => s,
-        _ => bail!(BadValue, "User name must be a string"),
-    };
-    let db = user_db(spec_doc);
+    let name = user_name_arg(spec_doc, "updateUser")?;
+    let db = command_db(spec_doc);
     let mut pwd = None;
     let mut roles = None;
     let mut custom_data = None;
+    let mut mechanisms = None;
     read_fields(spec_doc, "updateUser", |field| {
         match field.name {
             "pwd" => pwd = Some(field.str()?),
             "roles" => roles = Some(field.array()?),
             "customData" => custom_data = Some(field.document()?),
-            "digestPassword" | "mechanisms" => {}
+            "mechanisms" => mechanisms = Some(parse_mechanisms(field.array()?)?),
+            "digestPassword" => {
+                if !field.bool()? {
+                    bail!(BadValue, "digestPassword: false is not supported");
+                }
+            }
+            "authenticationRestrictions" => bail!(CommandNotSupported, "authenticationRestrictions are not supported"),
+            "writeConcern" | "comment" => {}
             _ => return Ok(false),
         }
         Ok(true)
     })?;
-    if !is_documentdb_user(name)? {
-        bail!(UserNotFound, "User '{name}@{db}' not found");
-    }
-    if pwd.is_none() && roles.is_none() && custom_data.is_none() {
+    if pwd.is_none() && roles.is_none() && custom_data.is_none() && mechanisms.is_none() {
         bail!(BadValue, "Must specify at least one field to update in updateUser");
     }
-    if let Some(p) = pwd {
-        set_password(name, p)?;
+    let target = Target::Database(db);
+    let role = user_role(name, db)?;
+    let own = role.as_deref().is_some_and(is_self);
+    // MongoDB: changePassword / changeCustomData on the user's database, or the changeOwn*
+    // actions for one's own user; granting and revoking roles as grantRolesToUser does.
+    if (pwd.is_some() || mechanisms.is_some()) && !(own && authz::allowed(Action::ChangeOwnPassword, target)?) {
+        authz::require(Action::ChangePassword, target, db, spec_doc)?;
     }
-    if let Some(r) = roles {
-        let (normalized, grants) = parse_roles(&db, r)?;
-        apply_grants(name, &grants)?;
-        let doc = rawdoc! { "roles": normalized };
-        spi::execute(
-            "UPDATE documentdb_api_catalog.users SET roles = $2 WHERE role_name = $1",
-            &[Param::Text(name), Param::Bson(doc.as_bytes())],
-            false,
-            0,
-        )?;
+    if custom_data.is_some() && !(own && authz::allowed(Action::ChangeOwnCustomData, target)?) {
+        authz::require(Action::ChangeCustomData, target, db, spec_doc)?;
     }
-    if let Some(c) = custom_data {
-        spi::execute(
-            "UPDATE documentdb_api_catalog.users SET custom_data = $2 WHERE role_name = $1",
-            &[Param::Text(name), Param::Bson(c.as_bytes())],
-            false,
-            0,
-        )?;
+    let role = role.ok_or_else(|| docdb_error!(UserNotFound, "Could not find user \"{name}\" for db \"{db}\""))?;
+    let new_roles = match roles {
+        Some(list) => {
+            let wanted = parse_roles(list, db)?;
+            let current = pg_roles::granted_roles(&role)?;
+            let added: Vec<RoleName> = wanted.iter().filter(|r| !current.contains(r)).cloned().collect();
+            let removed: Vec<RoleName> = current.iter().filter(|r| !wanted.contains(r)).cloned().collect();
+            require_on_role_dbs(Action::GrantRole, &added, db, spec_doc)?;
+            require_on_role_dbs(Action::RevokeRole, &removed, db, spec_doc)?;
+            Some((resolve_roles(&added)?, removed))
+        }
+        None => None,
+    };
+    if pwd.is_none() {
+        if let Some(m) = mechanisms {
+            // Without a new password, mechanisms may only narrow the stored ones (MongoDB).
+            let have = current_mechanisms(&role)?;
+            if (m.sha1 && !have.sha1) || (m.sha256 && !have.sha256) {
+                bail!(BadValue, "mechanisms field must be a subset of previously set mechanisms");
+            }
+        }
+    }
+    authz::privileged(|| {
+        match (pwd, mechanisms) {
+            (Some(p), m) => set_password(&role, name, p, m.unwrap_or(Mechanisms { sha1: true, sha256: true }))?,
+            (None, Some(m)) => {
+                if !m.sha256 {
+                    spi::execute_once(&format!("ALTER ROLE {} PASSWORD NULL", quote_ident(&role)))?;
+                }
+                if !m.sha1 {
+                    spi::execute(
+                        "DELETE FROM documentdb_api_catalog.scram_sha1_credentials WHERE role_name = $1",
+                        &[Param::Text(&role)],
+                        false,
+                        0,
+                    )?;
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some((added, removed)) = &new_roles {
+            for r in removed {
+                if let Some(pg_role) = pg_roles::pg_role_of(r)? {
+                    pg_roles::revoke_role(&pg_role, &role)?;
+                }
+            }
+            for pg_role in added {
+                pg_roles::grant_role(pg_role, &role)?;
+            }
+        }
+        if let Some(c) = custom_data {
+            spi::execute(
+                "UPDATE documentdb_api_catalog.users SET custom_data = $2 WHERE role_name = $1",
+                &[Param::Text(&role), Param::Bson(c.as_bytes())],
+                false,
+                0,
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(rawdoc! { "ok": 1.0 })
+}
+
+/// `grantRolesToUser` / `revokeRolesFromUser`.
+fn change_user_roles(spec_doc: &RawDocument, command: &str, grant: bool) -> DocDbResult<RawDocumentBuf> {
+    let name = user_name_arg(spec_doc, command)?;
+    let db = command_db(spec_doc);
+    let mut roles = None;
+    read_fields(spec_doc, command, |field| {
+        match field.name {
+            "roles" => roles = Some(field.array()?),
+            "writeConcern" | "comment" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let roles = parse_roles(roles.ok_or_else(|| spec::missing(command, "roles"))?, db)?;
+    let action = if grant { Action::GrantRole } else { Action::RevokeRole };
+    require_on_role_dbs(action, &roles, db, spec_doc)?;
+    let role = require_user_role(name, db)?;
+    let pg = resolve_roles(&roles)?;
+    for r in &pg {
+        if grant {
+            pg_roles::grant_role(r, &role)?;
+        } else {
+            pg_roles::revoke_role(r, &role)?;
+        }
     }
     Ok(rawdoc! { "ok": 1.0 })
 }
 
-fn user_document(name: &str, db: &str, roles: Option<Vec<u8>>, custom: Option<Vec<u8>>) -> RawDocumentBuf {
-    let mut doc = rawdoc! { "_id": format!("{db}.{name}"), "user": name, "db": db };
-    let roles = roles
-        .and_then(|r| RawDocumentBuf::from_bytes(r).ok())
-        .and_then(|r| r.get_array("roles").ok().map(|a| a.to_owned()));
-    match roles {
-        Some(r) => doc.append(cstr("roles"), r),
-        None => doc.append(cstr("roles"), RawArrayBuf::new()),
-    }
-    if let Some(c) = custom.and_then(|c| RawDocumentBuf::from_bytes(c).ok()) {
-        doc.append(cstr("customData"), c);
-    }
-    let mut mechanisms = RawArrayBuf::new();
-    mechanisms.push("SCRAM-SHA-1");
-    mechanisms.push("SCRAM-SHA-256");
-    doc.append(cstr("mechanisms"), mechanisms);
-    doc
+pub fn grant_roles_to_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    change_user_roles(spec_doc, "grantRolesToUser", true)
 }
 
-pub fn users_info(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let target = spec::command_target(spec_doc, "usersInfo")?;
-    read_fields(spec_doc, "usersInfo", |field| {
-        Ok(matches!(
-            field.name,
-            "showCredentials" | "showPrivileges" | "showAuthenticationRestrictions" | "showCustomData" | "filter"
-        ))
-    })?;
-    let mut names: Option<Vec<String>> = match target {
-        RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(_) => None,
-        RawBsonRef::String(s) => Some(vec![s.to_owned()]),
-        RawBsonRef::Document(d) => {
-            Some(vec![d.get_str("user").map_err(|_| docdb_error!(BadValue, "usersInfo needs a user name"))?.to_owned()])
-        }
-        RawBsonRef::Array(items) => Some(
-            items
-                .into_iter()
-                .filter_map(|i| match i {
-                    Ok(RawBsonRef::String(s)) => Some(s.to_owned()),
-                    Ok(RawBsonRef::Document(d)) => d.get_str("user").ok().map(str::to_owned),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        _ => bail!(BadValue, "User and role names must be either strings or objects"),
-    };
+pub fn revoke_roles_from_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    change_user_roles(spec_doc, "revokeRolesFromUser", false)
+}
+
+fn role_array(roles: &[RoleName]) -> RawArrayBuf {
+    let mut out = RawArrayBuf::new();
+    for r in roles {
+        out.push(r.to_document());
+    }
+    out
+}
+
+fn privilege_array(privileges: &PrivilegeSet) -> RawArrayBuf {
+    let mut out = RawArrayBuf::new();
+    for p in privileges.to_documents() {
+        out.push(p);
+    }
+    out
+}
+
+struct UserRow {
+    role: String,
+    name: String,
+    db: String,
+    custom: Option<RawDocumentBuf>,
+}
+
+fn user_rows(db: Option<&str>) -> DocDbResult<Vec<UserRow>> {
     let rows = spi::execute(
-        "SELECT role_name, database_name, roles, custom_data FROM documentdb_api_catalog.users ORDER BY role_name",
-        &[],
+        "SELECT role_name, user_name, database_name, custom_data FROM documentdb_api_catalog.users \
+         WHERE $1::text IS NULL OR database_name = $1 ORDER BY database_name, user_name",
+        &[match db {
+            Some(d) => Param::Text(d),
+            None => Param::Null(spi::ParamType::Text),
+        }],
         true,
         0,
     )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let mut c = r.into_iter();
+            Some(UserRow {
+                role: c.next()?.as_text()?.to_owned(),
+                name: c.next()?.as_text()?.to_owned(),
+                db: c.next()?.as_text()?.to_owned(),
+                custom: c.next().and_then(Value::into_bson).and_then(|b| RawDocumentBuf::from_bytes(b).ok()),
+            })
+        })
+        .collect())
+}
+
+fn user_document(row: &UserRow, show_privileges: bool, show_custom_data: bool) -> DocDbResult<RawDocumentBuf> {
+    let mut doc =
+        rawdoc! { "_id": format!("{}.{}", row.db, row.name), "user": row.name.as_str(), "db": row.db.as_str() };
+    let roles = pg_roles::granted_roles(&row.role)?;
+    doc.append(cstr("roles"), role_array(&roles));
+    if show_custom_data {
+        if let Some(c) = &row.custom {
+            doc.append(cstr("customData"), c.clone());
+        }
+    }
+    let m = current_mechanisms(&row.role)?;
+    let mut mechanisms = RawArrayBuf::new();
+    if m.sha1 {
+        mechanisms.push("SCRAM-SHA-1");
+    }
+    if m.sha256 {
+        mechanisms.push("SCRAM-SHA-256");
+    }
+    doc.append(cstr("mechanisms"), mechanisms);
+    if show_privileges {
+        let (inherited, privileges) = principal::role_privileges(&row.role)?;
+        let mut set = PrivilegeSet::default();
+        set.extend(privileges);
+        doc.append(cstr("inheritedRoles"), role_array(&inherited));
+        doc.append(cstr("inheritedPrivileges"), privilege_array(&set));
+    }
+    Ok(doc)
+}
+
+pub fn users_info(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let db = command_db(spec_doc);
+    let target = spec::command_target(spec_doc, "usersInfo")?;
+    let mut show_privileges = false;
+    let mut show_custom_data = true;
+    let mut filter = None;
+    read_fields(spec_doc, "usersInfo", |field| {
+        match field.name {
+            "showPrivileges" => show_privileges = field.bool()?,
+            "showCustomData" => show_custom_data = field.bool()?,
+            "filter" => filter = field.optional_document()?,
+            "showCredentials" | "showAuthenticationRestrictions" | "comment" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    // (user, db) pairs asked for; None = every user of `db` (or of all databases).
+    let mut wanted: Option<Vec<RoleName>> = None;
+    let mut all_dbs = false;
+    let one = |v: RawBsonRef<'_>| -> DocDbResult<RoleName> {
+        match v {
+            RawBsonRef::String(s) => Ok(RoleName { role: s.to_owned(), db: db.to_owned() }),
+            RawBsonRef::Document(d) => Ok(RoleName {
+                role: d.get_str("user").map_err(|_| docdb_error!(BadValue, "Missing \"user\" field"))?.to_owned(),
+                db: d.get_str("db").map_err(|_| docdb_error!(BadValue, "Missing \"db\" field"))?.to_owned(),
+            }),
+            _ => bail!(BadValue, "User name must be either a string or an object"),
+        }
+    };
+    match target {
+        RawBsonRef::Int32(1) | RawBsonRef::Int64(1) => {}
+        RawBsonRef::Double(1.0) => {}
+        RawBsonRef::Document(d) if d.get_bool("forAllDBs").unwrap_or(false) => all_dbs = true,
+        RawBsonRef::Array(items) => {
+            wanted = Some(
+                items
+                    .into_iter()
+                    .map(|i| one(i.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?))
+                    .collect::<DocDbResult<_>>()?,
+            )
+        }
+        other => wanted = Some(vec![one(other)?]),
+    }
+    // MongoDB: viewUser on each user's database (on the cluster for forAllDBs); a user may
+    // always see itself.
+    let me = principal::user_of(&spi::current_user())?;
+    match &wanted {
+        Some(list) => {
+            for u in list {
+                if me.as_ref() != Some(u) {
+                    authz::require(Action::ViewUser, Target::Database(&u.db), db, spec_doc)?;
+                }
+            }
+        }
+        None if all_dbs => authz::require(Action::ViewUser, Target::Cluster, db, spec_doc)?,
+        None => authz::require(Action::ViewUser, Target::Database(db), db, spec_doc)?,
+    }
+    let parsed_filter = filter.filter(|f| !f.is_empty()).map(Filter::parse).transpose()?;
+    let rows = user_rows(if all_dbs || wanted.is_some() { None } else { Some(db) })?;
+    // Credentials metadata (which mechanisms) is in superuser-only catalogs: read as the
+    // extension's owner once the viewUser check passed.
+    authz::privileged(|| {
+        users_documents(&rows, wanted.as_deref(), parsed_filter.as_ref(), show_privileges, show_custom_data)
+    })
+}
+
+fn users_documents(
+    rows: &[UserRow],
+    wanted: Option<&[RoleName]>,
+    parsed_filter: Option<&Filter>,
+    show_privileges: bool,
+    show_custom_data: bool,
+) -> DocDbResult<RawDocumentBuf> {
     let mut users = RawArrayBuf::new();
     for row in rows {
-        let mut cols = row.into_iter();
-        let name = cols.next().and_then(|v| v.as_text().map(str::to_owned)).unwrap_or_default();
-        let db = cols.next().and_then(|v| v.as_text().map(str::to_owned)).unwrap_or_default();
-        if let Some(wanted) = names.as_mut() {
-            if !wanted.contains(&name) {
+        if let Some(list) = wanted {
+            if !list.iter().any(|u| u.role == row.name && u.db == row.db) {
                 continue;
             }
         }
-        users.push(user_document(
-            &name,
-            &db,
-            cols.next().and_then(Value::into_bson),
-            cols.next().and_then(Value::into_bson),
-        ));
+        let doc = user_document(row, show_privileges, show_custom_data)?;
+        if let Some(f) = parsed_filter {
+            if !f.matches(&doc)? {
+                continue;
+            }
+        }
+        users.push(doc);
     }
     Ok(rawdoc! { "users": users, "ok": 1.0 })
 }
 
-pub fn connection_status(_spec: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let user = spi::current_user();
-    let rows = spi::execute(
-        "SELECT database_name, roles FROM documentdb_api_catalog.users WHERE role_name = $1",
-        &[Param::Text(&user)],
+/// `connectionStatus` of the current PostgreSQL role: its MongoDB user (a role that is no
+/// MongoDB user reports its own name on admin), roles, and with `showPrivileges` its
+/// privileges.
+pub fn connection_status(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let mut show_privileges = false;
+    read_fields(spec_doc, "connectionStatus", |field| {
+        match field.name {
+            "showPrivileges" => show_privileges = field.bool()?,
+            "comment" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    let me = spi::current_user();
+    let principal = principal::current()?;
+    let user = principal.user.clone().unwrap_or(RoleName { role: me.clone(), db: "admin".to_owned() });
+    let mut users = RawArrayBuf::new();
+    users.push(rawdoc! { "user": user.role.as_str(), "db": user.db.as_str() });
+    let direct = if spi::current_user_is_superuser() {
+        vec![RoleName { role: "root".to_owned(), db: "admin".to_owned() }]
+    } else {
+        pg_roles::granted_roles(&me)?
+    };
+    let mut auth_info = rawdoc! { "authenticatedUsers": users, "authenticatedUserRoles": role_array(&direct) };
+    if show_privileges {
+        auth_info.append(cstr("authenticatedUserPrivileges"), privilege_array(&principal.privileges));
+    }
+    Ok(rawdoc! { "authInfo": auth_info, "ok": 1.0 })
+}
+
+/// See `sql_api::users::authentication_role`.
+pub fn authentication_role(db: &str, user: &str) -> DocDbResult<Option<String>> {
+    if let Some(role) = user_role(user, db)? {
+        return Ok(Some(role));
+    }
+    if db != "admin" || !pg_role_exists(user)? {
+        return Ok(None);
+    }
+    let is_other_user = !spi::execute(
+        "SELECT 1 FROM documentdb_api_catalog.users WHERE role_name = $1",
+        &[Param::Text(user)],
         true,
         1,
-    )?;
-    let mut users = RawArrayBuf::new();
-    let mut roles = RawArrayBuf::new();
-    if let Some(row) = rows.into_iter().next() {
-        let mut cols = row.into_iter();
-        let db = cols.next().and_then(|v| v.as_text().map(str::to_owned)).unwrap_or_else(|| "admin".into());
-        users.push(rawdoc! { "user": user.as_str(), "db": db.as_str() });
-        if let Some(r) = cols.next().and_then(Value::into_bson).and_then(|b| RawDocumentBuf::from_bytes(b).ok()) {
-            if let Ok(list) = r.get_array("roles") {
-                for item in list.into_iter().flatten() {
-                    roles.push(item);
-                }
-            }
-        }
-    }
-    Ok(rawdoc! { "authInfo": { "authenticatedUsers": users, "authenticatedUserRoles": roles }, "ok": 1.0 })
+    )?
+    .is_empty();
+    Ok((!is_other_user).then(|| user.to_owned()))
 }

@@ -26,7 +26,7 @@ fn drop_collection(
     _p_collection_uuid: Option<pgrx::Uuid>,
     _p_track_changes: Option<bool>,
 ) -> bool {
-    docdb_guard(|| with_spi(|| crate::catalog::drop_collection(p_database_name, p_collection_name)))
+    docdb_guard(|| with_spi(|| collection::drop_collection(p_database_name, p_collection_name)))
 }
 
 #[pg_extern(sql = false)]

@@ -28,61 +28,76 @@ fn payload(spec: &RawDocument) -> CommandResult<&[u8]> {
     }
 }
 
-/// The SCRAM keys of `user` for `mechanism`, read as the gateway's superuser.
-async fn stored_keys(gw: &Gateway, mechanism: Mechanism, user: &str) -> CommandResult<Option<ScramKeys>> {
+/// The login role of MongoDB user `user` of database `db`, and its SCRAM keys for
+/// `mechanism`, read as the gateway's superuser.
+async fn stored_keys(
+    gw: &Gateway,
+    mechanism: Mechanism,
+    db: &str,
+    user: &str,
+) -> CommandResult<Option<(String, ScramKeys)>> {
     let conn = gw.pool.get(None, None).await?;
-    let result = match mechanism {
-        Mechanism::Sha256 => conn.query(sql::SCRAM_SHA256_VERIFIER, &[&user]).await.map(|rows| {
-            rows.first()
-                .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
-                .and_then(|text| documentdb_scram::parse_postgres_verifier(&text))
-        }),
-        Mechanism::Sha1 => match conn.query(sql::SCRAM_SHA1_CREDENTIALS, &[&user]).await {
-            Ok(rows) => Ok(rows.first().and_then(|r| {
-                let salt: String = r.try_get(0).ok()?;
-                let iterations: i32 = r.try_get(1).ok()?;
-                let stored: String = r.try_get(2).ok()?;
-                let server: String = r.try_get(3).ok()?;
-                ScramKeys::from_base64(&salt, iterations, &stored, &server)
-            })),
-            // No SHA-1 credentials table: SCRAM-SHA-1 simply has no users.
-            Err(e) if e.kind == "postgres" && e.code == ErrorCode::NamespaceNotFound => Ok(None),
-            Err(e) => Err(e),
-        },
-    };
+    let result = async {
+        let role = match conn.query(sql::AUTHENTICATION_ROLE, &[&db, &user]).await {
+            Ok(rows) => rows.first().and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten()),
+            // No extension (yet): PostgreSQL's own roles authenticate on admin.
+            Err(e) if e.kind == "postgres" && e.code == ErrorCode::CommandNotFound => {
+                (db == "admin").then(|| user.to_owned())
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(role) = role else { return Ok(None) };
+        let keys = match mechanism {
+            Mechanism::Sha256 => conn.query(sql::SCRAM_SHA256_VERIFIER, &[&role]).await.map(|rows| {
+                rows.first()
+                    .and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
+                    .and_then(|text| documentdb_scram::parse_postgres_verifier(&text))
+            })?,
+            Mechanism::Sha1 => match conn.query(sql::SCRAM_SHA1_CREDENTIALS, &[&role]).await {
+                Ok(rows) => rows.first().and_then(|r| {
+                    let salt: String = r.try_get(0).ok()?;
+                    let iterations: i32 = r.try_get(1).ok()?;
+                    let stored: String = r.try_get(2).ok()?;
+                    let server: String = r.try_get(3).ok()?;
+                    ScramKeys::from_base64(&salt, iterations, &stored, &server)
+                }),
+                // No SHA-1 credentials table: SCRAM-SHA-1 simply has no users.
+                Err(e) if e.kind == "postgres" && e.code == ErrorCode::NamespaceNotFound => None,
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(keys.map(|k| (role, k)))
+    }
+    .await;
     conn.release();
     result
 }
 
-/// The SCRAM mechanisms `user` can use (for hello's saslSupportedMechs).
-pub async fn mechanisms_for_user(gw: &Gateway, user: &str) -> CommandResult<Vec<Mechanism>> {
+/// The SCRAM mechanisms user `user` of `db` can use (for hello's saslSupportedMechs).
+pub async fn mechanisms_for_user(gw: &Gateway, db: &str, user: &str) -> CommandResult<Vec<Mechanism>> {
     let mut out = Vec::new();
     for m in [Mechanism::Sha256, Mechanism::Sha1] {
-        if stored_keys(gw, m, user).await?.is_some() {
+        if stored_keys(gw, m, db, user).await?.is_some() {
             out.push(m);
         }
     }
     Ok(out)
 }
 
-/// The roles a user is a member of, and whether it may manage other users' sessions.
-async fn role_facts(gw: &Gateway, user: &str) -> (Vec<String>, bool) {
-    let Ok(conn) = gw.pool.get(None, None).await else {
-        return (Vec::new(), false);
+/// The actions `role` holds on the cluster resource (empty when they cannot be read: the
+/// commands that need them then refuse, as for a user without them).
+pub async fn cluster_actions(gw: &Gateway, role: &str) -> Vec<String> {
+    let Ok(conn) = gw.pool.get(Some(role), None).await else {
+        return Vec::new();
     };
-    let roles = conn
-        .query(sql::USER_ROLES, &[&user])
-        .await
-        .map(|rows| rows.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect())
-        .unwrap_or_default();
-    let manages_other_users = conn
-        .query(sql::USER_MANAGES_SESSIONS, &[&user])
+    let actions = conn
+        .query(sql::CLUSTER_ACTIONS, &[])
         .await
         .ok()
-        .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, bool>(0).ok()))
-        .unwrap_or(false);
+        .and_then(|rows| rows.first().and_then(|r| r.try_get::<_, Vec<String>>(0).ok()))
+        .unwrap_or_default();
     conn.release();
-    (roles, manages_other_users)
+    actions
 }
 
 /// Handles a saslStart (or hello's speculativeAuthenticate) and returns the reply fields
@@ -102,18 +117,22 @@ pub async fn start_conversation(ctx: &mut Ctx<'_>, spec: &RawDocument, db: &str)
     let client_first = match documentdb_scram::parse_client_first(payload(spec)?) {
         Ok(cf) => cf,
         Err(e) => {
-            tracing::info!(conn = ctx.connection.connection_id, "authentication failed: {e}");
+            tracing::info!(conn = ctx.connection.connection_id, client = %ctx.connection.peer, "authentication failed: {e}");
+            ctx.gw.auth_failures.record_failure(ctx.connection.peer.ip()).await;
             return Err(CommandError::auth_failed());
         }
     };
-    let Some(keys) = stored_keys(ctx.gw, mechanism, &client_first.username).await? else {
+    let Some((role, keys)) = stored_keys(ctx.gw, mechanism, db, &client_first.username).await? else {
         tracing::info!(
             conn = ctx.connection.connection_id,
+            client = %ctx.connection.peer,
             user = %client_first.username,
+            db,
             mechanism = mechanism.name(),
             "authentication failed: no such user or no {} credentials",
             mechanism.name()
         );
+        ctx.gw.auth_failures.record_failure(ctx.connection.peer.ip()).await;
         return Err(CommandError::auth_failed());
     };
     let skip_empty_exchange = match spec.get("options")? {
@@ -123,7 +142,7 @@ pub async fn start_conversation(ctx: &mut Ctx<'_>, spec: &RawDocument, db: &str)
     let (server_first, conversation) =
         documentdb_scram::server_first(mechanism, &client_first, keys, &documentdb_scram::new_server_nonce());
     ctx.connection.sasl =
-        Some(SaslState { conversation, db: db.to_owned(), skip_empty_exchange, stage: SaslStage::AwaitProof });
+        Some(SaslState { conversation, db: db.to_owned(), role, skip_empty_exchange, stage: SaslStage::AwaitProof });
     Ok(doc! {
         "conversationId": CONVERSATION_ID,
         "done": false,
@@ -153,26 +172,34 @@ pub async fn sasl_continue(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandRe
                 Err(e) => {
                     tracing::info!(
                         conn = ctx.connection.connection_id,
+                        client = %ctx.connection.peer,
                         user = %state.conversation.username,
+                        db = %state.db,
                         mechanism = state.conversation.mechanism.name(),
                         "authentication failed: {e}"
                     );
+                    ctx.gw.auth_failures.record_failure(ctx.connection.peer.ip()).await;
                     return Err(CommandError::auth_failed());
                 }
             };
             let name = state.conversation.username.clone();
-            let (roles, manages_other_users) = role_facts(ctx.gw, &name).await;
+            let privileges_epoch = ctx.gw.pool.role_epoch();
+            let cluster_actions = cluster_actions(ctx.gw, &state.role).await;
             tracing::info!(
                 conn = ctx.connection.connection_id,
+                client = %ctx.connection.peer,
                 user = %name,
+                db = %state.db,
                 mechanism = state.conversation.mechanism.name(),
                 "authenticated"
             );
+            ctx.gw.auth_failures.record_success(ctx.connection.peer.ip());
             ctx.connection.user = Some(AuthenticatedUser {
                 name,
                 db: state.db.clone(),
-                roles,
-                manages_other_users,
+                role: state.role.clone(),
+                cluster_actions,
+                privileges_epoch,
                 mechanism: state.conversation.mechanism,
             });
             let done = state.skip_empty_exchange;

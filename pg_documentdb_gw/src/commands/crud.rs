@@ -108,8 +108,9 @@ mod tests {
         AuthenticatedUser {
             name: name.into(),
             db: "admin".into(),
-            roles: Vec::new(),
-            manages_other_users: false,
+            role: name.into(),
+            cluster_actions: Vec::new(),
+            privileges_epoch: 0,
             mechanism: Mechanism::Sha256,
         }
     }

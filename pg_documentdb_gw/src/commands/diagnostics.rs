@@ -140,19 +140,28 @@ pub fn list_commands(ctx: &Ctx<'_>) -> CommandResult<Vec<u8>> {
     reply(doc! { "commands": commands, "ok": 1.0 })
 }
 
-pub fn connection_status(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    let (users, roles) = match &ctx.connection.user {
-        Some(u) => (
-            vec![Bson::Document(doc! { "user": u.name.as_str(), "db": u.db.as_str() })],
-            u.roles.iter().map(|r| Bson::Document(doc! { "role": r.as_str(), "db": "admin" })).collect::<Vec<_>>(),
-        ),
-        None => (vec![], vec![]),
-    };
-    let mut auth_info = doc! { "authenticatedUsers": users, "authenticatedUserRoles": roles };
-    if super::get_flag(&req.body, "showPrivileges")? {
-        auth_info.insert("authenticatedUserPrivileges", Vec::<Bson>::new());
+/// connectionStatus: nothing before authentication; after it, the extension's answer for
+/// the user (its roles, and its privileges with `showPrivileges`).
+pub async fn connection_status(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    if ctx.connection.user.is_none() {
+        let mut auth_info =
+            doc! { "authenticatedUsers": Vec::<Bson>::new(), "authenticatedUserRoles": Vec::<Bson>::new() };
+        if super::get_flag(&req.body, "showPrivileges")? {
+            auth_info.insert("authenticatedUserPrivileges", Vec::<Bson>::new());
+        }
+        return reply(doc! { "authInfo": auth_info, "ok": 1.0 });
     }
-    reply(doc! { "authInfo": auth_info, "ok": 1.0 })
+    // The extension knows the PostgreSQL role, not how the client named its user: report
+    // the names the client authenticated with.
+    let status = super::sql_call::spec_only(ctx, req, crate::sql::CONNECTION_STATUS).await?;
+    let mut status = Document::from_reader(status.as_slice())?;
+    if let (Some(user), Ok(info)) = (&ctx.connection.user, status.get_document_mut("authInfo")) {
+        info.insert(
+            "authenticatedUsers",
+            vec![Bson::Document(doc! { "user": user.name.as_str(), "db": user.db.as_str() })],
+        );
+    }
+    reply(status)
 }
 
 pub fn server_status(ctx: &mut Ctx<'_>) -> CommandResult<Vec<u8>> {

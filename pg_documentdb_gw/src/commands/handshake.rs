@@ -54,9 +54,9 @@ pub async fn hello(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec
         }
     }
     if let Some(RawBsonRef::String(user)) = body.get("saslSupportedMechs")? {
-        // "db.user": the mechanisms that user can authenticate with.
-        let name = user.split_once('.').map(|(_, u)| u).unwrap_or(user);
-        if let Ok(mechs) = auth::mechanisms_for_user(ctx.gw, name).await {
+        // "db.user": the mechanisms that user of that database can authenticate with.
+        let (db, name) = user.split_once('.').unwrap_or(("admin", user));
+        if let Ok(mechs) = auth::mechanisms_for_user(ctx.gw, db, name).await {
             if !mechs.is_empty() {
                 d.insert("saslSupportedMechs", mechs.iter().map(|m| Bson::from(m.name())).collect::<Vec<_>>());
             }

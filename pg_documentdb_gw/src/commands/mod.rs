@@ -121,7 +121,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn user(&self) -> Option<&str> {
-        self.connection.user_name()
+        self.connection.pg_role()
     }
 
     /// The authenticated user, for commands that act on the user's own sessions/operations.
@@ -179,10 +179,8 @@ pub enum Handler {
     CreateIndexes,
     DropIndexes,
     ReIndex,
-    CreateUser,
-    DropUser,
-    UpdateUser,
-    UsersInfo,
+    /// Users and roles (`createUser` ... `rolesInfo`): one SQL function each.
+    UserAdmin,
     ConfigureFailPoint,
 }
 
@@ -274,10 +272,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     sql("dropIndexes", &["deleteIndexes"], H::DropIndexes, true, "drops indexes"),
     sql("listIndexes", &[], H::ListIndexes, true, "lists a collection's indexes"),
     sql("reIndex", &[], H::ReIndex, true, "rebuilds a collection's indexes"),
-    sql("createUser", &[], H::CreateUser, false, "creates a user"),
-    sql("dropUser", &[], H::DropUser, false, "drops a user"),
-    sql("updateUser", &[], H::UpdateUser, false, "changes a user"),
-    sql("usersInfo", &[], H::UsersInfo, false, "describes users"),
+    sql("createUser", &[], H::UserAdmin, false, "creates a user"),
+    sql("dropUser", &[], H::UserAdmin, false, "drops a user"),
+    sql("updateUser", &[], H::UserAdmin, false, "changes a user's password, roles or customData"),
+    sql("usersInfo", &[], H::UserAdmin, false, "describes users"),
+    sql("grantRolesToUser", &[], H::UserAdmin, false, "grants roles to a user"),
+    sql("revokeRolesFromUser", &[], H::UserAdmin, false, "revokes roles from a user"),
+    sql("dropAllUsersFromDatabase", &[], H::UserAdmin, false, "drops every user of the database"),
+    sql("createRole", &[], H::UserAdmin, false, "creates a user-defined role"),
+    sql("updateRole", &[], H::UserAdmin, false, "replaces a role's privileges or inherited roles"),
+    sql("dropRole", &[], H::UserAdmin, false, "drops a user-defined role"),
+    sql("dropAllRolesFromDatabase", &[], H::UserAdmin, false, "drops every user-defined role of the database"),
+    sql("rolesInfo", &[], H::UserAdmin, false, "describes roles (with showPrivileges, showBuiltinRoles)"),
+    sql("grantRolesToRole", &[], H::UserAdmin, false, "adds inherited roles to a role"),
+    sql("revokeRolesFromRole", &[], H::UserAdmin, false, "removes inherited roles from a role"),
+    sql("grantPrivilegesToRole", &[], H::UserAdmin, false, "adds privileges to a role"),
+    sql("revokePrivilegesFromRole", &[], H::UserAdmin, false, "removes privileges from a role"),
     admin(local(
         "configureFailPoint",
         &[],
@@ -427,6 +437,18 @@ pub fn ok() -> Document {
     doc! { "ok": 1.0 }
 }
 
+/// Users and roles changed through this gateway since the connection's user read its
+/// cluster privileges: read them again (MongoDB invalidates its user cache the same way).
+async fn refresh_privileges(ctx: &mut Ctx<'_>) {
+    let epoch = ctx.gw.pool.role_epoch();
+    let Some(user) = ctx.connection.user.as_ref().filter(|u| u.privileges_epoch != epoch) else { return };
+    let actions = auth::cluster_actions(ctx.gw, &user.role).await;
+    if let Some(user) = ctx.connection.user.as_mut() {
+        user.cluster_actions = actions;
+        user.privileges_epoch = epoch;
+    }
+}
+
 /// Runs one command: lookup, auth and namespace checks, then its handler.
 pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let spec = match lookup(&req.name) {
@@ -448,6 +470,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         ));
     }
     ctx.lsid = sessions::record_use(ctx, req)?;
+    refresh_privileges(ctx).await;
     if spec.sql {
         validate_db_name(&req.db)?;
     }
@@ -458,12 +481,24 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::Hello => handshake::hello(ctx, req).await,
         H::Ping => reply(ok()),
         H::BuildInfo => diagnostics::build_info(),
-        H::HostInfo => diagnostics::host_info(),
-        H::GetParameter => diagnostics::get_parameter(ctx, req),
-        H::GetCmdLineOpts => diagnostics::get_cmd_line_opts(ctx),
+        H::HostInfo => {
+            ctx.authenticated()?.require_cluster_action("hostInfo", "hostInfo", &req.db)?;
+            diagnostics::host_info()
+        }
+        H::GetParameter => {
+            ctx.authenticated()?.require_cluster_action("getParameter", "getParameter", &req.db)?;
+            diagnostics::get_parameter(ctx, req)
+        }
+        H::GetCmdLineOpts => {
+            ctx.authenticated()?.require_cluster_action("getCmdLineOpts", "getCmdLineOpts", &req.db)?;
+            diagnostics::get_cmd_line_opts(ctx)
+        }
         H::ListCommands => diagnostics::list_commands(ctx),
-        H::ConnectionStatus => diagnostics::connection_status(ctx, req),
-        H::ServerStatus => diagnostics::server_status(ctx),
+        H::ConnectionStatus => diagnostics::connection_status(ctx, req).await,
+        H::ServerStatus => {
+            ctx.authenticated()?.require_cluster_action("serverStatus", "serverStatus", &req.db)?;
+            diagnostics::server_status(ctx)
+        }
         H::WhatsMyUri => diagnostics::whats_my_uri(ctx),
         H::StartSession => sessions::start_session(ctx),
         H::EndSessions => sessions::end_sessions(ctx, req).await,
@@ -500,10 +535,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::DropIndexes => indexes::drop_indexes(ctx, req).await,
         H::ReIndex => indexes::re_index(ctx, req).await,
         H::ListIndexes => indexes::list_indexes(ctx, req).await,
-        H::CreateUser => users::create_user(ctx, req).await,
-        H::DropUser => users::drop_user(ctx, req).await,
-        H::UpdateUser => users::update_user(ctx, req).await,
-        H::UsersInfo => users::users_info(ctx, req).await,
+        H::UserAdmin => users::run(ctx, req).await,
         H::ConfigureFailPoint => reply(ctx.gw.failpoints.configure(&req.body)?),
     }
 }

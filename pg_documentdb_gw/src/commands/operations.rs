@@ -74,7 +74,7 @@ fn op_documents(gw: &Gateway, user: &AuthenticatedUser, all_users: bool) -> Comm
     let host = format!("{}:{}", host_name(), gw.config.port);
     let mut out = RawArrayBuf::new();
     for (opid, info) in gw.running.snapshot() {
-        if all_users || info.user.as_ref().is_some_and(|(name, _)| *name == user.name) {
+        if all_users || info.user.as_ref().is_some_and(|(name, db)| *name == user.name && *db == user.db) {
             let d = RawDocumentBuf::try_from(&op_document(opid, &info, &host))
                 .map_err(|e| CommandError::internal(format!("could not encode an operation: {e}")))?;
             out.push(d);
@@ -117,7 +117,7 @@ pub fn current_op_stage(ctx: &Ctx<'_>, db: &str, spec: RawBsonRef<'_>) -> Comman
         }
     }
     if all_users {
-        user.require_manages_other_users("list other users' operations")?;
+        user.require_cluster_action("inprog", "aggregate", "admin")?;
     }
     op_documents(ctx.gw, &user, all_users)
 }
@@ -137,7 +137,7 @@ pub async fn current_op(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResul
         }
     }
     if !own_ops {
-        user.require_manages_other_users("list other users' operations")?;
+        user.require_cluster_action("inprog", "currentOp", "admin")?;
     }
     let docs = op_documents(ctx.gw, &user, !own_ops)?;
     let body = rawdoc! {
@@ -176,10 +176,9 @@ pub async fn kill_op(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u
     let Ok(opid) = i32::try_from(opid) else {
         return Err(CommandError::bad_value(format!("killOp: {opid} is not a valid operation id")));
     };
-    if let Some(owner) = ctx.gw.running.owner(opid) {
-        if owner.as_deref() != Some(user.name.as_str()) {
-            user.require_manages_other_users("kill other users' operations")?;
-        }
+    // MongoDB: killing any operation but one's own (a missing one included) takes killop.
+    if ctx.gw.running.owner(opid) != Some(Some((user.name.clone(), user.db.clone()))) {
+        user.require_cluster_action("killop", "killOp", "admin")?;
     }
     interrupt(ctx.gw, |id, _| id == opid).await;
     reply(doc! { "info": "attempting to kill op", "ok": 1.0 })

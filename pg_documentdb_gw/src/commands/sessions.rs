@@ -129,13 +129,16 @@ fn user_list(value: RawBsonRef<'_>, field: &str) -> CommandResult<Vec<[u8; 32]>>
     Ok(out)
 }
 
-/// Acting on other users' sessions takes the session-management privilege.
+/// Acting on other users' sessions takes MongoDB's killAnySession (kill) or listSessions
+/// (list) on the cluster.
 fn check_may_act_on(user: &AuthenticatedUser, owners: &Owners, action: &str) -> CommandResult<()> {
     let uid = user.session_uid();
     if matches!(owners, Owners::Users(uids) if uids.iter().all(|u| *u == uid)) {
         return Ok(());
     }
-    user.require_manages_other_users(&format!("{action} other users' sessions"))
+    let (privilege, command) =
+        if action == "kill" { ("killAnySession", "killAllSessions") } else { ("listSessions", "aggregate") };
+    user.require_cluster_action(privilege, command, "admin")
 }
 
 /// `killAllSessions`: interrupts the running commands and closes the cursors of every
@@ -218,8 +221,9 @@ mod tests {
         AuthenticatedUser {
             name: name.into(),
             db: "admin".into(),
-            roles: Vec::new(),
-            manages_other_users: admin,
+            role: name.into(),
+            cluster_actions: if admin { vec!["listSessions".into(), "killAnySession".into()] } else { Vec::new() },
+            privileges_epoch: 0,
             mechanism: Mechanism::Sha256,
         }
     }
