@@ -19,7 +19,7 @@ fi
 
 PGC=/usr/lib/postgresql/15/bin/pg_config
 TIERS="${TEST_TIERS:-lint unit pg_test regress e2e crash_hunt}"
-PURE_CRATES=(documentdb_errors documentdb_bson documentdb_query documentdb_scram documentdb_gateway)
+PURE_CRATES=(documentdb_errors documentdb_bson documentdb_query documentdb_scram documentdb_authz documentdb_gateway)
 PGRX_CRATES=(documentdb_core documentdb documentdb_gw_host)
 
 log() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
