@@ -28,16 +28,3 @@ pub use resource::{is_normal_collection, Resource, Target};
 pub use role_name::{
     check_inherited_role_scope, check_privilege_scope, check_role_grant, RoleName, INVALID_ROLE_MODIFICATION,
 };
-
-use bson::{RawDocument, RawDocumentBuf};
-use documentdb_errors::DocDbResult;
-
-/// Same as [`Privilege::parse`] (kept for code written against the first skeleton).
-pub fn parse_privilege(doc: &RawDocument) -> DocDbResult<Privilege> {
-    Privilege::parse(doc)
-}
-
-/// Same as [`Privilege::to_document`] (kept for code written against the first skeleton).
-pub fn privilege_document(p: &Privilege) -> RawDocumentBuf {
-    p.to_document()
-}

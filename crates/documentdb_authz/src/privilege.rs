@@ -223,6 +223,15 @@ impl PrivilegeSet {
         self.privileges.iter().map(Privilege::to_document).collect()
     }
 
+    /// [`PrivilegeSet::to_documents`] as a BSON array.
+    pub fn to_array(&self) -> bson::RawArrayBuf {
+        let mut out = bson::RawArrayBuf::new();
+        for p in self.to_documents() {
+            out.push(p);
+        }
+        out
+    }
+
     /// The merged privileges.
     pub fn privileges(&self) -> &[Privilege] {
         &self.privileges

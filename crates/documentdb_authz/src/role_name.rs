@@ -67,6 +67,23 @@ impl RoleName {
         Ok(RoleName::new(role, db))
     }
 
+    /// A `roles` array: each element as [`RoleName::parse`] reads it.
+    pub fn parse_list(roles: &bson::RawArray, default_db: &str) -> DocDbResult<Vec<RoleName>> {
+        roles
+            .into_iter()
+            .map(|r| RoleName::parse(r.map_err(|e| documentdb_errors::docdb_error!(InvalidBSON, "{e}"))?, default_db))
+            .collect()
+    }
+
+    /// `[{role, db}, ...]`, as usersInfo / rolesInfo / connectionStatus print role lists.
+    pub fn to_array(roles: &[RoleName]) -> bson::RawArrayBuf {
+        let mut out = bson::RawArrayBuf::new();
+        for r in roles {
+            out.push(r.to_document());
+        }
+        out
+    }
+
     /// `{role, db}`.
     pub fn to_document(&self) -> RawDocumentBuf {
         let mut doc = RawDocumentBuf::new();

@@ -23,10 +23,6 @@ use crate::spi::{self, quote_ident, quote_literal, Param};
 /// MongoDB's "role already exists" code.
 const ROLE_EXISTS: ErrorCode = ErrorCode::new(51002);
 
-fn command_db(spec_doc: &RawDocument) -> &str {
-    spec_doc.get_str("$db").unwrap_or("admin")
-}
-
 fn role_name_arg<'a>(spec_doc: &'a RawDocument, command: &str) -> DocDbResult<&'a str> {
     match spec::command_target(spec_doc, command)? {
         RawBsonRef::String(s) if !s.is_empty() => Ok(s),
@@ -34,23 +30,13 @@ fn role_name_arg<'a>(spec_doc: &'a RawDocument, command: &str) -> DocDbResult<&'
     }
 }
 
-fn parse_roles(roles: &bson::RawArray, db: &str) -> DocDbResult<Vec<RoleName>> {
-    roles.into_iter().map(|r| RoleName::parse(r.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?, db)).collect()
-}
-
+/// MongoDB's privilege array, each privilege within what a role on `role_db` may hold.
 fn parse_privileges(list: &bson::RawArray, role_db: &str) -> DocDbResult<Vec<Privilege>> {
-    let mut out = Vec::new();
-    for item in list {
-        match item.map_err(|e| docdb_error!(InvalidBSON, "{e}"))? {
-            RawBsonRef::Document(d) => {
-                let privilege = Privilege::parse(d)?;
-                check_privilege_scope(role_db, &privilege)?;
-                out.push(privilege);
-            }
-            _ => bail!(FailedToParse, "Each element of the privileges array must be an object"),
-        }
+    let privileges = documentdb_authz::parse_privileges(list)?;
+    for p in &privileges {
+        check_privilege_scope(role_db, p)?;
     }
-    Ok(out)
+    Ok(privileges)
 }
 
 fn stored_privileges(privileges: &[Privilege]) -> RawDocumentBuf {
@@ -129,7 +115,7 @@ fn inherited_pg_roles(role_db: &str, roles: &[RoleName], this: Option<&str>) -> 
 
 pub fn create_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let name = role_name_arg(spec_doc, "createRole")?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let mut privileges = None;
     let mut roles = None;
     read_fields(spec_doc, "createRole", |field| {
@@ -147,7 +133,7 @@ pub fn create_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         return Err(DocDbError::new(ROLE_EXISTS, format!("Role \"{name}@{db}\" already exists")));
     }
     let privileges = parse_privileges(privileges.ok_or_else(|| spec::missing("createRole", "privileges"))?, db)?;
-    let roles = parse_roles(roles.ok_or_else(|| spec::missing("createRole", "roles"))?, db)?;
+    let roles = RoleName::parse_list(roles.ok_or_else(|| spec::missing("createRole", "roles"))?, db)?;
     authz::require(Action::CreateRole, Target::Database(db), db, spec_doc)?;
     require_on(Action::GrantRole, privilege_dbs(&privileges).into_iter().chain(role_dbs(&roles)), db, spec_doc)?;
     if pg_roles::custom_role(db, name)?.is_some() {
@@ -198,7 +184,7 @@ fn set_inherited(role: &pg_roles::CustomRole, add: &[String], remove: &[String])
 
 pub fn update_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let name = role_name_arg(spec_doc, "updateRole")?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let mut privileges = None;
     let mut roles = None;
     read_fields(spec_doc, "updateRole", |field| {
@@ -215,7 +201,7 @@ pub fn update_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         bail!(BadValue, "Must specify at least one field to update in updateRole");
     }
     let privileges = privileges.map(|p| parse_privileges(p, db)).transpose()?;
-    let roles = roles.map(|r| parse_roles(r, db)).transpose()?;
+    let roles = roles.map(|r| RoleName::parse_list(r, db)).transpose()?;
     // MongoDB: updateRole takes grantRole and revokeRole on every database involved.
     let mut dbs = vec![db.to_owned()];
     dbs.extend(privileges.as_deref().map(privilege_dbs).unwrap_or_default());
@@ -255,7 +241,7 @@ fn drop_custom_role(role: &pg_roles::CustomRole) -> DocDbResult<()> {
 
 pub fn drop_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let name = role_name_arg(spec_doc, "dropRole")?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     read_fields(spec_doc, "dropRole", |field| Ok(matches!(field.name, "writeConcern" | "comment")))?;
     authz::require(Action::DropRole, Target::Database(db), db, spec_doc)?;
     let role = require_custom_role(db, name)?;
@@ -264,7 +250,7 @@ pub fn drop_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
 }
 
 pub fn drop_all_roles_from_database(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     read_fields(spec_doc, "dropAllRolesFromDatabase", |field| Ok(matches!(field.name, "writeConcern" | "comment")))?;
     authz::require(Action::DropRole, Target::Database(db), db, spec_doc)?;
     let roles = pg_roles::custom_roles(Some(db))?;
@@ -275,7 +261,7 @@ pub fn drop_all_roles_from_database(spec_doc: &RawDocument) -> DocDbResult<RawDo
 /// `grantRolesToRole` / `revokeRolesFromRole`.
 fn change_role_roles(spec_doc: &RawDocument, command: &str, grant: bool) -> DocDbResult<RawDocumentBuf> {
     let name = role_name_arg(spec_doc, command)?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let mut roles = None;
     read_fields(spec_doc, command, |field| {
         match field.name {
@@ -285,7 +271,7 @@ fn change_role_roles(spec_doc: &RawDocument, command: &str, grant: bool) -> DocD
         }
         Ok(true)
     })?;
-    let roles = parse_roles(roles.ok_or_else(|| spec::missing(command, "roles"))?, db)?;
+    let roles = RoleName::parse_list(roles.ok_or_else(|| spec::missing(command, "roles"))?, db)?;
     let action = if grant { Action::GrantRole } else { Action::RevokeRole };
     require_on(action, role_dbs(&roles), db, spec_doc)?;
     let role = require_custom_role(db, name)?;
@@ -309,7 +295,7 @@ pub fn revoke_roles_from_role(spec_doc: &RawDocument) -> DocDbResult<RawDocument
 /// `grantPrivilegesToRole` / `revokePrivilegesFromRole`.
 fn change_role_privileges(spec_doc: &RawDocument, command: &str, grant: bool) -> DocDbResult<RawDocumentBuf> {
     let name = role_name_arg(spec_doc, command)?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let mut privileges = None;
     read_fields(spec_doc, command, |field| {
         match field.name {
@@ -323,16 +309,15 @@ fn change_role_privileges(spec_doc: &RawDocument, command: &str, grant: bool) ->
     let action = if grant { Action::GrantRole } else { Action::RevokeRole };
     require_on(action, privilege_dbs(&privileges), db, spec_doc)?;
     let role = require_custom_role(db, name)?;
-    let mut updated = role.privileges.clone();
-    for p in privileges {
-        match updated.iter_mut().find(|q| q.resource == p.resource) {
-            Some(existing) if grant => existing.actions.extend(p.actions),
-            Some(existing) => existing.actions.retain(|a| !p.actions.contains(a)),
-            None if grant => updated.push(p),
-            None => {}
+    let mut updated: PrivilegeSet = role.privileges.iter().cloned().collect();
+    for p in &privileges {
+        if grant {
+            updated.add(p.clone());
+        } else {
+            updated.remove(p);
         }
     }
-    updated.retain(|p| !p.actions.is_empty());
+    let updated = updated.into_privileges();
     authz::privileged(|| set_privileges(&role, updated))?;
     Ok(rawdoc! { "ok": 1.0 })
 }
@@ -345,22 +330,10 @@ pub fn revoke_privileges_from_role(spec_doc: &RawDocument) -> DocDbResult<RawDoc
     change_role_privileges(spec_doc, "revokePrivilegesFromRole", false)
 }
 
-fn role_array(roles: &[RoleName]) -> RawArrayBuf {
-    let mut out = RawArrayBuf::new();
-    for r in roles {
-        out.push(r.to_document());
-    }
-    out
-}
-
 fn privilege_array(privileges: impl IntoIterator<Item = Privilege>) -> RawArrayBuf {
     let mut set = PrivilegeSet::default();
     set.extend(privileges);
-    let mut out = RawArrayBuf::new();
-    for p in set.to_documents() {
-        out.push(p);
-    }
-    out
+    set.to_array()
 }
 
 /// One rolesInfo entry: a built-in role (no PostgreSQL role needed) or a custom one.
@@ -375,8 +348,8 @@ fn role_document(name: &RoleName, show_privileges: bool) -> DocDbResult<Option<R
         let direct: Vec<RoleName> =
             builtin.inherits().iter().map(|r| RoleName { role: r.name().to_owned(), db: name.db.clone() }).collect();
         doc.append(cstr("isBuiltin"), true);
-        doc.append(cstr("roles"), role_array(&direct));
-        doc.append(cstr("inheritedRoles"), role_array(&direct));
+        doc.append(cstr("roles"), RoleName::to_array(&direct));
+        doc.append(cstr("inheritedRoles"), RoleName::to_array(&direct));
         if show_privileges {
             doc.append(cstr("privileges"), privilege_array(builtin.privileges(&name.db)));
             doc.append(cstr("inheritedPrivileges"), privilege_array(builtin.privileges(&name.db)));
@@ -387,8 +360,8 @@ fn role_document(name: &RoleName, show_privileges: bool) -> DocDbResult<Option<R
     let direct = pg_roles::granted_roles(&role.pg_role)?;
     let (inherited, inherited_privileges) = principal::role_privileges(&role.pg_role)?;
     doc.append(cstr("isBuiltin"), false);
-    doc.append(cstr("roles"), role_array(&direct));
-    doc.append(cstr("inheritedRoles"), role_array(&inherited));
+    doc.append(cstr("roles"), RoleName::to_array(&direct));
+    doc.append(cstr("inheritedRoles"), RoleName::to_array(&inherited));
     if show_privileges {
         doc.append(cstr("privileges"), privilege_array(role.privileges.clone()));
         doc.append(
@@ -400,7 +373,7 @@ fn role_document(name: &RoleName, show_privileges: bool) -> DocDbResult<Option<R
 }
 
 pub fn roles_info(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let target = spec::command_target(spec_doc, "rolesInfo")?;
     let mut show_privileges = false;
     let mut show_builtin = false;

@@ -176,6 +176,12 @@ pub fn read_fields<'a>(
     Ok(())
 }
 
+/// The database a command runs on (its `$db`; `admin` when absent, as for psql callers
+/// that leave it out).
+pub fn command_db(spec_doc: &RawDocument) -> &str {
+    spec_doc.get_str("$db").unwrap_or("admin")
+}
+
 /// The value of the command's first field (e.g. the collection name of `find: "c"`).
 pub fn command_target<'a>(doc: &'a RawDocument, command: &str) -> DocDbResult<RawBsonRef<'a>> {
     match doc.iter().next() {

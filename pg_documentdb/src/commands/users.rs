@@ -33,20 +33,11 @@ fn random_bytes(n: usize) -> DocDbResult<Vec<u8>> {
     Ok(out)
 }
 
-/// The database a user command runs on (its `$db`).
-fn command_db(spec_doc: &RawDocument) -> &str {
-    spec_doc.get_str("$db").unwrap_or("admin")
-}
-
 fn user_name_arg<'a>(spec_doc: &'a RawDocument, command: &str) -> DocDbResult<&'a str> {
     match spec::command_target(spec_doc, command)? {
         RawBsonRef::String(s) if !s.is_empty() => Ok(s),
         _ => bail!(BadValue, "User name must be a non-empty string"),
     }
-}
-
-fn parse_roles(roles: &bson::RawArray, db: &str) -> DocDbResult<Vec<RoleName>> {
-    roles.into_iter().map(|r| RoleName::parse(r.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?, db)).collect()
 }
 
 /// The PostgreSQL role of user `name@db`, if the user exists.
@@ -196,7 +187,7 @@ fn resolve_roles(roles: &[RoleName]) -> DocDbResult<Vec<String>> {
 
 pub fn create_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let name = user_name_arg(spec_doc, "createUser")?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let mut pwd = None;
     let mut roles = None;
     let mut custom_data = None;
@@ -228,7 +219,7 @@ pub fn create_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
             "Must provide a 'pwd' field for all user documents, except those with '$external' as the user's source db"
         )
     })?;
-    let roles = parse_roles(roles.ok_or_else(|| spec::missing("createUser", "roles"))?, db)?;
+    let roles = RoleName::parse_list(roles.ok_or_else(|| spec::missing("createUser", "roles"))?, db)?;
     authz::require(Action::CreateUser, Target::Database(db), db, spec_doc)?;
     require_on_role_dbs(Action::GrantRole, &roles, db, spec_doc)?;
     if user_role(name, db)?.is_some() {
@@ -282,7 +273,7 @@ fn drop_login_role(role: &str) -> DocDbResult<()> {
 
 pub fn drop_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let name = user_name_arg(spec_doc, "dropUser")?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     read_fields(spec_doc, "dropUser", |field| Ok(matches!(field.name, "writeConcern" | "comment")))?;
     authz::require(Action::DropUser, Target::Database(db), db, spec_doc)?;
     let role = require_user_role(name, db)?;
@@ -291,7 +282,7 @@ pub fn drop_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
 }
 
 pub fn drop_all_users_from_database(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     read_fields(spec_doc, "dropAllUsersFromDatabase", |field| Ok(matches!(field.name, "writeConcern" | "comment")))?;
     authz::require(Action::DropUser, Target::Database(db), db, spec_doc)?;
     let rows = spi::execute(
@@ -313,7 +304,7 @@ fn is_self(role: &str) -> bool {
 
 pub fn update_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let name = user_name_arg(spec_doc, "updateUser")?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let mut pwd = None;
     let mut roles = None;
     let mut custom_data = None;
@@ -352,7 +343,7 @@ pub fn update_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let role = role.ok_or_else(|| docdb_error!(UserNotFound, "Could not find user \"{name}\" for db \"{db}\""))?;
     let new_roles = match roles {
         Some(list) => {
-            let wanted = parse_roles(list, db)?;
+            let wanted = RoleName::parse_list(list, db)?;
             let current = pg_roles::granted_roles(&role)?;
             let added: Vec<RoleName> = wanted.iter().filter(|r| !current.contains(r)).cloned().collect();
             let removed: Vec<RoleName> = current.iter().filter(|r| !wanted.contains(r)).cloned().collect();
@@ -415,7 +406,7 @@ pub fn update_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
 /// `grantRolesToUser` / `revokeRolesFromUser`.
 fn change_user_roles(spec_doc: &RawDocument, command: &str, grant: bool) -> DocDbResult<RawDocumentBuf> {
     let name = user_name_arg(spec_doc, command)?;
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let mut roles = None;
     read_fields(spec_doc, command, |field| {
         match field.name {
@@ -425,7 +416,7 @@ fn change_user_roles(spec_doc: &RawDocument, command: &str, grant: bool) -> DocD
         }
         Ok(true)
     })?;
-    let roles = parse_roles(roles.ok_or_else(|| spec::missing(command, "roles"))?, db)?;
+    let roles = RoleName::parse_list(roles.ok_or_else(|| spec::missing(command, "roles"))?, db)?;
     let action = if grant { Action::GrantRole } else { Action::RevokeRole };
     require_on_role_dbs(action, &roles, db, spec_doc)?;
     let role = require_user_role(name, db)?;
@@ -446,22 +437,6 @@ pub fn grant_roles_to_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf
 
 pub fn revoke_roles_from_user(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     change_user_roles(spec_doc, "revokeRolesFromUser", false)
-}
-
-fn role_array(roles: &[RoleName]) -> RawArrayBuf {
-    let mut out = RawArrayBuf::new();
-    for r in roles {
-        out.push(r.to_document());
-    }
-    out
-}
-
-fn privilege_array(privileges: &PrivilegeSet) -> RawArrayBuf {
-    let mut out = RawArrayBuf::new();
-    for p in privileges.to_documents() {
-        out.push(p);
-    }
-    out
 }
 
 struct UserRow {
@@ -500,7 +475,7 @@ fn user_document(row: &UserRow, show_privileges: bool, show_custom_data: bool) -
     let mut doc =
         rawdoc! { "_id": format!("{}.{}", row.db, row.name), "user": row.name.as_str(), "db": row.db.as_str() };
     let roles = pg_roles::granted_roles(&row.role)?;
-    doc.append(cstr("roles"), role_array(&roles));
+    doc.append(cstr("roles"), RoleName::to_array(&roles));
     if show_custom_data {
         if let Some(c) = &row.custom {
             doc.append(cstr("customData"), c.clone());
@@ -519,14 +494,14 @@ fn user_document(row: &UserRow, show_privileges: bool, show_custom_data: bool) -
         let (inherited, privileges) = principal::role_privileges(&row.role)?;
         let mut set = PrivilegeSet::default();
         set.extend(privileges);
-        doc.append(cstr("inheritedRoles"), role_array(&inherited));
-        doc.append(cstr("inheritedPrivileges"), privilege_array(&set));
+        doc.append(cstr("inheritedRoles"), RoleName::to_array(&inherited));
+        doc.append(cstr("inheritedPrivileges"), set.to_array());
     }
     Ok(doc)
 }
 
 pub fn users_info(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let db = command_db(spec_doc);
+    let db = spec::command_db(spec_doc);
     let target = spec::command_target(spec_doc, "usersInfo")?;
     let mut show_privileges = false;
     let mut show_custom_data = true;
@@ -639,9 +614,9 @@ pub fn connection_status(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> 
     } else {
         pg_roles::granted_roles(&me)?
     };
-    let mut auth_info = rawdoc! { "authenticatedUsers": users, "authenticatedUserRoles": role_array(&direct) };
+    let mut auth_info = rawdoc! { "authenticatedUsers": users, "authenticatedUserRoles": RoleName::to_array(&direct) };
     if show_privileges {
-        auth_info.append(cstr("authenticatedUserPrivileges"), privilege_array(&principal.privileges));
+        auth_info.append(cstr("authenticatedUserPrivileges"), principal.privileges.to_array());
     }
     Ok(rawdoc! { "authInfo": auth_info, "ok": 1.0 })
 }
