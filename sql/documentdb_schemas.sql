@@ -34,9 +34,27 @@ BEGIN
     END LOOP;
 END
 $roles$;
--- The inheritance of MongoDB's built-in roles that PostgreSQL's table privileges need.
+-- The inheritance of MongoDB's built-in roles that PostgreSQL's table privileges need,
+-- exactly: memberships between these roles left by an earlier installation go first.
+DO $memberships$
+DECLARE
+    m record;
+BEGIN
+    FOR m IN
+        SELECT r.rolname AS granted, u.rolname AS member
+        FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles u ON u.oid = a.member
+        WHERE r.rolname IN ('documentdb_admin_role', 'documentdb_readonly_role', 'documentdb_readwrite_any_role',
+                'documentdb_dbadmin_any_role', 'documentdb_user_admin_role', 'documentdb_cluster_monitor_role',
+                'documentdb_cluster_manager_role', 'documentdb_host_manager_role', 'documentdb_cluster_admin_role',
+                'documentdb_backup_role', 'documentdb_restore_role')
+          AND u.rolname LIKE 'documentdb\_%\_role'
+    LOOP
+        EXECUTE format('REVOKE %I FROM %I', m.granted, m.member);
+    END LOOP;
+END
+$memberships$;
+-- restore inserts only (no find/update/remove): each table grants it INSERT directly.
 GRANT documentdb_readonly_role TO documentdb_readwrite_any_role, documentdb_backup_role;
-GRANT documentdb_readwrite_any_role TO documentdb_restore_role;
 GRANT documentdb_cluster_monitor_role, documentdb_cluster_manager_role, documentdb_host_manager_role
     TO documentdb_cluster_admin_role;
 GRANT documentdb_readwrite_any_role, documentdb_dbadmin_any_role, documentdb_user_admin_role,

@@ -5,6 +5,7 @@
 #   3. cargo test -p driver_rust_tests    the official Rust `mongodb` driver: the same flows
 #   4. tests/e2e/mongosh_smoke.js         mongosh: insert, query, update, aggregate
 #   5. tests/e2e/test_indexes.py          pymongo: indexes serve queries with unchanged results
+#   6. tests/e2e/test_authz.py            pymongo + psql: MongoDB's role matrix, custom roles, no escalation
 # Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo
 # (pip) and mongosh (npm ci from tests/e2e/package-lock.json). Runs every suite, then fails if
 # any failed.
@@ -65,6 +66,8 @@ run "mongosh smoke (tests/e2e/mongosh_smoke.js)" \
     "$MONGOSH" "$URI" --quiet --file tests/e2e/mongosh_smoke.js
 run "indexes (tests/e2e/test_indexes.py)" \
     python3 tests/e2e/test_indexes.py --uri "$URI"
+run "authorization (tests/e2e/test_authz.py)" \
+    python3 tests/e2e/test_authz.py --uri "$URI" --pg-uri "$(cat data/postgres.uri)"
 
 echo >&2
 if ((${#failed[@]})); then

@@ -294,6 +294,8 @@ pub fn grant_collection(collection: &Collection) -> DocDbResult<()> {
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {}",
             quote_ident(&format!("{prefix}_readwrite"))
         ))?;
+        // MongoDB's restore role inserts into every collection and reads none.
+        spi::execute_once(&format!("GRANT INSERT ON {table} TO documentdb_restore_role"))?;
         for role in custom_roles(None)? {
             grant_custom_on(&role, collection)?;
         }

@@ -147,6 +147,9 @@ fn field_key(name: &str) -> &bson::raw::CStr {
 pub fn drop_database(db: &str) -> DocDbResult<()> {
     catalog::validate_database_name(db)?;
     authz::require(Action::DropDatabase, Target::Database(db), db, &rawdoc! { "dropDatabase": 1 })?;
+    if db == "admin" {
+        bail!(IllegalOperation, "Dropping the 'admin' database is prohibited.");
+    }
     for collection in catalog::list(db)? {
         catalog::drop_collection(db, &collection.name)?;
     }
@@ -348,10 +351,13 @@ pub fn list_collections(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> Doc
     // still ask for the names of the collections it has some privilege on.
     let visible: Option<principal::Principal> = if authz::allowed(Action::ListCollections, Target::Database(db))? {
         None
-    } else if authorized_collections && name_only {
-        Some(principal::current()?)
     } else {
-        return Err(authz::unauthorized(db, spec_doc));
+        // ... which still takes some privilege on the database (MongoDB refuses a stranger).
+        let principal = principal::current()?;
+        if !(authorized_collections && name_only && principal.privileges.touches_database(db)) {
+            return Err(authz::unauthorized(db, spec_doc));
+        }
+        Some(principal)
     };
     let parsed = filter.filter(|f| !f.is_empty()).map(Filter::parse).transpose()?;
     let mut docs = Vec::new();

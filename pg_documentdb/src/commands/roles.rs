@@ -30,13 +30,9 @@ fn role_name_arg<'a>(spec_doc: &'a RawDocument, command: &str) -> DocDbResult<&'
     }
 }
 
-/// MongoDB's privilege array, each privilege within what a role on `role_db` may hold.
-fn parse_privileges(list: &bson::RawArray, role_db: &str) -> DocDbResult<Vec<Privilege>> {
-    let privileges = documentdb_authz::parse_privileges(list)?;
-    for p in &privileges {
-        check_privilege_scope(role_db, p)?;
-    }
-    Ok(privileges)
+/// Every privilege within what a role on `role_db` may hold (49 otherwise).
+fn check_scope(role_db: &str, privileges: &[Privilege]) -> DocDbResult<()> {
+    privileges.iter().try_for_each(|p| check_privilege_scope(role_db, p))
 }
 
 fn stored_privileges(privileges: &[Privilege]) -> RawDocumentBuf {
@@ -130,12 +126,15 @@ pub fn create_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     })?;
     crate::catalog::validate_database_name(db)?;
     if BuiltinRole::from_name(name).is_some() {
-        return Err(DocDbError::new(ROLE_EXISTS, format!("Role \"{name}@{db}\" already exists")));
+        bail!(BadValue, "Cannot create roles with the same name as a built-in role");
     }
-    let privileges = parse_privileges(privileges.ok_or_else(|| spec::missing("createRole", "privileges"))?, db)?;
+    let privileges =
+        documentdb_authz::parse_privileges(privileges.ok_or_else(|| spec::missing("createRole", "privileges"))?)?;
     let roles = RoleName::parse_list(roles.ok_or_else(|| spec::missing("createRole", "roles"))?, db)?;
+    // MongoDB checks the caller's privileges before the role's own rules.
     authz::require(Action::CreateRole, Target::Database(db), db, spec_doc)?;
     require_on(Action::GrantRole, privilege_dbs(&privileges).into_iter().chain(role_dbs(&roles)), db, spec_doc)?;
+    check_scope(db, &privileges)?;
     if pg_roles::custom_role(db, name)?.is_some() {
         return Err(DocDbError::new(ROLE_EXISTS, format!("Role \"{name}@{db}\" already exists")));
     }
@@ -200,7 +199,7 @@ pub fn update_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     if privileges.is_none() && roles.is_none() {
         bail!(BadValue, "Must specify at least one field to update in updateRole");
     }
-    let privileges = privileges.map(|p| parse_privileges(p, db)).transpose()?;
+    let privileges = privileges.map(documentdb_authz::parse_privileges).transpose()?;
     let roles = roles.map(|r| RoleName::parse_list(r, db)).transpose()?;
     // MongoDB: updateRole takes grantRole and revokeRole on every database involved.
     let mut dbs = vec![db.to_owned()];
@@ -208,6 +207,7 @@ pub fn update_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     dbs.extend(roles.as_deref().map(role_dbs).unwrap_or_default());
     require_on(Action::GrantRole, dbs.clone(), db, spec_doc)?;
     require_on(Action::RevokeRole, dbs, db, spec_doc)?;
+    check_scope(db, privileges.as_deref().unwrap_or_default())?;
     let role = require_custom_role(db, name)?;
     let membership = match &roles {
         Some(list) => {
@@ -305,9 +305,11 @@ fn change_role_privileges(spec_doc: &RawDocument, command: &str, grant: bool) ->
         }
         Ok(true)
     })?;
-    let privileges = parse_privileges(privileges.ok_or_else(|| spec::missing(command, "privileges"))?, db)?;
+    let privileges =
+        documentdb_authz::parse_privileges(privileges.ok_or_else(|| spec::missing(command, "privileges"))?)?;
     let action = if grant { Action::GrantRole } else { Action::RevokeRole };
     require_on(action, privilege_dbs(&privileges), db, spec_doc)?;
+    check_scope(db, &privileges)?;
     let role = require_custom_role(db, name)?;
     let mut updated: PrivilegeSet = role.privileges.iter().cloned().collect();
     for p in &privileges {
@@ -345,11 +347,10 @@ fn role_document(name: &RoleName, show_privileges: bool) -> DocDbResult<Option<R
         if builtin.admin_only() && name.db != "admin" {
             return Ok(None);
         }
-        let direct: Vec<RoleName> =
-            builtin.inherits().iter().map(|r| RoleName { role: r.name().to_owned(), db: name.db.clone() }).collect();
+        // MongoDB lists no roles for built-in roles: their privileges are flattened.
         doc.append(cstr("isBuiltin"), true);
-        doc.append(cstr("roles"), RoleName::to_array(&direct));
-        doc.append(cstr("inheritedRoles"), RoleName::to_array(&direct));
+        doc.append(cstr("roles"), RoleName::to_array(&[]));
+        doc.append(cstr("inheritedRoles"), RoleName::to_array(&[]));
         if show_privileges {
             doc.append(cstr("privileges"), privilege_array(builtin.privileges(&name.db)));
             doc.append(cstr("inheritedPrivileges"), privilege_array(builtin.privileges(&name.db)));
