@@ -1185,6 +1185,38 @@ def test_drop_database_keeps_its_users():
         assert again[a].c.count_documents({}) == 1
 
 
+def test_change_own_password_custom_data_and_mechanisms():
+    """changeOwnPassword / changeOwnCustomData act on oneself only; `mechanisms` keeps only
+    the named credentials (manual: createUser, updateUser)."""
+    with Made() as made:
+        a = made.database("o")
+        made.role(a, "selfService", privileges=[
+            {"resource": {"db": a, "collection": ""}, "actions": ["changeOwnPassword", "changeOwnCustomData"]}])
+        pw = made.user(a, "sam", [{"role": "selfService", "db": a}])
+        made.user(a, "tom", [{"role": "selfService", "db": a}])
+        sam = made.login("sam", pw, a)
+        sam[a].command("updateUser", "sam", pwd="pw-sam-2", customData={"x": 1})
+        login_refused(made.login("sam", pw, a))
+        made.login("sam", "pw-sam-2", a).admin.command("ping")
+        assert users_named(a, "sam")[0]["customData"] == {"x": 1}
+        refused(13, lambda: sam[a].command("updateUser", "tom", pwd="pw-tom-2"), a)
+        refused(13, lambda: sam[a].command("updateUser", "tom", customData={"x": 2}), a)
+        made.user(a, "only256", [], pwd="pw-256", mechanisms=["SCRAM-SHA-256"])
+        assert users_named(a, "only256")[0]["mechanisms"] == ["SCRAM-SHA-256"]
+        host, port = uri_parser.parse_uri(URI)["nodelist"][0]
+
+        def login_with(mechanism):
+            client = pymongo.MongoClient(host, port, username="only256", password="pw-256", authSource=a,
+                                         authMechanism=mechanism, directConnection=True, serverSelectionTimeoutMS=5000)
+            made.clients.append(client)
+            return client
+
+        login_with("SCRAM-SHA-256").admin.command("ping")
+        login_refused(login_with("SCRAM-SHA-1"))
+        # Without a new password, mechanisms may only narrow what is stored.
+        refused(2, lambda: adm()[a].command("updateUser", "only256", mechanisms=["SCRAM-SHA-1"]))
+
+
 def test_repeated_authentication_failures_are_slowed():
     """Issue #11: repeated failures from one address are slowed (the gateway's defaults: 5
     failures answered at once, then 200 ms doubling per failure); a success resets it."""

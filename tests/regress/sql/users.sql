@@ -74,3 +74,12 @@ SELECT drop_user('{"dropUser": "regress_alice", "$db": "admin"}');
 SELECT documentdb_api.drop_database('regress_app1');
 SELECT documentdb_api.drop_database('regress_app2');
 SELECT count(*) FROM pg_roles WHERE rolname LIKE 'regress_alice%';
+-- SCRAM iteration counts: MongoDB's defaults (15000 SHA-256, 10000 SHA-1), settable.
+SET documentdb.scram_sha256_iteration_count = 5000;
+SELECT create_user('{"createUser": "regress_iter", "pwd": "Pw-i", "roles": [], "$db": "admin"}');
+SELECT split_part(rolpassword, ':', 1) FROM pg_authid WHERE rolname = 'regress_iter';
+RESET documentdb.scram_sha256_iteration_count;
+SELECT update_user('{"updateUser": "regress_iter", "pwd": "Pw-j", "$db": "admin"}');
+SELECT split_part(rolpassword, ':', 1) FROM pg_authid WHERE rolname = 'regress_iter';
+SELECT iterations FROM documentdb_api_catalog.scram_sha1_credentials WHERE role_name = 'regress_iter';
+SELECT drop_user('{"dropUser": "regress_iter", "$db": "admin"}');
