@@ -96,6 +96,10 @@ FILTERS = [
     {"b.c": 3}, {"b.c": {"$gt": 20}}, {"b.c": None}, {"b.c": {"$in": ["z", 4]}}, {"b": {"$elemMatch": {"c": 3}}},
     {"a": {"$gt": 0}, "b.c": {"$lt": 10}}, {"$or": [{"a": 1}, {"b.c": 2}]}, {"a": {"$gte": 0}, "s": "red"},
     {"s": "blue", "a": {"$lt": 30}}, {"_id": {"$gt": 1900}}, {"_id": {"$in": [3, 5, 7000]}},
+    {"a": {"$ne": 5}}, {"a": {"$nin": [None, "k", 5]}}, {"a": {"$not": {"$eq": 5}}}, {"a": {"$not": {"$in": [1, None]}}},
+    {"a": {"$type": "number"}}, {"a": {"$type": ["int", "long"]}}, {"a": {"$type": "null"}}, {"a": {"$type": "date"}},
+    {"a": {"$type": "object"}}, {"a": {"$type": ["string", "int"]}}, {"b.c": {"$ne": 3}}, {"b.c": {"$type": "string"}},
+    {"b.c": {"$exists": False}}, {"s": {"$ne": "red"}, "a": {"$type": "number"}},
 ]
 
 
@@ -194,6 +198,41 @@ def test_planner_reads_the_index_on_a_fresh_collection():
     assert ids(coll, {"k": {"$regex": "^key00012?3"}}) == [123] + list(range(130, 140))
     stats = explain_find(coll, "executionStats", filter={"k": "key000123"})["executionStats"]
     assert stats["nReturned"] == 1 and stats["totalDocsExamined"] == 1, stats
+
+
+def test_negations_types_and_missing_read_index_intervals():
+    """MongoDB's bounds for $ne / $nin (the intervals around the values), $type (the type's
+    bracket) and $exists: false (the null key) on a single-valued index."""
+    coll = db().sparse_values
+    docs = []
+    for i in range(20000):
+        d = {"_id": i, "n": i % 1000}
+        if i % 100 == 1:
+            d["s"] = f"s{i}"
+        elif i % 100 == 2:
+            d["s"] = i
+        docs.append(d)
+    coll.insert_many(docs)
+    before = {}
+    cases = [({"s": {"$ne": None}}, {"s": ["[MinKey, null)", "(null, MaxKey]"]}),
+             ({"s": {"$type": "string"}}, {"s": ['["", {})']}),
+             ({"s": {"$type": "number"}}, {"s": ["[-inf.0, inf.0]"]}),
+             ({"n": {"$nin": list(range(3, 1000))}}, None),
+             ({"n": {"$nin": [5, 7]}}, None)]
+    for filt, _ in cases:
+        before[json.dumps(filt)] = ids(coll, filt)
+    coll.create_index("s")
+    coll.create_index("n")
+    for filt, bounds in cases:
+        assert ids(coll, filt) == before[json.dumps(filt)], filt
+        if bounds is None:
+            continue
+        plan = coll.find(filt).explain()["queryPlanner"]["winningPlan"]
+        text = json.dumps(plan)
+        assert "IXSCAN" in text, (filt, plan)
+        assert f'"indexBounds": {json.dumps(bounds)}' in text, (filt, plan)
+    assert len(before[json.dumps({"s": {"$ne": None}})]) == 400
+    assert before[json.dumps({"n": {"$nin": list(range(3, 1000))}})] == [i for i in range(20000) if i % 1000 < 3]
 
 
 def test_sort_and_limit_read_only_limit_entries():

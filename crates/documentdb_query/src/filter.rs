@@ -236,7 +236,53 @@ impl Filter {
     }
 }
 
+/// A condition on a path's value that `pushdown_predicates` cannot express but that still
+/// narrows a single-valued index key (bounds only: the filter rechecks). MongoDB scans the
+/// same intervals for these operators.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyRestriction {
+    /// `$ne` / `$nin` (or `$not` of `$eq` / `$in`): the value is none of these (sorted in
+    /// MongoDB's order, without regexes).
+    NoneOf(Vec<RawBson>),
+    /// `$type` naming types of one comparison bracket: a value of that bracket.
+    OfBracket(RawBson),
+    /// `$exists: false`: the field is missing, so its sort key is null.
+    Missing,
+}
+
 impl Filter {
+    /// The AND-ed top-level `$ne`, `$nin`, `$type` and `$exists: false` conditions, by path.
+    pub fn key_restrictions(&self) -> Vec<(String, KeyRestriction)> {
+        fn collect(nodes: &[Node], out: &mut Vec<(String, KeyRestriction)>) {
+            for node in nodes {
+                match node {
+                    Node::And(children) => collect(children, out),
+                    Node::Leaf(leaf) => {
+                        if let Pred::Type(types) = &leaf.pred {
+                            if let Some(sample) = types.bracket_sample() {
+                                out.push((leaf.path.dotted.to_string(), KeyRestriction::OfBracket(sample)));
+                            }
+                        }
+                    }
+                    Node::Not(inner) => {
+                        let Node::Leaf(leaf) = inner.as_ref() else { continue };
+                        let restriction = match &leaf.pred {
+                            Pred::Cmp(c) if c.op == CmpOp::Eq => KeyRestriction::NoneOf(vec![c.rhs.clone()]),
+                            Pred::In(list) if list.regexes.is_empty() => KeyRestriction::NoneOf(list.values.clone()),
+                            Pred::Exists => KeyRestriction::Missing,
+                            _ => continue,
+                        };
+                        out.push((leaf.path.dotted.to_string(), restriction));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.children, &mut out);
+        out
+    }
+
     /// Predicates every matching document also satisfies that `pushdown_predicates` leaves
     /// out, for index bounds only (never exact): an `$elemMatch` on values implies each of its
     /// comparisons on the array's path (`{a: {$elemMatch: {$gt: 5}}}` implies `{a: {$gt:

@@ -13,7 +13,7 @@
 use bson::spec::ElementType;
 use bson::{Binary, RawBson, RawBsonRef, RawDocument};
 
-use crate::filter::{PushdownOp, PushdownPredicate};
+use crate::filter::{KeyRestriction, PushdownOp, PushdownPredicate};
 
 /// One end of a key interval.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,40 @@ pub enum KeyBounds {
     OneOf(Vec<RawBson>),
     /// `lower <(=) key <(=) upper`; at least one end present.
     Range { lower: Option<Bound>, upper: Option<Bound> },
+    /// `key` is none of the values (sorted, at least one): the intervals between them.
+    NoneOf(Vec<RawBson>),
+}
+
+/// Most values `$nin` may exclude with index intervals.
+pub const MAX_EXCLUDED_KEYS: usize = 16;
+
+/// The bounds of a [`KeyRestriction`] on a non-multikey index key (`None`: no narrowing,
+/// e.g. `$ne` of an array, which no single-valued key equals).
+pub fn restriction_bounds(restriction: &KeyRestriction) -> Option<KeyBounds> {
+    match restriction {
+        KeyRestriction::Missing => null_bounds(),
+        KeyRestriction::OfBracket(RawBson::Null) => null_bounds(),
+        KeyRestriction::OfBracket(sample) => {
+            let bracket = Bracket::of(sample)?;
+            Some(KeyBounds::Range {
+                lower: Some(Bound { value: bracket.min, inclusive: true }),
+                upper: bracket.next_min.map(|value| Bound { value, inclusive: false }),
+            })
+        }
+        KeyRestriction::NoneOf(values) => {
+            // Only values a single key can equal are excluded: arrays never are, and a key
+            // of null stands for missing too, which `$ne: null` excludes as well. Undefined
+            // is kept (a superset whatever the matcher decides for it).
+            let excluded: Vec<RawBson> = values
+                .iter()
+                .filter(|v| !matches!(v, RawBson::Array(_) | RawBson::RegularExpression(_) | RawBson::Undefined))
+                .cloned()
+                .collect();
+            // Each excluded value splits the scan: past a few, the intervals cost more to plan
+            // and open than they save.
+            (!excluded.is_empty() && excluded.len() <= MAX_EXCLUDED_KEYS).then_some(KeyBounds::NoneOf(excluded))
+        }
+    }
 }
 
 /// The bounds of `predicate` on a non-multikey index key, or `None` when an index cannot
@@ -279,6 +313,7 @@ mod tests {
         match bounds {
             KeyBounds::Equal(v) => cmp(v) == Ordering::Equal,
             KeyBounds::OneOf(vs) => vs.iter().any(|v| cmp(v) == Ordering::Equal),
+            KeyBounds::NoneOf(vs) => vs.iter().all(|v| cmp(v) != Ordering::Equal),
             KeyBounds::Range { lower, upper } => {
                 lower.as_ref().is_none_or(|l| match cmp(&l.value) {
                     Ordering::Greater => true,
@@ -351,6 +386,84 @@ mod tests {
             }
         }
         assert!(checked > 100, "only {checked} matches checked");
+    }
+
+    /// The same property for `$ne`, `$nin`, `$type` and `$exists: false` (MongoDB's bounds for
+    /// them: the intervals around the values, the type's bracket, the null key).
+    #[test]
+    fn restriction_bounds_contain_every_match_of_single_valued_documents() {
+        let values: Vec<bson::Bson> = vec![
+            bson::Bson::Null,
+            bson::Bson::Undefined,
+            bson::Bson::Int32(5),
+            bson::Bson::Int64(5),
+            bson::Bson::Double(5.0),
+            bson::Bson::Double(f64::NAN),
+            bson::Bson::Decimal128(bson::Decimal128::from_bytes([0; 16])),
+            bson::Bson::String("m".into()),
+            bson::Bson::Symbol("m".into()),
+            bson::Bson::Document(bson::doc! {"x": 1}),
+            bson::Bson::Boolean(true),
+            bson::Bson::DateTime(bson::DateTime::from_millis(1_000)),
+            bson::Bson::ObjectId(bson::oid::ObjectId::from_bytes([1; 12])),
+            bson::Bson::Timestamp(bson::Timestamp { time: 3, increment: 1 }),
+            bson::Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1] }),
+            bson::Bson::MinKey,
+            bson::Bson::MaxKey,
+        ];
+        let mut conditions = vec![bson::doc! { "$exists": false }];
+        for v in &values {
+            conditions.push(bson::doc! { "$ne": v.clone() });
+            conditions.push(bson::doc! { "$nin": [v.clone(), "z"] });
+            conditions.push(bson::doc! { "$not": { "$eq": v.clone() } });
+        }
+        for t in [
+            "double",
+            "string",
+            "object",
+            "binData",
+            "objectId",
+            "bool",
+            "date",
+            "null",
+            "int",
+            "timestamp",
+            "long",
+            "decimal",
+            "number",
+            "symbol",
+        ] {
+            conditions.push(bson::doc! { "$type": t });
+        }
+        conditions.push(bson::doc! { "$type": ["int", "double"] });
+        let mut checked = 0;
+        for condition in conditions {
+            let filter = bson::RawDocumentBuf::try_from(&bson::doc! { "a.b": condition.clone() }).unwrap();
+            // MongoDB refuses some operands (`$ne: undefined`): nothing to bound.
+            let Ok(parsed) = Filter::parse(&filter) else { continue };
+            let restrictions = parsed.key_restrictions();
+            assert_eq!(restrictions.len(), 1, "{condition:?}");
+            let Some(bounds) = restriction_bounds(&restrictions[0].1) else { continue };
+            let mut docs: Vec<bson::Document> = values.iter().map(|v| bson::doc! {"a": {"b": v.clone()}}).collect();
+            docs.extend([bson::doc! {}, bson::doc! {"a": 1}, bson::doc! {"a": {}}]);
+            for doc in docs {
+                let raw = bson::RawDocumentBuf::try_from(&doc).unwrap();
+                if parsed.matches(&raw).unwrap() {
+                    checked += 1;
+                    let key = crate::sort::sort_key(&raw, "a.b", true);
+                    assert!(
+                        within(&bounds, key.as_raw_bson_ref()),
+                        "{condition:?} matches {doc:?} but its key {key:?} is outside {bounds:?}"
+                    );
+                }
+            }
+        }
+        assert!(checked > 300, "only {checked} matches checked");
+        // Mixed brackets and arrays give no bounds.
+        let mixed = Filter::parse(&rawdoc! { "a": { "$type": ["string", "int"] } }).unwrap();
+        assert!(mixed.key_restrictions().is_empty());
+        let ne_array = Filter::parse(&rawdoc! { "a": { "$ne": [1] } }).unwrap();
+        assert_eq!(restriction_bounds(&ne_array.key_restrictions()[0].1), None);
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl IndexView<'_> {
         let filter = self.filter.and_then(|f| documentdb_query::filter::Filter::parse(f).ok());
         let predicates = filter.as_ref().map(|f| f.pushdown_predicates()).unwrap_or_default();
         let prefixes = filter.as_ref().map(|f| f.regex_prefixes()).unwrap_or_default();
+        let restrictions = filter.as_ref().map(|f| f.key_restrictions()).unwrap_or_default();
         let mut out = RawDocumentBuf::new();
         for (path, _) in key.iter().flatten() {
             // The first predicate's interval: the bounds the scan starts from (of a multikey
@@ -71,6 +72,12 @@ impl IndexView<'_> {
                 if let Some((_, prefix)) = prefixes.iter().find(|(p, _)| p == path.as_str()) {
                     intervals = interval_strings(&documentdb_query::index_bounds::prefix_bounds(prefix));
                     intervals.push(format!("/^{prefix}/"));
+                } else if let Some(bounds) = restrictions
+                    .iter()
+                    .filter(|(p, _)| p == path.as_str())
+                    .find_map(|(_, r)| documentdb_query::index_bounds::restriction_bounds(r))
+                {
+                    intervals = interval_strings(&bounds);
                 }
             }
             if intervals.is_empty() {
@@ -93,11 +100,28 @@ fn interval_strings(bounds: &KeyBounds) -> Vec<String> {
         let mut doc = RawDocumentBuf::new();
         doc.append(cstr("v"), v.clone());
         let text = documentdb_bson::extjson::to_relaxed_string(&doc);
-        text.trim_start_matches("{ \"v\" : ").trim_end_matches(" }").to_owned()
+        let inner = text.strip_prefix("{ \"v\" : ").unwrap_or(&text);
+        // MongoDB prints the empty document and array (the ends of type brackets) tight.
+        match inner.strip_suffix(" }").unwrap_or(inner) {
+            "{ }" => "{}".to_owned(),
+            "[ ]" => "[]".to_owned(),
+            other => other.to_owned(),
+        }
     };
     match bounds {
         KeyBounds::Equal(v) => vec![format!("[{0}, {0}]", show(v))],
         KeyBounds::OneOf(values) => values.iter().map(|v| format!("[{0}, {0}]", show(v))).collect(),
+        KeyBounds::NoneOf(values) => {
+            // MongoDB's intervals around the excluded values: [MinKey, v1), (v1, v2), ..., (vn, MaxKey].
+            let mut out = Vec::new();
+            let mut low = ("[", "MinKey".to_owned());
+            for v in values {
+                out.push(format!("{}{}, {})", low.0, low.1, show(v)));
+                low = ("(", show(v));
+            }
+            out.push(format!("{}{}, MaxKey]", low.0, low.1));
+            out
+        }
         KeyBounds::Range { lower, upper } => {
             // The ends of the numbers' type bracket print as MongoDB prints them.
             let numeric = |b: &documentdb_query::index_bounds::Bound| {

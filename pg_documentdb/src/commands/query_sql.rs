@@ -259,7 +259,13 @@ impl SqlBuilder {
             self.index_bound_conditions(collection, &predicate, &mut conditions)?;
         }
         for (path, prefix) in parsed.regex_prefixes() {
-            self.regex_prefix_conditions(collection, &path, &prefix, &mut conditions)?;
+            let bounds = documentdb_query::index_bounds::prefix_bounds(&prefix);
+            self.bounds_only_conditions(collection, &path, bounds, &mut conditions)?;
+        }
+        for (path, restriction) in parsed.key_restrictions() {
+            if let Some(bounds) = documentdb_query::index_bounds::restriction_bounds(&restriction) {
+                self.bounds_only_conditions(collection, &path, bounds, &mut conditions)?;
+            }
         }
         for (predicate, exact) in pushed.iter().zip(answered_by_key) {
             if exact {
@@ -321,7 +327,7 @@ impl SqlBuilder {
         let exact = match &bounds {
             KeyBounds::Equal(value) => exact_value(value),
             KeyBounds::OneOf(values) => values.iter().all(exact_value),
-            KeyBounds::Range { .. } => false,
+            KeyBounds::Range { .. } | KeyBounds::NoneOf(_) => false,
         };
         self.emit_bounds(&key, bounds, conditions);
         Ok(exact)
@@ -329,18 +335,21 @@ impl SqlBuilder {
 
     /// A regex anchored at the start (`{path: /^prefix/}`) on a single-valued index key: the
     /// range of strings starting with the prefix (the regex stays as recheck).
-    fn regex_prefix_conditions(
+    /// Bounds that only narrow a single-valued key (a prefix regex, `$ne`, `$nin`, `$type`,
+    /// `$exists: false`): emitted on such a key of `path` when one exists, never on a
+    /// multikey or wildcard index.
+    fn bounds_only_conditions(
         &mut self,
         collection: &Collection,
         path: &str,
-        prefix: &str,
+        bounds: KeyBounds,
         conditions: &mut Vec<String>,
     ) -> DocDbResult<()> {
         if !self.hint_allows_bounds(path) {
             return Ok(());
         }
         let Some(key) = self.single_valued_key(collection, path, conditions)? else { return Ok(()) };
-        self.emit_bounds(&key, documentdb_query::index_bounds::prefix_bounds(prefix), conditions);
+        self.emit_bounds(&key, bounds, conditions);
         Ok(())
     }
 
@@ -380,6 +389,24 @@ impl SqlBuilder {
             KeyBounds::OneOf(values) => {
                 let p = self.param(OwnedParam::BsonArray(values.iter().map(wrapped).collect()));
                 conditions.push(format!("{key} {} ANY ({p}::{BSON}[])", sql_names::BSON_EQ));
+            }
+            KeyBounds::NoneOf(values) => {
+                // The intervals between the excluded values (sorted): `key < v1 OR (v1 < key
+                // AND key < v2) OR ... OR key > vn`, a bitmap OR of range scans.
+                self.bounds_a_range = true;
+                let params: Vec<String> = values.iter().map(|v| self.param(OwnedParam::Bson(wrapped(v)))).collect();
+                let op = |o: &str, p: &str| format!("{key} OPERATOR(documentdb_core.{o}) {p}::{BSON}");
+                let mut intervals = Vec::with_capacity(params.len() + 1);
+                for (i, p) in params.iter().enumerate() {
+                    match i.checked_sub(1).and_then(|j| params.get(j)) {
+                        None => intervals.push(op("<", p)),
+                        Some(previous) => intervals.push(format!("({} AND {})", op(">", previous), op("<", p))),
+                    }
+                }
+                if let Some(last) = params.last() {
+                    intervals.push(op(">", last));
+                }
+                conditions.push(format!("({})", intervals.join(" OR ")));
             }
             KeyBounds::Range { lower, upper } => {
                 self.bounds_a_range = true;

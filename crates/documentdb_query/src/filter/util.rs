@@ -3,7 +3,7 @@
 //! (`BSONElement::parseIntegerElementToLong` and friends), truthiness and type sets.
 
 use bson::spec::ElementType;
-use bson::{RawBsonRef, RawDocument};
+use bson::{RawBson, RawBsonRef, RawDocument};
 use documentdb_bson::number::{decimal_parts, DecimalKind, Number};
 use std::fmt::Write as _;
 
@@ -298,6 +298,37 @@ impl TypeSet {
 
     pub(crate) fn add_all_numbers(&mut self) {
         self.all_numbers = true;
+    }
+
+    /// A value of the one comparison bracket every type of the set sorts in (numbers form
+    /// one bracket, strings and symbols another, ...), if they share one: `$type` on a
+    /// single-valued index key then scans that bracket. `None` for mixed brackets and for
+    /// types no bracket range describes (arrays, regexes, MinKey ...).
+    pub(crate) fn bracket_sample(&self) -> Option<RawBson> {
+        const NUMERIC: [ElementType; 4] =
+            [ElementType::Int32, ElementType::Int64, ElementType::Double, ElementType::Decimal128];
+        let brackets: [(&[ElementType], RawBson); 9] = [
+            (&NUMERIC, RawBson::Int32(0)),
+            (&[ElementType::String, ElementType::Symbol], RawBson::String(String::new())),
+            (&[ElementType::EmbeddedDocument], RawBson::Document(bson::RawDocumentBuf::new())),
+            (
+                &[ElementType::Binary],
+                RawBson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: Vec::new() }),
+            ),
+            (&[ElementType::ObjectId], RawBson::ObjectId(bson::oid::ObjectId::from_bytes([0; 12]))),
+            (&[ElementType::Boolean], RawBson::Boolean(false)),
+            (&[ElementType::DateTime], RawBson::DateTime(bson::DateTime::from_millis(0))),
+            (&[ElementType::Timestamp], RawBson::Timestamp(bson::Timestamp { time: 0, increment: 0 })),
+            (&[ElementType::Null], RawBson::Null),
+        ];
+        let mut bits = self.bits;
+        if self.all_numbers {
+            bits |= NUMERIC.iter().map(|t| type_bit(*t)).fold(0, |a, b| a | b);
+        }
+        brackets.into_iter().find_map(|(types, sample)| {
+            let mask = types.iter().map(|t| type_bit(*t)).fold(0, |a, b| a | b);
+            (bits != 0 && bits & !mask == 0).then_some(sample)
+        })
     }
 
     pub(crate) fn contains(&self, t: ElementType) -> bool {
