@@ -92,6 +92,11 @@ CREATE FUNCTION documentdb_api_internal.bson_text_content(document documentdb_co
 RETURNS text LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_content_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_text_config(document documentdb_core.bson, index_spec documentdb_core.bson)
 RETURNS regconfig LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_config_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_text_written(document documentdb_core.bson, index_spec documentdb_core.bson)
+RETURNS text LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_written_wrapper';
+-- `{"": <$text operand>}`: whether the document holds a case- or diacritic-sensitive search's words.
+CREATE FUNCTION documentdb_api_internal.bson_text_matches_sensitively(document documentdb_core.bson, index_spec documentdb_core.bson, operand documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_matches_sensitively_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_with_text_score(document documentdb_core.bson, field text, score float8)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_with_text_score_wrapper';
 -- The keys of a wildcard index ({p: path, v: value} for every covered path), for its GIN.

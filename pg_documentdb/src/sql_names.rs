@@ -80,6 +80,11 @@ pub const HASHED_KEY: &str = "documentdb_api_internal.bson_hashed_key";
 pub const TEXT_CONTENT: &str = "documentdb_api_internal.bson_text_content";
 /// The text search configuration of a document's language (`sql_api/text_search.rs`).
 pub const TEXT_CONFIG: &str = "documentdb_api_internal.bson_text_config";
+/// Every string a text index holds of a document, as written (`sql_api/text_search.rs`).
+pub const TEXT_WRITTEN: &str = "documentdb_api_internal.bson_text_written";
+/// Whether a document holds a `$caseSensitive` / `$diacriticSensitive` search's words as
+/// written (`sql_api/text_search.rs`).
+pub const TEXT_MATCHES_SENSITIVELY: &str = "documentdb_api_internal.bson_text_matches_sensitively";
 /// A result document with its `{$meta: "textScore"}` field (`sql_api/text_search.rs`).
 pub const WITH_TEXT_SCORE: &str = "documentdb_api_internal.bson_with_text_score";
 /// The keys of a wildcard index (`sql_api/indexes.rs` `bson_wildcard_keys`).

@@ -130,12 +130,22 @@ impl TextIndex {
 
     /// The strings of `doc` this index holds in weight class `class` ('A'..'D'), one per
     /// line: every string reached by a field's path (through arrays), or for `$**` every
-    /// string of the document.
+    /// string of the document; diacritics folded (the index ignores them, as MongoDB's).
     pub fn content(&self, doc: &RawDocument, class: char) -> String {
         let class = (class as usize).saturating_sub('A' as usize);
+        crate::text_search::fold_diacritics(&self.strings(doc, Some(class)))
+    }
+
+    /// Every string of `doc` the index holds, as written (for `$caseSensitive` /
+    /// `$diacriticSensitive` rechecks).
+    pub fn all_content(&self, doc: &RawDocument) -> String {
+        self.strings(doc, None)
+    }
+
+    fn strings(&self, doc: &RawDocument, class: Option<usize>) -> String {
         let mut out = String::new();
         for (path, weight) in &self.fields {
-            if self.class_of(*weight) != class {
+            if class.is_some_and(|c| self.class_of(*weight) != c) {
                 continue;
             }
             if path == "$**" {

@@ -7,6 +7,43 @@
 use bson::{RawBsonRef, RawDocument};
 use documentdb_errors::{bail, docdb_error, DocDbResult};
 
+/// MongoDB's text indexes (version 3) ignore diacritics: `é`, `ê` and `e` are one letter.
+/// Canonical decomposition with the combining marks dropped.
+pub fn fold_diacritics(text: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    if text.is_ascii() {
+        return text.to_owned();
+    }
+    text.nfd().filter(|c| !is_combining_mark(*c)).collect()
+}
+
+/// Whether `text` (a document's indexed strings) satisfies `query` with its sensitivity:
+/// some term is one of its words, it holds every phrase, and none of the negated terms or
+/// phrases; words compare exactly in case with `$caseSensitive` and in diacritics with
+/// `$diacriticSensitive` (else folded). The index's language matching (stemming) finds
+/// the candidates; a sensitive search then wants the words as written, as MongoDB matches a
+/// stemmed term on its exact word when case-sensitive.
+pub fn matches_sensitively(text: &str, query: &TextQuery) -> bool {
+    let normalize = |s: &str| {
+        let s = if query.diacritic_sensitive { s.to_owned() } else { fold_diacritics(s) };
+        if query.case_sensitive {
+            s
+        } else {
+            s.to_lowercase()
+        }
+    };
+    let words: Vec<String> = words_of(text).iter().map(|w| normalize(w)).collect();
+    let joined = format!(" {} ", words.join(" "));
+    let has_word = |t: &str| words.iter().any(|w| *w == normalize(t));
+    let has_phrase = |p: &str| joined.contains(&format!(" {} ", words_of(&normalize(p)).join(" ")));
+    let s = &query.search;
+    (s.terms.is_empty() || s.terms.iter().any(|t| has_word(t)))
+        && s.phrases.iter().all(|p| has_phrase(p))
+        && !s.negated_terms.iter().any(|t| has_word(t))
+        && !s.negated_phrases.iter().any(|p| has_phrase(p))
+}
+
 /// A parsed `$search` string.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchString {
@@ -162,6 +199,32 @@ pub fn text_search_config(language: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+
+    fn query(search: &str, case_sensitive: bool, diacritic_sensitive: bool) -> TextQuery {
+        TextQuery { search: parse_search(search), language: None, case_sensitive, diacritic_sensitive }
+    }
+
+    /// Manual ($text): case- and diacritic-insensitive by default; $caseSensitive and
+    /// $diacriticSensitive make words compare as written.
+    #[test]
+    fn sensitive_searches_compare_words_as_written() {
+        assert_eq!(fold_diacritics("Café Crème naïve"), "Cafe Creme naive");
+        let text = "Le Café est très bon\nCOFFEE";
+        assert!(matches_sensitively(text, &query("cafe", false, false)));
+        assert!(!matches_sensitively(text, &query("cafe", false, true)));
+        assert!(matches_sensitively(text, &query("café", false, true)));
+        assert!(!matches_sensitively(text, &query("café", true, true)));
+        assert!(matches_sensitively(text, &query("Café", true, true)));
+        assert!(matches_sensitively(text, &query("Cafe", true, false)));
+        assert!(!matches_sensitively(text, &query("coffee", true, false)));
+        assert!(matches_sensitively(text, &query("coffee tea", false, false)));
+        assert!(matches_sensitively(text, &query("\"est tres\"", false, false)));
+        assert!(!matches_sensitively(text, &query("\"est tres\"", false, true)));
+        assert!(!matches_sensitively(text, &query("Café -COFFEE", true, false)));
+        assert!(matches_sensitively(text, &query("Café -coffee", true, false)));
+        assert!(!matches_sensitively(text, &query("Café -\"tres bon\"", false, false)));
+    }
+
     use super::*;
     use bson::rawdoc;
 

@@ -639,9 +639,6 @@ impl SqlBuilder {
         let Some(index) = text_index_of(collection) else {
             return Err(DocDbError::new(ErrorCode::IndexNotFound, "text index required for $text query"));
         };
-        if query.case_sensitive || query.diacritic_sensitive {
-            bail!(CommandNotSupported, "$caseSensitive and $diacriticSensitive text search are not supported yet");
-        }
         let language = query.language.as_deref().unwrap_or(&index.default_language);
         let Some(config) = text_search_config(language) else {
             bail!(BadValue, "unsupported language: \"{language}\" for text search");
@@ -653,29 +650,62 @@ impl SqlBuilder {
             self.text_score = Some("0::float8".to_owned());
             return Ok("false".to_owned());
         }
-        let word_query = |function: &str, text: &str, b: &mut SqlBuilder| {
-            let p = b.param(OwnedParam::Text(text.to_owned()));
-            format!("pg_catalog.{function}({cfg}, {p}::text)")
+        // A case- or diacritic-sensitive search narrows the index's matches by the words as
+        // written; its negations are then only rechecked (the index would exclude documents
+        // holding the word in another case or with other accents).
+        let sensitive = query.case_sensitive || query.diacritic_sensitive;
+        // The index holds text with diacritics folded (as MongoDB's ignores them): so do the
+        // searched words, unless a diacritic-sensitive recheck wants them as written.
+        let tsquery = |b: &mut SqlBuilder, folded: bool, negations: bool| {
+            let mut word_query = |function: &str, text: &str| {
+                let text = if folded { documentdb_query::text_search::fold_diacritics(text) } else { text.to_owned() };
+                let p = b.param(OwnedParam::Text(text));
+                format!("pg_catalog.{function}({cfg}, {p}::text)")
+            };
+            let any: Vec<String> = search.terms.iter().map(|t| word_query("plainto_tsquery", t)).collect();
+            let mut parts = vec![format!("({})", any.join(" OPERATOR(pg_catalog.||) "))];
+            for phrase in &search.phrases {
+                parts.push(word_query("phraseto_tsquery", phrase));
+            }
+            for term in search.negated_terms.iter().filter(|_| negations) {
+                parts.push(format!("(OPERATOR(pg_catalog.!!) {})", word_query("plainto_tsquery", term)));
+            }
+            for phrase in search.negated_phrases.iter().filter(|_| negations) {
+                parts.push(format!("(OPERATOR(pg_catalog.!!) {})", word_query("phraseto_tsquery", phrase)));
+            }
+            parts.join(" OPERATOR(pg_catalog.&&) ")
         };
-        let any: Vec<String> = search.terms.iter().map(|t| word_query("plainto_tsquery", t, self)).collect();
-        let mut parts = vec![format!("({})", any.join(" OPERATOR(pg_catalog.||) "))];
-        for phrase in &search.phrases {
-            parts.push(word_query("phraseto_tsquery", phrase, self));
-        }
-        for term in &search.negated_terms {
-            parts.push(format!("(OPERATOR(pg_catalog.!!) {})", word_query("plainto_tsquery", term, self)));
-        }
-        for phrase in &search.negated_phrases {
-            parts.push(format!("(OPERATOR(pg_catalog.!!) {})", word_query("phraseto_tsquery", phrase, self)));
-        }
-        let tsquery = parts.join(" OPERATOR(pg_catalog.&&) ");
+        let index_query = tsquery(self, true, !sensitive);
         let vector = text_vector_expression(&index);
         let [d, c, b, a] = index.rank_weights();
         self.text_score =
             // Normalisation 1 divides by 1 + log(document length): a term in a short text
             // weighs more, as in MongoDB's score.
-            Some(format!("pg_catalog.ts_rank('{{{d},{c},{b},{a}}}'::float4[], {vector}, {tsquery}, 1)::float8"));
-        Ok(format!("({vector}) OPERATOR(pg_catalog.@@) ({tsquery})"))
+            Some(format!("pg_catalog.ts_rank('{{{d},{c},{b},{a}}}'::float4[], {vector}, {index_query}, 1)::float8"));
+        let matched = format!("({vector}) OPERATOR(pg_catalog.@@) ({index_query})");
+        if !sensitive {
+            return Ok(matched);
+        }
+        let stored_spec = super::query_text::text_index_spec_of(collection).unwrap_or_default();
+        let spec = self.param(OwnedParam::Bson(stored_spec.into_bytes()));
+        if query.case_sensitive {
+            // Case-sensitive terms match whole words as written, not stems (MongoDB,
+            // SERVER-17809): checked in Rust.
+            let operand = self.param(OwnedParam::Bson(key_bytes(operand)));
+            return Ok(format!(
+                "{matched} AND {}(document, {spec}::{BSON}, {operand}::{BSON})",
+                sql_names::TEXT_MATCHES_SENSITIVELY
+            ));
+        }
+        // Diacritic-sensitive: the same stemmed search over the text as written (PostgreSQL's
+        // configurations keep accents), negations included.
+        let written_query = tsquery(self, false, true);
+        Ok(format!(
+            "{matched} AND pg_catalog.to_tsvector({}(document, {spec}::{BSON}), {}(document, {spec}::{BSON})) \
+             OPERATOR(pg_catalog.@@) ({written_query})",
+            sql_names::TEXT_CONFIG,
+            sql_names::TEXT_WRITTEN
+        ))
     }
 }
 

@@ -53,6 +53,16 @@ pub fn text_index_of(collection: &Collection) -> Option<TextIndex> {
     collection.indexes.iter().filter(|i| !i.is_hidden()).find_map(|i| TextIndex::from_spec(&i.spec))
 }
 
+/// The stored spec of the collection's visible text index.
+pub fn text_index_spec_of(collection: &Collection) -> Option<RawDocumentBuf> {
+    collection
+        .indexes
+        .iter()
+        .filter(|i| !i.is_hidden())
+        .find(|i| TextIndex::from_spec(&i.spec).is_some())
+        .map(|i| i.spec.clone())
+}
+
 /// `filter` without its top-level `$text`, and that operand, when it has one.
 pub fn split_text(filter: &RawDocument) -> DocDbResult<Option<(RawDocumentBuf, RawBsonRef<'_>)>> {
     let mut text = None;

@@ -26,6 +26,27 @@ fn bson_text_content(document: BsonRef<'_>, index_spec: BsonRef<'_>, class: &str
     })
 }
 
+/// Every string of `document` that text index `index_spec` holds, as written (diacritics
+/// kept), for diacritic-sensitive searches.
+#[pg_extern(sql = false)]
+fn bson_text_written(document: BsonRef<'_>, index_spec: BsonRef<'_>) -> String {
+    docdb_guard(|| Ok(text_index(index_spec)?.all_content(document.document())))
+}
+
+/// Whether `document`'s indexed strings hold the words of a `$caseSensitive` /
+/// `$diacriticSensitive` search as written (`operand` is `{"": <$text operand>}`).
+#[pg_extern(sql = false)]
+fn bson_text_matches_sensitively(document: BsonRef<'_>, index_spec: BsonRef<'_>, operand: BsonRef<'_>) -> bool {
+    docdb_guard(|| {
+        let value = operand.document().get("").map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        let query = documentdb_query::text_search::parse_text_operand(
+            value.ok_or_else(|| docdb_error!(InternalError, "no $text operand"))?,
+        )?;
+        let text = text_index(index_spec)?.all_content(document.document());
+        Ok(documentdb_query::text_search::matches_sensitively(&text, &query))
+    })
+}
+
 thread_local! {
     /// Text search configuration OIDs by name (they never change for a database).
     static CONFIGS: RefCell<HashMap<&'static str, pg_sys::Oid>> = RefCell::new(HashMap::new());
