@@ -94,6 +94,8 @@ pub struct PgSession {
     state: SessionState,
     /// The pool's role epoch when `state` was recorded (see [`PgPool::invalidate_roles`]).
     epoch: u64,
+    /// The PostgreSQL backend's process id (currentOp joins PostgreSQL's progress views on it).
+    backend_pid: Option<i32>,
 }
 
 /// Opens pool connections on [`PgUnixStream`] (read-readiness-only registration; see there).
@@ -144,7 +146,8 @@ impl managed::Manager for SessionManager {
 
     async fn create(&self) -> Result<PgSession, tokio_postgres::Error> {
         let client = self.0.create().await?;
-        Ok(PgSession { client, state: SessionState::Known { role: None, timeout_ms: None }, epoch: 0 })
+        let backend_pid = client.query_one(crate::sql::BACKEND_PID, &[]).await.ok().and_then(|r| r.try_get(0).ok());
+        Ok(PgSession { client, state: SessionState::Known { role: None, timeout_ms: None }, epoch: 0, backend_pid })
     }
 
     async fn recycle(
@@ -426,6 +429,11 @@ impl PgConn {
     }
 
     /// The token that cancels this connection's running statement.
+    /// The PostgreSQL backend process running this connection's statements.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.session().ok().and_then(|s| s.backend_pid)
+    }
+
     pub fn cancel_token(&self) -> Option<tokio_postgres::CancelToken> {
         self.client().ok().map(|c| c.cancel_token())
     }

@@ -28,6 +28,8 @@ pub struct OpInfo {
     /// The command document (truncated to its first field past 1 KiB, as mongod does).
     pub command: RawDocumentBuf,
     pub started_at: Instant,
+    /// The PostgreSQL backend running it (for index build progress).
+    pub backend_pid: Option<i32>,
 }
 
 /// Commands running on a PostgreSQL connection, for currentOp, killOp and killSessions.

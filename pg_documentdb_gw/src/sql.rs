@@ -86,6 +86,14 @@ pub const SCRAM_SHA1_CREDENTIALS: &str = "SELECT c.salt, c.iterations, c.stored_
      AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > now())";
 /// The actions the current (SET ROLE) user holds on the cluster resource.
 pub const CLUSTER_ACTIONS: &str = "SELECT documentdb_api_internal.cluster_actions()";
+/// The backend process id of a new pool connection.
+pub const BACKEND_PID: &str = "SELECT pg_catalog.pg_backend_pid()";
+/// Index builds running on the backends `$1` (int4[]): pid, phase, and the phase's progress
+/// (tuples when PostgreSQL counts them, else blocks).
+pub const INDEX_BUILD_PROGRESS: &str = "SELECT pid, phase, \
+     CASE WHEN tuples_total > 0 THEN tuples_done ELSE blocks_done END, \
+     CASE WHEN tuples_total > 0 THEN tuples_total ELSE blocks_total END \
+     FROM pg_catalog.pg_stat_progress_create_index WHERE pid = ANY($1)";
 /// connectionStatus of the current user (`$1` the command document).
 pub const CONNECTION_STATUS: &str = "SELECT documentdb_api.connection_status($1)";
 
@@ -145,6 +153,8 @@ pub const ALL: &[&str] = &[
     SCRAM_SHA1_CREDENTIALS,
     CLUSTER_ACTIONS,
     CONNECTION_STATUS,
+    BACKEND_PID,
+    INDEX_BUILD_PROGRESS,
     PREPARE_SESSION,
 ];
 

@@ -235,6 +235,44 @@ def test_negations_types_and_missing_read_index_intervals():
     assert before[json.dumps({"n": {"$nin": list(range(3, 1000))}})] == [i for i in range(20000) if i % 1000 < 3]
 
 
+def test_current_op_shows_an_index_build_with_progress():
+    """Issue #10: currentOp shows a running build with its progress (PostgreSQL's
+    pg_stat_progress_create_index: the phase, done / total), as MongoDB's msg/progress."""
+    import threading
+
+    coll = db().build_progress
+    coll.insert_many(({"_id": i, "a": i * 7919 % 1000003, "b": f"s{i % 9973}", "c": i % 17} for i in range(300000)),
+                     ordered=False)
+    seen, errors = [], []
+
+    def build():
+        try:
+            coll.create_index([("b", 1), ("a", -1), ("c", 1)])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    builder = threading.Thread(target=build)
+    builder.start()
+    admin = db().client.admin
+    other, slowest, n = db().build_neighbour, 0.0, 0
+    while builder.is_alive():
+        for op in admin.command("currentOp")["inprog"]:
+            if op.get("command", {}).get("createIndexes") == coll.name and "progress" in op:
+                seen.append(op)
+        # The build locks only its own collection: another one reads and writes meanwhile.
+        started = time.monotonic()
+        other.insert_one({"_id": n})
+        assert other.find_one({"_id": n}) == {"_id": n}
+        slowest, n = max(slowest, time.monotonic() - started), n + 1
+    builder.join()
+    assert not errors, errors
+    assert slowest < 0.5, f"a write beside the build took {slowest:.2f}s"
+    assert seen, "no currentOp entry of the build carried progress"
+    op = seen[-1]
+    assert op["msg"].startswith("Index Build: ") and 0 <= op["progress"]["done"] <= op["progress"]["total"], op
+    assert op["ns"] == f"{db().name}.{coll.name}" and op["op"] == "command", op
+
+
 def test_sort_and_limit_read_only_limit_entries():
     coll = db().fresh
     explain = explain_find(coll, "executionStats", filter={"n": {"$gte": 10}}, sort={"n": 1}, limit=5)

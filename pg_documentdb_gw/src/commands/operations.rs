@@ -14,8 +14,43 @@ use crate::gateway::Gateway;
 use crate::host::host_name;
 use crate::running_ops::OpInfo;
 
+/// An index build's progress, from PostgreSQL's `pg_stat_progress_create_index`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildProgress {
+    pub phase: String,
+    pub done: i64,
+    pub total: i64,
+}
+
+/// The index builds running on the backends of `ops` (the commands that build indexes:
+/// createIndexes, and reIndex), by backend pid. Read as the gateway's superuser.
+async fn build_progress(gw: &Gateway, ops: &[(i32, OpInfo)]) -> std::collections::HashMap<i32, BuildProgress> {
+    let pids: Vec<i32> = ops
+        .iter()
+        .filter(|(_, info)| {
+            matches!(info.command.iter().next().and_then(Result::ok), Some((name, _)) if matches!(name.as_str(), "createIndexes" | "reIndex"))
+        })
+        .filter_map(|(_, info)| info.backend_pid)
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    if pids.is_empty() {
+        return out;
+    }
+    let Ok(conn) = gw.pool.get(None, None).await else { return out };
+    if let Ok(rows) = conn.query(crate::sql::INDEX_BUILD_PROGRESS, &[&pids]).await {
+        for row in rows {
+            let (Ok(pid), Ok(phase)) = (row.try_get::<_, i32>(0), row.try_get::<_, String>(1)) else { continue };
+            let done = row.try_get::<_, Option<i64>>(2).ok().flatten().unwrap_or(0);
+            let total = row.try_get::<_, Option<i64>>(3).ok().flatten().unwrap_or(0);
+            out.insert(pid, BuildProgress { phase, done, total });
+        }
+    }
+    conn.release();
+    out
+}
+
 /// A `currentOp` / `$currentOp` output document.
-fn op_document(opid: i32, info: &OpInfo, host: &str) -> Document {
+fn op_document(opid: i32, info: &OpInfo, host: &str, progress: Option<&BuildProgress>) -> Document {
     let first = info.command.iter().next().and_then(Result::ok);
     let op = match first.map(|(name, _)| name.as_str()) {
         Some("find") => "query",
@@ -57,6 +92,12 @@ fn op_document(opid: i32, info: &OpInfo, host: &str) -> Document {
     if let Some((name, db)) = &info.user {
         d.insert("effectiveUsers", vec![Bson::Document(doc! { "user": name.as_str(), "db": db.as_str() })]);
     }
+    if let Some(p) = progress {
+        // MongoDB's index build entry: a message with the phase and its progress.
+        let percent = if p.total > 0 { p.done * 100 / p.total } else { 0 };
+        d.insert("msg", format!("Index Build: {}: {}/{} {percent}%", p.phase, p.done, p.total));
+        d.insert("progress", doc! { "done": p.done, "total": p.total });
+    }
     d
 }
 
@@ -69,16 +110,25 @@ pub async fn interrupt(gw: &Gateway, selected: impl Fn(i32, &OpInfo) -> bool) {
     }
 }
 
-/// The operation documents `user` may see: all with `all_users`, else the user's own.
-fn op_documents(gw: &Gateway, user: &AuthenticatedUser, all_users: bool) -> CommandResult<RawArrayBuf> {
+/// The operations `user` may see: all with `all_users`, else the user's own.
+fn visible_ops(gw: &Gateway, user: &AuthenticatedUser, all_users: bool) -> Vec<(i32, OpInfo)> {
+    let own = |info: &OpInfo| info.user.as_ref().is_some_and(|(name, db)| *name == user.name && *db == user.db);
+    gw.running.snapshot().into_iter().filter(|(_, info)| all_users || own(info)).collect()
+}
+
+/// The operation documents of `ops`, with the progress of the index builds among them.
+fn op_documents(
+    gw: &Gateway,
+    ops: &[(i32, OpInfo)],
+    progress: &std::collections::HashMap<i32, BuildProgress>,
+) -> CommandResult<RawArrayBuf> {
     let host = format!("{}:{}", host_name(), gw.config.port);
     let mut out = RawArrayBuf::new();
-    for (opid, info) in gw.running.snapshot() {
-        if all_users || info.user.as_ref().is_some_and(|(name, db)| *name == user.name && *db == user.db) {
-            let d = RawDocumentBuf::try_from(&op_document(opid, &info, &host))
-                .map_err(|e| CommandError::internal(format!("could not encode an operation: {e}")))?;
-            out.push(d);
-        }
+    for (opid, info) in ops {
+        let build = info.backend_pid.and_then(|pid| progress.get(&pid));
+        let d = RawDocumentBuf::try_from(&op_document(*opid, info, &host, build))
+            .map_err(|e| CommandError::internal(format!("could not encode an operation: {e}")))?;
+        out.push(d);
     }
     Ok(out)
 }
@@ -119,7 +169,7 @@ pub fn current_op_stage(ctx: &Ctx<'_>, db: &str, spec: RawBsonRef<'_>) -> Comman
     if all_users {
         user.require_cluster_action("inprog", "aggregate", "admin")?;
     }
-    op_documents(ctx.gw, &user, all_users)
+    op_documents(ctx.gw, &visible_ops(ctx.gw, &user, all_users), &Default::default())
 }
 
 /// `currentOp` (admin): `{currentOp: 1, $ownOps, $all, <filter on the operation documents>}`.
@@ -139,7 +189,9 @@ pub async fn current_op(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResul
     if !own_ops {
         user.require_cluster_action("inprog", "currentOp", "admin")?;
     }
-    let docs = op_documents(ctx.gw, &user, !own_ops)?;
+    let ops = visible_ops(ctx.gw, &user, !own_ops);
+    let progress = build_progress(ctx.gw, &ops).await;
+    let docs = op_documents(ctx.gw, &ops, &progress)?;
     let body = rawdoc! {
         "aggregate": 1,
         "pipeline": [{ "$documents": { "$literal": docs } }, { "$match": filter }],
@@ -200,8 +252,12 @@ mod tests {
             db: "db".into(),
             command: rawdoc! { "find": "c" },
             started_at: std::time::Instant::now(),
+            backend_pid: Some(99),
         };
-        let d = op_document(42, &info, "host:10260");
+        let progress = BuildProgress { phase: "building index: scanning table".into(), done: 25, total: 100 };
+        let d = op_document(42, &info, "host:10260", Some(&progress));
+        assert_eq!(d.get_document("progress").unwrap(), &doc! { "done": 25_i64, "total": 100_i64 });
+        assert_eq!(d.get_str("msg").unwrap(), "Index Build: building index: scanning table: 25/100 25%");
         assert_eq!(d.get_i32("opid").unwrap(), 42);
         assert_eq!(d.get_str("desc").unwrap(), "conn7");
         assert_eq!(d.get_str("op").unwrap(), "query");

@@ -11,7 +11,7 @@ use crate::running_ops::{shown_command, OpInfo};
 
 /// How a command is described while it runs (recorded for every command that takes a
 /// PostgreSQL connection, so only cheap copies; the rest is derived when listed).
-fn op_info(ctx: &Ctx<'_>, req: &CommandRequest) -> OpInfo {
+fn op_info(ctx: &Ctx<'_>, req: &CommandRequest, backend_pid: Option<i32>) -> OpInfo {
     OpInfo {
         session: ctx.lsid,
         user: ctx.connection.user.as_ref().map(|u| (u.name.clone(), u.db.clone())),
@@ -21,6 +21,7 @@ fn op_info(ctx: &Ctx<'_>, req: &CommandRequest) -> OpInfo {
         db: req.db.clone(),
         command: shown_command(&req.body),
         started_at: std::time::Instant::now(),
+        backend_pid,
     }
 }
 
@@ -29,7 +30,8 @@ pub async fn user_connection(ctx: &Ctx<'_>, req: &CommandRequest, honour_max_tim
     let timeout = if honour_max_time { super::max_time_ms(&req.body)? } else { None };
     let mut conn = ctx.gw.pool.get(ctx.user(), timeout).await?;
     if let Some(token) = conn.cancel_token() {
-        conn.attach_op(ctx.gw.running.register(op_info(ctx, req), token));
+        let pid = conn.backend_pid();
+        conn.attach_op(ctx.gw.running.register(op_info(ctx, req, pid), token));
     }
     Ok(conn)
 }
