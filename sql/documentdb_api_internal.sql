@@ -71,6 +71,9 @@ RETURNS void LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'i
 -- (the same test, false once the catalog already records the index as multikey).
 CREATE FUNCTION documentdb_api_internal.bson_has_array_on_key_paths(document documentdb_core.bson, key_pattern documentdb_core.bson)
 RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_has_array_on_key_paths_wrapper';
+-- A compound index's CHECK constraint: true, or MongoDB's 171 "cannot index parallel arrays".
+CREATE FUNCTION documentdb_api_internal.bson_no_parallel_arrays(document documentdb_core.bson, key_pattern documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_no_parallel_arrays_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_index_becomes_multikey(document documentdb_core.bson, index_id bigint, key_pattern documentdb_core.bson)
 RETURNS boolean LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'bson_index_becomes_multikey_wrapper';
 -- The keys a multikey index holds for a document at a path (one per element and per array),

@@ -65,6 +65,8 @@ pub const ARRAY_AGG: &str = "documentdb_core.bson_array_agg";
 /// A document holds an array along an index key pattern's paths (`sql_api/indexes.rs`
 /// `bson_has_array_on_key_paths`).
 pub const HAS_ARRAY_ON_KEY_PATHS: &str = "documentdb_api_internal.bson_has_array_on_key_paths";
+/// A compound index's check that a document keys one array at most (`sql_api/indexes.rs`).
+pub const NO_PARALLEL_ARRAYS: &str = "documentdb_api_internal.bson_no_parallel_arrays";
 /// The keys a multikey index holds for a document at a path (`sql_api/indexes.rs`
 /// `bson_index_terms`).
 pub const INDEX_TERMS: &str = "documentdb_api_internal.bson_index_terms";

@@ -273,6 +273,53 @@ def test_current_op_shows_an_index_build_with_progress():
     assert op["ns"] == f"{db().name}.{coll.name}" and op["op"] == "command", op
 
 
+def test_compound_multikey_index_serves_its_leading_path():
+    """A compound index whose leading field holds arrays answers equality, $in and ranges
+    on that field (the GIN of keys and the btree of arrays' ends beside it), with the
+    documents MongoDB returns; two array fields in one document are refused (171)."""
+    coll = db().compound_multikey
+    rnd = random.Random(11)
+    docs = []
+    for i in range(6000):
+        a = [rnd.randrange(200) for _ in range(rnd.randrange(4))] if i % 3 == 0 else rnd.randrange(200)
+        docs.append({"_id": i, "a": a, "b": rnd.randrange(50), "s": rnd.choice(["x", "y"])})
+    coll.insert_many(docs)
+    filters = [{"a": 7}, {"a": {"$in": [3, 150]}}, {"a": {"$gte": 190}}, {"a": {"$lt": 2}}, {"a": 7, "b": {"$lt": 10}},
+               {"a": {"$gt": 50, "$lt": 52}}, {"a": []}, {"a": None}, {"b": 4}]
+    before = {json.dumps(f): ids(coll, f) for f in filters}
+    coll.create_index([("a", 1), ("b", -1)])
+    assert [i for i in coll.list_indexes() if i["name"] == "a_1_b_-1"]
+    for f in filters:
+        assert ids(coll, f) == before[json.dumps(f)], f
+    for f in [{"a": 7}, {"a": {"$in": [3, 150]}}, {"a": {"$gte": 190}}]:
+        plan = coll.find(f).explain()["queryPlanner"]["winningPlan"]
+        assert "IXSCAN" in json.dumps(plan), (f, plan)
+    # Manual (multikey indexes): a compound multikey index keys one array per document.
+    for bad in [{"_id": "p1", "a": [1, 2], "b": [3, 4]}]:
+        try:
+            coll.insert_one(bad)
+            raise AssertionError("parallel arrays were indexed")
+        except OperationFailure as e:
+            assert e.code == 171 and "cannot index parallel arrays" in str(e), e
+    try:
+        coll.update_one({"_id": 0}, {"$set": {"b": [1, 2]}})
+        raise AssertionError("an update made parallel arrays")
+    except OperationFailure as e:
+        assert e.code == 171, e
+    coll.insert_one({"_id": "shared", "a": [{"x": 1}], "b": 1})
+    other = db().parallel_build
+    other.insert_many([{"_id": 1, "a": [1], "b": [2]}])
+    try:
+        other.create_index([("a", 1), ("b", 1)])
+        raise AssertionError("a build over parallel arrays succeeded")
+    except OperationFailure as e:
+        assert e.code == 171, e
+    assert [i["name"] for i in other.list_indexes()] == ["_id_"]
+    nested = db().parallel_nested
+    nested.create_index([("a.b", 1), ("a.c", 1)])
+    nested.insert_one({"a": [{"b": 1, "c": 2}, {"b": 3, "c": 4}]})  # one array: fine
+
+
 def test_sort_and_limit_read_only_limit_entries():
     coll = db().fresh
     explain = explain_find(coll, "executionStats", filter={"n": {"$gte": 10}}, sort={"n": 1}, limit=5)

@@ -194,6 +194,42 @@ impl Bracket {
     }
 }
 
+/// The first prefix of `path` (the path itself included) that holds an array in `doc`.
+fn first_array_prefix<'p>(doc: &RawDocument, path: &'p str) -> Option<&'p str> {
+    let mut current = doc;
+    let mut end = 0;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        end += part.len();
+        match current.get(part) {
+            Ok(Some(RawBsonRef::Array(_))) => return path.get(..end),
+            Ok(Some(RawBsonRef::Document(d))) if parts.peek().is_some() => current = d,
+            _ => return None,
+        }
+        end += 1;
+    }
+    None
+}
+
+/// MongoDB's "cannot index parallel arrays": a compound index keys one array per document
+/// at most (paths may share the array they go through: `a.b` and `a.c` with `a` an array).
+/// Returns the two array fields (the later key's first, as MongoDB's message prints them).
+pub fn parallel_arrays<'k>(doc: &RawDocument, key_paths: &[&'k str]) -> Option<(&'k str, &'k str)> {
+    let mut first: Option<&'k str> = None;
+    for path in key_paths {
+        let Some(prefix) = first_array_prefix(doc, path) else { continue };
+        match first {
+            None => first = Some(prefix),
+            Some(seen) if seen != prefix => {
+                let field = |p: &'k str| p.rsplit('.').next().unwrap_or(p);
+                return Some((field(prefix), field(seen)));
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
 /// Whether `doc` holds an array anywhere along the dotted `path` (the path itself or one
 /// of its prefixes): then its index keys for the path are multikey.
 pub fn path_has_array(doc: &RawDocument, path: &str) -> bool {
@@ -464,6 +500,20 @@ mod tests {
         assert!(mixed.key_restrictions().is_empty());
         let ne_array = Filter::parse(&rawdoc! { "a": { "$ne": [1] } }).unwrap();
         assert_eq!(restriction_bounds(&ne_array.key_restrictions()[0].1), None);
+    }
+
+    /// Manual (multikey indexes, compound): at most one indexed field per document may be an
+    /// array; fields under one shared array are fine.
+    #[test]
+    fn parallel_arrays_are_two_different_arrays() {
+        let check = |doc: bson::RawDocumentBuf, paths: &[&str]| {
+            parallel_arrays(&doc, paths).map(|(a, b)| (a.to_owned(), b.to_owned()))
+        };
+        assert_eq!(check(rawdoc! { "a": [1, 2], "b": [1, 2] }, &["a", "b"]), Some(("b".into(), "a".into())));
+        assert_eq!(check(rawdoc! { "a": [1, 2], "b": 1 }, &["a", "b"]), None);
+        assert_eq!(check(rawdoc! { "a": [{ "b": 1, "c": 2 }] }, &["a.b", "a.c"]), None);
+        assert_eq!(check(rawdoc! { "a": { "b": [1], "c": [2] } }, &["a.b", "a.c"]), Some(("c".into(), "b".into())));
+        assert_eq!(check(rawdoc! { "x": 1 }, &["a", "b"]), None);
     }
 
     #[test]

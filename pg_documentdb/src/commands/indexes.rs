@@ -265,10 +265,28 @@ fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> 
         sql.push_str(&predicates.join(" AND "));
     }
     spi::execute_once(&sql)?;
-    let mut keys = spec.key.iter().flatten().filter(|(_, v)| !matches!(v, RawBsonRef::String("hashed")));
-    if let (Some((path, direction)), None, None, false) =
-        (keys.next(), keys.next(), predicates.first(), is_hashed(&spec.key))
-    {
+    // MongoDB keys one array per document at most: a compound index refuses documents
+    // with two (171), on every write and over the documents there already (the build fails).
+    let paths = spec.key.iter().flatten().count();
+    if paths > 1 && !is_hashed(&spec.key) {
+        let check = format!(
+            "{}(document, {})",
+            sql_names::NO_PARALLEL_ARRAYS,
+            quote_literal(&documentdb_bson::extjson::to_canonical_string(&spec.key))
+        );
+        let check =
+            if predicates.is_empty() { check } else { format!("NOT ({}) OR {check}", predicates.join(" AND ")) };
+        spi::execute_once(&format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({check})",
+            collection.table(),
+            parallel_arrays_constraint_name(collection, index_id)
+        ))?;
+    }
+    // Beside the btree, for its leading path (of a single-field or compound index): the GIN
+    // of multikey keys and the btree of arrays' other ends, which answer equality and
+    // ranges on that path once the index is multikey.
+    let leading = spec.key.iter().flatten().next();
+    if let (Some((path, direction)), None, false) = (leading, predicates.first(), is_hashed(&spec.key)) {
         spi::execute_once(&format!(
             "CREATE INDEX {} ON {} USING gin ({}) WHERE {}",
             terms_index_name(collection, index_id),
@@ -301,6 +319,11 @@ fn bson_to_raw(doc: &bson::Document) -> DocDbResult<RawDocumentBuf> {
 /// Whether a key pattern has a hashed key.
 fn is_hashed(key: &RawDocument) -> bool {
     key.iter().flatten().any(|(_, v)| matches!(v, RawBsonRef::String("hashed")))
+}
+
+/// The CHECK constraint of compound index `index_id` against parallel arrays.
+fn parallel_arrays_constraint_name(collection: &Collection, index_id: i64) -> String {
+    format!("documents_{}_idx_{index_id}_parallel", collection.id)
 }
 
 /// The name of the GIN index beside single-field index `index_id`.
@@ -692,6 +715,11 @@ fn drop_indexes_as_owner(db: &str, coll: &str, target: RawBsonRef<'_>) -> DocDbR
                 spi::execute_once(&format!("DROP INDEX documentdb_data.{companion}"))?;
             }
         }
+        spi::execute_once(&format!(
+            "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+            collection.table(),
+            parallel_arrays_constraint_name(&collection, *id)
+        ))?;
         for trigger in [multikey_trigger_name(&collection, *id), unique_trigger_name(&collection, *id)] {
             if trigger_exists(&collection, &trigger)? {
                 spi::execute_once(&format!("DROP TRIGGER {trigger} ON {}", collection.table()))?;

@@ -539,10 +539,15 @@ impl SqlBuilder {
         conditions: &mut Vec<String>,
     ) -> DocDbResult<()> {
         let path = predicate.path.as_str();
+        // The companions index the key's leading path only.
+        let leads = |i: &&crate::catalog::IndexEntry| {
+            i.key().and_then(|k| k.iter().flatten().next()).is_some_and(|(p, _)| p.as_str() == path)
+        };
         let Some((index, ascending)) = collection
             .indexes
             .iter()
             .filter(|i| i.multikey && i.terms_oid != 0 && !i.is_hidden() && i.covers_every_document())
+            .filter(leads)
             .find_map(|i| Some((i, i.ascending_on(path)?)))
         else {
             return Ok(());

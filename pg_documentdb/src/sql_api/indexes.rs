@@ -34,6 +34,23 @@ fn re_index_internal(p_database_name: &str, p_arg: BsonRef<'_>) -> Bson {
 
 /// Whether `document` holds an array along one of the paths of `key_pattern` (so its index
 /// keys for that pattern are multikey).
+/// True, or MongoDB's 171 when two of the key's paths hold different arrays.
+#[pg_extern(sql = false)]
+fn bson_no_parallel_arrays(document: BsonRef<'_>, key_pattern: BsonRef<'_>) -> bool {
+    docdb_guard(|| {
+        let paths: Vec<&str> = key_pattern.document().iter().flatten().map(|(p, _)| p.as_str()).collect();
+        match documentdb_query::index_bounds::parallel_arrays(document.document(), &paths) {
+            Some((later, earlier)) => {
+                documentdb_errors::bail!(
+                    CannotIndexParallelArrays,
+                    "cannot index parallel arrays [{later}] [{earlier}]"
+                )
+            }
+            None => Ok(true),
+        }
+    })
+}
+
 #[pg_extern(sql = false)]
 fn bson_has_array_on_key_paths(document: BsonRef<'_>, key_pattern: BsonRef<'_>) -> bool {
     indexes::has_array_on_key_paths(document.document(), key_pattern.document())
