@@ -414,8 +414,18 @@ fn unique_trigger_name(collection: &Collection, index_id: i64) -> String {
 
 /// Whether the collection's table has trigger `name`.
 fn trigger_exists(collection: &Collection, name: &str) -> DocDbResult<bool> {
+    object_on_table_exists("pg_trigger WHERE tgname = $1 AND tgrelid", collection, name)
+}
+
+/// Whether the collection's table has the constraint `name`.
+fn constraint_exists(collection: &Collection, name: &str) -> DocDbResult<bool> {
+    object_on_table_exists("pg_constraint WHERE conname = $1 AND conrelid", collection, name)
+}
+
+/// `SELECT EXISTS (SELECT 1 FROM <catalog, named $1, on table $2>)`.
+fn object_on_table_exists(catalog_where: &str, collection: &Collection, name: &str) -> DocDbResult<bool> {
     let rows = spi::execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = $2::regclass)",
+        &format!("SELECT EXISTS (SELECT 1 FROM pg_catalog.{catalog_where} = $2::regclass)"),
         &[Param::Text(name), Param::Text(&collection.table())],
         true,
         1,
@@ -715,11 +725,10 @@ fn drop_indexes_as_owner(db: &str, coll: &str, target: RawBsonRef<'_>) -> DocDbR
                 spi::execute_once(&format!("DROP INDEX documentdb_data.{companion}"))?;
             }
         }
-        spi::execute_once(&format!(
-            "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
-            collection.table(),
-            parallel_arrays_constraint_name(&collection, *id)
-        ))?;
+        let constraint = parallel_arrays_constraint_name(&collection, *id);
+        if constraint_exists(&collection, &constraint)? {
+            spi::execute_once(&format!("ALTER TABLE {} DROP CONSTRAINT {constraint}", collection.table()))?;
+        }
         for trigger in [multikey_trigger_name(&collection, *id), unique_trigger_name(&collection, *id)] {
             if trigger_exists(&collection, &trigger)? {
                 spi::execute_once(&format!("DROP TRIGGER {trigger} ON {}", collection.table()))?;
