@@ -110,6 +110,8 @@ RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MOD
 -- keys is a duplicate, as MongoDB's unique multikey indexes rule.
 CREATE FUNCTION documentdb_api_internal.bson_index_unique_keys(document documentdb_core.bson, path text)
 RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_unique_keys_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_index_unique_key_tuples(document documentdb_core.bson, key_pattern documentdb_core.bson)
+RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_unique_key_tuples_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_unique_keys_need_check(document documentdb_core.bson, index_id bigint, key_pattern documentdb_core.bson)
 RETURNS boolean LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'bson_unique_keys_need_check_wrapper';
 CREATE FUNCTION documentdb_api_internal.check_unique_keys() RETURNS trigger

@@ -93,6 +93,8 @@ pub const WITH_TEXT_SCORE: &str = "documentdb_api_internal.bson_with_text_score"
 pub const WILDCARD_KEYS: &str = "documentdb_api_internal.bson_wildcard_keys";
 /// The keys a unique multikey index compares (`sql_api/indexes.rs` `bson_index_unique_keys`).
 pub const INDEX_UNIQUE_KEYS: &str = "documentdb_api_internal.bson_index_unique_keys";
+/// The key tuples a unique compound index compares (`sql_api/indexes.rs`).
+pub const INDEX_UNIQUE_KEY_TUPLES: &str = "documentdb_api_internal.bson_index_unique_key_tuples";
 /// The WHEN clause of the unique element check (`sql_api/indexes.rs`).
 pub const UNIQUE_KEYS_NEED_CHECK: &str = "documentdb_api_internal.bson_unique_keys_need_check";
 /// The unique element check's trigger function (plpgsql, `sql/documentdb_api_internal.sql`).

@@ -433,6 +433,43 @@ def test_unique_multikey_index_compares_array_elements():
     assert [i["name"] for i in existing.list_indexes()] == ["_id_"]
 
 
+def test_unique_compound_index_compares_key_tuples_of_array_elements():
+    # MongoDB's compound multikey keys: one (a, b) per element of the array; two documents
+    # sharing a tuple are duplicates, sharing an element with different partners is not.
+    coll = db().uniq_compound
+    coll.create_index([("a", 1), ("b", 1)], unique=True)
+    coll.insert_one({"_id": 1, "a": [1, 2], "b": "x"})
+    coll.insert_one({"_id": 2, "a": [2, 3], "b": "y"})  # (2, "y") is new
+    coll.insert_one({"_id": 3, "a": 3, "b": "x"})
+    for doc in [{"_id": 4, "a": [5, 2], "b": "x"}, {"_id": 5, "a": 1, "b": "x"}, {"_id": 6, "a": [9, 3], "b": "y"}]:
+        try:
+            coll.insert_one(doc)
+            raise AssertionError(f"{doc} accepted")
+        except DuplicateKeyError as e:
+            assert e.code == 11000 and e.details["keyPattern"] == {"a": 1, "b": 1}, e.details
+    try:
+        coll.update_one({"_id": 3}, {"$set": {"a": [7, 1]}})
+        raise AssertionError("update to a shared tuple accepted")
+    except DuplicateKeyError as e:
+        assert e.code == 11000, e
+    nested = db().uniq_compound_nested
+    nested.create_index([("p.b", 1), ("p.c", 1)], unique=True)
+    nested.insert_one({"p": [{"b": 1, "c": 2}, {"b": 3, "c": 4}]})
+    nested.insert_one({"p": [{"b": 1, "c": 4}]})  # (1, 4) pairs values of one element only
+    try:
+        nested.insert_one({"p": {"b": 3, "c": 4}})
+        raise AssertionError("a shared tuple under the array accepted")
+    except DuplicateKeyError as e:
+        assert e.code == 11000, e
+    existing = db().uniq_compound_build
+    existing.insert_many([{"a": [1, 2], "b": 7}, {"a": [2, 3], "b": 7}])
+    try:
+        existing.create_index([("a", 1), ("b", 1)], unique=True)
+        raise AssertionError("unique compound index built over shared tuples")
+    except OperationFailure as e:
+        assert e.code == 11000 and 'dup key: { "a" : 2, "b" : 7 }' in str(e), e
+
+
 def test_explain_of_writes_names_the_index():
     d = db()
     e = d.command("explain", {"update": "fresh", "updates": [{"q": {"k": "key000042"}, "u": {"$set": {"z": 1}}}]},

@@ -310,6 +310,99 @@ fn reached_keys<'a>(doc: &'a RawDocument, path: &str, whole_arrays: bool) -> Vec
     out
 }
 
+/// The keys a unique compound index compares for `doc`: one tuple (an array of the paths'
+/// values, null for a missing one) per element of the array the paths go through (one at
+/// most: parallel arrays are refused), elements of other nested arrays multiplied out.
+/// Paths under the array pair values of the same element (`a.b` and `a.c` of `a: [{b: 1,
+/// c: 2}, {b: 3, c: 4}]` are (1, 2) and (3, 4)), as MongoDB's index keys.
+pub fn unique_key_tuples(doc: &RawDocument, paths: &[&str]) -> Vec<RawBson> {
+    let shared = paths.iter().find_map(|p| first_array_prefix(doc, p));
+    let value_lists = |resolve: &dyn Fn(&str) -> Vec<RawBson>| -> Vec<Vec<RawBson>> {
+        paths
+            .iter()
+            .map(|p| {
+                let values = resolve(p);
+                if values.is_empty() {
+                    vec![RawBson::Null]
+                } else {
+                    values
+                }
+            })
+            .collect()
+    };
+    let whole = |p: &str| unique_keys(doc, p).into_iter().map(RawBson::from).collect::<Vec<_>>();
+    let Some(prefix) = shared else { return product(&value_lists(&whole)) };
+    let elements: Vec<RawBsonRef<'_>> = match doc_path_value(doc, prefix) {
+        Some(RawBsonRef::Array(items)) => items.into_iter().flatten().collect(),
+        _ => Vec::new(),
+    };
+    if elements.is_empty() {
+        // An empty array keys as undefined (as the single-field keys do).
+        let empty = |p: &str| {
+            if p == prefix || p.starts_with(&format!("{prefix}.")) {
+                vec![RawBson::Undefined]
+            } else {
+                whole(p)
+            }
+        };
+        return product(&value_lists(&empty));
+    }
+    let mut out = Vec::new();
+    for element in elements {
+        let in_element = |p: &str| -> Vec<RawBson> {
+            if p == prefix {
+                return match element {
+                    RawBsonRef::Array(inner) => inner.into_iter().flatten().map(RawBson::from).collect(),
+                    other => vec![RawBson::from(other)],
+                };
+            }
+            match (p.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')), element) {
+                (Some(rest), RawBsonRef::Document(d)) => unique_keys(d, rest).into_iter().map(RawBson::from).collect(),
+                (Some(_), _) => Vec::new(),
+                (None, _) => whole(p),
+            }
+        };
+        out.extend(product(&value_lists(&in_element)));
+    }
+    out
+}
+
+/// The value at a dotted path through documents only.
+fn doc_path_value<'a>(doc: &'a RawDocument, path: &str) -> Option<RawBsonRef<'a>> {
+    let mut current = doc;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = current.get(part).ok().flatten()?;
+        if parts.peek().is_none() {
+            return Some(value);
+        }
+        let RawBsonRef::Document(d) = value else { return None };
+        current = d;
+    }
+    None
+}
+
+/// Every combination of one value per list, each as an array.
+fn product(lists: &[Vec<RawBson>]) -> Vec<RawBson> {
+    let mut tuples: Vec<Vec<RawBson>> = vec![Vec::new()];
+    for list in lists {
+        tuples = tuples
+            .into_iter()
+            .flat_map(|t| list.iter().map(move |v| t.iter().cloned().chain(std::iter::once(v.clone())).collect()))
+            .collect();
+    }
+    tuples
+        .into_iter()
+        .map(|t| {
+            let mut array = bson::RawArrayBuf::new();
+            for v in t {
+                array.push(v);
+            }
+            RawBson::Array(array)
+        })
+        .collect()
+}
+
 /// The key a hashed index holds for a document at `path`: a 64-bit hash of the value
 /// (null when missing), equal for values MongoDB's `$eq` finds equal (`1`, `1.0`,
 /// `NumberLong(1)`). `None` when an array lies along the path: MongoDB's hashed indexes
@@ -500,6 +593,22 @@ mod tests {
         assert!(mixed.key_restrictions().is_empty());
         let ne_array = Filter::parse(&rawdoc! { "a": { "$ne": [1] } }).unwrap();
         assert_eq!(restriction_bounds(&ne_array.key_restrictions()[0].1), None);
+    }
+
+    #[test]
+    fn unique_key_tuples_pair_values_of_one_element() {
+        let tuples = |doc: bson::RawDocumentBuf, paths: &[&str]| -> Vec<bson::Bson> {
+            unique_key_tuples(&doc, paths).into_iter().map(|t| bson::Bson::try_from(t).unwrap()).collect()
+        };
+        use bson::bson;
+        assert_eq!(tuples(rawdoc! { "a": [1, 2], "b": 1 }, &["a", "b"]), vec![bson!([1, 1]), bson!([2, 1])]);
+        assert_eq!(tuples(rawdoc! { "a": 1, "b": [1, 2] }, &["a", "b"]), vec![bson!([1, 1]), bson!([1, 2])]);
+        assert_eq!(
+            tuples(rawdoc! { "a": [{ "b": 1, "c": 2 }, { "b": 3, "c": 4 }] }, &["a.b", "a.c"]),
+            vec![bson!([1, 2]), bson!([3, 4])]
+        );
+        assert_eq!(tuples(rawdoc! { "b": 5 }, &["a", "b"]), vec![bson!([null, 5])]);
+        assert_eq!(tuples(rawdoc! { "a": [], "b": 5 }, &["a", "b"]), vec![bson!([bson::Bson::Undefined, 5])]);
     }
 
     /// Manual (multikey indexes, compound): at most one indexed field per document may be an

@@ -341,37 +341,56 @@ fn multikey_trigger_name(collection: &Collection, index_id: i64) -> String {
     format!("documents_{}_multikey_{index_id}", collection.id)
 }
 
-/// MongoDB's uniqueness across array elements for a unique single-field index (the unique
-/// btree compares each document's sort key only): the build fails over existing documents
-/// sharing a key (11000, naming it), and a row trigger, whose WHEN clause runs only for
-/// documents with arrays or once the index is multikey, refuses a write that would share
-/// one, through the btree and the GIN of multikey keys.
+/// MongoDB's uniqueness across array elements for a unique index (the unique btree compares
+/// each document's sort keys only): the build fails over existing documents sharing a key
+/// (11000, naming it), and a row trigger, whose WHEN clause runs only for documents with
+/// arrays or once the index is multikey, refuses a write that would share one. Candidates
+/// come from the leading path (its btree, and the GIN of multikey keys beside it); a
+/// compound index then compares key tuples (`index_bounds::unique_key_tuples`).
 fn enforce_unique_keys(collection: &Collection, index_id: i64, spec: &IndexSpec) -> DocDbResult<()> {
-    let mut keys = spec.key.iter().flatten();
-    let (Some((path, direction)), None) = (keys.next(), keys.next()) else { return Ok(()) };
-    if matches!(direction, RawBsonRef::String(_)) || !to_regclass_exists(&terms_index_name(collection, index_id))? {
+    let key: Vec<(&str, RawBsonRef<'_>)> = spec.key.iter().flatten().map(|(p, d)| (p.as_str(), d)).collect();
+    let Some(&(lead, lead_direction)) = key.first() else { return Ok(()) };
+    if key.iter().any(|(_, d)| matches!(d, RawBsonRef::String(_)))
+        || !to_regclass_exists(&terms_index_name(collection, index_id))?
+    {
         return Ok(());
     }
-    let path = path.as_str();
-    let path_literal = quote_literal(path);
+    let compound = key.len() > 1;
+    let lead_literal = quote_literal(lead);
+    let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&spec.key));
+    // The keys compared, of a row's `document` (or of `$1`, the written document).
+    let keys_of = |doc: &str| {
+        if compound {
+            format!("{}({doc}, {key_literal}::{BSON})", sql_names::INDEX_UNIQUE_KEY_TUPLES)
+        } else {
+            format!("{}({doc}, {lead_literal}::text)", sql_names::INDEX_UNIQUE_KEYS)
+        }
+    };
     if holds_arrays(collection, &spec.key)? {
         let rows = spi::execute(
             &format!(
-                "SELECT k FROM (SELECT DISTINCT object_id, k FROM {}, pg_catalog.unnest({}(document, {path_literal}::text)) k) s \
+                "SELECT k FROM (SELECT DISTINCT object_id, k FROM {}, pg_catalog.unnest({}) k) s \
                  GROUP BY k HAVING count(*) > 1 LIMIT 1",
                 collection.table(),
-                sql_names::INDEX_UNIQUE_KEYS
+                keys_of("document")
             ),
             &[],
             true,
             1,
         )?;
-        if let Some(key) = rows.into_iter().next().and_then(|r| r.into_iter().next()?.into_bson()) {
+        if let Some(shared) = rows.into_iter().next().and_then(|r| r.into_iter().next()?.into_bson()) {
             let value =
-                RawDocumentBuf::from_bytes(key).ok().and_then(|d| d.get("").ok().flatten().map(bson::RawBson::from));
+                RawDocumentBuf::from_bytes(shared).ok().and_then(|d| d.get("").ok().flatten().map(bson::RawBson::from));
+            let values: Vec<bson::RawBson> = match value {
+                Some(bson::RawBson::Array(tuple)) if compound => tuple.into_iter().flatten().map(Into::into).collect(),
+                Some(v) => vec![v],
+                None => Vec::new(),
+            };
             let mut dup = RawDocumentBuf::new();
-            if let (Some(value), Ok(key)) = (value, <&bson::raw::CStr>::try_from(path)) {
-                dup.append(key, value);
+            for ((path, _), value) in key.iter().zip(values) {
+                if let Ok(k) = <&bson::raw::CStr>::try_from(*path) {
+                    dup.append(k, value);
+                }
             }
             return Err(DocDbError::new(
                 ErrorCode::DuplicateKey,
@@ -384,18 +403,25 @@ fn enforce_unique_keys(collection: &Collection, index_id: i64, spec: &IndexSpec)
             ));
         }
     }
-    let ascending = catalog::key_is_ascending(direction);
-    let btree = sort_key_expression("document", path, ascending)?;
-    let check = format!(
-        "SELECT EXISTS (SELECT 1 FROM {table} WHERE object_id OPERATOR(documentdb_core.<>) $2 AND \
-         ({btree} OPERATOR(documentdb_core.=) ANY ({keys}($1, {path_literal}::text)) OR \
-         ({has_array} AND {terms} OPERATOR(pg_catalog.&&) {keys}($1, {path_literal}::text))))",
-        table = collection.table(),
-        keys = sql_names::INDEX_UNIQUE_KEYS,
-        has_array = has_array_condition(&spec.key),
-        terms = terms_expression(path),
+    let btree = sort_key_expression("document", lead, catalog::key_is_ascending(lead_direction))?;
+    // The written document's values at the leading path (null when missing, so documents
+    // missing it too are candidates of a compound index).
+    let lead_values = format!(
+        "COALESCE(NULLIF({}($1, {lead_literal}::text), '{{}}'::{BSON}[]), ARRAY['{{ \"\" : null }}'::{BSON}])",
+        sql_names::INDEX_UNIQUE_KEYS
     );
-    let key_literal = quote_literal(&documentdb_bson::extjson::to_canonical_string(&spec.key));
+    let mut check = format!(
+        "SELECT EXISTS (SELECT 1 FROM {table} WHERE object_id OPERATOR(documentdb_core.<>) $2 AND \
+         ({btree} OPERATOR(documentdb_core.=) ANY ({lead_values}) OR \
+         ({has_array} AND {terms} OPERATOR(pg_catalog.&&) {lead_values}))",
+        table = collection.table(),
+        has_array = has_array_condition(&spec.key),
+        terms = terms_expression(lead),
+    );
+    if compound {
+        check.push_str(&format!(" AND {} OPERATOR(pg_catalog.&&) {}", keys_of("document"), keys_of("$1")));
+    }
+    check.push(')');
     spi::execute_once(&format!(
         "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OF document ON {} FOR EACH ROW \
          WHEN ({}(NEW.document, {index_id}, {key_literal}::{BSON})) EXECUTE FUNCTION {}({}, {})",

@@ -117,6 +117,17 @@ fn bson_index_unique_keys(document: BsonRef<'_>, path: &str) -> Vec<Bson> {
         .collect()
 }
 
+/// The keys a unique compound index compares for `document` (one tuple per element of the
+/// array its paths go through), each as `{ "" : [v1, v2, ...] }`.
+#[pg_extern(sql = false)]
+fn bson_index_unique_key_tuples(document: BsonRef<'_>, key_pattern: BsonRef<'_>) -> Vec<Bson> {
+    let paths: Vec<&str> = key_pattern.document().iter().flatten().map(|(p, _)| p.as_str()).collect();
+    documentdb_query::index_bounds::unique_key_tuples(document.document(), &paths)
+        .iter()
+        .map(|t| super::per_row::wrap(t.as_raw_bson_ref()))
+        .collect()
+}
+
 /// The WHEN clause of a unique index's element check: `document` holds an array along the
 /// key's path, or the catalog records the index as multikey (arrays elsewhere may share one
 /// of its keys).
