@@ -604,10 +604,23 @@ def test_text_index_and_text_search():
     assert scored[0]["score"] > scored[-1]["score"] and "subject" in scored[0], scored
     assert coll.count_documents({"$text": {"$search": "coffee"}, "views": {"$gt": 20}}) == 1
     assert [d["_id"] for d in coll.aggregate([{"$match": {"$text": {"$search": "cake"}}}])] == [3]
+    # {$meta: "textScore"} in aggregation: $project, $addFields (after other stages), $sort.
+    by_find = {d["_id"]: d["score"] for d in scored}
+    agg = list(coll.aggregate([{"$match": {"$text": {"$search": "coffee"}}},
+                               {"$project": {"score": {"$meta": "textScore"}}},
+                               {"$sort": {"score": {"$meta": "textScore"}}}]))
+    assert [d["_id"] for d in agg] == [d["_id"] for d in scored] and set(agg[0]) == {"_id", "score"}, agg
+    assert all(abs(d["score"] - by_find[d["_id"]]) < 1e-9 for d in agg), agg
+    agg = list(coll.aggregate([{"$match": {"$text": {"$search": "coffee"}}}, {"$limit": 10},
+                               {"$addFields": {"s": {"$meta": "textScore"}}}, {"$sort": {"s": -1}}]))
+    assert [d["_id"] for d in agg] == [d["_id"] for d in scored] and "subject" in agg[0], agg
     for call, code in [
         (lambda: db().notext.insert_one({}) and db().notext.find_one({"$text": {"$search": "x"}}), 27),
         (lambda: coll.create_index([("author", "text")]), 85),
         (lambda: coll.find_one({}, {"score": {"$meta": "textScore"}}), 40218),
+        (lambda: list(coll.aggregate([{"$project": {"score": {"$meta": "textScore"}}}])), 40218),
+        (lambda: list(coll.aggregate([{"$match": {"$text": {"$search": "x"}}}, {"$group": {"_id": 1}},
+                                      {"$sort": {"s": {"$meta": "textScore"}}}])), 40218),
         (lambda: list(coll.aggregate([{"$project": {"a": 1}}, {"$match": {"$text": {"$search": "x"}}}])), 17313),
         (lambda: coll.find_one({"$or": [{"$text": {"$search": "x"}}, {"a": 1}]}), 2),
     ]:

@@ -13,7 +13,6 @@ use bson::{rawdoc, Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use documentdb_query::expr::{ExprContext, Expression};
 use documentdb_query::projection::Projection;
-use documentdb_query::sort::SortSpec;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
 use super::index_sql::PRIMARY_KEY;
@@ -51,6 +50,9 @@ struct Level {
     aggregated: bool,
     group_by: Option<String>,
     having: Option<String>,
+    /// The `{$meta: "textScore"}` of each row, after a `$match` with `$text`: an expression
+    /// over the source, carried through subqueries as a `text_score` column.
+    text_score: Option<String>,
 }
 
 impl Level {
@@ -67,6 +69,7 @@ impl Level {
             aggregated: false,
             group_by: None,
             having: None,
+            text_score: None,
         }
     }
 
@@ -74,6 +77,9 @@ impl Level {
         let mut sql = format!("SELECT {} AS document", self.select);
         for (i, (c, _)) in extra_columns.iter().enumerate() {
             sql.push_str(&format!(", {c} AS sk{i}"));
+        }
+        if let Some(score) = &self.text_score {
+            sql.push_str(&format!(", {score} AS text_score"));
         }
         sql.push_str(&format!(" FROM {}", self.from));
         if !self.where_.is_empty() {
@@ -287,6 +293,7 @@ impl Pipeline {
         let keys = if keep_order { self.level.order_keys.clone() } else { Vec::new() };
         let inner = self.level.sql(&keys);
         let mut level = Level::over(format!("({inner}) {alias}"));
+        level.text_score = self.level.text_score.as_ref().map(|_| format!("{alias}.text_score"));
         if keep_order && !keys.is_empty() {
             // The subquery's sort survives (a sorted subquery isn't flattened); expose its
             // keys for order-sensitive accumulators.
@@ -348,6 +355,47 @@ impl Pipeline {
         self.level.identity = false;
     }
 
+    /// A projection without its `{$meta: "textScore"}` fields, and their names; 40218 when
+    /// the pipeline has no text score to give them.
+    fn split_text_score(&self, spec: &RawDocument) -> DocDbResult<(RawDocumentBuf, Vec<String>)> {
+        let (rest, scored) = super::query_text::split_text_score_projection(spec)?;
+        if !scored.is_empty() && self.level.text_score.is_none() {
+            return Err(super::query_text::no_text_score());
+        }
+        Ok((rest, scored))
+    }
+
+    /// Sets each of `fields` to the row's text score.
+    fn add_text_score_fields(&mut self, fields: &[String]) {
+        let Some(score) = self.level.text_score.clone() else { return };
+        for field in fields {
+            let name = self.b.param(OwnedParam::Text(field.clone()));
+            self.level.select = format!("{}({}, {name}::text, {score})", sql_names::WITH_TEXT_SCORE, self.level.select);
+            self.level.identity = false;
+        }
+    }
+
+    /// ORDER BY keys of a `$sort` spec: `{$meta: "textScore"}` keys sort by the score,
+    /// highest first (40218 without one), the others as `order_by` does.
+    fn sort_keys(&mut self, spec: &RawDocument) -> DocDbResult<Vec<(String, bool)>> {
+        if !spec.iter().flatten().any(|(_, v)| super::query_text::is_text_score(v)) {
+            return order_by(self.table_level(), spec, "document");
+        }
+        let mut keys = Vec::new();
+        for element in spec {
+            let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+            if super::query_text::is_text_score(value) {
+                let score = self.level.text_score.clone().ok_or_else(super::query_text::no_text_score)?;
+                keys.push((score, false));
+            } else {
+                let mut one = RawDocumentBuf::new();
+                one.append(key, value);
+                keys.extend(order_by(self.table_level(), &one, "document")?);
+            }
+        }
+        Ok(keys)
+    }
+
     pub fn add_stage(&mut self, stage: &RawDocument) -> DocDbResult<()> {
         let (name, value) = stage_of(stage)?;
         let position = self.stages_added;
@@ -381,6 +429,9 @@ impl Pipeline {
                     let conditions = self.b.filter_conditions(collection, Some(filter))?;
                     self.level.where_.extend(conditions);
                     self.add_shard_key_condition();
+                    if has_text {
+                        self.level.text_score = self.b.text_score.clone();
+                    }
                 } else {
                     let p = self.bson_param(filter.as_bytes().to_vec());
                     let call = self.b.call(sql_names::QUERY_MATCH, &format!("document, {p}"));
@@ -389,14 +440,14 @@ impl Pipeline {
             }
             "$sort" => {
                 let spec = doc_arg(name, value)?;
-                let parsed = SortSpec::parse(spec)?;
-                if parsed.is_empty() {
+                super::query_text::validate_sort(spec)?;
+                if spec.is_empty() {
                     return Err(DocDbError::new(ErrorCode::new(15976), "$sort stage must have at least one sort key"));
                 }
                 if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
                     self.wrap(false);
                 }
-                let keys = order_by(self.table_level(), spec, "document")?;
+                let keys = self.sort_keys(spec)?;
                 if self.table_level().is_some() && keys.iter().any(|(key, _)| key == PRIMARY_KEY) {
                     self.b.uses_primary_key = true;
                     self.add_shard_key_condition();
@@ -431,13 +482,25 @@ impl Pipeline {
             }
             "$project" => {
                 let spec = doc_arg(name, value)?;
-                Projection::parse_project_stage_with_context(spec, &self.b.ctx()?)?;
-                self.transform(sql_names::PROJECT, spec.as_bytes().to_vec());
+                let (rest, scored) = self.split_text_score(spec)?;
+                // `{score: {$meta: "textScore"}}` alone includes only `_id` besides it.
+                let rest = if rest.is_empty() && !scored.is_empty() {
+                    rawdoc! { "_id": 1 }
+                } else {
+                    rest
+                };
+                Projection::parse_project_stage_with_context(&rest, &self.b.ctx()?)?;
+                self.transform(sql_names::PROJECT, rest.into_bytes());
+                self.add_text_score_fields(&scored);
             }
             "$addFields" | "$set" => {
                 let spec = doc_arg(name, value)?;
-                Projection::parse_add_fields_with_context(spec, &self.b.ctx()?)?;
-                self.transform(sql_names::ADD_FIELDS, spec.as_bytes().to_vec());
+                let (rest, scored) = self.split_text_score(spec)?;
+                if !rest.is_empty() || scored.is_empty() {
+                    Projection::parse_add_fields_with_context(&rest, &self.b.ctx()?)?;
+                    self.transform(sql_names::ADD_FIELDS, rest.into_bytes());
+                }
+                self.add_text_score_fields(&scored);
             }
             "$unset" => {
                 Projection::parse_unset(value)?;
@@ -466,6 +529,7 @@ impl Pipeline {
                     ));
                 }
                 self.wrap(false);
+                self.level.text_score = None;
                 let key = self.b.param(OwnedParam::Text(field.to_owned()));
                 self.level.select = format!("{}({key}::text, count(*)::int4)", sql_names::BUILD_DOCUMENT);
                 self.level.identity = false;
@@ -595,6 +659,8 @@ impl Pipeline {
         self.level.group_by = Some(key);
         self.level.order_keys.clear();
         self.level.aggregated = true;
+        // Grouped rows have no text score (MongoDB drops the metadata).
+        self.level.text_score = None;
         Ok(())
     }
 
