@@ -268,6 +268,32 @@ CREATE OPERATOR documentdb_api_catalog.@? (
     LEFTARG = documentdb_core.bson, RIGHTARG = documentdb_core.bson,
     PROCEDURE = documentdb_api_internal.bson_dollar_exists, RESTRICT = matchingsel, JOIN = matchingjoinsel);
 
+-- Key ranges for the wildcard index's GIN (pg_documentdb/src/gin_range.rs): array_ops plus
+-- strategy 5, `keys @~ {lo, loInc, hi, hiInc}` (some key in the range), by partial match.
+CREATE FUNCTION documentdb_api_internal.bson_array_has_key_in_range(documentdb_core.bson[], documentdb_core.bson)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_array_has_key_in_range_wrapper';
+CREATE OPERATOR documentdb_api_catalog.@~ (
+    LEFTARG = documentdb_core.bson[], RIGHTARG = documentdb_core.bson,
+    PROCEDURE = documentdb_api_internal.bson_array_has_key_in_range, RESTRICT = matchingsel, JOIN = matchingjoinsel);
+CREATE FUNCTION documentdb_api_internal.bson_gin_range_extract_query(documentdb_core.bson[], internal, int2, internal, internal, internal, internal)
+RETURNS internal LANGUAGE C IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'bson_gin_range_extract_query_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_gin_range_consistent(internal, int2, documentdb_core.bson[], int4, internal, internal, internal, internal)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'bson_gin_range_consistent_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_gin_range_compare_partial(documentdb_core.bson, documentdb_core.bson, int2, internal)
+RETURNS int4 LANGUAGE C IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'bson_gin_range_compare_partial_wrapper';
+CREATE OPERATOR CLASS documentdb_api_internal.bson_array_range_ops FOR TYPE documentdb_core.bson[] USING gin AS
+    OPERATOR 1 pg_catalog.&& (anyarray, anyarray),
+    OPERATOR 2 pg_catalog.@> (anyarray, anyarray),
+    OPERATOR 3 pg_catalog.<@ (anyarray, anyarray),
+    OPERATOR 4 pg_catalog.= (anyarray, anyarray),
+    OPERATOR 5 documentdb_api_catalog.@~ (documentdb_core.bson[], documentdb_core.bson),
+    FUNCTION 1 documentdb_core.bson_compare(documentdb_core.bson, documentdb_core.bson),
+    FUNCTION 2 pg_catalog.ginarrayextract(anyarray, internal, internal),
+    FUNCTION 3 documentdb_api_internal.bson_gin_range_extract_query(documentdb_core.bson[], internal, int2, internal, internal, internal, internal),
+    FUNCTION 4 documentdb_api_internal.bson_gin_range_consistent(internal, int2, documentdb_core.bson[], int4, internal, internal, internal, internal),
+    FUNCTION 5 documentdb_api_internal.bson_gin_range_compare_partial(documentdb_core.bson, documentdb_core.bson, int2, internal),
+    STORAGE documentdb_core.bson;
+
 -- Every change to the collections catalog, by our functions or by hand, invalidates the
 -- backends' cached collection lookups (pg_documentdb/src/catalog/cache.rs).
 REVOKE ALL ON FUNCTION documentdb_api_internal.invalidate_collection_cache(oid) FROM PUBLIC;

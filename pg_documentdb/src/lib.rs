@@ -10,6 +10,7 @@ mod authz;
 mod call_cache;
 mod catalog;
 mod commands;
+mod gin_range;
 mod gucs;
 mod index_policy;
 mod record;

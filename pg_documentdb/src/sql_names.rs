@@ -89,6 +89,10 @@ pub const TEXT_WRITTEN: &str = "documentdb_api_internal.bson_text_written";
 pub const TEXT_MATCHES_SENSITIVELY: &str = "documentdb_api_internal.bson_text_matches_sensitively";
 /// A result document with its `{$meta: "textScore"}` field (`sql_api/text_search.rs`).
 pub const WITH_TEXT_SCORE: &str = "documentdb_api_internal.bson_with_text_score";
+/// The GIN operator class of wildcard indexes: array_ops plus key ranges (`gin_range.rs`).
+pub const BSON_ARRAY_RANGE_OPS: &str = "documentdb_api_internal.bson_array_range_ops";
+/// "Some key of the array lies in the range" (strategy 5 of `BSON_ARRAY_RANGE_OPS`).
+pub const KEY_IN_RANGE: &str = "OPERATOR(documentdb_api_catalog.@~)";
 /// The keys of a wildcard index (`sql_api/indexes.rs` `bson_wildcard_keys`).
 pub const WILDCARD_KEYS: &str = "documentdb_api_internal.bson_wildcard_keys";
 /// The keys a unique multikey index compares (`sql_api/indexes.rs` `bson_index_unique_keys`).

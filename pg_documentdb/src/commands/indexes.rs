@@ -225,11 +225,13 @@ fn fingerprint(spec: &RawDocument) -> Vec<(String, String)> {
 
 fn create_pg_index(collection: &Collection, index_id: i64, spec: &IndexSpec) -> DocDbResult<()> {
     if wildcard_index(&spec.stored)?.is_some() {
+        // Our array opclass: array_ops' operators plus key ranges (`gin_range.rs`).
         return spi::execute_once(&format!(
-            "CREATE INDEX documents_{}_idx_{index_id} ON {} USING gin ({})",
+            "CREATE INDEX documents_{}_idx_{index_id} ON {} USING gin (({}) {})",
             collection.id,
             collection.table(),
-            wildcard_keys_expression(&spec.stored)
+            wildcard_keys_expression(&spec.stored),
+            sql_names::BSON_ARRAY_RANGE_OPS
         ));
     }
     if let Some(text) = documentdb_query::text_index::TextIndex::from_spec(&spec.stored) {

@@ -459,6 +459,33 @@ impl SqlBuilder {
             }
         }
         let Some(index) = found else { return Ok(false) };
+        if matches!(predicate.op, PushdownOp::Gt | PushdownOp::Gte | PushdownOp::Lt | PushdownOp::Lte) {
+            // `$gte: null` / `$lte: null` match missing fields, which have no key.
+            if matches!(predicate.value, bson::RawBson::Null | bson::RawBson::Undefined) {
+                return Ok(false);
+            }
+            // A range of the path's keys: `{p: path, v: lo}` to `{p: path, v: hi}` (each
+            // comparison alone: an array's elements may satisfy two of them separately).
+            let Some(KeyBounds::Range { lower, upper }) = key_bounds(predicate) else { return Ok(false) };
+            let end = |bound: Option<documentdb_query::index_bounds::Bound>, open: bson::RawBson| match bound {
+                Some(b) => {
+                    (documentdb_query::wildcard_index::key(&predicate.path, b.value.as_raw_bson_ref()), b.inclusive)
+                }
+                None => (documentdb_query::wildcard_index::key(&predicate.path, open.as_raw_bson_ref()), true),
+            };
+            let (lo, lo_inclusive) = end(lower, bson::RawBson::MinKey);
+            let (hi, hi_inclusive) = end(upper, bson::RawBson::MaxKey);
+            let range = rawdoc! { "lo": lo, "loInc": lo_inclusive, "hi": hi, "hiInc": hi_inclusive };
+            let p = self.param(OwnedParam::Bson(range.into_bytes()));
+            conditions.push(format!(
+                "{} {} {p}::{BSON}",
+                wildcard_keys_expression(&index.spec),
+                sql_names::KEY_IN_RANGE
+            ));
+            self.uses_index_bounds = true;
+            self.bounds_a_range = true;
+            return Ok(true);
+        }
         let Some(values) = keyed_equality_values(predicate) else { return Ok(false) };
         let keys: Vec<Vec<u8>> = values
             .iter()
