@@ -117,8 +117,8 @@ pub async fn start_conversation(ctx: &mut Ctx<'_>, spec: &RawDocument, db: &str)
     let client_first = match documentdb_scram::parse_client_first(payload(spec)?) {
         Ok(cf) => cf,
         Err(e) => {
+            // A malformed first message guesses no password: it is refused, not slowed.
             tracing::info!(conn = ctx.connection.connection_id, client = %ctx.connection.peer, "authentication failed: {e}");
-            ctx.gw.auth_failures.record_failure(ctx.connection.peer.ip()).await;
             return Err(CommandError::auth_failed());
         }
     };
