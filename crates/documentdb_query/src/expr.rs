@@ -30,6 +30,7 @@ pub(crate) mod ops_arith;
 pub(crate) mod ops_array;
 pub(crate) mod ops_date;
 pub(crate) mod ops_logic;
+pub(crate) mod ops_math;
 pub(crate) mod ops_object;
 pub(crate) mod ops_string;
 pub(crate) mod ops_vars;
