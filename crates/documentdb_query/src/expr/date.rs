@@ -1,6 +1,8 @@
 //! Calendar arithmetic for the date expressions: proleptic Gregorian civil dates from
-//! epoch milliseconds, ISO weeks, time zones given as UTC offsets, `$dateToString`
+//! epoch milliseconds, ISO weeks, time zones (UTC offsets and IANA names), `$dateToString`
 //! formatting and `$dateFromString` parsing, `$dateAdd`/`$dateDiff`/`$dateTrunc` units.
+use chrono::{Offset as _, TimeZone as _};
+use chrono_tz::{OffsetComponents as _, Tz, TzOffset};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use super::loc;
@@ -55,17 +57,21 @@ pub(crate) fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-/// A time zone: UTC or a fixed offset from it (seconds east of UTC).
+/// A time zone: UTC or a fixed offset from it, or an IANA (Olson) zone whose offset depends on
+/// the instant (`TimeZoneDatabase::getTimeZone`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TimeZone {
-    pub offset_seconds: i64,
+pub(crate) enum TimeZone {
+    /// Seconds east of UTC.
+    Fixed(i64),
+    Named(Tz),
 }
 
 impl TimeZone {
-    pub(crate) const UTC: TimeZone = TimeZone { offset_seconds: 0 };
+    pub(crate) const UTC: TimeZone = TimeZone::Fixed(0);
 
-    /// Parses "UTC", "GMT", "Z", "+hh", "+hhmm", "+hh:mm" (and the `-` forms). Olson
-    /// identifiers are not available (no time zone database): error 40485.
+    /// Parses "UTC" and its aliases, "+hh", "+hhmm", "+hh:mm" (and the `-` forms), then an
+    /// Olson identifier, case-sensitively as MongoDB looks it up in its tz database; anything
+    /// else is error 40485.
     pub(crate) fn parse(id: &str) -> DocDbResult<TimeZone> {
         match id {
             "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT" | "UCT" | "Etc/UCT" | "Zulu" | "Etc/Zulu" | "Universal"
@@ -74,23 +80,125 @@ impl TimeZone {
             _ => {}
         }
         if let Some(offset) = parse_utc_offset(id) {
-            return Ok(TimeZone { offset_seconds: offset });
+            return Ok(TimeZone::Fixed(offset));
         }
-        Err(loc(
-            40485,
-            format!(
-                "unrecognized time zone identifier: \"{id}\" (only \"UTC\", \"GMT\", \"Z\" and UTC offsets \
-                 of the form +hh, +hhmm or +hh:mm are supported; Olson time zone names are not)"
-            ),
-        ))
+        match id.parse::<Tz>() {
+            Ok(tz) => Ok(TimeZone::Named(tz)),
+            Err(_) => Err(loc(40485, format!("unrecognized time zone identifier: \"{id}\""))),
+        }
+    }
+
+    /// The offset from UTC (seconds) in effect at an instant (`TimeZone::utcOffset`).
+    pub(crate) fn offset_seconds_at(&self, utc_millis: i64) -> i64 {
+        match self {
+            TimeZone::Fixed(offset) => *offset,
+            TimeZone::Named(tz) => total_offset(&zone_offset(*tz, utc_millis.div_euclid(MS_PER_SECOND))),
+        }
+    }
+
+    /// Whether daylight saving time is in effect at an instant (timelib's `dst` flag).
+    pub(crate) fn is_dst_at(&self, utc_millis: i64) -> bool {
+        match self {
+            TimeZone::Fixed(_) => false,
+            TimeZone::Named(tz) => is_dst(&zone_offset(*tz, utc_millis.div_euclid(MS_PER_SECOND))),
+        }
     }
 
     pub(crate) fn local_millis(&self, utc_millis: i64) -> i64 {
-        utc_millis.saturating_add(self.offset_seconds * MS_PER_SECOND)
+        utc_millis.saturating_add(self.offset_seconds_at(utc_millis).saturating_mul(MS_PER_SECOND))
     }
 
+    /// The instant of a local wall time, as MongoDB builds dates from parts or strings: it
+    /// hands timelib a time whose DST flag is the zone's at the epoch (`adjustTimeZone` on a
+    /// fresh `timelib_time`), so see [`TimeZone::utc_millis_hinted`] with that flag.
     pub(crate) fn utc_millis(&self, local_millis: i64) -> i64 {
-        local_millis.saturating_sub(self.offset_seconds * MS_PER_SECOND)
+        self.utc_millis_hinted(local_millis, self.is_dst_at(0))
+    }
+
+    /// The instant of a local wall time, resolved as timelib's `do_adjust_timezone` does for
+    /// times in a DST gap (moved forward by the gap's length) or overlap (the occurrence whose
+    /// DST flag is `dst_hint`; see [`timelib_local_offset`]).
+    pub(crate) fn utc_millis_hinted(&self, local_millis: i64, dst_hint: bool) -> i64 {
+        let offset = match self {
+            TimeZone::Fixed(offset) => *offset,
+            TimeZone::Named(tz) => timelib_local_offset(*tz, local_millis.div_euclid(MS_PER_SECOND), dst_hint),
+        };
+        local_millis.saturating_sub(offset.saturating_mul(MS_PER_SECOND))
+    }
+}
+
+/// Bounds of the instants chrono can represent (about ±262,000 years); further instants take
+/// the offset at the bound, which is the zone's first or last rule anyway.
+const MIN_ZONE_SECONDS: i64 = -8_200_000_000_000;
+const MAX_ZONE_SECONDS: i64 = 8_200_000_000_000;
+
+/// The tz database entry in effect at an instant (seconds since the epoch).
+fn zone_offset(tz: Tz, utc_seconds: i64) -> TzOffset {
+    let secs = utc_seconds.clamp(MIN_ZONE_SECONDS, MAX_ZONE_SECONDS);
+    let instant = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc()).unwrap_or_default();
+    tz.offset_from_utc_datetime(&instant)
+}
+
+fn total_offset(offset: &TzOffset) -> i64 {
+    i64::from(offset.fix().local_minus_utc())
+}
+
+fn is_dst(offset: &TzOffset) -> bool {
+    !offset.dst_offset().is_zero()
+}
+
+/// Whether instant `x` lies before the start of the tz period (the span between two
+/// transitions) that contains instant `probe`: timelib's `x < transition_time` test. The
+/// instants compared are hours apart, so a change of entry between them is one transition.
+fn before_period_start(tz: Tz, x: i64, probe: i64) -> bool {
+    x < probe && zone_offset(tz, x) != zone_offset(tz, probe)
+}
+
+/// The offset (seconds) to subtract from a local time `local` (seconds) in `tz` to get its
+/// instant: a port of timelib's `do_adjust_timezone` (timelib 2022, which MongoDB vendors),
+/// so ambiguous and nonexistent wall times resolve as in MongoDB:
+/// - a time in a gap (spring forward) is read with the offset before the gap, i.e. it moves
+///   forward by the gap's length (02:30 on a New York spring-forward day is 03:30 EDT);
+/// - a time in an overlap (fall back) takes the occurrence whose DST flag is `dst_hint`
+///   (the flag of the `timelib_time` being converted): standard time when it is false,
+///   daylight time when it is true.
+fn timelib_local_offset(tz: Tz, local: i64, dst_hint: bool) -> i64 {
+    // timelib first reads the local time as if it were UTC ("current"), then looks again at
+    // that reading shifted by the offset found ("after").
+    let current = zone_offset(tz, local);
+    let current_offset = total_offset(&current);
+    let current_is_dst = is_dst(&current);
+    let after_probe = local.saturating_sub(current_offset);
+    let after_offset = total_offset(&zone_offset(tz, after_probe));
+    let mut actual_offset = after_offset;
+    let mut actual_probe = after_probe;
+    if current_offset == after_offset {
+        // Both readings agree, but a DST change may still lie between them and the real
+        // instant: the DST hint decides which side to look at.
+        if current_offset >= 0 && dst_hint && !current_is_dst {
+            let probe = after_probe.saturating_sub(7200);
+            let earlier = total_offset(&zone_offset(tz, probe));
+            if earlier != after_offset && before_period_start(tz, local.saturating_sub(earlier), after_probe) {
+                actual_offset = earlier;
+                actual_probe = probe;
+            }
+        } else if current_offset <= 0 && current_is_dst && !dst_hint {
+            let probe = after_probe.saturating_add(7200);
+            let later = total_offset(&zone_offset(tz, probe));
+            if later != after_offset && !before_period_start(tz, local.saturating_sub(later), probe) {
+                actual_offset = later;
+                actual_probe = probe;
+            }
+        }
+    }
+    // In a gap the candidate instant falls before the transition that introduced the offset
+    // used to compute it: keep the first reading's offset, which moves the time forward.
+    let in_transition = !before_period_start(tz, after_probe, actual_probe)
+        && before_period_start(tz, local.saturating_sub(actual_offset), actual_probe);
+    if current_offset != actual_offset && !in_transition {
+        actual_offset
+    } else {
+        current_offset
     }
 }
 
@@ -311,15 +419,15 @@ pub(crate) fn format_date(format: &str, utc_millis: i64, tz: TimeZone) -> DocDbR
                 year_in_range(p.year)?;
                 out.push_str(&format!("{:04}", p.year));
             }
+            // Both show the offset in effect at this instant (`utcOffset(date)`): %z as ±hhmm,
+            // %Z as a plain signed number of minutes ("-300", "270": no '+').
             'z' => {
-                let sign = if tz.offset_seconds < 0 { '-' } else { '+' };
-                let a = tz.offset_seconds.abs();
+                let offset = tz.offset_seconds_at(utc_millis);
+                let sign = if offset < 0 { '-' } else { '+' };
+                let a = offset.abs();
                 out.push_str(&format!("{sign}{:02}{:02}", a / 3600, a % 3600 / 60));
             }
-            'Z' => {
-                let minutes = tz.offset_seconds / 60;
-                out.push_str(&format!("{}{}", if minutes < 0 { '-' } else { '+' }, minutes.abs()));
-            }
+            'Z' => out.push_str(&(tz.offset_seconds_at(utc_millis) / 60).to_string()),
             'b' => out.push_str(MONTH_ABBR[usize::try_from(p.month - 1).unwrap_or(0).min(11)]),
             'B' => out.push_str(MONTH_FULL[usize::try_from(p.month - 1).unwrap_or(0).min(11)]),
             '%' => out.push('%'),
@@ -431,7 +539,7 @@ fn month_name(c: &mut Cursor<'_>) -> Option<i64> {
 
 fn finish(p: &Parsed, input: &str, tz: TimeZone) -> DocDbResult<i64> {
     let tz = match p.offset {
-        Some(o) => TimeZone { offset_seconds: o },
+        Some(o) => TimeZone::Fixed(o),
         None => tz,
     };
     let time = TimeOfDay {
@@ -663,13 +771,19 @@ fn fixed_unit_millis(unit: Unit) -> Option<i64> {
     })
 }
 
-/// `$dateAdd`: months/quarters/years move the calendar date in the time zone (clamping the
-/// day to the end of the month); other units add their fixed length. `None` on overflow.
+/// `$dateAdd` (`dateAdd`): units of a day or more move the wall clock in the time zone, so
+/// the local time of day survives DST changes (months/quarters/years clamp the day to the end
+/// of the month); hours and smaller add their fixed length. `None` on overflow.
 pub(crate) fn date_add(utc_millis: i64, unit: Unit, amount: i64, tz: TimeZone) -> Option<i64> {
     let months = match unit {
         Unit::Year => amount.checked_mul(12)?,
         Unit::Quarter => amount.checked_mul(3)?,
         Unit::Month => amount,
+        Unit::Week | Unit::Day => {
+            let days = if unit == Unit::Week { amount.checked_mul(7)? } else { amount };
+            let local = tz.local_millis(utc_millis).checked_add(days.checked_mul(MS_PER_DAY)?)?;
+            return Some(local_to_utc_from(utc_millis, local, tz));
+        }
         other => {
             let step = fixed_unit_millis(other)?;
             return utc_millis.checked_add(amount.checked_mul(step)?);
@@ -687,13 +801,25 @@ pub(crate) fn date_add(utc_millis: i64, unit: Unit, amount: i64, tz: TimeZone) -
     }
     let nd = d.min(days_in_month(ny, nm));
     let new_local = days_from_civil(ny, nm, nd).checked_mul(MS_PER_DAY)?.checked_add(ms_of_day)?;
-    Some(tz.utc_millis(new_local))
+    Some(local_to_utc_from(utc_millis, new_local, tz))
+}
+
+/// The instant of a wall time reached by moving the clock from `start`: MongoDB's
+/// `timelib_add` converts the moved local time back with the DST flag of the start date, which
+/// picks the occurrence of an ambiguous result time.
+fn local_to_utc_from(start: i64, local: i64, tz: TimeZone) -> i64 {
+    tz.utc_millis_hinted(local, tz.is_dst_at(start))
 }
 
 /// `$dateDiff`: the number of unit boundaries crossed from start to end in the time zone.
+/// Hours, minutes and seconds are counted on the local clocks, then corrected by the change of
+/// UTC offset between the two dates (`utcOffsetCorrectionForHours`...), so a DST change does
+/// not add or remove an hour.
 pub(crate) fn date_diff(start: i64, end: i64, unit: Unit, tz: TimeZone, start_of_week: i64) -> i64 {
     let a = parts(start, tz);
     let b = parts(end, tz);
+    let offset_change = tz.offset_seconds_at(start) - tz.offset_seconds_at(end);
+    let local_units = |ms: i64| tz.local_millis(end).div_euclid(ms) - tz.local_millis(start).div_euclid(ms);
     match unit {
         Unit::Year => b.year - a.year,
         Unit::Quarter => (b.year * 4 + (b.month - 1) / 3) - (a.year * 4 + (a.month - 1) / 3),
@@ -705,52 +831,90 @@ pub(crate) fn date_diff(start: i64, end: i64, unit: Unit, tz: TimeZone, start_of
             (b.days + shift).div_euclid(7) - (a.days + shift).div_euclid(7)
         }
         Unit::Day => b.days - a.days,
-        Unit::Hour => tz.local_millis(end).div_euclid(MS_PER_HOUR) - tz.local_millis(start).div_euclid(MS_PER_HOUR),
-        Unit::Minute => {
-            tz.local_millis(end).div_euclid(MS_PER_MINUTE) - tz.local_millis(start).div_euclid(MS_PER_MINUTE)
-        }
-        Unit::Second => {
-            tz.local_millis(end).div_euclid(MS_PER_SECOND) - tz.local_millis(start).div_euclid(MS_PER_SECOND)
-        }
+        // Division truncating toward zero, as MongoDB's C++ does.
+        Unit::Hour => local_units(MS_PER_HOUR) + offset_change / 3600,
+        Unit::Minute => local_units(MS_PER_MINUTE) + offset_change / 60,
+        Unit::Second => local_units(MS_PER_SECOND) + offset_change,
         Unit::Millisecond => end.wrapping_sub(start),
     }
 }
 
-/// `$dateTrunc`: the start of the `bin_size`-unit bin containing the date, bins counted
-/// from 2000-01-01T00:00:00 in the time zone (weeks from the `start_of_week` day on or
-/// before it).
+/// `$dateTrunc` (`truncateDate`). The reference point is 2000-01-01T00:00 in the time zone
+/// (its UTC offset at 2000-01-01T00:00Z). Hours and smaller are binned on the UTC time line
+/// from there; days and larger count whole local calendar units from it (weeks from the first
+/// `start_of_week` day on or after it) and add the bin's start back with [`date_add`], so a bin
+/// starts at local midnight whatever the DST offset.
 pub(crate) fn date_trunc(utc_millis: i64, unit: Unit, bin_size: i64, tz: TimeZone, start_of_week: i64) -> Option<i64> {
-    let local = tz.local_millis(utc_millis);
+    const REFERENCE_UTC: i64 = 946_684_800_000; // 2000-01-01T00:00:00Z
+    let reference = REFERENCE_UTC.checked_sub(tz.offset_seconds_at(REFERENCE_UTC).checked_mul(MS_PER_SECOND)?)?;
     let ref_days = days_from_civil(2000, 1, 1);
-    match unit {
-        Unit::Year | Unit::Quarter | Unit::Month => {
-            let p = parts(utc_millis, tz);
-            let months_per = match unit {
-                Unit::Year => 12,
-                Unit::Quarter => 3,
-                _ => 1,
-            };
-            let bin_months = bin_size.checked_mul(months_per)?;
-            let since = (p.year - 2000) * 12 + (p.month - 1);
-            let start = since.div_euclid(bin_months).checked_mul(bin_months)?;
-            let y = 2000 + start.div_euclid(12);
-            let m = start.rem_euclid(12) + 1;
-            Some(tz.utc_millis(days_from_civil(y, m, 1).checked_mul(MS_PER_DAY)?))
-        }
+    let p = parts(utc_millis, tz);
+    let (reference, distance) = match unit {
+        Unit::Year => (reference, p.year - 2000),
+        Unit::Quarter => (reference, (p.year - 2000) * 4 + (p.month - 1) / 3),
+        Unit::Month => (reference, (p.year - 2000) * 12 + (p.month - 1)),
         Unit::Week => {
-            // 2000-01-01 was a Saturday (ISO 6): back up to the week start on/before it.
-            let back = (6 - start_of_week).rem_euclid(7);
-            let reference = (ref_days - back).checked_mul(MS_PER_DAY)?;
-            let bin = bin_size.checked_mul(7 * MS_PER_DAY)?;
-            let k = (local - reference).div_euclid(bin);
-            Some(tz.utc_millis(reference.checked_add(k.checked_mul(bin)?)?))
+            // 2000-01-01 was a Saturday (ISO 6): move forward to the next week start.
+            let ahead = (7 - (6 - start_of_week).rem_euclid(7)) % 7;
+            let week_start = ref_days + ahead;
+            // A multiple of 7: from the reference week start to this date's week start.
+            let dow = (p.days + 3 - (start_of_week - 1)).rem_euclid(7);
+            (reference.checked_add(ahead * MS_PER_DAY)?, (p.days - week_start - dow) / 7)
         }
+        Unit::Day => (reference, p.days - ref_days),
         other => {
-            let step = fixed_unit_millis(other)?;
-            let reference = ref_days.checked_mul(MS_PER_DAY)?;
-            let bin = bin_size.checked_mul(step)?;
-            let k = (local - reference).div_euclid(bin);
-            Some(tz.utc_millis(reference.checked_add(k.checked_mul(bin)?)?))
+            let bin = bin_size.checked_mul(fixed_unit_millis(other)?)?;
+            let shifted = utc_millis.checked_sub(reference)?;
+            return utc_millis.checked_sub(shifted.rem_euclid(bin));
         }
+    };
+    let bin_start = distance.checked_sub(distance.rem_euclid(bin_size))?;
+    date_add(reference, unit, bin_start, tz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(id: &str) -> TimeZone {
+        TimeZone::parse(id).expect("known zone")
+    }
+
+    /// timelib's overlap rule picks the occurrence whose DST flag matches the hint, east of UTC
+    /// (the "look back" branch) as well as west of it (the "look ahead" branch).
+    #[test]
+    fn overlap_follows_the_dst_hint_on_both_sides_of_utc() {
+        // 2021-10-31 02:30 in Berlin: 00:30Z (CEST) or 01:30Z (CET).
+        let berlin = named("Europe/Berlin");
+        let local = days_from_civil(2021, 10, 31) * MS_PER_DAY + 2 * MS_PER_HOUR + 30 * MS_PER_MINUTE;
+        assert_eq!(berlin.utc_millis_hinted(local, true), 1_635_640_200_000);
+        assert_eq!(berlin.utc_millis_hinted(local, false), 1_635_643_800_000);
+        // 2021-04-04 02:30 in Sydney: 2021-04-03T15:30Z (AEDT) or 16:30Z (AEST).
+        let sydney = named("Australia/Sydney");
+        let local = days_from_civil(2021, 4, 4) * MS_PER_DAY + 2 * MS_PER_HOUR + 30 * MS_PER_MINUTE;
+        assert_eq!(sydney.utc_millis_hinted(local, true), 1_617_463_800_000);
+        assert_eq!(sydney.utc_millis_hinted(local, false), 1_617_467_400_000);
+        // 2021-11-07 01:30 in New York: 05:30Z (EDT) or 06:30Z (EST).
+        let ny = named("America/New_York");
+        let local = days_from_civil(2021, 11, 7) * MS_PER_DAY + MS_PER_HOUR + 30 * MS_PER_MINUTE;
+        assert_eq!(ny.utc_millis_hinted(local, true), 1_636_263_000_000);
+        assert_eq!(ny.utc_millis_hinted(local, false), 1_636_266_600_000);
+    }
+
+    /// A gap time moves forward whatever the hint; times outside transitions round-trip.
+    #[test]
+    fn gap_moves_forward_and_ordinary_times_round_trip() {
+        let ny = named("America/New_York");
+        let local = days_from_civil(2021, 3, 14) * MS_PER_DAY + 2 * MS_PER_HOUR + 30 * MS_PER_MINUTE;
+        for hint in [false, true] {
+            assert_eq!(ny.utc_millis_hinted(local, hint), 1_615_707_000_000);
+        }
+        for tz in ["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Sydney", "Pacific/Auckland"] {
+            let tz = named(tz);
+            for utc in [0, 1_615_705_200_000, 1_625_155_200_000, -2_000_000_000_000, 4_000_000_000_000] {
+                assert_eq!(tz.utc_millis(tz.local_millis(utc)), utc, "{tz:?} {utc}");
+            }
+        }
+        assert_eq!(TimeZone::parse("+05:30").map(|tz| tz.offset_seconds_at(0)).ok(), Some(19_800));
     }
 }

@@ -1,4 +1,5 @@
-//! Date operators. Time zones: "UTC"/"GMT"/"Z" and UTC offsets (see `date::TimeZone`).
+//! Date operators. Time zones: "UTC"/"GMT"/"Z", UTC offsets and IANA (Olson) names such as
+//! "America/New_York" (see `date::TimeZone`).
 use bson::Bson;
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
