@@ -134,6 +134,27 @@ fn n_and_top_bottom_accumulators() {
     assert_eq!(g.finish(), bson!([3, null, 1]));
 }
 
+/// Manual ($median, $percentile accumulators): the numeric inputs' percentiles (exact
+/// discrete ranks here, which mongod's "approximate" method also returns on small inputs);
+/// non-numbers ignored, nothing numeric gives null.
+#[test]
+fn median_and_percentile_accumulators() {
+    let values: Vec<Option<Bson>> =
+        (1..=10).map(|i| Some(Bson::Int32(i))).chain([Some(bson!("x")), None, Some(Bson::Null)]).collect();
+    assert_eq!(run("$median", bson!({ "input": "$x", "method": "approximate" }), &values), bson!(5.0));
+    assert_eq!(
+        run("$percentile", bson!({ "input": "$x", "p": [0.1, 0.5, 0.95, 1], "method": "approximate" }), &values),
+        bson!([1.0, 5.0, 10.0, 10.0])
+    );
+    assert_eq!(run("$median", bson!({ "input": "$x", "method": "approximate" }), &some(&[bson!("a")])), Bson::Null);
+    let bad = Accumulator::parse_bson(
+        "$percentile",
+        &bson!({ "input": "$x", "p": [2], "method": "approximate" }),
+        &ExprContext::default(),
+    );
+    assert_eq!(bad.err().map(|e| e.code.code()), Some(7750303));
+}
+
 #[test]
 fn parse_errors() {
     let err =
@@ -193,6 +214,8 @@ const OPS: &[(&str, SpecFn)] = &[
     ("$minN", || bson!({ "input": "$x", "n": 3 })),
     ("$topN", || bson!({ "output": "$x", "sortBy": { "x": 1 }, "n": 2 })),
     ("$bottom", || bson!({ "output": "$x", "sortBy": { "x": -1 } })),
+    ("$median", || bson!({ "input": "$x", "method": "approximate" })),
+    ("$percentile", || bson!({ "input": "$x", "p": [0.25, 0.9], "method": "approximate" })),
 ];
 
 fn approx_equal(a: &Bson, b: &Bson) -> bool {
@@ -206,7 +229,7 @@ proptest! {
     /// serialize → deserialize is exact, and splitting the input into two partial states
     /// merged afterwards gives the same result as one sequential pass.
     #[test]
-    fn state_round_trip_and_merge(values in prop::collection::vec(value_strategy(), 0..12), split in 0usize..12, op in 0usize..16) {
+    fn state_round_trip_and_merge(values in prop::collection::vec(value_strategy(), 0..12), split in 0usize..12, op in 0usize..18) {
         let (name, spec) = OPS[op];
         let split = split.min(values.len());
         let docs: Vec<RawDocumentBuf> = values.iter().map(|v| {

@@ -46,6 +46,8 @@ pub enum AccumulatorOp {
     Bottom,
     TopN,
     BottomN,
+    Median,
+    Percentile,
 }
 
 impl AccumulatorOp {
@@ -72,6 +74,8 @@ impl AccumulatorOp {
             "$bottom" => Bottom,
             "$topN" => TopN,
             "$bottomN" => BottomN,
+            "$median" => Median,
+            "$percentile" => Percentile,
             _ => return None,
         })
     }
@@ -99,6 +103,8 @@ impl AccumulatorOp {
             Bottom => "$bottom",
             TopN => "$topN",
             BottomN => "$bottomN",
+            Median => "$median",
+            Percentile => "$percentile",
         }
     }
 }
@@ -204,6 +210,8 @@ pub struct Accumulator {
     n_expr: Option<Expression>,
     n: Option<usize>,
     sort_by: Option<SortBy>,
+    /// `$median` / `$percentile`: the percentiles asked for.
+    percentiles: Vec<f64>,
     state: State,
     /// Approximate size of the values the state holds (`$push`, `$addToSet`, the `n`
     /// accumulators, `$mergeObjects`), under [`MAX_VALUE_BYTES`].
@@ -284,7 +292,7 @@ fn initial_state(op: AccumulatorOp) -> State {
         Avg => State::Avg { sum: SumState::default(), decimal: false },
         Min | Max => State::MinMax(None),
         First | Last => State::FirstLast { seen: false, value: None },
-        Push | AddToSet | FirstN | LastN | MaxN | MinN => State::List(Vec::new()),
+        Push | AddToSet | FirstN | LastN | MaxN | MinN | Median | Percentile => State::List(Vec::new()),
         MergeObjects => State::Merge(Document::new()),
         StdDevPop | StdDevSamp => State::StdDev { count: 0, mean: 0.0, m2: 0.0 },
         Top | Bottom | TopN | BottomN => State::Ranked { items: Vec::new(), seq: 0 },
@@ -365,6 +373,25 @@ impl Accumulator {
                     acc.set_n_expression(n, ctx)?;
                 }
             }
+            Median | Percentile => {
+                // The expression form validates the spec with the same errors (both are
+                // mongod's AccumulatorPercentileSpec / AccumulatorMedianSpec).
+                Expression::parse_bson(&Bson::Document(bson::doc! { name: spec.clone() }), ctx)?;
+                let Bson::Document(d) = spec else {
+                    return Err(DocDbError::new(ErrorCode::InternalError, "a validated percentile spec"));
+                };
+                let input = d.get("input").cloned().unwrap_or(Bson::Null);
+                acc.argument = Some(Expression::parse_bson(&input, ctx)?);
+                acc.percentiles = match d.get("p") {
+                    Some(p) => match Expression::parse_bson(p, ctx)?.evaluate_document(&bson::Document::new())? {
+                        Some(Bson::Array(items)) => {
+                            items.iter().filter_map(Num::from_bson).map(arith::to_f64).collect()
+                        }
+                        _ => vec![0.5],
+                    },
+                    None => vec![0.5],
+                };
+            }
             _ => {
                 if matches!(spec, Bson::Array(_)) {
                     return Err(loc(40237, format!("The {name} accumulator is a unary operator")));
@@ -396,6 +423,7 @@ impl Accumulator {
             n_expr: None,
             n: None,
             sort_by: None,
+            percentiles: Vec::new(),
             state: initial_state(op),
             held_bytes: 0,
         })
@@ -518,6 +546,15 @@ impl Accumulator {
                         hold(&mut self.held_bytes, op, added, removed)?;
                     }
                 }
+                // The numeric inputs (NaN left out), as doubles: percentiles rank them.
+                Median | Percentile => {
+                    if let Some(x) = value.as_ref().and_then(Num::from_bson).map(arith::to_f64).filter(|x| !x.is_nan())
+                    {
+                        let val = Bson::Double(x);
+                        hold(&mut self.held_bytes, op, approximate_size(&val), 0)?;
+                        items.push(val);
+                    }
+                }
                 _ => {}
             },
             State::Merge(doc) => {
@@ -599,7 +636,7 @@ impl Accumulator {
                 }
             }
             (State::List(a), State::List(b)) => match op {
-                Push | LastN => {
+                Push | LastN | Median | Percentile => {
                     hold(&mut self.held_bytes, op, other.held_bytes, 0)?;
                     a.extend(b.iter().cloned());
                     if op == LastN && a.len() > n {
@@ -686,6 +723,22 @@ impl Accumulator {
             }
             State::MinMax(val) => val.clone().unwrap_or(Bson::Null),
             State::FirstLast { value, .. } => value.clone().unwrap_or(Bson::Null),
+            State::List(items) if matches!(self.op, Median | Percentile) => {
+                // Exact discrete percentiles (mongod's answer for inputs its t-digest keeps
+                // whole; it approximates beyond): rank ceil(p * n) - 1 of the sorted values.
+                let mut samples: Vec<f64> = items.iter().filter_map(|b| b.as_f64()).collect();
+                samples.sort_by(|a, b| a.total_cmp(b));
+                let results: Vec<Bson> = self
+                    .percentiles
+                    .iter()
+                    .map(|p| super::ops_math::discrete_percentile(&samples, *p).map_or(Bson::Null, Bson::Double))
+                    .collect();
+                if self.op == Median {
+                    results.into_iter().next().unwrap_or(Bson::Null)
+                } else {
+                    Bson::Array(results)
+                }
+            }
             State::List(items) => Bson::Array(items.clone()),
             State::Merge(doc) => Bson::Document(doc.clone()),
             State::StdDev { count, m2, .. } => {

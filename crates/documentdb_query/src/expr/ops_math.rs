@@ -400,7 +400,7 @@ fn eval_quantile(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 }
 
 /// `DiscretePercentile::computePercentile` on sorted samples (`computeTrueRank`).
-fn discrete_percentile(sorted: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn discrete_percentile(sorted: &[f64], p: f64) -> Option<f64> {
     let n = sorted.len();
     if n == 0 {
         return None;
