@@ -130,3 +130,14 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- The gateway's cluster time (pg_documentdb_gw/src/cluster_time.rs): records a second, never
+-- lowering the recorded one, and returns the recorded second.
+CREATE FUNCTION documentdb_api_internal.record_cluster_time(p_seconds bigint) RETURNS bigint
+LANGUAGE sql VOLATILE STRICT AS $$
+    INSERT INTO documentdb_api_catalog.cluster_time (seconds) VALUES (p_seconds)
+    ON CONFLICT (only_row) DO UPDATE
+        SET seconds = GREATEST(EXCLUDED.seconds, documentdb_api_catalog.cluster_time.seconds)
+    RETURNING seconds
+$$;
+REVOKE ALL ON FUNCTION documentdb_api_internal.record_cluster_time(bigint) FROM PUBLIC;

@@ -85,3 +85,24 @@ CREATE TABLE documentdb_api_catalog.roles (
     UNIQUE (database_name, role_name)
 );
 GRANT SELECT ON documentdb_api_catalog.roles TO PUBLIC;
+
+-- Retryable writes (pg_documentdb/src/commands/retryable.rs): what a write sent with a
+-- logical session's txnNumber answered, recorded with its effects, so a retry answers the
+-- same without applying it again. Dropped with the session timeout by the TTL monitor.
+CREATE TABLE documentdb_api_catalog.retryable_writes (
+    session_id text NOT NULL,
+    txn_number bigint NOT NULL,
+    reply documentdb_core.bson NOT NULL,
+    success boolean NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (session_id, txn_number)
+);
+REVOKE ALL ON documentdb_api_catalog.retryable_writes FROM PUBLIC;
+
+-- The replica set's cluster time (the gateway's `cluster_time.rs`): the last second it
+-- recorded, so a restarted gateway never hands out an earlier time.
+CREATE TABLE documentdb_api_catalog.cluster_time (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    seconds bigint NOT NULL
+);
+REVOKE ALL ON documentdb_api_catalog.cluster_time FROM PUBLIC;

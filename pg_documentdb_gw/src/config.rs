@@ -55,10 +55,26 @@ pub struct Config {
     pub worker_threads: usize,
     /// Answer test-only commands (`configureFailPoint`), like mongod's `enableTestCommands`.
     pub enable_test_commands: bool,
+    /// The replica set this gateway presents (a single-node set; empty: a standalone server).
+    pub replica_set_name: String,
+    /// The `host:port` the set's members list (default: the listen address and port).
+    pub advertised_host: Option<String>,
     /// Consecutive authentication failures from one address answered without delay.
     pub auth_failures_before_delay: u32,
     /// Delay of the first failure past those (doubling per further failure, at most 5 s).
     pub auth_failure_delay: Duration,
+}
+
+impl Config {
+    /// Whether the gateway presents itself as a (single-node) replica set.
+    pub fn is_replica_set(&self) -> bool {
+        !self.replica_set_name.is_empty()
+    }
+
+    /// The member address hello and replSetGetStatus report.
+    pub fn member_host(&self) -> String {
+        self.advertised_host.clone().unwrap_or_else(|| format!("{}:{}", self.listen_address, self.port))
+    }
 }
 
 impl Default for Config {
@@ -80,6 +96,8 @@ impl Default for Config {
             max_pinned_cursors: 64,
             worker_threads: 0,
             enable_test_commands: false,
+            replica_set_name: "rs0".into(),
+            advertised_host: None,
             auth_failures_before_delay: 5,
             auth_failure_delay: Duration::from_millis(200),
         }
@@ -107,6 +125,8 @@ USAGE: documentdb-gateway [OPTIONS]
   --cursor-timeout-ms N     idle cursor timeout (default 600000)
   --worker-threads N        tokio worker threads (default: one per core)
   --enable-test-commands    answer test-only commands (configureFailPoint)
+  --replica-set-name NAME    the single-node replica set presented (default rs0; an empty name: a standalone)
+  --advertised-host HOST:PORT  the member address hello reports (default: listen address and port)
   --auth-failures-before-delay N  failed authentications per client address answered at once (default 5; 0: never delay)
   --auth-failure-delay-ms N       delay after those, doubling per further failure up to 5 s (default 200)
   -h, --help                this text
@@ -159,6 +179,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
             "--max-pinned-cursors" => cfg.max_pinned_cursors = num(&flag, value()?)?,
             "--cursor-timeout-ms" => cfg.cursor_timeout = Duration::from_millis(num(&flag, value()?)?),
             "--worker-threads" => cfg.worker_threads = num(&flag, value()?)?,
+            "--replica-set-name" => cfg.replica_set_name = value()?,
+            "--advertised-host" => cfg.advertised_host = Some(value()?),
             "--auth-failures-before-delay" => cfg.auth_failures_before_delay = num(&flag, value()?)?,
             "--auth-failure-delay-ms" => cfg.auth_failure_delay = Duration::from_millis(num(&flag, value()?)?),
             other => return Err(format!("unknown option {other:?} (see --help)")),

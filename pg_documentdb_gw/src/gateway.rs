@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth_throttle::AuthThrottle;
+use crate::cluster_time::ClusterClock;
 use crate::config::{Config, TlsMode};
 use crate::cursor_store::CursorStore;
 use crate::failpoints::FailPoints;
@@ -28,6 +29,10 @@ pub struct Gateway {
     pub failpoints: FailPoints,
     /// Slows repeated authentication failures per client address.
     pub auth_failures: AuthThrottle,
+    /// The replica set's cluster time.
+    pub clock: ClusterClock,
+    /// This gateway process's id (hello's topologyVersion).
+    pub process_id: bson::oid::ObjectId,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) connections_current: AtomicUsize,
     pub(crate) connections_total: AtomicU64,
@@ -55,6 +60,8 @@ impl Gateway {
         let auth_failures = AuthThrottle::new(config.auth_failures_before_delay, config.auth_failure_delay);
         Ok(Gateway {
             auth_failures,
+            clock: ClusterClock::default(),
+            process_id: bson::oid::ObjectId::new(),
             config,
             pool,
             cursors: CursorStore::default(),

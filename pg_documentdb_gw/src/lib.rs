@@ -15,10 +15,12 @@
 //!   and running operations, gateway-wide.
 //! - [`pg`], [`pg_socket`]: raw bson parameters, the pool, per-connection role/timeout state.
 //! - [`error`]: command errors and their replies; [`failpoints`]: `configureFailPoint`.
+//! - [`cluster_time`]: the replica set's monotonic cluster time.
 //! - [`auth_throttle`]: slows repeated authentication failures per client address.
 //! - [`config`]: settings and the standalone binary's flags; [`host`]: facts about the host.
 
 pub mod auth_throttle;
+pub mod cluster_time;
 pub mod commands;
 pub mod compression;
 pub mod config;

@@ -67,6 +67,9 @@ pub async fn serve(gw: Arc<Gateway>, listeners: Vec<TcpListener>, shutdown: impl
         tasks.push(tokio::spawn(accept_loop(gw.clone(), l)));
     }
     tasks.push(tokio::spawn(reap_cursors(gw.clone())));
+    if gw.config.is_replica_set() {
+        tasks.push(tokio::spawn(record_cluster_time(gw.clone())));
+    }
     shutdown.await;
     tracing::info!("documentdb gateway shutting down");
     for t in tasks {
@@ -322,14 +325,34 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
         }
     }
     let result: CommandResult<Vec<u8>> = {
-        let mut ctx = Ctx { gw, connection, lsid: None };
+        let mut ctx = Ctx { gw, connection, lsid: None, txn_number: None };
         commands::dispatch(&mut ctx, req).await
     };
-    match (result, failpoint) {
+    let succeeded = result.is_ok();
+    let body = match (result, failpoint) {
         (Ok(body), Some(action)) => action.decorate_reply(body),
         (Ok(body), None) => body,
         (Err(e), _) => error_reply(connection, &req.name, &e),
+    };
+    with_cluster_time(gw, req, body, succeeded)
+}
+
+/// A replica set member's reply carries `$clusterTime` (with the zero signature of a
+/// member without keys) and `operationTime`: a write's own new time, else the current one.
+fn with_cluster_time(gw: &Gateway, req: &CommandRequest, body: Vec<u8>, succeeded: bool) -> Vec<u8> {
+    if !gw.config.is_replica_set() || body.is_empty() {
+        return body;
     }
+    let Ok(mut doc) = bson::RawDocumentBuf::from_bytes(body.clone()) else { return body };
+    let write = matches!(req.name.as_str(), "insert" | "update" | "delete" | "findAndModify" | "findandmodify");
+    let time = if write && succeeded { gw.clock.tick() } else { gw.clock.now() };
+    let signature = bson::rawdoc! {
+        "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
+        "keyId": 0_i64,
+    };
+    doc.append(bson::raw::cstr!("$clusterTime"), bson::rawdoc! { "clusterTime": time, "signature": signature });
+    doc.append(bson::raw::cstr!("operationTime"), time);
+    doc.into_bytes()
 }
 
 fn error_reply(connection: &ClientConnection, command: &str, e: &CommandError) -> Vec<u8> {
@@ -413,6 +436,33 @@ pub async fn handle_frame(gw: &Gateway, connection: &mut ClientConnection, frame
             let out = protocol::encode_op_reply(request_id, response_to, flags, &[&body]);
             Some(compress_reply(out, compressor, &name))
         }
+    }
+}
+
+/// Keeps the cluster time ahead of what a restart could hand out again: at start, moves the
+/// clock past the recorded second (plus the recording period); then records the current
+/// second every period. Without PostgreSQL (yet), retries.
+async fn record_cluster_time(gw: Arc<Gateway>) {
+    let mut started = false;
+    loop {
+        let seconds = i64::from(gw.clock.seconds());
+        match gw.pool.get(None, None).await {
+            Ok(conn) => {
+                if let Ok(row) =
+                    conn.query_one(crate::sql::CLUSTER_TIME_RECORD, &[&if started { seconds } else { 0 }]).await
+                {
+                    if !started {
+                        let recorded: i64 = row.try_get(0).unwrap_or(0);
+                        gw.clock.start_after(u32::try_from(recorded).unwrap_or(0));
+                        started = true;
+                        continue;
+                    }
+                }
+                conn.release();
+            }
+            Err(e) => tracing::warn!("could not record the cluster time: {}", e.message),
+        }
+        tokio::time::sleep(crate::cluster_time::PERSIST_PERIOD).await;
     }
 }
 

@@ -5,10 +5,11 @@
 //! `documentdb_core.bsonsequence`, or NULL).
 
 // ---- CRUD: return (reply bson, success bool) ----
-pub const INSERT: &str = "SELECT * FROM documentdb_api.insert($1, $2, $3, NULL)";
-pub const UPDATE: &str = "SELECT * FROM documentdb_api.update($1, $2, $3, NULL)";
-pub const DELETE: &str = "SELECT * FROM documentdb_api.delete($1, $2, $3, NULL)";
-pub const FIND_AND_MODIFY: &str = "SELECT * FROM documentdb_api.find_and_modify($1, $2, NULL)";
+// `$4` (`$3` for findAndModify) is the retryable write's `session:txnNumber`, or NULL.
+pub const INSERT: &str = "SELECT * FROM documentdb_api.insert($1, $2, $3, $4)";
+pub const UPDATE: &str = "SELECT * FROM documentdb_api.update($1, $2, $3, $4)";
+pub const DELETE: &str = "SELECT * FROM documentdb_api.delete($1, $2, $3, $4)";
+pub const FIND_AND_MODIFY: &str = "SELECT * FROM documentdb_api.find_and_modify($1, $2, $3)";
 
 // ---- Cursors: return (cursorpage, continuation, persistconnection, cursorid) ----
 pub const FIND: &str = "SELECT cursorpage, continuation, persistconnection, cursorid \
@@ -86,6 +87,9 @@ pub const SCRAM_SHA1_CREDENTIALS: &str = "SELECT c.salt, c.iterations, c.stored_
      AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > now())";
 /// The actions the current (SET ROLE) user holds on the cluster resource.
 pub const CLUSTER_ACTIONS: &str = "SELECT documentdb_api_internal.cluster_actions()";
+/// Records cluster-time second `$1` (int8; never lowering the recorded one) and returns the
+/// recorded second (pass 0 to read it).
+pub const CLUSTER_TIME_RECORD: &str = "SELECT documentdb_api_internal.record_cluster_time($1)";
 /// The backend process id of a new pool connection.
 pub const BACKEND_PID: &str = "SELECT pg_catalog.pg_backend_pid()";
 /// Index builds running on the backends `$1` (int4[]): pid, phase, and the phase's progress
@@ -154,6 +158,7 @@ pub const ALL: &[&str] = &[
     CLUSTER_ACTIONS,
     CONNECTION_STATUS,
     BACKEND_PID,
+    CLUSTER_TIME_RECORD,
     INDEX_BUILD_PROGRESS,
     PREPARE_SESSION,
 ];

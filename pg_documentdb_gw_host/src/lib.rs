@@ -27,6 +27,8 @@ static MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 static ENABLE_TEST_COMMANDS: GucSetting<bool> = GucSetting::<bool>::new(false);
 static AUTH_FAILURES_BEFORE_DELAY: GucSetting<i32> = GucSetting::<i32>::new(5);
+static REPLICA_SET_NAME: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"rs0"));
+static ADVERTISED_HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static AUTH_FAILURE_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(200);
 
 fn define_gucs() {
@@ -121,6 +123,22 @@ fn define_gucs() {
         &MAX_CONNECTIONS,
         1,
         100_000,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"documentdb_gateway.replica_set_name",
+        c"The single-node replica set the gateway presents (empty: a standalone server).",
+        c"",
+        &REPLICA_SET_NAME,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"documentdb_gateway.advertised_host",
+        c"The host:port the replica set's member list names (default: listen address and port).",
+        c"",
+        &ADVERTISED_HOST,
         GucContext::Postmaster,
         GucFlags::default(),
     );
@@ -225,6 +243,8 @@ fn gateway_config() -> documentdb_gateway::Config {
         max_connections: MAX_CONNECTIONS.get().max(1) as usize,
         enable_test_commands: ENABLE_TEST_COMMANDS.get(),
         auth_failures_before_delay: AUTH_FAILURES_BEFORE_DELAY.get().max(0) as u32,
+        replica_set_name: guc_string(&REPLICA_SET_NAME).unwrap_or_default(),
+        advertised_host: guc_string(&ADVERTISED_HOST).filter(|h| !h.is_empty()),
         auth_failure_delay: Duration::from_millis(AUTH_FAILURE_DELAY_MS.get().max(0) as u64),
         ..documentdb_gateway::Config::default()
     }

@@ -20,6 +20,7 @@ import time
 import urllib.parse
 import uuid
 
+import bson
 import pymongo
 from bson import ObjectId
 from pymongo.errors import OperationFailure, PyMongoError
@@ -160,20 +161,40 @@ def test_server_status_host_info_sessions():
     assert len(status["authenticatedUsers"]) == 1
 
 
-def test_transactions_rejected_on_standalone():
+def test_single_node_replica_set_and_retryable_writes():
+    """Issue #12: the gateway is a single-node replica set (hello, replSetGetStatus, cluster
+    time in every reply); a write with a session's txnNumber is applied once and a retry
+    answers the first reply (retryable-writes spec); txnNumber elsewhere is 50768, an older
+    txnNumber 225 TransactionTooOld."""
     c = client()
-    with c.start_session() as s:
-        try:
-            with s.start_transaction():
-                c[DB].t.insert_one({"a": 1}, session=s)
-        except OperationFailure as e:
-            assert e.code == 20, e.details
-        except pymongo.errors.ConfigurationError:
-            pass  # the driver itself knows a standalone has no transactions
-        else:
-            raise AssertionError("transactions should be refused by a standalone")
-    # A raw txnNumber is refused the way a standalone mongod refuses it.
-    expect_error(20, lambda: c[DB].command("find", "t", txnNumber=1))
+    hello = c.admin.command("hello")
+    assert hello["setName"] and hello["isWritablePrimary"] and not hello["secondary"], hello
+    assert hello["hosts"] == [hello["me"]] == [hello["primary"]], hello
+    reply = c.admin.command("ping")
+    assert isinstance(reply["operationTime"], bson.Timestamp), reply
+    assert reply["$clusterTime"]["clusterTime"] == reply["operationTime"], reply
+    status = c.admin.command("replSetGetStatus")
+    assert status["set"] == hello["setName"] and status["members"][0]["stateStr"] == "PRIMARY", status
+    assert c.admin.command("replSetGetConfig")["config"]["members"][0]["host"] == hello["me"]
+    c[DB].retry.drop()
+    # Explicit txnNumbers on a session of their own client: the driver's pooled sessions keep
+    # their own counters, which these would overtake.
+    raw = client()
+    with raw.start_session() as s:
+        cmd = bson.SON([("insert", "retry"), ("documents", [{"_id": 1, "n": 1}]), ("txnNumber", bson.Int64(7))])
+        first = raw[DB].command(cmd, session=s)
+        again = raw[DB].command(cmd, session=s)
+        assert first["n"] == again["n"] == 1 and c[DB].retry.count_documents({}) == 1, (first, again)
+        upd = bson.SON([("update", "retry"), ("updates", [{"q": {"_id": 1}, "u": {"$inc": {"n": 1}}}]),
+                        ("txnNumber", bson.Int64(8))])
+        assert raw[DB].command(upd, session=s)["nModified"] == 1
+        assert raw[DB].command(upd, session=s)["nModified"] == 1
+        assert c[DB].retry.find_one({"_id": 1})["n"] == 2, "a retried update ran twice"
+        expect_error(225, lambda: raw[DB].command(bson.SON([("insert", "retry"), ("documents", [{"_id": 2}]),
+                                                            ("txnNumber", bson.Int64(3))]), session=s))
+        expect_error(50768, lambda: raw[DB].command("find", "retry", txnNumber=bson.Int64(9), session=s))
+    # Drivers retry writes on their own (retryWrites, on by default with a replica set).
+    assert c[DB].retry.insert_one({"_id": 3}).acknowledged
 
 
 # ---------------------------------------------------------------- transport

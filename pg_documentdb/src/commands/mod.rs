@@ -12,6 +12,7 @@ pub mod insert;
 pub mod new_collection;
 pub mod query_sql;
 pub mod query_text;
+pub mod retryable;
 pub mod roles;
 pub mod spec;
 pub mod ttl;

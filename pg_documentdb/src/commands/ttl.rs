@@ -46,6 +46,8 @@ pub fn validate_expire_after_seconds(key: &RawDocument, value: RawBsonRef<'_>) -
 /// One pass of the TTL monitor over every TTL index of the database: deletes the expired
 /// documents, at most `batch` per index and round, until none is left. Returns how many.
 pub fn delete_expired_documents(batch: i64) -> DocDbResult<i64> {
+    // The monitor also drops retryable-write records of expired sessions.
+    super::retryable::delete_expired()?;
     let rows = spi::execute(
         "SELECT c.database_name, c.collection_name FROM documentdb_api_catalog.collections c \
          WHERE c.view_definition IS NULL AND EXISTS (SELECT 1 FROM documentdb_api_catalog.collection_indexes i \

@@ -5,15 +5,20 @@ use documentdb_pgbson::{docdb_guard, Bson, BsonRef, BsonSequenceRef};
 use pgrx::prelude::*;
 
 use super::out_record::reply_record;
+use crate::commands::retryable::{self, Recorded};
 use crate::commands::write_result::WriteResult;
 use crate::commands::{find, insert, update_delete};
 use crate::record::{Column, Record};
 use crate::spi::with_spi;
 
 /// `(p_result bson, p_success bool)`.
-fn write_record(fcinfo: pg_sys::FunctionCallInfo, result: WriteResult) -> Record {
-    let success = result.success();
-    reply_record(fcinfo, result.to_reply(), [Column::Bool(success)])
+fn write_record(fcinfo: pg_sys::FunctionCallInfo, result: Recorded) -> Record {
+    reply_record(fcinfo, result.reply, [Column::Bool(result.success)])
+}
+
+/// A write's reply and success, for recording (retryable writes).
+fn recorded(result: WriteResult) -> Recorded {
+    Recorded { success: result.success(), reply: result.to_reply() }
 }
 
 /// `insert`, `update` and `delete` share one SQL signature (`p_database_name text, <spec>
@@ -26,10 +31,16 @@ macro_rules! write_commands {
             p_database_name: &str,
             p_spec: BsonRef<'_>,
             p_insert_documents: Option<BsonSequenceRef<'_>>,
-            _p_transaction_id: Option<&str>,
+            p_transaction_id: Option<&str>,
             fcinfo: pg_sys::FunctionCallInfo,
         ) -> Record {
-            let result = docdb_guard(|| with_spi(|| $command(p_database_name, p_spec.document(), p_insert_documents)));
+            let result = docdb_guard(|| {
+                with_spi(|| {
+                    retryable::once(p_transaction_id, || {
+                        $command(p_database_name, p_spec.document(), p_insert_documents).map(recorded)
+                    })
+                })
+            });
             write_record(fcinfo, result)
         }
     )+};
@@ -58,11 +69,18 @@ fn insert_one(
 fn find_and_modify(
     p_database_name: &str,
     p_message: BsonRef<'_>,
-    _p_transaction_id: Option<&str>,
+    p_transaction_id: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Record {
-    let reply = docdb_guard(|| with_spi(|| update_delete::find_and_modify(p_database_name, p_message.document())));
-    reply_record(fcinfo, reply, [Column::Bool(true)])
+    let result = docdb_guard(|| {
+        with_spi(|| {
+            retryable::once(p_transaction_id, || {
+                update_delete::find_and_modify(p_database_name, p_message.document())
+                    .map(|reply| Recorded { reply, success: true })
+            })
+        })
+    });
+    write_record(fcinfo, result)
 }
 
 #[pg_extern(sql = false)]

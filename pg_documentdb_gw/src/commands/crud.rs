@@ -37,19 +37,29 @@ pub async fn explain(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<V
 }
 
 pub async fn insert(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    db_spec_and_sequence(ctx, req, sql::INSERT).await
+    db_spec_and_sequence(ctx, req, sql::INSERT, retryable_write_id(ctx)).await
 }
 
 pub async fn update(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    db_spec_and_sequence(ctx, req, sql::UPDATE).await
+    db_spec_and_sequence(ctx, req, sql::UPDATE, retryable_write_id(ctx)).await
 }
 
 pub async fn delete(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    db_spec_and_sequence(ctx, req, sql::DELETE).await
+    db_spec_and_sequence(ctx, req, sql::DELETE, retryable_write_id(ctx)).await
 }
 
 pub async fn find_and_modify(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
-    db_and_spec(ctx, req, sql::FIND_AND_MODIFY).await
+    let id = retryable_write_id(ctx);
+    let body = crate::pg::BsonParam(req.body.as_bytes());
+    super::sql_call::call(ctx, req, sql::FIND_AND_MODIFY, &[&req.db, &body, &id]).await
+}
+
+/// A retryable write's `session:txnNumber` (the extension applies it once: see
+/// `pg_documentdb/src/commands/retryable.rs`); the session is the lsid with its owner.
+fn retryable_write_id(ctx: &Ctx<'_>) -> Option<String> {
+    let (lsid, n) = (ctx.lsid.as_ref()?, ctx.txn_number?);
+    let hex: String = lsid.id.iter().chain(lsid.uid.iter()).map(|b| format!("{b:02x}")).collect();
+    Some(format!("{hex}:{n}"))
 }
 
 /// Legacy write acknowledgement: writes are acknowledged by their own replies.
@@ -129,7 +139,7 @@ mod tests {
         for n in 0..3u8 {
             gw.sessions.touch(SessionKey { id: [n; 16], uid: alice.session_uid() }, || "alice@admin".into()).unwrap();
         }
-        let ctx = Ctx { gw: &gw, connection: &mut connection, lsid: None };
+        let ctx = Ctx { gw: &gw, connection: &mut connection, lsid: None, txn_number: None };
         let mut body = bson::rawdoc! { "aggregate": 1, "pipeline": [{ "$listLocalSessions": {} }] };
         for _ in 0..3 {
             body.append(bson::raw::cstr!("pipeline"), bson::rawdoc! { "x": 1 });

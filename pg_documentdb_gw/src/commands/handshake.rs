@@ -13,6 +13,96 @@ use crate::session_cache::SESSION_TIMEOUT_MINUTES;
 pub const MAX_WIRE_VERSION: i32 = 21;
 pub const MAX_WRITE_BATCH_SIZE: i32 = 100_000;
 
+/// The electionId of the set's only member (its one election, term 1).
+const ELECTION_ID: [u8; 12] = [0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1];
+
+/// A single-node replica set's primary: itself the whole set, writable, term 1.
+fn replica_set_fields(gw: &crate::gateway::Gateway, d: &mut Document) {
+    let member = gw.config.member_host();
+    let now = gw.clock.now();
+    let date = bson::DateTime::from_millis(i64::from(now.time) * 1000);
+    let op_time = bson::doc! { "ts": now, "t": 1_i64 };
+    d.insert("setName", gw.config.replica_set_name.as_str());
+    d.insert("setVersion", 1);
+    d.insert("hosts", vec![Bson::from(member.as_str())]);
+    d.insert("primary", member.as_str());
+    d.insert("me", member.as_str());
+    d.insert("secondary", false);
+    d.insert("topologyVersion", bson::doc! { "processId": gw.process_id, "counter": 0_i64 });
+    d.insert(
+        "lastWrite",
+        bson::doc! { "opTime": op_time.clone(), "lastWriteDate": date, "majorityOpTime": op_time, "majorityWriteDate": date },
+    );
+    d.insert("electionId", bson::oid::ObjectId::from_bytes(ELECTION_ID));
+}
+
+/// `replSetGetStatus`: the one member, primary and healthy.
+pub fn repl_set_get_status(ctx: &Ctx<'_>) -> CommandResult<Vec<u8>> {
+    let gw = ctx.gw;
+    not_a_replica_set(gw)?;
+    let now = gw.clock.now();
+    let date = bson::DateTime::from_millis(i64::from(now.time) * 1000);
+    let op_time = bson::doc! { "ts": now, "t": 1_i64 };
+    let started =
+        bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - gw.started.elapsed().as_millis() as i64);
+    reply(bson::doc! {
+        "set": gw.config.replica_set_name.as_str(),
+        "date": bson::DateTime::now(),
+        "myState": 1,
+        "term": 1_i64,
+        "heartbeatIntervalMillis": 2000_i64,
+        "majorityVoteCount": 1,
+        "writeMajorityCount": 1,
+        "votingMembersCount": 1,
+        "writableVotingMembersCount": 1,
+        "optimes": { "lastCommittedOpTime": op_time.clone(), "appliedOpTime": op_time.clone(), "durableOpTime": op_time.clone() },
+        "members": [{
+            "_id": 0,
+            "name": gw.config.member_host(),
+            "health": 1.0,
+            "state": 1,
+            "stateStr": "PRIMARY",
+            "uptime": gw.started.elapsed().as_secs() as i64,
+            "optime": op_time,
+            "optimeDate": date,
+            "electionDate": started,
+            "configVersion": 1,
+            "configTerm": 1_i64,
+            "self": true,
+        }],
+        "ok": 1.0,
+    })
+}
+
+/// `replSetGetConfig`: a one-member configuration.
+pub fn repl_set_get_config(ctx: &Ctx<'_>) -> CommandResult<Vec<u8>> {
+    let gw = ctx.gw;
+    not_a_replica_set(gw)?;
+    reply(bson::doc! {
+        "config": {
+            "_id": gw.config.replica_set_name.as_str(),
+            "version": 1,
+            "term": 1_i64,
+            "protocolVersion": 1_i64,
+            "writeConcernMajorityJournalDefault": true,
+            "members": [{
+                "_id": 0, "host": gw.config.member_host(), "arbiterOnly": false, "buildIndexes": true,
+                "hidden": false, "priority": 1.0, "tags": {}, "secondaryDelaySecs": 0_i64, "votes": 1,
+            }],
+            "settings": { "chainingAllowed": true, "heartbeatIntervalMillis": 2000, "electionTimeoutMillis": 10000 },
+        },
+        "ok": 1.0,
+    })
+}
+
+/// MongoDB's answer to replSet commands on a standalone server.
+fn not_a_replica_set(gw: &crate::gateway::Gateway) -> CommandResult<()> {
+    if gw.config.is_replica_set() {
+        return Ok(());
+    }
+    Err(crate::error::CommandError::new(documentdb_errors::ErrorCode::new(76), "not running with --replSet"))
+}
+
 pub async fn hello(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let body = &req.body;
     let mut d = Document::new();
@@ -36,6 +126,9 @@ pub async fn hello(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec
     d.insert("minWireVersion", 0);
     d.insert("maxWireVersion", MAX_WIRE_VERSION);
     d.insert("readOnly", false);
+    if ctx.gw.config.is_replica_set() {
+        replica_set_fields(ctx.gw, &mut d);
+    }
 
     if let Some(RawBsonRef::Document(client)) = body.get("client")? {
         if let Ok(Some(RawBsonRef::Document(app))) = client.get("application") {

@@ -117,6 +117,8 @@ pub struct Ctx<'a> {
     pub connection: &'a mut ClientConnection,
     /// The logical session (`lsid`) the command runs in, once dispatch has recorded it.
     pub lsid: Option<SessionKey>,
+    /// A retryable write's `txnNumber` (with `lsid`), once dispatch has checked it.
+    pub txn_number: Option<i64>,
 }
 
 impl Ctx<'_> {
@@ -142,6 +144,8 @@ pub enum Handler {
     ListCommands,
     ConnectionStatus,
     ServerStatus,
+    ReplSetGetStatus,
+    ReplSetGetConfig,
     WhatsMyUri,
     StartSession,
     EndSessions,
@@ -236,6 +240,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     local("listCommands", &[], H::ListCommands, false, "lists the commands this server answers"),
     local("connectionStatus", &[], H::ConnectionStatus, false, "the users and roles authenticated on this connection"),
     local("serverStatus", &[], H::ServerStatus, true, "server statistics"),
+    admin(local("replSetGetStatus", &[], H::ReplSetGetStatus, true, "the single-node replica set's status")),
+    admin(local("replSetGetConfig", &[], H::ReplSetGetConfig, true, "the single-node replica set's configuration")),
     local("whatsmyuri", &[], H::WhatsMyUri, false, "the client's address as the server sees it"),
     local("startSession", &[], H::StartSession, true, "starts a logical session"),
     local("endSessions", &[], H::EndSessions, false, "ends logical sessions and closes their cursors"),
@@ -463,13 +469,50 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     if spec.admin_only && req.db != "admin" {
         return Err(CommandError::unauthorized(format!("{} may only be run against the admin database.", spec.name)));
     }
-    if req.body.get("txnNumber")?.is_some() || req.body.get("startTransaction")?.is_some() {
+    let txn_number = match req.body.get("txnNumber")? {
+        Some(RawBsonRef::Int64(n)) => Some(n),
+        Some(RawBsonRef::Int32(n)) => Some(i64::from(n)),
+        Some(other) => {
+            return Err(CommandError::type_mismatch(format!(
+                "BSON field 'txnNumber' is the wrong type '{}', expected type 'long'",
+                type_name(other.element_type())
+            )))
+        }
+        None => None,
+    };
+    let in_transaction = req.body.get("autocommit")?.is_some() || req.body.get("startTransaction")?.is_some();
+    if (txn_number.is_some() || in_transaction) && !ctx.gw.config.is_replica_set() {
         return Err(CommandError::new(
             ErrorCode::IllegalOperation,
             "Transaction numbers are only allowed on a replica set member or mongos",
         ));
     }
+    if in_transaction {
+        return Err(CommandError::new(
+            ErrorCode::IllegalOperation,
+            "multi-document transactions are not supported yet (retryable writes are)",
+        ));
+    }
     ctx.lsid = sessions::record_use(ctx, req)?;
+    if let Some(n) = txn_number {
+        if !matches!(spec.handler, H::Insert | H::Update | H::Delete | H::FindAndModify) {
+            return Err(CommandError::new(
+                ErrorCode::new(50768),
+                format!(
+                    "txnNumber may only be provided for multi-document transactions and retryable write commands. \
+                     autocommit:false was not provided, and {} is not a retryable write command.",
+                    spec.name
+                ),
+            ));
+        }
+        if ctx.lsid.is_none() {
+            return Err(CommandError::new(
+                ErrorCode::InvalidOptions,
+                "Transaction number requires a session ID to also be specified",
+            ));
+        }
+        ctx.txn_number = Some(n);
+    }
     refresh_privileges(ctx).await;
     if spec.sql {
         validate_db_name(&req.db)?;
@@ -495,6 +538,14 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         }
         H::ListCommands => diagnostics::list_commands(ctx),
         H::ConnectionStatus => diagnostics::connection_status(ctx, req).await,
+        H::ReplSetGetStatus => {
+            ctx.authenticated()?.require_cluster_action("replSetGetStatus", "replSetGetStatus", &req.db)?;
+            handshake::repl_set_get_status(ctx)
+        }
+        H::ReplSetGetConfig => {
+            ctx.authenticated()?.require_cluster_action("replSetGetConfig", "replSetGetConfig", &req.db)?;
+            handshake::repl_set_get_config(ctx)
+        }
         H::ServerStatus => {
             ctx.authenticated()?.require_cluster_action("serverStatus", "serverStatus", &req.db)?;
             diagnostics::server_status(ctx)

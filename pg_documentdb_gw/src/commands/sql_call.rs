@@ -49,15 +49,17 @@ pub async fn call(
     required_bson(&result?, 0)
 }
 
-/// Statements taking `($1 db, $2 command, $3 document sequence)` (insert, update, delete).
+/// Statements taking `($1 db, $2 command, $3 document sequence, $4 retryable write id)`
+/// (insert, update, delete).
 pub async fn db_spec_and_sequence(
     ctx: &Ctx<'_>,
     req: &CommandRequest,
     statement: &'static str,
+    retryable_write: Option<String>,
 ) -> CommandResult<Vec<u8>> {
     let body = BsonParam(req.body.as_bytes());
     let sequence = req.sequence.as_deref().map(BsonParam);
-    call(ctx, req, statement, &[&req.db, &body, &sequence]).await
+    call(ctx, req, statement, &[&req.db, &body, &sequence, &retryable_write]).await
 }
 
 /// Statements taking `($1 db, $2 command)` and returning the reply in the first column.
