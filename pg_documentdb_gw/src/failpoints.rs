@@ -18,8 +18,26 @@ use documentdb_errors::ErrorCode;
 
 use crate::error::{CommandError, CommandResult};
 
-/// The only fail point the gateway knows.
+/// MongoDB's fail point of commands.
 pub const FAIL_COMMAND: &str = "failCommand";
+/// MongoDB's fail point of retryable writes on the primary (the retryable-writes spec tests):
+/// the write commits then the connection closes, or it fails before committing.
+pub const ON_PRIMARY_TRANSACTIONAL_WRITE: &str = "onPrimaryTransactionalWrite";
+
+/// What `onPrimaryTransactionalWrite` does to one retryable write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransactionalWriteAction {
+    /// Close the connection instead of replying (default true).
+    pub close_connection: bool,
+    /// Fail with this code before committing (nothing is written); else the write commits.
+    pub fail_before_commit: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+struct TransactionalWrite {
+    mode: Mode,
+    action: TransactionalWriteAction,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -55,6 +73,7 @@ pub struct FailPoints {
 #[derive(Debug, Default)]
 struct State {
     fail_command: Option<FailCommand>,
+    transactional_write: Option<TransactionalWrite>,
     /// How often it fired since it was configured (the `count` `configureFailPoint` replies with).
     times_entered: i64,
 }
@@ -67,9 +86,10 @@ impl FailPoints {
             Some(RawBsonRef::String(s)) => s,
             _ => return Err(CommandError::type_mismatch("configureFailPoint must be a string naming the fail point")),
         };
-        if name != FAIL_COMMAND {
+        if name != FAIL_COMMAND && name != ON_PRIMARY_TRANSACTIONAL_WRITE {
             return Err(CommandError::bad_value(format!(
-                "Cannot find failPoint named {name:?} (the gateway supports only {FAIL_COMMAND:?})"
+                "Cannot find failPoint named {name:?} (the gateway supports {FAIL_COMMAND:?} and \
+                 {ON_PRIMARY_TRANSACTIONAL_WRITE:?})"
             )));
         }
         let mode = parse_mode(body.get("mode")?)?;
@@ -78,6 +98,16 @@ impl FailPoints {
             Some(RawBsonRef::Document(d)) => Some(d),
             Some(_) => return Err(CommandError::type_mismatch("the 'data' option must be an object")),
         };
+        if name == ON_PRIMARY_TRANSACTIONAL_WRITE {
+            let point = match mode {
+                Mode::Off => None,
+                mode => Some(TransactionalWrite { mode, action: parse_transactional_write(data)? }),
+            };
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let previous = std::mem::replace(&mut state.times_entered, 0);
+            state.transactional_write = point;
+            return Ok(bson::doc! { "count": previous, "ok": 1.0 });
+        }
         let new_state = match (mode, data) {
             (Mode::Off, _) => None,
             (_, None) => return Err(CommandError::bad_value("failCommand requires 'data' with 'failCommands'")),
@@ -124,6 +154,60 @@ impl FailPoints {
         state.times_entered += 1;
         Some(action)
     }
+}
+
+impl FailPoints {
+    /// What `onPrimaryTransactionalWrite` does to the retryable write about to run, counting
+    /// the hit; `None` when it is off.
+    pub fn check_transactional_write(&self) -> Option<TransactionalWriteAction> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let point = state.transactional_write.as_mut()?;
+        match &mut point.mode {
+            Mode::Off => return None,
+            Mode::AlwaysOn => {}
+            Mode::Skip(n) if *n > 0 => {
+                *n -= 1;
+                return None;
+            }
+            Mode::Skip(_) => {}
+            Mode::Times(n) => {
+                *n -= 1;
+                if *n <= 0 {
+                    point.mode = Mode::Off;
+                }
+            }
+        }
+        let action = point.action;
+        if point.mode == Mode::Off {
+            state.transactional_write = None;
+        }
+        state.times_entered += 1;
+        Some(action)
+    }
+}
+
+/// `onPrimaryTransactionalWrite`'s data: `closeConnection` (default true) and
+/// `failBeforeCommitExceptionCode`.
+fn parse_transactional_write(data: Option<&RawDocument>) -> CommandResult<TransactionalWriteAction> {
+    let mut action = TransactionalWriteAction { close_connection: true, fail_before_commit: None };
+    for field in data.into_iter().flat_map(|d| d.iter()) {
+        let (key, value) = field?;
+        match (key.as_str(), value) {
+            ("closeConnection", RawBsonRef::Boolean(b)) => action.close_connection = b,
+            ("failBeforeCommitExceptionCode", v) => {
+                action.fail_before_commit = Some(
+                    i32::try_from(count(v, "failBeforeCommitExceptionCode")?)
+                        .map_err(|_| CommandError::bad_value("failBeforeCommitExceptionCode out of range"))?,
+                )
+            }
+            (other, _) => {
+                return Err(CommandError::bad_value(format!(
+                    "unsupported onPrimaryTransactionalWrite option {other:?}"
+                )))
+            }
+        }
+    }
+    Ok(action)
 }
 
 fn count(v: RawBsonRef<'_>, what: &str) -> CommandResult<i64> {

@@ -324,10 +324,32 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
             return error_reply(connection, &req.name, &e);
         }
     }
+    // onPrimaryTransactionalWrite (retryable-writes spec tests): the write fails before
+    // committing, or commits; either way the connection may close instead of replying.
+    let transactional = if gw.config.enable_test_commands && gw.config.is_replica_set() && is_retryable_write(req) {
+        gw.failpoints.check_transactional_write()
+    } else {
+        None
+    };
+    if let Some(tw) = transactional {
+        if let Some(code) = tw.fail_before_commit {
+            if tw.close_connection {
+                connection.close_requested = true;
+                return Vec::new();
+            }
+            let e =
+                CommandError::new(ErrorCode::new(code), "Failing write via 'onPrimaryTransactionalWrite' failpoint");
+            return error_reply(connection, &req.name, &e);
+        }
+    }
     let result: CommandResult<Vec<u8>> = {
         let mut ctx = Ctx { gw, connection, lsid: None, txn_number: None };
         commands::dispatch(&mut ctx, req).await
     };
+    if transactional.is_some_and(|tw| tw.close_connection) {
+        connection.close_requested = true;
+        return Vec::new();
+    }
     let succeeded = result.is_ok();
     let body = match (result, failpoint) {
         (Ok(body), Some(action)) => action.decorate_reply(body),
@@ -335,6 +357,13 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
         (Err(e), _) => error_reply(connection, &req.name, &e),
     };
     with_cluster_time(gw, req, body, succeeded)
+}
+
+/// A write sent with a session's txnNumber outside a transaction.
+fn is_retryable_write(req: &CommandRequest) -> bool {
+    matches!(req.name.as_str(), "insert" | "update" | "delete" | "findAndModify" | "findandmodify")
+        && req.body.get("txnNumber").ok().flatten().is_some()
+        && req.body.get("autocommit").ok().flatten().is_none()
 }
 
 /// A replica set member's reply carries `$clusterTime` (with the zero signature of a
