@@ -455,6 +455,71 @@ async fn refresh_privileges(ctx: &mut Ctx<'_>) {
     }
 }
 
+/// The read concern levels a replica set member knows.
+const READ_CONCERN_LEVELS: &[&str] = &["local", "majority", "linearizable", "available", "snapshot"];
+
+/// `readConcern`: MongoDB's levels have their single-node meaning here (every committed write
+/// is majority-committed and linearizable, `afterClusterTime` is always reached); a `snapshot`
+/// read at a point in time is refused until it is implemented rather than answered with
+/// current data.
+fn check_read_concern(body: &RawDocument) -> CommandResult<()> {
+    let rc = match body.get("readConcern")? {
+        None => return Ok(()),
+        Some(RawBsonRef::Document(rc)) => rc,
+        Some(other) => {
+            return Err(CommandError::type_mismatch(format!(
+                "BSON field 'readConcern' is the wrong type '{}', expected type 'object'",
+                type_name(other.element_type())
+            )))
+        }
+    };
+    let mut snapshot = false;
+    let mut at_cluster_time = false;
+    for element in rc {
+        let (key, value) = element?;
+        match (key.as_str(), value) {
+            ("level", RawBsonRef::String(level)) if READ_CONCERN_LEVELS.contains(&level) => {
+                snapshot = level == "snapshot"
+            }
+            ("level", RawBsonRef::String(level)) => {
+                return Err(CommandError::new(
+                    ErrorCode::FailedToParse,
+                    format!(
+                        "readConcern level '{level}' is not one of local, majority, linearizable, available, snapshot"
+                    ),
+                ))
+            }
+            ("level", _) => return Err(CommandError::type_mismatch("readConcern.level must be a string")),
+            ("afterClusterTime" | "atClusterTime", RawBsonRef::Timestamp(_)) => {
+                at_cluster_time |= key.as_str() == "atClusterTime";
+            }
+            ("afterClusterTime" | "atClusterTime", _) => {
+                return Err(CommandError::type_mismatch(format!("readConcern.{} must be a timestamp", key.as_str())))
+            }
+            ("afterOpTime" | "provenance", _) => {}
+            (other, _) => {
+                return Err(CommandError::new(
+                    ErrorCode::new(40415),
+                    format!("BSON field 'ReadConcernArgs.{other}' is an unknown field."),
+                ))
+            }
+        }
+    }
+    if at_cluster_time && !snapshot {
+        return Err(CommandError::new(
+            ErrorCode::InvalidOptions,
+            "atClusterTime is only allowed with readConcern level 'snapshot'",
+        ));
+    }
+    if snapshot {
+        return Err(CommandError::new(
+            ErrorCode::new(238),
+            "readConcern level 'snapshot' (point-in-time reads) is not supported yet",
+        ));
+    }
+    Ok(())
+}
+
 /// Runs one command: lookup, auth and namespace checks, then its handler.
 pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let spec = match lookup(&req.name) {
@@ -493,6 +558,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
             "multi-document transactions are not supported yet (retryable writes are)",
         ));
     }
+    check_read_concern(&req.body)?;
     ctx.lsid = sessions::record_use(ctx, req)?;
     if let Some(n) = txn_number {
         if !matches!(spec.handler, H::Insert | H::Update | H::Delete | H::FindAndModify) {
@@ -596,6 +662,24 @@ mod tests {
     use super::*;
     use crate::protocol::DocumentSequence;
     use bson::rawdoc;
+
+    /// Manual (read concern): the five levels; snapshot reads are refused until implemented.
+    #[test]
+    fn read_concerns() {
+        let code = |rc: bson::RawDocumentBuf| {
+            check_read_concern(&rawdoc! { "find": "c", "readConcern": rc }).err().map(|e| e.code.code())
+        };
+        for level in ["local", "majority", "linearizable", "available"] {
+            assert_eq!(code(rawdoc! { "level": level }), None, "{level}");
+        }
+        assert_eq!(code(rawdoc! { "afterClusterTime": bson::Timestamp { time: 1, increment: 1 } }), None);
+        assert_eq!(code(rawdoc! { "level": "snapshot" }), Some(238));
+        assert_eq!(code(rawdoc! { "level": "eventual" }), Some(9));
+        assert_eq!(code(rawdoc! { "level": 1 }), Some(14));
+        assert_eq!(code(rawdoc! { "atClusterTime": bson::Timestamp { time: 1, increment: 1 } }), Some(72));
+        assert_eq!(code(rawdoc! { "bogus": 1 }), Some(40415));
+        assert!(check_read_concern(&rawdoc! { "find": "c" }).is_ok());
+    }
 
     #[test]
     fn table_is_consistent() {
