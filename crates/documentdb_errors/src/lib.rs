@@ -144,6 +144,7 @@ catalogue! {
     Interrupted = 11601,
     OutOfDiskSpace = 14031,
     KeyTooLong = 17280,
+    SearchNotEnabled = 31082,
     ClientMarkedKilled = 46841,
     NotARetryableWriteCommand = 50768,
 }
@@ -325,6 +326,9 @@ macro_rules! docdb_error {
         $crate::DocDbError::new($crate::ErrorCode::$code, format!($($arg)+))
     };
 }
+
+/// mongod's answer to Atlas Search commands and stages (`SearchNotEnabled`) outside Atlas.
+pub const SEARCH_NOT_ENABLED_MESSAGE: &str = "Using Atlas Search Database Commands and the $listSearchIndexes aggregation stage requires additional configuration. Please connect to Atlas or an AtlasCLI local deployment to enable. For more information on how to connect, see https://dochub.mongodb.org/core/atlas-cli-deploy-local-reqs";
 
 /// `bail!(BadValue, "...")` returns early with a [`DocDbError`].
 #[macro_export]

@@ -576,8 +576,15 @@ impl Pipeline {
             }
             "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket" | "$bucketAuto" | "$geoNear"
             | "$unionWith" | "$densify" | "$fill" | "$setWindowFields" | "$sample" | "$redact" | "$collStats"
-            | "$currentOp" | "$listSessions" | "$changeStream" | "$search" | "$searchMeta" | "$planCacheStats" => {
+            | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
+            }
+            // As a mongod without Atlas Search answers them.
+            "$search" | "$searchMeta" | "$vectorSearch" | "$listSearchIndexes" => {
+                return Err(DocDbError::new(
+                    ErrorCode::SearchNotEnabled,
+                    documentdb_errors::SEARCH_NOT_ENABLED_MESSAGE,
+                ));
             }
             _ => {
                 return Err(DocDbError::new(

@@ -183,6 +183,8 @@ pub enum Handler {
     CreateIndexes,
     DropIndexes,
     ReIndex,
+    /// Atlas Search index commands: refused as a mongod without Atlas Search does.
+    SearchIndexes,
     /// Users and roles (`createUser` ... `rolesInfo`): one SQL function each.
     UserAdmin,
     ConfigureFailPoint,
@@ -278,6 +280,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     sql("dropIndexes", &["deleteIndexes"], H::DropIndexes, true, "drops indexes"),
     sql("listIndexes", &[], H::ListIndexes, true, "lists a collection's indexes"),
     sql("reIndex", &[], H::ReIndex, true, "rebuilds a collection's indexes"),
+    local("createSearchIndexes", &[], H::SearchIndexes, true, "Atlas Search indexes (not enabled: SearchNotEnabled)"),
+    local("dropSearchIndex", &[], H::SearchIndexes, true, "Atlas Search indexes (not enabled: SearchNotEnabled)"),
+    local("updateSearchIndex", &[], H::SearchIndexes, true, "Atlas Search indexes (not enabled: SearchNotEnabled)"),
     sql("createUser", &[], H::UserAdmin, false, "creates a user"),
     sql("dropUser", &[], H::UserAdmin, false, "drops a user"),
     sql("updateUser", &[], H::UserAdmin, false, "changes a user's password, roles or customData"),
@@ -653,6 +658,9 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         H::ReIndex => indexes::re_index(ctx, req).await,
         H::ListIndexes => indexes::list_indexes(ctx, req).await,
         H::UserAdmin => users::run(ctx, req).await,
+        H::SearchIndexes => {
+            Err(CommandError::new(ErrorCode::SearchNotEnabled, documentdb_errors::SEARCH_NOT_ENABLED_MESSAGE))
+        }
         H::ConfigureFailPoint => reply(ctx.gw.failpoints.configure(&req.body)?),
     }
 }
