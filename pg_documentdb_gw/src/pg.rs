@@ -344,6 +344,15 @@ impl PgConn {
         }
         // Until the change is confirmed the state is unknown (a cancelled command leaves it so).
         self.session_mut()?.state = SessionState::Unknown;
+        // The statement that changes the settings runs under the current ones: a tiny limit
+        // left by the previous command's maxTimeMS could cancel it. Lift it first (a SET
+        // takes microseconds), unless the connection is known to have none.
+        if !matches!(current_timeout, Some(None)) {
+            if let Err(e) = self.query(sql::LIFT_STATEMENT_TIMEOUT, &[]).await {
+                self.discard();
+                return Err(e);
+            }
+        }
         let timeout_text = timeout_ms.map(|ms| ms.to_string());
         let result = self.query(sql::PREPARE_SESSION, &[&role, &timeout_text]).await.map(drop);
         match result {

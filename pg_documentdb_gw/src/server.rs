@@ -351,12 +351,38 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
         return Vec::new();
     }
     let succeeded = result.is_ok();
+    // What a single member cannot satisfy of a valid write concern: reported after the work.
+    let result = result.map(|body| match commands::write_concern::check(&req.body) {
+        Ok(outcome) => match commands::write_concern::error_document(&outcome, &req.body) {
+            Some(wce) => with_write_concern_error(body, wce),
+            None => body,
+        },
+        Err(_) => body,
+    });
     let body = match (result, failpoint) {
         (Ok(body), Some(action)) => action.decorate_reply(body),
         (Ok(body), None) => body,
         (Err(e), _) => error_reply(connection, &req.name, &e),
     };
     with_cluster_time(gw, req, body, succeeded)
+}
+
+/// `reply` with a `writeConcernError` (kept when the reply already has one, e.g. from a fail
+/// point, or is not ok).
+fn with_write_concern_error(reply: Vec<u8>, wce: bson::Document) -> Vec<u8> {
+    let Ok(mut doc) = bson::RawDocumentBuf::from_bytes(reply.clone()) else { return reply };
+    let ok = matches!(doc.get("ok"), Ok(Some(bson::RawBsonRef::Double(v))) if v == 1.0)
+        || matches!(doc.get("ok"), Ok(Some(bson::RawBsonRef::Int32(1))));
+    if !ok || doc.get("writeConcernError").ok().flatten().is_some() {
+        return reply;
+    }
+    match bson::RawDocumentBuf::try_from(&wce) {
+        Ok(raw) => {
+            doc.append(bson::raw::cstr!("writeConcernError"), raw);
+            doc.into_bytes()
+        }
+        Err(_) => reply,
+    }
 }
 
 /// A write sent with a session's txnNumber outside a transaction.

@@ -110,6 +110,10 @@ pub const PREPARE_SESSION: &str = "SELECT pg_catalog.set_config('role', coalesce
      pg_catalog.set_config('statement_timeout', coalesce($2::text, \
          (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'statement_timeout')), false)";
 
+/// Lifts the statement timeout before the session statement changes the settings (which runs
+/// under the previous command's limit otherwise).
+pub const LIFT_STATEMENT_TIMEOUT: &str = "SELECT pg_catalog.set_config('statement_timeout', '0', false)";
+
 /// Every statement above, for tests and for `EXPLAIN`-style inspection.
 pub const ALL: &[&str] = &[
     INSERT,
@@ -161,6 +165,7 @@ pub const ALL: &[&str] = &[
     CLUSTER_TIME_RECORD,
     INDEX_BUILD_PROGRESS,
     PREPARE_SESSION,
+    LIFT_STATEMENT_TIMEOUT,
 ];
 
 #[cfg(test)]

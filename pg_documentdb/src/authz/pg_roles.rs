@@ -32,18 +32,48 @@ pub const CLUSTER_ROLES: &[(BuiltinRole, &str)] = &[
     (BuiltinRole::Restore, "documentdb_restore_role"),
 ];
 
-/// The per-database built-in roles, their role-name suffixes, and the cluster role that
-/// holds them on every database.
-const DATABASE_ROLES: &[(BuiltinRole, &str, Option<&str>)] = &[
-    (BuiltinRole::Read, "read", Some("documentdb_readonly_role")),
-    (BuiltinRole::ReadWrite, "readwrite", Some("documentdb_readwrite_any_role")),
-    (BuiltinRole::DbAdmin, "dbadmin", Some("documentdb_dbadmin_any_role")),
-    (BuiltinRole::UserAdmin, "useradmin", Some("documentdb_user_admin_role")),
-    (BuiltinRole::DbOwner, "dbowner", None),
+/// The per-database built-in roles and their role-name suffixes.
+const DATABASE_ROLES: &[(BuiltinRole, &str)] = &[
+    (BuiltinRole::Read, "read"),
+    (BuiltinRole::ReadWrite, "readwrite"),
+    (BuiltinRole::DbAdmin, "dbadmin"),
+    (BuiltinRole::UserAdmin, "useradmin"),
+    (BuiltinRole::DbOwner, "dbowner"),
 ];
 
 fn database_role_suffix(role: BuiltinRole) -> Option<&'static str> {
-    DATABASE_ROLES.iter().find(|(r, _, _)| *r == role).map(|(_, suffix, _)| *suffix)
+    DATABASE_ROLES.iter().find(|(r, _)| *r == role).map(|(_, suffix)| *suffix)
+}
+
+/// After dropDatabase: when no user or user-defined role holds any of the database's roles
+/// (MongoDB keeps such grants on a dropped database, so then they stay), its roles and row
+/// go, so servers that create and drop many databases don't accumulate roles.
+pub fn forget_database_if_unused(db: &str) -> DocDbResult<()> {
+    let Some(prefix) = database_prefix(db)? else { return Ok(()) };
+    let names: Vec<String> = DATABASE_ROLES.iter().map(|(_, s)| format!("{prefix}_{s}")).collect();
+    let held = spi::execute(
+        "SELECT 1 FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid \
+         JOIN pg_catalog.pg_roles u ON u.oid = m.member WHERE r.rolname = ANY($1::text[]) \
+         AND NOT (u.rolname = ANY($1::text[])) LIMIT 1",
+        &[Param::Text(&format!("{{{}}}", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(",")))],
+        true,
+        1,
+    )?;
+    if !held.is_empty() {
+        return Ok(());
+    }
+    super::privileged(|| {
+        spi::execute(
+            "DELETE FROM documentdb_api_catalog.databases WHERE database_name = $1",
+            &[Param::Text(db)],
+            false,
+            0,
+        )?;
+        for name in names.iter().rev() {
+            drop_leftover_role(name)?;
+        }
+        Ok(())
+    })
 }
 
 fn first_text(rows: Vec<Vec<Value>>) -> Option<String> {
@@ -82,19 +112,13 @@ pub fn ensure_database(db: &str) -> DocDbResult<String> {
         if created.is_empty() {
             return Ok(prefix);
         }
-        for (_, suffix, _) in DATABASE_ROLES {
+        for (_, suffix) in DATABASE_ROLES {
             let name = format!("{prefix}_{suffix}");
-            // Left over from an earlier installation of the extension in this database.
-            if first_text(spi::execute(
-                "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = $1",
-                &[Param::Text(&name)],
-                true,
-                1,
-            )?)
-            .is_none()
-            {
-                spi::execute_once(&format!("CREATE ROLE {} NOLOGIN", quote_ident(&name)))?;
-            }
+            // Left over from an earlier installation of the extension in this database (roles
+            // outlive DROP EXTENSION): dropped with its memberships, so users of that
+            // installation gain nothing of this database.
+            drop_leftover_role(&name)?;
+            spi::execute_once(&format!("CREATE ROLE {} NOLOGIN", quote_ident(&name)))?;
             spi::execute_once(&format!(
                 "COMMENT ON ROLE {} IS {}",
                 quote_ident(&name),
@@ -110,13 +134,25 @@ pub fn ensure_database(db: &str) -> DocDbResult<String> {
             role("useradmin"),
             role("dbowner")
         ))?;
-        for (_, suffix, any) in DATABASE_ROLES {
-            if let Some(any) = any {
-                spi::execute_once(&format!("GRANT {} TO {any}", role(suffix)))?;
-            }
-        }
         Ok(prefix)
     })
+}
+
+/// Drops role `name` when an earlier installation of the extension left it (with whatever
+/// it was granted in this database, and its memberships).
+pub fn drop_leftover_role(name: &str) -> DocDbResult<()> {
+    let exists = first_text(spi::execute(
+        "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = $1",
+        &[Param::Text(name)],
+        true,
+        1,
+    )?)
+    .is_some();
+    if exists {
+        spi::execute_once(&format!("DROP OWNED BY {}", quote_ident(name)))?;
+        spi::execute_once(&format!("DROP ROLE {}", quote_ident(name)))?;
+    }
+    Ok(())
 }
 
 /// The PostgreSQL role of a MongoDB role; `None` when no such role exists. Creates the
@@ -203,7 +239,7 @@ pub fn role_name_of(pg_role: &str, databases: &[(String, String)], customs: &[Cu
     }
     for (db, prefix) in databases {
         if let Some(suffix) = pg_role.strip_prefix(prefix.as_str()).and_then(|s| s.strip_prefix('_')) {
-            if let Some((role, _, _)) = DATABASE_ROLES.iter().find(|(_, s, _)| *s == suffix) {
+            if let Some((role, _)) = DATABASE_ROLES.iter().find(|(_, s)| *s == suffix) {
                 return Some(RoleName { role: role.name().to_owned(), db: db.clone() });
             }
         }
@@ -293,6 +329,12 @@ pub fn grant_collection(collection: &Collection) -> DocDbResult<()> {
         spi::execute_once(&format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {}",
             quote_ident(&format!("{prefix}_readwrite"))
+        ))?;
+        // The AnyDatabase roles hold every table directly (not through each database's roles:
+        // memberships in thousands of roles would make every membership check slow).
+        spi::execute_once(&format!("GRANT SELECT ON {table} TO documentdb_readonly_role"))?;
+        spi::execute_once(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO documentdb_readwrite_any_role"
         ))?;
         // MongoDB's restore role inserts into every collection and reads none.
         spi::execute_once(&format!("GRANT INSERT ON {table} TO documentdb_restore_role"))?;

@@ -38,16 +38,7 @@ pub fn current() -> DocDbResult<Principal> {
     let held: Vec<String> = if spi::current_user_is_superuser() {
         pg_roles::CLUSTER_ROLES.iter().map(|(_, n)| (*n).to_owned()).collect()
     } else {
-        spi::execute(
-            "SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.rolname LIKE 'documentdb\\_%' \
-             AND pg_catalog.pg_has_role(current_user, r.oid, 'USAGE') ORDER BY 1",
-            &[],
-            true,
-            0,
-        )?
-        .into_iter()
-        .filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned))
-        .collect()
+        held_roles(None)?
     };
     let databases = pg_roles::database_prefixes()?;
     let customs = pg_roles::custom_roles(None)?;
@@ -67,18 +58,36 @@ pub fn current() -> DocDbResult<Principal> {
     Ok(Principal { user, roles, privileges })
 }
 
+/// The `documentdb_*` roles `member` (None: the current user) holds, directly or
+/// through other roles: PostgreSQL's membership graph walked down from it, except below the
+/// admin database's built-in roles, whose privileges already cover every database (the
+/// *AnyDatabase roles are members of every database's roles: expanding them would read
+/// thousands of roles on a server with many databases).
+fn held_roles(member: Option<&str>) -> DocDbResult<Vec<String>> {
+    let cluster: Vec<String> = pg_roles::CLUSTER_ROLES.iter().map(|(_, n)| format!("'{n}'")).collect();
+    let start = if member.is_some() { "$1" } else { "current_user" };
+    let sql = format!(
+        "WITH RECURSIVE held(oid, name) AS ( \
+           SELECT r.oid, r.rolname FROM pg_catalog.pg_auth_members m \
+             JOIN pg_catalog.pg_roles r ON r.oid = m.roleid \
+            WHERE m.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = {start}) \
+           UNION \
+           SELECT r.oid, r.rolname FROM held h JOIN pg_catalog.pg_auth_members m ON m.member = h.oid \
+             JOIN pg_catalog.pg_roles r ON r.oid = m.roleid \
+            WHERE h.name NOT IN ({}) \
+         ) SELECT name::text FROM held WHERE name LIKE 'documentdb\\_%' ORDER BY 1",
+        cluster.join(", ")
+    );
+    let rows = match member {
+        Some(m) => spi::execute(&sql, &[Param::Text(m)], true, 0)?,
+        None => spi::execute(&sql, &[], true, 0)?,
+    };
+    Ok(rows.into_iter().filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned)).collect())
+}
+
 /// The privileges of one role (with everything it inherits), for rolesInfo.
 pub fn role_privileges(pg_role: &str) -> DocDbResult<(Vec<RoleName>, Vec<Privilege>)> {
-    let held: Vec<String> = spi::execute(
-        "SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.rolname LIKE 'documentdb\\_%' \
-         AND r.rolname <> $1 AND pg_catalog.pg_has_role($1, r.oid, 'USAGE') ORDER BY 1",
-        &[Param::Text(pg_role)],
-        true,
-        0,
-    )?
-    .into_iter()
-    .filter_map(|r| r.into_iter().next()?.as_text().map(str::to_owned))
-    .collect();
+    let held: Vec<String> = held_roles(Some(pg_role))?.into_iter().filter(|r| r != pg_role).collect();
     let databases = pg_roles::database_prefixes()?;
     let customs = pg_roles::custom_roles(None)?;
     let mut inherited = Vec::new();

@@ -153,7 +153,7 @@ pub fn drop_database(db: &str) -> DocDbResult<()> {
     for collection in catalog::list(db)? {
         catalog::drop_collection(db, &collection.name)?;
     }
-    Ok(())
+    pg_roles::forget_database_if_unused(db)
 }
 
 /// `drop`: true when the collection or view existed.

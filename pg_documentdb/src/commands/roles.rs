@@ -149,6 +149,7 @@ pub fn create_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         )?;
         let role = require_custom_role(db, name)?;
         let q = quote_ident(&role.pg_role);
+        pg_roles::drop_leftover_role(&role.pg_role)?;
         spi::execute_once(&format!("CREATE ROLE {q} NOLOGIN"))?;
         spi::execute_once(&format!("COMMENT ON ROLE {q} IS {}", quote_literal(&format!("MongoDB role {name}@{db}"))))?;
         for pg in &inherited {

@@ -13,6 +13,7 @@ mod operations;
 mod sessions;
 mod sql_call;
 mod users;
+pub mod write_concern;
 
 use bson::{doc, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_bson::type_name;
@@ -564,6 +565,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         ));
     }
     check_read_concern(&req.body)?;
+    write_concern::check(&req.body)?;
     ctx.lsid = sessions::record_use(ctx, req)?;
     if let Some(n) = txn_number {
         if !matches!(spec.handler, H::Insert | H::Update | H::Delete | H::FindAndModify) {
