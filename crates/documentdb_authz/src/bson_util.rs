@@ -2,35 +2,8 @@
 //! IDL parsers do (type names and "wrong type" messages as the server spells them).
 
 use bson::raw::{RawBsonRef, RawDocument};
-use bson::spec::ElementType;
+use documentdb_bson::type_name::type_name;
 use documentdb_errors::{docdb_error, DocDbError, DocDbResult};
-
-/// MongoDB's `typeName()` for a BSON element type (the spelling its error messages use).
-pub(crate) fn type_name(t: ElementType) -> &'static str {
-    match t {
-        ElementType::Double => "double",
-        ElementType::String => "string",
-        ElementType::EmbeddedDocument => "object",
-        ElementType::Array => "array",
-        ElementType::Binary => "binData",
-        ElementType::Undefined => "undefined",
-        ElementType::ObjectId => "objectId",
-        ElementType::Boolean => "bool",
-        ElementType::DateTime => "date",
-        ElementType::Null => "null",
-        ElementType::RegularExpression => "regex",
-        ElementType::DbPointer => "dbPointer",
-        ElementType::JavaScriptCode => "javascript",
-        ElementType::Symbol => "symbol",
-        ElementType::JavaScriptCodeWithScope => "javascriptWithScope",
-        ElementType::Int32 => "int",
-        ElementType::Timestamp => "timestamp",
-        ElementType::Int64 => "long",
-        ElementType::Decimal128 => "decimal",
-        ElementType::MaxKey => "maxKey",
-        ElementType::MinKey => "minKey",
-    }
-}
 
 /// The fields of `doc` in order. Malformed BSON cannot come from a driver (the gateway
 /// validates every message), but we still refuse it instead of panicking.

@@ -10,9 +10,10 @@ use std::fmt;
 use bson::raw::{cstr, RawBsonRef, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
-use crate::bson_util::{fields, type_name};
+use crate::bson_util::fields;
 use crate::privilege::Privilege;
 use crate::resource::Resource;
+use documentdb_bson::type_name::type_name;
 
 /// MongoDB's InvalidRoleModification (49), the code of the scope errors below.
 pub const INVALID_ROLE_MODIFICATION: ErrorCode = ErrorCode::new(49);
