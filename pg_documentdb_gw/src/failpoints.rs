@@ -47,6 +47,29 @@ enum Mode {
     Skip(i64),
 }
 
+impl Mode {
+    /// One match of the fail point: whether it fires, stepping `{skip}` and `{times}` (the
+    /// last of `times` turns it off).
+    fn fire(&mut self) -> bool {
+        match self {
+            Mode::Off => false,
+            Mode::AlwaysOn => true,
+            Mode::Skip(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            Mode::Skip(_) => true,
+            Mode::Times(n) => {
+                *n -= 1;
+                if *n <= 0 {
+                    *self = Mode::Off;
+                }
+                true
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Action {
     pub close_connection: bool,
@@ -132,20 +155,8 @@ impl FailPoints {
                 return None;
             }
         }
-        match &mut fp.mode {
-            Mode::Off => return None,
-            Mode::AlwaysOn => {}
-            Mode::Skip(n) if *n > 0 => {
-                *n -= 1;
-                return None;
-            }
-            Mode::Skip(_) => {}
-            Mode::Times(n) => {
-                *n -= 1;
-                if *n <= 0 {
-                    fp.mode = Mode::Off;
-                }
-            }
+        if !fp.mode.fire() {
+            return None;
         }
         let action = fp.action.clone();
         if fp.mode == Mode::Off {
@@ -162,20 +173,8 @@ impl FailPoints {
     pub fn check_transactional_write(&self) -> Option<TransactionalWriteAction> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let point = state.transactional_write.as_mut()?;
-        match &mut point.mode {
-            Mode::Off => return None,
-            Mode::AlwaysOn => {}
-            Mode::Skip(n) if *n > 0 => {
-                *n -= 1;
-                return None;
-            }
-            Mode::Skip(_) => {}
-            Mode::Times(n) => {
-                *n -= 1;
-                if *n <= 0 {
-                    point.mode = Mode::Off;
-                }
-            }
+        if !point.mode.fire() {
+            return None;
         }
         let action = point.action;
         if point.mode == Mode::Off {
