@@ -173,7 +173,7 @@ fn eval_mod(c: &Call, env: &mut Env<'_>) -> DocDbResult<Value> {
 
 /// Evaluates the single numeric argument of `$abs`-like operators: null for nullish,
 /// error 28765 for non-numbers.
-fn single_numeric(c: &Call, env: &mut Env<'_>) -> DocDbResult<Option<Num>> {
+pub(super) fn single_numeric(c: &Call, env: &mut Env<'_>) -> DocDbResult<Option<Num>> {
     let val = env.eval(&c.args[0])?;
     if is_nullish(&val) {
         return Ok(None);

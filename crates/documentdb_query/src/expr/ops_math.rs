@@ -15,23 +15,11 @@ use bson::{Bson, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use super::operator_args::{bson_type_name, call, display, fixed, loc, object_arg, variadic};
+use super::ops_arith::single_numeric;
 use super::value::{self as v, is_nullish, num, type_name};
 use super::{parse_operand, Call, Env, Node, OpData, ParseCtx};
 use crate::arith::{self, Num};
 use crate::Value;
-
-/// Evaluates the single operand of an `ExpressionSingleNumericArg`: `None` when nullish,
-/// error 28765 when not a number.
-fn single_numeric(c: &Call, env: &mut Env<'_>) -> DocDbResult<Option<Num>> {
-    let val = env.eval(&c.args[0])?;
-    if is_nullish(&val) {
-        return Ok(None);
-    }
-    match num(&val) {
-        Some(n) => Ok(Some(n)),
-        None => Err(loc(28765, format!("{} only supports numeric types, not {}", c.name, type_name(&val)))),
-    }
-}
 
 /// A double result as a decimal128: the double's shortest round-trip digits, so that the
 /// decimal carries no binary noise beyond what the double computed (see the module docs).
