@@ -8,7 +8,7 @@
 //! dropRole on the role's database, grantRole / revokeRole on the database of every role
 //! or privilege granted or revoked (so a user can hand out only what it administers).
 
-use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{rawdoc, RawArray, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_authz::{
     check_inherited_role_scope, check_privilege_scope, Action, BuiltinRole, Privilege, PrivilegeSet, Resource,
     RoleName, Target,
@@ -109,12 +109,14 @@ fn inherited_pg_roles(role_db: &str, roles: &[RoleName], this: Option<&str>) -> 
     Ok(out)
 }
 
-pub fn create_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
-    let name = role_name_arg(spec_doc, "createRole")?;
-    let db = spec::command_db(spec_doc);
+/// The `privileges` and `roles` arrays of createRole and updateRole (either may be absent;
+/// each command says which it requires).
+type RoleDefinition<'a> = (Option<&'a RawArray>, Option<&'a RawArray>);
+
+fn role_definition<'a>(spec_doc: &'a RawDocument, command: &'a str) -> DocDbResult<RoleDefinition<'a>> {
     let mut privileges = None;
     let mut roles = None;
-    read_fields(spec_doc, "createRole", |field| {
+    read_fields(spec_doc, command, |field| {
         match field.name {
             "privileges" => privileges = Some(field.array()?),
             "roles" => roles = Some(field.array()?),
@@ -124,6 +126,13 @@ pub fn create_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         }
         Ok(true)
     })?;
+    Ok((privileges, roles))
+}
+
+pub fn create_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let name = role_name_arg(spec_doc, "createRole")?;
+    let db = spec::command_db(spec_doc);
+    let (privileges, roles) = role_definition(spec_doc, "createRole")?;
     crate::catalog::validate_database_name(db)?;
     if BuiltinRole::from_name(name).is_some() {
         bail!(BadValue, "Cannot create roles with the same name as a built-in role");
@@ -185,18 +194,7 @@ fn set_inherited(role: &pg_roles::CustomRole, add: &[String], remove: &[String])
 pub fn update_role(spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let name = role_name_arg(spec_doc, "updateRole")?;
     let db = spec::command_db(spec_doc);
-    let mut privileges = None;
-    let mut roles = None;
-    read_fields(spec_doc, "updateRole", |field| {
-        match field.name {
-            "privileges" => privileges = Some(field.array()?),
-            "roles" => roles = Some(field.array()?),
-            "authenticationRestrictions" => bail!(CommandNotSupported, "authenticationRestrictions are not supported"),
-            "writeConcern" | "comment" => {}
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let (privileges, roles) = role_definition(spec_doc, "updateRole")?;
     if privileges.is_none() && roles.is_none() {
         bail!(BadValue, "Must specify at least one field to update in updateRole");
     }
