@@ -68,6 +68,18 @@ impl PushdownOp {
     }
 }
 
+impl From<CmpOp> for PushdownOp {
+    fn from(op: CmpOp) -> Self {
+        match op {
+            CmpOp::Eq => PushdownOp::Eq,
+            CmpOp::Lt => PushdownOp::Lt,
+            CmpOp::Lte => PushdownOp::Lte,
+            CmpOp::Gt => PushdownOp::Gt,
+            CmpOp::Gte => PushdownOp::Gte,
+        }
+    }
+}
+
 /// One AND-ed, index-servable predicate of a filter: `path <op> value` with MongoDB
 /// semantics (array elements match, `{a: null}` matches missing, ...).
 #[derive(Debug, Clone, PartialEq)]
@@ -138,25 +150,18 @@ impl Filter {
     /// (`{a: 1}`, `{a: {$eq: 1}}`, a one-value `$in`), also inside top-level `$and`;
     /// `_id` included. In filter order; conflicting paths are left to the caller.
     pub fn equality_fields(&self) -> Vec<(String, RawBson)> {
-        fn collect(nodes: &[Node], out: &mut Vec<(String, RawBson)>) {
-            for node in nodes {
-                match node {
-                    Node::And(children) => collect(children, out),
-                    Node::Leaf(leaf) => match &leaf.pred {
-                        Pred::Cmp(c) if c.op == CmpOp::Eq => out.push((leaf.path.dotted.to_string(), c.rhs.clone())),
-                        Pred::In(list) if list.regexes.is_empty() && list.values.len() == 1 => {
-                            if let Some(v) = list.values.first() {
-                                out.push((leaf.path.dotted.to_string(), v.clone()));
-                            }
-                        }
-                        _ => {}
-                    },
-                    _ => {}
+        let mut out = Vec::new();
+        for leaf in leaves(conjuncts(&self.children)) {
+            match &leaf.pred {
+                Pred::Cmp(c) if c.op == CmpOp::Eq => out.push((leaf.path.dotted.to_string(), c.rhs.clone())),
+                Pred::In(list) if list.regexes.is_empty() && list.values.len() == 1 => {
+                    if let Some(v) = list.values.first() {
+                        out.push((leaf.path.dotted.to_string(), v.clone()));
+                    }
                 }
+                _ => {}
             }
         }
-        let mut out = Vec::new();
-        collect(&self.children, &mut out);
         out
     }
 
@@ -194,44 +199,24 @@ impl Filter {
     /// filter must still be evaluated as recheck). `In` carries an array of the (sorted,
     /// distinct) values; `Exists` carries `true`.
     pub fn pushdown_predicates(&self) -> Vec<PushdownPredicate> {
-        fn collect(nodes: &[Node], out: &mut Vec<PushdownPredicate>) {
-            for node in nodes {
-                match node {
-                    Node::And(children) => collect(children, out),
-                    Node::Leaf(leaf) => {
-                        let path = leaf.path.dotted.to_string();
-                        match &leaf.pred {
-                            Pred::Cmp(c) => {
-                                let op = match c.op {
-                                    CmpOp::Eq => PushdownOp::Eq,
-                                    CmpOp::Lt => PushdownOp::Lt,
-                                    CmpOp::Lte => PushdownOp::Lte,
-                                    CmpOp::Gt => PushdownOp::Gt,
-                                    CmpOp::Gte => PushdownOp::Gte,
-                                };
-                                out.push(PushdownPredicate { path, op, value: c.rhs.clone() });
-                            }
-                            Pred::In(list) if list.regexes.is_empty() => {
-                                let mut arr = bson::RawArrayBuf::new();
-                                for v in &list.values {
-                                    arr.push(v.clone());
-                                }
-                                out.push(PushdownPredicate { path, op: PushdownOp::In, value: RawBson::Array(arr) });
-                            }
-                            Pred::Exists => out.push(PushdownPredicate {
-                                path,
-                                op: PushdownOp::Exists,
-                                value: RawBson::Boolean(true),
-                            }),
-                            _ => {}
-                        }
+        let mut out = Vec::new();
+        for leaf in leaves(conjuncts(&self.children)) {
+            let path = leaf.path.dotted.to_string();
+            match &leaf.pred {
+                Pred::Cmp(c) => out.push(PushdownPredicate { path, op: c.op.into(), value: c.rhs.clone() }),
+                Pred::In(list) if list.regexes.is_empty() => {
+                    let mut arr = bson::RawArrayBuf::new();
+                    for v in &list.values {
+                        arr.push(v.clone());
                     }
-                    _ => {}
+                    out.push(PushdownPredicate { path, op: PushdownOp::In, value: RawBson::Array(arr) });
                 }
+                Pred::Exists => {
+                    out.push(PushdownPredicate { path, op: PushdownOp::Exists, value: RawBson::Boolean(true) })
+                }
+                _ => {}
             }
         }
-        let mut out = Vec::new();
-        collect(&self.children, &mut out);
         out
     }
 }
@@ -253,33 +238,29 @@ pub enum KeyRestriction {
 impl Filter {
     /// The AND-ed top-level `$ne`, `$nin`, `$type` and `$exists: false` conditions, by path.
     pub fn key_restrictions(&self) -> Vec<(String, KeyRestriction)> {
-        fn collect(nodes: &[Node], out: &mut Vec<(String, KeyRestriction)>) {
-            for node in nodes {
-                match node {
-                    Node::And(children) => collect(children, out),
-                    Node::Leaf(leaf) => {
-                        if let Pred::Type(types) = &leaf.pred {
-                            if let Some(sample) = types.bracket_sample() {
-                                out.push((leaf.path.dotted.to_string(), KeyRestriction::OfBracket(sample)));
-                            }
+        let mut out = Vec::new();
+        for node in conjuncts(&self.children) {
+            match node {
+                Node::Leaf(leaf) => {
+                    if let Pred::Type(types) = &leaf.pred {
+                        if let Some(sample) = types.bracket_sample() {
+                            out.push((leaf.path.dotted.to_string(), KeyRestriction::OfBracket(sample)));
                         }
                     }
-                    Node::Not(inner) => {
-                        let Node::Leaf(leaf) = inner.as_ref() else { continue };
-                        let restriction = match &leaf.pred {
-                            Pred::Cmp(c) if c.op == CmpOp::Eq => KeyRestriction::NoneOf(vec![c.rhs.clone()]),
-                            Pred::In(list) if list.regexes.is_empty() => KeyRestriction::NoneOf(list.values.clone()),
-                            Pred::Exists => KeyRestriction::Missing,
-                            _ => continue,
-                        };
-                        out.push((leaf.path.dotted.to_string(), restriction));
-                    }
-                    _ => {}
                 }
+                Node::Not(inner) => {
+                    let Node::Leaf(leaf) = inner.as_ref() else { continue };
+                    let restriction = match &leaf.pred {
+                        Pred::Cmp(c) if c.op == CmpOp::Eq => KeyRestriction::NoneOf(vec![c.rhs.clone()]),
+                        Pred::In(list) if list.regexes.is_empty() => KeyRestriction::NoneOf(list.values.clone()),
+                        Pred::Exists => KeyRestriction::Missing,
+                        _ => continue,
+                    };
+                    out.push((leaf.path.dotted.to_string(), restriction));
+                }
+                _ => {}
             }
         }
-        let mut out = Vec::new();
-        collect(&self.children, &mut out);
         out
     }
 
@@ -290,47 +271,27 @@ impl Filter {
     /// (`{a: {$elemMatch: {b: 5}}}` implies `{"a.b": 5}`).
     pub fn implied_index_predicates(&self) -> Vec<PushdownPredicate> {
         fn from_conditions(path: &str, nodes: &[Node], out: &mut Vec<PushdownPredicate>) {
-            for node in nodes {
-                match node {
-                    Node::And(children) => from_conditions(path, children, out),
-                    Node::Leaf(leaf) => {
-                        let full = if leaf.path.dotted.is_empty() {
-                            path.to_owned()
-                        } else {
-                            format!("{path}.{}", leaf.path.dotted)
-                        };
-                        if let Pred::Cmp(c) = &leaf.pred {
-                            let op = match c.op {
-                                CmpOp::Eq => PushdownOp::Eq,
-                                CmpOp::Lt => PushdownOp::Lt,
-                                CmpOp::Lte => PushdownOp::Lte,
-                                CmpOp::Gt => PushdownOp::Gt,
-                                CmpOp::Gte => PushdownOp::Gte,
-                            };
-                            out.push(PushdownPredicate { path: full, op, value: c.rhs.clone() });
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        fn collect(nodes: &[Node], out: &mut Vec<PushdownPredicate>) {
-            for node in nodes {
-                match node {
-                    Node::And(children) => collect(children, out),
-                    Node::Leaf(leaf) => match &leaf.pred {
-                        Pred::ElemMatchValue(children) => from_conditions(&leaf.path.dotted, children, out),
-                        Pred::ElemMatchObject(inner) => {
-                            from_conditions(&leaf.path.dotted, std::slice::from_ref(inner.as_ref()), out)
-                        }
-                        _ => {}
-                    },
-                    _ => {}
+            for leaf in leaves(conjuncts(nodes)) {
+                if let Pred::Cmp(c) = &leaf.pred {
+                    let full = if leaf.path.dotted.is_empty() {
+                        path.to_owned()
+                    } else {
+                        format!("{path}.{}", leaf.path.dotted)
+                    };
+                    out.push(PushdownPredicate { path: full, op: c.op.into(), value: c.rhs.clone() });
                 }
             }
         }
         let mut out = Vec::new();
-        collect(&self.children, &mut out);
+        for leaf in leaves(conjuncts(&self.children)) {
+            match &leaf.pred {
+                Pred::ElemMatchValue(children) => from_conditions(&leaf.path.dotted, children, &mut out),
+                Pred::ElemMatchObject(inner) => {
+                    from_conditions(&leaf.path.dotted, std::slice::from_ref(inner.as_ref()), &mut out)
+                }
+                _ => {}
+            }
+        }
         out
     }
 
@@ -339,25 +300,37 @@ impl Filter {
     /// start with the prefix, a range of an index on the path (MongoDB's tight bounds for
     /// prefix regexes). Case-insensitive, multi-line and extended regexes have none.
     pub fn regex_prefixes(&self) -> Vec<(String, String)> {
-        fn collect(nodes: &[Node], out: &mut Vec<(String, String)>) {
-            for node in nodes {
-                match node {
-                    Node::And(children) => collect(children, out),
-                    Node::Leaf(leaf) => {
-                        if let Pred::Regex(re) = &leaf.pred {
-                            if let Some(prefix) = literal_prefix(&re.pattern, &re.flags) {
-                                out.push((leaf.path.dotted.to_string(), prefix));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+        leaves(conjuncts(&self.children))
+            .filter_map(|leaf| match &leaf.pred {
+                Pred::Regex(re) => literal_prefix(&re.pattern, &re.flags).map(|p| (leaf.path.dotted.to_string(), p)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The conditions AND-ed at the level of `nodes`, nested `$and`s flattened, in filter order:
+/// what every matching document satisfies one by one, so what pushdown and index bounds read.
+fn conjuncts(nodes: &[Node]) -> Vec<&Node> {
+    fn flatten<'n>(nodes: &'n [Node], out: &mut Vec<&'n Node>) {
+        for node in nodes {
+            match node {
+                Node::And(children) => flatten(children, out),
+                other => out.push(other),
             }
         }
-        let mut out = Vec::new();
-        collect(&self.children, &mut out);
-        out
     }
+    let mut out = Vec::new();
+    flatten(nodes, &mut out);
+    out
+}
+
+/// The single-path predicates among `conjuncts`.
+fn leaves(conjuncts: Vec<&Node>) -> impl Iterator<Item = &node::Leaf> {
+    conjuncts.into_iter().filter_map(|node| match node {
+        Node::Leaf(leaf) => Some(leaf.as_ref()),
+        _ => None,
+    })
 }
 
 /// The literal text a regex anchored with `^` (or `\A`) requires at the start of a string.
