@@ -63,6 +63,8 @@ pub struct Config {
     pub auth_failures_before_delay: u32,
     /// Delay of the first failure past those (doubling per further failure, at most 5 s).
     pub auth_failure_delay: Duration,
+    /// Transactions open longer are aborted (MongoDB's transactionLifetimeLimitSeconds).
+    pub transaction_lifetime: Duration,
 }
 
 impl Config {
@@ -100,6 +102,7 @@ impl Default for Config {
             advertised_host: None,
             auth_failures_before_delay: 5,
             auth_failure_delay: Duration::from_millis(200),
+            transaction_lifetime: Duration::from_secs(60),
         }
     }
 }
@@ -129,6 +132,7 @@ USAGE: documentdb-gateway [OPTIONS]
   --advertised-host HOST:PORT  the member address hello reports (default: listen address and port)
   --auth-failures-before-delay N  failed authentications per client address answered at once (default 5; 0: never delay)
   --auth-failure-delay-ms N       delay after those, doubling per further failure up to 5 s (default 200)
+  --transaction-lifetime-limit-seconds N  abort transactions open longer than this (default 60)
   -h, --help                this text
 
 Logging: RUST_LOG (e.g. RUST_LOG=documentdb_gateway=debug).
@@ -183,6 +187,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Confi
             "--advertised-host" => cfg.advertised_host = Some(value()?),
             "--auth-failures-before-delay" => cfg.auth_failures_before_delay = num(&flag, value()?)?,
             "--auth-failure-delay-ms" => cfg.auth_failure_delay = Duration::from_millis(num(&flag, value()?)?),
+            "--transaction-lifetime-limit-seconds" => {
+                cfg.transaction_lifetime = Duration::from_secs(num::<u64>(&flag, value()?)?.max(1))
+            }
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }

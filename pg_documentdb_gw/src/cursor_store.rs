@@ -23,16 +23,24 @@ pub struct Cursor {
     pub pinned: Option<PgConn>,
     /// The logical session of the command that opened it (killSessions closes it).
     pub session: Option<SessionKey>,
+    /// The number of the session's transaction that opened it: it lives on that
+    /// transaction's connection and dies with the transaction.
+    pub transaction: Option<i64>,
     last_used: Instant,
 }
 
 impl Cursor {
     pub fn new(owner: Option<String>, db: String, continuation: Option<Vec<u8>>, pinned: Option<PgConn>) -> Cursor {
-        Cursor { owner, db, continuation, pinned, session: None, last_used: Instant::now() }
+        Cursor { owner, db, continuation, pinned, session: None, transaction: None, last_used: Instant::now() }
     }
 
     pub fn in_session(mut self, session: Option<SessionKey>) -> Cursor {
         self.session = session;
+        self
+    }
+
+    pub fn in_transaction(mut self, number: Option<i64>) -> Cursor {
+        self.transaction = number;
         self
     }
 
@@ -184,6 +192,17 @@ impl CursorStore {
             .collect()
     }
 
+    /// Removes the cursors a transaction opened (it committed or aborted: their portals are
+    /// gone). Its statements hold the session, so none of them is in use.
+    pub fn remove_transaction(&self, session: &SessionKey, number: i64) -> usize {
+        let mut slots = self.lock();
+        let before = slots.len();
+        slots.retain(|_, slot| {
+            !matches!(slot, Slot::Idle(c) if c.session.as_ref() == Some(session) && c.transaction == Some(number))
+        });
+        before - slots.len()
+    }
+
     /// Removes cursors idle for longer than `timeout` (and in-use markers stuck for longer,
     /// e.g. after a panic) and returns them for closing.
     pub fn expire(&self, timeout: Duration) -> Vec<(i64, Cursor)> {
@@ -275,6 +294,17 @@ mod tests {
         assert_eq!(killed.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1]);
         // The in-use cursor is closed when its getMore hands it back.
         assert!(store.checkin(3, busy).is_some());
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn a_transaction_takes_its_cursors_with_it() {
+        let session = SessionKey { id: [1; 16], uid: [0; 32] };
+        let store = CursorStore::default();
+        store.insert(1, cursor("a").in_session(Some(session)).in_transaction(Some(3)));
+        store.insert(2, cursor("a").in_session(Some(session)).in_transaction(Some(4)));
+        store.insert(3, cursor("a").in_session(Some(session)));
+        assert_eq!(store.remove_transaction(&session, 3), 1);
         assert_eq!(store.len(), 2);
     }
 

@@ -107,9 +107,13 @@ impl CommandError {
                         CommandError::new(ErrorCode::NamespaceNotFound, message)
                     }
                 }
-                "40001" | "40P01" => {
-                    CommandError::new(ErrorCode::WriteConflict, message).with_label("TransientTransactionError")
-                }
+                // A serialization failure or deadlock, and (transactions run with a short
+                // lock_timeout) a row another open transaction has written: MongoDB's write
+                // conflict. Labels are added by error_labels, which knows the command.
+                "40001" | "40P01" | "55P03" => CommandError::new(
+                    ErrorCode::WriteConflict,
+                    format!("Write conflict during plan execution and yielding is disabled: {message}"),
+                ),
                 "57P01" | "57P02" => CommandError::new(ErrorCode::InterruptedAtShutdown, message),
                 "57P03" => CommandError::new(ErrorCode::ShutdownInProgress, message),
                 "53300" => CommandError::new(ErrorCode::HostUnreachable, message),

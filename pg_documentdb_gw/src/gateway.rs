@@ -15,6 +15,7 @@ use crate::failpoints::FailPoints;
 use crate::pg::{PgPool, PgSettings};
 use crate::running_ops::RunningOps;
 use crate::session_cache::{SessionCache, DEFAULT_MAX_SESSIONS, SESSION_TIMEOUT_MINUTES};
+use crate::transactions::Transactions;
 
 /// State shared by every connection.
 pub struct Gateway {
@@ -22,6 +23,8 @@ pub struct Gateway {
     pub pool: PgPool,
     pub cursors: CursorStore,
     pub sessions: SessionCache,
+    /// Each session's transaction state and open transactions' connections.
+    pub transactions: Transactions,
     /// Commands running on a PostgreSQL connection (currentOp lists them; killOp and
     /// killSessions interrupt them).
     pub running: RunningOps,
@@ -57,6 +60,7 @@ impl Gateway {
             database: config.database.clone(),
             pool_size: config.pool_size,
         })?;
+        let transactions = Transactions::new(config.transaction_lifetime, config.pool_size);
         let auth_failures = AuthThrottle::new(config.auth_failures_before_delay, config.auth_failure_delay);
         Ok(Gateway {
             auth_failures,
@@ -66,6 +70,7 @@ impl Gateway {
             pool,
             cursors: CursorStore::default(),
             sessions: SessionCache::new(DEFAULT_MAX_SESSIONS, Duration::from_secs(60 * SESSION_TIMEOUT_MINUTES as u64)),
+            transactions,
             running: Default::default(),
             started: Instant::now(),
             failpoints: Default::default(),

@@ -27,6 +27,7 @@ pub mod config;
 pub mod connection;
 pub mod cursor_store;
 pub mod error;
+pub mod error_labels;
 pub mod failpoints;
 pub mod gateway;
 pub mod host;
@@ -40,6 +41,7 @@ pub mod sql;
 #[cfg(test)]
 mod test_support;
 pub mod tls;
+pub mod transactions;
 
 pub use config::{Config, TlsMode};
 pub use server::{run, start, GatewayHandle};

@@ -278,11 +278,18 @@ impl PgPool {
             superuser: self.settings.user.clone(),
             detached: self.detached.clone(),
             role_epoch: self.role_epoch.clone(),
+            home: None,
         };
         conn.prepare_session(user, timeout_ms).await?;
         Ok(conn)
     }
 }
+
+/// Where an open transaction keeps its connection between its statements (see
+/// `transactions.rs`): a statement borrows it with [`PgConn::lend`] and gives it back when the
+/// borrowed `PgConn` is dropped. Empty while lent, and for good once the connection was lost,
+/// discarded or cancelled (the transaction is then over).
+pub type ConnSlot = Arc<std::sync::Mutex<Option<PgConn>>>;
 
 enum Inner {
     Pooled(Object),
@@ -298,9 +305,50 @@ pub struct PgConn {
     superuser: String,
     detached: Arc<AtomicUsize>,
     role_epoch: Arc<AtomicU64>,
+    /// Set while lent out of a transaction's slot: dropping puts the connection back there.
+    home: Option<ConnSlot>,
+}
+
+fn lock_slot(slot: &ConnSlot) -> std::sync::MutexGuard<'_, Option<PgConn>> {
+    // The slot holds one value that is only ever replaced whole: usable after a panic.
+    slot.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether a transaction's connection is gone (lost, discarded or cancelled); only
+/// meaningful while no statement has it lent.
+pub fn slot_is_empty(slot: &ConnSlot) -> bool {
+    lock_slot(slot).is_none()
 }
 
 impl PgConn {
+    /// Takes a transaction's connection for one statement; None when the slot is empty (the
+    /// connection is gone or already lent).
+    pub fn lend(slot: &ConnSlot) -> Option<PgConn> {
+        let mut conn = lock_slot(slot).take()?;
+        conn.home = Some(slot.clone());
+        Some(conn)
+    }
+
+    /// Takes a transaction's connection out of its slot for good (commit or abort); it goes
+    /// back to the pool when dropped.
+    pub fn take(slot: &ConnSlot) -> Option<PgConn> {
+        lock_slot(slot).take()
+    }
+
+    /// Runs a transaction-control statement (`START TRANSACTION ...`, `COMMIT`, `ROLLBACK`)
+    /// over the simple query protocol.
+    pub async fn execute_simple(&self, statements: &'static str) -> CommandResult<()> {
+        self.client()?.batch_execute(statements).await.map_err(|e| CommandError::from_postgres(&e))
+    }
+
+    /// The session settings may have been rolled back with a transaction: set them again
+    /// before the next command.
+    pub fn forget_session_state(&mut self) {
+        if let Ok(session) = self.session_mut() {
+            session.state = SessionState::Unknown;
+        }
+    }
+
     fn session(&self) -> CommandResult<&PgSession> {
         match &self.inner {
             Some(Inner::Pooled(o)) => Ok(o),
@@ -409,6 +457,10 @@ impl PgConn {
     /// Takes the connection out of the pool for good (a pinned cursor lives on it); it is
     /// closed when this `PgConn` is dropped.
     pub fn detach(&mut self) {
+        // A transaction's connection stays the transaction's (its portals die with it).
+        if self.home.is_some() {
+            return;
+        }
         // The command is over; the pinned connection now only serves getMores.
         if let Some(op) = self.op.take() {
             op.finish();
@@ -456,6 +508,21 @@ impl PgConn {
 impl Drop for PgConn {
     fn drop(&mut self) {
         let cancelled = self.op.take().is_some_and(|op| op.finish());
+        if let Some(home) = self.home.take() {
+            // Back to its transaction, unless a cancel was sent to it (then it is closed and
+            // the transaction is over: see OpGuard::finish).
+            if let Some(inner) = if cancelled { None } else { self.inner.take() } {
+                *lock_slot(&home) = Some(PgConn {
+                    inner: Some(inner),
+                    op: None,
+                    superuser: self.superuser.clone(),
+                    detached: self.detached.clone(),
+                    role_epoch: self.role_epoch.clone(),
+                    home: None,
+                });
+                return;
+            }
+        }
         match self.inner.take() {
             // A connection a cancel was sent to is closed, never reused (see OpGuard::finish).
             Some(Inner::Pooled(obj)) if cancelled => drop(Object::take(obj)),

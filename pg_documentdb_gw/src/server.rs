@@ -19,6 +19,7 @@ use crate::compression::Compressor;
 use crate::config::{Config, TlsMode};
 use crate::connection::ClientConnection;
 use crate::error::{CommandError, CommandResult};
+use crate::error_labels::{self, CommandKind};
 use crate::gateway::Gateway;
 use crate::protocol::{self, Frame, Header, Request, HEADER_LEN};
 
@@ -67,6 +68,7 @@ pub async fn serve(gw: Arc<Gateway>, listeners: Vec<TcpListener>, shutdown: impl
         tasks.push(tokio::spawn(accept_loop(gw.clone(), l)));
     }
     tasks.push(tokio::spawn(reap_cursors(gw.clone())));
+    tasks.push(tokio::spawn(reap_transactions(gw.clone())));
     if gw.config.is_replica_set() {
         tasks.push(tokio::spawn(record_cluster_time(gw.clone())));
     }
@@ -306,6 +308,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin + Send>(
 
 /// Runs a command and turns any error into its reply document, logging the failure.
 async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandRequest) -> Vec<u8> {
+    let kind = if gw.config.is_replica_set() { CommandKind::of(&req.name, &req.body) } else { CommandKind::Other };
     let failpoint = if gw.config.enable_test_commands {
         let name = commands::lookup(&req.name).map_or(req.name.as_str(), |spec| spec.name);
         gw.failpoints.check(name, connection.app_name.as_deref())
@@ -321,12 +324,14 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
             return Vec::new();
         }
         if let Some(e) = action.error() {
+            // Labels the fail point names replace the ones the error would get.
+            let e = if action.error_labels.is_some() { e } else { with_error_labels(kind, e) };
             return error_reply(connection, &req.name, &e);
         }
     }
     // onPrimaryTransactionalWrite (retryable-writes spec tests): the write fails before
     // committing, or commits; either way the connection may close instead of replying.
-    let transactional = if gw.config.enable_test_commands && gw.config.is_replica_set() && is_retryable_write(req) {
+    let transactional = if gw.config.enable_test_commands && kind == CommandKind::RetryableWrite {
         gw.failpoints.check_transactional_write()
     } else {
         None
@@ -339,11 +344,11 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
             }
             let e =
                 CommandError::new(ErrorCode::new(code), "Failing write via 'onPrimaryTransactionalWrite' failpoint");
-            return error_reply(connection, &req.name, &e);
+            return error_reply(connection, &req.name, &with_error_labels(kind, e));
         }
     }
     let result: CommandResult<Vec<u8>> = {
-        let mut ctx = Ctx { gw, connection, lsid: None, txn_number: None };
+        let mut ctx = Ctx { gw, connection, lsid: None, txn_number: None, txn: None };
         commands::dispatch(&mut ctx, req).await
     };
     if transactional.is_some_and(|tw| tw.close_connection) {
@@ -359,11 +364,13 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
         },
         Err(_) => body,
     });
+    let explicit_labels = failpoint.as_ref().is_some_and(|action| action.error_labels.is_some());
     let body = match (result, failpoint) {
         (Ok(body), Some(action)) => action.decorate_reply(body),
         (Ok(body), None) => body,
-        (Err(e), _) => error_reply(connection, &req.name, &e),
+        (Err(e), _) => error_reply(connection, &req.name, &with_error_labels(kind, e)),
     };
+    let body = if explicit_labels { body } else { with_write_concern_error_labels(kind, body) };
     with_cluster_time(gw, req, body, succeeded)
 }
 
@@ -385,11 +392,31 @@ fn with_write_concern_error(reply: Vec<u8>, wce: bson::Document) -> Vec<u8> {
     }
 }
 
-/// A write sent with a session's txnNumber outside a transaction.
-fn is_retryable_write(req: &CommandRequest) -> bool {
-    matches!(req.name.as_str(), "insert" | "update" | "delete" | "findAndModify" | "findandmodify")
-        && req.body.get("txnNumber").ok().flatten().is_some()
-        && req.body.get("autocommit").ok().flatten().is_none()
+/// `e` with the labels its command kind gives it (see error_labels).
+fn with_error_labels(kind: CommandKind, mut e: CommandError) -> CommandError {
+    for label in error_labels::for_error(kind, e.code) {
+        e = e.with_label(label);
+    }
+    e
+}
+
+/// An ok reply with a `writeConcernError`, with the labels that error gives it.
+fn with_write_concern_error_labels(kind: CommandKind, reply: Vec<u8>) -> Vec<u8> {
+    if kind == CommandKind::Other {
+        return reply;
+    }
+    let Ok(mut doc) = bson::RawDocumentBuf::from_bytes(reply.clone()) else { return reply };
+    let Some(code) = error_labels::unlabelled_write_concern_error(&doc) else { return reply };
+    let labels = error_labels::for_write_concern_error(kind, code);
+    if labels.is_empty() {
+        return reply;
+    }
+    let mut array = bson::RawArrayBuf::new();
+    for label in labels {
+        array.push(label);
+    }
+    doc.append(bson::raw::cstr!("errorLabels"), array);
+    doc.into_bytes()
 }
 
 /// A replica set member's reply carries `$clusterTime` (with the zero signature of a
@@ -399,7 +426,10 @@ fn with_cluster_time(gw: &Gateway, req: &CommandRequest, body: Vec<u8>, succeede
         return body;
     }
     let Ok(mut doc) = bson::RawDocumentBuf::from_bytes(body.clone()) else { return body };
-    let write = matches!(req.name.as_str(), "insert" | "update" | "delete" | "findAndModify" | "findandmodify");
+    let write = matches!(
+        req.name.as_str(),
+        "insert" | "update" | "delete" | "findAndModify" | "findandmodify" | "commitTransaction"
+    );
     let time = if write && succeeded { gw.clock.tick() } else { gw.clock.now() };
     let signature = bson::rawdoc! {
         "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
@@ -521,6 +551,16 @@ async fn record_cluster_time(gw: Arc<Gateway>) {
     }
 }
 
+/// Aborts transactions past transactionLifetimeLimitSeconds (returning their connections to
+/// the pool) and forgets the transaction state of sessions idle past the session timeout.
+async fn reap_transactions(gw: Arc<Gateway>) {
+    let idle = Duration::from_secs(60 * crate::session_cache::SESSION_TIMEOUT_MINUTES as u64);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        gw.transactions.reap(idle).await;
+    }
+}
+
 /// Closes idle cursors, and expires idle logical sessions with the cursors they opened.
 async fn reap_cursors(gw: Arc<Gateway>) {
     let timeout = gw.config.cursor_timeout;
@@ -535,6 +575,7 @@ async fn reap_cursors(gw: Arc<Gateway>) {
         if !expired.is_empty() {
             tracing::info!("{} logical sessions expired", expired.len());
             commands::close_session_cursors(&gw, |k| expired.contains(k)).await;
+            gw.transactions.abort_sessions(|k| expired.contains(k)).await;
         }
     }
 }

@@ -30,6 +30,7 @@ static AUTH_FAILURES_BEFORE_DELAY: GucSetting<i32> = GucSetting::<i32>::new(5);
 static REPLICA_SET_NAME: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"rs0"));
 static ADVERTISED_HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static AUTH_FAILURE_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(200);
+static TRANSACTION_LIFETIME_LIMIT_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(60);
 
 fn define_gucs() {
     GucRegistry::define_bool_guc(
@@ -162,6 +163,16 @@ fn define_gucs() {
         GucContext::Postmaster,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_int_guc(
+        c"documentdb_gateway.transaction_lifetime_limit_seconds",
+        c"Multi-document transactions open longer than this are aborted (MongoDB's transactionLifetimeLimitSeconds).",
+        c"",
+        &TRANSACTION_LIFETIME_LIMIT_SECONDS,
+        1,
+        86_400,
+        GucContext::Postmaster,
+        GucFlags::UNIT_S,
+    );
 }
 
 #[pg_guard]
@@ -246,6 +257,7 @@ fn gateway_config() -> documentdb_gateway::Config {
         replica_set_name: guc_string(&REPLICA_SET_NAME).unwrap_or_default(),
         advertised_host: guc_string(&ADVERTISED_HOST).filter(|h| !h.is_empty()),
         auth_failure_delay: Duration::from_millis(AUTH_FAILURE_DELAY_MS.get().max(0) as u64),
+        transaction_lifetime: Duration::from_secs(TRANSACTION_LIFETIME_LIMIT_SECONDS.get().max(1) as u64),
         ..documentdb_gateway::Config::default()
     }
 }

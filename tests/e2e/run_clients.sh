@@ -6,6 +6,7 @@
 #   4. tests/e2e/mongosh_smoke.js         mongosh: insert, query, update, aggregate
 #   5. tests/e2e/test_indexes.py          pymongo: indexes serve queries with unchanged results
 #   6. tests/e2e/test_authz.py            pymongo + psql: MongoDB's role matrix, custom roles, no escalation
+#   7. tests/e2e/test_transactions.py     pymongo: multi-document transactions, conflicts, labels
 # Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo
 # (pip) and mongosh (npm ci from tests/e2e/package-lock.json). Runs every suite, then fails if
 # any failed.
@@ -68,6 +69,8 @@ run "indexes (tests/e2e/test_indexes.py)" \
     python3 tests/e2e/test_indexes.py --uri "$URI"
 run "authorization (tests/e2e/test_authz.py)" \
     python3 tests/e2e/test_authz.py --uri "$URI" --pg-uri "$(cat data/postgres.uri)"
+run "transactions (tests/e2e/test_transactions.py)" \
+    python3 tests/e2e/test_transactions.py --uri "$URI"
 
 echo >&2
 if ((${#failed[@]})); then

@@ -60,7 +60,13 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
         conn.release();
         return Ok(page);
     }
-    let pinned = if persist {
+    // In a transaction the cursor's portal lives on the transaction's connection, which
+    // goes back to the transaction; getMores borrow it again.
+    let transaction = ctx.txn.as_ref().and_then(|state| state.active);
+    let pinned = if transaction.is_some() {
+        conn.release();
+        None
+    } else if persist {
         if ctx.gw.pool.detached.load(std::sync::atomic::Ordering::Relaxed) >= ctx.gw.config.max_pinned_cursors {
             conn.discard();
             return Err(CommandError::new(
@@ -80,7 +86,9 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
         None
     };
     let owner = ctx.user().map(str::to_owned);
-    ctx.gw.cursors.insert(id, Cursor::new(owner, req.db.clone(), continuation, pinned).in_session(ctx.lsid));
+    let cursor =
+        Cursor::new(owner, req.db.clone(), continuation, pinned).in_session(ctx.lsid).in_transaction(transaction);
+    ctx.gw.cursors.insert(id, cursor);
     Ok(page)
 }
 
@@ -115,8 +123,29 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
             req.db
         )));
     }
+    let in_transaction = ctx.txn.as_ref().and_then(|state| state.active);
+    if cursor.transaction.is_some() && (cursor.transaction != in_transaction || cursor.session != ctx.lsid) {
+        let number = cursor.transaction.unwrap_or_default();
+        if let Some(killed) = cursors.checkin(id, cursor) {
+            killed.close(id).await;
+        }
+        return Err(CommandError::new(
+            ErrorCode::CursorNotFound,
+            format!(
+                "cursor id {id} was opened by transaction {number} of its session: only a getMore of that \
+                 transaction can continue it"
+            ),
+        ));
+    }
     let (mut conn, pinned) = match cursor.pinned.take() {
         Some(c) => (c, true),
+        None if in_transaction.is_some() => match user_connection(ctx, req, false).await {
+            Ok(c) => (c, false),
+            Err(e) => {
+                cursors.finish(id);
+                return Err(e);
+            }
+        },
         None => match ctx.gw.pool.get(user.as_deref(), None).await {
             Ok(c) => (c, false),
             Err(e) => {

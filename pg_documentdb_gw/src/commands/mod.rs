@@ -12,6 +12,7 @@ mod indexes;
 mod operations;
 mod sessions;
 mod sql_call;
+mod transactions;
 mod users;
 pub mod write_concern;
 
@@ -120,6 +121,9 @@ pub struct Ctx<'a> {
     pub lsid: Option<SessionKey>,
     /// A retryable write's `txnNumber` (with `lsid`), once dispatch has checked it.
     pub txn_number: Option<i64>,
+    /// The session's transaction state, locked while a statement of its open transaction
+    /// runs (the statement borrows the transaction's connection: see `sql_call`).
+    pub txn: Option<crate::transactions::SessionGuard>,
 }
 
 impl Ctx<'_> {
@@ -189,6 +193,8 @@ pub enum Handler {
     /// Users and roles (`createUser` ... `rolesInfo`): one SQL function each.
     UserAdmin,
     ConfigureFailPoint,
+    CommitTransaction,
+    AbortTransaction,
 }
 
 pub struct CommandSpec {
@@ -300,6 +306,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     sql("revokeRolesFromRole", &[], H::UserAdmin, false, "removes inherited roles from a role"),
     sql("grantPrivilegesToRole", &[], H::UserAdmin, false, "adds privileges to a role"),
     sql("revokePrivilegesFromRole", &[], H::UserAdmin, false, "removes privileges from a role"),
+    admin(local("commitTransaction", &[], H::CommitTransaction, true, "commits the session's transaction")),
+    admin(local("abortTransaction", &[], H::AbortTransaction, true, "aborts the session's transaction")),
     admin(local(
         "configureFailPoint",
         &[],
@@ -465,10 +473,11 @@ async fn refresh_privileges(ctx: &mut Ctx<'_>) {
 const READ_CONCERN_LEVELS: &[&str] = &["local", "majority", "linearizable", "available", "snapshot"];
 
 /// `readConcern`: MongoDB's levels have their single-node meaning here (every committed write
-/// is majority-committed and linearizable, `afterClusterTime` is always reached); a `snapshot`
-/// read at a point in time is refused until it is implemented rather than answered with
-/// current data.
-fn check_read_concern(body: &RawDocument) -> CommandResult<()> {
+/// is majority-committed and linearizable, `afterClusterTime` is always reached). `snapshot`
+/// is a transaction's level (its REPEATABLE READ snapshot); a snapshot read outside a
+/// transaction, or at a chosen point in time, is refused until it is implemented rather than
+/// answered with current data.
+fn check_read_concern(body: &RawDocument, starts_transaction: bool) -> CommandResult<()> {
     let rc = match body.get("readConcern")? {
         None => return Ok(()),
         Some(RawBsonRef::Document(rc)) => rc,
@@ -517,10 +526,11 @@ fn check_read_concern(body: &RawDocument) -> CommandResult<()> {
             "atClusterTime is only allowed with readConcern level 'snapshot'",
         ));
     }
-    if snapshot {
+    if snapshot && (at_cluster_time || !starts_transaction) {
         return Err(CommandError::new(
             ErrorCode::new(238),
-            "readConcern level 'snapshot' (point-in-time reads) is not supported yet",
+            "readConcern level 'snapshot' is supported in multi-document transactions without atClusterTime; \
+             snapshot reads outside a transaction are not supported yet",
         ));
     }
     Ok(())
@@ -551,7 +561,9 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         }
         None => None,
     };
-    let in_transaction = req.body.get("autocommit")?.is_some() || req.body.get("startTransaction")?.is_some();
+    let mode = transactions::mode(&req.body)?;
+    let commit_or_abort = matches!(spec.handler, H::CommitTransaction | H::AbortTransaction);
+    let in_transaction = mode != transactions::Mode::None || commit_or_abort;
     if (txn_number.is_some() || in_transaction) && !ctx.gw.config.is_replica_set() {
         return Err(CommandError::new(
             ErrorCode::IllegalOperation,
@@ -559,15 +571,22 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
         ));
     }
     if in_transaction {
-        return Err(CommandError::new(
-            ErrorCode::IllegalOperation,
-            "multi-document transactions are not supported yet (retryable writes are)",
-        ));
+        transactions::check_statement(spec, req, mode)?;
     }
-    check_read_concern(&req.body)?;
+    check_read_concern(&req.body, mode == transactions::Mode::Start)?;
     write_concern::check(&req.body)?;
     ctx.lsid = sessions::record_use(ctx, req)?;
-    if let Some(n) = txn_number {
+    let transaction_number = match (in_transaction, txn_number) {
+        (false, _) => None,
+        (true, Some(n)) => Some(n),
+        (true, None) => {
+            return Err(CommandError::new(
+                ErrorCode::InvalidOptions,
+                "'autocommit' field requires a transaction number to also be specified",
+            ))
+        }
+    };
+    if let Some(n) = txn_number.filter(|_| !in_transaction) {
         if !matches!(spec.handler, H::Insert | H::Update | H::Delete | H::FindAndModify) {
             return Err(CommandError::new(
                 ErrorCode::new(50768),
@@ -584,6 +603,13 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
                 "Transaction number requires a session ID to also be specified",
             ));
         }
+        if let Some(key) = ctx.lsid {
+            // Numbers go up per session: an older one is TransactionTooOld, one a
+            // transaction used cannot be retried as a write.
+            let mut state = ctx.gw.transactions.lock(key).await;
+            let request = crate::transactions::Request::RetryableWrite;
+            ctx.gw.transactions.begin_or_continue(&mut state, &ctx.gw.pool, ctx.user(), n, request).await?;
+        }
         ctx.txn_number = Some(n);
     }
     refresh_privileges(ctx).await;
@@ -593,6 +619,19 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     if spec.collection {
         collection_name(req)?;
     }
+    if let Some(n) = transaction_number {
+        if let Some(reply) = transactions::enter(ctx, spec, n, mode).await? {
+            return Ok(reply);
+        }
+        let result = run(ctx, spec, req).await;
+        transactions::leave(ctx, &result).await;
+        return result;
+    }
+    run(ctx, spec, req).await
+}
+
+/// Runs the command's handler.
+async fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     match spec.handler {
         H::Hello => handshake::hello(ctx, req).await,
         H::Ping => reply(ok()),
@@ -664,6 +703,10 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
             Err(CommandError::new(ErrorCode::SearchNotEnabled, documentdb_errors::SEARCH_NOT_ENABLED_MESSAGE))
         }
         H::ConfigureFailPoint => reply(ctx.gw.failpoints.configure(&req.body)?),
+        // Answered by transactions::enter.
+        H::CommitTransaction | H::AbortTransaction => {
+            Err(CommandError::internal(format!("{} reached no transaction", spec.name)))
+        }
     }
 }
 
@@ -677,7 +720,7 @@ mod tests {
     #[test]
     fn read_concerns() {
         let code = |rc: bson::RawDocumentBuf| {
-            check_read_concern(&rawdoc! { "find": "c", "readConcern": rc }).err().map(|e| e.code.code())
+            check_read_concern(&rawdoc! { "find": "c", "readConcern": rc }, false).err().map(|e| e.code.code())
         };
         for level in ["local", "majority", "linearizable", "available"] {
             assert_eq!(code(rawdoc! { "level": level }), None, "{level}");
@@ -688,7 +731,9 @@ mod tests {
         assert_eq!(code(rawdoc! { "level": 1 }), Some(14));
         assert_eq!(code(rawdoc! { "atClusterTime": bson::Timestamp { time: 1, increment: 1 } }), Some(72));
         assert_eq!(code(rawdoc! { "bogus": 1 }), Some(40415));
-        assert!(check_read_concern(&rawdoc! { "find": "c" }).is_ok());
+        assert!(check_read_concern(&rawdoc! { "find": "c" }, false).is_ok());
+        let in_transaction = rawdoc! { "find": "c", "readConcern": { "level": "snapshot" } };
+        assert!(check_read_concern(&in_transaction, true).is_ok());
     }
 
     #[test]

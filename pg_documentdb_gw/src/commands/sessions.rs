@@ -42,10 +42,11 @@ fn session_ids(req: &CommandRequest, user: &AuthenticatedUser) -> CommandResult<
 }
 
 /// Kills the sessions `killed` selects: interrupts their running statements (they fail
-/// with 11601 Interrupted) and closes their cursors.
+/// with 11601 Interrupted), closes their cursors and aborts their transactions.
 async fn kill(gw: &Gateway, killed: impl Fn(&SessionKey) -> bool) {
     super::operations::interrupt(gw, |_, op| op.session.as_ref().is_some_and(&killed)).await;
-    close_session_cursors(gw, killed).await;
+    close_session_cursors(gw, &killed).await;
+    gw.transactions.abort_sessions(killed).await;
 }
 
 /// Closes the cursors opened in the sessions `killed` selects.
@@ -87,6 +88,7 @@ pub async fn end_sessions(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<
     let keys = session_ids(req, &user)?;
     ctx.gw.sessions.end(&keys);
     close_session_cursors(ctx.gw, |k| keys.contains(k)).await;
+    ctx.gw.transactions.abort_sessions(|k| keys.contains(k)).await;
     reply(doc! { "ok": 1.0 })
 }
 

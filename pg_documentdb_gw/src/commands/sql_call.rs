@@ -4,8 +4,10 @@
 
 use tokio_postgres::types::ToSql;
 
+use documentdb_errors::ErrorCode;
+
 use super::{CommandRequest, Ctx};
-use crate::error::CommandResult;
+use crate::error::{CommandError, CommandResult};
 use crate::pg::{required_bson, BsonParam, PgConn};
 use crate::running_ops::{shown_command, OpInfo};
 
@@ -25,10 +27,21 @@ fn op_info(ctx: &Ctx<'_>, req: &CommandRequest, backend_pid: Option<i32>) -> OpI
     }
 }
 
-/// A pooled connection running as the connection's user, with the command's maxTimeMS.
+/// A pooled connection running as the connection's user, with the command's maxTimeMS; in a
+/// transaction, the transaction's own connection (lent for this statement).
 pub async fn user_connection(ctx: &Ctx<'_>, req: &CommandRequest, honour_max_time: bool) -> CommandResult<PgConn> {
     let timeout = if honour_max_time { super::max_time_ms(&req.body)? } else { None };
-    let mut conn = ctx.gw.pool.get(ctx.user(), timeout).await?;
+    let mut conn = match ctx.txn.as_ref() {
+        Some(state) => {
+            let lent = state.slot().and_then(PgConn::lend);
+            let mut conn = lent.ok_or_else(|| {
+                CommandError::new(ErrorCode::NoSuchTransaction, "the transaction's PostgreSQL connection is gone")
+            })?;
+            conn.prepare_session(ctx.user(), timeout).await?;
+            conn
+        }
+        None => ctx.gw.pool.get(ctx.user(), timeout).await?,
+    };
     if let Some(token) = conn.cancel_token() {
         let pid = conn.backend_pid();
         conn.attach_op(ctx.gw.running.register(op_info(ctx, req, pid), token));
