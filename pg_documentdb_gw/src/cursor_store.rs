@@ -26,12 +26,24 @@ pub struct Cursor {
     /// The number of the session's transaction that opened it: it lives on that
     /// transaction's connection and dies with the transaction.
     pub transaction: Option<i64>,
+    /// The snapshot (cluster time) of the snapshot read that opened it: it lives on that
+    /// snapshot's connection.
+    pub snapshot: Option<bson::Timestamp>,
     last_used: Instant,
 }
 
 impl Cursor {
     pub fn new(owner: Option<String>, db: String, continuation: Option<Vec<u8>>, pinned: Option<PgConn>) -> Cursor {
-        Cursor { owner, db, continuation, pinned, session: None, transaction: None, last_used: Instant::now() }
+        Cursor {
+            owner,
+            db,
+            continuation,
+            pinned,
+            session: None,
+            transaction: None,
+            snapshot: None,
+            last_used: Instant::now(),
+        }
     }
 
     pub fn in_session(mut self, session: Option<SessionKey>) -> Cursor {
@@ -41,6 +53,11 @@ impl Cursor {
 
     pub fn in_transaction(mut self, number: Option<i64>) -> Cursor {
         self.transaction = number;
+        self
+    }
+
+    pub fn at_snapshot(mut self, time: Option<bson::Timestamp>) -> Cursor {
+        self.snapshot = time;
         self
     }
 

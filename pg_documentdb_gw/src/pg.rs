@@ -337,7 +337,7 @@ impl PgConn {
 
     /// Runs a transaction-control statement (`START TRANSACTION ...`, `COMMIT`, `ROLLBACK`)
     /// over the simple query protocol.
-    pub async fn execute_simple(&self, statements: &'static str) -> CommandResult<()> {
+    pub async fn execute_simple(&self, statements: &str) -> CommandResult<()> {
         self.client()?.batch_execute(statements).await.map_err(|e| CommandError::from_postgres(&e))
     }
 
@@ -457,10 +457,9 @@ impl PgConn {
     /// Takes the connection out of the pool for good (a pinned cursor lives on it); it is
     /// closed when this `PgConn` is dropped.
     pub fn detach(&mut self) {
-        // A transaction's connection stays the transaction's (its portals die with it).
-        if self.home.is_some() {
-            return;
-        }
+        // A connection lent by a snapshot read's slot leaves it for good (see
+        // commands::transactions); a transaction's connection is never detached.
+        self.home = None;
         // The command is over; the pinned connection now only serves getMores.
         if let Some(op) = self.op.take() {
             op.finish();

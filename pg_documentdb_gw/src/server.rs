@@ -348,7 +348,7 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
         }
     }
     let result: CommandResult<Vec<u8>> = {
-        let mut ctx = Ctx { gw, connection, lsid: None, txn_number: None, txn: None };
+        let mut ctx = Ctx { gw, connection, lsid: None, txn_number: None, txn: None, snapshot: None };
         commands::dispatch(&mut ctx, req).await
     };
     if transactional.is_some_and(|tw| tw.close_connection) {

@@ -92,6 +92,9 @@ pub const CLUSTER_ACTIONS: &str = "SELECT documentdb_api_internal.cluster_action
 pub const CLUSTER_TIME_RECORD: &str = "SELECT documentdb_api_internal.record_cluster_time($1)";
 /// The backend process id of a new pool connection.
 pub const BACKEND_PID: &str = "SELECT pg_catalog.pg_backend_pid()";
+
+/// The snapshot of snapshot reads, exported for the reads to import (transactions.rs).
+pub const EXPORT_SNAPSHOT: &str = "SELECT pg_catalog.pg_export_snapshot()";
 /// Index builds running on the backends `$1` (int4[]): pid, phase, and the phase's progress
 /// (tuples when PostgreSQL counts them, else blocks).
 pub const INDEX_BUILD_PROGRESS: &str = "SELECT pid, phase, \
@@ -162,6 +165,7 @@ pub const ALL: &[&str] = &[
     CLUSTER_ACTIONS,
     CONNECTION_STATUS,
     BACKEND_PID,
+    EXPORT_SNAPSHOT,
     CLUSTER_TIME_RECORD,
     INDEX_BUILD_PROGRESS,
     PREPARE_SESSION,

@@ -29,6 +29,19 @@ use crate::session_cache::SessionKey;
 /// `maxTransactionLockRequestTimeoutMillis` default is 5 ms too).
 const BEGIN: &str = "START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL lock_timeout = '5ms'";
 
+/// Takes the snapshot of snapshot reads (`readConcern: {level: "snapshot"}` outside a
+/// transaction) and exports it: a read-only REPEATABLE READ transaction that reads no table
+/// (so it holds no lock a DDL statement would wait for), kept open while the snapshot is.
+const EXPORT_SNAPSHOT: &str = "START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/// A snapshot taken for snapshot reads: the transaction that exported it, and its id.
+struct HeldSnapshot {
+    exporter: PgConn,
+    id: String,
+    last_use: Instant,
+    _counted: OpenCount,
+}
+
 /// What the command asks of the session's transaction state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
@@ -136,8 +149,9 @@ pub struct OpenTransaction {
     /// Its PostgreSQL connection between statements.
     pub slot: ConnSlot,
     pub expires_at: Instant,
-    /// Releases the transaction's share of the connection cap when dropped.
-    _counted: OpenCount,
+    /// Releases the transaction's share of the connection cap when dropped (None: a
+    /// snapshot read's statement, which holds its connection only while it runs).
+    _counted: Option<OpenCount>,
 }
 
 struct OpenCount(Arc<AtomicUsize>);
@@ -166,6 +180,31 @@ impl SessionTransaction {
             open: None,
             abort_reason: None,
             last_use: Instant::now(),
+        }
+    }
+
+    /// Holds `conn`, already inside a transaction, for one statement (a snapshot read), so
+    /// the statement borrows it as a transaction's statement does.
+    pub async fn statement(conn: PgConn) -> SessionGuard {
+        let mut state = SessionTransaction::new();
+        state.phase = Phase::InProgress;
+        state.open = Some(OpenTransaction {
+            slot: Arc::new(std::sync::Mutex::new(Some(conn))),
+            expires_at: Instant::now() + Duration::from_secs(86_400),
+            _counted: None,
+        });
+        Arc::new(tokio::sync::Mutex::new(state)).lock_owned().await
+    }
+
+    /// Ends a [`SessionTransaction::statement`]: commits its connection's transaction (or
+    /// rolls it back after a failure) and returns it to the pool, unless a cursor took it.
+    pub async fn finish_statement(mut state: SessionGuard, succeeded: bool) {
+        let Some(open) = state.open.take() else { return };
+        let Some(mut conn) = PgConn::take(&open.slot) else { return };
+        let end = if succeeded { "COMMIT" } else { "ROLLBACK" };
+        match conn.execute_simple(end).await {
+            Ok(()) => conn.forget_session_state(),
+            Err(_) => conn.discard(),
         }
     }
 
@@ -226,6 +265,20 @@ impl SessionTransaction {
     }
 }
 
+/// Ends the transaction that exported a snapshot; its connection goes back to the pool.
+async fn release_snapshot(held: HeldSnapshot) {
+    let mut exporter = held.exporter;
+    if exporter.execute_simple("ROLLBACK").await.is_ok() {
+        exporter.forget_session_state();
+    } else {
+        exporter.discard();
+    }
+}
+
+fn snapshot_key(time: bson::Timestamp) -> u64 {
+    (u64::from(time.time) << 32) | u64::from(time.increment)
+}
+
 /// Ends a transaction's PostgreSQL transaction and returns its connection to the pool
 /// (closing it when the rollback fails).
 async fn rollback(slot: &ConnSlot) {
@@ -247,6 +300,9 @@ pub type SessionGuard = tokio::sync::OwnedMutexGuard<SessionTransaction>;
 /// Every session's transaction state.
 pub struct Transactions {
     sessions: std::sync::Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<SessionTransaction>>>>,
+    /// Snapshots of snapshot reads by their cluster time (`atClusterTime`): reads at that
+    /// time, from any session, import the snapshot into a transaction of their own.
+    snapshots: std::sync::Mutex<HashMap<u64, HeldSnapshot>>,
     open: Arc<AtomicUsize>,
     /// `transactionLifetimeLimitSeconds`.
     pub lifetime: Duration,
@@ -258,6 +314,7 @@ impl Transactions {
     pub fn new(lifetime: Duration, pool_size: usize) -> Transactions {
         Transactions {
             sessions: Default::default(),
+            snapshots: Default::default(),
             open: Default::default(),
             lifetime,
             // One connection always stays for work outside transactions.
@@ -316,7 +373,7 @@ impl Transactions {
             Decision::Begin => {
                 state.advance(number, Phase::Aborted).await;
                 state.abort_reason = Some("it could not start");
-                state.open = Some(self.open_transaction(pool, user).await?);
+                state.open = Some(self.open_transaction(pool, user, BEGIN).await?);
                 state.phase = Phase::InProgress;
                 state.abort_reason = None;
             }
@@ -335,22 +392,15 @@ impl Transactions {
         Ok(decision)
     }
 
-    async fn open_transaction(&self, pool: &PgPool, user: Option<&str>) -> CommandResult<OpenTransaction> {
-        let previously_open = self.open.fetch_add(1, Ordering::Relaxed);
-        let counted = OpenCount(self.open.clone());
-        if previously_open >= self.max_open {
-            return Err(CommandError::new(
-                ErrorCode::LockTimeout,
-                format!(
-                    "cannot start a transaction: all {} PostgreSQL connections that transactions may hold are pinned \
-                     by open transactions (the pool has {}); commit or abort some, or raise the pool size",
-                    self.max_open,
-                    pool.settings().pool_size
-                ),
-            ));
-        }
+    async fn open_transaction(
+        &self,
+        pool: &PgPool,
+        user: Option<&str>,
+        begin: &'static str,
+    ) -> CommandResult<OpenTransaction> {
+        let counted = self.reserve_connection(pool, "start a transaction").await?;
         let conn = pool.get(user, None).await?;
-        if let Err(e) = conn.execute_simple(BEGIN).await {
+        if let Err(e) = conn.execute_simple(begin).await {
             let mut conn = conn;
             conn.discard();
             return Err(e);
@@ -358,8 +408,107 @@ impl Transactions {
         Ok(OpenTransaction {
             slot: Arc::new(std::sync::Mutex::new(Some(conn))),
             expires_at: Instant::now() + self.lifetime,
-            _counted: counted,
+            _counted: Some(counted),
         })
+    }
+
+    /// Takes and exports a new snapshot for snapshot reads; returns its cluster time.
+    pub async fn open_snapshot(
+        &self,
+        pool: &PgPool,
+        clock: &crate::cluster_time::ClusterClock,
+    ) -> CommandResult<bson::Timestamp> {
+        let counted = self.reserve_connection(pool, "take a snapshot").await?;
+        let exporter = pool.get(None, None).await?;
+        let exported = async {
+            exporter.execute_simple(EXPORT_SNAPSHOT).await?;
+            let row = exporter.query_one(crate::sql::EXPORT_SNAPSHOT, &[]).await?;
+            row.try_get::<_, String>(0).map_err(|e| CommandError::internal(format!("pg_export_snapshot: {e}")))
+        }
+        .await;
+        let id = match exported {
+            Ok(id) => id,
+            Err(e) => {
+                let mut exporter = exporter;
+                exporter.discard();
+                return Err(e);
+            }
+        };
+        // Every write acknowledged before has an earlier operation time.
+        let time = clock.tick();
+        let held = HeldSnapshot { exporter, id, last_use: Instant::now(), _counted: counted };
+        self.snapshot_table().insert(snapshot_key(time), held);
+        Ok(time)
+    }
+
+    /// The id of the snapshot taken at `time` (for `SET TRANSACTION SNAPSHOT`); None when
+    /// there is none (never taken here, or released after going unused).
+    pub fn snapshot_id(&self, time: bson::Timestamp) -> Option<String> {
+        let mut table = self.snapshot_table();
+        let held = table.get_mut(&snapshot_key(time))?;
+        held.last_use = Instant::now();
+        Some(held.id.clone())
+    }
+
+    /// A connection running as `user` inside a read-only transaction at the snapshot `id`
+    /// (the caller commits it, or a cursor keeps it).
+    pub async fn begin_at_snapshot(
+        pool: &PgPool,
+        user: Option<&str>,
+        timeout_ms: Option<u64>,
+        id: &str,
+    ) -> CommandResult<PgConn> {
+        // Ids come from pg_export_snapshot (hex digits and dashes); never quote anything else.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(CommandError::internal(format!("unexpected snapshot id {id:?}")));
+        }
+        let mut conn = pool.get(user, timeout_ms).await?;
+        let begin =
+            format!("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{id}'");
+        if let Err(e) = conn.execute_simple(&begin).await {
+            conn.discard();
+            return Err(e);
+        }
+        Ok(conn)
+    }
+
+    fn snapshot_table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, HeldSnapshot>> {
+        self.snapshots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one more connection held by a transaction or snapshot. At the cap, the least
+    /// recently used snapshot is released first (a later read at its time gets 239
+    /// SnapshotTooOld, as when mongod's snapshot history is gone); with none, an error.
+    async fn reserve_connection(&self, pool: &PgPool, what: &str) -> CommandResult<OpenCount> {
+        loop {
+            let previously_open = self.open.fetch_add(1, Ordering::Relaxed);
+            let counted = OpenCount(self.open.clone());
+            if previously_open < self.max_open {
+                return Ok(counted);
+            }
+            drop(counted);
+            let oldest = {
+                let mut table = self.snapshot_table();
+                let key = table.iter().min_by_key(|(_, h)| h.last_use).map(|(k, _)| *k);
+                key.and_then(|k| table.remove(&k))
+            };
+            match oldest {
+                Some(held) => release_snapshot(held).await,
+                None => return Err(self.pool_full(pool, what)),
+            }
+        }
+    }
+
+    fn pool_full(&self, pool: &PgPool, what: &str) -> CommandError {
+        CommandError::new(
+            ErrorCode::LockTimeout,
+            format!(
+                "cannot {what}: all {} PostgreSQL connections that transactions and snapshots may hold are pinned \
+                 (the pool has {}); commit or abort some, or raise the pool size",
+                self.max_open,
+                pool.settings().pool_size
+            ),
+        )
     }
 
     /// Aborts the open transactions of the sessions `selected` picks (killSessions,
@@ -388,6 +537,16 @@ impl Transactions {
             if state.open.is_none() && now.duration_since(state.last_use) > idle_after {
                 forget.push(key);
             }
+        }
+        // Snapshots are kept while used, and released after the lifetime limit without use.
+        let unused: Vec<HeldSnapshot> = {
+            let mut table = self.snapshot_table();
+            let old: Vec<u64> =
+                table.iter().filter(|(_, h)| now.duration_since(h.last_use) > self.lifetime).map(|(k, _)| *k).collect();
+            old.iter().filter_map(|k| table.remove(k)).collect()
+        };
+        for held in unused {
+            release_snapshot(held).await;
         }
         if !forget.is_empty() {
             let mut table = self.table();

@@ -305,6 +305,38 @@ def test_full_pool_of_transactions_is_an_error_not_a_hang():
     assert c.count_documents({"_id": "after"}) == 1
 
 
+def test_snapshot_session_reads_one_point_in_time():
+    """Manual (read concern "snapshot" outside transactions, 5.0+): every read of a snapshot
+    session sees the data as of its first read, across find, aggregate, distinct and later
+    batches of a cursor, while writes go on."""
+    c = coll("snapshot_session")
+    c.insert_many([{"_id": i, "x": 1} for i in range(10)])
+    with c.database.client.start_session(snapshot=True) as s:
+        assert c.count_documents({}, session=s) == 10
+        c.insert_one({"_id": 100, "x": 2})
+        c.update_many({}, {"$set": {"x": 3}})
+        assert c.count_documents({}, session=s) == 10
+        assert c.distinct("x", session=s) == [1]
+        cursor = c.find({}, session=s).sort("_id", 1).batch_size(3)
+        first = [next(cursor) for _ in range(3)]
+        c.delete_many({})
+        rest = list(cursor)
+        assert [d["x"] for d in first + rest] == [1] * 10
+    assert c.count_documents({}) == 0
+
+
+def test_snapshot_reads_do_not_block_ddl():
+    """A kept snapshot holds no table lock: dropping a collection read at a snapshot does
+    not wait for the snapshot to be released."""
+    c = coll("snapshot_ddl")
+    c.insert_one({"_id": 1})
+    with c.database.client.start_session(snapshot=True) as s:
+        assert c.find_one({}, session=s) == {"_id": 1}
+        started = time.monotonic()
+        c.drop()
+        assert time.monotonic() - started < 5
+
+
 def cleanup():
     try:
         c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)

@@ -139,7 +139,7 @@ mod tests {
         for n in 0..3u8 {
             gw.sessions.touch(SessionKey { id: [n; 16], uid: alice.session_uid() }, || "alice@admin".into()).unwrap();
         }
-        let ctx = Ctx { gw: &gw, connection: &mut connection, lsid: None, txn_number: None, txn: None };
+        let ctx = Ctx { gw: &gw, connection: &mut connection, lsid: None, txn_number: None, txn: None, snapshot: None };
         let mut body = bson::rawdoc! { "aggregate": 1, "pipeline": [{ "$listLocalSessions": {} }] };
         for _ in 0..3 {
             body.append(bson::raw::cstr!("pipeline"), bson::rawdoc! { "x": 1 });

@@ -61,9 +61,10 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
         return Ok(page);
     }
     // In a transaction the cursor's portal lives on the transaction's connection, which
-    // goes back to the transaction; getMores borrow it again.
+    // goes back to the transaction; getMores borrow it again. A snapshot read's portal keeps
+    // its connection (and the transaction that imported the snapshot) pinned.
     let transaction = ctx.txn.as_ref().and_then(|state| state.active);
-    let pinned = if transaction.is_some() {
+    let pinned = if ctx.txn.is_some() && ctx.snapshot.is_none() {
         conn.release();
         None
     } else if persist {
@@ -86,8 +87,10 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
         None
     };
     let owner = ctx.user().map(str::to_owned);
-    let cursor =
-        Cursor::new(owner, req.db.clone(), continuation, pinned).in_session(ctx.lsid).in_transaction(transaction);
+    let cursor = Cursor::new(owner, req.db.clone(), continuation, pinned)
+        .in_session(ctx.lsid)
+        .in_transaction(transaction)
+        .at_snapshot(ctx.snapshot);
     ctx.gw.cursors.insert(id, cursor);
     Ok(page)
 }
@@ -112,7 +115,7 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     }
     let user = ctx.user().map(str::to_owned);
     let cursors = &ctx.gw.cursors;
-    let mut cursor = cursors.checkout(id, user.as_deref())?;
+    let cursor = cursors.checkout(id, user.as_deref())?;
     if cursor.db != req.db {
         let db = cursor.db.clone();
         if let Some(killed) = cursors.checkin(id, cursor) {
@@ -123,6 +126,26 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
             req.db
         )));
     }
+    // A snapshot read's cursor that holds no connection continues at its snapshot.
+    let at_snapshot = cursor.snapshot.filter(|_| cursor.pinned.is_none() && ctx.txn.is_none());
+    if let Some(time) = at_snapshot {
+        if let Err(e) = super::transactions::enter_snapshot(ctx, time, None).await {
+            ctx.gw.cursors.finish(id);
+            return Err(e);
+        }
+    }
+    let result = continue_cursor(ctx, req, id, cursor).await;
+    if at_snapshot.is_some() {
+        super::transactions::leave_snapshot(ctx, result.is_ok()).await;
+    }
+    result
+}
+
+/// getMore on a checked-out cursor: the next page, on the cursor's pinned connection, its
+/// transaction's or snapshot's connection, or a pooled one.
+async fn continue_cursor(ctx: &Ctx<'_>, req: &CommandRequest, id: i64, mut cursor: Cursor) -> CommandResult<Vec<u8>> {
+    let user = ctx.user().map(str::to_owned);
+    let cursors = &ctx.gw.cursors;
     let in_transaction = ctx.txn.as_ref().and_then(|state| state.active);
     if cursor.transaction.is_some() && (cursor.transaction != in_transaction || cursor.session != ctx.lsid) {
         let number = cursor.transaction.unwrap_or_default();
@@ -139,7 +162,7 @@ pub async fn get_more(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     }
     let (mut conn, pinned) = match cursor.pinned.take() {
         Some(c) => (c, true),
-        None if in_transaction.is_some() => match user_connection(ctx, req, false).await {
+        None if ctx.txn.is_some() => match user_connection(ctx, req, false).await {
             Ok(c) => (c, false),
             Err(e) => {
                 cursors.finish(id);

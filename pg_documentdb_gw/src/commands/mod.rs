@@ -124,6 +124,8 @@ pub struct Ctx<'a> {
     /// The session's transaction state, locked while a statement of its open transaction
     /// runs (the statement borrows the transaction's connection: see `sql_call`).
     pub txn: Option<crate::transactions::SessionGuard>,
+    /// With `txn`, when it is the snapshot of a snapshot read: its cluster time.
+    pub snapshot: Option<bson::Timestamp>,
 }
 
 impl Ctx<'_> {
@@ -472,14 +474,27 @@ async fn refresh_privileges(ctx: &mut Ctx<'_>) {
 /// The read concern levels a replica set member knows.
 const READ_CONCERN_LEVELS: &[&str] = &["local", "majority", "linearizable", "available", "snapshot"];
 
+/// What a `snapshot` read concern outside a transaction asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotRead {
+    /// A new snapshot, whose time the reply reports (`atClusterTime`).
+    Latest,
+    /// The snapshot taken at this cluster time.
+    At(bson::Timestamp),
+}
+
 /// `readConcern`: MongoDB's levels have their single-node meaning here (every committed write
 /// is majority-committed and linearizable, `afterClusterTime` is always reached). `snapshot`
-/// is a transaction's level (its REPEATABLE READ snapshot); a snapshot read outside a
-/// transaction, or at a chosen point in time, is refused until it is implemented rather than
-/// answered with current data.
-fn check_read_concern(body: &RawDocument, starts_transaction: bool) -> CommandResult<()> {
+/// is a transaction's level (its REPEATABLE READ snapshot), and outside transactions the
+/// snapshot read of find, aggregate and distinct (returned). `atClusterTime` picks a snapshot
+/// taken before; a transaction cannot start at a chosen time.
+fn check_read_concern(
+    body: &RawDocument,
+    starts_transaction: bool,
+    command: &str,
+) -> CommandResult<Option<SnapshotRead>> {
     let rc = match body.get("readConcern")? {
-        None => return Ok(()),
+        None => return Ok(None),
         Some(RawBsonRef::Document(rc)) => rc,
         Some(other) => {
             return Err(CommandError::type_mismatch(format!(
@@ -489,7 +504,7 @@ fn check_read_concern(body: &RawDocument, starts_transaction: bool) -> CommandRe
         }
     };
     let mut snapshot = false;
-    let mut at_cluster_time = false;
+    let mut at_cluster_time = None;
     for element in rc {
         let (key, value) = element?;
         match (key.as_str(), value) {
@@ -505,9 +520,8 @@ fn check_read_concern(body: &RawDocument, starts_transaction: bool) -> CommandRe
                 ))
             }
             ("level", _) => return Err(CommandError::type_mismatch("readConcern.level must be a string")),
-            ("afterClusterTime" | "atClusterTime", RawBsonRef::Timestamp(_)) => {
-                at_cluster_time |= key.as_str() == "atClusterTime";
-            }
+            ("afterClusterTime", RawBsonRef::Timestamp(_)) => {}
+            ("atClusterTime", RawBsonRef::Timestamp(t)) => at_cluster_time = Some(t),
             ("afterClusterTime" | "atClusterTime", _) => {
                 return Err(CommandError::type_mismatch(format!("readConcern.{} must be a timestamp", key.as_str())))
             }
@@ -520,20 +534,39 @@ fn check_read_concern(body: &RawDocument, starts_transaction: bool) -> CommandRe
             }
         }
     }
-    if at_cluster_time && !snapshot {
+    if at_cluster_time.is_some() && !snapshot {
         return Err(CommandError::new(
             ErrorCode::InvalidOptions,
             "atClusterTime is only allowed with readConcern level 'snapshot'",
         ));
     }
-    if snapshot && (at_cluster_time || !starts_transaction) {
+    if !snapshot {
+        return Ok(None);
+    }
+    if starts_transaction {
+        if at_cluster_time.is_some() {
+            return Err(CommandError::new(
+                ErrorCode::NotImplemented,
+                "a transaction cannot start at a chosen atClusterTime yet; it reads the latest snapshot",
+            ));
+        }
+        return Ok(None);
+    }
+    // Drivers repeat the session's read concern on getMore; the cursor reads at its own
+    // snapshot already.
+    if command == "getMore" {
+        return Ok(None);
+    }
+    if !matches!(command, "find" | "aggregate" | "distinct") {
         return Err(CommandError::new(
-            ErrorCode::new(238),
-            "readConcern level 'snapshot' is supported in multi-document transactions without atClusterTime; \
-             snapshot reads outside a transaction are not supported yet",
+            ErrorCode::InvalidOptions,
+            format!(
+                "readConcern level 'snapshot' is only valid in multi-document transactions or for find, aggregate \
+                 and distinct, not {command}"
+            ),
         ));
     }
-    Ok(())
+    Ok(Some(at_cluster_time.map_or(SnapshotRead::Latest, SnapshotRead::At)))
 }
 
 /// Runs one command: lookup, auth and namespace checks, then its handler.
@@ -573,7 +606,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     if in_transaction {
         transactions::check_statement(spec, req, mode)?;
     }
-    check_read_concern(&req.body, mode == transactions::Mode::Start)?;
+    let snapshot_read = check_read_concern(&req.body, mode == transactions::Mode::Start, spec.name)?;
     write_concern::check(&req.body)?;
     ctx.lsid = sessions::record_use(ctx, req)?;
     let transaction_number = match (in_transaction, txn_number) {
@@ -619,6 +652,9 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     if spec.collection {
         collection_name(req)?;
     }
+    if let Some(read) = snapshot_read {
+        return transactions::read_at_snapshot(ctx, spec, req, read).await;
+    }
     if let Some(n) = transaction_number {
         if let Some(reply) = transactions::enter(ctx, spec, n, mode).await? {
             return Ok(reply);
@@ -631,7 +667,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
 }
 
 /// Runs the command's handler.
-async fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+pub(super) async fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     match spec.handler {
         H::Hello => handshake::hello(ctx, req).await,
         H::Ping => reply(ok()),
@@ -720,20 +756,25 @@ mod tests {
     #[test]
     fn read_concerns() {
         let code = |rc: bson::RawDocumentBuf| {
-            check_read_concern(&rawdoc! { "find": "c", "readConcern": rc }, false).err().map(|e| e.code.code())
+            check_read_concern(&rawdoc! { "find": "c", "readConcern": rc }, false, "count").err().map(|e| e.code.code())
         };
         for level in ["local", "majority", "linearizable", "available"] {
             assert_eq!(code(rawdoc! { "level": level }), None, "{level}");
         }
         assert_eq!(code(rawdoc! { "afterClusterTime": bson::Timestamp { time: 1, increment: 1 } }), None);
-        assert_eq!(code(rawdoc! { "level": "snapshot" }), Some(238));
+        assert_eq!(code(rawdoc! { "level": "snapshot" }), Some(72), "count has no snapshot reads");
         assert_eq!(code(rawdoc! { "level": "eventual" }), Some(9));
         assert_eq!(code(rawdoc! { "level": 1 }), Some(14));
         assert_eq!(code(rawdoc! { "atClusterTime": bson::Timestamp { time: 1, increment: 1 } }), Some(72));
         assert_eq!(code(rawdoc! { "bogus": 1 }), Some(40415));
-        assert!(check_read_concern(&rawdoc! { "find": "c" }, false).is_ok());
-        let in_transaction = rawdoc! { "find": "c", "readConcern": { "level": "snapshot" } };
-        assert!(check_read_concern(&in_transaction, true).is_ok());
+        assert!(check_read_concern(&rawdoc! { "find": "c" }, false, "find").unwrap().is_none());
+        let snapshot = rawdoc! { "find": "c", "readConcern": { "level": "snapshot" } };
+        assert!(check_read_concern(&snapshot, true, "find").unwrap().is_none(), "a transaction's level");
+        assert_eq!(check_read_concern(&snapshot, false, "find").unwrap(), Some(SnapshotRead::Latest));
+        let t = bson::Timestamp { time: 7, increment: 2 };
+        let at = rawdoc! { "find": "c", "readConcern": { "level": "snapshot", "atClusterTime": t } };
+        assert_eq!(check_read_concern(&at, false, "distinct").unwrap(), Some(SnapshotRead::At(t)));
+        assert_eq!(check_read_concern(&at, true, "find").unwrap_err().code.code(), 238);
     }
 
     #[test]

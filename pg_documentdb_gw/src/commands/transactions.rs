@@ -191,6 +191,85 @@ pub async fn enter(ctx: &mut Ctx<'_>, spec: &CommandSpec, number: i64, mode: Mod
     }
 }
 
+/// A snapshot read (find, aggregate or distinct with `readConcern: {level: "snapshot"}`
+/// outside a transaction): runs at a new snapshot, or at the one taken at `atClusterTime`, on
+/// that snapshot's connection; the reply reports the snapshot's time as `atClusterTime` (in
+/// `cursor`, or at the top for distinct), which the driver sends with the session's later
+/// reads. A cursor continues at its snapshot.
+pub async fn read_at_snapshot(
+    ctx: &mut Ctx<'_>,
+    spec: &CommandSpec,
+    req: &CommandRequest,
+    read: super::SnapshotRead,
+) -> CommandResult<Vec<u8>> {
+    let gw = ctx.gw;
+    let time = match read {
+        super::SnapshotRead::At(time) => time,
+        super::SnapshotRead::Latest => gw.transactions.open_snapshot(&gw.pool, &gw.clock).await?,
+    };
+    enter_snapshot(ctx, time, super::max_time_ms(&req.body)?).await?;
+    let result = super::run(ctx, spec, req).await;
+    leave_snapshot(ctx, result.is_ok()).await;
+    result.map(|body| with_at_cluster_time(body, time, spec.handler == Handler::Distinct))
+}
+
+/// Makes the next statements run at the snapshot taken at `time`: a connection of the pool
+/// imports it in a read-only transaction, which the statements borrow as a transaction's.
+pub async fn enter_snapshot(ctx: &mut Ctx<'_>, time: bson::Timestamp, timeout_ms: Option<u64>) -> CommandResult<()> {
+    let gw = ctx.gw;
+    let Some(id) = gw.transactions.snapshot_id(time) else {
+        if time > gw.clock.now() {
+            return Err(CommandError::new(
+                ErrorCode::InvalidOptions,
+                format!("readConcern atClusterTime {time} is later than the current cluster time {}", gw.clock.now()),
+            ));
+        }
+        return Err(CommandError::new(
+            ErrorCode::new(239),
+            format!(
+                "Read timestamp {time} is older than the oldest available timestamp: no snapshot is kept at that \
+                 time (snapshots are kept while read, and released after transactionLifetimeLimitSeconds unused)"
+            ),
+        ));
+    };
+    let conn = crate::transactions::Transactions::begin_at_snapshot(&gw.pool, ctx.user(), timeout_ms, &id).await?;
+    ctx.txn = Some(crate::transactions::SessionTransaction::statement(conn).await);
+    ctx.snapshot = Some(time);
+    Ok(())
+}
+
+/// Ends the statements [`enter_snapshot`] began (a cursor left open keeps the connection).
+pub async fn leave_snapshot(ctx: &mut Ctx<'_>, succeeded: bool) {
+    ctx.snapshot = None;
+    if let Some(state) = ctx.txn.take() {
+        crate::transactions::SessionTransaction::finish_statement(state, succeeded).await;
+    }
+}
+
+/// `reply` with `atClusterTime: time` in its `cursor` document (or at the top level).
+fn with_at_cluster_time(reply: Vec<u8>, time: bson::Timestamp, top_level: bool) -> Vec<u8> {
+    let Ok(doc) = bson::RawDocumentBuf::from_bytes(reply.clone()) else { return reply };
+    let key = bson::raw::cstr!("atClusterTime");
+    if top_level {
+        let mut doc = doc;
+        doc.append(key, time);
+        return doc.into_bytes();
+    }
+    let mut out = bson::RawDocumentBuf::new();
+    for element in doc.iter() {
+        let Ok((name, value)) = element else { return reply };
+        match value {
+            RawBsonRef::Document(cursor) if name == "cursor" => {
+                let mut cursor = cursor.to_owned();
+                cursor.append(key, time);
+                out.append(name, cursor);
+            }
+            other => out.append(name, other),
+        }
+    }
+    out.into_bytes()
+}
+
 /// After a statement of a transaction: a failed statement, or a write that reported write
 /// errors, aborts the transaction (as in MongoDB, whose next statement then gets
 /// NoSuchTransaction); the session is unlocked.
@@ -212,6 +291,17 @@ pub async fn leave(ctx: &mut Ctx<'_>, result: &CommandResult<Vec<u8>>) {
 mod tests {
     use super::*;
     use bson::rawdoc;
+
+    #[test]
+    fn snapshot_time_goes_into_the_cursor() {
+        let time = bson::Timestamp { time: 9, increment: 3 };
+        let reply = rawdoc! {"cursor": {"firstBatch": [], "id": 0i64, "ns": "d.c"}, "ok": 1.0};
+        let out = with_at_cluster_time(reply.into_bytes(), time, false);
+        let out = RawDocument::from_bytes(&out).unwrap();
+        assert_eq!(out.get_document("cursor").unwrap().get_timestamp("atClusterTime").unwrap(), time);
+        let distinct = with_at_cluster_time(rawdoc! {"values": [], "ok": 1.0}.into_bytes(), time, true);
+        assert_eq!(RawDocument::from_bytes(&distinct).unwrap().get_timestamp("atClusterTime").unwrap(), time);
+    }
 
     #[test]
     fn autocommit_and_start_transaction() {
