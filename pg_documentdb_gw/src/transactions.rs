@@ -14,7 +14,7 @@
 //! connections, the lifetime limit and the cap on connections held by transactions.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -152,6 +152,26 @@ pub struct OpenTransaction {
     /// Releases the transaction's share of the connection cap when dropped (None: a
     /// snapshot read's statement, which holds its connection only while it runs).
     _counted: Option<OpenCount>,
+    /// Where its outcome is counted (serverStatus), and whether it committed.
+    stats: Option<Arc<Stats>>,
+    committed: bool,
+}
+
+/// serverStatus' `transactions` counters.
+#[derive(Default)]
+pub struct Stats {
+    pub started: AtomicU64,
+    pub committed: AtomicU64,
+    pub aborted: AtomicU64,
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(stats) = &self.stats {
+            let counter = if self.committed { &stats.committed } else { &stats.aborted };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 struct OpenCount(Arc<AtomicUsize>);
@@ -192,6 +212,8 @@ impl SessionTransaction {
             slot: Arc::new(std::sync::Mutex::new(Some(conn))),
             expires_at: Instant::now() + Duration::from_secs(86_400),
             _counted: None,
+            stats: None,
+            committed: false,
         });
         Arc::new(tokio::sync::Mutex::new(state)).lock_owned().await
     }
@@ -227,7 +249,7 @@ impl SessionTransaction {
     /// Commits the open transaction. A failed COMMIT leaves the transaction aborted, a lost
     /// connection leaves its outcome unknown (reported as such by the error labels).
     pub async fn commit(&mut self) -> CommandResult<()> {
-        let Some(open) = self.open.take() else {
+        let Some(mut open) = self.open.take() else {
             return Err(no_such_transaction("the transaction has no open PostgreSQL transaction".into()));
         };
         let Some(conn) = PgConn::take(&open.slot) else {
@@ -239,6 +261,7 @@ impl SessionTransaction {
         };
         match conn.execute_simple("COMMIT").await {
             Ok(()) => {
+                open.committed = true;
                 self.phase = Phase::Committed;
                 Ok(())
             }
@@ -304,8 +327,10 @@ pub struct Transactions {
     /// time, from any session, import the snapshot into a transaction of their own.
     snapshots: std::sync::Mutex<HashMap<u64, HeldSnapshot>>,
     open: Arc<AtomicUsize>,
-    /// `transactionLifetimeLimitSeconds`.
-    pub lifetime: Duration,
+    /// Outcomes of transactions (serverStatus).
+    pub stats: Arc<Stats>,
+    /// `transactionLifetimeLimitSeconds` (setParameter changes it for later transactions).
+    lifetime_seconds: AtomicU64,
     /// At most this many transactions hold a pooled connection at once.
     max_open: usize,
 }
@@ -316,10 +341,22 @@ impl Transactions {
             sessions: Default::default(),
             snapshots: Default::default(),
             open: Default::default(),
-            lifetime,
+            stats: Default::default(),
+            lifetime_seconds: AtomicU64::new(lifetime.as_secs().max(1)),
             // One connection always stays for work outside transactions.
             max_open: pool_size.saturating_sub(1).max(1),
         }
+    }
+
+    /// `transactionLifetimeLimitSeconds`.
+    pub fn lifetime(&self) -> Duration {
+        Duration::from_secs(self.lifetime_seconds.load(Ordering::Relaxed))
+    }
+
+    /// Sets `transactionLifetimeLimitSeconds` for transactions started from now on; returns
+    /// the previous value.
+    pub fn set_lifetime(&self, seconds: u64) -> u64 {
+        self.lifetime_seconds.swap(seconds.max(1), Ordering::Relaxed)
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Arc<tokio::sync::Mutex<SessionTransaction>>>> {
@@ -400,15 +437,19 @@ impl Transactions {
     ) -> CommandResult<OpenTransaction> {
         let counted = self.reserve_connection(pool, "start a transaction").await?;
         let conn = pool.get(user, None).await?;
+        self.stats.started.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = conn.execute_simple(begin).await {
+            self.stats.aborted.fetch_add(1, Ordering::Relaxed);
             let mut conn = conn;
             conn.discard();
             return Err(e);
         }
         Ok(OpenTransaction {
             slot: Arc::new(std::sync::Mutex::new(Some(conn))),
-            expires_at: Instant::now() + self.lifetime,
+            expires_at: Instant::now() + self.lifetime(),
             _counted: Some(counted),
+            stats: Some(self.stats.clone()),
+            committed: false,
         })
     }
 
@@ -541,8 +582,11 @@ impl Transactions {
         // Snapshots are kept while used, and released after the lifetime limit without use.
         let unused: Vec<HeldSnapshot> = {
             let mut table = self.snapshot_table();
-            let old: Vec<u64> =
-                table.iter().filter(|(_, h)| now.duration_since(h.last_use) > self.lifetime).map(|(k, _)| *k).collect();
+            let old: Vec<u64> = table
+                .iter()
+                .filter(|(_, h)| now.duration_since(h.last_use) > self.lifetime())
+                .map(|(k, _)| *k)
+                .collect();
             old.iter().filter_map(|k| table.remove(k)).collect()
         };
         for held in unused {

@@ -305,6 +305,35 @@ def test_full_pool_of_transactions_is_an_error_not_a_hang():
     assert c.count_documents({"_id": "after"}) == 1
 
 
+def test_transaction_past_its_lifetime_is_aborted_and_its_connection_returns():
+    """Manual (transactionLifetimeLimitSeconds): a transaction open longer is aborted by the
+    server; its connection goes back to the pool (serverStatus before and after)."""
+    c = coll("lifetime")
+    admin = c.database.client.admin
+    was = admin.command("setParameter", 1, transactionLifetimeLimitSeconds=1)["was"]
+    try:
+        held_before = admin.command("serverStatus")["postgres"]["heldByTransactionsAndSnapshots"]
+        with c.database.client.start_session() as s:
+            s.start_transaction()
+            c.insert_one({"_id": 1}, session=s)
+            status = admin.command("serverStatus")
+            assert status["postgres"]["heldByTransactionsAndSnapshots"] == held_before + 1, status["postgres"]
+            assert status["transactions"]["currentOpen"] >= 1, status["transactions"]
+            time.sleep(3)
+            status = admin.command("serverStatus")
+            assert status["postgres"]["heldByTransactionsAndSnapshots"] == held_before, status["postgres"]
+            try:
+                c.insert_one({"_id": 2}, session=s)
+                raise AssertionError("the expired transaction should be gone")
+            except OperationFailure as e:
+                assert e.code == 251 and "transactionLifetimeLimitSeconds" in str(e), e.details
+            s.abort_transaction()
+        assert c.count_documents({}) == 0
+    finally:
+        admin.command("setParameter", 1, transactionLifetimeLimitSeconds=was)
+    assert admin.command("getParameter", 1, transactionLifetimeLimitSeconds=1)["transactionLifetimeLimitSeconds"] == was
+
+
 def test_snapshot_session_reads_one_point_in_time():
     """Manual (read concern "snapshot" outside transactions, 5.0+): every read of a snapshot
     session sees the data as of its first read, across find, aggregate, distinct and later

@@ -59,6 +59,7 @@ fn parameters(ctx: &Ctx<'_>) -> Document {
         "logLevel": 0,
         "quiet": false,
         "maxBsonObjectSize": MAX_BSON_OBJECT_SIZE as i32,
+        "transactionLifetimeLimitSeconds": ctx.gw.transactions.lifetime().as_secs() as i64,
         "tlsMode": match ctx.gw.config.tls_mode {
             crate::TlsMode::Disabled => "disabled",
             crate::TlsMode::Allow => "allowTLS",
@@ -94,6 +95,56 @@ pub fn get_parameter(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<V
     }
     if out.is_empty() {
         return Err(CommandError::new(ErrorCode::InvalidOptions, "no option found to get"));
+    }
+    out.insert("ok", 1.0);
+    reply(out)
+}
+
+/// Parameters `setParameter` can change while running (mongod's names).
+const SETTABLE: &[&str] = &["transactionLifetimeLimitSeconds"];
+
+/// `setParameter`: changes a runtime parameter; the reply reports its previous value (`was`).
+pub fn set_parameter(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    let mut out = Document::new();
+    for element in req.body.iter() {
+        let (name, value) = element?;
+        let name = name.as_str();
+        // The command's own field and the generic arguments every command may carry.
+        if name == "setParameter"
+            || name.starts_with('$')
+            || matches!(name, "lsid" | "txnNumber" | "comment" | "writeConcern" | "apiVersion" | "apiStrict")
+        {
+            continue;
+        }
+        if !SETTABLE.contains(&name) {
+            return Err(CommandError::new(
+                ErrorCode::InvalidOptions,
+                format!("attempted to set unrecognized parameter [{name}], use help:true to see options"),
+            ));
+        }
+        let seconds = match value {
+            RawBsonRef::Int32(n) => i64::from(n),
+            RawBsonRef::Int64(n) => n,
+            RawBsonRef::Double(d) if d.fract() == 0.0 => d as i64,
+            other => {
+                return Err(CommandError::type_mismatch(format!(
+                    "{name} must be a number, not {}",
+                    documentdb_bson::type_name(other.element_type())
+                )))
+            }
+        };
+        if seconds < 1 {
+            return Err(CommandError::bad_value(format!("{name} must be at least 1, got {seconds}")));
+        }
+        let was = ctx.gw.transactions.set_lifetime(seconds as u64);
+        tracing::info!("setParameter: {name} = {seconds} (was {was})");
+        out.insert("was", was as i64);
+    }
+    if out.is_empty() {
+        return Err(CommandError::new(
+            ErrorCode::InvalidOptions,
+            "no option found to set, use help:true to see options",
+        ));
     }
     out.insert("ok", 1.0);
     reply(out)
@@ -169,6 +220,10 @@ pub fn server_status(ctx: &mut Ctx<'_>) -> CommandResult<Vec<u8>> {
     let uptime = gw.started.elapsed();
     let current = gw.connections_current() as i64;
     let (pool_size, pool_available, pool_waiting) = gw.pool.status();
+    let stats = &gw.transactions.stats;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let (started, committed, aborted) = (load(&stats.started), load(&stats.committed), load(&stats.aborted));
+    let transactions_open = started.saturating_sub(committed + aborted);
     reply(doc! {
         "host": format!("{}:{}", host::host_name(), gw.config.port),
         "version": VERSION,
@@ -191,7 +246,14 @@ pub fn server_status(ctx: &mut Ctx<'_>) -> CommandResult<Vec<u8>> {
                 },
             },
         },
+        "transactions": {
+            "currentOpen": transactions_open as i64,
+            "totalStarted": started as i64,
+            "totalCommitted": committed as i64,
+            "totalAborted": aborted as i64,
+        },
         "postgres": {
+            "heldByTransactionsAndSnapshots": gw.transactions.open_count() as i64,
             "poolSize": pool_size as i64,
             "poolAvailable": pool_available as i64,
             "poolWaiting": pool_waiting as i64,

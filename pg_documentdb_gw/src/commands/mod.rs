@@ -147,6 +147,7 @@ pub enum Handler {
     BuildInfo,
     HostInfo,
     GetParameter,
+    SetParameter,
     GetCmdLineOpts,
     ListCommands,
     ConnectionStatus,
@@ -247,6 +248,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     local("buildInfo", &["buildinfo"], H::BuildInfo, false, "version and build information"),
     local("hostInfo", &[], H::HostInfo, true, "information about the host"),
     admin(local("getParameter", &[], H::GetParameter, true, "reads server parameters ('*' for all)")),
+    admin(local(
+        "setParameter",
+        &[],
+        H::SetParameter,
+        true,
+        "changes a runtime parameter (transactionLifetimeLimitSeconds)",
+    )),
     admin(local("getCmdLineOpts", &[], H::GetCmdLineOpts, true, "the gateway's startup options")),
     local("listCommands", &[], H::ListCommands, false, "lists the commands this server answers"),
     local("connectionStatus", &[], H::ConnectionStatus, false, "the users and roles authenticated on this connection"),
@@ -679,6 +687,10 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, req: &CommandRequ
         H::GetParameter => {
             ctx.authenticated()?.require_cluster_action("getParameter", "getParameter", &req.db)?;
             diagnostics::get_parameter(ctx, req)
+        }
+        H::SetParameter => {
+            ctx.authenticated()?.require_cluster_action("setParameter", "setParameter", &req.db)?;
+            diagnostics::set_parameter(ctx, req)
         }
         H::GetCmdLineOpts => {
             ctx.authenticated()?.require_cluster_action("getCmdLineOpts", "getCmdLineOpts", &req.db)?;
