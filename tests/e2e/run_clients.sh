@@ -2,14 +2,15 @@
 # e2e tier of `make test`: real MongoDB clients against the running dev cluster's gateway.
 #   1. tests/gateway/test_gateway.py      pymongo + mongosh: handshake, auth, transport, commands
 #   2. tests/e2e/test_pymongo_flows.py    pymongo: everyday application flows, BSON types, errors
-#   3. cargo test -p driver_rust_tests    the official Rust `mongodb` driver: the same flows
+#   3. cargo test -p driver_rust_tests    the official Rust `mongodb` driver: the same flows, transactions
 #   4. tests/e2e/mongosh_smoke.js         mongosh: insert, query, update, aggregate
 #   5. tests/e2e/test_indexes.py          pymongo: indexes serve queries with unchanged results
 #   6. tests/e2e/test_authz.py            pymongo + psql: MongoDB's role matrix, custom roles, no escalation
 #   7. tests/e2e/test_transactions.py     pymongo: multi-document transactions, conflicts, labels
+#   8. tests/e2e/mongoose_transactions.js Mongoose (Node ODM): transaction()/withTransaction(), transfers
 # Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo
-# (pip) and mongosh (npm ci from tests/e2e/package-lock.json). Runs every suite, then fails if
-# any failed.
+# (pip), mongosh and mongoose (npm ci from tests/e2e/package-lock.json). Runs every suite, then
+# fails if any failed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,11 +33,11 @@ log() { printf '\n\033[1m--> %s\033[0m\n' "$*" >&2; }
 source "$ROOT/scripts/ensure_pymongo.sh"
 ensure_pymongo
 
-if [[ ! -x "$MONGOSH" ]]; then
-    log "installing mongosh (npm ci)"
-    # mongosh needs none of its dependencies' install scripts (optional native add-ons).
+if [[ ! -x "$MONGOSH" || ! -f "$ROOT/tests/e2e/node_modules/mongoose/package.json" ]]; then
+    log "installing mongosh and mongoose (npm ci)"
+    # Neither needs its dependencies' install scripts (optional native add-ons).
     npm ci --prefix "$ROOT/tests/e2e" --ignore-scripts --no-audit --no-fund --loglevel=error
-    [[ -x "$MONGOSH" ]]
+    [[ -x "$MONGOSH" && -f "$ROOT/tests/e2e/node_modules/mongoose/package.json" ]]
 fi
 
 # ------------------------------------------------------------------ suites
@@ -71,6 +72,8 @@ run "authorization (tests/e2e/test_authz.py)" \
     python3 tests/e2e/test_authz.py --uri "$URI" --pg-uri "$(cat data/postgres.uri)"
 run "transactions (tests/e2e/test_transactions.py)" \
     python3 tests/e2e/test_transactions.py --uri "$URI"
+run "Mongoose transactions (tests/e2e/mongoose_transactions.js)" \
+    node tests/e2e/mongoose_transactions.js "$URI"
 
 echo >&2
 if ((${#failed[@]})); then
