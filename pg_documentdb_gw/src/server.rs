@@ -331,11 +331,14 @@ async fn execute(gw: &Gateway, connection: &mut ClientConnection, req: &CommandR
     }
     // onPrimaryTransactionalWrite (retryable-writes spec tests): the write fails before
     // committing, or commits; either way the connection may close instead of replying.
-    let transactional = if gw.config.enable_test_commands && kind == CommandKind::RetryableWrite {
-        gw.failpoints.check_transactional_write()
-    } else {
-        None
-    };
+    // mongod hits the fail point when it executes a write: not for a retry it answers from
+    // the record of the first execution.
+    let transactional =
+        if gw.config.enable_test_commands && kind == CommandKind::RetryableWrite && !is_retry(gw, connection, req) {
+            gw.failpoints.check_transactional_write()
+        } else {
+            None
+        };
     if let Some(tw) = transactional {
         if let Some(code) = tw.fail_before_commit {
             if tw.close_connection {
@@ -390,6 +393,19 @@ fn with_write_concern_error(reply: Vec<u8>, wce: bson::Document) -> Vec<u8> {
         }
         Err(_) => reply,
     }
+}
+
+/// A retryable write whose `txnNumber` its session already used (a driver's retry).
+fn is_retry(gw: &Gateway, connection: &ClientConnection, req: &CommandRequest) -> bool {
+    let Some(user) = connection.user.as_ref() else { return false };
+    let Ok(Some(id)) = crate::session_cache::command_session_id(&req.body) else { return false };
+    let number = match req.body.get("txnNumber") {
+        Ok(Some(bson::RawBsonRef::Int64(n))) => n,
+        Ok(Some(bson::RawBsonRef::Int32(n))) => i64::from(n),
+        _ => return false,
+    };
+    let key = crate::session_cache::SessionKey { id, uid: user.session_uid() };
+    gw.transactions.active_number(&key) == Some(number)
 }
 
 /// `e` with the labels its command kind gives it (see error_labels).

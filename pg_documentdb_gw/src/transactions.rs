@@ -369,6 +369,14 @@ impl Transactions {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// The session's active transaction number, without waiting (None when unknown or the
+    /// session is busy).
+    pub fn active_number(&self, key: &SessionKey) -> Option<i64> {
+        let entry = self.table().get(key).cloned()?;
+        let state = entry.try_lock().ok()?;
+        state.active
+    }
+
     /// Locks `key`'s state for one command (waiting for a command of the same session).
     pub async fn lock(&self, key: SessionKey) -> SessionGuard {
         let entry = self
