@@ -701,6 +701,36 @@ def test_ttl_index_deletes_expired_documents():
         assert e.code == 67 and "compound" in str(e), e
 
 
+def test_concurrent_create_index_of_one_index_all_succeed():
+    """Manual (createIndexes): creating an index that exists is a no-op, also when several
+    clients create it at once on a new collection (Mongoose's init does): every call
+    succeeds and the index exists once (a race used to fail one with E11000 on the catalog)."""
+    import threading
+
+    db().drop_collection("racing")
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def create():
+        c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)
+        try:
+            barrier.wait()
+            c[DB].racing.create_index("email", unique=True)
+        except PyMongoError as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    names = sorted(db().racing.index_information())
+    assert names == ["_id_", "email_1"], names
+
+
 # ---------------------------------------------------------------- runner
 
 

@@ -423,11 +423,29 @@ pub fn all_collections() -> DocDbResult<Vec<Collection>> {
 
 /// Index specifications of a collection, `_id_` first.
 pub fn indexes(collection_id: i64) -> DocDbResult<Vec<RawDocumentBuf>> {
+    index_specs(collection_id, true)
+}
+
+/// The collection's indexes for a change to them: locks its catalog row, so concurrent
+/// createIndexes of one collection take turns, and reads the indexes as committed once the
+/// lock is held (a fresh snapshot: a concurrent build of the same index is seen, and its
+/// repeat is a no-op as in MongoDB, not a duplicate catalog row).
+pub fn indexes_for_change(collection_id: i64) -> DocDbResult<Vec<RawDocumentBuf>> {
+    spi::execute(
+        "SELECT 1 FROM documentdb_api_catalog.collections WHERE collection_id = $1 FOR UPDATE",
+        &[Param::Int8(collection_id)],
+        false,
+        0,
+    )?;
+    index_specs(collection_id, false)
+}
+
+fn index_specs(collection_id: i64, read_only: bool) -> DocDbResult<Vec<RawDocumentBuf>> {
     let rows = spi::execute(
         "SELECT index_spec FROM documentdb_api_catalog.collection_indexes WHERE collection_id = $1 \
          ORDER BY index_id",
         &[Param::Int8(collection_id)],
-        true,
+        read_only,
         0,
     )?;
     Ok(rows.into_iter().filter_map(|r| doc_of(r.into_iter().next()?)).collect())

@@ -573,7 +573,7 @@ fn build_indexes(
     specs: &[IndexSpec],
     created_collection: bool,
 ) -> DocDbResult<RawDocumentBuf> {
-    let current = catalog::indexes(collection.id)?;
+    let current = catalog::indexes_for_change(collection.id)?;
     let before = current.len();
     let mut created = 0;
     for spec in specs {
