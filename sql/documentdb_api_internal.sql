@@ -42,6 +42,14 @@ CREATE FUNCTION documentdb_api_internal.bson_dollar_replace_root(document docume
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_replace_root_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_dollar_replace_root_let(document documentdb_core.bson, spec documentdb_core.bson, vars documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_replace_root_let_wrapper';
+-- $lookup (equality form): the foreign-side $in operand of one local document, and the
+-- output document with the matches set at `as` (matches NULL: no match).
+CREATE FUNCTION documentdb_api_internal.bson_lookup_condition(document documentdb_core.bson, local_field text, foreign_field text)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_condition_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_lookup_keys(document documentdb_core.bson, local_field text)
+RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_keys_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_lookup_set(document documentdb_core.bson, as_field text, matches documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_set_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_dollar_unwind(document documentdb_core.bson, spec documentdb_core.bson)
 RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_unwind_wrapper';
 

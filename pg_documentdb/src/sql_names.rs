@@ -46,6 +46,12 @@ pub const EXPRESSION_GET: PerRow = PerRow {
 
 /// An `$unset` stage (`bson_dollar_unset`; no expressions, so no variables).
 pub const UNSET: &str = "documentdb_api_internal.bson_dollar_unset";
+/// `$lookup`: the foreign condition of one local document (`bson_lookup_condition`) and
+/// the output with the matches set (`bson_lookup_set`).
+pub const LOOKUP_CONDITION: &str = "documentdb_api_internal.bson_lookup_condition";
+pub const LOOKUP_SET: &str = "documentdb_api_internal.bson_lookup_set";
+/// `$lookup`: the foreign index keys of one local document (`bson_lookup_keys`).
+pub const LOOKUP_KEYS: &str = "documentdb_api_internal.bson_lookup_keys";
 /// `$unwind` of one document, a set of rows (`bson_dollar_unwind`).
 pub const UNWIND: &str = "documentdb_api_internal.bson_dollar_unwind";
 /// The values `distinct` collects from one document, a set of rows (`bson_distinct_unwind`).

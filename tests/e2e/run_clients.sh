@@ -8,6 +8,7 @@
 #   6. tests/e2e/test_authz.py            pymongo + psql: MongoDB's role matrix, custom roles, no escalation
 #   7. tests/e2e/test_transactions.py     pymongo: multi-document transactions, conflicts, labels
 #   8. tests/e2e/mongoose_transactions.js Mongoose (Node ODM): transaction()/withTransaction(), transfers
+#   9. tests/e2e/test_aggregation.py      pymongo: $lookup, $bucket, $sample as the manual documents them
 # Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo
 # (pip), mongosh and mongoose (npm ci from tests/e2e/package-lock.json). Runs every suite, then
 # fails if any failed.
@@ -74,6 +75,8 @@ run "transactions (tests/e2e/test_transactions.py)" \
     python3 tests/e2e/test_transactions.py --uri "$URI"
 run "Mongoose transactions (tests/e2e/mongoose_transactions.js)" \
     node tests/e2e/mongoose_transactions.js "$URI"
+run "aggregation (tests/e2e/test_aggregation.py)" \
+    python3 tests/e2e/test_aggregation.py --uri "$URI"
 
 echo >&2
 if ((${#failed[@]})); then

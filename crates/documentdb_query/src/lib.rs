@@ -10,11 +10,13 @@
 // A pure crate: no PostgreSQL, no unsafe.
 #![forbid(unsafe_code)]
 
+pub mod bucket;
 pub mod distinct;
 pub mod expr;
 pub use expr::accumulators;
 pub mod filter;
 pub mod index_bounds;
+pub mod lookup;
 pub mod partial_index;
 pub mod text_index;
 pub mod text_search;

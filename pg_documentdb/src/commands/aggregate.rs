@@ -114,6 +114,8 @@ impl Level {
 
 pub struct Pipeline {
     b: SqlBuilder,
+    /// The database the pipeline runs in (`$lookup` reads its collections).
+    database: String,
     level: Level,
     depth: usize,
     /// The collection the pipeline reads, when it reads one.
@@ -214,24 +216,32 @@ impl Pipeline {
                 Some(c) => c,
                 None => {
                     // A view on a missing collection behaves as a view on an empty one.
-                    return Self::over_missing(view_stages);
+                    return Self::over_missing(&current.database, view_stages);
                 }
             };
         }
         let mut b = SqlBuilder::new();
         b.exclude_hidden_indexes(&current);
         let level = Level::over(current.table());
-        let mut pipeline =
-            Pipeline { b, level, depth: 0, collection: Some(current), shard_key_added: false, stages_added: 0 };
+        let mut pipeline = Pipeline {
+            b,
+            database: current.database.clone(),
+            level,
+            depth: 0,
+            collection: Some(current),
+            shard_key_added: false,
+            stages_added: 0,
+        };
         for stage in &view_stages {
             pipeline.add_stage(stage)?;
         }
         Ok(pipeline)
     }
 
-    fn over_missing(stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
+    fn over_missing(database: &str, stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
         let mut pipeline = Pipeline {
             b: SqlBuilder::new(),
+            database: database.to_owned(),
             level: Level::over(EMPTY_SOURCE.into()),
             depth: 0,
             collection: None,
@@ -248,7 +258,11 @@ impl Pipeline {
     /// documents without a collection. `$documents` (MongoDB 5.1) is evaluated here, with
     /// the command's `let` variables (which the pipeline keeps); the gateway answers
     /// `$listLocalSessions` and `$currentOp` by rewriting them into `$documents`.
-    fn collectionless(first: Option<&RawDocument>, vars: Option<RawDocumentBuf>) -> DocDbResult<Pipeline> {
+    fn collectionless(
+        database: &str,
+        first: Option<&RawDocument>,
+        vars: Option<RawDocumentBuf>,
+    ) -> DocDbResult<Pipeline> {
         let Some(first) = first else {
             bail!(InvalidNamespace, "{{aggregate: 1}} is not valid for an empty pipeline; a collection is required.");
         };
@@ -268,6 +282,7 @@ impl Pipeline {
                 };
                 Ok(Pipeline {
                     b,
+                    database: database.to_owned(),
                     level: Level::over(from),
                     depth: 0,
                     collection: None,
@@ -574,9 +589,23 @@ impl Pipeline {
                 };
                 self.collection = None;
             }
-            "$out" | "$merge" | "$lookup" | "$graphLookup" | "$facet" | "$bucket" | "$bucketAuto" | "$geoNear"
-            | "$unionWith" | "$densify" | "$fill" | "$setWindowFields" | "$sample" | "$redact" | "$collStats"
-            | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
+            "$lookup" => self.add_lookup(stage, value)?,
+            "$bucket" => {
+                // MongoDB's own definition: $group on the bucket's lower boundary, sorted.
+                let (group, sort) = documentdb_query::bucket::bucket_stages(value)?;
+                self.add_stage(&group)?;
+                self.add_stage(&sort)?;
+            }
+            "$sample" => {
+                // A random order over the whole input, each document at most once.
+                let size = documentdb_query::bucket::sample_size(value)?;
+                self.wrap(false);
+                self.level.order = Some("random()".into());
+                self.level.limit = Some(size);
+            }
+            "$out" | "$merge" | "$graphLookup" | "$facet" | "$bucketAuto" | "$geoNear" | "$unionWith" | "$densify"
+            | "$fill" | "$setWindowFields" | "$redact" | "$collStats" | "$currentOp" | "$listSessions"
+            | "$changeStream" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.
@@ -593,6 +622,60 @@ impl Pipeline {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `$lookup` (equality form): each document gets the array of the foreign collection's
+    /// documents whose `foreignField` matches its `localField` values, from a correlated
+    /// subquery whose condition is the foreign table's `$in` operator (documentdb_query::lookup).
+    fn add_lookup(&mut self, stage: &RawDocument, value: RawBsonRef<'_>) -> DocDbResult<()> {
+        let lookup = documentdb_query::lookup::Lookup::parse(value)?;
+        let database = self.database.clone();
+        let foreign = catalog::lookup(&database, &lookup.from)?;
+        crate::authz::require_data(foreign.as_ref(), documentdb_authz::Action::Find, &database, &lookup.from, stage)?;
+        if foreign.as_ref().is_some_and(Collection::is_view) {
+            bail!(NotImplemented, "$lookup from a view ('{}') is not supported yet", lookup.from);
+        }
+        // The local document must be one named row for the correlated subquery.
+        self.wrap(true);
+        let local = format!("s{}", self.depth);
+        let as_field = self.b.param(OwnedParam::Text(lookup.as_field.clone()));
+        let matches = match foreign {
+            Some(foreign) => {
+                let local_field = self.b.param(OwnedParam::Text(lookup.local_field.clone()));
+                let foreign_field = self.b.param(OwnedParam::Text(lookup.foreign_field.clone()));
+                let subquery = |restriction: &str| {
+                    format!(
+                        "(SELECT {agg}(f.document, '') FROM {table} f WHERE {restriction}f.document \
+                         OPERATOR(documentdb_api_catalog.@*=) {condition}({local}.document, {local_field}::text, \
+                         {foreign_field}::text))",
+                        agg = sql_names::ARRAY_AGG,
+                        table = foreign.table(),
+                        condition = sql_names::LOOKUP_CONDITION,
+                    )
+                };
+                match super::index_sql::index_key_expression(&foreign, &lookup.foreign_field)? {
+                    // An index with one key per document on foreignField: its key equals one
+                    // of the local values' keys (an index scan per local document); the `$in`
+                    // condition rechecks. Local arrays or regexes read the collection.
+                    Some(key) => {
+                        let keys = format!("{}({local}.document, {local_field}::text)", sql_names::LOOKUP_KEYS);
+                        let shard = if key == PRIMARY_KEY {
+                            format!("{} AND ", self.b.shard_key_condition(&foreign))
+                        } else {
+                            String::new()
+                        };
+                        let by_key = format!("{shard}{key} {} ANY ({keys}) AND ", sql_names::BSON_EQ);
+                        format!("CASE WHEN {keys} IS NULL THEN {} ELSE {} END", subquery(""), subquery(&by_key))
+                    }
+                    None => subquery(""),
+                }
+            }
+            // A missing collection has no documents: every `as` is empty.
+            None => "NULL::documentdb_core.bson".to_owned(),
+        };
+        self.level.select = format!("{}({local}.document, {as_field}::text, {matches})", sql_names::LOOKUP_SET);
+        self.level.identity = false;
         Ok(())
     }
 
@@ -767,7 +850,7 @@ pub fn aggregate_query(
     let (ns, mut pipeline, rest) = match coll {
         // Cursors of collection-less aggregations are named `<db>.$cmd.aggregate`, as mongod's.
         None => {
-            let pipeline = Pipeline::collectionless(stages.first().copied(), vars)?;
+            let pipeline = Pipeline::collectionless(db, stages.first().copied(), vars)?;
             (format!("{db}.$cmd.aggregate"), pipeline, stages.get(1..).unwrap_or_default())
         }
         Some(coll) => {
@@ -776,7 +859,7 @@ pub fn aggregate_query(
             crate::authz::require_data(found.as_ref(), documentdb_authz::Action::Find, db, coll, spec_doc)?;
             let mut pipeline = match found {
                 Some(collection) => Pipeline::over_collection(&collection)?,
-                None => Pipeline::over_missing(Vec::new())?,
+                None => Pipeline::over_missing(db, Vec::new())?,
             };
             // Set after the view's own stages: those don't see the command's variables.
             pipeline.set_vars(vars);

@@ -343,6 +343,30 @@ per_row_with_let_twin! {
         |vars, fcinfo| replace_root(document, spec, vars, fcinfo);
 }
 
+/// `$lookup`'s foreign-side condition for one local document: `{foreign_field: [local
+/// values]}`, the operand of the foreign collection's `@*=` (`$in`) operator.
+#[pg_extern(sql = false)]
+fn bson_lookup_condition(document: BsonRef<'_>, local_field: &str, foreign_field: &str) -> Bson {
+    ok_or_throw(
+        documentdb_query::lookup::foreign_condition(document.document(), local_field, foreign_field).map(Bson::from),
+    )
+}
+
+/// `$lookup`'s foreign index keys for one local document (NULL: no index lookup possible).
+#[pg_extern(sql = false)]
+fn bson_lookup_keys(document: BsonRef<'_>, local_field: &str) -> Option<Vec<Bson>> {
+    documentdb_query::lookup::local_keys(document.document(), local_field)
+        .map(|keys| keys.into_iter().map(Bson::from).collect())
+}
+
+/// `$lookup`'s output: `document` with `as_field` set to the matched documents (`matches`
+/// is the array aggregate's `{"": [...]}`, NULL when nothing matched).
+#[pg_extern(sql = false)]
+fn bson_lookup_set(document: BsonRef<'_>, as_field: &str, matches: Option<BsonRef<'_>>) -> Bson {
+    let matches = matches.as_ref().map(|m| m.document());
+    ok_or_throw(documentdb_query::lookup::set_matches(document.document(), as_field, matches).map(Bson::from))
+}
+
 /// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
 #[pg_extern(sql = false)]
 fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator<'static, Bson> {

@@ -67,5 +67,33 @@ SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate":
 \echo :LAST_ERROR_SQLSTATE
 SELECT cursorpage FROM aggregate_cursor_first_page('regress_agg', '{"aggregate": "sales", "pipeline": [{"$documents": []}], "cursor": {}}');
 \echo :LAST_ERROR_SQLSTATE
+-- $bucket (manual): buckets by lower boundary, sorted, count by default; a default bucket
+-- for values outside; output accumulators; no bucket and no default is 40066.
+SELECT agg('[{"$bucket": {"groupBy": "$quantity", "boundaries": [0, 5, 15, 25]}}]');
+SELECT agg('[{"$bucket": {"groupBy": "$quantity", "boundaries": [0, 5], "default": "Other", "output": {"items": {"$push": "$item"}, "n": {"$sum": 1}}}}]');
+SELECT agg('[{"$bucket": {"groupBy": "$quantity", "boundaries": [0, 5]}}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT agg('[{"$bucket": {"groupBy": "$quantity", "boundaries": [5, 0]}}]');
+\echo :LAST_ERROR_SQLSTATE
+-- $lookup, equality form (manual): localField values (array elements too; missing is null)
+-- equal to foreignField values (arrays by element; null matches missing); a missing
+-- collection gives []; a dotted `as` sets a nested field; the pipeline form is not yet.
+SELECT p_success FROM insert('regress_agg', '{"insert": "items", "documents": [
+  {"_id": "abc", "desc": "pen", "tags": ["a", "b"]}, {"_id": "xyz", "desc": "ink"},
+  {"_id": "n1", "code": null}, {"_id": "n2"}, {"_id": "k", "codes": ["jkl", "def"]}]}');
+SELECT agg('[{"$match": {"_id": {"$in": [1, 3]}}}, {"$lookup": {"from": "items", "localField": "item", "foreignField": "_id", "as": "found"}}, {"$project": {"item": 1, "found.desc": 1}}]');
+SELECT agg('[{"$match": {"_id": 2}}, {"$lookup": {"from": "items", "localField": "item", "foreignField": "codes", "as": "by_element"}}, {"$project": {"ids": "$by_element._id"}}]');
+SELECT agg('[{"$match": {"_id": 1}}, {"$set": {"list": ["abc", "xyz"]}}, {"$lookup": {"from": "items", "localField": "list", "foreignField": "_id", "as": "x.y"}}, {"$project": {"n": {"$size": "$x.y"}}}]');
+SELECT agg('[{"$match": {"_id": 1}}, {"$lookup": {"from": "items", "localField": "nothing", "foreignField": "code", "as": "nulls"}}, {"$project": {"ids": "$nulls._id"}}]');
+SELECT agg('[{"$match": {"_id": 1}}, {"$lookup": {"from": "no_such", "localField": "item", "foreignField": "_id", "as": "none"}}, {"$project": {"none": 1}}]');
+SELECT agg('[{"$lookup": {"from": "items", "localField": "item", "foreignField": "_id"}}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT agg('[{"$lookup": {"from": "items", "pipeline": [], "as": "p"}}]');
+\echo :LAST_ERROR_SQLSTATE
+-- $sample: size documents in random order, each at most once; all when size exceeds them.
+SELECT count(DISTINCT e->>'_id') AS distinct_sampled FROM json_array_elements(agg('[{"$sample": {"size": 3}}]')::json) e;
+SELECT json_array_length(agg('[{"$sample": {"size": 100}}]')::json) = (SELECT json_array_length(agg('[]')::json)) AS all_when_larger;
+SELECT agg('[{"$sample": {"size": -1}}]');
+\echo :LAST_ERROR_SQLSTATE
 DROP FUNCTION agg(text);
 SELECT drop_database('regress_agg');
