@@ -134,6 +134,39 @@ def test_sample():
     expect_code(28747, lambda: list(c.aggregate([{"$sample": {"size": -1}}])))
 
 
+def test_union_with():
+    """Manual ($unionWith): the documents of this pipeline, then those of the other
+    collection through its pipeline."""
+    s2019 = fresh("sales_2019", [{"store": "A", "item": "Chocolates", "quantity": 150},
+                                 {"store": "B", "item": "Chocolates", "quantity": 50}])
+    fresh("sales_2020", [{"store": "A", "item": "Cookies", "quantity": 100},
+                         {"store": "C", "item": "Chocolates", "quantity": 20}])
+    out = list(s2019.aggregate([
+        {"$set": {"_id": "2019"}},
+        {"$unionWith": {"coll": "sales_2020", "pipeline": [{"$set": {"_id": "2020"}}]}},
+        {"$group": {"_id": "$item", "total": {"$sum": "$quantity"}}},
+        {"$sort": {"total": -1}},
+    ]))
+    assert out == [{"_id": "Chocolates", "total": 220}, {"_id": "Cookies", "total": 100}], out
+
+
+def test_facet():
+    """Manual ($facet): several sub-pipelines over the same input, one output document."""
+    c = fresh("artwork", [
+        {"_id": i, "price": p, "tags": t} for i, (p, t) in enumerate(
+            [(199, ["painting", "satire"]), (280, ["woodcut"]), (76, ["oil", "painting"]), (167, ["woodblock"])])
+    ])
+    [out] = list(c.aggregate([{"$facet": {
+        "categorizedByTags": [{"$unwind": "$tags"}, {"$sortByCount": "$tags"}, {"$limit": 1}],
+        "priceBuckets": [{"$bucket": {"groupBy": "$price", "boundaries": [0, 150, 200, 300]}}],
+        "count": [{"$count": "n"}],
+    }}]))
+    assert out["categorizedByTags"] == [{"_id": "painting", "count": 2}], out
+    assert out["priceBuckets"] == [{"_id": 0, "count": 1}, {"_id": 150, "count": 2}, {"_id": 200, "count": 1}], out
+    assert out["count"] == [{"n": 4}], out
+    expect_code(40600, lambda: list(c.aggregate([{"$facet": {"a": [{"$facet": {"b": []}}]}}])))
+
+
 def cleanup():
     try:
         c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)

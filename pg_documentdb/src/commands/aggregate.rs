@@ -181,6 +181,40 @@ fn documents_stage_values(value: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResu
         .collect()
 }
 
+/// `sql` with its parameters `$n` numbered from `offset + 1` (a nested pipeline's query
+/// embedded in another's). Quoted literals and identifiers are left as they are.
+fn renumber_params(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    digits.push(d);
+                    chars.next();
+                }
+                let n: usize = digits.parse().unwrap_or(0);
+                out.push('$');
+                out.push_str(&(n + offset).to_string());
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
 fn wrap_value_doc(value: RawBsonRef<'_>) -> Vec<u8> {
     documentdb_query::document::single_value_document(value).into_bytes()
 }
@@ -590,6 +624,8 @@ impl Pipeline {
                 self.collection = None;
             }
             "$lookup" => self.add_lookup(stage, value)?,
+            "$unionWith" => self.add_union_with(stage, value)?,
+            "$facet" => self.add_facet(value)?,
             "$bucket" => {
                 // MongoDB's own definition: $group on the bucket's lower boundary, sorted.
                 let (group, sort) = documentdb_query::bucket::bucket_stages(value)?;
@@ -603,9 +639,9 @@ impl Pipeline {
                 self.level.order = Some("random()".into());
                 self.level.limit = Some(size);
             }
-            "$out" | "$merge" | "$graphLookup" | "$facet" | "$bucketAuto" | "$geoNear" | "$unionWith" | "$densify"
-            | "$fill" | "$setWindowFields" | "$redact" | "$collStats" | "$currentOp" | "$listSessions"
-            | "$changeStream" | "$planCacheStats" => {
+            "$out" | "$merge" | "$graphLookup" | "$bucketAuto" | "$geoNear" | "$densify" | "$fill"
+            | "$setWindowFields" | "$redact" | "$collStats" | "$currentOp" | "$listSessions" | "$changeStream"
+            | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.
@@ -676,6 +712,177 @@ impl Pipeline {
         };
         self.level.select = format!("{}({local}.document, {as_field}::text, {matches})", sql_names::LOOKUP_SET);
         self.level.identity = false;
+        Ok(())
+    }
+
+    /// A pipeline over another source for a stage that nests one (`$unionWith`, `$facet`),
+    /// with this pipeline's database and variables.
+    fn nested_over(&self, collection: Option<&str>, source: Option<String>) -> DocDbResult<Pipeline> {
+        let mut nested = match (collection, source) {
+            (_, Some(from)) => Pipeline {
+                b: SqlBuilder::new(),
+                database: self.database.clone(),
+                level: Level::over(from),
+                depth: 0,
+                collection: None,
+                shard_key_added: false,
+                stages_added: 0,
+            },
+            (Some(coll), None) => match catalog::lookup(&self.database, coll)? {
+                Some(c) => Pipeline::over_collection(&c)?,
+                None => Pipeline::over_missing(&self.database, Vec::new())?,
+            },
+            (None, None) => Pipeline::over_missing(&self.database, Vec::new())?,
+        };
+        // Subquery aliases are named by depth: keep the nested pipeline's apart from ours.
+        nested.depth = self.depth + 100;
+        nested.set_vars(self.b.vars.clone());
+        Ok(nested)
+    }
+
+    /// The SQL of a nested pipeline, its parameters appended to this pipeline's.
+    fn embed(&mut self, nested: Pipeline) -> String {
+        let query = nested.into_query();
+        let offset = self.b.params.len();
+        self.b.params.extend(query.params);
+        renumber_params(&query.sql, offset)
+    }
+
+    /// This level's query without its text score column (a set operation needs one column).
+    fn level_sql_without_score(&mut self) -> String {
+        let score = self.level.text_score.take();
+        let sql = self.level.sql(&[]);
+        self.level.text_score = score;
+        sql
+    }
+
+    /// `$unionWith` (4.4): this pipeline's documents, then those of another collection
+    /// (optionally through a pipeline of its own): `UNION ALL`.
+    fn add_union_with(&mut self, stage: &RawDocument, value: RawBsonRef<'_>) -> DocDbResult<()> {
+        let invalid = |e: bson::error::Error| docdb_error!(InvalidBSON, "{e}");
+        let (coll, stages) = match value {
+            RawBsonRef::String(coll) => (Some(coll), Vec::new()),
+            RawBsonRef::Document(spec) => {
+                let mut coll = None;
+                let mut stages = Vec::new();
+                for element in spec {
+                    let (key, v) = element.map_err(invalid)?;
+                    match (key.as_str(), v) {
+                        ("coll", RawBsonRef::String(c)) => coll = Some(c),
+                        ("pipeline", RawBsonRef::Array(items)) => {
+                            for item in items {
+                                match item.map_err(invalid)? {
+                                    RawBsonRef::Document(d) => stages.push(d.to_owned()),
+                                    _ => bail!(TypeMismatch, "each element of '$unionWith.pipeline' must be an object"),
+                                }
+                            }
+                        }
+                        ("coll" | "pipeline", _) => {
+                            bail!(TypeMismatch, "BSON field '$unionWith.{}' is the wrong type", key.as_str())
+                        }
+                        (other, _) => {
+                            return Err(DocDbError::new(
+                                ErrorCode::new(40415),
+                                format!("BSON field '$unionWith.{other}' is an unknown field."),
+                            ))
+                        }
+                    }
+                }
+                (coll, stages)
+            }
+            _ => bail!(FailedToParse, "the $unionWith stage specification must be an object or string"),
+        };
+        for nested_stage in &stages {
+            if let Ok((name @ ("$out" | "$merge"), _)) = stage_of(nested_stage) {
+                bail!(NotImplemented, "{name} is not allowed in a $unionWith pipeline");
+            }
+        }
+        let mut nested = match coll {
+            Some(c) => {
+                catalog::validate_collection_name(&self.database, c)?;
+                let found = catalog::lookup(&self.database, c)?;
+                crate::authz::require_data(found.as_ref(), documentdb_authz::Action::Find, &self.database, c, stage)?;
+                self.nested_over(Some(c), None)?
+            }
+            // Without `coll`, the pipeline starts from a source such as $documents (6.0).
+            None => {
+                let mut p =
+                    Pipeline::collectionless(&self.database, stages.first().map(|d| d.as_ref()), self.b.vars.clone())?;
+                p.depth = self.depth + 100;
+                p
+            }
+        };
+        for nested_stage in stages.iter().skip(usize::from(coll.is_none())) {
+            nested.add_stage(nested_stage)?;
+        }
+        let other = self.embed(nested);
+        let inner = self.level_sql_without_score();
+        self.depth += 1;
+        self.level = Level::over(format!("(({inner}) UNION ALL ({other})) s{}", self.depth));
+        self.collection = None;
+        Ok(())
+    }
+
+    /// `$facet`: one document with, for each named sub-pipeline, the array of its results over
+    /// this pipeline's documents (computed once: a materialized CTE the facets read).
+    fn add_facet(&mut self, value: RawBsonRef<'_>) -> DocDbResult<()> {
+        let RawBsonRef::Document(spec) = value else {
+            return Err(DocDbError::new(ErrorCode::new(15947), "a facet's fields must be specified in an object"));
+        };
+        if spec.is_empty() {
+            return Err(DocDbError::new(ErrorCode::new(40169), "the $facet specification must be a non-empty object"));
+        }
+        let input = format!("facet_input{}", self.depth);
+        let mut build_args = Vec::new();
+        for element in spec {
+            let (name, stages) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+            let name = name.as_str();
+            if name.is_empty() || name.starts_with('$') || name.contains('.') {
+                return Err(DocDbError::new(
+                    ErrorCode::new(40352),
+                    format!("a $facet output field must be a non-empty string without '.' or a leading '$': '{name}'"),
+                ));
+            }
+            let RawBsonRef::Array(stages) = stages else {
+                return Err(DocDbError::new(
+                    ErrorCode::new(40170),
+                    format!("arguments to $facet must be arrays, {name} is {:?}", stages.element_type()),
+                ));
+            };
+            let mut nested = self.nested_over(None, Some(format!("{input} {input}_{}", build_args.len())))?;
+            for item in stages {
+                let RawBsonRef::Document(nested_stage) = item.map_err(|e| docdb_error!(InvalidBSON, "{e}"))? else {
+                    bail!(TypeMismatch, "each stage of the $facet pipeline '{name}' must be an object");
+                };
+                let (stage_name, _) = stage_of(nested_stage)?;
+                if matches!(
+                    stage_name,
+                    "$facet" | "$out" | "$merge" | "$indexStats" | "$collStats" | "$documents" | "$unionWith"
+                ) {
+                    return Err(DocDbError::new(
+                        ErrorCode::new(40600),
+                        format!("{stage_name} is not allowed to be used within a $facet stage"),
+                    ));
+                }
+                nested.add_stage(nested_stage)?;
+            }
+            let sql = self.embed(nested);
+            let key = self.b.param(OwnedParam::Text(name.to_owned()));
+            build_args.push(format!(
+                "{key}::text, coalesce((SELECT {}(f.document, '') FROM ({sql}) f), '{{ \"\" : [] }}'::documentdb_core.bson)",
+                sql_names::ARRAY_AGG
+            ));
+        }
+        let inner = self.level_sql_without_score();
+        self.depth += 1;
+        self.level = Level::over(format!(
+            "(WITH {input} AS MATERIALIZED ({inner}) SELECT {}({}) AS document) s{}",
+            sql_names::BUILD_DOCUMENT,
+            build_args.join(", "),
+            self.depth
+        ));
+        self.level.aggregated = true;
+        self.collection = None;
         Ok(())
     }
 

@@ -90,6 +90,19 @@ SELECT agg('[{"$lookup": {"from": "items", "localField": "item", "foreignField":
 \echo :LAST_ERROR_SQLSTATE
 SELECT agg('[{"$lookup": {"from": "items", "pipeline": [], "as": "p"}}]');
 \echo :LAST_ERROR_SQLSTATE
+-- $unionWith (4.4): this pipeline's documents then another collection's, optionally through
+-- its own pipeline (parameters of both numbered apart); without coll, a $documents source.
+SELECT agg('[{"$match": {"_id": {"$lte": 2}}}, {"$project": {"item": 1}}, {"$unionWith": {"coll": "items", "pipeline": [{"$match": {"desc": "ink"}}, {"$project": {"desc": 1}}]}}]');
+SELECT agg('[{"$match": {"_id": 1}}, {"$project": {"_id": 1}}, {"$unionWith": "no_such"}]');
+SELECT agg('[{"$match": {"_id": 1}}, {"$project": {"_id": 1}}, {"$unionWith": {"pipeline": [{"$documents": [{"x": 1}]}]}}]');
+SELECT agg('[{"$unionWith": {"coll": "items", "bogus": 1}}]');
+\echo :LAST_ERROR_SQLSTATE
+-- $facet: one document, each facet the array of its sub-pipeline's results over the input.
+SELECT agg('[{"$match": {"quantity": {"$gte": 5}}}, {"$facet": {"byItem": [{"$group": {"_id": "$item", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}], "total": [{"$count": "n"}], "none": [{"$match": {"item": "zzz"}}]}}]');
+SELECT agg('[{"$facet": {"a": [{"$facet": {}}]}}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT agg('[{"$facet": {"a": 1}}]');
+\echo :LAST_ERROR_SQLSTATE
 -- $sample: size documents in random order, each at most once; all when size exceeds them.
 SELECT count(DISTINCT e->>'_id') AS distinct_sampled FROM json_array_elements(agg('[{"$sample": {"size": 3}}]')::json) e;
 SELECT json_array_length(agg('[{"$sample": {"size": 100}}]')::json) = (SELECT json_array_length(agg('[]')::json)) AS all_when_larger;
