@@ -167,6 +167,18 @@ def test_facet():
     expect_code(40600, lambda: list(c.aggregate([{"$facet": {"a": [{"$facet": {"b": []}}]}}])))
 
 
+def test_coll_stats():
+    """Manual ($collStats): a first stage reporting the collection's count and storage
+    statistics (latencyStats in MongoDB's shape)."""
+    c = fresh("stats", [{"_id": i} for i in range(7)])
+    c.create_index("x")
+    [out] = list(c.aggregate([{"$collStats": {"count": {}, "storageStats": {}, "latencyStats": {}}}]))
+    assert out["ns"] == f"{DB}.stats" and out["count"] == 7, out
+    assert out["storageStats"]["count"] == 7 and out["storageStats"]["nindexes"] == 2, out
+    assert set(out["latencyStats"]) == {"reads", "writes", "commands", "transactions"}, out
+    expect_code(40602, lambda: list(c.aggregate([{"$match": {}}, {"$collStats": {}}])))
+
+
 def cleanup():
     try:
         c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)

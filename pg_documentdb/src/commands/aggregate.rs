@@ -598,6 +598,19 @@ impl Pipeline {
                     format!("{name} is only valid as the first stage of a collection-less pipeline ({{aggregate: 1}})"),
                 ));
             }
+            "$collStats" => {
+                let first = position == 0 && self.depth == 0;
+                let Some(collection) = self.collection.as_ref().filter(|c| first && !c.is_view()) else {
+                    return Err(DocDbError::new(
+                        ErrorCode::new(40602),
+                        "$collStats is only valid as the first stage in a pipeline",
+                    ));
+                };
+                let doc = super::collection::coll_stats_document(collection, doc_arg(name, value)?)?;
+                let row = self.bson_param(doc.into_bytes());
+                self.level.from = format!("(VALUES ({row})) coll_stats(document)");
+                self.collection = None;
+            }
             "$indexStats" => {
                 // The first stage over a collection's own table: the source becomes one
                 // document per index.
@@ -640,8 +653,7 @@ impl Pipeline {
                 self.level.limit = Some(size);
             }
             "$out" | "$merge" | "$graphLookup" | "$bucketAuto" | "$geoNear" | "$densify" | "$fill"
-            | "$setWindowFields" | "$redact" | "$collStats" | "$currentOp" | "$listSessions" | "$changeStream"
-            | "$planCacheStats" => {
+            | "$setWindowFields" | "$redact" | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.

@@ -2,7 +2,7 @@
 //! collMod, listCollections, listIndexes, listDatabases, collStats, dbStats.
 
 use bson::{rawdoc, Binary, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
-use documentdb_errors::{bail, DocDbResult};
+use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use documentdb_query::filter::Filter;
 
 use super::cursor::{self, FirstPage};
@@ -465,6 +465,66 @@ fn coll_stats_as_owner(db: &str, coll: &str, scale: f64) -> DocDbResult<RawDocum
     reply.append(cstr("capped"), false);
     reply.append(cstr("ok"), 1.0);
     Ok(reply)
+}
+
+/// The document of a `$collStats` stage (first stage over a collection): `ns`, `localTime`,
+/// and what `spec` asks for: `count` (the documents), `storageStats` (collStats' figures,
+/// with `scale`), `latencyStats` (MongoDB's shape; operation latencies are not tracked, so
+/// zeros), `queryExecStats` (likewise).
+pub fn coll_stats_document(collection: &Collection, spec: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+    let (db, coll) = (collection.database.as_str(), collection.name.as_str());
+    let mut out = rawdoc! { "ns": collection.namespace(), "localTime": bson::DateTime::now() };
+    for element in spec {
+        let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        let RawBsonRef::Document(options) = value else {
+            bail!(TypeMismatch, "BSON field '$collStats.{}' is the wrong type, expected type 'object'", key.as_str());
+        };
+        match key.as_str() {
+            "count" => {
+                let stats = coll_stats(db, coll, 1.0)?;
+                let count =
+                    stats.get("count").ok().flatten().map(bson::RawBson::from).unwrap_or(bson::RawBson::Int32(0));
+                out.append(cstr("count"), count);
+            }
+            "storageStats" => {
+                let scale = match options.get("scale").map_err(|e| docdb_error!(InvalidBSON, "{e}"))? {
+                    None => 1.0,
+                    Some(RawBsonRef::Int32(n)) => f64::from(n),
+                    Some(RawBsonRef::Int64(n)) => n as f64,
+                    Some(RawBsonRef::Double(d)) => d,
+                    Some(_) => bail!(TypeMismatch, "BSON field '$collStats.storageStats.scale' must be a number"),
+                };
+                let mut stats = RawDocumentBuf::new();
+                for item in coll_stats(db, coll, scale)?.iter() {
+                    let (k, v) = item.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+                    if !matches!(k.as_str(), "ok" | "ns") {
+                        stats.append(k, v);
+                    }
+                }
+                out.append(cstr("storageStats"), stats);
+            }
+            "latencyStats" => {
+                let zero = || rawdoc! { "latency": 0_i64, "ops": 0_i64 };
+                out.append(
+                    cstr("latencyStats"),
+                    rawdoc! { "reads": zero(), "writes": zero(), "commands": zero(), "transactions": zero() },
+                );
+            }
+            "queryExecStats" => {
+                out.append(
+                    cstr("queryExecStats"),
+                    rawdoc! { "collectionScans": { "total": 0_i64, "nonTailable": 0_i64 } },
+                );
+            }
+            other => {
+                return Err(DocDbError::new(
+                    ErrorCode::new(40415),
+                    format!("BSON field '$collStats.{other}' is an unknown field."),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `dbStats`.

@@ -103,6 +103,15 @@ SELECT agg('[{"$facet": {"a": [{"$facet": {}}]}}]');
 \echo :LAST_ERROR_SQLSTATE
 SELECT agg('[{"$facet": {"a": 1}}]');
 \echo :LAST_ERROR_SQLSTATE
+-- $collStats (first stage): the collection's count, storage statistics, latencyStats' shape.
+SELECT bson_get_value(d, 'ns') AS ns, bson_get_value(d, 'count') AS count,
+       bson_get_value(d, 'storageStats.count') AS storage_count, bson_get_value(d, 'storageStats.nindexes') AS nindexes,
+       bson_get_value(d, 'latencyStats.reads.ops') AS read_ops
+  FROM (SELECT (agg('[{"$collStats": {"count": {}, "storageStats": {}, "latencyStats": {}}}]')::json -> 0)::text::bson AS d) s;
+SELECT agg('[{"$match": {}}, {"$collStats": {}}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT agg('[{"$collStats": {"bogus": {}}}]');
+\echo :LAST_ERROR_SQLSTATE
 -- $sample: size documents in random order, each at most once; all when size exceeds them.
 SELECT count(DISTINCT e->>'_id') AS distinct_sampled FROM json_array_elements(agg('[{"$sample": {"size": 3}}]')::json) e;
 SELECT json_array_length(agg('[{"$sample": {"size": 100}}]')::json) = (SELECT json_array_length(agg('[]')::json)) AS all_when_larger;
