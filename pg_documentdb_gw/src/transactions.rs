@@ -222,12 +222,8 @@ impl SessionTransaction {
     /// rolls it back after a failure) and returns it to the pool, unless a cursor took it.
     pub async fn finish_statement(mut state: SessionGuard, succeeded: bool) {
         let Some(open) = state.open.take() else { return };
-        let Some(mut conn) = PgConn::take(&open.slot) else { return };
-        let end = if succeeded { "COMMIT" } else { "ROLLBACK" };
-        match conn.execute_simple(end).await {
-            Ok(()) => conn.forget_session_state(),
-            Err(_) => conn.discard(),
-        }
+        let Some(conn) = PgConn::take(&open.slot) else { return };
+        let _ = end_transaction(conn, if succeeded { "COMMIT" } else { "ROLLBACK" }).await;
     }
 
     /// The open transaction's connection slot, when the active number's transaction is open.
@@ -259,15 +255,13 @@ impl SessionTransaction {
                 "Transaction has been aborted: its PostgreSQL connection was lost or interrupted".into(),
             ));
         };
-        match conn.execute_simple("COMMIT").await {
+        match end_transaction(conn, "COMMIT").await {
             Ok(()) => {
                 open.committed = true;
                 self.phase = Phase::Committed;
                 Ok(())
             }
             Err(e) => {
-                let mut conn = conn;
-                conn.discard();
                 self.phase = Phase::Aborted;
                 self.abort_reason = Some("its commit failed");
                 Err(e)
@@ -290,30 +284,35 @@ impl SessionTransaction {
 
 /// Ends the transaction that exported a snapshot; its connection goes back to the pool.
 async fn release_snapshot(held: HeldSnapshot) {
-    let mut exporter = held.exporter;
-    if exporter.execute_simple("ROLLBACK").await.is_ok() {
-        exporter.forget_session_state();
-    } else {
-        exporter.discard();
-    }
+    let _ = end_transaction(held.exporter, "ROLLBACK").await;
 }
 
 fn snapshot_key(time: bson::Timestamp) -> u64 {
     (u64::from(time.time) << 32) | u64::from(time.increment)
 }
 
-/// Ends a transaction's PostgreSQL transaction and returns its connection to the pool
-/// (closing it when the rollback fails).
+/// Rolls back a transaction's PostgreSQL transaction, if it still has its connection.
 async fn rollback(slot: &ConnSlot) {
-    let Some(mut conn) = PgConn::take(slot) else { return };
-    match conn.execute_simple("ROLLBACK").await {
-        // The role and statement timeout set inside were rolled back too.
-        Ok(()) => conn.forget_session_state(),
+    if let Some(conn) = PgConn::take(slot) {
+        let _ = end_transaction(conn, "ROLLBACK").await;
+    }
+}
+
+/// Ends the PostgreSQL transaction on `conn` with `end` (`COMMIT` or `ROLLBACK`) and returns
+/// the connection to the pool. After a rollback its session settings are set again before
+/// its next command (the role and statement timeout set inside were rolled back too); a
+/// connection whose end failed is closed.
+async fn end_transaction(mut conn: PgConn, end: &'static str) -> CommandResult<()> {
+    let result = conn.execute_simple(end).await;
+    match &result {
+        Ok(()) if end == "ROLLBACK" => conn.forget_session_state(),
+        Ok(()) => {}
         Err(e) => {
-            tracing::debug!("ROLLBACK of an abandoned transaction failed (closing its connection): {e:?}");
+            tracing::debug!("{end} failed (closing its connection): {e:?}");
             conn.discard();
         }
     }
+    result
 }
 
 /// A session's transaction state, locked for one command (commands of one session run one
