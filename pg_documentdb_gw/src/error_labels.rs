@@ -39,8 +39,7 @@ impl CommandKind {
         if body.get("autocommit").ok().flatten().is_some() {
             return CommandKind::InTransaction;
         }
-        let write = matches!(name, "insert" | "update" | "delete" | "findAndModify" | "findandmodify");
-        if write && body.get("txnNumber").ok().flatten().is_some() {
+        if is_write_command(name) && body.get("txnNumber").ok().flatten().is_some() {
             return CommandKind::RetryableWrite;
         }
         CommandKind::Other
@@ -49,6 +48,11 @@ impl CommandKind {
     fn retryable(self) -> bool {
         matches!(self, CommandKind::RetryableWrite | CommandKind::CommitTransaction | CommandKind::AbortTransaction)
     }
+}
+
+/// The write commands (those a `txnNumber` makes retryable).
+pub fn is_write_command(name: &str) -> bool {
+    matches!(name, "insert" | "update" | "delete" | "findAndModify" | "findandmodify")
 }
 
 /// Errors after which a retryable write may be retried (retryable-writes specification).

@@ -399,11 +399,7 @@ fn with_write_concern_error(reply: Vec<u8>, wce: bson::Document) -> Vec<u8> {
 fn is_retry(gw: &Gateway, connection: &ClientConnection, req: &CommandRequest) -> bool {
     let Some(user) = connection.user.as_ref() else { return false };
     let Ok(Some(id)) = crate::session_cache::command_session_id(&req.body) else { return false };
-    let number = match req.body.get("txnNumber") {
-        Ok(Some(bson::RawBsonRef::Int64(n))) => n,
-        Ok(Some(bson::RawBsonRef::Int32(n))) => i64::from(n),
-        _ => return false,
-    };
+    let Ok(Some(number)) = commands::txn_number(&req.body) else { return false };
     let key = crate::session_cache::SessionKey { id, uid: user.session_uid() };
     gw.transactions.active_number(&key) == Some(number)
 }
@@ -442,10 +438,7 @@ fn with_cluster_time(gw: &Gateway, req: &CommandRequest, body: Vec<u8>, succeede
         return body;
     }
     let Ok(mut doc) = bson::RawDocumentBuf::from_bytes(body.clone()) else { return body };
-    let write = matches!(
-        req.name.as_str(),
-        "insert" | "update" | "delete" | "findAndModify" | "findandmodify" | "commitTransaction"
-    );
+    let write = error_labels::is_write_command(&req.name) || req.name == "commitTransaction";
     let time = if write && succeeded { gw.clock.tick() } else { gw.clock.now() };
     let signature = bson::rawdoc! {
         "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },

@@ -577,6 +577,19 @@ fn check_read_concern(
     Ok(Some(at_cluster_time.map_or(SnapshotRead::Latest, SnapshotRead::At)))
 }
 
+/// The command's `txnNumber` (a long; an int is accepted).
+pub fn txn_number(body: &RawDocument) -> CommandResult<Option<i64>> {
+    match body.get("txnNumber")? {
+        Some(RawBsonRef::Int64(n)) => Ok(Some(n)),
+        Some(RawBsonRef::Int32(n)) => Ok(Some(i64::from(n))),
+        Some(other) => Err(CommandError::type_mismatch(format!(
+            "BSON field 'txnNumber' is the wrong type '{}', expected type 'long'",
+            type_name(other.element_type())
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// Runs one command: lookup, auth and namespace checks, then its handler.
 pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let spec = match lookup(&req.name) {
@@ -591,17 +604,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<
     if spec.admin_only && req.db != "admin" {
         return Err(CommandError::unauthorized(format!("{} may only be run against the admin database.", spec.name)));
     }
-    let txn_number = match req.body.get("txnNumber")? {
-        Some(RawBsonRef::Int64(n)) => Some(n),
-        Some(RawBsonRef::Int32(n)) => Some(i64::from(n)),
-        Some(other) => {
-            return Err(CommandError::type_mismatch(format!(
-                "BSON field 'txnNumber' is the wrong type '{}', expected type 'long'",
-                type_name(other.element_type())
-            )))
-        }
-        None => None,
-    };
+    let txn_number = txn_number(&req.body)?;
     let mode = transactions::mode(&req.body)?;
     let commit_or_abort = matches!(spec.handler, H::CommitTransaction | H::AbortTransaction);
     let in_transaction = mode != transactions::Mode::None || commit_or_abort;
