@@ -220,6 +220,20 @@ fn wrap_value_doc(value: RawBsonRef<'_>) -> Vec<u8> {
 }
 
 impl Pipeline {
+    /// A pipeline with no stage yet reading `level`'s source (the table of `collection`,
+    /// when it reads one).
+    fn over_source(b: SqlBuilder, database: &str, level: Level, collection: Option<Collection>) -> Pipeline {
+        Pipeline {
+            b,
+            database: database.to_owned(),
+            level,
+            depth: 0,
+            collection,
+            shard_key_added: false,
+            stages_added: 0,
+        }
+    }
+
     /// A pipeline over a collection (views resolve to their base collection's pipeline).
     pub fn over_collection(collection: &Collection) -> DocDbResult<Pipeline> {
         let mut depth = 0;
@@ -257,15 +271,8 @@ impl Pipeline {
         let mut b = SqlBuilder::new();
         b.exclude_hidden_indexes(&current);
         let level = Level::over(current.table());
-        let mut pipeline = Pipeline {
-            b,
-            database: current.database.clone(),
-            level,
-            depth: 0,
-            collection: Some(current),
-            shard_key_added: false,
-            stages_added: 0,
-        };
+        let database = current.database.clone();
+        let mut pipeline = Pipeline::over_source(b, &database, level, Some(current));
         for stage in &view_stages {
             pipeline.add_stage(stage)?;
         }
@@ -273,15 +280,7 @@ impl Pipeline {
     }
 
     fn over_missing(database: &str, stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
-        let mut pipeline = Pipeline {
-            b: SqlBuilder::new(),
-            database: database.to_owned(),
-            level: Level::over(EMPTY_SOURCE.into()),
-            depth: 0,
-            collection: None,
-            shard_key_added: false,
-            stages_added: 0,
-        };
+        let mut pipeline = Pipeline::over_source(SqlBuilder::new(), database, Level::over(EMPTY_SOURCE.into()), None);
         for stage in &stages {
             pipeline.add_stage(stage)?;
         }
@@ -314,15 +313,7 @@ impl Pipeline {
                         .collect();
                     format!("(VALUES {}) documents(document)", rows.join(", "))
                 };
-                Ok(Pipeline {
-                    b,
-                    database: database.to_owned(),
-                    level: Level::over(from),
-                    depth: 0,
-                    collection: None,
-                    shard_key_added: false,
-                    stages_added: 0,
-                })
+                Ok(Pipeline::over_source(b, database, Level::over(from), None))
             }
             "$listLocalSessions" => bail!(
                 CommandNotSupported,
@@ -731,15 +722,7 @@ impl Pipeline {
     /// with this pipeline's database and variables.
     fn nested_over(&self, collection: Option<&str>, source: Option<String>) -> DocDbResult<Pipeline> {
         let mut nested = match (collection, source) {
-            (_, Some(from)) => Pipeline {
-                b: SqlBuilder::new(),
-                database: self.database.clone(),
-                level: Level::over(from),
-                depth: 0,
-                collection: None,
-                shard_key_added: false,
-                stages_added: 0,
-            },
+            (_, Some(from)) => Pipeline::over_source(SqlBuilder::new(), &self.database, Level::over(from), None),
             (Some(coll), None) => match catalog::lookup(&self.database, coll)? {
                 Some(c) => Pipeline::over_collection(&c)?,
                 None => Pipeline::over_missing(&self.database, Vec::new())?,
