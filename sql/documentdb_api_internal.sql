@@ -50,6 +50,8 @@ CREATE FUNCTION documentdb_api_internal.bson_lookup_keys(document documentdb_cor
 RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_keys_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_set(document documentdb_core.bson, as_field text, matches documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_set_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_lookup_let(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_let_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_dollar_unwind(document documentdb_core.bson, spec documentdb_core.bson)
 RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_unwind_wrapper';
 
@@ -149,3 +151,14 @@ LANGUAGE sql VOLATILE STRICT AS $$
     RETURNING seconds
 $$;
 REVOKE ALL ON FUNCTION documentdb_api_internal.record_cluster_time(bigint) FROM PUBLIC;
+
+-- $out and $merge (sql_api/out_merge.rs): per result document; VOLATILE since they may
+-- generate an ObjectId.
+CREATE FUNCTION documentdb_api_internal.bson_out_document(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'bson_out_document_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_merge_source(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'bson_merge_source_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_merge_matched(target documentdb_core.bson, source documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'bson_merge_matched_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_merge_unmatched(source documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'bson_merge_unmatched_wrapper';

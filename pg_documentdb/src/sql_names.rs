@@ -50,6 +50,8 @@ pub const UNSET: &str = "documentdb_api_internal.bson_dollar_unset";
 /// the output with the matches set (`bson_lookup_set`).
 pub const LOOKUP_CONDITION: &str = "documentdb_api_internal.bson_lookup_condition";
 pub const LOOKUP_SET: &str = "documentdb_api_internal.bson_lookup_set";
+/// `$lookup`: the variables of its pipeline for one local document (`bson_lookup_let`).
+pub const LOOKUP_LET: &str = "documentdb_api_internal.bson_lookup_let";
 /// `$lookup`: the foreign index keys of one local document (`bson_lookup_keys`).
 pub const LOOKUP_KEYS: &str = "documentdb_api_internal.bson_lookup_keys";
 /// `$unwind` of one document, a set of rows (`bson_dollar_unwind`).
@@ -109,3 +111,9 @@ pub const INDEX_UNIQUE_KEY_TUPLES: &str = "documentdb_api_internal.bson_index_un
 pub const UNIQUE_KEYS_NEED_CHECK: &str = "documentdb_api_internal.bson_unique_keys_need_check";
 /// The unique element check's trigger function (plpgsql, `sql/documentdb_api_internal.sql`).
 pub const CHECK_UNIQUE_KEYS: &str = "documentdb_api_internal.check_unique_keys";
+/// `$out` / `$merge`: the document written for one result document (`sql_api/out_merge.rs`
+/// `bson_out_document`, `bson_merge_source`, `bson_merge_matched`, `bson_merge_unmatched`).
+pub const OUT_DOCUMENT: &str = "documentdb_api_internal.bson_out_document";
+pub const MERGE_SOURCE: &str = "documentdb_api_internal.bson_merge_source";
+pub const MERGE_MATCHED: &str = "documentdb_api_internal.bson_merge_matched";
+pub const MERGE_UNMATCHED: &str = "documentdb_api_internal.bson_merge_unmatched";

@@ -94,6 +94,62 @@ def test_lookup_with_arrays_and_an_index():
     assert [m["_id"] for m in by_tag[0]["t"]] == [2], by_tag
 
 
+def test_lookup_pipeline_forms():
+    """Manual ($lookup, join conditions and subqueries): let + pipeline with $expr, the
+    concise localField/foreignField + pipeline form (5.0), an uncorrelated pipeline, a
+    $documents pipeline (6.0), and a view as the foreign collection."""
+    orders = fresh("orders2", [
+        {"_id": 1, "item": "almonds", "price": 12, "ordered": 2},
+        {"_id": 2, "item": "pecans", "price": 20, "ordered": 1},
+        {"_id": 3, "item": "cookies", "price": 10, "ordered": 60},
+    ])
+    warehouses = fresh("warehouses", [
+        {"_id": 1, "stock_item": "almonds", "warehouse": "A", "instock": 120},
+        {"_id": 2, "stock_item": "pecans", "warehouse": "A", "instock": 80},
+        {"_id": 3, "stock_item": "almonds", "warehouse": "B", "instock": 60},
+        {"_id": 4, "stock_item": "cookies", "warehouse": "B", "instock": 40},
+        {"_id": 5, "stock_item": "cookies", "warehouse": "A", "instock": 80},
+    ])
+    correlated = [{"$lookup": {
+        "from": "warehouses", "let": {"order_item": "$item", "order_qty": "$ordered"},
+        "pipeline": [
+            {"$match": {"$expr": {"$and": [{"$eq": ["$stock_item", "$$order_item"]},
+                                           {"$gte": ["$instock", "$$order_qty"]}]}}},
+            {"$project": {"stock_item": 0, "_id": 0}},
+        ],
+        "as": "stockdata"}}]
+    expected = {
+        1: [{"warehouse": "A", "instock": 120}, {"warehouse": "B", "instock": 60}],
+        2: [{"warehouse": "A", "instock": 80}],
+        3: [{"warehouse": "A", "instock": 80}],
+    }
+    assert {d["_id"]: d["stockdata"] for d in orders.aggregate(correlated)} == expected
+    # The same with an index on the equated field (it serves each probe).
+    warehouses.create_index("stock_item")
+    assert {d["_id"]: d["stockdata"] for d in orders.aggregate(correlated)} == expected
+    concise = [{"$lookup": {
+        "from": "warehouses", "localField": "item", "foreignField": "stock_item", "let": {"q": "$ordered"},
+        "pipeline": [{"$match": {"$expr": {"$gte": ["$instock", "$$q"]}}}, {"$project": {"_id": 0, "warehouse": 1}}],
+        "as": "w"}}]
+    got = {d["_id"]: d["w"] for d in orders.aggregate(concise)}
+    assert got == {1: [{"warehouse": "A"}, {"warehouse": "B"}], 2: [{"warehouse": "A"}], 3: [{"warehouse": "A"}]}, got
+    uncorrelated = [{"$match": {"_id": 1}}, {"$lookup": {
+        "from": "warehouses", "pipeline": [{"$group": {"_id": "$warehouse", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}],
+        "as": "w"}}]
+    assert list(orders.aggregate(uncorrelated))[0]["w"] == [{"_id": "A", "n": 3}, {"_id": "B", "n": 2}]
+    documents = [{"$match": {"_id": 1}}, {"$lookup": {"pipeline": [{"$documents": [{"x": 1}, {"x": 2}]}], "as": "w"}}]
+    assert list(orders.aggregate(documents))[0]["w"] == [{"x": 1}, {"x": 2}]
+    db().drop_collection("warehouse_a")
+    db().command("create", "warehouse_a", viewOn="warehouses", pipeline=[{"$match": {"warehouse": "A"}}])
+    from_view = [{"$lookup": {"from": "warehouse_a", "localField": "item", "foreignField": "stock_item", "as": "w"}},
+                 {"$project": {"n": {"$size": "$w"}}}]
+    assert [d["n"] for d in orders.aggregate(from_view)] == [1, 1, 1]
+    expect_code(51047, lambda: list(orders.aggregate([{"$lookup": {
+        "from": "warehouses", "pipeline": [{"$out": "x"}], "as": "w"}}])))
+    expect_code(9, lambda: list(orders.aggregate([{"$lookup": {
+        "from": "warehouses", "localField": "item", "pipeline": [], "as": "w"}}])))
+
+
 def test_lookup_errors():
     orders = fresh("orders_err", [{"_id": 1}])
     expect_code(9, lambda: list(orders.aggregate([{"$lookup": {"from": "x", "localField": "a", "foreignField": "b"}}])))
@@ -177,6 +233,128 @@ def test_coll_stats():
     assert out["storageStats"]["count"] == 7 and out["storageStats"]["nindexes"] == 2, out
     assert set(out["latencyStats"]) == {"reads", "writes", "commands", "transactions"}, out
     expect_code(40602, lambda: list(c.aggregate([{"$match": {}}, {"$collStats": {}}])))
+
+
+def test_out_replaces_the_target_and_keeps_its_indexes():
+    """Manual ($out): the target's documents are replaced by the results, its indexes stay;
+    a duplicate key leaves the target as it was (11000); $out must be last (40601); $out to
+    the collection the pipeline reads works."""
+    books = fresh("books", [
+        {"_id": 8751, "title": "The Banquet", "author": "Dante", "copies": 2},
+        {"_id": 8752, "title": "Divine Comedy", "author": "Dante", "copies": 1},
+        {"_id": 8645, "title": "Eclogues", "author": "Dante", "copies": 2},
+        {"_id": 7000, "title": "The Odyssey", "author": "Homer", "copies": 10},
+        {"_id": 7020, "title": "Iliad", "author": "Homer", "copies": 10},
+    ])
+    authors = fresh("authors", [{"_id": "old", "books": []}])
+    authors.create_index("books")
+    assert list(books.aggregate([
+        {"$group": {"_id": "$author", "books": {"$push": "$title"}}},
+        {"$out": "authors"},
+    ])) == []
+    got = {d["_id"]: d["books"] for d in authors.find()}
+    assert got == {"Dante": ["The Banquet", "Divine Comedy", "Eclogues"], "Homer": ["The Odyssey", "Iliad"]}, got
+    assert "books_1" in [i["name"] for i in authors.list_indexes()]
+    # Results with the same _id: nothing of the failed run is visible.
+    expect_code(11000, lambda: list(books.aggregate([{"$project": {"_id": "$author"}}, {"$out": "authors"}])))
+    assert authors.count_documents({}) == 2
+    expect_code(40601, lambda: list(books.aggregate([{"$out": "authors"}, {"$match": {}}])))
+    # Into another database, and over the collection being read.
+    list(books.aggregate([{"$match": {"author": "Homer"}}, {"$out": {"db": DB + "_other", "coll": "homer"}}]))
+    assert db().client[DB + "_other"].homer.count_documents({}) == 2
+    db().client.drop_database(DB + "_other")
+    list(books.aggregate([{"$match": {"copies": {"$gt": 1}}}, {"$out": "books"}]))
+    assert sorted(d["_id"] for d in books.find()) == [7000, 7020, 8645, 8751]
+
+
+def test_out_is_atomic_for_readers():
+    """Issue #13: a reader running during $out sees the old or the new collection, never a
+    partial one."""
+    import threading
+    src = fresh("out_src", [{"_id": i, "g": i % 2} for i in range(30000)])
+    target = fresh("out_target", [{"_id": i} for i in range(20000)])
+    seen = set()
+    done = threading.Event()
+
+    def reader():
+        client = pymongo.MongoClient(URI)
+        coll = client[DB].out_target
+        while not done.is_set():
+            seen.add(coll.count_documents({}))
+        client.close()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for i in range(3):
+            stages = [{"$match": {"g": i % 2}}] if i % 2 == 0 else []
+            list(src.aggregate(stages + [{"$out": "out_target"}]))
+    finally:
+        done.set()
+        t.join()
+    assert seen <= {20000, 15000, 30000}, seen
+    assert target.count_documents({}) == 15000
+
+
+def test_merge_modes():
+    """Manual ($merge): whenMatched merge/replace/keepExisting/fail/pipeline and
+    whenNotMatched insert/discard/fail; on fields need a unique index (51183); result
+    documents need their on values (51132); unsupported combinations (51181)."""
+    fresh("salaries", [
+        {"_id": 1, "employee": "Ant", "dept": "A", "salary": 100000, "fiscal_year": 2017},
+        {"_id": 2, "employee": "Bee", "dept": "A", "salary": 120000, "fiscal_year": 2017},
+        {"_id": 3, "employee": "Cat", "dept": "Z", "salary": 115000, "fiscal_year": 2017},
+        {"_id": 4, "employee": "Ant", "dept": "A", "salary": 115000, "fiscal_year": 2018},
+        {"_id": 5, "employee": "Bee", "dept": "A", "salary": 145000, "fiscal_year": 2018},
+    ])
+    budgets = fresh("budgets", [])
+    salaries = db().salaries
+    group = {"$group": {"_id": {"fiscal_year": "$fiscal_year", "dept": "$dept"}, "salaries": {"$sum": "$salary"}}}
+    list(salaries.aggregate([group, {"$merge": {"into": "budgets", "whenMatched": "replace"}}]))
+    got = {(d["_id"]["fiscal_year"], d["_id"]["dept"]): d["salaries"] for d in budgets.find()}
+    assert got == {(2017, "A"): 220000, (2017, "Z"): 115000, (2018, "A"): 260000}, got
+    # merge: fields set on the existing document; discard: no new documents.
+    salaries.insert_one({"_id": 6, "employee": "Dog", "dept": "Z", "salary": 5, "fiscal_year": 2018})
+    salaries.update_one({"_id": 3}, {"$set": {"salary": 1}})
+    list(salaries.aggregate([group, {"$addFields": {"note": "re-run"}},
+                             {"$merge": {"into": "budgets", "whenMatched": "merge", "whenNotMatched": "discard"}}]))
+    assert budgets.count_documents({}) == 3
+    assert budgets.find_one({"_id": {"fiscal_year": 2017, "dept": "Z"}}) == \
+        {"_id": {"fiscal_year": 2017, "dept": "Z"}, "salaries": 1, "note": "re-run"}
+    # keepExisting inserts only the new group.
+    list(salaries.aggregate([group, {"$merge": {"into": "budgets", "whenMatched": "keepExisting"}}]))
+    assert budgets.count_documents({}) == 4
+    assert budgets.find_one({"_id": {"fiscal_year": 2017, "dept": "Z"}})["note"] == "re-run"
+    # A pipeline: $$new is the result document; let variables are evaluated over it.
+    list(salaries.aggregate([group, {"$merge": {
+        "into": "budgets", "let": {"s": "$salaries"},
+        "whenMatched": [{"$set": {"salaries": {"$add": ["$salaries", "$$s"]}, "runs": {"$add": [{"$ifNull": ["$runs", 1]}, 1]}}}],
+    }}]))
+    assert budgets.find_one({"_id": {"fiscal_year": 2018, "dept": "Z"}}) == \
+        {"_id": {"fiscal_year": 2018, "dept": "Z"}, "salaries": 10, "runs": 2}
+    expect_code(11000, lambda: list(salaries.aggregate([group, {"$merge": {"into": "budgets", "whenMatched": "fail"}}])))
+    fresh("budgets2", [])
+    expect_code(13113, lambda: list(salaries.aggregate(
+        [group, {"$merge": {"into": "budgets2", "whenMatched": "replace", "whenNotMatched": "fail"}}])))
+    assert db().budgets2.count_documents({}) == 0
+    expect_code(51181, lambda: list(salaries.aggregate(
+        [{"$merge": {"into": "budgets", "whenMatched": "keepExisting", "whenNotMatched": "fail"}}])))
+    # on: fields of a unique index; a result without them is an error.
+    by_name = fresh("by_name", [{"employee": "Ant", "total": 0}])
+    expect_code(51183, lambda: list(salaries.aggregate([{"$merge": {"into": "by_name", "on": "employee"}}])))
+    by_name.create_index("employee", unique=True)
+    list(salaries.aggregate([
+        {"$group": {"_id": "$employee", "total": {"$sum": "$salary"}}},
+        {"$project": {"_id": 0, "employee": "$_id", "total": 1}},
+        {"$merge": {"into": "by_name", "on": "employee", "whenMatched": "replace"}},
+    ]))
+    got = {d["employee"]: d["total"] for d in by_name.find()}
+    assert got == {"Ant": 215000, "Bee": 265000, "Cat": 1, "Dog": 5}, got
+    expect_code(51132, lambda: list(salaries.aggregate([
+        {"$project": {"_id": 0, "dept": 1}}, {"$merge": {"into": "by_name", "on": "employee"}}])))
+    # A result with another _id than the matched document's.
+    expect_code(66, lambda: list(salaries.aggregate([
+        {"$match": {"_id": 1}}, {"$project": {"employee": 1}}, {"$merge": {"into": "by_name", "on": "employee"}}])))
 
 
 def cleanup():

@@ -17,6 +17,7 @@ pub use expr::accumulators;
 pub mod filter;
 pub mod index_bounds;
 pub mod lookup;
+pub mod merge;
 pub mod partial_index;
 pub mod text_index;
 pub mod text_search;

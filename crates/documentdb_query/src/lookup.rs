@@ -15,12 +15,17 @@ use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::projection::Projection;
 
-/// A parsed `$lookup` of the equality form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed `$lookup`: the equality form (`localField`/`foreignField`), the pipeline form
+/// (`let` + `pipeline`), or both (MongoDB 5.0: the pipeline runs on the equality matches).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Lookup {
-    pub from: String,
-    pub local_field: String,
-    pub foreign_field: String,
+    /// The foreign collection; None when the pipeline starts with `$documents` (6.0+).
+    pub from: Option<String>,
+    /// (localField, foreignField).
+    pub equality: Option<(String, String)>,
+    /// `let`: variables of the pipeline, expressions over the local document.
+    pub vars: Option<RawDocumentBuf>,
+    pub pipeline: Option<Vec<RawDocumentBuf>>,
     pub as_field: String,
 }
 
@@ -28,22 +33,59 @@ fn parse_error(msg: impl Into<String>) -> DocDbError {
     DocDbError::new(ErrorCode::FailedToParse, msg)
 }
 
+fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
+    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
+}
+
 impl Lookup {
-    /// Parses the stage's value with mongod's messages (all FailedToParse). The
-    /// `pipeline`/`let` forms are refused as not implemented yet.
+    /// Parses the stage's value with mongod's messages (FailedToParse unless noted).
     pub fn parse(spec: RawBsonRef<'_>) -> DocDbResult<Lookup> {
         let RawBsonRef::Document(spec) = spec else {
             return Err(parse_error("the $lookup specification must be an Object"));
         };
         let (mut from, mut local, mut foreign, mut as_field) = (None, None, None, None);
+        let (mut vars, mut pipeline) = (None, None);
         for element in spec {
-            let (key, value) = element.map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+            let (key, value) = element.map_err(invalid_bson)?;
             let name = key.as_str();
-            if matches!(name, "pipeline" | "let") {
-                return Err(DocDbError::new(
-                    ErrorCode::NotImplemented,
-                    format!("$lookup with '{name}' is not supported yet; use localField and foreignField"),
-                ));
+            match (name, value) {
+                ("let", RawBsonRef::Document(d)) => {
+                    for element in d {
+                        let (var, _) = element.map_err(invalid_bson)?;
+                        crate::expr::validate_var_name_for_write(var.as_str())?;
+                    }
+                    vars = Some(d.to_owned());
+                    continue;
+                }
+                ("let", other) => {
+                    return Err(parse_error(format!(
+                        "$lookup argument 'let' must be an object, is type {:?}",
+                        other.element_type()
+                    )))
+                }
+                ("pipeline", RawBsonRef::Array(items)) => {
+                    let mut stages = Vec::new();
+                    for item in items {
+                        match item.map_err(invalid_bson)? {
+                            RawBsonRef::Document(d) => stages.push(d.to_owned()),
+                            other => {
+                                return Err(parse_error(format!(
+                                    "$lookup argument 'pipeline' must be an array of objects, found {:?}",
+                                    other.element_type()
+                                )))
+                            }
+                        }
+                    }
+                    pipeline = Some(stages);
+                    continue;
+                }
+                ("pipeline", other) => {
+                    return Err(parse_error(format!(
+                        "$lookup argument 'pipeline' must be an array, is type {:?}",
+                        other.element_type()
+                    )))
+                }
+                _ => {}
             }
             let RawBsonRef::String(text) = value else {
                 return Err(parse_error(format!(
@@ -61,21 +103,48 @@ impl Lookup {
         }
         let as_field =
             as_field.filter(|a| !a.is_empty()).ok_or_else(|| parse_error("must specify 'as' field for a $lookup"))?;
-        let (Some(local), Some(foreign)) = (local.filter(|l| !l.is_empty()), foreign.filter(|f| !f.is_empty())) else {
-            return Err(parse_error(
-                "$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified",
-            ));
+        let equality = match (local, foreign) {
+            (Some(l), Some(f)) if !l.is_empty() && !f.is_empty() => {
+                crate::expr::split_path(l)?;
+                crate::expr::split_path(f)?;
+                Some((l.to_owned(), f.to_owned()))
+            }
+            (None, None) if pipeline.is_some() => None,
+            (Some(_), None) | (None, Some(_)) if pipeline.is_some() => {
+                return Err(parse_error(
+                    "$lookup requires both or neither of 'localField' and 'foreignField' to be specified",
+                ))
+            }
+            _ => {
+                return Err(parse_error(
+                    "$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified",
+                ))
+            }
         };
-        let from = from.ok_or_else(|| parse_error("$lookup requires a 'from' collection"))?;
-        for path in [local, foreign, as_field] {
-            crate::expr::split_path(path)?;
+        if vars.is_some() && pipeline.is_none() {
+            return Err(parse_error("$lookup with 'let' must also specify 'pipeline'"));
         }
-        Ok(Lookup {
-            from: from.to_owned(),
-            local_field: local.to_owned(),
-            foreign_field: foreign.to_owned(),
-            as_field: as_field.to_owned(),
-        })
+        for stage in pipeline.iter().flatten() {
+            let name = match stage.iter().next() {
+                Some(Ok((key, _))) => key.as_str(),
+                _ => continue,
+            };
+            if matches!(name, "$out" | "$merge") {
+                return Err(DocDbError::new(
+                    ErrorCode::new(51047),
+                    format!("{name} is not allowed within a $lookup's sub-pipeline"),
+                ));
+            }
+        }
+        let starts_with_documents = pipeline
+            .as_ref()
+            .and_then(|p| p.first())
+            .is_some_and(|s| matches!(s.iter().next(), Some(Ok((k, _))) if k.as_str() == "$documents"));
+        if from.is_none() && !starts_with_documents {
+            return Err(parse_error("$lookup requires a 'from' collection"));
+        }
+        crate::expr::split_path(as_field)?;
+        Ok(Lookup { from: from.map(str::to_owned), equality, vars, pipeline, as_field: as_field.to_owned() })
     }
 }
 
@@ -115,6 +184,82 @@ pub fn local_keys(doc: &RawDocument, local_field: &str) -> Option<Vec<RawDocumen
         .collect()
 }
 
+/// The variables of a `$lookup` pipeline for one local document: the command's variables
+/// (`outer`) and the stage's `let` expressions evaluated over the document (`$$ROOT` is the
+/// local document), as one document of values.
+pub struct LetVariables {
+    outer: bson::Document,
+    vars: Vec<(String, crate::expr::Expression)>,
+}
+
+impl LetVariables {
+    pub fn parse(spec: &RawDocument, outer: Option<&RawDocument>) -> DocDbResult<LetVariables> {
+        let outer = match outer {
+            Some(o) => bson::Document::try_from(o).map_err(invalid_bson)?,
+            None => bson::Document::new(),
+        };
+        let ctx = crate::expr::ExprContext { variables: outer.clone() };
+        let mut vars = Vec::new();
+        for element in spec {
+            let (name, value) = element.map_err(invalid_bson)?;
+            vars.push((name.as_str().to_owned(), crate::expr::Expression::parse(value, &ctx)?));
+        }
+        Ok(LetVariables { outer, vars })
+    }
+
+    pub fn evaluate(&self, doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
+        let mut out = self.outer.clone();
+        for (name, expr) in &self.vars {
+            out.insert(name.clone(), expr.evaluate(doc)?.unwrap_or(bson::Bson::Null));
+        }
+        crate::document::to_raw_document(&out)
+    }
+}
+
+/// `$expr` equalities `{$eq: ["$path", "$$var"]}` (either order) among the top-level
+/// conjuncts of a `$match` filter, as (path, variable): a correlated `$lookup` pipeline
+/// restricts the foreign collection's index on `path` to the variable's value with them
+/// (a superset of the matches; the filter itself still decides).
+pub fn expr_equalities(filter: &RawDocument) -> Vec<(String, String)> {
+    fn from_expr(expr: RawBsonRef<'_>, out: &mut Vec<(String, String)>) {
+        let RawBsonRef::Document(d) = expr else { return };
+        let mut fields = d.iter().flatten();
+        let (Some((op, arg)), None) = (fields.next(), fields.next()) else { return };
+        match (op.as_str(), arg) {
+            ("$and", RawBsonRef::Array(items)) => items.into_iter().flatten().for_each(|e| from_expr(e, out)),
+            ("$eq", RawBsonRef::Array(items)) => {
+                let operands: Vec<RawBsonRef<'_>> = items.into_iter().flatten().collect();
+                if let [RawBsonRef::String(a), RawBsonRef::String(b)] = operands[..] {
+                    let pair = match (a.strip_prefix("$$"), b.strip_prefix("$$")) {
+                        (None, Some(var)) if a.starts_with('$') => Some((&a[1..], var)),
+                        (Some(var), None) if b.starts_with('$') => Some((&b[1..], var)),
+                        _ => None,
+                    };
+                    if let Some((path, var)) = pair.filter(|(_, v)| !v.contains('.')) {
+                        out.push((path.to_owned(), var.to_owned()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (key, value) in filter.iter().flatten() {
+        match (key.as_str(), value) {
+            ("$expr", e) => from_expr(e, &mut out),
+            ("$and", RawBsonRef::Array(items)) => {
+                for item in items.into_iter().flatten() {
+                    if let RawBsonRef::Document(d) = item {
+                        out.extend(expr_equalities(d));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// `doc` with `as_field` set to the matched documents (`matches` is the `{"": [...]}` the
 /// SQL array aggregate built, None when nothing matched).
 pub fn set_matches(doc: &RawDocument, as_field: &str, matches: Option<&RawDocument>) -> DocDbResult<RawDocumentBuf> {
@@ -141,17 +286,37 @@ mod tests {
     fn parses_the_equality_form() {
         let spec = rawdoc! { "from": "b", "localField": "x", "foreignField": "y", "as": "out" };
         let l = Lookup::parse(RawBsonRef::Document(&spec)).unwrap();
-        assert_eq!(
-            (l.from.as_str(), l.local_field.as_str(), l.foreign_field.as_str(), l.as_field.as_str()),
-            ("b", "x", "y", "out")
-        );
+        assert_eq!(l.from.as_deref(), Some("b"));
+        assert_eq!(l.equality, Some(("x".to_owned(), "y".to_owned())));
+        assert_eq!(l.as_field, "out");
         let check = |spec: RawDocumentBuf| code(Lookup::parse(RawBsonRef::Document(&spec)));
         assert_eq!(code(Lookup::parse(RawBsonRef::Int32(1))), 9);
         assert_eq!(check(rawdoc! { "from": "b", "localField": "x", "foreignField": "y" }), 9);
         assert_eq!(check(rawdoc! { "from": "b", "localField": "x", "as": "o" }), 9);
         assert_eq!(check(rawdoc! { "from": "b", "localField": 1, "foreignField": "y", "as": "o" }), 9);
         assert_eq!(check(rawdoc! { "from": "b", "localField": "x", "foreignField": "y", "as": "o", "z": "1" }), 9);
-        assert_eq!(check(rawdoc! { "from": "b", "pipeline": [], "as": "o" }), 238);
+    }
+
+    /// Manual ($lookup, correlated subqueries and the concise syntax of 5.0).
+    #[test]
+    fn parses_the_pipeline_forms() {
+        let spec = rawdoc! { "from": "b", "let": { "x": "$a" }, "pipeline": [{ "$match": {} }], "as": "o" };
+        let l = Lookup::parse(RawBsonRef::Document(&spec)).unwrap();
+        assert!(l.equality.is_none());
+        assert_eq!(l.pipeline.as_ref().map(Vec::len), Some(1));
+        let spec = rawdoc! { "from": "b", "localField": "x", "foreignField": "y", "pipeline": [], "as": "o" };
+        assert!(Lookup::parse(RawBsonRef::Document(&spec)).unwrap().equality.is_some());
+        let spec = rawdoc! { "pipeline": [{ "$documents": [] }], "as": "o" };
+        assert!(Lookup::parse(RawBsonRef::Document(&spec)).unwrap().from.is_none());
+        let check = |spec: RawDocumentBuf| code(Lookup::parse(RawBsonRef::Document(&spec)));
+        assert_eq!(check(rawdoc! { "from": "b", "localField": "x", "pipeline": [], "as": "o" }), 9);
+        assert_eq!(
+            check(rawdoc! { "from": "b", "let": { "x": 1 }, "localField": "x", "foreignField": "y", "as": "o" }),
+            9
+        );
+        assert_eq!(check(rawdoc! { "from": "b", "pipeline": [{ "$out": "c" }], "as": "o" }), 51047);
+        assert_eq!(check(rawdoc! { "from": "b", "pipeline": [1], "as": "o" }), 9);
+        assert_eq!(check(rawdoc! { "from": "b", "let": { "Bad": 1 }, "pipeline": [], "as": "o" }), 16867);
     }
 
     /// Manual ($lookup equality match): array local values match by element, missing is null.
@@ -173,6 +338,30 @@ mod tests {
         let regex =
             bson::Regex { pattern: "^x".to_string().try_into().unwrap(), options: String::new().try_into().unwrap() };
         assert!(local_keys(&rawdoc! { "r": regex }, "r").is_none());
+    }
+
+    #[test]
+    fn let_variables_are_evaluated_over_the_local_document() {
+        let vars =
+            LetVariables::parse(&rawdoc! { "item": "$item", "q": { "$add": ["$n", 1] } }, Some(&rawdoc! { "c": 5 }))
+                .unwrap();
+        assert_eq!(vars.evaluate(&rawdoc! { "item": "x", "n": 1 }).unwrap(), rawdoc! { "c": 5, "item": "x", "q": 2 });
+        assert_eq!(vars.evaluate(&rawdoc! {}).unwrap(), rawdoc! { "c": 5, "item": null, "q": null });
+    }
+
+    #[test]
+    fn expr_equalities_for_the_foreign_index() {
+        let filter = rawdoc! { "$expr": { "$and": [
+            { "$eq": ["$stock_item", "$$order_item"] },
+            { "$gte": ["$instock", "$$order_qty"] },
+            { "$eq": ["$$w", "$warehouse"] },
+        ] } };
+        assert_eq!(
+            expr_equalities(&filter),
+            vec![("stock_item".to_owned(), "order_item".to_owned()), ("warehouse".to_owned(), "w".to_owned())]
+        );
+        assert!(expr_equalities(&rawdoc! { "$expr": { "$eq": ["$a", "$b"] } }).is_empty());
+        assert!(expr_equalities(&rawdoc! { "$expr": { "$eq": ["$a", "$$v.x"] } }).is_empty());
     }
 
     #[test]

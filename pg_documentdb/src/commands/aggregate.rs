@@ -16,6 +16,7 @@ use documentdb_query::projection::Projection;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
 use super::index_sql::PRIMARY_KEY;
+use super::out_merge::WriteStage;
 use super::query_sql::{order_by, QuerySpec, SqlBuilder};
 use super::spec::{self, read_fields};
 use super::write_result::cstr;
@@ -118,6 +119,9 @@ pub struct Pipeline {
     database: String,
     level: Level,
     depth: usize,
+    /// `depth` while no stage has wrapped the source yet: 0, or where a nested pipeline's
+    /// aliases start (apart from its enclosing pipeline's).
+    base_depth: usize,
     /// The collection the pipeline reads, when it reads one.
     collection: Option<Collection>,
     shard_key_added: bool,
@@ -228,6 +232,7 @@ impl Pipeline {
             database: database.to_owned(),
             level,
             depth: 0,
+            base_depth: 0,
             collection,
             shard_key_added: false,
             stages_added: 0,
@@ -236,6 +241,12 @@ impl Pipeline {
 
     /// A pipeline over a collection (views resolve to their base collection's pipeline).
     pub fn over_collection(collection: &Collection) -> DocDbResult<Pipeline> {
+        Self::over_collection_at(collection, 0)
+    }
+
+    /// [`Pipeline::over_collection`] with aliases numbered from `base_depth` (a nested
+    /// pipeline's, apart from the enclosing one's, which its subqueries may reference).
+    fn over_collection_at(collection: &Collection, base_depth: usize) -> DocDbResult<Pipeline> {
         let mut depth = 0;
         let mut current = collection.clone();
         let mut view_stages: Vec<RawDocumentBuf> = Vec::new();
@@ -264,7 +275,7 @@ impl Pipeline {
                 Some(c) => c,
                 None => {
                     // A view on a missing collection behaves as a view on an empty one.
-                    return Self::over_missing(&current.database, view_stages);
+                    return Self::over_missing(&current.database, view_stages, base_depth);
                 }
             };
         }
@@ -273,14 +284,16 @@ impl Pipeline {
         let level = Level::over(current.table());
         let database = current.database.clone();
         let mut pipeline = Pipeline::over_source(b, &database, level, Some(current));
+        pipeline.set_base_depth(base_depth);
         for stage in &view_stages {
             pipeline.add_stage(stage)?;
         }
         Ok(pipeline)
     }
 
-    fn over_missing(database: &str, stages: Vec<RawDocumentBuf>) -> DocDbResult<Pipeline> {
+    fn over_missing(database: &str, stages: Vec<RawDocumentBuf>, base_depth: usize) -> DocDbResult<Pipeline> {
         let mut pipeline = Pipeline::over_source(SqlBuilder::new(), database, Level::over(EMPTY_SOURCE.into()), None);
+        pipeline.set_base_depth(base_depth);
         for stage in &stages {
             pipeline.add_stage(stage)?;
         }
@@ -326,6 +339,12 @@ impl Pipeline {
         }
     }
 
+    /// Numbers this (nested, stage-less) pipeline's aliases from `depth`.
+    fn set_base_depth(&mut self, depth: usize) {
+        self.depth = depth;
+        self.base_depth = depth;
+    }
+
     /// Closes the current level as a subquery of a fresh one.
     fn wrap(&mut self, keep_order: bool) {
         self.depth += 1;
@@ -345,7 +364,7 @@ impl Pipeline {
     /// The collection whose table the current level reads directly (no stage has wrapped
     /// it yet), so filters and sorts can use the table's indexes.
     fn table_level(&self) -> Option<&Collection> {
-        self.collection.as_ref().filter(|_| self.depth == 0)
+        self.collection.as_ref().filter(|_| self.depth == self.base_depth)
     }
 
     /// Once the table-level query reads the primary key, its leading column's condition
@@ -354,7 +373,7 @@ impl Pipeline {
         if !self.b.uses_primary_key || self.shard_key_added {
             return;
         }
-        if let (0, Some(collection)) = (self.depth, self.collection.as_ref()) {
+        if let (true, Some(collection)) = (self.depth == self.base_depth, self.collection.as_ref()) {
             let condition = self.b.shard_key_condition(collection);
             self.level.where_.insert(0, condition);
             self.shard_key_added = true;
@@ -450,7 +469,7 @@ impl Pipeline {
                 }
                 // $text is answered by the collection's text index: only in a first $match.
                 let has_text = filter.iter().flatten().any(|(k, _)| k.as_str() == "$text");
-                if has_text && (position != 0 || self.depth != 0 || self.collection.is_none()) {
+                if has_text && (position != 0 || self.depth != self.base_depth || self.collection.is_none()) {
                     return Err(DocDbError::new(
                         ErrorCode::new(17313),
                         "$match with $text is only allowed as the first pipeline stage",
@@ -463,7 +482,7 @@ impl Pipeline {
                 if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
                     self.wrap(true);
                 }
-                if let (0, Some(collection)) = (self.depth, self.collection.as_ref()) {
+                if let (true, Some(collection)) = (self.depth == self.base_depth, self.collection.as_ref()) {
                     // Over the collection's table: the same conditions as find's, so its
                     // indexes serve the stage.
                     let conditions = self.b.filter_conditions(collection, Some(filter))?;
@@ -590,7 +609,7 @@ impl Pipeline {
                 ));
             }
             "$collStats" => {
-                let first = position == 0 && self.depth == 0;
+                let first = position == 0 && self.depth == self.base_depth;
                 let Some(collection) = self.collection.as_ref().filter(|c| first && !c.is_view()) else {
                     return Err(DocDbError::new(
                         ErrorCode::new(40602),
@@ -605,7 +624,7 @@ impl Pipeline {
             "$indexStats" => {
                 // The first stage over a collection's own table: the source becomes one
                 // document per index.
-                let first = position == 0 && self.depth == 0;
+                let first = position == 0 && self.depth == self.base_depth;
                 let Some(collection) = self.collection.as_ref().filter(|c| first && !c.is_view()) else {
                     return Err(DocDbError::new(
                         ErrorCode::new(40602),
@@ -643,8 +662,10 @@ impl Pipeline {
                 self.level.order = Some("random()".into());
                 self.level.limit = Some(size);
             }
-            "$out" | "$merge" | "$graphLookup" | "$bucketAuto" | "$geoNear" | "$densify" | "$fill"
-            | "$setWindowFields" | "$redact" | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
+            // The last stage is run by `aggregate_query` (`out_merge`); anywhere else is an error.
+            "$out" | "$merge" => return Err(super::out_merge::not_last(name)),
+            "$graphLookup" | "$bucketAuto" | "$geoNear" | "$densify" | "$fill" | "$setWindowFields" | "$redact"
+            | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.
@@ -664,73 +685,209 @@ impl Pipeline {
         Ok(())
     }
 
-    /// `$lookup` (equality form): each document gets the array of the foreign collection's
-    /// documents whose `foreignField` matches its `localField` values, from a correlated
-    /// subquery whose condition is the foreign table's `$in` operator (documentdb_query::lookup).
+    /// `$lookup`: each document gets at `as` the array of the foreign collection's
+    /// documents it matches, from a correlated subquery. The equality form's condition is
+    /// the foreign table's `$in` operator (documentdb_query::lookup) and, with a
+    /// single-valued index on `foreignField` (or `_id`), that index's key = ANY(local keys).
+    /// The pipeline forms run the pipeline over the foreign collection (view) per document,
+    /// its `let` variables computed from the document.
     fn add_lookup(&mut self, stage: &RawDocument, value: RawBsonRef<'_>) -> DocDbResult<()> {
         let lookup = documentdb_query::lookup::Lookup::parse(value)?;
         let database = self.database.clone();
-        let foreign = catalog::lookup(&database, &lookup.from)?;
-        crate::authz::require_data(foreign.as_ref(), documentdb_authz::Action::Find, &database, &lookup.from, stage)?;
-        if foreign.as_ref().is_some_and(Collection::is_view) {
-            bail!(NotImplemented, "$lookup from a view ('{}') is not supported yet", lookup.from);
-        }
+        let foreign = match &lookup.from {
+            Some(from) => {
+                catalog::validate_collection_name(&database, from)?;
+                let found = catalog::lookup(&database, from)?;
+                crate::authz::require_data(found.as_ref(), documentdb_authz::Action::Find, &database, from, stage)?;
+                found
+            }
+            None => None,
+        };
         // The local document must be one named row for the correlated subquery.
         self.wrap(true);
         let local = format!("s{}", self.depth);
         let as_field = self.b.param(OwnedParam::Text(lookup.as_field.clone()));
-        let matches = match foreign {
-            Some(foreign) => {
-                let local_field = self.b.param(OwnedParam::Text(lookup.local_field.clone()));
-                let foreign_field = self.b.param(OwnedParam::Text(lookup.foreign_field.clone()));
-                let subquery = |restriction: &str| {
-                    format!(
-                        "(SELECT {agg}(f.document, '') FROM {table} f WHERE {restriction}f.document \
-                         OPERATOR(documentdb_api_catalog.@*=) {condition}({local}.document, {local_field}::text, \
-                         {foreign_field}::text))",
-                        agg = sql_names::ARRAY_AGG,
-                        table = foreign.table(),
-                        condition = sql_names::LOOKUP_CONDITION,
-                    )
-                };
-                match super::index_sql::index_key_expression(&foreign, &lookup.foreign_field)? {
-                    // An index with one key per document on foreignField: its key equals one
-                    // of the local values' keys (an index scan per local document); the `$in`
-                    // condition rechecks. Local arrays or regexes read the collection.
-                    Some(key) => {
-                        let keys = format!("{}({local}.document, {local_field}::text)", sql_names::LOOKUP_KEYS);
-                        let shard = if key == PRIMARY_KEY {
-                            format!("{} AND ", self.b.shard_key_condition(&foreign))
-                        } else {
-                            String::new()
-                        };
-                        let by_key = format!("{shard}{key} {} ANY ({keys}) AND ", sql_names::BSON_EQ);
-                        format!("CASE WHEN {keys} IS NULL THEN {} ELSE {} END", subquery(""), subquery(&by_key))
-                    }
-                    None => subquery(""),
-                }
+        let matches = match (&lookup.equality, &lookup.pipeline, foreign) {
+            (Some((local_field, foreign_field)), None, Some(foreign)) if !foreign.is_view() => {
+                self.lookup_equality(&foreign, &local, local_field, foreign_field)?
             }
             // A missing collection has no documents: every `as` is empty.
-            None => "NULL::documentdb_core.bson".to_owned(),
+            (_, None, None) => "NULL::documentdb_core.bson".to_owned(),
+            (_, _, foreign) => self.lookup_pipeline(&lookup, foreign, &local)?,
         };
         self.level.select = format!("{}({local}.document, {as_field}::text, {matches})", sql_names::LOOKUP_SET);
         self.level.identity = false;
         Ok(())
     }
 
+    /// The matches of the equality form, read from the foreign table itself (its columns
+    /// unqualified: the local document is `{local}.document`).
+    fn lookup_equality(
+        &mut self,
+        foreign: &Collection,
+        local: &str,
+        local_field: &str,
+        foreign_field: &str,
+    ) -> DocDbResult<String> {
+        let equality = self.lookup_equality_condition(foreign, local, local_field, foreign_field)?;
+        let subquery = |restriction: &str| {
+            format!(
+                "(SELECT {}(document, '') FROM {} WHERE {restriction}{})",
+                sql_names::ARRAY_AGG,
+                foreign.table(),
+                equality.condition
+            )
+        };
+        Ok(match &equality.index {
+            Some((keys, by_key)) => {
+                format!(
+                    "CASE WHEN {keys} IS NULL THEN {} ELSE {} END",
+                    subquery(""),
+                    subquery(&format!("{by_key} AND "))
+                )
+            }
+            None => subquery(""),
+        })
+    }
+
+    /// The equality form's condition on a foreign document (columns of the foreign table).
+    fn lookup_equality_condition(
+        &mut self,
+        foreign: &Collection,
+        local: &str,
+        local_field: &str,
+        foreign_field: &str,
+    ) -> DocDbResult<LookupEquality> {
+        let local_field = self.b.param(OwnedParam::Text(local_field.to_owned()));
+        let foreign_param = self.b.param(OwnedParam::Text(foreign_field.to_owned()));
+        let condition = format!(
+            "document OPERATOR(documentdb_api_catalog.@*=) {}({local}.document, {local_field}::text, {foreign_param}::text)",
+            sql_names::LOOKUP_CONDITION
+        );
+        // An index with one key per document on foreignField: its key equals one of the
+        // local values' keys (an index scan per local document); the `$in` condition
+        // rechecks. Local arrays or regexes (no keys) read the collection.
+        let index = match super::index_sql::index_key_expression(foreign, foreign_field)? {
+            Some(key) => {
+                let keys = format!("{}({local}.document, {local_field}::text)", sql_names::LOOKUP_KEYS);
+                let shard = if key == PRIMARY_KEY {
+                    format!("{} AND ", self.b.shard_key_condition(foreign))
+                } else {
+                    String::new()
+                };
+                let by_key = format!("{shard}{key} {} ANY ({keys})", sql_names::BSON_EQ);
+                Some((keys, by_key))
+            }
+            None => None,
+        };
+        Ok(LookupEquality { index, condition })
+    }
+
+    /// The matches of the pipeline forms: the foreign collection (or view, or the
+    /// pipeline's `$documents`) through the pipeline, restricted first by the equality
+    /// condition when the stage has one; the `let` variables are computed per local
+    /// document. A leading `$match` whose `$expr` equates a foreign field to a variable is
+    /// served by the foreign collection's index on that field.
+    fn lookup_pipeline(
+        &mut self,
+        lookup: &documentdb_query::lookup::Lookup,
+        foreign: Option<Collection>,
+        local: &str,
+    ) -> DocDbResult<String> {
+        let stages = lookup.pipeline.clone().unwrap_or_default();
+        let starts_with_documents = stages.first().is_some_and(|s| matches!(stage_of(s), Ok(("$documents", _))));
+        let mut nested = if starts_with_documents {
+            let mut p =
+                Pipeline::collectionless(&self.database, stages.first().map(|d| d.as_ref()), self.b.vars.clone())?;
+            p.set_base_depth(self.depth + 100);
+            p
+        } else {
+            self.nested_over(lookup.from.as_deref(), None)?
+        };
+        // The variables: the command's and the stage's `let`, evaluated per local document
+        // (inlined as a literal, so nested pipelines may copy the expression).
+        let mut let_names: Vec<String> = Vec::new();
+        if let Some(let_spec) = &lookup.vars {
+            let mut spec = rawdoc! { "let": let_spec.clone() };
+            if let Some(outer) = &self.b.vars {
+                spec.append(cstr("outer"), outer.clone());
+            }
+            let literal = crate::spi::quote_literal(&documentdb_bson::extjson::to_canonical_string(&spec));
+            nested.b.vars_sql =
+                Some(format!("{}({local}.document, {literal}::{})", sql_names::LOOKUP_LET, sql_names::BSON));
+            let mut placeholders = self.b.vars.clone().unwrap_or_default();
+            for (name, _) in let_spec.iter().flatten() {
+                let_names.push(name.as_str().to_owned());
+                placeholders.append(name, RawBsonRef::Null);
+            }
+            nested.b.vars = Some(placeholders);
+        }
+        if let (Some((local_field, foreign_field)), Some(collection)) = (&lookup.equality, foreign.as_ref()) {
+            let equality = nested.lookup_equality_condition(collection, local, local_field, foreign_field)?;
+            if nested.table_level().is_some() {
+                // Straight over the foreign table: its index serves the condition.
+                if let Some((keys, by_key)) = equality.index {
+                    nested.level.where_.push(format!("({keys} IS NULL OR ({by_key}))"));
+                }
+                nested.level.where_.push(equality.condition);
+            } else {
+                nested.add_condition(equality.condition);
+            }
+        }
+        if let (Some(first), Some(collection)) = (stages.first(), foreign.as_ref()) {
+            if let (Ok(("$match", RawBsonRef::Document(filter))), Some(vars_sql)) =
+                (stage_of(first), nested.b.vars_sql.clone())
+            {
+                if nested.table_level().is_some() {
+                    for (path, var) in documentdb_query::lookup::expr_equalities(filter) {
+                        if !let_names.contains(&var) {
+                            continue;
+                        }
+                        if let Some(key) = super::index_sql::index_key_expression(collection, &path)? {
+                            if key == PRIMARY_KEY {
+                                nested.b.uses_primary_key = true;
+                                nested.add_shard_key_condition();
+                            }
+                            let value = super::index_sql::sort_key_expression(&vars_sql, &var, true)?;
+                            nested.level.where_.push(format!("{key} {} {value}", sql_names::BSON_EQ));
+                        }
+                    }
+                }
+            }
+        }
+        for nested_stage in stages.iter().skip(usize::from(starts_with_documents)) {
+            nested.add_stage(nested_stage)?;
+        }
+        let sql = self.embed(nested);
+        Ok(format!("(SELECT {}(f.document, '') FROM ({sql}) f)", sql_names::ARRAY_AGG))
+    }
+
+    /// Adds a condition on the current documents (column `document`), wrapping the level
+    /// first when its output is not its source's documents.
+    fn add_condition(&mut self, condition: String) {
+        if !self.level.identity || self.level.has_row_limits() || self.level.aggregated {
+            self.wrap(true);
+        }
+        self.level.where_.push(condition);
+    }
+
     /// A pipeline over another source for a stage that nests one (`$unionWith`, `$facet`),
     /// with this pipeline's database and variables.
     fn nested_over(&self, collection: Option<&str>, source: Option<String>) -> DocDbResult<Pipeline> {
-        let mut nested = match (collection, source) {
-            (_, Some(from)) => Pipeline::over_source(SqlBuilder::new(), &self.database, Level::over(from), None),
-            (Some(coll), None) => match catalog::lookup(&self.database, coll)? {
-                Some(c) => Pipeline::over_collection(&c)?,
-                None => Pipeline::over_missing(&self.database, Vec::new())?,
-            },
-            (None, None) => Pipeline::over_missing(&self.database, Vec::new())?,
-        };
         // Subquery aliases are named by depth: keep the nested pipeline's apart from ours.
-        nested.depth = self.depth + 100;
+        let base = self.depth + 100;
+        let mut nested = match (collection, source) {
+            (_, Some(from)) => {
+                let mut p = Pipeline::over_source(SqlBuilder::new(), &self.database, Level::over(from), None);
+                p.set_base_depth(base);
+                p
+            }
+            (Some(coll), None) => match catalog::lookup(&self.database, coll)? {
+                Some(c) => Pipeline::over_collection_at(&c, base)?,
+                None => Pipeline::over_missing(&self.database, Vec::new(), base)?,
+            },
+            (None, None) => Pipeline::over_missing(&self.database, Vec::new(), base)?,
+        };
         nested.set_vars(self.b.vars.clone());
         Ok(nested)
     }
@@ -789,7 +946,10 @@ impl Pipeline {
         };
         for nested_stage in &stages {
             if let Ok((name @ ("$out" | "$merge"), _)) = stage_of(nested_stage) {
-                bail!(NotImplemented, "{name} is not allowed in a $unionWith pipeline");
+                return Err(DocDbError::new(
+                    ErrorCode::new(31441),
+                    format!("{name} is not allowed within a $unionWith's sub-pipeline"),
+                ));
             }
         }
         let mut nested = match coll {
@@ -803,7 +963,7 @@ impl Pipeline {
             None => {
                 let mut p =
                     Pipeline::collectionless(&self.database, stages.first().map(|d| d.as_ref()), self.b.vars.clone())?;
-                p.depth = self.depth + 100;
+                p.set_base_depth(self.depth + 100);
                 p
             }
         };
@@ -917,6 +1077,12 @@ impl Pipeline {
                 ));
             };
             documentdb_query::accumulators::Accumulator::parse_with_context(op.as_str(), arg, &self.b.ctx()?)?;
+            if self.b.vars_sql.is_some() && references_user_variable(RawBsonRef::Document(acc)) {
+                bail!(
+                    NotImplemented,
+                    "an accumulator of a $group inside a $lookup pipeline cannot read the $lookup's variables yet (field '{field}')"
+                );
+            }
             let mut acc = acc.to_owned();
             if let Some(vars) = &self.b.vars {
                 acc.append(cstr(ACCUMULATOR_VARS), vars.clone());
@@ -981,13 +1147,46 @@ impl Pipeline {
     }
 }
 
+/// Does an expression read a user variable (`$$name`, not a system variable)?
+fn references_user_variable(value: RawBsonRef<'_>) -> bool {
+    match value {
+        RawBsonRef::String(s) => s.strip_prefix("$$").is_some_and(|name| {
+            let name = name.split('.').next().unwrap_or_default();
+            !matches!(name, "ROOT" | "CURRENT" | "REMOVE" | "NOW" | "CLUSTER_TIME" | "DESCEND" | "PRUNE" | "KEEP")
+        }),
+        RawBsonRef::Document(d) => d.iter().flatten().any(|(_, v)| references_user_variable(v)),
+        RawBsonRef::Array(a) => a.into_iter().flatten().any(references_user_variable),
+        _ => false,
+    }
+}
+
+/// The equality form of `$lookup` as conditions on the foreign table's columns.
+struct LookupEquality {
+    /// With an index on `foreignField`: (the local document's keys, NULL when the index
+    /// can't answer; the condition on the index key).
+    index: Option<(String, String)>,
+    /// The `$in` condition that decides.
+    condition: String,
+}
+
 /// Reads an `aggregate` command and builds its query: (namespace, query, cursor options).
-/// With `explaining`, the `cursor` option is not required.
+/// With `explaining`, the `cursor` option is not required. A final `$out`/`$merge` is left
+/// out of the query (see [`aggregate_first_page`]).
 pub fn aggregate_query(
     db: &str,
     spec_doc: &RawDocument,
     explaining: bool,
 ) -> DocDbResult<(String, PageQuery, CursorOptions)> {
+    let (ns, query, opts, _) = aggregate_plan(db, spec_doc, explaining)?;
+    Ok((ns, query, opts))
+}
+
+/// [`aggregate_query`] and the pipeline's final write stage, if it has one.
+fn aggregate_plan(
+    db: &str,
+    spec_doc: &RawDocument,
+    explaining: bool,
+) -> DocDbResult<(String, PageQuery, CursorOptions, Option<WriteStage>)> {
     let target = spec::command_target(spec_doc, "aggregate")?;
     // `{aggregate: 1}` runs a pipeline that starts from a source stage instead of a collection.
     let coll = match target {
@@ -1047,6 +1246,17 @@ pub fn aggregate_query(
             _ => bail!(TypeMismatch, "Each element of the 'pipeline' array must be an object (element {i})"),
         }
     }
+    // A final $out/$merge writes the results of the stages before it.
+    let write_stage = match stages.last() {
+        Some(last) => match stage_of(last) {
+            Ok((name, value)) => WriteStage::parse(name, value)?,
+            Err(_) => None,
+        },
+        None => None,
+    };
+    if write_stage.is_some() {
+        stages.pop();
+    }
     catalog::validate_database_name(db)?;
     let opts = CursorOptions { batch_size, limit: 0, single_batch: false };
     let (ns, mut pipeline, rest) = match coll {
@@ -1061,7 +1271,7 @@ pub fn aggregate_query(
             crate::authz::require_data(found.as_ref(), documentdb_authz::Action::Find, db, coll, spec_doc)?;
             let mut pipeline = match found {
                 Some(collection) => Pipeline::over_collection(&collection)?,
-                None => Pipeline::over_missing(db, Vec::new())?,
+                None => Pipeline::over_missing(db, Vec::new(), 0)?,
             };
             // Set after the view's own stages: those don't see the command's variables.
             pipeline.set_vars(vars);
@@ -1074,13 +1284,20 @@ pub fn aggregate_query(
     for s in rest {
         pipeline.add_stage(s)?;
     }
-    Ok((ns, pipeline.into_query(), opts))
+    Ok((ns, pipeline.into_query(), opts, write_stage))
 }
 
-/// `aggregate_cursor_first_page`.
+/// `aggregate_cursor_first_page`. A pipeline ending in `$out`/`$merge` writes its results
+/// and answers an empty batch, as MongoDB does.
 pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
-    let (ns, query, opts) = aggregate_query(db, spec_doc, false)?;
-    cursor::first_page(query, &ns, opts, cursor_id)
+    let (ns, query, opts, write_stage) = aggregate_plan(db, spec_doc, false)?;
+    match write_stage {
+        Some(stage) => {
+            super::out_merge::run(db, &stage, query, spec_doc)?;
+            cursor::first_page_from_documents(Vec::new(), &ns, None, 0)
+        }
+        None => cursor::first_page(query, &ns, opts, cursor_id),
+    }
 }
 
 /// `find` on a view: the view's pipeline, then the find's filter, sort, skip, limit and

@@ -10,6 +10,7 @@ pub mod index_sql;
 pub mod indexes;
 pub mod insert;
 pub mod new_collection;
+pub mod out_merge;
 pub mod query_sql;
 pub mod query_text;
 pub mod retryable;

@@ -45,6 +45,10 @@ pub struct SqlBuilder {
     /// Evaluated `let` variables, when the command has any.
     pub vars: Option<RawDocumentBuf>,
     vars_param: Option<String>,
+    /// Variables that differ per row of an enclosing query (a correlated `$lookup`
+    /// pipeline's `let`): the SQL expression computing them, passed to `_let` functions
+    /// instead of the constant `vars` (which then only name them, for parsing).
+    pub vars_sql: Option<String>,
     /// Whether the WHERE clause bounds an index key (the primary key or a secondary
     /// index): the rows may then come in index order, not in `ctid` order.
     pub uses_index_bounds: bool,
@@ -77,6 +81,7 @@ impl SqlBuilder {
             params: Vec::new(),
             vars,
             vars_param: None,
+            vars_sql: None,
             uses_index_bounds: false,
             uses_primary_key: false,
             bounds_a_range: false,
@@ -90,6 +95,9 @@ impl SqlBuilder {
     /// A call of a per-row function, or of its `_let` twin with the variables as last
     /// argument when the command has `let` variables.
     pub fn call(&mut self, func: PerRow, args: &str) -> String {
+        if let Some(vars) = &self.vars_sql {
+            return format!("{}({args}, {vars})", func.with_vars);
+        }
         match self.vars.clone() {
             None => format!("{}({args})", func.plain),
             Some(vars) => {

@@ -50,6 +50,30 @@ impl Validator {
         }))
     }
 
+    /// The validator as one document, for per-row SQL functions that check the documents a
+    /// statement writes (`$out`, `$merge`): [`Validator::from_spec`] reads it back.
+    pub fn to_spec(&self) -> bson::RawDocumentBuf {
+        rawdoc! {
+            "validator": self.spec.clone(),
+            "moderate": self.moderate,
+            "warn": self.warn_only,
+            "ns": self.namespace.as_str(),
+        }
+    }
+
+    /// The validator [`Validator::to_spec`] describes.
+    pub fn from_spec(spec: &RawDocument) -> DocDbResult<Validator> {
+        let invalid = |e: bson::error::Error| DocDbError::new(ErrorCode::InternalError, e.to_string());
+        let doc = spec.get_document("validator").map_err(invalid)?;
+        Ok(Validator {
+            filter: Self::parse(doc)?,
+            moderate: spec.get_bool("moderate").map_err(invalid)?,
+            warn_only: spec.get_bool("warn").map_err(invalid)?,
+            namespace: spec.get_str("ns").map_err(invalid)?.to_owned(),
+            spec: doc.to_owned(),
+        })
+    }
+
     fn violation(&self, doc: &RawDocument) -> DocDbResult<()> {
         if self.warn_only {
             pgrx::warning!(

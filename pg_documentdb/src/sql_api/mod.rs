@@ -11,6 +11,7 @@ mod cursors;
 mod diagnostics;
 mod group_accumulator;
 mod indexes;
+mod out_merge;
 mod out_record;
 mod per_row;
 mod text_search;

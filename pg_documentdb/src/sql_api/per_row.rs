@@ -367,6 +367,21 @@ fn bson_lookup_set(document: BsonRef<'_>, as_field: &str, matches: Option<BsonRe
     ok_or_throw(documentdb_query::lookup::set_matches(document.document(), as_field, matches).map(Bson::from))
 }
 
+/// `$lookup`'s pipeline variables for one local document: `spec` is `{ let: {...},
+/// outer?: {...command variables} }`; the result is the variables document the pipeline's
+/// per-row functions receive.
+#[pg_extern(sql = false)]
+fn bson_lookup_let(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
+    ok_or_throw((|| {
+        let vars = cached(fcinfo, spec.as_bytes(), || {
+            let spec = spec.document();
+            let let_spec = spec.get_document("let").map_err(|e| docdb_error!(InternalError, "{e}"))?;
+            documentdb_query::lookup::LetVariables::parse(let_spec, spec.get_document("outer").ok())
+        })?;
+        vars.evaluate(document.document()).map(Bson::from)
+    })())
+}
+
 /// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
 #[pg_extern(sql = false)]
 fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator<'static, Bson> {
