@@ -28,6 +28,7 @@ pub mod projection;
 pub mod sort;
 pub mod unwind;
 pub mod update;
+pub mod window;
 
 /// An evaluated value; `None` where MongoDB distinguishes "missing" from `null`.
 pub type Value = Option<bson::Bson>;
