@@ -609,6 +609,20 @@ impl Expression {
         env.eval(&self.node)
     }
 
+    /// Evaluates with `$$ROOT` bound to `root` and `$$CURRENT` to `current`, as `$redact`
+    /// evaluates its expression on each embedded document it descends into (MongoDB's
+    /// `DocumentSourceRedact` rebinds CURRENT and leaves ROOT the whole document).
+    pub fn evaluate_with_current(&self, root: &RawDocument, current: bson::Document) -> DocDbResult<Value> {
+        if let Node::Const(v) = &self.node {
+            return Ok(v.clone());
+        }
+        let mut env = Env::new(root, self.num_vars);
+        if let Some(slot) = env.vars.get_mut(CURRENT_VAR) {
+            *slot = Slot::Value(Some(Bson::Document(current)));
+        }
+        env.eval(&self.node)
+    }
+
     /// Evaluates against an owned document (converted to raw BSON first).
     pub fn evaluate_document(&self, root: &bson::Document) -> DocDbResult<Value> {
         let raw = bson::RawDocumentBuf::try_from(root)

@@ -11,8 +11,11 @@
 #![forbid(unsafe_code)]
 
 pub mod bucket;
+pub mod bucket_auto;
+pub mod densify;
 pub mod distinct;
 pub mod expr;
+pub mod fill;
 pub use expr::accumulators;
 pub mod filter;
 pub mod index_bounds;
@@ -25,6 +28,7 @@ pub mod wildcard_index;
 /// `$jsonSchema` (its home is `filter::json_schema`; this path is the one callers use).
 pub use filter::json_schema as schema;
 pub mod projection;
+pub mod redact;
 pub mod sort;
 pub mod unwind;
 pub mod update;
