@@ -35,6 +35,7 @@ if want lint; then
     cargo clippy --workspace --all-targets -- -D warnings
     log "lint: no import cycles between the modules of a crate"
     python3 scripts/module_cycles.py
+    python3 scripts/error_codes.py
 fi
 
 if want unit; then
