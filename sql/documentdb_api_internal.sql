@@ -162,3 +162,32 @@ CREATE FUNCTION documentdb_api_internal.bson_merge_matched(target documentdb_cor
 RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'bson_merge_matched_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_merge_unmatched(source documentdb_core.bson, spec documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'bson_merge_unmatched_wrapper';
+
+-- $redact (sql_api/per_row.rs): NULL when the document is pruned.
+CREATE FUNCTION documentdb_api_internal.bson_dollar_redact(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_redact_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_dollar_redact_let(document documentdb_core.bson, spec documentdb_core.bson, vars documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_dollar_redact_let_wrapper';
+
+-- $setWindowFields (sql_api/window.rs).
+CREATE FUNCTION documentdb_api_internal.bson_set_field(document documentdb_core.bson, path text, value documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_set_field_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_window_range_key(document documentdb_core.bson, path text, unit text)
+RETURNS float8 LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_window_range_key_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_linear_fill(x documentdb_core.bson, own documentdb_core.bson, previous documentdb_core.bson, next documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_linear_fill_wrapper';
+
+-- $bucketAuto (sql_api/bucket_auto.rs): keys, the running bucket numbering, outputs.
+CREATE FUNCTION documentdb_api_internal.bson_bucket_auto_key(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_bucket_auto_key_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_bucket_auto_assign_transition(internal, documentdb_core.bson, bigint, documentdb_core.bson)
+RETURNS internal LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'bson_bucket_auto_assign_transition_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_bucket_auto_assign_final(internal)
+RETURNS int4 LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'bson_bucket_auto_assign_final_wrapper';
+CREATE AGGREGATE documentdb_api_internal.bson_bucket_auto_assign(documentdb_core.bson, bigint, documentdb_core.bson) (
+    SFUNC = documentdb_api_internal.bson_bucket_auto_assign_transition,
+    STYPE = internal,
+    FINALFUNC = documentdb_api_internal.bson_bucket_auto_assign_final
+);
+CREATE FUNCTION documentdb_api_internal.bson_bucket_auto_output(min documentdb_core.bson, max documentdb_core.bson, next_min documentdb_core.bson, previous_max documentdb_core.bson, fields documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_bucket_auto_output_wrapper';

@@ -117,3 +117,19 @@ pub const OUT_DOCUMENT: &str = "documentdb_api_internal.bson_out_document";
 pub const MERGE_SOURCE: &str = "documentdb_api_internal.bson_merge_source";
 pub const MERGE_MATCHED: &str = "documentdb_api_internal.bson_merge_matched";
 pub const MERGE_UNMATCHED: &str = "documentdb_api_internal.bson_merge_unmatched";
+/// `$setWindowFields`: a document with one output field set (`sql_api/window.rs`
+/// `bson_set_field`), the sort value a range window orders by (`bson_window_range_key`),
+/// and `$linearFill`'s interpolation (`bson_linear_fill`).
+pub const SET_FIELD: &str = "documentdb_api_internal.bson_set_field";
+pub const WINDOW_RANGE_KEY: &str = "documentdb_api_internal.bson_window_range_key";
+pub const LINEAR_FILL: &str = "documentdb_api_internal.bson_linear_fill";
+/// A `$redact` stage (`sql_api/window.rs` `bson_dollar_redact`; NULL when pruned).
+pub const REDACT: PerRow = PerRow {
+    plain: "documentdb_api_internal.bson_dollar_redact",
+    with_vars: "documentdb_api_internal.bson_dollar_redact_let",
+};
+/// `$bucketAuto` (`sql_api/bucket_auto.rs`): a document's key, the running aggregate that
+/// numbers the buckets, and a bucket's output document.
+pub const BUCKET_AUTO_KEY: &str = "documentdb_api_internal.bson_bucket_auto_key";
+pub const BUCKET_AUTO_ASSIGN: &str = "documentdb_api_internal.bson_bucket_auto_assign";
+pub const BUCKET_AUTO_OUTPUT: &str = "documentdb_api_internal.bson_bucket_auto_output";

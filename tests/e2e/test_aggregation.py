@@ -4,6 +4,7 @@ dashboards send, checked against MongoDB's documented results.
 Run: python3 tests/e2e/test_aggregation.py --uri "$(cat data/mongodb.uri)"
 """
 import argparse
+import datetime
 import os
 import sys
 
@@ -355,6 +356,112 @@ def test_merge_modes():
     # A result with another _id than the matched document's.
     expect_code(66, lambda: list(salaries.aggregate([
         {"$match": {"_id": 1}}, {"$project": {"employee": 1}}, {"$merge": {"into": "by_name", "on": "employee"}}])))
+
+
+CAKE_SALES = [
+    {"_id": 0, "type": "chocolate", "orderDate": datetime.datetime(2020, 5, 18, 14, 10, 30), "state": "CA",
+     "price": 13, "quantity": 120},
+    {"_id": 1, "type": "chocolate", "orderDate": datetime.datetime(2021, 3, 20, 11, 30, 5), "state": "WA",
+     "price": 14, "quantity": 140},
+    {"_id": 2, "type": "vanilla", "orderDate": datetime.datetime(2021, 1, 11, 6, 31, 15), "state": "CA",
+     "price": 12, "quantity": 145},
+    {"_id": 3, "type": "vanilla", "orderDate": datetime.datetime(2020, 2, 8, 13, 13, 23), "state": "WA",
+     "price": 13, "quantity": 104},
+    {"_id": 4, "type": "strawberry", "orderDate": datetime.datetime(2019, 5, 18, 16, 9, 1), "state": "CA",
+     "price": 41, "quantity": 162},
+    {"_id": 5, "type": "strawberry", "orderDate": datetime.datetime(2019, 1, 8, 6, 12, 3), "state": "WA",
+     "price": 43, "quantity": 134},
+]
+
+
+def test_set_window_fields():
+    """Manual ($setWindowFields and its operators' pages, cakeSales): cumulative and moving
+    windows, rank functions, $shift, range windows with and without unit, covariance, and the
+    output sorted by partition then sortBy."""
+    cakes = fresh("cakeSales", CAKE_SALES)
+
+    def run(output, partition="$state", sort=None):
+        stage = {"partitionBy": partition, "sortBy": sort or {"orderDate": 1}, "output": output}
+        return list(cakes.aggregate([{"$setWindowFields": stage}]))
+
+    out = run({"cumulativeQuantityForState": {"$sum": "$quantity", "window": {"documents": ["unbounded", "current"]}}})
+    assert [(d["_id"], d["cumulativeQuantityForState"]) for d in out] == \
+        [(4, 162), (0, 282), (2, 427), (5, 134), (3, 238), (1, 378)]
+    out = run({"averageQuantity": {"$avg": "$quantity", "window": {"documents": [-1, 0]}}},
+              partition={"$year": "$orderDate"})
+    assert [d["averageQuantity"] for d in out] == [134, 148, 104, 112, 145, 142.5]
+    out = run({"rankQuantityForState": {"$rank": {}}, "n": {"$documentNumber": {}},
+               "next": {"$shift": {"output": "$quantity", "by": 1, "default": "Not available"}}},
+              sort={"quantity": -1})
+    assert [(d["_id"], d["rankQuantityForState"], d["n"], d["next"]) for d in out] == [
+        (4, 1, 1, 145), (2, 2, 2, 120), (0, 3, 3, "Not available"),
+        (1, 1, 1, 134), (5, 2, 2, 104), (3, 3, 3, "Not available")]
+    out = run({"recentOrders": {"$push": "$orderDate", "window": {"range": ["unbounded", 10], "unit": "month"}}})
+    assert [len(d["recentOrders"]) for d in out] == [1, 3, 3, 1, 2, 3]
+    out = run({"q": {"$addToSet": "$quantity", "window": {"range": [-10, 10]}}}, sort={"price": 1})
+    assert [sorted(d["q"]) for d in out] == [[120, 145], [120, 145], [162], [104, 140], [104, 140], [134]]
+    out = run({"c": {"$covariancePop": [{"$year": "$orderDate"}, "$quantity"],
+                     "window": {"documents": ["unbounded", "current"]}}})
+    assert [round(d["c"], 6) for d in out] == [0, -10.5, -5.666667, 0, -7.5, 2]
+    expect_code(5371602, lambda: run({"r": {"$rank": {}}}, sort={"a": 1, "b": 1}))
+    expect_code(5429413, lambda: run({"s": {"$sum": 1, "window": {"range": [-1, 0]}}}, sort={"type": 1}))
+
+
+def test_linear_fill_locf_and_fill():
+    """Manual ($linearFill, $locf, $fill): gaps filled by interpolation or the last value."""
+    hour = lambda h: datetime.datetime(2021, 3, 8, h)  # noqa: E731
+    stock = fresh("stock", [{"time": hour(9), "price": 500}, {"time": hour(10)}, {"time": hour(11), "price": 515},
+                            {"time": hour(12)}, {"time": hour(13)}, {"time": hour(14), "price": 485}])
+    out = list(stock.aggregate([
+        {"$setWindowFields": {"sortBy": {"time": 1}, "output": {"lf": {"$linearFill": "$price"}, "lo": {"$locf": "$price"}}}}]))
+    assert [d["lf"] for d in out] == [500, 507.5, 515, 505, 495, 485]
+    assert [d["lo"] for d in out] == [500, 500, 515, 515, 515, 485]
+    out = list(stock.aggregate([{"$fill": {"sortBy": {"time": 1}, "output": {"price": {"method": "linear"}}}}]))
+    assert [d["price"] for d in out] == [500, 507.5, 515, 505, 495, 485]
+    out = list(stock.aggregate([{"$fill": {"output": {"price": {"value": 0}}}}, {"$sort": {"time": 1}}]))
+    assert [d["price"] for d in out] == [500, 0, 515, 0, 0, 485]
+
+
+def test_redact():
+    """Manual ($redact): subdocuments whose tags the user may not see are pruned."""
+    forecasts = fresh("forecasts", [{
+        "_id": 1, "title": "123 Department Report", "tags": ["G", "STLW"], "year": 2014,
+        "subsections": [
+            {"subtitle": "Section 1: Overview", "tags": ["SI", "G"], "content": "Section 1"},
+            {"subtitle": "Section 2: Analysis", "tags": ["STLW"], "content": "Section 2"},
+            {"subtitle": "Section 3: Budgeting", "tags": ["TK"], "content": {"text": "Section 3", "tags": ["HCS"]}},
+        ]}])
+    access = ["STLW", "G"]
+    out = list(forecasts.aggregate([{"$match": {"year": 2014}}, {"$redact": {"$cond": {
+        "if": {"$gt": [{"$size": {"$setIntersection": ["$tags", access]}}, 0]},
+        "then": "$$DESCEND", "else": "$$PRUNE"}}}]))
+    assert [s["subtitle"] for s in out[0]["subsections"]] == ["Section 1: Overview", "Section 2: Analysis"]
+    assert list(forecasts.aggregate([{"$redact": "$$PRUNE"}])) == []
+
+
+def test_bucket_auto():
+    """Manual ($bucketAuto, artwork): four buckets by price; buckets by year with missing
+    years as null; granularity R5 boundaries."""
+    art = fresh("artwork", [
+        {"_id": 1, "year": 1926, "price": 199.99}, {"_id": 2, "year": 1902, "price": 280.00},
+        {"_id": 3, "year": 1925, "price": 76.04}, {"_id": 4, "price": 167.30},
+        {"_id": 5, "year": 1931, "price": 483.00}, {"_id": 6, "year": 1913, "price": 385.00},
+        {"_id": 7, "price": 159.00}, {"_id": 8, "year": 1918, "price": 118.42},
+    ])
+    out = list(art.aggregate([{"$bucketAuto": {"groupBy": "$price", "buckets": 4}}]))
+    assert out == [
+        {"_id": {"min": 76.04, "max": 159.0}, "count": 2}, {"_id": {"min": 159.0, "max": 199.99}, "count": 2},
+        {"_id": {"min": 199.99, "max": 385.0}, "count": 2}, {"_id": {"min": 385.0, "max": 483.0}, "count": 2}]
+    out = list(art.aggregate([{"$bucketAuto": {
+        "groupBy": "$year", "buckets": 3, "output": {"count": {"$sum": 1}, "years": {"$push": "$year"}}}}]))
+    assert out == [
+        {"_id": {"min": None, "max": 1913}, "count": 3, "years": [1902]},
+        {"_id": {"min": 1913, "max": 1926}, "count": 3, "years": [1913, 1918, 1925]},
+        {"_id": {"min": 1926, "max": 1931}, "count": 2, "years": [1926, 1931]}]
+    things = fresh("things", [{"_id": i} for i in range(100)])
+    out = list(things.aggregate([{"$bucketAuto": {"groupBy": "$_id", "buckets": 5, "granularity": "R5"}}]))
+    assert [(d["_id"]["min"], d["_id"]["max"], d["count"]) for d in out] == \
+        [(0, 25.0, 25), (25.0, 63.0, 38), (63.0, 100.0, 37)]
 
 
 def cleanup():

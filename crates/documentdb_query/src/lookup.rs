@@ -10,7 +10,7 @@
 //! values}}`: arrays on the foreign side match by element, `null` matches missing). The
 //! matches become an array at `as` (a dotted path sets a nested field, as `$addFields`).
 
-use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::projection::Projection;
@@ -267,16 +267,13 @@ pub fn set_matches(doc: &RawDocument, as_field: &str, matches: Option<&RawDocume
         Some(Ok((_, RawBsonRef::Array(a)))) => a.to_owned(),
         _ => RawArrayBuf::new(),
     };
-    let mut spec = RawDocumentBuf::new();
-    let key: &bson::raw::CStr =
-        as_field.try_into().map_err(|_| parse_error("field names cannot contain the null character"))?;
-    spec.append(key, rawdoc! { "$literal": array });
-    Projection::parse_add_fields(&spec)?.apply(doc)
+    Projection::set_value(doc, as_field, RawBsonRef::Array(&array))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bson::rawdoc;
 
     fn code(r: DocDbResult<Lookup>) -> i32 {
         r.err().map_or(0, |e| e.code.code())

@@ -369,6 +369,19 @@ impl Projection {
         parse_spec(spec, Mode::AddFields, None, ctx)
     }
 
+    /// `doc` with the (dotted) `path` set to `value`, as `$addFields: {path: {$literal:
+    /// value}}` sets it (`$lookup`'s `as`, `$setWindowFields` outputs).
+    pub fn set_value(doc: &RawDocument, path: &str, value: bson::RawBsonRef<'_>) -> DocDbResult<RawDocumentBuf> {
+        let key: &bson::raw::CStr = path
+            .try_into()
+            .map_err(|_| DocDbError::new(ErrorCode::BadValue, "field names cannot contain the null character"))?;
+        let mut literal = RawDocumentBuf::new();
+        literal.append(bson::raw::cstr!("$literal"), value);
+        let mut spec = RawDocumentBuf::new();
+        spec.append(key, literal);
+        Self::parse_add_fields(&spec)?.apply(doc)
+    }
+
     /// Parses an `$unset` stage (string or array of strings).
     pub fn parse_unset(spec: bson::RawBsonRef<'_>) -> DocDbResult<Projection> {
         let not_strings =

@@ -1,7 +1,8 @@
 //! `$group` accumulators as one PostgreSQL aggregate:
 //! `documentdb_api_internal.bson_group_accumulate(document, '{ "$sum" : "$x" }')`.
 //! The transition state is a Rust accumulator living in the aggregate's memory context
-//! (dropped with it); the final function returns `{ "" : result }`.
+//! (dropped with it); the final function returns `{ "" : result }` and leaves the state
+//! as it was, so the aggregate also runs over `$setWindowFields` windows.
 
 use bson::RawBsonRef;
 use documentdb_errors::docdb_error;
@@ -27,7 +28,10 @@ fn accumulator_of(spec: &bson::RawDocument) -> documentdb_errors::DocDbResult<Ac
         }
     }
     let (op, arg) = op_arg.ok_or_else(|| docdb_error!(InternalError, "empty accumulator spec"))?;
-    Accumulator::parse_with_context(op, arg, &ctx)
+    // Specs come from the translator, which validated them for their stage ($group with
+    // the group accumulators; $setWindowFields also with the window-only ones).
+    let arg = bson::Bson::try_from(arg).map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+    Accumulator::parse_window(op, &arg, &ctx)
 }
 
 struct GroupState {
@@ -75,7 +79,7 @@ fn bson_group_accumulate_final(fcinfo: pg_sys::FunctionCallInfo) -> Option<Bson>
             return Some(wrap(RawBsonRef::Null));
         }
         let state = pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr::<GroupState>().as_ref()?;
-        let value = state.accumulator.finish();
+        let value = ok_or_throw(state.accumulator.finish_checked());
         let raw = ok_or_throw(documentdb_query::document::to_raw_value(&value));
         Some(wrap(raw.as_raw_bson_ref()))
     }

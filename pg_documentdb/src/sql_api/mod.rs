@@ -5,6 +5,7 @@
 //! `sql/documentdb_api.sql` for the public `documentdb_api` functions and
 //! `sql/documentdb_api_internal.sql` for the internal functions generated queries call.
 
+mod bucket_auto;
 mod collections;
 mod crud;
 mod cursors;
@@ -16,3 +17,4 @@ mod out_record;
 mod per_row;
 mod text_search;
 mod users;
+mod window;

@@ -382,6 +382,18 @@ fn bson_lookup_let(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::Fun
     })())
 }
 
+per_row_with_let_twin! {
+    /// A `$redact` stage (`spec` is `{ "" : <expression> }`): the document with the
+    /// subdocuments the expression prunes removed, or NULL when it prunes the document.
+    fn bson_dollar_redact / bson_dollar_redact_let(document, spec) -> Option<Bson> =
+        |vars, fcinfo| ok_or_throw((|| {
+            let redact = cached(fcinfo, &key(&[spec.as_bytes()], vars), || {
+                documentdb_query::redact::parse(unwrap_value(spec.document())?, &context(vars)?)
+            })?;
+            Ok(redact.apply(document.document())?.map(Bson::from))
+        })());
+}
+
 /// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
 #[pg_extern(sql = false)]
 fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator<'static, Bson> {

@@ -910,6 +910,8 @@ impl Accumulator {
                 }
             }
             State::List(items) => match op {
+                // mongod's $push skips missing values ($firstN/$lastN keep them as null).
+                Push if value.is_none() => {}
                 Push | FirstN | LastN if op != FirstN || items.len() < n => {
                     let val = value.unwrap_or(Bson::Null);
                     hold(&mut self.held_bytes, op, approximate_size(&val), 0)?;

@@ -9,6 +9,8 @@
 //! lateral set-returning function). PostgreSQL then plans, streams and spills the whole
 //! pipeline; new stages slot in as another case of [`Pipeline::add_stage`].
 
+mod window;
+
 use bson::{rawdoc, Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use documentdb_query::expr::{ExprContext, Expression};
@@ -664,8 +666,24 @@ impl Pipeline {
             }
             // The last stage is run by `aggregate_query` (`out_merge`); anywhere else is an error.
             "$out" | "$merge" => return Err(super::out_merge::not_last(name)),
-            "$graphLookup" | "$bucketAuto" | "$geoNear" | "$densify" | "$fill" | "$setWindowFields" | "$redact"
-            | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
+            "$setWindowFields" => self.add_set_window_fields(value)?,
+            "$fill" => {
+                // MongoDB's own definition: $setWindowFields for the methods, then
+                // $addFields for the values.
+                for desugared in documentdb_query::fill::fill_stages(value)? {
+                    self.add_stage(&desugared)?;
+                }
+            }
+            "$redact" => {
+                documentdb_query::redact::parse(value, &self.b.ctx()?)?;
+                self.transform(sql_names::REDACT, wrap_value_doc(value));
+                // A pruned document is NULL: drop it.
+                self.wrap(true);
+                self.level.where_.push("document IS NOT NULL".into());
+            }
+            "$bucketAuto" => self.add_bucket_auto(value)?,
+            "$graphLookup" | "$geoNear" | "$densify" | "$currentOp" | "$listSessions" | "$changeStream"
+            | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.
@@ -1119,6 +1137,67 @@ impl Pipeline {
         self.level.aggregated = true;
         // Grouped rows have no text score (MongoDB drops the metadata).
         self.level.text_score = None;
+        Ok(())
+    }
+
+    /// `$bucketAuto`: the documents in key order numbered into buckets by a running
+    /// aggregate (MongoDB's sizing: equal keys share a bucket, granularity boundaries), then
+    /// grouped by bucket number with the output accumulators, each bucket's `_id` bounded by
+    /// its neighbours' keys.
+    fn add_bucket_auto(&mut self, value: RawBsonRef<'_>) -> DocDbResult<()> {
+        let parsed = documentdb_query::bucket_auto::parse(value, &self.b.ctx()?)?;
+        let mut spec = rawdoc! { "spec": bson::RawBson::from(value) };
+        if let Some(vars) = &self.b.vars {
+            spec.append(cstr("vars"), vars.clone());
+        }
+        let spec = self.bson_param(spec.into_bytes());
+        let mut fields = Vec::new();
+        for element in parsed.output() {
+            let (field, acc) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+            let RawBsonRef::Document(acc) = acc else {
+                bail!(InternalError, "$bucketAuto output field '{}' is not an accumulator", field.as_str());
+            };
+            let mut acc = acc.to_owned();
+            if let Some(vars) = &self.b.vars {
+                acc.append(cstr(ACCUMULATOR_VARS), vars.clone());
+            }
+            let p = self.bson_param(acc.into_bytes());
+            let name = self.b.param(OwnedParam::Text(field.as_str().to_owned()));
+            fields.push(format!("{name}::text, {}(document, {p})", sql_names::GROUP_ACCUMULATE));
+        }
+        let fields = if fields.is_empty() {
+            "'{}'::documentdb_core.bson".to_owned()
+        } else {
+            format!("{}({})", sql_names::BUILD_DOCUMENT, fields.join(", "))
+        };
+        let inner = self.level_sql_without_score();
+        self.depth += 1;
+        let d = self.depth;
+        let keyed = format!(
+            "SELECT document, {}(document, {spec}) AS kd, count(*) OVER () AS total FROM ({inner}) i{d}",
+            sql_names::BUCKET_AUTO_KEY
+        );
+        let numbered = format!(
+            "SELECT document, kd, {}(kd, total, {spec}) OVER (ORDER BY kd ROWS UNBOUNDED PRECEDING) AS b \
+             FROM ({keyed}) k{d}",
+            sql_names::BUCKET_AUTO_ASSIGN
+        );
+        let grouped = format!(
+            "SELECT b, {acc}(kd, '{{ \"$first\" : \"$k\" }}'::documentdb_core.bson ORDER BY kd) AS b_min, \
+             {acc}(kd, '{{ \"$last\" : \"$k\" }}'::documentdb_core.bson ORDER BY kd) AS b_max, {fields} AS b_fields \
+             FROM ({numbered}) n{d} GROUP BY b",
+            acc = sql_names::GROUP_ACCUMULATE
+        );
+        let output = format!(
+            "SELECT {}(b_min, b_max, lead(b_min) OVER (ORDER BY b), lag(b_max) OVER (ORDER BY b), b_fields, {spec}) \
+             AS document, b FROM ({grouped}) g{d}",
+            sql_names::BUCKET_AUTO_OUTPUT
+        );
+        self.level = Level::over(format!("({output}) s{d}"));
+        self.level.order = Some(format!("s{d}.b"));
+        self.level.order_keys = vec![(format!("s{d}.b"), true)];
+        self.level.aggregated = true;
+        self.collection = None;
         Ok(())
     }
 
