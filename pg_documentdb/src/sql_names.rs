@@ -50,6 +50,8 @@ pub const UNSET: &str = "documentdb_api_internal.bson_dollar_unset";
 /// the output with the matches set (`bson_lookup_set`).
 pub const LOOKUP_CONDITION: &str = "documentdb_api_internal.bson_lookup_condition";
 pub const LOOKUP_SET: &str = "documentdb_api_internal.bson_lookup_set";
+/// `$lookup` + `$unwind` of its `as` field: the output for one match (`bson_lookup_set_one`).
+pub const LOOKUP_SET_ONE: &str = "documentdb_api_internal.bson_lookup_set_one";
 /// `$lookup`: the variables of its pipeline for one local document (`bson_lookup_let`).
 pub const LOOKUP_LET: &str = "documentdb_api_internal.bson_lookup_let";
 /// `$lookup`: the foreign index keys of one local document (`bson_lookup_keys`).

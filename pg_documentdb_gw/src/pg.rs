@@ -190,7 +190,10 @@ impl PgPool {
             .user(&settings.user)
             .dbname(&settings.database)
             .application_name("documentdb_gateway")
-            .options("-c search_path=documentdb_api_catalog,documentdb_api,public")
+            // No JIT: generated queries spend their time in our per-row functions, which
+            // JIT cannot inline, and compiling a large aggregation costs 80-145 ms
+            // (bench/aggregation_bench.py, 100k-document $lookup) for no gain.
+            .options("-c search_path=documentdb_api_catalog,documentdb_api,public -c jit=off")
             .connect_timeout(Duration::from_secs(10));
         let socket = settings.socket_path();
         let manager = Manager::from_connect(

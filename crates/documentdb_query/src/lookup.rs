@@ -175,13 +175,17 @@ pub fn local_keys(doc: &RawDocument, local_field: &str) -> Option<Vec<RawDocumen
     if values.is_empty() {
         return Some(vec![crate::document::single_value_document(RawBsonRef::Null)]);
     }
-    values
-        .into_iter()
-        .map(|v| match v {
-            RawBsonRef::Array(_) | RawBsonRef::RegularExpression(_) => None,
-            v => Some(crate::document::single_value_document(v)),
-        })
-        .collect()
+    let mut keys: Vec<RawBsonRef<'_>> = Vec::with_capacity(values.len());
+    for v in values {
+        if matches!(v, RawBsonRef::Array(_) | RawBsonRef::RegularExpression(_)) {
+            return None;
+        }
+        // Each foreign document once: equal values (1 and 1.0) give one key.
+        if !keys.iter().any(|k| documentdb_bson::compare::compare_values(*k, v) == std::cmp::Ordering::Equal) {
+            keys.push(v);
+        }
+    }
+    Some(keys.into_iter().map(crate::document::single_value_document).collect())
 }
 
 /// The variables of a `$lookup` pipeline for one local document: the command's variables
@@ -331,6 +335,7 @@ mod tests {
         let keys = local_keys(&doc, "a").unwrap();
         assert_eq!(keys, vec![rawdoc! { "": "x" }, rawdoc! { "": 2 }]);
         assert_eq!(local_keys(&doc, "missing").unwrap(), vec![rawdoc! { "": null }]);
+        assert_eq!(local_keys(&rawdoc! { "a": [1, 1.0, 2] }, "a").unwrap(), vec![rawdoc! { "": 1 }, rawdoc! { "": 2 }]);
         assert!(local_keys(&rawdoc! { "n": [[1]] }, "n").is_none(), "a nested array");
         let regex =
             bson::Regex { pattern: "^x".to_string().try_into().unwrap(), options: String::new().try_into().unwrap() };

@@ -375,6 +375,26 @@ impl Projection {
         let key: &bson::raw::CStr = path
             .try_into()
             .map_err(|_| DocDbError::new(ErrorCode::BadValue, "field names cannot contain the null character"))?;
+        if !path.contains('.') && !path.starts_with('$') && !path.is_empty() {
+            // A top-level field: copy the elements, the value in place of the field's old
+            // one or last (what $addFields does), without parsing a projection per row.
+            let mut out = RawDocumentBuf::new();
+            let mut replaced = false;
+            for element in doc {
+                let (k, v) = element.map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+                if k.as_str() == path {
+                    out.append(k, value);
+                    replaced = true;
+                } else {
+                    out.append(k, v);
+                }
+            }
+            if !replaced {
+                out.append(key, value);
+            }
+            crate::document::check_size(&out)?;
+            return Ok(out);
+        }
         let mut literal = RawDocumentBuf::new();
         literal.append(bson::raw::cstr!("$literal"), value);
         let mut spec = RawDocumentBuf::new();

@@ -117,6 +117,20 @@ impl Unwind {
     }
 
     /// Unwinds one document: zero, one or more output documents.
+    /// The unwound field's path (without `$`).
+    pub fn path(&self) -> String {
+        self.path.join(".")
+    }
+
+    /// Does the stage set `includeArrayIndex`?
+    pub fn includes_array_index(&self) -> bool {
+        self.include_array_index.is_some()
+    }
+
+    pub fn preserves_null_and_empty_arrays(&self) -> bool {
+        self.preserve_null_and_empty_arrays
+    }
+
     pub fn apply(&self, doc: &RawDocument) -> DocDbResult<Vec<RawDocumentBuf>> {
         let mut owned = Document::try_from(doc).map_err(invalid_bson)?;
         let mut out = Vec::new();

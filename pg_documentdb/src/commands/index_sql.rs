@@ -23,12 +23,18 @@ pub const PRIMARY_KEY: &str = "object_id";
 /// key's `object_id` for `_id`, or the key expression of a secondary index holding one
 /// single-valued key per document for the path (hidden indexes are never chosen).
 pub(crate) fn index_key_expression(collection: &Collection, path: &str) -> DocDbResult<Option<String>> {
+    index_key_expression_of(collection, path, "")
+}
+
+/// [`index_key_expression`] over the columns of the table aliased `alias` (`"f."`; empty
+/// for unqualified columns).
+pub(crate) fn index_key_expression_of(collection: &Collection, path: &str, alias: &str) -> DocDbResult<Option<String>> {
     if path == "_id" {
-        return Ok(Some(PRIMARY_KEY.to_owned()));
+        return Ok(Some(format!("{alias}{PRIMARY_KEY}")));
     }
     for index in collection.indexes.iter().filter(|i| i.bounds_keys() && !i.is_hidden()) {
         if let Some(ascending) = index.ascending_on(path) {
-            return sort_key_expression("document", path, ascending).map(Some);
+            return sort_key_expression(&format!("{alias}document"), path, ascending).map(Some);
         }
     }
     Ok(None)

@@ -367,6 +367,20 @@ fn bson_lookup_set(document: BsonRef<'_>, as_field: &str, matches: Option<BsonRe
     ok_or_throw(documentdb_query::lookup::set_matches(document.document(), as_field, matches).map(Bson::from))
 }
 
+/// `$lookup` followed by `$unwind` of its `as` field, for one match: `document` with
+/// `as_field` set to the matched foreign document (NULL: no match, the field removed, as
+/// `$unwind` with preserveNullAndEmptyArrays leaves a document whose `as` array was empty).
+#[pg_extern(sql = false)]
+fn bson_lookup_set_one(document: BsonRef<'_>, as_field: &str, matched: Option<BsonRef<'_>>) -> Bson {
+    ok_or_throw(
+        match &matched {
+            Some(m) => Projection::set_value(document.document(), as_field, RawBsonRef::Document(m.document())),
+            None => Projection::parse_unset(RawBsonRef::String(as_field)).and_then(|p| p.apply(document.document())),
+        }
+        .map(Bson::from),
+    )
+}
+
 /// `$lookup`'s pipeline variables for one local document: `spec` is `{ let: {...},
 /// outer?: {...command variables} }`; the result is the variables document the pipeline's
 /// per-row functions receive.

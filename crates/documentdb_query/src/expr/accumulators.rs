@@ -122,6 +122,29 @@ impl AccumulatorOp {
         matches!(self, Locf | Integral | Derivative | ExpMovingAvg | CovariancePop | CovarianceSamp)
     }
 
+    /// Does the result depend on the order documents arrive in (so a `$group` must feed
+    /// them in the pipeline's order)? `$first`, `$last`, `$push`, `$firstN`, `$lastN`,
+    /// `$mergeObjects` and the window-only operators do; sums, averages, extremes, sets,
+    /// percentiles and the sortBy-ordered `$top`/`$bottom` families do not.
+    pub fn depends_on_input_order(self) -> bool {
+        use AccumulatorOp::*;
+        matches!(
+            self,
+            First
+                | Last
+                | Push
+                | FirstN
+                | LastN
+                | MergeObjects
+                | Locf
+                | Integral
+                | Derivative
+                | ExpMovingAvg
+                | CovariancePop
+                | CovarianceSamp
+        )
+    }
+
     pub fn name(self) -> &'static str {
         use AccumulatorOp::*;
         match self {

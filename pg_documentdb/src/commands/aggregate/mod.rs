@@ -287,18 +287,14 @@ impl Pipeline {
         let database = current.database.clone();
         let mut pipeline = Pipeline::over_source(b, &database, level, Some(current));
         pipeline.set_base_depth(base_depth);
-        for stage in &view_stages {
-            pipeline.add_stage(stage)?;
-        }
+        pipeline.add_stages(view_stages.iter().map(|s| s.as_ref()))?;
         Ok(pipeline)
     }
 
     fn over_missing(database: &str, stages: Vec<RawDocumentBuf>, base_depth: usize) -> DocDbResult<Pipeline> {
         let mut pipeline = Pipeline::over_source(SqlBuilder::new(), database, Level::over(EMPTY_SOURCE.into()), None);
         pipeline.set_base_depth(base_depth);
-        for stage in &stages {
-            pipeline.add_stage(stage)?;
-        }
+        pipeline.add_stages(stages.iter().map(|s| s.as_ref()))?;
         Ok(pipeline)
     }
 
@@ -455,6 +451,24 @@ impl Pipeline {
             }
         }
         Ok(keys)
+    }
+
+    /// Adds stages in order. A `$lookup` directly followed by an `$unwind` of its `as`
+    /// field runs as one join, as MongoDB's optimizer coalesces them.
+    pub fn add_stages<'s>(&mut self, stages: impl IntoIterator<Item = &'s RawDocument>) -> DocDbResult<()> {
+        let stages: Vec<&RawDocument> = stages.into_iter().collect();
+        let mut i = 0;
+        while i < stages.len() {
+            if let (Ok(("$lookup", value)), Some(next)) = (stage_of(stages[i]), stages.get(i + 1)) {
+                if self.add_lookup_unwind(stages[i], value, next)? {
+                    i += 2;
+                    continue;
+                }
+            }
+            self.add_stage(stages[i])?;
+            i += 1;
+        }
+        Ok(())
     }
 
     pub fn add_stage(&mut self, stage: &RawDocument) -> DocDbResult<()> {
@@ -738,6 +752,96 @@ impl Pipeline {
         Ok(())
     }
 
+    /// `$lookup` (equality form, `foreignField` with one index key per document or `_id`)
+    /// followed by `$unwind` of `as` (without includeArrayIndex) as a join the planner may
+    /// hash: one row per (document, match), in the documents' order. Documents whose local
+    /// values have no index keys (arrays or regexes inside them) take the correlated path.
+    /// False when the pair doesn't qualify (the stages are then added one by one).
+    fn add_lookup_unwind(
+        &mut self,
+        stage: &RawDocument,
+        value: RawBsonRef<'_>,
+        next: &RawDocument,
+    ) -> DocDbResult<bool> {
+        let Ok(("$unwind", unwind_value)) = stage_of(next) else { return Ok(false) };
+        let lookup = documentdb_query::lookup::Lookup::parse(value)?;
+        let unwind = documentdb_query::unwind::Unwind::parse(unwind_value)?;
+        let (Some((local_field, foreign_field)), Some(from), None) = (&lookup.equality, &lookup.from, &lookup.pipeline)
+        else {
+            return Ok(false);
+        };
+        if unwind.includes_array_index() || unwind.path() != lookup.as_field {
+            return Ok(false);
+        }
+        catalog::validate_collection_name(&self.database, from)?;
+        let Some(foreign) = catalog::lookup(&self.database, from)?.filter(|f| !f.is_view()) else {
+            return Ok(false);
+        };
+        let Some(foreign_key) = super::index_sql::index_key_expression_of(&foreign, foreign_field, "f.")? else {
+            return Ok(false);
+        };
+        crate::authz::require_data(Some(&foreign), documentdb_authz::Action::Find, &self.database, from, stage)?;
+        self.stages_added += 2;
+        let inner = self.level_sql_without_score();
+        self.depth += 1;
+        let d = self.depth;
+        let local_param = self.b.param(OwnedParam::Text(local_field.clone()));
+        let as_field = self.b.param(OwnedParam::Text(lookup.as_field.clone()));
+        let collection_id = self.b.param(OwnedParam::Int8(foreign.id));
+        let unwind_spec = match unwind_value {
+            RawBsonRef::String(path) => rawdoc! { "path": path },
+            RawBsonRef::Document(doc) => doc.to_owned(),
+            _ => bail!(InternalError, "$unwind specification is neither a string nor a document"),
+        };
+        let unwind_spec = self.bson_param(unwind_spec.into_bytes());
+        let correlated = self.lookup_equality(&foreign, "l", local_field, foreign_field)?;
+        let table = foreign.table();
+        // One key (a scalar local value, the common case) joins on the column directly;
+        // several are unnested first.
+        let matches = format!(
+            "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
+             FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key \
+             UNION ALL \
+             SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
+             FROM l CROSS JOIN LATERAL unnest(l.keys) k(key) \
+             JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
+             WHERE cardinality(l.keys) > 1",
+            set_one = sql_names::LOOKUP_SET_ONE,
+            eq = sql_names::BSON_EQ,
+        );
+        let fallback = format!(
+            "SELECT l.lookup_rn, u.unwound AS document FROM l CROSS JOIN LATERAL \
+             {unwind}({set}(l.document, {as_field}::text, {correlated}), {unwind_spec}) u(unwound) \
+             WHERE l.keys IS NULL",
+            unwind = sql_names::UNWIND,
+            set = sql_names::LOOKUP_SET,
+        );
+        let local = format!(
+            "SELECT document, keys, CASE WHEN cardinality(keys) = 1 THEN keys[1] END AS key, \
+             row_number() OVER () AS lookup_rn FROM \
+             (SELECT document, {}(document, {local_param}::text) AS keys FROM ({inner}) i) i",
+            sql_names::LOOKUP_KEYS
+        );
+        let body = if unwind.preserves_null_and_empty_arrays() {
+            // Documents without matches stay, without the `as` field.
+            format!(
+                "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({matches}) \
+                 SELECT lookup_rn, document FROM m \
+                 UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
+                 WHERE keys IS NOT NULL AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
+                 UNION ALL {fallback}",
+                set_one = sql_names::LOOKUP_SET_ONE
+            )
+        } else {
+            format!("WITH l AS MATERIALIZED ({local}) {matches} UNION ALL {fallback}")
+        };
+        self.level = Level::over(format!("({body}) s{d}"));
+        self.level.order = Some(format!("s{d}.lookup_rn"));
+        self.level.order_keys = vec![(format!("s{d}.lookup_rn"), true)];
+        self.collection = None;
+        Ok(true)
+    }
+
     /// The matches of the equality form, read from the foreign table itself (its columns
     /// unqualified: the local document is `{local}.document`).
     fn lookup_equality(
@@ -873,9 +977,7 @@ impl Pipeline {
                 }
             }
         }
-        for nested_stage in stages.iter().skip(usize::from(starts_with_documents)) {
-            nested.add_stage(nested_stage)?;
-        }
+        nested.add_stages(stages.iter().skip(usize::from(starts_with_documents)).map(|s| s.as_ref()))?;
         let sql = self.embed(nested);
         Ok(format!("(SELECT {}(f.document, '') FROM ({sql}) f)", sql_names::ARRAY_AGG))
     }
@@ -985,9 +1087,7 @@ impl Pipeline {
                 p
             }
         };
-        for nested_stage in stages.iter().skip(usize::from(coll.is_none())) {
-            nested.add_stage(nested_stage)?;
-        }
+        nested.add_stages(stages.iter().skip(usize::from(coll.is_none())).map(|s| s.as_ref()))?;
         let other = self.embed(nested);
         let inner = self.level_sql_without_score();
         self.depth += 1;
@@ -1062,6 +1162,7 @@ impl Pipeline {
     fn add_group(&mut self, spec: &RawDocument) -> DocDbResult<()> {
         let mut id_expr: Option<RawBsonRef<'_>> = None;
         let mut accumulators: Vec<(String, RawDocumentBuf)> = Vec::new();
+        let mut order_sensitive = false;
         for element in spec {
             let (field, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
             let field = field.as_str();
@@ -1094,7 +1195,9 @@ impl Pipeline {
                     format!("The field '{field}' must specify one accumulator"),
                 ));
             };
-            documentdb_query::accumulators::Accumulator::parse_with_context(op.as_str(), arg, &self.b.ctx()?)?;
+            let parsed =
+                documentdb_query::accumulators::Accumulator::parse_with_context(op.as_str(), arg, &self.b.ctx()?)?;
+            order_sensitive |= parsed.op().depends_on_input_order();
             if self.b.vars_sql.is_some() && references_user_variable(RawBsonRef::Document(acc)) {
                 bail!(
                     NotImplemented,
@@ -1112,7 +1215,12 @@ impl Pipeline {
         };
         documentdb_query::expr::Expression::parse(id_expr, &self.b.ctx()?)?;
 
-        self.wrap(true);
+        // The input order matters only to accumulators that depend on it ($first, $push...):
+        // otherwise PostgreSQL may group without sorting first.
+        if !order_sensitive && !self.level.has_row_limits() {
+            self.level.order = None;
+        }
+        self.wrap(order_sensitive);
         let order_keys = self.level.order_keys.clone();
         let id_param = self.bson_param(wrap_value_doc(id_expr));
         let get = self.b.call(sql_names::EXPRESSION_GET, &format!("document, {id_param}"));
@@ -1360,9 +1468,7 @@ fn aggregate_plan(
             (format!("{db}.{coll}"), pipeline, &stages[..])
         }
     };
-    for s in rest {
-        pipeline.add_stage(s)?;
-    }
+    pipeline.add_stages(rest.iter().copied())?;
     Ok((ns, pipeline.into_query(), opts, write_stage))
 }
 
