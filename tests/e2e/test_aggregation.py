@@ -151,6 +151,33 @@ def test_lookup_pipeline_forms():
         "from": "warehouses", "localField": "item", "pipeline": [], "as": "w"}}])))
 
 
+def test_lookup_then_unwind_is_one_join():
+    """MongoDB coalesces $lookup + $unwind of its `as` field; ours joins: the results equal
+    the two stages run apart (an $addFields between them keeps them apart), for scalar,
+    array, missing and nested-array local values, with and without
+    preserveNullAndEmptyArrays, on _id and on an indexed field."""
+    fresh("lu_items", [{"_id": i, "sku": f"s{i % 4}", "n": i} for i in range(8)])
+    db().lu_items.create_index("sku")
+    orders = fresh("lu_orders", [
+        {"_id": 1, "item": 3, "sku": "s1"}, {"_id": 2, "item": [1, 2, 2.0], "sku": ["s0", "s2"]},
+        {"_id": 3}, {"_id": 4, "item": 42, "sku": "none"}, {"_id": 5, "item": [[1]], "sku": [["s1"]]},
+        {"_id": 6, "item": None, "sku": None},
+    ])
+    for local, foreign in [("item", "_id"), ("sku", "sku")]:
+        for preserve in [False, True]:
+            lookup = {"$lookup": {"from": "lu_items", "localField": local, "foreignField": foreign, "as": "m"}}
+            unwind = {"$unwind": {"path": "$m", "preserveNullAndEmptyArrays": preserve}}
+            key = lambda d: (d["_id"], d.get("m", {}).get("_id", -1))  # noqa: E731
+            joined = sorted(orders.aggregate([lookup, unwind]), key=key)
+            apart = sorted(orders.aggregate([lookup, {"$addFields": {"x": 1}}, unwind, {"$unset": "x"}]), key=key)
+            assert joined == apart, (local, preserve, joined, apart)
+            assert len(joined) > 0
+    # Input order is kept: each order's matches follow the sorted orders.
+    out = list(orders.aggregate([{"$sort": {"_id": -1}}, {"$lookup": {
+        "from": "lu_items", "localField": "item", "foreignField": "_id", "as": "m"}}, {"$unwind": "$m"}]))
+    assert [d["_id"] for d in out] == sorted((d["_id"] for d in out), reverse=True)
+
+
 def test_lookup_errors():
     orders = fresh("orders_err", [{"_id": 1}])
     expect_code(9, lambda: list(orders.aggregate([{"$lookup": {"from": "x", "localField": "a", "foreignField": "b"}}])))
