@@ -193,3 +193,8 @@ CREATE AGGREGATE documentdb_api_internal.bson_bucket_auto_assign(documentdb_core
 );
 CREATE FUNCTION documentdb_api_internal.bson_bucket_auto_output(min documentdb_core.bson, max documentdb_core.bson, next_min documentdb_core.bson, previous_max documentdb_core.bson, fields documentdb_core.bson, spec documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_bucket_auto_output_wrapper';
+
+-- $graphLookup (sql_api/per_row.rs): the search from one document; it queries the foreign
+-- collection, so STABLE (it sees the calling statement's snapshot).
+CREATE FUNCTION documentdb_api_internal.bson_graph_lookup(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'bson_graph_lookup_wrapper';

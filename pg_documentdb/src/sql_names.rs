@@ -135,3 +135,5 @@ pub const REDACT: PerRow = PerRow {
 pub const BUCKET_AUTO_KEY: &str = "documentdb_api_internal.bson_bucket_auto_key";
 pub const BUCKET_AUTO_ASSIGN: &str = "documentdb_api_internal.bson_bucket_auto_assign";
 pub const BUCKET_AUTO_OUTPUT: &str = "documentdb_api_internal.bson_bucket_auto_output";
+/// `$graphLookup`'s search from one document (`sql_api/per_row.rs` `bson_graph_lookup`).
+pub const GRAPH_LOOKUP: &str = "documentdb_api_internal.bson_graph_lookup";

@@ -29,6 +29,9 @@ pub struct Cursor {
     /// The snapshot (cluster time) of the snapshot read that opened it: it lives on that
     /// snapshot's connection.
     pub snapshot: Option<bson::Timestamp>,
+    /// The namespace the cursor reads (`db.coll`), when known: dropping or renaming that
+    /// collection closes it, as MongoDB kills the cursors of a dropped collection.
+    pub namespace: Option<String>,
     last_used: Instant,
 }
 
@@ -42,6 +45,7 @@ impl Cursor {
             session: None,
             transaction: None,
             snapshot: None,
+            namespace: None,
             last_used: Instant::now(),
         }
     }
@@ -53,6 +57,11 @@ impl Cursor {
 
     pub fn in_transaction(mut self, number: Option<i64>) -> Cursor {
         self.transaction = number;
+        self
+    }
+
+    pub fn on_namespace(mut self, namespace: Option<String>) -> Cursor {
+        self.namespace = namespace;
         self
     }
 
@@ -202,6 +211,26 @@ impl CursorStore {
             }
         }
         idle.into_iter()
+            .filter_map(|id| match slots.remove(&id) {
+                Some(Slot::Idle(c)) => Some((id, *c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Takes out the idle cursors holding a connection that read a namespace `matches`
+    /// selects (a collection about to be dropped or renamed: their open transactions would
+    /// make the DDL wait), for closing. Cursors in a getMore are marked killed.
+    pub fn kill_namespaces(&self, matches: impl Fn(&str) -> bool) -> Vec<(i64, Cursor)> {
+        let mut slots = self.lock();
+        let ids: Vec<i64> = slots
+            .iter()
+            .filter(|(_, s)| {
+                matches!(s, Slot::Idle(c) if c.pinned.is_some() && c.namespace.as_deref().is_some_and(&matches))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        ids.into_iter()
             .filter_map(|id| match slots.remove(&id) {
                 Some(Slot::Idle(c)) => Some((id, *c)),
                 _ => None,

@@ -178,6 +178,47 @@ def test_lookup_then_unwind_is_one_join():
     assert [d["_id"] for d in out] == sorted((d["_id"] for d in out), reverse=True)
 
 
+def test_graph_lookup():
+    """Manual ($graphLookup): the employees' reporting hierarchy with depthField; the
+    airports within two connections, with and without restrictSearchWithMatch and an index
+    on connectToField; cycles end the search; errors 40101 / 40104."""
+    employees = fresh("employees", [
+        {"_id": 1, "name": "Dev"}, {"_id": 2, "name": "Eliot", "reportsTo": "Dev"},
+        {"_id": 3, "name": "Ron", "reportsTo": "Eliot"}, {"_id": 4, "name": "Andrew", "reportsTo": "Eliot"},
+        {"_id": 5, "name": "Asya", "reportsTo": "Ron"}, {"_id": 6, "name": "Dan", "reportsTo": "Andrew"},
+    ])
+    out = list(employees.aggregate([{"$graphLookup": {
+        "from": "employees", "startWith": "$reportsTo", "connectFromField": "reportsTo",
+        "connectToField": "name", "as": "reportingHierarchy", "depthField": "depth"}}]))
+    got = {d["name"]: sorted((h["name"], h["depth"]) for h in d["reportingHierarchy"]) for d in out}
+    assert got["Dev"] == [] and got["Eliot"] == [("Dev", 0)]
+    assert got["Asya"] == [("Dev", 2), ("Eliot", 1), ("Ron", 0)], got
+    fresh("airports", [
+        {"_id": 0, "airport": "JFK", "connects": ["BOS", "ORD"]}, {"_id": 1, "airport": "BOS", "connects": ["JFK", "PWM"]},
+        {"_id": 2, "airport": "ORD", "connects": ["JFK"]}, {"_id": 3, "airport": "PWM", "connects": ["BOS", "LHR"]},
+        {"_id": 4, "airport": "LHR", "connects": ["PWM"]},
+    ])
+    travelers = fresh("travelers", [{"_id": 1, "name": "Dev", "nearestAirport": "JFK"},
+                                    {"_id": 3, "name": "Jeff", "nearestAirport": "BOS"}])
+    stage = {"from": "airports", "startWith": "$nearestAirport", "connectFromField": "connects",
+             "connectToField": "airport", "maxDepth": 2, "depthField": "numConnections", "as": "destinations"}
+
+    def run(extra=None):
+        spec = dict(stage, **(extra or {}))
+        return {d["name"]: sorted((x["airport"], x["numConnections"]) for x in d["destinations"])
+                for d in travelers.aggregate([{"$graphLookup": spec}])}
+    expected = {"Dev": [("BOS", 1), ("JFK", 0), ("ORD", 1), ("PWM", 2)],
+                "Jeff": [("BOS", 0), ("JFK", 1), ("LHR", 2), ("ORD", 2), ("PWM", 1)]}
+    assert run() == expected
+    db().airports.create_index("airport")
+    assert run() == expected
+    assert run({"restrictSearchWithMatch": {"airport": {"$ne": "PWM"}}}) == {
+        "Dev": [("BOS", 1), ("JFK", 0), ("ORD", 1)], "Jeff": [("BOS", 0), ("JFK", 1), ("ORD", 2)]}
+    assert len(run({"maxDepth": 100})["Jeff"]) == 5
+    expect_code(40101, lambda: run({"maxDepth": -1}))
+    expect_code(40104, lambda: run({"bogus": 1}))
+
+
 def test_lookup_errors():
     orders = fresh("orders_err", [{"_id": 1}])
     expect_code(9, lambda: list(orders.aggregate([{"$lookup": {"from": "x", "localField": "a", "foreignField": "b"}}])))

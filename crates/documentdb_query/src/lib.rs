@@ -18,6 +18,7 @@ pub mod expr;
 pub mod fill;
 pub use expr::accumulators;
 pub mod filter;
+pub mod graph_lookup;
 pub mod index_bounds;
 pub mod lookup;
 pub mod merge;

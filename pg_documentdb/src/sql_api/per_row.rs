@@ -408,6 +408,18 @@ per_row_with_let_twin! {
         })());
 }
 
+/// `$graphLookup` from one document: `{ "" : [documents found] }` (`spec` is `{ stage, db,
+/// vars? }`; the search runs one query per depth, see `commands/aggregate/graph_lookup.rs`).
+#[pg_extern(sql = false)]
+fn bson_graph_lookup(document: BsonRef<'_>, spec: BsonRef<'_>, fcinfo: pg_sys::FunctionCallInfo) -> Bson {
+    // Its own SPI connection: it runs inside the statement of the calling query.
+    ok_or_throw(crate::spi::with_spi(|| {
+        let search =
+            cached(fcinfo, spec.as_bytes(), || crate::commands::aggregate::GraphSearch::prepare(spec.document()))?;
+        search.run(document.document()).map(Bson::from)
+    }))
+}
+
 /// `$unwind` of one document: `spec` is `{ path, includeArrayIndex?, preserveNullAndEmptyArrays? }`.
 #[pg_extern(sql = false)]
 fn bson_dollar_unwind(document: BsonRef<'_>, spec: BsonRef<'_>) -> SetOfIterator<'static, Bson> {

@@ -4,7 +4,7 @@
 use bson::{doc, RawBsonRef};
 use documentdb_errors::ErrorCode;
 
-use super::cursors::first_page;
+use super::cursors::{close_cursors_on, first_page};
 use super::sql_call::{call, db_and_spec, spec_only, user_connection};
 use super::{collection_name, reply, CommandRequest, Ctx};
 use crate::error::{CommandError, CommandResult};
@@ -25,6 +25,8 @@ pub async fn list_databases(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandR
 
 pub async fn drop(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let coll = collection_name(req)?;
+    let ns = format!("{}.{coll}", req.db);
+    close_cursors_on(ctx, |n| n == ns).await;
     let conn = user_connection(ctx, req, true).await?;
     let result = conn.query_one(sql::DROP_COLLECTION, &[&req.db, &coll]).await;
     conn.release();
@@ -37,6 +39,8 @@ pub async fn drop(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<
 }
 
 pub async fn drop_database(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
+    let prefix = format!("{}.", req.db);
+    close_cursors_on(ctx, |n| n.starts_with(&prefix)).await;
     let conn = user_connection(ctx, req, true).await?;
     let result = conn.query(sql::DROP_DATABASE, &[&req.db]).await;
     conn.release();
@@ -74,6 +78,7 @@ pub async fn rename_collection(ctx: &mut Ctx<'_>, req: &CommandRequest) -> Comma
         ));
     }
     let drop_target = super::get_flag(&req.body, "dropTarget")?;
+    close_cursors_on(ctx, |n| n == from || n == to).await;
     let conn = user_connection(ctx, req, true).await?;
     let result = conn.query(sql::RENAME_COLLECTION, &[&from_db, &from_coll, &to_coll, &drop_target]).await;
     conn.release();

@@ -28,15 +28,78 @@ fn page_cursor_id(page: &[u8]) -> Option<i64> {
     }
 }
 
+/// `cursor.ns` of a reply page.
+fn page_namespace(page: &[u8]) -> Option<String> {
+    let doc = RawDocument::from_bytes(page).ok()?;
+    match doc.get("cursor").ok()?? {
+        RawBsonRef::Document(c) => c.get_str("ns").ok().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Whether a find or aggregate may leave a cursor open after its first batch: then it runs
+/// in a transaction block, so its portal streams (a portal outlives its statement only
+/// inside a transaction, or WITH HOLD, which computes and stores the whole rest of the
+/// result first). Single-batch finds, finds whose limit fits the first batch and pipelines
+/// ending in a write stage never leave one.
+fn may_stream(statement: &'static str, body: &RawDocument) -> bool {
+    let flag = |key| matches!(body.get(key), Ok(Some(RawBsonRef::Boolean(true))));
+    let number = |key| match body.get(key) {
+        Ok(Some(RawBsonRef::Int32(i))) => Some(i64::from(i)),
+        Ok(Some(RawBsonRef::Int64(i))) => Some(i),
+        Ok(Some(RawBsonRef::Double(d))) => Some(d as i64),
+        _ => None,
+    };
+    if statement == sql::FIND {
+        if flag("singleBatch") {
+            return false;
+        }
+        let limit = number("limit").unwrap_or(0).abs();
+        let batch = number("batchSize").unwrap_or(101);
+        return limit == 0 || limit > batch;
+    }
+    if statement == sql::AGGREGATE {
+        let ends_in_write = match body.get("pipeline") {
+            Ok(Some(RawBsonRef::Array(stages))) => stages.into_iter().last().is_some_and(|s| {
+                matches!(s, Ok(RawBsonRef::Document(d))
+                    if d.iter().next().is_some_and(|e| matches!(e, Ok((k, _)) if k.as_str() == "$out" || k.as_str() == "$merge")))
+            }),
+            _ => false,
+        };
+        return !ends_in_write && !flag("explain");
+    }
+    false
+}
+
 /// Runs a statement returning `(cursorpage, continuation, persistconnection, cursorid)` and
 /// keeps the cursor when it is not exhausted.
+///
+/// Outside sessions' transactions, a find or aggregate that may leave a cursor open runs in
+/// a transaction block on its connection: a cursor left open keeps that connection pinned
+/// with the transaction (its portal then continues where the first batch stopped, see
+/// docs/aggregation.md); otherwise the block is committed at once.
 pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'static str) -> CommandResult<Vec<u8>> {
     let mut conn = user_connection(ctx, req, true).await?;
     let body = BsonParam(req.body.as_bytes());
-    let row = match conn.query_one(statement, &[&req.db, &body]).await {
+    let streaming = ctx.txn.is_none() && ctx.snapshot.is_none() && may_stream(statement, &req.body);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&req.db, &body];
+    let result = if streaming {
+        // One round trip: BEGIN is pipelined with the statement.
+        match tokio::join!(conn.execute_simple("BEGIN"), conn.query_one(statement, &params)) {
+            (Ok(()), result) => result,
+            (Err(e), _) => Err(e),
+        }
+    } else {
+        conn.query_one(statement, &params).await
+    };
+    let row = match result {
         Ok(row) => row,
         Err(e) => {
-            conn.release();
+            if streaming {
+                end_block(conn, "ROLLBACK").await;
+            } else {
+                conn.release();
+            }
             return Err(e);
         }
     };
@@ -48,7 +111,7 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
         (Ok(p), Ok(c)) => (p, c),
         (Err(e), _) | (_, Err(e)) => {
             // Don't keep a connection whose portal state we can't account for.
-            if persist {
+            if persist || streaming {
                 conn.discard();
             }
             conn.release();
@@ -56,6 +119,19 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
         }
     };
     let id = page_cursor_id(&page).unwrap_or(column_id);
+    if streaming && (id == 0 || !persist) {
+        // No portal stays open on this connection: end the (read-only) block before the
+        // connection serves anyone else, off the reply's path.
+        tokio::spawn(end_block(conn, "COMMIT"));
+        if id != 0 {
+            let owner = ctx.user().map(str::to_owned);
+            let cursor = Cursor::new(owner, req.db.clone(), continuation, None)
+                .on_namespace(page_namespace(&page))
+                .in_session(ctx.lsid);
+            ctx.gw.cursors.insert(id, cursor);
+        }
+        return Ok(page);
+    }
     if id == 0 {
         conn.release();
         return Ok(page);
@@ -88,11 +164,29 @@ pub async fn first_page(ctx: &mut Ctx<'_>, req: &CommandRequest, statement: &'st
     };
     let owner = ctx.user().map(str::to_owned);
     let cursor = Cursor::new(owner, req.db.clone(), continuation, pinned)
+        .on_namespace(page_namespace(&page))
         .in_session(ctx.lsid)
         .in_transaction(transaction)
         .at_snapshot(ctx.snapshot);
     ctx.gw.cursors.insert(id, cursor);
     Ok(page)
+}
+
+/// Ends a first page's transaction block after a failure; a connection whose block can't
+/// be ended is closed.
+async fn end_block(mut conn: crate::pg::PgConn, statement: &str) {
+    if conn.execute_simple(statement).await.is_err() {
+        conn.discard();
+    }
+    conn.release();
+}
+
+/// Closes this gateway's cursors on the namespaces `matches` selects (before a drop or
+/// rename: a streaming cursor's open transaction would make the DDL wait).
+pub async fn close_cursors_on(ctx: &Ctx<'_>, matches: impl Fn(&str) -> bool) {
+    for (id, cursor) in ctx.gw.cursors.kill_namespaces(matches) {
+        cursor.close(id).await;
+    }
 }
 
 fn cursor_id_field(body: &RawDocument, key: &str) -> CommandResult<i64> {

@@ -9,7 +9,10 @@
 //! lateral set-returning function). PostgreSQL then plans, streams and spills the whole
 //! pipeline; new stages slot in as another case of [`Pipeline::add_stage`].
 
+mod graph_lookup;
 mod window;
+
+pub use graph_lookup::GraphSearch;
 
 use bson::{rawdoc, Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
@@ -696,8 +699,8 @@ impl Pipeline {
                 self.level.where_.push("document IS NOT NULL".into());
             }
             "$bucketAuto" => self.add_bucket_auto(value)?,
-            "$graphLookup" | "$geoNear" | "$densify" | "$currentOp" | "$listSessions" | "$changeStream"
-            | "$planCacheStats" => {
+            "$graphLookup" => self.add_graph_lookup(stage, value)?,
+            "$geoNear" | "$densify" | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.
