@@ -198,3 +198,16 @@ RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHN
 -- collection, so STABLE (it sees the calling statement's snapshot).
 CREATE FUNCTION documentdb_api_internal.bson_graph_lookup(document documentdb_core.bson, spec documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'bson_graph_lookup_wrapper';
+
+-- $densify (sql_api/densify.rs).
+CREATE FUNCTION documentdb_api_internal.bson_densify_partition(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_densify_partition_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_densify_value(document documentdb_core.bson, spec documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_densify_value_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_densify_generate(document documentdb_core.bson, partition documentdb_core.bson,
+    value documentdb_core.bson, next documentdb_core.bson, first_in_partition boolean,
+    partition_min documentdb_core.bson, partition_max documentdb_core.bson,
+    global_min documentdb_core.bson, global_max documentdb_core.bson, spec documentdb_core.bson)
+RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_densify_generate_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_densify_without_documents(spec documentdb_core.bson)
+RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_densify_without_documents_wrapper';

@@ -137,3 +137,9 @@ pub const BUCKET_AUTO_ASSIGN: &str = "documentdb_api_internal.bson_bucket_auto_a
 pub const BUCKET_AUTO_OUTPUT: &str = "documentdb_api_internal.bson_bucket_auto_output";
 /// `$graphLookup`'s search from one document (`sql_api/per_row.rs` `bson_graph_lookup`).
 pub const GRAPH_LOOKUP: &str = "documentdb_api_internal.bson_graph_lookup";
+/// `$densify` (`sql_api/densify.rs`): a document's partition key and value, the documents
+/// generated around one document, and those generated without any document.
+pub const DENSIFY_PARTITION: &str = "documentdb_api_internal.bson_densify_partition";
+pub const DENSIFY_VALUE: &str = "documentdb_api_internal.bson_densify_value";
+pub const DENSIFY_GENERATE: &str = "documentdb_api_internal.bson_densify_generate";
+pub const DENSIFY_WITHOUT_DOCUMENTS: &str = "documentdb_api_internal.bson_densify_without_documents";

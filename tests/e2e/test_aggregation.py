@@ -219,6 +219,55 @@ def test_graph_lookup():
     expect_code(40104, lambda: run({"bogus": 1}))
 
 
+def test_densify():
+    """Manual ($densify): hourly readings filled within explicit bounds; coffee altitudes by
+    variety with full and partition bounds; the whole range without any document."""
+    hour = lambda h: datetime.datetime(2021, 5, 18, h)  # noqa: E731
+    weather = fresh("weather", [{"timestamp": hour(h), "temp": t} for h, t in [(0, 12), (4, 11), (8, 11), (12, 12)]])
+    out = list(weather.aggregate([{"$densify": {"field": "timestamp", "range": {
+        "step": 1, "unit": "hour", "bounds": [hour(0), hour(8)]}}}]))
+    assert [d["timestamp"].hour for d in out] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 12]
+    assert [d.get("temp") for d in out][:5] == [12, None, None, None, 11]
+    coffee = fresh("coffee", [
+        {"altitude": 600, "variety": "Arabica Typica", "score": 68.3},
+        {"altitude": 750, "variety": "Arabica Typica", "score": 69.5},
+        {"altitude": 950, "variety": "Arabica Typica", "score": 70.5},
+        {"altitude": 1250, "variety": "Gesha", "score": 88.15},
+        {"altitude": 1700, "variety": "Gesha", "score": 95.5, "price": 1029},
+    ])
+
+    def run(bounds):
+        stage = {"field": "altitude", "partitionByFields": ["variety"], "range": {"bounds": bounds, "step": 200}}
+        return [(d["variety"][0], d["altitude"]) for d in coffee.aggregate([{"$densify": stage}])]
+    assert run("full") == [("A", 600), ("A", 750), ("A", 800), ("A", 950), ("A", 1000), ("A", 1200), ("A", 1400),
+                           ("A", 1600), ("G", 600), ("G", 800), ("G", 1000), ("G", 1200), ("G", 1250), ("G", 1400),
+                           ("G", 1600), ("G", 1700)]
+    assert run("partition") == [("A", 600), ("A", 750), ("A", 800), ("A", 950),
+                                ("G", 1250), ("G", 1450), ("G", 1650), ("G", 1700)]
+    fresh("nothing", [])
+    out = list(db().nothing.aggregate([{"$densify": {"field": "x", "range": {"bounds": [0, 3], "step": 1}}}]))
+    assert [d["x"] for d in out] == [0, 1, 2]
+
+
+def test_views_over_new_stages():
+    """Issue #13: a view over a pipeline using the new stages works with find, aggregate,
+    count and distinct."""
+    fresh("vsales", CAKE_SALES)
+    db().drop_collection("vsales_running")
+    db().command("create", "vsales_running", viewOn="vsales", pipeline=[
+        {"$setWindowFields": {"partitionBy": "$state", "sortBy": {"orderDate": 1},
+                              "output": {"running": {"$sum": "$quantity", "window": {"documents": ["unbounded", "current"]}}}}},
+        {"$lookup": {"from": "vsales", "localField": "type", "foreignField": "type", "as": "same"}},
+        {"$bucketAuto": {"groupBy": "$running", "buckets": 2, "output": {"n": {"$sum": 1}, "states": {"$addToSet": "$state"}}}},
+    ])
+    view = db().vsales_running
+    found = list(view.find({}, {"_id": 1, "n": 1}))
+    assert [d["n"] for d in found] == [3, 3], found
+    assert view.count_documents({}) == 2
+    assert sorted(view.distinct("states")) == ["CA", "WA"]
+    assert list(view.aggregate([{"$match": {"n": 3}}, {"$count": "c"}])) == [{"c": 2}]
+
+
 def test_lookup_errors():
     orders = fresh("orders_err", [{"_id": 1}])
     expect_code(9, lambda: list(orders.aggregate([{"$lookup": {"from": "x", "localField": "a", "foreignField": "b"}}])))
@@ -530,6 +579,53 @@ def test_bucket_auto():
     out = list(things.aggregate([{"$bucketAuto": {"groupBy": "$_id", "buckets": 5, "granularity": "R5"}}]))
     assert [(d["_id"]["min"], d["_id"]["max"], d["count"]) for d in out] == \
         [(0, 25.0, 25), (25.0, 63.0, 38), (63.0, 100.0, 37)]
+
+
+def pg_idle_in_transaction():
+    """Gateway backends holding an open transaction (None without data/postgres.uri)."""
+    import subprocess
+    uri_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "postgres.uri")
+    if not os.path.exists(uri_file):
+        return None
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'documentdb_gateway' "
+           "AND state LIKE 'idle in transaction%'")
+    out = subprocess.run(["psql", open(uri_file).read().strip(), "-Atc", sql], capture_output=True, text=True)
+    return int(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def test_cursor_streams_and_is_released():
+    """Issue #13: a cursor abandoned after one batch of a sort keeps one pinned backend (its
+    portal streams inside a transaction) and killing it releases that backend at once;
+    dropping the collection closes the gateway's cursors on it instead of waiting."""
+    coll = fresh("stream", [{"_id": i, "k": (i * 7919) % 20000} for i in range(20000)])
+    coll.create_index("k")
+    admin = db().client.admin
+
+    def pinned():
+        return admin.command("serverStatus")["metrics"]["cursor"]["open"]["pinned"]
+    base = pinned()
+    cursor = coll.find().sort("k", 1).batch_size(10)
+    first = [next(cursor) for _ in range(10)]
+    assert [d["k"] for d in first] == sorted(d["k"] for d in first)
+    assert pinned() == base + 1
+    if pg_idle_in_transaction() is not None:
+        assert pg_idle_in_transaction() >= 1
+    cursor.close()
+    assert pinned() == base
+    if pg_idle_in_transaction() is not None:
+        assert pg_idle_in_transaction() == 0
+    # A streamed cursor reads every document once, in order, across batches.
+    keys = [d["k"] for d in coll.find({}, {"k": 1}).sort("k", 1).batch_size(1000)]
+    assert keys == sorted(keys) and len(keys) == 20000
+    # An open cursor doesn't make drop wait; its next getMore finds it gone (43).
+    agg = coll.aggregate([{"$sort": {"k": -1}}], batchSize=5)
+    next(agg)
+    coll.drop()
+    try:
+        list(agg)
+        raise AssertionError("getMore after drop should fail")
+    except OperationFailure as e:
+        assert e.code == 43, e.details
 
 
 def cleanup():

@@ -9,6 +9,7 @@ mod bucket_auto;
 mod collections;
 mod crud;
 mod cursors;
+mod densify;
 mod diagnostics;
 mod group_accumulator;
 mod indexes;

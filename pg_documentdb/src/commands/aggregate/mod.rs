@@ -9,6 +9,7 @@
 //! lateral set-returning function). PostgreSQL then plans, streams and spills the whole
 //! pipeline; new stages slot in as another case of [`Pipeline::add_stage`].
 
+mod densify;
 mod graph_lookup;
 mod window;
 
@@ -700,7 +701,8 @@ impl Pipeline {
             }
             "$bucketAuto" => self.add_bucket_auto(value)?,
             "$graphLookup" => self.add_graph_lookup(stage, value)?,
-            "$geoNear" | "$densify" | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
+            "$densify" => self.add_densify(value)?,
+            "$geoNear" | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.
