@@ -140,15 +140,26 @@ END
 $$;
 
 -- $group accumulators
+-- (partial states combine, so PostgreSQL may aggregate in parallel workers)
 CREATE FUNCTION documentdb_api_internal.bson_group_accumulate_transition(internal, documentdb_core.bson, documentdb_core.bson)
-RETURNS internal LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'bson_group_accumulate_transition_wrapper';
+RETURNS internal LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_group_accumulate_transition_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_group_accumulate_final(internal)
-RETURNS documentdb_core.bson LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'bson_group_accumulate_final_wrapper';
+RETURNS documentdb_core.bson LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_group_accumulate_final_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_group_accumulate_combine(internal, internal)
+RETURNS internal LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_group_accumulate_combine_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_group_accumulate_serialize(internal)
+RETURNS bytea LANGUAGE C STRICT STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_group_accumulate_serialize_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_group_accumulate_deserialize(bytea, internal)
+RETURNS internal LANGUAGE C STRICT STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_group_accumulate_deserialize_wrapper';
 CREATE AGGREGATE documentdb_api_internal.bson_group_accumulate(documentdb_core.bson, documentdb_core.bson) (
     SFUNC = documentdb_api_internal.bson_group_accumulate_transition,
     STYPE = internal,
     SSPACE = 256,
-    FINALFUNC = documentdb_api_internal.bson_group_accumulate_final
+    FINALFUNC = documentdb_api_internal.bson_group_accumulate_final,
+    COMBINEFUNC = documentdb_api_internal.bson_group_accumulate_combine,
+    SERIALFUNC = documentdb_api_internal.bson_group_accumulate_serialize,
+    DESERIALFUNC = documentdb_api_internal.bson_group_accumulate_deserialize,
+    PARALLEL = SAFE
 );
 
 -- Users (pg_documentdb/src/sql_api/users.rs).

@@ -117,5 +117,39 @@ SELECT count(DISTINCT e->>'_id') AS distinct_sampled FROM json_array_elements(ag
 SELECT json_array_length(agg('[{"$sample": {"size": 100}}]')::json) = (SELECT json_array_length(agg('[]')::json)) AS all_when_larger;
 SELECT agg('[{"$sample": {"size": -1}}]');
 \echo :LAST_ERROR_SQLSTATE
+-- $group's aggregate combines partial states: parallel workers give the sequential results
+-- (sums, averages, extremes, counts, sets, standard deviation, $push of every value).
+SELECT collection_id AS sales_id FROM documentdb_api_catalog.collections
+ WHERE database_name = 'regress_agg' AND collection_name = 'sales' \gset
+CREATE TEMP VIEW group_states AS
+  SELECT documentdb_api_internal.bson_group_accumulate(document, '{"$sum": "$quantity"}')::text AS s,
+         documentdb_api_internal.bson_group_accumulate(document, '{"$avg": "$price"}')::text AS a,
+         documentdb_api_internal.bson_group_accumulate(document, '{"$max": "$quantity"}')::text AS mx,
+         documentdb_api_internal.bson_group_accumulate(document, '{"$count": {}}')::text AS n,
+         documentdb_api_internal.bson_group_accumulate(document, '{"$stdDevPop": "$quantity"}')::text AS sd,
+         documentdb_api_internal.bson_group_accumulate(document, '{"$addToSet": "$item"}') AS items,
+         documentdb_api_internal.bson_group_accumulate(document, '{"$push": "$_id"}') AS ids
+    FROM documentdb_data.documents_:sales_id;
+CREATE TEMP TABLE sequential AS SELECT * FROM group_states;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;
+CREATE FUNCTION plan_has(query text, pattern text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+    IF line LIKE pattern THEN RETURN true; END IF;
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT plan_has('SELECT * FROM group_states', '%Partial Aggregate%') AS partial_aggregate,
+       plan_has('SELECT * FROM group_states', '%Workers Planned: 2%') AS two_workers;
+SELECT p.s = q.s AS sum_same, p.a = q.a AS avg_same, p.mx = q.mx AS max_same, p.n = q.n AS count_same, p.sd = q.sd AS stddev_same,
+       json_array_length(p.items::json -> '') = json_array_length(q.items::json -> '') AS set_same,
+       (SELECT array_agg(e::text ORDER BY e::text) FROM json_array_elements(p.ids::json -> '') e)
+       = (SELECT array_agg(e::text ORDER BY e::text) FROM json_array_elements(q.ids::json -> '') e) AS push_same
+  FROM group_states p, sequential q;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
+DROP TABLE sequential; DROP VIEW group_states; DROP FUNCTION plan_has(text, text);
 DROP FUNCTION agg(text);
 SELECT drop_database('regress_agg');

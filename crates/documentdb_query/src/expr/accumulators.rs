@@ -1393,6 +1393,12 @@ impl Accumulator {
 
     /// Rebuilds an accumulator from [`Accumulator::serialize_state`] bytes.
     pub fn deserialize_state(bytes: &[u8]) -> DocDbResult<Accumulator> {
+        Accumulator::deserialize_state_with_context(bytes, &ExprContext::default())
+    }
+
+    /// [`Accumulator::deserialize_state`] of an accumulator whose argument reads `let`
+    /// variables (`ctx`, as it was parsed with).
+    pub fn deserialize_state_with_context(bytes: &[u8], ctx: &ExprContext) -> DocDbResult<Accumulator> {
         let bad = |what: &str| DocDbError::new(ErrorCode::InternalError, format!("corrupt accumulator state: {what}"));
         let doc = bson::Document::from_reader(bytes).map_err(|e| bad(&e.to_string()))?;
         let name = doc.get_str("op").map_err(|_| bad("op"))?;
@@ -1403,7 +1409,7 @@ impl Accumulator {
         let mut acc = if spec == Bson::Null && !matches!(op, AccumulatorOp::Count) && !op.is_window_only() {
             Accumulator::for_expression(name)?
         } else {
-            Accumulator::parse_window(name, &spec, &ExprContext::default())?
+            Accumulator::parse_window(name, &spec, ctx)?
         };
         if let Ok(n) = doc.get_i64("n") {
             acc.n = Some(usize::try_from(n).map_err(|_| bad("n"))?);
