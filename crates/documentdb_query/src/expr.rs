@@ -358,6 +358,24 @@ pub(crate) fn raw_path(doc: &RawDocument, fields: &[String]) -> Value {
     }
 }
 
+/// The value at an aggregation field path (`fields`, from [`Expression::as_field_path`]
+/// split on `.`), borrowed from the document: `Some(None)` when missing, `None` when the
+/// path meets an array before its end (mapped over by [`Expression::evaluate`]).
+pub fn raw_field_path<'a>(doc: &'a RawDocument, fields: &[&str]) -> Option<Option<RawBsonRef<'a>>> {
+    let (first, rest) = fields.split_first()?;
+    let Some(v) = doc.get(first).ok().flatten() else {
+        return Some(None);
+    };
+    if rest.is_empty() {
+        return Some(Some(v));
+    }
+    match v {
+        RawBsonRef::Document(d) => raw_field_path(d, rest),
+        RawBsonRef::Array(_) => None,
+        _ => Some(None),
+    }
+}
+
 /// Aggregation field path on an owned document.
 pub(crate) fn doc_path(doc: &bson::Document, fields: &[String]) -> Value {
     let (first, rest) = fields.split_first()?;

@@ -122,6 +122,13 @@ fn cached_expression(
     })
 }
 
+/// An expression of `bson_expression_get`, with its field path's components when it is one
+/// (`"$a.b"`: read from the document's bytes, the common `$group` key).
+struct GetExpression {
+    path: Option<Vec<String>>,
+    expression: Expression,
+}
+
 fn expression_get(
     document: BsonRef<'_>,
     expression: BsonRef<'_>,
@@ -129,8 +136,20 @@ fn expression_get(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<Bson> {
     ok_or_throw((|| {
-        let expr = cached_expression(expression, vars, fcinfo)?;
-        match expr.evaluate(document.document())? {
+        let get = cached(fcinfo, &key(&[expression.as_bytes()], vars), || {
+            let expression = Expression::parse(unwrap_value(expression.document())?, &context(vars)?)?;
+            let path = expression.as_field_path().map(|p| p.split('.').map(str::to_owned).collect());
+            Ok(GetExpression { path, expression })
+        })?;
+        if let Some(path) = &get.path {
+            // Without an array along the path, the value is copied from the document's
+            // bytes (arrays along it are mapped over by the evaluator).
+            let fields: Vec<&str> = path.iter().map(String::as_str).collect();
+            if let Some(found) = documentdb_query::expr::raw_field_path(document.document(), &fields) {
+                return Ok(found.map(wrap));
+            }
+        }
+        match get.expression.evaluate(document.document())? {
             Some(value) => wrap_owned(&value).map(Some),
             None => Ok(None),
         }
