@@ -521,6 +521,19 @@ def test_set_window_fields():
                      "window": {"documents": ["unbounded", "current"]}}})
     assert [round(d["c"], 6) for d in out] == [0, -10.5, -5.666667, 0, -7.5, 2]
     expect_code(5371602, lambda: run({"r": {"$rank": {}}}, sort={"a": 1, "b": 1}))
+    # $derivative and $integral over time ranges (the manual's deliveryFleet and
+    # powerConsumption examples).
+    t = lambda m, s: datetime.datetime(2020, 5, 18, 14, m, s)  # noqa: E731
+    fleet = fresh("deliveryFleet", [{"truckID": "1", "timeStamp": t(m, s), "miles": v} for (m, s), v in
+                                    zip([(10, 30), (11, 0), (11, 30), (12, 0)], [1295.1, 1295.63, 1296.25, 1296.76])])
+    out = list(fleet.aggregate([{"$setWindowFields": {"partitionBy": "$truckID", "sortBy": {"timeStamp": 1}, "output": {
+        "speed": {"$derivative": {"input": "$miles", "unit": "hour"}, "window": {"range": [-30, 0], "unit": "second"}}}}}]))
+    assert [round(d["speed"], 6) if d["speed"] is not None else None for d in out] == [None, 63.6, 74.4, 61.2]
+    power = fresh("powerConsumption", [{"powerMeterID": "1", "timeStamp": t(m, s), "kilowatts": v} for (m, s), v in
+                                       zip([(10, 30), (11, 0), (11, 30), (12, 0)], [2.95, 2.7, 2.6, 2.98])])
+    out = list(power.aggregate([{"$setWindowFields": {"partitionBy": "$powerMeterID", "sortBy": {"timeStamp": 1}, "output": {
+        "kwh": {"$integral": {"input": "$kilowatts", "unit": "hour"}, "window": {"range": ["unbounded", "current"], "unit": "minute"}}}}}]))
+    assert [round(d["kwh"], 6) for d in out] == [0, 0.023542, 0.045625, 0.068875]
     expect_code(5429413, lambda: run({"s": {"$sum": 1, "window": {"range": [-1, 0]}}}, sort={"type": 1}))
 
 

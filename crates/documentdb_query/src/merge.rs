@@ -431,8 +431,19 @@ pub fn no_matching_document() -> DocDbError {
 }
 
 /// MongoDB's error when a result document matches a target document and `whenMatched`
-/// is `fail`.
-pub fn matched_with_fail(on: &[String]) -> DocDbError {
+/// is `fail`: a DuplicateKey error with `keyPattern` and `keyValue` (the `on` fields).
+pub fn matched_with_fail(on: &[String], result: &RawDocument) -> DocDbError {
+    let mut pattern = RawDocumentBuf::new();
+    let mut value = RawDocumentBuf::new();
+    for field in on {
+        if let Ok(key) = <&bson::raw::CStr>::try_from(field.as_str()) {
+            pattern.append(key, 1);
+            value.append(key, documentdb_bson::path::lookup_strict(result, field).unwrap_or(RawBsonRef::Null));
+        }
+    }
+    let mut details = RawDocumentBuf::new();
+    details.append(bson::raw::cstr!("keyPattern"), pattern);
+    details.append(bson::raw::cstr!("keyValue"), value);
     DocDbError::new(
         ErrorCode::DuplicateKey,
         format!(
@@ -440,6 +451,7 @@ pub fn matched_with_fail(on: &[String]) -> DocDbError {
             on.join(", ")
         ),
     )
+    .with_details(details.into_bytes())
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ fn bson_merge_matched(
         let spec = write_spec(spec, fcinfo)?;
         let merge = spec.merge.as_ref().ok_or_else(|| docdb_error!(InternalError, "no $merge spec"))?;
         if merge.when_matched == merge::WhenMatched::Fail {
-            return Err(merge::matched_with_fail(&merge.on_fields()));
+            return Err(merge::matched_with_fail(&merge.on_fields(), source.document()));
         }
         let updated = merge::matched_document(merge, target.document(), source.document())?;
         if let Some(v) = &spec.validator {

@@ -59,14 +59,7 @@ fn may_stream(statement: &'static str, body: &RawDocument) -> bool {
         return limit == 0 || limit > batch;
     }
     if statement == sql::AGGREGATE {
-        let ends_in_write = match body.get("pipeline") {
-            Ok(Some(RawBsonRef::Array(stages))) => stages.into_iter().last().is_some_and(|s| {
-                matches!(s, Ok(RawBsonRef::Document(d))
-                    if d.iter().next().is_some_and(|e| matches!(e, Ok((k, _)) if k.as_str() == "$out" || k.as_str() == "$merge")))
-            }),
-            _ => false,
-        };
-        return !ends_in_write && !flag("explain");
+        return !super::pipeline_ends_in_write(body) && !flag("explain");
     }
     false
 }

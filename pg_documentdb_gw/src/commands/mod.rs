@@ -482,6 +482,17 @@ async fn refresh_privileges(ctx: &mut Ctx<'_>) {
 /// The read concern levels a replica set member knows.
 const READ_CONCERN_LEVELS: &[&str] = &["local", "majority", "linearizable", "available", "snapshot"];
 
+/// Does an aggregate's pipeline end in `$out` or `$merge` (a write)?
+pub(crate) fn pipeline_ends_in_write(body: &RawDocument) -> bool {
+    match body.get("pipeline") {
+        Ok(Some(RawBsonRef::Array(stages))) => stages.into_iter().last().is_some_and(|s| {
+            matches!(s, Ok(RawBsonRef::Document(d))
+                if d.iter().next().is_some_and(|e| matches!(e, Ok((k, _)) if k.as_str() == "$out" || k.as_str() == "$merge")))
+        }),
+        _ => false,
+    }
+}
+
 /// What a `snapshot` read concern outside a transaction asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotRead {
@@ -516,6 +527,12 @@ fn check_read_concern(
     for element in rc {
         let (key, value) = element?;
         match (key.as_str(), value) {
+            ("level", RawBsonRef::String("linearizable")) if command == "aggregate" && pipeline_ends_in_write(body) => {
+                return Err(CommandError::new(
+                    ErrorCode::InvalidOptions,
+                    "$out and $merge cannot be used with readConcern level 'linearizable'",
+                ))
+            }
             ("level", RawBsonRef::String(level)) if READ_CONCERN_LEVELS.contains(&level) => {
                 snapshot = level == "snapshot"
             }
@@ -783,6 +800,12 @@ mod tests {
         assert_eq!(code(rawdoc! { "atClusterTime": bson::Timestamp { time: 1, increment: 1 } }), Some(72));
         assert_eq!(code(rawdoc! { "bogus": 1 }), Some(40415));
         assert!(check_read_concern(&rawdoc! { "find": "c" }, false, "find").unwrap().is_none());
+        // $out/$merge refuse linearizable reads (crud spec aggregate-out-readConcern).
+        let out =
+            rawdoc! { "aggregate": "c", "pipeline": [{ "$out": "o" }], "readConcern": { "level": "linearizable" } };
+        assert_eq!(check_read_concern(&out, false, "aggregate").unwrap_err().code.code(), 72);
+        let plain = rawdoc! { "aggregate": "c", "pipeline": [], "readConcern": { "level": "linearizable" } };
+        assert!(check_read_concern(&plain, false, "aggregate").unwrap().is_none());
         let snapshot = rawdoc! { "find": "c", "readConcern": { "level": "snapshot" } };
         assert!(check_read_concern(&snapshot, true, "find").unwrap().is_none(), "a transaction's level");
         assert_eq!(check_read_concern(&snapshot, false, "find").unwrap(), Some(SnapshotRead::Latest));
