@@ -269,6 +269,20 @@ def test_views_over_new_stages():
     assert list(view.aggregate([{"$match": {"n": 3}}, {"$count": "c"}])) == [{"c": 2}]
 
 
+def test_explain_aggregate():
+    """Issue #13: `{aggregate, explain: true}` and the explain command show the stages and
+    the PostgreSQL plan (queryPlanner; executionStats with the explain command)."""
+    coll = fresh("explained", [{"_id": i, "k": i % 3} for i in range(30)])
+    pipeline = [{"$match": {"k": 1}}, {"$group": {"_id": "$k", "n": {"$sum": 1}}}]
+    reply = db().command("aggregate", coll.name, pipeline=pipeline, explain=True)
+    assert [next(iter(s)) for s in reply["stages"]] == ["$cursor", "$match", "$group"]
+    assert "postgresPlan" in reply["queryPlanner"] and "executionStats" not in reply
+    reply = db().command("explain", {"aggregate": coll.name, "pipeline": pipeline, "cursor": {}},
+                         verbosity="executionStats")
+    assert reply["executionStats"]["nReturned"] == 1
+    assert reply["stages"][0]["$cursor"]["queryPlanner"]["namespace"] == f"{DB}.explained"
+
+
 def test_lookup_errors():
     orders = fresh("orders_err", [{"_id": 1}])
     expect_code(9, lambda: list(orders.aggregate([{"$lookup": {"from": "x", "localField": "a", "foreignField": "b"}}])))

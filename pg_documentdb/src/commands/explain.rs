@@ -428,6 +428,18 @@ pub fn explain(db: &str, spec_doc: &RawDocument) -> DocDbResult<RawDocumentBuf> 
             planner.append(cstr("winningPlan"), winning);
             planner.append(cstr("rejectedPlans"), RawArrayBuf::new());
             planner.append(cstr("postgresPlan"), plan.clone());
+            if read_command == "aggregate" {
+                // MongoDB's shape for a pipeline: the query layer's plan as `$cursor`, then
+                // the stages (all of them run inside the one PostgreSQL plan above).
+                let mut stages = RawArrayBuf::new();
+                stages.push(rawdoc! { "$cursor": { "queryPlanner": planner.clone() } });
+                if let Ok(pipeline) = inner.get_array("pipeline") {
+                    for stage in pipeline.into_iter().flatten() {
+                        stages.push(stage);
+                    }
+                }
+                reply.append(cstr("stages"), stages);
+            }
             reply.append(cstr("queryPlanner"), planner);
             if analyze {
                 let rows = root.get("Actual Rows").ok().flatten().and_then(|v| match v {
