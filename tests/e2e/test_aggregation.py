@@ -283,6 +283,21 @@ def test_explain_aggregate():
     assert reply["stages"][0]["$cursor"]["queryPlanner"]["namespace"] == f"{DB}.explained"
 
 
+def test_list_sessions():
+    """$listSessions on config.system.sessions: the sessions the gateway knows, in
+    MongoDB's shape ({_id: {id, uid}, lastUse, user}), the current user's by default."""
+    client = db().client
+    with client.start_session() as session:
+        db().sessions_probe.find_one({}, session=session)
+        listed = list(client.config["system.sessions"].aggregate([{"$listSessions": {}}]))
+        ids = [d["_id"]["id"] for d in listed]
+        assert session.session_id["id"] in ids, (session.session_id, listed[:3])
+        assert all("lastUse" in d for d in listed)
+        # Later stages run on the listing.
+        counted = list(client.config["system.sessions"].aggregate([{"$listSessions": {}}, {"$count": "n"}]))
+        assert counted and counted[0]["n"] == len(listed)
+
+
 def test_lookup_errors():
     orders = fresh("orders_err", [{"_id": 1}])
     expect_code(9, lambda: list(orders.aggregate([{"$lookup": {"from": "x", "localField": "a", "foreignField": "b"}}])))

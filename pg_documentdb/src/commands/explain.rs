@@ -7,7 +7,7 @@ use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_authz::Action;
 use documentdb_errors::{bail, docdb_error, DocDbResult};
 
-use super::cursor::{OwnedParam, PageQuery};
+use super::cursor::{FirstPage, OwnedParam, PageQuery};
 use super::find::parse_find;
 use super::query_sql::select_sql;
 use super::spec::{self, read_fields};
@@ -314,6 +314,23 @@ fn explain_sql(query: &PageQuery, analyze: bool) -> DocDbResult<RawDocumentBuf> 
         Some(Ok(RawBsonRef::Document(d))) => Ok(d.to_owned()),
         _ => bail!(InternalError, "unexpected EXPLAIN output"),
     }
+}
+
+/// `aggregate_cursor_first_page`: `{aggregate: ..., explain: true}` is the explain
+/// command's queryPlanner answer (no cursor); other aggregates run.
+pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
+    if !matches!(spec_doc.get("explain"), Ok(Some(RawBsonRef::Boolean(true)))) {
+        return super::aggregate::aggregate_first_page(db, spec_doc, cursor_id);
+    }
+    let mut inner = RawDocumentBuf::new();
+    for element in spec_doc {
+        let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
+        if !matches!(key.as_str(), "explain" | "cursor") {
+            inner.append(key, value);
+        }
+    }
+    let reply = explain(db, &rawdoc! { "explain": inner, "verbosity": "queryPlanner" })?;
+    Ok(FirstPage { reply, continuation: None, persist_connection: false, cursor_id: 0 })
 }
 
 /// `explain`: `spec` is `{ explain: { <command> }, verbosity: ... }`.

@@ -5,7 +5,7 @@ use documentdb_pgbson::{docdb_guard, BsonRef};
 use pgrx::prelude::*;
 
 use super::out_record::{continuation_column, reply_record};
-use crate::commands::{aggregate, collection, cursor, find};
+use crate::commands::{collection, cursor, explain, find};
 use crate::record::{Column, Record};
 use crate::spi::with_spi;
 
@@ -32,7 +32,7 @@ macro_rules! first_page_functions {
 
 first_page_functions! {
     find_cursor_first_page => find::find_first_page,
-    aggregate_cursor_first_page => aggregate::aggregate_first_page,
+    aggregate_cursor_first_page => explain::aggregate_first_page,
     list_collections_cursor_first_page => collection::list_collections,
     list_indexes_cursor_first_page => collection::list_indexes,
 }

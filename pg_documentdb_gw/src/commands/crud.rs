@@ -71,18 +71,25 @@ pub fn get_last_error() -> CommandResult<Vec<u8>> {
 /// same command with `{$documents: [the sessions | operations]}` as its first stage, which
 /// the extension runs like any pipeline. Returns None for any other command.
 fn rewrite_source_stage(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Option<CommandRequest>> {
-    if !matches!(
+    let collectionless = matches!(
         req.body.get("aggregate")?,
         Some(RawBsonRef::Int32(1) | RawBsonRef::Int64(1) | RawBsonRef::Double(1.0))
-    ) {
+    );
+    // `$listSessions` reads config.system.sessions, where mongod persists the sessions of
+    // every router; here the gateway's session cache is that record (one gateway per
+    // cluster), so it lists what `$listLocalSessions` lists.
+    let sessions_collection =
+        req.db == "config" && matches!(req.body.get("aggregate")?, Some(RawBsonRef::String("system.sessions")));
+    if !collectionless && !sessions_collection {
         return Ok(None);
     }
     let Some(RawBsonRef::Array(pipeline)) = req.body.get("pipeline")? else { return Ok(None) };
     let Some(Ok(RawBsonRef::Document(first))) = pipeline.into_iter().next() else { return Ok(None) };
     let Some(Ok((stage, spec))) = first.iter().next() else { return Ok(None) };
-    let documents = match stage.as_str() {
-        "$listLocalSessions" => super::sessions::local_sessions(ctx, spec)?,
-        "$currentOp" => super::operations::current_op_stage(ctx, &req.db, spec)?,
+    let documents = match (stage.as_str(), collectionless) {
+        ("$listLocalSessions", true) => super::sessions::local_sessions(ctx, spec)?,
+        ("$currentOp", true) => super::operations::current_op_stage(ctx, &req.db, spec)?,
+        ("$listSessions", false) => super::sessions::local_sessions(ctx, spec)?,
         _ => return Ok(None),
     };
     let mut stages = RawArrayBuf::new();
@@ -100,6 +107,8 @@ fn rewrite_source_stage(ctx: &Ctx<'_>, req: &CommandRequest) -> CommandResult<Op
         let (k, v) = element?;
         match stages.take_if(|_| k.as_str() == "pipeline") {
             Some(stages) => body.append(k, stages),
+            // The listing is the source: the pipeline no longer reads the collection.
+            None if k.as_str() == "aggregate" => body.append(k, 1),
             None => body.append(k, v),
         }
     }

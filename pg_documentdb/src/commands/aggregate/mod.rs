@@ -702,7 +702,13 @@ impl Pipeline {
             "$bucketAuto" => self.add_bucket_auto(value)?,
             "$graphLookup" => self.add_graph_lookup(stage, value)?,
             "$densify" => self.add_densify(value)?,
-            "$geoNear" | "$currentOp" | "$listSessions" | "$changeStream" | "$planCacheStats" => {
+            "$listSessions" => {
+                bail!(
+                    InvalidNamespace,
+                    "$listSessions runs as the first stage of an aggregate on config.system.sessions (answered by the gateway)"
+                )
+            }
+            "$geoNear" | "$currentOp" | "$changeStream" | "$planCacheStats" => {
                 bail!(NotImplemented, "the {name} aggregation stage is not supported yet");
             }
             // As a mongod without Atlas Search answers them.
@@ -1480,18 +1486,6 @@ fn aggregate_plan(
 /// `aggregate_cursor_first_page`. A pipeline ending in `$out`/`$merge` writes its results
 /// and answers an empty batch, as MongoDB does.
 pub fn aggregate_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocDbResult<FirstPage> {
-    if matches!(spec_doc.get("explain"), Ok(Some(RawBsonRef::Boolean(true)))) {
-        // `{aggregate: ..., explain: true}`: the explain command's queryPlanner answer.
-        let mut inner = RawDocumentBuf::new();
-        for element in spec_doc {
-            let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-            if !matches!(key.as_str(), "explain" | "cursor") {
-                inner.append(key, value);
-            }
-        }
-        let reply = super::explain::explain(db, &rawdoc! { "explain": inner, "verbosity": "queryPlanner" })?;
-        return Ok(FirstPage { reply, continuation: None, persist_connection: false, cursor_id: 0 });
-    }
     let (ns, query, opts, write_stage) = aggregate_plan(db, spec_doc, false)?;
     match write_stage {
         Some(stage) => {
