@@ -46,6 +46,8 @@ RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODUL
 -- output document with the matches set at `as` (matches NULL: no match).
 CREATE FUNCTION documentdb_api_internal.bson_lookup_condition(document documentdb_core.bson, local_field text, foreign_field text)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_condition_wrapper';
+CREATE FUNCTION documentdb_api_internal.bson_lookup_key(document documentdb_core.bson, local_field text)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_key_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_keys(document documentdb_core.bson, local_field text)
 RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_keys_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_set(document documentdb_core.bson, as_field text, matches documentdb_core.bson)

@@ -54,6 +54,8 @@ pub const LOOKUP_SET: &str = "documentdb_api_internal.bson_lookup_set";
 pub const LOOKUP_SET_ONE: &str = "documentdb_api_internal.bson_lookup_set_one";
 /// `$lookup`: the variables of its pipeline for one local document (`bson_lookup_let`).
 pub const LOOKUP_LET: &str = "documentdb_api_internal.bson_lookup_let";
+/// `$lookup`: the one foreign index key of a local document with one value (`bson_lookup_key`).
+pub const LOOKUP_KEY: &str = "documentdb_api_internal.bson_lookup_key";
 /// `$lookup`: the foreign index keys of one local document (`bson_lookup_keys`).
 pub const LOOKUP_KEYS: &str = "documentdb_api_internal.bson_lookup_keys";
 /// `$unwind` of one document, a set of rows (`bson_dollar_unwind`).

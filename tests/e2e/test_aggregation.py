@@ -162,7 +162,7 @@ def test_lookup_then_unwind_is_one_join():
     orders = fresh("lu_orders", [
         {"_id": 1, "item": 3, "sku": "s1"}, {"_id": 2, "item": [1, 2, 2.0], "sku": ["s0", "s2"]},
         {"_id": 3}, {"_id": 4, "item": 42, "sku": "none"}, {"_id": 5, "item": [[1]], "sku": [["s1"]]},
-        {"_id": 6, "item": None, "sku": None},
+        {"_id": 6, "item": None, "sku": None}, {"_id": 7, "item": [3], "sku": ["s3"]},
     ])
     for local, foreign in [("item", "_id"), ("sku", "sku")]:
         for preserve in [False, True]:

@@ -264,6 +264,23 @@ pub fn expr_equalities(filter: &RawDocument) -> Vec<(String, String)> {
     out
 }
 
+/// The one key of [`local_keys`] when there is exactly one (a scalar local value or none),
+/// without building the list.
+pub fn local_key(doc: &RawDocument, local_field: &str) -> Option<RawDocumentBuf> {
+    if !local_field.contains('.') {
+        // The common case, read in place: a top-level scalar (or missing: null).
+        return match doc.get(local_field).ok().flatten() {
+            None => Some(crate::document::single_value_document(RawBsonRef::Null)),
+            Some(RawBsonRef::Array(_) | RawBsonRef::RegularExpression(_)) => None,
+            Some(v) => Some(crate::document::single_value_document(v)),
+        };
+    }
+    match local_keys(doc, local_field) {
+        Some(mut keys) if keys.len() == 1 => keys.pop(),
+        _ => None,
+    }
+}
+
 /// `doc` with `as_field` set to the matched documents (`matches` is the `{"": [...]}` the
 /// SQL array aggregate built, None when nothing matched).
 pub fn set_matches(doc: &RawDocument, as_field: &str, matches: Option<&RawDocument>) -> DocDbResult<RawDocumentBuf> {
@@ -340,6 +357,16 @@ mod tests {
         let regex =
             bson::Regex { pattern: "^x".to_string().try_into().unwrap(), options: String::new().try_into().unwrap() };
         assert!(local_keys(&rawdoc! { "r": regex }, "r").is_none());
+    }
+
+    #[test]
+    fn one_local_key() {
+        assert_eq!(local_key(&rawdoc! { "a": 5 }, "a"), Some(rawdoc! { "": 5 }));
+        assert_eq!(local_key(&rawdoc! {}, "a"), Some(rawdoc! { "": null }));
+        assert_eq!(local_key(&rawdoc! { "a": [1, 2] }, "a"), None);
+        assert_eq!(local_key(&rawdoc! { "a": [1] }, "a"), None);
+        assert_eq!(local_key(&rawdoc! { "a": { "b": 3 } }, "a.b"), Some(rawdoc! { "": 3 }));
+        assert_eq!(local_key(&rawdoc! { "a": [{ "b": 3 }, { "b": 4 }] }, "a.b"), None);
     }
 
     #[test]

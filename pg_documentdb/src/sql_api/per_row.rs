@@ -378,6 +378,13 @@ fn bson_lookup_keys(document: BsonRef<'_>, local_field: &str) -> Option<Vec<Bson
         .map(|keys| keys.into_iter().map(Bson::from).collect())
 }
 
+/// `$lookup`'s one foreign index key for a local document with a single local value (the
+/// common case), NULL otherwise (then `bson_lookup_keys` gives them all, or none).
+#[pg_extern(sql = false)]
+fn bson_lookup_key(document: BsonRef<'_>, local_field: &str) -> Option<Bson> {
+    documentdb_query::lookup::local_key(document.document(), local_field).map(Bson::from)
+}
+
 /// `$lookup`'s output: `document` with `as_field` set to the matched documents (`matches`
 /// is the array aggregate's `{"": [...]}`, NULL when nothing matched).
 #[pg_extern(sql = false)]

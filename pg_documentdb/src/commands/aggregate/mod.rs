@@ -808,7 +808,7 @@ impl Pipeline {
         let correlated = self.lookup_equality(&foreign, "l", local_field, foreign_field)?;
         let table = foreign.table();
         // One key (a scalar local value, the common case) joins on the column directly;
-        // several are unnested first.
+        // several (or one inside an array) are unnested first.
         let matches = format!(
             "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
              FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key \
@@ -816,22 +816,25 @@ impl Pipeline {
              SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
              FROM l CROSS JOIN LATERAL unnest(l.keys) k(key) \
              JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
-             WHERE cardinality(l.keys) > 1",
+             WHERE l.key IS NULL AND l.keys IS NOT NULL",
             set_one = sql_names::LOOKUP_SET_ONE,
             eq = sql_names::BSON_EQ,
         );
         let fallback = format!(
             "SELECT l.lookup_rn, u.unwound AS document FROM l CROSS JOIN LATERAL \
              {unwind}({set}(l.document, {as_field}::text, {correlated}), {unwind_spec}) u(unwound) \
-             WHERE l.keys IS NULL",
+             WHERE l.key IS NULL AND l.keys IS NULL",
             unwind = sql_names::UNWIND,
             set = sql_names::LOOKUP_SET,
         );
+        // Documents with one local value (the common case) carry their key; the others
+        // their keys (NULL when an array or regex among them rules the index out).
         let local = format!(
-            "SELECT document, keys, CASE WHEN cardinality(keys) = 1 THEN keys[1] END AS key, \
+            "SELECT document, key, CASE WHEN key IS NULL THEN {}(document, {local_param}::text) END AS keys, \
              row_number() OVER () AS lookup_rn FROM \
-             (SELECT document, {}(document, {local_param}::text) AS keys FROM ({inner}) i) i",
-            sql_names::LOOKUP_KEYS
+             (SELECT document, {}(document, {local_param}::text) AS key FROM ({inner}) i) i",
+            sql_names::LOOKUP_KEYS,
+            sql_names::LOOKUP_KEY
         );
         let body = if unwind.preserves_null_and_empty_arrays() {
             // Documents without matches stay, without the `as` field.
@@ -839,7 +842,8 @@ impl Pipeline {
                 "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({matches}) \
                  SELECT lookup_rn, document FROM m \
                  UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
-                 WHERE keys IS NOT NULL AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
+                 WHERE (key IS NOT NULL OR keys IS NOT NULL) \
+                 AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
                  UNION ALL {fallback}",
                 set_one = sql_names::LOOKUP_SET_ONE
             )
