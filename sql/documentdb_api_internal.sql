@@ -213,3 +213,7 @@ CREATE FUNCTION documentdb_api_internal.bson_densify_generate(document documentd
 RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_densify_generate_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_densify_without_documents(spec documentdb_core.bson)
 RETURNS SETOF documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_densify_without_documents_wrapper';
+
+-- An accumulator spec with a $lookup pipeline's per-document variables (sql_api/group_accumulator.rs).
+CREATE FUNCTION documentdb_api_internal.bson_accumulator_with_vars(spec documentdb_core.bson, vars documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_accumulator_with_vars_wrapper';

@@ -145,3 +145,6 @@ pub const DENSIFY_PARTITION: &str = "documentdb_api_internal.bson_densify_partit
 pub const DENSIFY_VALUE: &str = "documentdb_api_internal.bson_densify_value";
 pub const DENSIFY_GENERATE: &str = "documentdb_api_internal.bson_densify_generate";
 pub const DENSIFY_WITHOUT_DOCUMENTS: &str = "documentdb_api_internal.bson_densify_without_documents";
+/// An accumulator spec with per-document variables (`sql_api/group_accumulator.rs`
+/// `bson_accumulator_with_vars`).
+pub const ACCUMULATOR_WITH_VARS: &str = "documentdb_api_internal.bson_accumulator_with_vars";

@@ -146,6 +146,15 @@ def test_lookup_pipeline_forms():
     from_view = [{"$lookup": {"from": "warehouse_a", "localField": "item", "foreignField": "stock_item", "as": "w"}},
                  {"$project": {"n": {"$size": "$w"}}}]
     assert [d["n"] for d in orders.aggregate(from_view)] == [1, 1, 1]
+    # The pipeline's accumulators read its variables, per local document.
+    totals = list(orders.aggregate([{"$lookup": {"from": "warehouses", "let": {"q": "$ordered"}, "pipeline": [
+        {"$group": {"_id": None, "t": {"$sum": {"$multiply": ["$instock", "$$q"]}}}},
+        {"$project": {"_id": 0}}], "as": "w"}}]))
+    assert [d["w"] for d in totals] == [[{"t": 760}], [{"t": 380}], [{"t": 22800}]]
+    running = list(orders.aggregate([{"$match": {"_id": 2}}, {"$lookup": {"from": "warehouses", "let": {"q": "$ordered"}, "pipeline": [
+        {"$setWindowFields": {"sortBy": {"_id": 1}, "output": {"r": {"$sum": "$$q", "window": {"documents": ["unbounded", "current"]}}}}},
+        {"$project": {"_id": 0, "r": 1}}], "as": "w"}}]))
+    assert [x["r"] for x in running[0]["w"]] == [1, 2, 3, 4, 5]
     expect_code(51047, lambda: list(orders.aggregate([{"$lookup": {
         "from": "warehouses", "pipeline": [{"$out": "x"}], "as": "w"}}])))
     expect_code(9, lambda: list(orders.aggregate([{"$lookup": {

@@ -182,3 +182,14 @@ fn bson_group_accumulate_deserialize(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::
         pgrx::Internal::from(Some(pg_sys::Datum::from(state)))
     }
 }
+
+/// An accumulator spec with the variables of a `$lookup` pipeline, computed per local
+/// document: `spec` plus `"$$vars": vars`.
+#[pg_extern(sql = false)]
+fn bson_accumulator_with_vars(spec: BsonRef<'_>, vars: BsonRef<'_>) -> Bson {
+    let mut out = spec.document().to_owned();
+    let key: &bson::raw::CStr =
+        crate::commands::aggregate::ACCUMULATOR_VARS.try_into().unwrap_or(bson::raw::cstr!("$$vars"));
+    out.append(key, vars.document().to_owned());
+    Bson::from(out)
+}

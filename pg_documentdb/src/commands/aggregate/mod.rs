@@ -1174,6 +1174,20 @@ impl Pipeline {
         Ok(())
     }
 
+    /// The SQL of an accumulator's spec for `bson_group_accumulate`, with the variables its
+    /// expressions read: the command's (a constant), or a `$lookup` pipeline's, computed per
+    /// local document (`bson_accumulator_with_vars`).
+    fn accumulator_spec(&mut self, mut spec: RawDocumentBuf) -> String {
+        if let Some(vars) = self.b.vars_sql.clone() {
+            let p = self.bson_param(spec.into_bytes());
+            return format!("{}({p}, {vars})", sql_names::ACCUMULATOR_WITH_VARS);
+        }
+        if let Some(vars) = &self.b.vars {
+            spec.append(cstr(ACCUMULATOR_VARS), vars.clone());
+        }
+        self.bson_param(spec.into_bytes())
+    }
+
     fn add_group(&mut self, spec: &RawDocument) -> DocDbResult<()> {
         let mut id_expr: Option<RawBsonRef<'_>> = None;
         let mut accumulators: Vec<(String, RawDocumentBuf)> = Vec::new();
@@ -1213,17 +1227,7 @@ impl Pipeline {
             let parsed =
                 documentdb_query::accumulators::Accumulator::parse_with_context(op.as_str(), arg, &self.b.ctx()?)?;
             order_sensitive |= parsed.op().depends_on_input_order();
-            if self.b.vars_sql.is_some() && references_user_variable(RawBsonRef::Document(acc)) {
-                bail!(
-                    NotImplemented,
-                    "an accumulator of a $group inside a $lookup pipeline cannot read the $lookup's variables yet (field '{field}')"
-                );
-            }
-            let mut acc = acc.to_owned();
-            if let Some(vars) = &self.b.vars {
-                acc.append(cstr(ACCUMULATOR_VARS), vars.clone());
-            }
-            accumulators.push((field.to_owned(), acc));
+            accumulators.push((field.to_owned(), acc.to_owned()));
         }
         let Some(id_expr) = id_expr else {
             return Err(DocDbError::new(ErrorCode::new(15955), "a group specification must include an _id"));
@@ -1249,7 +1253,7 @@ impl Pipeline {
         };
         let mut build_args = vec![format!("'_id'::text, {key}")];
         for (field, acc) in accumulators {
-            let p = self.bson_param(acc.into_bytes());
+            let p = self.accumulator_spec(acc);
             let name = self.b.param(OwnedParam::Text(field));
             build_args.push(format!("{name}::text, {}(document, {p}{order_suffix})", sql_names::GROUP_ACCUMULATE));
         }
@@ -1280,11 +1284,7 @@ impl Pipeline {
             let RawBsonRef::Document(acc) = acc else {
                 bail!(InternalError, "$bucketAuto output field '{}' is not an accumulator", field.as_str());
             };
-            let mut acc = acc.to_owned();
-            if let Some(vars) = &self.b.vars {
-                acc.append(cstr(ACCUMULATOR_VARS), vars.clone());
-            }
-            let p = self.bson_param(acc.into_bytes());
+            let p = self.accumulator_spec(acc.to_owned());
             let name = self.b.param(OwnedParam::Text(field.as_str().to_owned()));
             fields.push(format!("{name}::text, {}(document, {p})", sql_names::GROUP_ACCUMULATE));
         }
@@ -1346,19 +1346,6 @@ impl Pipeline {
     pub fn into_query(self) -> PageQuery {
         let planning = self.b.planning();
         PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false, planning }
-    }
-}
-
-/// Does an expression read a user variable (`$$name`, not a system variable)?
-fn references_user_variable(value: RawBsonRef<'_>) -> bool {
-    match value {
-        RawBsonRef::String(s) => s.strip_prefix("$$").is_some_and(|name| {
-            let name = name.split('.').next().unwrap_or_default();
-            !matches!(name, "ROOT" | "CURRENT" | "REMOVE" | "NOW" | "CLUSTER_TIME" | "DESCEND" | "PRUNE" | "KEEP")
-        }),
-        RawBsonRef::Document(d) => d.iter().flatten().any(|(_, v)| references_user_variable(v)),
-        RawBsonRef::Array(a) => a.into_iter().flatten().any(references_user_variable),
-        _ => false,
     }
 }
 

@@ -17,10 +17,9 @@ use bson::{Bson, RawBsonRef, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbResult};
 use documentdb_query::window::{self, Bound, SetWindowFields, WindowBounds, WindowFunction, WindowOutput};
 
-use super::{wrap_value_doc, Pipeline, ACCUMULATOR_VARS};
+use super::{wrap_value_doc, Pipeline};
 use crate::commands::cursor::OwnedParam;
 use crate::commands::query_sql::order_by;
-use crate::commands::write_result::cstr;
 use crate::sql_names;
 
 /// The `{ "": null }` a missing value becomes where a window function needs a value.
@@ -104,16 +103,7 @@ impl Pipeline {
     fn window_accumulator(&mut self, op: &str, arg: Bson) -> DocDbResult<String> {
         let mut spec = RawDocumentBuf::new();
         spec.append(crate::commands::index_sql::cstr_key(op)?, raw(&arg)?);
-        if let Some(vars) = &self.b.vars {
-            if self.b.vars_sql.is_some() && super::references_user_variable(raw(&arg)?.as_raw_bson_ref()) {
-                bail!(
-                    NotImplemented,
-                    "a $setWindowFields inside a $lookup pipeline cannot read the $lookup's variables yet"
-                );
-            }
-            spec.append(cstr(ACCUMULATOR_VARS), vars.clone());
-        }
-        let p = self.bson_param(spec.into_bytes());
+        let p = self.accumulator_spec(spec);
         Ok(format!("{}(document, {p})", sql_names::GROUP_ACCUMULATE))
     }
 
