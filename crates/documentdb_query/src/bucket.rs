@@ -7,17 +7,10 @@
 
 use std::cmp::Ordering;
 
+use crate::spec_error::{invalid_bson, loc};
 use bson::{rawdoc, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf};
 use documentdb_bson::compare::{canonical_type_rank, compare_values};
-use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
-}
+use documentdb_errors::DocDbResult;
 
 /// The `$group` and `$sort` stages a `$bucket` stage stands for, with MongoDB's
 /// validation of its arguments (40192 to 40202).

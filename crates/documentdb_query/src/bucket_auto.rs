@@ -29,18 +29,7 @@ use crate::accumulators::Accumulator;
 use crate::arith::{self, Num};
 use crate::expr::value;
 use crate::expr::{ExprContext, Expression};
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
-}
-
-fn raw_type_name(v: RawBsonRef<'_>) -> &'static str {
-    documentdb_bson::type_name(v.element_type())
-}
+use crate::spec_error::{invalid_bson, loc, raw_type_name};
 
 /// A `granularity`: one of MongoDB's preferred number series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,29 +35,11 @@ use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 use crate::arith::{self, Num};
 use crate::expr::date::{self, TimeZone, Unit};
 use crate::expr::{split_path, ExprContext, Expression};
+use crate::spec_error::{invalid_bson, loc, raw_type_name, string_array, wrong_type};
 
 /// MongoDB's `internalQueryMaxAllowedDensifyDocs` default: more generated documents is error
 /// 5897900 (counted here per call of [`Densify::generated_values`]).
 pub const MAX_GENERATED_DOCUMENTS: usize = 500_000;
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
-}
-
-fn raw_type_name(v: RawBsonRef<'_>) -> &'static str {
-    documentdb_bson::type_name(v.element_type())
-}
-
-fn wrong_type(path: &str, found: RawBsonRef<'_>, expected: &str) -> DocDbError {
-    DocDbError::new(
-        ErrorCode::TypeMismatch,
-        format!("BSON field '{path}' is the wrong type '{}', expected {expected}", raw_type_name(found)),
-    )
-}
 
 /// `range.bounds`.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,19 +99,8 @@ pub fn parse(spec: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Densify> {
                 other => return Err(wrong_type("$densify.field", other, "type 'string'")),
             },
             "partitionByFields" => {
-                let RawBsonRef::Array(items) = value else {
-                    return Err(wrong_type("$densify.partitionByFields", value, "type 'array'"));
-                };
-                let mut names = Vec::new();
-                for (i, item) in items.into_iter().enumerate() {
-                    match item.map_err(invalid_bson)? {
-                        RawBsonRef::String(s) => names.push(s.to_string()),
-                        other => {
-                            return Err(wrong_type(&format!("$densify.partitionByFields.{i}"), other, "type 'string'"))
-                        }
-                    }
-                }
-                partitions = Some(names);
+                let names = string_array("$densify.partitionByFields", value)?;
+                partitions = Some(names.into_iter().map(str::to_owned).collect());
             }
             _ => {
                 let RawBsonRef::Document(r) = value else {
@@ -172,7 +143,7 @@ pub fn parse(spec: RawBsonRef<'_>, ctx: &ExprContext) -> DocDbResult<Densify> {
         // MongoDB's partition expression: {p: "$p"} with dotted names nested.
         let mut expr = Document::new();
         for p in &partition_by_fields {
-            set_nested(&mut expr, &split_path(p)?, Bson::String(format!("${p}")));
+            crate::document::set_path(&mut expr, &split_path(p)?, Bson::String(format!("${p}")));
         }
         Some(Expression::parse_document(&expr, ctx)?)
     };
@@ -304,24 +275,6 @@ impl<'a> RangeSpec<'a> {
     }
 }
 
-/// Sets `path` in `doc`, creating (or replacing non-document values with) documents along
-/// the way (MongoDB's `MutableDocument::setNestedField`).
-fn set_nested(doc: &mut Document, path: &[String], value: Bson) {
-    let Some((first, rest)) = path.split_first() else {
-        return;
-    };
-    if rest.is_empty() {
-        doc.insert(first.clone(), value);
-        return;
-    }
-    if !matches!(doc.get(first), Some(Bson::Document(_))) {
-        doc.insert(first.clone(), Document::new());
-    }
-    if let Some(Bson::Document(sub)) = doc.get_mut(first) {
-        set_nested(sub, rest, value);
-    }
-}
-
 fn is_nullish(v: &Bson) -> bool {
     matches!(v, Bson::Null | Bson::Undefined)
 }
@@ -406,7 +359,7 @@ impl Densify {
             }
         }
         let mut out = partition_key.clone();
-        set_nested(&mut out, &self.field_path, value);
+        crate::document::set_path(&mut out, &self.field_path, value);
         Ok(out)
     }
 

@@ -38,6 +38,25 @@ pub fn validate_id(value: RawBsonRef<'_>) -> DocDbResult<()> {
     Ok(())
 }
 
+/// Sets the value at `path` in an owned document, replacing non-document values on the way
+/// by documents (an existing field keeps its position; a new one is appended: MongoDB's
+/// `MutableDocument::setNestedField`).
+pub(crate) fn set_path(doc: &mut Document, path: &[String], value: Bson) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        doc.insert(first.clone(), value);
+        return;
+    }
+    if !matches!(doc.get(first), Some(Bson::Document(_))) {
+        doc.insert(first.clone(), Document::new());
+    }
+    if let Some(Bson::Document(sub)) = doc.get_mut(first) {
+        set_path(sub, rest, value);
+    }
+}
+
 /// Returns the document as it is stored: `_id` first (generated as a new ObjectId when
 /// absent), every other field in its original order. Errors for an invalid `_id` or a
 /// document over 16 MiB. Works by splicing element bytes, without decoding the document.

@@ -361,9 +361,9 @@ pub(crate) fn raw_path(doc: &RawDocument, fields: &[String]) -> Value {
 /// The value at an aggregation field path (`fields`, from [`Expression::as_field_path`]
 /// split on `.`), borrowed from the document: `Some(None)` when missing, `None` when the
 /// path meets an array before its end (mapped over by [`Expression::evaluate`]).
-pub fn raw_field_path<'a>(doc: &'a RawDocument, fields: &[&str]) -> Option<Option<RawBsonRef<'a>>> {
+pub fn raw_field_path<'a, S: AsRef<str>>(doc: &'a RawDocument, fields: &[S]) -> Option<Option<RawBsonRef<'a>>> {
     let (first, rest) = fields.split_first()?;
-    let Some(v) = doc.get(first).ok().flatten() else {
+    let Some(v) = doc.get(first.as_ref()).ok().flatten() else {
         return Some(None);
     };
     if rest.is_empty() {
@@ -402,11 +402,8 @@ fn array_path(a: &[Bson], fields: &[String]) -> Bson {
     Bson::Array(out)
 }
 
-/// A MongoDB "Location" error (the home of this helper for the expression modules, which
-/// reach it through `operator_args`).
-pub(crate) fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
+/// A MongoDB "Location" error (expression modules reach it through `operator_args`).
+pub(crate) use crate::spec_error::loc;
 
 /// Validates one field name of an expression object (`FieldPath::uassertValidFieldName`).
 pub(crate) fn validate_field_name(name: &str) -> DocDbResult<()> {

@@ -12,27 +12,9 @@
 //!   `$setWindowFields`). `$locf` needs no `sortBy` (MongoDB accepts `{$fill: {output:
 //!   {v: {method: "locf"}}}}`).
 
+use crate::spec_error::{invalid_bson, loc, raw_type_name, string_array, wrong_type};
 use bson::{RawArrayBuf, RawBson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
-}
-
-fn raw_type_name(v: RawBsonRef<'_>) -> &'static str {
-    documentdb_bson::type_name(v.element_type())
-}
-
-fn wrong_type(path: &str, found: RawBsonRef<'_>, expected: &str) -> DocDbError {
-    DocDbError::new(
-        ErrorCode::TypeMismatch,
-        format!("BSON field '{path}' is the wrong type '{}', expected {expected}", raw_type_name(found)),
-    )
-}
 
 fn cstr(name: &str) -> DocDbResult<&bson::raw::CStr> {
     name.try_into().map_err(|_| loc(16411, "FieldPath field names may not contain '\\0'."))
@@ -66,21 +48,7 @@ pub fn fill_stages(spec: RawBsonRef<'_>) -> DocDbResult<Vec<RawDocumentBuf>> {
                 RawBsonRef::Document(d) => sort_by = Some(d),
                 other => return Err(wrong_type("$fill.sortBy", other, "type 'object'")),
             },
-            "partitionByFields" => {
-                let RawBsonRef::Array(items) = value else {
-                    return Err(wrong_type("$fill.partitionByFields", value, "type 'array'"));
-                };
-                let mut names = Vec::new();
-                for (i, item) in items.into_iter().enumerate() {
-                    match item.map_err(invalid_bson)? {
-                        RawBsonRef::String(s) => names.push(s),
-                        other => {
-                            return Err(wrong_type(&format!("$fill.partitionByFields.{i}"), other, "type 'string'"))
-                        }
-                    }
-                }
-                partition_by_fields = Some(names);
-            }
+            "partitionByFields" => partition_by_fields = Some(string_array("$fill.partitionByFields", value)?),
             "partitionBy" => match value {
                 RawBsonRef::Document(_) | RawBsonRef::String(_) => partition_by = Some(value),
                 other => return Err(wrong_type("$fill.partitionBy", other, "types '[object, string]'")),

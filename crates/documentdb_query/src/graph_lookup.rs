@@ -9,14 +9,7 @@ use bson::{Bson, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::expr::{ExprContext, Expression};
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
-}
+use crate::spec_error::{invalid_bson, loc};
 
 /// MongoDB's limit on the documents one `$graphLookup` search holds (100 MiB).
 const MAX_SEARCH_BYTES: usize = 100 * 1024 * 1024;

@@ -31,6 +31,7 @@ pub use filter::json_schema as schema;
 pub mod projection;
 pub mod redact;
 pub mod sort;
+pub(crate) mod spec_error;
 pub mod unwind;
 pub mod update;
 pub mod window;

@@ -14,6 +14,7 @@ use bson::{RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::projection::Projection;
+use crate::spec_error::invalid_bson;
 
 /// A parsed `$lookup`: the equality form (`localField`/`foreignField`), the pipeline form
 /// (`let` + `pipeline`), or both (MongoDB 5.0: the pipeline runs on the equality matches).
@@ -31,10 +32,6 @@ pub struct Lookup {
 
 fn parse_error(msg: impl Into<String>) -> DocDbError {
     DocDbError::new(ErrorCode::FailedToParse, msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
 }
 
 impl Lookup {

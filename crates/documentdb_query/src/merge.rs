@@ -11,15 +11,8 @@ use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::document::to_raw_document;
 use crate::expr::ExprContext;
+use crate::spec_error::{invalid_bson, loc, wrong_type};
 use crate::update::Update;
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
-}
 
 /// Where a write stage writes: a collection, in the pipeline's database unless `db` says.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,37 +26,14 @@ pub fn parse_out(spec: RawBsonRef<'_>) -> DocDbResult<Target> {
     match spec {
         RawBsonRef::String(coll) => Ok(Target { db: None, coll: coll.to_owned() }),
         RawBsonRef::Document(doc) => {
-            let (mut db, mut coll) = (None, None);
-            for element in doc {
-                let (key, value) = element.map_err(invalid_bson)?;
-                match (key.as_str(), value) {
-                    ("db", RawBsonRef::String(s)) => db = Some(s.to_owned()),
-                    ("coll", RawBsonRef::String(s)) => coll = Some(s.to_owned()),
-                    ("db" | "coll", other) => {
-                        return Err(DocDbError::new(
-                            ErrorCode::TypeMismatch,
-                            format!(
-                                "BSON field '$out.{}' is the wrong type '{:?}', expected type 'string'",
-                                key.as_str(),
-                                other.element_type()
-                            ),
-                        ))
-                    }
-                    ("timeseries", _) => {
-                        return Err(DocDbError::new(
-                            ErrorCode::CommandNotSupported,
-                            "$out to a time-series collection is not supported",
-                        ))
-                    }
-                    (other, _) => return Err(loc(40415, format!("BSON field '$out.{other}' is an unknown field."))),
-                }
+            if doc.get("timeseries").map_err(invalid_bson)?.is_some() {
+                return Err(DocDbError::new(
+                    ErrorCode::CommandNotSupported,
+                    "$out to a time-series collection is not supported",
+                ));
             }
-            let Some(coll) = coll else {
-                return Err(loc(40414, "BSON field '$out.coll' is missing but a required field"));
-            };
-            let Some(db) = db else {
-                return Err(loc(40414, "BSON field '$out.db' is missing but a required field"));
-            };
+            let (db, coll) = target_fields("$out", doc)?;
+            let db = db.ok_or_else(|| loc(40414, "BSON field '$out.db' is missing but a required field"))?;
             Ok(Target { db: Some(db), coll })
         }
         other => {
@@ -137,32 +107,30 @@ impl Merge {
     }
 }
 
+/// The `{db, coll}` form of a write stage's target (`$out`, `$merge.into`; `path` names it
+/// in errors): the database if given, and the collection (40414 without one).
+fn target_fields(path: &str, doc: &RawDocument) -> DocDbResult<(Option<String>, String)> {
+    let (mut db, mut coll) = (None, None);
+    for element in doc {
+        let (key, value) = element.map_err(invalid_bson)?;
+        match (key.as_str(), value) {
+            ("db", RawBsonRef::String(s)) => db = Some(s.to_owned()),
+            ("coll", RawBsonRef::String(s)) => coll = Some(s.to_owned()),
+            ("db" | "coll", other) => {
+                return Err(wrong_type(&format!("{path}.{}", key.as_str()), other, "type 'string'"))
+            }
+            (other, _) => return Err(loc(40415, format!("BSON field '{path}.{other}' is an unknown field."))),
+        }
+    }
+    let coll = coll.ok_or_else(|| loc(40414, format!("BSON field '{path}.coll' is missing but a required field")))?;
+    Ok((db, coll))
+}
+
 fn parse_target(value: RawBsonRef<'_>) -> DocDbResult<Target> {
     match value {
         RawBsonRef::String(coll) => Ok(Target { db: None, coll: coll.to_owned() }),
         RawBsonRef::Document(doc) => {
-            let (mut db, mut coll) = (None, None);
-            for element in doc {
-                let (key, value) = element.map_err(invalid_bson)?;
-                match (key.as_str(), value) {
-                    ("db", RawBsonRef::String(s)) => db = Some(s.to_owned()),
-                    ("coll", RawBsonRef::String(s)) => coll = Some(s.to_owned()),
-                    ("db" | "coll", _) => {
-                        return Err(DocDbError::new(
-                            ErrorCode::TypeMismatch,
-                            format!(
-                                "BSON field '$merge.into.{}' is the wrong type, expected type 'string'",
-                                key.as_str()
-                            ),
-                        ))
-                    }
-                    (other, _) => {
-                        return Err(loc(40415, format!("BSON field '$merge.into.{other}' is an unknown field.")))
-                    }
-                }
-            }
-            let coll =
-                coll.ok_or_else(|| loc(40414, "BSON field '$merge.into.coll' is missing but a required field"))?;
+            let (db, coll) = target_fields("$merge.into", doc)?;
             Ok(Target { db, coll })
         }
         _ => Err(loc(51178, "$merge 'into' field must be either a string or an object")),

@@ -18,16 +18,13 @@ use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
 use crate::expr::value;
 use crate::expr::{ExprContext, Expression};
+use crate::spec_error::invalid_bson;
 
 /// The values of `$$DESCEND`, `$$PRUNE` and `$$KEEP` (MongoDB's `descendVal`, `pruneVal`,
 /// `keepVal`).
 pub const DESCEND: &str = "descend";
 pub const PRUNE: &str = "prune";
 pub const KEEP: &str = "keep";
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
-}
 
 /// A parsed `$redact` stage.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 //! output as is, except that an empty array is removed from it (`{a: {b: []}}` unwound on
 //! `$a.b` gives `{a: {}}`). `includeArrayIndex` names a field set to the element's index
 //! (an int64), or `null` when the value was not unwound from an array.
+use crate::spec_error::{invalid_bson, loc};
 use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{DocDbError, DocDbResult, ErrorCode};
 
@@ -17,14 +18,6 @@ pub struct Unwind {
     path: Vec<String>,
     include_array_index: Option<Vec<String>>,
     preserve_null_and_empty_arrays: bool,
-}
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
-}
-
-fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {
-    DocDbError::new(ErrorCode::InvalidBSON, e.to_string())
 }
 
 /// MongoDB's `FieldPath` rules for a path without its `$` prefix.
@@ -138,7 +131,7 @@ impl Unwind {
             Some(Bson::Array(items)) if !items.is_empty() => {
                 out.reserve(items.len());
                 for (i, item) in items.into_iter().enumerate() {
-                    set_path(&mut owned, &self.path, item);
+                    crate::document::set_path(&mut owned, &self.path, item);
                     self.set_index(&mut owned, Bson::Int64(i64::try_from(i).unwrap_or(i64::MAX)));
                     out.push(serialize(&owned)?);
                 }
@@ -168,7 +161,7 @@ impl Unwind {
 
     fn set_index(&self, doc: &mut Document, value: Bson) {
         if let Some(path) = &self.include_array_index {
-            set_path(doc, path, value);
+            crate::document::set_path(doc, path, value);
         }
     }
 }
@@ -194,24 +187,6 @@ fn lookup<'a>(doc: &'a Document, path: &[String]) -> Option<&'a Bson> {
         };
     }
     Some(current)
-}
-
-/// Sets the value at `path`, replacing non-document values on the way by documents (an
-/// existing field keeps its position; a new one is appended).
-fn set_path(doc: &mut Document, path: &[String], value: Bson) {
-    let Some((first, rest)) = path.split_first() else {
-        return;
-    };
-    if rest.is_empty() {
-        doc.insert(first.clone(), value);
-        return;
-    }
-    if !matches!(doc.get(first), Some(Bson::Document(_))) {
-        doc.insert(first.clone(), Document::new());
-    }
-    if let Some(Bson::Document(sub)) = doc.get_mut(first) {
-        set_path(sub, rest, value);
-    }
 }
 
 /// Removes the field at `path` (its parents stay, possibly empty).

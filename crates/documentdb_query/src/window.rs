@@ -29,6 +29,7 @@ use crate::expr::value as v;
 use crate::expr::{ExprContext, Expression};
 
 use crate::arith::{self, Num};
+use crate::spec_error::{failed, loc};
 
 /// A parsed `$setWindowFields` stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,14 +129,6 @@ impl WindowOutput {
             _ => WindowBounds::unbounded(),
         }
     }
-}
-
-fn failed(msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::FailedToParse, msg)
-}
-
-fn loc(code: i32, msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::new(code), msg)
 }
 
 fn invalid_bson(e: impl std::fmt::Display) -> DocDbError {

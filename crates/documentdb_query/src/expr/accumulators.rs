@@ -28,6 +28,7 @@ use super::sort_by::{parse_sort_by, SortBy};
 use super::value as v;
 use super::{ExprContext, Expression};
 use crate::arith::{self, DoubleDouble, Num, NumKind};
+use crate::spec_error::failed;
 use crate::value_bounds::{approximate_size, MAX_VALUE_BYTES};
 
 /// The accumulator operators.
@@ -349,10 +350,6 @@ pub(crate) fn validate_n(nv: &crate::Value) -> DocDbResult<usize> {
 pub(crate) fn n_spec_not_object(name: &str, spec: &Bson) -> DocDbError {
     let code = if matches!(name, "$firstN" | "$lastN") { 5787801 } else { 5787900 };
     loc(code, format!("specification must be an object; found {name}: {}", v::display(&Some(spec.clone()))))
-}
-
-fn failed(msg: impl Into<String>) -> DocDbError {
-    DocDbError::new(ErrorCode::FailedToParse, msg)
 }
 
 /// Milliseconds in one of MongoDB's time units (`"week"` ... `"millisecond"`); `None`
