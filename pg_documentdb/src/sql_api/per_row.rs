@@ -144,8 +144,7 @@ fn expression_get(
         if let Some(path) = &get.path {
             // Without an array along the path, the value is copied from the document's
             // bytes (arrays along it are mapped over by the evaluator).
-            let fields: Vec<&str> = path.iter().map(String::as_str).collect();
-            if let Some(found) = documentdb_query::expr::raw_field_path(document.document(), &fields) {
+            if let Some(found) = documentdb_query::expr::raw_field_path(document.document(), path) {
                 return Ok(found.map(wrap));
             }
         }

@@ -10,6 +10,7 @@
 
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbResult};
+use documentdb_query::document::single_value_document;
 use documentdb_query::graph_lookup::GraphLookup;
 
 use super::Pipeline;
@@ -81,10 +82,10 @@ impl GraphSearch {
     /// The search from one document, as `{ "": [documents] }`.
     pub fn run(&self, doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
         let Some(foreign) = &self.foreign else {
-            return Ok(wrap_value_doc_owned(bson::RawArrayBuf::new()));
+            return Ok(single_value_document(RawBsonRef::Array(&bson::RawArrayBuf::new())));
         };
         let found = self.stage.search(doc, |values| self.fetch(foreign, values))?;
-        Ok(wrap_value_doc_owned(found))
+        Ok(single_value_document(RawBsonRef::Array(&found)))
     }
 
     /// The foreign documents whose `connectToField` matches one of `values`.
@@ -130,10 +131,4 @@ impl GraphSearch {
             .map(|bytes| RawDocumentBuf::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "{e}")))
             .collect()
     }
-}
-
-fn wrap_value_doc_owned(array: bson::RawArrayBuf) -> RawDocumentBuf {
-    let mut out = RawDocumentBuf::new();
-    out.append(cstr(""), array);
-    out
 }

@@ -799,12 +799,7 @@ impl Pipeline {
         let local_param = self.b.param(OwnedParam::Text(local_field.clone()));
         let as_field = self.b.param(OwnedParam::Text(lookup.as_field.clone()));
         let collection_id = self.b.param(OwnedParam::Int8(foreign.id));
-        let unwind_spec = match unwind_value {
-            RawBsonRef::String(path) => rawdoc! { "path": path },
-            RawBsonRef::Document(doc) => doc.to_owned(),
-            _ => bail!(InternalError, "$unwind specification is neither a string nor a document"),
-        };
-        let unwind_spec = self.bson_param(unwind_spec.into_bytes());
+        let unwind_spec = self.bson_param(unwind_document(unwind_value)?.into_bytes());
         let correlated = self.lookup_equality(&foreign, "l", local_field, foreign_field)?;
         let table = foreign.table();
         // One key (a scalar local value, the common case) joins on the column directly;
@@ -1327,11 +1322,7 @@ impl Pipeline {
     fn add_unwind(&mut self, value: RawBsonRef<'_>) -> DocDbResult<()> {
         // Validates the specification when the pipeline is planned, as MongoDB does.
         documentdb_query::unwind::Unwind::parse(value)?;
-        let spec = match value {
-            RawBsonRef::String(path) => rawdoc! { "path": path },
-            RawBsonRef::Document(d) => d.to_owned(),
-            _ => bail!(InternalError, "$unwind specification is neither a string nor a document"),
-        };
+        let spec = unwind_document(value)?;
         self.wrap(true);
         let p = self.bson_param(spec.into_bytes());
         let alias = format!("u{}", self.depth);
@@ -1346,6 +1337,16 @@ impl Pipeline {
     pub fn into_query(self) -> PageQuery {
         let planning = self.b.planning();
         PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false, planning }
+    }
+}
+
+/// An `$unwind` stage's value as the document `bson_dollar_unwind` reads (`"$path"` is
+/// `{path: "$path"}`).
+fn unwind_document(value: RawBsonRef<'_>) -> DocDbResult<RawDocumentBuf> {
+    match value {
+        RawBsonRef::String(path) => Ok(rawdoc! { "path": path }),
+        RawBsonRef::Document(d) => Ok(d.to_owned()),
+        _ => bail!(InternalError, "$unwind specification is neither a string nor a document"),
     }
 }
 
