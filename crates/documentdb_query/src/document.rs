@@ -118,12 +118,19 @@ fn document_id_value(doc: &RawDocument, span: Option<(usize, usize)>) -> Option<
 /// counts them (Overflow, "Document exceeds maximum nesting depth of 100", as MongoDB's
 /// `storage_validation` reports it). The depth walk is iterative.
 pub fn check_size(doc: &RawDocument) -> DocDbResult<()> {
+    check_document_size(doc)?;
+    if nesting_depth_exceeds(doc.as_bytes(), MAX_NESTING_DEPTH) {
+        bail!(Overflow, "Document exceeds maximum nesting depth of {MAX_NESTING_DEPTH}");
+    }
+    Ok(())
+}
+
+/// The 16 MiB limit alone (BSONObjectTooLarge), for documents whose nesting is known to
+/// be within bounds.
+pub fn check_document_size(doc: &RawDocument) -> DocDbResult<()> {
     let size = doc.as_bytes().len();
     if size > MAX_DOCUMENT_SIZE {
         bail!(BSONObjectTooLarge, "object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}");
-    }
-    if nesting_depth_exceeds(doc.as_bytes(), MAX_NESTING_DEPTH) {
-        bail!(Overflow, "Document exceeds maximum nesting depth of {MAX_NESTING_DEPTH}");
     }
     Ok(())
 }

@@ -337,7 +337,7 @@ pub(crate) fn raw_path(doc: &RawDocument, fields: &[String]) -> Value {
     let Some((first, rest)) = fields.split_first() else {
         return root_document(doc);
     };
-    let v = doc.get(first).ok().flatten()?;
+    let v = documentdb_bson::raw_reader::get(doc, first)?;
     if rest.is_empty() {
         return value::raw_to_bson(v);
     }
@@ -363,7 +363,9 @@ pub(crate) fn raw_path(doc: &RawDocument, fields: &[String]) -> Value {
 /// path meets an array before its end (mapped over by [`Expression::evaluate`]).
 pub fn raw_field_path<'a, S: AsRef<str>>(doc: &'a RawDocument, fields: &[S]) -> Option<Option<RawBsonRef<'a>>> {
     let (first, rest) = fields.split_first()?;
-    let Some(v) = doc.get(first.as_ref()).ok().flatten() else {
+    // The fast reader: the bson crate's `get` checks every key's UTF-8 on the way (measured:
+    // a tenth of a `$group` over a joined document).
+    let Some(v) = documentdb_bson::raw_reader::get(doc, first.as_ref()) else {
         return Some(None);
     };
     if rest.is_empty() {

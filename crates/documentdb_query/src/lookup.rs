@@ -266,7 +266,7 @@ pub fn expr_equalities(filter: &RawDocument) -> Vec<(String, String)> {
 pub fn local_key(doc: &RawDocument, local_field: &str) -> Option<RawDocumentBuf> {
     if !local_field.contains('.') {
         // The common case, read in place: a top-level scalar (or missing: null).
-        return match doc.get(local_field).ok().flatten() {
+        return match documentdb_bson::raw_reader::get(doc, local_field) {
             None => Some(crate::document::single_value_document(RawBsonRef::Null)),
             Some(RawBsonRef::Array(_) | RawBsonRef::RegularExpression(_)) => None,
             Some(v) => Some(crate::document::single_value_document(v)),
@@ -276,6 +276,17 @@ pub fn local_key(doc: &RawDocument, local_field: &str) -> Option<RawDocumentBuf>
         Some(mut keys) if keys.len() == 1 => keys.pop(),
         _ => None,
     }
+}
+
+/// Whether [`local_key`] finds exactly one key, without building it.
+pub fn has_one_key(doc: &RawDocument, local_field: &str) -> bool {
+    if !local_field.contains('.') {
+        return !matches!(
+            documentdb_bson::raw_reader::get(doc, local_field),
+            Some(RawBsonRef::Array(_) | RawBsonRef::RegularExpression(_))
+        );
+    }
+    local_key(doc, local_field).is_some()
 }
 
 /// `doc` with `as_field` set to the matched documents (`matches` is the `{"": [...]}` the
@@ -295,6 +306,26 @@ mod tests {
 
     fn code(r: DocDbResult<Lookup>) -> i32 {
         r.err().map_or(0, |e| e.code.code())
+    }
+
+    #[test]
+    fn has_one_key_agrees_with_local_key() {
+        let docs = [
+            rawdoc! { "a": 1 },
+            rawdoc! {},
+            rawdoc! { "a": [1, 2] },
+            rawdoc! { "a": [1] },
+            rawdoc! { "a": bson::Regex { pattern: "x".to_string().try_into().unwrap(), options: String::new().try_into().unwrap() } },
+            rawdoc! { "a": { "b": 2 } },
+            rawdoc! { "a": [{ "b": 2 }, { "b": 2.0 }] },
+            rawdoc! { "a": [{ "b": 2 }, { "b": 3 }] },
+            rawdoc! { "a": { "b": [[1]] } },
+        ];
+        for doc in &docs {
+            for path in ["a", "a.b"] {
+                assert_eq!(has_one_key(doc, path), local_key(doc, path).is_some(), "{doc:?} {path}");
+            }
+        }
     }
 
     #[test]

@@ -376,23 +376,50 @@ impl Projection {
             .try_into()
             .map_err(|_| DocDbError::new(ErrorCode::BadValue, "field names cannot contain the null character"))?;
         if !path.contains('.') && !path.starts_with('$') && !path.is_empty() {
-            // A top-level field: copy the elements, the value in place of the field's old
-            // one or last (what $addFields does), without parsing a projection per row.
-            let mut out = RawDocumentBuf::new();
-            let mut replaced = false;
-            for element in doc {
-                let (k, v) = element.map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
-                if k.as_str() == path {
-                    out.append(k, value);
-                    replaced = true;
-                } else {
-                    out.append(k, v);
+            // A top-level field: the document's bytes spliced around the new element (in
+            // place of the field's old one, or last: what $addFields does), without
+            // decoding any other element. Per-row work of `$lookup`, so it is measured:
+            // re-appending each element cost about 0.5 µs per joined document.
+            let bytes = doc.as_bytes();
+            let body_end = bytes.len() - 1;
+            let mut old: Option<(usize, usize)> = None;
+            let mut read_to = 4;
+            for (k, start, end) in documentdb_bson::element_spans(bytes) {
+                if old.is_none() && k == path.as_bytes() {
+                    old = Some((start, end));
+                }
+                read_to = end;
+            }
+            if read_to != body_end {
+                return Err(DocDbError::new(ErrorCode::InvalidBSON, "malformed BSON document"));
+            }
+            let (before, after) = old.map_or((body_end, body_end), |span| span);
+            let mut out = Vec::with_capacity(bytes.len() - (after - before) + path.len() + 2 + value_size_hint(value));
+            out.extend_from_slice(&bytes[..before]);
+            match value {
+                // A document (a `$lookup` match) is copied once, straight from its bytes.
+                bson::RawBsonRef::Document(d) => {
+                    out.push(0x03);
+                    out.extend_from_slice(path.as_bytes());
+                    out.push(0);
+                    out.extend_from_slice(d.as_bytes());
+                }
+                _ => {
+                    let mut one = RawDocumentBuf::new();
+                    one.append(key, value);
+                    let one = one.as_bytes();
+                    out.extend_from_slice(&one[4..one.len() - 1]);
                 }
             }
-            if !replaced {
-                out.append(key, value);
-            }
-            crate::document::check_size(&out)?;
+            out.extend_from_slice(&bytes[after..]);
+            let total = i32::try_from(out.len())
+                .map_err(|_| DocDbError::new(ErrorCode::BSONObjectTooLarge, "document too large"))?;
+            out[..4].copy_from_slice(&total.to_le_bytes());
+            let out =
+                RawDocumentBuf::from_bytes(out).map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
+            // The size is checked; the nesting is that of the two inputs, already BSON
+            // (one level more for the value).
+            crate::document::check_document_size(&out)?;
             return Ok(out);
         }
         let mut literal = RawDocumentBuf::new();
@@ -719,5 +746,15 @@ impl Apply<'_> {
                 Bson::Document(d)
             }
         })
+    }
+}
+
+/// Bytes a value takes in BSON, near enough to size a buffer.
+fn value_size_hint(value: bson::RawBsonRef<'_>) -> usize {
+    match value {
+        bson::RawBsonRef::Document(d) => d.as_bytes().len(),
+        bson::RawBsonRef::Array(a) => a.as_bytes().len(),
+        bson::RawBsonRef::String(s) => s.len() + 5,
+        _ => 16,
     }
 }

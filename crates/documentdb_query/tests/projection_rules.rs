@@ -296,3 +296,28 @@ fn mixed_inclusion_and_computed_nested_fields_over_arrays() {
         doc! { "_id": 1, "a": { "c": "lit" } }
     );
 }
+
+/// `$lookup`'s `as` and `$setWindowFields` outputs set a top-level field as `$addFields`
+/// does: in place of the field when present (its position kept), last otherwise.
+#[test]
+fn set_value_splices_a_top_level_field() {
+    let set = |d: Document, path: &str, v: Bson| {
+        let value = bson::RawBson::try_from(v).expect("raw value");
+        let out = Projection::set_value(&raw(&d), path, value.as_raw_bson_ref()).expect("set");
+        Document::try_from(out.as_ref()).expect("valid output")
+    };
+    let d = doc! { "_id": 1, "a": "x", "c": [1, 2], "z": 3 };
+    assert_eq!(
+        set(d.clone(), "c", Bson::Document(doc! { "r": 1 })),
+        doc! { "_id": 1, "a": "x", "c": { "r": 1 }, "z": 3 }
+    );
+    assert_eq!(set(d.clone(), "_id", Bson::Int32(7)), doc! { "_id": 7, "a": "x", "c": [1, 2], "z": 3 });
+    assert_eq!(
+        set(d.clone(), "z", Bson::String("long value".into())),
+        doc! { "_id": 1, "a": "x", "c": [1, 2], "z": "long value" }
+    );
+    assert_eq!(set(d.clone(), "new", Bson::Null), doc! { "_id": 1, "a": "x", "c": [1, 2], "z": 3, "new": null });
+    assert_eq!(set(doc! {}, "only", Bson::Array(vec![Bson::Int32(1)])), doc! { "only": [1] });
+    // A dotted path goes through $addFields' rules.
+    assert_eq!(set(doc! { "a": { "b": 1 } }, "a.c", Bson::Int32(2)), doc! { "a": { "b": 1, "c": 2 } });
+}
