@@ -48,6 +48,10 @@ CREATE FUNCTION documentdb_api_internal.bson_lookup_condition(document documentd
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_condition_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_key(document documentdb_core.bson, local_field text)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_key_wrapper';
+-- Does the document have exactly one key (what bson_lookup_key returns non-NULL for)?
+-- Without building it: the $lookup + $unwind join reads the others apart.
+CREATE FUNCTION documentdb_api_internal.bson_lookup_has_one_key(document documentdb_core.bson, local_field text)
+RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_has_one_key_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_keys(document documentdb_core.bson, local_field text)
 RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_keys_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_set(document documentdb_core.bson, as_field text, matches documentdb_core.bson)

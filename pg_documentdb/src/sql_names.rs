@@ -56,6 +56,7 @@ pub const LOOKUP_SET_ONE: &str = "documentdb_api_internal.bson_lookup_set_one";
 pub const LOOKUP_LET: &str = "documentdb_api_internal.bson_lookup_let";
 /// `$lookup`: the one foreign index key of a local document with one value (`bson_lookup_key`).
 pub const LOOKUP_KEY: &str = "documentdb_api_internal.bson_lookup_key";
+pub const LOOKUP_HAS_ONE_KEY: &str = "documentdb_api_internal.bson_lookup_has_one_key";
 /// `$lookup`: the foreign index keys of one local document (`bson_lookup_keys`).
 pub const LOOKUP_KEYS: &str = "documentdb_api_internal.bson_lookup_keys";
 /// `$unwind` of one document, a set of rows (`bson_dollar_unwind`).

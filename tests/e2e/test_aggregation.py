@@ -173,15 +173,20 @@ def test_lookup_then_unwind_is_one_join():
         {"_id": 3}, {"_id": 4, "item": 42, "sku": "none"}, {"_id": 5, "item": [[1]], "sku": [["s1"]]},
         {"_id": 6, "item": None, "sku": None}, {"_id": 7, "item": [3], "sku": ["s3"]},
     ])
-    for local, foreign in [("item", "_id"), ("sku", "sku")]:
-        for preserve in [False, True]:
-            lookup = {"$lookup": {"from": "lu_items", "localField": local, "foreignField": foreign, "as": "m"}}
-            unwind = {"$unwind": {"path": "$m", "preserveNullAndEmptyArrays": preserve}}
-            key = lambda d: (d["_id"], d.get("m", {}).get("_id", -1))  # noqa: E731
-            joined = sorted(orders.aggregate([lookup, unwind]), key=key)
-            apart = sorted(orders.aggregate([lookup, {"$addFields": {"x": 1}}, unwind, {"$unset": "x"}]), key=key)
-            assert joined == apart, (local, preserve, joined, apart)
-            assert len(joined) > 0
+    # Inputs: the collection (joined as read), filtered (still the table), and after a stage
+    # that is not the table's (numbered and materialized).
+    for before in [[], [{"$match": {"_id": {"$ne": 4}}}], [{"$skip": 1}]]:
+        for local, foreign in [("item", "_id"), ("sku", "sku")]:
+            for preserve in [False, True]:
+                lookup = {"$lookup": {"from": "lu_items", "localField": local, "foreignField": foreign, "as": "m"}}
+                unwind = {"$unwind": {"path": "$m", "preserveNullAndEmptyArrays": preserve}}
+                key = lambda d: (d["_id"], d.get("m", {}).get("_id", -1))  # noqa: E731
+                joined = list(orders.aggregate(before + [lookup, unwind]))
+                apart = list(orders.aggregate(before + [lookup, {"$addFields": {"x": 1}}, unwind, {"$unset": "x"}]))
+                assert sorted(joined, key=key) == sorted(apart, key=key), (before, local, preserve, joined, apart)
+                # The input's order is kept: each document's matches come together, in turn.
+                assert [d["_id"] for d in joined] == [d["_id"] for d in apart], (before, local, preserve)
+                assert len(joined) > 0
     # Input order is kept: each order's matches follow the sorted orders.
     out = list(orders.aggregate([{"$sort": {"_id": -1}}, {"$lookup": {
         "from": "lu_items", "localField": "item", "foreignField": "_id", "as": "m"}}, {"$unwind": "$m"}]))

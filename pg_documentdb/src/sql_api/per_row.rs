@@ -384,6 +384,12 @@ fn bson_lookup_key(document: BsonRef<'_>, local_field: &str) -> Option<Bson> {
     documentdb_query::lookup::local_key(document.document(), local_field).map(Bson::from)
 }
 
+/// Is there exactly one key ([`bson_lookup_key`] non-NULL), found without building it?
+#[pg_extern(sql = false)]
+fn bson_lookup_has_one_key(document: BsonRef<'_>, local_field: &str) -> bool {
+    documentdb_query::lookup::has_one_key(document.document(), local_field)
+}
+
 /// `$lookup`'s output: `document` with `as_field` set to the matched documents (`matches`
 /// is the array aggregate's `{"": [...]}`, NULL when nothing matched).
 #[pg_extern(sql = false)]

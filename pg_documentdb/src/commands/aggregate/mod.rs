@@ -793,7 +793,15 @@ impl Pipeline {
         };
         crate::authz::require_data(Some(&foreign), documentdb_authz::Action::Find, &self.database, from, stage)?;
         self.stages_added += 2;
-        let inner = self.level_sql_without_score();
+        // Straight over the collection's table (its rows filtered at most), the input can be
+        // read twice: once joined by the one key most documents have, with no numbering or
+        // materializing, and once for the rare others. Row locations (`ctid`) number both.
+        let table_input = self.table_level().is_some()
+            && self.level.order.is_none()
+            && !self.level.has_row_limits()
+            && self.level.text_score.is_none()
+            && !self.level.aggregated;
+        let inner = if table_input { self.level.sql(&[("ctid".into(), true)]) } else { self.level_sql_without_score() };
         self.depth += 1;
         let d = self.depth;
         let local_param = self.b.param(OwnedParam::Text(local_field.clone()));
@@ -802,18 +810,19 @@ impl Pipeline {
         let unwind_spec = self.bson_param(unwind_document(unwind_value)?.into_bytes());
         let correlated = self.lookup_equality(&foreign, "l", local_field, foreign_field)?;
         let table = foreign.table();
+        let (set_one, eq, key_of, keys_of) =
+            (sql_names::LOOKUP_SET_ONE, sql_names::BSON_EQ, sql_names::LOOKUP_KEY, sql_names::LOOKUP_KEYS);
         // One key (a scalar local value, the common case) joins on the column directly;
         // several (or one inside an array) are unnested first.
-        let matches = format!(
+        let single = format!(
             "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
-             FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key \
-             UNION ALL \
-             SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
+             FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key"
+        );
+        let several = format!(
+            "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
              FROM l CROSS JOIN LATERAL unnest(l.keys) k(key) \
              JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
-             WHERE l.key IS NULL AND l.keys IS NOT NULL",
-            set_one = sql_names::LOOKUP_SET_ONE,
-            eq = sql_names::BSON_EQ,
+             WHERE l.key IS NULL AND l.keys IS NOT NULL"
         );
         let fallback = format!(
             "SELECT l.lookup_rn, u.unwound AS document FROM l CROSS JOIN LATERAL \
@@ -822,28 +831,59 @@ impl Pipeline {
             unwind = sql_names::UNWIND,
             set = sql_names::LOOKUP_SET,
         );
-        // Documents with one local value (the common case) carry their key; the others
-        // their keys (NULL when an array or regex among them rules the index out).
-        let local = format!(
-            "SELECT document, key, CASE WHEN key IS NULL THEN {}(document, {local_param}::text) END AS keys, \
-             row_number() OVER () AS lookup_rn FROM \
-             (SELECT document, {}(document, {local_param}::text) AS key FROM ({inner}) i) i",
-            sql_names::LOOKUP_KEYS,
-            sql_names::LOOKUP_KEY
-        );
-        let body = if unwind.preserves_null_and_empty_arrays() {
-            // Documents without matches stay, without the `as` field.
-            format!(
-                "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({matches}) \
-                 SELECT lookup_rn, document FROM m \
-                 UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
-                 WHERE (key IS NOT NULL OR keys IS NOT NULL) \
-                 AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
-                 UNION ALL {fallback}",
-                set_one = sql_names::LOOKUP_SET_ONE
-            )
+        let body = if table_input {
+            // `l`: only the documents without one key. The others are joined as read (an
+            // inner join drops NULL keys; preserving, the left join keeps unmatched ones).
+            let local = format!(
+                "SELECT document, NULL::{bson} AS key, {keys_of}(document, {local_param}::text) AS keys, \
+                 sk0 AS lookup_rn FROM ({inner}) i WHERE NOT {has_one}(document, {local_param}::text)",
+                bson = sql_names::BSON,
+                has_one = sql_names::LOOKUP_HAS_ONE_KEY
+            );
+            let keyed = format!(
+                "(SELECT document, sk0 AS lookup_rn, {key_of}(document, {local_param}::text) AS key \
+                 FROM ({inner}) i OFFSET 0) k"
+            );
+            if unwind.preserves_null_and_empty_arrays() {
+                format!(
+                    "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({several}) \
+                     SELECT k.lookup_rn, {set_one}(k.document, {as_field}::text, f.document) AS document \
+                     FROM (SELECT * FROM {keyed} WHERE k.key IS NOT NULL) k LEFT JOIN {table} f \
+                     ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
+                     UNION ALL SELECT lookup_rn, document FROM m \
+                     UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
+                     WHERE keys IS NOT NULL AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
+                     UNION ALL {fallback}"
+                )
+            } else {
+                format!(
+                    "WITH l AS MATERIALIZED ({local}) \
+                     SELECT k.lookup_rn, {set_one}(k.document, {as_field}::text, f.document) AS document \
+                     FROM {keyed} JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
+                     UNION ALL {several} UNION ALL {fallback}"
+                )
+            }
         } else {
-            format!("WITH l AS MATERIALIZED ({local}) {matches} UNION ALL {fallback}")
+            // Documents with one local value (the common case) carry their key; the others
+            // their keys (NULL when an array or regex among them rules the index out).
+            let local = format!(
+                "SELECT document, key, CASE WHEN key IS NULL THEN {keys_of}(document, {local_param}::text) END AS keys, \
+                 row_number() OVER () AS lookup_rn FROM \
+                 (SELECT document, {key_of}(document, {local_param}::text) AS key FROM ({inner}) i) i"
+            );
+            if unwind.preserves_null_and_empty_arrays() {
+                // Documents without matches stay, without the `as` field.
+                format!(
+                    "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({single} UNION ALL {several}) \
+                     SELECT lookup_rn, document FROM m \
+                     UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
+                     WHERE (key IS NOT NULL OR keys IS NOT NULL) \
+                     AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
+                     UNION ALL {fallback}"
+                )
+            } else {
+                format!("WITH l AS MATERIALIZED ({local}) {single} UNION ALL {several} UNION ALL {fallback}")
+            }
         };
         self.level = Level::over(format!("({body}) s{d}"));
         self.level.order = Some(format!("s{d}.lookup_rn"));
