@@ -79,13 +79,16 @@ impl Cursor {
     }
 }
 
-/// Closes the portals of a pinned cursor and its connection.
-async fn close_pinned(id: i64, conn: PgConn) {
+/// Closes the portals of a pinned cursor and ends its transaction; the connection is kept
+/// for reuse (see `PgConn::retire`), or closed when that fails.
+async fn close_pinned(id: i64, mut conn: PgConn) {
     let ids = vec![id];
     if let Err(e) = conn.query(sql::DELETE_CURSORS, &[&ids]).await {
-        tracing::debug!(cursor = id, "delete_cursors failed (the connection is closed anyway): {e:?}");
+        tracing::debug!(cursor = id, "delete_cursors failed (the connection is closed): {e:?}");
+        conn.discard();
+        return;
     }
-    drop(conn);
+    conn.retire().await;
 }
 
 enum Slot {

@@ -290,7 +290,8 @@ async fn continue_cursor(ctx: &Ctx<'_>, req: &CommandRequest, id: i64, mut curso
             if next == 0 {
                 cursors.finish(id);
                 if pinned {
-                    conn.discard();
+                    // Off the reply's path: end the block, keep the backend for reuse.
+                    tokio::spawn(conn.retire());
                 } else {
                     conn.release();
                 }
