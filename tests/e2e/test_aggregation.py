@@ -3,14 +3,13 @@ dashboards send, checked against MongoDB's documented results.
 
 Run: python3 tests/e2e/test_aggregation.py --uri "$(cat data/mongodb.uri)"
 """
-import argparse
 import datetime
 import time
 import os
 import sys
 
 import pymongo
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import OperationFailure
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402 - tests/harness.py, the runner shared by the suites
@@ -692,28 +691,9 @@ def test_cursor_streams_and_is_released():
 
 
 def cleanup():
-    try:
-        c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)
-        c.drop_database(DB)
-        c.close()
-    except PyMongoError as e:
-        print(f"cleanup failed: {e}", file=sys.stderr)
-    for c in _clients:
-        c.close()
-    _clients.clear()
-
-
-def main(argv):
-    global URI
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
-    URI = ap.parse_args(argv).uri
-    if not URI:
-        ap.error("--uri (or GATEWAY_URI) is required")
-    if not harness.reachable(lambda: db().client.admin.command("ping")):
-        return 1
-    return harness.run(harness.tests_in(globals()), cleanup=cleanup, title="aggregation")
+    harness.drop_and_close(URI, DB, _clients)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(harness.main(sys.argv[1:], globals(), title="aggregation",
+                          ping=lambda: db().client.admin.command("ping"), cleanup=cleanup))

@@ -23,7 +23,6 @@ The URI's user must hold root. The psql tests use --pg-uri (default: $POSTGRES_U
 data/postgres.uri) and psycopg 3; without them they are skipped.
 Prints PASS/FAIL per test, then 'N passed, N failed, N skipped', and exits non-zero on any failure.
 """
-import argparse
 import itertools
 import json
 import os
@@ -1271,20 +1270,9 @@ def cleanup():
     _pg.clear()
 
 
-def main(argv):
-    global URI, PG_URI
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI, a root user (default: $GATEWAY_URI)")
-    ap.add_argument("--pg-uri", default=PG_URI,
-                    help="PostgreSQL URI of a superuser (default: $POSTGRES_URI, else data/postgres.uri)")
-    args = ap.parse_args(argv)
-    URI, PG_URI = args.uri, args.pg_uri
-    if not URI:
-        ap.error("--uri (or GATEWAY_URI) is required")
-    if not harness.reachable(lambda: adm().admin.command("ping")):
-        return 1
-    return harness.run(harness.tests_in(globals()), cleanup=cleanup, title="authz")
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(harness.main(
+        sys.argv[1:], globals(), title="authz", ping=lambda: adm().admin.command("ping"), cleanup=cleanup,
+        uri_help="the gateway's MongoDB URI, a root user (default: $GATEWAY_URI)",
+        options=[("--pg-uri", "PG_URI",
+                  "PostgreSQL URI of a superuser (default: $POSTGRES_URI, else data/postgres.uri)")]))

@@ -9,7 +9,6 @@ per-index sizes.
 Run:   python3 tests/e2e/test_indexes.py --uri 'mongodb://user:pw@127.0.0.1:10260/?directConnection=true'
 Prints PASS/FAIL per test, then 'N passed, N failed, N skipped', and exits non-zero on any failure.
 """
-import argparse
 import datetime
 import json
 import os
@@ -735,28 +734,9 @@ def test_concurrent_create_index_of_one_index_all_succeed():
 
 
 def cleanup():
-    try:
-        c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)
-        c.drop_database(DB)
-        c.close()
-    except PyMongoError as e:
-        print(f"cleanup failed: {e}", file=sys.stderr)
-    for c in _clients:
-        c.close()
-    _clients.clear()
-
-
-def main(argv):
-    global URI
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
-    URI = ap.parse_args(argv).uri
-    if not URI:
-        ap.error("--uri (or GATEWAY_URI) is required")
-    if not harness.reachable(lambda: db().client.admin.command("ping")):
-        return 1
-    return harness.run(harness.tests_in(globals()), cleanup=cleanup, title="indexes")
+    harness.drop_and_close(URI, DB, _clients)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(harness.main(sys.argv[1:], globals(), title="indexes",
+                          ping=lambda: db().client.admin.command("ping"), cleanup=cleanup))

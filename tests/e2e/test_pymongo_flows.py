@@ -11,7 +11,6 @@ Run:   python3 tests/e2e/test_pymongo_flows.py --uri 'mongodb://user:pw@127.0.0.
 The user in the URI must be able to create and drop databases (e.g. the admin user).
 Prints PASS/FAIL per test, then 'N passed, N failed, N skipped', and exits non-zero on any failure.
 """
-import argparse
 import datetime
 import math
 import os
@@ -609,6 +608,8 @@ def teardown_module():
 
 
 def cleanup():
+    # Not harness.drop_and_close: this one also checks the run's database is gone, the end of
+    # test_database_lifecycle_for_this_run.
     try:
         c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)
         c.drop_database(DB)
@@ -622,17 +623,6 @@ def cleanup():
     _clients.clear()
 
 
-def main(argv):
-    global URI
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
-    URI = ap.parse_args(argv).uri
-    if not URI:
-        ap.error("--uri (or GATEWAY_URI) is required")
-    if not harness.reachable(lambda: client().admin.command("ping")):
-        return 1
-    return harness.run(harness.tests_in(globals()), cleanup=cleanup, title="pymongo flows")
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(harness.main(sys.argv[1:], globals(), title="pymongo flows",
+                          ping=lambda: client().admin.command("ping"), cleanup=cleanup))

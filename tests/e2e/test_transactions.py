@@ -10,7 +10,6 @@ full of open transactions answers with an error instead of hanging.
 
 Run: python3 tests/e2e/test_transactions.py --uri "$(cat data/mongodb.uri)"
 """
-import argparse
 import os
 import sys
 import threading
@@ -367,28 +366,9 @@ def test_snapshot_reads_do_not_block_ddl():
 
 
 def cleanup():
-    try:
-        c = pymongo.MongoClient(URI, serverSelectionTimeoutMS=5000)
-        c.drop_database(DB)
-        c.close()
-    except PyMongoError as e:
-        print(f"cleanup failed: {e}", file=sys.stderr)
-    for c in _clients:
-        c.close()
-    _clients.clear()
-
-
-def main(argv):
-    global URI
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
-    URI = ap.parse_args(argv).uri
-    if not URI:
-        ap.error("--uri (or GATEWAY_URI) is required")
-    if not harness.reachable(lambda: client().admin.command("ping")):
-        return 1
-    return harness.run(harness.tests_in(globals()), cleanup=cleanup, title="transactions")
+    harness.drop_and_close(URI, DB, _clients)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(harness.main(sys.argv[1:], globals(), title="transactions",
+                          ping=lambda: client().admin.command("ping"), cleanup=cleanup))
