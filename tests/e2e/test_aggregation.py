@@ -195,7 +195,7 @@ def test_lookup_then_unwind_is_one_join():
 def test_graph_lookup():
     """Manual ($graphLookup): the employees' reporting hierarchy with depthField; the
     airports within two connections, with and without restrictSearchWithMatch and an index
-    on connectToField; cycles end the search; errors 40101 / 40104."""
+    on connectToField, and from views; cycles end the search; errors 40101 / 40104."""
     employees = fresh("employees", [
         {"_id": 1, "name": "Dev"}, {"_id": 2, "name": "Eliot", "reportsTo": "Dev"},
         {"_id": 3, "name": "Ron", "reportsTo": "Eliot"}, {"_id": 4, "name": "Andrew", "reportsTo": "Eliot"},
@@ -229,6 +229,17 @@ def test_graph_lookup():
     assert run({"restrictSearchWithMatch": {"airport": {"$ne": "PWM"}}}) == {
         "Dev": [("BOS", 1), ("JFK", 0), ("ORD", 1)], "Jeff": [("BOS", 0), ("JFK", 1), ("ORD", 2)]}
     assert len(run({"maxDepth": 100})["Jeff"]) == 5
+    # From a view (the manual's Views page lists $graphLookup's `from` among the places a
+    # view may be named): the search reads the view's documents, computed fields included.
+    for view in ["airports_open", "airports_coded"]:
+        db().drop_collection(view)
+    db().command("create", "airports_open", viewOn="airports", pipeline=[{"$match": {"airport": {"$ne": "LHR"}}}])
+    db().command("create", "airports_coded", viewOn="airports", pipeline=[{"$addFields": {"code": "$airport"}}])
+    assert run({"from": "airports_open"}) == {
+        "Dev": expected["Dev"], "Jeff": [("BOS", 0), ("JFK", 1), ("ORD", 2), ("PWM", 1)]}
+    assert run({"from": "airports_coded", "connectToField": "code"}) == expected
+    assert run({"from": "airports_coded", "connectToField": "code",
+                "restrictSearchWithMatch": {"code": {"$ne": "PWM"}}})["Jeff"] == [("BOS", 0), ("JFK", 1), ("ORD", 2)]
     expect_code(40101, lambda: run({"maxDepth": -1}))
     expect_code(40104, lambda: run({"bogus": 1}))
 

@@ -4,12 +4,16 @@
 //! the level's values (the `$in` operator, and the key of a single-valued index on the field,
 //! or `_id`, so each level is an index lookup), `restrictSearchWithMatch` as a recheck.
 //!
+//! From a view, each level's query is the view's pipeline followed by that `$match` (and
+//! `restrictSearchWithMatch`), so it reads the view's documents and uses the base
+//! collection's indexes where the view's stages let the filter reach them.
+//!
 //! Why not a recursive CTE: MongoDB keeps each document once, at the smallest depth it was
 //! reached, and stops on cycles; a recursive CTE can only drop rows equal in every column, so
 //! a depth column would make it revisit documents along every path (exponential on DAGs).
 
 use bson::{rawdoc, RawBsonRef, RawDocument, RawDocumentBuf};
-use documentdb_errors::{bail, docdb_error, DocDbResult};
+use documentdb_errors::{docdb_error, DocDbResult};
 use documentdb_query::document::single_value_document;
 use documentdb_query::graph_lookup::GraphLookup;
 
@@ -32,9 +36,6 @@ impl Pipeline {
             &parsed.from,
             stage,
         )?;
-        if foreign.as_ref().is_some_and(Collection::is_view) {
-            bail!(NotImplemented, "$graphLookup from a view ('{}') is not supported yet", parsed.from);
-        }
         let mut spec = rawdoc! { "stage": bson::RawBson::from(value), "db": self.database.as_str() };
         if let Some(vars) = &self.b.vars {
             spec.append(cstr("vars"), vars.clone());
@@ -52,8 +53,8 @@ impl Pipeline {
     }
 }
 
-/// A `$graphLookup` stage ready to search: the parsed stage and its foreign table (None:
-/// the collection doesn't exist, every search finds nothing).
+/// A `$graphLookup` stage ready to search: the parsed stage and what it reads (None: the
+/// collection doesn't exist, every search finds nothing).
 pub struct GraphSearch {
     stage: GraphLookup,
     foreign: Option<Collection>,
@@ -71,10 +72,10 @@ impl GraphSearch {
             Err(_) => documentdb_query::expr::ExprContext::default(),
         };
         let stage = GraphLookup::parse(value, &ctx)?;
-        let foreign = catalog::lookup(spec.get_str("db").map_err(invalid)?, &stage.from)?.filter(|c| !c.is_view());
+        let foreign = catalog::lookup(spec.get_str("db").map_err(invalid)?, &stage.from)?;
         let index_key = match &foreign {
-            Some(c) => crate::commands::index_sql::index_key_expression(c, &stage.connect_to_field)?,
-            None => None,
+            Some(c) if !c.is_view() => crate::commands::index_sql::index_key_expression(c, &stage.connect_to_field)?,
+            _ => None,
         };
         Ok(GraphSearch { stage, foreign, index_key })
     }
@@ -84,12 +85,17 @@ impl GraphSearch {
         let Some(foreign) = &self.foreign else {
             return Ok(single_value_document(RawBsonRef::Array(&bson::RawArrayBuf::new())));
         };
-        let found = self.stage.search(doc, |values| self.fetch(foreign, values))?;
+        let found = if foreign.is_view() {
+            self.stage.search(doc, |values| self.fetch_from_view(foreign, values))?
+        } else {
+            self.stage.search(doc, |values| self.fetch(foreign, values))?
+        };
         Ok(single_value_document(RawBsonRef::Array(&found)))
     }
 
-    /// The foreign documents whose `connectToField` matches one of `values`.
-    fn fetch(&self, foreign: &Collection, values: &[bson::Bson]) -> DocDbResult<Vec<RawDocumentBuf>> {
+    /// The `$in` operand of a level's query: `{ connectToField: [values] }`, and the values'
+    /// index keys (None when an array or a regex among them has none).
+    fn level_operand(&self, values: &[bson::Bson]) -> DocDbResult<(RawDocumentBuf, Option<Vec<Vec<u8>>>)> {
         let mut array = bson::RawArrayBuf::new();
         let mut keys: Option<Vec<Vec<u8>>> = Some(Vec::new());
         for value in values {
@@ -103,6 +109,34 @@ impl GraphSearch {
         }
         let mut operand = RawDocumentBuf::new();
         operand.append(crate::commands::index_sql::cstr_key(&self.stage.connect_to_field)?, array);
+        Ok((operand, keys))
+    }
+
+    /// The documents of a view whose `connectToField` matches one of `values`: the view's
+    /// pipeline, then `$match` stages for the level and `restrictSearchWithMatch`.
+    fn fetch_from_view(&self, view: &Collection, values: &[bson::Bson]) -> DocDbResult<Vec<RawDocumentBuf>> {
+        let (operand, _) = self.level_operand(values)?;
+        let mut in_values = RawDocumentBuf::new();
+        for (field, array) in operand.iter().flatten() {
+            in_values.append(field, rawdoc! { "$in": bson::RawBson::from(array) });
+        }
+        let mut pipeline = Pipeline::over_collection(view)?;
+        pipeline.add_stage(&rawdoc! { "$match": in_values })?;
+        if let Some(restrict) = &self.stage.restrict_search_with_match {
+            pipeline.add_stage(&rawdoc! { "$match": restrict.clone() })?;
+        }
+        let query = pipeline.into_query();
+        let params: Vec<_> = query.params.iter().map(OwnedParam::as_param).collect();
+        let rows = spi::execute(&query.sql, &params, true, 0)?;
+        rows.into_iter()
+            .filter_map(|r| r.into_iter().next().and_then(spi::Value::into_bson))
+            .map(|bytes| RawDocumentBuf::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "{e}")))
+            .collect()
+    }
+
+    /// The foreign documents whose `connectToField` matches one of `values`.
+    fn fetch(&self, foreign: &Collection, values: &[bson::Bson]) -> DocDbResult<Vec<RawDocumentBuf>> {
+        let (operand, keys) = self.level_operand(values)?;
         let restrict = self.stage.restrict_search_with_match.clone().unwrap_or_default().into_bytes();
         let mut sql = format!(
             "SELECT document FROM {} WHERE shard_key_value = $1 AND document OPERATOR(documentdb_api_catalog.@*=) $2::{BSON}",
