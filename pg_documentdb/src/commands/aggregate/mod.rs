@@ -352,7 +352,15 @@ impl Pipeline {
         self.depth += 1;
         let alias = format!("s{}", self.depth);
         let keys = if keep_order { self.level.order_keys.clone() } else { Vec::new() };
-        let inner = self.level.sql(&keys);
+        let mut inner = self.level.sql(&keys);
+        if !self.level.identity && !self.level.has_row_limits() && self.level.group_by.is_none() {
+            // A fence: PostgreSQL would otherwise pull the subquery up and copy its select
+            // expression into every reference to `document` above (a `$group` reads it once
+            // for its key and once per accumulator), computing it as many times per row.
+            // Measured: `$addFields` then `$group` with two accumulators, 100k documents,
+            // 0.60 s unfenced.
+            inner.push_str(" OFFSET 0");
+        }
         let mut level = Level::over(format!("({inner}) {alias}"));
         level.text_score = self.level.text_score.as_ref().map(|_| format!("{alias}.text_score"));
         if keep_order && !keys.is_empty() {
