@@ -229,6 +229,21 @@ fn add_fields_stage() {
     assert_eq!(empty.err().map(|e| e.code.code()), Some(40177));
 }
 
+/// Top-level `$addFields` (spliced into the document's bytes): every expression sees the
+/// input document; replaced fields keep their place, new ones follow in the stage's order,
+/// a missing value removes or skips the field, documents and arrays are set whole.
+#[test]
+fn add_fields_top_level_splice() {
+    let d = doc! { "_id": 1, "a": 2, "b": "x", "c": { "d": 1 } };
+    let p = add_fields(doc! { "z": "$a", "a": { "$add": ["$a", 1] }, "y": "$a", "b": "$missing", "w": "$nope" });
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "a": 3, "c": { "d": 1 }, "z": 2, "y": 2 });
+    let p = add_fields(doc! { "c": { "$literal": { "e": [1, { "f": 2 }] } }, "arr": ["$a", "$b"] });
+    assert_eq!(apply(&p, &d), doc! { "_id": 1, "a": 2, "b": "x", "c": { "e": [1, { "f": 2 }] }, "arr": [2, "x"] });
+    let p = add_fields(doc! { "root": "$$ROOT" });
+    assert_eq!(apply(&p, &doc! { "k": 1 }), doc! { "k": 1, "root": { "k": 1 } });
+    assert_eq!(apply(&add_fields(doc! { "n": 1 }), &doc! {}), doc! { "n": 1 });
+}
+
 #[test]
 fn unset_stage() {
     let d = doc! { "_id": 1, "a": 1, "b": { "c": 1, "d": 2 }, "e": [ { "c": 1 }, 2 ] };
