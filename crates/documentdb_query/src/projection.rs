@@ -457,6 +457,9 @@ impl Projection {
         if let Some(out) = self.add_top_level_fields(doc)? {
             return Ok(out);
         }
+        if let Some(out) = self.include_top_level_fields(doc)? {
+            return Ok(out);
+        }
         let input = Document::try_from(doc).map_err(|e| DocDbError::new(ErrorCode::InvalidBSON, e.to_string()))?;
         let out = self.apply_document(&input, doc)?;
         crate::document::to_raw_document(&out)
@@ -533,6 +536,51 @@ impl Projection {
         for (name, value, placed) in &values {
             if let (false, Some(v)) = (placed, value) {
                 push_element(&mut out, cstr_of(name)?, v.as_raw_bson_ref());
+            }
+        }
+        out.push(0);
+        finish_document(out).map(Some)
+    }
+
+    /// An inclusion projection of top-level fields only (with computed ones), straight on
+    /// the document's bytes, in [`Apply::include_doc`]'s order: `_id` first when included,
+    /// the included fields in the document's order, then the computed ones in the
+    /// projection's order (a missing value leaves the field out). None for other projections.
+    fn include_top_level_fields(&self, doc: &RawDocument) -> DocDbResult<Option<RawDocumentBuf>> {
+        let simple = |c: &Child| matches!(c, Child::Include | Child::Exclude | Child::Expr(_));
+        if self.kind != Kind::Inclusion || !self.root.children.iter().all(|(_, c)| simple(c)) || self.query.is_some() {
+            return Ok(None);
+        }
+        let bytes = doc.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        out.extend_from_slice(&[0; 4]);
+        let id_included = matches!(self.root.get("_id"), Some(Child::Include));
+        let spans: Vec<(&[u8], usize, usize)> = documentdb_bson::element_spans(bytes).collect();
+        if spans.last().map_or(4, |&(_, _, end)| end) != bytes.len() - 1 {
+            return Err(DocDbError::new(ErrorCode::InvalidBSON, "malformed BSON document"));
+        }
+        if id_included {
+            if let Some(&(_, start, end)) = spans.iter().find(|(k, _, _)| *k == b"_id") {
+                out.extend_from_slice(&bytes[start..end]);
+            }
+        }
+        for &(key, start, end) in &spans {
+            if id_included && key == b"_id" {
+                continue;
+            }
+            let included = std::str::from_utf8(key).ok().and_then(|k| self.root.get(k));
+            if matches!(included, Some(Child::Include)) {
+                out.extend_from_slice(&bytes[start..end]);
+            }
+        }
+        let ctx = Apply { root: doc, positional: None, computed: Cell::new(0) };
+        for (name, child) in &self.root.children {
+            if let Child::Expr(e) = child {
+                if let Some(v) = e.evaluate(doc)? {
+                    ctx.count_computed(&v)?;
+                    let raw = crate::document::to_raw_value(&v)?;
+                    push_element(&mut out, cstr_of(name)?, raw.as_raw_bson_ref());
+                }
             }
         }
         out.push(0);
