@@ -157,10 +157,62 @@ pub fn to_raw_value(value: &Bson) -> DocDbResult<RawBson> {
 }
 
 /// `{ "" : value }`: how a single value travels between SQL functions as a bson datum.
+/// Written into one buffer of the right size (a per-row function's result: `$group` keys).
 pub fn single_value_document(value: RawBsonRef<'_>) -> RawDocumentBuf {
-    let mut doc = RawDocumentBuf::new();
-    doc.append(bson::raw::cstr!(""), value);
-    doc
+    let mut bytes = Vec::with_capacity(7 + value_size_hint(value));
+    bytes.extend_from_slice(&[0; 4]);
+    push_element(&mut bytes, bson::raw::cstr!(""), value);
+    bytes.push(0);
+    let total = bytes.len() as i32;
+    bytes[..4].copy_from_slice(&total.to_le_bytes());
+    RawDocumentBuf::from_bytes(bytes).unwrap_or_else(|_| {
+        // Unreachable: the bytes were just written whole; the slow path gives the same.
+        let mut doc = RawDocumentBuf::new();
+        doc.append(bson::raw::cstr!(""), value);
+        doc
+    })
+}
+
+/// Appends the element `key: value` (type byte, key, value) to a document being written.
+/// The common types are encoded here straight into `out`; the others by the bson crate.
+pub fn push_element(out: &mut Vec<u8>, key: &bson::raw::CStr, value: RawBsonRef<'_>) {
+    out.push(value.element_type() as u8);
+    out.extend_from_slice(key.as_str().as_bytes());
+    out.push(0);
+    match value {
+        RawBsonRef::Double(d) => out.extend_from_slice(&d.to_le_bytes()),
+        RawBsonRef::String(s) => {
+            out.extend_from_slice(&(s.len() as i32 + 1).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+            out.push(0);
+        }
+        RawBsonRef::Document(d) => out.extend_from_slice(d.as_bytes()),
+        RawBsonRef::Array(a) => out.extend_from_slice(a.as_bytes()),
+        RawBsonRef::Boolean(b) => out.push(u8::from(b)),
+        RawBsonRef::Null => {}
+        RawBsonRef::Int32(i) => out.extend_from_slice(&i.to_le_bytes()),
+        RawBsonRef::Int64(i) => out.extend_from_slice(&i.to_le_bytes()),
+        RawBsonRef::DateTime(t) => out.extend_from_slice(&t.timestamp_millis().to_le_bytes()),
+        RawBsonRef::ObjectId(o) => out.extend_from_slice(&o.bytes()),
+        other => {
+            // Undo the header written above; the bson crate writes the whole element.
+            out.truncate(out.len() - key.as_str().len() - 2);
+            let mut one = RawDocumentBuf::new();
+            one.append(key, other);
+            let one = one.as_bytes();
+            out.extend_from_slice(&one[4..one.len() - 1]);
+        }
+    }
+}
+
+/// Bytes a value takes in BSON, near enough to size a buffer.
+pub fn value_size_hint(value: RawBsonRef<'_>) -> usize {
+    match value {
+        RawBsonRef::Document(d) => d.as_bytes().len(),
+        RawBsonRef::Array(a) => a.as_bytes().len(),
+        RawBsonRef::String(s) => s.len() + 5,
+        _ => 16,
+    }
 }
 
 /// The `_id` of a stored document (always its first field).
@@ -179,6 +231,22 @@ pub const MAX_NESTING_FOR_TEXT: usize = 200;
 mod tests {
     use super::*;
     use bson::rawdoc;
+
+    #[test]
+    fn single_value_document_encodes_as_the_bson_crate_does() {
+        let values = rawdoc! {
+            "d": 1.5, "s": "héllo", "e": "", "doc": { "a": 1 }, "arr": [1, "x"], "t": true, "f": false,
+            "n": null, "i": 7, "l": 1_i64 << 40, "dt": bson::DateTime::from_millis(-5),
+            "o": bson::oid::ObjectId::from_bytes([7; 12]), "ts": bson::Timestamp { time: 1, increment: 2 },
+            "dec": bson::Decimal128::from_bytes([1; 16]),
+        };
+        for element in &values {
+            let (_, value) = element.unwrap();
+            let mut expected = RawDocumentBuf::new();
+            expected.append(bson::raw::cstr!(""), value);
+            assert_eq!(single_value_document(value).as_bytes(), expected.as_bytes(), "{value:?}");
+        }
+    }
 
     #[test]
     fn generated_id_is_an_object_id_placed_first() {

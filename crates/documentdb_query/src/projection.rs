@@ -394,9 +394,11 @@ impl Projection {
                 return Err(DocDbError::new(ErrorCode::InvalidBSON, "malformed BSON document"));
             }
             let (before, after) = old.map_or((body_end, body_end), |span| span);
-            let mut out = Vec::with_capacity(bytes.len() - (after - before) + path.len() + 2 + value_size_hint(value));
+            let mut out = Vec::with_capacity(
+                bytes.len() - (after - before) + path.len() + 2 + crate::document::value_size_hint(value),
+            );
             out.extend_from_slice(&bytes[..before]);
-            push_element(&mut out, key, value);
+            crate::document::push_element(&mut out, key, value);
             out.extend_from_slice(&bytes[after..]);
             let out = finish_document(out)?;
             // The size is checked; the nesting is that of the two inputs, already BSON
@@ -524,7 +526,7 @@ impl Projection {
                 Some((name, value, placed)) => {
                     *placed = true;
                     if let Some(v) = value {
-                        push_element(&mut out, cstr_of(name)?, v.as_raw_bson_ref());
+                        crate::document::push_element(&mut out, cstr_of(name)?, v.as_raw_bson_ref());
                     }
                 }
                 None => out.extend_from_slice(&bytes[start..end]),
@@ -535,7 +537,7 @@ impl Projection {
         }
         for (name, value, placed) in &values {
             if let (false, Some(v)) = (placed, value) {
-                push_element(&mut out, cstr_of(name)?, v.as_raw_bson_ref());
+                crate::document::push_element(&mut out, cstr_of(name)?, v.as_raw_bson_ref());
             }
         }
         out.push(0);
@@ -579,7 +581,7 @@ impl Projection {
                 if let Some(v) = e.evaluate(doc)? {
                     ctx.count_computed(&v)?;
                     let raw = crate::document::to_raw_value(&v)?;
-                    push_element(&mut out, cstr_of(name)?, raw.as_raw_bson_ref());
+                    crate::document::push_element(&mut out, cstr_of(name)?, raw.as_raw_bson_ref());
                 }
             }
         }
@@ -830,35 +832,6 @@ impl Apply<'_> {
                 Bson::Document(d)
             }
         })
-    }
-}
-
-/// Bytes a value takes in BSON, near enough to size a buffer.
-fn value_size_hint(value: bson::RawBsonRef<'_>) -> usize {
-    match value {
-        bson::RawBsonRef::Document(d) => d.as_bytes().len(),
-        bson::RawBsonRef::Array(a) => a.as_bytes().len(),
-        bson::RawBsonRef::String(s) => s.len() + 5,
-        _ => 16,
-    }
-}
-
-/// Appends one element (type, key, value) to a document's bytes. A document value is
-/// copied straight from its bytes; the others are encoded by the bson crate.
-fn push_element(out: &mut Vec<u8>, key: &bson::raw::CStr, value: bson::RawBsonRef<'_>) {
-    match value {
-        bson::RawBsonRef::Document(d) => {
-            out.push(0x03);
-            out.extend_from_slice(key.as_str().as_bytes());
-            out.push(0);
-            out.extend_from_slice(d.as_bytes());
-        }
-        _ => {
-            let mut one = RawDocumentBuf::new();
-            one.append(key, value);
-            let one = one.as_bytes();
-            out.extend_from_slice(&one[4..one.len() - 1]);
-        }
     }
 }
 
