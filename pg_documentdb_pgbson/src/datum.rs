@@ -39,7 +39,16 @@ pub fn bytes_to_varlena_datum(bytes: &[u8]) -> pg_sys::Datum {
 /// memory context (detoasting may palloc a copy there).
 unsafe fn varlena_datum_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
     unsafe {
-        let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+        let ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+        // Stored in line and uncompressed (a 4-byte or a short 1-byte header): read in
+        // place, as pg_detoast_datum_packed would return it, without a guarded call into
+        // PostgreSQL (several per row in every query: measured 2-3% of a `$group`).
+        if pgrx::varlena::varatt_is_4b_u(ptr)
+            || (pgrx::varlena::varatt_is_1b(ptr) && !pgrx::varlena::varatt_is_1b_e(ptr))
+        {
+            return pgrx::varlena::varlena_to_byte_slice(ptr);
+        }
+        let varlena = pg_sys::pg_detoast_datum_packed(ptr);
         pgrx::varlena::varlena_to_byte_slice(varlena)
     }
 }
