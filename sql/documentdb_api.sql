@@ -122,6 +122,23 @@ RETURNS documentdb_core.bson LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'db_
 CREATE FUNCTION documentdb_api_internal.delete_cursors(cursor_ids bigint[])
 RETURNS bigint[] LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'delete_cursors_wrapper';
 
+-- The backends among p_pids holding a lock on the table of a collection of p_database_name
+-- (of p_collection_names, or any when NULL): the gateway closes the cursors pinned on them
+-- before a drop or rename of those collections, which would otherwise wait for them (a
+-- cursor reads a collection under another name through a view, $lookup or $unionWith).
+CREATE FUNCTION documentdb_api_internal.backends_locking_collections(
+    p_database_name text, p_collection_names text[], p_pids int4[])
+RETURNS SETOF int4 LANGUAGE sql STABLE AS $$
+    SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l
+    JOIN documentdb_api_catalog.collections c
+      ON l.relation = pg_catalog.to_regclass(pg_catalog.format('documentdb_data.documents_%s', c.collection_id))
+    WHERE l.locktype = 'relation'
+      AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+      AND c.database_name = p_database_name
+      AND (p_collection_names IS NULL OR c.collection_name = ANY (p_collection_names))
+      AND l.pid = ANY (p_pids)
+$$;
+
 CREATE FUNCTION documentdb_api_internal.collection_table(p_database_name text, p_collection_name text)
 RETURNS text LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'collection_table_wrapper';
 

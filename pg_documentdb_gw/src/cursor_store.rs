@@ -241,6 +241,32 @@ impl CursorStore {
             .collect()
     }
 
+    /// The idle cursors holding a connection, with that connection's backend process.
+    pub fn pinned_backends(&self) -> Vec<(i64, i32)> {
+        self.lock()
+            .iter()
+            .filter_map(|(id, slot)| match slot {
+                Slot::Idle(c) => c.pinned.as_ref().and_then(PgConn::backend_pid).map(|pid| (*id, pid)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Takes out the idle cursors among `ids`, for closing.
+    pub fn kill_ids(&self, ids: &[i64]) -> Vec<(i64, Cursor)> {
+        let mut slots = self.lock();
+        ids.iter()
+            .filter_map(|id| match slots.remove(id) {
+                Some(Slot::Idle(c)) => Some((*id, *c)),
+                Some(other) => {
+                    slots.insert(*id, other);
+                    None
+                }
+                None => None,
+            })
+            .collect()
+    }
+
     /// Removes the cursors a transaction opened (it committed or aborted: their portals are
     /// gone). Its statements hold the session, so none of them is in use.
     pub fn remove_transaction(&self, session: &SessionKey, number: i64) -> usize {

@@ -24,6 +24,10 @@ pub const LIST_INDEXES: &str = "SELECT cursorpage, continuation, persistconnecti
 pub const GET_MORE: &str = "SELECT cursorpage, continuation FROM documentdb_api.cursor_get_more($1, $2, $3)";
 /// `$1` bigint[]: closes the portals of pinned cursors on their connection.
 pub const DELETE_CURSORS: &str = "SELECT documentdb_api_internal.delete_cursors($1)";
+/// The backends among `$3` (int4[]) holding a lock on collections `$2` (text[], NULL: all)
+/// of database `$1`: pinned cursors a drop or rename of those collections would wait for.
+pub const BACKENDS_LOCKING_COLLECTIONS: &str =
+    "SELECT documentdb_api_internal.backends_locking_collections($1, $2, $3)";
 
 // ---- Single-document results ----
 pub const COUNT: &str = "SELECT document FROM documentdb_api.count_query($1, $2)";
@@ -129,6 +133,7 @@ pub const ALL: &[&str] = &[
     LIST_INDEXES,
     GET_MORE,
     DELETE_CURSORS,
+    BACKENDS_LOCKING_COLLECTIONS,
     COUNT,
     DISTINCT,
     EXPLAIN,

@@ -682,7 +682,7 @@ def test_cursor_streams_and_is_released():
     cursor.close()
     assert pinned() == base
     if idle_before is not None:
-        # The backend ends once the gateway closes its connection.
+        # The backend's transaction ends once the gateway closes the cursor.
         deadline = time.time() + 5
         while pg_idle_in_transaction() != idle_before and time.time() < deadline:
             time.sleep(0.05)
@@ -699,6 +699,43 @@ def test_cursor_streams_and_is_released():
         raise AssertionError("getMore after drop should fail")
     except OperationFailure as e:
         assert e.code == 43, e.details
+
+
+def test_drop_closes_cursors_reading_the_collection_elsewhere():
+    """A streaming cursor that reads a collection through a view or a $lookup holds a lock on
+    it: dropping or renaming the collection closes such cursors of the gateway (as it closes
+    the cursors on the collection itself) instead of waiting until they end or expire."""
+    def open_cursors():
+        fresh("base", [{"_id": i, "k": i % 50} for i in range(2000)])
+        db().drop_collection("base_view")
+        db().command("create", "base_view", viewOn="base", pipeline=[{"$match": {"k": {"$gte": 0}}}])
+        outer = fresh("outer", [{"_id": i, "b": i} for i in range(300)])
+        via_view = db().base_view.find().sort("k", 1).batch_size(5)
+        via_lookup = outer.aggregate([{"$lookup": {"from": "base", "localField": "b", "foreignField": "_id",
+                                                   "as": "m"}}, {"$sort": {"_id": 1}}], batchSize=5)
+        next(via_view)
+        next(via_lookup)
+        return via_view, via_lookup
+
+    def assert_closed(cursor):
+        try:
+            list(cursor)
+            raise AssertionError("getMore after the collection went should fail")
+        except OperationFailure as e:
+            assert e.code == 43, e.details
+
+    # Its own client, whose socket timeout turns a drop that waits into a failure.
+    ddl = pymongo.MongoClient(URI, serverSelectionTimeoutMS=10000, socketTimeoutMS=20000)
+    _clients.append(ddl)
+    for change in [lambda: ddl[DB].base.drop(),
+                   lambda: ddl[DB].base.rename("base_renamed", dropTarget=True),
+                   lambda: ddl.drop_database(DB)]:
+        via_view, via_lookup = open_cursors()
+        started = time.time()
+        change()
+        assert time.time() - started < 10
+        assert_closed(via_view)
+        assert_closed(via_lookup)
 
 
 def cleanup():

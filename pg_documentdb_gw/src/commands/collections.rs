@@ -26,7 +26,7 @@ pub async fn list_databases(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandR
 pub async fn drop(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let coll = collection_name(req)?;
     let ns = format!("{}.{coll}", req.db);
-    close_cursors_on(ctx, |n| n == ns).await;
+    close_cursors_on(ctx, |n| n == ns, &req.db, Some(vec![coll.to_string()])).await;
     let conn = user_connection(ctx, req, true).await?;
     let result = conn.query_one(sql::DROP_COLLECTION, &[&req.db, &coll]).await;
     conn.release();
@@ -40,7 +40,7 @@ pub async fn drop(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<
 
 pub async fn drop_database(ctx: &mut Ctx<'_>, req: &CommandRequest) -> CommandResult<Vec<u8>> {
     let prefix = format!("{}.", req.db);
-    close_cursors_on(ctx, |n| n.starts_with(&prefix)).await;
+    close_cursors_on(ctx, |n| n.starts_with(&prefix), &req.db, None).await;
     let conn = user_connection(ctx, req, true).await?;
     let result = conn.query(sql::DROP_DATABASE, &[&req.db]).await;
     conn.release();
@@ -78,7 +78,8 @@ pub async fn rename_collection(ctx: &mut Ctx<'_>, req: &CommandRequest) -> Comma
         ));
     }
     let drop_target = super::get_flag(&req.body, "dropTarget")?;
-    close_cursors_on(ctx, |n| n == from || n == to).await;
+    close_cursors_on(ctx, |n| n == from || n == to, from_db, Some(vec![from_coll.to_owned(), to_coll.to_owned()]))
+        .await;
     let conn = user_connection(ctx, req, true).await?;
     let result = conn.query(sql::RENAME_COLLECTION, &[&from_db, &from_coll, &to_coll, &drop_target]).await;
     conn.release();

@@ -174,10 +174,38 @@ async fn end_block(mut conn: crate::pg::PgConn, statement: &str) {
     conn.release();
 }
 
-/// Closes this gateway's cursors on the namespaces `matches` selects (before a drop or
-/// rename: a streaming cursor's open transaction would make the DDL wait).
-pub async fn close_cursors_on(ctx: &Ctx<'_>, matches: impl Fn(&str) -> bool) {
+/// Closes this gateway's cursors that a drop or rename of `collections` of `db` (all of
+/// its collections when None) would wait for, as a streaming cursor's open transaction
+/// holds a lock on what it reads: first those on the namespaces `matches` selects, then
+/// any other whose backend holds a lock on those collections' tables (one reading them
+/// through a view, a `$lookup` or a `$unionWith`). MongoDB kills such cursors too.
+pub async fn close_cursors_on(
+    ctx: &Ctx<'_>,
+    matches: impl Fn(&str) -> bool,
+    db: &str,
+    collections: Option<Vec<String>>,
+) {
     for (id, cursor) in ctx.gw.cursors.kill_namespaces(matches) {
+        cursor.close(id).await;
+    }
+    let pinned = ctx.gw.cursors.pinned_backends();
+    if pinned.is_empty() {
+        return;
+    }
+    let pids: Vec<i32> = pinned.iter().map(|(_, pid)| *pid).collect();
+    // The gateway's own role: the lock table and the catalog are not every user's to read.
+    let Ok(conn) = ctx.gw.pool.get(None, None).await else { return };
+    let locking = conn.query(sql::BACKENDS_LOCKING_COLLECTIONS, &[&db, &collections, &pids]).await;
+    conn.release();
+    let locking: Vec<i32> = match locking {
+        Ok(rows) => rows.iter().filter_map(|r| r.try_get::<_, Option<i32>>(0).ok().flatten()).collect(),
+        Err(e) => {
+            tracing::debug!("looking up the cursors locking {db}: {e:?}");
+            return;
+        }
+    };
+    let ids: Vec<i64> = pinned.iter().filter(|(_, pid)| locking.contains(pid)).map(|(id, _)| *id).collect();
+    for (id, cursor) in ctx.gw.cursors.kill_ids(&ids) {
         cursor.close(id).await;
     }
 }
