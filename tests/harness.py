@@ -80,9 +80,9 @@ def drop_and_close(uri, database, clients):
 
 
 def main(argv, suite, *, title, ping, cleanup, uri_help="the gateway's MongoDB URI (default: $GATEWAY_URI)",
-         options=()):
+         options=(), sort=False):
     """A suite run standalone: parses `argv`, checks the gateway answers `ping`, then `run`s the
-    suite's tests and returns the exit status.
+    suite's tests (by name with `sort`, see `tests_in`) and returns the exit status.
 
     `suite` is the suite module's globals(); its docstring is the --help text. --uri and each of
     `options`, given as (flag, global name, help), default to that module global and set it,
@@ -98,4 +98,4 @@ def main(argv, suite, *, title, ping, cleanup, uri_help="the gateway's MongoDB U
         parser.error("--uri (or GATEWAY_URI) is required")
     if not reachable(ping):
         return 1
-    return run(tests_in(suite), cleanup=cleanup, title=title)
+    return run(tests_in(suite, sort=sort), cleanup=cleanup, title=title)

@@ -8,7 +8,6 @@ Options: --mongosh PATH (or MONGOSH=PATH) also runs the mongosh smoke test.
 The user in the URI must be able to create databases and users (e.g. the admin user).
 Prints 'N passed, N failed, N skipped' and exits non-zero on any failure.
 """
-import argparse
 import contextlib
 import os
 import shutil
@@ -649,19 +648,8 @@ def cleanup():
         pass
 
 
-def main(argv):
-    global URI, MONGOSH
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--uri", default=URI, help="the gateway's MongoDB URI (default: $GATEWAY_URI)")
-    ap.add_argument("--mongosh", default=MONGOSH, help="mongosh binary for the shell smoke test (default: $MONGOSH)")
-    a = ap.parse_args(argv)
-    URI, MONGOSH = a.uri, a.mongosh
-    if not URI:
-        ap.error("--uri (or GATEWAY_URI) is required")
-    if not harness.reachable(lambda: client().admin.command("ping")):
-        return 1
-    return harness.run(harness.tests_in(globals(), sort=True), cleanup=cleanup)
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(harness.main(
+        sys.argv[1:], globals(), title=None, ping=lambda: client().admin.command("ping"), cleanup=cleanup,
+        options=[("--mongosh", "MONGOSH", "mongosh binary for the shell smoke test (default: $MONGOSH)")],
+        sort=True))
