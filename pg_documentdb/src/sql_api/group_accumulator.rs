@@ -49,13 +49,13 @@ fn bson_group_accumulate_transition(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::I
     // SAFETY: declared (internal, bson, bson) with STYPE internal; the state lives in the
     // aggregate context and is dropped when that context goes away.
     unsafe {
+        // Checked on every call: outside an aggregate, a non-NULL state could be another
+        // function's `internal` result passed in from SQL.
+        let mut agg_context: pg_sys::MemoryContext = std::ptr::null_mut();
+        if pg_sys::AggCheckCallContext(fcinfo, &mut agg_context) == 0 {
+            throw(docdb_error!(InternalError, "bson_group_accumulate called outside an aggregate"));
+        }
         let state = if pg_arg_is_null(fcinfo, 0) {
-            // The aggregate's context is looked up once, with the first row (a state can
-            // only come from a call made by an aggregate: `internal` has no SQL input).
-            let mut agg_context: pg_sys::MemoryContext = std::ptr::null_mut();
-            if pg_sys::AggCheckCallContext(fcinfo, &mut agg_context) == 0 {
-                throw(docdb_error!(InternalError, "bson_group_accumulate called outside an aggregate"));
-            }
             let Some(spec) = BsonRef::from_datum(pg_getarg_datum_raw(fcinfo, 2), pg_arg_is_null(fcinfo, 2)) else {
                 throw(docdb_error!(InternalError, "bson_group_accumulate needs an accumulator spec"));
             };
