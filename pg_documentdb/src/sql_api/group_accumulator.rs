@@ -50,12 +50,18 @@ fn bson_group_accumulate_transition(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::I
     // aggregate context and is dropped when that context goes away.
     unsafe {
         // Checked on every call: outside an aggregate, a non-NULL state could be another
-        // function's `internal` result passed in from SQL.
-        let mut agg_context: pg_sys::MemoryContext = std::ptr::null_mut();
-        if pg_sys::AggCheckCallContext(fcinfo, &mut agg_context) == 0 {
+        // function's `internal` result passed in from SQL. The node tag is read directly
+        // (what AggCheckCallContext tests) rather than through a guarded call per row.
+        let context = (*fcinfo).context;
+        if !pgrx::is_a(context, pg_sys::NodeTag::T_AggState) && !pgrx::is_a(context, pg_sys::NodeTag::T_WindowAggState)
+        {
             throw(docdb_error!(InternalError, "bson_group_accumulate called outside an aggregate"));
         }
         let state = if pg_arg_is_null(fcinfo, 0) {
+            let mut agg_context: pg_sys::MemoryContext = std::ptr::null_mut();
+            if pg_sys::AggCheckCallContext(fcinfo, &mut agg_context) == 0 {
+                throw(docdb_error!(InternalError, "bson_group_accumulate called outside an aggregate"));
+            }
             let Some(spec) = BsonRef::from_datum(pg_getarg_datum_raw(fcinfo, 2), pg_arg_is_null(fcinfo, 2)) else {
                 throw(docdb_error!(InternalError, "bson_group_accumulate needs an accumulator spec"));
             };
