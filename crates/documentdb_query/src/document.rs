@@ -63,18 +63,13 @@ pub(crate) fn set_path(doc: &mut Document, path: &[String], value: Bson) {
 pub fn prepare_for_insert(doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let bytes = doc.as_bytes();
     let mut id_span: Option<(usize, usize)> = None;
-    let mut consumed = 4;
-    for (key, start, end) in documentdb_bson::element_spans(bytes) {
+    for (key, start, end) in whole_element_spans(doc)? {
         if key == b"_id" {
             if id_span.is_some() {
                 bail!(BadValue, "can't have multiple _id fields in one document");
             }
             id_span = Some((start, end));
         }
-        consumed = end;
-    }
-    if consumed + 1 != bytes.len() {
-        bail!(InvalidBSON, "document has malformed elements");
     }
     if let Some(id) = document_id_value(doc, id_span) {
         validate_id(id)?;
@@ -105,6 +100,25 @@ pub fn prepare_for_insert(doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     };
     check_size(&out)?;
     Ok(out)
+}
+
+/// The byte spans `(key, start, end)` of a document's top-level elements, for splicing;
+/// InvalidBSON unless they cover the whole document.
+pub fn whole_element_spans(doc: &RawDocument) -> DocDbResult<Vec<(&[u8], usize, usize)>> {
+    let bytes = doc.as_bytes();
+    let spans: Vec<(&[u8], usize, usize)> = documentdb_bson::element_spans(bytes).collect();
+    if spans.last().map_or(4, |&(_, _, end)| end) + 1 != bytes.len() {
+        bail!(InvalidBSON, "document has malformed elements");
+    }
+    Ok(spans)
+}
+
+/// A document written element by element after a 4-byte placeholder, with its
+/// terminating NUL: the length written in.
+pub fn finish_document(mut bytes: Vec<u8>) -> DocDbResult<RawDocumentBuf> {
+    let total = i32::try_from(bytes.len()).map_err(|_| docdb_error!(BSONObjectTooLarge, "document too large"))?;
+    bytes[..4].copy_from_slice(&total.to_le_bytes());
+    RawDocumentBuf::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "{e}"))
 }
 
 fn document_id_value(doc: &RawDocument, span: Option<(usize, usize)>) -> Option<RawBsonRef<'_>> {
@@ -163,9 +177,7 @@ pub fn single_value_document(value: RawBsonRef<'_>) -> RawDocumentBuf {
     bytes.extend_from_slice(&[0; 4]);
     push_element(&mut bytes, bson::raw::cstr!(""), value);
     bytes.push(0);
-    let total = bytes.len() as i32;
-    bytes[..4].copy_from_slice(&total.to_le_bytes());
-    RawDocumentBuf::from_bytes(bytes).unwrap_or_else(|_| {
+    finish_document(bytes).unwrap_or_else(|_| {
         // Unreachable: the bytes were just written whole; the slow path gives the same.
         let mut doc = RawDocumentBuf::new();
         doc.append(bson::raw::cstr!(""), value);
