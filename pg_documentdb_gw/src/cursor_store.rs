@@ -221,18 +221,12 @@ impl CursorStore {
             .collect()
     }
 
-    /// Takes out the idle cursors holding a connection that read a namespace `matches`
-    /// selects (a collection about to be dropped or renamed: their open transactions would
-    /// make the DDL wait), for closing. Cursors in a getMore are marked killed.
-    pub fn kill_namespaces(&self, matches: impl Fn(&str) -> bool) -> Vec<(i64, Cursor)> {
+    /// Takes out the idle cursors `wanted` selects, for closing (cursors in a getMore are
+    /// left alone: their getMore finishes first).
+    pub fn take_idle(&self, wanted: impl Fn(&Cursor) -> bool) -> Vec<(i64, Cursor)> {
         let mut slots = self.lock();
-        let ids: Vec<i64> = slots
-            .iter()
-            .filter(|(_, s)| {
-                matches!(s, Slot::Idle(c) if c.pinned.is_some() && c.namespace.as_deref().is_some_and(&matches))
-            })
-            .map(|(id, _)| *id)
-            .collect();
+        let ids: Vec<i64> =
+            slots.iter().filter(|(_, s)| matches!(s, Slot::Idle(c) if wanted(c))).map(|(id, _)| *id).collect();
         ids.into_iter()
             .filter_map(|id| match slots.remove(&id) {
                 Some(Slot::Idle(c)) => Some((id, *c)),
@@ -241,28 +235,20 @@ impl CursorStore {
             .collect()
     }
 
-    /// The idle cursors holding a connection, with that connection's backend process.
-    pub fn pinned_backends(&self) -> Vec<(i64, i32)> {
-        self.lock()
-            .iter()
-            .filter_map(|(id, slot)| match slot {
-                Slot::Idle(c) => c.pinned.as_ref().and_then(PgConn::backend_pid).map(|pid| (*id, pid)),
-                _ => None,
-            })
-            .collect()
+    /// Takes out the idle cursors holding a connection that read a namespace `matches`
+    /// selects (a collection about to be dropped or renamed: their open transactions would
+    /// make the DDL wait), for closing.
+    pub fn kill_namespaces(&self, matches: impl Fn(&str) -> bool) -> Vec<(i64, Cursor)> {
+        self.take_idle(|c| c.pinned.is_some() && c.namespace.as_deref().is_some_and(&matches))
     }
 
-    /// Takes out the idle cursors among `ids`, for closing.
-    pub fn kill_ids(&self, ids: &[i64]) -> Vec<(i64, Cursor)> {
-        let mut slots = self.lock();
-        ids.iter()
-            .filter_map(|id| match slots.remove(id) {
-                Some(Slot::Idle(c)) => Some((*id, *c)),
-                Some(other) => {
-                    slots.insert(*id, other);
-                    None
-                }
-                None => None,
+    /// The backend processes of the idle cursors holding a connection.
+    pub fn pinned_backends(&self) -> Vec<i32> {
+        self.lock()
+            .values()
+            .filter_map(|slot| match slot {
+                Slot::Idle(c) => c.pinned.as_ref().and_then(PgConn::backend_pid),
+                _ => None,
             })
             .collect()
     }

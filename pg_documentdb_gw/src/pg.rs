@@ -519,8 +519,8 @@ impl PgConn {
     }
 
     /// A pinned cursor's connection once its cursor is over: its transaction block (and the
-    /// portal in it) is ended, and the connection kept as a spare for the pool (at most as
-    /// many as the pool holds) instead of closing its backend. Closed when that fails.
+    /// portal in it) is ended, and the connection kept as a spare for the pool (at most
+    /// [`SPARES_KEPT`]) instead of closing its backend. Closed when that fails.
     pub async fn retire(mut self) {
         if self.execute_simple("COMMIT").await.is_err() {
             self.discard();

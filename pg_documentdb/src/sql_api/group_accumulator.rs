@@ -196,8 +196,9 @@ fn bson_group_accumulate_deserialize(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::
 #[pg_extern(sql = false)]
 fn bson_accumulator_with_vars(spec: BsonRef<'_>, vars: BsonRef<'_>) -> Bson {
     let mut out = spec.document().to_owned();
-    let key: &bson::raw::CStr =
-        crate::commands::aggregate::ACCUMULATOR_VARS.try_into().unwrap_or(bson::raw::cstr!("$$vars"));
-    out.append(key, vars.document().to_owned());
+    out.append(
+        crate::commands::write_result::cstr(crate::commands::aggregate::ACCUMULATOR_VARS),
+        vars.document().to_owned(),
+    );
     Bson::from(out)
 }

@@ -188,11 +188,10 @@ pub async fn close_cursors_on(
     for (id, cursor) in ctx.gw.cursors.kill_namespaces(matches) {
         cursor.close(id).await;
     }
-    let pinned = ctx.gw.cursors.pinned_backends();
-    if pinned.is_empty() {
+    let pids = ctx.gw.cursors.pinned_backends();
+    if pids.is_empty() {
         return;
     }
-    let pids: Vec<i32> = pinned.iter().map(|(_, pid)| *pid).collect();
     // The gateway's own role: the lock table and the catalog are not every user's to read.
     let Ok(conn) = ctx.gw.pool.get(None, None).await else { return };
     let locking = conn.query(sql::BACKENDS_LOCKING_COLLECTIONS, &[&db, &collections, &pids]).await;
@@ -204,8 +203,10 @@ pub async fn close_cursors_on(
             return;
         }
     };
-    let ids: Vec<i64> = pinned.iter().filter(|(_, pid)| locking.contains(pid)).map(|(id, _)| *id).collect();
-    for (id, cursor) in ctx.gw.cursors.kill_ids(&ids) {
+    let holds_lock = |c: &crate::cursor_store::Cursor| {
+        c.pinned.as_ref().and_then(crate::pg::PgConn::backend_pid).is_some_and(|pid| locking.contains(&pid))
+    };
+    for (id, cursor) in ctx.gw.cursors.take_idle(holds_lock) {
         cursor.close(id).await;
     }
 }

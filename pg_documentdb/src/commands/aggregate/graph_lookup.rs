@@ -93,9 +93,9 @@ impl GraphSearch {
         Ok(single_value_document(RawBsonRef::Array(&found)))
     }
 
-    /// The `$in` operand of a level's query: `{ connectToField: [values] }`, and the values'
-    /// index keys (None when an array or a regex among them has none).
-    fn level_operand(&self, values: &[bson::Bson]) -> DocDbResult<(RawDocumentBuf, Option<Vec<Vec<u8>>>)> {
+    /// A level's values as one array, and their index keys (None when an array or a regex
+    /// among them has none).
+    fn level_values(values: &[bson::Bson]) -> DocDbResult<(bson::RawArrayBuf, Option<Vec<Vec<u8>>>)> {
         let mut array = bson::RawArrayBuf::new();
         let mut keys: Option<Vec<Vec<u8>>> = Some(Vec::new());
         for value in values {
@@ -107,19 +107,15 @@ impl GraphSearch {
             }
             array.push(raw);
         }
-        let mut operand = RawDocumentBuf::new();
-        operand.append(crate::commands::index_sql::cstr_key(&self.stage.connect_to_field)?, array);
-        Ok((operand, keys))
+        Ok((array, keys))
     }
 
     /// The documents of a view whose `connectToField` matches one of `values`: the view's
     /// pipeline, then `$match` stages for the level and `restrictSearchWithMatch`.
     fn fetch_from_view(&self, view: &Collection, values: &[bson::Bson]) -> DocDbResult<Vec<RawDocumentBuf>> {
-        let (operand, _) = self.level_operand(values)?;
+        let (array, _) = Self::level_values(values)?;
         let mut in_values = RawDocumentBuf::new();
-        for (field, array) in operand.iter().flatten() {
-            in_values.append(field, rawdoc! { "$in": bson::RawBson::from(array) });
-        }
+        in_values.append(crate::commands::index_sql::cstr_key(&self.stage.connect_to_field)?, rawdoc! { "$in": array });
         let mut pipeline = Pipeline::over_collection(view)?;
         pipeline.add_stage(&rawdoc! { "$match": in_values })?;
         if let Some(restrict) = &self.stage.restrict_search_with_match {
@@ -127,16 +123,14 @@ impl GraphSearch {
         }
         let query = pipeline.into_query();
         let params: Vec<_> = query.params.iter().map(OwnedParam::as_param).collect();
-        let rows = spi::execute(&query.sql, &params, true, 0)?;
-        rows.into_iter()
-            .filter_map(|r| r.into_iter().next().and_then(spi::Value::into_bson))
-            .map(|bytes| RawDocumentBuf::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "{e}")))
-            .collect()
+        documents(spi::execute(&query.sql, &params, true, 0)?)
     }
 
     /// The foreign documents whose `connectToField` matches one of `values`.
     fn fetch(&self, foreign: &Collection, values: &[bson::Bson]) -> DocDbResult<Vec<RawDocumentBuf>> {
-        let (operand, keys) = self.level_operand(values)?;
+        let (array, keys) = Self::level_values(values)?;
+        let mut operand = RawDocumentBuf::new();
+        operand.append(crate::commands::index_sql::cstr_key(&self.stage.connect_to_field)?, array);
         let restrict = self.stage.restrict_search_with_match.clone().unwrap_or_default().into_bytes();
         let mut sql = format!(
             "SELECT document FROM {} WHERE shard_key_value = $1 AND document OPERATOR(documentdb_api_catalog.@*=) $2::{BSON}",
@@ -159,10 +153,14 @@ impl GraphSearch {
             Param::Bson(&restrict),
             Param::BsonArray(key_list),
         ];
-        let rows = spi::execute(&sql, &params, true, 0)?;
-        rows.into_iter()
-            .filter_map(|r| r.into_iter().next().and_then(spi::Value::into_bson))
-            .map(|bytes| RawDocumentBuf::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "{e}")))
-            .collect()
+        documents(spi::execute(&sql, &params, true, 0)?)
     }
+}
+
+/// The documents of a level's query (one bson column).
+fn documents(rows: Vec<spi::Row>) -> DocDbResult<Vec<RawDocumentBuf>> {
+    rows.into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(spi::Value::into_bson))
+        .map(|bytes| RawDocumentBuf::from_bytes(bytes).map_err(|e| docdb_error!(InvalidBSON, "{e}")))
+        .collect()
 }

@@ -820,12 +820,7 @@ impl Pipeline {
         let table = foreign.table();
         let (set_one, eq, key_of, keys_of) =
             (sql_names::LOOKUP_SET_ONE, sql_names::BSON_EQ, sql_names::LOOKUP_KEY, sql_names::LOOKUP_KEYS);
-        // One key (a scalar local value, the common case) joins on the column directly;
-        // several (or one inside an array) are unnested first.
-        let single = format!(
-            "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
-             FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key"
-        );
+        // Several keys (or one inside an array) are unnested first.
         let several = format!(
             "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
              FROM l CROSS JOIN LATERAL unnest(l.keys) k(key) \
@@ -839,9 +834,14 @@ impl Pipeline {
             unwind = sql_names::UNWIND,
             set = sql_names::LOOKUP_SET,
         );
-        let body = if table_input {
-            // `l`: only the documents without one key. The others are joined as read (an
-            // inner join drops NULL keys; preserving, the left join keeps unmatched ones).
+        // `l`: the documents `several` and `fallback` read (over other input, all of them,
+        // numbered); `one_key`: the join of the documents with one key (a scalar local
+        // value, the common case) on the key column directly.
+        let preserve = unwind.preserves_null_and_empty_arrays();
+        let (local, one_key) = if table_input {
+            // Only the documents without one key are set apart. The others are joined as
+            // read (an inner join drops NULL keys; preserving, the left join keeps the
+            // unmatched ones, their `as` removed).
             let local = format!(
                 "SELECT document, NULL::{bson} AS key, {keys_of}(document, {local_param}::text) AS keys, \
                  sk0 AS lookup_rn FROM ({inner}) i WHERE NOT {has_one}(document, {local_param}::text)",
@@ -852,25 +852,16 @@ impl Pipeline {
                 "(SELECT document, sk0 AS lookup_rn, {key_of}(document, {local_param}::text) AS key \
                  FROM ({inner}) i OFFSET 0) k"
             );
-            if unwind.preserves_null_and_empty_arrays() {
-                format!(
-                    "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({several}) \
-                     SELECT k.lookup_rn, {set_one}(k.document, {as_field}::text, f.document) AS document \
-                     FROM (SELECT * FROM {keyed} WHERE k.key IS NOT NULL) k LEFT JOIN {table} f \
-                     ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
-                     UNION ALL SELECT lookup_rn, document FROM m \
-                     UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
-                     WHERE keys IS NOT NULL AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
-                     UNION ALL {fallback}"
-                )
+            let (keyed, join) = if preserve {
+                (format!("(SELECT * FROM {keyed} WHERE k.key IS NOT NULL) k"), "LEFT JOIN")
             } else {
-                format!(
-                    "WITH l AS MATERIALIZED ({local}) \
-                     SELECT k.lookup_rn, {set_one}(k.document, {as_field}::text, f.document) AS document \
-                     FROM {keyed} JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
-                     UNION ALL {several} UNION ALL {fallback}"
-                )
-            }
+                (keyed, "JOIN")
+            };
+            let one_key = format!(
+                "SELECT k.lookup_rn, {set_one}(k.document, {as_field}::text, f.document) AS document \
+                 FROM {keyed} {join} {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key"
+            );
+            (local, one_key)
         } else {
             // Documents with one local value (the common case) carry their key; the others
             // their keys (NULL when an array or regex among them rules the index out).
@@ -879,19 +870,30 @@ impl Pipeline {
                  row_number() OVER () AS lookup_rn FROM \
                  (SELECT document, {key_of}(document, {local_param}::text) AS key FROM ({inner}) i) i"
             );
-            if unwind.preserves_null_and_empty_arrays() {
-                // Documents without matches stay, without the `as` field.
-                format!(
-                    "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({single} UNION ALL {several}) \
-                     SELECT lookup_rn, document FROM m \
-                     UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
-                     WHERE (key IS NOT NULL OR keys IS NOT NULL) \
-                     AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
-                     UNION ALL {fallback}"
-                )
+            let one_key = format!(
+                "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
+                 FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key"
+            );
+            (local, one_key)
+        };
+        let body = if preserve {
+            // Documents without matches stay, without the `as` field: those of `l` with keys
+            // that matched nothing (and, over other input, the one-key ones).
+            let (matched, joined) = if table_input {
+                (several, format!("{one_key} UNION ALL "))
             } else {
-                format!("WITH l AS MATERIALIZED ({local}) {single} UNION ALL {several} UNION ALL {fallback}")
-            }
+                (format!("{one_key} UNION ALL {several}"), String::new())
+            };
+            format!(
+                "WITH l AS MATERIALIZED ({local}), m AS MATERIALIZED ({matched}) \
+                 {joined}SELECT lookup_rn, document FROM m \
+                 UNION ALL SELECT lookup_rn, {set_one}(document, {as_field}::text, NULL) FROM l \
+                 WHERE (key IS NOT NULL OR keys IS NOT NULL) \
+                 AND NOT EXISTS (SELECT 1 FROM m WHERE m.lookup_rn = l.lookup_rn) \
+                 UNION ALL {fallback}"
+            )
+        } else {
+            format!("WITH l AS MATERIALIZED ({local}) {one_key} UNION ALL {several} UNION ALL {fallback}")
         };
         self.level = Level::over(format!("({body}) s{d}"));
         self.level.order = Some(format!("s{d}.lookup_rn"));
