@@ -63,14 +63,15 @@ pub(crate) fn set_path(doc: &mut Document, path: &[String], value: Bson) {
 pub fn prepare_for_insert(doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     let bytes = doc.as_bytes();
     let mut id_span: Option<(usize, usize)> = None;
-    for (key, start, end) in whole_element_spans(doc)? {
+    visit_element_spans(doc, |key, start, end| {
         if key == b"_id" {
             if id_span.is_some() {
                 bail!(BadValue, "can't have multiple _id fields in one document");
             }
             id_span = Some((start, end));
         }
-    }
+        Ok(())
+    })?;
     if let Some(id) = document_id_value(doc, id_span) {
         validate_id(id)?;
     }
@@ -102,14 +103,32 @@ pub fn prepare_for_insert(doc: &RawDocument) -> DocDbResult<RawDocumentBuf> {
     Ok(out)
 }
 
-/// The byte spans `(key, start, end)` of a document's top-level elements, for splicing;
-/// InvalidBSON unless they cover the whole document.
-pub fn whole_element_spans(doc: &RawDocument) -> DocDbResult<Vec<(&[u8], usize, usize)>> {
+/// Calls `visit` with the byte span `(key, start, end)` of each of a document's top-level
+/// elements, for splicing, without collecting them (per-row paths); InvalidBSON unless
+/// they cover the whole document.
+pub fn visit_element_spans<'a>(
+    doc: &'a RawDocument,
+    mut visit: impl FnMut(&'a [u8], usize, usize) -> DocDbResult<()>,
+) -> DocDbResult<()> {
     let bytes = doc.as_bytes();
-    let spans: Vec<(&[u8], usize, usize)> = documentdb_bson::element_spans(bytes).collect();
-    if spans.last().map_or(4, |&(_, _, end)| end) + 1 != bytes.len() {
+    let mut covered = 4;
+    for (key, start, end) in documentdb_bson::element_spans(bytes) {
+        visit(key, start, end)?;
+        covered = end;
+    }
+    if covered + 1 != bytes.len() {
         bail!(InvalidBSON, "document has malformed elements");
     }
+    Ok(())
+}
+
+/// The spans [`visit_element_spans`] visits, collected.
+pub fn whole_element_spans(doc: &RawDocument) -> DocDbResult<Vec<(&[u8], usize, usize)>> {
+    let mut spans = Vec::new();
+    visit_element_spans(doc, |key, start, end| {
+        spans.push((key, start, end));
+        Ok(())
+    })?;
     Ok(spans)
 }
 
