@@ -5,7 +5,7 @@
 //!
 //! All functions here must be called inside [`with_spi`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 
@@ -150,11 +150,32 @@ type PlanKey = (String, Vec<ParamType>, i32);
 
 thread_local! {
     static PLANS: RefCell<HashMap<PlanKey, usize>> = RefCell::new(HashMap::new());
+    /// How many executions of cached plans are under way in this backend (they nest: a
+    /// statement we run may call our functions, which run statements of their own).
+    static PLANS_EXECUTING: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Cap on kept plans per backend; when exceeded the cache is dropped wholesale (plans for
-/// dropped collections would otherwise accumulate forever).
+/// dropped collections would otherwise accumulate forever). The cache is only dropped when
+/// no cached plan is executing: SPI reads a plan it executes after the run returns, so a
+/// nested call that freed it made the backend read freed memory (a crash the crash hunt
+/// found; `cursor_get_more` over a statement that itself prepares 700 statements showed it).
 const MAX_CACHED_PLANS: usize = 512;
+
+/// Runs `execute` (an SPI call given a cached plan) with the cache marked as executing, so
+/// that nothing called from inside it frees the plan. The mark is removed however `execute`
+/// ends (a PostgreSQL error unwinds through here as a Rust panic).
+fn executing_cached_plan<T>(execute: impl FnOnce() -> T) -> T {
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            let _ = PLANS_EXECUTING.try_with(|n| n.set(n.get().saturating_sub(1)));
+        }
+    }
+    PLANS_EXECUTING.with(|n| n.set(n.get() + 1));
+    let _done = Done;
+    execute()
+}
 
 /// Runs `f` with an SPI connection, finishing it afterwards (on error, PostgreSQL's
 /// transaction abort cleans the connection up).
@@ -197,11 +218,13 @@ fn prepare(sql: &str, types: &[ParamType], cursor_options: i32) -> DocDbResult<p
         pg_sys::SPI_keepplan(plan);
         plan
     };
+    let nothing_executing = PLANS_EXECUTING.with(Cell::get) == 0;
     PLANS.with(|p| {
         let mut plans = p.borrow_mut();
-        if plans.len() >= MAX_CACHED_PLANS {
+        if plans.len() >= MAX_CACHED_PLANS && nothing_executing {
             for (_, old) in plans.drain() {
-                // SAFETY: plans in the cache were kept by us and are not in use.
+                // SAFETY: plans in the cache were kept by us, and none is executing (checked
+                // above). Portals opened from them hold their own copies of what they use.
                 unsafe {
                     pg_sys::SPI_freeplan(old as pg_sys::SPIPlanPtr);
                 }
@@ -375,13 +398,15 @@ pub fn execute_planned(
         // wrote (e.g. created a collection) and then reads would not see its own writes.
         let _ = read_only;
         let rc = crate::index_policy::while_planning(planning.indexes.as_ref(), || {
-            pg_sys::SPI_execute_plan(
-                plan,
-                datums.as_mut_ptr(),
-                nulls.as_ptr() as *const std::ffi::c_char,
-                false,
-                limit as std::ffi::c_long,
-            )
+            executing_cached_plan(|| {
+                pg_sys::SPI_execute_plan(
+                    plan,
+                    datums.as_mut_ptr(),
+                    nulls.as_ptr() as *const std::ffi::c_char,
+                    false,
+                    limit as std::ffi::c_long,
+                )
+            })
         });
         if rc < 0 {
             return Err(docdb_error!(InternalError, "SPI execution failed ({rc}) for: {sql}"));
@@ -415,13 +440,15 @@ pub fn open_cursor(name: &str, sql: &str, params: &[Param<'_>], hold: bool, plan
     // SAFETY: plan/params consistent; the portal name is copied by PostgreSQL.
     unsafe {
         let portal = crate::index_policy::while_planning(planning.indexes.as_ref(), || {
-            pg_sys::SPI_cursor_open(
-                cname.as_ptr(),
-                plan,
-                datums.as_mut_ptr(),
-                nulls.as_ptr() as *const std::ffi::c_char,
-                true,
-            )
+            executing_cached_plan(|| {
+                pg_sys::SPI_cursor_open(
+                    cname.as_ptr(),
+                    plan,
+                    datums.as_mut_ptr(),
+                    nulls.as_ptr() as *const std::ffi::c_char,
+                    true,
+                )
+            })
         });
         if portal.is_null() {
             return Err(docdb_error!(InternalError, "could not open cursor {name}"));

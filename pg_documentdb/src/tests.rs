@@ -120,6 +120,40 @@ fn killed_cursor_is_gone() {
     );
 }
 
+/// A statement we run may call our functions, which prepare statements of their own; when
+/// those fill the plan cache past its cap, the plan still executing must not be freed (it
+/// crashed the backend: SPI reads the plan after its run returns).
+#[pg_test]
+fn nested_statements_filling_the_plan_cache_keep_the_running_plan() {
+    Spi::run(r#"SELECT documentdb_api.insert_one('evict', 'c', '{"_id": 1}')"#).unwrap();
+    let table = text(
+        "SELECT 'documentdb_data.documents_' || collection_id FROM documentdb_api_catalog.collections \
+         WHERE database_name = 'evict' AND collection_name = 'c'",
+    )
+    .expect("collection table");
+    let get_more = r#"{"getMore": {"$numberLong": "5"}, "collection": "c"}"#;
+    // 700 distinct statements, each run by a nested getMore of a scan continuation.
+    let nested_continuation = format!(
+        r#"{{"v": 1, "ns": "evict.c", "remaining": {{"$numberLong": "-1"}}, "kind": "scan", "sql": "SELECT document, ctid FROM {table} WHERE ctid > $1 AND %s = %s", "params": [], "block": {{"$numberLong": "0"}}, "offset": 0}}"#
+    );
+    let running = format!(
+        "SELECT document, ctid FROM {table} WHERE ctid > $1 AND (SELECT count(*) FROM generate_series(1, 700) g, \
+         LATERAL documentdb_api.cursor_get_more('evict', '{get_more}', format('{nested_continuation}', g, g)::documentdb_core.bson)) = 700"
+    );
+    let json_string = running.replace('\\', "\\\\").replace('"', "\\\"");
+    let continuation = format!(
+        r#"{{"v": 1, "ns": "evict.c", "remaining": {{"$numberLong": "-1"}}, "kind": "scan", "sql": "{json_string}", "params": [], "block": {{"$numberLong": "0"}}, "offset": 0}}"#
+    );
+    for _ in 0..3 {
+        let batch = text(&format!(
+            "SELECT documentdb_core.bson_get_value_text(cursorpage, 'cursor.nextBatch.0._id') \
+             FROM documentdb_api.cursor_get_more('evict', '{get_more}', {})",
+            pgrx::spi::quote_literal(&continuation)
+        ));
+        assert_eq!(batch.as_deref(), Some("1"));
+    }
+}
+
 #[pg_test]
 fn invalid_bson_continuation_is_rejected() {
     assert_eq!(

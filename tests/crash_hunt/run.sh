@@ -156,7 +156,10 @@ documentdb_gateway.tls_mode = 'disabled'
 documentdb_gateway.pool_size = 8
 EOF
 fi
-LIMIT_CMD="ulimit -c 0"
+# Core files let a crash that does not replay be read afterwards: a backend that dies writes
+# `core` into the data directory (kernel.core_pattern is "core" on these machines), and the
+# verdict prints its backtrace.
+LIMIT_CMD="ulimit -c unlimited"
 if [[ "$MEM_LIMIT_MB" != 0 ]]; then
     LIMIT_CMD="$LIMIT_CMD; ulimit -v $((MEM_LIMIT_MB * 1024))"
 fi
@@ -196,6 +199,18 @@ if ! kill -0 "$postmaster_pid" 2>/dev/null; then
 fi
 as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null 2>&1 || true
 cp "$PGLOG" "$OUT/postgres.log"
+for core in "$DATA"/core*; do
+    [[ -f "$core" ]] || continue
+    trace="$OUT/backtrace-$(basename "$core").txt"
+    if command -v gdb >/dev/null; then
+        gdb -batch -ex "bt 40" "$PG_BIN/postgres" "$core" >"$trace" 2>&1 || true
+        echo "crash_hunt: a core file was written; its backtrace ($trace):" >&2
+        grep -E '^#' "$trace" | head -n 40 >&2 || true
+    else
+        echo "crash_hunt: a core file was written ($core); install gdb to read its backtrace" >&2
+    fi
+    rm -f "$core"
+done
 
 crash_lines="$(cd "$HERE" && python3 -c '
 import sys
