@@ -120,6 +120,12 @@ CREATE FUNCTION documentdb_api_internal.bson_text_matches_sensitively(document d
 RETURNS boolean LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_text_matches_sensitively_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_with_text_score(document documentdb_core.bson, field text, score float8)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_with_text_score_wrapper';
+-- The key a document has in an index with the given key pattern ({$meta: "indexKey"}, returnKey).
+CREATE FUNCTION documentdb_api_internal.bson_index_key(document documentdb_core.bson, key_pattern documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_index_key_wrapper';
+-- The document with a {$meta: "indexKey"} field set to its key, unchanged when the key is NULL.
+CREATE FUNCTION documentdb_api_internal.bson_with_index_key(document documentdb_core.bson, field text, key documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_with_index_key_wrapper';
 -- The keys of a wildcard index ({p: path, v: value} for every covered path), for its GIN.
 CREATE FUNCTION documentdb_api_internal.bson_wildcard_keys(document documentdb_core.bson, index_spec documentdb_core.bson)
 RETURNS documentdb_core.bson[] LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_wildcard_keys_wrapper';

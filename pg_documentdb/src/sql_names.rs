@@ -100,6 +100,10 @@ pub const TEXT_WRITTEN: &str = "documentdb_api_internal.bson_text_written";
 /// Whether a document holds a `$caseSensitive` / `$diacriticSensitive` search's words as
 /// written (`sql_api/text_search.rs`).
 pub const TEXT_MATCHES_SENSITIVELY: &str = "documentdb_api_internal.bson_text_matches_sensitively";
+/// The key a document has in an index of a given key pattern (`sql_api/indexes.rs`).
+pub const INDEX_KEY: &str = "documentdb_api_internal.bson_index_key";
+/// A result document with its `{$meta: "indexKey"}` field (`sql_api/indexes.rs`).
+pub const WITH_INDEX_KEY: &str = "documentdb_api_internal.bson_with_index_key";
 /// A result document with its `{$meta: "textScore"}` field (`sql_api/text_search.rs`).
 pub const WITH_TEXT_SCORE: &str = "documentdb_api_internal.bson_with_text_score";
 /// The GIN operator class of wildcard indexes: array_ops plus key ranges (`gin_range.rs`).

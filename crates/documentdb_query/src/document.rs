@@ -204,6 +204,26 @@ pub fn single_value_document(value: RawBsonRef<'_>) -> RawDocumentBuf {
     })
 }
 
+/// `doc` with `field` set to `value` as its last field (any earlier `field` removed): how
+/// `$meta` projections add a document's metadata (the manual: the metadata "overwrites the
+/// existing value").
+pub fn with_last_field(doc: &RawDocument, field: &str, value: RawBsonRef<'_>) -> DocDbResult<RawDocumentBuf> {
+    let key: &bson::raw::CStr =
+        field.try_into().map_err(|_| docdb_error!(BadValue, "field names cannot contain NUL"))?;
+    let source = doc.as_bytes();
+    let mut bytes = Vec::with_capacity(source.len() + field.len() + 2 + value_size_hint(value));
+    bytes.extend_from_slice(&[0; 4]);
+    visit_element_spans(doc, |name, start, end| {
+        if name != field.as_bytes() {
+            bytes.extend_from_slice(&source[start..end]);
+        }
+        Ok(())
+    })?;
+    push_element(&mut bytes, key, value);
+    bytes.push(0);
+    finish_document(bytes)
+}
+
 /// Appends the element `key: value` (type byte, key, value) to a document being written.
 /// The common types are encoded here straight into `out`; the others by the bson crate.
 pub fn push_element(out: &mut Vec<u8>, key: &bson::raw::CStr, value: RawBsonRef<'_>) {
@@ -262,6 +282,19 @@ pub const MAX_NESTING_FOR_TEXT: usize = 200;
 mod tests {
     use super::*;
     use bson::rawdoc;
+
+    #[test]
+    fn with_last_field_moves_the_field_to_the_end() {
+        let doc = rawdoc! { "_id": 1, "k": "old", "a": 2 };
+        assert_eq!(
+            with_last_field(&doc, "k", RawBsonRef::Double(1.5)).unwrap(),
+            rawdoc! { "_id": 1, "a": 2, "k": 1.5 }
+        );
+        assert_eq!(
+            with_last_field(&doc, "z", RawBsonRef::Document(&rawdoc! { "a": 2 })).unwrap(),
+            rawdoc! { "_id": 1, "k": "old", "a": 2, "z": { "a": 2 } }
+        );
+    }
 
     #[test]
     fn single_value_document_encodes_as_the_bson_crate_does() {

@@ -419,6 +419,45 @@ pub fn hashed_value(value: RawBsonRef<'_>) -> i64 {
     documentdb_bson::hash::hash_value(value, HASHED_INDEX_SEED) as i64
 }
 
+/// The index key MongoDB's `{$meta: "indexKey"}` and `returnKey` report for `doc` read
+/// through an index with `key_pattern`: each key field (named by its path) with the value
+/// the index holds for it: null when missing, the hash for a hashed field, and for a
+/// multikey document the first of its keys (MongoDB reports the key the scan met, which
+/// depends on the bounds; its manual says the value is for debugging only). `None` for key
+/// patterns whose keys are not values of the document (text, geospatial, wildcard).
+pub fn index_key_document(doc: &RawDocument, key_pattern: &RawDocument) -> Option<bson::RawDocumentBuf> {
+    let mut fields: Vec<(&str, bool)> = Vec::new();
+    for element in key_pattern {
+        let (path, kind) = element.ok()?;
+        let hashed = match kind {
+            RawBsonRef::String("hashed") => true,
+            RawBsonRef::String(_) => return None,
+            _ => false,
+        };
+        if path.as_str().ends_with("$**") {
+            return None;
+        }
+        fields.push((path.as_str(), hashed));
+    }
+    let value_paths: Vec<&str> = fields.iter().filter(|(_, hashed)| !hashed).map(|(p, _)| *p).collect();
+    let first_tuple = match unique_key_tuples(doc, &value_paths).into_iter().next() {
+        Some(RawBson::Array(values)) => values,
+        _ => bson::RawArrayBuf::new(),
+    };
+    let mut values = first_tuple.into_iter().flatten();
+    let mut key = bson::RawDocumentBuf::new();
+    for (path, hashed) in fields {
+        let cstr: &bson::raw::CStr = path.try_into().ok()?;
+        if hashed {
+            let hash = hashed_value(crate::sort::sort_key(doc, path, true).as_raw_bson_ref());
+            key.append(cstr, hash);
+        } else {
+            key.append(cstr, RawBson::from(values.next().unwrap_or(RawBsonRef::Null)));
+        }
+    }
+    Some(key)
+}
+
 /// Seed of hashed index keys (any constant: keys are compared, never stored elsewhere).
 const HASHED_INDEX_SEED: u64 = 0x6d6f_6e67_6f68_6173;
 
@@ -593,6 +632,26 @@ mod tests {
         assert!(mixed.key_restrictions().is_empty());
         let ne_array = Filter::parse(&rawdoc! { "a": { "$ne": [1] } }).unwrap();
         assert_eq!(restriction_bounds(&ne_array.key_restrictions()[0].1), None);
+    }
+
+    /// `{$meta: "indexKey"}` (manual, $meta: "Returns an index key for the document if a
+    /// non-text index is used"): key fields by path, null for missing, the first key of a
+    /// multikey document, the hash for a hashed field, nothing for text or wildcard keys.
+    #[test]
+    fn index_key_document_names_key_paths() {
+        let doc = rawdoc! { "_id": 1, "type": "apparel", "item": { "sku": "abc" }, "tags": ["b", "a"] };
+        assert_eq!(
+            index_key_document(&doc, &rawdoc! { "type": 1, "item.sku": -1 }),
+            Some(rawdoc! { "type": "apparel", "item.sku": "abc" })
+        );
+        assert_eq!(index_key_document(&doc, &rawdoc! { "size": 1 }), Some(rawdoc! { "size": null }));
+        assert_eq!(index_key_document(&doc, &rawdoc! { "tags": 1, "_id": 1 }), Some(rawdoc! { "tags": "b", "_id": 1 }));
+        assert_eq!(
+            index_key_document(&doc, &rawdoc! { "type": "hashed" }),
+            Some(rawdoc! { "type": hashed_value(RawBsonRef::String("apparel")) })
+        );
+        assert_eq!(index_key_document(&doc, &rawdoc! { "item": "text" }), None);
+        assert_eq!(index_key_document(&doc, &rawdoc! { "$**": 1 }), None);
     }
 
     #[test]

@@ -66,9 +66,15 @@ impl SortSpec {
                                 NotImplemented,
                                 "$meta sort by 'textScore' is not supported: text search is unavailable"
                             ),
-                            RawBsonRef::String(other) => {
+                            // Only text and search scores and random values sort; MongoDB
+                            // calls any other keyword (`indexKey`...) an illegal $meta sort.
+                            RawBsonRef::String(other @ ("randVal" | "searchScore" | "searchHighlights")) => {
                                 docdb_error!(NotImplemented, "$meta sort by '{other}' is not supported")
                             }
+                            RawBsonRef::String(other) => DocDbError::new(
+                                ErrorCode::new(31138),
+                                format!("Illegal $meta sort: $meta: \"{other}\""),
+                            ),
                             _ => DocDbError::new(ErrorCode::new(17308), "Unsupported argument to $meta"),
                         });
                     }

@@ -60,6 +60,9 @@ pub struct PageQuery {
     /// How to plan it (custom plans where index key ranges make the values matter; the
     /// indexes a hint allows).
     pub planning: Planning,
+    /// The parameter that receives the key pattern of the index the plan reads, when the
+    /// results report it (`{$meta: "indexKey"}`, `returnKey`; `meta_fields.rs`).
+    pub index_key_param: Option<usize>,
 }
 
 /// What a first page returns (the OUT parameters of `*_cursor_first_page`).
@@ -289,7 +292,13 @@ impl Continuation {
                 let block = doc.get_i64("block").map_err(|_| bad())?;
                 let offset = doc.get_i32("offset").map_err(|_| bad())?;
                 ContinuationKind::Scan {
-                    query: PageQuery { sql, params, resumable_scan: true, planning: Planning::default() },
+                    query: PageQuery {
+                        sql,
+                        params,
+                        resumable_scan: true,
+                        planning: Planning::default(),
+                        index_key_param: None,
+                    },
                     last: (u32::try_from(block).map_err(|_| bad())?, u16::try_from(offset).map_err(|_| bad())?),
                 }
             }

@@ -24,7 +24,7 @@ fn empty_page(ns: &str) -> FirstPage {
 /// with our storage, and those we reject because we can't honour them.
 fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
     match field.name {
-        "tailable" | "awaitData" | "oplogReplay" | "returnKey" | "showRecordId" | "min" | "max" => {
+        "tailable" | "awaitData" | "oplogReplay" | "showRecordId" | "min" | "max" => {
             if field.bool().unwrap_or(true) {
                 bail!(CommandNotSupported, "find option '{}' is not supported", field.name);
             }
@@ -46,7 +46,16 @@ fn unsupported(field: &Field<'_>) -> DocDbResult<bool> {
 /// Reads a `find` command: (collection, query parts, cursor options).
 pub fn parse_find(spec_doc: &RawDocument) -> DocDbResult<(&str, QuerySpec<'_>, CursorOptions)> {
     let coll = spec::collection_name(spec_doc, "find")?;
-    let mut q = QuerySpec { filter: None, sort: None, projection: None, skip: 0, limit: 0, vars: None, hint: None };
+    let mut q = QuerySpec {
+        filter: None,
+        sort: None,
+        projection: None,
+        skip: 0,
+        limit: 0,
+        vars: None,
+        hint: None,
+        return_key: false,
+    };
     let mut opts = CursorOptions { batch_size: None, limit: 0, single_batch: false };
     read_fields(spec_doc, "find", |field| {
         match field.name {
@@ -65,6 +74,7 @@ pub fn parse_find(spec_doc: &RawDocument) -> DocDbResult<(&str, QuerySpec<'_>, C
             "singleBatch" => opts.single_batch = field.bool()?,
             "let" => q.vars = Some(super::vars::evaluate_let(field.document()?)?),
             "hint" => q.hint = Some(field.value),
+            "returnKey" => q.return_key = field.bool()?,
             _ => return unsupported(&field),
         }
         Ok(true)
@@ -102,7 +112,8 @@ pub fn find_first_page(db: &str, spec_doc: &RawDocument, cursor_id: i64) -> DocD
         opts.single_batch = true;
     }
     let resumable = !at_most_one && q.sort.is_none_or(|s| s.is_empty()) && q.skip == 0;
-    let query = select_sql(&collection, &q, resumable)?;
+    let mut query = select_sql(&collection, &q, resumable)?;
+    super::meta_fields::bind_index_key(&mut query, &collection)?;
     cursor::first_page(query, &ns, opts, cursor_id)
 }
 

@@ -17,9 +17,8 @@ use super::index_sql::{
     cstr_key, has_array_condition, hashed_key_expression, index_filter, index_key_expression, index_predicates,
     key_bytes, sort_key_expression, terms_expression, wildcard_index, wildcard_keys_expression, PRIMARY_KEY,
 };
-use super::query_text::{
-    is_text_score, no_text_score, split_text_score_projection, text_index_of, text_vector_expression,
-};
+use super::meta_fields::{index_key_placeholder, split_meta_projection, MetaFields};
+use super::query_text::{is_text_score, no_text_score, text_index_of, text_vector_expression};
 use crate::catalog::Collection;
 use crate::index_policy::{IndexChoice, TablePolicy};
 use crate::spi::{PlanChoice, Planning};
@@ -37,6 +36,8 @@ pub struct QuerySpec<'a> {
     pub vars: Option<RawDocumentBuf>,
     /// The index the command names (`hint`).
     pub hint: Option<RawBsonRef<'a>>,
+    /// `returnKey`: each result is the key of the index read instead of the document.
+    pub return_key: bool,
 }
 
 /// Builds SQL over a collection's table. `$n` parameters accumulate in `params`.
@@ -855,7 +856,7 @@ pub fn order_by(
 /// Parses the projection (with the filter, for positional `$`, and the `let` variables).
 pub fn validate_projection(q: &QuerySpec<'_>) -> DocDbResult<()> {
     let Some(projection) = q.projection.filter(|p| !p.is_empty()) else { return Ok(()) };
-    let (projection, _) = super::query_text::split_text_score_projection(projection)?;
+    let (projection, _) = split_meta_projection(projection)?;
     if projection.is_empty() {
         return Ok(());
     }
@@ -909,11 +910,14 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
         order_keys = order_by(Some(collection), key, "document")?;
     }
     // Rows read through an index come in key order: resuming by `ctid` would skip some.
-    let with_ctid = with_ctid && !b.uses_index_bounds && !b.hints_an_index();
-    let (projection, score_fields) = match q.projection.filter(|p| !p.is_empty()) {
-        Some(projection) => split_text_score_projection(projection)?,
-        None => (RawDocumentBuf::new(), Vec::new()),
+    let (projection, meta) = match q.projection.filter(|p| !p.is_empty()) {
+        Some(projection) => split_meta_projection(projection)?,
+        None => (RawDocumentBuf::new(), MetaFields::default()),
     };
+    let reports_index_key = q.return_key || !meta.index_key.is_empty();
+    // The index key is bound once the statement is planned; a scan resumed by `ctid` has
+    // no plan of its own to read it from.
+    let with_ctid = with_ctid && !b.uses_index_bounds && !b.hints_an_index() && !reports_index_key;
     let mut select = if projection.is_empty() {
         "document".to_owned()
     } else {
@@ -925,10 +929,25 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
         ));
         b.call(sql_names::PROJECT_FIND, &format!("document, {p}::{BSON}, {f}::{BSON}"))
     };
-    for field in score_fields {
+    for field in meta.text_score {
         let rank = b.text_score.clone().ok_or_else(no_text_score)?;
         let name = b.param(OwnedParam::Text(field));
         select = format!("{}({select}, {name}::text, {rank})", sql_names::WITH_TEXT_SCORE);
+    }
+    let mut index_key_param = None;
+    if reports_index_key {
+        let (pattern, position) = index_key_placeholder(&mut b.params);
+        index_key_param = Some(position);
+        let key = format!("{}(document, {pattern}::{BSON})", sql_names::INDEX_KEY);
+        if q.return_key {
+            // `returnKey`: the index key alone, an empty document when no index is read.
+            select = format!("COALESCE({key}, '{{}}'::{BSON})");
+        } else {
+            for field in meta.index_key {
+                let name = b.param(OwnedParam::Text(field));
+                select = format!("{}({select}, {name}::text, {key})", sql_names::WITH_INDEX_KEY);
+            }
+        }
     }
     let mut sql = format!("SELECT {select}");
     if with_ctid {
@@ -938,7 +957,13 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     if with_ctid {
         // The tid parameter is appended last by the cursor code.
         sql.push_str(&format!(" AND ctid > ${}", b.params.len() + 1));
-        return Ok(PageQuery { sql, params: b.params, resumable_scan: true, planning: Planning::default() });
+        return Ok(PageQuery {
+            sql,
+            params: b.params,
+            resumable_scan: true,
+            planning: Planning::default(),
+            index_key_param: None,
+        });
     }
     if !order_keys.is_empty() {
         sql.push_str(" ORDER BY ");
@@ -954,5 +979,5 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
         sql.push_str(&format!(" LIMIT {}", q.limit));
     }
     let planning = b.planning();
-    Ok(PageQuery { sql, params: b.params, resumable_scan: false, planning })
+    Ok(PageQuery { sql, params: b.params, resumable_scan: false, planning, index_key_param })
 }

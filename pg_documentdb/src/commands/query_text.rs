@@ -86,21 +86,6 @@ pub fn is_text_score(value: RawBsonRef<'_>) -> bool {
     matches!(value, RawBsonRef::Document(d) if d.get_str("$meta").is_ok_and(|m| m == "textScore") && d.iter().count() == 1)
 }
 
-/// A projection without its `{$meta: "textScore"}` fields, and their names.
-pub fn split_text_score_projection(projection: &RawDocument) -> DocDbResult<(RawDocumentBuf, Vec<String>)> {
-    let mut rest = RawDocumentBuf::new();
-    let mut fields = Vec::new();
-    for element in projection {
-        let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-        if is_text_score(value) {
-            fields.push(key.as_str().to_owned());
-        } else {
-            rest.append(key, value);
-        }
-    }
-    Ok((rest, fields))
-}
-
 /// Validates a sort spec whose keys may include `{$meta: "textScore"}`.
 pub fn validate_sort(sort: &RawDocument) -> DocDbResult<()> {
     let mut rest = RawDocumentBuf::new();

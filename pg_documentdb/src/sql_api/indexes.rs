@@ -96,6 +96,28 @@ fn bson_hashed_key(document: BsonRef<'_>, path: &str) -> i64 {
     })
 }
 
+/// The key `document` has in an index with `key_pattern` (`{$meta: "indexKey"}`,
+/// `returnKey`); NULL for indexes whose keys are not the document's values.
+#[pg_extern(sql = false)]
+fn bson_index_key(document: BsonRef<'_>, key_pattern: BsonRef<'_>) -> Option<Bson> {
+    documentdb_query::index_bounds::index_key_document(document.document(), key_pattern.document()).map(Bson::from)
+}
+
+/// `document` with `field` set to its index key `key`, unchanged when there is none (MongoDB
+/// leaves a `{$meta: "indexKey"}` field out when no index was read).
+#[pg_extern(sql = false)]
+fn bson_with_index_key(document: BsonRef<'_>, field: &str, key: Option<BsonRef<'_>>) -> Bson {
+    docdb_guard(|| match key {
+        Some(key) => documentdb_query::document::with_last_field(
+            document.document(),
+            field,
+            bson::RawBsonRef::Document(key.document()),
+        )
+        .map(Bson::from),
+        None => Ok(Bson::from(document.document().to_owned())),
+    })
+}
+
 /// The keys a wildcard index (`index_spec`: its key pattern and `wildcardProjection`) holds
 /// for `document` (`documentdb_query::wildcard_index`).
 #[pg_extern(sql = false)]

@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CString;
 
-use bson::{RawBson, RawDocumentBuf};
 use documentdb_errors::{docdb_error, DocDbResult};
 use documentdb_pgbson::{docdb_guard, Bson, BsonRef};
 use documentdb_query::text_index::TextIndex;
@@ -77,16 +76,7 @@ fn bson_text_config(document: BsonRef<'_>, index_spec: BsonRef<'_>) -> pg_sys::O
 #[pg_extern(sql = false)]
 fn bson_with_text_score(document: BsonRef<'_>, field: &str, score: f64) -> Bson {
     docdb_guard(|| {
-        let mut out = RawDocumentBuf::new();
-        for element in document.document() {
-            let (key, value) = element.map_err(|e| docdb_error!(InvalidBSON, "{e}"))?;
-            if key.as_str() != field {
-                out.append(key, value);
-            }
-        }
-        let key: &bson::raw::CStr =
-            field.try_into().map_err(|_| docdb_error!(BadValue, "field names cannot contain NUL"))?;
-        out.append(key, RawBson::Double(score));
-        Ok(Bson::from(out))
+        documentdb_query::document::with_last_field(document.document(), field, bson::RawBsonRef::Double(score))
+            .map(Bson::from)
     })
 }

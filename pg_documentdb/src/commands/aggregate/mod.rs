@@ -22,6 +22,7 @@ use documentdb_query::projection::Projection;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
 use super::index_sql::PRIMARY_KEY;
+use super::meta_fields::{index_key_placeholder, split_meta_projection, MetaFields};
 use super::out_merge::WriteStage;
 use super::query_sql::{order_by, QuerySpec, SqlBuilder};
 use super::spec::{self, read_fields};
@@ -60,6 +61,9 @@ struct Level {
     /// The `{$meta: "textScore"}` of each row, after a `$match` with `$text`: an expression
     /// over the source, carried through subqueries as a `text_score` column.
     text_score: Option<String>,
+    /// The `{$meta: "indexKey"}` of each row: the key of the source document in the index
+    /// the plan reads (`meta_fields.rs`), carried as an `index_key` column.
+    index_key: Option<String>,
 }
 
 impl Level {
@@ -77,6 +81,7 @@ impl Level {
             group_by: None,
             having: None,
             text_score: None,
+            index_key: None,
         }
     }
 
@@ -87,6 +92,9 @@ impl Level {
         }
         if let Some(score) = &self.text_score {
             sql.push_str(&format!(", {score} AS text_score"));
+        }
+        if let Some(key) = &self.index_key {
+            sql.push_str(&format!(", {key} AS index_key"));
         }
         sql.push_str(&format!(" FROM {}", self.from));
         if !self.where_.is_empty() {
@@ -133,6 +141,9 @@ pub struct Pipeline {
     shard_key_added: bool,
     /// Stages added so far (a view's included).
     stages_added: usize,
+    /// The parameter receiving the key pattern of the index the plan reads, once a stage
+    /// reports `{$meta: "indexKey"}`.
+    index_key_param: Option<usize>,
 }
 
 fn stage_of(stage: &RawDocument) -> DocDbResult<(&str, RawBsonRef<'_>)> {
@@ -242,6 +253,7 @@ impl Pipeline {
             collection,
             shard_key_added: false,
             stages_added: 0,
+            index_key_param: None,
         }
     }
 
@@ -363,6 +375,7 @@ impl Pipeline {
         }
         let mut level = Level::over(format!("({inner}) {alias}"));
         level.text_score = self.level.text_score.as_ref().map(|_| format!("{alias}.text_score"));
+        level.index_key = self.level.index_key.as_ref().map(|_| format!("{alias}.index_key"));
         if keep_order && !keys.is_empty() {
             // The subquery's sort survives (a sorted subquery isn't flattened); expose its
             // keys for order-sensitive accumulators.
@@ -424,22 +437,40 @@ impl Pipeline {
         self.level.identity = false;
     }
 
-    /// A projection without its `{$meta: "textScore"}` fields, and their names; 40218 when
-    /// the pipeline has no text score to give them.
-    fn split_text_score(&self, spec: &RawDocument) -> DocDbResult<(RawDocumentBuf, Vec<String>)> {
-        let (rest, scored) = super::query_text::split_text_score_projection(spec)?;
-        if !scored.is_empty() && self.level.text_score.is_none() {
+    /// A projection without its `$meta` fields, and those fields; 40218 when it asks for a
+    /// text score and the pipeline has none to give.
+    fn split_meta(&self, spec: &RawDocument) -> DocDbResult<(RawDocumentBuf, MetaFields)> {
+        let (rest, meta) = split_meta_projection(spec)?;
+        if !meta.text_score.is_empty() && self.level.text_score.is_none() {
             return Err(super::query_text::no_text_score());
         }
-        Ok((rest, scored))
+        Ok((rest, meta))
     }
 
-    /// Sets each of `fields` to the row's text score.
-    fn add_text_score_fields(&mut self, fields: &[String]) {
-        let Some(score) = self.level.text_score.clone() else { return };
-        for field in fields {
+    /// Sets the `$meta` fields: the row's text score, and its index key. The index key is
+    /// known over the collection's table (or carried from there); elsewhere the fields are
+    /// left out, as MongoDB leaves them out when no index gave the document.
+    fn add_meta_fields(&mut self, meta: &MetaFields) {
+        if let Some(score) = self.level.text_score.clone() {
+            for field in &meta.text_score {
+                let name = self.b.param(OwnedParam::Text(field.clone()));
+                self.level.select =
+                    format!("{}({}, {name}::text, {score})", sql_names::WITH_TEXT_SCORE, self.level.select);
+                self.level.identity = false;
+            }
+        }
+        if meta.index_key.is_empty() {
+            return;
+        }
+        if self.level.index_key.is_none() && self.table_level().is_some() {
+            let (pattern, position) = index_key_placeholder(&mut self.b.params);
+            self.index_key_param = Some(position);
+            self.level.index_key = Some(format!("{}(document, {pattern}::{})", sql_names::INDEX_KEY, sql_names::BSON));
+        }
+        let Some(key) = self.level.index_key.clone() else { return };
+        for field in &meta.index_key {
             let name = self.b.param(OwnedParam::Text(field.clone()));
-            self.level.select = format!("{}({}, {name}::text, {score})", sql_names::WITH_TEXT_SCORE, self.level.select);
+            self.level.select = format!("{}({}, {name}::text, {key})", sql_names::WITH_INDEX_KEY, self.level.select);
             self.level.identity = false;
         }
     }
@@ -569,25 +600,25 @@ impl Pipeline {
             }
             "$project" => {
                 let spec = doc_arg(name, value)?;
-                let (rest, scored) = self.split_text_score(spec)?;
+                let (rest, meta) = self.split_meta(spec)?;
                 // `{score: {$meta: "textScore"}}` alone includes only `_id` besides it.
-                let rest = if rest.is_empty() && !scored.is_empty() {
+                let rest = if rest.is_empty() && !meta.is_empty() {
                     rawdoc! { "_id": 1 }
                 } else {
                     rest
                 };
                 Projection::parse_project_stage_with_context(&rest, &self.b.ctx()?)?;
                 self.transform(sql_names::PROJECT, rest.into_bytes());
-                self.add_text_score_fields(&scored);
+                self.add_meta_fields(&meta);
             }
             "$addFields" | "$set" => {
                 let spec = doc_arg(name, value)?;
-                let (rest, scored) = self.split_text_score(spec)?;
-                if !rest.is_empty() || scored.is_empty() {
+                let (rest, meta) = self.split_meta(spec)?;
+                if !rest.is_empty() || meta.is_empty() {
                     Projection::parse_add_fields_with_context(&rest, &self.b.ctx()?)?;
                     self.transform(sql_names::ADD_FIELDS, rest.into_bytes());
                 }
-                self.add_text_score_fields(&scored);
+                self.add_meta_fields(&meta);
             }
             "$unset" => {
                 Projection::parse_unset(value)?;
@@ -808,6 +839,7 @@ impl Pipeline {
             && self.level.order.is_none()
             && !self.level.has_row_limits()
             && self.level.text_score.is_none()
+            && self.level.index_key.is_none()
             && !self.level.aggregated;
         let inner = if table_input { self.level.sql(&[("ctid".into(), true)]) } else { self.level_sql_without_score() };
         self.depth += 1;
@@ -1080,11 +1112,13 @@ impl Pipeline {
         renumber_params(&query.sql, offset)
     }
 
-    /// This level's query without its text score column (a set operation needs one column).
+    /// This level's query without its metadata columns (a set operation needs one column).
     fn level_sql_without_score(&mut self) -> String {
         let score = self.level.text_score.take();
+        let key = self.level.index_key.take();
         let sql = self.level.sql(&[]);
         self.level.text_score = score;
+        self.level.index_key = key;
         sql
     }
 
@@ -1386,7 +1420,13 @@ impl Pipeline {
     /// The final query.
     pub fn into_query(self) -> PageQuery {
         let planning = self.b.planning();
-        PageQuery { sql: self.level.sql(&[]), params: self.b.params, resumable_scan: false, planning }
+        PageQuery {
+            sql: self.level.sql(&[]),
+            params: self.b.params,
+            resumable_scan: false,
+            planning,
+            index_key_param: self.index_key_param,
+        }
     }
 }
 
@@ -1522,7 +1562,12 @@ fn aggregate_plan(
         }
     };
     pipeline.add_stages(rest.iter().copied())?;
-    Ok((ns, pipeline.into_query(), opts, write_stage))
+    let collection = pipeline.collection.clone();
+    let mut query = pipeline.into_query();
+    if let Some(collection) = &collection {
+        super::meta_fields::bind_index_key(&mut query, collection)?;
+    }
+    Ok((ns, query, opts, write_stage))
 }
 
 /// `aggregate_cursor_first_page`. A pipeline ending in `$out`/`$merge` writes its results
@@ -1596,6 +1641,7 @@ pub fn count_on_view(collection: &Collection, filter: Option<&RawDocument>, skip
         params: inner.params,
         resumable_scan: false,
         planning: inner.planning,
+        index_key_param: None,
     };
     Ok(single_value(query)?.and_then(|v| v.as_i64()).unwrap_or(0))
 }
@@ -1622,6 +1668,7 @@ pub fn distinct_on_view(
         params: inner.params,
         resumable_scan: false,
         planning: inner.planning,
+        index_key_param: None,
     };
     Ok(single_value(query)?
         .and_then(Value::into_bson)
