@@ -55,6 +55,8 @@ pub const LOOKUP_SET_ONE: &str = "documentdb_api_internal.bson_lookup_set_one";
 /// `$lookup`: the variables of its pipeline for one local document (`bson_lookup_let`).
 pub const LOOKUP_LET: &str = "documentdb_api_internal.bson_lookup_let";
 /// `$lookup`: the one foreign index key of a local document with one value (`bson_lookup_key`).
+/// The match an unwound `$lookup` row holds at `as` (`sql_api/per_row.rs`).
+pub const LOOKUP_MATCH: &str = "documentdb_api_internal.bson_lookup_match";
 pub const LOOKUP_KEY: &str = "documentdb_api_internal.bson_lookup_key";
 pub const LOOKUP_HAS_ONE_KEY: &str = "documentdb_api_internal.bson_lookup_has_one_key";
 /// `$lookup`: the foreign index keys of one local document (`bson_lookup_keys`).

@@ -192,6 +192,41 @@ def test_lookup_then_unwind_is_one_join():
     assert [d["_id"] for d in out] == sorted((d["_id"] for d in out), reverse=True)
 
 
+def test_group_folded_into_lookup_join():
+    """A $group right after $lookup + $unwind reads the local and the foreign document
+    apart when each of its expressions reads one side; its results equal the stages run
+    apart (an $addFields between the $unwind and the $group keeps it apart), for scalar,
+    array, missing and unmatched local values, and an `as` naming a local field."""
+    fresh("fg_items", [{"_id": i, "sku": f"s{i % 4}", "n": i, "tier": ["gold", "silver"][i % 2]} for i in range(8)])
+    db().fg_items.create_index("sku")
+    orders = fresh("fg_orders", [
+        {"_id": 1, "item": 3, "sku": "s1", "qty": 2, "m": "local"}, {"_id": 2, "item": [1, 2, 2.0], "sku": ["s0", "s2"], "qty": 5},
+        {"_id": 3, "qty": 7}, {"_id": 4, "item": 42, "sku": "none", "qty": 1}, {"_id": 5, "item": [[1]], "sku": [["s1"]]},
+        {"_id": 6, "item": None, "sku": None, "qty": 3}, {"_id": 7, "item": [3], "sku": ["s3"], "qty": 4},
+        {"_id": 8, "item": 5, "sku": "s1", "qty": 10, "status": "A"},
+    ])
+    groups = [
+        {"_id": "$m.tier", "total": {"$sum": "$qty"}, "n": {"$count": {}}},
+        {"_id": "$status", "top": {"$max": "$m.n"}, "avg": {"$avg": "$m.n"}, "tiers": {"$addToSet": "$m.tier"}},
+        {"_id": {"t": "$m.tier", "s": "$m.sku"}, "qty": {"$sum": {"$multiply": ["$qty", 2]}}},
+        {"_id": None, "all": {"$sum": 1}, "items": {"$addToSet": "$m._id"}},
+        # Reads both sides in one expression: not folded, same results.
+        {"_id": "$m.tier", "x": {"$sum": {"$multiply": ["$qty", "$m.n"]}}},
+    ]
+    for before in [[], [{"$match": {"_id": {"$ne": 4}}}], [{"$skip": 1}]]:
+        for local, foreign in [("item", "_id"), ("sku", "sku")]:
+            for group in groups:
+                stages = [{"$lookup": {"from": "fg_items", "localField": local, "foreignField": foreign, "as": "m"}},
+                          {"$unwind": "$m"}]
+                folded = list(orders.aggregate(before + stages + [{"$group": group}]))
+                apart = list(orders.aggregate(before + stages + [{"$addFields": {"x_": 1}}, {"$group": group}]))
+                key = lambda d: repr(d["_id"])  # noqa: E731
+                norm = lambda docs: sorted(({k: (sorted(v, key=repr) if isinstance(v, list) else v)  # noqa: E731
+                                             for k, v in d.items()} for d in docs), key=key)
+                assert norm(folded) == norm(apart), (before, local, group, folded, apart)
+                assert folded, (before, local, group)
+
+
 def test_graph_lookup():
     """Manual ($graphLookup): the employees' reporting hierarchy with depthField; the
     airports within two connections, with and without restrictSearchWithMatch and an index

@@ -299,6 +299,90 @@ pub fn set_matches(doc: &RawDocument, as_field: &str, matches: Option<&RawDocume
     Projection::set_value(doc, as_field, RawBsonRef::Array(&array))
 }
 
+/// Which document of a `$lookup` + `$unwind` row an expression reads: the local document,
+/// or the one foreign document the row holds at `as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinSide {
+    Local,
+    Foreign,
+}
+
+/// For an aggregation expression over a `$lookup` + `$unwind` row (the local document with
+/// `as_field`, a plain field name, set to one foreign document): the side it reads and the
+/// same expression over that side's document alone (`$as.x` paths become `$x`). A constant
+/// reads the local side. `None` when the expression reads both sides, the whole `as`
+/// document, the whole row or a variable (`$$...`), or holds a `$literal` (whose strings
+/// are not paths): such expressions need the joined document.
+pub fn expression_side(expr: RawBsonRef<'_>, as_field: &str) -> Option<(JoinSide, bson::RawBson)> {
+    fn sides(value: RawBsonRef<'_>, as_field: &str, local: &mut bool, foreign: &mut bool) -> Option<()> {
+        match value {
+            RawBsonRef::String(s) if s.starts_with("$$") => None,
+            RawBsonRef::String(s) if s.starts_with('$') => {
+                let path = &s[1..];
+                match path.split('.').next() {
+                    Some(first) if first == as_field => {
+                        if path.len() == as_field.len() {
+                            return None;
+                        }
+                        *foreign = true;
+                    }
+                    _ => *local = true,
+                }
+                Some(())
+            }
+            RawBsonRef::Document(d) => {
+                for element in d {
+                    let (key, v) = element.ok()?;
+                    if key.as_str() == "$literal" {
+                        return None;
+                    }
+                    sides(v, as_field, local, foreign)?;
+                }
+                Some(())
+            }
+            RawBsonRef::Array(a) => {
+                for v in a {
+                    sides(v.ok()?, as_field, local, foreign)?;
+                }
+                Some(())
+            }
+            _ => Some(()),
+        }
+    }
+    fn strip(value: RawBsonRef<'_>, prefix_len: usize) -> Option<bson::RawBson> {
+        Some(match value {
+            RawBsonRef::String(s) if s.starts_with('$') => bson::RawBson::String(format!("${}", s.get(prefix_len..)?)),
+            RawBsonRef::Document(d) => {
+                let mut out = RawDocumentBuf::new();
+                for element in d {
+                    let (key, v) = element.ok()?;
+                    out.append(key, strip(v, prefix_len)?);
+                }
+                bson::RawBson::Document(out)
+            }
+            RawBsonRef::Array(a) => {
+                let mut out = RawArrayBuf::new();
+                for v in a {
+                    out.push(strip(v.ok()?, prefix_len)?);
+                }
+                bson::RawBson::Array(out)
+            }
+            other => bson::RawBson::from(other),
+        })
+    }
+    if as_field.is_empty() || as_field.contains('.') {
+        return None;
+    }
+    let (mut local, mut foreign) = (false, false);
+    sides(expr, as_field, &mut local, &mut foreign)?;
+    match (local, foreign) {
+        (true, true) => None,
+        // "$as." is stripped from each path: `$c.region` is `$region` of the foreign document.
+        (false, true) => Some((JoinSide::Foreign, strip(expr, as_field.len() + 2)?)),
+        _ => Some((JoinSide::Local, bson::RawBson::from(expr))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,5 +517,30 @@ mod tests {
             set_matches(&doc, "n.list", None).unwrap(),
             rawdoc! { "_id": 1, "out": "old", "n": { "m": 1, "list": [] } }
         );
+    }
+    #[test]
+    fn expression_side_reads_one_document_of_the_row() {
+        use bson::RawBson;
+        let side = |e: RawBson| expression_side(e.as_raw_bson_ref(), "c");
+        assert_eq!(
+            side(RawBson::String("$c.region".into())),
+            Some((JoinSide::Foreign, RawBson::String("$region".into())))
+        );
+        assert_eq!(side(RawBson::String("$amount".into())), Some((JoinSide::Local, RawBson::String("$amount".into()))));
+        assert_eq!(side(RawBson::String("$cx".into())), Some((JoinSide::Local, RawBson::String("$cx".into()))));
+        assert_eq!(side(RawBson::Int32(1)), Some((JoinSide::Local, RawBson::Int32(1))));
+        let both = rawdoc! { "$multiply": ["$amount", "$c.rate"] };
+        assert_eq!(side(RawBson::Document(both)), None);
+        let nested = rawdoc! { "r": "$c.region", "t": { "$toUpper": "$c.tier" } };
+        assert_eq!(
+            side(RawBson::Document(nested)),
+            Some((JoinSide::Foreign, RawBson::Document(rawdoc! { "r": "$region", "t": { "$toUpper": "$tier" } })))
+        );
+        // The whole foreign document, the row, variables and literals need the joined row.
+        assert_eq!(side(RawBson::String("$c".into())), None);
+        assert_eq!(side(RawBson::String("$$ROOT".into())), None);
+        assert_eq!(side(RawBson::Document(rawdoc! { "$literal": "$c.x" })), None);
+        // A dotted `as` sets a nested field: not split.
+        assert_eq!(expression_side(RawBsonRef::String("$a.b.x"), "a.b"), None);
     }
 }

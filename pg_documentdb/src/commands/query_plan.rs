@@ -257,4 +257,3 @@ pub fn index_read(query: &PageQuery, collection: &Collection) -> DocDbResult<Opt
     let view = IndexView { collection, filter: None };
     Ok(key_pattern(&winning_stage(plan, Some(&view))))
 }
-

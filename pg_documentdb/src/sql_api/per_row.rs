@@ -412,6 +412,16 @@ fn bson_lookup_set_one(document: BsonRef<'_>, as_field: &str, matched: Option<Bs
     )
 }
 
+/// The foreign document an unwound `$lookup` row holds at `as_field` (a top-level field);
+/// NULL when it holds none.
+#[pg_extern(sql = false)]
+fn bson_lookup_match(document: BsonRef<'_>, as_field: &str) -> Option<Bson> {
+    match documentdb_bson::raw_reader::get(document.document(), as_field) {
+        Some(RawBsonRef::Document(matched)) => Some(Bson::from(matched.to_owned())),
+        _ => None,
+    }
+}
+
 /// `$lookup`'s pipeline variables for one local document: `spec` is `{ let: {...},
 /// outer?: {...command variables} }`; the result is the variables document the pipeline's
 /// per-row functions receive.

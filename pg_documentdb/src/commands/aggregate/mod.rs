@@ -18,6 +18,7 @@ pub use graph_lookup::GraphSearch;
 use bson::{rawdoc, Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
 use documentdb_query::expr::{ExprContext, Expression};
+use documentdb_query::lookup::JoinSide;
 use documentdb_query::projection::Projection;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
@@ -234,6 +235,24 @@ fn renumber_params(sql: &str, offset: usize) -> String {
         }
     }
     out
+}
+
+/// A `$group` folded into the `$lookup` + `$unwind` join before it: the `_id` spec (as
+/// `{"": expr}`) and the accumulators `(field, {op: arg}, side)`, each over one side's
+/// document (`Pipeline::foldable_group`).
+struct FoldedGroup {
+    id_spec: Vec<u8>,
+    id_side: JoinSide,
+    accumulators: Vec<(String, RawDocumentBuf, JoinSide)>,
+}
+
+/// A parsed `$group` (`Pipeline::parse_group`).
+struct GroupSpec<'a> {
+    id: RawBsonRef<'a>,
+    /// (output field, `{op: arg}`).
+    accumulators: Vec<(String, RawDocumentBuf)>,
+    /// Whether an accumulator depends on the input order (`$first`, `$push`...).
+    order_sensitive: bool,
 }
 
 fn wrap_value_doc(value: RawBsonRef<'_>) -> Vec<u8> {
@@ -503,8 +522,9 @@ impl Pipeline {
         let mut i = 0;
         while i < stages.len() {
             if let (Ok(("$lookup", value)), Some(next)) = (stage_of(stages[i]), stages.get(i + 1)) {
-                if self.add_lookup_unwind(stages[i], value, next)? {
-                    i += 2;
+                let consumed = self.add_lookup_unwind(stages[i], value, next, stages.get(i + 2).copied())?;
+                if consumed > 0 {
+                    i += consumed;
                     continue;
                 }
             }
@@ -806,29 +826,34 @@ impl Pipeline {
     /// followed by `$unwind` of `as` (without includeArrayIndex) as a join the planner may
     /// hash: one row per (document, match), in the documents' order. Documents whose local
     /// values have no index keys (arrays or regexes inside them) take the correlated path.
-    /// False when the pair doesn't qualify (the stages are then added one by one).
+    /// A `$group` right after them whose expressions each read one side of the row is folded
+    /// in: it reads the local and the foreign document directly, and no joined document is
+    /// built (measured: 100k orders to 10k customers, `$group` by a customer field, 96-101
+    /// ms → 64 ms at SQL level). Returns how many stages were added (0: the pair doesn't
+    /// qualify and the stages are added one by one).
     fn add_lookup_unwind(
         &mut self,
         stage: &RawDocument,
         value: RawBsonRef<'_>,
         next: &RawDocument,
-    ) -> DocDbResult<bool> {
-        let Ok(("$unwind", unwind_value)) = stage_of(next) else { return Ok(false) };
+        following: Option<&RawDocument>,
+    ) -> DocDbResult<usize> {
+        let Ok(("$unwind", unwind_value)) = stage_of(next) else { return Ok(0) };
         let lookup = documentdb_query::lookup::Lookup::parse(value)?;
         let unwind = documentdb_query::unwind::Unwind::parse(unwind_value)?;
         let (Some((local_field, foreign_field)), Some(from), None) = (&lookup.equality, &lookup.from, &lookup.pipeline)
         else {
-            return Ok(false);
+            return Ok(0);
         };
         if unwind.includes_array_index() || unwind.path() != lookup.as_field {
-            return Ok(false);
+            return Ok(0);
         }
         catalog::validate_collection_name(&self.database, from)?;
         let Some(foreign) = catalog::lookup(&self.database, from)?.filter(|f| !f.is_view()) else {
-            return Ok(false);
+            return Ok(0);
         };
         let Some(foreign_key) = super::index_sql::index_key_expression_of(&foreign, foreign_field, "f.")? else {
-            return Ok(false);
+            return Ok(0);
         };
         crate::authz::require_data(Some(&foreign), documentdb_authz::Action::Find, &self.database, from, stage)?;
         self.stages_added += 2;
@@ -845,7 +870,8 @@ impl Pipeline {
         self.depth += 1;
         let d = self.depth;
         let local_param = self.b.param(OwnedParam::Text(local_field.clone()));
-        let as_field = self.b.param(OwnedParam::Text(lookup.as_field.clone()));
+        let as_name = lookup.as_field.clone();
+        let as_field = self.b.param(OwnedParam::Text(as_name.clone()));
         let collection_id = self.b.param(OwnedParam::Int8(foreign.id));
         let unwind_spec = self.bson_param(unwind_document(unwind_value)?.into_bytes());
         let correlated = self.lookup_equality(&foreign, "l", local_field, foreign_field)?;
@@ -853,14 +879,34 @@ impl Pipeline {
         let (set_one, eq, key_of, keys_of) =
             (sql_names::LOOKUP_SET_ONE, sql_names::BSON_EQ, sql_names::LOOKUP_KEY, sql_names::LOOKUP_KEYS);
         // Several keys (or one inside an array) are unnested first.
+        let preserve = unwind.preserves_null_and_empty_arrays();
+        let folded = match following {
+            Some(group) if !preserve => self.foldable_group(group, &as_name)?,
+            _ => None,
+        };
+        // A joined row: the local document with `as` set to the match, or, when a `$group`
+        // is folded in, the two documents apart.
+        let row = |local: &str, matched: &str| {
+            if folded.is_some() {
+                format!("{local} AS local_doc, {matched} AS foreign_doc")
+            } else {
+                format!("{set_one}({local}, {as_field}::text, {matched}) AS document")
+            }
+        };
         let several = format!(
-            "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
-             FROM l CROSS JOIN LATERAL unnest(l.keys) k(key) \
+            "SELECT l.lookup_rn, {} FROM l CROSS JOIN LATERAL unnest(l.keys) k(key) \
              JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
-             WHERE l.key IS NULL AND l.keys IS NOT NULL"
+             WHERE l.key IS NULL AND l.keys IS NOT NULL",
+            row("l.document", "f.document")
         );
+        // The correlated path unwinds joined documents; folded, their `as` is the match.
+        let unwound = if folded.is_some() {
+            format!("u.unwound AS local_doc, {}(u.unwound, {as_field}::text) AS foreign_doc", sql_names::LOOKUP_MATCH)
+        } else {
+            "u.unwound AS document".to_owned()
+        };
         let fallback = format!(
-            "SELECT l.lookup_rn, u.unwound AS document FROM l CROSS JOIN LATERAL \
+            "SELECT l.lookup_rn, {unwound} FROM l CROSS JOIN LATERAL \
              {unwind}({set}(l.document, {as_field}::text, {correlated}), {unwind_spec}) u(unwound) \
              WHERE l.key IS NULL AND l.keys IS NULL",
             unwind = sql_names::UNWIND,
@@ -869,7 +915,6 @@ impl Pipeline {
         // `l`: the documents `several` and `fallback` read (over other input, all of them,
         // numbered); `one_key`: the join of the documents with one key (a scalar local
         // value, the common case) on the key column directly.
-        let preserve = unwind.preserves_null_and_empty_arrays();
         let (local, one_key) = if table_input {
             // Only the documents without one key are set apart. The others are joined as
             // read (an inner join drops NULL keys; preserving, the left join keeps the
@@ -890,8 +935,9 @@ impl Pipeline {
                 (keyed, "JOIN")
             };
             let one_key = format!(
-                "SELECT k.lookup_rn, {set_one}(k.document, {as_field}::text, f.document) AS document \
-                 FROM {keyed} {join} {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key"
+                "SELECT k.lookup_rn, {} \
+                 FROM {keyed} {join} {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key",
+                row("k.document", "f.document")
             );
             (local, one_key)
         } else {
@@ -903,8 +949,9 @@ impl Pipeline {
                  (SELECT document, {key_of}(document, {local_param}::text) AS key FROM ({inner}) i) i"
             );
             let one_key = format!(
-                "SELECT l.lookup_rn, {set_one}(l.document, {as_field}::text, f.document) AS document \
-                 FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key"
+                "SELECT l.lookup_rn, {} \
+                 FROM l JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} l.key",
+                row("l.document", "f.document")
             );
             (local, one_key)
         };
@@ -928,10 +975,61 @@ impl Pipeline {
             format!("WITH l AS MATERIALIZED ({local}) {one_key} UNION ALL {several} UNION ALL {fallback}")
         };
         self.level = Level::over(format!("({body}) s{d}"));
+        if let Some(group) = folded {
+            self.collection = None;
+            self.stages_added += 1;
+            let column = |side: JoinSide| match side {
+                JoinSide::Local => format!("s{d}.local_doc"),
+                JoinSide::Foreign => format!("s{d}.foreign_doc"),
+            };
+            let accumulators =
+                group.accumulators.into_iter().map(|(field, acc, side)| (field, acc, column(side))).collect();
+            self.group_level(group.id_spec, &column(group.id_side), accumulators);
+            return Ok(3);
+        }
         self.level.order = Some(format!("s{d}.lookup_rn"));
         self.level.order_keys = vec![(format!("s{d}.lookup_rn"), true)];
         self.collection = None;
-        Ok(true)
+        Ok(2)
+    }
+
+    /// A `$group` stage that can be folded into the `$lookup` + `$unwind` join before it
+    /// (`as_field` the lookup's `as`): each of its expressions reads one side of the joined
+    /// row, and no accumulator depends on the input order. Its expressions come back over
+    /// their side's document (`documentdb_query::lookup::expression_side`).
+    fn foldable_group(&self, stage: &RawDocument, as_field: &str) -> DocDbResult<Option<FoldedGroup>> {
+        use documentdb_query::lookup::expression_side;
+        let Ok(("$group", RawBsonRef::Document(spec))) = stage_of(stage) else { return Ok(None) };
+        let group = self.parse_group(spec)?;
+        if group.order_sensitive {
+            return Ok(None);
+        }
+        let Some((id_side, id)) = expression_side(group.id, as_field) else { return Ok(None) };
+        let mut accumulators = Vec::new();
+        for (field, acc) in &group.accumulators {
+            let Some(Ok((op, arg))) = acc.iter().next() else { return Ok(None) };
+            // Accumulators whose argument is one expression (others, as `$top`'s `sortBy`,
+            // name fields without `$`).
+            if !matches!(
+                op.as_str(),
+                "$sum"
+                    | "$avg"
+                    | "$min"
+                    | "$max"
+                    | "$count"
+                    | "$stdDevPop"
+                    | "$stdDevSamp"
+                    | "$addToSet"
+                    | "$mergeObjects"
+            ) {
+                return Ok(None);
+            }
+            let Some((side, arg)) = expression_side(arg, as_field) else { return Ok(None) };
+            let mut rewritten = RawDocumentBuf::new();
+            rewritten.append(op, arg);
+            accumulators.push((field.clone(), rewritten, side));
+        }
+        Ok(Some(FoldedGroup { id_spec: wrap_value_doc(id.as_raw_bson_ref()), id_side, accumulators }))
     }
 
     /// The matches of the equality form, read from the foreign table itself (its columns
@@ -1267,7 +1365,8 @@ impl Pipeline {
         self.bson_param(spec.into_bytes())
     }
 
-    fn add_group(&mut self, spec: &RawDocument) -> DocDbResult<()> {
+    /// Reads a `$group` spec: its `_id` expression and its accumulators, validated.
+    fn parse_group<'g>(&self, spec: &'g RawDocument) -> DocDbResult<GroupSpec<'g>> {
         let mut id_expr: Option<RawBsonRef<'_>> = None;
         let mut accumulators: Vec<(String, RawDocumentBuf)> = Vec::new();
         let mut order_sensitive = false;
@@ -1308,20 +1407,38 @@ impl Pipeline {
             order_sensitive |= parsed.op().depends_on_input_order();
             accumulators.push((field.to_owned(), acc.to_owned()));
         }
-        let Some(id_expr) = id_expr else {
+        let Some(id) = id_expr else {
             return Err(DocDbError::new(ErrorCode::new(15955), "a group specification must include an _id"));
         };
-        documentdb_query::expr::Expression::parse(id_expr, &self.b.ctx()?)?;
+        documentdb_query::expr::Expression::parse(id, &self.b.ctx()?)?;
+        Ok(GroupSpec { id, accumulators, order_sensitive })
+    }
 
+    fn add_group(&mut self, spec: &RawDocument) -> DocDbResult<()> {
+        let group = self.parse_group(spec)?;
         // The input order matters only to accumulators that depend on it ($first, $push...):
         // otherwise PostgreSQL may group without sorting first.
-        if !order_sensitive && !self.level.has_row_limits() {
+        if !group.order_sensitive && !self.level.has_row_limits() {
             self.level.order = None;
         }
-        self.wrap(order_sensitive);
+        self.wrap(group.order_sensitive);
+        let accumulators = group.accumulators.into_iter().map(|(f, acc)| (f, acc, "document".to_owned())).collect();
+        self.group_level(wrap_value_doc(group.id), "document", accumulators);
+        Ok(())
+    }
+
+    /// Makes this level the grouping of its rows: the `_id` expression (`id_spec`, as
+    /// `{"": expr}`) evaluated over the row's document column `id_document`, and each
+    /// accumulator `(field, {op: arg}, document column)` over its own column.
+    fn group_level(
+        &mut self,
+        id_spec: Vec<u8>,
+        id_document: &str,
+        accumulators: Vec<(String, RawDocumentBuf, String)>,
+    ) {
         let order_keys = self.level.order_keys.clone();
-        let id_param = self.bson_param(wrap_value_doc(id_expr));
-        let get = self.b.call(sql_names::EXPRESSION_GET, &format!("document, {id_param}"));
+        let id_param = self.bson_param(id_spec);
+        let get = self.b.call(sql_names::EXPRESSION_GET, &format!("{id_document}, {id_param}"));
         let key = format!("coalesce({get}, '{{ \"\" : null }}'::documentdb_core.bson)");
         let order_suffix = if order_keys.is_empty() {
             String::new()
@@ -1331,10 +1448,10 @@ impl Pipeline {
             format!(" ORDER BY {}", keys.join(", "))
         };
         let mut build_args = vec![format!("'_id'::text, {key}")];
-        for (field, acc) in accumulators {
+        for (field, acc, document) in accumulators {
             let p = self.accumulator_spec(acc);
             let name = self.b.param(OwnedParam::Text(field));
-            build_args.push(format!("{name}::text, {}(document, {p}{order_suffix})", sql_names::GROUP_ACCUMULATE));
+            build_args.push(format!("{name}::text, {}({document}, {p}{order_suffix})", sql_names::GROUP_ACCUMULATE));
         }
         self.level.select = format!("{}({})", sql_names::BUILD_DOCUMENT, build_args.join(", "));
         self.level.identity = false;
@@ -1343,7 +1460,7 @@ impl Pipeline {
         self.level.aggregated = true;
         // Grouped rows have no text score (MongoDB drops the metadata).
         self.level.text_score = None;
-        Ok(())
+        self.level.index_key = None;
     }
 
     /// `$bucketAuto`: the documents in key order numbered into buckets by a running
