@@ -668,6 +668,10 @@ impl Accumulator {
 
     /// Like [`Accumulator::parse`] for an owned argument.
     pub fn parse_bson(name: &str, spec: &Bson, ctx: &ExprContext) -> DocDbResult<Accumulator> {
+        if name == "$accumulator" {
+            // A JavaScript accumulator: refused as mongod refuses it without its engine.
+            return Err(super::ops_math::javascript_disabled());
+        }
         let mut acc = Accumulator { spec: spec.clone(), ..Accumulator::for_expression(name)? };
         let op = acc.op;
         use AccumulatorOp::*;
@@ -1662,6 +1666,14 @@ mod window_tests {
 
     fn dec(s: &str) -> Bson {
         Bson::Decimal128(s.parse().unwrap())
+    }
+
+    #[test]
+    fn javascript_accumulator_is_refused_31264() {
+        let arg = bson!({ "init": "function() { return 0 }", "accumulate": "function(s) { return s }",
+                          "accumulateArgs": [], "merge": "function(a, b) { return a }", "lang": "js" });
+        let err = Accumulator::parse_bson("$accumulator", &arg, &ExprContext::default()).unwrap_err();
+        assert_eq!(err.code.code(), 31264);
     }
 
     #[test]

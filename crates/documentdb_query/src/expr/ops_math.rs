@@ -439,6 +439,6 @@ fn eval_function(_: &Call, _: &mut Env<'_>) -> DocDbResult<Value> {
 
 /// mongod's error for server-side JavaScript (`$function`, `$accumulator`, `$where`) when
 /// its JavaScript engine is disabled.
-fn javascript_disabled() -> DocDbError {
+pub(crate) fn javascript_disabled() -> DocDbError {
     loc(31264, "Cannot run server-side javascript without the javascript engine enabled")
 }
