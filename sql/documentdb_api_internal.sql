@@ -59,6 +59,9 @@ RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHN
 -- The foreign document an unwound $lookup row holds at `as` (a $group folded into the join reads it).
 CREATE FUNCTION documentdb_api_internal.bson_lookup_match(document documentdb_core.bson, as_field text)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_match_wrapper';
+-- $lookup's output when at most one foreign document matches: `as` is [matched] or [].
+CREATE FUNCTION documentdb_api_internal.bson_lookup_set_matched(document documentdb_core.bson, as_field text, matched documentdb_core.bson)
+RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_set_matched_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_set_one(document documentdb_core.bson, as_field text, matched documentdb_core.bson)
 RETURNS documentdb_core.bson LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bson_lookup_set_one_wrapper';
 CREATE FUNCTION documentdb_api_internal.bson_lookup_let(document documentdb_core.bson, spec documentdb_core.bson)

@@ -50,6 +50,8 @@ pub const UNSET: &str = "documentdb_api_internal.bson_dollar_unset";
 /// the output with the matches set (`bson_lookup_set`).
 pub const LOOKUP_CONDITION: &str = "documentdb_api_internal.bson_lookup_condition";
 pub const LOOKUP_SET: &str = "documentdb_api_internal.bson_lookup_set";
+/// `$lookup`'s output with at most one match, joined (`bson_lookup_set_matched`).
+pub const LOOKUP_SET_MATCHED: &str = "documentdb_api_internal.bson_lookup_set_matched";
 /// `$lookup` + `$unwind` of its `as` field: the output for one match (`bson_lookup_set_one`).
 pub const LOOKUP_SET_ONE: &str = "documentdb_api_internal.bson_lookup_set_one";
 /// `$lookup`: the variables of its pipeline for one local document (`bson_lookup_let`).

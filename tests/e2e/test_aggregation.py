@@ -192,6 +192,30 @@ def test_lookup_then_unwind_is_one_join():
     assert [d["_id"] for d in out] == sorted((d["_id"] for d in out), reverse=True)
 
 
+def test_lookup_on_id_is_a_join():
+    """`$lookup` on foreignField `_id` over the collection (ODMs resolving references) joins
+    the documents with one local value and keeps the correlated path for the others: the
+    results and their order equal the correlated path's (an $addFields before the $lookup
+    keeps it), for scalar, array, missing, null and unmatched local values, a foreign
+    document whose `_id` is null, and a dotted `as`."""
+    fresh("li_customers", [{"_id": i, "name": f"c{i}"} for i in range(6)] + [{"_id": None, "name": "nobody"}])
+    orders = fresh("li_orders", [
+        {"_id": 1, "cust": 3}, {"_id": 2, "cust": [1, 2, 2.0]}, {"_id": 3}, {"_id": 4, "cust": 42},
+        {"_id": 5, "cust": [[1]]}, {"_id": 6, "cust": None}, {"_id": 7, "cust": [3]}, {"_id": 8, "cust": 4.0},
+        {"_id": 9, "cust": "3"},
+    ])
+    for before in [[], [{"$match": {"_id": {"$gte": 2}}}]]:
+        for as_field in ["c", "link.c"]:
+            lookup = {"$lookup": {"from": "li_customers", "localField": "cust", "foreignField": "_id", "as": as_field}}
+            joined = list(orders.aggregate(before + [lookup]))
+            correlated = list(orders.aggregate(before + [{"$addFields": {"x_": 1}}, lookup, {"$unset": "x_"}]))
+            assert joined == correlated, (before, as_field, joined, correlated)
+            assert len(joined) == (9 if not before else 8)
+    out = {d["_id"]: [c["name"] for c in d["c"]] for d in orders.aggregate([{"$lookup": {
+        "from": "li_customers", "localField": "cust", "foreignField": "_id", "as": "c"}}])}
+    assert out == {1: ["c3"], 2: ["c1", "c2"], 3: ["nobody"], 4: [], 5: [], 6: ["nobody"], 7: ["c3"], 8: ["c4"], 9: []}, out
+
+
 def test_group_folded_into_lookup_join():
     """A $group right after $lookup + $unwind reads the local and the foreign document
     apart when each of its expressions reads one side; its results equal the stages run

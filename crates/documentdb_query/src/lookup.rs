@@ -299,6 +299,20 @@ pub fn set_matches(doc: &RawDocument, as_field: &str, matches: Option<&RawDocume
     Projection::set_value(doc, as_field, RawBsonRef::Array(&array))
 }
 
+/// `$lookup`'s output when at most one foreign document can match (`foreignField` `_id`):
+/// `doc` with `as_field` set to `[matched]`, or to `[]` without a match.
+pub fn set_single_match(
+    doc: &RawDocument,
+    as_field: &str,
+    matched: Option<&RawDocument>,
+) -> DocDbResult<RawDocumentBuf> {
+    let mut array = RawArrayBuf::new();
+    if let Some(matched) = matched {
+        array.push(matched);
+    }
+    Projection::set_value(doc, as_field, RawBsonRef::Array(&array))
+}
+
 /// Which document of a `$lookup` + `$unwind` row an expression reads: the local document,
 /// or the one foreign document the row holds at `as`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -542,5 +556,14 @@ mod tests {
         assert_eq!(side(RawBson::Document(rawdoc! { "$literal": "$c.x" })), None);
         // A dotted `as` sets a nested field: not split.
         assert_eq!(expression_side(RawBsonRef::String("$a.b.x"), "a.b"), None);
+    }
+    #[test]
+    fn set_single_match_sets_an_array_of_at_most_one() {
+        let doc = rawdoc! { "_id": 1, "c": 5 };
+        assert_eq!(
+            set_single_match(&doc, "m", Some(&rawdoc! { "_id": 5 })).unwrap(),
+            rawdoc! { "_id": 1, "c": 5, "m": [{ "_id": 5 }] }
+        );
+        assert_eq!(set_single_match(&doc, "n.m", None).unwrap(), rawdoc! { "_id": 1, "c": 5, "n": { "m": [] } });
     }
 }

@@ -398,6 +398,14 @@ fn bson_lookup_set(document: BsonRef<'_>, as_field: &str, matches: Option<BsonRe
     ok_or_throw(documentdb_query::lookup::set_matches(document.document(), as_field, matches).map(Bson::from))
 }
 
+/// `$lookup`'s output when at most one foreign document matches (`foreignField` `_id`,
+/// joined): `document` with `as_field` set to `[matched]`, or `[]` when NULL.
+#[pg_extern(sql = false)]
+fn bson_lookup_set_matched(document: BsonRef<'_>, as_field: &str, matched: Option<BsonRef<'_>>) -> Bson {
+    let matched = matched.as_ref().map(|m| m.document());
+    ok_or_throw(documentdb_query::lookup::set_single_match(document.document(), as_field, matched).map(Bson::from))
+}
+
 /// `$lookup` followed by `$unwind` of its `as` field, for one match: `document` with
 /// `as_field` set to the matched foreign document (NULL: no match, the field removed, as
 /// `$unwind` with preserveNullAndEmptyArrays leaves a document whose `as` array was empty).
