@@ -14,6 +14,8 @@ pub enum Failure {
     DocDb(DocDbError),
     /// PostgreSQL reported a unique violation; the detail names the key.
     UniqueViolation { constraint_message: String },
+    /// PostgreSQL reported a cardinality violation (a `MERGE` that met a target row twice).
+    CardinalityViolation { message: String },
 }
 
 impl Failure {
@@ -23,6 +25,7 @@ impl Failure {
             Failure::UniqueViolation { constraint_message } => {
                 DocDbError::new(ErrorCode::DuplicateKey, constraint_message)
             }
+            Failure::CardinalityViolation { message } => DocDbError::new(ErrorCode::InternalError, message),
         }
     }
 }
@@ -83,6 +86,8 @@ pub fn run<T>(f: impl FnOnce() -> Result<T, DocDbError>) -> Result<T, Failure> {
                 {
                     if report.sql_error_code() == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION {
                         Some(Failure::UniqueViolation { constraint_message: report.message().to_owned() })
+                    } else if report.sql_error_code() == PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION {
+                        Some(Failure::CardinalityViolation { message: report.message().to_owned() })
                     } else {
                         documentdb_pgbson::error::caught_to_docdb(&caught).map(Failure::DocDb)
                     }

@@ -588,6 +588,39 @@ def test_merge_modes():
         {"$match": {"_id": 1}}, {"$project": {"employee": 1}}, {"$merge": {"into": "by_name", "on": "employee"}}])))
 
 
+def test_merge_applies_results_sharing_an_on_value_in_turn():
+    """$merge writes its results one after another: a result sharing its `on` value with an
+    earlier one meets the document that one inserted or updated, and whenMatched applies
+    (replace: the last wins; merge: fields accumulate; keepExisting: the first stays;
+    a pipeline runs once per result; fail: 11000)."""
+    src = fresh("md_src", [{"_id": 1, "k": "a", "n": 1, "x": 1}, {"_id": 2, "k": "a", "n": 2, "y": 2},
+                           {"_id": 3, "k": "b", "n": 5}, {"_id": 4, "k": "a", "n": 3}])
+    by_k = [{"$sort": {"_id": 1}}, {"$project": {"_id": "$k", "n": 1, "x": 1, "y": 1}}]
+
+    def merged(when_matched, when_not_matched="insert", existing=()):
+        target = fresh("md_tgt", list(existing))
+        list(src.aggregate(by_k + [{"$merge": {"into": "md_tgt", "whenMatched": when_matched,
+                                                "whenNotMatched": when_not_matched}}]))
+        return list(target.find().sort("_id", 1))
+    assert merged("replace") == [{"_id": "a", "n": 3}, {"_id": "b", "n": 5}]
+    assert merged("merge") == [{"_id": "a", "n": 3, "x": 1, "y": 2}, {"_id": "b", "n": 5}]
+    assert merged("keepExisting") == [{"_id": "a", "n": 1, "x": 1}, {"_id": "b", "n": 5}]
+    assert merged([{"$set": {"n": {"$add": ["$n", "$$new.n"]}}}]) == [{"_id": "a", "n": 6, "x": 1}, {"_id": "b", "n": 5}]
+    assert merged("replace", "discard", [{"_id": "a", "n": 100}]) == [{"_id": "a", "n": 3}]
+    expect_code(11000, lambda: merged("fail"))
+    # On a unique field other than _id.
+    target = fresh("md_tgt", [])
+    target.create_index("k", unique=True)
+    list(src.aggregate([{"$sort": {"_id": 1}}, {"$project": {"_id": 0, "k": 1, "n": 1}},
+                        {"$merge": {"into": "md_tgt", "on": "k", "whenMatched": "replace"}}]))
+    assert sorted((d["k"], d["n"]) for d in target.find()) == [("a", 3), ("b", 5)]
+    # A duplicate key of the target's own stays MongoDB's 11000.
+    target = fresh("md_tgt", [{"_id": "z", "u": 1}])
+    target.create_index("u", unique=True)
+    expect_code(11000, lambda: list(src.aggregate([{"$match": {"_id": 3}}, {"$project": {"_id": "$k", "u": {"$literal": 1}}},
+                                                   {"$merge": {"into": "md_tgt"}}])))
+
+
 CAKE_SALES = [
     {"_id": 0, "type": "chocolate", "orderDate": datetime.datetime(2020, 5, 18, 14, 10, 30), "state": "CA",
      "price": 13, "quantity": 120},

@@ -10,10 +10,12 @@
 //!   reading it, and the rename waits for every reader (docs/aggregation.md).
 //! * `$merge` is PostgreSQL's `MERGE`: result documents matched to target documents on the
 //!   `on` fields, through the unique index MongoDB requires on them (51183 without one).
+//!   Results that share an `on` value are applied in turn, as MongoDB applies them: one
+//!   `MERGE` may affect a row once, so then they are merged in rounds.
 
 use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 use documentdb_authz::Action;
-use documentdb_errors::{bail, docdb_error, DocDbError, DocDbResult, ErrorCode};
+use documentdb_errors::{bail, DocDbError, DocDbResult, ErrorCode};
 use documentdb_query::merge::{self, Merge, Target, WhenMatched, WhenNotMatched};
 
 use super::cursor::{OwnedParam, PageQuery};
@@ -125,59 +127,145 @@ pub fn run(db: &str, stage: &WriteStage, query: PageQuery, command: &RawDocument
             sql_names::OUT_DOCUMENT,
         ),
         WriteStage::Merge(m, _) => {
-            let condition = match_condition(m, &target)?;
-            let when_matched = match &m.when_matched {
-                WhenMatched::KeepExisting => "WHEN MATCHED THEN DO NOTHING".to_owned(),
-                _ => format!(
-                    "WHEN MATCHED THEN UPDATE SET document = {}(t.document, s.result, {spec_param})",
-                    sql_names::MERGE_MATCHED
-                ),
-            };
-            let when_not_matched = match m.when_not_matched {
-                WhenNotMatched::Discard => String::new(),
-                WhenNotMatched::Insert | WhenNotMatched::Fail => format!(
-                    "WHEN NOT MATCHED THEN INSERT (shard_key_value, object_id, document) \
-                     VALUES ({collection_param}, {}, {}(s.prepared, {spec_param}))",
-                    id_key.replace("%s", "s.prepared"),
-                    sql_names::MERGE_UNMATCHED
-                ),
-            };
-            format!(
-                "MERGE INTO {table} t USING \
-                 (SELECT q.document AS result, {}(q.document, {spec_param}) AS prepared FROM ({source_sql}) q) s \
-                 ON t.shard_key_value = {collection_param} AND {condition} {when_matched} {when_not_matched}",
+            let source = format!(
+                "(SELECT q.document AS result, {}(q.document, {spec_param}) AS prepared FROM ({source_sql}) q)",
                 sql_names::MERGE_SOURCE
-            )
+            );
+            let merge = MergeStatement::new(m, &target, &spec_param, &collection_param, &id_key)?;
+            let bound: Vec<_> = params.iter().map(OwnedParam::as_param).collect();
+            return match run_write(&target, &merge.sql(&source), &bound)? {
+                Written::Done => Ok(()),
+                // Results sharing an `on` value, or a duplicate key of its own: the rounds
+                // apply the first in turn and meet the second again.
+                Written::KeyMetTwice(_) => merge.run_in_rounds(&target, &source, &bound),
+            };
         }
     };
     let bound: Vec<_> = params.iter().map(OwnedParam::as_param).collect();
-    match subxact::run(|| spi::execute(&sql, &bound, false, 0).map(|_| ())) {
-        Ok(()) => Ok(()),
-        Err(subxact::Failure::UniqueViolation { constraint_message }) => {
-            Err(super::indexes::duplicate_key_error(&target, &constraint_message, None))
-        }
-        Err(failure) => {
-            let error = failure.into_error();
-            if error.message.contains("MERGE command cannot affect row a second time") {
-                return Err(docdb_error!(
-                    BadValue,
-                    "$merge: several result documents match the same target document in one pipeline run"
-                ));
-            }
-            Err(error)
-        }
+    match run_write(&target, &sql, &bound)? {
+        Written::Done => Ok(()),
+        Written::KeyMetTwice(error) => Err(error),
     }
 }
 
-/// `MERGE`'s ON condition: the target's `_id` (its primary key) or the key expressions of
-/// the unique index on exactly the `on` fields, equal to the result document's.
-fn match_condition(m: &Merge, target: &Collection) -> DocDbResult<String> {
+/// How a write statement ended.
+enum Written {
+    Done,
+    /// The statement met a key twice: a `MERGE` met a target row a second time, or inserted
+    /// a key twice. Several results sharing an `on` value do both; MongoDB applies them in
+    /// turn (`MergeStatement::run_in_rounds`).
+    KeyMetTwice(DocDbError),
+}
+
+/// Runs one write statement in a subtransaction: a unique violation is MongoDB's duplicate
+/// key error on `target`.
+fn run_write(target: &Collection, sql: &str, params: &[spi::Param<'_>]) -> DocDbResult<Written> {
+    match subxact::run(|| spi::execute(sql, params, false, 0).map(|_| ())) {
+        Ok(()) => Ok(Written::Done),
+        Err(subxact::Failure::UniqueViolation { constraint_message }) => {
+            Ok(Written::KeyMetTwice(super::indexes::duplicate_key_error(target, &constraint_message, None)))
+        }
+        Err(subxact::Failure::CardinalityViolation { message }) => {
+            Ok(Written::KeyMetTwice(DocDbError::new(ErrorCode::InternalError, message)))
+        }
+        Err(failure) => Err(failure.into_error()),
+    }
+}
+
+/// The `MERGE` of a `$merge` stage over a source of `(result, prepared)` rows.
+struct MergeStatement {
+    head: String,
+    tail: String,
+    /// The source's `on` value, over `s`: what one round may hold once.
+    source_key: Vec<String>,
+}
+
+impl MergeStatement {
+    fn new(
+        m: &Merge,
+        target: &Collection,
+        spec_param: &str,
+        collection_param: &str,
+        id_key: &str,
+    ) -> DocDbResult<Self> {
+        let keys = match_keys(m, target)?;
+        let condition: Vec<String> = keys.iter().map(|(t, s)| format!("{t} {} {s}", sql_names::BSON_EQ)).collect();
+        let when_matched = match &m.when_matched {
+            WhenMatched::KeepExisting => "WHEN MATCHED THEN DO NOTHING".to_owned(),
+            _ => format!(
+                "WHEN MATCHED THEN UPDATE SET document = {}(t.document, s.result, {spec_param})",
+                sql_names::MERGE_MATCHED
+            ),
+        };
+        let when_not_matched = match m.when_not_matched {
+            WhenNotMatched::Discard => String::new(),
+            WhenNotMatched::Insert | WhenNotMatched::Fail => format!(
+                "WHEN NOT MATCHED THEN INSERT (shard_key_value, object_id, document) \
+                 VALUES ({collection_param}, {}, {}(s.prepared, {spec_param}))",
+                id_key.replace("%s", "s.prepared"),
+                sql_names::MERGE_UNMATCHED
+            ),
+        };
+        Ok(MergeStatement {
+            head: format!("MERGE INTO {} t USING", target.table()),
+            tail: format!(
+                "s ON t.shard_key_value = {collection_param} AND {} {when_matched} {when_not_matched}",
+                condition.join(" AND ")
+            ),
+            source_key: keys.into_iter().map(|(_, s)| s).collect(),
+        })
+    }
+
+    fn sql(&self, source: &str) -> String {
+        format!("{} {source} {}", self.head, self.tail)
+    }
+
+    /// Several results share an `on` value: MongoDB applies them in turn (the second
+    /// meets the document the first inserted or updated), while one `MERGE` may affect a
+    /// row once. The results are kept in a temporary table (the source may read the target)
+    /// numbered per `on` value in result order, and merged in rounds: the first of each
+    /// value, then the second...
+    fn run_in_rounds(&self, target: &Collection, source: &str, params: &[spi::Param<'_>]) -> DocDbResult<()> {
+        const ROUNDS: &str = "pg_temp.documentdb_merge_rounds";
+        spi::execute_once(&format!("DROP TABLE IF EXISTS {ROUNDS}"))?;
+        spi::execute(
+            &format!(
+                "CREATE TEMP TABLE documentdb_merge_rounds ON COMMIT DROP AS \
+                 SELECT s.result, s.prepared, row_number() OVER (PARTITION BY {} ORDER BY s.seq) AS round \
+                 FROM (SELECT s.*, row_number() OVER () AS seq FROM {source} s) s",
+                self.source_key.join(", ")
+            ),
+            params,
+            false,
+            0,
+        )?;
+        let rounds = spi::execute(&format!("SELECT max(round) FROM {ROUNDS}"), &[], true, 0)?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
+        for round in 1..=rounds {
+            // Each round's statement takes every parameter (the source's go unused).
+            let sql = self.sql(&format!("(SELECT result, prepared FROM {ROUNDS} WHERE round = {round})"));
+            // A round holds one result per `on` value: meeting a key twice is the error.
+            if let Written::KeyMetTwice(error) = run_write(target, &sql, params)? {
+                return Err(error);
+            }
+        }
+        spi::execute_once(&format!("DROP TABLE IF EXISTS {ROUNDS}"))
+    }
+}
+
+/// `MERGE`'s ON condition as (target side, source side) pairs compared with `=`: the
+/// target's `_id` (its primary key) or the key expressions of the unique index on exactly
+/// the `on` fields, and the result document's.
+fn match_keys(m: &Merge, target: &Collection) -> DocDbResult<Vec<(String, String)>> {
     if m.on_id() {
-        return Ok(format!(
-            "t.object_id {} {}(s.prepared, '{{ \"\" : \"$_id\" }}'::{BSON})",
-            sql_names::BSON_EQ,
-            sql_names::EXPRESSION_GET.plain
-        ));
+        return Ok(vec![(
+            "t.object_id".to_owned(),
+            format!("{}(s.prepared, '{{ \"\" : \"$_id\" }}'::{BSON})", sql_names::EXPRESSION_GET.plain),
+        )]);
     }
     let on = m.on_fields();
     let index = super::indexes::unique_indexes(target)?.into_iter().find(|(_, key)| {
@@ -190,15 +278,13 @@ fn match_condition(m: &Merge, target: &Collection) -> DocDbResult<String> {
             "Cannot find index to verify that join fields will be unique",
         ));
     };
-    let mut conditions = Vec::new();
+    let mut keys = Vec::new();
     for (path, direction) in key.iter().flatten() {
         let ascending = catalog::key_is_ascending(direction);
-        conditions.push(format!(
-            "{} {} {}",
+        keys.push((
             sort_key_expression("t.document", path.as_str(), ascending)?,
-            sql_names::BSON_EQ,
-            sort_key_expression("s.result", path.as_str(), ascending)?
+            sort_key_expression("s.result", path.as_str(), ascending)?,
         ));
     }
-    Ok(conditions.join(" AND "))
+    Ok(keys)
 }

@@ -212,7 +212,7 @@ fn write_error(index: usize, failure: subxact::Failure, collection: Option<&Coll
                 DocDbError::new(documentdb_errors::ErrorCode::DuplicateKey, constraint_message),
             ),
         },
-        subxact::Failure::DocDb(e) => WriteError::from_error(index, e),
+        other => WriteError::from_error(index, other.into_error()),
     }
 }
 
