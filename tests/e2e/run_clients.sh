@@ -9,9 +9,10 @@
 #   7. tests/e2e/test_transactions.py     pymongo: multi-document transactions, conflicts, labels
 #   8. tests/e2e/mongoose_transactions.js Mongoose (Node ODM): transaction()/withTransaction(), transfers
 #   9. tests/e2e/test_aggregation.py      pymongo: $lookup, $bucket, $sample as the manual documents them
-# Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo
-# (pip), mongosh and mongoose (npm ci from tests/e2e/package-lock.json). Runs every suite, then
-# fails if any failed.
+#  10. tests/e2e/test_odm.py              Beanie fetch_links, MongoEngine aggregate with $lookup
+# Needs the dev cluster (`make run`) and data/mongodb.uri. Installs what is missing: pymongo,
+# beanie and mongoengine (pip, the ODMs pinned in scripts/ensure_odms.sh), mongosh and mongoose
+# (npm ci from tests/e2e/package-lock.json). Runs every suite, then fails if any failed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,6 +34,9 @@ log() { printf '\n\033[1m--> %s\033[0m\n' "$*" >&2; }
 # shellcheck source=../../scripts/ensure_pymongo.sh
 source "$ROOT/scripts/ensure_pymongo.sh"
 ensure_pymongo
+# shellcheck source=../../scripts/ensure_odms.sh
+source "$ROOT/scripts/ensure_odms.sh"
+ensure_odms
 
 if [[ ! -x "$MONGOSH" || ! -f "$ROOT/tests/e2e/node_modules/mongoose/package.json" ]]; then
     log "installing mongosh and mongoose (npm ci)"
@@ -77,6 +81,8 @@ run "Mongoose transactions (tests/e2e/mongoose_transactions.js)" \
     node tests/e2e/mongoose_transactions.js "$URI"
 run "aggregation (tests/e2e/test_aggregation.py)" \
     python3 tests/e2e/test_aggregation.py --uri "$URI"
+run "ODMs (tests/e2e/test_odm.py)" \
+    python3 tests/e2e/test_odm.py --uri "$URI"
 
 echo >&2
 if ((${#failed[@]})); then
