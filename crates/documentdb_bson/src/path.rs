@@ -10,6 +10,21 @@ use std::str::Split;
 /// sort specifications and update paths are Overflow (15), "FieldPath is too long".
 pub const MAX_PATH_COMPONENTS: usize = 200;
 
+/// Whether a `$`-prefixed field name is one MongoDB allows in paths and stored documents:
+/// a DBRef's `$ref`, `$id` and `$db` (ODMs reference documents as `{$ref, $id}` and join on
+/// `field.$id`).
+#[inline]
+pub fn is_dbref_field(name: &str) -> bool {
+    matches!(name, "$ref" | "$id" | "$db")
+}
+
+/// Whether a component of a field path starts with `$` and is not a DBRef field (MongoDB's
+/// 16410).
+#[inline]
+pub fn is_dollar_component(component: &str) -> bool {
+    component.starts_with('$') && !is_dbref_field(component)
+}
+
 /// The number of components of a dotted path (`"a.b.c"` has 3; `""` has 1).
 #[inline]
 pub fn path_components(path: &str) -> usize {

@@ -412,7 +412,7 @@ pub(crate) fn validate_field_name(name: &str) -> DocDbResult<()> {
     if name.is_empty() {
         return Err(loc(15998, "FieldPath field names may not be empty strings."));
     }
-    if name.starts_with('$') && !matches!(name, "$id" | "$ref" | "$db") {
+    if documentdb_bson::path::is_dollar_component(name) {
         return Err(loc(16410, "FieldPath field names may not start with '$'. Consider using $getField or $setField."));
     }
     if name.contains('\0') {
@@ -437,7 +437,7 @@ pub(crate) fn split_path(path: &str) -> DocDbResult<Vec<String>> {
         if part.is_empty() {
             return Err(loc(15998, "FieldPath field names may not be empty strings."));
         }
-        if part.starts_with('$') {
+        if documentdb_bson::path::is_dollar_component(part) {
             return Err(loc(
                 16410,
                 "FieldPath field names may not start with '$'. Consider using $getField or $setField.",

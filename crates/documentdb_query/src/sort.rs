@@ -109,7 +109,7 @@ impl SortSpec {
             if name.split('.').any(str::is_empty) {
                 return Err(DocDbError::new(ErrorCode::new(15998), "FieldPath field names may not be empty strings."));
             }
-            if name.split('.').any(|c| c.starts_with('$')) {
+            if name.split('.').any(documentdb_bson::path::is_dollar_component) {
                 return Err(DocDbError::new(
                     ErrorCode::new(16410),
                     "FieldPath field names may not start with '$'. Consider using $getField or $setField.",

@@ -355,7 +355,7 @@ fn validate_id(id: &Bson) -> DocDbResult<()> {
 /// A `$`-prefixed field name anywhere inside `doc` (DBRef fields excepted).
 fn first_dollar_field(doc: &Document) -> Option<String> {
     for (k, v) in doc {
-        if k.starts_with('$') && !matches!(k.as_str(), "$ref" | "$id" | "$db") {
+        if documentdb_bson::path::is_dollar_component(k) {
             return Some(k.clone());
         }
         let nested = match v {

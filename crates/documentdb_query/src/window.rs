@@ -272,7 +272,7 @@ fn check_output_path(path: &str) -> DocDbResult<()> {
     if path.split('.').any(str::is_empty) {
         return Err(loc(15998, "FieldPath field names may not be empty strings."));
     }
-    if path.split('.').any(|c| c.starts_with('$')) {
+    if path.split('.').any(documentdb_bson::path::is_dollar_component) {
         return Err(loc(16410, "FieldPath field names may not start with '$'. Consider using $getField or $setField."));
     }
     Ok(())

@@ -880,3 +880,18 @@ fn misc_rand_and_constants() {
     let p = Expression::parse_bson(&bson!({ "$add": [1, "$a"] }), &ExprContext::default()).unwrap();
     assert!(!p.is_constant());
 }
+
+/// MongoDB's FieldPath allows a DBRef's `$ref`, `$id` and `$db` (ODMs join on `link.$id`);
+/// any other `$`-prefixed component is 16410.
+#[test]
+fn field_paths_read_dbref_fields() {
+    let root = doc! { "link": { "$ref": "customers", "$id": 7, "$db": "shop" } };
+    assert_eq!(ev(Bson::String("$link.$id".into()), &root), Some(Bson::Int32(7)));
+    assert_eq!(ev(Bson::String("$link.$ref".into()), &root), Some(Bson::String("customers".into())));
+    assert_eq!(ev(Bson::String("$link.$db".into()), &root), Some(Bson::String("shop".into())));
+    assert_eq!(err_code(Bson::String("$link.$other".into()), &root), 16410);
+    let sort = RawDocumentBuf::try_from(&doc! { "link.$id": 1 }).expect("serializable");
+    assert!(documentdb_query::sort::SortSpec::parse(&sort).is_ok());
+    let sort = RawDocumentBuf::try_from(&doc! { "link.$x": 1 }).expect("serializable");
+    assert_eq!(documentdb_query::sort::SortSpec::parse(&sort).err().map(|e| e.code.code()), Some(16410));
+}
