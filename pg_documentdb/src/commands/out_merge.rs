@@ -226,8 +226,9 @@ impl MergeStatement {
     /// numbered per `on` value in result order, and merged in rounds: the first of each
     /// value, then the second...
     fn run_in_rounds(&self, target: &Collection, source: &str, params: &[spi::Param<'_>]) -> DocDbResult<()> {
+        // Created and dropped within the command: an error anywhere rolls its creation back
+        // with the command (or the savepoint around it), so none is left over.
         const ROUNDS: &str = "pg_temp.documentdb_merge_rounds";
-        spi::execute_once(&format!("DROP TABLE IF EXISTS {ROUNDS}"))?;
         spi::execute(
             &format!(
                 "CREATE TEMP TABLE documentdb_merge_rounds ON COMMIT DROP AS \
@@ -253,7 +254,7 @@ impl MergeStatement {
                 return Err(error);
             }
         }
-        spi::execute_once(&format!("DROP TABLE IF EXISTS {ROUNDS}"))
+        spi::execute_once(&format!("DROP TABLE {ROUNDS}"))
     }
 }
 
