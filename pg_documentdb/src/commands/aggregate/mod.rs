@@ -847,7 +847,7 @@ impl Pipeline {
     /// (PostgreSQL hashes the foreign side, or probes its primary key for a few documents)
     /// and `as` is `[match]` or `[]`; the others (arrays, missing values, regexes) take the
     /// correlated subquery. Row locations keep the input's order. Measured: 100k orders to
-    /// 10k customers, 0.50 s as one probe per document.
+    /// 10k customers then `$group`, 0.50 s as one probe per document, 0.17-0.20 s joined.
     fn add_lookup_by_id(&mut self, as_field: &str, foreign: &Collection, local_field: &str) -> DocDbResult<()> {
         let Some(foreign_key) = super::index_sql::index_key_expression_of(foreign, "_id", "f.")? else {
             bail!(InternalError, "no key expression for _id");
@@ -931,7 +931,6 @@ impl Pipeline {
         let table = foreign.table();
         let (set_one, eq, key_of, keys_of) =
             (sql_names::LOOKUP_SET_ONE, sql_names::BSON_EQ, sql_names::LOOKUP_KEY, sql_names::LOOKUP_KEYS);
-        // Several keys (or one inside an array) are unnested first.
         let preserve = unwind.preserves_null_and_empty_arrays();
         let folded = match following {
             Some(group) if !preserve => self.foldable_group(group, &as_name)?,
@@ -946,6 +945,7 @@ impl Pipeline {
                 format!("{set_one}({local}, {as_field}::text, {matched}) AS document")
             }
         };
+        // Several keys (or one inside an array) are unnested first.
         let several = format!(
             "SELECT l.lookup_rn, {} FROM l CROSS JOIN LATERAL unnest(l.keys) k(key) \
              JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
