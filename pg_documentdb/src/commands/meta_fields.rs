@@ -3,9 +3,9 @@
 //! are taken out of a projection before it is parsed, and set on each result afterwards.
 //!
 //! The index key is known only once PostgreSQL has planned the statement: the statement
-//! is built with the key pattern as a NULL parameter ([`PageQuery::index_key_param`]), and
-//! [`bind_index_key`] plans it, finds the index the plan reads on the collection's table,
-//! and passes that index's key pattern. Without one (a sequential scan), the fields are
+//! is built with the key pattern as a NULL parameter ([`PageQuery::index_key_param`],
+//! `SqlBuilder::index_key_of_document`), and [`bind_index_key`] plans it, finds the index
+//! the plan reads on the collection's table, and passes that index's key pattern. Without one (a sequential scan), the fields are
 //! left out, as MongoDB leaves them out when no index is used.
 
 use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
@@ -14,7 +14,6 @@ use documentdb_errors::{docdb_error, DocDbResult};
 use super::cursor::{OwnedParam, PageQuery};
 use super::query_text::is_text_score;
 use crate::catalog::Collection;
-use crate::spi::ParamType;
 
 /// Whether a projection value is `{$meta: "indexKey"}`.
 pub fn is_index_key(value: RawBsonRef<'_>) -> bool {
@@ -49,13 +48,6 @@ pub fn split_meta_projection(projection: &RawDocument) -> DocDbResult<(RawDocume
         }
     }
     Ok((rest, meta))
-}
-
-/// The NULL parameter standing for the key pattern of the index a statement will read
-/// (bound by [`bind_index_key`]): `(its $n, its position in params)`.
-pub fn index_key_placeholder(params: &mut Vec<OwnedParam>) -> (String, usize) {
-    params.push(OwnedParam::Null(ParamType::Bson));
-    (format!("${}", params.len()), params.len() - 1)
 }
 
 /// Plans `query` and binds its index key parameter to the key pattern of the index the

@@ -231,7 +231,7 @@ impl MergeStatement {
         const ROUNDS: &str = "pg_temp.documentdb_merge_rounds";
         spi::execute(
             &format!(
-                "CREATE TEMP TABLE documentdb_merge_rounds ON COMMIT DROP AS \
+                "CREATE TEMP TABLE {ROUNDS} ON COMMIT DROP AS \
                  SELECT s.result, s.prepared, row_number() OVER (PARTITION BY {} ORDER BY s.seq) AS round \
                  FROM (SELECT s.*, row_number() OVER () AS seq FROM {source} s) s",
                 self.source_key.join(", ")

@@ -17,7 +17,7 @@ use super::index_sql::{
     cstr_key, has_array_condition, hashed_key_expression, index_filter, index_key_expression, index_predicates,
     key_bytes, sort_key_expression, terms_expression, wildcard_index, wildcard_keys_expression, PRIMARY_KEY,
 };
-use super::meta_fields::{index_key_placeholder, split_meta_projection, MetaFields};
+use super::meta_fields::{split_meta_projection, MetaFields};
 use super::query_text::{is_text_score, no_text_score, text_index_of, text_vector_expression};
 use crate::catalog::Collection;
 use crate::index_policy::{IndexChoice, TablePolicy};
@@ -190,6 +190,14 @@ impl SqlBuilder {
     pub fn param(&mut self, p: OwnedParam) -> String {
         self.params.push(p);
         format!("${}", self.params.len())
+    }
+
+    /// The key of the row's `document` in the index the statement will read
+    /// (`{$meta: "indexKey"}`), and the position in `params` of the NULL parameter standing
+    /// for that index's key pattern until `meta_fields::bind_index_key` binds it.
+    pub fn index_key_of_document(&mut self) -> (String, usize) {
+        let pattern = self.param(OwnedParam::Null(crate::spi::ParamType::Bson));
+        (format!("{}(document, {pattern}::{BSON})", sql_names::INDEX_KEY), self.params.len() - 1)
     }
 
     /// The WHERE clause of a query on the collection's table: its shard key and
@@ -936,9 +944,8 @@ pub fn select_sql(collection: &Collection, q: &QuerySpec<'_>, with_ctid: bool) -
     }
     let mut index_key_param = None;
     if reports_index_key {
-        let (pattern, position) = index_key_placeholder(&mut b.params);
+        let (key, position) = b.index_key_of_document();
         index_key_param = Some(position);
-        let key = format!("{}(document, {pattern}::{BSON})", sql_names::INDEX_KEY);
         if q.return_key {
             // `returnKey`: the index key alone, an empty document when no index is read.
             select = format!("COALESCE({key}, '{{}}'::{BSON})");

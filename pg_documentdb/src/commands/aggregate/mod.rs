@@ -23,7 +23,7 @@ use documentdb_query::projection::Projection;
 
 use super::cursor::{self, CursorOptions, FirstPage, OwnedParam, PageQuery};
 use super::index_sql::PRIMARY_KEY;
-use super::meta_fields::{index_key_placeholder, split_meta_projection, MetaFields};
+use super::meta_fields::{split_meta_projection, MetaFields};
 use super::out_merge::WriteStage;
 use super::query_sql::{order_by, QuerySpec, SqlBuilder};
 use super::spec::{self, read_fields};
@@ -235,6 +235,22 @@ fn renumber_params(sql: &str, offset: usize) -> String {
         }
     }
     out
+}
+
+/// The rows of a `$lookup` join's table input (`inner`, with its row location as `sk0`) as
+/// `k (document, lookup_rn, key)`: `key` the document's one local key, NULL when it has
+/// none or several (`only_keyed` drops those rows, for a left join). Fenced, so the key is
+/// computed once per row.
+fn one_key_rows(inner: &str, local_param: &str, only_keyed: bool) -> String {
+    let rows = format!(
+        "(SELECT document, sk0 AS lookup_rn, {}(document, {local_param}::text) AS key FROM ({inner}) i OFFSET 0) k",
+        sql_names::LOOKUP_KEY
+    );
+    if only_keyed {
+        format!("(SELECT * FROM {rows} WHERE k.key IS NOT NULL) k")
+    } else {
+        rows
+    }
 }
 
 /// A `$group` folded into the `$lookup` + `$unwind` join before it: the `_id` spec (as
@@ -482,9 +498,9 @@ impl Pipeline {
             return;
         }
         if self.level.index_key.is_none() && self.table_level().is_some() {
-            let (pattern, position) = index_key_placeholder(&mut self.b.params);
+            let (key, position) = self.b.index_key_of_document();
             self.index_key_param = Some(position);
-            self.level.index_key = Some(format!("{}(document, {pattern}::{})", sql_names::INDEX_KEY, sql_names::BSON));
+            self.level.index_key = Some(key);
         }
         let Some(key) = self.level.index_key.clone() else { return };
         for field in &meta.index_key {
@@ -861,13 +877,11 @@ impl Pipeline {
         let correlated = self.lookup_equality(foreign, "i", local_field, "_id")?;
         let body = format!(
             "SELECT k.lookup_rn, {set_matched}(k.document, {as_param}::text, f.document) AS document \
-             FROM (SELECT * FROM (SELECT document, sk0 AS lookup_rn, {key_of}(document, {local_param}::text) AS key \
-             FROM ({inner}) i OFFSET 0) k WHERE k.key IS NOT NULL) k \
-             LEFT JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
+             FROM {keyed} LEFT JOIN {table} f ON f.shard_key_value = {collection_id} AND {foreign_key} {eq} k.key \
              UNION ALL SELECT i.sk0, {set}(i.document, {as_param}::text, {correlated}) \
              FROM ({inner}) i WHERE NOT {has_one}(i.document, {local_param}::text)",
             set_matched = sql_names::LOOKUP_SET_MATCHED,
-            key_of = sql_names::LOOKUP_KEY,
+            keyed = one_key_rows(&inner, &local_param, true),
             table = foreign.table(),
             eq = sql_names::BSON_EQ,
             set = sql_names::LOOKUP_SET,
@@ -978,14 +992,10 @@ impl Pipeline {
                 bson = sql_names::BSON,
                 has_one = sql_names::LOOKUP_HAS_ONE_KEY
             );
-            let keyed = format!(
-                "(SELECT document, sk0 AS lookup_rn, {key_of}(document, {local_param}::text) AS key \
-                 FROM ({inner}) i OFFSET 0) k"
-            );
             let (keyed, join) = if preserve {
-                (format!("(SELECT * FROM {keyed} WHERE k.key IS NOT NULL) k"), "LEFT JOIN")
+                (one_key_rows(&inner, &local_param, true), "LEFT JOIN")
             } else {
-                (keyed, "JOIN")
+                (one_key_rows(&inner, &local_param, false), "JOIN")
             };
             let one_key = format!(
                 "SELECT k.lookup_rn, {} \
@@ -1732,7 +1742,8 @@ fn aggregate_plan(
         }
     };
     pipeline.add_stages(rest.iter().copied())?;
-    let collection = pipeline.collection.clone();
+    // Only a pipeline reporting index keys needs its collection after the query is made.
+    let collection = pipeline.index_key_param.and_then(|_| pipeline.collection.clone());
     let mut query = pipeline.into_query();
     if let Some(collection) = &collection {
         super::meta_fields::bind_index_key(&mut query, collection)?;
